@@ -1,0 +1,514 @@
+"""A/B and A/B/n tests on a binary (conversion) or continuous (e.g. spend) metric.
+
+Binary metrics use the exact Beta posterior of each arm's rate (no MCMC). Continuous
+metrics use a PyMC model per arm, Normal or Student-t, optionally on the log scale, with
+weakly informative priors scaled to the data. Every treatment arm is compared with the
+control: probability of being better, expected loss of shipping it, relative and absolute
+lift with their HDIs, the ROPE probability when a minimum worthwhile effect is set, and the
+traditional test beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+from scipy.stats import gaussian_kde  # noqa: E402
+
+from analyses import stats  # noqa: E402
+from analyses.base import BaseSpec, DataError, Fit, Settings  # noqa: E402
+
+NAME = "ab_test"
+VERSION = "1"
+
+VERDICTS = ("ship", "keep_control", "keep_collecting", "no_difference", "withheld")
+
+
+class Decision(BaseModel):
+    """Thresholds of the verdict.
+
+    The default ``min_prob_better`` of 0.97 makes "ship" coincide with the lower end of a
+    94% interval of the lift lying above zero, so the verdict agrees with the interval shown.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_prob_better: float = Field(0.97, gt=0.5, lt=1.0)
+    max_expected_loss: float = Field(0.005, ge=0.0)
+    rope: float | None = Field(None, gt=0.0)
+
+
+class Priors(BaseModel):
+    """Prior settings; ``None`` means scaled to the data (stated in the report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(1.0, gt=0.0)
+    beta: float = Field(1.0, gt=0.0)
+    mu_mean: float | None = None
+    mu_sd: float | None = Field(None, gt=0.0)
+    sigma_sd: float | None = Field(None, gt=0.0)
+    nu_rate: float = Field(0.1, gt=0.0)
+
+
+class Spec(BaseSpec):
+    """Config keys of an ``ab_test`` experiment."""
+
+    analysis: Literal["ab_test"]
+    group: str
+    control: str | int
+    metric: str
+    metric_type: Literal["binary", "continuous"]
+    log_transform: bool = False
+    robust: bool = False
+    observational: bool = False
+    expected_split: dict[str, float] | None = None
+    metric_label: str | None = None
+    value_prefix: str = ""
+    value_suffix: str = ""
+    decision: Decision = Decision()
+    priors: Priors = Priors()
+
+
+def _rows(index: pd.Index, limit: int = 5) -> str:
+    """Spreadsheet-style row numbers (header is row 1) of the first few offending rows."""
+    rows = [str(i + 2) for i in index[:limit]]
+    more = f" and {len(index) - limit} more" if len(index) > limit else ""
+    return ", ".join(rows) + more
+
+
+def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
+    """Check the rows and return a frame with columns ``arm`` (str) and ``y`` (float).
+
+    Raises
+    ------
+    DataError
+        For a missing column, missing values, an absent control, fewer than two arms, an
+        empty arm, non-0/1 values in a binary metric or non-positive values on the log scale.
+    """
+    for key in ("group", "metric"):
+        column = getattr(spec, key)
+        if column not in frame.columns:
+            raise DataError(
+                source,
+                f"column '{column}' (from {key} = \"{column}\") is missing; "
+                f"the file has columns {', '.join(map(str, frame.columns))}",
+                f"set {key} to one of those columns or add the column to the file",
+            )
+    for column in (spec.group, spec.metric):
+        missing = frame.index[frame[column].isna()]
+        if len(missing):
+            raise DataError(
+                source,
+                f"column '{column}' has {len(missing)} missing value(s), in rows {_rows(missing)}",
+                "fill them in or remove those rows",
+            )
+    arm = frame[spec.group].astype(str)
+    arms = list(dict.fromkeys(arm))
+    control = str(spec.control)
+    if control not in arms:
+        raise DataError(
+            source,
+            f"control value '{control}' does not occur in column '{spec.group}' "
+            f"(values found: {', '.join(sorted(arms))})",
+            "set control to one of those values",
+        )
+    if spec.expected_split is not None:
+        empty = [name for name in spec.expected_split if name not in arms]
+        if empty:
+            raise DataError(
+                source,
+                f"arm '{empty[0]}' in expected_split has no rows in column '{spec.group}'",
+                "check the arm's spelling or that its data were exported",
+            )
+        unplanned = [name for name in arms if name not in spec.expected_split]
+        if unplanned:
+            raise DataError(
+                source,
+                f"arm '{unplanned[0]}' occurs in column '{spec.group}' but not in expected_split",
+                "add it to expected_split or remove its rows",
+            )
+    if len(arms) < 2:
+        raise DataError(
+            source,
+            f"column '{spec.group}' has one arm only ('{arms[0]}'); a test needs two or more",
+            "check the group column, or that every arm's data were exported",
+        )
+    y = pd.to_numeric(frame[spec.metric], errors="coerce")
+    bad = frame.index[y.isna()]
+    if len(bad):
+        raise DataError(
+            source,
+            f"column '{spec.metric}' has {len(bad)} non-numeric value(s), in rows {_rows(bad)}",
+            "make the metric column numeric",
+        )
+    if spec.metric_type == "binary":
+        bad = frame.index[~y.isin([0, 1])]
+        if len(bad):
+            raise DataError(
+                source,
+                f"binary metric '{spec.metric}' has {len(bad)} value(s) other than 0 and 1, "
+                f"in rows {_rows(bad)}",
+                "code conversions as 1 and non-conversions as 0, "
+                'or set metric_type = "continuous"',
+            )
+    elif spec.log_transform:
+        bad = frame.index[y <= 0]
+        if len(bad):
+            raise DataError(
+                source,
+                f"metric '{spec.metric}' has {len(bad)} value(s) at or below zero, in rows "
+                f"{_rows(bad)}; log_transform needs positive values",
+                "remove those rows, or set log_transform = false (zero spend is better "
+                "modelled separately from the amount spent)",
+            )
+    out = pd.DataFrame({"arm": arm.to_numpy(), "y": y.to_numpy(dtype=float)})
+    if spec.metric_type == "continuous":
+        sizes = out.groupby("arm").size()
+        small = sizes[sizes < 3]
+        if len(small):
+            raise DataError(
+                source,
+                f"arm '{small.index[0]}' has only {int(small.iloc[0])} row(s) of '{spec.metric}'",
+                "collect more data; a continuous metric needs at least 3 rows per arm",
+            )
+    return out, []
+
+
+def _arm_order(spec: Spec, frame: pd.DataFrame) -> list[str]:
+    control = str(spec.control)
+    return [control] + sorted(a for a in frame["arm"].unique() if a != control)
+
+
+def _exact_binary(
+    spec: Spec, frame: pd.DataFrame, arms: list[str], settings: Settings
+) -> tuple[xr.Dataset, dict]:
+    """Draw each arm's rate from its exact Beta posterior (four independent "chains")."""
+    rng = np.random.default_rng(settings.seed)
+    chains = 4
+    per_chain = settings.exact_draws // chains
+    grouped = frame.groupby("arm")["y"]
+    conversions, sizes = grouped.sum(), grouped.size()
+    rate = np.stack(
+        [
+            rng.beta(
+                spec.priors.alpha + conversions[a],
+                spec.priors.beta + sizes[a] - conversions[a],
+                size=(chains, per_chain),
+            )
+            for a in arms
+        ],
+        axis=-1,
+    )
+    posterior = xr.Dataset({"value": (("chain", "draw", "arm"), rate)}, coords={"arm": arms})
+    prior = {
+        "kind": "beta",
+        "alpha": spec.priors.alpha,
+        "beta": spec.priors.beta,
+    }
+    return posterior, {"prior": prior, "divergences": 0, "method": "exact Beta posterior"}
+
+
+def continuous_priors(spec: Spec, y: np.ndarray) -> dict[str, float]:
+    """Weakly informative priors scaled to the pooled data unless the config sets them."""
+    centre, spread = float(np.mean(y)), float(np.std(y, ddof=1))
+    return {
+        "mu_mean": spec.priors.mu_mean if spec.priors.mu_mean is not None else centre,
+        "mu_sd": spec.priors.mu_sd if spec.priors.mu_sd is not None else 2.0 * spread,
+        "sigma_sd": spec.priors.sigma_sd if spec.priors.sigma_sd is not None else 2.0 * spread,
+        "nu_rate": spec.priors.nu_rate,
+    }
+
+
+def _mcmc_continuous(
+    spec: Spec, frame: pd.DataFrame, arms: list[str], settings: Settings
+) -> tuple[xr.Dataset, dict]:
+    """Sample each arm's location and scale with NUTS."""
+    import pymc as pm
+
+    y = frame["y"].to_numpy()
+    if spec.log_transform:
+        y = np.log(y)
+    index = frame["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy()
+    prior = continuous_priors(spec, y)
+    with pm.Model(coords={"arm": arms}):
+        mu = pm.Normal("mu", mu=prior["mu_mean"], sigma=prior["mu_sd"], dims="arm")
+        sigma = pm.HalfNormal("sigma", sigma=prior["sigma_sd"], dims="arm")
+        if spec.robust:
+            nu = pm.Exponential("nu_minus_one", lam=prior["nu_rate"]) + 1
+            pm.StudentT("y", nu=nu, mu=mu[index], sigma=sigma[index], observed=y)
+        else:
+            pm.Normal("y", mu=mu[index], sigma=sigma[index], observed=y)
+        trace = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            random_seed=settings.seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+            quiet=True,
+        )
+    posterior = trace["posterior"].to_dataset()
+    posterior = posterior.drop_vars([v for v in posterior.coords if v not in posterior.dims])
+    value = np.exp(posterior["mu"]) if spec.log_transform else posterior["mu"]
+    posterior["value"] = value
+    divergences = int(trace["sample_stats"]["diverging"].sum())
+    prior = {"kind": "studentt" if spec.robust else "normal", **prior}
+    return posterior, {"prior": prior, "divergences": divergences, "method": "NUTS (PyMC)"}
+
+
+def _frequentist(spec: Spec, frame: pd.DataFrame, control: str, arm: str) -> dict:
+    a = frame.loc[frame["arm"] == control, "y"].to_numpy()
+    b = frame.loc[frame["arm"] == arm, "y"].to_numpy()
+    if spec.metric_type == "binary":
+        return {**stats.two_proportion_ztest(int(a.sum()), a.size, int(b.sum()), b.size),
+                "scale": "absolute"}
+    if spec.log_transform:
+        return {**stats.welch_ttest(np.log(a), np.log(b)), "scale": "log"}
+    return {**stats.welch_ttest(a, b), "scale": "absolute"}
+
+
+def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[str, Any]:
+    """Choose the verdict from the comparisons; the wording module phrases the reason.
+
+    ``ship`` when the arm most likely to be better reaches ``min_prob_better`` with an
+    expected loss (relative to the control) within ``max_expected_loss``; ``keep_control``
+    when every arm is that likely to be worse; ``no_difference`` when a ROPE is set and
+    every arm's lift lies inside it with that probability; otherwise ``keep_collecting``.
+    """
+    best = max(comparisons, key=lambda c: c["prob_better"])
+    if not healthy:
+        return {"verdict": "withheld", "arm": None}
+    threshold = decision.min_prob_better
+    if (
+        best["prob_better"] >= threshold
+        and best["expected_loss_rel"] <= decision.max_expected_loss
+    ):
+        return {"verdict": "ship", "arm": best["arm"]}
+    if all(c["prob_better"] <= 1 - threshold for c in comparisons):
+        return {"verdict": "keep_control", "arm": None}
+    if decision.rope is not None and all(c["prob_in_rope"] >= threshold for c in comparisons):
+        return {"verdict": "no_difference", "arm": None}
+    return {"verdict": "keep_collecting", "arm": best["arm"]}
+
+
+def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
+    """Fit the per-arm posteriors and summarise comparisons, health and the decision."""
+    arms = _arm_order(spec, frame)
+    control = arms[0]
+    if spec.metric_type == "binary":
+        posterior, info = _exact_binary(spec, frame, arms, settings)
+    else:
+        posterior, info = _mcmc_continuous(spec, frame, arms, settings)
+    value = posterior["value"]
+    treatments = arms[1:]
+    base = value.sel(arm=control)
+    arm_t = value.sel(arm=treatments).rename(arm="treatment")
+    posterior["lift_abs"] = arm_t - base
+    posterior["lift_rel"] = arm_t / base - 1
+    if spec.log_transform:
+        posterior["lift_log"] = posterior["mu"].sel(arm=treatments).rename(
+            arm="treatment"
+        ) - posterior["mu"].sel(arm=control)
+    prob = settings.ci_prob
+    flat = {name: posterior[name].stack(sample=("chain", "draw")) for name in posterior}
+    sizes = frame.groupby("arm").size()
+    observed = frame.groupby("arm")["y"]
+    observed_value = (
+        np.exp(frame.assign(y=np.log(frame["y"])).groupby("arm")["y"].mean())
+        if spec.log_transform
+        else observed.mean()
+    )
+    best = stats.prob_best(flat["value"].transpose("arm", "sample").values)
+    arm_rows = []
+    for i, a in enumerate(arms):
+        row = {
+            "name": a,
+            "n": int(sizes[a]),
+            "observed": float(observed_value[a]),
+            **stats.summary(flat["value"].sel(arm=a).values, prob),
+        }
+        if len(arms) > 2:
+            row["prob_best"] = float(best[i])
+        arm_rows.append(row)
+    comparisons = []
+    base_draws = flat["value"].sel(arm=control).values
+    for t in treatments:
+        t_draws = flat["value"].sel(arm=t).values
+        lift_rel = flat["lift_rel"].sel(treatment=t).values
+        loss = stats.expected_loss(base_draws, t_draws)
+        row = {
+            "arm": t,
+            "vs": control,
+            "prob_better": stats.prob_greater(t_draws, base_draws),
+            "expected_loss": loss,
+            "expected_loss_rel": loss / float(base_draws.mean()),
+            "lift_abs": stats.summary(flat["lift_abs"].sel(treatment=t).values, prob),
+            "lift_rel": stats.summary(lift_rel, prob),
+            "frequentist": _frequentist(spec, frame, control, t),
+        }
+        if spec.log_transform:
+            row["lift_log"] = stats.summary(flat["lift_log"].sel(treatment=t).values, prob)
+        if spec.decision.rope is not None:
+            row["prob_meaningful"] = stats.prob_greater(lift_rel, spec.decision.rope)
+            row["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < spec.decision.rope))
+        comparisons.append(row)
+    if spec.observational:
+        srm = {"p_value": None, "ok": True, "applicable": False}
+    else:
+        split = spec.expected_split or {a: 1.0 for a in arms}
+        srm = {
+            **stats.sample_ratio_test([sizes[a] for a in arms], [split[a] for a in arms]),
+            "applicable": True,
+            "expected_split": [split[a] / sum(split.values()) for a in arms],
+        }
+    diagnostics = {
+        **stats.convergence(posterior, info["divergences"]),
+        "method": info["method"],
+    }
+    decision = decide(comparisons, spec.decision, srm["ok"] and diagnostics["ok"])
+    headline = decision["arm"] or max(comparisons, key=lambda c: c["prob_better"])["arm"]
+    primary = next(c for c in comparisons if c["arm"] == headline)
+    results = {
+        "metric_type": spec.metric_type,
+        "log_transform": spec.log_transform,
+        "robust": spec.robust,
+        "observational": spec.observational,
+        "control": control,
+        "prior": info["prior"],
+        "arms": arm_rows,
+        "comparisons": comparisons,
+        "primary": headline,
+        "decision": {**decision, "thresholds": spec.decision.model_dump()},
+        "srm": srm,
+        "frequentist": {**primary["frequentist"], "arm": headline, "vs": control},
+    }
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    return Fit(results=results, posterior=tree, diagnostics=diagnostics)
+
+
+def _density(ax: plt.Axes, draws: np.ndarray, hdi: list[float], color: str, label: str) -> None:
+    draws = draws[:: max(1, draws.size // 4000)]
+    grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)
+    dens = gaussian_kde(draws)(grid)
+    ax.plot(grid, dens, color=color, lw=1.8, label=label)
+    inside = (grid >= hdi[0]) & (grid <= hdi[1])
+    ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
+
+
+COLORS = ["#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280"]
+
+
+def plot(results: dict, posterior: xr.DataTree) -> dict[str, Figure]:
+    """Posterior of the relative lift of each arm (HDI shaded) and of each arm's value."""
+    post = posterior["posterior"].to_dataset()
+    figures: dict[str, Figure] = {}
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for i, comp in enumerate(results["comparisons"]):
+        draws = post["lift_rel"].sel(treatment=comp["arm"]).values.ravel() * 100
+        hdi = [h * 100 for h in comp["lift_rel"]["hdi"]]
+        _density(ax, draws, hdi, COLORS[1 + i % 5], f"{comp['arm']} vs {comp['vs']}")
+    ax.axvline(0, color="black", lw=1, ls="--")
+    ax.set_xlabel("Relative lift over control (%)")
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    figures["lift"] = fig
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    scale = 100 if results["metric_type"] == "binary" else 1
+    for i, arm in enumerate(results["arms"]):
+        draws = post["value"].sel(arm=arm["name"]).values.ravel() * scale
+        _density(ax, draws, [h * scale for h in arm["hdi"]], COLORS[i % 6], arm["name"])
+    ax.set_xlabel("Conversion rate (%)" if scale == 100 else "Posterior of each arm's value")
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    figures["arms"] = fig
+    return figures
+
+
+_SUMMARY = {
+    "type": "object",
+    "required": ["mean", "hdi"],
+    "properties": {
+        "mean": {"type": "number"},
+        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    },
+}
+_PROB = {"type": "number", "minimum": 0, "maximum": 1}
+_TEST = {
+    "type": "object",
+    "required": ["test", "p_value", "ci"],
+    "properties": {
+        "test": {"type": "string"},
+        "p_value": _PROB,
+        "ci": _SUMMARY["properties"]["hdi"],
+    },
+}
+
+RESULT_SCHEMA: dict[str, Any] = {
+    "required": ["arms", "comparisons", "decision", "srm", "frequentist"],
+    "properties": {
+        "arms": {
+            "type": "array",
+            "minItems": 2,
+            "items": {
+                "type": "object",
+                "required": ["name", "n", "mean", "hdi"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "n": {"type": "integer", "minimum": 1},
+                    "mean": {"type": "number"},
+                    "hdi": _SUMMARY["properties"]["hdi"],
+                    "prob_best": _PROB,
+                },
+            },
+        },
+        "comparisons": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["arm", "vs", "prob_better", "expected_loss", "lift_abs", "lift_rel"],
+                "properties": {
+                    "arm": {"type": "string"},
+                    "vs": {"type": "string"},
+                    "prob_better": _PROB,
+                    "expected_loss": {"type": "number", "minimum": 0},
+                    "lift_abs": _SUMMARY,
+                    "lift_rel": _SUMMARY,
+                    "lift_log": _SUMMARY,
+                    "prob_meaningful": _PROB,
+                    "prob_in_rope": _PROB,
+                    "frequentist": _TEST,
+                },
+            },
+        },
+        "decision": {
+            "type": "object",
+            "required": ["verdict", "reason"],
+            "properties": {
+                "verdict": {"enum": list(VERDICTS)},
+                "reason": {"type": "string", "minLength": 1},
+            },
+        },
+        "srm": {
+            "type": "object",
+            "required": ["p_value", "ok"],
+            "properties": {"p_value": {"type": ["number", "null"]}, "ok": {"type": "boolean"}},
+        },
+        "frequentist": _TEST,
+    },
+}

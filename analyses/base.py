@@ -1,0 +1,97 @@
+"""What every analysis shares: the interval constant, the error type, the fit result.
+
+``analyses`` knows nothing of HTML, PDF or email. An analysis module provides:
+
+``NAME``, ``VERSION``
+    Its name in ``experiments.toml`` and a version bumped whenever its results change.
+``Spec``
+    A pydantic model of its config keys (unknown keys are rejected).
+``RESULT_SCHEMA``
+    The JSON Schema properties of the results it adds to a bundle.
+``load(spec, frame, source) -> (frame, warnings)``
+    Check the data and return the rows to fit; raise :class:`DataError` when unusable.
+``fit(spec, frame, settings) -> Fit``
+    Fit the model and summarise it.
+``plot(results, posterior) -> dict[str, Figure]``
+    Matplotlib figures keyed by name; captions and alt text come from the wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import xarray as xr
+from pydantic import BaseModel, ConfigDict
+
+#: The one interval used everywhere: a 94% highest-density interval.
+CI_PROB = 0.94
+CI_KIND = "hdi"
+
+
+class DataError(ValueError):
+    """Data that an analysis cannot use, naming the file, the column and the fix.
+
+    Parameters
+    ----------
+    source
+        The data file (or config file) the problem is in.
+    problem
+        What is wrong, naming the column or key.
+    fix
+        What the user should do about it.
+    """
+
+    def __init__(self, source: str, problem: str, fix: str) -> None:
+        self.source, self.problem, self.fix = source, problem, fix
+        super().__init__(f"{source}: {problem}. Fix: {fix}")
+
+
+class BaseSpec(BaseModel):
+    """Keys every experiment has; an analysis's ``Spec`` adds its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    title: str
+    analysis: str
+    data: str
+    description: str = ""
+    ci_prob: float | None = None
+    seed: int | None = None
+    email: list[str] = []
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to fit: interval probability, seed and MCMC size."""
+
+    ci_prob: float = CI_PROB
+    seed: int = 20261121
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    cores: int = 1
+    exact_draws: int = 40_000
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What ``fit`` returns: summaries for the bundle and the posterior for ``posterior.nc``.
+
+    Attributes
+    ----------
+    results
+        Analysis-specific summaries (plain JSON types), merged into the bundle.
+    posterior
+        Posterior draws (and sample stats where MCMC was used) as a DataTree.
+    diagnostics
+        ``r_hat_max``, ``ess_bulk_min``, ``divergences``, ``ok`` and ``method``.
+    warnings
+        Problems with the data that did not stop the fit, in the analysis's words.
+    """
+
+    results: dict[str, Any]
+    posterior: xr.DataTree
+    diagnostics: dict[str, Any]
+    warnings: list[dict[str, Any]] = field(default_factory=list)

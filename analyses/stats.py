@@ -1,0 +1,128 @@
+"""Plain NumPy statistics behind the decisions: intervals, probabilities, losses, tests.
+
+Every function takes arrays of posterior draws (or counts) and returns plain floats, so
+each one can be checked against hand calculations and independent numerical integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+from arviz_stats.base import array_stats
+from scipy import stats
+
+from analyses.base import CI_PROB
+
+#: Convergence thresholds (Vehtari et al. 2021): R-hat at most 1.01, bulk ESS at least 400.
+R_HAT_MAX = 1.01
+ESS_BULK_MIN = 400
+#: Sample-ratio mismatch is flagged below this chi-square p-value.
+SRM_ALPHA = 0.001
+
+
+def hdi(draws: np.ndarray, prob: float = CI_PROB) -> list[float]:
+    """Highest-density interval of a 1-D sample of draws, as ``[low, high]``."""
+    low, high = array_stats.hdi(np.asarray(draws, dtype=float).ravel(), prob)
+    return [float(low), float(high)]
+
+
+def summary(draws: np.ndarray, prob: float = CI_PROB) -> dict[str, float | list[float]]:
+    """Posterior mean and HDI of draws: ``{"mean": m, "hdi": [low, high]}``."""
+    draws = np.asarray(draws, dtype=float)
+    return {"mean": float(draws.mean()), "hdi": hdi(draws, prob)}
+
+
+def prob_greater(a: np.ndarray, b: np.ndarray | float) -> float:
+    """Posterior probability that ``a`` exceeds ``b`` (paired draws or a constant)."""
+    return float(np.mean(np.asarray(a) > np.asarray(b)))
+
+
+def expected_loss(control: np.ndarray, treatment: np.ndarray) -> float:
+    """Expected loss of shipping ``treatment``: E[max(control - treatment, 0)].
+
+    The average shortfall, counting zero in the draws where the treatment is better.
+    """
+    return float(np.mean(np.maximum(np.asarray(control) - np.asarray(treatment), 0.0)))
+
+
+def prob_best(draws: np.ndarray) -> np.ndarray:
+    """Probability each row of ``draws`` (arms x draws) is the largest."""
+    draws = np.asarray(draws)
+    winners = np.argmax(draws, axis=0)
+    return np.bincount(winners, minlength=draws.shape[0]) / draws.shape[1]
+
+
+def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) -> dict:
+    """Chi-square test of observed arm sizes against the intended split.
+
+    Returns ``{"p_value", "ok", "observed", "expected"}``; ``ok`` is False below
+    :data:`SRM_ALPHA`.
+    """
+    counts = np.asarray(counts, dtype=float)
+    split = np.asarray(expected_split, dtype=float)
+    expected = counts.sum() * split / split.sum()
+    p_value = float(stats.chisquare(counts, expected).pvalue)
+    return {
+        "p_value": p_value,
+        "ok": p_value >= SRM_ALPHA,
+        "observed": [int(c) for c in counts],
+        "expected": [float(e) for e in expected],
+    }
+
+
+def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> dict:
+    """Two-sided two-proportion z-test of B against A and a 95% Wald CI for ``p_b - p_a``."""
+    p_a, p_b = x_a / n_a, x_b / n_b
+    pooled = (x_a + x_b) / (n_a + n_b)
+    se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    z = (p_b - p_a) / se_pooled if se_pooled > 0 else 0.0
+    se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+    half = stats.norm.ppf(0.975) * se
+    return {
+        "test": "two-proportion z-test",
+        "statistic": float(z),
+        "p_value": float(2 * stats.norm.sf(abs(z))),
+        "estimate": float(p_b - p_a),
+        "ci": [float(p_b - p_a - half), float(p_b - p_a + half)],
+        "ci_prob": 0.95,
+    }
+
+
+def welch_ttest(a: np.ndarray, b: np.ndarray) -> dict:
+    """Welch's two-sided t-test of mean(b) - mean(a) with its 95% confidence interval."""
+    result = stats.ttest_ind(b, a, equal_var=False)
+    ci = result.confidence_interval(0.95)
+    return {
+        "test": "Welch t-test",
+        "statistic": float(result.statistic),
+        "p_value": float(result.pvalue),
+        "estimate": float(np.mean(b) - np.mean(a)),
+        "ci": [float(ci.low), float(ci.high)],
+        "ci_prob": 0.95,
+    }
+
+
+def convergence(posterior: xr.Dataset, divergences: int) -> dict:
+    """R-hat (rank-normalised) and bulk ESS over every variable of a posterior.
+
+    Parameters
+    ----------
+    posterior
+        Draws with leading ``chain`` and ``draw`` dimensions.
+    divergences
+        Number of divergent transitions reported by the sampler.
+    """
+    r_hats, esses = [], []
+    for var in posterior.data_vars.values():
+        values = var.transpose("chain", "draw", ...).values
+        r_hats.append(np.max(array_stats.rhat(values, chain_axis=0, draw_axis=1)))
+        esses.append(np.min(array_stats.ess(values, chain_axis=0, draw_axis=1)))
+    r_hat_max, ess_bulk_min = float(np.max(r_hats)), float(np.min(esses))
+    return {
+        "r_hat_max": r_hat_max,
+        "ess_bulk_min": ess_bulk_min,
+        "divergences": int(divergences),
+        "ok": bool(r_hat_max <= R_HAT_MAX and ess_bulk_min >= ESS_BULK_MIN and divergences == 0),
+    }

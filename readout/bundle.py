@@ -1,0 +1,147 @@
+"""The result bundle: one readout's numbers as JSON, and its published JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from readout import analyses as registry
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.json"
+
+KEY_PACKAGES = ("readout", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas")
+
+_SUMMARY = {
+    "type": "object",
+    "required": ["mean", "hdi"],
+    "properties": {
+        "mean": {"type": "number"},
+        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    },
+}
+
+COMMON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "schema_version", "experiment", "title", "analysis", "created_at", "ci_prob",
+        "ci_kind", "data_sha256", "spec", "versions", "seed", "diagnostics", "figures",
+    ],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "experiment": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
+        "title": {"type": "string"},
+        "analysis": {"type": "string"},
+        "analysis_version": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "readout_date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "ci_prob": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
+        "ci_kind": {"const": "hdi"},
+        "data_file": {"type": "string"},
+        "data_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "config_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "spec": {"type": "object"},
+        "versions": {"type": "object", "additionalProperties": {"type": "string"}},
+        "seed": {"type": "integer"},
+        "run_seconds": {"type": "number", "minimum": 0},
+        "diagnostics": {
+            "type": "object",
+            "required": ["r_hat_max", "ess_bulk_min", "divergences", "ok"],
+            "properties": {
+                "r_hat_max": {"type": "number"},
+                "ess_bulk_min": {"type": "number"},
+                "divergences": {"type": "integer", "minimum": 0},
+                "ok": {"type": "boolean"},
+            },
+        },
+        "figures": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["file", "caption", "alt"],
+                "properties": {
+                    "file": {"type": "string"},
+                    "caption": {"type": "string", "minLength": 1},
+                    "alt": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        "warnings": {"type": "array"},
+    },
+}
+
+
+def schema() -> dict[str, Any]:
+    """The full bundle schema: the common part plus each analysis's results."""
+    branches = []
+    for name in registry.available():
+        part = registry.get(name).RESULT_SCHEMA
+        branches.append(
+            {
+                "if": {"properties": {"analysis": {"const": name}}},
+                "then": {"required": part["required"], "properties": part["properties"]},
+            }
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://readout.invalid/bundle.schema.json",
+        "title": "readout result bundle",
+        **COMMON_SCHEMA,
+        "properties": {
+            **COMMON_SCHEMA["properties"],
+            "analysis": {"enum": registry.available()},
+        },
+        "allOf": branches,
+    }
+
+
+def validate(bundle: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``bundle`` matches the schema."""
+    jsonschema.validate(bundle, schema(), format_checker=jsonschema.FormatChecker())
+
+
+def versions() -> dict[str, str]:
+    """Python and key package versions, for the provenance footer."""
+    found = {"python": platform.python_version()}
+    for package in KEY_PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see either the old or the new content, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps(bundle: dict[str, Any]) -> str:
+    """Bundle JSON with ``schema_version`` first."""
+    ordered = {"schema_version": bundle["schema_version"], **bundle}
+    return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+
+
+def read(path: Path) -> dict[str, Any]:
+    """Load a ``bundle.json``."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_schema(path: Path = SCHEMA_FILE) -> None:
+    """Publish the schema to ``docs/bundle.schema.json``."""
+    atomic_write_text(path, json.dumps(schema(), indent=2) + "\n")

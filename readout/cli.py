@@ -1,0 +1,118 @@
+"""The ``readout`` command line: run, render, validate, schema.
+
+Exit codes: 0 all good; 1 some experiment failed (the others still produced reports);
+2 bad usage or bad config/data, with a message naming the file, key or column and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from readout.errors import ConfigError, DataError
+
+_config = click.option(
+    "--config", "config_path", default="experiments.toml", show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path), help="The experiments config file.",
+)
+_output = click.option(
+    "--output", default="reports", show_default=True,
+    type=click.Path(file_okay=False, path_type=Path), help="Where the site is written.",
+)
+
+
+def _fail(exc: DataError) -> None:
+    click.echo(f"readout: error: {exc}", err=True)
+    sys.exit(2)
+
+
+def _load(config_path: Path):
+    from readout.config import load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        _fail(exc)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Automated Bayesian experiment readouts: fit, explain, render to HTML and PDF."""
+    os.environ.setdefault(
+        "PYTENSOR_FLAGS", f"base_compiledir={Path.cwd() / '.cache' / 'pytensor'}"
+    )
+
+
+@main.command()
+@_config
+@_output
+@click.option("--only", multiple=True, metavar="NAME", help="Run only this experiment (repeat).")
+@click.option("--force", is_flag=True, help="Refit even if data and config are unchanged.")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Experiments fitted in parallel processes.")
+@click.option("--date", "readout_date", default=None, metavar="YYYY-MM-DD",
+              help="Date of the readout folder (default: today).")
+def run(config_path: Path, output: Path, only: tuple[str, ...], force: bool, jobs: int,
+        readout_date: str | None) -> None:
+    """Fit what changed, write bundles, render HTML and PDF, refresh the site index."""
+    from readout import runner
+
+    config = _load(config_path)
+    try:
+        outcomes = runner.run(config, output, only, force, jobs, readout_date)
+    except ConfigError as exc:
+        _fail(exc)
+    failed = [o for o in outcomes if o.code]
+    for o in failed:
+        click.echo(f"readout: {o.name} failed: {o.message}", err=True)
+    click.echo(
+        f"readout: {len(outcomes) - len(failed)} of {len(outcomes)} experiment(s) ok; "
+        f"site at {output / 'index.html'}"
+    )
+    sys.exit(runner.exit_code(outcomes))
+
+
+@main.command()
+@_config
+@_output
+def render(config_path: Path, output: Path) -> None:
+    """Re-render every report from its bundle, without refitting."""
+    from readout import runner
+
+    config = _load(config_path)
+    count = runner.render_all(config, output)
+    click.echo(f"readout: re-rendered {count} readout(s) in {output}")
+
+
+@main.command()
+@_config
+@_output
+def validate(config_path: Path, output: Path) -> None:
+    """Check the config and the data it names; fit nothing."""
+    from readout import runner
+
+    config = _load(config_path)
+    try:
+        for line in runner.validate(config):
+            click.echo(line)
+    except DataError as exc:
+        _fail(exc)
+    click.echo(f"readout: {config_path} is valid")
+
+
+@main.command()
+@click.option("--write", is_flag=True, help="Write docs/bundle.schema.json instead of printing.")
+def schema(write: bool) -> None:
+    """Print (or write) the JSON Schema every bundle.json follows."""
+    import json
+
+    from readout import bundle
+
+    if write:
+        bundle.write_schema()
+        click.echo(f"readout: wrote {bundle.SCHEMA_FILE}")
+    else:
+        click.echo(json.dumps(bundle.schema(), indent=2))

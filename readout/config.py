@@ -1,0 +1,177 @@
+"""Read ``experiments.toml`` into validated experiment specs.
+
+Every problem becomes a :class:`~readout.errors.ConfigError` naming the file, the
+experiment and the key, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from analyses.base import CI_PROB, BaseSpec, Settings
+from readout import analyses as registry
+from readout.errors import ConfigError
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class SettingsModel(BaseModel):
+    """The optional ``[settings]`` table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ci_prob: float = Field(CI_PROB, gt=0.5, lt=1.0)
+    seed: int = 20261121
+    draws: int = Field(1000, ge=100)
+    tune: int = Field(1000, ge=100)
+    chains: int = Field(2, ge=1, le=8)
+    exact_draws: int = Field(40_000, ge=1000)
+    site_url: str = ""
+
+
+class TopLevel(BaseModel):
+    """The config file's top level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: SettingsModel = SettingsModel()
+    experiments: list[dict[str, Any]] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One configured experiment: its spec, where its data is, and its fit settings."""
+
+    spec: BaseSpec
+    data_path: Path
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        """The experiment's slug."""
+        return self.spec.name
+
+    def config_sha256(self) -> str:
+        """Hash of everything in the config that changes this experiment's results."""
+        payload = {"spec": self.spec.model_dump(mode="json"), "settings": self.settings.__dict__}
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded config file."""
+
+    path: Path
+    settings: SettingsModel
+    experiments: tuple[Experiment, ...]
+
+
+def _describe(error: dict, where: str) -> tuple[str, str]:
+    """A pydantic error as (problem, fix) in the config's own terms."""
+    key = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{where}unknown key '{key}'", "remove it or check its spelling (see README)"
+    if kind == "missing":
+        return f"{where}required key '{key}' is missing", f"add {key} = ... (see README)"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return (
+            f"{where}key '{key}' is {error['input']!r}, which is not allowed",
+            f"use one of {expected}",
+        )
+    return (
+        f"{where}key '{key}' is {error.get('input')!r}: {error['msg'].lower()}",
+        "correct the value (see README for each key's type)",
+    )
+
+
+def _first(exc: ValidationError, where: str) -> tuple[str, str]:
+    errors = exc.errors()
+    problem, fix = _describe(errors[0], where)
+    if len(errors) > 1:
+        problem += f" (and {len(errors) - 1} more problem(s) in the same entry)"
+    return problem, fix
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not TOML, or any key is unknown, missing or wrong.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError(source, "config file not found", "pass --config FILE or create it")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, f"not valid TOML ({exc})", "fix the syntax") from exc
+    try:
+        top = TopLevel.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if errors[0]["loc"][:1] == ("experiments",) and errors[0]["type"] == "missing":
+            raise ConfigError(
+                source, "no [[experiments]] entries", "add at least one [[experiments]] table"
+            ) from exc
+        raise ConfigError(source, *_first(exc, "")) from exc
+    s = top.settings
+    seen: dict[str, int] = {}
+    experiments = []
+    for i, entry in enumerate(top.experiments, start=1):
+        label = entry.get("name", f"#{i}")
+        where = f"experiment '{label}' ([[experiments]] #{i}): "
+        analysis = entry.get("analysis")
+        if analysis is None:
+            raise ConfigError(
+                source, f"{where}required key 'analysis' is missing",
+                f"add analysis = one of {registry.available()}",
+            )
+        try:
+            module = registry.get(str(analysis))
+        except KeyError:
+            raise ConfigError(
+                source,
+                f"{where}unknown analysis '{analysis}'",
+                f"use one of {', '.join(registry.available())}",
+            ) from None
+        try:
+            spec = module.Spec.model_validate(entry)
+        except ValidationError as exc:
+            raise ConfigError(source, *_first(exc, where)) from exc
+        if not SLUG.match(spec.name):
+            raise ConfigError(
+                source,
+                f"{where}name '{spec.name}' is not a slug",
+                "use lower-case letters, digits, '-' and '_' only (it names a folder)",
+            )
+        if spec.name in seen:
+            raise ConfigError(
+                source,
+                f"duplicate experiment name '{spec.name}' (entries #{seen[spec.name]} and #{i})",
+                "give each experiment a unique name",
+            )
+        seen[spec.name] = i
+        settings = Settings(
+            ci_prob=spec.ci_prob or s.ci_prob,
+            seed=spec.seed if spec.seed is not None else s.seed,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            exact_draws=s.exact_draws,
+        )
+        experiments.append(Experiment(spec, (path.parent / spec.data).resolve(), settings))
+    return Config(path=path.resolve(), settings=s, experiments=tuple(experiments))

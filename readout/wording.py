@@ -1,0 +1,625 @@
+"""Turn a result bundle into sentences, table cells and figure text.
+
+This module reads only the bundle (a plain dict loaded from ``bundle.json``) and computes
+no statistics. The HTML page, the PDF, the email and the Quarto document all take their
+words from :func:`readout_text`, so a number is phrased the same way everywhere and every
+interval is quoted with its kind and probability.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Bundle = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def prob(p: float) -> str:
+    """A probability as a percentage that never claims certainty: never 0% or 100%."""
+    if p >= 0.999:
+        return ">99.9%"
+    if p <= 0.001:
+        return "<0.1%"
+    if p >= 0.99 or p <= 0.01:
+        return f"{100 * p:.1f}%"
+    return f"{100 * p:.0f}%"
+
+
+def p_value(p: float) -> str:
+    """A p-value with two significant digits, or ``< 0.001``."""
+    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.01 else f"{p:.2f}"
+
+
+def decimals_for(width: float) -> int:
+    """Decimal places that show about a tenth of an interval's width.
+
+    The interval's width is far larger than the Monte Carlo error of its ends, so rounding
+    to a tenth of it never hides a real digit and never shows a noisy one. Negative
+    results round to tens, hundreds, ...
+    """
+    if not width or not math.isfinite(width) or width <= 0:
+        return 2
+    return -(math.floor(math.log10(abs(width))) - 1)
+
+
+def number(x: float, places: int, signed: bool = False) -> str:
+    """Format ``x`` rounded to ``places`` decimals (negative: tens, hundreds) with commas."""
+    value = round(x, places)
+    text = f"{abs(value):,.{max(places, 0)}f}"
+    if value == 0:
+        return "0" if places <= 0 else text
+    sign = "-" if value < 0 else ("+" if signed else "")
+    return sign + text
+
+
+@dataclass(frozen=True)
+class Units:
+    """How the values of one metric are written: prefix, suffix and percent scaling."""
+
+    prefix: str = ""
+    suffix: str = ""
+    percent: bool = False
+
+    def value(self, x: float, places: int, signed: bool = False) -> str:
+        """A level of the metric: ``$91,100``, ``10.2%``."""
+        if self.percent:
+            return number(100 * x, places, signed) + "%"
+        text = number(x, places, signed)
+        sign = text[0] if text[0] in "+-" else ""
+        return f"{sign}{self.prefix}{text.lstrip('+-')}{self.suffix}"
+
+    def diff(self, x: float, places: int, signed: bool = True) -> str:
+        """A difference of the metric: ``+1.2 percentage points``, ``+$29,000``."""
+        if self.percent:
+            return number(100 * x, places, signed) + " percentage points"
+        return self.value(x, places, signed)
+
+    def places(self, width: float) -> int:
+        """Decimals for values whose interval has this width."""
+        return decimals_for(100 * width if self.percent else width)
+
+
+def relative(x: float, places: int, signed: bool = True) -> str:
+    """A relative change as a signed percentage: ``+12.3%``."""
+    return number(100 * x, places, signed) + "%"
+
+
+def rel_places(summary: dict) -> int:
+    """Decimals for a relative lift summary (in percent)."""
+    low, high = summary["hdi"]
+    return decimals_for(100 * (high - low))
+
+
+def interval(bundle: Bundle) -> str:
+    """The interval's name as quoted in every sentence: ``94% HDI``."""
+    return f"{round(100 * bundle['ci_prob'])}% {bundle['ci_kind'].upper()}"
+
+
+# --------------------------------------------------------------------------- text
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Caption and alt text of one figure."""
+
+    caption: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Everything a report says, in the order a reader needs it."""
+
+    headline: str
+    reason: str
+    verdict: str
+    key_sentences: list[str]
+    health: list[str]
+    notes: list[str]
+    sections: dict[str, list[str]]
+    tables: dict[str, dict[str, list]]
+    figures: dict[str, Figure]
+    how_to_read: list[str]
+    glossary: list[tuple[str, str]]
+    provenance: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _provenance(bundle: Bundle) -> list[tuple[str, str]]:
+    versions = ", ".join(f"{k} {v}" for k, v in bundle["versions"].items())
+    return [
+        ("Data", f"{bundle['data_file']} (SHA-256 {bundle['data_sha256'][:12]}…)"),
+        ("Config", f"SHA-256 {bundle['config_sha256'][:12]}…"),
+        ("Method", bundle["diagnostics"].get("method", "")),
+        ("Seed", str(bundle["seed"])),
+        ("Run", f"{bundle['created_at']} in {bundle['run_seconds']:.1f} s"),
+        ("Versions", versions),
+    ]
+
+
+def _diagnostic_problems(bundle: Bundle) -> list[str]:
+    diag = bundle["diagnostics"]
+    problems = []
+    if diag["r_hat_max"] > 1.01:
+        problems.append(
+            f"The sampler's chains disagree (largest R-hat {diag['r_hat_max']:.3f}, above "
+            "1.01): the posterior was not explored reliably. Rerun with more tuning steps "
+            "or check the model."
+        )
+    if diag["ess_bulk_min"] < 400:
+        problems.append(
+            f"Too few effective draws (smallest bulk ESS {diag['ess_bulk_min']:.0f}, below "
+            "400): the reported numbers carry too much Monte Carlo noise. Rerun with more "
+            "draws."
+        )
+    if diag["divergences"] > 0:
+        problems.append(
+            f"The sampler reported {diag['divergences']} divergent transition(s): parts of "
+            "the posterior may have been missed, so intervals can be wrong."
+        )
+    return problems
+
+
+GLOSSARY_TERMS: dict[str, str] = {
+    "HDI": (
+        "highest-density interval: the narrowest range that holds the stated share of the "
+        "posterior probability."
+    ),
+    "Probability of being better": (
+        "the share of posterior draws in which the variant beats the control."
+    ),
+    "Expected loss": (
+        "what shipping the variant costs on average if it is in fact worse, counting zero "
+        "where it is better."
+    ),
+    "ROPE": (
+        "region of practical equivalence: lifts smaller than the minimum worthwhile effect "
+        "count as no change."
+    ),
+    "Prior": "what the model assumes before seeing the data; here weak, so the data dominate.",
+    "R-hat / ESS": (
+        "checks that the computer's random draws agree across chains (R-hat at most 1.01) "
+        "and are numerous enough (effective sample size at least 400)."
+    ),
+}
+
+
+def _how_to_read(bundle: Bundle) -> list[str]:
+    ci = interval(bundle)
+    pct = f"{round(100 * bundle['ci_prob'])}%"
+    return [
+        "Start with the verdict and the sentences under it: they answer whether to ship.",
+        f"Ranges are {ci}s (highest-density intervals): given the data and the model's "
+        f"assumptions, the true value lies inside with {pct} probability. They are not "
+        "statements about repeated experiments, which is what a confidence interval describes.",
+        "Probabilities such as “chance that B is better” are read directly: 97% means 97 in 100.",
+        "Health checks come first: when one fails the verdict is withheld, because the "
+        "numbers may be wrong.",
+    ]
+
+
+# --------------------------------------------------------------------------- ab_test
+
+
+VERDICT_LABELS = {
+    "ship": "Ship",
+    "keep_control": "Keep control",
+    "keep_collecting": "Keep collecting data",
+    "no_difference": "No meaningful difference",
+    "withheld": "Verdict withheld",
+}
+OBSERVATIONAL_LABELS = {
+    "ship": "Clear difference",
+    "keep_control": "Clear difference",
+    "keep_collecting": "No clear difference yet",
+    "no_difference": "No meaningful difference",
+    "withheld": "Verdict withheld",
+}
+
+
+def _ab_units(bundle: Bundle) -> Units:
+    spec = bundle["spec"]
+    return Units(
+        prefix=spec.get("value_prefix", ""),
+        suffix=spec.get("value_suffix", ""),
+        percent=bundle["metric_type"] == "binary",
+    )
+
+
+def _ab_metric(bundle: Bundle) -> str:
+    label = bundle["spec"].get("metric_label") or (
+        "conversion rate" if bundle["metric_type"] == "binary" else bundle["spec"]["metric"]
+    )
+    return f"typical (geometric-mean) {label}" if bundle["log_transform"] else label
+
+
+def _srm_problem(bundle: Bundle) -> str:
+    srm = bundle["srm"]
+    arms = [a["name"] for a in bundle["arms"]]
+    observed = ", ".join(f"{a} {n:,}" for a, n in zip(arms, srm["observed"], strict=True))
+    expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm["expected"], strict=True))
+    return (
+        f"Sample-ratio mismatch: the arms have {observed} users where the planned split "
+        f"expects about {expected} (chi-square p = {p_value(srm['p_value'])}, flagged below "
+        "0.001). Assignment or logging is likely broken, so a difference may come from who "
+        "ended up in each arm rather than from the change. Find the cause before using "
+        "these results."
+    )
+
+
+def _ab_lift_sentence(bundle: Bundle, comp: dict, units: Units) -> str:
+    ci, metric = interval(bundle), _ab_metric(bundle)
+    arm, vs = comp["arm"], comp["vs"]
+    rel = comp["lift_rel"]
+    if bundle["log_transform"]:
+        ratio_lo, ratio_hi = (1 + h for h in rel["hdi"])
+        places = decimals_for(ratio_hi - ratio_lo)
+        log = comp["lift_log"]
+        log_places = decimals_for(log["hdi"][1] - log["hdi"][0])
+        arms = {a["name"]: a for a in bundle["arms"]}
+        a_t, a_c = arms[arm], arms[vs]
+        vplaces = units.places(a_t["hdi"][1] - a_t["hdi"][0])
+        diff = comp["lift_abs"]
+        dplaces = units.places(diff["hdi"][1] - diff["hdi"][0])
+        return (
+            f"Given the data and our assumptions, there is a {ci[:3]} probability that the "
+            f"{metric} in {arm} is between {number(ratio_lo, places)} and "
+            f"{number(ratio_hi, places)} times that in {vs} ({ci}): about "
+            f"{units.value(a_t['mean'], vplaces)} against {units.value(a_c['mean'], vplaces)}, "
+            f"a difference of {units.diff(diff['mean'], dplaces)} ({ci} "
+            f"{units.diff(diff['hdi'][0], dplaces)} to {units.diff(diff['hdi'][1], dplaces)}). "
+            f"On the log scale the difference is {number(log['mean'], log_places, True)} "
+            f"({ci} {number(log['hdi'][0], log_places, True)} to "
+            f"{number(log['hdi'][1], log_places, True)})."
+        )
+    places = rel_places(rel)
+    absolute = comp["lift_abs"]
+    aplaces = units.places(absolute["hdi"][1] - absolute["hdi"][0])
+    return (
+        f"Given the data and our assumptions, there is a {ci[:3]} probability that the true "
+        f"lift of {arm} over {vs} lies between {relative(rel['hdi'][0], places)} and "
+        f"{relative(rel['hdi'][1], places)} ({ci}; best estimate "
+        f"{relative(rel['mean'], places)}), that is between "
+        f"{units.diff(absolute['hdi'][0], aplaces)} and "
+        f"{units.diff(absolute['hdi'][1], aplaces)} in {metric}."
+    )
+
+
+def _loss_text(comp: dict, units: Units, per: str) -> str:
+    loss = comp["expected_loss"]
+    places = max(decimals_for(loss), units.places(abs(comp["lift_abs"]["mean"]) or loss))
+    if units.percent:
+        return f"{number(100 * loss, places + 1)} percentage points of conversion {per}"
+    return f"{units.value(loss, places + 1)} {per}"
+
+
+def _ab_reason(bundle: Bundle, units: Units) -> str:
+    decision, comps = bundle["decision"], bundle["comparisons"]
+    thresholds = decision["thresholds"]
+    by_arm = {c["arm"]: c for c in comps}
+    best = by_arm[bundle["primary"]]
+    arm, vs = best["arm"], best["vs"]
+    metric = _ab_metric(bundle)
+    verdict = decision["verdict"]
+    need = prob(thresholds["min_prob_better"])
+    observational = bundle["observational"]
+    if verdict == "withheld":
+        failed = []
+        if not bundle["srm"]["ok"]:
+            failed.append("the sample-ratio check")
+        if not bundle["diagnostics"]["ok"]:
+            failed.append("the sampler diagnostics")
+        return (
+            f"{' and '.join(failed).capitalize()} failed, so the comparison below may be "
+            "misleading; fix the cause and rerun before deciding."
+        )
+    if verdict == "ship":
+        if observational:
+            return (
+                f"The {metric} in {arm} is higher than in {vs} with {prob(best['prob_better'])} "
+                f"probability, at or above the {need} this report asks for."
+            )
+        return (
+            f"{arm} beats {vs} with {prob(best['prob_better'])} probability (at least {need} "
+            f"needed), and shipping it risks an expected loss of only "
+            f"{relative(best['expected_loss_rel'], 2, False)} of {vs}'s {metric} (limit "
+            f"{relative(thresholds['max_expected_loss'], 2, False)})."
+        )
+    if verdict == "keep_control":
+        if observational:
+            return (
+                f"Every group's {metric} is lower than {vs}'s with at least {need} probability."
+            )
+        return (
+            f"Every variant is likely worse than {vs}: even the best, {arm}, beats it with "
+            f"only {prob(best['prob_better'])} probability."
+        )
+    if verdict == "no_difference":
+        rope = thresholds["rope"]
+        return (
+            f"With at least {prob(min(c['prob_in_rope'] for c in comps))} probability every "
+            f"lift lies within ±{relative(rope, 1, False)}, the smallest change this "
+            "experiment treats as worth acting on."
+        )
+    if best["prob_better"] >= thresholds["min_prob_better"]:
+        return (
+            f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but shipping it "
+            f"still risks an expected loss of {relative(best['expected_loss_rel'], 2, False)} "
+            f"of {vs}'s {metric}, above the "
+            f"{relative(thresholds['max_expected_loss'], 2, False)} limit."
+        )
+    return (
+        f"The most promising {'group' if observational else 'variant'}, {arm}, is higher than "
+        f"{vs} with {prob(best['prob_better'])} probability, short of the {need} needed for "
+        "a clear answer."
+    )
+
+
+def _ab_headline(bundle: Bundle) -> str:
+    verdict = bundle["decision"]["verdict"]
+    arm, control = bundle["decision"].get("arm"), bundle["control"]
+    if bundle["observational"]:
+        if verdict == "ship":
+            return f"{arm} is higher than {control}."
+        if verdict == "keep_control":
+            return f"{control} is higher than every other group."
+        return OBSERVATIONAL_LABELS[verdict] + "."
+    if verdict == "ship":
+        return f"Ship {arm}."
+    if verdict == "keep_control":
+        return f"Keep the control, {control}."
+    return VERDICT_LABELS[verdict] + "."
+
+
+def _ab_frequentist(bundle: Bundle, units: Units) -> str:
+    test = bundle["frequentist"]
+    lo, hi = test["ci"]
+    if test.get("scale") == "log":
+        places = decimals_for(hi - lo)
+        ci_text = (
+            f"{number(lo, places, True)} to {number(hi, places, True)} on the log scale"
+        )
+    else:
+        places = units.places(hi - lo)
+        ci_text = f"{units.diff(lo, places)} to {units.diff(hi, places)}"
+    return (
+        f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
+        f"p = {p_value(test['p_value'])} and a 95% confidence interval of {ci_text}; "
+        "it answers a different question — how surprising these data would be if there were "
+        "no difference, and a range built to cover the truth in 95% of repeated experiments "
+        f"— while the {interval(bundle)} is the probability, given these data, that the "
+        "true difference lies in it."
+    )
+
+
+def _ab_prior(bundle: Bundle) -> str:
+    prior = bundle["prior"]
+    if prior["kind"] == "beta":
+        flat = prior["alpha"] == 1 and prior["beta"] == 1
+        return (
+            f"Each arm's conversion rate starts from a Beta({prior['alpha']:g}, "
+            f"{prior['beta']:g}) prior"
+            + (": every rate from 0% to 100% equally plausible before the data." if flat
+               else ", as set in the config.")
+            + " With a binary metric the posterior is exact (no sampling approximation "
+            "beyond the draws used to summarise it)."
+        )
+    scale = "log " if bundle["log_transform"] else ""
+    likelihood = (
+        "a Student-t likelihood, so a few extreme values cannot drag the average"
+        if prior["kind"] == "studentt"
+        else "a normal likelihood"
+    )
+    return (
+        f"Each arm's average {scale}{bundle['spec']['metric']} starts from a normal prior "
+        f"centred on {prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g}, and its "
+        f"standard deviation from a half-normal prior with scale {prior['sigma_sd']:.3g} "
+        "(by default twice the data's standard deviation): wide enough that the data decide. "
+        f"The model uses {likelihood}."
+    )
+
+
+def _ab_tables(bundle: Bundle, units: Units) -> dict[str, dict[str, list]]:
+    ci = interval(bundle)
+    many = any("prob_best" in a for a in bundle["arms"])
+    head = ["Arm", "Users", "Observed", "Model estimate", ci]
+    if many:
+        head.append("Chance of being best")
+    rows = []
+    for arm in bundle["arms"]:
+        places = units.places(arm["hdi"][1] - arm["hdi"][0])
+        row = [
+            arm["name"] + (" (control)" if arm["name"] == bundle["control"] else ""),
+            f"{arm['n']:,}",
+            units.value(arm["observed"], places),
+            units.value(arm["mean"], places),
+            f"{units.value(arm['hdi'][0], places)} to {units.value(arm['hdi'][1], places)}",
+        ]
+        if many:
+            row.append(prob(arm["prob_best"]))
+        rows.append(row)
+    comp_head = ["Comparison", "Chance better", "Relative lift", ci, "Absolute lift",
+                 "Expected loss", "p-value (95% CI)"]
+    rope = bundle["decision"]["thresholds"].get("rope")
+    if rope is not None:
+        comp_head.insert(6, f"Chance lift > {relative(rope, 1, False)}")
+    comp_rows = []
+    for comp in bundle["comparisons"]:
+        places = rel_places(comp["lift_rel"])
+        ab = comp["lift_abs"]
+        aplaces = units.places(ab["hdi"][1] - ab["hdi"][0])
+        test = comp["frequentist"]
+        tplaces = (
+            decimals_for(test["ci"][1] - test["ci"][0])
+            if test.get("scale") == "log"
+            else units.places(test["ci"][1] - test["ci"][0])
+        )
+        fmt = (
+            (lambda x, p=tplaces: number(x, p, True))
+            if test.get("scale") == "log"
+            else (lambda x, p=tplaces: units.diff(x, p).replace(" percentage points", " pp"))
+        )
+        row = [
+            f"{comp['arm']} vs {comp['vs']}",
+            prob(comp["prob_better"]),
+            relative(comp["lift_rel"]["mean"], places),
+            f"{relative(comp['lift_rel']['hdi'][0], places)} to "
+            f"{relative(comp['lift_rel']['hdi'][1], places)}",
+            units.diff(ab["mean"], aplaces).replace(" percentage points", " pp"),
+            _loss_text(comp, units, "").strip().replace(" percentage points of conversion",
+                                                        " pp"),
+            f"{p_value(test['p_value'])} ({fmt(test['ci'][0])} to {fmt(test['ci'][1])})",
+        ]
+        if rope is not None:
+            row.insert(6, prob(comp["prob_meaningful"]))
+        comp_rows.append(row)
+    return {
+        "arms": {"head": head, "rows": rows},
+        "comparisons": {"head": comp_head, "rows": comp_rows},
+    }
+
+
+def _ab_figures(bundle: Bundle) -> dict[str, Figure]:
+    ci = interval(bundle)
+    metric = _ab_metric(bundle)
+    units = _ab_units(bundle)
+    parts = []
+    for comp in bundle["comparisons"]:
+        places = rel_places(comp["lift_rel"])
+        lo, hi = comp["lift_rel"]["hdi"]
+        parts.append(
+            f"{comp['arm']} over {comp['vs']}: {prob(comp['prob_better'])} of the curve lies "
+            f"above zero, {ci} {relative(lo, places)} to {relative(hi, places)}"
+        )
+    arm_parts = []
+    for arm in bundle["arms"]:
+        places = units.places(arm["hdi"][1] - arm["hdi"][0])
+        arm_parts.append(
+            f"{arm['name']} {units.value(arm['mean'], places)} ({ci} "
+            f"{units.value(arm['hdi'][0], places)} to {units.value(arm['hdi'][1], places)})"
+        )
+    return {
+        "lift": Figure(
+            caption=(
+                f"Posterior of the relative lift in {metric} over the control. The shaded "
+                f"band is the {ci}; the dashed line marks no change."
+            ),
+            alt=f"Density chart of the relative lift in {metric}. " + "; ".join(parts) + ".",
+        ),
+        "arms": Figure(
+            caption=f"Posterior of each arm's {metric}, with its {ci} shaded.",
+            alt=f"Density chart of each arm's {metric}: " + "; ".join(arm_parts) + ".",
+        ),
+    }
+
+
+def ab_test_text(bundle: Bundle) -> Text:
+    """Sentences, tables and figure text of an ``ab_test`` bundle."""
+    units = _ab_units(bundle)
+    by_arm = {c["arm"]: c for c in bundle["comparisons"]}
+    primary = by_arm[bundle["primary"]]
+    metric = _ab_metric(bundle)
+    arm, vs = primary["arm"], primary["vs"]
+    key = [
+        f"There is a {prob(primary['prob_better'])} chance that {arm}'s {metric} is higher "
+        f"than {vs}'s.",
+        _ab_lift_sentence(bundle, primary, units),
+    ]
+    if not bundle["observational"]:
+        key.append(
+            f"If we ship {arm}, we expect to give up about "
+            f"{_loss_text(primary, units, 'per user')} on average, allowing for the chance "
+            f"that {arm} is in fact worse."
+        )
+    rope = bundle["decision"]["thresholds"].get("rope")
+    if rope is not None:
+        key.append(
+            f"There is a {prob(primary['prob_meaningful'])} chance that the lift exceeds the "
+            f"minimum worthwhile effect of {relative(rope, 1)}, and a "
+            f"{prob(primary['prob_in_rope'])} chance that it lies within "
+            f"±{relative(rope, 1, False)} (too small to matter)."
+        )
+    if len(bundle["arms"]) > 2:
+        leader = max(bundle["arms"], key=lambda a: a["prob_best"])
+        key.append(
+            f"Of all {len(bundle['arms'])} arms, {leader['name']} is the most likely to be "
+            f"best ({prob(leader['prob_best'])} chance)."
+        )
+    health = _diagnostic_problems(bundle)
+    if not bundle["srm"]["ok"]:
+        health.insert(0, _srm_problem(bundle))
+    notes = []
+    if bundle["observational"]:
+        notes.append(
+            "These groups were not assigned at random, so the comparison describes how the "
+            "groups differ; it does not show that belonging to a group causes the difference."
+        )
+    others = [
+        _ab_lift_sentence(bundle, c, units) for c in bundle["comparisons"] if c["arm"] != arm
+    ]
+    if bundle["srm"].get("applicable"):
+        srm_line = (
+            f"Sample-ratio check: p = {p_value(bundle['srm']['p_value'])} "
+            + ("(no sign of a broken split)." if bundle["srm"]["ok"] else "(failed).")
+        )
+    else:
+        srm_line = "Sample-ratio check: not applicable (groups were observed, not assigned)."
+    diag = bundle["diagnostics"]
+    diag_line = (
+        f"Sampling: {diag['method']}; largest R-hat {diag['r_hat_max']:.3f}, smallest bulk "
+        f"ESS {diag['ess_bulk_min']:,.0f}, {diag['divergences']} divergences."
+    )
+    return Text(
+        headline=_ab_headline(bundle),
+        reason=_ab_reason(bundle, units),
+        verdict=bundle["decision"]["verdict"],
+        key_sentences=key,
+        health=health,
+        notes=notes,
+        sections={
+            "other_comparisons": others,
+            "frequentist": [_ab_frequentist(bundle, units)],
+            "model": [_ab_prior(bundle)],
+            "checks": [srm_line, diag_line],
+        },
+        tables=_ab_tables(bundle, units),
+        figures=_ab_figures(bundle),
+        how_to_read=_how_to_read(bundle),
+        glossary=list(GLOSSARY_TERMS.items()),
+        provenance=_provenance(bundle),
+    )
+
+
+def ab_test_history(bundle: Bundle) -> str:
+    """One line of key numbers for the experiment's history table."""
+    comp = {c["arm"]: c for c in bundle["comparisons"]}[bundle["primary"]]
+    places = rel_places(comp["lift_rel"])
+    lo, hi = comp["lift_rel"]["hdi"]
+    return (
+        f"{comp['arm']} vs {comp['vs']}: {prob(comp['prob_better'])} chance better; lift "
+        f"{relative(comp['lift_rel']['mean'], places)} ({interval(bundle)} "
+        f"{relative(lo, places)} to {relative(hi, places)})"
+    )
+
+
+TEXT_BUILDERS: dict[str, Callable[[Bundle], Text]] = {"ab_test": ab_test_text}
+HISTORY_BUILDERS: dict[str, Callable[[Bundle], str]] = {"ab_test": ab_test_history}
+
+
+def history_row(bundle: Bundle) -> str:
+    """The key numbers of one readout in a line, for the history table."""
+    return HISTORY_BUILDERS[bundle["analysis"]](bundle)
+
+
+def readout_text(bundle: Bundle) -> Text:
+    """All the words of one readout, chosen by the bundle's analysis."""
+    return TEXT_BUILDERS[bundle["analysis"]](bundle)
+
+
+def decision_reason(bundle: Bundle) -> str:
+    """The one-sentence reason stored with the verdict in the bundle."""
+    return readout_text(bundle).reason
