@@ -280,14 +280,20 @@ def _frequentist(spec: Spec, frame: pd.DataFrame, control: str, arm: str) -> dic
 def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[str, Any]:
     """Choose the verdict from the comparisons; the wording module phrases the reason.
 
+    ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
+    inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
     ``ship`` when the arm most likely to be better reaches ``min_prob_better`` with an
     expected loss (relative to the control) within ``max_expected_loss``; ``keep_control``
-    when every arm is that likely to be worse; ``no_difference`` when a ROPE is set and
-    every arm's lift lies inside it with that probability; otherwise ``keep_collecting``.
+    when every arm is that likely to be worse; otherwise ``keep_collecting``.
     """
     best = max(comparisons, key=lambda c: c["prob_better"])
     if not healthy:
         return {"verdict": "withheld", "arm": None}
+    rope = decision.rope
+    if rope is not None and all(
+        -rope < c["lift_rel"]["hdi"][0] and c["lift_rel"]["hdi"][1] < rope for c in comparisons
+    ):
+        return {"verdict": "no_difference", "arm": None}
     threshold = decision.min_prob_better
     if (
         best["prob_better"] >= threshold
@@ -296,8 +302,6 @@ def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[s
         return {"verdict": "ship", "arm": best["arm"]}
     if all(c["prob_better"] <= 1 - threshold for c in comparisons):
         return {"verdict": "keep_control", "arm": None}
-    if decision.rope is not None and all(c["prob_in_rope"] >= threshold for c in comparisons):
-        return {"verdict": "no_difference", "arm": None}
     return {"verdict": "keep_collecting", "arm": best["arm"]}
 
 

@@ -31,8 +31,20 @@ def prob(p: float) -> str:
 
 
 def p_value(p: float) -> str:
-    """A p-value with two significant digits, or ``< 0.001``."""
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.01 else f"{p:.2f}"
+    """A p-value as quoted: ``p < 0.001``, ``p = 0.0042``, ``p = 0.24``."""
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def small(x: float, places: int, fmt: Callable[[float, int], str], approx: bool = False) -> str:
+    """A small non-negative amount, or "less than" the smallest step shown at ``places``.
+
+    With ``approx`` a shown amount reads "about ...", for use inside a sentence.
+    """
+    if round(x, places) == 0:
+        return "less than " + fmt(10.0**-places, places)
+    return ("about " if approx else "") + fmt(x, places)
 
 
 def decimals_for(width: float) -> int:
@@ -244,7 +256,7 @@ def _srm_problem(bundle: Bundle) -> str:
     expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm["expected"], strict=True))
     return (
         f"Sample-ratio mismatch: the arms have {observed} users where the planned split "
-        f"expects about {expected} (chi-square p = {p_value(srm['p_value'])}, flagged below "
+        f"expects about {expected} (chi-square {p_value(srm['p_value'])}, flagged below "
         "0.001). Assignment or logging is likely broken, so a difference may come from who "
         "ended up in each arm rather than from the change. Find the cause before using "
         "these results."
@@ -289,12 +301,21 @@ def _ab_lift_sentence(bundle: Bundle, comp: dict, units: Units) -> str:
     )
 
 
-def _loss_text(comp: dict, units: Units, per: str) -> str:
-    loss = comp["expected_loss"]
-    places = max(decimals_for(loss), units.places(abs(comp["lift_abs"]["mean"]) or loss))
+def _loss_text(comp: dict, units: Units, short: bool = False) -> str:
+    """Expected loss at the precision of the lift it is set against."""
+    hdi = comp["lift_abs"]["hdi"]
+    places = units.places(hdi[1] - hdi[0]) + 1
     if units.percent:
-        return f"{number(100 * loss, places + 1)} percentage points of conversion {per}"
-    return f"{units.value(loss, places + 1)} {per}"
+        unit = " pp" if short else " percentage points"
+        return small(
+            100 * comp["expected_loss"], places, lambda x, p: number(x, p) + unit, not short
+        )
+    return small(comp["expected_loss"], places, units.value, not short)
+
+
+def _share(x: float, approx: bool = True) -> str:
+    """A small share such as an expected loss relative to the control: ``about 0.04%``."""
+    return small(100 * x, 2, lambda v, p: number(v, p) + "%", approx)
 
 
 def _ab_reason(bundle: Bundle, units: Units) -> str:
@@ -325,9 +346,9 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
             )
         return (
             f"{arm} beats {vs} with {prob(best['prob_better'])} probability (at least {need} "
-            f"needed), and shipping it risks an expected loss of only "
-            f"{relative(best['expected_loss_rel'], 2, False)} of {vs}'s {metric} (limit "
-            f"{relative(thresholds['max_expected_loss'], 2, False)})."
+            f"needed), and shipping it risks an expected loss of "
+            f"{_share(best['expected_loss_rel'])} of {vs}'s {metric} (limit "
+            f"{_share(thresholds['max_expected_loss'], False)})."
         )
     if verdict == "keep_control":
         if observational:
@@ -340,17 +361,18 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
         )
     if verdict == "no_difference":
         rope = thresholds["rope"]
+        widest = max(max(abs(h) for h in c["lift_rel"]["hdi"]) for c in comps)
         return (
-            f"With at least {prob(min(c['prob_in_rope'] for c in comps))} probability every "
-            f"lift lies within ±{relative(rope, 1, False)}, the smallest change this "
-            "experiment treats as worth acting on."
+            f"The whole {interval(bundle)} of every lift lies within "
+            f"±{relative(rope, 1, False)} (the largest distance from zero is "
+            f"{relative(widest, rel_places(best['lift_rel']), False)}), and changes smaller "
+            "than that are not worth acting on."
         )
     if best["prob_better"] >= thresholds["min_prob_better"]:
         return (
             f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but shipping it "
-            f"still risks an expected loss of {relative(best['expected_loss_rel'], 2, False)} "
-            f"of {vs}'s {metric}, above the "
-            f"{relative(thresholds['max_expected_loss'], 2, False)} limit."
+            f"still risks an expected loss of {_share(best['expected_loss_rel'])} "
+            f"of {vs}'s {metric}, above the {_share(thresholds['max_expected_loss'], False)} limit."
         )
     return (
         f"The most promising {'group' if observational else 'variant'}, {arm}, is higher than "
@@ -362,11 +384,12 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
 def _ab_headline(bundle: Bundle) -> str:
     verdict = bundle["decision"]["verdict"]
     arm, control = bundle["decision"].get("arm"), bundle["control"]
+    metric = _ab_metric(bundle)
     if bundle["observational"]:
         if verdict == "ship":
-            return f"{arm} is higher than {control}."
+            return f"The {metric} is higher in {arm} than in {control}."
         if verdict == "keep_control":
-            return f"{control} is higher than every other group."
+            return f"The {metric} is highest in {control}."
         return OBSERVATIONAL_LABELS[verdict] + "."
     if verdict == "ship":
         return f"Ship {arm}."
@@ -388,7 +411,7 @@ def _ab_frequentist(bundle: Bundle, units: Units) -> str:
         ci_text = f"{units.diff(lo, places)} to {units.diff(hi, places)}"
     return (
         f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
-        f"p = {p_value(test['p_value'])} and a 95% confidence interval of {ci_text}; "
+        f"{p_value(test['p_value'])} and a 95% confidence interval of {ci_text}; "
         "it answers a different question — how surprising these data would be if there were "
         "no difference, and a range built to cover the truth in 95% of repeated experiments "
         f"— while the {interval(bundle)} is the probability, given these data, that the "
@@ -442,41 +465,37 @@ def _ab_tables(bundle: Bundle, units: Units) -> dict[str, dict[str, list]]:
         if many:
             row.append(prob(arm["prob_best"]))
         rows.append(row)
-    comp_head = ["Comparison", "Chance better", "Relative lift", ci, "Absolute lift",
-                 "Expected loss", "p-value (95% CI)"]
+    comp_head = ["Comparison", "Chance better", f"Relative lift ({ci})", "Absolute lift",
+                 "Expected loss", "Traditional: p (95% CI)"]
     rope = bundle["decision"]["thresholds"].get("rope")
     if rope is not None:
-        comp_head.insert(6, f"Chance lift > {relative(rope, 1, False)}")
+        comp_head.insert(4, f"Chance lift > {relative(rope, 1, False)}")
     comp_rows = []
     for comp in bundle["comparisons"]:
         places = rel_places(comp["lift_rel"])
         ab = comp["lift_abs"]
         aplaces = units.places(ab["hdi"][1] - ab["hdi"][0])
         test = comp["frequentist"]
-        tplaces = (
-            decimals_for(test["ci"][1] - test["ci"][0])
-            if test.get("scale") == "log"
-            else units.places(test["ci"][1] - test["ci"][0])
-        )
-        fmt = (
-            (lambda x, p=tplaces: number(x, p, True))
-            if test.get("scale") == "log"
-            else (lambda x, p=tplaces: units.diff(x, p).replace(" percentage points", " pp"))
-        )
+        lo, hi = test["ci"]
+        if test.get("scale") == "log":
+            tp = decimals_for(hi - lo)
+            test_ci = f"{number(lo, tp, True)} to {number(hi, tp, True)} (log)"
+        else:
+            tp = units.places(hi - lo)
+            test_ci = f"{units.diff(lo, tp)} to {units.diff(hi, tp)}"
         row = [
             f"{comp['arm']} vs {comp['vs']}",
             prob(comp["prob_better"]),
-            relative(comp["lift_rel"]["mean"], places),
-            f"{relative(comp['lift_rel']['hdi'][0], places)} to "
-            f"{relative(comp['lift_rel']['hdi'][1], places)}",
-            units.diff(ab["mean"], aplaces).replace(" percentage points", " pp"),
-            _loss_text(comp, units, "").strip().replace(" percentage points of conversion",
-                                                        " pp"),
-            f"{p_value(test['p_value'])} ({fmt(test['ci'][0])} to {fmt(test['ci'][1])})",
+            f"{relative(comp['lift_rel']['mean'], places)} "
+            f"({relative(comp['lift_rel']['hdi'][0], places)} to "
+            f"{relative(comp['lift_rel']['hdi'][1], places)})",
+            units.diff(ab["mean"], aplaces),
+            _loss_text(comp, units, short=True),
+            f"{p_value(test['p_value'])} ({test_ci})",
         ]
         if rope is not None:
-            row.insert(6, prob(comp["prob_meaningful"]))
-        comp_rows.append(row)
+            row.insert(4, prob(comp["prob_meaningful"]))
+        comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
     return {
         "arms": {"head": head, "rows": rows},
         "comparisons": {"head": comp_head, "rows": comp_rows},
@@ -531,8 +550,9 @@ def ab_test_text(bundle: Bundle) -> Text:
     ]
     if not bundle["observational"]:
         key.append(
-            f"If we ship {arm}, we expect to give up about "
-            f"{_loss_text(primary, units, 'per user')} on average, allowing for the chance "
+            f"If we ship {arm}, we expect to give up "
+            f"{_loss_text(primary, units)} of {_ab_metric(bundle)} per user on average, "
+            "allowing for the chance "
             f"that {arm} is in fact worse."
         )
     rope = bundle["decision"]["thresholds"].get("rope")
@@ -563,7 +583,7 @@ def ab_test_text(bundle: Bundle) -> Text:
     ]
     if bundle["srm"].get("applicable"):
         srm_line = (
-            f"Sample-ratio check: p = {p_value(bundle['srm']['p_value'])} "
+            f"Sample-ratio check: {p_value(bundle['srm']['p_value'])} "
             + ("(no sign of a broken split)." if bundle["srm"]["ok"] else "(failed).")
         )
     else:

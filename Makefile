@@ -1,0 +1,89 @@
+# readout — `make` or `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CONFIG ?= experiments.toml
+OUTPUT ?= reports
+JOBS ?= 1
+
+# Caches stay inside the project's ignored folders, so repeated runs are fast.
+export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/.cache/pytensor
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
+
+# uv: a working one on PATH, else installed from PyPI into .tools/.
+UV_ON_PATH := $(shell uv --version >/dev/null 2>&1 && command -v uv)
+UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
+PY := .venv/bin/python
+STAMP := .cache/stamps
+
+.PHONY: help report run render validate test test-fast bench lint format schema snapshots data setup system-deps clean
+
+help: ## List every target with what it does
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+
+report: setup data ## Install what is missing, generate demo data, fit every experiment, write reports/
+	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS)
+
+render: setup ## Re-render every report from its bundle (no refit)
+	.venv/bin/readout render --config $(CONFIG) --output $(OUTPUT)
+
+validate: setup data ## Check experiments.toml and the data it names; fit nothing
+	.venv/bin/readout validate --config $(CONFIG)
+
+test: setup data ## Run the whole test suite, including a few small real-sampling tests
+	$(PY) -m pytest
+
+test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
+	$(PY) -m pytest -m "not slow"
+
+bench: setup data ## Print a table of seconds and peak memory per demo experiment
+	$(PY) -m readout.bench
+
+lint: setup ## ruff check and ruff format --check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup ## Format the code with ruff
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+schema: setup ## Write docs/bundle.schema.json from the analyses' result schemas
+	.venv/bin/readout schema --write
+
+snapshots: setup ## Update the wording snapshot tests after a deliberate change
+	$(PY) -m pytest tests/readout/test_wording.py --snapshot-update
+
+DATA_FILES := data/signup_conversion.csv data/income_spend.csv data/aa_test.csv data/broken_split.csv
+
+data: setup $(DATA_FILES) ## Generate the demo data sets in data/ (fixed seed)
+
+$(DATA_FILES) &: data/generate.py .venv/.synced
+	$(PY) data/generate.py
+
+setup: .venv/.synced $(STAMP)/system ## Install the Python environment and system packages
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+# WeasyPrint needs Pango and HarfBuzz's subsetter; poppler gives pdftoppm/pdftotext.
+$(STAMP)/system: | $(STAMP)
+	@if ! ldconfig -p | grep -q 'libpango-1.0.so' || ! ldconfig -p | grep -q 'libharfbuzz-subset.so' \
+	    || ! command -v pdftoppm >/dev/null; then \
+	  echo "Installing system packages (Pango, HarfBuzz subset, poppler-utils)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-dejavu-core; \
+	fi
+	@touch $@
+
+$(STAMP):
+	@mkdir -p $@
+
+clean: ## Remove generated reports, data and caches (keeps .venv)
+	rm -rf $(OUTPUT)/* data/*.csv .pytest_cache
