@@ -282,9 +282,10 @@ def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[s
 
     ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
     inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
-    ``ship`` when the arm most likely to be better reaches ``min_prob_better`` with an
-    expected loss (relative to the control) within ``max_expected_loss``; ``keep_control``
-    when every arm is that likely to be worse; otherwise ``keep_collecting``.
+    ``ship`` when the arm most likely to be better reaches ``min_prob_better``, the HDI of
+    its lift lies above zero, and its expected loss (relative to the control) is within
+    ``max_expected_loss``; ``keep_control`` when every arm is that likely to be worse and
+    every HDI lies below zero; otherwise ``keep_collecting``.
     """
     best = max(comparisons, key=lambda c: c["prob_better"])
     if not healthy:
@@ -297,10 +298,11 @@ def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[s
     threshold = decision.min_prob_better
     if (
         best["prob_better"] >= threshold
+        and best["lift_rel"]["hdi"][0] > 0
         and best["expected_loss_rel"] <= decision.max_expected_loss
     ):
         return {"verdict": "ship", "arm": best["arm"]}
-    if all(c["prob_better"] <= 1 - threshold for c in comparisons):
+    if all(c["prob_better"] <= 1 - threshold and c["lift_rel"]["hdi"][1] < 0 for c in comparisons):
         return {"verdict": "keep_control", "arm": None}
     return {"verdict": "keep_collecting", "arm": best["arm"]}
 

@@ -368,6 +368,12 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
             f"{relative(widest, rel_places(best['lift_rel']), False)}), and changes smaller "
             "than that are not worth acting on."
         )
+    if best["prob_better"] >= thresholds["min_prob_better"] and best["lift_rel"]["hdi"][0] <= 0:
+        return (
+            f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but the "
+            f"{interval(bundle)} of its lift still reaches zero, so the data do not yet rule "
+            "out no effect."
+        )
     if best["prob_better"] >= thresholds["min_prob_better"]:
         return (
             f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but shipping it "

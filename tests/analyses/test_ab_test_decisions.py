@@ -1,0 +1,157 @@
+"""The decision maths of the A/B analysis against independent calculations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate
+from scipy import stats as sps
+
+from analyses import ab_test, stats
+from analyses.base import Settings
+
+
+def spec(**overrides) -> ab_test.Spec:
+    keys = dict(
+        name="t", title="T", analysis="ab_test", data="x.csv", group="arm", control="A",
+        metric="y", metric_type="binary",
+    )
+    return ab_test.Spec(**(keys | overrides))
+
+
+def counts_frame(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    rows = []
+    for arm, (conversions, n) in counts.items():
+        rows.append(pd.DataFrame({"arm": arm, "y": [1.0] * conversions + [0.0] * (n - conversions)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def beta_prob_better(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """P(p_B > p_A) = integral of f_B(x) F_A(x) dx."""
+    fa, fb = sps.beta(*a), sps.beta(*b)
+    value, _ = integrate.quad(lambda x: fb.pdf(x) * fa.cdf(x), 0, 1, limit=200, points=[fa.mean()])
+    return value
+
+
+def beta_expected_loss(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """E[max(p_A - p_B, 0)] by one-dimensional integration.
+
+    For fixed p_B = x: E[(p_A - x)+] = mean_A * (1 - F_{Beta(a1+1, a2)}(x)) - x * (1 - F_A(x)).
+    """
+    fa, fb = sps.beta(*a), sps.beta(*b)
+    shifted = sps.beta(a[0] + 1, a[1])
+
+    def inner(x: float) -> float:
+        return fa.mean() * shifted.sf(x) - x * fa.sf(x)
+
+    value, _ = integrate.quad(lambda x: fb.pdf(x) * inner(x), 0, 1, limit=200, points=[fa.mean()])
+    return value
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"A": (100, 1000), "B": (120, 1000)},
+        {"A": (48, 500), "B": (45, 510)},
+        {"A": (3, 40), "B": (9, 38)},
+    ],
+)
+def test_binary_decision_numbers_match_numerical_integration(counts):
+    settings = Settings(exact_draws=200_000, seed=7)
+    fit = ab_test.fit(spec(), counts_frame(counts), settings)
+    comp = fit.results["comparisons"][0]
+    a = (1 + counts["A"][0], 1 + counts["A"][1] - counts["A"][0])
+    b = (1 + counts["B"][0], 1 + counts["B"][1] - counts["B"][0])
+    exact_prob = beta_prob_better(a, b)
+    n = settings.exact_draws
+    # Monte Carlo standard error of a probability: sqrt(p(1-p)/n); allow 4 of them.
+    assert comp["prob_better"] == pytest.approx(
+        exact_prob, abs=4 * np.sqrt(exact_prob * (1 - exact_prob) / n) + 1e-9
+    )
+    exact_loss = beta_expected_loss(a, b)
+    # MC error of the loss from an independent draw of the same posteriors.
+    rng = np.random.default_rng(99)
+    shortfall = np.maximum(rng.beta(*a, size=n) - rng.beta(*b, size=n), 0)
+    assert comp["expected_loss"] == pytest.approx(exact_loss, abs=4 * shortfall.std() / np.sqrt(n))
+    # Arms' HDIs agree with the exact Beta HDI (the narrowest interval with 94% mass),
+    # within four Monte Carlo standard errors of a sample HDI endpoint, measured here.
+    arm_a = fit.results["arms"][0]
+    dist = sps.beta(*a)
+    lo_grid = np.linspace(dist.ppf(1e-6), dist.ppf(0.0599), 4000)
+    widths = dist.ppf(dist.cdf(lo_grid) + 0.94) - lo_grid
+    exact_lo = lo_grid[np.argmin(widths)]
+    exact_hi = exact_lo + widths.min()
+    repeats = np.array([stats.hdi(dist.rvs(n, random_state=s), 0.94) for s in range(20)])
+    mcse = repeats.std(axis=0, ddof=1)
+    assert arm_a["hdi"][0] == pytest.approx(exact_lo, abs=4 * mcse[0])
+    assert arm_a["hdi"][1] == pytest.approx(exact_hi, abs=4 * mcse[1])
+
+
+def test_known_lift_is_recovered_at_the_nominal_rate_over_many_experiments():
+    rng = np.random.default_rng(2026)
+    true_a, true_b, n = 0.10, 0.12, 3000
+    covered = []
+    for seed in range(200):
+        frame = counts_frame({"A": (rng.binomial(n, true_a), n), "B": (rng.binomial(n, true_b), n)})
+        fit = ab_test.fit(spec(), frame, Settings(exact_draws=4000, seed=seed))
+        low, high = fit.results["comparisons"][0]["lift_abs"]["hdi"]
+        covered.append(low <= true_b - true_a <= high)
+    coverage = np.mean(covered)
+    # 200 experiments: binomial sd of the coverage is sqrt(.94*.06/200) = 0.017; allow 3.5 sd.
+    assert abs(coverage - 0.94) < 3.5 * np.sqrt(0.94 * 0.06 / 200)
+
+
+def comparison(prob_better, loss_rel, lift_hdi=(-0.01, 0.05)):
+    return {
+        "arm": "B", "prob_better": prob_better, "expected_loss_rel": loss_rel,
+        "lift_rel": {"mean": sum(lift_hdi) / 2, "hdi": list(lift_hdi)},
+    }
+
+
+@pytest.mark.parametrize(
+    ("comparisons", "rope", "verdict"),
+    [
+        ([comparison(0.99, 0.0001, (0.01, 0.09))], None, "ship"),
+        ([comparison(0.99, 0.02, (0.01, 0.09))], None, "keep_collecting"),
+        ([comparison(0.02, 0.05, (-0.09, -0.01))], None, "keep_control"),
+        ([comparison(0.80, 0.001)], None, "keep_collecting"),
+        ([comparison(0.60, 0.001, (-0.01, 0.015))], 0.02, "no_difference"),
+        ([comparison(0.60, 0.001, (-0.01, 0.025))], 0.02, "keep_collecting"),
+        ([comparison(0.99, 0.0001, (0.01, 0.09)), comparison(0.5, 0.01)], None, "ship"),
+        ([comparison(0.975, 0.0001, (-0.001, 0.09))], None, "keep_collecting"),
+        ([comparison(0.02, 0.05, (-0.09, 0.001))], None, "keep_collecting"),
+    ],
+)
+def test_verdicts_follow_the_thresholds(comparisons, rope, verdict):
+    decision = ab_test.Decision(rope=rope)
+    assert ab_test.decide(comparisons, decision, healthy=True)["verdict"] == verdict
+
+
+def test_failed_health_withholds_any_verdict():
+    result = ab_test.decide([comparison(0.999, 0.0)], ab_test.Decision(), healthy=False)
+    assert result == {"verdict": "withheld", "arm": None}
+
+
+@pytest.mark.parametrize("b_conversions", [540, 550, 560, 575, 600])
+def test_ship_agrees_with_the_interval_shown(b_conversions):
+    """A 'ship' verdict comes with a 94% HDI of the lift above zero and P(better) >= 97%."""
+    frame = counts_frame({"A": (500, 5000), "B": (b_conversions, 5000)})
+    fit = ab_test.fit(spec(), frame, Settings(exact_draws=40_000))
+    comp = fit.results["comparisons"][0]
+    shipped = fit.results["decision"]["verdict"] == "ship"
+    assert shipped == (comp["lift_rel"]["hdi"][0] > 0 and comp["prob_better"] >= 0.97)
+
+
+def test_sample_ratio_mismatch_withholds_the_verdict():
+    frame = counts_frame({"A": (1000, 10_000), "B": (1100, 9_400)})
+    fit = ab_test.fit(spec(), frame, Settings(exact_draws=8000))
+    assert fit.results["srm"]["ok"] is False
+    assert fit.results["decision"]["verdict"] == "withheld"
+
+
+def test_three_arms_report_probability_of_being_best():
+    frame = counts_frame({"A": (100, 1000), "B": (150, 1000), "C": (95, 1000)})
+    fit = ab_test.fit(spec(), frame, Settings(exact_draws=20_000))
+    best = {a["name"]: a["prob_best"] for a in fit.results["arms"]}
+    assert sum(best.values()) == pytest.approx(1.0)
+    assert best["B"] > 0.99
+    assert [c["arm"] for c in fit.results["comparisons"]] == ["B", "C"]

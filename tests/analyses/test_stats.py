@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from analyses import stats
+
+
+def test_hdi_of_normal_draws_matches_its_quantiles():
+    rng = np.random.default_rng(1)
+    repeats = np.array([stats.hdi(rng.normal(2.0, 3.0, size=50_000), 0.94) for _ in range(12)])
+    z = sps.norm.ppf(0.97)
+    # For a symmetric unimodal density the HDI is the central interval. Each sample HDI's
+    # ends wander (a flat optimum); their mean over 12 repeats is within 4 standard errors.
+    se = repeats.std(axis=0, ddof=1) / np.sqrt(len(repeats))
+    assert repeats.mean(axis=0) == pytest.approx([2.0 - z * 3.0, 2.0 + z * 3.0], abs=4 * se.max())
+    # The width is well determined.
+    assert np.diff(repeats).mean() == pytest.approx(2 * z * 3.0, rel=0.01)
+
+
+def test_hdi_of_skewed_draws_is_narrower_than_the_central_interval():
+    draws = np.random.default_rng(2).exponential(1.0, size=100_000)
+    low, high = stats.hdi(draws, 0.94)
+    eti_low, eti_high = np.quantile(draws, [0.03, 0.97])
+    assert high - low < eti_high - eti_low
+    # Exact HDI of Exp(1) at 94% is [0, -log(0.06)].
+    assert low == pytest.approx(0.0, abs=0.01)
+    assert high == pytest.approx(-np.log(0.06), abs=0.05)
+
+
+def test_expected_loss_counts_zero_where_the_treatment_is_better():
+    control = np.array([1.0, 2.0, 3.0, 4.0])
+    treatment = np.array([2.0, 1.0, 3.5, 1.0])
+    # shortfalls: 0, 1, 0, 3 -> mean 1.0
+    assert stats.expected_loss(control, treatment) == pytest.approx(1.0)
+    assert stats.prob_greater(treatment, control) == pytest.approx(0.5)
+
+
+def test_prob_best_sums_to_one_and_picks_the_dominant_row():
+    draws = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 2.0, 0.0, 3.0], [0.5, 1.0, 0.5, 1.0]])
+    best = stats.prob_best(draws)
+    assert best.tolist() == [0.25, 0.75, 0.0]
+
+
+def test_sample_ratio_test_matches_scipy_chisquare():
+    result = stats.sample_ratio_test([10_000, 9_400], [0.5, 0.5])
+    expected = sps.chisquare([10_000, 9_400], [9_700, 9_700]).pvalue
+    assert result["p_value"] == pytest.approx(expected)
+    assert result["ok"] is False
+    assert stats.sample_ratio_test([5_010, 4_990], [1, 1])["ok"] is True
+
+
+def test_two_proportion_ztest_by_hand():
+    result = stats.two_proportion_ztest(100, 1000, 130, 1000)
+    pooled = 230 / 2000
+    z = 0.03 / np.sqrt(pooled * (1 - pooled) * 2 / 1000)
+    assert result["statistic"] == pytest.approx(z)
+    assert result["p_value"] == pytest.approx(2 * sps.norm.sf(z))
+    se = np.sqrt(0.1 * 0.9 / 1000 + 0.13 * 0.87 / 1000)
+    assert result["ci"] == pytest.approx([0.03 - 1.959964 * se, 0.03 + 1.959964 * se], rel=1e-5)
+
+
+def test_welch_ttest_by_hand():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0, 1, 50), rng.normal(0.5, 2, 80)
+    result = stats.welch_ttest(a, b)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    diff = b.mean() - a.mean()
+    half = sps.t.ppf(0.975, df) * np.sqrt(va + vb)
+    assert result["ci"] == pytest.approx([diff - half, diff + half])
+    assert result["p_value"] == pytest.approx(2 * sps.t.sf(abs(diff) / np.sqrt(va + vb), df))

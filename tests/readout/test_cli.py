@@ -1,0 +1,223 @@
+"""The command line: exit codes, bad-input messages, and nothing half-written."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from readout import render
+from readout.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPERIMENT = """
+[[experiments]]
+name = "{name}"
+title = "{title}"
+analysis = "ab_test"
+data = "data/{file}"
+group = "arm"
+control = "A"
+metric = "y"
+metric_type = "{metric_type}"
+{extra}
+"""
+
+
+def binary_frame(n=2000, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {"arm": np.repeat(["A", "B"], n), "y": rng.binomial(1, [0.1] * n + [0.12] * n)}
+    )
+
+
+def project(tmp_path: Path, experiments: list[dict], frames: dict[str, pd.DataFrame]) -> Path:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    for file, frame in frames.items():
+        frame.to_csv(tmp_path / "data" / file, index=False)
+    text = "[settings]\nexact_draws = 4000\n" + "".join(
+        EXPERIMENT.format(**({"metric_type": "binary", "extra": "", "title": e["name"]} | e))
+        for e in experiments
+    )
+    config = tmp_path / "experiments.toml"
+    config.write_text(text)
+    return config
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def good_and(tmp_path, bad: dict, bad_frame: pd.DataFrame | None):
+    frames = {"good.csv": binary_frame()}
+    if bad_frame is not None:
+        frames["bad.csv"] = bad_frame
+    return project(tmp_path, [{"name": "good", "file": "good.csv"}, {"name": "bad", **bad}], frames)
+
+
+def frame_with(**columns) -> pd.DataFrame:
+    return pd.DataFrame(columns)
+
+
+BAD_INPUTS = {
+    "missing data file": ({"file": "absent.csv"}, None, ["absent.csv", "data file not found"]),
+    "missing column": (
+        {"file": "bad.csv"},
+        frame_with(arm=["A", "B"] * 5, outcome=[0, 1] * 5),
+        ["column 'y'", "from metric", "arm, outcome"],
+    ),
+    "control absent": (
+        {"file": "bad.csv"},
+        frame_with(arm=["B", "C"] * 5, y=[0, 1] * 5),
+        ["control value 'A'", "values found: B, C"],
+    ),
+    "one arm only": (
+        {"file": "bad.csv"},
+        frame_with(arm=["A"] * 10, y=[0, 1] * 5),
+        ["one arm only"],
+    ),
+    "empty arm": (
+        {"file": "bad.csv", "extra": "expected_split = { A = 0.5, B = 0.5 }"},
+        frame_with(arm=["A"] * 5 + ["C"] * 5, y=[0, 1] * 5),
+        ["arm 'B' in expected_split has no rows"],
+    ),
+    "non-binary values": (
+        {"file": "bad.csv"},
+        frame_with(arm=["A", "B"] * 5, y=[0, 1, 2, 1, 0, 1, 0, 3, 0, 1]),
+        ["other than 0 and 1", "2 value(s)", "rows 4, 9"],
+    ),
+    "non-positive with log": (
+        {"file": "bad.csv", "metric_type": "continuous", "extra": "log_transform = true"},
+        frame_with(arm=["A", "B"] * 5, y=[1.0, 2.0, 0.0, 3.0, -1.0, 2.0, 1.0, 2.0, 4.0, 1.0]),
+        ["at or below zero", "rows 4, 6", "log_transform"],
+    ),
+    "missing values": (
+        {"file": "bad.csv"},
+        frame_with(arm=["A", "B", None, "B", "A", "B"], y=[0, 1, 1, None, 0, 1]),
+        ["column 'arm' has 1 missing value(s), in rows 4"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_data_exits_2_naming_the_problem_and_the_others_still_run(tmp_path, case):
+    bad, frame, fragments = BAD_INPUTS[case]
+    config = good_and(tmp_path, bad, frame)
+    out = tmp_path / "reports"
+    result = invoke("run", "--config", str(config), "--output", str(out))
+    assert result.exit_code == 2, result.output
+    for fragment in fragments:
+        assert fragment in result.output
+    assert "Fix:" in result.output
+    # The good experiment still produced its readout; the bad one left nothing behind.
+    assert len(list((out / "good").glob("*/report.pdf"))) == 1
+    assert not (out / "bad").exists() or not list((out / "bad").glob("*/bundle.json"))
+    assert not any((out / ".staging").iterdir())
+    index = (out / "index.html").read_text()
+    assert "Last run failed" in index
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ('metric = "y"', 'metric = "y"\nunknown = 1', "unknown key 'unknown'"),
+        ('metric_type = "binary"', 'metric_type = "count"', "metric_type"),
+    ],
+)
+def test_bad_config_exits_2_before_fitting_anything(tmp_path, old, new, fragment):
+    config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
+    config.write_text(config.read_text().replace(old, new))
+    out = tmp_path / "reports"
+    result = invoke("run", "--config", str(config), "--output", str(out))
+    assert result.exit_code == 2
+    assert fragment in result.output
+    assert not out.exists()
+
+
+def test_duplicate_names_exit_2(tmp_path):
+    config = project(
+        tmp_path,
+        [{"name": "same", "file": "good.csv"}, {"name": "same", "file": "good.csv"}],
+        {"good.csv": binary_frame()},
+    )
+    result = invoke("validate", "--config", str(config))
+    assert result.exit_code == 2
+    assert "duplicate experiment name 'same'" in result.output
+
+
+def test_validate_checks_data_without_fitting(tmp_path):
+    config = good_and(tmp_path, {"file": "bad.csv"}, frame_with(arm=["A"] * 4, y=[0, 1] * 2))
+    result = invoke("validate", "--config", str(config), "--output", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert "one arm only" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_crashing_experiment_exits_1_and_the_others_still_report(tmp_path, monkeypatch):
+    config = good_and(tmp_path, {"file": "good.csv"}, None)
+    from analyses import ab_test
+
+    real_fit = ab_test.fit
+
+    def fit(spec, frame, settings):
+        if spec.name == "bad":
+            raise RuntimeError("simulated sampler crash")
+        return real_fit(spec, frame, settings)
+
+    monkeypatch.setattr(ab_test, "fit", fit)
+    out = tmp_path / "reports"
+    result = invoke("run", "--config", str(config), "--output", str(out))
+    assert result.exit_code == 1
+    assert "simulated sampler crash" in result.output
+    assert list((out / "good").glob("*/report.html"))
+    assert "simulated sampler crash" in (out / "index.html").read_text()
+
+
+def test_a_failed_rerun_keeps_the_previous_readout_whole(tmp_path, monkeypatch):
+    config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
+    out = tmp_path / "reports"
+    assert invoke("run", "--config", str(config), "--output", str(out)).exit_code == 0
+    (folder,) = [p for p in (out / "good").iterdir() if p.is_dir()]
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def broken_pdf(html, target):
+        Path(target).write_bytes(b"%PDF-1.7 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(render, "write_pdf", broken_pdf)
+    result = invoke("run", "--config", str(config), "--output", str(out), "--force")
+    assert result.exit_code == 1
+    assert "disk full" in result.output
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert after == before
+    assert not any((out / ".staging").iterdir())
+
+
+def test_unchanged_experiments_are_not_refit(tmp_path):
+    config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
+    out = tmp_path / "reports"
+    invoke("run", "--config", str(config), "--output", str(out))
+    bundle = next((out / "good").glob("*/bundle.json"))
+    stamp = bundle.stat().st_mtime_ns
+    result = invoke("run", "--config", str(config), "--output", str(out))
+    assert result.exit_code == 0
+    assert bundle.stat().st_mtime_ns == stamp
+    invoke("run", "--config", str(config), "--output", str(out), "--force")
+    assert bundle.stat().st_mtime_ns != stamp
+
+
+def test_the_console_script_runs_and_uses_exit_code_2_for_usage_errors(tmp_path):
+    readout = Path(sys.executable).parent / "readout"
+    result = subprocess.run(
+        [str(readout), "run", "--config", str(tmp_path / "missing.toml")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr
+    result = subprocess.run([str(readout), "run", "--bogus"], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 2
