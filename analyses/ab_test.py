@@ -157,8 +157,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
                 source,
                 f"binary metric '{spec.metric}' has {len(bad)} value(s) other than 0 and 1, "
                 f"in rows {_rows(bad)}",
-                "code conversions as 1 and non-conversions as 0, "
-                'or set metric_type = "continuous"',
+                'code conversions as 1 and non-conversions as 0, or set metric_type = "continuous"',
             )
     elif spec.log_transform:
         bad = frame.index[y <= 0]
@@ -190,31 +189,33 @@ def _arm_order(spec: Spec, frame: pd.DataFrame) -> list[str]:
 
 def _exact_binary(
     spec: Spec, frame: pd.DataFrame, arms: list[str], settings: Settings
-) -> tuple[xr.Dataset, dict]:
-    """Draw each arm's rate from its exact Beta posterior (four independent "chains")."""
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Draw each arm's rate from its exact Beta posterior (four independent "chains").
+
+    The draws are independent by construction, so R-hat is 1 and the effective sample size
+    is the number of draws; they are reported as such rather than estimated.
+    """
     rng = np.random.default_rng(settings.seed)
     chains = 4
     per_chain = settings.exact_draws // chains
-    grouped = frame.groupby("arm")["y"]
-    conversions, sizes = grouped.sum(), grouped.size()
-    rate = np.stack(
-        [
-            rng.beta(
-                spec.priors.alpha + conversions[a],
-                spec.priors.beta + sizes[a] - conversions[a],
-                size=(chains, per_chain),
-            )
-            for a in arms
-        ],
-        axis=-1,
+    y = frame["y"].to_numpy()
+    arm = frame["arm"].to_numpy()
+    conversions = np.array([y[arm == a].sum() for a in arms])
+    sizes = np.array([(arm == a).sum() for a in arms])
+    rate = rng.beta(
+        spec.priors.alpha + conversions,
+        spec.priors.beta + sizes - conversions,
+        size=(chains, per_chain, len(arms)),
     )
-    posterior = xr.Dataset({"value": (("chain", "draw", "arm"), rate)}, coords={"arm": arms})
-    prior = {
-        "kind": "beta",
-        "alpha": spec.priors.alpha,
-        "beta": spec.priors.beta,
+    prior = {"kind": "beta", "alpha": spec.priors.alpha, "beta": spec.priors.beta}
+    diagnostics = {
+        "r_hat_max": 1.0,
+        "ess_bulk_min": float(chains * per_chain),
+        "divergences": 0,
+        "ok": True,
+        "method": "exact Beta posterior (independent draws)",
     }
-    return posterior, {"prior": prior, "divergences": 0, "method": "exact Beta posterior"}
+    return {"value": rate}, {"prior": prior, "diagnostics": diagnostics}
 
 
 def continuous_priors(spec: Spec, y: np.ndarray) -> dict[str, float]:
@@ -230,7 +231,7 @@ def continuous_priors(spec: Spec, y: np.ndarray) -> dict[str, float]:
 
 def _mcmc_continuous(
     spec: Spec, frame: pd.DataFrame, arms: list[str], settings: Settings
-) -> tuple[xr.Dataset, dict]:
+) -> tuple[dict[str, np.ndarray], dict]:
     """Sample each arm's location and scale with NUTS."""
     import pymc as pm
 
@@ -258,20 +259,25 @@ def _mcmc_continuous(
             quiet=True,
         )
     posterior = trace["posterior"].to_dataset()
-    posterior = posterior.drop_vars([v for v in posterior.coords if v not in posterior.dims])
-    value = np.exp(posterior["mu"]) if spec.log_transform else posterior["mu"]
-    posterior["value"] = value
     divergences = int(trace["sample_stats"]["diverging"].sum())
+    diagnostics = {
+        **stats.convergence(posterior, divergences),
+        "method": "NUTS (PyMC)",
+    }
+    draws = {
+        name: posterior[name].transpose("chain", "draw", ...).values for name in posterior.data_vars
+    }
+    draws["value"] = np.exp(draws["mu"]) if spec.log_transform else draws["mu"]
     prior = {"kind": "studentt" if spec.robust else "normal", **prior}
-    return posterior, {"prior": prior, "divergences": divergences, "method": "NUTS (PyMC)"}
+    return draws, {"prior": prior, "diagnostics": diagnostics}
 
 
 def _frequentist(spec: Spec, frame: pd.DataFrame, control: str, arm: str) -> dict:
     a = frame.loc[frame["arm"] == control, "y"].to_numpy()
     b = frame.loc[frame["arm"] == arm, "y"].to_numpy()
     if spec.metric_type == "binary":
-        return {**stats.two_proportion_ztest(int(a.sum()), a.size, int(b.sum()), b.size),
-                "scale": "absolute"}
+        test = stats.two_proportion_ztest(int(a.sum()), a.size, int(b.sum()), b.size)
+        return {**test, "scale": "absolute"}
     if spec.log_transform:
         return {**stats.welch_ttest(np.log(a), np.log(b)), "scale": "log"}
     return {**stats.welch_ttest(a, b), "scale": "absolute"}
@@ -307,63 +313,68 @@ def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[s
     return {"verdict": "keep_collecting", "arm": best["arm"]}
 
 
+def _posterior_tree(draws: dict[str, np.ndarray], arms: list[str]) -> xr.DataTree:
+    """The posterior draws as a DataTree for ``posterior.nc``."""
+    dims = {1: ("chain", "draw"), 2: ("chain", "draw", "arm"), 3: ("chain", "draw", "arm")}
+    data = {}
+    for name, values in draws.items():
+        if name.startswith("lift_"):
+            data[name] = (("chain", "draw", "treatment"), values)
+        else:
+            data[name] = (dims[values.ndim - 1], values)
+    coords = {"arm": arms, "treatment": arms[1:]}
+    return xr.DataTree.from_dict({"posterior": xr.Dataset(data, coords=coords)})
+
+
 def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
     """Fit the per-arm posteriors and summarise comparisons, health and the decision."""
     arms = _arm_order(spec, frame)
     control = arms[0]
     if spec.metric_type == "binary":
-        posterior, info = _exact_binary(spec, frame, arms, settings)
+        draws, info = _exact_binary(spec, frame, arms, settings)
     else:
-        posterior, info = _mcmc_continuous(spec, frame, arms, settings)
-    value = posterior["value"]
-    treatments = arms[1:]
-    base = value.sel(arm=control)
-    arm_t = value.sel(arm=treatments).rename(arm="treatment")
-    posterior["lift_abs"] = arm_t - base
-    posterior["lift_rel"] = arm_t / base - 1
+        draws, info = _mcmc_continuous(spec, frame, arms, settings)
+    value = draws["value"]
+    draws["lift_abs"] = value[..., 1:] - value[..., :1]
+    draws["lift_rel"] = value[..., 1:] / value[..., :1] - 1
     if spec.log_transform:
-        posterior["lift_log"] = posterior["mu"].sel(arm=treatments).rename(
-            arm="treatment"
-        ) - posterior["mu"].sel(arm=control)
+        draws["lift_log"] = draws["mu"][..., 1:] - draws["mu"][..., :1]
     prob = settings.ci_prob
-    flat = {name: posterior[name].stack(sample=("chain", "draw")) for name in posterior}
-    sizes = frame.groupby("arm").size()
-    observed = frame.groupby("arm")["y"]
-    observed_value = (
-        np.exp(frame.assign(y=np.log(frame["y"])).groupby("arm")["y"].mean())
-        if spec.log_transform
-        else observed.mean()
-    )
-    best = stats.prob_best(flat["value"].transpose("arm", "sample").values)
+    # Arms (and treatments) as rows, all draws of all chains as columns.
+    flat = {name: d.reshape(-1, d.shape[-1]).T for name, d in draws.items() if d.ndim == 3}
+    y, arm_of = frame["y"].to_numpy(), frame["arm"].to_numpy()
+    best = stats.prob_best(flat["value"])
     arm_rows = []
     for i, a in enumerate(arms):
+        rows = y[arm_of == a]
+        observed = float(np.exp(np.log(rows).mean())) if spec.log_transform else rows.mean()
         row = {
             "name": a,
-            "n": int(sizes[a]),
-            "observed": float(observed_value[a]),
-            **stats.summary(flat["value"].sel(arm=a).values, prob),
+            "n": int(rows.size),
+            "observed": float(observed),
+            **stats.summary(flat["value"][i], prob),
         }
         if len(arms) > 2:
             row["prob_best"] = float(best[i])
         arm_rows.append(row)
     comparisons = []
-    base_draws = flat["value"].sel(arm=control).values
-    for t in treatments:
-        t_draws = flat["value"].sel(arm=t).values
-        lift_rel = flat["lift_rel"].sel(treatment=t).values
-        loss = stats.expected_loss(base_draws, t_draws)
+    base = flat["value"][0]
+    for j, t in enumerate(arms[1:]):
+        treated = flat["value"][j + 1]
+        lift_rel = flat["lift_rel"][j]
+        loss = stats.expected_loss(base, treated)
         row = {
             "arm": t,
             "vs": control,
-            "prob_better": stats.prob_greater(t_draws, base_draws),
+            "prob_better": stats.prob_greater(treated, base),
             "expected_loss": loss,
-            "expected_loss_rel": loss / float(base_draws.mean()),
-            "lift_abs": stats.summary(flat["lift_abs"].sel(treatment=t).values, prob),
+            "expected_loss_rel": loss / float(base.mean()),
+            "lift_abs": stats.summary(flat["lift_abs"][j], prob),
             "lift_rel": stats.summary(lift_rel, prob),
             "frequentist": _frequentist(spec, frame, control, t),
         }
         if spec.log_transform:
-            row["lift_log"] = stats.summary(flat["lift_log"].sel(treatment=t).values, prob)
+            row["lift_log"] = stats.summary(flat["lift_log"][j], prob)
         if spec.decision.rope is not None:
             row["prob_meaningful"] = stats.prob_greater(lift_rel, spec.decision.rope)
             row["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < spec.decision.rope))
@@ -373,14 +384,11 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
     else:
         split = spec.expected_split or {a: 1.0 for a in arms}
         srm = {
-            **stats.sample_ratio_test([sizes[a] for a in arms], [split[a] for a in arms]),
+            **stats.sample_ratio_test([r["n"] for r in arm_rows], [split[a] for a in arms]),
             "applicable": True,
             "expected_split": [split[a] / sum(split.values()) for a in arms],
         }
-    diagnostics = {
-        **stats.convergence(posterior, info["divergences"]),
-        "method": info["method"],
-    }
+    diagnostics = info["diagnostics"]
     decision = decide(comparisons, spec.decision, srm["ok"] and diagnostics["ok"])
     headline = decision["arm"] or max(comparisons, key=lambda c: c["prob_better"])["arm"]
     primary = next(c for c in comparisons if c["arm"] == headline)
@@ -398,8 +406,7 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
         "srm": srm,
         "frequentist": {**primary["frequentist"], "arm": headline, "vs": control},
     }
-    tree = xr.DataTree.from_dict({"posterior": posterior})
-    return Fit(results=results, posterior=tree, diagnostics=diagnostics)
+    return Fit(results=results, posterior=_posterior_tree(draws, arms), diagnostics=diagnostics)
 
 
 def _density(ax: plt.Axes, draws: np.ndarray, hdi: list[float], color: str, label: str) -> None:

@@ -31,8 +31,19 @@ _SUMMARY = {
 COMMON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
-        "schema_version", "experiment", "title", "analysis", "created_at", "ci_prob",
-        "ci_kind", "data_sha256", "spec", "versions", "seed", "diagnostics", "figures",
+        "schema_version",
+        "experiment",
+        "title",
+        "analysis",
+        "created_at",
+        "ci_prob",
+        "ci_kind",
+        "data_sha256",
+        "spec",
+        "versions",
+        "seed",
+        "diagnostics",
+        "figures",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},

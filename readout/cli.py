@@ -15,12 +15,19 @@ import click
 from readout.errors import ConfigError, DataError
 
 _config = click.option(
-    "--config", "config_path", default="experiments.toml", show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path), help="The experiments config file.",
+    "--config",
+    "config_path",
+    default="experiments.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The experiments config file.",
 )
 _output = click.option(
-    "--output", default="reports", show_default=True,
-    type=click.Path(file_okay=False, path_type=Path), help="Where the site is written.",
+    "--output",
+    default="reports",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the site is written.",
 )
 
 
@@ -41,9 +48,7 @@ def _load(config_path: Path):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Automated Bayesian experiment readouts: fit, explain, render to HTML and PDF."""
-    os.environ.setdefault(
-        "PYTENSOR_FLAGS", f"base_compiledir={Path.cwd() / '.cache' / 'pytensor'}"
-    )
+    os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.cwd() / '.cache' / 'pytensor'}")
 
 
 @main.command()
@@ -51,12 +56,29 @@ def main() -> None:
 @_output
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this experiment (repeat).")
 @click.option("--force", is_flag=True, help="Refit even if data and config are unchanged.")
-@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Experiments fitted in parallel processes.")
-@click.option("--date", "readout_date", default=None, metavar="YYYY-MM-DD",
-              help="Date of the readout folder (default: today).")
-def run(config_path: Path, output: Path, only: tuple[str, ...], force: bool, jobs: int,
-        readout_date: str | None) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Experiments fitted in parallel processes.",
+)
+@click.option(
+    "--date",
+    "readout_date",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Date of the readout folder (default: today).",
+)
+def run(
+    config_path: Path,
+    output: Path,
+    only: tuple[str, ...],
+    force: bool,
+    jobs: int,
+    readout_date: str | None,
+) -> None:
     """Fit what changed, write bundles, render HTML and PDF, refresh the site index."""
     from readout import runner
 

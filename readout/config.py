@@ -137,7 +137,8 @@ def load_config(path: str | Path) -> Config:
         analysis = entry.get("analysis")
         if analysis is None:
             raise ConfigError(
-                source, f"{where}required key 'analysis' is missing",
+                source,
+                f"{where}required key 'analysis' is missing",
                 f"add analysis = one of {registry.available()}",
             )
         try:

@@ -23,7 +23,8 @@ def read_table(path: Path, key: str = "data") -> pd.DataFrame:
     """Read a CSV or Parquet file, or raise :class:`DataError` naming it and the fix."""
     if not path.is_file():
         raise DataError(
-            str(path), f"data file not found (from {key} = ...)",
+            str(path),
+            f"data file not found (from {key} = ...)",
             "check the path, which is relative to the config file, or run `make data`",
         )
     suffix = path.suffix.lower()

@@ -37,9 +37,7 @@ def figure_uri(path: Path) -> str:
 def report_html(bundle: dict[str, Any], folder: Path) -> str:
     """The report page of one readout; figures are read from ``folder`` and inlined."""
     text = wording.readout_text(bundle)
-    figures = [
-        {**fig, "uri": figure_uri(folder / fig["file"])} for fig in bundle["figures"]
-    ]
+    figures = [{**fig, "uri": figure_uri(folder / fig["file"])} for fig in bundle["figures"]]
     template = environment().get_template(f"{bundle['analysis']}.html.j2")
     return template.render(bundle=bundle, text=text, figures=figures)
 

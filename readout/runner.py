@@ -236,8 +236,9 @@ def run(
                     futures = [
                         pool.submit(run_one, e, output, readout_date, force) for e in selected
                     ]
-                    outcomes = list(_progress((f.result() for f in as_completed(futures)),
-                                              len(selected)))
+                    outcomes = list(
+                        _progress((f.result() for f in as_completed(futures)), len(selected))
+                    )
             else:
                 lazy = (run_one(e, output, readout_date, force) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))

@@ -352,9 +352,7 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
         )
     if verdict == "keep_control":
         if observational:
-            return (
-                f"Every group's {metric} is lower than {vs}'s with at least {need} probability."
-            )
+            return f"Every group's {metric} is lower than {vs}'s with at least {need} probability."
         return (
             f"Every variant is likely worse than {vs}: even the best, {arm}, beats it with "
             f"only {prob(best['prob_better'])} probability."
@@ -409,9 +407,7 @@ def _ab_frequentist(bundle: Bundle, units: Units) -> str:
     lo, hi = test["ci"]
     if test.get("scale") == "log":
         places = decimals_for(hi - lo)
-        ci_text = (
-            f"{number(lo, places, True)} to {number(hi, places, True)} on the log scale"
-        )
+        ci_text = f"{number(lo, places, True)} to {number(hi, places, True)} on the log scale"
     else:
         places = units.places(hi - lo)
         ci_text = f"{units.diff(lo, places)} to {units.diff(hi, places)}"
@@ -432,8 +428,11 @@ def _ab_prior(bundle: Bundle) -> str:
         return (
             f"Each arm's conversion rate starts from a Beta({prior['alpha']:g}, "
             f"{prior['beta']:g}) prior"
-            + (": every rate from 0% to 100% equally plausible before the data." if flat
-               else ", as set in the config.")
+            + (
+                ": every rate from 0% to 100% equally plausible before the data."
+                if flat
+                else ", as set in the config."
+            )
             + " With a binary metric the posterior is exact (no sampling approximation "
             "beyond the draws used to summarise it)."
         )
@@ -471,8 +470,14 @@ def _ab_tables(bundle: Bundle, units: Units) -> dict[str, dict[str, list]]:
         if many:
             row.append(prob(arm["prob_best"]))
         rows.append(row)
-    comp_head = ["Comparison", "Chance better", f"Relative lift ({ci})", "Absolute lift",
-                 "Expected loss", "Traditional: p (95% CI)"]
+    comp_head = [
+        "Comparison",
+        "Chance better",
+        f"Relative lift ({ci})",
+        "Absolute lift",
+        "Expected loss",
+        "Traditional: p (95% CI)",
+    ]
     rope = bundle["decision"]["thresholds"].get("rope")
     if rope is not None:
         comp_head.insert(4, f"Chance lift > {relative(rope, 1, False)}")
@@ -584,13 +589,10 @@ def ab_test_text(bundle: Bundle) -> Text:
             "These groups were not assigned at random, so the comparison describes how the "
             "groups differ; it does not show that belonging to a group causes the difference."
         )
-    others = [
-        _ab_lift_sentence(bundle, c, units) for c in bundle["comparisons"] if c["arm"] != arm
-    ]
+    others = [_ab_lift_sentence(bundle, c, units) for c in bundle["comparisons"] if c["arm"] != arm]
     if bundle["srm"].get("applicable"):
-        srm_line = (
-            f"Sample-ratio check: {p_value(bundle['srm']['p_value'])} "
-            + ("(no sign of a broken split)." if bundle["srm"]["ok"] else "(failed).")
+        srm_line = f"Sample-ratio check: {p_value(bundle['srm']['p_value'])} " + (
+            "(no sign of a broken split)." if bundle["srm"]["ok"] else "(failed)."
         )
     else:
         srm_line = "Sample-ratio check: not applicable (groups were observed, not assigned)."

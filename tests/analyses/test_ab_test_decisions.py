@@ -12,8 +12,14 @@ from analyses.base import Settings
 
 def spec(**overrides) -> ab_test.Spec:
     keys = dict(
-        name="t", title="T", analysis="ab_test", data="x.csv", group="arm", control="A",
-        metric="y", metric_type="binary",
+        name="t",
+        title="T",
+        analysis="ab_test",
+        data="x.csv",
+        group="arm",
+        control="A",
+        metric="y",
+        metric_type="binary",
     )
     return ab_test.Spec(**(keys | overrides))
 
@@ -21,7 +27,9 @@ def spec(**overrides) -> ab_test.Spec:
 def counts_frame(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
     rows = []
     for arm, (conversions, n) in counts.items():
-        rows.append(pd.DataFrame({"arm": arm, "y": [1.0] * conversions + [0.0] * (n - conversions)}))
+        rows.append(
+            pd.DataFrame({"arm": arm, "y": [1.0] * conversions + [0.0] * (n - conversions)})
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -102,7 +110,9 @@ def test_known_lift_is_recovered_at_the_nominal_rate_over_many_experiments():
 
 def comparison(prob_better, loss_rel, lift_hdi=(-0.01, 0.05)):
     return {
-        "arm": "B", "prob_better": prob_better, "expected_loss_rel": loss_rel,
+        "arm": "B",
+        "prob_better": prob_better,
+        "expected_loss_rel": loss_rel,
         "lift_rel": {"mean": sum(lift_hdi) / 2, "hdi": list(lift_hdi)},
     }
 

@@ -214,10 +214,13 @@ def test_the_console_script_runs_and_uses_exit_code_2_for_usage_errors(tmp_path)
     readout = Path(sys.executable).parent / "readout"
     result = subprocess.run(
         [str(readout), "run", "--config", str(tmp_path / "missing.toml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert "config file not found" in result.stderr
-    result = subprocess.run([str(readout), "run", "--bogus"], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [str(readout), "run", "--bogus"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2

@@ -36,14 +36,18 @@ def test_a_good_config_loads_with_the_default_interval(tmp_path):
     ("text", "fragments"),
     [
         (GOOD + 'metrc = "x"\n', ["unknown key 'metrc'", "signup", "remove it"]),
-        (GOOD.replace('metric_type = "binary"', 'metric_type = "count"'),
-         ["metric_type", "'count'", "binary", "continuous"]),
+        (
+            GOOD.replace('metric_type = "binary"', 'metric_type = "count"'),
+            ["metric_type", "'count'", "binary", "continuous"],
+        ),
         (GOOD.replace('group = "arm"\n', ""), ["required key 'group' is missing"]),
         (GOOD + GOOD, ["duplicate experiment name 'signup'", "#1", "#2"]),
         (GOOD.replace('"ab_test"', '"ab_tset"'), ["unknown analysis 'ab_tset'", "ab_test"]),
         (GOOD.replace('name = "signup"', 'name = "Sign up!"'), ["not a slug"]),
-        (GOOD + "[experiments.decision]\nmin_prob_better = 1.5\n",
-         ["decision.min_prob_better", "1.5"]),
+        (
+            GOOD + "[experiments.decision]\nmin_prob_better = 1.5\n",
+            ["decision.min_prob_better", "1.5"],
+        ),
         ("[settings]\ndraws = 'many'\n" + GOOD, ["settings.draws", "'many'"]),
         ("[setings]\n" + GOOD, ["unknown key 'setings'"]),
         ("", ["no [[experiments]] entries"]),

@@ -1,0 +1,210 @@
+"""What the pipeline writes: bundles valid against the published schema, self-contained
+HTML with lang/title/alt text, and PDFs whose text can be extracted."""
+
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from readout import bundle as bundles
+from readout.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BINARY_DEMOS = """
+[settings]
+exact_draws = 8000
+
+[[experiments]]
+name = "signup-page"
+title = "Signup page: <three> headlines & more"
+analysis = "ab_test"
+data = "data/signup_conversion.csv"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+[experiments.decision]
+rope = 0.02
+
+[[experiments]]
+name = "pricing-banner"
+title = "Pricing banner"
+analysis = "ab_test"
+data = "data/broken_split.csv"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    (root / "data").mkdir()
+    for name in ("signup_conversion.csv", "broken_split.csv"):
+        shutil.copy(ROOT / "data" / name, root / "data" / name)
+    (root / "experiments.toml").write_text(BINARY_DEMOS)
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--config",
+            str(root / "experiments.toml"),
+            "--output",
+            str(root / "reports"),
+            "--date",
+            "2026-11-20",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return root / "reports"
+
+
+def test_published_schema_is_up_to_date():
+    published = json.loads(bundles.SCHEMA_FILE.read_text())
+    assert published == bundles.schema(), "run `make schema` to refresh docs/bundle.schema.json"
+
+
+def test_every_bundle_matches_the_published_schema(site):
+    schema = json.loads(bundles.SCHEMA_FILE.read_text())
+    import jsonschema
+
+    found = list(site.glob("*/*/bundle.json"))
+    assert len(found) == 2
+    for path in found:
+        text = path.read_text()
+        assert text.lstrip().startswith('{\n  "schema_version"')
+        jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_schema_rejects_a_bundle_missing_a_required_field(site):
+    import jsonschema
+
+    data = json.loads(next(site.glob("signup-page/*/bundle.json")).read_text())
+    del data["comparisons"][0]["expected_loss"]
+    with pytest.raises(jsonschema.ValidationError):
+        bundles.validate(data)
+
+
+def test_output_tree_has_every_file(site):
+    folder = site / "signup-page" / "2026-11-20"
+    for name in ("bundle.json", "posterior.nc", "report.html", "report.pdf"):
+        assert (folder / name).is_file()
+    assert (site / "index.html").is_file()
+    assert (site / "signup-page" / "index.html").is_file()
+
+
+class Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_title = tag == "title"
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+
+    def handle_endtag(self, tag):
+        self._in_title = False
+
+
+def parse(path: Path) -> Collector:
+    collector = Collector()
+    collector.feed(path.read_text())
+    return collector
+
+
+@pytest.mark.parametrize(
+    "page", ["signup-page/2026-11-20/report.html", "index.html", "signup-page/index.html"]
+)
+def test_html_pages_are_self_contained(site, page):
+    html = parse(site / page)
+    html_tag = next(attrs for tag, attrs in html.tags if tag == "html")
+    assert html_tag.get("lang") == "en"
+    assert html.title.strip()
+    for tag, attrs in html.tags:
+        assert tag not in ("link", "script", "iframe"), f"{tag} loads or runs something"
+        for attr in ("src", "href"):
+            value = attrs.get(attr, "")
+            assert not re.match(r"^(https?:)?//", value), f"{tag} {attr}={value} leaves the page"
+        if tag == "img":
+            assert attrs["src"].startswith("data:image/")
+    assert "@import" not in (site / page).read_text()
+
+
+def test_report_figures_have_alt_text_stating_the_finding(site):
+    html = parse(site / "signup-page/2026-11-20/report.html")
+    images = [attrs for tag, attrs in html.tags if tag == "img"]
+    assert len(images) == 2
+    for attrs in images:
+        assert attrs["alt"].startswith("Density chart")
+        assert "94% HDI" in attrs["alt"]
+    assert "B over A" in images[0]["alt"]
+
+
+def test_titles_and_data_are_escaped(site):
+    text = (site / "signup-page/2026-11-20/report.html").read_text()
+    assert "&lt;three&gt; headlines &amp; more" in text
+    assert "<three>" not in text
+
+
+def test_report_html_is_small_and_has_contents_and_print_css(site):
+    path = site / "signup-page/2026-11-20/report.html"
+    text = path.read_text()
+    assert path.stat().st_size < 400_000
+    assert 'aria-label="Contents"' in text
+    assert "@media print" in text and "@page" in text
+    assert 'name="viewport"' in text
+    for section in ("How to read this report", "Glossary", "Provenance"):
+        assert section in text
+
+
+def test_pdf_text_is_extractable_and_has_page_numbers(site):
+    reader = PdfReader(site / "signup-page/2026-11-20/report.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert 2 <= len(reader.pages) <= 6
+    assert "Ship B." in text
+    assert "94% HDI" in text
+    assert f"Page 1 of {len(reader.pages)}" in text
+    assert "How to read this report" in text
+
+
+def test_health_failure_is_at_the_top_and_withholds_the_verdict(site):
+    html = (site / "pricing-banner/2026-11-20/report.html").read_text()
+    assert "Verdict withheld" in html
+    assert html.index("Health check failed") < html.index("What a decision-maker needs")
+    assert "Sample-ratio mismatch" in html
+    bundle = json.loads((site / "pricing-banner/2026-11-20/bundle.json").read_text())
+    assert bundle["srm"]["ok"] is False
+    assert bundle["decision"]["verdict"] == "withheld"
+
+
+def test_render_rebuilds_reports_from_bundles_without_refitting(site, tmp_path):
+    report = site / "signup-page/2026-11-20/report.html"
+    bundle = site / "signup-page/2026-11-20/bundle.json"
+    report.unlink()
+    stamp = bundle.stat().st_mtime_ns
+    config = site.parent / "experiments.toml"
+    result = CliRunner().invoke(main, ["render", "--config", str(config), "--output", str(site)])
+    assert result.exit_code == 0
+    assert report.is_file()
+    assert bundle.stat().st_mtime_ns == stamp
+
+
+def test_index_lists_experiments_newest_first_with_verdicts(site):
+    index = (site / "index.html").read_text()
+    assert "Ship" in index and "Verdict withheld" in index
+    assert "signup-page/2026-11-20/report.html" in index

@@ -1,0 +1,122 @@
+"""The words of a readout: pinned for fixed bundles, and rules that hold for every bundle."""
+
+import copy
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from readout import wording
+
+BUNDLES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
+NAMES = sorted(p.stem for p in BUNDLES.glob("*.json"))
+
+
+def load(name: str) -> dict:
+    return json.loads((BUNDLES / f"{name}.json").read_text())
+
+
+def all_sentences(text: wording.Text) -> list[str]:
+    out = [text.headline, text.reason, *text.key_sentences, *text.health, *text.notes]
+    for lines in text.sections.values():
+        out.extend(lines)
+    for fig in text.figures.values():
+        out.extend([fig.caption, fig.alt])
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wording_of_fixed_bundles_is_pinned(name, snapshot):
+    text = wording.readout_text(load(name))
+    data = asdict(text)
+    data.pop("provenance")  # versions and run times; checked separately
+    assert data == snapshot
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_interval_is_quoted_with_its_kind_and_probability(name):
+    for sentence in all_sentences(wording.readout_text(load(name))):
+        for match in re.finditer(r"HDI", sentence):
+            before = sentence[max(0, match.start() - 4) : match.start()]
+            assert before == "94% ", f"HDI without its probability in: {sentence}"
+        if "credible interval" in sentence or "confidence interval" in sentence:
+            assert re.search(r"\d+% (confidence interval|HDI)", sentence)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_sentence_claims_certainty(name):
+    for sentence in all_sentences(wording.readout_text(load(name))):
+        assert not re.search(r"(?<![>\d.])100(\.0)?% (chance|probability)", sentence), sentence
+        assert not re.search(r"(?<![<\d.])0(\.0)?% (chance|probability)", sentence), sentence
+
+
+def test_interval_probability_follows_the_bundle():
+    bundle = load("signup-page")
+    bundle["ci_prob"] = 0.9
+    text = wording.readout_text(bundle)
+    assert "90% HDI" in text.key_sentences[1]
+    assert "94%" not in text.key_sentences[1]
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [
+        (1.0, ">99.9%"),
+        (0.9996, ">99.9%"),
+        (0.0, "<0.1%"),
+        (0.0004, "<0.1%"),
+        (0.997, "99.7%"),
+        (0.97, "97%"),
+        (0.5, "50%"),
+        (0.004, "0.4%"),
+    ],
+)
+def test_probabilities_never_print_as_certain(p, shown):
+    assert wording.prob(p) == shown
+
+
+@pytest.mark.parametrize(
+    ("width", "places"), [(2.2, 1), (0.22, 2), (22.0, 0), (22_000.0, -3), (0.0004, 5)]
+)
+def test_rounding_follows_the_interval_width(width, places):
+    assert wording.decimals_for(width) == places
+
+
+def test_numbers_format_with_sign_units_and_thousands():
+    money = wording.Units(prefix="$")
+    assert money.value(120_571.3, -3) == "$121,000"
+    assert money.diff(-29_456.0, -2) == "-$29,500"
+    rate = wording.Units(percent=True)
+    assert rate.value(0.1123, 1) == "11.2%"
+    assert rate.diff(0.012, 1) == "+1.2 percentage points"
+    assert wording.relative(0.1234, 1) == "+12.3%"
+    assert wording.p_value(0.0004) == "p < 0.001"
+    assert wording.p_value(0.243) == "p = 0.24"
+
+
+def test_verdict_sentences_change_with_the_numbers():
+    bundle = load("signup-page")
+    assert wording.readout_text(bundle).headline == "Ship B."
+    flipped = copy.deepcopy(bundle)
+    flipped["decision"]["verdict"] = "keep_collecting"
+    comp = next(c for c in flipped["comparisons"] if c["arm"] == "B")
+    comp["prob_better"] = 0.8
+    text = wording.readout_text(flipped)
+    assert text.headline == "Keep collecting data."
+    assert "80% probability" in text.reason and "short of the 97%" in text.reason
+
+
+def test_sample_ratio_mismatch_is_explained_with_the_counts():
+    text = wording.readout_text(load("pricing-banner"))
+    assert text.headline == "Verdict withheld."
+    assert "10,000" in text.health[0] and "9,400" in text.health[0]
+    assert "p < 0.001" in text.health[0]
+
+
+def test_log_scale_readout_speaks_money_and_log_scale():
+    text = wording.readout_text(load("income-spend"))
+    lift = text.key_sentences[1]
+    assert "times that in low" in lift and "$" in lift and "On the log scale" in lift
+    assert any("not assigned at random" in n for n in text.notes)
