@@ -72,6 +72,7 @@ class Spec(BaseSpec):
     observational: bool = False
     expected_split: dict[str, float] | None = None
     metric_label: str | None = None
+    arm_labels: dict[str, str] = {}
     value_prefix: str = ""
     value_suffix: str = ""
     decision: Decision = Decision()

@@ -279,8 +279,8 @@ def _ab_lift_sentence(bundle: Bundle, comp: dict, units: Units) -> str:
         dplaces = units.places(diff["hdi"][1] - diff["hdi"][0])
         return (
             f"Given the data and our assumptions, there is a {ci[:3]} probability that the "
-            f"{metric} in {arm} is between {number(ratio_lo, places)} and "
-            f"{number(ratio_hi, places)} times that in {vs} ({ci}): about "
+            f"{metric} for {arm} is between {number(ratio_lo, places)} and "
+            f"{number(ratio_hi, places)} times that for {vs} ({ci}): about "
             f"{units.value(a_t['mean'], vplaces)} against {units.value(a_c['mean'], vplaces)}, "
             f"a difference of {units.diff(diff['mean'], dplaces)} ({ci} "
             f"{units.diff(diff['hdi'][0], dplaces)} to {units.diff(diff['hdi'][1], dplaces)}). "
@@ -341,8 +341,9 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
     if verdict == "ship":
         if observational:
             return (
-                f"The {metric} in {arm} is higher than in {vs} with {prob(best['prob_better'])} "
-                f"probability, at or above the {need} this report asks for."
+                f"The {metric} is higher for {arm} than for {vs} with "
+                f"{prob(best['prob_better'])} probability, at or above the {need} this report "
+                "asks for."
             )
         return (
             f"{arm} beats {vs} with {prob(best['prob_better'])} probability (at least {need} "
@@ -391,9 +392,9 @@ def _ab_headline(bundle: Bundle) -> str:
     metric = _ab_metric(bundle)
     if bundle["observational"]:
         if verdict == "ship":
-            return f"The {metric} is higher in {arm} than in {control}."
+            return f"The {metric} is higher for {arm} than for {control}."
         if verdict == "keep_control":
-            return f"The {metric} is highest in {control}."
+            return f"The {metric} is highest for {control}."
         return OBSERVATIONAL_LABELS[verdict] + "."
     if verdict == "ship":
         return f"Ship {arm}."
@@ -547,16 +548,40 @@ def _ab_figures(bundle: Bundle) -> dict[str, Figure]:
     }
 
 
+def with_arm_labels(bundle: Bundle) -> Bundle:
+    """The bundle with arm names replaced by the config's ``arm_labels`` (for wording only)."""
+    labels = bundle["spec"].get("arm_labels") or {}
+    if not labels:
+        return bundle
+    name = lambda arm: labels.get(arm, arm) if arm is not None else None  # noqa: E731
+    return {
+        **bundle,
+        "control": name(bundle["control"]),
+        "primary": name(bundle["primary"]),
+        "arms": [{**a, "name": name(a["name"])} for a in bundle["arms"]],
+        "comparisons": [
+            {**c, "arm": name(c["arm"]), "vs": name(c["vs"])} for c in bundle["comparisons"]
+        ],
+        "decision": {**bundle["decision"], "arm": name(bundle["decision"].get("arm"))},
+        "frequentist": {
+            **bundle["frequentist"],
+            "arm": name(bundle["frequentist"]["arm"]),
+            "vs": name(bundle["frequentist"]["vs"]),
+        },
+    }
+
+
 def ab_test_text(bundle: Bundle) -> Text:
     """Sentences, tables and figure text of an ``ab_test`` bundle."""
+    bundle = with_arm_labels(bundle)
     units = _ab_units(bundle)
     by_arm = {c["arm"]: c for c in bundle["comparisons"]}
     primary = by_arm[bundle["primary"]]
     metric = _ab_metric(bundle)
     arm, vs = primary["arm"], primary["vs"]
     key = [
-        f"There is a {prob(primary['prob_better'])} chance that {arm}'s {metric} is higher "
-        f"than {vs}'s.",
+        f"There is a {prob(primary['prob_better'])} chance that the {metric} is higher for "
+        f"{arm} than for {vs}.",
         _ab_lift_sentence(bundle, primary, units),
     ]
     if not bundle["observational"]:
@@ -624,6 +649,7 @@ def ab_test_text(bundle: Bundle) -> Text:
 
 def ab_test_history(bundle: Bundle) -> str:
     """One line of key numbers for the experiment's history table."""
+    bundle = with_arm_labels(bundle)
     comp = {c["arm"]: c for c in bundle["comparisons"]}[bundle["primary"]]
     places = rel_places(comp["lift_rel"])
     lo, hi = comp["lift_rel"]["hdi"]

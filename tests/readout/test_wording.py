@@ -118,5 +118,13 @@ def test_sample_ratio_mismatch_is_explained_with_the_counts():
 def test_log_scale_readout_speaks_money_and_log_scale():
     text = wording.readout_text(load("income-spend"))
     lift = text.key_sentences[1]
-    assert "times that in low" in lift and "$" in lift and "On the log scale" in lift
+    assert "times that for low" in lift and "$" in lift and "On the log scale" in lift
     assert any("not assigned at random" in n for n in text.notes)
+
+
+def test_arm_labels_replace_raw_values_in_the_words():
+    bundle = copy.deepcopy(load("income-spend"))
+    bundle["spec"]["arm_labels"] = {"high": "high-income customers", "low": "low-income customers"}
+    text = wording.readout_text(bundle)
+    assert "for high-income customers than for low-income customers" in text.key_sentences[0]
+    assert " high " not in " ".join(text.key_sentences)
