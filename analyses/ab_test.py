@@ -314,6 +314,21 @@ def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[s
     return {"verdict": "keep_collecting", "arm": best["arm"]}
 
 
+def _value_label(spec: Spec) -> str:
+    """Axis label of an arm's value: the metric's name and, on the log scale, its kind."""
+    label = spec.metric_label or (
+        "conversion rate" if spec.metric_type == "binary" else spec.metric
+    )
+    label = label[0].upper() + label[1:]
+    if spec.log_transform:
+        return (
+            f"{label}, geometric mean ({spec.value_prefix or ''}{spec.value_suffix or ''})".replace(
+                " ()", ""
+            )
+        )
+    return label
+
+
 def _posterior_tree(draws: dict[str, np.ndarray], arms: list[str]) -> xr.DataTree:
     """The posterior draws as a DataTree for ``posterior.nc``."""
     dims = {1: ("chain", "draw"), 2: ("chain", "draw", "arm"), 3: ("chain", "draw", "arm")}
@@ -399,6 +414,8 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
         "robust": spec.robust,
         "observational": spec.observational,
         "control": control,
+        "arm_labels": spec.arm_labels,
+        "value_label": _value_label(spec),
         "prior": info["prior"],
         "arms": arm_rows,
         "comparisons": comparisons,
@@ -422,32 +439,46 @@ def _density(ax: plt.Axes, draws: np.ndarray, hdi: list[float], color: str, labe
 COLORS = ["#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280"]
 
 
+def _share_label(p: float) -> str:
+    """A probability for a chart label, never printed as 0% or 100%."""
+    return ">99.9%" if p >= 0.999 else "<0.1%" if p <= 0.001 else f"{100 * p:.0f}%"
+
+
 def plot(results: dict, posterior: xr.DataTree) -> dict[str, Figure]:
-    """Posterior of the relative lift of each arm (HDI shaded) and of each arm's value."""
+    """Posterior of each arm's relative lift and of each arm's value, 94% HDIs shaded.
+
+    The lift chart's legend marks the share of each curve above zero.
+    """
     post = posterior["posterior"].to_dataset()
+    labels = results.get("arm_labels") or {}
+    name = lambda arm: labels.get(arm, arm)  # noqa: E731
     figures: dict[str, Figure] = {}
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for i, comp in enumerate(results["comparisons"]):
         draws = post["lift_rel"].sel(treatment=comp["arm"]).values.ravel() * 100
         hdi = [h * 100 for h in comp["lift_rel"]["hdi"]]
-        _density(ax, draws, hdi, COLORS[1 + i % 5], f"{comp['arm']} vs {comp['vs']}")
+        share = _share_label(comp["prob_better"])
+        label = f"{name(comp['arm'])} vs {name(comp['vs'])}: {share} above 0"
+        _density(ax, draws, hdi, COLORS[1 + i % 5], label)
     ax.axvline(0, color="black", lw=1, ls="--")
-    ax.set_xlabel("Relative lift over control (%)")
+    ax.set_xlabel("Relative lift over control (%); shaded: 94% HDI")
     ax.set_yticks([])
     ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     figures["lift"] = fig
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    scale = 100 if results["metric_type"] == "binary" else 1
+    binary = results["metric_type"] == "binary"
+    scale = 100 if binary else 1
     for i, arm in enumerate(results["arms"]):
         draws = post["value"].sel(arm=arm["name"]).values.ravel() * scale
-        _density(ax, draws, [h * scale for h in arm["hdi"]], COLORS[i % 6], arm["name"])
-    ax.set_xlabel("Conversion rate (%)" if scale == 100 else "Posterior of each arm's value")
+        _density(ax, draws, [h * scale for h in arm["hdi"]], COLORS[i % 6], name(arm["name"]))
+    label = results.get("value_label", "value")
+    ax.set_xlabel(f"{label} (%)" if binary else label)
     ax.set_yticks([])
     ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     figures["arms"] = fig
     return figures

@@ -389,12 +389,13 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
 def _ab_headline(bundle: Bundle) -> str:
     verdict = bundle["decision"]["verdict"]
     arm, control = bundle["decision"].get("arm"), bundle["control"]
-    metric = _ab_metric(bundle)
     if bundle["observational"]:
+        metric = _ab_metric(bundle)
+        metric = metric[0].upper() + metric[1:]
         if verdict == "ship":
-            return f"The {metric} is higher for {arm} than for {control}."
+            return f"{metric} is higher for {arm}."
         if verdict == "keep_control":
-            return f"The {metric} is highest for {control}."
+            return f"{metric} is highest for {control}."
         return OBSERVATIONAL_LABELS[verdict] + "."
     if verdict == "ship":
         return f"Ship {arm}."
