@@ -444,12 +444,13 @@ def _share_label(p: float) -> str:
     return ">99.9%" if p >= 0.999 else "<0.1%" if p <= 0.001 else f"{100 * p:.0f}%"
 
 
-def plot(results: dict, posterior: xr.DataTree) -> dict[str, Figure]:
+def plot(fit: Fit) -> dict[str, Figure]:
     """Posterior of each arm's relative lift and of each arm's value, 94% HDIs shaded.
 
     The lift chart's legend marks the share of each curve above zero.
     """
-    post = posterior["posterior"].to_dataset()
+    results = fit.results
+    post = fit.posterior["posterior"].to_dataset()
     labels = results.get("arm_labels") or {}
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
     figures: dict[str, Figure] = {}

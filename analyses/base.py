@@ -12,7 +12,7 @@
     Check the data and return the rows to fit; raise :class:`DataError` when unusable.
 ``fit(spec, frame, settings) -> Fit``
     Fit the model and summarise it.
-``plot(results, posterior) -> dict[str, Figure]``
+``plot(fit) -> dict[str, Figure]``
     Matplotlib figures keyed by name; captions and alt text come from the wording.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict
 
@@ -88,10 +89,14 @@ class Fit:
     diagnostics
         ``r_hat_max``, ``ess_bulk_min``, ``divergences``, ``ok`` and ``method``.
     warnings
-        Problems with the data that did not stop the fit, in the analysis's words.
+        Problems with the data that did not stop the fit, as ``{"code", "count", ...}``.
+    tables
+        Full tables written as CSV beside the report (``{"units": frame}`` -> units.csv),
+        for results too long for the bundle, the page or the PDF.
     """
 
     results: dict[str, Any]
     posterior: xr.DataTree
     diagnostics: dict[str, Any]
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)

@@ -77,11 +77,69 @@ def broken_split(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     return pd.concat(frames, ignore_index=True), truth
 
 
+GENRES = {"Pop": 0.6, "Rock": 0.2, "Hip-hop": 0.4, "Jazz": -0.1, "Comedy": 0.3}
+SIGMA_UNIT = 0.4
+USER_SD = 2.3
+
+
+def creators(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """The pooling study: 500 creators in 5 genres (100 each), 30 to 5,000 users each.
+
+    Each creator's true treatment effect on spend is its genre's effect plus a creator
+    deviation (sd 0.40); users are split at random between control and treatment and spend
+    10 + effect (if treated) + noise (sd 2.3). True effects go to ``creators_truth.csv``.
+    """
+    rows, truth = [], []
+    for genre, genre_effect in GENRES.items():
+        for k in range(100):
+            creator = f"{genre.lower()}-{k + 1:03d}"
+            effect = genre_effect + SIGMA_UNIT * rng.standard_normal()
+            users = int(np.exp(rng.uniform(np.log(30), np.log(5000))))
+            treated = rng.random(users) < 0.5
+            spend = 10 + effect * treated + USER_SD * rng.standard_normal(users)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "creator": creator,
+                        "genre": genre,
+                        "arm": np.where(treated, "treatment", "control"),
+                        "spend": np.round(spend, 2),
+                    }
+                )
+            )
+            truth.append(
+                {"creator": creator, "genre": genre, "users": users, "true_effect": effect}
+            )
+    pd.DataFrame(truth).to_csv(HERE / "creators_truth.csv", index=False)
+    return pd.concat(rows, ignore_index=True), {
+        "genre_effects": GENRES,
+        "sigma_unit": SIGMA_UNIT,
+        "user_sd": USER_SD,
+        "creators_per_genre": 100,
+        "users": "log-uniform from 30 to 5,000 per creator",
+        "truth_file": "creators_truth.csv",
+    }
+
+
+def eight_schools(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """The classic eight-schools data (Rubin 1981): estimates and standard errors."""
+    df = pd.DataFrame(
+        {
+            "school": list("ABCDEFGH"),
+            "estimate": [28, 8, -3, 7, -1, 1, 18, 12],
+            "std_error": [15, 10, 16, 11, 9, 11, 10, 18],
+        }
+    )
+    return df, {"source": "Rubin (1981); Gelman et al., Bayesian Data Analysis, ch. 5"}
+
+
 GENERATORS = {
     "signup_conversion.csv": signup_conversion,
     "income_spend.csv": income_spend,
     "aa_test.csv": aa_test,
     "broken_split.csv": broken_split,
+    "creators.csv": creators,
+    "eight_schools.csv": eight_schools,
 }
 
 

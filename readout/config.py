@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ class SettingsModel(BaseModel):
     seed: int = 20261121
     draws: int = Field(1000, ge=100)
     tune: int = Field(1000, ge=100)
-    chains: int = Field(2, ge=1, le=8)
+    chains: int = Field(4, ge=1, le=8)
     exact_draws: int = Field(40_000, ge=1000)
     site_url: str = ""
 
@@ -172,6 +173,7 @@ def load_config(path: str | Path) -> Config:
             draws=s.draws,
             tune=s.tune,
             chains=s.chains,
+            cores=min(s.chains, os.cpu_count() or 1),
             exact_draws=s.exact_draws,
         )
         experiments.append(Experiment(spec, (path.parent / spec.data).resolve(), settings))

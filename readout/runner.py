@@ -17,7 +17,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -79,11 +79,11 @@ def latest_readout(output: Path, name: str) -> Path | None:
     return dated[-1] if dated else None
 
 
-def _save_figures(module, results: dict, posterior, staging: Path) -> list[dict]:
+def _save_figures(module, fit, staging: Path) -> list[dict]:
     import matplotlib.pyplot as plt
 
     saved = []
-    for key, fig in module.plot(results, posterior).items():
+    for key, fig in module.plot(fit).items():
         filename = f"fig-{key}.svg"
         fig.savefig(staging / filename, format="svg", metadata={"Date": None})
         plt.close(fig)
@@ -101,7 +101,11 @@ def build_readout(experiment: Experiment, staging: Path, readout_date: str) -> d
     data_sha = sha256_file(experiment.data_path)
     fit = module.fit(spec, rows, experiment.settings)
     fit.posterior.to_netcdf(staging / "posterior.nc", engine="h5netcdf")
-    figures = _save_figures(module, fit.results, fit.posterior, staging)
+    figures = _save_figures(module, fit, staging)
+    tables = []
+    for key, table in fit.tables.items():
+        table.to_csv(staging / f"{key}.csv", index=False)
+        tables.append({"key": key, "file": f"{key}.csv", "rows": len(table)})
     bundle = {
         "schema_version": bundles.SCHEMA_VERSION,
         "experiment": spec.name,
@@ -123,6 +127,7 @@ def build_readout(experiment: Experiment, staging: Path, readout_date: str) -> d
         "diagnostics": fit.diagnostics,
         "warnings": warnings + fit.warnings,
         **fit.results,
+        "tables": tables,
         "figures": figures,
     }
     bundle["run_seconds"] = round(time.perf_counter() - started, 2)
@@ -232,6 +237,8 @@ def run(
         with lock(output):
             outcomes = []
             if jobs > 1 and len(selected) > 1:
+                # Experiments share the cores: each samples its chains one after another.
+                selected = [replace(e, settings=replace(e.settings, cores=1)) for e in selected]
                 with ProcessPoolExecutor(max_workers=jobs) as pool:
                     futures = [
                         pool.submit(run_one, e, output, readout_date, force) for e in selected
