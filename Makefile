@@ -17,7 +17,7 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report run render validate test test-fast bench lint format schema snapshots data setup system-deps clean
+.PHONY: help report run render validate validate-pooling test test-fast bench lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ test: setup data ## Run the whole test suite, including a few small real-samplin
 test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
 	$(PY) -m pytest -m "not slow"
 
+validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/width against its ground truth
+	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
+	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
+
 bench: setup data ## Print a table of seconds and peak memory per demo experiment
 	$(PY) -m readout.bench
 
@@ -54,7 +58,8 @@ schema: setup ## Write docs/bundle.schema.json from the analyses' result schemas
 snapshots: setup ## Update the wording snapshot tests after a deliberate change
 	$(PY) -m pytest tests/readout/test_wording.py --snapshot-update
 
-DATA_FILES := data/signup_conversion.csv data/income_spend.csv data/aa_test.csv data/broken_split.csv
+DATA_FILES := data/signup_conversion.csv data/income_spend.csv data/aa_test.csv data/broken_split.csv \
+  data/creators.csv data/creators_truth.csv data/eight_schools.csv
 
 data: setup $(DATA_FILES) ## Generate the demo data sets in data/ (fixed seed)
 

@@ -36,6 +36,8 @@ NAME = "hierarchical"
 VERSION = "1"
 #: Units summarised at once from their conditionals (draws x CHUNK floats in memory).
 CHUNK = 2000
+#: Hyperparameter draws (evenly spaced) over which every unit is summarised.
+SUMMARY_DRAWS = 1000
 #: Units listed per role in the bundle and the report ("creators that matter").
 TOP_N = 5
 #: Units drawn in the shrinkage plot (a random sample beyond this).
@@ -352,6 +354,10 @@ def unit_summaries(
 ) -> dict[str, np.ndarray]:
     """Summaries of every unit's effect from its normal conditional given the hyperparameters.
 
+    Given the hyperparameters, unit ``i``'s effect is normal with mean
+    ``m_i = B_i * mu_group[g_i] + (1 - B_i) * y_i`` and variance ``(1 - B_i) * se_i^2``,
+    where ``B_i = se_i^2 / (se_i^2 + sigma_unit^2)`` is the pull toward the group mean.
+
     Parameters
     ----------
     y, se, g
@@ -364,30 +370,35 @@ def unit_summaries(
     Returns
     -------
     dict
-        ``mean``, ``hdi`` (units x 2), ``prob_positive``, ``shrinkage`` (the share of the
-        way from the unit's own estimate to its group mean that it is pulled), and
-        ``average_draws``: draws of the average effect over these units.
-        Means, probabilities and shrinkage average the exact conditionals; the HDI comes from
-        one draw of each unit per hyperparameter draw.
+        Over at most :data:`SUMMARY_DRAWS` evenly spaced hyperparameter draws: ``mean``,
+        ``prob_positive`` and ``shrinkage`` average the exact conditionals; ``hdi``
+        (units x 2) comes from one draw of each unit per hyperparameter draw;
+        ``average_draws`` are draws of the average effect over these units. Given the
+        hyperparameters the unit effects are independent normals, so their sum is normal
+        with mean ``sum(m_i)`` and variance ``sum(var_i)``: drawn exactly, unit by unit
+        never needed.
     """
     rng = np.random.default_rng(seed)
+    keep = np.linspace(0, len(sigma_unit) - 1, min(len(sigma_unit), SUMMARY_DRAWS))
+    keep = keep.round().astype(int)
+    mu_group, tau2 = mu_group[keep], sigma_unit[keep, None] ** 2
     out = {k: np.empty(len(y)) for k in ("mean", "prob_positive", "shrinkage")}
     out["hdi"] = np.empty((len(y), 2))
-    total = np.zeros(len(sigma_unit))
-    tau2 = sigma_unit[:, None] ** 2
+    sum_mean, sum_var = np.zeros(len(keep)), np.zeros(len(keep))
     for start in range(0, len(y), CHUNK):
         part = slice(start, start + CHUNK)
         s2 = se[part][None, :] ** 2
-        pull = s2 / (s2 + tau2)  # weight on the group mean
+        pull = s2 / (s2 + tau2)
         m = pull * mu_group[:, g[part]] + (1 - pull) * y[part][None, :]
-        sd = np.sqrt(tau2 * s2 / (tau2 + s2))
+        var = (1 - pull) * s2
+        sd = np.sqrt(var)
         out["mean"][part] = m.mean(axis=0)
         out["prob_positive"][part] = special.ndtr(m / sd).mean(axis=0)
         out["shrinkage"][part] = pull.mean(axis=0)
-        draws = m + sd * rng.standard_normal(m.shape)
-        out["hdi"][part] = stats.hdi_columns(draws, prob)
-        total += draws.sum(axis=1)
-    out["average_draws"] = total / len(y)
+        out["hdi"][part] = stats.hdi_columns(m + sd * rng.standard_normal(m.shape), prob)
+        sum_mean += m.sum(axis=1)
+        sum_var += var.sum(axis=1)
+    out["average_draws"] = (sum_mean + np.sqrt(sum_var) * rng.standard_normal(len(keep))) / len(y)
     return out
 
 
@@ -650,6 +661,7 @@ def plot(fit: Fit) -> dict[str, Figure]:
             alpha=0.45,
             lw=0,
             label=g if results["grouped"] else None,
+            rasterized=True,
         )
     low = min(shown["raw_estimate"].quantile(0.01), shown["mean"].min())
     high = max(shown["raw_estimate"].quantile(0.99), shown["mean"].max())
@@ -684,14 +696,18 @@ def plot(fit: Fit) -> dict[str, Figure]:
     post = posterior["posterior"].to_dataset()
     names = [v for v in ("mu", "sigma_group", "sigma_unit") if v in post]
     fig, axes = plt.subplots(len(names), 2, figsize=(7, 1.5 * len(names) + 0.4), squeeze=False)
-    for (trace_ax, dens_ax), name in zip(axes, names, strict=True):
+    for (rank_ax, dens_ax), name in zip(axes, names, strict=True):
         values = post[name].transpose("chain", "draw").values
-        for chain in values:
-            trace_ax.plot(chain, lw=0.4, alpha=0.8)
+        ranks = stats.ranks(values)
+        bins = np.linspace(0, ranks.size, 21)
+        for chain, chain_ranks in zip(values, ranks, strict=True):
+            rank_ax.hist(chain_ranks, bins=bins, histtype="step")
             dens_ax.hist(chain, bins=40, histtype="step", density=True)
-        trace_ax.set_ylabel(name, fontsize=8)
+        rank_ax.axhline(ranks.shape[1] / 20, color="black", lw=0.8, ls="--")
+        rank_ax.set_ylabel(name, fontsize=8)
+        rank_ax.set_yticks([])
         dens_ax.set_yticks([])
-    axes[-1][0].set_xlabel("draw (one line per chain)")
+    axes[-1][0].set_xlabel("rank of each draw among all chains (one line per chain)")
     axes[-1][1].set_xlabel("posterior (one line per chain)")
     fig.tight_layout()
     figures["diagnostics"] = fig

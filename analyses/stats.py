@@ -104,6 +104,12 @@ def welch_ttest(a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
+def ranks(draws: np.ndarray) -> np.ndarray:
+    """Ranks of (chains x draws) among all draws, for rank plots: uniform when converged."""
+    flat = np.asarray(draws).ravel()
+    return stats.rankdata(flat).reshape(np.shape(draws))
+
+
 def convergence(posterior: xr.Dataset, divergences: int) -> dict:
     """R-hat (rank-normalised) and bulk ESS over every variable of a posterior.
 

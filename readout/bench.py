@@ -63,8 +63,83 @@ def _closed_form(n_experiments: int = 1000) -> float:
     return n_experiments / (time.perf_counter() - started)
 
 
+POOLING_CONFIG = """
+[[experiments]]
+name = "creators-{n}"
+title = "{n:,} creators in 20 genres"
+analysis = "hierarchical"
+data = "creators-{n}.csv"
+unit = "creator"
+group = "genre"
+estimate = "estimate"
+std_error = "std_error"
+users = "users"
+unit_label = "creator"
+group_label = "genre"
+value_prefix = "$"
+"""
+
+
+def _pooling_data(n: int, folder: Path) -> None:
+    """Pre-summarised creators: 20 genres, effects sd 0.4 around genre means."""
+    rng = np.random.default_rng(n)
+    genre = rng.integers(0, 20, n)
+    genre_mean = rng.normal(0.3, 0.3, 20)
+    users = np.exp(rng.uniform(np.log(30), np.log(5000), n)).astype(int)
+    se = 2 * 2.3 / np.sqrt(users)
+    effect = genre_mean[genre] + 0.4 * rng.standard_normal(n)
+    frame = pd.DataFrame(
+        {
+            "creator": [f"c{i:06d}" for i in range(n)],
+            "genre": [f"genre-{g:02d}" for g in genre],
+            "users": users,
+            "estimate": effect + se * rng.standard_normal(n),
+            "std_error": se,
+        }
+    )
+    frame.to_csv(folder / f"creators-{n}.csv", index=False)
+    (folder / f"creators-{n}.toml").write_text(POOLING_CONFIG.format(n=n))
+
+
+def _timed_run(config: Path, output: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak resident MB and exit code of a whole ``readout run``."""
+    script = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "code = subprocess.call([sys.executable, '-m', 'readout.cli', 'run', '--config', "
+        f"'{config}', '--output', '{output}', '--force'], stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL); "
+        "print(time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, code)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
+
+
+def pooling_rows(sizes: tuple[int, ...] = (500, 10_000, 100_000)) -> list[tuple]:
+    """Whole-run time, memory and report sizes for pre-summarised creators."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for n in sizes:
+            _pooling_data(n, folder)
+            seconds, peak, code = _timed_run(folder / f"creators-{n}.toml", folder / "reports")
+            readout = next(
+                p for p in (folder / "reports" / f"creators-{n}").iterdir() if p.is_dir()
+            )
+            kb = {
+                name: (readout / name).stat().st_size / 1024
+                for name in ("report.html", "report.pdf", "bundle.json")
+            }
+            rows.append(
+                (n, seconds, peak, code, kb["report.html"], kb["report.pdf"], kb["bundle.json"])
+            )
+    return rows
+
+
 def main() -> None:
-    """Print the benchmark table."""
+    """Print the benchmark tables."""
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         _child(sys.argv[2], sys.argv[3])
         return
@@ -96,6 +171,22 @@ def main() -> None:
     print(
         "seconds include fitting, figures, bundle, HTML and PDF; the first continuous fit "
         "also compiles C code once (cached in .cache/pytensor)."
+    )
+    print()
+    print("hierarchical pooling, pre-summarised creators in 20 genres, whole `readout run`")
+    print(
+        f"{'creators':>9} {'seconds':>8} {'peak MB':>8} {'exit':>5} {'HTML KB':>8} "
+        f"{'PDF KB':>7} {'bundle KB':>9}"
+    )
+    print("-" * 60)
+    for n, seconds, peak, code, html, pdf, bundle in pooling_rows():
+        print(
+            f"{n:>9,} {seconds:>8.1f} {peak:>8.0f} {code:>5} {html:>8.0f} {pdf:>7.0f} "
+            f"{bundle:>9.0f}"
+        )
+    print(
+        "targets: 100,000 creators within 60 s and 2 GB; reports stay small (top-N tables, "
+        "the full table in units.csv)"
     )
 
 

@@ -126,6 +126,87 @@ def validate(config_path: Path, output: Path) -> None:
 
 
 @main.command()
+@_config
+@_output
+@click.argument("name")
+@click.option(
+    "--truth",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV of true effects, one row per unit.",
+)
+@click.option(
+    "--unit-column",
+    default=None,
+    help="Unit column in the truth file (default: the experiment's unit key).",
+)
+@click.option(
+    "--truth-column",
+    default="true_effect",
+    show_default=True,
+    help="Column of true effects in the truth file.",
+)
+def recovery(
+    config_path: Path,
+    output: Path,
+    name: str,
+    truth: Path,
+    unit_column: str | None,
+    truth_column: str,
+) -> None:
+    """Compare a pooling readout with known true effects: MSE, coverage, interval width."""
+    import pandas as pd
+
+    from analyses import hierarchical
+    from readout import runner
+    from readout.data import read_table
+
+    config = _load(config_path)
+    experiment = next((e for e in config.experiments if e.name == name), None)
+    if experiment is None or experiment.spec.analysis != "hierarchical":
+        _fail(
+            DataError(
+                str(config_path),
+                f"'{name}' is not a hierarchical experiment",
+                'name one with analysis = "hierarchical"',
+            )
+        )
+    latest = runner.latest_readout(output, name)
+    if latest is None or not (latest / "units.csv").is_file():
+        _fail(
+            DataError(
+                str(output / name),
+                "no readout with units.csv yet",
+                f"run `readout run --only {name}` first",
+            )
+        )
+    try:
+        known = read_table(truth, "--truth")
+        unit = unit_column or experiment.spec.unit
+        for column in (unit, truth_column):
+            if column not in known.columns:
+                raise DataError(
+                    str(truth),
+                    f"column '{column}' is missing",
+                    "pass --unit-column / --truth-column",
+                )
+    except DataError as exc:
+        _fail(exc)
+    units = pd.read_csv(latest / "units.csv", dtype={"unit": str})
+    table = hierarchical.recovery(units, known.set_index(known[unit].astype(str))[truth_column])
+    prob = round(100 * experiment.settings.ci_prob)
+    click.echo(f"{name}, readout {latest.name}: {prob}% intervals against {truth.name}")
+    click.echo(
+        f"{'users':<11} {'units':>5}  {'method':<17} {'MSE':>7} {'coverage':>9} {'width':>7}"
+    )
+    for row in table.itertuples():
+        click.echo(
+            f"{row.bucket:<11} {row.units:>5}  {row.method:<17} {row.mse:>7.3f} "
+            f"{row.coverage:>9.3f} {row.width:>7.3f}"
+        )
+
+
+@main.command()
 @click.option("--write", is_flag=True, help="Write docs/bundle.schema.json instead of printing.")
 def schema(write: bool) -> None:
     """Print (or write) the JSON Schema every bundle.json follows."""
@@ -138,3 +219,7 @@ def schema(write: bool) -> None:
         click.echo(f"readout: wrote {bundle.SCHEMA_FILE}")
     else:
         click.echo(json.dumps(bundle.schema(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -85,7 +85,8 @@ def _save_figures(module, fit, staging: Path) -> list[dict]:
     saved = []
     for key, fig in module.plot(fit).items():
         filename = f"fig-{key}.svg"
-        fig.savefig(staging / filename, format="svg", metadata={"Date": None})
+        # Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi.
+        fig.savefig(staging / filename, format="svg", dpi=150, metadata={"Date": None})
         plt.close(fig)
         saved.append({"key": key, "file": filename})
     return saved

@@ -1012,11 +1012,12 @@ def hierarchical_text(bundle: Bundle) -> Text:
         ),
         "diagnostics": Figure(
             caption=(
-                "For analysts: trace (left) and posterior (right) of each hyperparameter, one "
-                "line per chain; chains that overlap and look alike mean the sampler converged."
+                "For analysts: rank plot (left) and posterior (right) of each hyperparameter, "
+                "one line per chain; flat rank histograms near the dashed line and overlapping "
+                "posteriors mean the chains agree."
             ),
             alt=(
-                f"Trace and histogram panels of the hyperparameters; largest R-hat "
+                f"Rank-plot and histogram panels of the hyperparameters; largest R-hat "
                 f"{diag['r_hat_max']:.3f}, {diag['divergences']} divergences."
             ),
         ),

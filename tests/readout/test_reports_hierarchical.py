@@ -1,0 +1,75 @@
+"""A pooling readout end to end through the CLI (real sampling, kept small)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from readout import bundle as bundles
+from readout.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CONFIG = """
+[settings]
+draws = 400
+tune = 400
+chains = 2
+
+[[experiments]]
+name = "eight-schools"
+title = "Eight schools"
+analysis = "hierarchical"
+data = "data/eight_schools.csv"
+unit = "school"
+estimate = "estimate"
+std_error = "std_error"
+unit_label = "school"
+value_suffix = " points"
+"""
+
+
+@pytest.fixture(scope="module")
+def readout(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pooling")
+    (root / "data").mkdir()
+    shutil.copy(ROOT / "data" / "eight_schools.csv", root / "data")
+    (root / "experiments.toml").write_text(CONFIG)
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--config",
+            str(root / "experiments.toml"),
+            "--output",
+            str(root / "reports"),
+            "--date",
+            "2026-11-20",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return root / "reports" / "eight-schools" / "2026-11-20"
+
+
+@pytest.mark.slow
+def test_pooling_readout_is_complete_and_valid(readout):
+    data = json.loads((readout / "bundle.json").read_text())
+    schema = json.loads(bundles.SCHEMA_FILE.read_text())
+    jsonschema.validate(data, schema, format_checker=jsonschema.FormatChecker())
+    units = pd.read_csv(readout / "units.csv")
+    assert len(units) == 8 and set(units["unit"]) == set("ABCDEFGH")
+    # Pooling pulls every school toward the average: the spread of estimates shrinks.
+    assert units["mean"].std() < units["raw_estimate"].std()
+    assert data["tables"] == [{"key": "units", "file": "units.csv", "rows": 8}]
+    html = (readout / "report.html").read_text()
+    assert 'href="units.csv"' in html
+    assert "pulled" in html and "94% HDI" in html
+    text = "\n".join(p.extract_text() for p in PdfReader(readout / "report.pdf").pages)
+    assert "Moved most by pooling" not in text  # the long tables stay in the HTML
+    assert "School" in text and "94% HDI" in text
