@@ -59,7 +59,8 @@ snapshots: setup ## Update the wording snapshot tests after a deliberate change
 	$(PY) -m pytest tests/readout/test_wording.py --snapshot-update
 
 DATA_FILES := data/signup_conversion.csv data/income_spend.csv data/aa_test.csv data/broken_split.csv \
-  data/creators.csv data/creators_truth.csv data/eight_schools.csv
+  data/creators.csv data/creators_truth.csv data/eight_schools.csv data/three_groups.csv \
+  data/topic_share.csv data/topic_share_new.csv
 
 data: setup $(DATA_FILES) ## Generate the demo data sets in data/ (fixed seed)
 

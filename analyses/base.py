@@ -12,6 +12,8 @@
     Check the data and return the rows to fit; raise :class:`DataError` when unusable.
 ``fit(spec, frame, settings) -> Fit``
     Fit the model and summarise it.
+``input_files(spec) -> list[str]`` (optional)
+    Further files the fit reads (relative to the config), so that changing them refits.
 ``plot(fit) -> dict[str, Figure]``
     Matplotlib figures keyed by name; captions and alt text come from the wording.
 """
@@ -74,6 +76,8 @@ class Settings:
     chains: int = 2
     cores: int = 1
     exact_draws: int = 40_000
+    #: Folder that relative paths in the config (such as ``predict``) are resolved against.
+    base_dir: str = "."
 
 
 @dataclass(frozen=True)

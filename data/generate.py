@@ -133,6 +133,57 @@ def eight_schools(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     return df, {"source": "Rubin (1981); Gelman et al., Bayesian Data Analysis, ch. 5"}
 
 
+def three_groups(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """The classic mixture simulation: three groups with means 0, 6 and -5."""
+    weights, means, sds = [0.2, 0.5, 0.3], [0.0, 6.0, -5.0], [1.0, 1.5, 3.0]
+    group = rng.choice(3, size=1000, p=weights)
+    value = rng.normal(np.take(means, group), np.take(sds, group))
+    df = pd.DataFrame({"value": np.round(value, 4)})
+    return df, {"weights": weights, "means": means, "sds": sds, "n": 1000}
+
+
+TOPIC_COEFFICIENTS = {"degree_centrality": 0.04, "reply_rate": -0.10, "account_age_years": 0.005}
+TOPIC_INTERCEPT = 0.08
+
+
+def _topic_rows(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    features = pd.DataFrame(
+        {
+            "account": [f"acct-{i:04d}" for i in range(n)],
+            "degree_centrality": np.round(rng.uniform(0, 5, n), 3),
+            "reply_rate": np.round(rng.uniform(0, 0.5, n), 3),
+            "account_age_years": np.round(rng.uniform(0, 10, n), 2),
+        }
+    )
+    true_share = TOPIC_INTERCEPT + sum(
+        coef * features[name] for name, coef in TOPIC_COEFFICIENTS.items()
+    )
+    messages = np.exp(rng.uniform(np.log(10), np.log(500), n)).astype(int)
+    on_topic = rng.binomial(messages, true_share)
+    return features.assign(
+        messages=messages, on_topic=on_topic, share=on_topic / messages, true_share=true_share
+    )
+
+
+def topic_share(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """Share of each account's messages on a topic: 1/10 and 10/100 are both 10%.
+
+    The share is linear in the features; each row's share is a binomial count out of its
+    messages (10 to 500). ``topic_share_new.csv`` holds 80 more accounts to predict, with
+    their true shares for checking the prediction intervals.
+    """
+    train = _topic_rows(rng, 300)
+    new = _topic_rows(rng, 80).assign(account=lambda f: "new-" + f["account"].str[5:])
+    new.to_csv(HERE / "topic_share_new.csv", index=False)
+    truth = {
+        "intercept": TOPIC_INTERCEPT,
+        "coefficients": TOPIC_COEFFICIENTS,
+        "messages": "log-uniform from 10 to 500",
+        "predict_file": "topic_share_new.csv",
+    }
+    return train.drop(columns="true_share"), truth
+
+
 GENERATORS = {
     "signup_conversion.csv": signup_conversion,
     "income_spend.csv": income_spend,
@@ -140,6 +191,8 @@ GENERATORS = {
     "broken_split.csv": broken_split,
     "creators.csv": creators,
     "eight_schools.csv": eight_schools,
+    "three_groups.csv": three_groups,
+    "topic_share.csv": topic_share,
 }
 
 

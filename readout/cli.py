@@ -6,6 +6,7 @@ Exit codes: 0 all good; 1 some experiment failed (the others still produced repo
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def _load(config_path: Path):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Automated Bayesian experiment readouts: fit, explain, render to HTML and PDF."""
+    # Configured before PyMC is imported, so that it keeps its INFO chatter to itself.
+    logging.basicConfig(level=logging.WARNING, format="readout: %(name)s: %(message)s")
     os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.cwd() / '.cache' / 'pytensor'}")
 
 

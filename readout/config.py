@@ -62,7 +62,8 @@ class Experiment:
 
     def config_sha256(self) -> str:
         """Hash of everything in the config that changes this experiment's results."""
-        payload = {"spec": self.spec.model_dump(mode="json"), "settings": self.settings.__dict__}
+        settings = {k: v for k, v in self.settings.__dict__.items() if k != "base_dir"}
+        payload = {"spec": self.spec.model_dump(mode="json"), "settings": settings}
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -175,6 +176,7 @@ def load_config(path: str | Path) -> Config:
             chains=s.chains,
             cores=min(s.chains, os.cpu_count() or 1),
             exact_draws=s.exact_draws,
+            base_dir=str(path.parent.resolve()),
         )
         experiments.append(Experiment(spec, (path.parent / spec.data).resolve(), settings))
     return Config(path=path.resolve(), settings=s, experiments=tuple(experiments))

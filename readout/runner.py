@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 import uuid
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -32,6 +33,10 @@ from readout.data import read_table, sha256_file
 from readout.errors import ConfigError, DataError
 
 log = logging.getLogger("readout")
+# PyMC logs each sampling step at INFO; readout prints its own progress.
+logging.getLogger("pymc").setLevel(logging.WARNING)
+# PyMC's HMC energy can overflow for a wild proposal early in warm-up; NUTS rejects it.
+warnings.filterwarnings("ignore", message="overflow encountered in dot", category=RuntimeWarning)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +71,16 @@ def code_version() -> str:
 def fit_key(experiment: Experiment, data_sha256: str) -> str:
     """Cache key of a fit: the data, the experiment's config and the analysis's version."""
     module = registry.get(experiment.spec.analysis)
-    payload = f"{data_sha256}|{experiment.config_sha256()}|{module.NAME}:{module.VERSION}"
+    extra = [
+        sha256_file(path) if path.is_file() else "missing"
+        for path in (
+            Path(experiment.settings.base_dir) / name
+            for name in getattr(module, "input_files", lambda spec: [])(experiment.spec)
+        )
+    ]
+    payload = "|".join(
+        [data_sha256, *extra, experiment.config_sha256(), f"{module.NAME}:{module.VERSION}"]
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

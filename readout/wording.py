@@ -1050,13 +1050,485 @@ def hierarchical_history(bundle: Bundle) -> str:
     )
 
 
+# --------------------------------------------------------------------------- mixture
+
+VERDICT_LABELS.update({"fitted": "Fitted", "mixture": "Sub-populations found"})
+
+MIXTURE_GLOSSARY = {
+    "Component": "one sub-population: its share of the data (weight), its mean and its spread.",
+    "PSIS-LOO / ELPD": (
+        "an estimate of how well a model predicts data it has not seen (expected log "
+        "predictive density); higher is better, differences of a few points are noise."
+    ),
+    "Membership probability": ("for one observation, the chance that it came from each component."),
+}
+
+
+def _units_of(bundle: Bundle) -> Units:
+    spec = bundle["spec"]
+    return Units(prefix=spec.get("value_prefix", ""), suffix=spec.get("value_suffix", ""))
+
+
+def _component_name(comp: dict, i: int) -> str:
+    return comp.get("label") or f"component {i + 1}"
+
+
+def _mixture_component_sentence(bundle: Bundle, comp: dict, i: int, units: Units) -> str:
+    ci = interval(bundle)
+    places = units.places(comp["mean"]["hdi"][1] - comp["mean"]["hdi"][0])
+    w = comp["weight"]
+    wp = rel_places({"hdi": w["hdi"]})
+    sd_places = units.places(comp["sd"]["hdi"][1] - comp["sd"]["hdi"][0])
+    return (
+        f"About {relative(w['mean'], wp, False)} of {bundle['unit_label']}s belong to "
+        f"{_component_name(comp, i)} ({ci} {relative(w['hdi'][0], wp, False)} to "
+        f"{relative(w['hdi'][1], wp, False)}), with a mean {bundle['value_label']} of "
+        f"{units.value(comp['mean']['mean'], places)} ({ci} "
+        f"{units.value(comp['mean']['hdi'][0], places)} to "
+        f"{units.value(comp['mean']['hdi'][1], places)}) and a spread (standard deviation) of "
+        f"{units.value(comp['sd']['mean'], sd_places)}."
+    )
+
+
+def _mixture_selection(bundle: Bundle) -> list[str]:
+    rows = bundle["comparison"]
+    if not rows:
+        return [
+            f"Only {bundle['chosen_components']} component(s) were fitted; give a list such as "
+            "components = [1, 2, 3, 4] to let the data choose."
+        ]
+    chosen = bundle["chosen_components"]
+    by_k = {r["components"]: r for r in rows}
+    best = rows[0]
+    out = []
+    smaller = [r for r in rows if r["components"] < chosen]
+    larger = [r for r in rows if r["components"] > chosen]
+    sentence = f"The data support {chosen} component{'s' if chosen > 1 else ''}"
+    if smaller:
+        nearest = max(smaller, key=lambda r: r["components"])
+        gap = by_k[chosen]["elpd"] - nearest["elpd"]
+        sentence += (
+            f": {chosen} predicts held-out data better than {nearest['components']} by "
+            f"{gap:,.0f} points of expected log predictive density (standard error "
+            f"{nearest['dse']:,.1f})"
+        )
+    out.append(sentence + ".")
+    if larger:
+        nearest = min(larger, key=lambda r: r["components"])
+        gap = nearest["elpd"] - by_k[chosen]["elpd"]
+        out.append(
+            f"Adding more components does not help enough to matter: {nearest['components']} "
+            f"components change the score by {gap:+,.1f} (standard error "
+            f"{max(nearest['dse'], by_k[chosen]['dse']):,.1f}), so the simpler model is kept."
+        )
+    elif best["components"] != chosen:
+        out.append(
+            f"{best['components']} components score slightly higher, but within the noise of "
+            "the comparison, so the simpler model is kept."
+        )
+    notes = sorted({n for r in rows for n in r.get("diagnostics", [])})
+    if notes:
+        out.append("The comparison's own checks flag: " + "; ".join(notes) + ".")
+    return out
+
+
+def mixture_text(bundle: Bundle) -> Text:
+    """Sentences, tables and figure text of a ``mixture`` bundle."""
+    ci = interval(bundle)
+    units = _units_of(bundle)
+    comps = bundle["components"]
+    k = bundle["chosen_components"]
+    verdict = "mixture" if bundle["diagnostics"]["ok"] else "withheld"
+    headline = (
+        f"The data hold {k} sub-population{'s' if k > 1 else ''} of {bundle['value_label']}."
+        if verdict != "withheld"
+        else "Verdict withheld: the sampler's checks failed."
+    )
+    selection = _mixture_selection(bundle)
+    key = [_mixture_component_sentence(bundle, c, i, units) for i, c in enumerate(comps)]
+    a = bundle["assignment"]
+    key.append(
+        f"{a['confident']:,} of {bundle['n']:,} {bundle['unit_label']}s can be assigned to one "
+        f"component with at least {relative(a['threshold'], 0, False)} probability; "
+        f"{a['ambiguous']:,} lie where components overlap and stay ambiguous."
+    )
+    health = _diagnostic_problems(bundle)
+    warn_text = {
+        "nearly_empty_component": lambda w: (
+            f"Component(s) {', '.join(map(str, w['components']))} hold less than "
+            f"{relative(w['threshold'], 0, False)} of the data: nearly empty, so they may not "
+            "be real sub-populations; consider fewer components."
+        ),
+        "multimodal_posterior": lambda w: (
+            "The chains disagree (largest R-hat "
+            f"{w['r_hat_max']:.3f}): the posterior has several modes, so components may have "
+            "swapped or split between chains. Treat the component summaries with caution."
+        ),
+    }
+    notes = [warn_text[w["code"]](w) for w in bundle.get("warnings", []) if w["code"] in warn_text]
+    table_rows = []
+    for i, c in enumerate(comps):
+        places = units.places(c["mean"]["hdi"][1] - c["mean"]["hdi"][0])
+        sd_places = units.places(c["sd"]["hdi"][1] - c["sd"]["hdi"][0])
+        wp = rel_places({"hdi": c["weight"]["hdi"]})
+        table_rows.append(
+            [
+                _component_name(c, i),
+                f"{relative(c['weight']['mean'], wp, False)} "
+                f"({relative(c['weight']['hdi'][0], wp, False)} to "
+                f"{relative(c['weight']['hdi'][1], wp, False)})",
+                f"{units.value(c['mean']['mean'], places)} "
+                f"({units.value(c['mean']['hdi'][0], places)} to "
+                f"{units.value(c['mean']['hdi'][1], places)})",
+                f"{units.value(c['sd']['mean'], sd_places)} "
+                f"({units.value(c['sd']['hdi'][0], sd_places)} to "
+                f"{units.value(c['sd']['hdi'][1], sd_places)})",
+                f"{a['per_component'][i]:,}",
+            ]
+        )
+    tables = {
+        "components": {
+            "title": "Components, sorted by mean",
+            "head": [
+                "Component",
+                f"Weight ({ci})",
+                f"Mean ({ci})",
+                f"Spread, SD ({ci})",
+                "Confidently assigned",
+            ],
+            "rows": table_rows,
+        },
+        "comparison": {
+            "title": "How many components? PSIS-LOO comparison",
+            "head": [
+                "Components",
+                "ELPD",
+                "SE",
+                "Difference from best",
+                "SE of difference",
+                "Effective parameters",
+            ],
+            "rows": [
+                [
+                    str(r["components"]),
+                    f"{r['elpd']:,.1f}",
+                    f"{r['se']:,.1f}",
+                    f"{r['elpd_diff']:,.1f}",
+                    f"{r['dse']:,.1f}",
+                    f"{r['p_loo']:,.1f}",
+                ]
+                for r in bundle["comparison"]
+            ],
+        },
+    }
+    diag = bundle["diagnostics"]
+    prior = bundle["prior"]
+    model = [
+        f"Each {bundle['unit_label']} comes from one of {k} normal distributions; which one is "
+        "never sampled but averaged over (marginalised), and the component means are kept in "
+        "increasing order so that component labels mean the same in every chain.",
+        f"Priors: weights equally likely (Dirichlet(1, ..., 1)); each mean normal around "
+        f"{units.value(prior['mu_mean'], 2)} with spread {units.value(prior['mu_sd'], 2)}; "
+        f"spreads half-normal with scale {units.value(prior['sigma_scale'], 2)} (the data's "
+        "standard deviation): weak, so the data decide.",
+        f"Sampling: {diag['method']}; largest R-hat {diag['r_hat_max']:.3f}, smallest bulk ESS "
+        f"{diag['ess_bulk_min']:,.0f}, {diag['divergences']} divergences"
+        + (
+            "; the chains' component means agree."
+            if not bundle["label_switching"]
+            else "; the chains' component means disagree (see the warning above)."
+        ),
+    ]
+    files = {t["key"]: t for t in bundle.get("tables", [])}
+    if "membership" in files:
+        model.append(
+            f"Each {bundle['unit_label']}'s probability of belonging to each component is in "
+            f"{files['membership']['file']} beside this report."
+        )
+    figures = {
+        "fit": Figure(
+            caption=(
+                f"Histogram of {bundle['value_label']} with the fitted mixture (solid) and each "
+                "component (dashed), at the posterior means."
+            ),
+            alt=(
+                f"Histogram of {bundle['n']:,} values of {bundle['value_label']} with "
+                f"{k} fitted normal components: "
+                + "; ".join(
+                    f"{_component_name(c, i)} weight {relative(c['weight']['mean'], 0, False)}, "
+                    f"mean {units.value(c['mean']['mean'], 1)}"
+                    for i, c in enumerate(comps)
+                )
+                + "."
+            ),
+        ),
+        "means": Figure(
+            caption=f"Posterior of each component's mean; the bar under each is its {ci}.",
+            alt=(
+                f"Histograms of the posterior of {k} component means with {ci}s: "
+                + "; ".join(
+                    f"{_component_name(c, i)} {units.value(c['mean']['hdi'][0], 2)} to "
+                    f"{units.value(c['mean']['hdi'][1], 2)}"
+                    for i, c in enumerate(comps)
+                )
+                + "."
+            ),
+        ),
+    }
+    return Text(
+        headline=headline,
+        reason=" ".join(selection[:1]),
+        verdict=verdict,
+        key_sentences=key,
+        health=health,
+        notes=notes,
+        sections={"selection": selection, "model": model},
+        tables=tables,
+        figures=figures,
+        how_to_read=_how_to_read(
+            bundle, f"chance that an {bundle['unit_label']} belongs to component 1"
+        ),
+        glossary=glossary(MIXTURE_GLOSSARY),
+        provenance=_provenance(bundle),
+        warnings=data_warnings(bundle),
+    )
+
+
+def mixture_history(bundle: Bundle) -> str:
+    """One line of key numbers for the experiment's history table."""
+    units = _units_of(bundle)
+    return f"{bundle['chosen_components']} components: " + "; ".join(
+        f"{relative(c['weight']['mean'], 0, False)} at {units.value(c['mean']['mean'], 2)}"
+        for c in bundle["components"]
+    )
+
+
+# --------------------------------------------------------------------------- regression
+
+REGRESSION_GLOSSARY = {
+    "Coefficient": "how much the target changes, on average, per extra unit of a feature.",
+    "Measurement error": (
+        "how uncertain each row's target is on its own (a share out of 10 messages far more "
+        "than one out of 1,000); uncertain rows count for less."
+    ),
+    "Posterior-predictive check": (
+        "data simulated from the fitted model, compared with the real data: if they look "
+        "alike, the model describes the data's spread and shape."
+    ),
+    "Prediction interval": (
+        "where the expected target of a new row lies, and (wider) where a new measurement "
+        "of it would fall."
+    ),
+}
+
+
+def _coefficient_sentence(bundle: Bundle, c: dict, units: Units) -> str:
+    ci = interval(bundle)
+    places = units.places(c["hdi"][1] - c["hdi"][0])
+    direction = "raises" if c["mean"] > 0 else "lowers"
+    return (
+        f"Each extra unit of {c['label']} {direction} the {bundle['target_label']} by about "
+        f"{units.value(abs(c['mean']), places)} ({ci} {units.diff(c['hdi'][0], places)} to "
+        f"{units.diff(c['hdi'][1], places)}); there is a {prob(c['prob_positive'])} chance that "
+        "its effect is positive."
+    )
+
+
+def regression_text(bundle: Bundle) -> Text:
+    """Sentences, tables and figure text of a ``regression`` bundle."""
+    ci = interval(bundle)
+    units = _units_of(bundle)
+    coefs = bundle["coefficients"]
+    target = bundle["target_label"]
+    verdict = "fitted" if bundle["diagnostics"]["ok"] else "withheld"
+    clear = [c for c in coefs if c["prob_positive"] >= 0.97 or c["prob_positive"] <= 0.03]
+    headline = (
+        f"{len(clear)} of {len(coefs)} feature{'s' if len(coefs) > 1 else ''} clearly move "
+        f"the {target}."
+        if verdict == "fitted"
+        else "Verdict withheld: the sampler's checks failed."
+    )
+    strongest = max(coefs, key=lambda c: abs(c["per_sd"]["mean"]))
+    sd_places = units.places(strongest["per_sd"]["hdi"][1] - strongest["per_sd"]["hdi"][0])
+    reason = (
+        f"The strongest is {strongest['label']}: one standard deviation more of it "
+        f"({number(strongest['feature_sd'], decimals_for(strongest['feature_sd']))}) "
+        f"changes the {target} by {units.diff(strongest['per_sd']['mean'], sd_places)} "
+        f"({ci} {units.diff(strongest['per_sd']['hdi'][0], sd_places)} to "
+        f"{units.diff(strongest['per_sd']['hdi'][1], sd_places)})."
+    )
+    key = [_coefficient_sentence(bundle, c, units) for c in coefs]
+    source = bundle["error_source"]
+    if source == "count":
+        key.append(
+            f"Each row's {target} is a share out of its own count, so rows with few events are "
+            "weighted less: their binomial standard error is taken at the model's share."
+        )
+    elif source == "target_error":
+        key.append(
+            f"Each row's {target} comes with its own known measurement error; noisier rows are "
+            "weighted less."
+        )
+    ppc = bundle["ppc"]
+    sd_p = units.places(ppc["replicated_sd"]["hdi"][1] - ppc["replicated_sd"]["hdi"][0])
+    inside = ppc["replicated_sd"]["hdi"][0] <= ppc["observed_sd"] <= ppc["replicated_sd"]["hdi"][1]
+    check = (
+        f"Posterior-predictive check: the observed spread of the {target} "
+        f"({units.value(ppc['observed_sd'], sd_p)}) is "
+        + ("inside" if inside else "outside")
+        + f" the {ci} of the spread in data simulated from the model "
+        f"({units.value(ppc['replicated_sd']['hdi'][0], sd_p)} to "
+        f"{units.value(ppc['replicated_sd']['hdi'][1], sd_p)})"
+        + (
+            ", so the model reproduces the data's variability."
+            if inside
+            else "; the model misdescribes the data's variability, so read its intervals with care."
+        )
+    )
+    sigma = bundle["sigma"]
+    sig_p = decimals_for(sigma["hdi"][1] - sigma["hdi"][0])
+    scatter = (
+        f"The known errors explain the scatter around the fit with a scale factor of "
+        f"{number(sigma['mean'], sig_p)} ({ci} {number(sigma['hdi'][0], sig_p)} to "
+        f"{number(sigma['hdi'][1], sig_p)}); 1 means the stated errors are right, above 1 "
+        "that rows vary more than their errors say."
+        if source
+        else f"The residual standard deviation is {units.value(sigma['mean'], sig_p)} ({ci} "
+        f"{units.value(sigma['hdi'][0], sig_p)} to {units.value(sigma['hdi'][1], sig_p)})."
+    )
+    health = _diagnostic_problems(bundle)
+    preds = bundle["predictions"]
+    pred_rows = []
+    for p in preds:
+        places = units.places(p["hdi"][1] - p["hdi"][0])
+        row = [
+            p["row"],
+            units.value(p["mean"], places),
+            f"{units.value(p['hdi'][0], places)} to {units.value(p['hdi'][1], places)}",
+        ]
+        if "observation_hdi" in p:
+            lo, hi = p["observation_hdi"]
+            row.append(f"{units.value(lo, places)} to {units.value(hi, places)}")
+        pred_rows.append(row)
+    pred_head = ["Row", f"Expected {target}", ci]
+    if preds and "observation_hdi" in preds[0]:
+        pred_head.append(f"A new measurement ({ci})")
+    coef_rows = []
+    for c in coefs:
+        places = units.places(c["hdi"][1] - c["hdi"][0])
+        coef_rows.append(
+            [
+                c["label"],
+                units.diff(c["mean"], places),
+                f"{units.diff(c['hdi'][0], places)} to {units.diff(c['hdi'][1], places)}",
+                prob(c["prob_positive"]),
+            ]
+        )
+    intercept = bundle["intercept"]
+    i_places = units.places(intercept["hdi"][1] - intercept["hdi"][0])
+    coef_rows.append(
+        [
+            "(intercept: all features at zero)",
+            units.value(intercept["mean"], i_places),
+            f"{units.value(intercept['hdi'][0], i_places)} to "
+            f"{units.value(intercept['hdi'][1], i_places)}",
+            "—",
+        ]
+    )
+    tables = {
+        "coefficients": {
+            "title": "Coefficients, per unit of each feature",
+            "head": ["Feature", "Effect per unit", ci, "Chance > 0"],
+            "rows": coef_rows,
+        },
+        "predictions": {
+            "title": f"Expected {target} and a new measurement, per row",
+            "head": pred_head,
+            "rows": pred_rows[:20],
+        },
+    }
+    diag = bundle["diagnostics"]
+    files = {t["key"]: t for t in bundle.get("tables", [])}
+    model = [
+        f"The {target} is modelled as a straight-line function of the features plus noise "
+        + ("scaled by each row's measurement error." if source else "of constant size.")
+        + " Features are standardised for fitting; coefficients are reported per unit of "
+        "each feature.",
+        f"Priors: each coefficient (per standard deviation of its feature) normal around 0 "
+        f"with spread {units.value(bundle['prior']['beta_sd'], 3)} (the target's standard "
+        "deviation): weak, so the data decide.",
+        scatter,
+        f"Sampling: {diag['method']}; largest R-hat {diag['r_hat_max']:.3f}, smallest bulk ESS "
+        f"{diag['ess_bulk_min']:,.0f}, {diag['divergences']} divergences.",
+    ]
+    if "predictions" in files:
+        model.append(
+            f"All {files['predictions']['rows']:,} predictions are in "
+            f"{files['predictions']['file']} beside this report"
+            + (f"; the table shows the first {len(pred_rows[:20])}." if len(preds) > 20 else ".")
+        )
+    figures = {
+        "coefficients": Figure(
+            caption=(
+                f"Change in {target} per standard deviation of each feature (so features on "
+                f"different scales compare): dot is the mean, bar the {ci}."
+            ),
+            alt=(
+                f"Interval chart of {len(coefs)} coefficients with {ci}s: "
+                + "; ".join(f"{c['label']} {units.diff(c['per_sd']['mean'], 3)}" for c in coefs)
+                + " per standard deviation."
+            ),
+        ),
+        "ppc": Figure(
+            caption=(
+                f"Posterior-predictive check: the observed distribution of {target} (black) "
+                "against data sets simulated from the fitted model (blue)."
+            ),
+            alt=(
+                f"Histogram outlines of the observed {target} and 40 simulated data sets; the "
+                "simulated spread "
+                + ("covers" if inside else "does not cover")
+                + " the observed spread."
+            ),
+        ),
+    }
+    return Text(
+        headline=headline,
+        reason=reason,
+        verdict=verdict,
+        key_sentences=key,
+        health=health,
+        notes=[],
+        sections={"check": [check], "model": model},
+        tables=tables,
+        figures=figures,
+        how_to_read=_how_to_read(bundle, "chance that its effect is positive"),
+        glossary=glossary(REGRESSION_GLOSSARY),
+        provenance=_provenance(bundle),
+        warnings=data_warnings(bundle),
+    )
+
+
+def regression_history(bundle: Bundle) -> str:
+    """One line of key numbers for the experiment's history table."""
+    units = _units_of(bundle)
+    return "; ".join(
+        f"{c['label']} {units.diff(c['mean'], units.places(c['hdi'][1] - c['hdi'][0]))}"
+        for c in bundle["coefficients"]
+    )
+
+
 TEXT_BUILDERS: dict[str, Callable[[Bundle], Text]] = {
     "ab_test": ab_test_text,
     "hierarchical": hierarchical_text,
+    "mixture": mixture_text,
+    "regression": regression_text,
 }
 HISTORY_BUILDERS: dict[str, Callable[[Bundle], str]] = {
     "ab_test": ab_test_history,
     "hierarchical": hierarchical_history,
+    "mixture": mixture_history,
+    "regression": regression_history,
 }
 
 

@@ -1,0 +1,397 @@
+"""Gaussian mixtures: data from several sub-populations.
+
+Model: ``weights ~ Dirichlet(1, ..., 1)``, component means with an ordered transform (so
+components keep their labels across chains), standard deviations half-normal, and the
+observations from the mixture with the memberships marginalised out (``NormalMixture``, no
+per-observation categorical variable). Priors are scaled to the data. With a list of
+component counts, each is fitted and compared by PSIS-LOO.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from pydantic import Field, field_validator  # noqa: E402
+from scipy import stats as sps  # noqa: E402
+
+from analyses import stats  # noqa: E402
+from analyses.base import BaseSpec, DataError, Fit, Settings  # noqa: E402
+
+NAME = "mixture"
+VERSION = "1"
+#: An observation is confidently assigned when one component has at least this probability.
+CONFIDENT = 0.9
+#: A component whose weight is below this is reported as nearly empty.
+NEARLY_EMPTY = 0.02
+#: Observations needed per component.
+MIN_ROWS_PER_COMPONENT = 10
+#: Posterior draws used for each observation's membership probabilities.
+MEMBERSHIP_DRAWS = 500
+
+
+class Spec(BaseSpec):
+    """Config keys of a ``mixture`` experiment."""
+
+    analysis: Literal["mixture"]
+    value: str
+    components: int | list[int] = Field(2)
+    value_label: str | None = None
+    unit_label: str = "observation"
+    component_labels: list[str] = []
+    value_prefix: str = ""
+    value_suffix: str = ""
+
+    @field_validator("components")
+    @classmethod
+    def _positive(cls, value: int | list[int]) -> int | list[int]:
+        counts = value if isinstance(value, list) else [value]
+        if not counts or any(k < 1 or k > 10 for k in counts):
+            raise ValueError("components must be a whole number from 1 to 10, or a list of them")
+        if len(set(counts)) != len(counts):
+            raise ValueError("components lists a number twice")
+        return sorted(value) if isinstance(value, list) else value
+
+    @property
+    def counts(self) -> list[int]:
+        """The component counts to fit."""
+        return self.components if isinstance(self.components, list) else [self.components]
+
+
+def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
+    """One column ``y`` of finite numbers.
+
+    Raises
+    ------
+    DataError
+        Missing or non-numeric column, missing values, a constant column, or too few rows
+        for the number of components.
+    """
+    if spec.value not in frame.columns:
+        raise DataError(
+            source,
+            f"column '{spec.value}' (from value = \"{spec.value}\") is missing; the file has "
+            f"columns {', '.join(map(str, frame.columns))}",
+            "set value to one of those columns",
+        )
+    y = pd.to_numeric(frame[spec.value], errors="coerce")
+    for what, mask in (
+        ("missing", frame[spec.value].isna()),
+        ("non-numeric", y.isna() & frame[spec.value].notna()),
+    ):
+        bad = frame.index[mask]
+        if len(bad):
+            rows = ", ".join(str(i + 2) for i in bad[:5])
+            raise DataError(
+                source,
+                f"column '{spec.value}' has {len(bad)} {what} value(s), in rows {rows}",
+                "fill in or remove those rows; the column must be numeric",
+            )
+    if y.nunique() < 2:
+        raise DataError(source, f"column '{spec.value}' is constant", "check the column")
+    need = MIN_ROWS_PER_COMPONENT * max(spec.counts)
+    if len(y) < need:
+        raise DataError(
+            source,
+            f"{len(y)} rows are too few for {max(spec.counts)} components "
+            f"(at least {MIN_ROWS_PER_COMPONENT} per component, so {need})",
+            "collect more data or ask for fewer components",
+        )
+    return pd.DataFrame({"y": y.to_numpy(dtype=float)}), []
+
+
+def priors(y: np.ndarray) -> dict[str, float]:
+    """Weakly informative priors scaled to the data."""
+    return {
+        "mu_mean": float(np.mean(y)),
+        "mu_sd": float(2 * np.std(y)),
+        "sigma_scale": float(np.std(y)),
+    }
+
+
+def _sample(y: np.ndarray, k: int, settings: Settings):
+    import pymc as pm
+    from pymc.distributions.transforms import ordered
+
+    prior = priors(y)
+    start = np.quantile(y, (np.arange(k) + 0.5) / k)
+    with pm.Model(coords={"component": np.arange(k)}) as model:
+        order = {"transform": ordered} if k > 1 else {}
+        mu = pm.Normal("mu", prior["mu_mean"], prior["mu_sd"], dims="component", **order)
+        sigma = pm.HalfNormal("sigma", prior["sigma_scale"], dims="component")
+        if k > 1:
+            weight = pm.Dirichlet("weight", np.ones(k), dims="component")
+            pm.NormalMixture("y", w=weight, mu=mu, sigma=sigma, observed=y)
+        else:
+            pm.Deterministic("weight", pm.math.ones_like(mu), dims="component")
+            pm.Normal("y", mu[0], sigma[0], observed=y)
+        trace = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            random_seed=settings.seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+            quiet=True,
+            target_accept=0.9,
+            # Start every chain with the means at the data's quantiles, in order, without
+            # jitter: jittered starts of a mixture land chains in different local modes.
+            init="adapt_diag",
+            initvals={"mu": start, "sigma": np.full(k, np.std(y) / k)},
+        )
+        pm.compute_log_likelihood(trace, model=model, progressbar=False)
+    return trace, prior
+
+
+def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Each observation's probability of belonging to each component, averaged over draws.
+
+    Parameters
+    ----------
+    y
+        Observations, shape (n,).
+    weight, mu, sigma
+        Posterior draws, shape (draws, components).
+
+    Returns
+    -------
+    ndarray
+        Shape (n, components); rows sum to one.
+    """
+    log_p = np.log(weight)[:, None, :] + sps.norm.logpdf(
+        y[None, :, None], mu[:, None, :], sigma[:, None, :]
+    )
+    log_p -= log_p.max(axis=2, keepdims=True)
+    p = np.exp(log_p)
+    p /= p.sum(axis=2, keepdims=True)
+    return p.mean(axis=0)
+
+
+def _compare(traces: dict[int, Any]) -> list[dict[str, Any]]:
+    """PSIS-LOO comparison of the fitted component counts, best ELPD first."""
+    import arviz as az
+
+    table = az.compare({f"{k}": traces[k] for k in traces}, round_to="none")
+    rows = []
+    for name, row in table.iterrows():
+        notes = [str(row[c]) for c in ("diag_elpd", "diag_diff") if str(row[c]).strip()]
+        rows.append(
+            {
+                "components": int(name),
+                "elpd": float(row["elpd"]),
+                "se": float(row["se"]),
+                "elpd_diff": float(row["elpd_diff"]),
+                "dse": float(row["dse"]),
+                "p_loo": float(row["p"]),
+                "weight": float(row["weight"]),
+                "diagnostics": notes,
+            }
+        )
+    return rows
+
+
+#: A larger model must beat a smaller one by more than this many ELPD points (or two
+#: standard errors of the difference) to be preferred.
+ELPD_MARGIN = 4.0
+
+
+def choose(comparison: list[dict[str, Any]]) -> int:
+    """The smallest component count whose ELPD is within the margin of the best."""
+    close = [
+        row["components"]
+        for row in comparison
+        if -row["elpd_diff"] <= max(ELPD_MARGIN, 2 * row["dse"])
+    ]
+    return min(close)
+
+
+def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
+    """Fit each component count; summarise the one PSIS-LOO prefers."""
+    y = frame["y"].to_numpy()
+    traces = {}
+    for k in spec.counts:
+        traces[k], prior = _sample(y, k, settings)
+    comparison = _compare(traces) if len(traces) > 1 else []
+    chosen = choose(comparison) if comparison else spec.counts[0]
+    trace = traces[chosen]
+    post = trace["posterior"].to_dataset()
+    divergences = int(trace["sample_stats"]["diverging"].sum())
+    names = ["mu", "sigma"] + (["weight"] if chosen > 1 else [])
+    diagnostics = {
+        **stats.convergence(post[names], divergences),
+        "method": "NUTS (PyMC), memberships marginalised, ordered means",
+    }
+    prob = settings.ci_prob
+    flat = {
+        n: post[n].stack(s=("chain", "draw")).transpose("s", "component").values
+        for n in ("mu", "sigma", "weight")
+    }
+    components = [
+        {
+            "component": i,
+            "label": spec.component_labels[i] if i < len(spec.component_labels) else None,
+            "weight": stats.summary(flat["weight"][:, i], prob),
+            "mean": stats.summary(flat["mu"][:, i], prob),
+            "sd": stats.summary(flat["sigma"][:, i], prob),
+        }
+        for i in range(chosen)
+    ]
+    chain_means = post["mu"].mean("draw").values  # chains x components
+    spread = post["mu"].std(("chain", "draw")).values
+    label_switching = bool(np.any(np.ptp(chain_means, axis=0) > 3 * np.maximum(spread, 1e-12)))
+    thin = np.linspace(0, flat["mu"].shape[0] - 1, min(MEMBERSHIP_DRAWS, flat["mu"].shape[0]))
+    thin = thin.round().astype(int)
+    member = membership(y, flat["weight"][thin], flat["mu"][thin], flat["sigma"][thin])
+    best = member.max(axis=1)
+    warnings = []
+    empty = [c["component"] for c in components if c["weight"]["mean"] < NEARLY_EMPTY]
+    if empty and chosen > 1:
+        warnings.append(
+            {
+                "code": "nearly_empty_component",
+                "count": len(empty),
+                "components": [i + 1 for i in empty],
+                "threshold": NEARLY_EMPTY,
+            }
+        )
+    if label_switching or diagnostics["r_hat_max"] > 1.01:
+        warnings.append(
+            {"code": "multimodal_posterior", "count": 1, "r_hat_max": diagnostics["r_hat_max"]}
+        )
+    table = pd.DataFrame({"row": np.arange(len(y)) + 2, "value": y})
+    for i in range(chosen):
+        table[f"p_component_{i + 1}"] = member[:, i]
+    table["most_likely"] = member.argmax(axis=1) + 1
+    results = {
+        "value_label": spec.value_label or spec.value,
+        "unit_label": spec.unit_label,
+        "n": int(len(y)),
+        "prior": prior,
+        "chosen_components": chosen,
+        "components": components,
+        "comparison": comparison,
+        "label_switching": label_switching,
+        "assignment": {
+            "threshold": CONFIDENT,
+            "confident": int((best >= CONFIDENT).sum()),
+            "ambiguous": int((best < CONFIDENT).sum()),
+            "per_component": [
+                int(((member.argmax(axis=1) == i) & (best >= CONFIDENT)).sum())
+                for i in range(chosen)
+            ],
+        },
+        "observed": {
+            "min": float(y.min()),
+            "max": float(y.max()),
+            "mean": float(y.mean()),
+            "sd": float(y.std(ddof=1)),
+        },
+    }
+    tree = xr.DataTree.from_dict({"posterior": post[names]})
+    return Fit(
+        results=results,
+        posterior=tree,
+        diagnostics=diagnostics,
+        warnings=warnings,
+        tables={"membership": table},
+    )
+
+
+COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16", "#4a5568"]
+
+
+def plot(fit: Fit) -> dict[str, Figure]:
+    """Histogram with the fitted mixture and each component; posterior of the means."""
+    results = fit.results
+    y = fit.tables["membership"]["value"].to_numpy()
+    post = fit.posterior["posterior"].to_dataset()
+    figures: dict[str, Figure] = {}
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.hist(
+        y,
+        bins=min(80, max(20, len(y) // 25)),
+        density=True,
+        color="#cbd5e0",
+        edgecolor="white",
+        lw=0.3,
+    )
+    grid = np.linspace(y.min() - 0.1 * np.ptp(y), y.max() + 0.1 * np.ptp(y), 500)
+    total = np.zeros_like(grid)
+    for i, comp in enumerate(results["components"]):
+        part = comp["weight"]["mean"] * sps.norm.pdf(grid, comp["mean"]["mean"], comp["sd"]["mean"])
+        total += part
+        ax.plot(
+            grid,
+            part,
+            color=COLORS[i % len(COLORS)],
+            lw=1.4,
+            ls="--",
+            label=comp["label"] or f"component {i + 1}",
+        )
+    ax.plot(grid, total, color="black", lw=1.8, label="mixture")
+    ax.set_xlabel(results["value_label"])
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    figures["fit"] = fig
+
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    for i, comp in enumerate(results["components"]):
+        draws = post["mu"].sel(component=i).values.ravel()
+        ax.hist(
+            draws,
+            bins=60,
+            density=True,
+            histtype="stepfilled",
+            alpha=0.5,
+            color=COLORS[i % len(COLORS)],
+            label=comp["label"] or f"component {i + 1}",
+        )
+        ax.plot(comp["mean"]["hdi"], [0, 0], color=COLORS[i % len(COLORS)], lw=4)
+    ax.set_xlabel(f"Posterior of each component's mean ({results['value_label']}); bar: 94% HDI")
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    figures["means"] = fig
+    return figures
+
+
+_SUMMARY = {
+    "type": "object",
+    "required": ["mean", "hdi"],
+    "properties": {
+        "mean": {"type": "number"},
+        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    },
+}
+
+RESULT_SCHEMA: dict[str, Any] = {
+    "required": ["components", "chosen_components", "assignment"],
+    "properties": {
+        "components": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["weight", "mean", "sd"],
+                "properties": {"weight": _SUMMARY, "mean": _SUMMARY, "sd": _SUMMARY},
+            },
+        },
+        "chosen_components": {"type": "integer", "minimum": 1},
+        "comparison": {"type": "array"},
+        "assignment": {
+            "type": "object",
+            "required": ["confident", "ambiguous", "threshold"],
+        },
+    },
+}

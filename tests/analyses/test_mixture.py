@@ -1,0 +1,115 @@
+"""Gaussian mixtures: membership maths, model choice, bad input, and (slow) recovery."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from analyses import mixture as m
+from analyses.base import DataError, Settings
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def spec(**overrides) -> m.Spec:
+    keys = dict(name="m", title="M", analysis="mixture", data="x.csv", value="v")
+    return m.Spec(**(keys | overrides))
+
+
+def test_membership_is_bayes_rule_averaged_over_draws():
+    y = np.array([-3.0, 0.1, 2.5])
+    weight = np.array([[0.3, 0.7], [0.5, 0.5]])
+    mu = np.array([[-2.0, 2.0], [-1.0, 3.0]])
+    sigma = np.array([[1.0, 1.0], [1.5, 0.5]])
+    out = m.membership(y, weight, mu, sigma)
+    expected = np.zeros((3, 2))
+    for d in range(2):
+        dens = weight[d] * sps.norm.pdf(y[:, None], mu[d], sigma[d])
+        expected += dens / dens.sum(axis=1, keepdims=True) / 2
+    assert out == pytest.approx(expected)
+    assert out.sum(axis=1) == pytest.approx(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("diffs", "chosen"),
+    [
+        ([(3, 0.0, 0.0), (4, -0.2, 0.6), (2, -30.0, 7.8), (1, -210.0, 17.0)], 3),
+        ([(4, 0.0, 0.0), (3, -12.0, 3.0), (2, -40.0, 8.0)], 4),
+        ([(2, 0.0, 0.0), (3, -1.0, 2.5), (1, -3.0, 2.5)], 1),
+    ],
+)
+def test_the_smallest_count_within_the_noise_of_the_best_is_chosen(diffs, chosen):
+    rows = [{"components": k, "elpd_diff": d, "dse": se} for k, d, se in diffs]
+    assert m.choose(rows) == chosen
+
+
+@pytest.mark.parametrize(
+    ("frame", "overrides", "fragment"),
+    [
+        (pd.DataFrame({"w": np.arange(50.0)}), {}, "column 'v' (from value"),
+        (pd.DataFrame({"v": ["1", "x"] * 25}), {}, "25 non-numeric value(s)"),
+        (pd.DataFrame({"v": [1.0, None] * 25}), {}, "25 missing value(s), in rows 3, 5"),
+        (pd.DataFrame({"v": [2.0] * 50}), {}, "is constant"),
+        (
+            pd.DataFrame({"v": np.arange(25.0)}),
+            {"components": [2, 3]},
+            "25 rows are too few for 3 components",
+        ),
+    ],
+)
+def test_unusable_data_is_refused_naming_the_column(frame, overrides, fragment):
+    with pytest.raises(DataError) as info:
+        m.load(spec(**overrides), frame, "f.csv")
+    assert fragment in str(info.value)
+
+
+def test_component_lists_are_validated():
+    with pytest.raises(ValueError, match="1 to 10"):
+        spec(components=[0, 2])
+    assert spec(components=[3, 1, 2]).counts == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_three_groups_are_recovered_within_their_hdis():
+    truth = json.loads((DATA / "ground_truth.json").read_text())["three_groups.csv"]
+    frame, _ = m.load(
+        spec(value="value", components=3), pd.read_csv(DATA / "three_groups.csv"), "f.csv"
+    )
+    fit = m.fit(
+        spec(value="value", components=3), frame, Settings(draws=1000, tune=600, chains=4, cores=2)
+    )
+    assert fit.diagnostics["ok"], fit.diagnostics
+    order = np.argsort(truth["means"])
+    for comp, i in zip(fit.results["components"], order, strict=True):
+        for key, true in (
+            ("mean", truth["means"][i]),
+            ("sd", truth["sds"][i]),
+            ("weight", truth["weights"][i]),
+        ):
+            low, high = comp[key]["hdi"]
+            assert low <= true <= high, (key, true, comp[key])
+    assert fit.results["assignment"]["confident"] + fit.results["assignment"]["ambiguous"] == 1000
+    assert fit.warnings == []
+    members = fit.tables["membership"]
+    assert (
+        members[["p_component_1", "p_component_2", "p_component_3"]]
+        .sum(axis=1)
+        .round(9)
+        .eq(1)
+        .all()
+    )
+
+
+@pytest.mark.slow
+def test_loo_prefers_three_components_over_one_and_two():
+    frame = pd.read_csv(DATA / "three_groups.csv").rename(columns={"value": "v"})
+    fit = m.fit(
+        spec(components=[1, 2, 3]),
+        frame[["v"]].rename(columns={"v": "y"}),
+        Settings(draws=400, tune=400, chains=2, cores=2),
+    )
+    assert fit.results["chosen_components"] == 3
+    assert [r["components"] for r in fit.results["comparison"]][0] == 3

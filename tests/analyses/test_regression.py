@@ -1,0 +1,138 @@
+"""Regression with known measurement error: errors, bad input, and (slow) calibration."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyses import regression as r
+from analyses.base import DataError, Settings
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+FEATURES = ["degree_centrality", "reply_rate", "account_age_years"]
+
+
+def spec(**overrides) -> r.Spec:
+    keys = dict(
+        name="r", title="R", analysis="regression", data="x.csv", target="y", features=["a", "b"]
+    )
+    return r.Spec(**(keys | overrides))
+
+
+def frame(n=40, seed=0, **columns) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = {
+        "a": rng.normal(size=n),
+        "b": rng.normal(size=n),
+        "y": rng.normal(size=n),
+        "err": rng.uniform(0.1, 1, n),
+    }
+    return pd.DataFrame(base | columns)
+
+
+def test_binomial_error_matches_the_formula_and_floors_extreme_shares():
+    share, count = np.array([0.1, 0.1, 0.0, 1.0]), np.array([10, 100, 10, 20])
+    error = r.binomial_error(share, count)
+    assert error[:2] == pytest.approx(np.sqrt(0.1 * 0.9 / np.array([10, 100])))
+    assert error[2] == pytest.approx(np.sqrt(0.05 * 0.95 / 10))
+    assert error[3] == pytest.approx(np.sqrt(0.025 * 0.975 / 20))
+    # 1/10 and 10/100 are both 10%, but the first is far less certain.
+    assert error[0] > 3 * error[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "overrides", "fragment"),
+    [
+        (frame().drop(columns="b"), {}, "column 'b' (from features"),
+        (frame(b=["x"] * 40), {}, "non-numeric value(s)"),
+        (frame(b=[1.0] * 40), {}, "feature 'b' is constant"),
+        (frame(n=12), {}, "12 rows are too few for 2 feature(s)"),
+        (
+            frame(err=[0.5] * 39 + [0.0]),
+            {"target_error": "err"},
+            "1 zero or negative value(s), in rows 41",
+        ),
+        (frame(err=[-1.0] * 40), {"target_error": "err"}, "zero or negative"),
+        (frame(y=[np.nan] + [0.1] * 39), {}, "column 'y' has 1 missing value(s), in rows 2"),
+        (frame(err=[10] * 40), {"count": "err"}, "outside 0 to 1"),
+    ],
+)
+def test_unusable_data_is_refused_naming_the_column(data, overrides, fragment):
+    with pytest.raises(DataError) as info:
+        r.load(spec(**overrides), data, "f.csv")
+    assert fragment in str(info.value)
+
+
+def test_a_predict_file_without_the_features_is_named_as_such(tmp_path):
+    path = tmp_path / "new.csv"
+    pd.DataFrame({"a": [1.0], "c": [2.0]}).to_csv(path, index=False)
+    with pytest.raises(DataError) as info:
+        r.load_predict(spec(), path)
+    assert "predict file's columns do not match the features: missing 'b'" in str(info.value)
+
+
+def test_config_rejects_the_target_as_a_feature_and_two_error_sources():
+    with pytest.raises(ValueError, match="target cannot also be a feature"):
+        spec(features=["a", "y"])
+    with pytest.raises(ValueError, match="not both"):
+        spec(target_error="err", count="n")
+
+
+def generator():
+    module_spec = importlib.util.spec_from_file_location("generate", DATA / "generate.py")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_coefficients_and_predictions_are_calibrated_over_simulated_data_sets(tmp_path):
+    """Across 20 independent data sets the 94% HDIs cover the true coefficients, and the
+    prediction intervals the true shares of new rows, at about the nominal rate."""
+    gen = generator()
+    s = spec(target="share", features=FEATURES, count="messages", predict="new.csv")
+    truth = np.array([gen.TOPIC_COEFFICIENTS[f] for f in FEATURES])
+    settings = Settings(draws=300, tune=300, chains=2, cores=2, base_dir=str(tmp_path))
+    coef_hits, pred_cover = [], []
+    for seed in range(20):
+        rng = np.random.default_rng(1000 + seed)
+        train, new = gen._topic_rows(rng, 300), gen._topic_rows(rng, 40)
+        new.to_csv(tmp_path / "new.csv", index=False)
+        rows, _ = r.load(s, train, "train.csv")
+        fit = r.fit(s, rows, settings)
+        hdi = np.array([c["hdi"] for c in fit.results["coefficients"]])
+        coef_hits.extend((hdi[:, 0] <= truth) & (truth <= hdi[:, 1]))
+        table = fit.tables["predictions"]
+        pred_cover.append(
+            np.mean(
+                (table["mean_low"] <= new["true_share"]) & (new["true_share"] <= table["mean_high"])
+            )
+        )
+    # 60 coefficient checks: binomial sd of the rate is sqrt(.94 * .06 / 60) = 0.031.
+    assert abs(np.mean(coef_hits) - 0.94) < 3.5 * np.sqrt(0.94 * 0.06 / 60)
+    # Prediction coverage per data set varies together with its coefficients; judge the
+    # mean over data sets by its own spread.
+    spread = np.std(pred_cover, ddof=1) / np.sqrt(len(pred_cover))
+    assert abs(np.mean(pred_cover) - 0.94) < max(3.5 * spread, 0.02)
+
+
+@pytest.mark.slow
+def test_known_errors_weight_rows_and_an_ordinary_regression_works_without_them():
+    rng = np.random.default_rng(4)
+    n = 200
+    a = rng.normal(size=n)
+    err = np.where(rng.random(n) < 0.5, 0.05, 2.0)
+    y = 1.0 + 0.5 * a + err * rng.standard_normal(n)
+    data = pd.DataFrame({"a": a, "b": rng.normal(size=n), "y": y, "err": err})
+    settings = Settings(draws=400, tune=400, chains=2, cores=2)
+    with_error = r.fit(
+        spec(target_error="err"), r.load(spec(target_error="err"), data, "f")[0], settings
+    )
+    plain = r.fit(spec(), r.load(spec(), data, "f")[0], settings)
+    a_err, a_plain = with_error.results["coefficients"][0], plain.results["coefficients"][0]
+    assert a_err["hdi"][0] < 0.5 < a_err["hdi"][1]
+    # Knowing which rows are precise gives a much narrower interval.
+    assert np.diff(a_err["hdi"])[0] < 0.5 * np.diff(a_plain["hdi"])[0]
+    assert with_error.results["sigma"]["hdi"][0] < 1 < with_error.results["sigma"]["hdi"][1]
