@@ -427,6 +427,21 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
     return Fit(results=results, posterior=_posterior_tree(draws, arms), diagnostics=diagnostics)
 
 
+def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a history of readouts follows: the headline comparison's lift."""
+    comp = next(c for c in results["comparisons"] if c["arm"] == results["primary"])
+    return {
+        "label": f"relative lift of {comp['arm']} over {comp['vs']}",
+        "scale": "relative",
+        "mean": comp["lift_rel"]["mean"],
+        "hdi": comp["lift_rel"]["hdi"],
+        "prob": comp["prob_better"],
+        "prob_label": f"chance {comp['arm']} is better",
+        "n": sum(a["n"] for a in results["arms"]),
+        "n_label": "users",
+    }
+
+
 def _density(ax: plt.Axes, draws: np.ndarray, hdi: list[float], color: str, label: str) -> None:
     draws = draws[:: max(1, draws.size // 4000)]
     grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)

@@ -14,6 +14,9 @@
     Fit the model and summarise it.
 ``input_files(spec) -> list[str]`` (optional)
     Further files the fit reads (relative to the config), so that changing them refits.
+``key_numbers(results) -> dict``
+    The headline number (``label``, ``scale``, ``mean``, ``hdi``, ``prob``, ``n``) that the
+    history of readouts follows.
 ``plot(fit) -> dict[str, Figure]``
     Matplotlib figures keyed by name; captions and alt text come from the wording.
 """

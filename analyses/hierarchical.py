@@ -486,6 +486,20 @@ def fit(spec: Spec, units: pd.DataFrame, settings: Settings) -> Fit:
     return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables={"units": table})
 
 
+def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a history of readouts follows: the average effect over the units."""
+    return {
+        "label": f"average effect over the {results['unit_label']}s",
+        "scale": "value",
+        "mean": results["average"]["mean"],
+        "hdi": results["average"]["hdi"],
+        "prob": results["average"]["prob_positive"],
+        "prob_label": "chance the average effect is positive",
+        "n": results["n_units"],
+        "n_label": f"{results['unit_label']}s",
+    }
+
+
 def _unit_table(units, summary, mu_group, g, prob) -> pd.DataFrame:
     """Every unit with its own, pooled and complete-pooling estimates (the CSV)."""
     table = pd.DataFrame(

@@ -305,6 +305,21 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
     )
 
 
+def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a history of readouts follows: the largest component's mean."""
+    largest = max(results["components"], key=lambda c: c["weight"]["mean"])
+    return {
+        "label": f"mean of the largest of {results['chosen_components']} component(s)",
+        "scale": "value",
+        "mean": largest["mean"]["mean"],
+        "hdi": largest["mean"]["hdi"],
+        "prob": None,
+        "prob_label": None,
+        "n": results["n"],
+        "n_label": f"{results['unit_label']}s",
+    }
+
+
 COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16", "#4a5568"]
 
 

@@ -403,6 +403,21 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
     return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
 
 
+def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a history of readouts follows: the first feature's coefficient."""
+    first = results["coefficients"][0]
+    return {
+        "label": f"effect per unit of {first['label']}",
+        "scale": "value",
+        "mean": first["mean"],
+        "hdi": first["hdi"],
+        "prob": first["prob_positive"],
+        "prob_label": "chance the effect is positive",
+        "n": results["n"],
+        "n_label": "rows",
+    }
+
+
 def plot(fit: Fit) -> dict[str, Figure]:
     """Coefficients with their HDIs, and the posterior-predictive check."""
     results = fit.results

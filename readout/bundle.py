@@ -85,6 +85,21 @@ COMMON_SCHEMA: dict[str, Any] = {
             },
         },
         "warnings": {"type": "array"},
+        "key_numbers": {
+            "type": "object",
+            "required": ["label", "scale", "mean", "hdi", "n"],
+            "properties": {
+                "scale": {"enum": ["relative", "value"]},
+                "mean": {"type": "number"},
+                "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                "prob": {"type": ["number", "null"]},
+                "n": {"type": "integer"},
+            },
+        },
+        "previous": {
+            "type": ["object", "null"],
+            "required": ["date", "data_sha256", "config_sha256", "verdict"],
+        },
     },
 }
 

@@ -106,7 +106,33 @@ def _save_figures(module, fit, staging: Path) -> list[dict]:
     return saved
 
 
-def build_readout(experiment: Experiment, staging: Path, readout_date: str) -> dict:
+def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
+    """What the history needs of the newest readout before ``readout_date``."""
+    folder = output / name
+    if not folder.is_dir():
+        return None
+    earlier = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and p.name < readout_date and (p / "bundle.json").is_file()
+    )
+    if not earlier:
+        return None
+    bundle = bundles.read(earlier[-1] / "bundle.json")
+    text = wording.readout_text(bundle)
+    return {
+        "date": earlier[-1].name,
+        "data_sha256": bundle["data_sha256"],
+        "config_sha256": bundle["config_sha256"],
+        "verdict": text.verdict,
+        "headline": text.headline,
+        "key_numbers": bundle.get("key_numbers"),
+    }
+
+
+def build_readout(
+    experiment: Experiment, staging: Path, readout_date: str, output: Path | None = None
+) -> dict:
     """Fit one experiment into ``staging``: posterior, figures, bundle, HTML and PDF."""
     started = time.perf_counter()
     spec = experiment.spec
@@ -142,6 +168,8 @@ def build_readout(experiment: Experiment, staging: Path, readout_date: str) -> d
         "diagnostics": fit.diagnostics,
         "warnings": warnings + fit.warnings,
         **fit.results,
+        "key_numbers": module.key_numbers(fit.results),
+        "previous": previous_readout(output, spec.name, readout_date) if output else None,
         "tables": tables,
         "figures": figures,
     }
@@ -192,7 +220,7 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
-        bundle = build_readout(experiment, staging, readout_date)
+        bundle = build_readout(experiment, staging, readout_date, output)
         _render(staging)
         final = output / name / readout_date
         publish_folder(staging, final)

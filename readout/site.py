@@ -42,10 +42,45 @@ def readouts(output: Path, name: str) -> list[dict[str, Any]]:
                         "bundle": bundle,
                         "text": text,
                         "history": wording.history_row(bundle),
+                        "since_last": text.since_last,
                         "healthy": not text.health,
                     }
                 )
     return found
+
+
+def history_chart(history: list[dict[str, Any]]) -> str | None:
+    """An SVG data URI of the key number and its HDI over the readouts (oldest first)."""
+    points = [h for h in reversed(history) if h["bundle"].get("key_numbers")]
+    if len(points) < 2:
+        return None
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = points[-1]["bundle"]["key_numbers"]
+    scale = 100 if key["scale"] == "relative" else 1
+    dates = [p["date"] for p in points]
+    means = [p["bundle"]["key_numbers"]["mean"] * scale for p in points]
+    low = [p["bundle"]["key_numbers"]["hdi"][0] * scale for p in points]
+    high = [p["bundle"]["key_numbers"]["hdi"][1] * scale for p in points]
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    ax.fill_between(dates, low, high, color="#bee3f8", lw=0)
+    ax.plot(dates, means, "o-", color="#2b6cb0")
+    ax.axhline(0, color="black", lw=0.8, ls="--")
+    ax.set_ylabel(("%" if scale == 100 else "") or None)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    import base64
+
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
 
 
 def write_site(config: Config, output: Path) -> None:
@@ -63,6 +98,8 @@ def write_site(config: Config, output: Path) -> None:
             "history": history,
             "latest": history[0] if history else None,
             "failure": failure,
+            "chart": history_chart(history),
+            "chart_alt": wording.history_alt(history[0]["bundle"], len(history)) if history else "",
         }
         entries.append(entry)
         if history or failure:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 Bundle = dict[str, Any]
@@ -146,6 +146,7 @@ class Text:
     glossary: list[tuple[str, str]]
     provenance: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    since_last: list[str] = field(default_factory=list)
 
 
 def _provenance(bundle: Bundle) -> list[tuple[str, str]]:
@@ -1537,9 +1538,79 @@ def history_row(bundle: Bundle) -> str:
     return HISTORY_BUILDERS[bundle["analysis"]](bundle)
 
 
+def _key_value(key: dict, x: float, places: int, bundle: Bundle) -> str:
+    if key["scale"] == "relative":
+        return relative(x, places)
+    spec = bundle["spec"]
+    units = Units(prefix=spec.get("value_prefix", ""), suffix=spec.get("value_suffix", ""))
+    return units.diff(x, places)
+
+
+def key_numbers_text(bundle: Bundle, key: dict) -> str:
+    """``label mean (94% HDI low to high)`` of a readout's key numbers."""
+    lo, hi = key["hdi"]
+    places = decimals_for(100 * (hi - lo) if key["scale"] == "relative" else hi - lo)
+    return (
+        f"{_key_value(key, key['mean'], places, bundle)} ({interval(bundle)} "
+        f"{_key_value(key, lo, places, bundle)} to {_key_value(key, hi, places, bundle)})"
+    )
+
+
+def history_alt(bundle: Bundle, readouts: int) -> str:
+    """Caption and alt text of the experiment page's history chart."""
+    key = bundle.get("key_numbers")
+    if not key:
+        return ""
+    return (
+        f"Line chart of the {key['label']} over {readouts} readouts, with its "
+        f"{interval(bundle)} shaded; latest {key_numbers_text(bundle, key)}."
+    )
+
+
+def since_last(bundle: Bundle, verdict: str) -> list[str]:
+    """What changed since the previous readout, and whether new data or config caused it."""
+    previous = bundle.get("previous")
+    if not previous:
+        return ["This is the experiment's first readout."]
+    now, before = bundle["key_numbers"], previous.get("key_numbers")
+    data_changed = previous["data_sha256"] != bundle["data_sha256"]
+    config_changed = previous["config_sha256"] != bundle["config_sha256"]
+    if data_changed and before:
+        cause = f"new data ({before['n']:,} {before['n_label']} then, {now['n']:,} now)"
+    elif data_changed:
+        cause = "new data"
+    else:
+        cause = "the same data"
+    if config_changed:
+        cause += " and a changed configuration" if data_changed else " with a changed configuration"
+    lines = [f"Since the last readout on {previous['date']} this one uses {cause}."]
+    label = VERDICT_LABELS.get
+    if previous["verdict"] == verdict:
+        lines.append(f"The verdict is unchanged ({label(verdict, verdict).lower()}).")
+    else:
+        lines.append(
+            f"The verdict moved from “{label(previous['verdict'], previous['verdict']).lower()}” "
+            f"to “{label(verdict, verdict).lower()}”."
+        )
+    if before and before["label"] == now["label"]:
+        moved = (
+            f"The {now['label']} moved from {key_numbers_text(bundle, before)} to "
+            f"{key_numbers_text(bundle, now)}"
+        )
+        if now.get("prob") is not None and before.get("prob") is not None:
+            moved += f"; the {now['prob_label']} from {prob(before['prob'])} to {prob(now['prob'])}"
+        lines.append(moved + ".")
+    if not data_changed and not config_changed:
+        lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")
+    return lines
+
+
 def readout_text(bundle: Bundle) -> Text:
     """All the words of one readout, chosen by the bundle's analysis."""
-    return TEXT_BUILDERS[bundle["analysis"]](bundle)
+    text = TEXT_BUILDERS[bundle["analysis"]](bundle)
+    if "key_numbers" in bundle:
+        text = replace(text, since_last=since_last(bundle, text.verdict))
+    return text
 
 
 def decision_reason(bundle: Bundle) -> str:

@@ -224,3 +224,29 @@ def test_the_console_script_runs_and_uses_exit_code_2_for_usage_errors(tmp_path)
         [str(readout), "run", "--bogus"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2
+
+
+def test_each_readout_says_what_changed_since_the_last_one(tmp_path):
+    config = project(
+        tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame(n=1000)}
+    )
+    out = tmp_path / "reports"
+    args = ["run", "--config", str(config), "--output", str(out), "--date"]
+    assert invoke(*args, "2026-11-14").exit_code == 0
+    binary_frame(n=3000, seed=1).to_csv(tmp_path / "data" / "good.csv", index=False)
+    assert invoke(*args, "2026-11-21").exit_code == 0
+    html = (out / "good" / "2026-11-21" / "report.html").read_text()
+    assert "Since the last readout on 2026-11-14 this one uses new data" in html
+    assert "(2,000 users then, 6,000 now)" in html
+    first = (out / "good" / "2026-11-14" / "report.html").read_text()
+    assert "first readout" in first
+    page = (out / "good" / "index.html").read_text()
+    assert page.index("2026-11-21") < page.index("2026-11-14")
+    assert 'alt="Line chart of the relative lift of B over A over 2 readouts' in page
+    # A config change without new data is named as such.
+    config.write_text(
+        config.read_text().replace('metric_type = "binary"', 'metric_type = "binary"\nseed = 7')
+    )
+    assert invoke(*args, "2026-11-22").exit_code == 0
+    html = (out / "good" / "2026-11-22" / "report.html").read_text()
+    assert "uses the same data with a changed configuration" in html
