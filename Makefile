@@ -17,7 +17,7 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report run render validate validate-pooling test test-fast bench lint format schema snapshots data setup system-deps clean
+.PHONY: help report run render validate validate-pooling email email-dry-run publish test test-fast bench lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ test: setup data ## Run the whole test suite, including a few small real-samplin
 
 test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
 	$(PY) -m pytest -m "not slow"
+
+email: setup ## Email each new readout's PDF summary (SMTP settings from READOUT_SMTP_*)
+	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT)
+
+email-dry-run: setup ## Write the emails to reports/outbox/ without sending
+	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT) --dry-run
 
 validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/width against its ground truth
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing

@@ -115,6 +115,26 @@ def render(config_path: Path, output: Path) -> None:
 @main.command()
 @_config
 @_output
+@click.option("--dry-run", is_flag=True, help="Write the .eml files to OUTPUT/outbox only.")
+def email(config_path: Path, output: Path, dry_run: bool) -> None:
+    """Send each new readout's PDF summary to its recipients (SMTP from READOUT_SMTP_*)."""
+    from readout import email as mail
+
+    config = _load(config_path)
+    try:
+        deliveries = mail.deliver(config, output, dry_run=dry_run)
+    except ConfigError as exc:
+        _fail(exc)
+    for d in deliveries:
+        click.echo(f"readout: email {d.key}: {d.status} ({d.message})", err=d.status == "failed")
+    if not deliveries:
+        click.echo("readout: no experiment has recipients (email = [...]) and a readout")
+    sys.exit(1 if any(d.status == "failed" for d in deliveries) else 0)
+
+
+@main.command()
+@_config
+@_output
 def validate(config_path: Path, output: Path) -> None:
     """Check the config and the data it names; fit nothing."""
     from readout import runner

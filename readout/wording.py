@@ -1556,6 +1556,14 @@ def key_numbers_text(bundle: Bundle, key: dict) -> str:
     )
 
 
+def subject_verdict(bundle: Bundle, text: Text) -> str:
+    """The verdict as it ends an email subject: ``ship B``, ``keep collecting data``."""
+    if bundle["analysis"] == "ab_test" and text.verdict == "ship" and not bundle["observational"]:
+        return f"ship {with_arm_labels(bundle)['decision']['arm']}"
+    label = VERDICT_LABELS.get(text.verdict, text.verdict)
+    return label[0].lower() + label[1:]
+
+
 def history_alt(bundle: Bundle, readouts: int) -> str:
     """Caption and alt text of the experiment page's history chart."""
     key = bundle.get("key_numbers")
