@@ -43,6 +43,10 @@ email: setup ## Email each new readout's PDF summary (SMTP settings from READOUT
 email-dry-run: setup ## Write the emails to reports/outbox/ without sending
 	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT) --dry-run
 
+publish: setup ## Copy the site to $(DEST) atomically (a folder, or host:path through rsync)
+	@test -n "$(DEST)" || { echo "usage: make publish DEST=/srv/readouts (or host:path)"; exit 2; }
+	.venv/bin/readout publish --config $(CONFIG) --output $(OUTPUT) "$(DEST)"
+
 validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/width against its ground truth
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
@@ -83,14 +87,17 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-# WeasyPrint needs Pango and HarfBuzz's subsetter; poppler gives pdftoppm/pdftotext.
+# WeasyPrint needs Pango and HarfBuzz's subsetter; poppler gives pdftoppm/pdftotext;
+# Chromium checks the published site as a reader would; pandoc checks the Quarto files.
 $(STAMP)/system: | $(STAMP)
 	@if ! ldconfig -p | grep -q 'libpango-1.0.so' || ! ldconfig -p | grep -q 'libharfbuzz-subset.so' \
-	    || ! command -v pdftoppm >/dev/null; then \
-	  echo "Installing system packages (Pango, HarfBuzz subset, poppler-utils)"; \
+	    || ! command -v pdftoppm >/dev/null || ! command -v chromium >/dev/null \
+	    || ! command -v pandoc >/dev/null || ! command -v rsync >/dev/null; then \
+	  echo "Installing system packages (Pango, HarfBuzz subset, poppler-utils, chromium, pandoc, rsync)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-dejavu-core; \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-dejavu-core \
+	    chromium pandoc rsync; \
 	fi
 	@touch $@
 

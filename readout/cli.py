@@ -135,6 +135,26 @@ def email(config_path: Path, output: Path, dry_run: bool) -> None:
 @main.command()
 @_config
 @_output
+@click.argument("dest")
+def publish(config_path: Path, output: Path, dest: str) -> None:
+    """Copy the site to DEST atomically (a folder), or rsync it to host:path."""
+    import subprocess
+
+    from readout.publish import publish as publish_site
+
+    try:
+        where = publish_site(output, dest)
+    except ConfigError as exc:
+        _fail(exc)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        click.echo(f"readout: publish to {dest} failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"readout: published {output} to {where}")
+
+
+@main.command()
+@_config
+@_output
 def validate(config_path: Path, output: Path) -> None:
     """Check the config and the data it names; fit nothing."""
     from readout import runner
