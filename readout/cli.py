@@ -103,11 +103,26 @@ def run(
 @main.command()
 @_config
 @_output
-def render(config_path: Path, output: Path) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["html", "quarto"]),
+    default="html",
+    show_default=True,
+    help="html: the site's pages and PDFs; quarto: a Quarto project.",
+)
+def render(config_path: Path, output: Path, engine: str) -> None:
     """Re-render every report from its bundle, without refitting."""
     from readout import runner
 
     config = _load(config_path)
+    if engine == "quarto":
+        from readout import quarto
+
+        written = quarto.write_project(config, output)
+        click.echo(f"readout: wrote {len(written)} .qmd file(s) to {output / quarto.FOLDER}")
+        _, message = quarto.render_project(output / quarto.FOLDER)
+        click.echo(f"readout: {message}")
+        return
     count = runner.render_all(config, output)
     click.echo(f"readout: re-rendered {count} readout(s) in {output}")
 

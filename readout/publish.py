@@ -56,7 +56,7 @@ def publish_local(output: Path, dest: Path) -> Path:
 
 
 def publish_remote(output: Path, dest: str) -> str:
-    """rsync the site to ``host:path``, files put in place only at the end."""
+    """Rsync the site to ``host:path``, files put in place only at the end."""
     if shutil.which("rsync") is None:
         raise ConfigError(dest, "rsync is not installed", "install it (apt-get install rsync)")
     command = [
