@@ -24,7 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 from scipy.stats import gaussian_kde  # noqa: E402
 
 from analyses import stats  # noqa: E402
-from analyses.base import BaseSpec, DataError, Fit, Settings  # noqa: E402
+from analyses.base import (  # noqa: E402
+    INTERVAL_SCHEMA,
+    PROB_SCHEMA,
+    SUMMARY_SCHEMA,
+    BaseSpec,
+    DataError,
+    Fit,
+    Settings,
+    row_numbers,
+)
 
 NAME = "ab_test"
 VERSION = "1"
@@ -79,13 +88,6 @@ class Spec(BaseSpec):
     priors: Priors = Priors()
 
 
-def _rows(index: pd.Index, limit: int = 5) -> str:
-    """Spreadsheet-style row numbers (header is row 1) of the first few offending rows."""
-    rows = [str(i + 2) for i in index[:limit]]
-    more = f" and {len(index) - limit} more" if len(index) > limit else ""
-    return ", ".join(rows) + more
-
-
 def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
     """Check the rows and return a frame with columns ``arm`` (str) and ``y`` (float).
 
@@ -109,7 +111,8 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         if len(missing):
             raise DataError(
                 source,
-                f"column '{column}' has {len(missing)} missing value(s), in rows {_rows(missing)}",
+                f"column '{column}' has {len(missing)} missing value(s), in rows "
+                f"{row_numbers(missing)}",
                 "fill them in or remove those rows",
             )
     arm = frame[spec.group].astype(str)
@@ -148,7 +151,8 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
     if len(bad):
         raise DataError(
             source,
-            f"column '{spec.metric}' has {len(bad)} non-numeric value(s), in rows {_rows(bad)}",
+            f"column '{spec.metric}' has {len(bad)} non-numeric value(s), in rows "
+            f"{row_numbers(bad)}",
             "make the metric column numeric",
         )
     if spec.metric_type == "binary":
@@ -157,7 +161,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
             raise DataError(
                 source,
                 f"binary metric '{spec.metric}' has {len(bad)} value(s) other than 0 and 1, "
-                f"in rows {_rows(bad)}",
+                f"in rows {row_numbers(bad)}",
                 'code conversions as 1 and non-conversions as 0, or set metric_type = "continuous"',
             )
     elif spec.log_transform:
@@ -166,7 +170,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
             raise DataError(
                 source,
                 f"metric '{spec.metric}' has {len(bad)} value(s) at or below zero, in rows "
-                f"{_rows(bad)}; log_transform needs positive values",
+                f"{row_numbers(bad)}; log_transform needs positive values",
                 "remove those rows, or set log_transform = false (zero spend is better "
                 "modelled separately from the amount spent)",
             )
@@ -500,22 +504,13 @@ def plot(fit: Fit) -> dict[str, Figure]:
     return figures
 
 
-_SUMMARY = {
-    "type": "object",
-    "required": ["mean", "hdi"],
-    "properties": {
-        "mean": {"type": "number"},
-        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-    },
-}
-_PROB = {"type": "number", "minimum": 0, "maximum": 1}
 _TEST = {
     "type": "object",
     "required": ["test", "p_value", "ci"],
     "properties": {
         "test": {"type": "string"},
-        "p_value": _PROB,
-        "ci": _SUMMARY["properties"]["hdi"],
+        "p_value": PROB_SCHEMA,
+        "ci": INTERVAL_SCHEMA,
     },
 }
 
@@ -532,8 +527,8 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "name": {"type": "string"},
                     "n": {"type": "integer", "minimum": 1},
                     "mean": {"type": "number"},
-                    "hdi": _SUMMARY["properties"]["hdi"],
-                    "prob_best": _PROB,
+                    "hdi": INTERVAL_SCHEMA,
+                    "prob_best": PROB_SCHEMA,
                 },
             },
         },
@@ -546,13 +541,13 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "arm": {"type": "string"},
                     "vs": {"type": "string"},
-                    "prob_better": _PROB,
+                    "prob_better": PROB_SCHEMA,
                     "expected_loss": {"type": "number", "minimum": 0},
-                    "lift_abs": _SUMMARY,
-                    "lift_rel": _SUMMARY,
-                    "lift_log": _SUMMARY,
-                    "prob_meaningful": _PROB,
-                    "prob_in_rope": _PROB,
+                    "lift_abs": SUMMARY_SCHEMA,
+                    "lift_rel": SUMMARY_SCHEMA,
+                    "lift_log": SUMMARY_SCHEMA,
+                    "prob_meaningful": PROB_SCHEMA,
+                    "prob_in_rope": PROB_SCHEMA,
                     "frequentist": _TEST,
                 },
             },

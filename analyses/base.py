@@ -34,6 +34,20 @@ from pydantic import BaseModel, ConfigDict
 CI_PROB = 0.94
 CI_KIND = "hdi"
 
+#: JSON Schema pieces the analyses' ``RESULT_SCHEMA`` and the bundle schema share.
+INTERVAL_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 2,
+}
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["mean", "hdi"],
+    "properties": {"mean": {"type": "number"}, "hdi": INTERVAL_SCHEMA},
+}
+PROB_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+
 
 class DataError(ValueError):
     """Data that an analysis cannot use, naming the file, the column and the fix.
@@ -51,6 +65,14 @@ class DataError(ValueError):
     def __init__(self, source: str, problem: str, fix: str) -> None:
         self.source, self.problem, self.fix = source, problem, fix
         super().__init__(f"{source}: {problem}. Fix: {fix}")
+
+
+def row_numbers(positions, limit: int = 5) -> str:
+    """Spreadsheet row numbers (the header is row 1) of the first few offending rows."""
+    positions = list(positions)
+    shown = ", ".join(str(int(i) + 2) for i in positions[:limit])
+    more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
+    return shown + more
 
 
 class BaseSpec(BaseModel):

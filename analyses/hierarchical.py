@@ -30,7 +30,16 @@ from pydantic import Field, model_validator  # noqa: E402
 from scipy import special  # noqa: E402
 
 from analyses import stats  # noqa: E402
-from analyses.base import BaseSpec, DataError, Fit, Settings  # noqa: E402
+from analyses.base import (  # noqa: E402
+    INTERVAL_SCHEMA,
+    PROB_SCHEMA,
+    SUMMARY_SCHEMA,
+    BaseSpec,
+    DataError,
+    Fit,
+    Settings,
+    row_numbers,
+)
 
 NAME = "hierarchical"
 VERSION = "1"
@@ -107,11 +116,10 @@ def _missing(frame: pd.DataFrame, source: str, columns: list[str]) -> None:
     for column in columns:
         missing = frame.index[frame[column].isna()]
         if len(missing):
-            rows = ", ".join(str(i + 2) for i in missing[:5])
+            rows = row_numbers(missing)
             raise DataError(
                 source,
-                f"column '{column}' has {len(missing)} missing value(s), in rows {rows}"
-                + (" and more" if len(missing) > 5 else ""),
+                f"column '{column}' has {len(missing)} missing value(s), in rows {rows}",
                 "fill them in or remove those rows",
             )
 
@@ -120,7 +128,7 @@ def _numeric(frame: pd.DataFrame, source: str, column: str) -> np.ndarray:
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = frame.index[values.isna()]
     if len(bad):
-        rows = ", ".join(str(i + 2) for i in bad[:5])
+        rows = row_numbers(bad)
         raise DataError(
             source,
             f"column '{column}' has {len(bad)} non-numeric value(s), in rows {rows}",
@@ -730,20 +738,11 @@ def plot(fit: Fit) -> dict[str, Figure]:
 
 # --------------------------------------------------------------------------- schema
 
-_SUMMARY = {
-    "type": "object",
-    "required": ["mean", "hdi"],
-    "properties": {
-        "mean": {"type": "number"},
-        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-    },
-}
-_PROB = {"type": "number", "minimum": 0, "maximum": 1}
 
 RESULT_SCHEMA: dict[str, Any] = {
     "required": ["units", "groups", "hyper", "baselines", "n_units", "average"],
     "properties": {
-        "average": _SUMMARY,
+        "average": SUMMARY_SCHEMA,
         "n_units": {"type": "integer", "minimum": 3},
         "units": {
             "type": "array",
@@ -767,9 +766,9 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "raw_estimate": {"type": "number"},
                     "raw_se": {"type": "number", "exclusiveMinimum": 0},
                     "mean": {"type": "number"},
-                    "hdi": _SUMMARY["properties"]["hdi"],
-                    "prob_positive": _PROB,
-                    "shrinkage": _PROB,
+                    "hdi": INTERVAL_SCHEMA,
+                    "prob_positive": PROB_SCHEMA,
+                    "shrinkage": PROB_SCHEMA,
                 },
             },
         },
@@ -781,7 +780,11 @@ RESULT_SCHEMA: dict[str, Any] = {
         "hyper": {
             "type": "object",
             "required": ["mu", "sigma_unit"],
-            "properties": {"mu": _SUMMARY, "sigma_group": _SUMMARY, "sigma_unit": _SUMMARY},
+            "properties": {
+                "mu": SUMMARY_SCHEMA,
+                "sigma_group": SUMMARY_SCHEMA,
+                "sigma_unit": SUMMARY_SCHEMA,
+            },
         },
         "baselines": {
             "type": "object",

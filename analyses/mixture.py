@@ -23,7 +23,14 @@ from pydantic import Field, field_validator  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
 from analyses import stats  # noqa: E402
-from analyses.base import BaseSpec, DataError, Fit, Settings  # noqa: E402
+from analyses.base import (  # noqa: E402
+    SUMMARY_SCHEMA,
+    BaseSpec,
+    DataError,
+    Fit,
+    Settings,
+    row_numbers,
+)
 
 NAME = "mixture"
 VERSION = "1"
@@ -88,7 +95,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
     ):
         bad = frame.index[mask]
         if len(bad):
-            rows = ", ".join(str(i + 2) for i in bad[:5])
+            rows = row_numbers(bad)
             raise DataError(
                 source,
                 f"column '{spec.value}' has {len(bad)} {what} value(s), in rows {rows}",
@@ -381,15 +388,6 @@ def plot(fit: Fit) -> dict[str, Figure]:
     return figures
 
 
-_SUMMARY = {
-    "type": "object",
-    "required": ["mean", "hdi"],
-    "properties": {
-        "mean": {"type": "number"},
-        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-    },
-}
-
 RESULT_SCHEMA: dict[str, Any] = {
     "required": ["components", "chosen_components", "assignment"],
     "properties": {
@@ -399,7 +397,11 @@ RESULT_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["weight", "mean", "sd"],
-                "properties": {"weight": _SUMMARY, "mean": _SUMMARY, "sd": _SUMMARY},
+                "properties": {
+                    "weight": SUMMARY_SCHEMA,
+                    "mean": SUMMARY_SCHEMA,
+                    "sd": SUMMARY_SCHEMA,
+                },
             },
         },
         "chosen_components": {"type": "integer", "minimum": 1},

@@ -27,7 +27,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from pydantic import Field, model_validator  # noqa: E402
 
 from analyses import stats  # noqa: E402
-from analyses.base import BaseSpec, DataError, Fit, Settings  # noqa: E402
+from analyses.base import (  # noqa: E402
+    INTERVAL_SCHEMA,
+    SUMMARY_SCHEMA,
+    BaseSpec,
+    DataError,
+    Fit,
+    Settings,
+    row_numbers,
+)
 
 NAME = "regression"
 VERSION = "1"
@@ -73,7 +81,7 @@ def _numeric(frame: pd.DataFrame, source: str, column: str, key: str) -> np.ndar
         )
     missing = frame.index[frame[column].isna()]
     if len(missing):
-        rows = ", ".join(str(i + 2) for i in missing[:5])
+        rows = row_numbers(missing)
         raise DataError(
             source,
             f"column '{column}' has {len(missing)} missing value(s), in rows {rows}",
@@ -82,7 +90,7 @@ def _numeric(frame: pd.DataFrame, source: str, column: str, key: str) -> np.ndar
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = frame.index[values.isna()]
     if len(bad):
-        rows = ", ".join(str(i + 2) for i in bad[:5])
+        rows = row_numbers(bad)
         raise DataError(
             source,
             f"column '{column}' ({key}) has {len(bad)} non-numeric value(s), in rows {rows}",
@@ -104,30 +112,37 @@ def binomial_error(share: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.sqrt(p * (1 - p) / count)
 
 
+def _positive(frame: pd.DataFrame, source: str, column: str, key: str, fix: str) -> np.ndarray:
+    """A numeric column whose every value must be above zero."""
+    values = _numeric(frame, source, column, f'{key} = "{column}"')
+    bad = np.flatnonzero(values <= 0)
+    if len(bad):
+        raise DataError(
+            source,
+            f"column '{column}' ({key}) has {len(bad)} zero or negative value(s), in rows "
+            f"{row_numbers(bad)}",
+            fix,
+        )
+    return values
+
+
 def _errors(spec: Spec, frame: pd.DataFrame, y: np.ndarray, source: str) -> np.ndarray | None:
     if spec.target_error is not None:
-        error = _numeric(frame, source, spec.target_error, f'target_error = "{spec.target_error}"')
-        bad = np.flatnonzero(error <= 0)
-        if len(bad):
-            rows = ", ".join(str(i + 2) for i in bad[:5])
-            raise DataError(
-                source,
-                f"column '{spec.target_error}' (target_error) has {len(bad)} zero or negative "
-                f"value(s), in rows {rows}",
-                "give every row a positive measurement error",
-            )
-        return error
+        return _positive(
+            frame,
+            source,
+            spec.target_error,
+            "target_error",
+            "give every row a positive measurement error",
+        )
     if spec.count is not None:
-        count = _numeric(frame, source, spec.count, f'count = "{spec.count}"')
-        bad = np.flatnonzero(count <= 0)
-        if len(bad):
-            rows = ", ".join(str(i + 2) for i in bad[:5])
-            raise DataError(
-                source,
-                f"column '{spec.count}' (count) has {len(bad)} zero or negative value(s), "
-                f"in rows {rows}",
-                "give every row the positive number of trials behind its share",
-            )
+        count = _positive(
+            frame,
+            source,
+            spec.count,
+            "count",
+            "give every row the positive number of trials behind its share",
+        )
         if np.any((y < 0) | (y > 1)):
             raise DataError(
                 source,
@@ -458,15 +473,6 @@ def plot(fit: Fit) -> dict[str, Figure]:
     return figures
 
 
-_SUMMARY = {
-    "type": "object",
-    "required": ["mean", "hdi"],
-    "properties": {
-        "mean": {"type": "number"},
-        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-    },
-}
-
 RESULT_SCHEMA: dict[str, Any] = {
     "required": ["coefficients", "predictions", "intercept", "sigma"],
     "properties": {
@@ -479,7 +485,7 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string"},
                     "mean": {"type": "number"},
-                    "hdi": _SUMMARY["properties"]["hdi"],
+                    "hdi": INTERVAL_SCHEMA,
                     "prob_positive": {"type": "number", "minimum": 0, "maximum": 1},
                 },
             },
@@ -492,11 +498,11 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "row": {"type": "string"},
                     "mean": {"type": "number"},
-                    "hdi": _SUMMARY["properties"]["hdi"],
+                    "hdi": INTERVAL_SCHEMA,
                 },
             },
         },
-        "intercept": _SUMMARY,
-        "sigma": _SUMMARY,
+        "intercept": SUMMARY_SCHEMA,
+        "sigma": SUMMARY_SCHEMA,
     },
 }

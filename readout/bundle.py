@@ -19,14 +19,6 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.j
 
 KEY_PACKAGES = ("readout", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas")
 
-_SUMMARY = {
-    "type": "object",
-    "required": ["mean", "hdi"],
-    "properties": {
-        "mean": {"type": "number"},
-        "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-    },
-}
 
 COMMON_SCHEMA: dict[str, Any] = {
     "type": "object",
