@@ -250,3 +250,35 @@ def test_each_readout_says_what_changed_since_the_last_one(tmp_path):
     assert invoke(*args, "2026-11-22").exit_code == 0
     html = (out / "good" / "2026-11-22" / "report.html").read_text()
     assert "uses the same data with a changed configuration" in html
+
+
+def test_a_second_run_on_the_same_reports_is_refused_while_one_holds_the_lock(tmp_path):
+    from readout import runner
+
+    config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
+    out = tmp_path / "reports"
+    with runner.lock(out):
+        result = invoke("run", "--config", str(config), "--output", str(out))
+    assert result.exit_code == 2
+    assert "another readout run is writing this folder" in result.output
+    assert not (out / "good").exists()
+
+
+def test_parallel_runs_report_every_experiment_with_plain_log_lines(tmp_path):
+    config = project(
+        tmp_path,
+        [
+            {"name": "one", "file": "good.csv"},
+            {"name": "two", "file": "good.csv"},
+            {"name": "three", "file": "good.csv"},
+        ],
+        {"good.csv": binary_frame()},
+    )
+    out = tmp_path / "reports"
+    result = invoke("run", "--config", str(config), "--output", str(out), "-j", "2")
+    assert result.exit_code == 0, result.output
+    for name in ("one", "two", "three"):
+        assert list((out / name).glob("*/report.pdf"))
+    # Not a terminal (as under cron): one plain line per experiment, no progress bar.
+    lines = [line for line in result.output.splitlines() if line.startswith("readout: [")]
+    assert sorted(line[9:14] for line in lines) == ["[1/3]", "[2/3]", "[3/3]"]
