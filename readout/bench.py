@@ -186,10 +186,10 @@ def main() -> None:
             )
             seconds, peak, code = result.stdout.split()[-3:]
             rows.append((experiment.name, experiment.spec.analysis, seconds, peak, code))
-    print(f"{'experiment':<18} {'analysis':<10} {'seconds':>8} {'peak MB':>8} {'exit':>5}")
-    print("-" * 53)
+    print(f"{'experiment':<18} {'analysis':<13} {'seconds':>8} {'peak MB':>8} {'exit':>5}")
+    print("-" * 56)
     for name, analysis, seconds, peak, code in rows:
-        print(f"{name:<18} {analysis:<10} {float(seconds):>8.2f} {float(peak):>8.0f} {code:>5}")
+        print(f"{name:<18} {analysis:<13} {float(seconds):>8.2f} {float(peak):>8.0f} {code:>5}")
     rate = _closed_form()
     print()
     print(
@@ -204,7 +204,11 @@ def main() -> None:
     print()
     print(
         f"fit cache: first run {first:.1f} s, re-run with nothing changed {again:.1f} s "
-        f"({100 * again / first:.0f}% of the first; signup-page, checkout-aa, creator-pricing)"
+        f"({100 * again / first:.0f}% of the first; signup-page, checkout-aa, creator-pricing);"
+    )
+    print(
+        "  a re-run fits nothing: what remains is start-up (importing the analyses to "
+        "validate the config, about 4 s) and hashing the data"
     )
     print()
     print("hierarchical pooling, pre-summarised creators in 20 genres, whole `readout run`")

@@ -267,6 +267,9 @@ VERDICT_LABELS = {
     "no_difference": "No meaningful difference",
     "withheld": "Verdict withheld",
 }
+VERDICT_LABELS.update({"higher": "Clearly higher", "lower": "Clearly lower"})
+#: Verdicts of an observational comparison: no "ship", since nothing was assigned.
+OBSERVATIONAL_VERDICTS = {"ship": "higher", "keep_control": "lower"}
 OBSERVATIONAL_LABELS = {
     "ship": "Clear difference",
     "keep_control": "Clear difference",
@@ -673,7 +676,11 @@ def ab_test_text(bundle: Bundle) -> Text:
     return Text(
         headline=_ab_headline(bundle),
         reason=_ab_reason(bundle, units),
-        verdict=bundle["decision"]["verdict"],
+        verdict=(
+            OBSERVATIONAL_VERDICTS.get(bundle["decision"]["verdict"], bundle["decision"]["verdict"])
+            if bundle["observational"]
+            else bundle["decision"]["verdict"]
+        ),
         key_sentences=key,
         health=health,
         notes=notes,
