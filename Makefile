@@ -20,7 +20,7 @@ STAMP := .cache/stamps
 .PHONY: help report run render validate validate-pooling email email-dry-run publish test test-fast bench lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
 
 report: setup data ## Install what is missing, generate demo data, fit every experiment, write reports/
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS)
