@@ -33,6 +33,7 @@ from analyses.base import (  # noqa: E402
     Fit,
     Settings,
     row_numbers,
+    sample,
 )
 
 NAME = "ab_test"
@@ -253,15 +254,8 @@ def _mcmc_continuous(
             pm.StudentT("y", nu=nu, mu=mu[index], sigma=sigma[index], observed=y)
         else:
             pm.Normal("y", mu=mu[index], sigma=sigma[index], observed=y)
-        trace = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.cores,
-            random_seed=settings.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            quiet=True,
+        trace = sample(
+            settings,
         )
     posterior = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())

@@ -129,3 +129,24 @@ class Fit:
     diagnostics: dict[str, Any]
     warnings: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def sample(settings: Settings, **options: Any) -> xr.DataTree:
+    """NUTS inside the current PyMC model with the run's draws, chains, cores and seed.
+
+    Quiet (readout reports its own progress and diagnostics); ``options`` are passed on to
+    ``pymc.sample`` (``target_accept``, ``init``, ``initvals``).
+    """
+    import pymc as pm
+
+    return pm.sample(
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.cores,
+        random_seed=settings.seed,
+        progressbar=False,
+        compute_convergence_checks=False,
+        quiet=True,
+        **options,
+    )

@@ -39,6 +39,7 @@ from analyses.base import (  # noqa: E402
     Fit,
     Settings,
     row_numbers,
+    sample,
 )
 
 NAME = "hierarchical"
@@ -337,15 +338,8 @@ def _sample(spec: Spec, units: pd.DataFrame, groups: list[str], settings: Settin
             pm.Normal("y", effect, se, observed=y)
         else:
             pm.Normal("y", mu_group[g], pt.sqrt(sigma_unit**2 + se**2), observed=y)
-        trace = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.cores,
-            random_seed=settings.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            quiet=True,
+        trace = sample(
+            settings,
             target_accept=0.9,
         )
     return trace, prior

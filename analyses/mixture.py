@@ -30,6 +30,7 @@ from analyses.base import (  # noqa: E402
     Fit,
     Settings,
     row_numbers,
+    sample,
 )
 
 NAME = "mixture"
@@ -139,15 +140,8 @@ def _sample(y: np.ndarray, k: int, settings: Settings):
         else:
             pm.Deterministic("weight", pm.math.ones_like(mu), dims="component")
             pm.Normal("y", mu[0], sigma[0], observed=y)
-        trace = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.cores,
-            random_seed=settings.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            quiet=True,
+        trace = sample(
+            settings,
             target_accept=0.9,
             # Start every chain with the means at the data's quantiles, in order, without
             # jitter: jittered starts of a mixture land chains in different local modes.

@@ -35,6 +35,7 @@ from analyses.base import (  # noqa: E402
     Fit,
     Settings,
     row_numbers,
+    sample,
 )
 
 NAME = "regression"
@@ -288,15 +289,8 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
             share = pt.clip(mu, 0.5 / n, 1 - 0.5 / n)
             err = pt.sqrt(share * (1 - share) / n)
         pm.Normal("y", mu, sigma * err, observed=y, dims="row")
-        trace = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.cores,
-            random_seed=settings.seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            quiet=True,
+        trace = sample(
+            settings,
         )
     post = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())
