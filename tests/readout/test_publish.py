@@ -142,3 +142,14 @@ def test_pages_load_in_chromium_with_no_outside_requests_or_console_errors(serve
     assert outside == []
     assert errors == []
     assert dialogs == []
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed (make setup)")
+def test_the_rsync_branch_copies_the_site_and_leaves_working_files(site, tmp_path):
+    # rsync treats a plain path as local, so the same command a host:path runs is exercised.
+    _, out = site
+    dest = tmp_path / "mirror"
+    publishing.publish_remote(out, str(dest))
+    assert (dest / "signup" / "2026-11-21" / "report.html").is_file()
+    assert not (dest / "outbox").exists()
+    assert not list(dest.glob(".*"))
