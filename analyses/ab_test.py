@@ -32,6 +32,9 @@ from analyses.base import (  # noqa: E402
     DataError,
     Fit,
     Settings,
+    no_missing,
+    numeric_column,
+    require_columns,
     row_numbers,
     sample,
 )
@@ -98,24 +101,8 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         For a missing column, missing values, an absent control, fewer than two arms, an
         empty arm, non-0/1 values in a binary metric or non-positive values on the log scale.
     """
-    for key in ("group", "metric"):
-        column = getattr(spec, key)
-        if column not in frame.columns:
-            raise DataError(
-                source,
-                f"column '{column}' (from {key} = \"{column}\") is missing; "
-                f"the file has columns {', '.join(map(str, frame.columns))}",
-                f"set {key} to one of those columns or add the column to the file",
-            )
-    for column in (spec.group, spec.metric):
-        missing = frame.index[frame[column].isna()]
-        if len(missing):
-            raise DataError(
-                source,
-                f"column '{column}' has {len(missing)} missing value(s), in rows "
-                f"{row_numbers(missing)}",
-                "fill them in or remove those rows",
-            )
+    require_columns(frame, source, {"group": spec.group, "metric": spec.metric})
+    no_missing(frame, source, [spec.group, spec.metric])
     arm = frame[spec.group].astype(str)
     arms = list(dict.fromkeys(arm))
     control = str(spec.control)
@@ -147,15 +134,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
             f"column '{spec.group}' has one arm only ('{arms[0]}'); a test needs two or more",
             "check the group column, or that every arm's data were exported",
         )
-    y = pd.to_numeric(frame[spec.metric], errors="coerce")
-    bad = frame.index[y.isna()]
-    if len(bad):
-        raise DataError(
-            source,
-            f"column '{spec.metric}' has {len(bad)} non-numeric value(s), in rows "
-            f"{row_numbers(bad)}",
-            "make the metric column numeric",
-        )
+    y = pd.Series(numeric_column(frame, source, "metric", spec.metric), index=frame.index)
     if spec.metric_type == "binary":
         bad = frame.index[~y.isin([0, 1])]
         if len(bad):
@@ -219,6 +198,7 @@ def _exact_binary(
         "ess_bulk_min": float(chains * per_chain),
         "divergences": 0,
         "ok": True,
+        **stats.limits(),
         "method": "exact Beta posterior (independent draws)",
     }
     return {"value": rate}, {"prior": prior, "diagnostics": diagnostics}

@@ -38,7 +38,9 @@ from analyses.base import (  # noqa: E402
     DataError,
     Fit,
     Settings,
-    row_numbers,
+    no_missing,
+    numeric_column,
+    require_columns,
     sample,
 )
 
@@ -102,46 +104,10 @@ class Spec(BaseSpec):
         return self.estimate is not None
 
 
-def _require(frame: pd.DataFrame, source: str, columns: dict[str, str | None]) -> None:
-    for key, column in columns.items():
-        if column is not None and column not in frame.columns:
-            raise DataError(
-                source,
-                f"column '{column}' (from {key} = \"{column}\") is missing; the file has "
-                f"columns {', '.join(map(str, frame.columns))}",
-                f"set {key} to one of those columns or add the column to the file",
-            )
-
-
-def _missing(frame: pd.DataFrame, source: str, columns: list[str]) -> None:
-    for column in columns:
-        missing = frame.index[frame[column].isna()]
-        if len(missing):
-            rows = row_numbers(missing)
-            raise DataError(
-                source,
-                f"column '{column}' has {len(missing)} missing value(s), in rows {rows}",
-                "fill them in or remove those rows",
-            )
-
-
-def _numeric(frame: pd.DataFrame, source: str, column: str) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = frame.index[values.isna()]
-    if len(bad):
-        rows = row_numbers(bad)
-        raise DataError(
-            source,
-            f"column '{column}' has {len(bad)} non-numeric value(s), in rows {rows}",
-            "make the column numeric",
-        )
-    return values.to_numpy(dtype=float)
-
-
 def _summarise_raw(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list]:
     """Per-unit difference in means and Welch standard error from raw rows."""
-    _missing(frame, source, [c for c in (spec.unit, spec.group, spec.arm, spec.metric) if c])
-    y = _numeric(frame, source, spec.metric)
+    no_missing(frame, source, [spec.unit, spec.group, spec.arm])
+    y = numeric_column(frame, source, "metric", spec.metric)
     arm = frame[spec.arm].astype(str).to_numpy()
     control = str(spec.control)
     arms = sorted(set(arm))
@@ -221,16 +187,16 @@ def _summarise_raw(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.Dat
 
 
 def _load_summary(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list]:
-    _missing(frame, source, [c for c in (spec.unit, spec.group, spec.estimate) if c])
+    no_missing(frame, source, [spec.unit, spec.group])
     out = pd.DataFrame(
         {
             "unit": frame[spec.unit].astype(str).to_numpy(),
-            "estimate": _numeric(frame, source, spec.estimate),
+            "estimate": numeric_column(frame, source, "estimate", spec.estimate),
             "se": pd.to_numeric(frame[spec.std_error], errors="coerce").to_numpy(dtype=float),
         }
     )
     if spec.users:
-        out["users"] = _numeric(frame, source, spec.users)
+        out["users"] = numeric_column(frame, source, "users", spec.users)
     if spec.group:
         out["group"] = frame[spec.group].astype(str).to_numpy()
     duplicated = out["unit"][out["unit"].duplicated()]
@@ -276,7 +242,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         columns |= {"estimate": spec.estimate, "std_error": spec.std_error, "users": spec.users}
     else:
         columns |= {"arm": spec.arm, "metric": spec.metric}
-    _require(frame, source, columns)
+    require_columns(frame, source, columns)
     units, warnings = (_load_summary if spec.summarised else _summarise_raw)(spec, frame, source)
     if spec.group and units["group"].nunique() < 2:
         raise DataError(
@@ -478,8 +444,9 @@ def fit(spec: Spec, units: pd.DataFrame, settings: Settings) -> Fit:
         "groups": group_rows,
         "hyper": hyper,
         "counts": {
-            "positive": int((table["prob_positive"] >= 0.97).sum()),
-            "negative": int((table["prob_positive"] <= 0.03).sum()),
+            "threshold": stats.STRONG_EVIDENCE,
+            "positive": int((table["prob_positive"] >= stats.STRONG_EVIDENCE).sum()),
+            "negative": int((table["prob_positive"] <= 1 - stats.STRONG_EVIDENCE).sum()),
         },
         "baselines": _baselines(table),
         "shrinkage_by_size": _shrinkage_by_size(table),

@@ -29,7 +29,7 @@ from analyses.base import (  # noqa: E402
     DataError,
     Fit,
     Settings,
-    row_numbers,
+    numeric_column,
     sample,
 )
 
@@ -82,26 +82,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         Missing or non-numeric column, missing values, a constant column, or too few rows
         for the number of components.
     """
-    if spec.value not in frame.columns:
-        raise DataError(
-            source,
-            f"column '{spec.value}' (from value = \"{spec.value}\") is missing; the file has "
-            f"columns {', '.join(map(str, frame.columns))}",
-            "set value to one of those columns",
-        )
-    y = pd.to_numeric(frame[spec.value], errors="coerce")
-    for what, mask in (
-        ("missing", frame[spec.value].isna()),
-        ("non-numeric", y.isna() & frame[spec.value].notna()),
-    ):
-        bad = frame.index[mask]
-        if len(bad):
-            rows = row_numbers(bad)
-            raise DataError(
-                source,
-                f"column '{spec.value}' has {len(bad)} {what} value(s), in rows {rows}",
-                "fill in or remove those rows; the column must be numeric",
-            )
+    y = pd.Series(numeric_column(frame, source, "value", spec.value))
     if y.nunique() < 2:
         raise DataError(source, f"column '{spec.value}' is constant", "check the column")
     need = MIN_ROWS_PER_COMPONENT * max(spec.counts)
@@ -263,7 +244,7 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
                 "threshold": NEARLY_EMPTY,
             }
         )
-    if label_switching or diagnostics["r_hat_max"] > 1.01:
+    if label_switching or diagnostics["r_hat_max"] > stats.R_HAT_MAX:
         warnings.append(
             {"code": "multimodal_posterior", "count": 1, "r_hat_max": diagnostics["r_hat_max"]}
         )

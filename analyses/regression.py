@@ -34,6 +34,7 @@ from analyses.base import (  # noqa: E402
     DataError,
     Fit,
     Settings,
+    numeric_column,
     row_numbers,
     sample,
 )
@@ -72,34 +73,6 @@ class Spec(BaseSpec):
         return self
 
 
-def _numeric(frame: pd.DataFrame, source: str, column: str, key: str) -> np.ndarray:
-    if column not in frame.columns:
-        raise DataError(
-            source,
-            f"column '{column}' (from {key}) is missing; the file has columns "
-            f"{', '.join(map(str, frame.columns))}",
-            f"fix {key} or add the column",
-        )
-    missing = frame.index[frame[column].isna()]
-    if len(missing):
-        rows = row_numbers(missing)
-        raise DataError(
-            source,
-            f"column '{column}' has {len(missing)} missing value(s), in rows {rows}",
-            "fill them in or remove those rows",
-        )
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = frame.index[values.isna()]
-    if len(bad):
-        rows = row_numbers(bad)
-        raise DataError(
-            source,
-            f"column '{column}' ({key}) has {len(bad)} non-numeric value(s), in rows {rows}",
-            "make the column numeric (encode categories as 0/1 columns)",
-        )
-    return values.to_numpy(dtype=float)
-
-
 def binomial_error(share: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Standard error of a share from ``count`` trials, floored for shares of 0 or 1.
 
@@ -115,7 +88,7 @@ def binomial_error(share: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _positive(frame: pd.DataFrame, source: str, column: str, key: str, fix: str) -> np.ndarray:
     """A numeric column whose every value must be above zero."""
-    values = _numeric(frame, source, column, f'{key} = "{column}"')
+    values = numeric_column(frame, source, key, column)
     bad = np.flatnonzero(values <= 0)
     if len(bad):
         raise DataError(
@@ -158,7 +131,16 @@ def _errors(spec: Spec, frame: pd.DataFrame, y: np.ndarray, source: str) -> np.n
 def features_of(spec: Spec, frame: pd.DataFrame, source: str) -> np.ndarray:
     """The feature matrix (rows x features), checked to be numeric and complete."""
     return np.column_stack(
-        [_numeric(frame, source, f, f'features = [..., "{f}", ...]') for f in spec.features]
+        [
+            numeric_column(
+                frame,
+                source,
+                "features",
+                f,
+                "make the column numeric (encode categories as 0/1 columns)",
+            )
+            for f in spec.features
+        ]
     )
 
 
@@ -171,7 +153,7 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         Missing or non-numeric columns, constant features, zero or negative errors, too few
         rows for the number of features.
     """
-    y = _numeric(frame, source, spec.target, f'target = "{spec.target}"')
+    y = numeric_column(frame, source, "target", spec.target)
     x = features_of(spec, frame, source)
     constant = [f for f, col in zip(spec.features, x.T, strict=True) if np.ptp(col) == 0]
     if constant:
@@ -230,7 +212,7 @@ def load_predict(spec: Spec, path: Path) -> pd.DataFrame:
         out.insert(0, "id", frame[spec.id_column].astype(str).to_numpy())
     for column in (spec.target_error, spec.count):
         if column and column in frame.columns:
-            out[column] = _numeric(frame, source, column, column)
+            out[column] = numeric_column(frame, source, column, column)
     return out
 
 
@@ -346,6 +328,7 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
         "error_source": "target_error" if spec.target_error else "count" if spec.count else None,
         "prior": prior,
         "coefficients": coefficients,
+        "evidence_threshold": stats.STRONG_EVIDENCE,
         "intercept": stats.summary(intercept_orig, prob),
         "sigma": stats.summary(sigma_draws, prob),
         "ppc": {

@@ -20,6 +20,13 @@ R_HAT_MAX = 1.01
 ESS_BULK_MIN = 400
 #: Sample-ratio mismatch is flagged below this chi-square p-value.
 SRM_ALPHA = 0.001
+#: "Strong evidence" of a sign: at least this posterior probability (matches a 94% HDI).
+STRONG_EVIDENCE = 0.97
+
+
+def limits() -> dict[str, float]:
+    """The convergence limits, stored with every bundle's diagnostics so reports quote them."""
+    return {"r_hat_limit": R_HAT_MAX, "ess_limit": ESS_BULK_MIN}
 
 
 def hdi(draws: np.ndarray, prob: float = CI_PROB) -> list[float]:
@@ -66,6 +73,7 @@ def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) ->
     p_value = float(stats.chisquare(counts, expected).pvalue)
     return {
         "p_value": p_value,
+        "alpha": SRM_ALPHA,
         "ok": p_value >= SRM_ALPHA,
         "observed": [int(c) for c in counts],
         "expected": [float(e) for e in expected],
@@ -131,6 +139,7 @@ def convergence(posterior: xr.Dataset, divergences: int) -> dict:
         "ess_bulk_min": ess_bulk_min,
         "divergences": int(divergences),
         "ok": bool(r_hat_max <= R_HAT_MAX and ess_bulk_min >= ESS_BULK_MIN and divergences == 0),
+        **limits(),
     }
 
 

@@ -7,6 +7,7 @@ the email never pick up half a report. One failing experiment never stops the ot
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -54,6 +55,7 @@ class Outcome:
     action: str = "fitted"
 
 
+@functools.cache
 def code_version() -> str:
     """Hash of the rendering code and templates: a change re-renders, it does not refit."""
     digest = hashlib.sha256()
@@ -131,7 +133,11 @@ def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
 
 
 def build_readout(
-    experiment: Experiment, staging: Path, readout_date: str, output: Path | None = None
+    experiment: Experiment,
+    staging: Path,
+    readout_date: str,
+    output: Path | None = None,
+    data_sha256: str | None = None,
 ) -> dict:
     """Fit one experiment into ``staging``: posterior, figures, bundle, HTML and PDF."""
     started = time.perf_counter()
@@ -139,7 +145,7 @@ def build_readout(
     module = registry.get(spec.analysis)
     frame = read_table(experiment.data_path)
     rows, warnings = module.load(spec, frame, str(experiment.data_path))
-    data_sha = sha256_file(experiment.data_path)
+    data_sha = data_sha256 or sha256_file(experiment.data_path)
     fit = module.fit(spec, rows, experiment.settings)
     fit.posterior.to_netcdf(staging / "posterior.nc", engine="h5netcdf")
     figures = _save_figures(module, fit, staging)
@@ -210,8 +216,9 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
     staging = output / ".staging" / f"{name}-{uuid.uuid4().hex}"
     try:
         previous = latest_readout(output, name)
-        if not force and previous is not None and experiment.data_path.is_file():
-            key = fit_key(experiment, sha256_file(experiment.data_path))
+        data_sha = sha256_file(experiment.data_path) if experiment.data_path.is_file() else None
+        if not force and previous is not None and data_sha is not None:
+            key = fit_key(experiment, data_sha)
             if bundles.read(previous / "bundle.json").get("fit_key") == key:
                 render_key = previous / ".render_key"
                 if render_key.is_file() and render_key.read_text() == code_version():
@@ -220,7 +227,7 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
-        bundle = build_readout(experiment, staging, readout_date, output)
+        bundle = build_readout(experiment, staging, readout_date, output, data_sha)
         _render(staging)
         final = output / name / readout_date
         publish_folder(staging, final)

@@ -164,17 +164,17 @@ def _provenance(bundle: Bundle) -> list[tuple[str, str]]:
 def _diagnostic_problems(bundle: Bundle) -> list[str]:
     diag = bundle["diagnostics"]
     problems = []
-    if diag["r_hat_max"] > 1.01:
+    if diag["r_hat_max"] > diag["r_hat_limit"]:
         problems.append(
             f"The sampler's chains disagree (largest R-hat {diag['r_hat_max']:.3f}, above "
-            "1.01): the posterior was not explored reliably. Rerun with more tuning steps "
-            "or check the model."
+            f"{diag['r_hat_limit']:g}): the posterior was not explored reliably. Rerun with "
+            "more tuning steps or check the model."
         )
-    if diag["ess_bulk_min"] < 400:
+    if diag["ess_bulk_min"] < diag["ess_limit"]:
         problems.append(
             f"Too few effective draws (smallest bulk ESS {diag['ess_bulk_min']:.0f}, below "
-            "400): the reported numbers carry too much Monte Carlo noise. Rerun with more "
-            "draws."
+            f"{diag['ess_limit']:g}): the reported numbers carry too much Monte Carlo noise. "
+            "Rerun with more draws."
         )
     if diag["divergences"] > 0:
         problems.append(
@@ -217,10 +217,6 @@ GLOSSARY_COMMON: dict[str, str] = {
         "posterior probability."
     ),
     "Prior": "what the model assumes before seeing the data; here weak, so the data dominate.",
-    "R-hat / ESS": (
-        "checks that the computer's random draws agree across chains (R-hat at most 1.01) "
-        "and are numerous enough (effective sample size at least 400)."
-    ),
 }
 GLOSSARY_AB: dict[str, str] = {
     "Probability of being better": (
@@ -237,10 +233,17 @@ GLOSSARY_AB: dict[str, str] = {
 }
 
 
-def glossary(specific: dict[str, str]) -> list[tuple[str, str]]:
+def glossary(bundle: Bundle, specific: dict[str, str]) -> list[tuple[str, str]]:
     """The common terms followed by an analysis's own, in reading order."""
+    diag = bundle["diagnostics"]
+    checks = (
+        "R-hat / ESS",
+        "checks that the computer's random draws agree across chains (R-hat at most "
+        f"{diag['r_hat_limit']:g}) and are numerous enough (effective sample size at least "
+        f"{diag['ess_limit']:g}).",
+    )
     terms = list(GLOSSARY_COMMON.items())
-    return terms[:1] + list(specific.items()) + terms[1:]
+    return terms[:1] + list(specific.items()) + terms[1:] + [checks]
 
 
 def _how_to_read(bundle: Bundle, example: str = "chance that B is better") -> list[str]:
@@ -303,9 +306,9 @@ def _srm_problem(bundle: Bundle) -> str:
     return (
         f"Sample-ratio mismatch: the arms have {observed} users where the planned split "
         f"expects about {expected} (chi-square {p_value(srm['p_value'])}, flagged below "
-        "0.001). Assignment or logging is likely broken, so a difference may come from who "
-        "ended up in each arm rather than from the change. Find the cause before using "
-        "these results."
+        f"{srm['alpha']:g}). Assignment or logging is likely broken, so a difference may "
+        "come from who ended up in each arm rather than from the change. Find the cause "
+        "before using these results."
     )
 
 
@@ -450,15 +453,19 @@ def _ab_headline(bundle: Bundle) -> str:
     return VERDICT_LABELS[verdict] + "."
 
 
-def _ab_frequentist(bundle: Bundle, units: Units) -> str:
-    test = bundle["frequentist"]
+def _test_ci(test: dict, units: Units, log_note: str) -> str:
+    """The traditional test's 95% confidence interval, on its own scale."""
     lo, hi = test["ci"]
     if test.get("scale") == "log":
         places = decimals_for(hi - lo)
-        ci_text = f"{number(lo, places, True)} to {number(hi, places, True)} on the log scale"
-    else:
-        places = units.places(hi - lo)
-        ci_text = f"{units.diff(lo, places)} to {units.diff(hi, places)}"
+        return f"{number(lo, places, True)} to {number(hi, places, True)}{log_note}"
+    places = units.places(hi - lo)
+    return f"{units.diff(lo, places)} to {units.diff(hi, places)}"
+
+
+def _ab_frequentist(bundle: Bundle, units: Units) -> str:
+    test = bundle["frequentist"]
+    ci_text = _test_ci(test, units, " on the log scale")
     return (
         f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
         f"{p_value(test['p_value'])} and a 95% confidence interval of {ci_text}; "
@@ -535,13 +542,7 @@ def _ab_tables(bundle: Bundle, units: Units) -> dict[str, dict[str, list]]:
         ab = comp["lift_abs"]
         aplaces = units.places(ab["hdi"][1] - ab["hdi"][0])
         test = comp["frequentist"]
-        lo, hi = test["ci"]
-        if test.get("scale") == "log":
-            tp = decimals_for(hi - lo)
-            test_ci = f"{number(lo, tp, True)} to {number(hi, tp, True)} (log)"
-        else:
-            tp = units.places(hi - lo)
-            test_ci = f"{units.diff(lo, tp)} to {units.diff(hi, tp)}"
+        test_ci = _test_ci(test, units, " (log)")
         row = [
             f"{comp['arm']} vs {comp['vs']}",
             prob(comp["prob_better"]),
@@ -693,7 +694,7 @@ def ab_test_text(bundle: Bundle) -> Text:
         tables=_ab_tables(bundle, units),
         figures=_ab_figures(bundle),
         how_to_read=_how_to_read(bundle),
-        glossary=glossary(GLOSSARY_AB),
+        glossary=glossary(bundle, GLOSSARY_AB),
         provenance=_provenance(bundle),
         warnings=data_warnings(bundle),
     )
@@ -916,8 +917,10 @@ def hierarchical_text(bundle: Bundle) -> Text:
         )
     counts = bundle["counts"]
     key.append(
-        f"{counts['positive']:,} of {n:,} {label}s have at least a 97% chance of a positive "
-        f"{metric}, and {counts['negative']:,} at least a 97% chance of a negative one."
+        f"{counts['positive']:,} of {n:,} {label}s have at least a "
+        f"{prob(counts['threshold'])} chance of a positive {metric}, and "
+        f"{counts['negative']:,} at least a {prob(counts['threshold'])} chance of a negative "
+        "one."
     )
     by_size = bundle.get("shrinkage_by_size") or []
     if len(by_size) >= 2:
@@ -1041,7 +1044,7 @@ def hierarchical_text(bundle: Bundle) -> Text:
         tables=_h_tables(bundle),
         figures=figures,
         how_to_read=_how_to_read(bundle, f"chance that a {label}'s {metric} is positive"),
-        glossary=glossary(HIERARCHICAL_GLOSSARY),
+        glossary=glossary(bundle, HIERARCHICAL_GLOSSARY),
         provenance=_provenance(bundle),
         warnings=data_warnings(bundle),
     )
@@ -1296,7 +1299,7 @@ def mixture_text(bundle: Bundle) -> Text:
         how_to_read=_how_to_read(
             bundle, f"chance that an {bundle['unit_label']} belongs to component 1"
         ),
-        glossary=glossary(MIXTURE_GLOSSARY),
+        glossary=glossary(bundle, MIXTURE_GLOSSARY),
         provenance=_provenance(bundle),
         warnings=data_warnings(bundle),
     )
@@ -1349,7 +1352,8 @@ def regression_text(bundle: Bundle) -> Text:
     coefs = bundle["coefficients"]
     target = bundle["target_label"]
     verdict = "fitted" if bundle["diagnostics"]["ok"] else "withheld"
-    clear = [c for c in coefs if c["prob_positive"] >= 0.97 or c["prob_positive"] <= 0.03]
+    sure = bundle["evidence_threshold"]
+    clear = [c for c in coefs if c["prob_positive"] >= sure or c["prob_positive"] <= 1 - sure]
     headline = (
         f"{len(clear)} of {len(coefs)} feature{'s' if len(coefs) > 1 else ''} clearly move "
         f"the {target}."
@@ -1511,7 +1515,7 @@ def regression_text(bundle: Bundle) -> Text:
         tables=tables,
         figures=figures,
         how_to_read=_how_to_read(bundle, "chance that its effect is positive"),
-        glossary=glossary(REGRESSION_GLOSSARY),
+        glossary=glossary(bundle, REGRESSION_GLOSSARY),
         provenance=_provenance(bundle),
         warnings=data_warnings(bundle),
     )
