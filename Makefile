@@ -6,7 +6,9 @@ CONFIG ?= experiments.toml
 OUTPUT ?= reports
 JOBS ?= 1
 
-# Caches stay inside the project's ignored folders, so repeated runs are fast.
+# Caches stay inside the project's ignored folders, so repeated runs are fast; Python may
+# cache bytecode (some shells forbid it, which makes every import compile from source).
+unexport PYTHONDONTWRITEBYTECODE
 export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/.cache/pytensor
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
@@ -52,7 +54,7 @@ validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
 bench: setup data ## Print a table of seconds and peak memory per demo experiment
-	$(PY) -m readout.bench
+	$(PY) bench/run.py
 
 lint: setup ## ruff check and ruff format --check
 	.venv/bin/ruff check .
@@ -80,7 +82,7 @@ $(DATA_FILES) &: data/generate.py .venv/.synced
 setup: .venv/.synced $(STAMP)/system ## Install the Python environment and system packages
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 $(CURDIR)/.tools/bin/uv:

@@ -10,39 +10,48 @@ traditional test beside it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
-from scipy.stats import gaussian_kde  # noqa: E402
-
-from analyses import stats  # noqa: E402
-from analyses.base import (  # noqa: E402
+from analyses import figures, stats
+from analyses.base import (
     INTERVAL_SCHEMA,
     PROB_SCHEMA,
     SUMMARY_SCHEMA,
+    Analysis,
     BaseSpec,
     DataError,
     Fit,
     Settings,
-    no_missing,
-    numeric_column,
-    require_columns,
-    row_numbers,
+    Tone,
     sample,
 )
+from analyses.checks import no_missing, numeric_column, require_columns, row_numbers
 
-NAME = "ab_test"
-VERSION = "1"
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
-VERDICTS = ("ship", "keep_control", "keep_collecting", "no_difference", "withheld")
+    import pandas as pd
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+#: Verdicts of a randomised test and their tones.
+VERDICTS = {
+    "ship": Tone.GOOD,
+    "keep_control": Tone.BAD,
+    "keep_collecting": Tone.NEUTRAL,
+    "no_difference": Tone.NEUTRAL,
+    "withheld": Tone.WITHHELD,
+}
+#: Verdicts of an observational comparison: nothing was assigned, so nothing is shipped.
+OBSERVATIONAL_VERDICTS = {
+    "higher": Tone.NEUTRAL,
+    "lower": Tone.NEUTRAL,
+    "unclear": Tone.NEUTRAL,
+}
 
 
 class Decision(BaseModel):
@@ -92,7 +101,9 @@ class Spec(BaseSpec):
     priors: Priors = Priors()
 
 
-def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
+def load(
+    spec: Spec, frame: pd.DataFrame, source: str, files: Mapping[str, Path] | None = None
+) -> tuple[pd.DataFrame, list[dict]]:
     """Check the rows and return a frame with columns ``arm`` (str) and ``y`` (float).
 
     Raises
@@ -101,6 +112,8 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         For a missing column, missing values, an absent control, fewer than two arms, an
         empty arm, non-0/1 values in a binary metric or non-positive values on the log scale.
     """
+    import pandas as pd
+
     require_columns(frame, source, {"group": spec.group, "metric": spec.metric})
     no_missing(frame, source, [spec.group, spec.metric])
     arm = frame[spec.group].astype(str)
@@ -262,34 +275,72 @@ def _frequentist(spec: Spec, frame: pd.DataFrame, control: str, arm: str) -> dic
     return {**stats.welch_ttest(a, b), "scale": "absolute"}
 
 
-def decide(comparisons: list[dict], decision: Decision, healthy: bool) -> dict[str, Any]:
-    """Choose the verdict from the comparisons; the wording module phrases the reason.
+def decide_comparisons(
+    comparisons: list[dict], decision: Decision, observational: bool = False
+) -> dict[str, Any]:
+    """The verdict of healthy comparisons with the control, as a code and its numbers.
 
     ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
     inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
     ``ship`` when the arm most likely to be better reaches ``min_prob_better``, the HDI of
     its lift lies above zero, and its expected loss (relative to the control) is within
     ``max_expected_loss``; ``keep_control`` when every arm is that likely to be worse and
-    every HDI lies below zero; otherwise ``keep_collecting``.
+    every HDI lies below zero; otherwise ``keep_collecting``. An observational comparison
+    ships nothing: its verdicts are ``higher``, ``lower`` and ``unclear``, and the expected
+    loss of shipping plays no part.
     """
     best = max(comparisons, key=lambda c: c["prob_better"])
-    if not healthy:
-        return {"verdict": "withheld", "arm": None}
+    threshold = decision.min_prob_better
+    numbers = {
+        "arm": best["arm"],
+        "prob_better": best["prob_better"],
+        "lift_rel_hdi": best["lift_rel"]["hdi"],
+        "expected_loss_rel": best["expected_loss_rel"],
+        "thresholds": decision.model_dump(),
+    }
     rope = decision.rope
     if rope is not None and all(
         -rope < c["lift_rel"]["hdi"][0] and c["lift_rel"]["hdi"][1] < rope for c in comparisons
     ):
-        return {"verdict": "no_difference", "arm": None}
-    threshold = decision.min_prob_better
-    if (
-        best["prob_better"] >= threshold
-        and best["lift_rel"]["hdi"][0] > 0
-        and best["expected_loss_rel"] <= decision.max_expected_loss
-    ):
-        return {"verdict": "ship", "arm": best["arm"]}
+        widest = max(max(abs(h) for h in c["lift_rel"]["hdi"]) for c in comparisons)
+        return {"verdict": "no_difference", "reason_code": "inside_rope", "widest": widest} | {
+            **numbers,
+            "arm": None,
+        }
+    loss_ok = observational or best["expected_loss_rel"] <= decision.max_expected_loss
+    if best["prob_better"] >= threshold and best["lift_rel"]["hdi"][0] > 0 and loss_ok:
+        verdict = "higher" if observational else "ship"
+        return {"verdict": verdict, "reason_code": "clear_winner", **numbers}
     if all(c["prob_better"] <= 1 - threshold and c["lift_rel"]["hdi"][1] < 0 for c in comparisons):
-        return {"verdict": "keep_control", "arm": None}
-    return {"verdict": "keep_collecting", "arm": best["arm"]}
+        verdict = "lower" if observational else "keep_control"
+        return {"verdict": verdict, "reason_code": "all_worse", **numbers, "arm": None}
+    if best["prob_better"] >= threshold and best["lift_rel"]["hdi"][0] <= 0:
+        code = "interval_includes_zero"
+    elif best["prob_better"] >= threshold:
+        code = "loss_too_high"
+    else:
+        code = "not_enough_evidence"
+    return {"verdict": "unclear" if observational else "keep_collecting", "reason_code": code} | (
+        numbers
+    )
+
+
+def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """The verdict of a readout: withheld when a health check failed, else by the numbers."""
+    failed = [
+        check
+        for check, ok in (("srm", results["srm"]["ok"]), ("diagnostics", diagnostics["ok"]))
+        if not ok
+    ]
+    if failed:
+        return {
+            "verdict": "withheld",
+            "reason_code": "health_failed",
+            "failed_checks": failed,
+            "arm": None,
+            "thresholds": spec.decision.model_dump(),
+        }
+    return decide_comparisons(results["comparisons"], spec.decision, spec.observational)
 
 
 def _value_label(spec: Spec) -> str:
@@ -309,6 +360,8 @@ def _value_label(spec: Spec) -> str:
 
 def _posterior_tree(draws: dict[str, np.ndarray], arms: list[str]) -> xr.DataTree:
     """The posterior draws as a DataTree for ``posterior.nc``."""
+    import xarray as xr
+
     dims = {1: ("chain", "draw"), 2: ("chain", "draw", "arm"), 3: ("chain", "draw", "arm")}
     data = {}
     for name, values in draws.items():
@@ -383,9 +436,9 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
             "expected_split": [split[a] / sum(split.values()) for a in arms],
         }
     diagnostics = info["diagnostics"]
-    decision = decide(comparisons, spec.decision, srm["ok"] and diagnostics["ok"])
-    headline = decision["arm"] or max(comparisons, key=lambda c: c["prob_better"])["arm"]
-    primary = next(c for c in comparisons if c["arm"] == headline)
+    # The headline comparison: the arm most likely to beat the control.
+    primary = max(comparisons, key=lambda c: c["prob_better"])
+    headline = primary["arm"]
     results = {
         "metric_type": spec.metric_type,
         "log_transform": spec.log_transform,
@@ -398,7 +451,6 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
         "arms": arm_rows,
         "comparisons": comparisons,
         "primary": headline,
-        "decision": {**decision, "thresholds": spec.decision.model_dump()},
         "srm": srm,
         "frequentist": {**primary["frequentist"], "arm": headline, "vs": control},
     }
@@ -420,62 +472,42 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _density(ax: plt.Axes, draws: np.ndarray, hdi: list[float], color: str, label: str) -> None:
-    draws = draws[:: max(1, draws.size // 4000)]
-    grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)
-    dens = gaussian_kde(draws)(grid)
-    ax.plot(grid, dens, color=color, lw=1.8, label=label)
-    inside = (grid >= hdi[0]) & (grid <= hdi[1])
-    ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
+def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
+    """Posterior of each arm's relative lift and of each arm's value, HDIs shaded.
 
-
-COLORS = ["#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280"]
-
-
-def _share_label(p: float) -> str:
-    """A probability for a chart label, never printed as 0% or 100%."""
-    return ">99.9%" if p >= 0.999 else "<0.1%" if p <= 0.001 else f"{100 * p:.0f}%"
-
-
-def plot(fit: Fit) -> dict[str, Figure]:
-    """Posterior of each arm's relative lift and of each arm's value, 94% HDIs shaded.
-
-    The lift chart's legend marks the share of each curve above zero.
+    The lift chart's legend marks the share of each curve above zero (the probability of
+    being better, formatted as in the prose: never 0% or 100%).
     """
     results = fit.results
     post = fit.posterior["posterior"].to_dataset()
     labels = results.get("arm_labels") or {}
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
-    figures: dict[str, Figure] = {}
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    interval = figures.ci_label(ci_prob)
+    out: dict[str, Figure] = {}
+    fig, ax = figures.new_figure()
     for i, comp in enumerate(results["comparisons"]):
         draws = post["lift_rel"].sel(treatment=comp["arm"]).values.ravel() * 100
         hdi = [h * 100 for h in comp["lift_rel"]["hdi"]]
-        share = _share_label(comp["prob_better"])
+        share = figures.prob(comp["prob_better"])
         label = f"{name(comp['arm'])} vs {name(comp['vs'])}: {share} above 0"
-        _density(ax, draws, hdi, COLORS[1 + i % 5], label)
+        figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
     ax.axvline(0, color="black", lw=1, ls="--")
-    ax.set_xlabel("Relative lift over control (%); shaded: 94% HDI")
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    figures["lift"] = fig
+    ax.set_xlabel(f"Relative lift over control (%); shaded: {interval}")
+    figures.tidy(ax, legend=True)
+    out["lift"] = figures.finish(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = figures.new_figure()
     binary = results["metric_type"] == "binary"
     scale = 100 if binary else 1
     for i, arm in enumerate(results["arms"]):
         draws = post["value"].sel(arm=arm["name"]).values.ravel() * scale
-        _density(ax, draws, [h * scale for h in arm["hdi"]], COLORS[i % 6], name(arm["name"]))
+        interval_arm = [h * scale for h in arm["hdi"]]
+        figures.density(ax, draws, interval_arm, figures.colour(i), name(arm["name"]))
     label = results.get("value_label", "value")
-    ax.set_xlabel(f"{label} (%)" if binary else label)
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    figures["arms"] = fig
-    return figures
+    ax.set_xlabel(f"{label} (%); shaded: {interval}" if binary else f"{label}; shaded: {interval}")
+    figures.tidy(ax, legend=True)
+    out["arms"] = figures.finish(fig)
+    return out
 
 
 _TEST = {
@@ -489,7 +521,7 @@ _TEST = {
 }
 
 RESULT_SCHEMA: dict[str, Any] = {
-    "required": ["arms", "comparisons", "decision", "srm", "frequentist"],
+    "required": ["arms", "comparisons", "srm", "frequentist"],
     "properties": {
         "arms": {
             "type": "array",
@@ -526,14 +558,6 @@ RESULT_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "decision": {
-            "type": "object",
-            "required": ["verdict", "reason"],
-            "properties": {
-                "verdict": {"enum": list(VERDICTS)},
-                "reason": {"type": "string", "minLength": 1},
-            },
-        },
         "srm": {
             "type": "object",
             "required": ["p_value", "ok"],
@@ -542,3 +566,18 @@ RESULT_SCHEMA: dict[str, Any] = {
         "frequentist": _TEST,
     },
 }
+
+
+ANALYSIS = Analysis(
+    name="ab_test",
+    version="2",
+    spec=Spec,
+    result_schema=RESULT_SCHEMA,
+    load=load,
+    fit=fit,
+    decide=decide,
+    plot=plot,
+    key_numbers=key_numbers,
+    verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS},
+    figures=("lift", "arms"),
+)

@@ -1,41 +1,36 @@
-"""What every analysis shares: the interval constant, the error type, the fit result.
+"""What every analysis shares: the contract, the settings, the fit result, the error type.
 
-``analyses`` knows nothing of HTML, PDF or email. An analysis module provides:
+``analyses`` knows nothing of HTML, PDF, SQL connections or email. Each analysis module
+declares exactly one :class:`Analysis` object named ``ANALYSIS``; the registry in
+``readout.registry`` collects the modules that do, so a helper module in this package is
+never mistaken for an analysis.
 
-``NAME``, ``VERSION``
-    Its name in ``experiments.toml`` and a version bumped whenever its results change.
-``Spec``
-    A pydantic model of its config keys (unknown keys are rejected).
-``RESULT_SCHEMA``
-    The JSON Schema properties of the results it adds to a bundle.
-``load(spec, frame, source) -> (frame, warnings)``
-    Check the data and return the rows to fit; raise :class:`DataError` when unusable.
-``fit(spec, frame, settings) -> Fit``
-    Fit the model and summarise it.
-``input_files(spec) -> list[str]`` (optional)
-    Further files the fit reads (relative to the config), so that changing them refits.
-``key_numbers(results) -> dict``
-    The headline number (``label``, ``scale``, ``mean``, ``hdi``, ``prob``, ``n``) that the
-    history of readouts follows.
-``plot(fit) -> dict[str, Figure]``
-    Matplotlib figures keyed by name; captions and alt text come from the wording.
+Only light modules are imported here (pydantic, the standard library): checking a config
+must not pay for PyMC, SciPy, pandas or matplotlib. Heavy imports happen inside the
+functions that need them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import xarray as xr
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-#: The one interval used everywhere: a 94% highest-density interval.
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+#: The one interval used everywhere unless the config says otherwise: a 94% HDI.
 CI_PROB = 0.94
 CI_KIND = "hdi"
+#: The default random seed of every fit.
+SEED = 20261121
 
-#: JSON Schema pieces the analyses' ``RESULT_SCHEMA`` and the bundle schema share.
+#: JSON Schema pieces the analyses' result schemas and the bundle schema share.
 INTERVAL_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "number"},
@@ -51,12 +46,12 @@ PROB_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 class DataError(ValueError):
-    """Data that an analysis cannot use, naming the file, the column and the fix.
+    """Data (or config) that cannot be used, naming the file, the column and the fix.
 
     Parameters
     ----------
     source
-        The data file (or config file) the problem is in.
+        The data file, config file or source the problem is in.
     problem
         What is wrong, naming the column or key.
     fix
@@ -68,55 +63,40 @@ class DataError(ValueError):
         super().__init__(f"{source}: {problem}. Fix: {fix}")
 
 
-def row_numbers(positions, limit: int = 5) -> str:
-    """Spreadsheet row numbers (the header is row 1) of the first few offending rows."""
-    positions = list(positions)
-    shown = ", ".join(str(int(i) + 2) for i in positions[:limit])
-    more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
-    return shown + more
+class Tone(StrEnum):
+    """How a verdict reads at a glance; CSS classes and email colours key off it."""
+
+    GOOD = "good"
+    BAD = "bad"
+    NEUTRAL = "neutral"
+    WITHHELD = "withheld"
 
 
-def require_columns(frame: pd.DataFrame, source: str, columns: dict[str, str | None]) -> None:
-    """Every configured column (config key -> column name, ``None`` when unset) exists."""
-    for key, column in columns.items():
-        if column is not None and column not in frame.columns:
-            raise DataError(
-                source,
-                f"column '{column}' (from {key} = \"{column}\") is missing; the file has "
-                f"columns {', '.join(map(str, frame.columns))}",
-                f"set {key} to one of those columns or add the column to the file",
-            )
+class Settings(BaseModel):
+    """How to fit: one model for the config's ``[settings]`` and for the analyses.
+
+    Every field except those in :data:`RUN_ONLY` changes results and is part of the fit
+    cache key; ``cores`` only changes how fast a fit runs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ci_prob: float = Field(CI_PROB, gt=0.5, lt=1.0)
+    seed: int = Field(SEED, ge=0, le=2**32 - 1)
+    draws: int = Field(1000, ge=100, le=100_000)
+    tune: int = Field(1000, ge=100, le=100_000)
+    chains: int = Field(4, ge=1, le=8)
+    exact_draws: int = Field(40_000, ge=1000, le=10_000_000)
+    max_rows: int = Field(2_000_000, ge=1)
+    cores: int = Field(1, ge=1, le=64)
+
+    def results_key(self) -> dict[str, Any]:
+        """The fields that change results (hashed into the fit cache key)."""
+        return self.model_dump(exclude=RUN_ONLY)
 
 
-def no_missing(frame: pd.DataFrame, source: str, columns: list[str | None]) -> None:
-    """No empty cells in these columns (``None`` entries are skipped)."""
-    for column in filter(None, columns):
-        missing = frame.index[frame[column].isna()]
-        if len(missing):
-            raise DataError(
-                source,
-                f"column '{column}' has {len(missing)} missing value(s), in rows "
-                f"{row_numbers(missing)}",
-                "fill them in or remove those rows",
-            )
-
-
-def numeric_column(
-    frame: pd.DataFrame, source: str, key: str, column: str, fix: str = "make the column numeric"
-) -> np.ndarray:
-    """A configured column that must exist, be complete and hold numbers, as floats."""
-    require_columns(frame, source, {key: column})
-    no_missing(frame, source, [column])
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = frame.index[values.isna()]
-    if len(bad):
-        raise DataError(
-            source,
-            f"column '{column}' ({key}) has {len(bad)} non-numeric value(s), in rows "
-            f"{row_numbers(bad)}",
-            fix,
-        )
-    return values.to_numpy(dtype=float)
+#: Settings that change how a fit runs, not what it finds.
+RUN_ONLY = frozenset({"cores"})
 
 
 class BaseSpec(BaseModel):
@@ -125,28 +105,13 @@ class BaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    title: str
+    title: str = Field(min_length=1)
     analysis: str
     data: str
     description: str = ""
-    ci_prob: float | None = None
-    seed: int | None = None
+    ci_prob: float | None = Field(None, gt=0.5, lt=1.0)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
     email: list[str] = []
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How to fit: interval probability, seed and MCMC size."""
-
-    ci_prob: float = CI_PROB
-    seed: int = 20261121
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 2
-    cores: int = 1
-    exact_draws: int = 40_000
-    #: Folder that relative paths in the config (such as ``predict``) are resolved against.
-    base_dir: str = "."
 
 
 @dataclass(frozen=True)
@@ -160,9 +125,10 @@ class Fit:
     posterior
         Posterior draws (and sample stats where MCMC was used) as a DataTree.
     diagnostics
-        ``r_hat_max``, ``ess_bulk_min``, ``divergences``, ``ok`` and ``method``.
+        ``r_hat_max``, ``ess_bulk_min``, ``divergences``, ``ok``, the limits and ``method``.
     warnings
-        Problems with the data that did not stop the fit, as ``{"code", "count", ...}``.
+        Problems with the data that did not stop the fit, as ``{"code", "count", ...}``;
+        every code must be listed in the analysis's ``warning_codes``.
     tables
         Full tables written as CSV beside the report (``{"units": frame}`` -> units.csv),
         for results too long for the bundle, the page or the PDF.
@@ -175,7 +141,69 @@ class Fit:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def sample(settings: Settings, **options: Any) -> xr.DataTree:
+def no_input_files(spec: BaseSpec) -> list[str]:
+    """An analysis that reads nothing besides its data."""
+    return []
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The contract every analysis module fulfils, as one declared object.
+
+    Attributes
+    ----------
+    name, version
+        Its name in ``experiments.toml``; a version bumped whenever its results change
+        (part of the fit cache key).
+    spec
+        A pydantic model of its config keys (unknown keys are rejected).
+    result_schema
+        JSON Schema ``required`` and ``properties`` of the results it adds to a bundle.
+    load
+        ``load(spec, frame, source) -> (rows, warnings)``: check the data, return what to
+        fit; raise :class:`DataError` naming the file, the column and the fix.
+    fit
+        ``fit(spec, rows, settings) -> Fit``: fit the model and summarise it.
+    decide
+        ``decide(spec, results, diagnostics) -> dict``: the verdict and the numbers behind
+        it (``verdict``, ``reason_code``, ...), from numbers only; words come later.
+    plot
+        ``plot(fit, ci_prob) -> {key: Figure}``: matplotlib figures; captions and alt text
+        come from the wording at render time.
+    key_numbers
+        ``key_numbers(results) -> dict``: the headline number a history of readouts
+        follows (``label``, ``scale``, ``mean``, ``hdi``, ``prob``, ``n``).
+    verdicts
+        Every verdict ``decide`` can return, with its :class:`Tone`.
+    warning_codes
+        Every data-warning code ``load`` or ``fit`` can emit.
+    figures
+        The keys of the figures ``plot`` draws.
+    input_files
+        ``input_files(spec) -> [path]``: further files the fit reads (relative to the
+        config), so that changing them refits and ``readout validate`` checks them.
+    """
+
+    name: str
+    version: str
+    spec: type[BaseSpec]
+    result_schema: Mapping[str, Any]
+    load: Callable[..., tuple[Any, list[dict[str, Any]]]]
+    fit: Callable[..., Fit]
+    decide: Callable[..., dict[str, Any]]
+    plot: Callable[..., dict[str, Figure]]
+    key_numbers: Callable[[Mapping[str, Any]], dict[str, Any]]
+    verdicts: Mapping[str, Tone]
+    warning_codes: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    input_files: Callable[[BaseSpec], list[str]] = no_input_files
+
+    def tone(self, verdict: str) -> Tone:
+        """The tone of one of this analysis's verdicts."""
+        return self.verdicts[verdict]
+
+
+def sample(settings: Settings, **options: Any) -> Any:
     """NUTS inside the current PyMC model with the run's draws, chains, cores and seed.
 
     Quiet (readout reports its own progress and diagnostics); ``options`` are passed on to
@@ -187,7 +215,7 @@ def sample(settings: Settings, **options: Any) -> xr.DataTree:
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        cores=settings.cores,
+        cores=min(settings.cores, settings.chains),
         random_seed=settings.seed,
         progressbar=False,
         compute_convergence_checks=False,

@@ -16,36 +16,33 @@ hyperparameters with NUTS, and then summarises every unit from its exact normal 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
+import numpy as np
+from pydantic import Field, model_validator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from pydantic import Field, model_validator  # noqa: E402
-from scipy import special  # noqa: E402
-
-from analyses import stats  # noqa: E402
-from analyses.base import (  # noqa: E402
+from analyses import figures, stats
+from analyses.base import (
     INTERVAL_SCHEMA,
     PROB_SCHEMA,
     SUMMARY_SCHEMA,
+    Analysis,
     BaseSpec,
     DataError,
     Fit,
     Settings,
-    no_missing,
-    numeric_column,
-    require_columns,
+    Tone,
     sample,
 )
+from analyses.checks import no_missing, numeric_column, require_columns
 
-NAME = "hierarchical"
-VERSION = "1"
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    import pandas as pd
+    from matplotlib.figure import Figure
+
 #: Units summarised at once from their conditionals (draws x CHUNK floats in memory).
 CHUNK = 2000
 #: Hyperparameter draws (evenly spaced) over which every unit is summarised.
@@ -106,6 +103,8 @@ class Spec(BaseSpec):
 
 def _summarise_raw(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list]:
     """Per-unit difference in means and Welch standard error from raw rows."""
+    import pandas as pd
+
     no_missing(frame, source, [spec.unit, spec.group, spec.arm])
     y = numeric_column(frame, source, "metric", spec.metric)
     arm = frame[spec.arm].astype(str).to_numpy()
@@ -187,6 +186,8 @@ def _summarise_raw(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.Dat
 
 
 def _load_summary(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list]:
+    import pandas as pd
+
     no_missing(frame, source, [spec.unit, spec.group])
     out = pd.DataFrame(
         {
@@ -228,7 +229,9 @@ def _load_summary(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.Data
     return out, warnings
 
 
-def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
+def load(
+    spec: Spec, frame: pd.DataFrame, source: str, files: Mapping[str, Path] | None = None
+) -> tuple[pd.DataFrame, list[dict]]:
     """One row per unit: ``unit``, ``estimate``, ``se``, and ``users``/``group`` if known.
 
     Raises
@@ -346,6 +349,8 @@ def unit_summaries(
         with mean ``sum(m_i)`` and variance ``sum(var_i)``: drawn exactly, unit by unit
         never needed.
     """
+    from scipy import special
+
     rng = np.random.default_rng(seed)
     keep = np.linspace(0, len(sigma_unit) - 1, min(len(sigma_unit), SUMMARY_DRAWS))
     keep = keep.round().astype(int)
@@ -451,6 +456,8 @@ def fit(spec: Spec, units: pd.DataFrame, settings: Settings) -> Fit:
         "baselines": _baselines(table),
         "shrinkage_by_size": _shrinkage_by_size(table),
     }
+    import xarray as xr
+
     tree = xr.DataTree.from_dict({"posterior": post[[*hyper_names, "sigma_unit"]]})
     return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables={"units": table})
 
@@ -471,6 +478,8 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
 
 def _unit_table(units, summary, mu_group, g, prob) -> pd.DataFrame:
     """Every unit with its own, pooled and complete-pooling estimates (the CSV)."""
+    import pandas as pd
+
     table = pd.DataFrame(
         {
             "unit": units["unit"].to_numpy(),
@@ -500,6 +509,8 @@ def _unit_table(units, summary, mu_group, g, prob) -> pd.DataFrame:
 
 
 def _record(row: pd.Series, roles: list[str]) -> dict[str, Any]:
+    import pandas as pd
+
     users = row["users"]
     return {
         "unit": str(row["unit"]),
@@ -583,6 +594,8 @@ def recovery(table: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
     DataFrame
         One row per (bucket, method) with ``mse``, ``coverage`` and ``width``.
     """
+    import pandas as pd
+
     true = truth.reindex(table["unit"].astype(str)).to_numpy()
     methods = {
         "no pooling": ("raw_estimate", "no_pool_low", "no_pool_high"),
@@ -619,21 +632,52 @@ def recovery(table: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- decision
+
+VERDICTS = {
+    "positive": Tone.GOOD,
+    "negative": Tone.BAD,
+    "unclear": Tone.NEUTRAL,
+    "withheld": Tone.WITHHELD,
+}
+
+
+def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """Positive, negative or unclear from the HDI of the average over the units.
+
+    Withheld when the sampler's checks failed.
+    """
+    low, high = results["average"]["hdi"]
+    numbers = {"average_hdi": [low, high], "prob_positive": results["average"]["prob_positive"]}
+    if not diagnostics["ok"]:
+        return {"verdict": "withheld", "reason_code": "health_failed", **numbers}
+    if low > 0:
+        return {"verdict": "positive", "reason_code": "interval_above_zero", **numbers}
+    if high < 0:
+        return {"verdict": "negative", "reason_code": "interval_below_zero", **numbers}
+    return {"verdict": "unclear", "reason_code": "interval_includes_zero", **numbers}
+
+
 # --------------------------------------------------------------------------- figures
 
-COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#4a5568", "#975a16"]
+#: Plain names of the hyperparameters, for diagnostic panels.
+PARAMETER_NAMES = {
+    "mu": "overall average",
+    "sigma_group": "spread between groups",
+    "sigma_unit": "spread between units",
+}
 
 
-def plot(fit: Fit) -> dict[str, Figure]:
+def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     """Shrinkage plot, group estimates, and hyperparameter traces."""
     results, table, posterior = fit.results, fit.tables["units"], fit.posterior
-    figures: dict[str, Figure] = {}
+    out: dict[str, Figure] = {}
     groups = [g["group"] for g in results["groups"]]
-    color = {g: COLORS[i % len(COLORS)] for i, g in enumerate(groups)}
+    color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}
     shown = table if len(table) <= MAX_POINTS else table.sample(MAX_POINTS, random_state=0)
     size = shown["users"] if shown["users"].notna().all() else 1 / shown["raw_se"] ** 2
     area = 8 + 120 * (size / size.max()) ** 0.5
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = figures.new_figure(7, 4.2)
     for g in groups:
         rows = shown["group"] == g
         ax.scatter(
@@ -658,11 +702,10 @@ def plot(fit: Fit) -> dict[str, Figure]:
         ax.legend(
             frameon=False, fontsize=7, ncol=min(5, len(groups)), loc="upper left", markerscale=0.6
         )
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    figures["shrinkage"] = fig
+    figures.tidy(ax, keep_left=True)
+    out["shrinkage"] = figures.finish(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.32 * len(groups)))
+    fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
     for i, row in enumerate(results["groups"]):
         ax.plot(row["hdi"], [i, i], color=color[row["group"]], lw=3)
         ax.plot(row["mean"], i, "o", color=color[row["group"]])
@@ -670,15 +713,15 @@ def plot(fit: Fit) -> dict[str, Figure]:
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(groups)), groups)
     ax.set_xlabel(
-        "Group average effect: dot and bar = partial pooling (94% HDI), x = complete pooling"
+        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}), "
+        "x = complete pooling"
     )
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    figures["groups"] = fig
+    figures.tidy(ax, keep_left=True)
+    out["groups"] = figures.finish(fig)
 
     post = posterior["posterior"].to_dataset()
     names = [v for v in ("mu", "sigma_group", "sigma_unit") if v in post]
-    fig, axes = plt.subplots(len(names), 2, figsize=(7, 1.5 * len(names) + 0.4), squeeze=False)
+    fig, axes = figures.new_grid(len(names), 2, 7, 1.5 * len(names) + 0.4)
     for (rank_ax, dens_ax), name in zip(axes, names, strict=True):
         values = post[name].transpose("chain", "draw").values
         ranks = stats.ranks(values)
@@ -687,14 +730,13 @@ def plot(fit: Fit) -> dict[str, Figure]:
             rank_ax.hist(chain_ranks, bins=bins, histtype="step")
             dens_ax.hist(chain, bins=40, histtype="step", density=True)
         rank_ax.axhline(ranks.shape[1] / 20, color="black", lw=0.8, ls="--")
-        rank_ax.set_ylabel(name, fontsize=8)
+        rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=8)
         rank_ax.set_yticks([])
         dens_ax.set_yticks([])
     axes[-1][0].set_xlabel("rank of each draw among all chains (one line per chain)")
     axes[-1][1].set_xlabel("posterior (one line per chain)")
-    fig.tight_layout()
-    figures["diagnostics"] = fig
-    return figures
+    out["diagnostics"] = figures.finish(fig)
+    return out
 
 
 # --------------------------------------------------------------------------- schema
@@ -753,3 +795,19 @@ RESULT_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+ANALYSIS = Analysis(
+    name="hierarchical",
+    version="2",
+    spec=Spec,
+    result_schema=RESULT_SCHEMA,
+    load=load,
+    fit=fit,
+    decide=decide,
+    plot=plot,
+    key_numbers=key_numbers,
+    verdicts=VERDICTS,
+    warning_codes=("units_too_few_users", "units_no_spread", "bad_std_error"),
+    figures=("shrinkage", "groups", "diagnostics"),
+)

@@ -9,32 +9,22 @@ component counts, each is fitted and compared by PSIS-LOO.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
+import numpy as np
+from pydantic import Field, field_validator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
-from scipy import stats as sps  # noqa: E402
+from analyses import figures, stats
+from analyses.base import SUMMARY_SCHEMA, Analysis, BaseSpec, DataError, Fit, Settings, Tone, sample
+from analyses.checks import numeric_column
 
-from analyses import stats  # noqa: E402
-from analyses.base import (  # noqa: E402
-    SUMMARY_SCHEMA,
-    BaseSpec,
-    DataError,
-    Fit,
-    Settings,
-    numeric_column,
-    sample,
-)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
-NAME = "mixture"
-VERSION = "1"
+    import pandas as pd
+    from matplotlib.figure import Figure
+
 #: An observation is confidently assigned when one component has at least this probability.
 CONFIDENT = 0.9
 #: A component whose weight is below this is reported as nearly empty.
@@ -73,7 +63,9 @@ class Spec(BaseSpec):
         return self.components if isinstance(self.components, list) else [self.components]
 
 
-def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
+def load(
+    spec: Spec, frame: pd.DataFrame, source: str, files: Mapping[str, Path] | None = None
+) -> tuple[pd.DataFrame, list[dict]]:
     """One column ``y`` of finite numbers.
 
     Raises
@@ -82,6 +74,8 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         Missing or non-numeric column, missing values, a constant column, or too few rows
         for the number of components.
     """
+    import pandas as pd
+
     y = pd.Series(numeric_column(frame, source, "value", spec.value))
     if y.nunique() < 2:
         raise DataError(source, f"column '{spec.value}' is constant", "check the column")
@@ -148,6 +142,8 @@ def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndar
     ndarray
         Shape (n, components); rows sum to one.
     """
+    from scipy import stats as sps
+
     log_p = np.log(weight)[:, None, :] + sps.norm.logpdf(
         y[None, :, None], mu[:, None, :], sigma[:, None, :]
     )
@@ -248,6 +244,9 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
         warnings.append(
             {"code": "multimodal_posterior", "count": 1, "r_hat_max": diagnostics["r_hat_max"]}
         )
+    import pandas as pd
+    import xarray as xr
+
     table = pd.DataFrame({"row": np.arange(len(y)) + 2, "value": y})
     for i in range(chosen):
         table[f"p_component_{i + 1}"] = member[:, i]
@@ -302,16 +301,29 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-COLORS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16", "#4a5568"]
+VERDICTS = {"mixture": Tone.NEUTRAL, "withheld": Tone.WITHHELD}
 
 
-def plot(fit: Fit) -> dict[str, Figure]:
+def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """The fitted mixture is reported, unless the sampler's checks failed."""
+    numbers = {
+        "components": results["chosen_components"],
+        "largest_tried": max(spec.counts),
+    }
+    if not diagnostics["ok"]:
+        return {"verdict": "withheld", "reason_code": "health_failed", **numbers}
+    return {"verdict": "mixture", "reason_code": "components_chosen", **numbers}
+
+
+def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     """Histogram with the fitted mixture and each component; posterior of the means."""
+    from scipy import stats as sps
+
     results = fit.results
     y = fit.tables["membership"]["value"].to_numpy()
     post = fit.posterior["posterior"].to_dataset()
-    figures: dict[str, Figure] = {}
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    out: dict[str, Figure] = {}
+    fig, ax = figures.new_figure(7, 3.4)
     ax.hist(
         y,
         bins=min(80, max(20, len(y) // 25)),
@@ -328,20 +340,17 @@ def plot(fit: Fit) -> dict[str, Figure]:
         ax.plot(
             grid,
             part,
-            color=COLORS[i % len(COLORS)],
+            color=figures.colour(i, skip_grey=True),
             lw=1.4,
             ls="--",
             label=comp["label"] or f"component {i + 1}",
         )
     ax.plot(grid, total, color="black", lw=1.8, label="mixture")
     ax.set_xlabel(results["value_label"])
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    figures["fit"] = fig
+    figures.tidy(ax, legend=True)
+    out["fit"] = figures.finish(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+    fig, ax = figures.new_figure(7, 2.8)
     for i, comp in enumerate(results["components"]):
         draws = post["mu"].sel(component=i).values.ravel()
         ax.hist(
@@ -350,17 +359,17 @@ def plot(fit: Fit) -> dict[str, Figure]:
             density=True,
             histtype="stepfilled",
             alpha=0.5,
-            color=COLORS[i % len(COLORS)],
+            color=figures.colour(i, skip_grey=True),
             label=comp["label"] or f"component {i + 1}",
         )
-        ax.plot(comp["mean"]["hdi"], [0, 0], color=COLORS[i % len(COLORS)], lw=4)
-    ax.set_xlabel(f"Posterior of each component's mean ({results['value_label']}); bar: 94% HDI")
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    figures["means"] = fig
-    return figures
+        ax.plot(comp["mean"]["hdi"], [0, 0], color=figures.colour(i, skip_grey=True), lw=4)
+    ax.set_xlabel(
+        f"Posterior of each component's mean ({results['value_label']}); "
+        f"bar: {figures.ci_label(ci_prob)}"
+    )
+    figures.tidy(ax, legend=True)
+    out["means"] = figures.finish(fig)
+    return out
 
 
 RESULT_SCHEMA: dict[str, Any] = {
@@ -387,3 +396,19 @@ RESULT_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+ANALYSIS = Analysis(
+    name="mixture",
+    version="2",
+    spec=Spec,
+    result_schema=RESULT_SCHEMA,
+    load=load,
+    fit=fit,
+    decide=decide,
+    plot=plot,
+    key_numbers=key_numbers,
+    verdicts=VERDICTS,
+    warning_codes=("nearly_empty_component", "multimodal_posterior"),
+    figures=("fit", "means"),
+)

@@ -13,34 +13,32 @@ standardised for sampling and the coefficients reported per unit of each origina
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
+import numpy as np
+from pydantic import Field, model_validator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from pydantic import Field, model_validator  # noqa: E402
-
-from analyses import stats  # noqa: E402
-from analyses.base import (  # noqa: E402
+from analyses import figures, stats
+from analyses.base import (
     INTERVAL_SCHEMA,
     SUMMARY_SCHEMA,
+    Analysis,
     BaseSpec,
     DataError,
     Fit,
     Settings,
-    numeric_column,
-    row_numbers,
+    Tone,
     sample,
 )
+from analyses.checks import numeric_column, row_numbers
 
-NAME = "regression"
-VERSION = "1"
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
 #: Rows needed per coefficient (features plus intercept).
 MIN_ROWS_PER_COEFFICIENT = 5
 #: Replicated data sets drawn for the posterior-predictive check.
@@ -144,8 +142,21 @@ def features_of(spec: Spec, frame: pd.DataFrame, source: str) -> np.ndarray:
     )
 
 
-def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[dict]]:
-    """Columns ``y``, ``error`` (if known) and the features.
+@dataclass(frozen=True)
+class Rows:
+    """What a regression fits: the checked rows and, if asked for, the rows to predict."""
+
+    train: pd.DataFrame
+    predict: pd.DataFrame | None = None
+
+
+def load(
+    spec: Spec, frame: pd.DataFrame, source: str, files: Mapping[str, Path] | None = None
+) -> tuple[Rows, list[dict]]:
+    """Columns ``y``, ``error`` (if known) and the features; and the rows to predict.
+
+    ``files`` maps each of :func:`input_files` to its path (relative paths resolve from
+    the config file's folder).
 
     Raises
     ------
@@ -171,6 +182,8 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
             f"{MIN_ROWS_PER_COEFFICIENT} per coefficient, so {need})",
             "collect more rows or use fewer features",
         )
+    import pandas as pd
+
     out = pd.DataFrame(x, columns=spec.features)
     out.insert(0, "y", y)
     error = _errors(spec, frame, y, source)
@@ -180,7 +193,11 @@ def load(spec: Spec, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, li
         out.insert(2, "count", pd.to_numeric(frame[spec.count]).to_numpy(dtype=float))
     if spec.id_column and spec.id_column in frame.columns:
         out.insert(0, "id", frame[spec.id_column].astype(str).to_numpy())
-    return out, []
+    predict = None
+    if spec.predict is not None:
+        path = (files or {}).get(spec.predict, Path(spec.predict))
+        predict = load_predict(spec, path)
+    return Rows(out, predict), []
 
 
 def input_files(spec: Spec) -> list[str]:
@@ -190,6 +207,8 @@ def input_files(spec: Spec) -> list[str]:
 
 def load_predict(spec: Spec, path: Path) -> pd.DataFrame:
     """The rows to predict, checked against the features the model was fitted on."""
+    import pandas as pd
+
     source = str(path)
     if not path.is_file():
         raise DataError(
@@ -244,11 +263,14 @@ def priors(y: np.ndarray, has_error: bool) -> dict[str, float]:
     }
 
 
-def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
+def fit(spec: Spec, rows: Rows, settings: Settings) -> Fit:
     """Fit the regression, summarise coefficients, check it, predict new rows."""
+    import pandas as pd
     import pymc as pm
     import pytensor.tensor as pt
+    import xarray as xr
 
+    frame = rows.train
     y = frame["y"].to_numpy()
     x = frame[spec.features].to_numpy()
     has_error = "error" in frame
@@ -342,8 +364,8 @@ def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
     }
     tables = {"fitted": fitted}
     ppc_data = xr.Dataset({"y_rep": (("draw", "row"), replicated), "y": (("row",), y)})
-    if spec.predict is not None:
-        new = load_predict(spec, Path(settings.base_dir) / spec.predict)
+    if rows.predict is not None:
+        new = rows.predict
         with model:
             pm.set_data(
                 {
@@ -410,25 +432,44 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def plot(fit: Fit) -> dict[str, Figure]:
+VERDICTS = {"fitted": Tone.NEUTRAL, "withheld": Tone.WITHHELD}
+
+
+def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """How many features clearly move the target, unless the sampler's checks failed."""
+    sure = results["evidence_threshold"]
+    clear = [
+        c["name"]
+        for c in results["coefficients"]
+        if c["prob_positive"] >= sure or c["prob_positive"] <= 1 - sure
+    ]
+    numbers = {"clear_features": clear, "threshold": sure}
+    if not diagnostics["ok"]:
+        return {"verdict": "withheld", "reason_code": "health_failed", **numbers}
+    return {"verdict": "fitted", "reason_code": "coefficients_estimated", **numbers}
+
+
+def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     """Coefficients with their HDIs, and the posterior-predictive check."""
     results = fit.results
-    figures: dict[str, Figure] = {}
+    out: dict[str, Figure] = {}
     coefs = results["coefficients"]
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.45 * len(coefs)))
+    blue = figures.colour(0, skip_grey=True)
+    fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(coefs))
     for i, c in enumerate(coefs):
-        ax.plot(c["per_sd"]["hdi"], [i, i], color="#2b6cb0", lw=3)
-        ax.plot(c["per_sd"]["mean"], i, "o", color="#2b6cb0")
+        ax.plot(c["per_sd"]["hdi"], [i, i], color=blue, lw=3)
+        ax.plot(c["per_sd"]["mean"], i, "o", color=blue)
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(coefs)), [c["label"] for c in coefs])
-    ax.set_xlabel("Change per standard deviation of each feature")
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    figures["coefficients"] = fig
+    ax.set_xlabel(
+        f"Change per standard deviation of each feature; bar: {figures.ci_label(ci_prob)}"
+    )
+    figures.tidy(ax, keep_left=True)
+    out["coefficients"] = figures.finish(fig)
 
     ppc = fit.posterior["posterior_predictive"].to_dataset()
     y, y_rep = ppc["y"].values, ppc["y_rep"].values
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = figures.new_figure()
     bins = np.histogram_bin_edges(np.concatenate([y, y_rep.ravel()]), bins=40)
     for i, rep in enumerate(y_rep[:40]):
         ax.hist(
@@ -442,12 +483,9 @@ def plot(fit: Fit) -> dict[str, Figure]:
         )
     ax.hist(y, bins=bins, density=True, histtype="step", color="black", lw=1.6, label="observed")
     ax.set_xlabel(results["target_label"])
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    figures["ppc"] = fig
-    return figures
+    figures.tidy(ax, legend=True)
+    out["ppc"] = figures.finish(fig)
+    return out
 
 
 RESULT_SCHEMA: dict[str, Any] = {
@@ -483,3 +521,19 @@ RESULT_SCHEMA: dict[str, Any] = {
         "sigma": SUMMARY_SCHEMA,
     },
 }
+
+
+ANALYSIS = Analysis(
+    name="regression",
+    version="2",
+    spec=Spec,
+    result_schema=RESULT_SCHEMA,
+    load=load,
+    fit=fit,
+    decide=decide,
+    plot=plot,
+    key_numbers=key_numbers,
+    verdicts=VERDICTS,
+    figures=("coefficients", "ppc"),
+    input_files=input_files,
+)

@@ -7,13 +7,14 @@ each one can be checked against hand calculations and independent numerical inte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
-from arviz_stats.base import array_stats
-from scipy import stats
 
 from analyses.base import CI_PROB
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: Convergence thresholds (Vehtari et al. 2021): R-hat at most 1.01, bulk ESS at least 400.
 R_HAT_MAX = 1.01
@@ -31,6 +32,8 @@ def limits() -> dict[str, float]:
 
 def hdi(draws: np.ndarray, prob: float = CI_PROB) -> list[float]:
     """Highest-density interval of a 1-D sample of draws, as ``[low, high]``."""
+    from arviz_stats.base import array_stats
+
     low, high = array_stats.hdi(np.asarray(draws, dtype=float).ravel(), prob)
     return [float(low), float(high)]
 
@@ -67,6 +70,8 @@ def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) ->
     Returns ``{"p_value", "ok", "observed", "expected"}``; ``ok`` is False below
     :data:`SRM_ALPHA`.
     """
+    from scipy import stats
+
     counts = np.asarray(counts, dtype=float)
     split = np.asarray(expected_split, dtype=float)
     expected = counts.sum() * split / split.sum()
@@ -82,6 +87,8 @@ def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) ->
 
 def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> dict:
     """Two-sided two-proportion z-test of B against A and a 95% Wald CI for ``p_b - p_a``."""
+    from scipy import stats
+
     p_a, p_b = x_a / n_a, x_b / n_b
     pooled = (x_a + x_b) / (n_a + n_b)
     se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
@@ -100,6 +107,8 @@ def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> dict:
 
 def welch_ttest(a: np.ndarray, b: np.ndarray) -> dict:
     """Welch's two-sided t-test of mean(b) - mean(a) with its 95% confidence interval."""
+    from scipy import stats
+
     result = stats.ttest_ind(b, a, equal_var=False)
     ci = result.confidence_interval(0.95)
     return {
@@ -114,6 +123,8 @@ def welch_ttest(a: np.ndarray, b: np.ndarray) -> dict:
 
 def ranks(draws: np.ndarray) -> np.ndarray:
     """Ranks of (chains x draws) among all draws, for rank plots: uniform when converged."""
+    from scipy import stats
+
     flat = np.asarray(draws).ravel()
     return stats.rankdata(flat).reshape(np.shape(draws))
 
@@ -128,6 +139,8 @@ def convergence(posterior: xr.Dataset, divergences: int) -> dict:
     divergences
         Number of divergent transitions reported by the sampler.
     """
+    from arviz_stats.base import array_stats
+
     r_hats, esses = [], []
     for var in posterior.data_vars.values():
         values = var.transpose("chain", "draw", ...).values
@@ -160,6 +173,8 @@ def hdi_columns(draws: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
 
 def normal_interval(mean: np.ndarray, se: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
     """Central interval ``mean ± z * se`` at probability ``prob`` (for normal estimates)."""
+    from scipy import stats
+
     z = stats.norm.ppf(0.5 + prob / 2)
     mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
     return np.stack([mean - z * se, mean + z * se], axis=-1)

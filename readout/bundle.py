@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from readout import analyses as registry
+from readout import registry
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.json"
@@ -35,6 +35,7 @@ COMMON_SCHEMA: dict[str, Any] = {
         "versions",
         "seed",
         "diagnostics",
+        "decision",
         "figures",
     ],
     "properties": {
@@ -64,16 +65,21 @@ COMMON_SCHEMA: dict[str, Any] = {
                 "ok": {"type": "boolean"},
             },
         },
+        "decision": {
+            "type": "object",
+            "required": ["verdict", "reason_code"],
+            "properties": {
+                "verdict": {"type": "string"},
+                "reason_code": {"type": "string", "pattern": "^[a-z_]+$"},
+            },
+        },
         "figures": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["file", "caption", "alt"],
-                "properties": {
-                    "file": {"type": "string"},
-                    "caption": {"type": "string", "minLength": 1},
-                    "alt": {"type": "string", "minLength": 1},
-                },
+                "required": ["key", "file"],
+                "additionalProperties": False,
+                "properties": {"key": {"type": "string"}, "file": {"type": "string"}},
             },
         },
         "warnings": {"type": "array"},
@@ -100,11 +106,16 @@ def schema() -> dict[str, Any]:
     """The full bundle schema: the common part plus each analysis's results."""
     branches = []
     for name in registry.available():
-        part = registry.get(name).RESULT_SCHEMA
+        analysis = registry.get(name)
+        part = analysis.result_schema
+        decision = {"properties": {"verdict": {"enum": list(analysis.verdicts)}}}
         branches.append(
             {
                 "if": {"properties": {"analysis": {"const": name}}},
-                "then": {"required": part["required"], "properties": part["properties"]},
+                "then": {
+                    "required": part["required"],
+                    "properties": {**part["properties"], "decision": decision},
+                },
             }
         )
     return {

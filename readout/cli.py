@@ -216,7 +216,7 @@ def recovery(
     import pandas as pd
 
     from analyses import hierarchical
-    from readout import runner
+    from readout import tree
     from readout.data import read_table
 
     config = _load(config_path)
@@ -229,7 +229,7 @@ def recovery(
                 'name one with analysis = "hierarchical"',
             )
         )
-    latest = runner.latest_readout(output, name)
+    latest = tree.latest(output, name)
     if latest is None or not (latest / "units.csv").is_file():
         _fail(
             DataError(

@@ -17,24 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analyses.base import CI_PROB, BaseSpec, Settings
-from readout import analyses as registry
+from analyses.base import BaseSpec, Settings
+from readout import registry
 from readout.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-class SettingsModel(BaseModel):
-    """The optional ``[settings]`` table."""
+class SettingsModel(Settings):
+    """The optional ``[settings]`` table: the fit settings and the site's address."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    ci_prob: float = Field(CI_PROB, gt=0.5, lt=1.0)
-    seed: int = 20261121
-    draws: int = Field(1000, ge=100)
-    tune: int = Field(1000, ge=100)
-    chains: int = Field(4, ge=1, le=8)
-    exact_draws: int = Field(40_000, ge=1000)
     site_url: str = ""
 
 
@@ -49,11 +41,13 @@ class TopLevel(BaseModel):
 
 @dataclass(frozen=True)
 class Experiment:
-    """One configured experiment: its spec, where its data is, and its fit settings."""
+    """One configured experiment: its spec, where its files are, and its fit settings."""
 
     spec: BaseSpec
     data_path: Path
     settings: Settings
+    #: The config file's folder: relative paths in the spec (``predict``) resolve from here.
+    base_dir: Path
 
     @property
     def name(self) -> str:
@@ -61,9 +55,13 @@ class Experiment:
         return self.spec.name
 
     def config_sha256(self) -> str:
-        """Hash of everything in the config that changes this experiment's results."""
-        settings = {k: v for k, v in self.settings.__dict__.items() if k != "base_dir"}
-        payload = {"spec": self.spec.model_dump(mode="json"), "settings": settings}
+        """Hash of everything in the config that changes this experiment's results.
+
+        How a fit runs (cores, parallel jobs) and who receives the email are left out, so
+        ``readout run -j 4`` after ``readout run`` refits nothing.
+        """
+        spec = self.spec.model_dump(mode="json", exclude={"email"})
+        payload = {"spec": spec, "settings": self.settings.results_key()}
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -144,7 +142,7 @@ def load_config(path: str | Path) -> Config:
                 f"add analysis = one of {registry.available()}",
             )
         try:
-            module = registry.get(str(analysis))
+            analysis_of = registry.get(str(analysis))
         except KeyError:
             raise ConfigError(
                 source,
@@ -152,7 +150,7 @@ def load_config(path: str | Path) -> Config:
                 f"use one of {', '.join(registry.available())}",
             ) from None
         try:
-            spec = module.Spec.model_validate(entry)
+            spec = analysis_of.spec.model_validate(entry)
         except ValidationError as exc:
             raise ConfigError(source, *_first(exc, where)) from exc
         if not SLUG.match(spec.name):
@@ -168,15 +166,14 @@ def load_config(path: str | Path) -> Config:
                 "give each experiment a unique name",
             )
         seen[spec.name] = i
+        overrides = {"ci_prob": spec.ci_prob, "seed": spec.seed}
         settings = Settings(
-            ci_prob=spec.ci_prob or s.ci_prob,
-            seed=spec.seed if spec.seed is not None else s.seed,
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            cores=min(s.chains, os.cpu_count() or 1),
-            exact_draws=s.exact_draws,
-            base_dir=str(path.parent.resolve()),
+            **(
+                s.model_dump(exclude={"site_url"})
+                | {k: v for k, v in overrides.items() if v is not None}
+                | ({} if "cores" in s.model_fields_set else {"cores": os.cpu_count() or 1})
+            )
         )
-        experiments.append(Experiment(spec, (path.parent / spec.data).resolve(), settings))
+        base_dir = path.parent.resolve()
+        experiments.append(Experiment(spec, (base_dir / spec.data).resolve(), settings, base_dir))
     return Config(path=path.resolve(), settings=s, experiments=tuple(experiments))

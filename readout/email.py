@@ -177,7 +177,7 @@ def deliver(
     config: Config, output: Path, dry_run: bool = False, smtp: Smtp | None = None
 ) -> list[Delivery]:
     """Write (and unless ``dry_run`` send) the email of each experiment's newest readout."""
-    from readout.runner import latest_readout
+    from readout import tree
 
     if not dry_run and smtp is None:
         smtp = Smtp.from_env()
@@ -188,7 +188,7 @@ def deliver(
     results = []
     for experiment in config.experiments:
         recipients = list(experiment.spec.email)
-        folder = latest_readout(output, experiment.name)
+        folder = tree.latest(output, experiment.name)
         if not recipients or folder is None:
             continue
         key = f"{experiment.name}/{folder.name}"

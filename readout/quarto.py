@@ -13,9 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import jinja2
-
-from readout import render, wording
+from readout import render, tree, wording
 from readout.bundle import atomic_write_text, read
 from readout.config import Config
 
@@ -33,7 +31,9 @@ def yaml_string(text: object) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _environment() -> jinja2.Environment:
+def _environment():
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(render.TEMPLATES),
         autoescape=False,
@@ -53,11 +53,8 @@ def write_project(config: Config, output: Path) -> list[Path]:
     env = _environment()
     written = []
     for experiment in config.experiments:
-        folder = output / experiment.name
-        if not folder.is_dir():
-            continue
-        for readout in sorted(p for p in folder.iterdir() if (p / "bundle.json").is_file()):
-            bundle = read(readout / "bundle.json")
+        for readout in tree.readouts(output, experiment.name):
+            bundle = read(readout / tree.BUNDLE)
             text = wording.readout_text(bundle)
             target = project / "readouts" / f"{experiment.name}-{readout.name}"
             target.mkdir(parents=True, exist_ok=True)

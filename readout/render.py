@@ -1,21 +1,52 @@
-"""Render bundles into the self-contained HTML page, the PDF, and the site's index pages."""
+"""Render bundles into the self-contained HTML page, the PDF, and the site's pages.
+
+Templates ship inside the installed package (``readout/templates`` in a wheel); in a
+source checkout they are the project's ``templates/`` folder.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from readout import wording
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+HERE = Path(__file__).resolve().parent
 
 
-def environment() -> jinja2.Environment:
+def _templates() -> Path:
+    packaged = HERE / "templates"
+    return packaged if packaged.is_dir() else HERE.parent / "templates"
+
+
+TEMPLATES = _templates()
+
+
+@functools.cache
+def code_version() -> str:
+    """Hash of the templates, the wording and this module: a change re-renders, not refits."""
+    digest = hashlib.sha256()
+    paths = (
+        sorted(TEMPLATES.rglob("*"))
+        + sorted((HERE / "wording").glob("*.py"))
+        + [Path(__file__).resolve()]
+    )
+    for path in paths:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def environment():
     """The Jinja2 environment: HTML autoescaping on, undefined names are errors."""
+    import jinja2
+
+    from readout import wording
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -24,7 +55,6 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["prob"] = wording.prob
-    env.globals["verdict_label"] = wording.VERDICT_LABELS
     return env
 
 
@@ -36,8 +66,18 @@ def figure_uri(path: Path) -> str:
 
 def report_html(bundle: dict[str, Any], folder: Path) -> str:
     """The report page of one readout; figures are read from ``folder`` and inlined."""
+    from readout import wording
+
     text = wording.readout_text(bundle)
-    figures = [{**fig, "uri": figure_uri(folder / fig["file"])} for fig in bundle["figures"]]
+    figures = [
+        {
+            **fig,
+            "uri": figure_uri(folder / fig["file"]),
+            "caption": text.figures[fig["key"]].caption,
+            "alt": text.figures[fig["key"]].alt,
+        }
+        for fig in bundle["figures"]
+    ]
     template = environment().get_template(f"{bundle['analysis']}.html.j2")
     return template.render(bundle=bundle, text=text, figures=figures)
 

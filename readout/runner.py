@@ -7,7 +7,6 @@ the email never pick up half a report. One failing experiment never stops the ot
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -26,9 +25,8 @@ from pathlib import Path
 import filelock
 from tqdm import tqdm
 
-from readout import analyses as registry
 from readout import bundle as bundles
-from readout import render, site, wording
+from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
 from readout.data import read_table, sha256_file
 from readout.errors import ConfigError, DataError
@@ -40,7 +38,6 @@ logging.getLogger("pymc").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="overflow encountered in dot", category=RuntimeWarning)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -55,51 +52,30 @@ class Outcome:
     action: str = "fitted"
 
 
-@functools.cache
-def code_version() -> str:
-    """Hash of the rendering code and templates: a change re-renders, it does not refit."""
-    digest = hashlib.sha256()
-    paths = sorted((ROOT / "templates").rglob("*")) + [
-        ROOT / "readout" / "wording.py",
-        ROOT / "readout" / "render.py",
-    ]
-    for path in paths:
-        if path.is_file():
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def fit_key(experiment: Experiment, data_sha256: str) -> str:
-    """Cache key of a fit: the data, the experiment's config and the analysis's version."""
-    module = registry.get(experiment.spec.analysis)
+    """Cache key of a fit: the data, further input files, the config and the analysis version."""
+    analysis = registry.get(experiment.spec.analysis)
     extra = [
         sha256_file(path) if path.is_file() else "missing"
-        for path in (
-            Path(experiment.settings.base_dir) / name
-            for name in getattr(module, "input_files", lambda spec: [])(experiment.spec)
-        )
+        for path in input_paths(experiment).values()
     ]
     payload = "|".join(
-        [data_sha256, *extra, experiment.config_sha256(), f"{module.NAME}:{module.VERSION}"]
+        [data_sha256, *extra, experiment.config_sha256(), f"{analysis.name}:{analysis.version}"]
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def latest_readout(output: Path, name: str) -> Path | None:
-    """The newest readout folder of an experiment, if any."""
-    folder = output / name
-    if not folder.is_dir():
-        return None
-    dated = sorted(p for p in folder.iterdir() if p.is_dir() and (p / "bundle.json").is_file())
-    return dated[-1] if dated else None
+def input_paths(experiment: Experiment) -> dict[str, Path]:
+    """The further files a fit reads, as named in the config and resolved from its folder."""
+    analysis = registry.get(experiment.spec.analysis)
+    return {name: experiment.base_dir / name for name in analysis.input_files(experiment.spec)}
 
 
-def _save_figures(module, fit, staging: Path) -> list[dict]:
+def _save_figures(figures: dict, staging: Path) -> list[dict]:
     import matplotlib.pyplot as plt
 
     saved = []
-    for key, fig in module.plot(fit).items():
+    for key, fig in figures.items():
         filename = f"fig-{key}.svg"
         # Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi.
         fig.savefig(staging / filename, format="svg", dpi=150, metadata={"Date": None})
@@ -109,27 +85,27 @@ def _save_figures(module, fit, staging: Path) -> list[dict]:
 
 
 def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
-    """What the history needs of the newest readout before ``readout_date``."""
-    folder = output / name
-    if not folder.is_dir():
+    """What the history needs of the newest readout before ``readout_date``: numbers only."""
+    folder = tree.previous(output, name, readout_date)
+    if folder is None:
         return None
-    earlier = sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_dir() and p.name < readout_date and (p / "bundle.json").is_file()
-    )
-    if not earlier:
-        return None
-    bundle = bundles.read(earlier[-1] / "bundle.json")
-    text = wording.readout_text(bundle)
+    bundle = bundles.read(folder / tree.BUNDLE)
     return {
-        "date": earlier[-1].name,
+        "date": folder.name,
         "data_sha256": bundle["data_sha256"],
         "config_sha256": bundle["config_sha256"],
-        "verdict": text.verdict,
-        "headline": text.headline,
+        "verdict": bundle["decision"]["verdict"],
         "key_numbers": bundle.get("key_numbers"),
     }
+
+
+def load(experiment: Experiment):
+    """Read and check an experiment's data; returns the rows to fit and the data warnings."""
+    analysis = registry.get(experiment.spec.analysis)
+    frame = read_table(experiment.data_path)
+    return analysis.load(
+        experiment.spec, frame, str(experiment.data_path), files=input_paths(experiment)
+    )
 
 
 def build_readout(
@@ -139,16 +115,21 @@ def build_readout(
     output: Path | None = None,
     data_sha256: str | None = None,
 ) -> dict:
-    """Fit one experiment into ``staging``: posterior, figures, bundle, HTML and PDF."""
+    """Fit one experiment into ``staging``: posterior, figures and bundle (numbers only)."""
     started = time.perf_counter()
     spec = experiment.spec
-    module = registry.get(spec.analysis)
-    frame = read_table(experiment.data_path)
-    rows, warnings = module.load(spec, frame, str(experiment.data_path))
+    analysis = registry.get(spec.analysis)
+    rows, warnings = load(experiment)
     data_sha = data_sha256 or sha256_file(experiment.data_path)
-    fit = module.fit(spec, rows, experiment.settings)
+    fit = analysis.fit(spec, rows, experiment.settings)
+    unknown = {w["code"] for w in warnings + fit.warnings} - set(analysis.warning_codes)
+    if unknown:
+        raise RuntimeError(
+            f"analysis {analysis.name} emitted undeclared warning code(s) {sorted(unknown)}"
+        )
+    decision = analysis.decide(spec, fit.results, fit.diagnostics)
     fit.posterior.to_netcdf(staging / "posterior.nc", engine="h5netcdf")
-    figures = _save_figures(module, fit, staging)
+    figures = _save_figures(analysis.plot(fit, experiment.settings.ci_prob), staging)
     tables = []
     for key, table in fit.tables.items():
         table.to_csv(staging / f"{key}.csv", index=False)
@@ -158,7 +139,7 @@ def build_readout(
         "experiment": spec.name,
         "title": spec.title,
         "analysis": spec.analysis,
-        "analysis_version": module.VERSION,
+        "analysis_version": analysis.version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "readout_date": readout_date,
         "ci_prob": experiment.settings.ci_prob,
@@ -174,27 +155,21 @@ def build_readout(
         "diagnostics": fit.diagnostics,
         "warnings": warnings + fit.warnings,
         **fit.results,
-        "key_numbers": module.key_numbers(fit.results),
+        "decision": decision,
+        "key_numbers": analysis.key_numbers(fit.results),
         "previous": previous_readout(output, spec.name, readout_date) if output else None,
         "tables": tables,
         "figures": figures,
     }
     bundle["run_seconds"] = round(time.perf_counter() - started, 2)
-    text = wording.readout_text(bundle)
-    if "decision" in bundle:
-        bundle["decision"] = {**bundle["decision"], "reason": text.reason}
-    bundle["figures"] = [
-        {**f, "caption": text.figures[f["key"]].caption, "alt": text.figures[f["key"]].alt}
-        for f in figures
-    ]
     bundles.validate(bundle)
-    bundles.atomic_write_text(staging / "bundle.json", bundles.dumps(bundle))
+    bundles.atomic_write_text(staging / tree.BUNDLE, bundles.dumps(bundle))
     return bundle
 
 
 def _render(folder: Path) -> None:
     render.render_readout(folder)
-    (folder / ".render_key").write_text(code_version())
+    (folder / ".render_key").write_text(render.code_version())
 
 
 def publish_folder(staging: Path, final: Path) -> None:
@@ -213,15 +188,16 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
     """Run one experiment end to end; never raises, reports how it ended."""
     started = time.perf_counter()
     name = experiment.name
-    staging = output / ".staging" / f"{name}-{uuid.uuid4().hex}"
+    staging = tree.staging_root(output) / f"{name}-{uuid.uuid4().hex}"
     try:
-        previous = latest_readout(output, name)
-        data_sha = sha256_file(experiment.data_path) if experiment.data_path.is_file() else None
+        previous = tree.latest(output, name)
+        path = experiment.data_path
+        data_sha = sha256_file(path) if path.is_file() else None
         if not force and previous is not None and data_sha is not None:
             key = fit_key(experiment, data_sha)
-            if bundles.read(previous / "bundle.json").get("fit_key") == key:
+            if bundles.read(previous / tree.BUNDLE).get("fit_key") == key:
                 render_key = previous / ".render_key"
-                if render_key.is_file() and render_key.read_text() == code_version():
+                if render_key.is_file() and render_key.read_text() == render.code_version():
                     return Outcome(name, EXIT_OK, "unchanged", str(previous), 0.0, "cached")
                 _render(previous)
                 seconds = time.perf_counter() - started
@@ -229,7 +205,7 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
         staging.mkdir(parents=True)
         bundle = build_readout(experiment, staging, readout_date, output, data_sha)
         _render(staging)
-        final = output / name / readout_date
+        final = tree.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
         headline = wording.readout_text(bundle).headline
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
@@ -288,7 +264,10 @@ def run(
             outcomes = []
             if jobs > 1 and len(selected) > 1:
                 # Experiments share the cores: each samples its chains one after another.
-                selected = [replace(e, settings=replace(e.settings, cores=1)) for e in selected]
+                selected = [
+                    replace(e, settings=e.settings.model_copy(update={"cores": 1}))
+                    for e in selected
+                ]
                 with ProcessPoolExecutor(max_workers=jobs) as pool:
                     futures = [
                         pool.submit(run_one, e, output, readout_date, force) for e in selected
@@ -315,13 +294,9 @@ def render_all(config: Config, output: Path) -> int:
     count = 0
     with lock(output):
         for experiment in config.experiments:
-            folder = output / experiment.name
-            if not folder.is_dir():
-                continue
-            for readout in sorted(folder.iterdir()):
-                if (readout / "bundle.json").is_file():
-                    _render(readout)
-                    count += 1
+            for folder in tree.readouts(output, experiment.name):
+                _render(folder)
+                count += 1
         site.write_site(config, output)
     return count
 
@@ -330,11 +305,9 @@ def validate(config: Config) -> list[str]:
     """Check every experiment's data without fitting; returns one line per experiment."""
     lines = []
     for experiment in config.experiments:
-        module = registry.get(experiment.spec.analysis)
-        frame = read_table(experiment.data_path)
-        rows, warnings = module.load(experiment.spec, frame, str(experiment.data_path))
+        rows, warnings = load(experiment)
         lines.append(
-            f"{experiment.name}: ok ({len(rows):,} rows from {experiment.data_path.name}"
+            f"{experiment.name}: ok ({experiment.data_path.name}"
             + (f", {len(warnings)} warning(s)" if warnings else "")
             + ")"
         )

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from readout import render, wording
+from readout import render, tree, wording
 from readout.bundle import atomic_write_text, read
+from readout.wording import common
 
 if TYPE_CHECKING:
     from readout.config import Config
@@ -29,23 +30,20 @@ def record_status(output: Path, outcomes: list[Outcome]) -> None:
 
 def readouts(output: Path, name: str) -> list[dict[str, Any]]:
     """Every readout of an experiment, newest first, with its summary words."""
-    folder = output / name
     found = []
-    if folder.is_dir():
-        for sub in sorted(folder.iterdir(), reverse=True):
-            if (sub / "bundle.json").is_file():
-                bundle = read(sub / "bundle.json")
-                text = wording.readout_text(bundle)
-                found.append(
-                    {
-                        "date": sub.name,
-                        "bundle": bundle,
-                        "text": text,
-                        "history": wording.history_row(bundle),
-                        "since_last": text.since_last,
-                        "healthy": not text.health,
-                    }
-                )
+    for folder in reversed(tree.readouts(output, name)):
+        bundle = read(folder / tree.BUNDLE)
+        text = wording.readout_text(bundle)
+        found.append(
+            {
+                "date": folder.name,
+                "bundle": bundle,
+                "text": text,
+                "history": wording.history_row(bundle),
+                "since_last": text.since_last,
+                "healthy": not text.health,
+            }
+        )
     return found
 
 
@@ -99,7 +97,9 @@ def write_site(config: Config, output: Path) -> None:
             "latest": history[0] if history else None,
             "failure": failure,
             "chart": history_chart(history),
-            "chart_alt": wording.history_alt(history[0]["bundle"], len(history)) if history else "",
+            "chart_alt": (
+                common.history_alt(history[0]["bundle"], len(history)) if history else ""
+            ),
         }
         entries.append(entry)
         if history or failure:

@@ -133,12 +133,37 @@ def comparison(prob_better, loss_rel, lift_hdi=(-0.01, 0.05)):
 )
 def test_verdicts_follow_the_thresholds(comparisons, rope, verdict):
     decision = ab_test.Decision(rope=rope)
-    assert ab_test.decide(comparisons, decision, healthy=True)["verdict"] == verdict
+    assert ab_test.decide_comparisons(comparisons, decision)["verdict"] == verdict
 
 
-def test_failed_health_withholds_any_verdict():
-    result = ab_test.decide([comparison(0.999, 0.0)], ab_test.Decision(), healthy=False)
-    assert result == {"verdict": "withheld", "arm": None}
+@pytest.mark.parametrize(
+    ("comparisons", "verdict", "code"),
+    [
+        ([comparison(0.99, 0.02, (0.01, 0.09))], "higher", "clear_winner"),
+        ([comparison(0.02, 0.05, (-0.09, -0.01))], "lower", "all_worse"),
+        ([comparison(0.80, 0.001)], "unclear", "not_enough_evidence"),
+    ],
+)
+def test_observational_comparisons_have_their_own_verdicts(comparisons, verdict, code):
+    """Nothing was assigned, so nothing ships; the loss of shipping plays no part."""
+    result = ab_test.decide_comparisons(comparisons, ab_test.Decision(), observational=True)
+    assert (result["verdict"], result["reason_code"]) == (verdict, code)
+
+
+@pytest.mark.parametrize(
+    ("srm_ok", "diagnostics_ok", "failed"),
+    [
+        (False, True, ["srm"]),
+        (True, False, ["diagnostics"]),
+        (False, False, ["srm", "diagnostics"]),
+    ],
+)
+def test_failed_health_withholds_any_verdict(srm_ok, diagnostics_ok, failed):
+    results = {"comparisons": [comparison(0.999, 0.0)], "srm": {"ok": srm_ok}}
+    result = ab_test.decide(spec(), results, {"ok": diagnostics_ok})
+    assert result["verdict"] == "withheld"
+    assert result["reason_code"] == "health_failed"
+    assert result["failed_checks"] == failed
 
 
 @pytest.mark.parametrize("b_conversions", [540, 550, 560, 575, 600])
@@ -147,7 +172,7 @@ def test_ship_agrees_with_the_interval_shown(b_conversions):
     frame = counts_frame({"A": (500, 5000), "B": (b_conversions, 5000)})
     fit = ab_test.fit(spec(), frame, Settings(exact_draws=40_000))
     comp = fit.results["comparisons"][0]
-    shipped = fit.results["decision"]["verdict"] == "ship"
+    shipped = ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "ship"
     assert shipped == (comp["lift_rel"]["hdi"][0] > 0 and comp["prob_better"] >= 0.97)
 
 
@@ -155,7 +180,7 @@ def test_sample_ratio_mismatch_withholds_the_verdict():
     frame = counts_frame({"A": (1000, 10_000), "B": (1100, 9_400)})
     fit = ab_test.fit(spec(), frame, Settings(exact_draws=8000))
     assert fit.results["srm"]["ok"] is False
-    assert fit.results["decision"]["verdict"] == "withheld"
+    assert ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "withheld"
 
 
 def test_three_arms_report_probability_of_being_best():

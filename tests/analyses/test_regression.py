@@ -94,13 +94,13 @@ def test_coefficients_and_predictions_are_calibrated_over_simulated_data_sets(tm
     gen = generator()
     s = spec(target="share", features=FEATURES, count="messages", predict="new.csv")
     truth = np.array([gen.TOPIC_COEFFICIENTS[f] for f in FEATURES])
-    settings = Settings(draws=300, tune=300, chains=2, cores=2, base_dir=str(tmp_path))
+    settings = Settings(draws=300, tune=300, chains=2, cores=2)
     coef_hits, pred_cover = [], []
     for seed in range(20):
         rng = np.random.default_rng(1000 + seed)
         train, new = gen._topic_rows(rng, 300), gen._topic_rows(rng, 40)
         new.to_csv(tmp_path / "new.csv", index=False)
-        rows, _ = r.load(s, train, "train.csv")
+        rows, _ = r.load(s, train, "train.csv", files={"new.csv": tmp_path / "new.csv"})
         fit = r.fit(s, rows, settings)
         hdi = np.array([c["hdi"] for c in fit.results["coefficients"]])
         coef_hits.extend((hdi[:, 0] <= truth) & (truth <= hdi[:, 1]))

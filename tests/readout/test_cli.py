@@ -159,16 +159,18 @@ def test_validate_checks_data_without_fitting(tmp_path):
 
 def test_a_crashing_experiment_exits_1_and_the_others_still_report(tmp_path, monkeypatch):
     config = good_and(tmp_path, {"file": "good.csv"}, None)
-    from analyses import ab_test
+    from dataclasses import replace
 
-    real_fit = ab_test.fit
+    from readout import registry
+
+    real = registry.get("ab_test")
 
     def fit(spec, frame, settings):
         if spec.name == "bad":
             raise RuntimeError("simulated sampler crash")
-        return real_fit(spec, frame, settings)
+        return real.fit(spec, frame, settings)
 
-    monkeypatch.setattr(ab_test, "fit", fit)
+    monkeypatch.setitem(registry._all(), "ab_test", replace(real, fit=fit))
     out = tmp_path / "reports"
     result = invoke("run", "--config", str(config), "--output", str(out))
     assert result.exit_code == 1
@@ -208,6 +210,17 @@ def test_unchanged_experiments_are_not_refit(tmp_path):
     assert bundle.stat().st_mtime_ns == stamp
     invoke("run", "--config", str(config), "--output", str(out), "--force")
     assert bundle.stat().st_mtime_ns != stamp
+
+
+def test_parallel_jobs_do_not_count_as_a_config_change(tmp_path):
+    """``-j`` changes how fits run, not what they find: nothing is refitted."""
+    config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
+    out = tmp_path / "reports"
+    assert invoke("run", "--config", str(config), "--output", str(out)).exit_code == 0
+    bundle = next((out / "good").glob("*/bundle.json"))
+    stamp = bundle.stat().st_mtime_ns
+    assert invoke("run", "--config", str(config), "--output", str(out), "-j", "4").exit_code == 0
+    assert bundle.stat().st_mtime_ns == stamp
 
 
 def test_the_console_script_runs_and_uses_exit_code_2_for_usage_errors(tmp_path):

@@ -207,6 +207,33 @@ def test_render_rebuilds_reports_from_bundles_without_refitting(site, tmp_path):
     assert bundle.stat().st_mtime_ns == stamp
 
 
+def test_captions_come_from_the_wording_at_render_time(site, monkeypatch):
+    """A bundle holds numbers only; a wording change shows after `readout render`."""
+    from readout import render
+    from readout.wording import ab_test as words
+
+    folder = site / "signup-page/2026-11-20"
+    data = json.loads((folder / "bundle.json").read_text())
+    assert all(set(f) == {"key", "file"} for f in data["figures"])
+    assert "reason" not in data["decision"]
+    original = words._ab_figures
+
+    def reworded(bundle):
+        return {
+            key: type(fig)(caption="Reworded: " + fig.caption, alt=fig.alt)
+            for key, fig in original(bundle).items()
+        }
+
+    monkeypatch.setattr(words, "_ab_figures", reworded)
+    render.render_readout(folder)
+    assert (
+        "<figcaption>Reworded: Posterior of the relative lift"
+        in (folder / "report.html").read_text()
+    )
+    monkeypatch.undo()
+    render.render_readout(folder)
+
+
 def test_index_lists_experiments_newest_first_with_verdicts(site):
     index = (site / "index.html").read_text()
     assert "Ship" in index and "Verdict withheld" in index

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from readout import wording
+from readout.wording import numbers
 
 BUNDLES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
 NAMES = sorted(p.stem for p in BUNDLES.glob("*.json"))
@@ -81,26 +82,26 @@ def test_probabilities_never_print_as_certain(p, shown):
     ("width", "places"), [(2.2, 1), (0.22, 2), (22.0, 0), (22_000.0, -3), (0.0004, 5)]
 )
 def test_rounding_follows_the_interval_width(width, places):
-    assert wording.decimals_for(width) == places
+    assert numbers.decimals_for(width) == places
 
 
 def test_numbers_format_with_sign_units_and_thousands():
-    money = wording.Units(prefix="$")
+    money = numbers.Units(prefix="$")
     assert money.value(120_571.3, -3) == "$121,000"
     assert money.diff(-29_456.0, -2) == "-$29,500"
-    rate = wording.Units(percent=True)
+    rate = numbers.Units(percent=True)
     assert rate.value(0.1123, 1) == "11.2%"
     assert rate.diff(0.012, 1) == "+1.2 percentage points"
-    assert wording.relative(0.1234, 1) == "+12.3%"
-    assert wording.p_value(0.0004) == "p < 0.001"
-    assert wording.p_value(0.243) == "p = 0.24"
+    assert numbers.relative(0.1234, 1) == "+12.3%"
+    assert numbers.p_value(0.0004) == "p < 0.001"
+    assert numbers.p_value(0.243) == "p = 0.24"
 
 
 def test_verdict_sentences_change_with_the_numbers():
     bundle = load("signup-page")
     assert wording.readout_text(bundle).headline == "Ship B."
     flipped = copy.deepcopy(bundle)
-    flipped["decision"]["verdict"] = "keep_collecting"
+    flipped["decision"] |= {"verdict": "keep_collecting", "reason_code": "not_enough_evidence"}
     comp = next(c for c in flipped["comparisons"] if c["arm"] == "B")
     comp["prob_better"] = 0.8
     text = wording.readout_text(flipped)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def _child(name: str, output: str) -> None:
@@ -178,7 +179,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for experiment in config.experiments:
             result = subprocess.run(
-                [sys.executable, "-m", "readout.bench", "--child", experiment.name, tmp],
+                [sys.executable, str(Path(__file__).resolve()), "--child", experiment.name, tmp],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -1,0 +1,83 @@
+"""What every analysis's figures share: the palette, interval labels, density curves.
+
+Labels quote the interval with :func:`analyses.formats.ci_label` and probabilities with
+:func:`analyses.formats.prob`, the same rules the prose follows. matplotlib is imported
+when a figure is drawn, never when a config is checked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from analyses.formats import ci_label, prob
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["PALETTE", "ci_label", "density", "new_figure", "prob", "tidy"]
+
+#: Colours in order of use: the control (grey) first, then the treatments and groups.
+PALETTE = ("#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16")
+
+
+def colour(i: int, skip_grey: bool = False) -> str:
+    """The ``i``-th colour of the palette (optionally skipping the control's grey)."""
+    offset = 1 if skip_grey else 0
+    return PALETTE[offset + i % (len(PALETTE) - offset)]
+
+
+def new_figure(width: float = 7.0, height: float = 3.2) -> tuple[Figure, Axes]:
+    """A figure and its axes, drawn off-screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def new_grid(rows: int, cols: int, width: float, height: float):
+    """A figure with a grid of axes (always two-dimensional), drawn off-screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+
+
+def tidy(ax: Axes, keep_left: bool = False, legend: bool = False) -> None:
+    """Remove the chart junk every readout figure leaves out."""
+    spines = ["top", "right"] if keep_left else ["top", "right", "left"]
+    ax.spines[spines].set_visible(False)
+    if not keep_left:
+        ax.set_yticks([])
+    if legend:
+        ax.legend(frameon=False, fontsize=8)
+
+
+def density(
+    ax: Axes, draws: np.ndarray, interval: list[float], color: str, label: str | None
+) -> None:
+    """A kernel density of posterior draws with its interval shaded."""
+    import numpy as np
+    from scipy.stats import gaussian_kde
+
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[:: max(1, draws.size // 4000)]
+    grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)
+    if np.ptp(draws) == 0:
+        ax.axvline(draws[0], color=color, lw=1.8, label=label)
+        return
+    dens = gaussian_kde(draws)(grid)
+    ax.plot(grid, dens, color=color, lw=1.8, label=label)
+    inside = (grid >= interval[0]) & (grid <= interval[1])
+    ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
+
+
+def finish(fig: Figure) -> Figure:
+    """Lay out a finished figure."""
+    fig.tight_layout()
+    return fig

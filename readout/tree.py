@@ -1,0 +1,51 @@
+"""The reports tree: where readouts live and how to find them.
+
+``<output>/<experiment>/<YYYY-MM-DD>/bundle.json`` marks a finished readout. The runner,
+the site, the email and the Quarto project all find readouts through this module, so
+there is one definition of "the latest readout" and of "the one before it".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+#: A readout folder is named by its date.
+DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BUNDLE = "bundle.json"
+#: Where runs build readouts before moving them into place.
+STAGING = ".staging"
+
+
+def readouts(output: Path, name: str) -> list[Path]:
+    """Every finished readout folder of an experiment, oldest first."""
+    folder = output / name
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and DATE_FOLDER.match(p.name) and (p / BUNDLE).is_file()
+    )
+
+
+def latest(output: Path, name: str) -> Path | None:
+    """The newest readout folder of an experiment, if any."""
+    found = readouts(output, name)
+    return found[-1] if found else None
+
+
+def previous(output: Path, name: str, readout_date: str) -> Path | None:
+    """The newest readout folder dated before ``readout_date``, if any."""
+    earlier = [p for p in readouts(output, name) if p.name < readout_date]
+    return earlier[-1] if earlier else None
+
+
+def readout_folder(output: Path, name: str, readout_date: str) -> Path:
+    """Where the readout of ``name`` on ``readout_date`` lives (whether or not it exists)."""
+    return output / name / readout_date
+
+
+def staging_root(output: Path) -> Path:
+    """The folder in which runs build readouts before publishing them."""
+    return output / STAGING

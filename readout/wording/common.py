@@ -1,0 +1,176 @@
+"""The sections every readout shares.
+
+How to read it, glossary, provenance, diagnostics, warnings and what changed since the last
+readout. They read only the bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from readout.wording.numbers import (
+    Units,
+    decimals_for,
+    estimate,
+    interval,
+    prob,
+    relative,
+    width,
+)
+
+Bundle = dict[str, Any]
+#: A warning's words from the warning record and its bundle.
+WarningText = Callable[[dict, Bundle], str]
+
+GLOSSARY_HDI = (
+    "HDI",
+    "highest-density interval: the narrowest range that holds the stated share of the "
+    "posterior probability.",
+)
+GLOSSARY_PRIOR = (
+    "Prior",
+    "what the model assumes before seeing the data; here weak, so the data dominate.",
+)
+
+
+def provenance(bundle: Bundle) -> list[tuple[str, str]]:
+    """Data and config hashes, method, seed, run time and package versions."""
+    versions = ", ".join(f"{k} {v}" for k, v in bundle["versions"].items())
+    return [
+        ("Data", f"{bundle['data_file']} (SHA-256 {bundle['data_sha256'][:12]}…)"),
+        ("Config", f"SHA-256 {bundle['config_sha256'][:12]}…"),
+        ("Method", bundle["diagnostics"].get("method", "")),
+        ("Seed", str(bundle["seed"])),
+        ("Run", f"{bundle['created_at']} in {bundle['run_seconds']:.1f} s"),
+        ("Versions", versions),
+    ]
+
+
+def diagnostic_problems(bundle: Bundle) -> list[str]:
+    """The sampler checks that failed, each with what it means and what to do."""
+    diag = bundle["diagnostics"]
+    problems = []
+    if diag["r_hat_max"] > diag["r_hat_limit"]:
+        problems.append(
+            f"The sampler's chains disagree (largest R-hat {diag['r_hat_max']:.3f}, above "
+            f"{diag['r_hat_limit']:g}): the posterior was not explored reliably. Rerun with "
+            "more tuning steps or check the model."
+        )
+    if diag["ess_bulk_min"] < diag["ess_limit"]:
+        problems.append(
+            f"Too few effective draws (smallest bulk ESS {diag['ess_bulk_min']:.0f}, below "
+            f"{diag['ess_limit']:g}): the reported numbers carry too much Monte Carlo noise. "
+            "Rerun with more draws."
+        )
+    if diag["divergences"] > 0:
+        problems.append(
+            f"The sampler reported {diag['divergences']} divergent transition(s): parts of "
+            "the posterior may have been missed, so intervals can be wrong."
+        )
+    return problems
+
+
+def sampling_line(bundle: Bundle) -> str:
+    """One line on how the posterior was computed and how the checks came out."""
+    diag = bundle["diagnostics"]
+    return (
+        f"Sampling: {diag['method']}; largest R-hat {diag['r_hat_max']:.3f}, smallest bulk "
+        f"ESS {diag['ess_bulk_min']:,.0f}, {diag['divergences']} divergences."
+    )
+
+
+def examples(w: dict) -> str:
+    """`` (e.g. a, b, c)`` of a warning's examples, or nothing."""
+    found = w.get("examples") or []
+    return f" (e.g. {', '.join(map(str, found[:3]))})" if found else ""
+
+
+def data_warnings(bundle: Bundle, texts: Mapping[str, WarningText]) -> list[str]:
+    """The bundle's warnings as sentences, with their counts."""
+    return [texts[w["code"]](w, bundle) for w in bundle.get("warnings", [])]
+
+
+def glossary(bundle: Bundle, specific: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The common terms around an analysis's own, in reading order."""
+    diag = bundle["diagnostics"]
+    checks = (
+        "R-hat / ESS",
+        "checks that the computer's random draws agree across chains (R-hat at most "
+        f"{diag['r_hat_limit']:g}) and are numerous enough (effective sample size at least "
+        f"{diag['ess_limit']:g}).",
+    )
+    return [GLOSSARY_HDI, *specific.items(), GLOSSARY_PRIOR, checks]
+
+
+def how_to_read(bundle: Bundle, example: str) -> list[str]:
+    """The "How to read this report" box."""
+    ci = interval(bundle)
+    pct = f"{round(100 * bundle['ci_prob'])}%"
+    return [
+        "Start with the verdict and the sentences under it: they answer whether to ship.",
+        f"Ranges are {ci}s (highest-density intervals): given the data and the model's "
+        f"assumptions, the true value lies inside with {pct} probability. They are not "
+        "statements about repeated experiments, which is what a confidence interval describes.",
+        f"Probabilities such as “{example}” are read directly: 97% means 97 in 100.",
+        "Health checks come first: when one fails the verdict is withheld, because the "
+        "numbers may be wrong.",
+    ]
+
+
+def key_numbers_text(bundle: Bundle, key: dict) -> str:
+    """``mean (94% HDI low to high)`` of a readout's key numbers."""
+    if key["scale"] == "relative":
+        return estimate(bundle, key, relative, decimals_for(100 * width(key)))
+    units = Units.of(bundle["spec"])
+    return estimate(bundle, key, units.diff, decimals_for(width(key)))
+
+
+def history_alt(bundle: Bundle, readouts: int) -> str:
+    """Caption and alt text of the experiment page's history chart."""
+    key = bundle.get("key_numbers")
+    if not key:
+        return ""
+    return (
+        f"Line chart of the {key['label']} over {readouts} readouts, with its "
+        f"{interval(bundle)} shaded; latest {key_numbers_text(bundle, key)}."
+    )
+
+
+def since_last(bundle: Bundle, labels: Mapping[str, str]) -> list[str]:
+    """What changed since the previous readout, and whether new data or config caused it."""
+    previous = bundle.get("previous")
+    if not previous:
+        return ["This is the experiment's first readout."]
+    verdict = bundle["decision"]["verdict"]
+    now, before = bundle["key_numbers"], previous.get("key_numbers")
+    data_changed = previous["data_sha256"] != bundle["data_sha256"]
+    config_changed = previous["config_sha256"] != bundle["config_sha256"]
+    if data_changed and before:
+        cause = f"new data ({before['n']:,} {before['n_label']} then, {now['n']:,} now)"
+    elif data_changed:
+        cause = "new data"
+    else:
+        cause = "the same data"
+    if config_changed:
+        cause += " and a changed configuration" if data_changed else " with a changed configuration"
+    lines = [f"Since the last readout on {previous['date']} this one uses {cause}."]
+    label = labels.get
+    if previous["verdict"] == verdict:
+        lines.append(f"The verdict is unchanged ({label(verdict, verdict).lower()}).")
+    else:
+        lines.append(
+            f"The verdict moved from “{label(previous['verdict'], previous['verdict']).lower()}” "
+            f"to “{label(verdict, verdict).lower()}”."
+        )
+    if before and before["label"] == now["label"]:
+        moved = (
+            f"The {now['label']} moved from {key_numbers_text(bundle, before)} to "
+            f"{key_numbers_text(bundle, now)}"
+        )
+        if now.get("prob") is not None and before.get("prob") is not None:
+            moved += f"; the {now['prob_label']} from {prob(before['prob'])} to {prob(now['prob'])}"
+        lines.append(moved + ".")
+    if not data_changed and not config_changed:
+        lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")
+    return lines

@@ -1,0 +1,247 @@
+"""Words of a ``mixture`` readout: sub-populations in one measurement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from readout.wording.common import diagnostic_problems, sampling_line
+from readout.wording.numbers import (
+    Units,
+    estimate,
+    hdi_range,
+    interval,
+    rel_places,
+    relative,
+    span,
+    width,
+)
+from readout.wording.pieces import Body, Figure, Table
+
+Bundle = dict[str, Any]
+
+VERDICT_LABELS = {"mixture": "Sub-populations found", "withheld": "Verdict withheld"}
+WARNINGS = {
+    "nearly_empty_component": lambda w, b: (
+        f"Component(s) {', '.join(map(str, w['components']))} hold less than "
+        f"{relative(w['threshold'], 0, False)} of the data: nearly empty, so they may not "
+        "be real sub-populations; consider fewer components."
+    ),
+    "multimodal_posterior": lambda w, b: (
+        "The chains disagree (largest R-hat "
+        f"{w['r_hat_max']:.3f}): the posterior has several modes, so components may have "
+        "swapped or split between chains. Treat the component summaries with caution."
+    ),
+}
+GLOSSARY = {
+    "Component": "one sub-population: its share of the data (weight), its mean and its spread.",
+    "PSIS-LOO / ELPD": (
+        "an estimate of how well a model predicts data it has not seen (expected log "
+        "predictive density); higher is better, differences of a few points are noise."
+    ),
+    "Membership probability": ("for one observation, the chance that it came from each component."),
+}
+
+
+def _component_name(comp: dict, i: int) -> str:
+    return comp.get("label") or f"component {i + 1}"
+
+
+def _mixture_component_sentence(bundle: Bundle, comp: dict, i: int, units: Units) -> str:
+    places = units.places(width(comp["mean"]))
+    w = comp["weight"]
+    share = lambda x, p: relative(x, p, False)  # noqa: E731
+    return (
+        f"About {share(w['mean'], rel_places(w))} of {bundle['unit_label']}s belong to "
+        f"{_component_name(comp, i)} ({hdi_range(bundle, w['hdi'], share, rel_places(w))}), "
+        f"with a mean {bundle['value_label']} of "
+        f"{estimate(bundle, comp['mean'], units.value, places)} and a spread (standard "
+        f"deviation) of {units.value(comp['sd']['mean'], units.places(width(comp['sd'])))}."
+    )
+
+
+def _mixture_selection(bundle: Bundle) -> list[str]:
+    rows = bundle["comparison"]
+    if not rows:
+        return [
+            f"Only {bundle['chosen_components']} component(s) were fitted; give a list such as "
+            "components = [1, 2, 3, 4] to let the data choose."
+        ]
+    chosen = bundle["chosen_components"]
+    by_k = {r["components"]: r for r in rows}
+    best = rows[0]
+    out = []
+    smaller = [r for r in rows if r["components"] < chosen]
+    larger = [r for r in rows if r["components"] > chosen]
+    sentence = f"The data support {chosen} component{'s' if chosen > 1 else ''}"
+    if smaller:
+        nearest = max(smaller, key=lambda r: r["components"])
+        gap = by_k[chosen]["elpd"] - nearest["elpd"]
+        sentence += (
+            f": {chosen} predicts held-out data better than {nearest['components']} by "
+            f"{gap:,.0f} points of expected log predictive density (standard error "
+            f"{nearest['dse']:,.1f})"
+        )
+    out.append(sentence + ".")
+    if larger:
+        nearest = min(larger, key=lambda r: r["components"])
+        gap = nearest["elpd"] - by_k[chosen]["elpd"]
+        out.append(
+            f"Adding more components does not help enough to matter: {nearest['components']} "
+            f"components change the score by {gap:+,.1f} (standard error "
+            f"{max(nearest['dse'], by_k[chosen]['dse']):,.1f}), so the simpler model is kept."
+        )
+    elif best["components"] != chosen:
+        out.append(
+            f"{best['components']} components score slightly higher, but within the noise of "
+            "the comparison, so the simpler model is kept."
+        )
+    notes = sorted({n for r in rows for n in r.get("diagnostics", [])})
+    if notes:
+        out.append("The comparison's own checks flag: " + "; ".join(notes) + ".")
+    return out
+
+
+def body(bundle: Bundle) -> Body:
+    """Sentences, tables and figure text of a ``mixture`` bundle."""
+    ci = interval(bundle)
+    units = Units.of(bundle["spec"])
+    comps = bundle["components"]
+    k = bundle["chosen_components"]
+    verdict = bundle["decision"]["verdict"]
+    headline = (
+        f"The data hold {k} sub-population{'s' if k > 1 else ''} of {bundle['value_label']}."
+        if verdict != "withheld"
+        else "Verdict withheld: the sampler's checks failed."
+    )
+    selection = _mixture_selection(bundle)
+    key = [_mixture_component_sentence(bundle, c, i, units) for i, c in enumerate(comps)]
+    a = bundle["assignment"]
+    key.append(
+        f"{a['confident']:,} of {bundle['n']:,} {bundle['unit_label']}s can be assigned to one "
+        f"component with at least {relative(a['threshold'], 0, False)} probability; "
+        f"{a['ambiguous']:,} lie where components overlap and stay ambiguous."
+    )
+    health = diagnostic_problems(bundle)
+    notes: list[str] = []
+    table_rows = []
+    for i, c in enumerate(comps):
+        share = lambda x, p: relative(x, p, False)  # noqa: E731
+        cells = [
+            (c["weight"], share, rel_places(c["weight"])),
+            (c["mean"], units.value, units.places(width(c["mean"]))),
+            (c["sd"], units.value, units.places(width(c["sd"]))),
+        ]
+        table_rows.append(
+            [
+                _component_name(c, i),
+                *(f"{fmt(x['mean'], pl)} ({span(x['hdi'], fmt, pl)})" for x, fmt, pl in cells),
+                f"{a['per_component'][i]:,}",
+            ]
+        )
+    tables = {
+        "components": Table(
+            "Components, sorted by mean",
+            [
+                "Component",
+                f"Weight ({ci})",
+                f"Mean ({ci})",
+                f"Spread, SD ({ci})",
+                "Confidently assigned",
+            ],
+            table_rows,
+        ),
+        "comparison": Table(
+            "How many components? PSIS-LOO comparison",
+            [
+                "Components",
+                "ELPD",
+                "SE",
+                "Difference from best",
+                "SE of difference",
+                "Effective parameters",
+            ],
+            [
+                [
+                    str(r["components"]),
+                    f"{r['elpd']:,.1f}",
+                    f"{r['se']:,.1f}",
+                    f"{r['elpd_diff']:,.1f}",
+                    f"{r['dse']:,.1f}",
+                    f"{r['p_loo']:,.1f}",
+                ]
+                for r in bundle["comparison"]
+            ],
+        ),
+    }
+    prior = bundle["prior"]
+    model = [
+        f"Each {bundle['unit_label']} comes from one of {k} normal distributions; which one is "
+        "never sampled but averaged over (marginalised), and the component means are kept in "
+        "increasing order so that component labels mean the same in every chain.",
+        f"Priors: weights equally likely (Dirichlet(1, ..., 1)); each mean normal around "
+        f"{units.value(prior['mu_mean'], 2)} with spread {units.value(prior['mu_sd'], 2)}; "
+        f"spreads half-normal with scale {units.value(prior['sigma_scale'], 2)} (the data's "
+        "standard deviation): weak, so the data decide.",
+        sampling_line(bundle)[:-1]
+        + (
+            "; the chains' component means agree."
+            if not bundle["label_switching"]
+            else "; the chains' component means disagree (see the warning above)."
+        ),
+    ]
+    files = {t["key"]: t for t in bundle.get("tables", [])}
+    if "membership" in files:
+        model.append(
+            f"Each {bundle['unit_label']}'s probability of belonging to each component is in "
+            f"{files['membership']['file']} beside this report."
+        )
+    figures = {
+        "fit": Figure(
+            caption=(
+                f"Histogram of {bundle['value_label']} with the fitted mixture (solid) and each "
+                "component (dashed), at the posterior means."
+            ),
+            alt=(
+                f"Histogram of {bundle['n']:,} values of {bundle['value_label']} with "
+                f"{k} fitted normal components: "
+                + "; ".join(
+                    f"{_component_name(c, i)} weight {relative(c['weight']['mean'], 0, False)}, "
+                    f"mean {units.value(c['mean']['mean'], 1)}"
+                    for i, c in enumerate(comps)
+                )
+                + "."
+            ),
+        ),
+        "means": Figure(
+            caption=f"Posterior of each component's mean; the bar under each is its {ci}.",
+            alt=(
+                f"Histograms of the posterior of {k} component means with {ci}s: "
+                + "; ".join(
+                    f"{_component_name(c, i)} {units.value(c['mean']['hdi'][0], 2)} to "
+                    f"{units.value(c['mean']['hdi'][1], 2)}"
+                    for i, c in enumerate(comps)
+                )
+                + "."
+            ),
+        ),
+    }
+    return Body(
+        headline=headline,
+        reason=" ".join(selection[:1]),
+        key_sentences=key,
+        health=health,
+        notes=notes,
+        sections={"selection": selection, "model": model},
+        tables=tables,
+        figures=figures,
+        example=f"chance that an {bundle['unit_label']} belongs to component 1",
+    )
+
+
+def history(bundle: Bundle) -> str:
+    """One line of key numbers for the experiment's history table."""
+    units = Units.of(bundle["spec"])
+    return f"{bundle['chosen_components']} components: " + "; ".join(
+        f"{relative(c['weight']['mean'], 0, False)} at {units.value(c['mean']['mean'], 2)}"
+        for c in bundle["components"]
+    )

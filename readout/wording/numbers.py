@@ -1,0 +1,162 @@
+"""Numbers in words: one set of rules for every sentence, table cell and caption.
+
+Numbers are rounded to about a tenth of their interval's width (the Monte Carlo error of
+an interval's ends is far smaller than that); probabilities never print as 0% or 100%;
+every interval is quoted with its probability and kind through :func:`estimate` and
+:func:`hdi_range`, so "94% HDI" is never typed by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from analyses.formats import ci_label, prob
+
+__all__ = [
+    "Units",
+    "between",
+    "decimals_for",
+    "estimate",
+    "hdi_range",
+    "interval",
+    "number",
+    "p_value",
+    "prob",
+    "rel_places",
+    "relative",
+    "signed",
+    "small",
+    "span",
+    "width",
+]
+
+Bundle = dict[str, Any]
+#: A formatter of one value at a number of decimals: ``fmt(0.123, 2) -> "+12.30%"``.
+Formatter = Callable[[float, int], str]
+
+
+def p_value(p: float) -> str:
+    """A p-value as quoted: ``p < 0.001``, ``p = 0.0042``, ``p = 0.24``."""
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def small(x: float, places: int, fmt: Formatter, approx: bool = False) -> str:
+    """A small non-negative amount, or "less than" the smallest step shown at ``places``.
+
+    With ``approx`` a shown amount reads "about ...", for use inside a sentence.
+    """
+    if round(x, places) == 0:
+        return "less than " + fmt(10.0**-places, places)
+    return ("about " if approx else "") + fmt(x, places)
+
+
+def decimals_for(width: float) -> int:
+    """Decimal places that show about a tenth of an interval's width.
+
+    The interval's width is far larger than the Monte Carlo error of its ends, so rounding
+    to a tenth of it never hides a real digit and never shows a noisy one. Negative
+    results round to tens, hundreds, ...
+    """
+    if not width or not math.isfinite(width) or width <= 0:
+        return 2
+    return -(math.floor(math.log10(abs(width))) - 1)
+
+
+def number(x: float, places: int, signed: bool = False) -> str:
+    """Format ``x`` rounded to ``places`` decimals (negative: tens, hundreds) with commas.
+
+    A non-zero number never prints as zero: it gets up to three more decimals, so an
+    interval that excludes zero never appears to touch it.
+    """
+    while x != 0 and round(x, places) == 0 and places < 6:
+        places = max(places, 0) + 1
+    value = round(x, places)
+    text = f"{abs(value):,.{max(places, 0)}f}"
+    if value == 0:
+        return "0" if places <= 0 else text
+    sign = "-" if value < 0 else ("+" if signed else "")
+    return sign + text
+
+
+@dataclass(frozen=True)
+class Units:
+    """How the values of one metric are written: prefix, suffix and percent scaling."""
+
+    prefix: str = ""
+    suffix: str = ""
+    percent: bool = False
+
+    @classmethod
+    def of(cls, spec: dict[str, Any], percent: bool = False) -> Units:
+        """The units a spec's ``value_prefix`` and ``value_suffix`` give."""
+        return cls(spec.get("value_prefix", "") or "", spec.get("value_suffix", "") or "", percent)
+
+    def value(self, x: float, places: int, signed: bool = False) -> str:
+        """A level of the metric: ``$91,100``, ``10.2%``."""
+        if self.percent:
+            return number(100 * x, places, signed) + "%"
+        text = number(x, places, signed)
+        sign = text[0] if text[0] in "+-" else ""
+        return f"{sign}{self.prefix}{text.lstrip('+-')}{self.suffix}"
+
+    def diff(self, x: float, places: int, signed: bool = True) -> str:
+        """A difference of the metric: ``+1.2 percentage points``, ``+$29,000``."""
+        if self.percent:
+            return number(100 * x, places, signed) + " percentage points"
+        return self.value(x, places, signed)
+
+    def places(self, width: float) -> int:
+        """Decimals for values whose interval has this width."""
+        return decimals_for(100 * width if self.percent else width)
+
+
+def relative(x: float, places: int, signed: bool = True) -> str:
+    """A relative change as a signed percentage: ``+12.3%``."""
+    return number(100 * x, places, signed) + "%"
+
+
+def rel_places(summary: dict) -> int:
+    """Decimals for a relative lift summary (in percent)."""
+    low, high = summary["hdi"]
+    return decimals_for(100 * (high - low))
+
+
+def interval(bundle: Bundle) -> str:
+    """The interval's name as quoted in every sentence: ``94% HDI``."""
+    return ci_label(bundle["ci_prob"], bundle["ci_kind"])
+
+
+def width(summary: dict) -> float:
+    """The width of a summary's interval."""
+    low, high = summary["hdi"]
+    return high - low
+
+
+def signed(fmt: Callable[..., str]) -> Formatter:
+    """A formatter that always shows the sign: ``+0.28``."""
+    return lambda x, places: fmt(x, places, True)
+
+
+def span(hdi: Sequence[float], fmt: Formatter, places: int) -> str:
+    """The ends of an interval: ``+1.7% to +3.9%``."""
+    return f"{fmt(hdi[0], places)} to {fmt(hdi[1], places)}"
+
+
+def between(hdi: Sequence[float], fmt: Formatter, places: int) -> str:
+    """The ends of an interval inside a sentence: ``between +1.7% and +3.9%``."""
+    return f"between {fmt(hdi[0], places)} and {fmt(hdi[1], places)}"
+
+
+def hdi_range(bundle: Bundle, hdi: Sequence[float], fmt: Formatter, places: int) -> str:
+    """An interval with its name: ``94% HDI +1.7% to +3.9%``."""
+    return f"{interval(bundle)} {span(hdi, fmt, places)}"
+
+
+def estimate(bundle: Bundle, summary: dict, fmt: Formatter, places: int) -> str:
+    """The one phrase for an estimate and its interval: ``+2.8% (94% HDI +1.7% to +3.9%)``."""
+    return f"{fmt(summary['mean'], places)} ({hdi_range(bundle, summary['hdi'], fmt, places)})"

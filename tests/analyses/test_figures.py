@@ -1,0 +1,55 @@
+"""Figures quote probabilities and intervals by the same rules as the prose."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from analyses import ab_test
+from analyses.base import Fit
+from analyses.formats import ci_label, prob
+
+
+def ab_fit(prob_better: float) -> Fit:
+    rng = np.random.default_rng(0)
+    value = rng.normal([0.10, 0.11], 0.002, size=(2, 500, 2))
+    lift = value[..., 1:] / value[..., :1] - 1
+    posterior = xr.Dataset(
+        {
+            "value": (("chain", "draw", "arm"), value),
+            "lift_rel": (("chain", "draw", "treatment"), lift),
+        },
+        coords={"arm": ["A", "B"], "treatment": ["B"]},
+    )
+    results = {
+        "metric_type": "binary",
+        "value_label": "Conversion rate",
+        "arm_labels": {},
+        "arms": [
+            {"name": "A", "hdi": [0.096, 0.104]},
+            {"name": "B", "hdi": [0.106, 0.114]},
+        ],
+        "comparisons": [
+            {"arm": "B", "vs": "A", "prob_better": prob_better, "lift_rel": {"hdi": [0.02, 0.18]}}
+        ],
+    }
+    return Fit(results, xr.DataTree.from_dict({"posterior": posterior}), {})
+
+
+@pytest.mark.parametrize(("p", "shown"), [(0.996, "99.6%"), (0.9996, ">99.9%"), (0.5, "50%")])
+def test_the_lift_legend_uses_the_prose_probability_formatter(p, shown):
+    figure = ab_test.plot(ab_fit(p), 0.94)["lift"]
+    (legend,) = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend == f"B vs A: {shown} above 0"
+    assert "100%" not in legend
+
+
+def test_axis_labels_quote_the_configured_interval():
+    figures = ab_test.plot(ab_fit(0.9), 0.9)
+    for figure in figures.values():
+        label = figure.axes[0].get_xlabel()
+        assert "90% HDI" in label and "94%" not in label
+
+
+def test_one_formatter_never_prints_certainty():
+    assert prob(1.0) == ">99.9%" and prob(0.0) == "<0.1%"
+    assert ci_label(0.89) == "89% HDI"

@@ -1,0 +1,97 @@
+"""Every analysis has everything it needs, found by its name; the suite names what is missing."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from analyses.base import Analysis, Tone
+from readout import registry, wording
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
+SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / "test_wording.ambr"
+NAMES = registry.available()
+
+
+def fixture_bundles() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted(FIXTURES.glob("*.json")):
+        found.setdefault(json.loads(path.read_text())["analysis"], []).append(path.stem)
+    return found
+
+
+def test_the_registry_lists_the_four_analyses_and_no_helper_module():
+    assert NAMES == ["ab_test", "hierarchical", "mixture", "regression"]
+    for helper in ("base", "stats", "checks", "figures", "formats"):
+        assert helper not in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_analysis_declares_a_complete_contract(name):
+    analysis = registry.get(name)
+    assert isinstance(analysis, Analysis)
+    assert analysis.name == name and analysis.version
+    assert {"required", "properties"} <= set(analysis.result_schema)
+    assert analysis.verdicts, f"{name} declares no verdicts"
+    assert "withheld" in analysis.verdicts, f"{name} cannot withhold a verdict"
+    for verdict, tone in analysis.verdicts.items():
+        assert isinstance(tone, Tone), f"{name}: verdict {verdict} has no tone"
+    assert analysis.figures, f"{name} declares no figures"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_analysis_has_a_wording_module_with_every_piece(name):
+    words = wording.module(name)
+    missing = [piece for piece in wording.REQUIRED if not hasattr(words, piece)]
+    assert not missing, f"readout/wording/{name}.py lacks {missing}"
+    analysis = registry.get(name)
+    assert set(words.VERDICT_LABELS) == set(analysis.verdicts), (
+        f"readout/wording/{name}.py VERDICT_LABELS must label exactly {sorted(analysis.verdicts)}"
+    )
+    assert set(words.WARNINGS) == set(analysis.warning_codes), (
+        f"readout/wording/{name}.py WARNINGS must word exactly {list(analysis.warning_codes)}"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_analysis_has_a_fixture_bundle_and_a_wording_snapshot(name):
+    stems = fixture_bundles().get(name)
+    assert stems, f"tests/fixtures/bundles/ has no bundle of analysis {name}"
+    pinned = set(
+        re.findall(r"test_wording_of_fixed_bundles_is_pinned\[(.+?)\]", SNAPSHOTS.read_text())
+    )
+    for stem in stems:
+        assert stem in pinned, f"no wording snapshot of {stem}: run `make snapshots`"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_figure_an_analysis_draws_has_words(name):
+    analysis = registry.get(name)
+    for stem in fixture_bundles()[name]:
+        bundle = json.loads((FIXTURES / f"{stem}.json").read_text())
+        text = wording.readout_text(bundle)
+        assert {f["key"] for f in bundle["figures"]} <= set(analysis.figures)
+        assert set(analysis.figures) <= set(text.figures), f"{name}: a figure lacks words"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_warning_code_is_worded(name):
+    """A warning an analysis emits becomes a sentence, never a KeyError at render time."""
+    analysis = registry.get(name)
+    stem = fixture_bundles()[name][0]
+    bundle = json.loads((FIXTURES / f"{stem}.json").read_text())
+    for code in analysis.warning_codes:
+        record = {
+            "code": code,
+            "count": 2,
+            "components": [3],
+            "threshold": 0.02,
+            "r_hat_max": 1.2,
+            "minimum": 2,
+            "empty_arm": 1,
+            "column": "se",
+            "examples": ["a", "b"],
+        }
+        text = wording.readout_text({**bundle, "warnings": [record]})
+        assert len(text.warnings) == 1 and text.warnings[0]
