@@ -9,7 +9,7 @@ JOBS ?= 1
 # Caches stay inside the project's ignored folders, so repeated runs are fast; Python may
 # cache bytecode (some shells forbid it, which makes every import compile from source).
 unexport PYTHONDONTWRITEBYTECODE
-export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/.cache/pytensor
+export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/.cache/pytensor,blas__ldflags=
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
@@ -72,17 +72,17 @@ snapshots: setup ## Update the wording snapshot tests after a deliberate change
 
 DATA_FILES := data/signup_conversion.csv data/income_spend.csv data/aa_test.csv data/broken_split.csv \
   data/creators.csv data/creators_truth.csv data/eight_schools.csv data/three_groups.csv \
-  data/topic_share.csv data/topic_share_new.csv
+  data/topic_share.csv data/topic_share_new.csv data/demo.duckdb
 
 data: setup $(DATA_FILES) ## Generate the demo data sets in data/ (fixed seed)
 
-$(DATA_FILES) &: data/generate.py .venv/.synced
+$(DATA_FILES) &: data/generate.py data/warehouse.py .venv/.synced
 	$(PY) data/generate.py
 
 setup: .venv/.synced $(STAMP)/system ## Install the Python environment and system packages
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen --extra postgres --extra spark --compile-bytecode
 	@touch $@
 
 $(CURDIR)/.tools/bin/uv:
@@ -90,16 +90,19 @@ $(CURDIR)/.tools/bin/uv:
 	.tools/bin/pip install --quiet uv
 
 # WeasyPrint needs Pango and HarfBuzz's subsetter; poppler gives pdftoppm/pdftotext;
-# Chromium checks the published site as a reader would; pandoc checks the Quarto files.
+# Chromium checks the published site as a reader would; pandoc checks the Quarto files;
+# PostgreSQL (server and libpq) and Java 17 (for Spark) are the engines the tests read from.
 $(STAMP)/system: | $(STAMP)
 	@if ! ldconfig -p | grep -q 'libpango-1.0.so' || ! ldconfig -p | grep -q 'libharfbuzz-subset.so' \
+	    || ! ldconfig -p | grep -q 'libpq.so.5' || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v pdftoppm >/dev/null || ! command -v chromium >/dev/null \
-	    || ! command -v pandoc >/dev/null || ! command -v rsync >/dev/null; then \
-	  echo "Installing system packages (Pango, HarfBuzz subset, poppler-utils, chromium, pandoc, rsync)"; \
+	    || ! command -v pandoc >/dev/null || ! command -v rsync >/dev/null \
+	    || ! command -v java >/dev/null; then \
+	  echo "Installing system packages (Pango, HarfBuzz subset, poppler-utils, chromium, pandoc, rsync, postgresql, Java 17)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-dejavu-core \
-	    chromium pandoc rsync; \
+	    chromium pandoc rsync postgresql libpq5 openjdk-17-jre-headless; \
 	fi
 	@touch $@
 

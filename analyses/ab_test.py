@@ -1,21 +1,31 @@
-"""A/B and A/B/n tests on a binary (conversion) or continuous (e.g. spend) metric.
+"""A/B and A/B/n tests: one metric from a data file, or several from a warehouse.
 
-Binary metrics use the exact Beta posterior of each arm's rate (no MCMC). Continuous
-metrics use a PyMC model per arm, Normal or Student-t, optionally on the log scale, with
-weakly informative priors scaled to the data. Every treatment arm is compared with the
-control: probability of being better, expected loss of shipping it, relative and absolute
-lift with their HDIs, the ROPE probability when a minimum worthwhile effect is set, and the
-traditional test beside it.
+A data file has one row per unit (``group``, ``metric``); a warehouse experiment names its
+``assignments`` and a list of ``[[experiments.metrics]]`` with roles (one primary, secondary
+metrics, guardrails). Either way the engine returns per-arm sufficient statistics and every
+metric gets an exact posterior per arm (``analyses.ab_metrics``): nothing row-level leaves
+the engine. Only the Student-t model (``robust = true``) reads rows and samples with NUTS.
+
+Every treatment is compared with the control in each metric's good direction: probability
+of being better, expected loss of shipping it, relative and absolute lift with their HDIs,
+the ROPE probabilities and the traditional test beside it. The verdict: the primary metric
+decides (ship, keep the control, keep collecting, no meaningful difference), a guardrail
+that shows harm beyond its tolerance stops a ship, and a failed health check (sample-ratio
+mismatch, units exposed to several arms, sampler diagnostics) withholds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from analyses import figures, stats
+from analyses import ab_metrics, figures, stats
+from analyses.ab_metrics import Metric
 from analyses.base import (
     INTERVAL_SCHEMA,
     PROB_SCHEMA,
@@ -28,13 +38,18 @@ from analyses.base import (
     Tone,
     sample,
 )
-from analyses.checks import no_missing, numeric_column, require_columns, row_numbers
+from analyses.inputs import (
+    Column,
+    Experiment,
+    Fetched,
+    MetricSpec,
+    Request,
+    Rows,
+    Summary,
+    Value,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from pathlib import Path
-
-    import pandas as pd
     import xarray as xr
     from matplotlib.figure import Figure
 
@@ -52,6 +67,13 @@ OBSERVATIONAL_VERDICTS = {
     "lower": Tone.NEUTRAL,
     "unclear": Tone.NEUTRAL,
 }
+#: Verdicts of an A/A test (both arms get the same experience): does the pipeline pass?
+AA_VERDICTS = {"aa_passed": Tone.GOOD, "aa_failed": Tone.BAD}
+#: Share of units exposed to more than one arm above which the verdict is withheld.
+MAX_MULTIPLE_ARMS = 0.01
+#: The sceptical prior of the sensitivity check: arms within this relative distance of each
+#: other (when no ROPE is set).
+SCEPTICAL_SCALE = 0.02
 
 
 class Decision(BaseModel):
@@ -65,11 +87,11 @@ class Decision(BaseModel):
 
     min_prob_better: float = Field(0.97, gt=0.5, lt=1.0)
     max_expected_loss: float = Field(0.005, ge=0.0)
-    rope: float | None = Field(None, gt=0.0)
+    rope: float | None = Field(None, gt=0.0, lt=1.0)
 
 
 class Priors(BaseModel):
-    """Prior settings; ``None`` means scaled to the data (stated in the report)."""
+    """Prior settings; ``None`` means scaled to the pooled data (stated in the report)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -77,219 +99,622 @@ class Priors(BaseModel):
     beta: float = Field(1.0, gt=0.0)
     mu_mean: float | None = None
     mu_sd: float | None = Field(None, gt=0.0)
-    sigma_sd: float | None = Field(None, gt=0.0)
+    sigma: float | None = Field(None, gt=0.0)
     nu_rate: float = Field(0.1, gt=0.0)
 
 
 class Spec(BaseSpec):
-    """Config keys of an ``ab_test`` experiment."""
+    """Config keys of an ``ab_test`` experiment (a data file, or a warehouse)."""
 
     analysis: Literal["ab_test"]
-    group: str
     control: str | int
-    metric: str
-    metric_type: Literal["binary", "continuous"]
+    group: str | None = None
+    metric: str | None = None
+    metric_type: Literal["binary", "continuous"] | None = None
     log_transform: bool = False
     robust: bool = False
+    assignments: str | None = Field(None, min_length=1)
+    metrics: list[MetricSpec] = []
+    segments: list[str] = []
     observational: bool = False
+    aa_test: bool = False
     expected_split: dict[str, float] | None = None
     metric_label: str | None = None
+    unit_label: str = Field("user", min_length=1)
     arm_labels: dict[str, str] = {}
     value_prefix: str = ""
     value_suffix: str = ""
     decision: Decision = Decision()
     priors: Priors = Priors()
 
+    @model_validator(mode="after")
+    def _one_input(self) -> Spec:
+        if self.data is not None:
+            missing = [k for k in ("group", "metric", "metric_type") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a data file needs {', '.join(missing)} (the columns to compare)")
+            if self.assignments or self.metrics:
+                raise ValueError(
+                    "give either data (a file) or source, assignments and [[experiments.metrics]]"
+                )
+            if self.log_transform and self.metric_type != "continuous":
+                raise ValueError('log_transform needs metric_type = "continuous"')
+            if self.robust and self.metric_type != "continuous":
+                raise ValueError('robust needs metric_type = "continuous"')
+            if self.robust and self.segments:
+                raise ValueError("segments cannot be used with robust = true")
+        else:
+            if not self.assignments or not self.metrics:
+                raise ValueError(
+                    "a warehouse experiment needs assignments and at least one "
+                    "[[experiments.metrics]] (or give data = a file)"
+                )
+            if any(getattr(self, k) is not None for k in ("group", "metric", "metric_type")):
+                raise ValueError("group, metric and metric_type are for a data file")
+            if self.robust or self.log_transform:
+                raise ValueError("robust and log_transform are for a data file")
+            names = [m.name for m in self.metrics]
+            if len(set(names)) != len(names):
+                raise ValueError("two metrics have the same name")
+            primary = [m.name for m in self.metrics if m.role == "primary"]
+            if len(primary) > 1 or (not primary and len(self.metrics) > 1):
+                raise ValueError('exactly one metric needs role = "primary"')
+        if self.aa_test and self.observational:
+            raise ValueError(
+                "an A/A test is randomised: aa_test and observational exclude each other"
+            )
+        if self.expected_split is not None and any(v <= 0 for v in self.expected_split.values()):
+            raise ValueError("every share in expected_split must be above zero")
+        return self
+
+    @property
+    def warehouse(self) -> bool:
+        """Whether the experiment is read from a warehouse (assignments and metrics)."""
+        return self.data is None
+
+
+def metric_list(spec: Spec) -> list[Metric]:
+    """The metrics of an experiment, the primary first."""
+    if not spec.warehouse:
+        kind = (
+            "binary"
+            if spec.metric_type == "binary"
+            else "log"
+            if spec.log_transform
+            else "continuous"
+        )
+        label = spec.metric_label or (
+            "conversion rate" if spec.metric_type == "binary" else spec.metric
+        )
+        return [
+            Metric(
+                name=spec.metric,
+                label=label,
+                kind=kind,
+                prefix=spec.value_prefix,
+                suffix=spec.value_suffix,
+            )
+        ]
+    out = []
+    for m in spec.metrics:
+        role = "primary" if len(spec.metrics) == 1 else m.role
+        out.append(
+            Metric(
+                name=m.name,
+                label=m.label or m.name.replace("_", " "),
+                kind=m.kind,
+                role=role,
+                higher_is_better=m.higher_is_better,
+                tolerated_harm=m.tolerated_harm,
+                prefix=m.value_prefix,
+                suffix=m.value_suffix,
+                covariate=m.covariate_days is not None,
+            )
+        )
+    return sorted(out, key=lambda m: m.role != "primary")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def request(spec: Spec) -> Request:
+    """What to fetch: per-arm statistics (or, for ``robust``, the rows)."""
+    if spec.warehouse:
+        return {
+            "stats": Experiment(
+                assignments=spec.assignments, metrics=tuple(spec.metrics), by=tuple(spec.segments)
+            )
+        }
+    arm = Column("group", spec.group, "text", rules=())
+    if spec.metric_type == "binary":
+        rules: tuple = ("finite", "binary")
+        fix = 'code conversions as 1 and non-conversions as 0, or set metric_type = "continuous"'
+    elif spec.log_transform:
+        rules = ("finite", "positive")
+        fix = (
+            "remove those rows, or set log_transform = false (zero spend is better modelled "
+            "separately from the amount spent)"
+        )
+    else:
+        rules, fix = ("finite",), ""
+    value = Column("metric", spec.metric, rules=rules, fix=fix)
+    if spec.robust:
+        return {"rows": Rows((arm, value))}
+    stats_kind = ("logs",) if spec.log_transform else ("moments",)
+    segments = tuple(Column("segments", s, "text", rules=()) for s in spec.segments)
+    return {
+        "stats": Summary(
+            by=(arm, *segments),
+            values=(Value(spec.metric, spec.metric, stats_kind),),
+            checks=(value,),
+        )
+    }
+
+
+@dataclass
+class ArmData:
+    """Per-arm statistics of every metric, per segment level too, ready to model."""
+
+    arms: list[str]
+    metrics: list[Metric]
+    stats: dict[str, dict[str, dict[str, float]]]
+    levels: dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]] = field(
+        default_factory=dict
+    )
+    rows: dict[str, np.ndarray] | None = None
+    exposures: dict[str, int] | None = None
+
+
+STAT_KEYS = ("n", "sum", "sum2", "npos", "sumlog", "sumlog2", "num", "den", "num2", "den2")
+STAT_KEYS += ("numden", "x", "x2", "xy", "xn", "x2n")
+
+
+def _records(frame: dict[str, np.ndarray], arm_column: str, metrics: list[Metric], by: list[str]):
+    """One statistics record per row of a summary: (arm, levels, {metric: stats})."""
+    for i in range(len(frame["n"])):
+        arm = str(frame[arm_column][i])
+        levels = {b: str(frame[b][i]) for b in by}
+        per_metric = {}
+        for m in metrics:
+            record = {"units": float(frame["n"][i])}
+            for key in STAT_KEYS:
+                column = f"{m.name}__{key}"
+                if column in frame:
+                    value = frame[column][i]
+                    record[key] = 0.0 if value is None or np.isnan(value) else float(value)
+            if m.kind == "ratio":
+                record["n"] = record["units"]
+            if m.kind == "log":  # the logs of every (positive) value
+                record["n"] = record["npos"]
+            per_metric[m.name] = record
+        yield arm, levels, per_metric
+
+
+def _add(into: dict[str, float], record: dict[str, float]) -> None:
+    for key, value in record.items():
+        into[key] = into.get(key, 0.0) + value
+
 
 def load(
-    spec: Spec, frame: pd.DataFrame, source: str, files: Mapping[str, Path] | None = None
-) -> tuple[pd.DataFrame, list[dict]]:
-    """Check the rows and return a frame with columns ``arm`` (str) and ``y`` (float).
+    spec: Spec, fetched: Fetched, files: Mapping[str, Path] | None = None
+) -> tuple[ArmData, list[dict]]:
+    """Per-arm statistics (and per segment level), checked for what a comparison needs.
 
     Raises
     ------
     DataError
-        For a missing column, missing values, an absent control, fewer than two arms, an
-        empty arm, non-0/1 values in a binary metric or non-positive values on the log scale.
+        An absent control, fewer than two arms, arms that do not match expected_split, an
+        arm without enough values of a metric, a ratio whose denominator sums to zero.
     """
-    import pandas as pd
-
-    require_columns(frame, source, {"group": spec.group, "metric": spec.metric})
-    no_missing(frame, source, [spec.group, spec.metric])
-    arm = frame[spec.group].astype(str)
-    arms = list(dict.fromkeys(arm))
+    source = fetched.source
+    metrics = metric_list(spec)
     control = str(spec.control)
-    if control not in arms:
+    arm_column = "arm" if spec.warehouse else spec.group
+    exposures = fetched.extras.get("stats")
+    if spec.robust:
+        frame = fetched.parts["rows"]
+        arm_of = frame[spec.group].astype(str)
+        rows = {a: frame[spec.metric][arm_of == a].astype(float) for a in dict.fromkeys(arm_of)}
+        arms = _arm_order(control, list(rows), spec, source)
+        stats_ = {metrics[0].name: {a: _moments_of(rows[a]) for a in arms}}
+        data = ArmData(arms, metrics, stats_, rows=rows)
+    else:
+        frame = fetched.parts["stats"]
+        totals: dict[str, dict[str, dict[str, float]]] = {m.name: {} for m in metrics}
+        levels: dict = {s: {m.name: {} for m in metrics} for s in spec.segments}
+        for arm, lv, per_metric in _records(frame, arm_column, metrics, spec.segments):
+            for name, record in per_metric.items():
+                _add(totals[name].setdefault(arm, {}), record)
+                for segment, level in lv.items():
+                    _add(levels[segment][name].setdefault(level, {}).setdefault(arm, {}), record)
+        seen = list(next(iter(totals.values())))
+        arms = _arm_order(control, seen, spec, source)
+        data = ArmData(arms, metrics, totals, levels, exposures=exposures)
+    _enough(data, spec, source)
+    return data, []
+
+
+def _moments_of(y: np.ndarray) -> dict[str, float]:
+    return {
+        "units": float(y.size),
+        "n": float(y.size),
+        "sum": float(y.sum()),
+        "sum2": float((y**2).sum()),
+        "npos": float((y > 0).sum()),
+        "sumlog": float(np.log(y[y > 0]).sum()),
+        "sumlog2": float((np.log(y[y > 0]) ** 2).sum()),
+    }
+
+
+def _arm_order(control: str, seen: list[str], spec: Spec, source: str) -> list[str]:
+    column = "arm" if spec.warehouse else spec.group
+    if control not in seen:
         raise DataError(
             source,
-            f"control value '{control}' does not occur in column '{spec.group}' "
-            f"(values found: {', '.join(sorted(arms))})",
+            f"control value '{control}' does not occur in column '{column}' "
+            f"(values found: {', '.join(sorted(seen))})",
             "set control to one of those values",
         )
     if spec.expected_split is not None:
-        empty = [name for name in spec.expected_split if name not in arms]
-        if empty:
+        absent = [a for a in spec.expected_split if a not in seen]
+        if absent:
             raise DataError(
                 source,
-                f"arm '{empty[0]}' in expected_split has no rows in column '{spec.group}'",
+                f"arm '{absent[0]}' in expected_split has no rows in column '{column}'",
                 "check the arm's spelling or that its data were exported",
             )
-        unplanned = [name for name in arms if name not in spec.expected_split]
+        unplanned = [a for a in seen if a not in spec.expected_split]
         if unplanned:
             raise DataError(
                 source,
-                f"arm '{unplanned[0]}' occurs in column '{spec.group}' but not in expected_split",
+                f"arm '{unplanned[0]}' occurs in column '{column}' but not in expected_split",
                 "add it to expected_split or remove its rows",
             )
-    if len(arms) < 2:
+    if len(seen) < 2:
         raise DataError(
             source,
-            f"column '{spec.group}' has one arm only ('{arms[0]}'); a test needs two or more",
+            f"column '{column}' has one arm only ('{seen[0]}'); a test needs two or more",
             "check the group column, or that every arm's data were exported",
         )
-    y = pd.Series(numeric_column(frame, source, "metric", spec.metric), index=frame.index)
-    if spec.metric_type == "binary":
-        bad = frame.index[~y.isin([0, 1])]
-        if len(bad):
-            raise DataError(
-                source,
-                f"binary metric '{spec.metric}' has {len(bad)} value(s) other than 0 and 1, "
-                f"in rows {row_numbers(bad)}",
-                'code conversions as 1 and non-conversions as 0, or set metric_type = "continuous"',
-            )
-    elif spec.log_transform:
-        bad = frame.index[y <= 0]
-        if len(bad):
-            raise DataError(
-                source,
-                f"metric '{spec.metric}' has {len(bad)} value(s) at or below zero, in rows "
-                f"{row_numbers(bad)}; log_transform needs positive values",
-                "remove those rows, or set log_transform = false (zero spend is better "
-                "modelled separately from the amount spent)",
-            )
-    out = pd.DataFrame({"arm": arm.to_numpy(), "y": y.to_numpy(dtype=float)})
-    if spec.metric_type == "continuous":
-        sizes = out.groupby("arm").size()
-        small = sizes[sizes < 3]
-        if len(small):
-            raise DataError(
-                source,
-                f"arm '{small.index[0]}' has only {int(small.iloc[0])} row(s) of '{spec.metric}'",
-                "collect more data; a continuous metric needs at least 3 rows per arm",
-            )
-    return out, []
+    return [control] + sorted(a for a in seen if a != control)
 
 
-def _arm_order(spec: Spec, frame: pd.DataFrame) -> list[str]:
-    control = str(spec.control)
-    return [control] + sorted(a for a in frame["arm"].unique() if a != control)
+def _enough(data: ArmData, spec: Spec, source: str) -> None:
+    """Every arm has enough values of every metric to estimate it."""
+    for metric in data.metrics:
+        need = 1 if metric.kind in ("binary", "ratio") else 3
+        for arm in data.arms:
+            s = data.stats[metric.name].get(arm, {})
+            have = s.get("npos" if metric.kind == "lognormal" else "n", 0.0)
+            if have < need:
+                what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
+                raise DataError(
+                    source,
+                    f"arm '{arm}' has only {int(have)} value(s) of {what}",
+                    f"collect more data; this metric needs at least {need} per arm",
+                )
+            if metric.kind == "ratio" and s.get("den", 0.0) == 0:
+                raise DataError(
+                    source,
+                    f"the denominator of metric '{metric.name}' sums to zero in arm '{arm}'",
+                    "check the metric's query",
+                )
 
 
-def _exact_binary(
-    spec: Spec, frame: pd.DataFrame, arms: list[str], settings: Settings
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Draw each arm's rate from its exact Beta posterior (four independent "chains").
+# --------------------------------------------------------------------------- fit
 
-    The draws are independent by construction, so R-hat is 1 and the effective sample size
-    is the number of draws; they are reported as such rather than estimated.
-    """
-    rng = np.random.default_rng(settings.seed)
-    chains = 4
-    per_chain = settings.exact_draws // chains
-    y = frame["y"].to_numpy()
-    arm = frame["arm"].to_numpy()
-    conversions = np.array([y[arm == a].sum() for a in arms])
-    sizes = np.array([(arm == a).sum() for a in arms])
-    rate = rng.beta(
-        spec.priors.alpha + conversions,
-        spec.priors.beta + sizes - conversions,
-        size=(chains, per_chain, len(arms)),
-    )
-    prior = {"kind": "beta", "alpha": spec.priors.alpha, "beta": spec.priors.beta}
-    diagnostics = {
+
+def _exact_diagnostics(draws: int, method: str) -> dict[str, Any]:
+    """Independent draws: R-hat is 1 and the effective sample size is their number."""
+    return {
         "r_hat_max": 1.0,
-        "ess_bulk_min": float(chains * per_chain),
+        "ess_bulk_min": float(draws),
         "divergences": 0,
         "ok": True,
         **stats.limits(),
-        "method": "exact Beta posterior (independent draws)",
-    }
-    return {"value": rate}, {"prior": prior, "diagnostics": diagnostics}
-
-
-def continuous_priors(spec: Spec, y: np.ndarray) -> dict[str, float]:
-    """Weakly informative priors scaled to the pooled data unless the config sets them."""
-    centre, spread = float(np.mean(y)), float(np.std(y, ddof=1))
-    return {
-        "mu_mean": spec.priors.mu_mean if spec.priors.mu_mean is not None else centre,
-        "mu_sd": spec.priors.mu_sd if spec.priors.mu_sd is not None else 2.0 * spread,
-        "sigma_sd": spec.priors.sigma_sd if spec.priors.sigma_sd is not None else 2.0 * spread,
-        "nu_rate": spec.priors.nu_rate,
+        "method": method,
     }
 
 
-def _mcmc_continuous(
-    spec: Spec, frame: pd.DataFrame, arms: list[str], settings: Settings
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Sample each arm's location and scale with NUTS."""
-    import pymc as pm
+METHODS = {
+    "binary": "exact Beta posterior",
+    "continuous": "exact normal-inverse-gamma posterior",
+    "count": "exact normal-inverse-gamma posterior",
+    "revenue": "exact normal-inverse-gamma posterior",
+    "log": "exact normal-inverse-gamma posterior of the logs",
+    "lognormal": "exact hurdle log-normal posterior",
+    "ratio": "delta method (normal approximation)",
+}
 
-    y = frame["y"].to_numpy()
-    if spec.log_transform:
-        y = np.log(y)
-    index = frame["arm"].map({a: i for i, a in enumerate(arms)}).to_numpy()
-    prior = continuous_priors(spec, y)
-    with pm.Model(coords={"arm": arms}):
-        mu = pm.Normal("mu", mu=prior["mu_mean"], sigma=prior["mu_sd"], dims="arm")
-        sigma = pm.HalfNormal("sigma", sigma=prior["sigma_sd"], dims="arm")
-        if spec.robust:
-            nu = pm.Exponential("nu_minus_one", lam=prior["nu_rate"]) + 1
-            pm.StudentT("y", nu=nu, mu=mu[index], sigma=sigma[index], observed=y)
-        else:
-            pm.Normal("y", mu=mu[index], sigma=sigma[index], observed=y)
-        trace = sample(
-            settings,
-        )
+
+def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
+    """The Student-t model of the rows, sampled with NUTS."""
+    from analyses.ab_models import student_t_model
+
+    arms = data.arms
+    y = np.concatenate([data.rows[a] for a in arms])
+    index = np.concatenate([np.full(data.rows[a].size, i) for i, a in enumerate(arms)])
+    spread = float(np.std(y, ddof=1))
+    p = spec.priors
+    prior = {
+        "mu_mean": p.mu_mean if p.mu_mean is not None else float(np.mean(y)),
+        "mu_sd": p.mu_sd if p.mu_sd is not None else 2.0 * spread,
+        "sigma_sd": 2.0 * (p.sigma if p.sigma is not None else spread),
+        "nu_rate": p.nu_rate,
+    }
+    with student_t_model(y, index, arms, prior):
+        trace = sample(settings)
     posterior = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())
-    diagnostics = {
-        **stats.convergence(posterior, divergences),
-        "method": "NUTS (PyMC)",
-    }
-    draws = {
-        name: posterior[name].transpose("chain", "draw", ...).values for name in posterior.data_vars
-    }
-    draws["value"] = np.exp(draws["mu"]) if spec.log_transform else draws["mu"]
-    prior = {"kind": "studentt" if spec.robust else "normal", **prior}
-    return draws, {"prior": prior, "diagnostics": diagnostics}
+    diagnostics = {**stats.convergence(posterior, divergences), "method": "NUTS (PyMC)"}
+    mu = posterior["mu"].transpose("chain", "draw", "arm").values.reshape(-1, len(arms))
+    draws = {a: {"value": mu[:, i]} for i, a in enumerate(arms)}
+    return draws, {"prior": {"kind": "studentt", **prior}, "diagnostics": diagnostics}
 
 
-def _frequentist(spec: Spec, frame: pd.DataFrame, control: str, arm: str) -> dict:
-    a = frame.loc[frame["arm"] == control, "y"].to_numpy()
-    b = frame.loc[frame["arm"] == arm, "y"].to_numpy()
-    if spec.metric_type == "binary":
-        test = stats.two_proportion_ztest(int(a.sum()), a.size, int(b.sum()), b.size)
-        return {**test, "scale": "absolute"}
-    if spec.log_transform:
-        return {**stats.welch_ttest(np.log(a), np.log(b)), "scale": "log"}
-    return {**stats.welch_ttest(a, b), "scale": "absolute"}
+def _status(metric: Metric, comparison: dict, decision: Decision) -> str:
+    """How a metric reads for the headline arm: for secondary metrics and guardrails."""
+    threshold = decision.min_prob_better
+    if metric.role == "guardrail":
+        harm = comparison["prob_harm"]
+        return "harm" if harm >= threshold else "ok" if harm <= 1 - threshold else "unclear"
+    low, high = sorted(metric.direction * h for h in comparison["lift_rel"]["hdi"])
+    if comparison["prob_better"] >= threshold and low > 0:
+        return "better"
+    if comparison["prob_better"] <= 1 - threshold and high < 0:
+        return "worse"
+    return "unclear"
+
+
+def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
+    """Posteriors and comparisons of every metric, health checks, segments, sensitivity."""
+    rng = np.random.default_rng(settings.seed)
+    prob, arms = settings.ci_prob, data.arms
+    priors = ab_metrics.Priors(**spec.priors.model_dump(exclude={"nu_rate"}))
+    rope = spec.decision.rope
+    metric_rows, all_draws = [], {}
+    diagnostics = _exact_diagnostics(settings.exact_draws, "")
+    for metric in data.metrics:
+        stats_ = data.stats[metric.name]
+        if spec.robust:
+            draws, info = _robust(spec, data, settings)
+            diagnostics = info["diagnostics"]
+            summary = {
+                "arms": [
+                    {
+                        "name": a,
+                        "n": int(stats_[a]["units"]),
+                        "observed": ab_metrics.observed(metric, stats_[a]),
+                        **stats.summary(draws[a]["value"], prob),
+                    }
+                    for a in arms
+                ],
+                "comparisons": [
+                    {
+                        **ab_metrics.compare(metric, draws, arms[0], a, prob, rope),
+                        "frequentist": ab_metrics.frequentist(metric, stats_[arms[0]], stats_[a]),
+                    }
+                    for a in arms[1:]
+                ],
+                "prior": info["prior"],
+                "prior_influence": None,
+            }
+        else:
+            summary, draws = ab_metrics.summarise(
+                metric, stats_, arms, priors, settings.exact_draws, prob, rope, rng
+            )
+        all_draws[metric.name] = draws
+        headline = max(summary["comparisons"], key=lambda c: c["prob_better"])
+        row = {
+            "name": metric.name,
+            "label": metric.label,
+            "role": metric.role,
+            "kind": metric.kind,
+            "higher_is_better": metric.higher_is_better,
+            "tolerated_harm": metric.tolerated_harm,
+            "value_prefix": metric.prefix,
+            "value_suffix": metric.suffix,
+            "method": METHODS[metric.kind] if not spec.robust else "NUTS (PyMC), Student-t",
+            **summary,
+        }
+        if metric.role != "primary":
+            row["status"] = _status(metric, headline, spec.decision)
+        else:
+            verdict = decide_comparisons(
+                summary["comparisons"], spec.decision, spec.observational, metric.higher_is_better
+            )
+            row["status"] = verdict["verdict"]
+        metric_rows.append(row)
+    primary_metric = data.metrics[0]
+    primary = metric_rows[0]
+    if not spec.robust:
+        kinds = sorted({METHODS[m.kind] for m in data.metrics})
+        diagnostics["method"] = "; ".join(kinds) + " (independent draws)"
+    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
+    results: dict[str, Any] = {
+        "mode": "warehouse" if spec.warehouse else "file",
+        "metric_type": spec.metric_type or primary_metric.kind,
+        "log_transform": spec.log_transform,
+        "robust": spec.robust,
+        "observational": spec.observational,
+        "aa_test": spec.aa_test,
+        "unit_label": spec.unit_label,
+        "control": arms[0],
+        "arm_labels": spec.arm_labels,
+        "value_label": primary_metric.label,
+        "prior": primary["prior"],
+        "prior_influence": primary["prior_influence"],
+        "arms": primary["arms"],
+        "comparisons": primary["comparisons"],
+        "primary": headline["arm"],
+        "srm": _srm(spec, data),
+        "exposures": _exposures(data),
+        "frequentist": {**headline["frequentist"], "arm": headline["arm"], "vs": arms[0]},
+        "metrics": metric_rows,
+        "segments": _segments(spec, data, headline["arm"], prob),
+    }
+    if not spec.robust:
+        results["sensitivity"] = _sensitivity(spec, data, primary_metric, settings, rope)
+    tree = _posterior_tree(data, all_draws)
+    tables = {}
+    if results["segments"]:
+        import pandas as pd
+
+        tables["segments"] = pd.DataFrame(
+            [
+                {
+                    "metric": r["metric"],
+                    "segment": r["segment"],
+                    "level": r["level"],
+                    "units": r["n"],
+                    "own_lift": r["own"]["mean"],
+                    "own_low": r["own"]["hdi"][0],
+                    "own_high": r["own"]["hdi"][1],
+                    "pooled_lift": r["pooled"]["mean"],
+                    "pooled_low": r["pooled"]["hdi"][0],
+                    "pooled_high": r["pooled"]["hdi"][1],
+                    "prob_positive": r["prob_positive"],
+                }
+                for r in results["segments"]
+            ]
+        )
+    return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
+
+
+def _srm(spec: Spec, data: ArmData) -> dict[str, Any]:
+    """The sample-ratio check.
+
+    With how many units each arm lacks against the planned split and, for a conversion metric, the
+    lift if the missing units had all converted or none.
+    """
+    if spec.observational:
+        return {"p_value": None, "ok": True, "applicable": False}
+    metric = data.metrics[0]
+    per_arm = data.stats[metric.name]
+    units = [int(per_arm[a]["units"]) for a in data.arms]
+    split = spec.expected_split or {a: 1.0 for a in data.arms}
+    shares = np.array([split[a] for a in data.arms]) / sum(split.values())
+    # The planned sizes if the largest arm (relative to its share) lost nobody.
+    total = max(u / s for u, s in zip(units, shares, strict=True))
+    missing = [max(int(round(total * s - u)), 0) for u, s in zip(units, shares, strict=True)]
+    out = {
+        **stats.sample_ratio_test(units, list(shares)),
+        "applicable": True,
+        "expected_split": list(map(float, shares)),
+        "missing": missing,
+    }
+    if metric.kind == "binary" and len(data.arms) == 2:
+        (c, t), (mc, mt) = (per_arm[a] for a in data.arms), missing
+        rate = lambda k, n: k / n if n else float("nan")  # noqa: E731
+        low = rate(t["sum"], t["n"] + mt) / rate(c["sum"] + mc, c["n"] + mc) - 1
+        high = rate(t["sum"] + mt, t["n"] + mt) / rate(c["sum"], c["n"] + mc) - 1
+        out["worst_case_lift"] = [float(low), float(high)]
+    return out
+
+
+def _exposures(data: ArmData) -> dict[str, Any] | None:
+    if data.exposures is None:
+        return None
+    units, multi = data.exposures["units"], data.exposures["multiple_arms"]
+    share = multi / units if units else 0.0
+    return {
+        "units": units,
+        "multiple_arms": multi,
+        "share": share,
+        "limit": MAX_MULTIPLE_ARMS,
+        "ok": share <= MAX_MULTIPLE_ARMS,
+    }
+
+
+def _segments(spec: Spec, data: ArmData, arm: str, prob: float) -> list[dict[str, Any]]:
+    rows = []
+    for segment, per_metric in data.levels.items():
+        for metric in data.metrics:
+            rows += ab_metrics.segment_rows(
+                metric, per_metric[metric.name], data.arms[0], arm, segment, prob
+            )
+    return rows
+
+
+def _sensitivity(
+    spec: Spec, data: ArmData, metric: Metric, settings: Settings, rope: float | None
+) -> list[dict[str, Any]]:
+    """The primary metric's verdict under a flat and a sceptical prior."""
+    scale = rope if rope is not None else SCEPTICAL_SCALE
+    out = []
+    stats_ = data.stats[metric.name]
+    for name, priors in (
+        ("flat", ab_metrics.flat(metric)),
+        ("sceptical", ab_metrics.sceptical(metric, stats_, data.arms, scale)),
+    ):
+        rng = np.random.default_rng(settings.seed + 1)
+        summary, _ = ab_metrics.summarise(
+            metric, stats_, data.arms, priors, settings.exact_draws, settings.ci_prob, rope, rng
+        )
+        verdict = decide_comparisons(
+            summary["comparisons"], spec.decision, spec.observational, metric.higher_is_better
+        )
+        best = max(summary["comparisons"], key=lambda c: c["prob_better"])
+        out.append(
+            {
+                "prior": name,
+                "scale": scale if name == "sceptical" else None,
+                "verdict": verdict["verdict"],
+                "arm": best["arm"],
+                "prob_better": best["prob_better"],
+                "lift_rel": best["lift_rel"],
+            }
+        )
+    return out
+
+
+def _posterior_tree(data: ArmData, all_draws: dict) -> xr.DataTree:
+    """Each metric's draws per arm and lifts over the control, for ``posterior.nc``."""
+    import xarray as xr
+
+    groups = {}
+    arms = data.arms
+    for i, metric in enumerate(data.metrics):
+        draws = all_draws[metric.name]
+        value = np.stack([draws[a]["value"] for a in arms], axis=-1)[None]
+        control = value[..., :1]
+        variables = {
+            "value": (("chain", "draw", "arm"), value),
+            "lift_abs": (("chain", "draw", "treatment"), value[..., 1:] - control),
+            "lift_rel": (("chain", "draw", "treatment"), value[..., 1:] / control - 1),
+        }
+        if "mu" in draws[arms[0]]:
+            mu = np.stack([draws[a]["mu"] for a in arms], axis=-1)[None]
+            variables["lift_log"] = (("chain", "draw", "treatment"), mu[..., 1:] - mu[..., :1])
+        dataset = xr.Dataset(variables, coords={"arm": arms, "treatment": arms[1:]})
+        groups["posterior" if i == 0 else f"metrics/{metric.name}"] = dataset
+    return xr.DataTree.from_dict(groups)
+
+
+# --------------------------------------------------------------------------- decision
 
 
 def decide_comparisons(
-    comparisons: list[dict], decision: Decision, observational: bool = False
+    comparisons: list[dict],
+    decision: Decision,
+    observational: bool = False,
+    higher_is_better: bool = True,
 ) -> dict[str, Any]:
     """The verdict of healthy comparisons with the control, as a code and its numbers.
 
     ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
     inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
     ``ship`` when the arm most likely to be better reaches ``min_prob_better``, the HDI of
-    its lift lies above zero, and its expected loss (relative to the control) is within
-    ``max_expected_loss``; ``keep_control`` when every arm is that likely to be worse and
-    every HDI lies below zero; otherwise ``keep_collecting``. An observational comparison
-    ships nothing: its verdicts are ``higher``, ``lower`` and ``unclear``, and the expected
-    loss of shipping plays no part.
+    its lift lies on the good side of zero, and its expected loss (relative to the control)
+    is within ``max_expected_loss``; ``keep_control`` when every arm is that likely to be
+    worse and every HDI lies on the bad side; otherwise ``keep_collecting``. An
+    observational comparison ships nothing: its verdicts are ``higher``, ``lower`` and
+    ``unclear``, and the expected loss of shipping plays no part.
     """
-    best = max(comparisons, key=lambda c: c["prob_better"])
+    d = 1.0 if higher_is_better else -1.0
+    good = [sorted(d * h for h in c["lift_rel"]["hdi"]) for c in comparisons]
+    best_i = max(range(len(comparisons)), key=lambda i: comparisons[i]["prob_better"])
+    best = comparisons[best_i]
     threshold = decision.min_prob_better
     numbers = {
         "arm": best["arm"],
@@ -308,13 +733,16 @@ def decide_comparisons(
             "arm": None,
         }
     loss_ok = observational or best["expected_loss_rel"] <= decision.max_expected_loss
-    if best["prob_better"] >= threshold and best["lift_rel"]["hdi"][0] > 0 and loss_ok:
+    if best["prob_better"] >= threshold and good[best_i][0] > 0 and loss_ok:
         verdict = "higher" if observational else "ship"
         return {"verdict": verdict, "reason_code": "clear_winner", **numbers}
-    if all(c["prob_better"] <= 1 - threshold and c["lift_rel"]["hdi"][1] < 0 for c in comparisons):
+    if all(
+        c["prob_better"] <= 1 - threshold and g[1] < 0
+        for c, g in zip(comparisons, good, strict=True)
+    ):
         verdict = "lower" if observational else "keep_control"
         return {"verdict": verdict, "reason_code": "all_worse", **numbers, "arm": None}
-    if best["prob_better"] >= threshold and best["lift_rel"]["hdi"][0] <= 0:
+    if best["prob_better"] >= threshold and good[best_i][0] <= 0:
         code = "interval_includes_zero"
     elif best["prob_better"] >= threshold:
         code = "loss_too_high"
@@ -326,135 +754,96 @@ def decide_comparisons(
 
 
 def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
-    """The verdict of a readout: withheld when a health check failed, else by the numbers."""
+    """The verdict of a readout.
+
+    Withheld when a health check failed; otherwise the primary metric decides, and a ship
+    stops at a guardrail that shows harm beyond its tolerance (keep the control) or might
+    (keep collecting). ``deciding_metric`` names the metric that decided.
+    """
+    exposures = results.get("exposures") or {"ok": True}
     failed = [
         check
-        for check, ok in (("srm", results["srm"]["ok"]), ("diagnostics", diagnostics["ok"]))
+        for check, ok in (
+            ("srm", results["srm"]["ok"]),
+            ("exposures", exposures["ok"]),
+            ("diagnostics", diagnostics["ok"]),
+        )
         if not ok
     ]
+    metrics = results["metrics"]
+    primary = metrics[0]
     if failed:
         return {
             "verdict": "withheld",
             "reason_code": "health_failed",
             "failed_checks": failed,
             "arm": None,
+            "deciding_metric": None,
             "thresholds": spec.decision.model_dump(),
         }
-    return decide_comparisons(results["comparisons"], spec.decision, spec.observational)
-
-
-def _value_label(spec: Spec) -> str:
-    """Axis label of an arm's value: the metric's name and, on the log scale, its kind."""
-    label = spec.metric_label or (
-        "conversion rate" if spec.metric_type == "binary" else spec.metric
+    if spec.aa_test:
+        return _decide_aa(spec, primary)
+    verdict = decide_comparisons(
+        primary["comparisons"], spec.decision, spec.observational, primary["higher_is_better"]
     )
-    label = label[0].upper() + label[1:]
-    if spec.log_transform:
-        return (
-            f"{label}, geometric mean ({spec.value_prefix or ''}{spec.value_suffix or ''})".replace(
-                " ()", ""
-            )
+    verdict["deciding_metric"] = primary["name"]
+    if verdict["verdict"] != "ship":
+        return verdict
+    for metric in metrics[1:]:
+        if metric["role"] != "guardrail":
+            continue
+        comparison = next(c for c in metric["comparisons"] if c["arm"] == verdict["arm"])
+        status = _status(
+            Metric(
+                metric["name"],
+                metric["label"],
+                metric["kind"],
+                "guardrail",
+                metric["higher_is_better"],
+                metric["tolerated_harm"],
+            ),
+            comparison,
+            spec.decision,
         )
-    return label
+        if status in ("harm", "unclear"):
+            return {
+                **verdict,
+                "verdict": "keep_control" if status == "harm" else "keep_collecting",
+                "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
+                "deciding_metric": metric["name"],
+                "prob_harm": comparison["prob_harm"],
+                "tolerated_harm": metric["tolerated_harm"],
+            }
+    return verdict
 
 
-def _posterior_tree(draws: dict[str, np.ndarray], arms: list[str]) -> xr.DataTree:
-    """The posterior draws as a DataTree for ``posterior.nc``."""
-    import xarray as xr
+def _decide_aa(spec: Spec, primary: dict[str, Any]) -> dict[str, Any]:
+    """Decide an A/A test: passed when the arms look alike.
 
-    dims = {1: ("chain", "draw"), 2: ("chain", "draw", "arm"), 3: ("chain", "draw", "arm")}
-    data = {}
-    for name, values in draws.items():
-        if name.startswith("lift_"):
-            data[name] = (("chain", "draw", "treatment"), values)
-        else:
-            data[name] = (dims[values.ndim - 1], values)
-    coords = {"arm": arms, "treatment": arms[1:]}
-    return xr.DataTree.from_dict({"posterior": xr.Dataset(data, coords=coords)})
-
-
-def fit(spec: Spec, frame: pd.DataFrame, settings: Settings) -> Fit:
-    """Fit the per-arm posteriors and summarise comparisons, health and the decision."""
-    arms = _arm_order(spec, frame)
-    control = arms[0]
-    if spec.metric_type == "binary":
-        draws, info = _exact_binary(spec, frame, arms, settings)
-    else:
-        draws, info = _mcmc_continuous(spec, frame, arms, settings)
-    value = draws["value"]
-    draws["lift_abs"] = value[..., 1:] - value[..., :1]
-    draws["lift_rel"] = value[..., 1:] / value[..., :1] - 1
-    if spec.log_transform:
-        draws["lift_log"] = draws["mu"][..., 1:] - draws["mu"][..., :1]
-    prob = settings.ci_prob
-    # Arms (and treatments) as rows, all draws of all chains as columns.
-    flat = {name: d.reshape(-1, d.shape[-1]).T for name, d in draws.items() if d.ndim == 3}
-    y, arm_of = frame["y"].to_numpy(), frame["arm"].to_numpy()
-    best = stats.prob_best(flat["value"])
-    arm_rows = []
-    for i, a in enumerate(arms):
-        rows = y[arm_of == a]
-        observed = float(np.exp(np.log(rows).mean())) if spec.log_transform else rows.mean()
-        row = {
-            "name": a,
-            "n": int(rows.size),
-            "observed": float(observed),
-            **stats.summary(flat["value"][i], prob),
-        }
-        if len(arms) > 2:
-            row["prob_best"] = float(best[i])
-        arm_rows.append(row)
-    comparisons = []
-    base = flat["value"][0]
-    for j, t in enumerate(arms[1:]):
-        treated = flat["value"][j + 1]
-        lift_rel = flat["lift_rel"][j]
-        loss = stats.expected_loss(base, treated)
-        row = {
-            "arm": t,
-            "vs": control,
-            "prob_better": stats.prob_greater(treated, base),
-            "expected_loss": loss,
-            "expected_loss_rel": loss / float(base.mean()),
-            "lift_abs": stats.summary(flat["lift_abs"][j], prob),
-            "lift_rel": stats.summary(lift_rel, prob),
-            "frequentist": _frequentist(spec, frame, control, t),
-        }
-        if spec.log_transform:
-            row["lift_log"] = stats.summary(flat["lift_log"][j], prob)
-        if spec.decision.rope is not None:
-            row["prob_meaningful"] = stats.prob_greater(lift_rel, spec.decision.rope)
-            row["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < spec.decision.rope))
-        comparisons.append(row)
-    if spec.observational:
-        srm = {"p_value": None, "ok": True, "applicable": False}
-    else:
-        split = spec.expected_split or {a: 1.0 for a in arms}
-        srm = {
-            **stats.sample_ratio_test([r["n"] for r in arm_rows], [split[a] for a in arms]),
-            "applicable": True,
-            "expected_split": [split[a] / sum(split.values()) for a in arms],
-        }
-    diagnostics = info["diagnostics"]
-    # The headline comparison: the arm most likely to beat the control.
-    primary = max(comparisons, key=lambda c: c["prob_better"])
-    headline = primary["arm"]
-    results = {
-        "metric_type": spec.metric_type,
-        "log_transform": spec.log_transform,
-        "robust": spec.robust,
-        "observational": spec.observational,
-        "control": control,
-        "arm_labels": spec.arm_labels,
-        "value_label": _value_label(spec),
-        "prior": info["prior"],
-        "arms": arm_rows,
-        "comparisons": comparisons,
-        "primary": headline,
-        "srm": srm,
-        "frequentist": {**primary["frequentist"], "arm": headline, "vs": control},
+    It passes when every arm's interval of the lift includes zero (and lies inside the ROPE
+    when one is set); identical arms do so in most such tests.
+    """
+    rope = spec.decision.rope
+    outside = [
+        c
+        for c in primary["comparisons"]
+        if not (c["lift_rel"]["hdi"][0] <= 0 <= c["lift_rel"]["hdi"][1])
+        or (rope is not None and max(abs(h) for h in c["lift_rel"]["hdi"]) >= rope)
+    ]
+    widest = max(max(abs(h) for h in c["lift_rel"]["hdi"]) for c in primary["comparisons"])
+    numbers = {
+        "arm": outside[0]["arm"] if outside else None,
+        "widest": widest,
+        "deciding_metric": primary["name"],
+        "thresholds": spec.decision.model_dump(),
     }
-    return Fit(results=results, posterior=_posterior_tree(draws, arms), diagnostics=diagnostics)
+    if outside:
+        return {
+            "verdict": "aa_failed",
+            "reason_code": "difference_between_identical_arms",
+            **numbers,
+        }
+    return {"verdict": "aa_passed", "reason_code": "arms_alike", **numbers}
 
 
 def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
@@ -468,12 +857,17 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
         "prob": comp["prob_better"],
         "prob_label": f"chance {comp['arm']} is better",
         "n": sum(a["n"] for a in results["arms"]),
-        "n_label": "users",
+        "n_label": f"{results.get('unit_label', 'user')}s",
     }
 
 
+# --------------------------------------------------------------------------- figures
+
+
 def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
-    """Posterior of each arm's relative lift and of each arm's value, HDIs shaded.
+    """Posterior of each arm's relative lift and of each arm's value.
+
+    HDIs shaded; with several metrics, a scorecard of every metric's lift.
 
     The lift chart's legend marks the share of each curve above zero (the probability of
     being better, formatted as in the prose: never 0% or 100%).
@@ -489,7 +883,8 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
         draws = post["lift_rel"].sel(treatment=comp["arm"]).values.ravel() * 100
         hdi = [h * 100 for h in comp["lift_rel"]["hdi"]]
         share = figures.prob(comp["prob_better"])
-        label = f"{name(comp['arm'])} vs {name(comp['vs'])}: {share} above 0"
+        word = "above" if results.get("metrics", [{}])[0].get("higher_is_better", True) else "below"
+        label = f"{name(comp['arm'])} vs {name(comp['vs'])}: {share} {word} 0"
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
     ax.axvline(0, color="black", lw=1, ls="--")
     ax.set_xlabel(f"Relative lift over control (%); shaded: {interval}")
@@ -504,11 +899,41 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
         interval_arm = [h * scale for h in arm["hdi"]]
         figures.density(ax, draws, interval_arm, figures.colour(i), name(arm["name"]))
     label = results.get("value_label", "value")
+    label = label[0].upper() + label[1:]
     ax.set_xlabel(f"{label} (%); shaded: {interval}" if binary else f"{label}; shaded: {interval}")
     figures.tidy(ax, legend=True)
     out["arms"] = figures.finish(fig)
+    if len(results.get("metrics", [])) > 1:
+        out["scorecard"] = _scorecard_figure(results, interval)
     return out
 
+
+def _scorecard_figure(results: dict[str, Any], interval: str) -> Figure:
+    """Every metric's relative lift of the headline arm with its HDI; guardrails' tolerances."""
+    metrics = results["metrics"]
+    arm = results["primary"]
+    fig, ax = figures.new_figure(7, 0.8 + 0.42 * len(metrics))
+    for i, metric in enumerate(metrics):
+        comp = next(c for c in metric["comparisons"] if c["arm"] == arm)
+        y = len(metrics) - 1 - i
+        low, high = (100 * h for h in comp["lift_rel"]["hdi"])
+        colour = figures.colour(i, skip_grey=True)
+        ax.plot([low, high], [y, y], color=colour, lw=3)
+        ax.plot(100 * comp["lift_rel"]["mean"], y, "o", color=colour)
+        if metric["role"] == "guardrail":
+            limit = -100 * metric["tolerated_harm"] * (1 if metric["higher_is_better"] else -1)
+            ax.plot([limit, limit], [y - 0.35, y + 0.35], color="#9b2c2c", lw=1.5)
+    ax.axvline(0, color="black", lw=0.8, ls="--")
+    ax.set_yticks(
+        range(len(metrics)),
+        [f"{m['label']} ({m['role']})" for m in reversed(metrics)],
+    )
+    ax.set_xlabel(f"Relative lift of {arm} over the control (%); bar: {interval}")
+    figures.tidy(ax, keep_left=True)
+    return figures.finish(fig)
+
+
+# --------------------------------------------------------------------------- schema
 
 _TEST = {
     "type": "object",
@@ -519,65 +944,114 @@ _TEST = {
         "ci": INTERVAL_SCHEMA,
     },
 }
+_ARMS = {
+    "type": "array",
+    "minItems": 2,
+    "items": {
+        "type": "object",
+        "required": ["name", "n", "mean", "hdi"],
+        "properties": {
+            "name": {"type": "string"},
+            "n": {"type": "integer", "minimum": 1},
+            "mean": {"type": "number"},
+            "hdi": INTERVAL_SCHEMA,
+            "prob_best": PROB_SCHEMA,
+        },
+    },
+}
+_COMPARISONS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "required": ["arm", "vs", "prob_better", "expected_loss", "lift_abs", "lift_rel"],
+        "properties": {
+            "arm": {"type": "string"},
+            "vs": {"type": "string"},
+            "prob_better": PROB_SCHEMA,
+            "expected_loss": {"type": "number", "minimum": 0},
+            "lift_abs": SUMMARY_SCHEMA,
+            "lift_rel": SUMMARY_SCHEMA,
+            "lift_log": SUMMARY_SCHEMA,
+            "prob_meaningful": PROB_SCHEMA,
+            "prob_in_rope": PROB_SCHEMA,
+            "prob_harm": PROB_SCHEMA,
+            "frequentist": _TEST,
+        },
+    },
+}
 
 RESULT_SCHEMA: dict[str, Any] = {
-    "required": ["arms", "comparisons", "srm", "frequentist"],
+    "required": ["arms", "comparisons", "srm", "frequentist", "metrics"],
     "properties": {
-        "arms": {
-            "type": "array",
-            "minItems": 2,
-            "items": {
-                "type": "object",
-                "required": ["name", "n", "mean", "hdi"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "n": {"type": "integer", "minimum": 1},
-                    "mean": {"type": "number"},
-                    "hdi": INTERVAL_SCHEMA,
-                    "prob_best": PROB_SCHEMA,
-                },
-            },
-        },
-        "comparisons": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["arm", "vs", "prob_better", "expected_loss", "lift_abs", "lift_rel"],
-                "properties": {
-                    "arm": {"type": "string"},
-                    "vs": {"type": "string"},
-                    "prob_better": PROB_SCHEMA,
-                    "expected_loss": {"type": "number", "minimum": 0},
-                    "lift_abs": SUMMARY_SCHEMA,
-                    "lift_rel": SUMMARY_SCHEMA,
-                    "lift_log": SUMMARY_SCHEMA,
-                    "prob_meaningful": PROB_SCHEMA,
-                    "prob_in_rope": PROB_SCHEMA,
-                    "frequentist": _TEST,
-                },
-            },
-        },
+        "arms": _ARMS,
+        "comparisons": _COMPARISONS,
         "srm": {
             "type": "object",
             "required": ["p_value", "ok"],
             "properties": {"p_value": {"type": ["number", "null"]}, "ok": {"type": "boolean"}},
         },
+        "exposures": {
+            "type": ["object", "null"],
+            "required": ["units", "multiple_arms", "ok"],
+        },
         "frequentist": _TEST,
+        "metrics": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": [
+                    "name",
+                    "label",
+                    "role",
+                    "kind",
+                    "higher_is_better",
+                    "arms",
+                    "comparisons",
+                    "status",
+                ],
+                "properties": {
+                    "name": {"type": "string"},
+                    "role": {"enum": ["primary", "secondary", "guardrail"]},
+                    "arms": _ARMS,
+                    "comparisons": _COMPARISONS,
+                    "variance_reduction": {"type": "number", "minimum": 0, "maximum": 1},
+                    "unadjusted": _COMPARISONS,
+                },
+            },
+        },
+        "segments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["metric", "segment", "level", "n", "own", "pooled", "prob_positive"],
+                "properties": {
+                    "own": SUMMARY_SCHEMA,
+                    "pooled": SUMMARY_SCHEMA,
+                    "prob_positive": PROB_SCHEMA,
+                },
+            },
+        },
+        "queries": {
+            "type": "array",
+            "items": {"type": "object", "required": ["name", "sql"]},
+        },
     },
 }
 
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="2",
+    version="3",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
+    request=request,
     load=load,
     fit=fit,
     decide=decide,
     plot=plot,
     key_numbers=key_numbers,
-    verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS},
-    figures=("lift", "arms"),
+    verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS, **AA_VERDICTS},
+    figures=("lift", "arms", "scorecard"),
 )

@@ -1,14 +1,17 @@
 """Linear regression whose target carries a known measurement error.
 
-Each row's target is measured with a known standard error ``e_i`` (given, or the binomial
-standard error of a share from a count column):
+Three likelihoods, by what the config says about each row's target:
 
-    target_i ~ Normal(intercept + x_i . beta, sigma * e_i)
+* ``count``: the target is a share of events out of a count; the share is linear in the
+  features (kept inside 0 to 1) and each row's events are binomial, so a share of 1/10
+  counts for far less than 10/100 and no share is predicted below 0 or above 1;
+* ``target_error``: ``target_i ~ Normal(intercept + x_i . beta, sigma * e_i)`` with each
+  row's known standard error ``e_i``;
+* neither: an ordinary Bayesian linear regression with constant noise ``sigma``.
 
-so a share of 1/10 counts for far less than 10/100. Without ``target_error`` (or ``count``)
-it is an ordinary Bayesian linear regression, ``target_i ~ Normal(..., sigma)``. Features are
-standardised for sampling and the coefficients reported per unit of each original feature.
-``pm.Data`` with named dims lets new rows be predicted without refitting.
+Features are standardised for sampling. Effects are reported per interquartile step of each
+feature (from its 25th to its 75th percentile in the data): a change every feature can make,
+comparable across features. The data are observational: coefficients describe associations.
 """
 
 from __future__ import annotations
@@ -33,10 +36,9 @@ from analyses.base import (
     Tone,
     sample,
 )
-from analyses.checks import numeric_column, row_numbers
+from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.figure import Figure
 
 #: Rows needed per coefficient (features plus intercept).
@@ -45,7 +47,7 @@ MIN_ROWS_PER_COEFFICIENT = 5
 PPC_DRAWS = 100
 
 
-class Spec(BaseSpec):
+class Spec(BaseSpec, RowsSource):
     """Config keys of a ``regression`` experiment."""
 
     analysis: Literal["regression"]
@@ -74,9 +76,6 @@ class Spec(BaseSpec):
 def binomial_error(share: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Standard error of a share from ``count`` trials, floored for shares of 0 or 1.
 
-    The model evaluates it at its own fitted share; the observed shares' errors are only
-    used to check the data and describe them.
-
     ``sqrt(p (1 - p) / n)`` with ``p`` kept within ``[0.5 / n, 1 - 0.5 / n]``, so a share of
     0 out of 10 still carries the uncertainty of about half an event.
     """
@@ -84,88 +83,87 @@ def binomial_error(share: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.sqrt(p * (1 - p) / count)
 
 
-def _positive(frame: pd.DataFrame, source: str, column: str, key: str, fix: str) -> np.ndarray:
-    """A numeric column whose every value must be above zero."""
-    values = numeric_column(frame, source, key, column)
-    bad = np.flatnonzero(values <= 0)
-    if len(bad):
-        raise DataError(
-            source,
-            f"column '{column}' ({key}) has {len(bad)} zero or negative value(s), in rows "
-            f"{row_numbers(bad)}",
-            fix,
-        )
-    return values
-
-
-def _errors(spec: Spec, frame: pd.DataFrame, y: np.ndarray, source: str) -> np.ndarray | None:
-    if spec.target_error is not None:
-        return _positive(
-            frame,
-            source,
-            spec.target_error,
-            "target_error",
-            "give every row a positive measurement error",
-        )
-    if spec.count is not None:
-        count = _positive(
-            frame,
-            source,
-            spec.count,
-            "count",
-            "give every row the positive number of trials behind its share",
-        )
-        if np.any((y < 0) | (y > 1)):
-            raise DataError(
-                source,
-                f"target '{spec.target}' has values outside 0 to 1, but count = "
-                f'"{spec.count}" treats it as a share',
-                "use target_error for targets that are not shares",
+def request(spec: Spec) -> Request:
+    """The target, the features and the error columns row by row; and the rows to predict."""
+    target_rules: tuple = ("finite", "unit_interval") if spec.count else ("finite",)
+    columns = [
+        Column(
+            "target",
+            spec.target,
+            rules=target_rules,
+            fix="use target_error for targets that are not shares" if spec.count else "",
+        ),
+        *(
+            Column("features", f, fix="make the column numeric (encode categories as 0/1)")
+            for f in spec.features
+        ),
+    ]
+    if spec.target_error:
+        columns.append(
+            Column(
+                "target_error",
+                spec.target_error,
+                rules=("finite", "positive"),
+                fix="give every row a positive measurement error",
             )
-        return binomial_error(y, count)
-    return None
-
-
-def features_of(spec: Spec, frame: pd.DataFrame, source: str) -> np.ndarray:
-    """The feature matrix (rows x features), checked to be numeric and complete."""
-    return np.column_stack(
-        [
-            numeric_column(
-                frame,
-                source,
-                "features",
-                f,
-                "make the column numeric (encode categories as 0/1 columns)",
+        )
+    if spec.count:
+        columns.append(
+            Column(
+                "count",
+                spec.count,
+                rules=("finite", "positive", "integer"),
+                fix="give every row the whole, positive number of trials behind its share",
             )
+        )
+    if spec.id_column:
+        columns.append(Column("id_column", spec.id_column, "text", rules=()))
+    parts: Request = {"rows": Rows(tuple(columns))}
+    if spec.predict:
+        new = [
+            Column("features", f, fix="make the column numeric (encode categories as 0/1)")
             for f in spec.features
         ]
-    )
+        for key, column, rules in (
+            ("id_column", spec.id_column, ()),
+            ("count", spec.count, ("finite", "positive", "integer")),
+            ("target_error", spec.target_error, ("finite", "positive")),
+        ):
+            if column:
+                kind = "text" if key == "id_column" else "number"
+                new.append(Column(key, column, kind, rules=rules, optional=True))
+        parts["predict"] = Rows(tuple(new), input=spec.predict)
+    return parts
 
 
 @dataclass(frozen=True)
-class Rows:
+class Data:
     """What a regression fits: the checked rows and, if asked for, the rows to predict."""
 
-    train: pd.DataFrame
-    predict: pd.DataFrame | None = None
+    y: np.ndarray
+    x: np.ndarray
+    error: np.ndarray | None = None
+    count: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    predict: dict[str, np.ndarray] | None = None
 
 
 def load(
-    spec: Spec, frame: pd.DataFrame, source: str, files: Mapping[str, Path] | None = None
-) -> tuple[Rows, list[dict]]:
-    """Columns ``y``, ``error`` (if known) and the features; and the rows to predict.
-
-    ``files`` maps each of :func:`input_files` to its path (relative paths resolve from
-    the config file's folder).
+    spec: Spec, fetched: Fetched, files: Mapping[str, Path] | None = None
+) -> tuple[Data, list[dict]]:
+    """The target, features, errors and counts as arrays; and the rows to predict.
 
     Raises
     ------
     DataError
-        Missing or non-numeric columns, constant features, zero or negative errors, too few
-        rows for the number of features.
+        Constant features, too few rows for the number of features, shares times counts that
+        are not whole numbers of events (missing, non-numeric, non-finite and out-of-range
+        values are refused by the engine's checks).
     """
-    y = numeric_column(frame, source, "target", spec.target)
-    x = features_of(spec, frame, source)
+    source = fetched.source
+    rows = fetched.parts["rows"]
+    y = rows[spec.target].astype(float)
+    x = np.column_stack([rows[f].astype(float) for f in spec.features])
     constant = [f for f, col in zip(spec.features, x.T, strict=True) if np.ptp(col) == 0]
     if constant:
         raise DataError(
@@ -182,22 +180,30 @@ def load(
             f"{MIN_ROWS_PER_COEFFICIENT} per coefficient, so {need})",
             "collect more rows or use fewer features",
         )
-    import pandas as pd
-
-    out = pd.DataFrame(x, columns=spec.features)
-    out.insert(0, "y", y)
-    error = _errors(spec, frame, y, source)
-    if error is not None:
-        out.insert(1, "error", error)
-    if spec.count is not None:
-        out.insert(2, "count", pd.to_numeric(frame[spec.count]).to_numpy(dtype=float))
-    if spec.id_column and spec.id_column in frame.columns:
-        out.insert(0, "id", frame[spec.id_column].astype(str).to_numpy())
-    predict = None
-    if spec.predict is not None:
-        path = (files or {}).get(spec.predict, Path(spec.predict))
-        predict = load_predict(spec, path)
-    return Rows(out, predict), []
+    count = rows[spec.count].astype(float) if spec.count else None
+    if count is not None:
+        events = y * count
+        off = np.flatnonzero(np.abs(events - np.round(events)) > 0.01)
+        if len(off):
+            where = f"rows {', '.join(str(i + 2) for i in off[:5])}" if fetched.row_numbers else ""
+            raise DataError(
+                source,
+                f"{len(off)} share(s) times their count are not whole numbers of events "
+                f"{where}".rstrip(),
+                f"give {spec.target} as events / {spec.count}",
+            )
+    predict = fetched.parts.get("predict")
+    return (
+        Data(
+            y=y,
+            x=x,
+            error=rows[spec.target_error].astype(float) if spec.target_error else None,
+            count=count,
+            ids=rows[spec.id_column].astype(str) if spec.id_column else None,
+            predict=predict,
+        ),
+        [],
+    )
 
 
 def input_files(spec: Spec) -> list[str]:
@@ -205,115 +211,137 @@ def input_files(spec: Spec) -> list[str]:
     return [spec.predict] if spec.predict else []
 
 
-def load_predict(spec: Spec, path: Path) -> pd.DataFrame:
-    """The rows to predict, checked against the features the model was fitted on."""
-    import pandas as pd
-
-    source = str(path)
-    if not path.is_file():
-        raise DataError(
-            source,
-            "predict file not found (from predict = ...)",
-            "check the path, relative to the config file",
-        )
-    frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-    missing = [f for f in spec.features if f not in frame.columns]
-    if missing:
-        raise DataError(
-            source,
-            f"the predict file's columns do not match the features: missing "
-            f"{', '.join(repr(f) for f in missing)} (it has {', '.join(map(str, frame.columns))})",
-            "give the predict file one column per feature, named as in features",
-        )
-    x = features_of(spec, frame, source)
-    out = pd.DataFrame(x, columns=spec.features)
-    if spec.id_column and spec.id_column in frame.columns:
-        out.insert(0, "id", frame[spec.id_column].astype(str).to_numpy())
-    for column in (spec.target_error, spec.count):
-        if column and column in frame.columns:
-            out[column] = numeric_column(frame, source, column, column)
-    return out
-
-
-def _new_row_errors(
-    spec: Spec, new: pd.DataFrame, mean_draws: np.ndarray, has_error: bool
-) -> np.ndarray | None:
-    """Measurement error of a new observation, where it is known (else ``None``).
-
-    Given by ``target_error``; or the binomial error of the predicted share with the new
-    row's ``count``; or 1 (times ``sigma``) in an ordinary regression.
-    """
-    if not has_error:
-        return np.ones(len(new))
-    if spec.target_error and spec.target_error in new:
-        return new[spec.target_error].to_numpy()[None, :]
-    if spec.count and spec.count in new:
-        return binomial_error(np.clip(mean_draws, 0, 1), new[spec.count].to_numpy()[None, :])
-    return None
-
-
-def priors(y: np.ndarray, has_error: bool) -> dict[str, float]:
+def priors(y: np.ndarray, kind: str) -> dict[str, float]:
     """Weakly informative priors on the standardised scale."""
-    spread = float(np.std(y, ddof=1))
+    spread = float(np.std(y, ddof=1)) or 1.0
     return {
         "intercept_mean": float(np.mean(y)),
         "intercept_sd": 2 * spread,
         "beta_sd": spread,
-        "sigma_scale": 1.0 if has_error else spread,
+        "sigma_scale": spread if kind == "plain" else 1.0,
     }
 
 
-def fit(spec: Spec, rows: Rows, settings: Settings) -> Fit:
-    """Fit the regression, summarise coefficients, check it, predict new rows."""
-    import pandas as pd
+def model(spec: Spec, data: Data, centre: np.ndarray, scale: np.ndarray):
+    """The PyMC model.
+
+    Binomial counts of a share (``count``), or normal noise scaled by each row's known error
+    (``target_error``), or of constant size.
+    """
     import pymc as pm
     import pytensor.tensor as pt
-    import xarray as xr
 
-    frame = rows.train
-    y = frame["y"].to_numpy()
-    x = frame[spec.features].to_numpy()
-    has_error = "error" in frame
-    error = frame["error"].to_numpy() if has_error else np.ones(len(y))
-    counts = frame["count"].to_numpy() if "count" in frame else np.ones(len(y))
-    centre, scale = x.mean(axis=0), x.std(axis=0)
-    prior = priors(y, has_error)
-    coords = {"feature": spec.features, "row": np.arange(len(y))}
-    with pm.Model(coords=coords) as model:
-        xs = pm.Data("x", (x - centre) / scale, dims=("row", "feature"))
-        err = pm.Data("error", error, dims="row")
-        n = pm.Data("count", counts, dims="row")
+    kind = "count" if spec.count else "error" if spec.target_error else "plain"
+    prior = priors(data.y, kind)
+    with pm.Model(coords={"feature": spec.features}) as built:
+        # Data live in pm.Data: the compiled model does not depend on them and is reused.
+        xs = pm.Data("x", (data.x - centre) / scale)
         intercept = pm.Normal("intercept_std", prior["intercept_mean"], prior["intercept_sd"])
         beta = pm.Normal("beta_std", 0.0, prior["beta_sd"], dims="feature")
-        sigma = pm.HalfNormal("sigma", prior["sigma_scale"])
-        mu = pm.Deterministic("mu", intercept + xs @ beta, dims="row")
-        if spec.count is not None:
-            # The binomial error at the model's share: errors from the observed shares would
-            # give rows that happen to show few events too much weight and bias the fit.
-            share = pt.clip(mu, 0.5 / n, 1 - 0.5 / n)
-            err = pt.sqrt(share * (1 - share) / n)
-        pm.Normal("y", mu, sigma * err, observed=y, dims="row")
+        mu = intercept + xs @ beta
+        if kind == "count":
+            # The share is linear in the features and kept inside (0, 1); each row's events
+            # are binomial out of its count, so a share cannot be predicted below 0 or above 1.
+            share = pt.clip(mu, 1e-6, 1 - 1e-6)
+            count = pm.Data("count", data.count.astype("int64"))
+            events = pm.Data("events", np.round(data.y * data.count).astype("int64"))
+            pm.Binomial("y", n=count, p=share, observed=events)
+        else:
+            sigma = pm.HalfNormal("sigma", prior["sigma_scale"])
+            error = pm.Data("error", data.error if kind == "error" else np.ones(len(data.y)))
+            pm.Normal("y", mu, sigma * error, observed=pm.Data("target", data.y))
+    return built, prior, kind
+
+
+def _replicate(kind, mean, sigma, error, count, rng):
+    """Data simulated from the model: shares from binomial counts, else normal noise."""
+    if kind == "count":
+        share = np.clip(mean, 1e-6, 1 - 1e-6)
+        return rng.binomial(count.astype(int), share) / count
+    return mean + sigma[:, None] * error * rng.standard_normal(mean.shape)
+
+
+def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
+    """Fit the regression, summarise effects per interquartile step, check it, predict."""
+    import pandas as pd
+    import xarray as xr
+
+    y, x = data.y, data.x
+    centre, scale = x.mean(axis=0), x.std(axis=0)
+    built, prior, kind = model(spec, data, centre, scale)
+    # Every chain starts at the least-squares fit: for a share, a start whose predictions
+    # leave 0 to 1 sits where the likelihood is flat and the sampler cannot find its way.
+    design = np.column_stack([np.ones(len(y)), (x - centre) / scale])
+    start = np.linalg.lstsq(design, y, rcond=None)[0]
+    with built:
         trace = sample(
             settings,
+            target_accept=0.9,
+            init="adapt_diag",  # no jitter: it could push a start outside 0 to 1 again
+            initvals={"intercept_std": start[0], "beta_std": start[1:]},
         )
     post = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())
     flat = lambda v: post[v].stack(s=("chain", "draw")).transpose("s", ...).values  # noqa: E731
-    beta_std, intercept_std, sigma_draws = flat("beta_std"), flat("intercept_std"), flat("sigma")
+    beta_std, intercept_std = flat("beta_std"), flat("intercept_std")
+    sigma_draws = flat("sigma") if "sigma" in post else np.ones(len(intercept_std))
     beta_orig = beta_std / scale
     intercept_orig = intercept_std - beta_orig @ centre
     prob = settings.ci_prob
+    q25, q75 = np.percentile(x, [25, 75], axis=0)
+    step = np.where(q75 > q25, q75 - q25, scale)
     coefficients = [
         {
             "name": feature,
             "label": spec.feature_labels.get(feature, feature),
             **stats.summary(beta_orig[:, j], prob),
             "prob_positive": stats.prob_greater(beta_orig[:, j], 0.0),
-            "per_sd": stats.summary(beta_std[:, j], prob),
-            "feature_sd": float(scale[j]),
+            "step": {"low": float(q25[j]), "high": float(q75[j]), "size": float(step[j])},
+            "per_step": stats.summary(beta_orig[:, j] * step[j], prob),
         }
         for j, feature in enumerate(spec.features)
     ]
+    names = ["beta_std", "intercept_std"] + (["sigma"] if "sigma" in post else [])
+    diagnostics = {
+        **stats.convergence(post[names], divergences),
+        "method": "NUTS (PyMC)",
+    }
+    mean_draws = intercept_orig[:, None] + beta_orig @ x.T
+    if kind == "count":
+        mean_draws = np.clip(mean_draws, 0.0, 1.0)
+    rng = np.random.default_rng(settings.seed)
+    pick = rng.choice(len(intercept_std), size=min(PPC_DRAWS, len(intercept_std)), replace=False)
+    error = data.error if data.error is not None else np.ones(len(y))
+    replicated = _replicate(
+        kind, mean_draws[pick], sigma_draws[pick], error[None, :], data.count, rng
+    )
+    fitted = pd.DataFrame(
+        {"row": np.arange(len(y)) + 2, "observed": y, "fitted": mean_draws.mean(axis=0)}
+    )
+    results = {
+        "target_label": spec.target_label or spec.target,
+        "n": int(len(y)),
+        "likelihood": kind,
+        "error_source": "target_error" if spec.target_error else "count" if spec.count else None,
+        "prior": prior,
+        "coefficients": coefficients,
+        "evidence_threshold": stats.STRONG_EVIDENCE,
+        "intercept": stats.summary(intercept_orig, prob),
+        "sigma": stats.summary(sigma_draws, prob) if kind != "count" else None,
+        "ppc": {
+            "observed_sd": float(np.std(y, ddof=1)),
+            "replicated_sd": stats.summary(replicated.std(axis=1, ddof=1), prob),
+            "observed_mean": float(np.mean(y)),
+            "replicated_mean": stats.summary(replicated.mean(axis=1), prob),
+            "residual_sd": float(np.std(y - fitted["fitted"])),
+        },
+        "predictions": [],
+    }
+    tables = {"fitted": fitted}
+    if data.predict is not None:
+        results["predictions"], tables["predictions"] = _predictions(
+            spec, data.predict, intercept_orig, beta_orig, sigma_draws, kind, prob, rng
+        )
     params = xr.Dataset(
         {
             "beta": (("chain", "draw", "feature"), post["beta_std"].values / scale),
@@ -321,112 +349,73 @@ def fit(spec: Spec, rows: Rows, settings: Settings) -> Fit:
                 ("chain", "draw"),
                 post["intercept_std"].values - (post["beta_std"].values / scale) @ centre,
             ),
-            "sigma": post["sigma"],
+            **({"sigma": post["sigma"]} if "sigma" in post else {}),
         },
         coords={"feature": spec.features},
     )
-    diagnostics = {
-        **stats.convergence(post[["beta_std", "intercept_std", "sigma"]], divergences),
-        "method": "NUTS (PyMC)",
-    }
-    rng = np.random.default_rng(settings.seed)
-    pick = rng.choice(len(sigma_draws), size=min(PPC_DRAWS, len(sigma_draws)), replace=False)
-    mu_draws = flat("mu")
-    rep_error = (
-        binomial_error(np.clip(mu_draws[pick], 0, 1), counts[None, :])
-        if spec.count is not None
-        else error[None, :]
-    )
-    replicated = mu_draws[pick] + sigma_draws[pick, None] * rep_error * rng.standard_normal(
-        (len(pick), len(y))
-    )
-    fitted = pd.DataFrame(
-        {"row": np.arange(len(y)) + 2, "observed": y, "fitted": mu_draws.mean(axis=0)}
-    )
-    residual_sd = float(np.std(y - fitted["fitted"]))
-    results = {
-        "target_label": spec.target_label or spec.target,
-        "n": int(len(y)),
-        "error_source": "target_error" if spec.target_error else "count" if spec.count else None,
-        "prior": prior,
-        "coefficients": coefficients,
-        "evidence_threshold": stats.STRONG_EVIDENCE,
-        "intercept": stats.summary(intercept_orig, prob),
-        "sigma": stats.summary(sigma_draws, prob),
-        "ppc": {
-            "observed_sd": float(np.std(y, ddof=1)),
-            "replicated_sd": stats.summary(replicated.std(axis=1, ddof=1), prob),
-            "observed_mean": float(np.mean(y)),
-            "replicated_mean": stats.summary(replicated.mean(axis=1), prob),
-            "residual_sd": residual_sd,
-        },
-        "predictions": [],
-    }
-    tables = {"fitted": fitted}
     ppc_data = xr.Dataset({"y_rep": (("draw", "row"), replicated), "y": (("row",), y)})
-    if rows.predict is not None:
-        new = rows.predict
-        with model:
-            pm.set_data(
-                {
-                    "x": (new[spec.features].to_numpy() - centre) / scale,
-                    "error": np.ones(len(new)),
-                    "count": np.full(len(new), 100.0),
-                },
-                coords={"row": np.arange(len(new))},
-            )
-            predicted = pm.sample_posterior_predictive(
-                trace,
-                var_names=["mu"],
-                predictions=True,
-                progressbar=False,
-                random_seed=settings.seed,
-            )
-        mean_draws = predicted["predictions"]["mu"].to_dataset()["mu"]
-        mean_draws = mean_draws.stack(s=("chain", "draw")).transpose("s", "row").values
-        new_error = _new_row_errors(spec, new, mean_draws, has_error)
-        table = new.copy()
-        table["predicted_mean"] = mean_draws.mean(axis=0)
-        mean_hdi = stats.hdi_columns(mean_draws, prob)
-        table["mean_low"], table["mean_high"] = mean_hdi[:, 0], mean_hdi[:, 1]
-        obs_hdi = None
-        if new_error is not None:
-            obs = mean_draws + sigma_draws[:, None] * new_error * rng.standard_normal(
-                mean_draws.shape
-            )
-            if spec.count is not None:
-                obs = np.clip(obs, 0.0, 1.0)  # a measured share lies between 0 and 1
-            obs_hdi = stats.hdi_columns(obs, prob)
-            table["observation_low"], table["observation_high"] = obs_hdi[:, 0], obs_hdi[:, 1]
-        results["predictions"] = [
-            {
-                "row": str(new["id"].iloc[i]) if "id" in new else str(i + 2),
-                "mean": float(table["predicted_mean"].iloc[i]),
-                "hdi": [float(mean_hdi[i, 0]), float(mean_hdi[i, 1])],
-                **(
-                    {"observation_hdi": [float(obs_hdi[i, 0]), float(obs_hdi[i, 1])]}
-                    if obs_hdi is not None
-                    else {}
-                ),
-                "features": {f: float(new[f].iloc[i]) for f in spec.features},
-            }
-            for i in range(len(new))
-        ]
-        tables["predictions"] = table
     tree = xr.DataTree.from_dict({"posterior": params, "posterior_predictive": ppc_data})
     return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
 
 
+def _predictions(spec, new, intercept, beta, sigma, kind, prob, rng):
+    """Each new row's expected target and.
+
+    Where its error or count is known, where a new measurement of it would fall.
+    """
+    import pandas as pd
+
+    x = np.column_stack([new[f].astype(float) for f in spec.features])
+    mean_draws = intercept[:, None] + beta @ x.T
+    if kind == "count":
+        mean_draws = np.clip(mean_draws, 0.0, 1.0)
+    table = pd.DataFrame(x, columns=spec.features)
+    ids = new.get(spec.id_column) if spec.id_column else None
+    if ids is not None:
+        table.insert(0, "id", ids.astype(str))
+    table["predicted_mean"] = mean_draws.mean(axis=0)
+    mean_hdi = stats.hdi_columns(mean_draws, prob)
+    table["mean_low"], table["mean_high"] = mean_hdi[:, 0], mean_hdi[:, 1]
+    obs_hdi = None
+    if kind == "plain":
+        error = np.ones(len(x))
+    elif kind == "error" and spec.target_error in new:
+        error = new[spec.target_error].astype(float)
+    elif kind == "count" and spec.count in new:
+        error = new[spec.count].astype(float)
+    else:
+        error = None
+    if error is not None:
+        observations = _replicate(kind, mean_draws, sigma, error[None, :], error, rng)
+        obs_hdi = stats.hdi_columns(observations, prob)
+        table["observation_low"], table["observation_high"] = obs_hdi[:, 0], obs_hdi[:, 1]
+    rows = [
+        {
+            "row": str(ids[i]) if ids is not None else str(i + 2),
+            "mean": float(table["predicted_mean"].iloc[i]),
+            "hdi": [float(mean_hdi[i, 0]), float(mean_hdi[i, 1])],
+            **(
+                {"observation_hdi": [float(obs_hdi[i, 0]), float(obs_hdi[i, 1])]}
+                if obs_hdi is not None
+                else {}
+            ),
+            "features": {f: float(x[i, j]) for j, f in enumerate(spec.features)},
+        }
+        for i in range(len(x))
+    ]
+    return rows, table
+
+
 def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a history of readouts follows: the first feature's coefficient."""
+    """The numbers a history of readouts follows: the first feature's interquartile effect."""
     first = results["coefficients"][0]
     return {
-        "label": f"effect per unit of {first['label']}",
+        "label": f"change per interquartile step of {first['label']}",
         "scale": "value",
-        "mean": first["mean"],
-        "hdi": first["hdi"],
+        "mean": first["per_step"]["mean"],
+        "hdi": first["per_step"]["hdi"],
         "prob": first["prob_positive"],
-        "prob_label": "chance the effect is positive",
+        "prob_label": "chance the association is positive",
         "n": results["n"],
         "n_label": "rows",
     }
@@ -457,12 +446,14 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     blue = figures.colour(0, skip_grey=True)
     fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(coefs))
     for i, c in enumerate(coefs):
-        ax.plot(c["per_sd"]["hdi"], [i, i], color=blue, lw=3)
-        ax.plot(c["per_sd"]["mean"], i, "o", color=blue)
+        ax.plot(c["per_step"]["hdi"], [i, i], color=blue, lw=3)
+        ax.plot(c["per_step"]["mean"], i, "o", color=blue)
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(coefs)), [c["label"] for c in coefs])
     ax.set_xlabel(
-        f"Change per standard deviation of each feature; bar: {figures.ci_label(ci_prob)}"
+        f"Change in {results['target_label']} when a feature moves from its 25th to its 75th "
+        f"percentile; bar: {figures.ci_label(ci_prob)}",
+        fontsize=9,
     )
     figures.tidy(ax, keep_left=True)
     out["coefficients"] = figures.finish(fig)
@@ -489,7 +480,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
 
 
 RESULT_SCHEMA: dict[str, Any] = {
-    "required": ["coefficients", "predictions", "intercept", "sigma"],
+    "required": ["coefficients", "predictions", "intercept", "sigma", "likelihood"],
     "properties": {
         "coefficients": {
             "type": "array",
@@ -518,7 +509,7 @@ RESULT_SCHEMA: dict[str, Any] = {
             },
         },
         "intercept": SUMMARY_SCHEMA,
-        "sigma": SUMMARY_SCHEMA,
+        "sigma": {"oneOf": [SUMMARY_SCHEMA, {"type": "null"}]},
     },
 }
 
@@ -528,6 +519,7 @@ ANALYSIS = Analysis(
     version="2",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
+    request=request,
     load=load,
     fit=fit,
     decide=decide,

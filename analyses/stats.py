@@ -121,6 +121,56 @@ def welch_ttest(a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
+def welch_from_moments(
+    n_a: float, mean_a: float, var_a: float, n_b: float, mean_b: float, var_b: float
+) -> dict:
+    """Welch's two-sided t-test of ``mean_b - mean_a`` from each group's count.
+
+    Mean and variance (``ddof=1``), with its 95% confidence interval.
+    """
+    from scipy import stats
+
+    se2_a, se2_b = var_a / n_a, var_b / n_b
+    se = float(np.sqrt(se2_a + se2_b))
+    diff = mean_b - mean_a
+    if se == 0:
+        return {
+            "test": "Welch t-test",
+            "statistic": 0.0,
+            "p_value": 1.0,
+            "estimate": float(diff),
+            "ci": [float(diff), float(diff)],
+            "ci_prob": 0.95,
+        }
+    df = (se2_a + se2_b) ** 2 / (se2_a**2 / (n_a - 1) + se2_b**2 / (n_b - 1))
+    t = diff / se
+    half = stats.t.ppf(0.975, df) * se
+    return {
+        "test": "Welch t-test",
+        "statistic": float(t),
+        "p_value": float(2 * stats.t.sf(abs(t), df)),
+        "estimate": float(diff),
+        "ci": [float(diff - half), float(diff + half)],
+        "ci_prob": 0.95,
+    }
+
+
+def z_test(estimate: float, se: float, name: str) -> dict:
+    """A two-sided z-test of a normally distributed estimate against zero, with a 95% CI."""
+    from scipy import stats
+
+    z = estimate / se if se > 0 else 0.0
+    half = stats.norm.ppf(0.975) * se
+    return {
+        "test": name,
+        "statistic": float(z),
+        "p_value": float(2 * stats.norm.sf(abs(z))),
+        "estimate": float(estimate),
+        "ci": [float(estimate - half), float(estimate + half)],
+        "ci_prob": 0.95,
+    }
+
+
 def ranks(draws: np.ndarray) -> np.ndarray:
     """Ranks of (chains x draws) among all draws, for rank plots: uniform when converged."""
     from scipy import stats

@@ -197,15 +197,21 @@ GENERATORS = {
 
 
 def main() -> None:
-    """Write every demo data set and ``ground_truth.json`` into ``data/``."""
+    """Write every demo data set, ``demo.duckdb`` and ``ground_truth.json`` into ``data/``."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import warehouse
+
     rng = np.random.default_rng(SEED)
     truth: dict[str, dict] = {"seed": SEED}
     for filename, generate in GENERATORS.items():
         df, file_truth = generate(rng)
         df.to_csv(HERE / filename, index=False)
         truth[filename] = file_truth
+    truth["demo.duckdb"] = warehouse.write(HERE / "demo.duckdb", np.random.default_rng(SEED + 1))
     (HERE / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-    print(f"wrote {len(GENERATORS)} data sets and ground_truth.json to {HERE}")
+    print(f"wrote {len(GENERATORS)} data sets, demo.duckdb and ground_truth.json to {HERE}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,29 +30,75 @@ class SettingsModel(Settings):
     site_url: str = ""
 
 
+#: SQL dialects a source's queries may be written in (sqlglot's names).
+DIALECTS = (
+    "bigquery",
+    "clickhouse",
+    "databricks",
+    "duckdb",
+    "mysql",
+    "oracle",
+    "postgres",
+    "redshift",
+    "snowflake",
+    "spark",
+    "sqlite",
+    "trino",
+    "tsql",
+)
+
+
+class SourceSpec(BaseModel):
+    """One ``[sources.<name>]`` table: a connection URL and the dialect of its queries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(min_length=1)
+    dialect: Literal[DIALECTS] | None = None  # type: ignore[valid-type]
+    #: Files (CSV or Parquet, relative to the config) a DuckDB or Spark source reads as tables.
+    tables: dict[str, str] = {}
+
+
 class TopLevel(BaseModel):
     """The config file's top level."""
 
     model_config = ConfigDict(extra="forbid")
 
     settings: SettingsModel = SettingsModel()
+    sources: dict[str, SourceSpec] = {}
     experiments: list[dict[str, Any]] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One configured experiment: its spec, where its files are, and its fit settings."""
+    """One configured experiment: its spec, where its data are, and its fit settings."""
 
     spec: BaseSpec
-    data_path: Path
+    #: The data file, or ``None`` for an experiment read from a source.
+    data_path: Path | None
     settings: Settings
     #: The config file's folder: relative paths in the spec (``predict``) resolve from here.
     base_dir: Path
+    source: SourceSpec | None = None
+    config_path: Path | None = None
 
     @property
     def name(self) -> str:
         """The experiment's slug."""
         return self.spec.name
+
+    def input_paths(self) -> dict[str, Path]:
+        """Further files the fit reads, as named in the config, resolved from its folder."""
+        analysis = registry.get(self.spec.analysis)
+        return {name: self.base_dir / name for name in analysis.input_files(self.spec)}
+
+    def data_label(self) -> str:
+        """The data as the provenance names it: a file name, or the source (masked)."""
+        if self.data_path is not None:
+            return self.data_path.name
+        from readout.sources import mask
+
+        return f"source '{self.spec.source}' ({mask(self.source.url)})"
 
     def config_sha256(self) -> str:
         """Hash of everything in the config that changes this experiment's results.
@@ -62,6 +108,8 @@ class Experiment:
         """
         spec = self.spec.model_dump(mode="json", exclude={"email"})
         payload = {"spec": spec, "settings": self.settings.results_key()}
+        if self.source is not None:
+            payload["source"] = self.source.model_dump()
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -83,6 +131,10 @@ def _describe(error: dict, where: str) -> tuple[str, str]:
         return f"{where}unknown key '{key}'", "remove it or check its spelling (see README)"
     if kind == "missing":
         return f"{where}required key '{key}' is missing", f"add {key} = ... (see README)"
+    if kind == "value_error":
+        message = error["msg"].removeprefix("Value error, ")
+        inside = f" (in {key})" if key else ""
+        return f"{where}{message}{inside}", "see README for the keys this analysis takes"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return (
@@ -175,5 +227,18 @@ def load_config(path: str | Path) -> Config:
             )
         )
         base_dir = path.parent.resolve()
-        experiments.append(Experiment(spec, (base_dir / spec.data).resolve(), settings, base_dir))
+        source_spec = None
+        if spec.source is not None:
+            source_spec = top.sources.get(spec.source)
+            if source_spec is None:
+                known = ", ".join(sorted(top.sources)) or "none"
+                raise ConfigError(
+                    str(path),
+                    f"{where}source '{spec.source}' is not defined (sources: {known})",
+                    f"add a [sources.{spec.source}] table with its url, or fix the name",
+                )
+        data_path = (base_dir / spec.data).resolve() if spec.data is not None else None
+        experiments.append(
+            Experiment(spec, data_path, settings, base_dir, source_spec, path.resolve())
+        )
     return Config(path=path.resolve(), settings=s, experiments=tuple(experiments))

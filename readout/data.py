@@ -1,13 +1,33 @@
-"""Read an experiment's data file (CSV or Parquet) and hash it."""
+"""An experiment's data: open its engine, fetch what its analysis asks for, fingerprint it.
+
+A data file is hashed (its bytes decide whether anything changed, without a query); a
+warehouse's data are fingerprinted by the SQL that ran and the numbers it returned, so a
+scheduled re-run costs one aggregate query and refits only when the numbers changed.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
+from analyses.inputs import Experiment as ExperimentPart
+from analyses.inputs import Fetched, Request, Rows, Summary
+from readout import registry
 from readout.errors import DataError
+from readout.queries import Where, fetch
+from readout.sources import Engine, mask, open_file, open_source
+
+if TYPE_CHECKING:
+    from readout.config import Experiment
+
+#: Where compiled SQL is cached inside the output folder.
+QUERY_CACHE = Path(".cache") / "queries"
 
 
 def sha256_file(path: Path) -> str:
@@ -19,20 +39,120 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path, key: str = "data") -> pd.DataFrame:
-    """Read a CSV or Parquet file, or raise :class:`DataError` naming it and the fix."""
-    if not path.is_file():
-        raise DataError(
-            str(path),
-            f"data file not found (from {key} = ...)",
-            "check the path, which is relative to the config file, or run `make data`",
+def text_columns(request: Request) -> tuple[str, ...]:
+    """Columns a request reads as text (arm labels, units, groups)."""
+    found = []
+    for part in request.values():
+        columns = part.columns if isinstance(part, Rows) else ()
+        if isinstance(part, Summary):
+            columns = part.by + part.checks
+        found += [c.name for c in columns if c.kind == "text"]
+    return tuple(dict.fromkeys(found))
+
+
+def where_of(experiment: Experiment) -> Where:
+    """What the experiment reads, and how messages name it."""
+    spec = experiment.spec
+    if experiment.data_path is not None:
+        return Where(file=True, label=str(experiment.data_path), experiment=spec.name)
+    source = experiment.source
+    label = f"experiment '{spec.name}', source '{spec.source}' ({mask(source.url)})"
+    return Where(
+        file=False,
+        table=getattr(spec, "table", None),
+        sql=getattr(spec, "sql", None),
+        label=label,
+        experiment=spec.name,
+    )
+
+
+@contextmanager
+def engine_of(experiment: Experiment, request: Request) -> Iterator[Engine]:
+    """The open engine of an experiment's data (closed afterwards)."""
+    if experiment.data_path is not None:
+        engine = open_file(experiment.data_path, text_columns(request))
+    else:
+        source = experiment.source
+        engine = open_source(
+            experiment.spec.source,
+            source.url,
+            source.dialect,
+            source.tables,
+            experiment.base_dir,
+            str(experiment.config_path),
         )
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(str(path), f"cannot be read ({exc})", "check the file's format") from exc
-    raise DataError(str(path), f"unsupported file type '{suffix}'", "use a .csv or .parquet file")
+        yield engine
+    finally:
+        engine.close()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An experiment's fetched data and the SQL that fetched it."""
+
+    fetched: Fetched
+    queries: list[dict[str, str]]
+    fingerprint: str
+
+
+def fingerprint(fetched: Fetched, queries: list[dict[str, str]]) -> str:
+    """A hash of the SQL that ran and every number and label it returned."""
+    digest = hashlib.sha256()
+    for query in queries:
+        digest.update(query["sql"].encode())
+    for name in sorted(fetched.parts):
+        for column in sorted(fetched.parts[name]):
+            values = fetched.parts[name][column]
+            digest.update(f"{name}.{column}".encode())
+            if values.dtype == object:
+                digest.update("\x1f".join(map(str, values)).encode())
+            else:
+                digest.update(np.ascontiguousarray(values).tobytes())
+    digest.update(repr(sorted(fetched.extras.items())).encode())
+    return digest.hexdigest()
+
+
+def fetch_data(experiment: Experiment, output: Path | None, write_cache: bool = True) -> Loaded:
+    """Check and fetch everything an experiment's analysis asks for.
+
+    Raises
+    ------
+    DataError
+        Bad data or SQL (exit 2), naming the file or the source and the experiment.
+    ConnectionError
+        A source that cannot be reached (exit 1 for this experiment).
+    """
+    analysis = registry.get(experiment.spec.analysis)
+    request = analysis.request(experiment.spec)
+    where = where_of(experiment)
+    cache = output / QUERY_CACHE if output is not None else None
+    files: dict[str, Engine] = {}
+    try:
+        for name, path in experiment.input_paths().items():
+            part = next(
+                (p for p in request.values() if isinstance(p, Rows) and p.input == name), None
+            )
+            if part is not None:
+                if not path.is_file():
+                    raise DataError(
+                        str(path),
+                        f'file not found (from {_key_of(experiment, name)} = "{name}")',
+                        "check the path, which is relative to the config file",
+                    )
+                files[name] = open_file(path, text_columns({name: part}))
+        with engine_of(experiment, request) as engine:
+            fetched, queries = fetch(
+                engine, request, where, experiment.settings.max_rows, cache, files, write_cache
+            )
+    finally:
+        for engine in files.values():
+            engine.close()
+    if any(isinstance(p, ExperimentPart) for p in request.values()):
+        fetched = Fetched(fetched.parts, where.label, False, fetched.extras)
+    return Loaded(fetched, queries, fingerprint(fetched, queries))
+
+
+def _key_of(experiment: Experiment, file: str) -> str:
+    spec = experiment.spec.model_dump()
+    return next((k for k, v in spec.items() if v == file), "a key")

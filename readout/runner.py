@@ -28,7 +28,7 @@ from tqdm import tqdm
 from readout import bundle as bundles
 from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
-from readout.data import read_table, sha256_file
+from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError
 
 log = logging.getLogger("readout")
@@ -57,18 +57,12 @@ def fit_key(experiment: Experiment, data_sha256: str) -> str:
     analysis = registry.get(experiment.spec.analysis)
     extra = [
         sha256_file(path) if path.is_file() else "missing"
-        for path in input_paths(experiment).values()
+        for path in experiment.input_paths().values()
     ]
     payload = "|".join(
         [data_sha256, *extra, experiment.config_sha256(), f"{analysis.name}:{analysis.version}"]
     )
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def input_paths(experiment: Experiment) -> dict[str, Path]:
-    """The further files a fit reads, as named in the config and resolved from its folder."""
-    analysis = registry.get(experiment.spec.analysis)
-    return {name: experiment.base_dir / name for name in analysis.input_files(experiment.spec)}
 
 
 def _save_figures(figures: dict, staging: Path) -> list[dict]:
@@ -99,28 +93,20 @@ def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
     }
 
 
-def load(experiment: Experiment):
-    """Read and check an experiment's data; returns the rows to fit and the data warnings."""
-    analysis = registry.get(experiment.spec.analysis)
-    frame = read_table(experiment.data_path)
-    return analysis.load(
-        experiment.spec, frame, str(experiment.data_path), files=input_paths(experiment)
-    )
-
-
 def build_readout(
     experiment: Experiment,
     staging: Path,
     readout_date: str,
     output: Path | None = None,
-    data_sha256: str | None = None,
+    loaded: Loaded | None = None,
 ) -> dict:
     """Fit one experiment into ``staging``: posterior, figures and bundle (numbers only)."""
     started = time.perf_counter()
     spec = experiment.spec
     analysis = registry.get(spec.analysis)
-    rows, warnings = load(experiment)
-    data_sha = data_sha256 or sha256_file(experiment.data_path)
+    loaded = loaded or fetch_data(experiment, output)
+    rows, warnings = analysis.load(spec, loaded.fetched, experiment.input_paths())
+    data_sha = _data_sha(experiment, loaded)
     fit = analysis.fit(spec, rows, experiment.settings)
     unknown = {w["code"] for w in warnings + fit.warnings} - set(analysis.warning_codes)
     if unknown:
@@ -144,7 +130,7 @@ def build_readout(
         "readout_date": readout_date,
         "ci_prob": experiment.settings.ci_prob,
         "ci_kind": "hdi",
-        "data_file": experiment.data_path.name,
+        "data_file": experiment.data_label(),
         "data_sha256": data_sha,
         "config_sha256": experiment.config_sha256(),
         "fit_key": fit_key(experiment, data_sha),
@@ -158,6 +144,7 @@ def build_readout(
         "decision": decision,
         "key_numbers": analysis.key_numbers(fit.results),
         "previous": previous_readout(output, spec.name, readout_date) if output else None,
+        "queries": loaded.queries,
         "tables": tables,
         "figures": figures,
     }
@@ -165,6 +152,13 @@ def build_readout(
     bundles.validate(bundle)
     bundles.atomic_write_text(staging / tree.BUNDLE, bundles.dumps(bundle))
     return bundle
+
+
+def _data_sha(experiment: Experiment, loaded: Loaded | None) -> str:
+    """A data file's bytes, or a source's SQL and returned numbers."""
+    if experiment.data_path is not None:
+        return sha256_file(experiment.data_path)
+    return loaded.fingerprint
 
 
 def _render(folder: Path) -> None:
@@ -191,8 +185,14 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
     staging = tree.staging_root(output) / f"{name}-{uuid.uuid4().hex}"
     try:
         previous = tree.latest(output, name)
-        path = experiment.data_path
-        data_sha = sha256_file(path) if path.is_file() else None
+        loaded = None
+        if experiment.data_path is None:
+            # A warehouse: one aggregate query tells whether anything changed.
+            loaded = fetch_data(experiment, output)
+            data_sha = loaded.fingerprint
+        else:
+            path = experiment.data_path
+            data_sha = sha256_file(path) if path.is_file() else None
         if not force and previous is not None and data_sha is not None:
             key = fit_key(experiment, data_sha)
             if bundles.read(previous / tree.BUNDLE).get("fit_key") == key:
@@ -203,7 +203,7 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
-        bundle = build_readout(experiment, staging, readout_date, output, data_sha)
+        bundle = build_readout(experiment, staging, readout_date, output, loaded)
         _render(staging)
         final = tree.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
@@ -211,6 +211,8 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
     except DataError as exc:
         return Outcome(name, EXIT_BAD_INPUT, str(exc), None, time.perf_counter() - started)
+    except ConnectionError as exc:
+        return Outcome(name, EXIT_FAILED, str(exc), None, time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
         detail = "".join(traceback.format_exception_only(exc)).strip()
         log.debug("experiment %s failed", name, exc_info=True)
@@ -301,13 +303,18 @@ def render_all(config: Config, output: Path) -> int:
     return count
 
 
-def validate(config: Config) -> list[str]:
+def validate(config: Config, output: Path | None = None) -> list[str]:
     """Check every experiment's data without fitting; returns one line per experiment."""
     lines = []
     for experiment in config.experiments:
-        rows, warnings = load(experiment)
+        analysis = registry.get(experiment.spec.analysis)
+        try:
+            loaded = fetch_data(experiment, output, write_cache=False)
+        except ConnectionError as exc:
+            raise DataError(experiment.data_label(), str(exc), "check the source's url") from None
+        _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
         lines.append(
-            f"{experiment.name}: ok ({experiment.data_path.name}"
+            f"{experiment.name}: ok ({experiment.data_label()}"
             + (f", {len(warnings)} warning(s)" if warnings else "")
             + ")"
         )

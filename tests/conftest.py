@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={ROOT / '.cache' / 'pytensor'}")
+os.environ.setdefault(
+    "PYTENSOR_FLAGS", f"base_compiledir={ROOT / '.cache' / 'pytensor'},blas__ldflags="
+)
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -29,3 +31,38 @@ def copy_demo(name: str, target: Path) -> Path:
     if not source.is_file():
         pytest.fail(f"{source} is missing: run `make data` first")
     return Path(shutil.copy(source, target))
+
+
+def fetch_rows(analysis: str, spec, frame: pd.DataFrame, folder: Path, files=None):
+    """Run the real data path on a frame: a CSV read by DuckDB, checked in the engine, then
+    the analysis's ``load``. Returns ``(data, warnings)``."""
+    from readout import registry
+    from readout.data import text_columns
+    from readout.queries import Where, fetch
+    from readout.sources import open_file
+
+    declared = registry.get(analysis)
+    path = folder / f"{spec.name}-data.csv"
+    frame.to_csv(path, index=False)
+    request = declared.request(spec)
+    engine = open_file(path, text_columns(request))
+    others = {name: open_file(p, text_columns(request)) for name, p in (files or {}).items()}
+    try:
+        fetched, _ = fetch(
+            engine, request, Where(file=True, label=str(path)), 10_000_000, None, others
+        )
+    finally:
+        engine.close()
+        for other in others.values():
+            other.close()
+    return declared.load(spec, fetched, files or {})
+
+
+@pytest.fixture
+def rows(tmp_path):
+    """``rows(analysis, spec, frame)`` -> the analysis's loaded data, through DuckDB."""
+
+    def load(analysis, spec, frame, files=None):
+        return fetch_rows(analysis, spec, frame, tmp_path, files)
+
+    return load

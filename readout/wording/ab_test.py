@@ -1,4 +1,12 @@
-"""Words of an ``ab_test`` readout: A/B and A/B/n tests, randomised or observational."""
+"""Words of an ``ab_test`` readout: A/B and A/B/n tests, randomised, A/A or observational.
+
+Every number comes from the bundle; the sentences change with the verdict's code, each
+metric's direction (higher or lower is better) and the kind of comparison:
+
+* randomised: "ship", expected loss, the arms and the control;
+* A/A: whether the check passed, and what identical arms look like;
+* observational: groups and a reference group, "higher" and "lower", never "ship" or a loss.
+"""
 
 from __future__ import annotations
 
@@ -35,70 +43,148 @@ VERDICT_LABELS = {
     "higher": "Clearly higher",
     "lower": "Clearly lower",
     "unclear": "No clear difference yet",
+    "aa_passed": "A/A check passed",
+    "aa_failed": "A/A check failed",
 }
 GLOSSARY = {
     "Probability of being better": (
-        "the share of posterior draws in which the variant beats the control."
+        "the share of posterior draws in which the variant beats the control, in the metric's "
+        "good direction (lower is better for a metric such as load time)."
     ),
     "Expected loss": (
         "what shipping the variant costs on average if it is in fact worse, counting zero "
-        "where it is better."
+        "where it is better; given as a share of the control's value."
     ),
     "ROPE": (
         "region of practical equivalence: lifts smaller than the minimum worthwhile effect "
         "count as no change."
     ),
+    "Guardrail": (
+        "a metric the change must not harm beyond a tolerated amount, whatever the primary "
+        "metric says."
+    ),
+    "Sample-ratio mismatch": (
+        "arm sizes that differ from the planned split by more than chance allows: a sign that "
+        "assignment or logging is broken."
+    ),
 }
 #: An A/B test's data problems stop the readout (exit 2); it emits no warnings.
 WARNINGS: dict = {}
 #: How the failed health checks are named in the reason.
-CHECK_NAMES = {"srm": "the sample-ratio check", "diagnostics": "the sampler diagnostics"}
+CHECK_NAMES = {
+    "srm": "the sample-ratio check",
+    "exposures": "the check for units in several arms",
+    "diagnostics": "the sampler diagnostics",
+}
+STATUS_WORDS = {
+    "ok": "no harm beyond its tolerance",
+    "harm": "harm beyond its tolerance",
+    "unclear": "possible harm beyond its tolerance (not yet clear)",
+    "better": "better",
+    "worse": "worse",
+}
 
 
-def _ab_units(bundle: Bundle) -> Units:
-    spec = bundle["spec"]
+# --------------------------------------------------------------------------- small helpers
+
+
+def with_arm_labels(bundle: Bundle) -> Bundle:
+    """The bundle with arm names replaced by the config's ``arm_labels`` (for wording only)."""
+    labels = bundle["spec"].get("arm_labels") or {}
+    if not labels:
+        return bundle
+
+    def name(arm):
+        return labels.get(arm, arm) if arm is not None else None
+
+    def relabel(metric):
+        return {
+            **metric,
+            "arms": [{**a, "name": name(a["name"])} for a in metric["arms"]],
+            "comparisons": [
+                {**c, "arm": name(c["arm"]), "vs": name(c["vs"])} for c in metric["comparisons"]
+            ],
+        }
+
+    out = {
+        **relabel(bundle),
+        "control": name(bundle["control"]),
+        "primary": name(bundle["primary"]),
+        "decision": {**bundle["decision"], "arm": name(bundle["decision"].get("arm"))},
+        "frequentist": {
+            **bundle["frequentist"],
+            "arm": name(bundle["frequentist"]["arm"]),
+            "vs": name(bundle["frequentist"]["vs"]),
+        },
+        "metrics": [relabel(m) for m in bundle["metrics"]],
+    }
+    if bundle.get("sensitivity"):
+        out["sensitivity"] = [{**s, "arm": name(s["arm"])} for s in bundle["sensitivity"]]
+    return out
+
+
+def _units(metric: dict) -> Units:
     return Units(
-        prefix=spec.get("value_prefix", ""),
-        suffix=spec.get("value_suffix", ""),
-        percent=bundle["metric_type"] == "binary",
+        prefix=metric.get("value_prefix", "") or "",
+        suffix=metric.get("value_suffix", "") or "",
+        percent=metric["kind"] == "binary",
     )
 
 
-def _ab_metric(bundle: Bundle) -> str:
-    label = bundle["spec"].get("metric_label") or (
-        "conversion rate" if bundle["metric_type"] == "binary" else bundle["spec"]["metric"]
-    )
-    return f"typical (geometric-mean) {label}" if bundle["log_transform"] else label
+def _metric_name(metric: dict) -> str:
+    if metric["kind"] == "log":
+        return f"typical (geometric-mean) {metric['label']}"
+    return metric["label"]
 
 
-def _srm_problem(bundle: Bundle) -> str:
-    srm = bundle["srm"]
-    arms = [a["name"] for a in bundle["arms"]]
-    observed = ", ".join(f"{a} {n:,}" for a, n in zip(arms, srm["observed"], strict=True))
-    expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm["expected"], strict=True))
-    return (
-        f"Sample-ratio mismatch: the arms have {observed} users where the planned split "
-        f"expects about {expected} (chi-square {p_value(srm['p_value'])}, flagged below "
-        f"{srm['alpha']:g}). Assignment or logging is likely broken, so a difference may "
-        "come from who ended up in each arm rather than from the change. Find the cause "
-        "before using these results."
-    )
+def _capital(text: str) -> str:
+    return text[0].upper() + text[1:] if text else text
 
 
-def _ab_lift_sentence(bundle: Bundle, comp: dict, units: Units) -> str:
-    ci, metric = interval(bundle), _ab_metric(bundle)
+def _higher(metric: dict) -> str:
+    return "higher" if metric["higher_is_better"] else "lower"
+
+
+def _comparison(metric: dict, arm: str) -> dict:
+    return next(c for c in metric["comparisons"] if c["arm"] == arm)
+
+
+def _share(x: float, approx: bool = True) -> str:
+    """A small share such as an expected loss relative to the control: ``about 0.04%``."""
+    return small(100 * x, 2, lambda v, p: number(v, p) + "%", approx)
+
+
+def _units_word(bundle: Bundle, plural: bool = True) -> str:
+    word = bundle.get("unit_label") or "user"
+    return word + "s" if plural else word
+
+
+def _arm_word(bundle: Bundle) -> str:
+    return "group" if bundle["observational"] else "arm"
+
+
+def _control_word(bundle: Bundle) -> str:
+    return "the reference group" if bundle["observational"] else "the control"
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def lift_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """The HDI of the lift, in words a reader can act on."""
+    ci, name = interval(bundle), _metric_name(metric)
+    units = _units(metric)
     arm, vs = comp["arm"], comp["vs"]
     rel = comp["lift_rel"]
-    if bundle["log_transform"]:
+    if metric["kind"] == "log":
         ratio = [1 + h for h in rel["hdi"]]
-        log = comp["lift_log"]
-        arms = {a["name"]: a for a in bundle["arms"]}
+        arms = {a["name"]: a for a in metric["arms"]}
         a_t, a_c = arms[arm], arms[vs]
         vplaces = units.places(width(a_t))
-        diff = comp["lift_abs"]
+        diff, log = comp["lift_abs"], comp["lift_log"]
         return (
             f"Given the data and our assumptions, there is a {ci[:3]} probability that the "
-            f"{metric} for {arm} is {between(ratio, number, decimals_for(ratio[1] - ratio[0]))} "
+            f"{name} for {arm} is {between(ratio, number, decimals_for(ratio[1] - ratio[0]))} "
             f"times that for {vs} ({ci}): about "
             f"{units.value(a_t['mean'], vplaces)} against {units.value(a_c['mean'], vplaces)}, "
             f"a difference of {estimate(bundle, diff, units.diff, units.places(width(diff)))}. "
@@ -107,50 +193,120 @@ def _ab_lift_sentence(bundle: Bundle, comp: dict, units: Units) -> str:
         )
     places = rel_places(rel)
     absolute = comp["lift_abs"]
-    aplaces = units.places(width(absolute))
+    word = "difference" if bundle["observational"] else "lift"
     return (
         f"Given the data and our assumptions, there is a {ci[:3]} probability that the true "
-        f"lift of {arm} over {vs} lies {between(rel['hdi'], relative, places)} ({ci}; best "
+        f"{word} of {arm} over {vs} lies {between(rel['hdi'], relative, places)} ({ci}; best "
         f"estimate {relative(rel['mean'], places)}), that is "
-        f"{between(absolute['hdi'], units.diff, aplaces)} in {metric}."
+        f"{between(absolute['hdi'], units.diff, units.places(width(absolute)))} in {name}."
     )
 
 
-def _loss_text(comp: dict, units: Units, short: bool = False) -> str:
-    """Expected loss at the precision of the lift it is set against."""
-    hdi = comp["lift_abs"]["hdi"]
-    places = units.places(hdi[1] - hdi[0]) + 1
-    if units.percent:
-        unit = " pp" if short else " percentage points"
-        return small(
-            100 * comp["expected_loss"], places, lambda x, p: number(x, p) + unit, not short
+def chance_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """The probability of being better, in the metric's own direction."""
+    name = _metric_name(metric)
+    direction = _higher(metric)
+    better = "" if metric["higher_is_better"] else " (better)"
+    return (
+        f"There is a {prob(comp['prob_better'])} chance that the {name} is {direction}{better} "
+        f"for {comp['arm']} than for {comp['vs']}."
+    )
+
+
+def loss_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """The expected loss of shipping, on the same (relative) scale as its limit."""
+    limit = bundle["decision"]["thresholds"]["max_expected_loss"]
+    return (
+        f"If we ship {comp['arm']}, we expect to give up {_share(comp['expected_loss_rel'])} "
+        f"of {comp['vs']}'s {_metric_name(metric)} on average (the limit is "
+        f"{_share(limit, False)}), allowing for the chance that {comp['arm']} is in fact worse."
+    )
+
+
+def rope_sentence(bundle: Bundle, comp: dict) -> str:
+    """The chance that the lift is worth acting on, and that it is too small to matter."""
+    rope = bundle["decision"]["thresholds"]["rope"]
+    return (
+        f"There is a {prob(comp['prob_meaningful'])} chance that the lift exceeds the "
+        f"minimum worthwhile effect of {relative(rope, 1)}, and a "
+        f"{prob(comp['prob_in_rope'])} chance that it lies within ±{relative(rope, 1, False)} "
+        "(too small to matter)."
+    )
+
+
+def _metric_status(bundle: Bundle, metric: dict, comp: dict) -> str:
+    lift = comp["lift_rel"]
+    status = metric["status"]
+    name = _capital(_metric_name(metric))
+    change = (
+        f"{relative(lift['mean'], rel_places(lift))} "
+        f"({hdi_range(bundle, lift['hdi'], relative, rel_places(lift))})"
+    )
+    if metric["role"] == "guardrail":
+        tolerance = relative(metric["tolerated_harm"], 1, False)
+        harm = "rise" if not metric["higher_is_better"] else "fall"
+        return (
+            f"Guardrail {metric['label']} (may {harm} by at most {tolerance}): {change}; a "
+            f"{prob(comp['prob_harm'])} chance that it {harm}s by more, so "
+            f"{STATUS_WORDS[status]}."
         )
-    return small(comp["expected_loss"], places, units.value, not short)
+    better = "lower" if not metric["higher_is_better"] else "higher"
+    return (
+        f"{name} ({metric['role']}): {change}; a {prob(comp['prob_better'])} chance it is "
+        f"{better} for {comp['arm']}."
+    )
 
 
-def _share(x: float, approx: bool = True) -> str:
-    """A small share such as an expected loss relative to the control: ``about 0.04%``."""
-    return small(100 * x, 2, lambda v, p: number(v, p) + "%", approx)
-
-
-def _ab_reason(bundle: Bundle, units: Units) -> str:
-    decision, comps = bundle["decision"], bundle["comparisons"]
+def _reason(bundle: Bundle) -> str:
+    decision = bundle["decision"]
     thresholds = decision["thresholds"]
-    by_arm = {c["arm"]: c for c in comps}
-    best = by_arm[bundle["primary"]]
+    primary = bundle["metrics"][0]
+    best = _comparison(primary, bundle["primary"])
     arm, vs = best["arm"], best["vs"]
-    metric = _ab_metric(bundle)
+    name = _metric_name(primary)
     verdict, code = decision["verdict"], decision["reason_code"]
     need = prob(thresholds["min_prob_better"])
+    direction = _higher(primary)
     if verdict == "withheld":
         failed = [CHECK_NAMES[c] for c in decision["failed_checks"]]
         return (
-            f"{' and '.join(failed).capitalize()} failed, so the comparison below may be "
-            "misleading; fix the cause and rerun before deciding."
+            f"{_capital(' and '.join(failed))} failed, so a comparison of the arms could be "
+            "misleading; find and fix the cause, then rerun before deciding."
+        )
+    if verdict == "aa_passed":
+        return (
+            f"Both arms get the same experience, and the {interval(bundle)} of every "
+            "difference includes zero, as it should: the pipeline shows no sign of a problem."
+        )
+    if verdict == "aa_failed":
+        return (
+            f"Both arms get the same experience, yet the {interval(bundle)} of the difference "
+            f"for {decision['arm']} excludes zero"
+            + (
+                f" or reaches beyond ±{relative(thresholds['rope'], 1, False)}"
+                if thresholds.get("rope")
+                else ""
+            )
+            + ". Identical arms do this in about 6 of 100 A/A tests; check assignment, logging "
+            "and the metric before trusting other readouts."
+        )
+    if code == "guardrail_harm":
+        return (
+            f"{arm} beats {vs} on {name} with {prob(best['prob_better'])} probability, but the "
+            f"guardrail {decision['deciding_metric']} shows harm beyond its "
+            f"{relative(decision['tolerated_harm'], 1, False)} tolerance with "
+            f"{prob(decision['prob_harm'])} probability."
+        )
+    if code == "guardrail_unclear":
+        return (
+            f"{arm} beats {vs} on {name} with {prob(best['prob_better'])} probability, but the "
+            f"guardrail {decision['deciding_metric']} might be harmed beyond its "
+            f"{relative(decision['tolerated_harm'], 1, False)} tolerance "
+            f"({prob(decision['prob_harm'])} chance); more data will tell."
         )
     if verdict == "higher":
         return (
-            f"The {metric} is higher for {arm} than for {vs} with "
+            f"The {name} is {direction} for {arm} than for {vs} with "
             f"{prob(best['prob_better'])} probability, at or above the {need} this report "
             "asks for."
         )
@@ -158,21 +314,23 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
         return (
             f"{arm} beats {vs} with {prob(best['prob_better'])} probability (at least {need} "
             f"needed), and shipping it risks an expected loss of "
-            f"{_share(best['expected_loss_rel'])} of {vs}'s {metric} (limit "
+            f"{_share(best['expected_loss_rel'])} of {vs}'s {name} (limit "
             f"{_share(thresholds['max_expected_loss'], False)})."
         )
     if verdict == "lower":
-        return f"Every group's {metric} is lower than {vs}'s with at least {need} probability."
+        return (
+            f"Every group's {name} is {'lower' if direction == 'higher' else 'higher'} than "
+            f"{vs}'s with at least {need} probability."
+        )
     if verdict == "keep_control":
         return (
             f"Every variant is likely worse than {vs}: even the best, {arm}, beats it with "
             f"only {prob(best['prob_better'])} probability."
         )
     if verdict == "no_difference":
-        rope = thresholds["rope"]
         return (
             f"The whole {interval(bundle)} of every lift lies within "
-            f"±{relative(rope, 1, False)} (the largest distance from zero is "
+            f"±{relative(thresholds['rope'], 1, False)} (the largest distance from zero is "
             f"{relative(decision['widest'], rel_places(best['lift_rel']), False)}), and changes "
             "smaller than that are not worth acting on."
         )
@@ -186,29 +344,92 @@ def _ab_reason(bundle: Bundle, units: Units) -> str:
         return (
             f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but shipping it "
             f"still risks an expected loss of {_share(best['expected_loss_rel'])} "
-            f"of {vs}'s {metric}, above the {_share(thresholds['max_expected_loss'], False)} limit."
+            f"of {vs}'s {name}, above the {_share(thresholds['max_expected_loss'], False)} limit."
         )
     return (
-        f"The most promising {'group' if bundle['observational'] else 'variant'}, {arm}, is "
-        f"higher than {vs} with {prob(best['prob_better'])} probability, short of the {need} "
-        "needed for a clear answer."
+        f"The most promising {_arm_word(bundle) if bundle['observational'] else 'variant'}, "
+        f"{arm}, is {direction} than {vs} with {prob(best['prob_better'])} probability, short "
+        f"of the {need} needed for a clear answer."
     )
 
 
-def _ab_headline(bundle: Bundle) -> str:
+def _headline(bundle: Bundle) -> str:
     verdict = bundle["decision"]["verdict"]
     arm, control = bundle["decision"].get("arm"), bundle["control"]
-    metric = _ab_metric(bundle)
-    metric = metric[0].upper() + metric[1:]
+    primary = bundle["metrics"][0]
+    name = _capital(_metric_name(primary))
     if verdict == "higher":
-        return f"{metric} is higher for {arm}."
+        return f"{name} is {_higher(primary)} for {arm}."
     if verdict == "lower":
-        return f"{metric} is highest for {control}."
+        return f"{name} is best for {control}."
     if verdict == "ship":
         return f"Ship {arm}."
     if verdict == "keep_control":
-        return f"Keep the control, {control}."
+        same = control.strip().lower() in ("control", "the control")
+        return "Keep the control." if same else f"Keep the control, {control}."
+    if verdict == "aa_passed":
+        return "A/A check passed: the arms look alike."
+    if verdict == "aa_failed":
+        return "A/A check failed: identical arms differ."
     return VERDICT_LABELS[verdict] + "."
+
+
+def _health_sizes(bundle: Bundle) -> list[str]:
+    """The size of each failed health check, in place of any shipping language."""
+    out = []
+    srm = bundle["srm"]
+    units = _units_word(bundle)
+    if srm.get("applicable") and not srm["ok"]:
+        short = [
+            f"{a['name']} has about {m:,} fewer {units} than the planned split implies "
+            f"({a['n']:,} observed)"
+            for a, m in zip(bundle["metrics"][0]["arms"], srm.get("missing", []), strict=False)
+            if m > 0
+        ]
+        if short:
+            out.append("; ".join(short) + ".")
+        worst = srm.get("worst_case_lift")
+        if worst:
+            places = decimals_for(100 * abs(worst[1] - worst[0]))
+            out.append(
+                f"If the missing {units} had all converted the lift would be "
+                f"{relative(worst[1], places)}; if none had, {relative(worst[0], places)}: the "
+                "data cannot tell these apart, so no lift can be trusted until the cause is "
+                "found."
+            )
+    exposures = bundle.get("exposures")
+    if exposures and not exposures["ok"]:
+        out.append(
+            f"{exposures['multiple_arms']:,} of {exposures['units']:,} {units} "
+            f"({relative(exposures['share'], 1, False)}) were assigned to more than one arm "
+            f"(at most {relative(exposures['limit'], 0, False)} is tolerated); they are left "
+            "out, but so many point to broken assignment."
+        )
+    out.append("The estimates below are shown for diagnosis only and should not be used to decide.")
+    return out
+
+
+def _srm_problem(bundle: Bundle) -> str:
+    srm = bundle["srm"]
+    arms = [a["name"] for a in bundle["metrics"][0]["arms"]]
+    observed = ", ".join(f"{a} {n:,}" for a, n in zip(arms, srm["observed"], strict=True))
+    expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm["expected"], strict=True))
+    return (
+        f"Sample-ratio mismatch: the arms have {observed} {_units_word(bundle)} where the "
+        f"planned split expects about {expected} (chi-square {p_value(srm['p_value'])}, flagged "
+        f"below {srm['alpha']:g}). Assignment or logging is likely broken, so a difference may "
+        "come from who ended up in each arm rather than from the change. Find the cause "
+        "before using these results."
+    )
+
+
+def _exposure_problem(bundle: Bundle) -> str:
+    e = bundle["exposures"]
+    return (
+        f"{e['multiple_arms']:,} {_units_word(bundle)} ({relative(e['share'], 2, False)}) were "
+        f"exposed to more than one arm, above the {relative(e['limit'], 0, False)} tolerated: "
+        "assignment is likely broken, and the arms may not be comparable."
+    )
 
 
 def _test_ci(test: dict, units: Units, log_note: str) -> str:
@@ -219,25 +440,31 @@ def _test_ci(test: dict, units: Units, log_note: str) -> str:
     return span(test["ci"], units.diff, units.places(hi - lo))
 
 
-def _ab_frequentist(bundle: Bundle, units: Units) -> str:
+def _frequentist(bundle: Bundle, units: Units) -> str:
     test = bundle["frequentist"]
     ci_text = _test_ci(test, units, " on the log scale")
+    ci = interval(bundle)
     return (
         f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
-        f"{p_value(test['p_value'])} and a 95% confidence interval of {ci_text}; "
-        "it answers a different question — how surprising these data would be if there were "
-        "no difference, and a range built to cover the truth in 95% of repeated experiments "
-        f"— while the {interval(bundle)} is the probability, given these data, that the "
-        "true difference lies in it."
+        f"{p_value(test['p_value'])} and a 95% confidence interval of {ci_text}. It answers "
+        "a different question: how surprising these data would be if there were no "
+        "difference, with an interval built to cover the true difference in 95% of repeated "
+        f"experiments. The {ci} is instead the range that holds the true difference with "
+        f"{ci[:3]} probability, given these data and the model; with this much data the two "
+        "usually agree, and where they do not, the smaller sample or the prior is the reason."
     )
 
 
-def _ab_prior(bundle: Bundle) -> str:
+def _prior(bundle: Bundle) -> list[str]:
     prior = bundle["prior"]
+    primary = bundle["metrics"][0]
+    units = _units(primary)
+    influence = bundle.get("prior_influence")
+    out = []
     if prior["kind"] == "beta":
         flat = prior["alpha"] == 1 and prior["beta"] == 1
-        return (
-            f"Each arm's conversion rate starts from a Beta({prior['alpha']:g}, "
+        out.append(
+            f"Each arm's {primary['label']} starts from a Beta({prior['alpha']:g}, "
             f"{prior['beta']:g}) prior"
             + (
                 ": every rate from 0% to 100% equally plausible before the data."
@@ -247,200 +474,460 @@ def _ab_prior(bundle: Bundle) -> str:
             + " With a binary metric the posterior is exact (no sampling approximation "
             "beyond the draws used to summarise it)."
         )
-    scale = "log " if bundle["log_transform"] else ""
-    likelihood = (
-        "a Student-t likelihood, so a few extreme values cannot drag the average"
-        if prior["kind"] == "studentt"
-        else "a normal likelihood"
-    )
-    return (
-        f"Each arm's average {scale}{bundle['spec']['metric']} starts from a normal prior "
-        f"centred on {prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g}, and its "
-        f"standard deviation from a half-normal prior with scale {prior['sigma_sd']:.3g} "
-        "(by default twice the data's standard deviation): wide enough that the data decide. "
-        f"The model uses {likelihood}."
-    )
+    elif prior["kind"] == "delta":
+        out.append(
+            f"The {primary['label']} is a ratio of two per-unit sums; its uncertainty comes from "
+            "the delta method (a normal approximation that is accurate with many units), with "
+            "no prior."
+        )
+    elif prior["kind"] == "studentt":
+        out.append(
+            f"Each arm's average {primary['label']} starts from a normal prior centred on "
+            f"{prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g} and its spread from "
+            f"a half-normal prior with scale {prior['sigma_sd']:.3g}, both scaled to these "
+            "data; the model uses a Student-t likelihood, so a few extreme values cannot drag "
+            "an arm's average. It is sampled with NUTS (PyMC)."
+        )
+    else:
+        scale = "log of the " if prior.get("scale") == "log" else ""
+        configured = bundle["spec"].get("priors", {})
+        source = (
+            "as set in the config"
+            if configured.get("mu_mean") is not None or configured.get("mu_sd") is not None
+            else "scaled to these data (the pooled mean and twice the pooled standard deviation)"
+        )
+        places = decimals_for(prior["mu_sd"]) if prior["mu_sd"] else 2
+        fmt = number if scale else units.value
+        out.append(
+            f"Each arm's average {scale}{primary['label']} starts from a normal prior centred "
+            f"on {fmt(prior['mu_mean'], places)} with a spread of {fmt(prior['mu_sd'], places)}, "
+            f"{source}; its spread from an inverse-gamma prior centred on the data's variance. "
+            "This prior is conjugate, so the posterior is exact."
+        )
+    if influence is not None:
+        if influence < 0.1:
+            out.append(
+                "The prior is weak here: each arm's posterior is more than "
+                f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "
+                "its prior, so the data decide."
+            )
+        else:
+            out.append(
+                f"The prior carries weight here: an arm's posterior is only "
+                f"{number(1 / influence, 1)} times narrower than its prior; see how the verdict "
+                "changes under other priors."
+            )
+    return out
 
 
-def _ab_tables(bundle: Bundle, units: Units) -> dict[str, Table]:
+def _sensitivity(bundle: Bundle) -> tuple[list[str], Table | None]:
+    rows = bundle.get("sensitivity")
+    if not rows:
+        return [], None
+    verdict = bundle["decision"]["verdict"]
+    base = next(iter(rows))
     ci = interval(bundle)
-    many = any("prob_best" in a for a in bundle["arms"])
-    head = ["Arm", "Users", "Observed", "Model estimate", ci]
+    sceptical = next(r for r in rows if r["prior"] == "sceptical")
+    scale = relative(sceptical["scale"], 1, False)
+    described = {
+        "flat": "a flat prior",
+        "sceptical": f"a sceptical prior that expects the arms within ±{scale} of each other",
+    }
+    if verdict == "withheld":
+        sentence = ""
+    else:
+        changed = [r for r in rows if r["verdict"] != bundle["metrics"][0]["status"]]
+        if not changed:
+            sentence = (
+                "The primary metric's verdict holds under "
+                + " and under ".join(described[r["prior"]] for r in rows)
+                + "."
+            )
+        else:
+            sentence = " ".join(
+                f"Under {described[r['prior']]} the primary metric's verdict would be "
+                f"“{VERDICT_LABELS[r['verdict']].lower()}” ({prob(r['prob_better'])} chance "
+                f"{r['arm']} is better)."
+                for r in changed
+            )
+    table = Table(
+        "Does the verdict depend on the prior?",
+        ["Prior", "Primary metric's verdict", f"Chance {base['arm']} is better", f"Lift ({ci})"],
+        [
+            [
+                _capital(described[r["prior"]]),
+                VERDICT_LABELS[r["verdict"]],
+                prob(r["prob_better"]),
+                f"{relative(r['lift_rel']['mean'], rel_places(r['lift_rel']))} "
+                f"({span(r['lift_rel']['hdi'], relative, rel_places(r['lift_rel']))})",
+            ]
+            for r in rows
+        ],
+    )
+    return [sentence] if sentence else [], table
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _tables(bundle: Bundle) -> dict[str, Table]:
+    ci = interval(bundle)
+    primary = bundle["metrics"][0]
+    units = _units(primary)
+    observational = bundle["observational"]
+    withheld = bundle["decision"]["verdict"] == "withheld"
+    diagnosis = " (for diagnosis only)" if withheld else ""
+    many = any("prob_best" in a for a in bundle["metrics"][0]["arms"])
+    arm_head = "Group" if observational else "Arm"
+    head = [arm_head, _capital(_units_word(bundle)), "Observed", "Model estimate", ci]
     if many:
         head.append("Chance of being best")
     rows = []
-    for arm in bundle["arms"]:
+    for arm in bundle["metrics"][0]["arms"]:
         places = units.places(width(arm))
-        row = [
-            arm["name"] + (" (control)" if arm["name"] == bundle["control"] else ""),
-            f"{arm['n']:,}",
-            units.value(arm["observed"], places),
-            units.value(arm["mean"], places),
-            span(arm["hdi"], units.value, places),
-        ]
-        if many:
-            row.append(prob(arm["prob_best"]))
-        rows.append(row)
+        marker = " (reference)" if observational else " (control)"
+        rows.append(
+            [
+                arm["name"] + (marker if arm["name"] == bundle["control"] else ""),
+                f"{arm['n']:,}",
+                units.value(arm["observed"], places),
+                units.value(arm["mean"], places),
+                span(arm["hdi"], units.value, places),
+            ]
+            + ([prob(arm["prob_best"])] if many else [])
+        )
+    rope = bundle["decision"]["thresholds"].get("rope")
+    word = "difference" if observational else "lift"
     comp_head = [
         "Comparison",
-        "Chance better",
-        f"Relative lift ({ci})",
-        "Absolute lift",
-        "Expected loss",
-        "Traditional: p (95% CI)",
+        "Chance higher" if observational else "Chance better",
+        f"Relative {word} ({ci})",
+        f"Absolute {word}",
     ]
-    rope = bundle["decision"]["thresholds"].get("rope")
-    if rope is not None:
-        comp_head.insert(4, f"Chance lift > {relative(rope, 1, False)}")
+    if rope is not None and not observational:
+        comp_head.append(f"Chance lift > {relative(rope, 1, False)}")
+    if not observational and not bundle.get("aa_test"):
+        comp_head.append("Expected loss (share of control)")
+    comp_head.append("Traditional: p (95% CI)")
     comp_rows = []
-    for comp in bundle["comparisons"]:
-        places = rel_places(comp["lift_rel"])
+    for comp in bundle["metrics"][0]["comparisons"]:
+        lift = comp["lift_rel"]
+        places = rel_places(lift)
         ab = comp["lift_abs"]
         test = comp["frequentist"]
-        test_ci = _test_ci(test, units, " (log)")
-        lift = comp["lift_rel"]
         row = [
             f"{comp['arm']} vs {comp['vs']}",
             prob(comp["prob_better"]),
             f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
             units.diff(ab["mean"], units.places(width(ab))),
-            _loss_text(comp, units, short=True),
-            f"{p_value(test['p_value'])} ({test_ci})",
         ]
-        if rope is not None:
-            row.insert(4, prob(comp["prob_meaningful"]))
+        if rope is not None and not observational:
+            row.append(prob(comp["prob_meaningful"]))
+        if not observational and not bundle.get("aa_test"):
+            row.append(_share(comp["expected_loss_rel"], approx=False))
+        row.append(f"{p_value(test['p_value'])} ({_test_ci(test, units, ' (log)')})")
         comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
-    return {
-        "arms": Table("Each arm on its own", head, rows),
-        "comparisons": Table("Each arm against the control", comp_head, comp_rows),
+    tables = {
+        "arms": Table(f"Each {_arm_word(bundle)} on its own{diagnosis}", head, rows),
+        "comparisons": Table(
+            f"Each {_arm_word(bundle)} against {_control_word(bundle)}{diagnosis}",
+            comp_head,
+            comp_rows,
+        ),
     }
+    if len(bundle["metrics"]) > 1:
+        tables["scorecard"] = _scorecard(bundle)
+    if bundle.get("segments"):
+        tables["segments"] = _segments_table(bundle)
+    return tables
 
 
-def _ab_figures(bundle: Bundle) -> dict[str, Figure]:
+def _scorecard(bundle: Bundle) -> Table:
     ci = interval(bundle)
-    metric = _ab_metric(bundle)
-    units = _ab_units(bundle)
-    parts = []
-    for comp in bundle["comparisons"]:
+    arm, control = bundle["primary"], bundle["control"]
+    head = ["Metric", "Role", control, arm, f"Lift ({ci})", "Chance better", "Status"]
+    rows = []
+    for metric in bundle["metrics"]:
+        comp = _comparison(metric, arm)
+        units = _units(metric)
+        arms = {a["name"]: a for a in metric["arms"]}
+        places = units.places(width(arms[arm]))
         lift = comp["lift_rel"]
-        parts.append(
-            f"{comp['arm']} over {comp['vs']}: {prob(comp['prob_better'])} of the curve lies "
-            f"above zero, {hdi_range(bundle, lift['hdi'], relative, rel_places(lift))}"
+        role = metric["role"]
+        if metric["role"] == "guardrail":
+            sign = "+" if not metric["higher_is_better"] else "-"
+            role += f" (≤ {sign}{relative(metric['tolerated_harm'], 1, False)})"
+        elif not metric["higher_is_better"]:
+            role += " (lower is better)"
+        status = metric["status"]
+        label = (
+            VERDICT_LABELS.get(status, status)
+            if metric["role"] == "primary"
+            else STATUS_WORDS.get(status, status).split(" (")[0]
         )
+        rows.append(
+            [
+                _capital(_metric_name(metric)),
+                role,
+                units.value(arms[control]["mean"], places),
+                units.value(arms[arm]["mean"], places),
+                f"{relative(lift['mean'], rel_places(lift))} "
+                f"({span(lift['hdi'], relative, rel_places(lift))})",
+                prob(comp["prob_better"]),
+                _capital(label),
+            ]
+        )
+    return Table(f"Scorecard: every metric, {arm} against {control}", head, rows)
+
+
+def _segments_table(bundle: Bundle) -> Table:
+    ci = interval(bundle)
+    rows = []
+    labels = {m["name"]: m for m in bundle["metrics"]}
+    primary = bundle["metrics"][0]["name"]
+    for seg in (s for s in bundle["segments"] if s["metric"] == primary):
+        own, pooled = seg["own"], seg["pooled"]
+        places = decimals_for(100 * width(own))
+        rows.append(
+            [
+                _capital(labels[seg["metric"]]["label"]),
+                f"{seg['segment']} = {seg['level']}",
+                f"{seg['n']:,}",
+                f"{relative(own['mean'], places)} ({span(own['hdi'], relative, places)})",
+                f"{relative(pooled['mean'], places)} ({span(pooled['hdi'], relative, places)})",
+                prob(seg["prob_positive"]),
+            ]
+        )
+    return Table(
+        f"Segments: each level's own lift of {bundle['primary']} in "
+        f"{labels[primary]['label']}, and pooled across levels",
+        [
+            "Metric",
+            "Segment",
+            _capital(_units_word(bundle)),
+            f"Own lift ({ci})",
+            f"Pooled lift ({ci})",
+            "Chance lift > 0",
+        ],
+        rows,
+    )
+
+
+def _figures(bundle: Bundle) -> dict[str, Figure]:
+    ci = interval(bundle)
+    primary = bundle["metrics"][0]
+    name = _metric_name(primary)
+    units = _units(primary)
+    word = "difference" if bundle["observational"] else "lift"
+    side = "above" if primary["higher_is_better"] else "below"
+    parts = [
+        f"{comp['arm']} over {comp['vs']}: {prob(comp['prob_better'])} of the curve lies "
+        f"{side} zero, "
+        + hdi_range(bundle, comp["lift_rel"]["hdi"], relative, rel_places(comp["lift_rel"]))
+        for comp in bundle["metrics"][0]["comparisons"]
+    ]
     arm_parts = [
         f"{arm['name']} {estimate(bundle, arm, units.value, units.places(width(arm)))}"
-        for arm in bundle["arms"]
+        for arm in bundle["metrics"][0]["arms"]
     ]
-    return {
+    out = {
         "lift": Figure(
             caption=(
-                f"Posterior of the relative lift in {metric} over the control. The shaded "
-                f"band is the {ci}; the dashed line marks no change."
+                f"Posterior of the relative {word} in {name} over "
+                f"{_control_word(bundle)}. The shaded band is the {ci}; the dashed line marks "
+                "no change."
             ),
-            alt=f"Density chart of the relative lift in {metric}. " + "; ".join(parts) + ".",
+            alt=f"Density chart of the relative {word} in {name}. " + "; ".join(parts) + ".",
         ),
         "arms": Figure(
-            caption=f"Posterior of each arm's {metric}, with its {ci} shaded.",
-            alt=f"Density chart of each arm's {metric}: " + "; ".join(arm_parts) + ".",
+            caption=f"Posterior of each {_arm_word(bundle)}'s {name}, with its {ci} shaded.",
+            alt=f"Density chart of each {_arm_word(bundle)}'s {name}: "
+            + "; ".join(arm_parts)
+            + ".",
         ),
     }
+    if len(bundle["metrics"]) > 1:
+        arm = bundle["primary"]
+        items = []
+        for metric in bundle["metrics"]:
+            lift = _comparison(metric, arm)["lift_rel"]
+            items.append(
+                f"{metric['label']} ({metric['role']}) "
+                f"{relative(lift['mean'], rel_places(lift))} "
+                f"({span(lift['hdi'], relative, rel_places(lift))})"
+            )
+        out["scorecard"] = Figure(
+            caption=(
+                f"Every metric's relative lift of {arm} over {bundle['control']}: dot and bar "
+                f"are the estimate and its {ci}; a red tick marks a guardrail's tolerated harm."
+            ),
+            alt=f"Interval chart of {len(bundle['metrics'])} metrics' lifts: "
+            + "; ".join(items)
+            + ".",
+        )
+    return out
 
 
-def with_arm_labels(bundle: Bundle) -> Bundle:
-    """The bundle with arm names replaced by the config's ``arm_labels`` (for wording only)."""
-    labels = bundle["spec"].get("arm_labels") or {}
-    if not labels:
-        return bundle
-    name = lambda arm: labels.get(arm, arm) if arm is not None else None  # noqa: E731
-    return {
-        **bundle,
-        "control": name(bundle["control"]),
-        "primary": name(bundle["primary"]),
-        "arms": [{**a, "name": name(a["name"])} for a in bundle["arms"]],
-        "comparisons": [
-            {**c, "arm": name(c["arm"]), "vs": name(c["vs"])} for c in bundle["comparisons"]
-        ],
-        "decision": {**bundle["decision"], "arm": name(bundle["decision"].get("arm"))},
-        "frequentist": {
-            **bundle["frequentist"],
-            "arm": name(bundle["frequentist"]["arm"]),
-            "vs": name(bundle["frequentist"]["vs"]),
-        },
-    }
+# --------------------------------------------------------------------------- the body
 
 
 def body(bundle: Bundle) -> Body:
     """Sentences, tables and figure text of an ``ab_test`` bundle."""
     bundle = with_arm_labels(bundle)
-    units = _ab_units(bundle)
-    by_arm = {c["arm"]: c for c in bundle["comparisons"]}
-    primary = by_arm[bundle["primary"]]
-    metric = _ab_metric(bundle)
-    arm, vs = primary["arm"], primary["vs"]
-    key = [
-        f"There is a {prob(primary['prob_better'])} chance that the {metric} is higher for "
-        f"{arm} than for {vs}.",
-        _ab_lift_sentence(bundle, primary, units),
-    ]
-    if not bundle["observational"]:
-        key.append(
-            f"If we ship {arm}, we expect to give up "
-            f"{_loss_text(primary, units)} of {_ab_metric(bundle)} per user on average, "
-            "allowing for the chance "
-            f"that {arm} is in fact worse."
-        )
-    rope = bundle["decision"]["thresholds"].get("rope")
-    if rope is not None:
-        key.append(
-            f"There is a {prob(primary['prob_meaningful'])} chance that the lift exceeds the "
-            f"minimum worthwhile effect of {relative(rope, 1)}, and a "
-            f"{prob(primary['prob_in_rope'])} chance that it lies within "
-            f"±{relative(rope, 1, False)} (too small to matter)."
-        )
-    if len(bundle["arms"]) > 2:
-        leader = max(bundle["arms"], key=lambda a: a["prob_best"])
-        key.append(
-            f"Of all {len(bundle['arms'])} arms, {leader['name']} is the most likely to be "
-            f"best ({prob(leader['prob_best'])} chance)."
-        )
+    primary_metric = bundle["metrics"][0]
+    units = _units(primary_metric)
+    primary = _comparison(primary_metric, bundle["primary"])
+    verdict = bundle["decision"]["verdict"]
+    observational = bundle["observational"]
+    if verdict == "withheld":
+        key = _health_sizes(bundle)
+    elif bundle.get("aa_test"):
+        key = _aa_sentences(bundle, primary_metric, primary)
+    else:
+        key = [chance_sentence(bundle, primary_metric, primary)]
+        key.append(lift_sentence(bundle, primary_metric, primary))
+        if not observational:
+            key.append(loss_sentence(bundle, primary_metric, primary))
+        if bundle["decision"]["thresholds"].get("rope") is not None and not observational:
+            key.append(rope_sentence(bundle, primary))
+        if len(bundle["metrics"][0]["arms"]) > 2:
+            leader = max(bundle["metrics"][0]["arms"], key=lambda a: a["prob_best"])
+            key.append(
+                f"Of all {len(bundle['arms'])} {_arm_word(bundle)}s, {leader['name']} is the "
+                f"most likely to be best ({prob(leader['prob_best'])} chance)."
+            )
+        for metric in bundle["metrics"][1:]:
+            key.append(_metric_status(bundle, metric, _comparison(metric, bundle["primary"])))
     health = diagnostic_problems(bundle)
+    if bundle.get("exposures") and not bundle["exposures"]["ok"]:
+        health.insert(0, _exposure_problem(bundle))
     if not bundle["srm"]["ok"]:
         health.insert(0, _srm_problem(bundle))
+    notes = _notes(bundle)
+    others = [
+        lift_sentence(bundle, primary_metric, c)
+        for c in bundle["metrics"][0]["comparisons"]
+        if c["arm"] != primary["arm"]
+    ]
+    sensitivity, sensitivity_table = _sensitivity(bundle)
+    tables = _tables(bundle)
+    if sensitivity_table is not None:
+        tables["sensitivity"] = sensitivity_table
+    return Body(
+        headline=_headline(bundle),
+        reason=_capital(_reason(bundle)),
+        key_sentences=key,
+        health=health,
+        notes=notes,
+        sections={
+            "other_comparisons": others,
+            "frequentist": [_frequentist(bundle, units)],
+            "model": _prior(bundle),
+            "sensitivity": sensitivity,
+            "checks": _checks(bundle),
+            "segments": _segments_intro(bundle),
+        },
+        tables=tables,
+        figures=_figures(bundle),
+        example=(
+            "chance that the group's value is higher"
+            if observational
+            else "chance that B is better"
+        ),
+    )
+
+
+def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
+    lift = comp["lift_rel"]
+    places = rel_places(lift)
+    inside = lift["hdi"][0] <= 0 <= lift["hdi"][1]
+    out = [
+        f"The {hdi_range(bundle, lift['hdi'], relative, places)} of the relative difference "
+        f"between {comp['arm']} and {comp['vs']} "
+        + (
+            "includes zero, as it does for identical arms in about 94 of 100 A/A tests."
+            if inside
+            else "excludes zero, which identical arms do in only about 6 of 100 A/A tests."
+        ),
+        f"There is a {prob(comp['prob_better'])} chance that the {_metric_name(metric)} is "
+        f"higher for {comp['arm']} than for {comp['vs']}. For identical arms this chance is as "
+        "likely to lie anywhere between 0% and 100% as near 50%, so a number like this is no "
+        "sign of a difference.",
+    ]
+    if bundle["decision"]["thresholds"].get("rope") is not None:
+        out.append(rope_sentence(bundle, comp))
+    return out
+
+
+def _notes(bundle: Bundle) -> list[str]:
     notes = []
     if bundle["observational"]:
         notes.append(
             "These groups were not assigned at random, so the comparison describes how the "
             "groups differ; it does not show that belonging to a group causes the difference."
         )
-    others = [_ab_lift_sentence(bundle, c, units) for c in bundle["comparisons"] if c["arm"] != arm]
-    if bundle["srm"].get("applicable"):
-        srm_line = f"Sample-ratio check: {p_value(bundle['srm']['p_value'])} " + (
-            "(no sign of a broken split)." if bundle["srm"]["ok"] else "(failed)."
+    for metric in bundle["metrics"]:
+        if "variance_reduction" in metric:
+            unadjusted = _comparison(
+                {**metric, "comparisons": metric["unadjusted"]}, bundle["primary"]
+            )
+            lift = unadjusted["lift_rel"]
+            notes.append(
+                f"{_capital(metric['label'])} is adjusted for the same metric before exposure "
+                "(CUPED): the adjustment removes "
+                f"{relative(metric['variance_reduction'], 0, False)} of its variance without "
+                "changing what is compared. Unadjusted, the lift would be "
+                f"{estimate(bundle, lift, relative, rel_places(lift))}."
+            )
+        if metric["kind"] == "ratio":
+            notes.append(
+                f"{_capital(metric['label'])} is a ratio of two per-unit sums; its intervals use "
+                "the delta method, a normal approximation that is accurate with many units."
+            )
+    return notes
+
+
+def _checks(bundle: Bundle) -> list[str]:
+    srm = bundle["srm"]
+    if srm.get("applicable"):
+        line = f"Sample-ratio check: {p_value(srm['p_value'])} " + (
+            "(no sign of a broken split)." if srm["ok"] else "(failed)."
         )
     else:
-        srm_line = "Sample-ratio check: not applicable (groups were observed, not assigned)."
-    return Body(
-        headline=_ab_headline(bundle),
-        reason=_ab_reason(bundle, units),
-        key_sentences=key,
-        health=health,
-        notes=notes,
-        sections={
-            "other_comparisons": others,
-            "frequentist": [_ab_frequentist(bundle, units)],
-            "model": [_ab_prior(bundle)],
-            "checks": [srm_line, sampling_line(bundle)],
-        },
-        tables=_ab_tables(bundle, units),
-        figures=_ab_figures(bundle),
-        example="chance that B is better",
-    )
+        line = "Sample-ratio check: not applicable (groups were observed, not assigned)."
+    out = [line]
+    exposures = bundle.get("exposures")
+    if exposures:
+        out.append(
+            f"Units in more than one arm: {exposures['multiple_arms']:,} of "
+            f"{exposures['units']:,} ({relative(exposures['share'], 2, False)}; at most "
+            f"{relative(exposures['limit'], 0, False)} tolerated), left out of every metric."
+        )
+    out.append(sampling_line(bundle))
+    return out
+
+
+def _segments_intro(bundle: Bundle) -> list[str]:
+    if not bundle.get("segments"):
+        return []
+    out = [
+        "Each level's own lift is noisy when the level is small; the pooled lift borrows "
+        "strength from the other levels of the same segment (partial pooling), so small levels "
+        "are pulled toward the segment's average and large ones barely move. Read a level's "
+        "pooled lift, not its own, before acting on it."
+    ]
+    files = {t["key"]: t for t in bundle.get("tables", [])}
+    if "segments" in files and len(bundle["metrics"]) > 1:
+        out.append(
+            f"Every metric's segments are in {files['segments']['file']} beside this report."
+        )
+    return out
 
 
 def history(bundle: Bundle) -> str:
     """One line of key numbers for the experiment's history table."""
     bundle = with_arm_labels(bundle)
-    comp = {c["arm"]: c for c in bundle["comparisons"]}[bundle["primary"]]
+    comp = {c["arm"]: c for c in bundle["metrics"][0]["comparisons"]}[bundle["primary"]]
     lift = comp["lift_rel"]
     return (
         f"{comp['arm']} vs {comp['vs']}: {prob(comp['prob_better'])} chance better; lift "

@@ -1,4 +1,10 @@
-"""Words of a ``hierarchical`` readout: partial pooling of one effect across many units."""
+"""Words of a ``hierarchical`` readout: partial pooling of one effect across many units.
+
+Three different numbers answer three different questions, and the report keeps them apart:
+the average over *these* units (the headline), the population average ``mu`` (the mean of all
+possible units), and the effect a *new* unit can expect (a prediction, wider because units
+differ).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from readout.wording.numbers import (
     estimate,
     hdi_range,
     interval,
+    number,
     prob,
     relative,
     span,
@@ -25,6 +32,8 @@ VERDICT_LABELS = {
     "unclear": "No clear average effect",
     "withheld": "Verdict withheld",
 }
+#: What each group's own verdict means for a rollout.
+GROUP_LABELS = {"positive": "Roll out here", "negative": "Hold back", "unclear": "Not yet clear"}
 WARNINGS = {
     "units_too_few_users": lambda w, b: (
         f"{w['count']:,} {b.get('unit_label', 'unit')}(s) had fewer than {w['minimum']} users "
@@ -54,49 +63,51 @@ GLOSSARY = {
         "the two extremes: every unit on its own data only, or every unit equal to its "
         "group's average."
     ),
-    "Divergences": (
-        "warnings from the sampler that it could not explore part of the posterior; with "
-        "pooling models they often mean the spread between units is poorly determined."
+    "Prediction for a new unit": (
+        "where the effect of a unit outside the data is expected to fall: wider than the "
+        "average, because it also allows for how much units differ."
     ),
 }
 
 
-def _h_units(bundle: Bundle) -> Units:
-    spec = bundle["spec"]
-    return Units(prefix=spec.get("value_prefix", ""), suffix=spec.get("value_suffix", ""))
+def _units(bundle: Bundle) -> Units:
+    return Units.of(bundle["spec"])
 
 
-def _h_places(bundle: Bundle) -> int:
-    mu = bundle["hyper"]["sigma_unit"]
-    return _h_units(bundle).places(max(mu["mean"], mu["hdi"][1] - mu["hdi"][0]))
+def _places(bundle: Bundle) -> int:
+    spread = bundle["hyper"]["sigma_unit"]
+    return _units(bundle).places(max(spread["mean"], spread["hdi"][1] - spread["hdi"][0]))
+
+
+def _plural(word: str) -> str:
+    return word + "s"
 
 
 def _pull_reason(unit: dict, bundle: Bundle, units: Units, places: int) -> str:
     label = bundle["unit_label"]
-    big = unit["shrinkage"] < 0.25
+    little = unit["shrinkage"] < 0.25
     if unit["n"] is not None:
         size = f"{unit['n']:,} users"
         return (
             f"because {size} give a precise estimate of its own"
-            if big
+            if little
             else f"because {size} say little on their own"
         )
     se = units.value(unit["raw_se"], places)
     return (
         f"because its own standard error ({se}) is small next to the spread between {label}s"
-        if big
+        if little
         else f"because its own standard error ({se}) is large next to the spread between {label}s"
     )
 
 
 def _story(unit: dict, bundle: Bundle) -> str:
-    units = _h_units(bundle)
-    places = _h_places(bundle)
+    units, places = _units(bundle), _places(bundle)
     label = bundle["unit_label"].capitalize()
     source = (
         f"from {unit['n']:,} users"
         if unit["n"] is not None
-        else (f"(standard error {units.value(unit['raw_se'], places)})")
+        else f"(standard error {units.value(unit['raw_se'], places)})"
     )
     toward = (
         f"toward the {unit['group']} average" if bundle["grouped"] else "toward the overall average"
@@ -109,28 +120,25 @@ def _story(unit: dict, bundle: Bundle) -> str:
     )
 
 
-def _h_tables(bundle: Bundle) -> dict[str, Table]:
+def _tables(bundle: Bundle) -> dict[str, Table]:
     ci = interval(bundle)
-    units = _h_units(bundle)
-    places = _h_places(bundle)
+    units, places = _units(bundle), _places(bundle)
     label, glabel = bundle["unit_label"].capitalize(), bundle["group_label"].capitalize()
-    head = [
-        label,
-        glabel,
-        "Users",
-        "Own estimate",
-        "Pooled estimate",
-        ci,
-        "Chance > 0",
-        "Pulled toward average",
-    ]
-    role_names = {
+    head = [label, glabel, "Users", "Own estimate", "Pooled estimate", ci, "Chance > 0", "Pulled"]
+    titles = {
         "positive": "Strongest evidence of a positive effect",
         "negative": "Strongest evidence of a negative effect",
         "mover": "Moved most by pooling",
     }
     tables = {}
-    for role, title in role_names.items():
+    for role, title in titles.items():
+        chosen = [u for u in bundle["units"] if role in u["roles"]]
+        if role == "positive":
+            chosen.sort(key=lambda u: -u["prob_positive"])
+        elif role == "negative":
+            chosen.sort(key=lambda u: u["prob_positive"])
+        else:
+            chosen.sort(key=lambda u: -abs(u["raw_estimate"] - u["mean"]))
         rows = [
             [
                 u["unit"],
@@ -142,30 +150,39 @@ def _h_tables(bundle: Bundle) -> dict[str, Table]:
                 prob(u["prob_positive"]),
                 relative(u["shrinkage"], 0, False),
             ]
-            for u in bundle["units"]
-            if role in u["roles"]
+            for u in chosen
         ]
         tables[role] = Table(title, head, rows)
-    group_rows = [
-        [
-            g["group"],
-            f"{g['units']:,}",
-            units.diff(g["mean"], places),
-            span(g["hdi"], units.diff, places),
-            units.diff(g["complete_pooling"]["mean"], places),
-        ]
-        for g in bundle["groups"]
-    ]
+    verdicts = bundle["decision"].get("groups", {})
     tables["groups"] = Table(
-        f"{glabel} estimates",
-        [glabel, f"{label}s", "Pooled average", ci, "Complete pooling"],
-        group_rows,
+        f"Each {bundle['group_label']}: where to roll out",
+        [
+            glabel,
+            f"{label}s",
+            f"Pooled average ({ci})",
+            "Chance > 0",
+            f"A new {bundle['unit_label']} here ({ci})",
+            "Complete pooling",
+            "Verdict",
+        ],
+        [
+            [
+                g["group"],
+                f"{g['units']:,}",
+                f"{units.diff(g['mean'], places)} ({span(g['hdi'], units.diff, places)})",
+                prob(g["prob_positive"]),
+                span(g["new_unit"]["hdi"], units.diff, places),
+                units.diff(g["complete_pooling"]["mean"], places),
+                GROUP_LABELS.get(verdicts.get(g["group"], ""), "—"),
+            ]
+            for g in bundle["groups"]
+        ],
     )
     return tables
 
 
 def _spread_sentence(bundle: Bundle, units: Units, places: int) -> str:
-    """sigma_unit in words, as sure as its interval allows."""
+    """The spread between units in words, as sure as its interval allows."""
     label = bundle["unit_label"]
     tau = bundle["hyper"]["sigma_unit"]
     around = f"their {bundle['group_label'] if bundle['grouped'] else 'overall'} average"
@@ -181,14 +198,30 @@ def _spread_sentence(bundle: Bundle, units: Units, places: int) -> str:
     )
 
 
+def _group_summary(bundle: Bundle) -> str:
+    verdicts = bundle["decision"].get("groups", {})
+    glabel = bundle["group_label"]
+
+    def names(verdict: str) -> str:
+        found = [g for g, v in verdicts.items() if v == verdict]
+        if not found:
+            return "none"
+        return ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1]
+
+    threshold = prob(bundle["counts"]["threshold"])
+    return (
+        f"By {glabel}, with at least {threshold} probability: clearly positive in "
+        f"{names('positive')}; clearly negative in {names('negative')}; not yet clear in "
+        f"{names('unclear')} (the table of each {glabel} has the numbers)."
+    )
+
+
 def body(bundle: Bundle) -> Body:
     """Sentences, tables and figure text of a ``hierarchical`` bundle."""
     ci = interval(bundle)
-    units = _h_units(bundle)
-    places = _h_places(bundle)
+    units, places = _units(bundle), _places(bundle)
     label, glabel = bundle["unit_label"], bundle["group_label"]
-    hyper = bundle["hyper"]
-    mu = hyper["mu"]
+    mu = bundle["hyper"]["mu"]
     verdict = bundle["decision"]["verdict"]
     n = bundle["n_units"]
     metric = bundle["spec"].get("metric_label") or "effect"
@@ -196,34 +229,32 @@ def body(bundle: Bundle) -> Body:
         "positive": f"The {metric} is positive on average across {n:,} {label}s.",
         "negative": f"The {metric} is negative on average across {n:,} {label}s.",
         "unclear": f"No clear average {metric} across {n:,} {label}s.",
-        "withheld": "Verdict withheld: the sampler's checks failed.",
+        "withheld": "Verdict withheld: the computation's checks failed.",
     }[verdict]
     avg = bundle["average"]
     reason = (
         f"The average {metric} over these {n:,} {label}s is "
         f"{estimate(bundle, avg, units.diff, places)}"
-        + (
-            "; the interval excludes zero."
-            if verdict in ("positive", "negative")
-            else "; the interval includes zero."
-            if verdict == "unclear"
-            else ", but these numbers may be unreliable until the sampler's problems are fixed."
-        )
+        + {
+            "positive": "; the interval lies above zero.",
+            "negative": "; the interval lies below zero.",
+            "unclear": "; the interval includes zero.",
+            "withheld": ", but these numbers may be unreliable until the problems below are fixed.",
+        }[verdict]
     )
+    new = bundle["new_unit"]
     key = [
         f"Given the data and our assumptions, there is a {ci[:3]} probability that the average "
         f"{metric} over these {label}s lies {between(avg['hdi'], units.diff, places)} "
-        f"({ci}); there is a {prob(avg['prob_positive'])} "
-        "chance that it is positive.",
+        f"({ci}); there is a {prob(avg['prob_positive'])} chance that it is positive.",
+        f"A new {label} (outside these {n:,}) can expect a {metric} "
+        f"{between(new['hdi'], units.diff, places)} ({ci} of the prediction; "
+        f"{prob(new['prob_positive'])} chance it is positive): far wider than the average, "
+        f"because {label}s differ.",
         _spread_sentence(bundle, units, places),
     ]
     if bundle["grouped"]:
-        ordered = sorted(bundle["groups"], key=lambda g: g["mean"])
-        low, high = ordered[0], ordered[-1]
-        key.append(
-            f"{glabel.capitalize()} averages range from {units.diff(low['mean'], places)} "
-            f"({low['group']}) to {units.diff(high['mean'], places)} ({high['group']})."
-        )
+        key.append(_group_summary(bundle))
     counts = bundle["counts"]
     key.append(
         f"{counts['positive']:,} of {n:,} {label}s have at least a "
@@ -259,58 +290,104 @@ def body(bundle: Bundle) -> Body:
         f"{label}'s own data weighted by how much of it there is.",
     ]
     health = diagnostic_problems(bundle)
-    if bundle["diagnostics"]["divergences"]:
+    if bundle["diagnostics"].get("divergences"):
         health.append(
             "Divergences are a known hazard of pooling models: when the spread between "
             f"{label}s is small and poorly determined the posterior forms a narrow funnel the "
             "sampler cannot enter. The estimates near that region (strong pooling) are the "
             "least reliable."
         )
-    diag = bundle["diagnostics"]
-    prior = bundle["prior"]
-    model = [
-        f"For a new {label} (outside these {n:,}) the expected {metric} is "
-        f"{estimate(bundle, mu, units.diff, places)}: wider than the average over these {label}s, "
-        "because it also allows for how much the "
-        f"{glabel + 's' if bundle['grouped'] else label + 's'} themselves vary.",
-        f"Each {label}'s true {metric} is drawn from a normal distribution around its "
-        f"{glabel if bundle['grouped'] else 'overall'} average with spread sigma_unit"
-        + (
-            f"; {glabel} averages are drawn around an overall average with spread sigma_group"
-            if bundle["grouped"]
-            else ""
+    if bundle["diagnostics"].get("edge_mass", 0) >= 1e-6:
+        health.append(
+            "The grid that integrates the spreads holds posterior mass at its edge: the "
+            "numbers may be cut short. Report this as a bug."
         )
-        + f"; each {label}'s own estimate is that true value plus noise of its known standard "
-        "error.",
-        f"Priors: the overall average is normal around {units.diff(prior['mu_mean'], places)} "
-        f"with spread {units.value(prior['mu_sd'], places)}; the spreads are half-normal with "
-        f"scale {units.value(prior['sigma_scale'], places)} (the spread of the own estimates): "
-        "weak, so the data decide.",
-        sampling_line(bundle),
-    ]
+    model = _model(bundle, units, places, label, glabel, metric, mu)
     files = {t["key"]: t for t in bundle.get("tables", [])}
     if "units" in files:
         model.append(
             f"Every {label}'s numbers ({files['units']['rows']:,} rows) are in "
             f"{files['units']['file']} beside this report."
         )
+    return Body(
+        headline=headline,
+        reason=reason,
+        key_sentences=key,
+        health=health,
+        notes=[],
+        sections={"stories": stories, "baselines": baseline_text, "model": model},
+        tables=_tables(bundle),
+        figures=_figures(bundle, units, places),
+        example=f"chance that a {label}'s {metric} is positive",
+    )
+
+
+def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
+    prior = bundle["prior"]
+    n = bundle["n_units"]
+    influence = bundle.get("prior_influence")
+    weak = (
+        "weak here (the data narrow every hyperparameter at least "
+        f"{number(1 / influence, 0)}-fold), so the data decide"
+        if influence is not None and influence < 0.2
+        else "noticeable here (the data narrow a hyperparameter only "
+        f"{number(1 / influence, 1)}-fold), so they shape the result"
+        if influence is not None
+        else "weak"
+    )
+    return [
+        f"The population average — the mean {metric} of all possible {label}s, of which these "
+        f"{n:,} are a sample — is {estimate(bundle, mu, units.diff, places)}. It is not the "
+        f"average over these {label}s (the headline) nor the prediction for a new {label}.",
+        f"Each {label}'s true {metric} is drawn from a normal distribution around its "
+        f"{glabel if bundle['grouped'] else 'overall'} average with a spread learned from the "
+        "data"
+        + (
+            f"; {glabel} averages are drawn around an overall average with a spread of their own"
+            if bundle["grouped"]
+            else ""
+        )
+        + f"; each {label}'s own estimate is that true value plus noise of its known standard "
+        "error.",
+        f"Priors, scaled from these data: the overall average is normal around "
+        f"{units.diff(prior['mu_mean'], places)} (the median estimate) with spread "
+        f"{units.value(prior['mu_sd'], places)} (twice the estimates' spread); the spreads are "
+        f"half-normal with scale {units.value(prior['sigma_scale'], places)} (the estimates' "
+        f"spread). The prior is {weak}.",
+        sampling_line(bundle),
+    ]
+
+
+def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
+    ci = interval(bundle)
+    label, glabel = bundle["unit_label"], bundle["group_label"]
+    n = bundle["n_units"]
+    metric = bundle["spec"].get("metric_label") or "effect"
     shown = bundle["plotted_units"]
-    sample_note = f" (a random {shown:,} of {n:,} shown)" if shown < n else ""
-    pooled_means = [u["mean"] for u in bundle["units"]]
+    sample_note = (
+        f" (a random {shown:,} of {n:,} shown, the highlighted ones always)" if shown < n else ""
+    )
+    stories = [u for u in bundle["units"] if any(r.startswith("story") for r in u["roles"])]
     strongest = max(bundle["units"], key=lambda u: u["prob_positive"])
-    figures = {
+    diag = bundle["diagnostics"]
+    exact = "grid_points" in diag
+    return {
         "shrinkage": Figure(
             caption=(
                 f"Each {label}'s own estimate (across) against its pooled estimate "
                 f"(up){sample_note}; point size shows users, the dashed diagonal is no "
-                f"pooling and the coloured lines are the {glabel} averages (complete pooling)."
+                f"pooling and the coloured lines are the {glabel} averages. Circled and "
+                f"named: the {label}s told as stories below."
             ),
             alt=(
                 f"Scatter plot of {n:,} {label}s' own against pooled estimates: small {label}s "
-                f"lie flat near their {glabel} average, large ones near the diagonal; the "
-                f"pooled estimates span {units.diff(min(pooled_means), places)} to "
-                f"{units.diff(max(pooled_means), places)} among the "
-                f"highlighted {label}s, {strongest['unit']} most surely positive."
+                f"lie flat near their {glabel} average, large ones near the diagonal; "
+                + "; ".join(
+                    f"{u['unit']} moves from {units.diff(u['raw_estimate'], places)} to "
+                    f"{units.diff(u['mean'], places)}"
+                    for u in stories
+                )
+                + f"; {strongest['unit']} is most surely positive."
             ),
         ),
         "groups": Figure(
@@ -330,33 +407,33 @@ def body(bundle: Bundle) -> Body:
         ),
         "diagnostics": Figure(
             caption=(
-                "For analysts: rank plot (left) and posterior (right) of each hyperparameter, "
-                "one line per chain; flat rank histograms near the dashed line and overlapping "
-                "posteriors mean the chains agree."
+                (
+                    f"For analysts: the posterior of the spread between {label}s"
+                    + (f" and between {glabel}s" if bundle["grouped"] else "")
+                    + ", computed exactly on a grid (no sampler, so no chains to compare)."
+                )
+                if exact
+                else (
+                    "For analysts: rank plot (left) and posterior (right) of each "
+                    "hyperparameter, one line per chain; flat rank histograms near the dashed "
+                    "line and overlapping posteriors mean the chains agree."
+                )
             ),
             alt=(
-                f"Rank-plot and histogram panels of the hyperparameters; largest R-hat "
+                f"Density curves of the spreads; the spread between {label}s is about "
+                f"{units.value(bundle['hyper']['sigma_unit']['mean'], places)}."
+                if exact
+                else f"Rank-plot and histogram panels of the hyperparameters; largest R-hat "
                 f"{diag['r_hat_max']:.3f}, {diag['divergences']} divergences."
             ),
         ),
     }
-    return Body(
-        headline=headline,
-        reason=reason,
-        key_sentences=key,
-        health=health,
-        notes=[],
-        sections={"stories": stories, "baselines": baseline_text, "model": model},
-        tables=_h_tables(bundle),
-        figures=figures,
-        example=f"chance that a {label}'s {metric} is positive",
-    )
 
 
 def history(bundle: Bundle) -> str:
     """One line of key numbers for the experiment's history table."""
-    units, places = _h_units(bundle), _h_places(bundle)
+    units, places = _units(bundle), _places(bundle)
     return (
         f"average {estimate(bundle, bundle['average'], units.diff, places)} across "
-        f"{bundle['n_units']:,} {bundle['unit_label']}s"
+        f"{bundle['n_units']:,} {_plural(bundle['unit_label'])}"
     )

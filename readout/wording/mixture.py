@@ -19,7 +19,7 @@ from readout.wording.pieces import Body, Figure, Table
 
 Bundle = dict[str, Any]
 
-VERDICT_LABELS = {"mixture": "Sub-populations found", "withheld": "Verdict withheld"}
+VERDICT_LABELS = {"mixture": "Components estimated", "withheld": "Verdict withheld"}
 WARNINGS = {
     "nearly_empty_component": lambda w, b: (
         f"Component(s) {', '.join(map(str, w['components']))} hold less than "
@@ -95,6 +95,11 @@ def _mixture_selection(bundle: Bundle) -> list[str]:
             f"{best['components']} components score slightly higher, but within the noise of "
             "the comparison, so the simpler model is kept."
         )
+    if chosen == max(by_k):
+        out.append(
+            f"{chosen} was the largest number tried, so the data might support more: add "
+            f"{chosen + 1} to components to find out."
+        )
     notes = sorted({n for r in rows for n in r.get("diagnostics", [])})
     if notes:
         out.append("The comparison's own checks flag: " + "; ".join(notes) + ".")
@@ -108,11 +113,14 @@ def body(bundle: Bundle) -> Body:
     comps = bundle["components"]
     k = bundle["chosen_components"]
     verdict = bundle["decision"]["verdict"]
-    headline = (
-        f"The data hold {k} sub-population{'s' if k > 1 else ''} of {bundle['value_label']}."
-        if verdict != "withheld"
-        else "Verdict withheld: the sampler's checks failed."
-    )
+    tried = sorted(r["components"] for r in bundle["comparison"])
+    at_most = f" (the most tried: {k})" if tried and k == tried[-1] and k > 1 else ""
+    if verdict == "withheld":
+        headline = "Verdict withheld: the sampler's checks failed."
+    elif k == 1:
+        headline = f"The {bundle['value_label']} looks like one population, not a mixture."
+    else:
+        headline = f"The data hold {k} sub-populations of {bundle['value_label']}{at_most}."
     selection = _mixture_selection(bundle)
     key = [_mixture_component_sentence(bundle, c, i, units) for i, c in enumerate(comps)]
     a = bundle["assignment"]
@@ -121,6 +129,15 @@ def body(bundle: Bundle) -> Body:
         f"component with at least {relative(a['threshold'], 0, False)} probability; "
         f"{a['ambiguous']:,} lie where components overlap and stay ambiguous."
     )
+    for i, count in enumerate(a["per_component"]):
+        if count == 0 and k > 1:
+            key.append(
+                f"No {bundle['unit_label']} belongs to {_component_name(comps[i], i)} with "
+                f"{relative(a['threshold'], 0, False)} certainty: it overlaps its neighbours so "
+                "much (or holds so little of the data) that each value in it could also come "
+                "from another component. It describes a shape in the data rather than a group "
+                "whose members can be named."
+            )
     health = diagnostic_problems(bundle)
     notes: list[str] = []
     table_rows = []

@@ -1,4 +1,9 @@
-"""Words of a ``regression`` readout: a linear model whose target has a known error."""
+"""Words of a ``regression`` readout: how a target moves with features, on observed data.
+
+Effects are quoted per interquartile step of each feature (from its 25th to its 75th
+percentile in the data): one step every feature can take, comparable across features. The
+data are observational, so the words speak of associations, never of causes.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +25,15 @@ from readout.wording.pieces import Body, Figure, Table
 
 Bundle = dict[str, Any]
 
-VERDICT_LABELS = {"fitted": "Fitted", "withheld": "Verdict withheld"}
+VERDICT_LABELS = {"fitted": "Associations estimated", "withheld": "Verdict withheld"}
 #: A regression's data problems stop the readout (exit 2); it emits no warnings.
 WARNINGS: dict = {}
 
 GLOSSARY = {
-    "Coefficient": "how much the target changes, on average, per extra unit of a feature.",
+    "Interquartile step": (
+        "a feature's move from its 25th to its 75th percentile in the data: a typical "
+        "difference between two rows, used to compare features on different scales."
+    ),
     "Measurement error": (
         "how uncertain each row's target is on its own (a share out of 10 messages far more "
         "than one out of 1,000); uncertain rows count for less."
@@ -41,77 +49,101 @@ GLOSSARY = {
 }
 
 
-def _coefficient_sentence(bundle: Bundle, c: dict, units: Units) -> str:
-    places = units.places(width(c))
-    direction = "raises" if c["mean"] > 0 else "lowers"
+def _units(bundle: Bundle) -> Units:
+    return Units.of(bundle["spec"], percent=bundle.get("likelihood") == "count")
+
+
+def _step(c: dict) -> str:
+    places = decimals_for(c["step"]["size"])
+    return f"{number(c['step']['low'], places)} → {number(c['step']['high'], places)}"
+
+
+def _effect_sentence(bundle: Bundle, c: dict, units: Units) -> str:
+    effect = c["per_step"]
+    places = units.places(width(effect))
+    direction = "higher" if effect["mean"] > 0 else "lower"
+    sign = "positive" if effect["mean"] > 0 else "negative"
+    chance = c["prob_positive"] if effect["mean"] > 0 else 1 - c["prob_positive"]
     return (
-        f"Each extra unit of {c['label']} {direction} the {bundle['target_label']} by about "
-        f"{units.value(abs(c['mean']), places)} ({hdi_range(bundle, c['hdi'], units.diff, places)}"
-        f"); there is a {prob(c['prob_positive'])} chance that its effect is positive."
+        f"Rows whose {c['label']} is at its 75th rather than its 25th percentile "
+        f"({_step(c)}) have a {bundle['target_label']} {direction} by about "
+        f"{units.diff(abs(effect['mean']), places, signed=False)} "
+        f"({hdi_range(bundle, effect['hdi'], units.diff, places)}); there is a "
+        f"{prob(chance)} chance that the association is {sign}."
     )
 
 
 def body(bundle: Bundle) -> Body:
     """Sentences, tables and figure text of a ``regression`` bundle."""
     ci = interval(bundle)
-    units = Units.of(bundle["spec"])
+    units = _units(bundle)
     coefs = bundle["coefficients"]
     target = bundle["target_label"]
     verdict = bundle["decision"]["verdict"]
-    sure = bundle["evidence_threshold"]
-    clear = [c for c in coefs if c["prob_positive"] >= sure or c["prob_positive"] <= 1 - sure]
+    clear = bundle["decision"].get("clear_features", [])
     headline = (
-        f"{len(clear)} of {len(coefs)} feature{'s' if len(coefs) > 1 else ''} clearly move "
-        f"the {target}."
+        f"{len(clear)} of {len(coefs)} feature{'s' if len(coefs) > 1 else ''} "
+        f"{'are' if len(clear) != 1 else 'is'} clearly associated with the {target}."
         if verdict == "fitted"
         else "Verdict withheld: the sampler's checks failed."
     )
-    strongest = max(coefs, key=lambda c: abs(c["per_sd"]["mean"]))
-    per_sd = strongest["per_sd"]
+    strongest = max(coefs, key=lambda c: abs(c["per_step"]["mean"]))
+    effect = strongest["per_step"]
     reason = (
-        f"The strongest is {strongest['label']}: one standard deviation more of it "
-        f"({number(strongest['feature_sd'], decimals_for(strongest['feature_sd']))}) "
-        f"changes the {target} by "
-        f"{estimate(bundle, per_sd, units.diff, units.places(width(per_sd)))}."
+        f"The strongest association is with {strongest['label']}: from its 25th to its 75th "
+        f"percentile ({_step(strongest)}) the {target} changes by "
+        f"{estimate(bundle, effect, units.diff, units.places(width(effect)))}."
     )
-    key = [_coefficient_sentence(bundle, c, units) for c in coefs]
-    source = bundle["error_source"]
-    if source == "count":
+    key = [_effect_sentence(bundle, c, units) for c in coefs]
+    likelihood = bundle.get("likelihood")
+    if likelihood == "count":
         key.append(
-            f"Each row's {target} is a share out of its own count, so rows with few events are "
-            "weighted less: their binomial standard error is taken at the model's share."
+            f"Each row's {target} is a share of events out of its own count, so a share out of "
+            "10 counts for far less than one out of 500; the model's shares stay between 0 and "
+            "1."
         )
-    elif source == "target_error":
+    elif likelihood == "error":
         key.append(
             f"Each row's {target} comes with its own known measurement error; noisier rows are "
             "weighted less."
         )
+    notes = [
+        "These data were observed, not assigned: an association between a feature and the "
+        f"{target} does not show that changing the feature would change the {target}; "
+        "something that moves with the feature may be the cause."
+    ]
     ppc = bundle["ppc"]
-    sd_p = units.places(ppc["replicated_sd"]["hdi"][1] - ppc["replicated_sd"]["hdi"][0])
+    sd_p = units.places(width(ppc["replicated_sd"]))
     inside = ppc["replicated_sd"]["hdi"][0] <= ppc["observed_sd"] <= ppc["replicated_sd"]["hdi"][1]
     check = (
         f"Posterior-predictive check: the observed spread of the {target} "
         f"({units.value(ppc['observed_sd'], sd_p)}) is "
         + ("inside" if inside else "outside")
         + f" the {ci} of the spread in data simulated from the model "
-        f"({units.value(ppc['replicated_sd']['hdi'][0], sd_p)} to "
-        f"{units.value(ppc['replicated_sd']['hdi'][1], sd_p)})"
+        f"({span(ppc['replicated_sd']['hdi'], units.value, sd_p)})"
         + (
             ", so the model reproduces the data's variability."
             if inside
             else "; the model misdescribes the data's variability, so read its intervals with care."
         )
     )
-    sigma = bundle["sigma"]
-    sig_p = decimals_for(width(sigma))
-    scatter = (
-        f"The known errors explain the scatter around the fit with a scale factor of "
-        f"{estimate(bundle, sigma, number, sig_p)}; 1 means the stated errors are right, above 1 "
-        "that rows vary more than their errors say."
-        if source
-        else f"The residual standard deviation is {estimate(bundle, sigma, units.value, sig_p)}."
-    )
-    health = diagnostic_problems(bundle)
+    sigma = bundle.get("sigma")
+    if likelihood == "count":
+        scatter = (
+            "A binomial count has no separate noise term: the posterior-predictive check below "
+            "shows whether rows vary more than binomial counts would."
+        )
+    elif likelihood == "error":
+        scatter = (
+            "The known errors explain the scatter around the fit with a scale factor of "
+            f"{estimate(bundle, sigma, number, decimals_for(width(sigma)))}; 1 means the "
+            "stated errors are right, above 1 that rows vary more than their errors say."
+        )
+    else:
+        scatter = (
+            "The residual standard deviation is "
+            f"{estimate(bundle, sigma, units.value, decimals_for(width(sigma)))}."
+        )
     preds = bundle["predictions"]
     pred_rows = []
     for p in preds:
@@ -125,29 +157,21 @@ def body(bundle: Bundle) -> Body:
         pred_head.append(f"A new measurement ({ci})")
     coef_rows = []
     for c in coefs:
-        places = units.places(width(c))
+        effect = c["per_step"]
+        places = units.places(width(effect))
         coef_rows.append(
             [
                 c["label"],
-                units.diff(c["mean"], places),
-                span(c["hdi"], units.diff, places),
+                _step(c),
+                units.diff(effect["mean"], places),
+                span(effect["hdi"], units.diff, places),
                 prob(c["prob_positive"]),
             ]
         )
-    intercept = bundle["intercept"]
-    i_places = units.places(intercept["hdi"][1] - intercept["hdi"][0])
-    coef_rows.append(
-        [
-            "(intercept: all features at zero)",
-            units.value(intercept["mean"], i_places),
-            span(intercept["hdi"], units.value, i_places),
-            "—",
-        ]
-    )
     tables = {
         "coefficients": Table(
-            "Coefficients, per unit of each feature",
-            ["Feature", "Effect per unit", ci, "Chance > 0"],
+            f"Each feature from its 25th to its 75th percentile: the change in {target}",
+            ["Feature", "Step (25th → 75th percentile)", "Change", ci, "Chance > 0"],
             coef_rows,
         ),
         "predictions": Table(
@@ -155,14 +179,26 @@ def body(bundle: Bundle) -> Body:
         ),
     }
     files = {t["key"]: t for t in bundle.get("tables", [])}
+    described = {
+        "count": (
+            "Each row's events are a binomial count out of its total, with a share that is a "
+            "straight-line function of the features, kept between 0 and 1."
+        ),
+        "error": (
+            f"The {target} is a straight-line function of the features plus noise scaled by "
+            "each row's known measurement error."
+        ),
+        "plain": (
+            f"The {target} is a straight-line function of the features plus noise of constant size."
+        ),
+    }
     model = [
-        f"The {target} is modelled as a straight-line function of the features plus noise "
-        + ("scaled by each row's measurement error." if source else "of constant size.")
-        + " Features are standardised for fitting; coefficients are reported per unit of "
-        "each feature.",
-        f"Priors: each coefficient (per standard deviation of its feature) normal around 0 "
-        f"with spread {units.value(bundle['prior']['beta_sd'], 3)} (the target's standard "
-        "deviation): weak, so the data decide.",
+        described.get(likelihood, described["plain"])
+        + " Features are standardised for fitting; effects are reported per interquartile "
+        "step of each feature.",
+        "Priors, scaled from these data: each coefficient (per standard deviation of its "
+        f"feature) normal around 0 with spread {number(bundle['prior']['beta_sd'], 3)} (the "
+        "target's standard deviation), the intercept normal around the target's mean.",
         scatter,
         sampling_line(bundle),
     ]
@@ -175,13 +211,18 @@ def body(bundle: Bundle) -> Body:
     figures = {
         "coefficients": Figure(
             caption=(
-                f"Change in {target} per standard deviation of each feature (so features on "
-                f"different scales compare): dot is the mean, bar the {ci}."
+                f"Change in {target} when each feature moves from its 25th to its 75th "
+                f"percentile: dot is the estimate, bar the {ci}."
             ),
             alt=(
-                f"Interval chart of {len(coefs)} coefficients with {ci}s: "
-                + "; ".join(f"{c['label']} {units.diff(c['per_sd']['mean'], 3)}" for c in coefs)
-                + " per standard deviation."
+                f"Interval chart of {len(coefs)} associations with {ci}s: "
+                + "; ".join(
+                    c["label"]
+                    + " "
+                    + units.diff(c["per_step"]["mean"], units.places(width(c["per_step"])))
+                    for c in coefs
+                )
+                + " per interquartile step."
             ),
         ),
         "ppc": Figure(
@@ -201,19 +242,20 @@ def body(bundle: Bundle) -> Body:
         headline=headline,
         reason=reason,
         key_sentences=key,
-        health=health,
-        notes=[],
+        health=diagnostic_problems(bundle),
+        notes=notes,
         sections={"check": [check], "model": model},
         tables=tables,
         figures=figures,
-        example="chance that its effect is positive",
+        example="chance that an association is positive",
     )
 
 
 def history(bundle: Bundle) -> str:
     """One line of key numbers for the experiment's history table."""
-    units = Units.of(bundle["spec"])
+    units = _units(bundle)
     return "; ".join(
-        f"{c['label']} {units.diff(c['mean'], units.places(c['hdi'][1] - c['hdi'][0]))}"
+        f"{c['label']} {units.diff(c['per_step']['mean'], units.places(width(c['per_step'])))} "
+        "per interquartile step"
         for c in bundle["coefficients"]
     )

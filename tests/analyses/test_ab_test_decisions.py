@@ -7,6 +7,7 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import ab_test, stats
+from analyses.ab_metrics import Metric
 from analyses.base import Settings
 
 
@@ -22,6 +23,15 @@ def spec(**overrides) -> ab_test.Spec:
         metric_type="binary",
     )
     return ab_test.Spec(**(keys | overrides))
+
+
+def arm_data(counts: dict[str, tuple[int, int]]) -> ab_test.ArmData:
+    """Per-arm sufficient statistics as the engine returns them (conversions, users)."""
+    stats_ = {
+        a: {"units": float(n), "n": float(n), "sum": float(k), "sum2": float(k)}
+        for a, (k, n) in counts.items()
+    }
+    return ab_test.ArmData(list(counts), [Metric("y", "rate", "binary")], {"y": stats_})
 
 
 def counts_frame(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
@@ -63,9 +73,9 @@ def beta_expected_loss(a: tuple[float, float], b: tuple[float, float]) -> float:
         {"A": (3, 40), "B": (9, 38)},
     ],
 )
-def test_binary_decision_numbers_match_numerical_integration(counts):
+def test_binary_decision_numbers_match_numerical_integration(counts, rows):
     settings = Settings(exact_draws=200_000, seed=7)
-    fit = ab_test.fit(spec(), counts_frame(counts), settings)
+    fit = ab_test.fit(spec(), rows("ab_test", spec(), counts_frame(counts))[0], settings)
     comp = fit.results["comparisons"][0]
     a = (1 + counts["A"][0], 1 + counts["A"][1] - counts["A"][0])
     b = (1 + counts["B"][0], 1 + counts["B"][1] - counts["B"][0])
@@ -99,8 +109,8 @@ def test_known_lift_is_recovered_at_the_nominal_rate_over_many_experiments():
     true_a, true_b, n = 0.10, 0.12, 3000
     covered = []
     for seed in range(200):
-        frame = counts_frame({"A": (rng.binomial(n, true_a), n), "B": (rng.binomial(n, true_b), n)})
-        fit = ab_test.fit(spec(), frame, Settings(exact_draws=4000, seed=seed))
+        data = arm_data({"A": (rng.binomial(n, true_a), n), "B": (rng.binomial(n, true_b), n)})
+        fit = ab_test.fit(spec(), data, Settings(exact_draws=4000, seed=seed))
         low, high = fit.results["comparisons"][0]["lift_abs"]["hdi"]
         covered.append(low <= true_b - true_a <= high)
     coverage = np.mean(covered)
@@ -159,7 +169,8 @@ def test_observational_comparisons_have_their_own_verdicts(comparisons, verdict,
     ],
 )
 def test_failed_health_withholds_any_verdict(srm_ok, diagnostics_ok, failed):
-    results = {"comparisons": [comparison(0.999, 0.0)], "srm": {"ok": srm_ok}}
+    metric = {"name": "y", "higher_is_better": True, "comparisons": [comparison(0.999, 0.0)]}
+    results = {"comparisons": metric["comparisons"], "srm": {"ok": srm_ok}, "metrics": [metric]}
     result = ab_test.decide(spec(), results, {"ok": diagnostics_ok})
     assert result["verdict"] == "withheld"
     assert result["reason_code"] == "health_failed"
@@ -169,23 +180,29 @@ def test_failed_health_withholds_any_verdict(srm_ok, diagnostics_ok, failed):
 @pytest.mark.parametrize("b_conversions", [540, 550, 560, 575, 600])
 def test_ship_agrees_with_the_interval_shown(b_conversions):
     """A 'ship' verdict comes with a 94% HDI of the lift above zero and P(better) >= 97%."""
-    frame = counts_frame({"A": (500, 5000), "B": (b_conversions, 5000)})
-    fit = ab_test.fit(spec(), frame, Settings(exact_draws=40_000))
+    data = arm_data({"A": (500, 5000), "B": (b_conversions, 5000)})
+    fit = ab_test.fit(spec(), data, Settings(exact_draws=40_000))
     comp = fit.results["comparisons"][0]
     shipped = ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "ship"
     assert shipped == (comp["lift_rel"]["hdi"][0] > 0 and comp["prob_better"] >= 0.97)
 
 
-def test_sample_ratio_mismatch_withholds_the_verdict():
+def test_sample_ratio_mismatch_withholds_the_verdict_and_sizes_the_problem(rows):
     frame = counts_frame({"A": (1000, 10_000), "B": (1100, 9_400)})
-    fit = ab_test.fit(spec(), frame, Settings(exact_draws=8000))
-    assert fit.results["srm"]["ok"] is False
+    fit = ab_test.fit(spec(), rows("ab_test", spec(), frame)[0], Settings(exact_draws=8000))
+    srm = fit.results["srm"]
+    assert srm["ok"] is False
     assert ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "withheld"
+    # B lost 600 users against a 50/50 split; if they had all converted (or none had):
+    assert srm["missing"] == [0, 600]
+    low, high = srm["worst_case_lift"]
+    assert low == pytest.approx((1100 / 10_000) / (1000 / 10_000) - 1)
+    assert high == pytest.approx((1700 / 10_000) / (1000 / 10_000) - 1)
 
 
-def test_three_arms_report_probability_of_being_best():
+def test_three_arms_report_probability_of_being_best(rows):
     frame = counts_frame({"A": (100, 1000), "B": (150, 1000), "C": (95, 1000)})
-    fit = ab_test.fit(spec(), frame, Settings(exact_draws=20_000))
+    fit = ab_test.fit(spec(), rows("ab_test", spec(), frame)[0], Settings(exact_draws=20_000))
     best = {a["name"]: a["prob_best"] for a in fit.results["arms"]}
     assert sum(best.values()) == pytest.approx(1.0)
     assert best["B"] > 0.99

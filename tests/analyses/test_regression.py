@@ -9,6 +9,7 @@ import pytest
 
 from analyses import regression as r
 from analyses.base import DataError, Settings
+from tests.conftest import fetch_rows
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FEATURES = ["degree_centrality", "reply_rate", "account_age_years"]
@@ -55,22 +56,29 @@ def test_binomial_error_matches_the_formula_and_floors_extreme_shares():
             "1 zero or negative value(s), in rows 41",
         ),
         (frame(err=[-1.0] * 40), {"target_error": "err"}, "zero or negative"),
-        (frame(y=[np.nan] + [0.1] * 39), {}, "column 'y' has 1 missing value(s), in rows 2"),
+        (
+            frame(y=[np.nan] + [0.1] * 39),
+            {},
+            "column 'y' (target) has 1 missing value(s), in rows 2",
+        ),
+        (frame(y=[np.inf] + [0.1] * 39), {}, "not finite numbers"),
         (frame(err=[10] * 40), {"count": "err"}, "outside 0 to 1"),
+        (frame(y=[0.55] * 40, err=[10] * 40), {"count": "err"}, "not whole numbers of events"),
     ],
 )
-def test_unusable_data_is_refused_naming_the_column(data, overrides, fragment):
+def test_unusable_data_is_refused_naming_the_column(data, overrides, fragment, rows):
     with pytest.raises(DataError) as info:
-        r.load(spec(**overrides), data, "f.csv")
+        rows("regression", spec(**overrides), data)
     assert fragment in str(info.value)
 
 
-def test_a_predict_file_without_the_features_is_named_as_such(tmp_path):
+def test_a_predict_file_without_the_features_is_named_as_such(tmp_path, rows):
     path = tmp_path / "new.csv"
     pd.DataFrame({"a": [1.0], "c": [2.0]}).to_csv(path, index=False)
     with pytest.raises(DataError) as info:
-        r.load_predict(spec(), path)
-    assert "predict file's columns do not match the features: missing 'b'" in str(info.value)
+        rows("regression", spec(predict="new.csv"), frame(), files={"new.csv": path})
+    message = str(info.value)
+    assert str(path) in message and "column 'b' (from features" in message
 
 
 def test_config_rejects_the_target_as_a_feature_and_two_error_sources():
@@ -100,8 +108,8 @@ def test_coefficients_and_predictions_are_calibrated_over_simulated_data_sets(tm
         rng = np.random.default_rng(1000 + seed)
         train, new = gen._topic_rows(rng, 300), gen._topic_rows(rng, 40)
         new.to_csv(tmp_path / "new.csv", index=False)
-        rows, _ = r.load(s, train, "train.csv", files={"new.csv": tmp_path / "new.csv"})
-        fit = r.fit(s, rows, settings)
+        data, _ = fetch_rows("regression", s, train, tmp_path, {"new.csv": tmp_path / "new.csv"})
+        fit = r.fit(s, data, settings)
         hdi = np.array([c["hdi"] for c in fit.results["coefficients"]])
         coef_hits.extend((hdi[:, 0] <= truth) & (truth <= hdi[:, 1]))
         table = fit.tables["predictions"]
@@ -119,7 +127,7 @@ def test_coefficients_and_predictions_are_calibrated_over_simulated_data_sets(tm
 
 
 @pytest.mark.slow
-def test_known_errors_weight_rows_and_an_ordinary_regression_works_without_them():
+def test_known_errors_weight_rows_and_an_ordinary_regression_works_without_them(rows):
     rng = np.random.default_rng(4)
     n = 200
     a = rng.normal(size=n)
@@ -128,9 +136,9 @@ def test_known_errors_weight_rows_and_an_ordinary_regression_works_without_them(
     data = pd.DataFrame({"a": a, "b": rng.normal(size=n), "y": y, "err": err})
     settings = Settings(draws=400, tune=400, chains=2, cores=2)
     with_error = r.fit(
-        spec(target_error="err"), r.load(spec(target_error="err"), data, "f")[0], settings
+        spec(target_error="err"), rows("regression", spec(target_error="err"), data)[0], settings
     )
-    plain = r.fit(spec(), r.load(spec(), data, "f")[0], settings)
+    plain = r.fit(spec(), rows("regression", spec(), data)[0], settings)
     a_err, a_plain = with_error.results["coefficients"][0], plain.results["coefficients"][0]
     assert a_err["hdi"][0] < 0.5 < a_err["hdi"][1]
     # Knowing which rows are precise gives a much narrower interval.

@@ -22,6 +22,13 @@ def test_generator_is_deterministic_and_matches_the_recorded_ground_truth(tmp_pa
         assert pd.read_csv(tmp_path / name).equals(pd.read_csv(DATA / name)), name
     recorded = json.loads((DATA / "ground_truth.json").read_text())
     assert json.loads((tmp_path / "ground_truth.json").read_text()) == recorded
+    import duckdb
+
+    fresh = duckdb.connect(str(tmp_path / "demo.duckdb"), read_only=True)
+    kept = duckdb.connect(str(DATA / "demo.duckdb"), read_only=True)
+    for table in recorded["demo.duckdb"]["tables"]:
+        query = f"SELECT * FROM {table} ORDER BY ALL"
+        assert fresh.execute(query).fetchall() == kept.execute(query).fetchall(), table
 
 
 def test_income_data_has_the_study_design():

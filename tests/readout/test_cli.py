@@ -93,12 +93,12 @@ BAD_INPUTS = {
     "non-positive with log": (
         {"file": "bad.csv", "metric_type": "continuous", "extra": "log_transform = true"},
         frame_with(arm=["A", "B"] * 5, y=[1.0, 2.0, 0.0, 3.0, -1.0, 2.0, 1.0, 2.0, 4.0, 1.0]),
-        ["at or below zero", "rows 4, 6", "log_transform"],
+        ["2 zero or negative value(s)", "rows 4, 6", "log_transform"],
     ),
     "missing values": (
         {"file": "bad.csv"},
         frame_with(arm=["A", "B", None, "B", "A", "B"], y=[0, 1, 1, None, 0, 1]),
-        ["column 'arm' has 1 missing value(s), in rows 4"],
+        ["column 'arm' (group) has 1 missing value(s), in rows 4"],
     ),
 }
 

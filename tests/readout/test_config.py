@@ -40,7 +40,7 @@ def test_a_good_config_loads_with_the_default_interval(tmp_path):
             GOOD.replace('metric_type = "binary"', 'metric_type = "count"'),
             ["metric_type", "'count'", "binary", "continuous"],
         ),
-        (GOOD.replace('group = "arm"\n', ""), ["required key 'group' is missing"]),
+        (GOOD.replace('group = "arm"\n', ""), ["a data file needs group"]),
         (GOOD + GOOD, ["duplicate experiment name 'signup'", "#1", "#2"]),
         (GOOD.replace('"ab_test"', '"ab_tset"'), ["unknown analysis 'ab_tset'", "ab_test"]),
         (GOOD.replace('name = "signup"', 'name = "Sign up!"'), ["not a slug"]),

@@ -23,7 +23,7 @@ def fixture_bundles() -> dict[str, list[str]]:
 
 def test_the_registry_lists_the_four_analyses_and_no_helper_module():
     assert NAMES == ["ab_test", "hierarchical", "mixture", "regression"]
-    for helper in ("base", "stats", "checks", "figures", "formats"):
+    for helper in ("base", "stats", "figures", "formats", "inputs", "pooling", "conjugate"):
         assert helper not in NAMES
 
 
@@ -68,11 +68,16 @@ def test_each_analysis_has_a_fixture_bundle_and_a_wording_snapshot(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_every_figure_an_analysis_draws_has_words(name):
     analysis = registry.get(name)
+    drawn = set()
     for stem in fixture_bundles()[name]:
         bundle = json.loads((FIXTURES / f"{stem}.json").read_text())
         text = wording.readout_text(bundle)
-        assert {f["key"] for f in bundle["figures"]} <= set(analysis.figures)
-        assert set(analysis.figures) <= set(text.figures), f"{name}: a figure lacks words"
+        keys = {f["key"] for f in bundle["figures"]}
+        assert keys <= set(analysis.figures), f"{stem} draws an undeclared figure"
+        assert keys <= set(text.figures), f"{stem}: a figure lacks words"
+        drawn |= keys
+    missing = set(analysis.figures) - drawn
+    assert not missing, f"no fixture bundle of {name} shows {missing}"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -216,7 +216,7 @@ def test_captions_come_from_the_wording_at_render_time(site, monkeypatch):
     data = json.loads((folder / "bundle.json").read_text())
     assert all(set(f) == {"key", "file"} for f in data["figures"])
     assert "reason" not in data["decision"]
-    original = words._ab_figures
+    original = words._figures
 
     def reworded(bundle):
         return {
@@ -224,7 +224,7 @@ def test_captions_come_from_the_wording_at_render_time(site, monkeypatch):
             for key, fig in original(bundle).items()
         }
 
-    monkeypatch.setattr(words, "_ab_figures", reworded)
+    monkeypatch.setattr(words, "_figures", reworded)
     render.render_readout(folder)
     assert (
         "<figcaption>Reworded: Posterior of the relative lift"

@@ -102,7 +102,7 @@ def test_verdict_sentences_change_with_the_numbers():
     assert wording.readout_text(bundle).headline == "Ship B."
     flipped = copy.deepcopy(bundle)
     flipped["decision"] |= {"verdict": "keep_collecting", "reason_code": "not_enough_evidence"}
-    comp = next(c for c in flipped["comparisons"] if c["arm"] == "B")
+    comp = next(c for c in flipped["metrics"][0]["comparisons"] if c["arm"] == "B")
     comp["prob_better"] = 0.8
     text = wording.readout_text(flipped)
     assert text.headline == "Keep collecting data."

@@ -1,0 +1,419 @@
+"""One metric of an A/B test from per-arm sufficient statistics: posteriors and comparisons.
+
+Every kind of metric has an exact (conjugate) posterior per arm or, for ratios, the delta
+method, so comparisons are computed from independent draws:
+
+* ``binary``: Beta posterior of the rate;
+* ``continuous``, ``count``, ``revenue``: normal-inverse-gamma posterior of the mean;
+* ``log`` (``log_transform = true``): the same on the log scale; the arm's value is the
+  geometric mean ``exp(mu)``;
+* ``lognormal``: a hurdle (share of positive values x log-normal amount); the arm's value is
+  the mean per unit ``p * exp(mu + sigma^2 / 2)``;
+* ``ratio``: the ratio of per-unit sums, normal by the delta method;
+* a covariate (CUPED) adjusts a metric's values by the same metric before exposure.
+
+Comparisons are made in the metric's good direction: for a metric where lower is better,
+"better" means lower and the expected loss counts increases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from analyses import conjugate, pooling, stats
+from analyses.conjugate import Moments, NormalPrior, RatioMoments
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric as the A/B analysis models it (from a file's column or a warehouse metric)."""
+
+    name: str
+    label: str
+    kind: str
+    role: str = "primary"
+    higher_is_better: bool = True
+    tolerated_harm: float = 0.0
+    prefix: str = ""
+    suffix: str = ""
+    covariate: bool = False
+
+    @property
+    def direction(self) -> float:
+        """+1 when higher values are better, -1 when lower values are."""
+        return 1.0 if self.higher_is_better else -1.0
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior settings of the arms' values (``None``: scaled to the pooled data)."""
+
+    alpha: float = 1.0
+    beta: float = 1.0
+    mu_mean: float | None = None
+    mu_sd: float | None = None
+    sigma: float | None = None
+
+
+# --------------------------------------------------------------------------- posteriors
+
+
+def moments(s: dict[str, float], prefix: str = "") -> Moments:
+    """The moments in a statistics record (``n``, ``sum``, ``sum2``)."""
+    return Moments(s[f"{prefix}n"], s[f"{prefix}sum"], s[f"{prefix}sum2"])
+
+
+def log_moments(s: dict[str, float]) -> Moments:
+    """The moments of the logs of the positive values."""
+    return Moments(s["npos"], s["sumlog"], s["sumlog2"])
+
+
+def ratio_moments(s: dict[str, float]) -> RatioMoments:
+    """A ratio metric's sums."""
+    return RatioMoments(s["units"], s["num"], s["den"], s["num2"], s["den2"], s["numden"])
+
+
+def _pooled(per_arm: dict[str, Moments]) -> Moments:
+    return Moments(
+        sum(m.n for m in per_arm.values()),
+        sum(m.total for m in per_arm.values()),
+        sum(m.squares for m in per_arm.values()),
+    )
+
+
+def normal_prior(per_arm: dict[str, Moments], priors: Priors) -> NormalPrior:
+    """The normal-inverse-gamma prior: scaled to the pooled data unless the config sets it."""
+    pooled = _pooled(per_arm)
+    spread = priors.sigma if priors.sigma is not None else float(np.sqrt(pooled.var))
+    prior = NormalPrior.scaled(
+        priors.mu_mean if priors.mu_mean is not None else pooled.mean, spread
+    )
+    if priors.mu_sd is not None:
+        prior = replace(prior, kappa=prior.beta / ((prior.alpha - 1) * priors.mu_sd**2))
+    return prior
+
+
+def cuped(stats_: dict[str, dict[str, float]]) -> tuple[dict[str, Moments], float, float]:
+    """Covariate-adjusted moments per arm, the pooled slope and the variance reduction.
+
+    The slope ``theta = Cov(x, y) / Var(x)`` is pooled over the arms (the covariate is
+    measured before exposure, so it does not depend on the arm); the adjusted values
+    ``y - theta (x - mean x)`` have the same expected difference between arms and a variance
+    smaller by the squared correlation ``rho^2``, the variance reduction reported.
+    """
+    n = sum(s["n"] for s in stats_.values())
+    sy = sum(s["sum"] for s in stats_.values())
+    syy = sum(s["sum2"] for s in stats_.values())
+    sx = sum(s["xn"] for s in stats_.values())
+    sxx = sum(s["x2n"] for s in stats_.values())
+    sxy = sum(s["xy"] for s in stats_.values())
+    var_x = (sxx - sx**2 / n) / (n - 1)
+    var_y = (syy - sy**2 / n) / (n - 1)
+    cov = (sxy - sx * sy / n) / (n - 1)
+    theta = cov / var_x if var_x > 0 else 0.0
+    x_mean = sx / n
+    adjusted = {
+        arm: conjugate.cuped_moments(
+            moments(s), Moments(s["n"], s["xn"], s["x2n"]), s["xy"], theta, x_mean
+        )
+        for arm, s in stats_.items()
+    }
+    reduction = cov**2 / (var_x * var_y) if var_x > 0 and var_y > 0 else 0.0
+    return adjusted, theta, float(min(max(reduction, 0.0), 1.0))
+
+
+def arm_draws(
+    metric: Metric,
+    stats_: dict[str, dict[str, float]],
+    priors: Priors,
+    size: int,
+    rng: np.random.Generator,
+    adjusted: dict[str, Moments] | None = None,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """Posterior draws of each arm's value (and its log-scale mean where there is one)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    kind = metric.kind
+    if kind == "binary":
+        for arm, s in stats_.items():
+            out[arm] = {
+                "value": conjugate.beta_draws(
+                    s["sum"], s["n"], priors.alpha, priors.beta, size, rng
+                )
+            }
+        return out, {"kind": "beta", "alpha": priors.alpha, "beta": priors.beta}
+    if kind == "ratio":
+        for arm, s in stats_.items():
+            out[arm] = {"value": conjugate.ratio_draws(ratio_moments(s), size, rng)}
+        return out, {"kind": "delta"}
+    if kind in ("log", "lognormal"):
+        logs = {arm: log_moments(s) for arm, s in stats_.items()}
+        prior = normal_prior(logs, priors)
+        for arm, s in stats_.items():
+            if kind == "log":
+                mu, sigma = conjugate.normal_draws(logs[arm], prior, size, rng)
+                out[arm] = {"value": np.exp(mu), "mu": mu}
+            else:
+                drawn = conjugate.lognormal_mean_draws(
+                    s["n"], s["npos"], logs[arm], prior, size, rng
+                )
+                out[arm] = {"value": drawn["value"]}
+        return out, {"kind": "normal", "scale": "log", **_prior_dict(prior)}
+    per_arm = adjusted or {arm: moments(s) for arm, s in stats_.items()}
+    prior = normal_prior(per_arm, priors)
+    for arm, m in per_arm.items():
+        mu, _ = conjugate.normal_draws(m, prior, size, rng)
+        out[arm] = {"value": mu}
+    return out, {"kind": "normal", **_prior_dict(prior)}
+
+
+def _prior_dict(prior: NormalPrior) -> dict[str, float]:
+    return {
+        "mu_mean": prior.mean,
+        "mu_sd": prior.mu_sd(),
+        "sigma": float(np.sqrt(prior.beta / (prior.alpha - 1))) if prior.alpha > 1 else None,
+        "kappa": prior.kappa,
+        "alpha": prior.alpha,
+        "beta": prior.beta,
+    }
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def observed(metric: Metric, s: dict[str, float]) -> float:
+    """The arm's value computed from its data alone."""
+    if metric.kind == "ratio":
+        return s["num"] / s["den"] if s["den"] else float("nan")
+    if metric.kind == "log":
+        return float(np.exp(s["sumlog"] / s["npos"]))
+    return s["sum"] / s["n"] if s["n"] else float("nan")
+
+
+def frequentist(metric: Metric, a: dict[str, float], b: dict[str, float], adjusted=None) -> dict:
+    """The traditional test of arm ``b`` against arm ``a``: z-test, Welch or delta-method z."""
+    if metric.kind == "binary":
+        test = stats.two_proportion_ztest(int(a["sum"]), int(a["n"]), int(b["sum"]), int(b["n"]))
+        return {**test, "scale": "absolute"}
+    if metric.kind == "ratio":
+        ra, se_a = conjugate.ratio_estimate(ratio_moments(a))
+        rb, se_b = conjugate.ratio_estimate(ratio_moments(b))
+        test = stats.z_test(rb - ra, float(np.hypot(se_a, se_b)), "delta-method z-test")
+        return {**test, "scale": "absolute"}
+    if metric.kind == "log":
+        ma, mb = log_moments(a), log_moments(b)
+        scale = "log"
+    elif adjusted is not None:
+        ma, mb = adjusted
+        scale = "absolute"
+    else:
+        ma, mb = moments(a), moments(b)
+        scale = "absolute"
+    test = stats.welch_from_moments(ma.n, ma.mean, ma.var, mb.n, mb.mean, mb.var)
+    return {**test, "scale": scale}
+
+
+def compare(
+    metric: Metric,
+    draws: dict[str, dict[str, np.ndarray]],
+    control: str,
+    treatment: str,
+    prob: float,
+    rope: float | None,
+) -> dict[str, Any]:
+    """One treatment against the control, in the metric's good direction."""
+    c, t = draws[control]["value"], draws[treatment]["value"]
+    d = metric.direction
+    loss = stats.expected_loss(d * c, d * t)
+    lift_rel = t / c - 1
+    row: dict[str, Any] = {
+        "arm": treatment,
+        "vs": control,
+        "prob_better": stats.prob_greater(d * t, d * c),
+        "expected_loss": loss,
+        "expected_loss_rel": loss / abs(float(np.mean(c))) if np.mean(c) else float("inf"),
+        "lift_abs": stats.summary(t - c, prob),
+        "lift_rel": stats.summary(lift_rel, prob),
+    }
+    if "mu" in draws[control]:
+        row["lift_log"] = stats.summary(draws[treatment]["mu"] - draws[control]["mu"], prob)
+    if rope is not None:
+        row["prob_meaningful"] = stats.prob_greater(d * lift_rel, rope)
+        row["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < rope))
+    if metric.role == "guardrail":
+        row["prob_harm"] = stats.prob_greater(-d * lift_rel, metric.tolerated_harm)
+    return row
+
+
+def prob_best(metric: Metric, draws: dict[str, dict[str, np.ndarray]], arms: list[str]):
+    """Each arm's probability of being the best in the metric's good direction."""
+    stacked = np.stack([metric.direction * draws[a]["value"] for a in arms])
+    return stats.prob_best(stacked)
+
+
+def summarise(
+    metric: Metric,
+    stats_: dict[str, dict[str, float]],
+    arms: list[str],
+    priors: Priors,
+    settings_draws: int,
+    prob: float,
+    rope: float | None,
+    rng: np.random.Generator,
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """Arms, comparisons with the control and the traditional tests of one metric."""
+    control = arms[0]
+    adjusted, extra = None, {}
+    if metric.covariate:
+        adjusted, theta, reduction = cuped(stats_)
+        extra = {"variance_reduction": reduction, "covariate_slope": theta}
+    draws, prior = arm_draws(metric, stats_, priors, settings_draws, rng, adjusted)
+    best = prob_best(metric, draws, arms) if len(arms) > 2 else None
+    arm_rows = []
+    for i, arm in enumerate(arms):
+        row = {
+            "name": arm,
+            "n": int(stats_[arm]["units"]),
+            "observed": observed(metric, stats_[arm]),
+            **stats.summary(draws[arm]["value"], prob),
+        }
+        if best is not None:
+            row["prob_best"] = float(best[i])
+        arm_rows.append(row)
+    comparisons = []
+    for arm in arms[1:]:
+        row = compare(metric, draws, control, arm, prob, rope)
+        pair = (adjusted[control], adjusted[arm]) if adjusted else None
+        row["frequentist"] = frequentist(metric, stats_[control], stats_[arm], pair)
+        comparisons.append(row)
+    result: dict[str, Any] = {"arms": arm_rows, "comparisons": comparisons, "prior": prior, **extra}
+    if metric.covariate:
+        plain = replace(metric, covariate=False)
+        raw_draws, _ = arm_draws(plain, stats_, priors, settings_draws, rng)
+        result["unadjusted"] = [
+            compare(plain, raw_draws, control, arm, prob, rope) for arm in arms[1:]
+        ]
+    result["prior_influence"] = prior_influence(metric, stats_, prior, draws)
+    return result, draws
+
+
+def prior_influence(metric: Metric, stats_, prior: dict, draws) -> float | None:
+    """How much the prior narrows the arms' values.
+
+    The largest ratio of posterior to prior spread of an arm's mean (near 0: the data decide; near
+    1: the prior does).
+    """
+    if prior["kind"] == "beta":
+        a, b = prior["alpha"], prior["beta"]
+        prior_sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    elif prior["kind"] == "normal":
+        prior_sd = prior["mu_sd"]
+    else:
+        return None
+    if not np.isfinite(prior_sd) or prior_sd <= 0:
+        return 0.0
+    key = "mu" if "mu" in next(iter(draws.values())) else "value"
+    return float(max(np.std(d[key]) for d in draws.values()) / prior_sd)
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def sceptical(metric: Metric, stats_, arms: list[str], scale: float) -> Priors:
+    """A sceptical prior.
+
+    Every arm's mean near the pooled mean, within ``scale`` of it (relative), so that only data can
+    make the arms differ.
+    """
+    pooled_n = sum(stats_[a]["n"] for a in arms)
+    if metric.kind == "binary":
+        p = sum(stats_[a]["sum"] for a in arms) / pooled_n
+        sd = scale * p
+        strength = max(p * (1 - p) / sd**2 - 1, 2.0)
+        return Priors(alpha=p * strength, beta=(1 - p) * strength)
+    if metric.kind in ("log", "lognormal"):
+        logs = {a: log_moments(stats_[a]) for a in arms}
+        pooled = _pooled(logs)
+        return Priors(mu_mean=pooled.mean, mu_sd=scale)
+    pooled = _pooled({a: moments(stats_[a]) for a in arms})
+    return Priors(mu_mean=pooled.mean, mu_sd=max(scale * abs(pooled.mean), 1e-12))
+
+
+def flat(metric: Metric) -> Priors:
+    """The flattest prior: Beta(1, 1) rates, or the reference prior of a mean."""
+    return Priors(alpha=1.0, beta=1.0) if metric.kind == "binary" else Priors(mu_sd=1e12)
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def relative_lift(metric: Metric, c: dict[str, float], t: dict[str, float]) -> tuple[float, float]:
+    """A treatment's relative lift over the control and its standard error.
+
+    The standard error is the delta method's normal approximation, from two arms' statistics.
+    """
+    if metric.kind == "ratio":
+        ra, sa = conjugate.ratio_estimate(ratio_moments(c))
+        rb, sb = conjugate.ratio_estimate(ratio_moments(t))
+        return rb / ra - 1, float(np.sqrt(sb**2 / ra**2 + rb**2 * sa**2 / ra**4))
+    if metric.kind == "log":
+        mc, mt = log_moments(c), log_moments(t)
+        d = mt.mean - mc.mean
+        se = float(np.sqrt(mt.var / mt.n + mc.var / mc.n))
+        return float(np.exp(d) - 1), float(np.exp(d) * se)
+    mc, mt = moments(c), moments(t)
+    a, b = mt.mean, mc.mean
+    var_a, var_b = mt.var / mt.n, mc.var / mc.n
+    return a / b - 1, float(np.sqrt(var_a / b**2 + a**2 * var_b / b**4))
+
+
+def segment_rows(
+    metric: Metric,
+    levels: dict[str, dict[str, dict[str, float]]],
+    control: str,
+    treatment: str,
+    segment: str,
+    prob: float,
+) -> list[dict[str, Any]]:
+    """Each level's own relative lift, and pooled across the levels (partial pooling).
+
+    Levels whose arms have fewer than two units with values are left out.
+    """
+    names, own, ses, sizes = [], [], [], []
+    for level, arms in sorted(levels.items()):
+        c, t = arms.get(control), arms.get(treatment)
+        if not c or not t or c.get("n", 0) < 2 or t.get("n", 0) < 2:
+            continue
+        try:
+            lift, se = relative_lift(metric, c, t)
+        except (ZeroDivisionError, ValueError, FloatingPointError):
+            continue
+        if not np.isfinite(lift) or not np.isfinite(se) or se <= 0:
+            continue
+        names.append(level)
+        own.append(lift)
+        ses.append(se)
+        sizes.append(int(c["units"] + t["units"]))
+    if len(names) < 2:
+        return []
+    y, se = np.array(own), np.array(ses)
+    fitted = pooling.fit(y, se)
+    pooled = pooling.unit_exact(fitted, y, se, None, range(len(y)), prob)
+    rows = []
+    for i, level in enumerate(names):
+        own_interval = stats.normal_interval(y[i], se[i], prob)
+        rows.append(
+            {
+                "metric": metric.name,
+                "segment": segment,
+                "level": level,
+                "n": sizes[i],
+                "own": {"mean": float(y[i]), "hdi": [float(v) for v in own_interval]},
+                "pooled": {"mean": pooled[i]["mean"], "hdi": pooled[i]["hdi"]},
+                "prob_positive": pooled[i]["prob_positive"],
+                "shrinkage": pooled[i]["shrinkage"],
+            }
+        )
+    return rows
