@@ -10,8 +10,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from readout import registry
 
 SCHEMA_VERSION = "1.0"
@@ -133,6 +131,8 @@ def schema() -> dict[str, Any]:
 
 def validate(bundle: dict[str, Any]) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``bundle`` matches the schema."""
+    import jsonschema
+
     jsonschema.validate(bundle, schema(), format_checker=jsonschema.FormatChecker())
 
 

@@ -108,9 +108,20 @@ def fingerprint(fetched: Fetched, queries: list[dict[str, str]]) -> str:
             if values.dtype == object:
                 digest.update("\x1f".join(map(str, values)).encode())
             else:
-                digest.update(np.ascontiguousarray(values).tobytes())
+                digest.update(np.ascontiguousarray(_significant(values)).tobytes())
     digest.update(repr(sorted(fetched.extras.items())).encode())
     return digest.hexdigest()
+
+
+def _significant(values: np.ndarray, bits: int = 40) -> np.ndarray:
+    """Numbers rounded to about 12 significant digits.
+
+    A warehouse adds in parallel, in whatever order its threads finish, so a sum can differ
+    in its last bits from one run to the next; rounding the mantissa keeps unchanged data
+    from looking changed.
+    """
+    mantissa, exponent = np.frexp(np.asarray(values, dtype=float))
+    return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
 def fetch_data(experiment: Experiment, output: Path | None, write_cache: bool = True) -> Loaded:

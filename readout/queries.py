@@ -558,7 +558,10 @@ def fetch(
         if isinstance(part, Rows) and part.input != "data":
             other = (files or {})[part.input]
             own = Rows(part.columns, "data")
-            sub, sub_queries = fetch(other, {name: own}, Where(file=True, label=other.label), limit)
+            where_other = Where(file=True, label=other.label)
+            sub, sub_queries = fetch(
+                other, {name: own}, where_other, limit, cache, write_cache=write_cache
+            )
             out[name] = sub.parts[name]
             queries += sub_queries
             continue
@@ -571,6 +574,8 @@ def fetch(
         except Exception as exc:
             _engine_problem(exc, where)
             raise
+        if not isinstance(part, Rows):
+            result = _canonical(result)
         if isinstance(part, Experiment):
             result, multi = _exposures(result)
             extras[name] = multi
@@ -584,6 +589,19 @@ def fetch(
         queries.append({"name": name, "sql": plan["parts"][name]})
     fetched = Fetched(parts=out, source=where.label, row_numbers=where.file, extras=extras)
     return fetched, queries
+
+
+def _canonical(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Summary rows in one order, whatever order the engine returned them in.
+
+    A GROUP BY has no order; sorting keeps the fingerprint of unchanged numbers the same
+    from run to run.
+    """
+    keys = [v.astype(str) for v in result.values() if v.dtype == object]
+    if not keys or not len(keys[0]):
+        return result
+    order = np.lexsort(keys[::-1])
+    return {k: v[order] for k, v in result.items()}
 
 
 def _exposures(result: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:

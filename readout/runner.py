@@ -299,7 +299,7 @@ def render_all(config: Config, output: Path) -> int:
             for folder in tree.readouts(output, experiment.name):
                 _render(folder)
                 count += 1
-        site.write_site(config, output)
+        site.write_site(config, output, force=True)
     return count
 
 
@@ -308,6 +308,13 @@ def validate(config: Config, output: Path | None = None) -> list[str]:
     lines = []
     for experiment in config.experiments:
         analysis = registry.get(experiment.spec.analysis)
+        unchanged = _unchanged_since(experiment, output)
+        if unchanged is not None:
+            lines.append(
+                f"{experiment.name}: ok ({experiment.data_label()} unchanged since the readout "
+                f"of {unchanged}, which checked it)"
+            )
+            continue
         try:
             loaded = fetch_data(experiment, output, write_cache=False)
         except ConnectionError as exc:
@@ -319,6 +326,21 @@ def validate(config: Config, output: Path | None = None) -> list[str]:
             + ")"
         )
     return lines
+
+
+def _unchanged_since(experiment: Experiment, output: Path | None) -> str | None:
+    """The date of the latest readout of exactly this data file, config and analysis."""
+    if output is None or experiment.data_path is None or not experiment.data_path.is_file():
+        return None
+    latest = tree.latest(output, experiment.name)
+    if latest is None:
+        return None
+    key = fit_key(experiment, sha256_file(experiment.data_path))
+    try:
+        same = bundles.read(latest / tree.BUNDLE).get("fit_key") == key
+    except (OSError, ValueError):
+        return None
+    return latest.name if same else None
 
 
 def exit_code(outcomes: list[Outcome]) -> int:

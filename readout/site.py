@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,10 +82,46 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
 
 
-def write_site(config: Config, output: Path) -> None:
-    """Write ``index.html`` and each experiment's ``index.html``."""
+SITE_KEY = ".site_key"
+
+
+def site_key(config: Config, output: Path, status: dict) -> str:
+    """What the site's pages depend on.
+
+    Every readout (by its bundle's time), each experiment's title and last status, and the
+    templates and words that render them.
+    """
+    digest = hashlib.sha256(render.code_version().encode())
+    for experiment in config.experiments:
+        last = status.get(experiment.name, {})
+        digest.update(
+            json.dumps(
+                [experiment.name, experiment.spec.title, last.get("code"), last.get("message")]
+            ).encode()
+        )
+        for folder in tree.readouts(output, experiment.name):
+            digest.update(f"{folder.name}:{(folder / tree.BUNDLE).stat().st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def write_site(config: Config, output: Path, force: bool = False) -> bool:
+    """Write ``index.html`` and each experiment's ``index.html`` if what they show changed.
+
+    When nothing changed since they were written, nothing is read, worded or rendered.
+
+    Returns whether the pages were written.
+    """
     status_path = output / STATUS_FILE
     status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    key = site_key(config, output, status)
+    key_path = output / SITE_KEY
+    if (
+        not force
+        and (output / "index.html").is_file()
+        and key_path.is_file()
+        and key_path.read_text() == key
+    ):
+        return False
     entries = []
     for experiment in config.experiments:
         history = readouts(output, experiment.name)
@@ -110,3 +147,5 @@ def write_site(config: Config, output: Path) -> None:
     atomic_write_text(
         output / "index.html", render.page("index.html.j2", entries=entries, generated=generated)
     )
+    atomic_write_text(key_path, key)
+    return True
