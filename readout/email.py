@@ -95,20 +95,13 @@ class Delivery:
     message: str
 
 
-def readout_url(site_url: str, experiment: str, date: str) -> str | None:
-    """The report's address on the internal site, when the config gives a base URL."""
-    if not site_url:
-        return None
-    return f"{site_url.rstrip('/')}/{experiment}/{date}/report.html"
-
-
 def compose(
     bundle: dict, folder: Path, recipients: list[str], sender: str, site_url: str
 ) -> EmailMessage:
     """The summary email of one readout: plain text, inline-styled HTML, the PDF attached."""
     text = wording.readout_text(bundle)
     date = bundle["readout_date"]
-    url = readout_url(site_url, bundle["experiment"], date)
+    url = render.readout_url(site_url, bundle["experiment"], date)
     message = EmailMessage()
     message["Subject"] = (
         f"[readout] {bundle['title']} — {date} — {wording.subject_verdict(bundle, text)}"
@@ -119,6 +112,15 @@ def compose(
     message["Message-ID"] = make_msgid(domain="readout.local")
     message["X-Readout"] = f"{bundle['experiment']}/{date}"
     lines = [text.headline, "", text.reason, ""]
+    card = text.tables.get("scorecard")
+    if card is not None:
+        lines += ["Scorecard:"]
+        lines += [
+            f"- {row[0]}: "
+            + "; ".join(f"{h}: {c}" for h, c in zip(card.head[1:], row[1:], strict=True))
+            for row in card.rows
+        ]
+        lines += [""]
     lines += [f"- {s}" for s in text.key_sentences]
     if text.health:
         lines += ["", "HEALTH CHECK FAILED:"] + [f"! {h}" for h in text.health]

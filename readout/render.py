@@ -58,14 +58,29 @@ def environment():
     return env
 
 
+def render_key(site_url: str) -> str:
+    """What a rendered readout depends on besides its bundle: the code and the site's address."""
+    return hashlib.sha256(f"{code_version()}\n{site_url}".encode()).hexdigest()
+
+
+def readout_url(site_url: str, experiment: str, date: str) -> str | None:
+    """The report's address on the internal site, when the config gives a base URL."""
+    if not site_url:
+        return None
+    return f"{site_url.rstrip('/')}/{experiment}/{date}/report.html"
+
+
 def figure_uri(path: Path) -> str:
     """An SVG or PNG figure as a ``data:`` URI, so the page loads nothing from elsewhere."""
     kind = "svg+xml" if path.suffix == ".svg" else "png"
     return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def report_html(bundle: dict[str, Any], folder: Path) -> str:
-    """The report page of one readout; figures are read from ``folder`` and inlined."""
+def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str:
+    """The report page of one readout; figures are read from ``folder`` and inlined.
+
+    The PDF printed from it links to the page on ``site_url`` when the config gives one.
+    """
     from readout import wording
 
     text = wording.readout_text(bundle)
@@ -79,7 +94,8 @@ def report_html(bundle: dict[str, Any], folder: Path) -> str:
         for fig in bundle["figures"]
     ]
     template = environment().get_template(f"{bundle['analysis']}.html.j2")
-    return template.render(bundle=bundle, text=text, figures=figures)
+    url = readout_url(site_url, bundle["experiment"], bundle["readout_date"])
+    return template.render(bundle=bundle, text=text, figures=figures, report_url=url)
 
 
 def write_pdf(html: str, target: Path) -> None:
@@ -94,12 +110,12 @@ def write_pdf(html: str, target: Path) -> None:
     document.write_pdf(target, stylesheets=[css], font_config=fonts)
 
 
-def render_readout(folder: Path) -> None:
+def render_readout(folder: Path, site_url: str = "") -> None:
     """(Re)write ``report.html`` and ``report.pdf`` in a readout folder from its bundle."""
     from readout.bundle import atomic_write_text, read
 
     bundle = read(folder / "bundle.json")
-    html = report_html(bundle, folder)
+    html = report_html(bundle, folder, site_url)
     atomic_write_text(folder / "report.html", html)
     tmp = folder / ".report.pdf.tmp"
     write_pdf(html, tmp)

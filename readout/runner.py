@@ -161,9 +161,9 @@ def _data_sha(experiment: Experiment, loaded: Loaded | None) -> str:
     return loaded.fingerprint
 
 
-def _render(folder: Path) -> None:
-    render.render_readout(folder)
-    (folder / ".render_key").write_text(render.code_version())
+def _render(folder: Path, site_url: str) -> None:
+    render.render_readout(folder, site_url)
+    (folder / ".render_key").write_text(render.render_key(site_url))
 
 
 def publish_folder(staging: Path, final: Path) -> None:
@@ -178,7 +178,9 @@ def publish_folder(staging: Path, final: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool) -> Outcome:
+def run_one(
+    experiment: Experiment, output: Path, readout_date: str, force: bool, site_url: str = ""
+) -> Outcome:
     """Run one experiment end to end; never raises, reports how it ended."""
     started = time.perf_counter()
     name = experiment.name
@@ -197,14 +199,14 @@ def run_one(experiment: Experiment, output: Path, readout_date: str, force: bool
             key = fit_key(experiment, data_sha)
             if bundles.read(previous / tree.BUNDLE).get("fit_key") == key:
                 render_key = previous / ".render_key"
-                if render_key.is_file() and render_key.read_text() == render.code_version():
+                if render_key.is_file() and render_key.read_text() == render.render_key(site_url):
                     return Outcome(name, EXIT_OK, "unchanged", str(previous), 0.0, "cached")
-                _render(previous)
+                _render(previous, site_url)
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
         bundle = build_readout(experiment, staging, readout_date, output, loaded)
-        _render(staging)
+        _render(staging, site_url)
         final = tree.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
         headline = wording.readout_text(bundle).headline
@@ -261,6 +263,7 @@ def run(
         )
     selected = [e for e in config.experiments if not only or e.name in only]
     readout_date = readout_date or date.today().isoformat()
+    site_url = config.settings.site_url
     try:
         with lock(output):
             outcomes = []
@@ -272,13 +275,14 @@ def run(
                 ]
                 with ProcessPoolExecutor(max_workers=jobs) as pool:
                     futures = [
-                        pool.submit(run_one, e, output, readout_date, force) for e in selected
+                        pool.submit(run_one, e, output, readout_date, force, site_url)
+                        for e in selected
                     ]
                     outcomes = list(
                         _progress((f.result() for f in as_completed(futures)), len(selected))
                     )
             else:
-                lazy = (run_one(e, output, readout_date, force) for e in selected)
+                lazy = (run_one(e, output, readout_date, force, site_url) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))
             site.record_status(output, outcomes)
             site.write_site(config, output)
@@ -297,7 +301,7 @@ def render_all(config: Config, output: Path) -> int:
     with lock(output):
         for experiment in config.experiments:
             for folder in tree.readouts(output, experiment.name):
-                _render(folder)
+                _render(folder, config.settings.site_url)
                 count += 1
         site.write_site(config, output, force=True)
     return count

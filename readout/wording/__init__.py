@@ -32,7 +32,7 @@ from typing import Any
 
 from readout import registry
 from readout.wording import common
-from readout.wording.numbers import interval, prob
+from readout.wording.numbers import capital, interval, prob
 from readout.wording.pieces import Body, Figure, Table, Text
 
 __all__ = [
@@ -84,8 +84,8 @@ def readout_text(bundle: Bundle) -> Text:
 
 
 def history_row(bundle: Bundle) -> str:
-    """The key numbers of one readout in a line, for the history table."""
-    return module(bundle["analysis"]).history(bundle)
+    """The key numbers of one readout in a line, for the history table (a sentence's capital)."""
+    return capital(module(bundle["analysis"]).history(bundle))
 
 
 def subject_verdict(bundle: Bundle, text: Text) -> str:

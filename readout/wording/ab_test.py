@@ -16,6 +16,7 @@ from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
     Units,
     between,
+    capital,
     decimals_for,
     estimate,
     hdi_range,
@@ -137,8 +138,10 @@ def _metric_name(metric: dict) -> str:
     return metric["label"]
 
 
-def _capital(text: str) -> str:
-    return text[0].upper() + text[1:] if text else text
+def _deciding(bundle: Bundle) -> str:
+    """The label of the guardrail that decided the verdict (the config calls it by its name)."""
+    name = bundle["decision"]["deciding_metric"]
+    return next((m["label"] for m in bundle["metrics"] if m["name"] == name), name)
 
 
 def _higher(metric: dict) -> str:
@@ -237,7 +240,7 @@ def rope_sentence(bundle: Bundle, comp: dict) -> str:
 def _metric_status(bundle: Bundle, metric: dict, comp: dict) -> str:
     lift = comp["lift_rel"]
     status = metric["status"]
-    name = _capital(_metric_name(metric))
+    name = capital(_metric_name(metric))
     change = (
         f"{relative(lift['mean'], rel_places(lift))} "
         f"({hdi_range(bundle, lift['hdi'], relative, rel_places(lift))})"
@@ -270,7 +273,7 @@ def _reason(bundle: Bundle) -> str:
     if verdict == "withheld":
         failed = [CHECK_NAMES[c] for c in decision["failed_checks"]]
         return (
-            f"{_capital(' and '.join(failed))} failed, so a comparison of the arms could be "
+            f"{capital(' and '.join(failed))} failed, so a comparison of the arms could be "
             "misleading; find and fix the cause, then rerun before deciding."
         )
     if verdict == "aa_passed":
@@ -293,14 +296,14 @@ def _reason(bundle: Bundle) -> str:
     if code == "guardrail_harm":
         return (
             f"{arm} beats {vs} on {name} with {prob(best['prob_better'])} probability, but the "
-            f"guardrail {decision['deciding_metric']} shows harm beyond its "
+            f"guardrail {_deciding(bundle)} shows harm beyond its "
             f"{relative(decision['tolerated_harm'], 1, False)} tolerance with "
             f"{prob(decision['prob_harm'])} probability."
         )
     if code == "guardrail_unclear":
         return (
             f"{arm} beats {vs} on {name} with {prob(best['prob_better'])} probability, but the "
-            f"guardrail {decision['deciding_metric']} might be harmed beyond its "
+            f"guardrail {_deciding(bundle)} might be harmed beyond its "
             f"{relative(decision['tolerated_harm'], 1, False)} tolerance "
             f"({prob(decision['prob_harm'])} chance); more data will tell."
         )
@@ -357,7 +360,7 @@ def _headline(bundle: Bundle) -> str:
     verdict = bundle["decision"]["verdict"]
     arm, control = bundle["decision"].get("arm"), bundle["control"]
     primary = bundle["metrics"][0]
-    name = _capital(_metric_name(primary))
+    name = capital(_metric_name(primary))
     if verdict == "higher":
         return f"{name} is {_higher(primary)} for {arm}."
     if verdict == "lower":
@@ -555,7 +558,7 @@ def _sensitivity(bundle: Bundle) -> tuple[list[str], Table | None]:
         ["Prior", "Primary metric's verdict", f"Chance {base['arm']} is better", f"Lift ({ci})"],
         [
             [
-                _capital(described[r["prior"]]),
+                capital(described[r["prior"]]),
                 VERDICT_LABELS[r["verdict"]],
                 prob(r["prob_better"]),
                 f"{relative(r['lift_rel']['mean'], rel_places(r['lift_rel']))} "
@@ -579,7 +582,7 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
     diagnosis = " (for diagnosis only)" if withheld else ""
     many = any("prob_best" in a for a in bundle["metrics"][0]["arms"])
     arm_head = "Group" if observational else "Arm"
-    head = [arm_head, _capital(_units_word(bundle)), "Observed", "Model estimate", ci]
+    head = [arm_head, capital(_units_word(bundle)), "Observed", "Model estimate", ci]
     if many:
         head.append("Chance of being best")
     rows = []
@@ -667,17 +670,17 @@ def _scorecard(bundle: Bundle) -> Table:
         )
         rows.append(
             [
-                _capital(_metric_name(metric)),
+                capital(_metric_name(metric)),
                 role,
                 units.value(arms[control]["mean"], places),
                 units.value(arms[arm]["mean"], places),
                 f"{relative(lift['mean'], rel_places(lift))} "
                 f"({span(lift['hdi'], relative, rel_places(lift))})",
                 prob(comp["prob_better"]),
-                _capital(label),
+                capital(label),
             ]
         )
-    return Table(f"Scorecard: every metric, {arm} against {control}", head, rows)
+    return Table(f"Every metric, {arm} against {control}", head, rows)
 
 
 def _segments_table(bundle: Bundle) -> Table:
@@ -690,7 +693,7 @@ def _segments_table(bundle: Bundle) -> Table:
         places = decimals_for(100 * width(own))
         rows.append(
             [
-                _capital(labels[seg["metric"]]["label"]),
+                capital(labels[seg["metric"]]["label"]),
                 f"{seg['segment']} = {seg['level']}",
                 f"{seg['n']:,}",
                 f"{relative(own['mean'], places)} ({span(own['hdi'], relative, places)})",
@@ -704,7 +707,7 @@ def _segments_table(bundle: Bundle) -> Table:
         [
             "Metric",
             "Segment",
-            _capital(_units_word(bundle)),
+            capital(_units_word(bundle)),
             f"Own lift ({ci})",
             f"Pooled lift ({ci})",
             "Chance lift > 0",
@@ -815,7 +818,7 @@ def body(bundle: Bundle) -> Body:
         tables["sensitivity"] = sensitivity_table
     return Body(
         headline=_headline(bundle),
-        reason=_capital(_reason(bundle)),
+        reason=capital(_reason(bundle)),
         key_sentences=key,
         health=health,
         notes=notes,
@@ -873,7 +876,7 @@ def _notes(bundle: Bundle) -> list[str]:
             )
             lift = unadjusted["lift_rel"]
             notes.append(
-                f"{_capital(metric['label'])} is adjusted for the same metric before exposure "
+                f"{capital(metric['label'])} is adjusted for the same metric before exposure "
                 "(CUPED): the adjustment removes "
                 f"{relative(metric['variance_reduction'], 0, False)} of its variance without "
                 "changing what is compared. Unadjusted, the lift would be "
@@ -881,7 +884,7 @@ def _notes(bundle: Bundle) -> list[str]:
             )
         if metric["kind"] == "ratio":
             notes.append(
-                f"{_capital(metric['label'])} is a ratio of two per-unit sums; its intervals use "
+                f"{capital(metric['label'])} is a ratio of two per-unit sums; its intervals use "
                 "the delta method, a normal approximation that is accurate with many units."
             )
     return notes
@@ -927,12 +930,37 @@ def _segments_intro(bundle: Bundle) -> list[str]:
 def history(bundle: Bundle) -> str:
     """One line of key numbers for the experiment's history table."""
     bundle = with_arm_labels(bundle)
+    decision = bundle["decision"]
+    if decision["verdict"] == "withheld":
+        # The size of the problem, never a chance of being better (it cannot be trusted).
+        srm, units = bundle["srm"], _units_word(bundle)
+        parts = []
+        if srm.get("applicable") and not srm["ok"]:
+            short = [
+                f"{a['name']} {m:,} {units} short"
+                for a, m in zip(bundle["metrics"][0]["arms"], srm.get("missing", []), strict=False)
+                if m > 0
+            ]
+            parts.append(
+                f"Sample-ratio mismatch ({p_value(srm['p_value'])})"
+                + (f": {', '.join(short)}" if short else "")
+            )
+        exposures = bundle.get("exposures")
+        if exposures and not exposures["ok"]:
+            parts.append(f"{exposures['multiple_arms']:,} {units} in more than one arm")
+        return "; ".join(parts) or "Sampler checks failed"
     comp = {c["arm"]: c for c in bundle["metrics"][0]["comparisons"]}[bundle["primary"]]
     lift = comp["lift_rel"]
-    return (
+    line = (
         f"{comp['arm']} vs {comp['vs']}: {prob(comp['prob_better'])} chance better; lift "
         f"{estimate(bundle, lift, relative, rel_places(lift))}"
     )
+    if decision.get("reason_code") in ("guardrail_harm", "guardrail_unclear"):
+        line += (
+            f"; guardrail {_deciding(bundle)}: {prob(decision['prob_harm'])} chance of harm "
+            f"beyond {relative(decision['tolerated_harm'], 1, False)}"
+        )
+    return line
 
 
 def subject(bundle: Bundle, text: Text) -> str:

@@ -124,14 +124,20 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
     ci = interval(bundle)
     units, places = _units(bundle), _places(bundle)
     label, glabel = bundle["unit_label"].capitalize(), bundle["group_label"].capitalize()
+    # Columns that say nothing here are left out: one group, or no user counts.
+    shown = {
+        glabel: bundle["grouped"],
+        "Users": any(u["n"] is not None for u in bundle["units"]),
+    }
     head = [label, glabel, "Users", "Own estimate", "Pooled estimate", ci, "Chance > 0", "Pulled"]
+    keep = [shown.get(h, True) for h in head]
     titles = {
-        "positive": "Strongest evidence of a positive effect",
-        "negative": "Strongest evidence of a negative effect",
-        "mover": "Moved most by pooling",
+        "positive": ("Strongest evidence of a positive effect", "positive"),
+        "negative": ("Strongest evidence of a negative effect", "negative"),
+        "mover": ("Moved most by pooling", ""),
     }
     tables = {}
-    for role, title in titles.items():
+    for role, (title, sign) in titles.items():
         chosen = [u for u in bundle["units"] if role in u["roles"]]
         if role == "positive":
             chosen.sort(key=lambda u: -u["prob_positive"])
@@ -152,7 +158,17 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
             ]
             for u in chosen
         ]
-        tables[role] = Table(title, head, rows)
+        empty = (
+            f"No {bundle['unit_label']} has a better-than-even chance of a {sign} effect."
+            if sign
+            else ""
+        )
+        tables[role] = Table(
+            title,
+            [h for h, k in zip(head, keep, strict=True) if k],
+            [[c for c, k in zip(row, keep, strict=True) if k] for row in rows],
+            empty,
+        )
     verdicts = bundle["decision"].get("groups", {})
     tables["groups"] = Table(
         f"Each {bundle['group_label']}: where to roll out",
@@ -371,13 +387,19 @@ def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
     strongest = max(bundle["units"], key=lambda u: u["prob_positive"])
     diag = bundle["diagnostics"]
     exact = "grid_points" in diag
+    with_users = any(u["n"] is not None for u in bundle["units"])
+    size = "users" if with_users else "precision (one over the squared standard error)"
+    lines = (
+        f"the coloured lines are the {glabel} averages"
+        if bundle["grouped"]
+        else "the horizontal line is the overall average"
+    )
     return {
         "shrinkage": Figure(
             caption=(
                 f"Each {label}'s own estimate (across) against its pooled estimate "
-                f"(up){sample_note}; point size shows users, the dashed diagonal is no "
-                f"pooling and the coloured lines are the {glabel} averages. Circled and "
-                f"named: the {label}s told as stories below."
+                f"(up){sample_note}; point size shows {size}, the dashed diagonal is no "
+                f"pooling and {lines}. Circled and named: the {label}s told as stories below."
             ),
             alt=(
                 f"Scatter plot of {n:,} {label}s' own against pooled estimates: small {label}s "

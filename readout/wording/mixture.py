@@ -140,21 +140,24 @@ def body(bundle: Bundle) -> Body:
             )
     health = diagnostic_problems(bundle)
     notes: list[str] = []
-    table_rows = []
-    for i, c in enumerate(comps):
-        share = lambda x, p: relative(x, p, False)  # noqa: E731
-        cells = [
-            (c["weight"], share, rel_places(c["weight"])),
-            (c["mean"], units.value, units.places(width(c["mean"]))),
-            (c["sd"], units.value, units.places(width(c["sd"]))),
+    # One number of decimals per column: the one its narrowest interval needs.
+    share = lambda x, p: relative(x, p, False)  # noqa: E731
+    columns = [
+        ("weight", share, max(rel_places(c["weight"]) for c in comps)),
+        ("mean", units.value, max(units.places(width(c["mean"])) for c in comps)),
+        ("sd", units.value, max(units.places(width(c["sd"])) for c in comps)),
+    ]
+    table_rows = [
+        [
+            _component_name(c, i),
+            *(
+                f"{fmt(c[key]['mean'], pl)} ({span(c[key]['hdi'], fmt, pl)})"
+                for key, fmt, pl in columns
+            ),
+            f"{a['per_component'][i]:,}",
         ]
-        table_rows.append(
-            [
-                _component_name(c, i),
-                *(f"{fmt(x['mean'], pl)} ({span(x['hdi'], fmt, pl)})" for x, fmt, pl in cells),
-                f"{a['per_component'][i]:,}",
-            ]
-        )
+        for i, c in enumerate(comps)
+    ]
     tables = {
         "components": Table(
             "Components, sorted by mean",

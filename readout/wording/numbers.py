@@ -115,6 +115,11 @@ class Units:
         return decimals_for(100 * width if self.percent else width)
 
 
+def capital(text: str) -> str:
+    """``text`` with its first letter upper-case (``str.capitalize`` lowers the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def relative(x: float, places: int, signed: bool = True) -> str:
     """A relative change as a signed percentage: ``+12.3%``."""
     return number(100 * x, places, signed) + "%"

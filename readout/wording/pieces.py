@@ -15,11 +15,15 @@ class Figure:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of words and numbers with a title, a header row and body rows."""
+    """A table of words and numbers with a title, a header row and body rows.
+
+    ``empty`` is said instead of an empty table.
+    """
 
     title: str
     head: list[str]
     rows: list[list[str]]
+    empty: str = ""
 
 
 @dataclass(frozen=True)

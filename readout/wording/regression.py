@@ -116,7 +116,7 @@ def body(bundle: Bundle) -> Body:
     sd_p = units.places(width(ppc["replicated_sd"]))
     inside = ppc["replicated_sd"]["hdi"][0] <= ppc["observed_sd"] <= ppc["replicated_sd"]["hdi"][1]
     check = (
-        f"Posterior-predictive check: the observed spread of the {target} "
+        f"The observed spread of the {target} "
         f"({units.value(ppc['observed_sd'], sd_p)}) is "
         + ("inside" if inside else "outside")
         + f" the {ci} of the spread in data simulated from the model "
@@ -130,8 +130,8 @@ def body(bundle: Bundle) -> Body:
     sigma = bundle.get("sigma")
     if likelihood == "count":
         scatter = (
-            "A binomial count has no separate noise term: the posterior-predictive check below "
-            "shows whether rows vary more than binomial counts would."
+            "A binomial count has no separate noise term: the posterior-predictive check (does "
+            "the model fit?) shows whether rows vary more than binomial counts would."
         )
     elif likelihood == "error":
         scatter = (
@@ -146,8 +146,10 @@ def body(bundle: Bundle) -> Body:
         )
     preds = bundle["predictions"]
     pred_rows = []
+    # One number of decimals for the whole column: the one a typical row's interval needs.
+    widths = sorted(width(p) for p in preds)
+    places = units.places(widths[len(widths) // 2]) if widths else 0
     for p in preds:
-        places = units.places(width(p))
         row = [p["row"], units.value(p["mean"], places), span(p["hdi"], units.value, places)]
         if "observation_hdi" in p:
             row.append(span(p["observation_hdi"], units.value, places))
@@ -202,11 +204,16 @@ def body(bundle: Bundle) -> Body:
         scatter,
         sampling_line(bundle),
     ]
+    where = []
     if "predictions" in files:
-        model.append(
+        where.append(
             f"All {files['predictions']['rows']:,} predictions are in "
             f"{files['predictions']['file']} beside this report"
-            + (f"; the table shows the first {len(pred_rows[:20])}." if len(preds) > 20 else ".")
+            + (
+                f"; the table in the HTML report shows the first {len(pred_rows[:20])}."
+                if len(preds) > 20
+                else "."
+            )
         )
     figures = {
         "coefficients": Figure(
@@ -244,7 +251,7 @@ def body(bundle: Bundle) -> Body:
         key_sentences=key,
         health=diagnostic_problems(bundle),
         notes=notes,
-        sections={"check": [check], "model": model},
+        sections={"check": [check], "model": model, "predictions": where},
         tables=tables,
         figures=figures,
         example="chance that an association is positive",

@@ -178,11 +178,45 @@ def test_report_html_is_small_and_has_contents_and_print_css(site):
 def test_pdf_text_is_extractable_and_has_page_numbers(site):
     reader = PdfReader(site / "signup-page/2026-11-20/report.pdf")
     text = "\n".join(page.extract_text() for page in reader.pages)
-    assert 2 <= len(reader.pages) <= 6
     assert "Ship B." in text
     assert "94% HDI" in text
     assert f"Page 1 of {len(reader.pages)}" in text
-    assert "How to read this report" in text
+
+
+def test_pdf_is_a_summary_with_the_decision_on_page_one(site):
+    """The emailed PDF: verdict, key numbers and main chart first; at most two pages, none
+    near-empty; reading aids stay in the HTML, which the PDF points to."""
+    reader = PdfReader(site / "signup-page/2026-11-20/report.pdf")
+    pages = [page.extract_text() for page in reader.pages]
+    assert len(pages) <= 2
+    first = pages[0]
+    for shown in ("Ship B.", "What a decision-maker needs", "The lift", "Each arm against"):
+        assert shown in first
+    assert first.index("Ship B.") < first.index("What a decision-maker needs")
+    assert all(len(page) > 800 for page in pages), [len(p) for p in pages]
+    text = "\n".join(pages)
+    assert "Glossary" not in text and "How to read this report" not in text
+    assert "report.html beside this PDF" in text
+    html = (site / "signup-page/2026-11-20/report.html").read_text()
+    assert "How to read this report" in html and "Glossary" in html
+
+
+def test_pdf_links_to_the_report_on_the_site(site, tmp_path):
+    from readout import render
+
+    folder = tmp_path / "readout"
+    shutil.copytree(site / "signup-page/2026-11-20", folder)
+    render.render_readout(folder, site_url="https://readouts.example.internal/")
+    reader = PdfReader(folder / "report.pdf")
+    url = "https://readouts.example.internal/signup-page/2026-11-20/report.html"
+    links = [
+        a.get_object()["/A"]["/URI"]
+        for a in reader.pages[0].get("/Annots", [])
+        if "/A" in a.get_object() and "/URI" in a.get_object()["/A"]
+    ]
+    assert url in links
+    footer = [p.extract_text() for p in reader.pages]
+    assert all(f"Full report: {url}" in page for page in footer)
 
 
 def test_health_failure_is_at_the_top_and_withholds_the_verdict(site):
