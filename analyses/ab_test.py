@@ -870,9 +870,15 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     HDIs shaded; with several metrics, a scorecard of every metric's lift.
 
     The lift chart's legend marks the share of each curve above zero (the probability of
-    being better, formatted as in the prose: never 0% or 100%).
+    being better, formatted as in the prose: never 0% or 100%), unless a health check failed:
+    then no chance of being better is shown anywhere.
     """
     results = fit.results
+    healthy = (
+        results["srm"]["ok"]
+        and (results.get("exposures") or {"ok": True})["ok"]
+        and fit.diagnostics["ok"]
+    )
     post = fit.posterior["posterior"].to_dataset()
     labels = results.get("arm_labels") or {}
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
@@ -884,10 +890,16 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
         hdi = [h * 100 for h in comp["lift_rel"]["hdi"]]
         share = figures.prob(comp["prob_better"])
         word = "above" if results.get("metrics", [{}])[0].get("higher_is_better", True) else "below"
-        label = f"{name(comp['arm'])} vs {name(comp['vs'])}: {share} {word} 0"
+        label = f"{name(comp['arm'])} vs {name(comp['vs'])}" + (
+            f": {share} {word} 0" if healthy else ""
+        )
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
     ax.axvline(0, color="black", lw=1, ls="--")
-    ax.set_xlabel(f"Relative lift over control (%); shaded: {interval}")
+    ax.set_xlabel(
+        f"Relative difference from the reference group (%); shaded: {interval}"
+        if results["observational"]
+        else f"Relative lift over control (%); shaded: {interval}"
+    )
     figures.tidy(ax, legend=True)
     out["lift"] = figures.finish(fig)
 

@@ -77,6 +77,42 @@ def density(
     ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
 
 
+def label_points(ax: Axes, points: list[tuple[float, float, str]], gap: float = 9.0) -> None:
+    """Name points without the names overlapping.
+
+    Each label starts just above and right of its point; labels closer than ``gap`` points
+    (typographic) to a neighbour are pushed apart vertically, with a thin line back to the
+    point when moved. Call after the axes' limits are final.
+    """
+    if not points:
+        return
+    fig = ax.figure
+    to_pt = 72.0 / fig.dpi
+    xy = [ax.transData.transform((x, y)) for x, y, _ in points]
+    order = sorted(range(len(points)), key=lambda i: (xy[i][1], xy[i][0]))
+    placed: list[tuple[float, float, float]] = []  # x, y (points), label width estimate
+    offsets: dict[int, float] = {}
+    for i in order:
+        x, y = xy[i][0] * to_pt, xy[i][1] * to_pt + 4
+        width = 4.2 * len(points[i][2])
+        for px, py, pw in placed:
+            if abs(py - y) < gap and x < px + pw + 4 and px < x + width + 4:
+                y = py + gap
+        placed.append((x, y, width))
+        offsets[i] = y - xy[i][1] * to_pt
+    for i, (x, y, text) in enumerate(points):
+        moved = offsets[i] > 4.5
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(4, offsets[i]),
+            textcoords="offset points",
+            fontsize=7,
+            color="#1a202c",
+            arrowprops={"arrowstyle": "-", "color": "#a0aec0", "lw": 0.5} if moved else None,
+        )
+
+
 def finish(fig: Figure) -> Figure:
     """Lay out a finished figure."""
     fig.tight_layout()

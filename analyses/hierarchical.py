@@ -848,20 +848,23 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
     for row in results["groups"]:
         ax.axhline(row["mean"], color=color[row["group"]], lw=0.8, alpha=0.8)
-    stories = [u for u in results["units"] if any(r.startswith("story") for r in u["roles"])]
-    for unit in stories:
-        ax.annotate(
-            unit["unit"],
-            (unit["raw_estimate"], unit["mean"]),
-            xytext=(4, 4),
-            textcoords="offset points",
-            fontsize=7,
-            color="#1a202c",
-        )
+    # Named: the stories told below (circled) and the units pooling moved most (squared), so
+    # the most-shrunk units, the point of the chart, are always drawn and labelled.
+    named = []
+    for unit in results["units"]:
+        story = any(r.startswith("story") for r in unit["roles"])
+        if not story and "mover" not in unit["roles"]:
+            continue
+        named.append((unit["raw_estimate"], unit["mean"], unit["unit"]))
         ax.scatter(
-            [unit["raw_estimate"]], [unit["mean"]], s=30, facecolor="none", edgecolor="black"
+            [unit["raw_estimate"]],
+            [unit["mean"]],
+            s=30,
+            marker="o" if story else "s",
+            facecolor="none",
+            edgecolor="black",
         )
-    ax.set_xlim(low - pad, high + pad)
+    ax.set_xlim(low - pad, high + 4 * pad)
     ax.set_xlabel("Own estimate (no pooling)")
     ax.set_ylabel("Pooled estimate")
     if results["grouped"]:
@@ -870,6 +873,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
         )
     figures.tidy(ax, keep_left=True)
     out["shrinkage"] = figures.finish(fig)
+    figures.label_points(ax, named)
 
     fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
     for i, row in enumerate(results["groups"]):

@@ -450,7 +450,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
         if results["likelihood"] == "count"
         else (1.0, "", "")
     )
-    fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(coefs))
+    fig, ax = figures.new_figure(7, 0.8 + 0.36 * len(coefs))
     for i, c in enumerate(coefs):
         ax.plot(scale * np.asarray(c["per_step"]["hdi"]), [i, i], color=blue, lw=3)
         ax.plot(scale * c["per_step"]["mean"], i, "o", color=blue)

@@ -290,8 +290,8 @@ def _reason(bundle: Bundle) -> str:
                 if thresholds.get("rope")
                 else ""
             )
-            + ". Identical arms do this in about 6 of 100 A/A tests; check assignment, logging "
-            "and the metric before trusting other readouts."
+            + f". Identical arms do this in about {_aa_misses(bundle)} of 100 A/A tests; check "
+            "assignment, logging and the metric before trusting other readouts."
         )
     if code == "guardrail_harm":
         return (
@@ -534,7 +534,9 @@ def _sensitivity(bundle: Bundle) -> tuple[list[str], Table | None]:
     scale = relative(sceptical["scale"], 1, False)
     described = {
         "flat": "a flat prior",
-        "sceptical": f"a sceptical prior that expects the arms within ±{scale} of each other",
+        "sceptical": (
+            f"a sceptical prior that expects the {_arm_word(bundle)}s within ±{scale} of each other"
+        ),
     }
     if verdict == "withheld":
         sentence = ""
@@ -583,15 +585,18 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
     many = any("prob_best" in a for a in bundle["metrics"][0]["arms"])
     arm_head = "Group" if observational else "Arm"
     head = [arm_head, capital(_units_word(bundle)), "Observed", "Model estimate", ci]
+    # A failed health check shows the estimates for diagnosis, never a chance of winning.
+    many = many and not withheld
     if many:
         head.append("Chance of being best")
     rows = []
     for arm in bundle["metrics"][0]["arms"]:
         places = units.places(width(arm))
         marker = " (reference)" if observational else " (control)"
+        is_control = arm["name"] == bundle["control"] and arm["name"] != marker[2:-1]
         rows.append(
             [
-                arm["name"] + (marker if arm["name"] == bundle["control"] else ""),
+                arm["name"] + (marker if is_control else ""),
                 f"{arm['n']:,}",
                 units.value(arm["observed"], places),
                 units.value(arm["mean"], places),
@@ -601,15 +606,16 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
         )
     rope = bundle["decision"]["thresholds"].get("rope")
     word = "difference" if observational else "lift"
-    comp_head = [
-        "Comparison",
-        "Chance higher" if observational else "Chance better",
-        f"Relative {word} ({ci})",
-        f"Absolute {word}",
-    ]
-    if rope is not None and not observational:
+    chances = not withheld
+    comp_head = ["Comparison"]
+    if chances:
+        comp_head.append("Chance higher" if observational else "Chance better")
+    comp_head += [f"Relative {word} ({ci})", f"Absolute {word}"]
+    meaningful = chances and rope is not None and not observational
+    if meaningful:
         comp_head.append(f"Chance lift > {relative(rope, 1, False)}")
-    if not observational and not bundle.get("aa_test"):
+    loss = chances and not observational and not bundle.get("aa_test")
+    if loss:
         comp_head.append("Expected loss (share of control)")
     comp_head.append("Traditional: p (95% CI)")
     comp_rows = []
@@ -618,15 +624,16 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
         places = rel_places(lift)
         ab = comp["lift_abs"]
         test = comp["frequentist"]
-        row = [
-            f"{comp['arm']} vs {comp['vs']}",
-            prob(comp["prob_better"]),
+        row = [f"{comp['arm']} vs {comp['vs']}"]
+        if chances:
+            row.append(prob(comp["prob_better"]))
+        row += [
             f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
             units.diff(ab["mean"], units.places(width(ab))),
         ]
-        if rope is not None and not observational:
+        if meaningful:
             row.append(prob(comp["prob_meaningful"]))
-        if not observational and not bundle.get("aa_test"):
+        if loss:
             row.append(_share(comp["expected_loss_rel"], approx=False))
         row.append(f"{p_value(test['p_value'])} ({_test_ci(test, units, ' (log)')})")
         comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
@@ -648,7 +655,9 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
 def _scorecard(bundle: Bundle) -> Table:
     ci = interval(bundle)
     arm, control = bundle["primary"], bundle["control"]
-    head = ["Metric", "Role", control, arm, f"Lift ({ci})", "Chance better", "Status"]
+    chances = bundle["decision"]["verdict"] != "withheld"
+    head = ["Metric", "Role", control, arm, f"Lift ({ci})"]
+    head += ["Chance better", "Status"] if chances else ["Status"]
     rows = []
     for metric in bundle["metrics"]:
         comp = _comparison(metric, arm)
@@ -676,7 +685,7 @@ def _scorecard(bundle: Bundle) -> Table:
                 units.value(arms[arm]["mean"], places),
                 f"{relative(lift['mean'], rel_places(lift))} "
                 f"({span(lift['hdi'], relative, rel_places(lift))})",
-                prob(comp["prob_better"]),
+                *([prob(comp["prob_better"])] if chances else []),
                 capital(label),
             ]
         )
@@ -688,6 +697,7 @@ def _segments_table(bundle: Bundle) -> Table:
     rows = []
     labels = {m["name"]: m for m in bundle["metrics"]}
     primary = bundle["metrics"][0]["name"]
+    chances = bundle["decision"]["verdict"] != "withheld"
     for seg in (s for s in bundle["segments"] if s["metric"] == primary):
         own, pooled = seg["own"], seg["pooled"]
         places = decimals_for(100 * width(own))
@@ -698,7 +708,7 @@ def _segments_table(bundle: Bundle) -> Table:
                 f"{seg['n']:,}",
                 f"{relative(own['mean'], places)} ({span(own['hdi'], relative, places)})",
                 f"{relative(pooled['mean'], places)} ({span(pooled['hdi'], relative, places)})",
-                prob(seg["prob_positive"]),
+                *([prob(seg["prob_positive"])] if chances else []),
             ]
         )
     return Table(
@@ -710,7 +720,7 @@ def _segments_table(bundle: Bundle) -> Table:
             capital(_units_word(bundle)),
             f"Own lift ({ci})",
             f"Pooled lift ({ci})",
-            "Chance lift > 0",
+            *(["Chance lift > 0"] if chances else []),
         ],
         rows,
     )
@@ -840,17 +850,24 @@ def body(bundle: Bundle) -> Body:
     )
 
 
+def _aa_misses(bundle: Bundle) -> int:
+    """In how many of 100 A/A tests identical arms' interval excludes zero: 1 - ci_prob."""
+    return round(100 * (1 - bundle["ci_prob"]))
+
+
 def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
     lift = comp["lift_rel"]
     places = rel_places(lift)
     inside = lift["hdi"][0] <= 0 <= lift["hdi"][1]
+    misses = _aa_misses(bundle)
     out = [
-        f"The {hdi_range(bundle, lift['hdi'], relative, places)} of the relative difference "
-        f"between {comp['arm']} and {comp['vs']} "
+        f"The relative difference between {comp['arm']} and {comp['vs']} is "
+        f"{estimate(bundle, lift, relative, places)}: the interval "
         + (
-            "includes zero, as it does for identical arms in about 94 of 100 A/A tests."
+            f"includes zero, as it does for identical arms in about {100 - misses} of 100 A/A "
+            "tests."
             if inside
-            else "excludes zero, which identical arms do in only about 6 of 100 A/A tests."
+            else f"excludes zero, which identical arms do in only about {misses} of 100 A/A tests."
         ),
         f"There is a {prob(comp['prob_better'])} chance that the {_metric_name(metric)} is "
         f"higher for {comp['arm']} than for {comp['vs']}. For identical arms this chance is as "

@@ -399,7 +399,8 @@ def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
             caption=(
                 f"Each {label}'s own estimate (across) against its pooled estimate "
                 f"(up){sample_note}; point size shows {size}, the dashed diagonal is no "
-                f"pooling and {lines}. Circled and named: the {label}s told as stories below."
+                f"pooling and {lines}. Named: the {label}s told as stories below (circled) "
+                f"and those pooling moved most (squared)."
             ),
             alt=(
                 f"Scatter plot of {n:,} {label}s' own against pooled estimates: small {label}s "

@@ -224,6 +224,11 @@ def test_health_failure_is_at_the_top_and_withholds_the_verdict(site):
     assert "Verdict withheld" in html
     assert html.index("Health check failed") < html.index("What a decision-maker needs")
     assert "Sample-ratio mismatch" in html
+    # The size of the problem instead of any chance of winning or shipping language.
+    assert "fewer users than the planned split implies" in html
+    report = html[: html.index('id="how-to-read"')]  # the glossary defines the terms
+    for shipping in ("Chance better", "Expected loss", "If we ship", "chance that the"):
+        assert shipping not in report, shipping
     bundle = json.loads((site / "pricing-banner/2026-11-20/bundle.json").read_text())
     assert bundle["srm"]["ok"] is False
     assert bundle["decision"]["verdict"] == "withheld"
