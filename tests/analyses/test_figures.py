@@ -9,7 +9,7 @@ from analyses.base import Fit
 from analyses.formats import ci_label, prob
 
 
-def ab_fit(prob_better: float) -> Fit:
+def ab_fit(prob_better: float, healthy: bool = True) -> Fit:
     rng = np.random.default_rng(0)
     value = rng.normal([0.10, 0.11], 0.002, size=(2, 500, 2))
     lift = value[..., 1:] / value[..., :1] - 1
@@ -22,6 +22,8 @@ def ab_fit(prob_better: float) -> Fit:
     )
     results = {
         "metric_type": "binary",
+        "observational": False,
+        "srm": {"ok": healthy},
         "value_label": "Conversion rate",
         "arm_labels": {},
         "arms": [
@@ -32,7 +34,7 @@ def ab_fit(prob_better: float) -> Fit:
             {"arm": "B", "vs": "A", "prob_better": prob_better, "lift_rel": {"hdi": [0.02, 0.18]}}
         ],
     }
-    return Fit(results, xr.DataTree.from_dict({"posterior": posterior}), {})
+    return Fit(results, xr.DataTree.from_dict({"posterior": posterior}), {"ok": True})
 
 
 @pytest.mark.parametrize(("p", "shown"), [(0.996, "99.6%"), (0.9996, ">99.9%"), (0.5, "50%")])
@@ -41,6 +43,12 @@ def test_the_lift_legend_uses_the_prose_probability_formatter(p, shown):
     (legend,) = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert legend == f"B vs A: {shown} above 0"
     assert "100%" not in legend
+
+
+def test_a_failed_health_check_shows_no_chance_in_the_legend():
+    figure = ab_test.plot(ab_fit(0.98, healthy=False), 0.94)["lift"]
+    (legend,) = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend == "B vs A"
 
 
 def test_axis_labels_quote_the_configured_interval():
