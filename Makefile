@@ -19,7 +19,7 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report run render validate validate-pooling email email-dry-run publish test test-fast bench lint format schema snapshots data setup system-deps clean
+.PHONY: help report run render validate validate-pooling email email-dry-run publish test test-fast faults bench lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ validate: setup data ## Check experiments.toml and the data it names; fit nothin
 
 test: setup data ## Run the whole test suite, including a few small real-sampling tests
 	$(PY) -m pytest
+
+faults: setup data ## Run the bad-input, hostile-input and crash tests alone; print how many held
+	$(PY) -m pytest -m faults -q
 
 test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
 	$(PY) -m pytest -m "not slow"

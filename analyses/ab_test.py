@@ -399,6 +399,28 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
                     f"the denominator of metric '{metric.name}' sums to zero in arm '{arm}'",
                     "check the metric's query",
                 )
+        if metric.kind in ("binary", "ratio"):
+            continue
+        # A continuous model needs values that vary: within every arm for the Student-t
+        # model (each arm has its own spread), within some arm for the others (one prior
+        # spread, learned from all arms, serves every arm).
+        of = ab_metrics.log_moments if metric.kind in ("log", "lognormal") else ab_metrics.moments
+        per_arm = {arm: of(data.stats[metric.name][arm]) for arm in data.arms}
+        flat = [arm for arm, m in per_arm.items() if m.ss <= 1e-12 * m.n * (1.0 + m.mean**2)]
+        if (spec.robust and flat) or len(flat) == len(per_arm):
+            arm = flat[0]
+            value = per_arm[arm].mean
+            shown = f"{np.exp(value):g}" if metric.kind in ("log", "lognormal") else f"{value:g}"
+            what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
+            raise DataError(
+                source,
+                f"every value of {what} in arm '{arm}' is {shown}: the Student-t model needs "
+                "values that vary within each arm"
+                if spec.robust
+                else f"{what} does not vary within any arm (in arm '{arm}' every value is "
+                f"{shown}): a continuous model needs values that vary",
+                'check the column (a yes/no outcome takes metric_type = "binary")',
+            )
 
 
 # --------------------------------------------------------------------------- fit

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,7 +116,16 @@ class BaseSpec(BaseModel):
     description: str = ""
     ci_prob: float | None = Field(None, gt=0.5, lt=1.0)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    email: list[str] = []
+    #: Recipients of the emailed summary: plain addresses, checked when the config is read.
+    email: list[EmailStr] = []
+
+    @field_validator("title", "name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # A title ends up in mail headers and page titles: a line break there is an injection.
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be one line of text, without line breaks or control characters")
+        return value
 
     @model_validator(mode="after")
     def _data_or_source(self) -> BaseSpec:

@@ -28,24 +28,29 @@ def colour(i: int, skip_grey: bool = False) -> str:
     return PALETTE[offset + i % (len(PALETTE) - offset)]
 
 
-def new_figure(width: float = 7.0, height: float = 3.2) -> tuple[Figure, Axes]:
-    """A figure and its axes, drawn off-screen."""
+def _pyplot():
+    """pyplot, drawing off-screen, with text shown as written.
+
+    Labels quote arm, unit and metric names from the data and the config: ``$`` there is a
+    price, not mathematics, so matplotlib's math parser is off.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(width, height))
+    return plt
+
+
+def new_figure(width: float = 7.0, height: float = 3.2) -> tuple[Figure, Axes]:
+    """A figure and its axes, drawn off-screen."""
+    return _pyplot().subplots(figsize=(width, height))
 
 
 def new_grid(rows: int, cols: int, width: float, height: float):
     """A figure with a grid of axes (always two-dimensional), drawn off-screen."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    return _pyplot().subplots(rows, cols, figsize=(width, height), squeeze=False)
 
 
 def tidy(ax: Axes, keep_left: bool = False, legend: bool = False) -> None:

@@ -156,9 +156,9 @@ def load(
     Raises
     ------
     DataError
-        Constant features, too few rows for the number of features, shares times counts that
-        are not whole numbers of events (missing, non-numeric, non-finite and out-of-range
-        values are refused by the engine's checks).
+        Constant features or target, too few rows for the number of features, shares times
+        counts that are not whole numbers of events (missing, non-numeric, non-finite and
+        out-of-range values are refused by the engine's checks).
     """
     source = fetched.source
     rows = fetched.parts["rows"]
@@ -171,6 +171,13 @@ def load(
             f"feature '{constant[0]}' is constant ({x[0, spec.features.index(constant[0])]:g} "
             "in every row), so its effect cannot be estimated",
             "remove it from features",
+        )
+    if spec.count is None and np.ptp(y) == 0:
+        raise DataError(
+            source,
+            f"target '{spec.target}' is constant ({y[0]:g} in every row): there is no "
+            "variation for the features to explain",
+            "check the target column",
         )
     need = MIN_ROWS_PER_COEFFICIENT * (len(spec.features) + 1)
     if len(y) < need:
@@ -185,11 +192,12 @@ def load(
         events = y * count
         off = np.flatnonzero(np.abs(events - np.round(events)) > 0.01)
         if len(off):
-            where = f"rows {', '.join(str(i + 2) for i in off[:5])}" if fetched.row_numbers else ""
+            where = (
+                f", in rows {', '.join(str(i + 2) for i in off[:5])}" if fetched.row_numbers else ""
+            )
             raise DataError(
                 source,
-                f"{len(off)} share(s) times their count are not whole numbers of events "
-                f"{where}".rstrip(),
+                f"{len(off)} share(s) times their count are not whole numbers of events{where}",
                 f"give {spec.target} as events / {spec.count}",
             )
     predict = fetched.parts.get("predict")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from readout.errors import ConfigError, DataError
+from readout.errors import ConfigError, DataError, Terminated
 
 _config = click.option(
     "--config",
@@ -48,6 +48,63 @@ def configure_pytensor(cache: Path) -> None:
     os.environ["PYTENSOR_FLAGS"] = ",".join(flags)
 
 
+def _check_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--date``: a real calendar date written YYYY-MM-DD (it names a folder)."""
+    import re
+    from datetime import date
+
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise click.BadParameter(f"'{value}' is not written YYYY-MM-DD (e.g. 2026-12-01)")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date in the calendar") from None
+    return value
+
+
+class _Group(click.Group):
+    """The command group: an unexpected error is one line and a log file, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors: click prints them and exits 2
+        except Terminated:
+            click.echo(
+                "readout: stopped by SIGTERM; finished readouts are kept, unfinished ones "
+                "were discarded",
+                err=True,
+            )
+            sys.exit(143)
+        except KeyboardInterrupt:
+            click.echo("readout: interrupted; finished readouts are kept", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            log = _crash_log(exc)
+            click.echo(f"readout: {type(exc).__name__}: {exc} (details in {log})", err=True)
+            sys.exit(1)
+
+
+def _crash_log(exc: BaseException) -> Path:
+    """Write the traceback of an unexpected error where the user can find it."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    for folder in (Path.cwd() / ".cache" / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "readout-error.log"
+            path.write_text(text)
+            return path
+        except OSError:
+            continue
+    return Path("(unwritable)")
+
+
 def _fail(exc: DataError) -> None:
     click.echo(f"readout: error: {exc}", err=True)
     sys.exit(2)
@@ -62,7 +119,7 @@ def _load(config_path: Path):
         _fail(exc)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Automated Bayesian experiment readouts: fit, explain, render to HTML and PDF."""
     # Configured before PyMC is imported, so that it keeps its INFO chatter to itself.
@@ -88,6 +145,7 @@ def main() -> None:
     "readout_date",
     default=None,
     metavar="YYYY-MM-DD",
+    callback=_check_date,
     help="Date of the readout folder (default: today).",
 )
 def run(

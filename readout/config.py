@@ -131,6 +131,18 @@ def _describe(error: dict, where: str) -> tuple[str, str]:
         return f"{where}unknown key '{key}'", "remove it or check its spelling (see README)"
     if kind == "missing":
         return f"{where}required key '{key}' is missing", f"add {key} = ... (see README)"
+    if kind == "value_error" and error["loc"][:1] == ("email",):
+        address = str(error.get("input", "")).encode("unicode_escape").decode()
+        reason = error["msg"].removeprefix("value is not a valid email address: ").rstrip(".")
+        return (
+            f"{where}email address '{address}' is not valid: {reason[:1].lower()}{reason[1:]}",
+            'write each recipient as name@domain.tld, e.g. email = ["pm@example.com"]',
+        )
+    if kind == "value_error" and error["loc"][-1:] in (("title",), ("name",)):
+        return (
+            f"{where}key '{key}' {error['msg'].removeprefix('Value error, ')}",
+            "write it on one line",
+        )
     if kind == "value_error":
         message = error["msg"].removeprefix("Value error, ")
         inside = f" (in {key})" if key else ""
@@ -169,8 +181,19 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(source, "config file not found", "pass --config FILE or create it")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            source,
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line})",
+            "save the file as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            source, f"cannot be read ({exc.strerror})", "check its permissions"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, f"not valid TOML ({exc})", "fix the syntax") from exc
+        raise ConfigError(source, f"not valid TOML ({exc})", "fix the syntax") from None
     try:
         top = TopLevel.model_validate(raw)
     except ValidationError as exc:

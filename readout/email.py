@@ -3,7 +3,9 @@
 Every message is first written to ``<output>/outbox/`` as an ``.eml`` file. ``--dry-run``
 stops there. Otherwise the outbox is sent over SMTP with retries and back-off; a sent message
 is recorded in ``<output>/.sent.json`` and leaves the outbox, so a readout is emailed once;
-a message that could not be sent stays in the outbox for the next run.
+a message that could not be sent stays in the outbox for the next run. One ``readout email``
+sends at a time (a lock); a message is marked as being sent before the SMTP conversation, so
+a run killed mid-send makes the next one ask rather than send it twice.
 
 SMTP settings come only from the environment (``READOUT_SMTP_HOST``, ``_PORT``, ``_USER``,
 ``_PASSWORD``, ``_FROM``, ``_TLS`` = ``starttls`` | ``ssl`` | ``none``) and are never written
@@ -25,6 +27,8 @@ from email.parser import BytesParser
 from email.utils import make_msgid
 from pathlib import Path
 
+import filelock
+
 from readout import render, wording
 from readout.bundle import atomic_write_text, read
 from readout.config import Config
@@ -33,6 +37,10 @@ from readout.errors import ConfigError
 SENT_LOG = ".sent.json"
 OUTBOX = "outbox"
 ATTEMPTS = 3
+#: Held while messages are written and sent, so two runs never send the same readout.
+EMAIL_LOCK = ".email.lock"
+#: How long a second ``readout email`` waits for the first (seconds).
+LOCK_WAIT = 900
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,9 @@ def compose(
     date = bundle["readout_date"]
     url = render.readout_url(site_url, bundle["experiment"], date)
     message = EmailMessage()
-    message["Subject"] = (
+    # The title was checked when the config was read; the verdict may quote arm names
+    # from the data, which no check has seen.
+    message["Subject"] = _one_line(
         f"[readout] {bundle['title']} — {date} — {wording.subject_verdict(bundle, text)}"
     )
     message["From"] = sender
@@ -143,8 +153,28 @@ def compose(
 
 
 def _load_log(output: Path) -> dict:
+    """The record of what was sent; a damaged one stops the run (it cannot be rebuilt)."""
     path = output / SENT_LOG
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(log, dict) and all(isinstance(v, dict) for v in log.values()):
+            return log
+        problem = "does not hold a JSON object of sent readouts"
+    except (OSError, ValueError) as exc:
+        problem = f"is not readable JSON ({exc})"
+    raise ConfigError(
+        str(path),
+        problem + "; it is the only record of which readouts were emailed",
+        "restore it from a backup, or delete it to email each experiment's newest readout "
+        "again (recipients may get a message twice)",
+    )
+
+
+def _one_line(text: str) -> str:
+    """Header text with any line break or control character turned into a space."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
 
 
 def _send(message: EmailMessage, smtp: Smtp) -> None:
@@ -179,13 +209,22 @@ def deliver(
     config: Config, output: Path, dry_run: bool = False, smtp: Smtp | None = None
 ) -> list[Delivery]:
     """Write (and unless ``dry_run`` send) the email of each experiment's newest readout."""
-    from readout import tree
-
     if not dry_run and smtp is None:
         smtp = Smtp.from_env()
     sender = smtp.sender if smtp else os.environ.get("READOUT_SMTP_FROM", "readout@localhost")
     outbox = output / OUTBOX
     outbox.mkdir(parents=True, exist_ok=True)
+    # One sender at a time: a second `readout email` waits, then finds the first one's
+    # messages recorded as sent.
+    with filelock.FileLock(output / EMAIL_LOCK, timeout=LOCK_WAIT):
+        return _deliver(config, output, outbox, dry_run, smtp, sender)
+
+
+def _deliver(
+    config: Config, output: Path, outbox: Path, dry_run: bool, smtp: Smtp | None, sender: str
+) -> list[Delivery]:
+    from readout import tree
+
     log = _load_log(output)
     results = []
     for experiment in config.experiments:
@@ -194,8 +233,20 @@ def deliver(
         if not recipients or folder is None:
             continue
         key = f"{experiment.name}/{folder.name}"
-        if key in log:
-            results.append(Delivery(key, "already sent", log[key]["sent_at"]))
+        entry = log.get(key)
+        if entry is not None and entry.get("state") == "sending":
+            results.append(
+                Delivery(
+                    key,
+                    "failed",
+                    f"a run stopped while sending it at {entry.get('started_at')}, so it may "
+                    f"have arrived; ask the recipients, then remove '{key}' from "
+                    f"{output / SENT_LOG} to send it again",
+                )
+            )
+            continue
+        if entry is not None:
+            results.append(Delivery(key, "already sent", entry.get("sent_at", "")))
             continue
         path = outbox / f"{experiment.name}--{folder.name}.eml"
         if not path.is_file():
@@ -207,6 +258,14 @@ def deliver(
             results.append(Delivery(key, "written", str(path)))
             continue
         message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        # Recorded before the SMTP conversation: a run killed mid-send leaves this mark, and
+        # the next run asks instead of sending the message a second time.
+        log[key] = {
+            "state": "sending",
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "message_id": message["Message-ID"],
+        }
+        atomic_write_text(output / SENT_LOG, json.dumps(log, indent=2) + "\n")
         ok, detail = _send_with_retries(message, smtp)
         if ok:
             log[key] = {
@@ -218,5 +277,7 @@ def deliver(
             path.unlink()
             results.append(Delivery(key, "sent", detail))
         else:
+            del log[key]  # certainly not delivered: the next run tries again
+            atomic_write_text(output / SENT_LOG, json.dumps(log, indent=2) + "\n")
             results.append(Delivery(key, "failed", detail))
     return results

@@ -9,4 +9,11 @@ class ConfigError(DataError):
     """A problem in ``experiments.toml``: exit code 2, nothing fitted."""
 
 
-__all__ = ["ConfigError", "DataError"]
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (staging removed, lock released) and exit non-zero.
+
+    A BaseException, so that an experiment's ``except Exception`` does not swallow it.
+    """
+
+
+__all__ = ["ConfigError", "DataError", "Terminated"]

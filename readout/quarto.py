@@ -18,16 +18,22 @@ from readout.bundle import atomic_write_text, read
 from readout.config import Config
 
 FOLDER = "quarto"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$@~^])")
+#: Characters Markdown, raw HTML, attributes, math, fenced divs or images could act on.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$@~^:!&])")
 
 
 def md(text: object) -> str:
-    """Escape text for Markdown, so titles and data values show as written."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """Escape text for Markdown, so titles and data values show as written.
+
+    Every character Markdown or raw HTML could act on is backslash-escaped (so ``<script>``
+    stays text), and line breaks become spaces (a break would end a table row or a list item).
+    """
+    flat = re.sub(r"[\r\n\t]+", " ", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
 def yaml_string(text: object) -> str:
-    """A double-quoted YAML scalar."""
+    """A double-quoted YAML scalar (Quarto reads it as Markdown: pass it through ``md``)."""
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -503,6 +503,10 @@ def _examples(engine: Engine, where: Where, column: Column, rule: str) -> str:
 
 
 def _check(engine: Engine, where: Where, part, counts: dict[str, np.ndarray], limit: int) -> None:
+    total = int(counts["__rows"][0])
+    if total == 0:
+        fix = "add its rows (it has a header only)" if where.file else "check the query's filters"
+        raise Problem(where.label, "has no rows", fix)
     columns = _columns_of(part)
     for i, column in enumerate(columns):
         for rule in ("missing", "non-numeric", *column.rules):
@@ -518,15 +522,12 @@ def _check(engine: Engine, where: Where, part, counts: dict[str, np.ndarray], li
                 f"{words}{_examples(engine, where, column, rule)}",
                 fix or generic,
             )
-    total = int(counts["__rows"][0])
     if isinstance(part, Rows) and total > limit:
         raise Problem(
             where.label,
             f"{total:,} rows exceed the row limit of {limit:,} for an analysis that reads rows",
             "raise max_rows in [settings], or filter or sample the rows in the query",
         )
-    if total == 0:
-        raise Problem(where.label, "has no rows", "check the file or the query")
 
 
 def fetch(

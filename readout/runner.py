@@ -7,11 +7,13 @@ the email never pick up half a report. One failing experiment never stops the ot
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -29,7 +31,7 @@ from readout import bundle as bundles
 from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
-from readout.errors import ConfigError, DataError
+from readout.errors import ConfigError, DataError, Terminated
 
 log = logging.getLogger("readout")
 # PyMC logs each sampling step at INFO; readout prints its own progress.
@@ -171,11 +173,40 @@ def publish_folder(staging: Path, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     trash = None
     if final.exists():
-        trash = staging.parent / f"trash-{uuid.uuid4().hex}"
+        # Named after where it lived: a run killed before the next line is undone at the
+        # start of the next run (tree.clean_staging puts it back).
+        trash = staging.parent / tree.trash_name(final)
         os.replace(final, trash)
     os.replace(staging, final)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_unwinds():
+    """While inside, SIGTERM raises :class:`Terminated` (in forked workers too)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _failure_log(output: Path, name: str, exc: BaseException) -> Path:
+    """Write an experiment's traceback to ``<output>/.logs/<name>.log``."""
+    folder = output / ".logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.log"
+    path.write_text("".join(traceback.format_exception(exc)))
+    return path
 
 
 def run_one(
@@ -216,9 +247,12 @@ def run_one(
     except ConnectionError as exc:
         return Outcome(name, EXIT_FAILED, str(exc), None, time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
-        detail = "".join(traceback.format_exception_only(exc)).strip()
-        log.debug("experiment %s failed", name, exc_info=True)
-        return Outcome(name, EXIT_FAILED, detail, None, time.perf_counter() - started)
+        detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+        try:
+            where = f" (details in {_failure_log(output, name, exc)})"
+        except OSError:
+            where = ""
+        return Outcome(name, EXIT_FAILED, detail + where, None, time.perf_counter() - started)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -265,7 +299,10 @@ def run(
     readout_date = readout_date or date.today().isoformat()
     site_url = config.settings.site_url
     try:
-        with lock(output):
+        with sigterm_unwinds(), lock(output):
+            restored = tree.clean_staging(output)
+            for where in restored:
+                log.warning("put back %s, which a killed run had moved aside", where)
             outcomes = []
             if jobs > 1 and len(selected) > 1:
                 # Experiments share the cores: each samples its chains one after another.
@@ -274,13 +311,21 @@ def run(
                     for e in selected
                 ]
                 with ProcessPoolExecutor(max_workers=jobs) as pool:
-                    futures = [
-                        pool.submit(run_one, e, output, readout_date, force, site_url)
-                        for e in selected
-                    ]
-                    outcomes = list(
-                        _progress((f.result() for f in as_completed(futures)), len(selected))
-                    )
+                    try:
+                        futures = [
+                            pool.submit(run_one, e, output, readout_date, force, site_url)
+                            for e in selected
+                        ]
+                        outcomes = list(
+                            _progress((f.result() for f in as_completed(futures)), len(selected))
+                        )
+                    except BaseException:
+                        # Stop the workers before the lock is released: none may publish
+                        # after this run has ended (each removes its own staging folder).
+                        for process in list(getattr(pool, "_processes", {}).values()):
+                            process.terminate()
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
             else:
                 lazy = (run_one(e, output, readout_date, force, site_url) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))

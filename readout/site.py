@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,36 @@ if TYPE_CHECKING:
     from readout.config import Config
     from readout.runner import Outcome
 
+log = logging.getLogger("readout")
+
 STATUS_FILE = ".status.json"
+
+
+def read_status(output: Path) -> dict[str, Any]:
+    """How each experiment's last run ended; a damaged file is set aside and rebuilt.
+
+    The file only remembers failure messages for the index page: the next run writes each
+    experiment's entry again, so starting afresh loses nothing a run cannot restore.
+    """
+    path = output / STATUS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(status, dict) and all(isinstance(v, dict) for v in status.values()):
+            return status
+    except (OSError, ValueError):
+        pass
+    aside = path.with_name(f"{STATUS_FILE}.damaged")
+    path.replace(aside)
+    log.warning("%s was damaged; moved it to %s and started a new one", path, aside.name)
+    return {}
 
 
 def record_status(output: Path, outcomes: list[Outcome]) -> None:
     """Remember how each experiment's last run ended, for the index page."""
     path = output / STATUS_FILE
-    status = json.loads(path.read_text()) if path.is_file() else {}
+    status = read_status(output)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for o in outcomes:
         status[o.name] = {"code": o.code, "message": o.message, "when": now}
@@ -55,10 +79,9 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
         return None
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from analyses import figures
 
     key = points[-1]["bundle"]["key_numbers"]
     scale = 100 if key["scale"] == "relative" else 1
@@ -66,7 +89,7 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
     means = [p["bundle"]["key_numbers"]["mean"] * scale for p in points]
     low = [p["bundle"]["key_numbers"]["hdi"][0] * scale for p in points]
     high = [p["bundle"]["key_numbers"]["hdi"][1] * scale for p in points]
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+    fig, ax = figures.new_figure(7, 2.6)
     ax.fill_between(dates, low, high, color="#bee3f8", lw=0)
     ax.plot(dates, means, "o-", color="#2b6cb0")
     ax.axhline(0, color="black", lw=0.8, ls="--")
@@ -111,8 +134,7 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
 
     Returns whether the pages were written.
     """
-    status_path = output / STATUS_FILE
-    status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    status = read_status(output)
     key = site_key(config, output, status)
     key_path = output / SITE_KEY
     if (

@@ -7,7 +7,10 @@ there is one definition of "the latest readout" and of "the one before it".
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import uuid
 from pathlib import Path
 
 #: A readout folder is named by its date.
@@ -49,3 +52,33 @@ def readout_folder(output: Path, name: str, readout_date: str) -> Path:
 def staging_root(output: Path) -> Path:
     """The folder in which runs build readouts before publishing them."""
     return output / STAGING
+
+
+def trash_name(final: Path) -> str:
+    """A name for the readout ``final`` while a newer one replaces it: says where it lived."""
+    return f"trash--{final.parent.name}--{final.name}--{uuid.uuid4().hex}"
+
+
+def clean_staging(output: Path) -> list[str]:
+    """Remove what dead runs left in the staging folder; call holding the output's lock.
+
+    A run killed mid-publish may have moved the old readout aside before moving the new one
+    in: such a readout is put back where it lived. Returns what was restored.
+    """
+    root = staging_root(output)
+    if not root.is_dir():
+        return []
+    restored = []
+    for entry in root.iterdir():
+        parts = entry.name.split("--")
+        if len(parts) == 4 and parts[0] == "trash" and DATE_FOLDER.match(parts[2]):
+            final = readout_folder(output, parts[1], parts[2])
+            if not final.exists() and (entry / BUNDLE).is_file():
+                os.replace(entry, final)
+                restored.append(f"{parts[1]}/{parts[2]}")
+                continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return restored

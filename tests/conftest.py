@@ -66,3 +66,16 @@ def rows(tmp_path):
         return fetch_rows(analysis, spec, frame, tmp_path, files)
 
     return load
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """``make faults`` ends with how many bad-input and fault cases held."""
+    if config.option.markexpr != "faults":
+        return
+    held = len(terminalreporter.stats.get("passed", []))
+    broke = len(terminalreporter.stats.get("failed", [])) + len(
+        terminalreporter.stats.get("error", [])
+    )
+    terminalreporter.write_line(
+        f"faults: {held} of {held + broke} bad-input and fault cases held", bold=True
+    )

@@ -103,6 +103,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_data_exits_2_naming_the_problem_and_the_others_still_run(tmp_path, case):
     bad, frame, fragments = BAD_INPUTS[case]
@@ -121,6 +122,7 @@ def test_bad_data_exits_2_naming_the_problem_and_the_others_still_run(tmp_path, 
     assert "Last run failed" in index
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("old", "new", "fragment"),
     [
@@ -138,6 +140,7 @@ def test_bad_config_exits_2_before_fitting_anything(tmp_path, old, new, fragment
     assert not out.exists()
 
 
+@pytest.mark.faults
 def test_duplicate_names_exit_2(tmp_path):
     config = project(
         tmp_path,
@@ -149,6 +152,7 @@ def test_duplicate_names_exit_2(tmp_path):
     assert "duplicate experiment name 'same'" in result.output
 
 
+@pytest.mark.faults
 def test_validate_checks_data_without_fitting(tmp_path):
     config = good_and(tmp_path, {"file": "bad.csv"}, frame_with(arm=["A"] * 4, y=[0, 1] * 2))
     result = invoke("validate", "--config", str(config), "--output", str(tmp_path / "r"))
@@ -157,6 +161,7 @@ def test_validate_checks_data_without_fitting(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.faults
 def test_a_crashing_experiment_exits_1_and_the_others_still_report(tmp_path, monkeypatch):
     config = good_and(tmp_path, {"file": "good.csv"}, None)
     from dataclasses import replace
@@ -179,6 +184,7 @@ def test_a_crashing_experiment_exits_1_and_the_others_still_report(tmp_path, mon
     assert "simulated sampler crash" in (out / "index.html").read_text()
 
 
+@pytest.mark.faults
 def test_a_failed_rerun_keeps_the_previous_readout_whole(tmp_path, monkeypatch):
     config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
     out = tmp_path / "reports"

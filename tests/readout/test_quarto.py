@@ -55,10 +55,22 @@ def test_without_quarto_the_project_is_written_and_the_command_says_so(quarto_pr
     assert listing["listing"]["contents"] == "readouts/*/index.qmd"
 
 
-def test_readout_front_matter_parses_and_keeps_the_title(quarto_project):
+def test_readout_front_matter_parses_and_keeps_the_title(quarto_project, tmp_path):
     _, folder = quarto_project
-    meta = front_matter(folder / "readouts" / "signup-2026-11-21" / "index.qmd")
-    assert meta["title"] == "Signup: *bold* <b>claims</b> | 50% off"
+    page = folder / "readouts" / "signup-2026-11-21" / "index.qmd"
+    meta = front_matter(page)
+    # Quarto reads front-matter strings as Markdown: they are escaped like the body.
+    assert meta["title"] == r"Signup\: \*bold\* \<b\>claims\</b\> \| 50% off"
+    if PANDOC:
+        template = tmp_path / "title.plain"
+        template.write_text("$title$\n")
+        shown = subprocess.run(
+            [PANDOC, "-f", "markdown", "-t", "plain", "-s", "--template", template, page],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert shown == "Signup: *bold* <b>claims</b> | 50% off"
     assert meta["date"] == "2026-11-21"
     assert meta["description"] == "Ship B."
     assert meta["categories"] == ["ab_test", "ship"]
