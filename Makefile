@@ -10,6 +10,7 @@ JOBS ?= 1
 # cache bytecode (some shells forbid it, which makes every import compile from source).
 unexport PYTHONDONTWRITEBYTECODE
 export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/.cache/pytensor,blas__ldflags=
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 

@@ -449,8 +449,8 @@ METHODS = {
 }
 
 
-def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
-    """The Student-t model of the rows, sampled with NUTS."""
+def robust_model(spec: Spec, data: ArmData) -> tuple[Any, dict[str, float]]:
+    """The Student-t PyMC model of the rows (``robust = true``) and its data-scaled prior."""
     from analyses.ab_models import student_t_model
 
     arms = data.arms
@@ -464,7 +464,14 @@ def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
         "sigma_sd": 2.0 * (p.sigma if p.sigma is not None else spread),
         "nu_rate": p.nu_rate,
     }
-    with student_t_model(y, index, arms, prior):
+    return student_t_model(y, index, arms, prior), prior
+
+
+def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
+    """The Student-t model of the rows, sampled with NUTS."""
+    arms = data.arms
+    model, prior = robust_model(spec, data)
+    with model:
         trace = sample(settings)
     posterior = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())

@@ -113,12 +113,12 @@ def priors(y: np.ndarray) -> dict[str, float]:
 INIT = "adapt_full"
 
 
-def _sample(y: np.ndarray, k: int, settings: Settings):
+def mixture_model(y: np.ndarray, k: int) -> tuple[Any, dict[str, float]]:
+    """The ``k``-component normal mixture in PyMC (ordered means) and its prior."""
     import pymc as pm
     from pymc.distributions.transforms import ordered
 
     prior = priors(y)
-    start = np.quantile(y, (np.arange(k) + 0.5) / k)
     with pm.Model(coords={"component": np.arange(k)}) as model:
         order = {"transform": ordered} if k > 1 else {}
         mu = pm.Normal("mu", prior["mu_mean"], prior["mu_sd"], dims="component", **order)
@@ -129,6 +129,15 @@ def _sample(y: np.ndarray, k: int, settings: Settings):
         else:
             pm.Deterministic("weight", pm.math.ones_like(mu), dims="component")
             pm.Normal("y", mu[0], sigma[0], observed=pm.Data("y_data", y))
+    return model, prior
+
+
+def _sample(y: np.ndarray, k: int, settings: Settings):
+    import pymc as pm
+
+    model, prior = mixture_model(y, k)
+    start = np.quantile(y, (np.arange(k) + 0.5) / k)
+    with model:
         with warnings.catch_warnings():
             # PyMC labels the dense mass matrix "experimental"; it is chosen knowingly here.
             warnings.filterwarnings("ignore", "QuadPotentialFullAdapt", UserWarning)

@@ -31,10 +31,12 @@ def limits() -> dict[str, float]:
 
 
 def hdi(draws: np.ndarray, prob: float = CI_PROB) -> list[float]:
-    """Highest-density interval of a 1-D sample of draws, as ``[low, high]``."""
-    from arviz_stats.base import array_stats
+    """Highest-density interval of a 1-D sample of draws, as ``[low, high]``.
 
-    low, high = array_stats.hdi(np.asarray(draws, dtype=float).ravel(), prob)
+    ArviZ's rule (see :func:`hdi_columns`) in NumPy: importing ArviZ's statistics takes two
+    seconds, a hundred times longer than an exact readout's whole fit.
+    """
+    low, high = hdi_columns(np.asarray(draws, dtype=float).reshape(-1, 1), prob)[0]
     return [float(low), float(high)]
 
 
@@ -70,12 +72,13 @@ def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) ->
     Returns ``{"p_value", "ok", "observed", "expected"}``; ``ok`` is False below
     :data:`SRM_ALPHA`.
     """
-    from scipy import stats
+    from scipy.special import chdtrc
 
     counts = np.asarray(counts, dtype=float)
     split = np.asarray(expected_split, dtype=float)
     expected = counts.sum() * split / split.sum()
-    p_value = float(stats.chisquare(counts, expected).pvalue)
+    statistic = float(np.sum((counts - expected) ** 2 / expected))
+    p_value = float(chdtrc(len(counts) - 1, statistic))
     return {
         "p_value": p_value,
         "alpha": SRM_ALPHA,
@@ -87,36 +90,20 @@ def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) ->
 
 def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> dict:
     """Two-sided two-proportion z-test of B against A and a 95% Wald CI for ``p_b - p_a``."""
-    from scipy import stats
+    from scipy.special import ndtr, ndtri
 
     p_a, p_b = x_a / n_a, x_b / n_b
     pooled = (x_a + x_b) / (n_a + n_b)
     se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     z = (p_b - p_a) / se_pooled if se_pooled > 0 else 0.0
     se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
-    half = stats.norm.ppf(0.975) * se
+    half = ndtri(0.975) * se
     return {
         "test": "two-proportion z-test",
         "statistic": float(z),
-        "p_value": float(2 * stats.norm.sf(abs(z))),
+        "p_value": float(2 * ndtr(-abs(z))),
         "estimate": float(p_b - p_a),
         "ci": [float(p_b - p_a - half), float(p_b - p_a + half)],
-        "ci_prob": 0.95,
-    }
-
-
-def welch_ttest(a: np.ndarray, b: np.ndarray) -> dict:
-    """Welch's two-sided t-test of mean(b) - mean(a) with its 95% confidence interval."""
-    from scipy import stats
-
-    result = stats.ttest_ind(b, a, equal_var=False)
-    ci = result.confidence_interval(0.95)
-    return {
-        "test": "Welch t-test",
-        "statistic": float(result.statistic),
-        "p_value": float(result.pvalue),
-        "estimate": float(np.mean(b) - np.mean(a)),
-        "ci": [float(ci.low), float(ci.high)],
         "ci_prob": 0.95,
     }
 
@@ -128,7 +115,7 @@ def welch_from_moments(
 
     Mean and variance (``ddof=1``), with its 95% confidence interval.
     """
-    from scipy import stats
+    from scipy.special import stdtr, stdtrit
 
     se2_a, se2_b = var_a / n_a, var_b / n_b
     se = float(np.sqrt(se2_a + se2_b))
@@ -144,11 +131,11 @@ def welch_from_moments(
         }
     df = (se2_a + se2_b) ** 2 / (se2_a**2 / (n_a - 1) + se2_b**2 / (n_b - 1))
     t = diff / se
-    half = stats.t.ppf(0.975, df) * se
+    half = stdtrit(df, 0.975) * se
     return {
         "test": "Welch t-test",
         "statistic": float(t),
-        "p_value": float(2 * stats.t.sf(abs(t), df)),
+        "p_value": float(2 * stdtr(df, -abs(t))),
         "estimate": float(diff),
         "ci": [float(diff - half), float(diff + half)],
         "ci_prob": 0.95,
@@ -157,14 +144,14 @@ def welch_from_moments(
 
 def z_test(estimate: float, se: float, name: str) -> dict:
     """A two-sided z-test of a normally distributed estimate against zero, with a 95% CI."""
-    from scipy import stats
+    from scipy.special import ndtr, ndtri
 
     z = estimate / se if se > 0 else 0.0
-    half = stats.norm.ppf(0.975) * se
+    half = ndtri(0.975) * se
     return {
         "test": name,
         "statistic": float(z),
-        "p_value": float(2 * stats.norm.sf(abs(z))),
+        "p_value": float(2 * ndtr(-abs(z))),
         "estimate": float(estimate),
         "ci": [float(estimate - half), float(estimate + half)],
         "ci_prob": 0.95,
@@ -223,8 +210,8 @@ def hdi_columns(draws: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
 
 def normal_interval(mean: np.ndarray, se: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
     """Central interval ``mean ± z * se`` at probability ``prob`` (for normal estimates)."""
-    from scipy import stats
+    from scipy.special import ndtri
 
-    z = stats.norm.ppf(0.5 + prob / 2)
+    z = ndtri(0.5 + prob / 2)
     mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
     return np.stack([mean - z * se, mean + z * se], axis=-1)

@@ -1,67 +1,217 @@
-"""``make bench``: seconds and peak memory per demo experiment, and closed-form throughput.
+"""``make bench``: readout beside PyMC's default ``pm.sample()`` and beside the bare query.
 
-Each demo experiment is fitted in a fresh process (so its peak resident memory is its own)
-through the same code path as ``readout run``; then 1,000 simulated binary experiments are
-read out with the exact Beta posterior to measure readouts per second.
+Readout is compared with PyMC's default ``pm.sample()`` on the same models, and with the
+warehouse engine's own time for the bare aggregate query.
+
+Every measurement runs in a fresh process; its wall time and its peak resident memory (of the
+largest process it started, from ``wait4``) are the process's own. Each workload runs once to
+warm the caches (PyTensor's and numba's compile caches, kept in ``.cache/``) and is measured
+the second time, as a scheduled ``make report`` meets it.
+
+Table 1, per workload: readout's seconds (whole process; the fit alone in brackets) and peak
+MB, PyMC's default ``pm.sample()`` on the same model and data in one process (seconds of
+sampling in brackets), and how many times longer PyMC took.
+
+Table 2: a generated warehouse (DuckDB: 10 million assigned units and 50 million events;
+PostgreSQL: 1 million units), one experiment with three metrics; readout's whole ``run``
+against the engine running the same SQL (the bundle's queries) on its own.
+
+``python bench/run.py --quick`` skips the warm-up and the largest workloads (1M creators, the
+10M-unit warehouse).
 """
 
 from __future__ import annotations
 
-import resource
+import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+WORK = ROOT / "bench-results"
+READOUT = str(ROOT / ".venv" / "bin" / "readout")
+CONFIG = ROOT / "experiments.toml"
+SEED = 20261201
+#: DuckDB's memory limit in the warehouse bench, for readout and the bare query alike.
+DUCKDB_MEMORY = "400MB"
 
 
-def _child(name: str, output: str) -> None:
-    from readout import runner
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Measure:
+    """One process: wall seconds, peak MB, exit code, and the JSON line it printed."""
+
+    seconds: float
+    peak_mb: float
+    code: int
+    inner: dict
+
+
+def measure(command: list[str], env: dict | None = None) -> Measure:
+    """Run ``command`` in a fresh process: wall seconds, peak MB, exit code, its JSON line."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT, env=env or os.environ
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        lines = out.read().strip().splitlines()
+    inner = {}
+    if lines:
+        try:
+            inner = json.loads(lines[-1])
+        except ValueError:
+            inner = {}
+    return Measure(seconds, usage.ru_maxrss / 1024, process.returncode, inner)
+
+
+def child(kind: str, name: str, *extra: str) -> list[str]:
+    """The command that runs one of this script's child measurements."""
+    return [sys.executable, str(Path(__file__).resolve()), "--child", kind, name, *extra]
+
+
+def pymc_env() -> dict:
+    """PyMC as installed, default settings; its numba cache kept inside the project."""
+    return {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _experiment(name: str, config: Path):
     from readout.config import load_config
 
-    config = load_config(ROOT / "experiments.toml")
-    (experiment,) = [e for e in config.experiments if e.name == name]
-    started = time.perf_counter()
-    outcome = runner.run_one(experiment, Path(output), "2000-01-01", force=True)
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{seconds:.2f} {peak_mb:.0f} {outcome.code}")
+    loaded = load_config(config)
+    return next(e for e in loaded.experiments if e.name == name)
 
 
-def _closed_form(n_experiments: int = 1000) -> float:
-    from analyses import ab_test
-    from analyses.base import Settings
+def _loaded(name: str, config: Path):
+    """The experiment and its data exactly as readout's fit receives them."""
+    from readout import registry
+    from readout.data import fetch_data
 
-    spec = ab_test.Spec(
-        name="b",
-        title="b",
-        analysis="ab_test",
-        data="-",
-        group="arm",
-        control="A",
-        metric="y",
-        metric_type="binary",
-    )
-    rng = np.random.default_rng(0)
-    frames = []
-    for _ in range(n_experiments):
-        n = 2000
-        frames.append(
-            pd.DataFrame(
-                {"arm": np.repeat(["A", "B"], n), "y": rng.binomial(1, [0.1] * n + [0.11] * n)}
-            )
-        )
-    settings = Settings(exact_draws=8000)
-    started = time.perf_counter()
-    for frame in frames:
-        ab_test.fit(spec, frame, settings)
-    return n_experiments / (time.perf_counter() - started)
+    experiment = _experiment(name, config)
+    analysis = registry.get(experiment.spec.analysis)
+    fetched = fetch_data(experiment, None, write_cache=False).fetched
+    data, _ = analysis.load(experiment.spec, fetched, experiment.input_paths())
+    return experiment, data
+
+
+def child_readout(name: str, config: str) -> None:
+    """One experiment through readout's own path (fit, figures, bundle, HTML, PDF)."""
+    from dataclasses import replace
+
+    from readout import registry, runner
+
+    experiment = _experiment(name, Path(config))
+    real = registry.get(experiment.spec.analysis)
+    fit_seconds = []
+
+    def timed_fit(*args):
+        started = time.perf_counter()
+        result = real.fit(*args)
+        fit_seconds.append(time.perf_counter() - started)
+        return result
+
+    registry._all()[real.name] = replace(real, fit=timed_fit)
+    with tempfile.TemporaryDirectory() as out:
+        outcome = runner.run_one(experiment, Path(out), "2000-01-01", force=True)
+    print(json.dumps({"fit": sum(fit_seconds), "code": outcome.code}))
+
+
+def child_pymc(name: str, config: str) -> None:
+    """The same model on the same data, sampled by ``pm.sample()`` with its defaults."""
+    import pymc as pm
+
+    from analyses import ab_models, hierarchical, mixture, regression
+    from analyses.ab_test import robust_model
+    from analyses.conjugate import NormalPrior
+
+    experiment, data = _loaded(name, Path(config))
+    spec = experiment.spec
+    models = []
+    if spec.analysis == "ab_test" and spec.robust:
+        models.append(robust_model(spec, data)[0])
+    elif spec.analysis == "ab_test":
+        rows = _raw_rows(experiment)
+        kind = data.metrics[0].kind
+        if kind == "binary":
+            models += [ab_models.beta_model(y, 1.0, 1.0) for y in rows.values()]
+        else:
+            logs = {arm: np.log(y[y > 0]) for arm, y in rows.items()}
+            pooled = np.concatenate(list(logs.values()))
+            prior = NormalPrior.scaled(float(pooled.mean()), float(pooled.std(ddof=1)))
+            models += [ab_models.normal_model(y, prior) for y in logs.values()]
+    elif spec.analysis == "hierarchical":
+        from analyses import pooling
+
+        groups = sorted(set(data.group))
+        prior = pooling.PoolingPrior.scaled(data.estimate, data.se)
+        if len(data) > 20_000:
+            models.append(_collapsed_model(data, groups, prior))
+        else:
+            models.append(hierarchical.full_model(spec, data, groups, prior))
+    elif spec.analysis == "mixture":
+        for k in spec.components:
+            # PyMC's default start puts every ordered mean at 0, where the ordered transform
+            # is -inf: pm.sample() cannot start. The means start at the data's quantiles, as
+            # readout's own fit does; everything else stays at PyMC's defaults.
+            start = {"mu": np.quantile(data, (np.arange(k) + 0.5) / k)} if k > 1 else None
+            models.append((mixture.mixture_model(data, k)[0], start))
+    elif spec.analysis == "regression":
+        centre, scale = data.x.mean(axis=0), data.x.std(axis=0)
+        models.append(regression.model(spec, data, centre, scale)[0])
+    sampling = 0.0
+    for entry in models:
+        model, start = entry if isinstance(entry, tuple) else (entry, None)
+        with model:
+            started = time.perf_counter()
+            pm.sample(random_seed=SEED, progressbar=False, initvals=start)
+            sampling += time.perf_counter() - started
+    print(json.dumps({"sample": sampling, "models": len(models)}))
+
+
+def _raw_rows(experiment) -> dict[str, np.ndarray]:
+    import pandas as pd
+
+    spec = experiment.spec
+    frame = pd.read_csv(experiment.data_path, dtype={spec.group: str})
+    return {
+        arm: frame.loc[frame[spec.group] == arm, spec.metric].to_numpy(float)
+        for arm in dict.fromkeys(frame[spec.group])
+    }
+
+
+def _collapsed_model(units, groups, prior):
+    """The pooling model with every unit's effect integrated out (one normal per unit)."""
+    import pymc as pm
+
+    g = np.searchsorted(groups, units.group)
+    with pm.Model(coords={"group": groups}) as model:
+        mu = pm.Normal("mu", prior.mu_mean, prior.mu_sd)
+        sigma_unit = pm.HalfNormal("sigma_unit", prior.scale)
+        sigma_group = pm.HalfNormal("sigma_group", prior.scale)
+        z = pm.Normal("z_group", 0.0, 1.0, dims="group")
+        mu_group = mu + sigma_group * z
+        spread = pm.math.sqrt(units.se**2 + sigma_unit**2)
+        pm.Normal("y", mu_group[g], spread, observed=units.estimate)
+    return model
+
+
+# --------------------------------------------------------------------------- bench data
 
 
 POOLING_CONFIG = """
@@ -80,153 +230,377 @@ group_label = "genre"
 value_prefix = "$"
 """
 
+ROBUST_CONFIG = """
+[[experiments]]
+name = "income-spend-t"
+title = "Annual spend by income group, Student-t"
+analysis = "ab_test"
+data = "{data}"
+group = "income_group"
+control = "low"
+metric = "annual_spend"
+metric_type = "continuous"
+log_transform = true
+robust = true
+observational = true
+"""
 
-def _pooling_data(n: int, folder: Path) -> None:
+BAD_CONFIG = """
+[[experiments]]
+name = "bad"
+title = "A column that is not there"
+analysis = "ab_test"
+data = "{data}"
+group = "arm"
+control = "A"
+metric = "no_such_column"
+metric_type = "binary"
+"""
+
+
+def pooling_data(n: int, folder: Path) -> Path:
     """Pre-summarised creators: 20 genres, effects sd 0.4 around genre means."""
+    import pandas as pd
+
     rng = np.random.default_rng(n)
     genre = rng.integers(0, 20, n)
     genre_mean = rng.normal(0.3, 0.3, 20)
     users = np.exp(rng.uniform(np.log(30), np.log(5000), n)).astype(int)
     se = 2 * 2.3 / np.sqrt(users)
     effect = genre_mean[genre] + 0.4 * rng.standard_normal(n)
-    frame = pd.DataFrame(
+    pd.DataFrame(
         {
-            "creator": [f"c{i:06d}" for i in range(n)],
+            "creator": [f"c{i:07d}" for i in range(n)],
             "genre": [f"genre-{g:02d}" for g in genre],
             "users": users,
             "estimate": effect + se * rng.standard_normal(n),
             "std_error": se,
         }
+    ).to_csv(folder / f"creators-{n}.csv", index=False)
+    config = folder / f"creators-{n}.toml"
+    config.write_text(POOLING_CONFIG.format(n=n))
+    return config
+
+
+WAREHOUSE_SQL = """
+SELECT setseed(0.42);
+CREATE TABLE exposures AS
+SELECT i AS user_id,
+       CASE WHEN hash(i) % 2 = 0 THEN 'control' ELSE 'treatment' END AS variant,
+       TIMESTAMP '2026-11-01' + to_seconds(CAST(hash(i + 7) % (14 * 86400) AS BIGINT)) AS exposed_at
+FROM range({units}) t(i);
+CREATE TABLE events AS
+SELECT CAST(floor(random() * {units}) AS BIGINT) AS user_id,
+       TIMESTAMP '2026-11-01' + to_seconds(CAST(floor(random() * 28 * 86400) AS BIGINT)) AS ts,
+       CASE WHEN random() < 0.08 THEN 'purchase' WHEN random() < 0.02 THEN 'support'
+            ELSE 'view' END AS kind,
+       round(random() * 80, 2) AS amount
+FROM range({events});
+"""
+
+WAREHOUSE_CONFIG = """
+[settings]
+max_rows = 100_000_000
+
+[sources.bench]
+url = "{url}"
+dialect = "duckdb"
+
+[[experiments]]
+name = "bench-{engine}"
+title = "{units:,} units, three metrics"
+analysis = "ab_test"
+source = "bench"
+assignments = "SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures"
+control = "control"
+
+[[experiments.metrics]]
+name = "purchase"
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM events WHERE kind = 'purchase'"
+aggregate = "any"
+kind = "binary"
+role = "primary"
+
+[[experiments.metrics]]
+name = "revenue"
+sql = "SELECT user_id AS unit, ts, amount AS value FROM events WHERE kind = 'purchase'"
+aggregate = "sum"
+kind = "revenue"
+
+[[experiments.metrics]]
+name = "support"
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM events WHERE kind = 'support'"
+aggregate = "count"
+kind = "count"
+role = "guardrail"
+higher_is_better = false
+max_harm = 0.05
+"""
+
+
+def warehouse_duckdb(units: int, events: int, folder: Path) -> Path:
+    """A DuckDB file with ``units`` assigned units and ``events`` events (made once, kept)."""
+    import duckdb
+
+    path = folder / f"warehouse-{units}.duckdb"
+    if path.is_file():
+        return path
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    con = duckdb.connect(str(partial))
+    con.execute(WAREHOUSE_SQL.format(units=units, events=events))
+    con.close()
+    partial.replace(path)
+    return path
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class Row:
+    """One line of the first table."""
+
+    workload: str
+    readout: Measure
+    pymc: Measure | None
+    target: str
+
+
+def _seconds(m: Measure, key: str) -> str:
+    inner = m.inner.get(key)
+    text = f"{m.seconds:.2f}" if m.seconds < 10 else f"{m.seconds:.1f}"
+    if m.code not in (0, 2):
+        text += " FAILED"
+    return f"{text} ({inner:.2f})" if inner is not None else text
+
+
+def print_table(rows: list[Row]) -> None:
+    """The first table: readout beside PyMC's default sampler."""
+    head = (
+        f"{'workload':<46} {'readout s (fit)':>17} {'MB':>6} "
+        f"{'pm.sample() s (sampling)':>25} {'MB':>6} {'ratio':>6}  target"
     )
-    frame.to_csv(folder / f"creators-{n}.csv", index=False)
-    (folder / f"creators-{n}.toml").write_text(POOLING_CONFIG.format(n=n))
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        pymc = _seconds(r.pymc, "sample") if r.pymc else "—"
+        pymc_mb = f"{r.pymc.peak_mb:.0f}" if r.pymc else "—"
+        ratio = f"{r.pymc.seconds / r.readout.seconds:.1f}x" if r.pymc else "—"
+        print(
+            f"{r.workload:<46} {_seconds(r.readout, 'fit'):>17} {r.readout.peak_mb:>6.0f} "
+            f"{pymc:>25} {pymc_mb:>6} {ratio:>6}  {r.target}"
+        )
 
 
-def _timed_run(config: Path, output: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak resident MB and exit code of a whole ``readout run``."""
-    script = (
-        "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "code = subprocess.call([sys.executable, '-m', 'readout.cli', 'run', '--config', "
-        f"'{config}', '--output', '{output}', '--force'], stdout=subprocess.DEVNULL, "
-        "stderr=subprocess.DEVNULL); "
-        "print(time.perf_counter() - t, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, code)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout.split()
-    return float(out[0]), float(out[1]), int(out[2])
+def twice(command: list[str], warm: bool, env: dict | None = None) -> Measure:
+    """Measure ``command``; with ``warm``, after one unmeasured run that fills the caches."""
+    if warm:
+        measure(command, env)
+    return measure(command, env)
 
 
-def pooling_rows(sizes: tuple[int, ...] = (500, 10_000, 100_000)) -> list[tuple]:
-    """Whole-run time, memory and report sizes for pre-summarised creators."""
+def model_rows(warm: bool, quick: bool) -> list[Row]:
+    """Measure every workload of the first table."""
+    work = WORK / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    reports = WORK / "reports"
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        for n in sizes:
-            _pooling_data(n, folder)
-            seconds, peak, code = _timed_run(folder / f"creators-{n}.toml", folder / "reports")
-            readout = next(
-                p for p in (folder / "reports" / f"creators-{n}").iterdir() if p.is_dir()
-            )
-            kb = {
-                name: (readout / name).stat().st_size / 1024
-                for name in ("report.html", "report.pdf", "bundle.json")
-            }
-            rows.append(
-                (n, seconds, peak, code, kb["report.html"], kb["report.pdf"], kb["bundle.json"])
-            )
+    rows.append(Row("readout --help", twice([READOUT, "--help"], warm), None, "< 1 s"))
+    validate = [READOUT, "validate", "--config", str(CONFIG)]
+    rows.append(Row("readout validate (the demo config)", twice(validate, warm), None, "< 1 s"))
+    bad = work / "bad.toml"
+    bad.write_text(BAD_CONFIG.format(data=ROOT / "data" / "signup_conversion.csv"))
+    rows.append(
+        Row(
+            "a bad-input error (exit 2)",
+            twice([READOUT, "validate", "--config", str(bad)], warm),
+            None,
+            "< 1 s",
+        )
+    )
+    run = [READOUT, "run", "--config", str(CONFIG), "--output", str(reports)]
+    forced = measure([*run, "--force", "-j", "2"])
+    rows.append(Row("readout run, nothing changed (the demo)", twice(run, warm), None, "< 1 s"))
+    demos = [
+        ("signup-page", "binary A/B/n, 3 x 12,000 users (signup-page)", "exact"),
+        ("income-spend", "log-normal, 1,487 rows (income-spend)", "fit < 0.2 s"),
+        ("creator-pricing", "hierarchical, 500 creators (creator-pricing)", "fit < 3 s"),
+        ("eight-schools", "hierarchical, eight schools", "fit < 3 s"),
+        ("three-groups", "mixture, 1,000 values, K = 1, 2, 3", "fit < 15 s"),
+        ("topic-share", "regression, 400 rows (topic-share)", "fit < 5 s"),
+    ]
+    robust = work / "robust.toml"
+    robust.write_text(ROBUST_CONFIG.format(data=ROOT / "data" / "income_spend.csv"))
+    for name, label, target in demos[:2]:
+        rows.append(_model_row(name, CONFIG, label, target, warm))
+    label = "Student-t, 1,487 rows (income-spend)"
+    rows.append(_model_row("income-spend-t", robust, label, "fit < 3 s", warm))
+    for name, label, target in demos[2:]:
+        rows.append(_model_row(name, CONFIG, label, target, warm))
+    config = pooling_data(100_000, work)
+    command = [READOUT, "run", "--config", str(config), "--output", str(reports), "--force"]
+    rows.append(
+        Row(
+            "hierarchical, 100,000 creators, whole run",
+            twice(command, warm),
+            twice(child("pymc", "creators-100000", str(config)), warm, pymc_env()),
+            "< 30 s, < 1 GB",
+        )
+    )
+    if not quick:
+        config = pooling_data(1_000_000, work)
+        command = [READOUT, "run", "--config", str(config), "--output", str(reports), "--force"]
+        label = "hierarchical, 1,000,000 creators, whole run"
+        rows.append(Row(label, measure(command), None, "< 180 s, < 2 GB"))
+    rows.append(Row("make report --force (the whole demo, -j 2)", forced, None, "< 60 s"))
     return rows
 
 
-def cache_rows(names: tuple[str, ...] = ("signup-page", "checkout-aa", "creator-pricing")):
-    """Seconds of a first run and of a re-run with nothing changed (the fit cache)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        only = [arg for name in names for arg in ("--only", name)]
-        config = ROOT / "experiments.toml"
-        times = []
-        for _ in range(2):
-            started = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "readout.cli",
-                    "run",
-                    "--config",
-                    str(config),
-                    "--output",
-                    tmp,
-                    *only,
-                ],
-                check=True,
-                capture_output=True,
-                cwd=ROOT,
-            )
-            times.append(time.perf_counter() - started)
-    return times
+def _model_row(name: str, config: Path, label: str, target: str, warm: bool) -> Row:
+    return Row(
+        label,
+        twice(child("readout", name, str(config)), warm),
+        twice(child("pymc", name, str(config)), warm, pymc_env()),
+        target,
+    )
+
+
+# --------------------------------------------------------------------------- warehouse
+
+
+def warehouse_rows(quick: bool) -> list[tuple]:
+    """Measure the second table: DuckDB (10M units, or 1M with --quick) and PostgreSQL."""
+    work = WORK / "work"
+    rows = []
+    sizes = [(1_000_000, 5_000_000)] if quick else [(10_000_000, 50_000_000)]
+    for units, events in sizes:
+        path = warehouse_duckdb(units, events, work)
+        # DuckDB's own setting keeps the process under 1 GB (it spills to disk beyond it).
+        url = f"duckdb:///{path}?memory_limit={DUCKDB_MEMORY}"
+        rows.append(_warehouse_run("duckdb", url, units, events, work))
+    rows.append(_postgres_row(work))
+    return rows
+
+
+def _warehouse_run(engine: str, url: str, units: int, events: int, work: Path, env=None):
+    config = work / f"warehouse-{engine}.toml"
+    config.write_text(WAREHOUSE_CONFIG.format(url=url, engine=engine, units=units))
+    out = work / f"warehouse-{engine}-reports"
+    shutil.rmtree(out, ignore_errors=True)
+    # A scheduled run: the compiled SQL is cached from the run before (the first run here).
+    command = [READOUT, "run", "--config", str(config), "--output", str(out), "--force"]
+    run = twice(command, True, env)
+    (bundle,) = out.glob(f"bench-{engine}/*/bundle.json")
+    queries = json.loads(bundle.read_text())["queries"]
+    bare = _bare_query(engine, url, queries, env)
+    label = f"{engine}: {units:,} units, {events:,} events, 3 metrics"
+    return label, run, bare
+
+
+def _bare_query(engine: str, url: str, queries: list[dict], env) -> float:
+    """The engine alone running the SQL readout ran (best of two, so its cache is warm)."""
+    script = BARE[engine].format(url=url, queries=json.dumps([q["sql"] for q in queries]))
+    times = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+        )
+        times.append(float(out.stdout.split()[-1]))
+    return min(times)
+
+
+BARE = {
+    "duckdb": (
+        "import duckdb, json, time; path, _, limit = {url!r}.removeprefix('duckdb:///')"
+        ".partition('?memory_limit='); con = duckdb.connect(path, read_only=True, "
+        "config={{'memory_limit': limit}}); t = time.perf_counter()\n"
+        "for q in json.loads({queries!r}): con.execute(q).fetchall()\n"
+        "print(time.perf_counter() - t)"
+    ),
+    "postgres": (
+        "import psycopg, json, os, time; con = psycopg.connect({url!r}.replace('postgres://', "
+        "'postgresql://').replace('${{BENCH_PG_PASSWORD}}', os.environ['BENCH_PG_PASSWORD'])); "
+        "t = time.perf_counter()\n"
+        "for q in json.loads({queries!r}): con.execute(q).fetchall()\n"
+        "print(time.perf_counter() - t)"
+    ),
+}
+
+
+def _postgres_row(work: Path):
+    from tests.engines import load_postgres, postgres_bin, postgres_server
+
+    units, events = 1_000_000, 5_000_000
+    if postgres_bin() is None:
+        return (f"postgres: {units:,} units (PostgreSQL not installed)", None, None)
+    source = warehouse_duckdb(units, events, work)
+    import duckdb
+
+    files = {}
+    con = duckdb.connect(str(source), read_only=True)
+    for table in ("exposures", "events"):
+        files[table] = work / f"pg-{table}.csv"
+        con.execute(f"COPY {table} TO '{files[table]}' (FORMAT csv, HEADER true)")
+    con.close()
+    with postgres_server() as (url, password):
+        load_postgres(url, password, files)
+        env = {**os.environ, "BENCH_PG_PASSWORD": password}
+        secret = url.replace("readout@", "readout:${BENCH_PG_PASSWORD}@")
+        return _warehouse_run("postgres", secret, units, events, work, env)
+
+
+def print_warehouse(rows: list[tuple]) -> None:
+    """The second table: readout's whole run beside the engine's bare query."""
+    print()
+    head = (
+        f"{'warehouse workload':<52} {'readout run s':>13} {'MB':>6} {'bare query s':>13} "
+        f"{'limit s':>8}  within"
+    )
+    print(head)
+    print("-" * len(head))
+    for label, run, bare in rows:
+        if run is None:
+            print(f"{label:<52} {'skipped':>13}")
+            continue
+        limit = 1.3 * bare + 2
+        ok = "yes" if run.seconds <= limit and run.peak_mb < 1024 and run.code == 0 else "NO"
+        print(
+            f"{label:<52} {run.seconds:>13.1f} {run.peak_mb:>6.0f} {bare:>13.1f} {limit:>8.1f}"
+            f"  {ok}"
+        )
+    print("limit: 1.3 x the bare query + 2 s, and under 1 GB (the readout process)")
 
 
 def main() -> None:
-    """Print the benchmark tables."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3])
+    """Print both tables."""
+    if len(sys.argv) >= 4 and sys.argv[1] == "--child":
+        {"readout": child_readout, "pymc": child_pymc}[sys.argv[2]](*sys.argv[3:])
         return
-    from readout.config import load_config
+    quick = "--quick" in sys.argv
+    warm = not quick
+    started = time.perf_counter()
+    print(f"readout bench on {os.cpu_count()} cores, {_machine()}; warm caches: {warm}")
+    print()
+    print_table(model_rows(warm, quick))
+    print(
+        "\nreadout s: the whole process (fit, figures, bundle, HTML and PDF), the fit alone in "
+        "brackets. pm.sample() s: one process building the same model on the same data and "
+        "sampling it with PyMC's defaults (1,000 draws after 1,000 tuning steps in as many "
+        "chains as cores, at least 2; readout runs 4 chains); "
+        "sampling alone in brackets. ratio: PyMC's process time over readout's. MB: peak "
+        "resident memory of the largest process. The 100,000-creator PyMC model has every "
+        "creator's effect integrated out (a plain model would sample 100,000 more parameters)."
+    )
+    print_warehouse(warehouse_rows(quick))
+    print(f"\nbench took {time.perf_counter() - started:.0f} s")
 
-    config = load_config(ROOT / "experiments.toml")
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for experiment in config.experiments:
-            result = subprocess.run(
-                [sys.executable, str(Path(__file__).resolve()), "--child", experiment.name, tmp],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            )
-            seconds, peak, code = result.stdout.split()[-3:]
-            rows.append((experiment.name, experiment.spec.analysis, seconds, peak, code))
-    print(f"{'experiment':<18} {'analysis':<13} {'seconds':>8} {'peak MB':>8} {'exit':>5}")
-    print("-" * 56)
-    for name, analysis, seconds, peak, code in rows:
-        print(f"{name:<18} {analysis:<13} {float(seconds):>8.2f} {float(peak):>8.0f} {code:>5}")
-    rate = _closed_form()
-    print()
-    print(
-        f"binary closed form: {rate:,.0f} readouts per second over 1,000 simulated "
-        "experiments (2 x 2,000 users, 8,000 posterior draws each)"
-    )
-    print(
-        "seconds include fitting, figures, bundle, HTML and PDF; the first continuous fit "
-        "also compiles C code once (cached in .cache/pytensor)."
-    )
-    first, again = cache_rows()
-    print()
-    print(
-        f"fit cache: first run {first:.1f} s, re-run with nothing changed {again:.1f} s "
-        f"({100 * again / first:.0f}% of the first; signup-page, checkout-aa, creator-pricing);"
-    )
-    print(
-        "  a re-run fits nothing: what remains is start-up (importing the analyses to "
-        "validate the config, about 4 s) and hashing the data"
-    )
-    print()
-    print("hierarchical pooling, pre-summarised creators in 20 genres, whole `readout run`")
-    print(
-        f"{'creators':>9} {'seconds':>8} {'peak MB':>8} {'exit':>5} {'HTML KB':>8} "
-        f"{'PDF KB':>7} {'bundle KB':>9}"
-    )
-    print("-" * 60)
-    for n, seconds, peak, code, html, pdf, bundle in pooling_rows():
-        print(
-            f"{n:>9,} {seconds:>8.1f} {peak:>8.0f} {code:>5} {html:>8.0f} {pdf:>7.0f} "
-            f"{bundle:>9.0f}"
-        )
-    print(
-        "targets: 100,000 creators within 60 s and 2 GB; reports stay small (top-N tables, "
-        "the full table in units.csv)"
-    )
+
+def _machine() -> str:
+    import platform
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {memory:.0f} GB RAM, Python {platform.python_version()}"
 
 
 if __name__ == "__main__":

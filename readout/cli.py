@@ -33,12 +33,14 @@ _output = click.option(
 
 
 def configure_pytensor(cache: Path) -> None:
-    """Keep PyTensor's compile cache in the project and say there is no BLAS to link.
+    """Keep PyTensor's and numba's compile caches in the project; say there is no BLAS.
 
     Set before PyMC is imported; a user's own ``PYTENSOR_FLAGS`` keep their settings. The
     models compile with the C backend and have no large matrix products, so BLAS does not
     matter; declaring none saves a search and its warning.
     """
+    # numba compiles the models; its cache sits beside PyTensor's (read when numba loads).
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache.parent / "numba"))
     flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",") if f]
     names = {f.split("=", 1)[0] for f in flags}
     if "base_compiledir" not in names:

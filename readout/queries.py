@@ -401,6 +401,33 @@ def _present(part, names: list[str]):
     return part
 
 
+def _require_columns(columns: list[Column], present: list[str], where: Where) -> None:
+    """Every column a part reads is in the file or the query; else name it and the others."""
+    for column in columns:
+        if column.name not in present:
+            shown = ", ".join(c for c in present if c != ROW_COLUMN)
+            raise Problem(
+                where.label,
+                f"column '{column.name}' (from {column.key} = \"{column.name}\") is "
+                f"missing; the {'file' if where.file else 'query'} has columns {shown}",
+                f"set {column.key} to one of those columns or add the column",
+            )
+
+
+def _require_in_file(engine: Engine, request: Request, where: Where) -> None:
+    """A file's missing columns, found by the engine's own driver before ibis is imported.
+
+    Bad input should fail in well under a second; ibis takes most of one to import.
+    """
+    if not where.file:
+        return
+    present = [name for name, _ in engine.describe(table=FILE_TABLE)]
+    for part in request.values():
+        if isinstance(part, Experiment) or (isinstance(part, Rows) and part.input != "data"):
+            continue
+        _require_columns(_columns_of(_present(part, present)), present, where)
+
+
 def compile_request(engine: Engine, request: Request, where: Where, limit: int) -> dict:
     """Compile every part: ``{"checks": {name: sql}, "parts": {name: sql}}``."""
     import ibis
@@ -418,15 +445,7 @@ def compile_request(engine: Engine, request: Request, where: Where, limit: int) 
         part = _present(part, present)
         columns = _columns_of(part)
         kept[name] = [c.name for c in columns]
-        for column in columns:
-            if column.name not in present:
-                shown = ", ".join(c for c in present if c != ROW_COLUMN)
-                raise Problem(
-                    where.label,
-                    f"column '{column.name}' (from {column.key} = \"{column.name}\") is "
-                    f"missing; the {'file' if where.file else 'query'} has columns {shown}",
-                    f"set {column.key} to one of those columns or add the column",
-                )
+        _require_columns(columns, present, where)
         checks[name] = ibis.to_sql(check_expression(rel, columns), dialect=engine.backend)
         expr = (
             rows_expression(rel, part.columns, limit)
@@ -460,6 +479,7 @@ def compiled(
             return json.loads(path.read_text())
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
+    _require_in_file(engine, request, where)
     result = compile_request(engine, request, where, limit)
     if path is not None and write:
         from readout.bundle import atomic_write_text

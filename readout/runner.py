@@ -200,6 +200,40 @@ def sigterm_unwinds():
         signal.signal(signal.SIGTERM, previous)
 
 
+#: What drawing, checking and printing a readout import: seconds before the first figure.
+PREFETCH = ("xarray", "scipy.special", "jsonschema", "weasyprint")
+
+
+def _prefetch() -> None:
+    import importlib
+
+    from analyses import figures
+
+    figures.pyplot()
+    for module in PREFETCH:
+        importlib.import_module(module)
+
+
+@contextlib.contextmanager
+def _prefetched(wanted: bool):
+    """Import the rendering libraries in a thread while the body waits on an engine.
+
+    The thread is always joined before the body's result is used, so no process forks
+    (PyMC's chains) while an import is half done.
+    """
+    if not wanted:
+        yield
+        return
+    import threading
+
+    thread = threading.Thread(target=_prefetch, name="readout-prefetch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
 def _failure_log(output: Path, name: str, exc: BaseException) -> Path:
     """Write an experiment's traceback to ``<output>/.logs/<name>.log``."""
     folder = output / ".logs"
@@ -220,8 +254,12 @@ def run_one(
         previous = tree.latest(output, name)
         loaded = None
         if experiment.data_path is None:
-            # A warehouse: one aggregate query tells whether anything changed.
-            loaded = fetch_data(experiment, output)
+            # A warehouse: one aggregate query tells whether anything changed. A readout
+            # not made today most likely will be refitted: load the libraries that draw and
+            # print it while the engine works (the query holds no Python lock).
+            likely = force or previous is None or previous.name != readout_date
+            with _prefetched(likely):
+                loaded = fetch_data(experiment, output)
             data_sha = loaded.fingerprint
         else:
             path = experiment.data_path

@@ -185,10 +185,16 @@ def _arrays(found: dict[str, Any]) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- opening
 
 
-def _duckdb(path: Path | None, read_only: bool, base_dir: Path):
+def _duckdb(
+    path: Path | None, read_only: bool, base_dir: Path, settings: dict[str, str] | None = None
+):
+    """A DuckDB connection; ``settings`` are DuckDB's own (``memory_limit``, ``threads``)."""
     import duckdb
 
-    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+    con = duckdb.connect(
+        str(path) if path else ":memory:", read_only=read_only, config=dict(settings or {})
+    )
+    con.execute("SET enable_progress_bar = false")
     # Relative paths in users' queries (read_parquet('events/*.parquet')) start at the
     # config file's folder, as every other path in the config does.
     # Literals, not parameters: binding a Python parameter makes duckdb import pandas (0.3 s).
@@ -203,6 +209,13 @@ def _ibis_duckdb(native):
         return ibis.duckdb.from_connection(native)
 
     return opener
+
+
+def duckdb_error() -> type[Exception]:
+    """DuckDB's base error class (imported only when a DuckDB source is opened)."""
+    import duckdb
+
+    return duckdb.Error
 
 
 def header_of(path: Path) -> list[str]:
@@ -350,7 +363,16 @@ def open_source(
                     f"{where}: the DuckDB file {path} does not exist",
                     "check the url (a relative path starts at the config file's folder)",
                 )
-        native = _duckdb(path, read_only=path is not None and not files, base_dir=base_dir)
+        # DuckDB's settings ride on the URL: duckdb:///warehouse.duckdb?memory_limit=512MB
+        settings = dict(parse_qsl(parts.query))
+        try:
+            native = _duckdb(path, path is not None and not files, base_dir, settings)
+        except duckdb_error() as exc:
+            raise ConfigError(
+                config,
+                f"{where}: DuckDB refused a setting in the url ({str(exc).splitlines()[0]})",
+                "use DuckDB's setting names, e.g. ?memory_limit=512MB&threads=2",
+            ) from None
         for table, file in files.items():
             reader = "read_csv" if file.suffix.lower() == ".csv" else "read_parquet"
             native.execute(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}({_literal(file)})')

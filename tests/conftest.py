@@ -10,6 +10,7 @@ os.environ.setdefault(
     "PYTENSOR_FLAGS", f"base_compiledir={ROOT / '.cache' / 'pytensor'},blas__ldflags="
 )
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -61,3 +61,13 @@ def test_axis_labels_quote_the_configured_interval():
 def test_one_formatter_never_prints_certainty():
     assert prob(1.0) == ">99.9%" and prob(0.0) == "<0.1%"
     assert ci_label(0.89) == "89% HDI"
+
+
+def test_the_density_curve_is_scipys_gaussian_kde():
+    from scipy.stats import gaussian_kde
+
+    from analyses import figures
+
+    draws = np.random.default_rng(5).gamma(3.0, 1.0, 3000)
+    grid = np.linspace(0, 12, 50)
+    assert figures.kde(draws, grid) == pytest.approx(gaussian_kde(draws)(grid), rel=1e-9)

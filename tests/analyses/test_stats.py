@@ -59,13 +59,23 @@ def test_two_proportion_ztest_by_hand():
     assert result["ci"] == pytest.approx([0.03 - 1.959964 * se, 0.03 + 1.959964 * se], rel=1e-5)
 
 
-def test_welch_ttest_by_hand():
+def test_welch_test_from_moments_matches_scipy_on_the_rows():
     rng = np.random.default_rng(3)
     a, b = rng.normal(0, 1, 50), rng.normal(0.5, 2, 80)
-    result = stats.welch_ttest(a, b)
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    diff = b.mean() - a.mean()
-    half = sps.t.ppf(0.975, df) * np.sqrt(va + vb)
-    assert result["ci"] == pytest.approx([diff - half, diff + half])
-    assert result["p_value"] == pytest.approx(2 * sps.t.sf(abs(diff) / np.sqrt(va + vb), df))
+    result = stats.welch_from_moments(
+        a.size, a.mean(), a.var(ddof=1), b.size, b.mean(), b.var(ddof=1)
+    )
+    reference = sps.ttest_ind(b, a, equal_var=False)
+    ci = reference.confidence_interval(0.95)
+    assert result["ci"] == pytest.approx([ci.low, ci.high])
+    assert result["p_value"] == pytest.approx(reference.pvalue)
+    assert result["statistic"] == pytest.approx(reference.statistic)
+
+
+def test_hdi_agrees_with_arviz():
+    from arviz_stats.base import array_stats
+
+    rng = np.random.default_rng(4)
+    for draws in (rng.gamma(2.0, 1.0, 20_001), rng.normal(0, 1, 4_000), rng.beta(2, 9, 777)):
+        for prob in (0.5, 0.89, 0.94):
+            assert stats.hdi(draws, prob) == pytest.approx(array_stats.hdi(draws, prob))
