@@ -57,8 +57,8 @@ validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
-bench: setup data ## Print a table of seconds and peak memory per demo experiment
-	$(PY) bench/run.py
+bench: setup data ## Readout beside PyMC's default pm.sample() and beside the bare warehouse query (QUICK=1: smaller)
+	$(PY) bench/run.py $(if $(QUICK),--quick,)
 
 lint: setup ## ruff check and ruff format --check
 	.venv/bin/ruff check .
@@ -113,5 +113,7 @@ $(STAMP)/system: | $(STAMP)
 $(STAMP):
 	@mkdir -p $@
 
-clean: ## Remove generated reports, data and caches (keeps .venv)
-	rm -rf $(OUTPUT)/* data/*.csv .pytest_cache
+clean: ## Remove generated reports, data, bench files and caches (keeps .venv)
+	find $(OUTPUT) -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf data/*.csv data/*.duckdb bench-results .pytest_cache .hypothesis \
+	  .cache/pytensor .cache/numba .cache/logs

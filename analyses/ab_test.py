@@ -455,6 +455,8 @@ def robust_model(spec: Spec, data: ArmData) -> tuple[Any, dict[str, float]]:
 
     arms = data.arms
     y = np.concatenate([data.rows[a] for a in arms])
+    if data.metrics[0].kind == "log":  # log_transform: the Student-t model of the logs
+        y = np.log(y)
     index = np.concatenate([np.full(data.rows[a].size, i) for i, a in enumerate(arms)])
     spread = float(np.std(y, ddof=1))
     p = spec.priors
@@ -477,7 +479,11 @@ def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
     divergences = int(trace["sample_stats"]["diverging"].sum())
     diagnostics = {**stats.convergence(posterior, divergences), "method": "NUTS (PyMC)"}
     mu = posterior["mu"].transpose("chain", "draw", "arm").values.reshape(-1, len(arms))
-    draws = {a: {"value": mu[:, i]} for i, a in enumerate(arms)}
+    if data.metrics[0].kind == "log":
+        # On the log scale the location is the log of the typical (geometric-mean) value.
+        draws = {a: {"value": np.exp(mu[:, i]), "mu": mu[:, i]} for i, a in enumerate(arms)}
+    else:
+        draws = {a: {"value": mu[:, i]} for i, a in enumerate(arms)}
     return draws, {"prior": {"kind": "studentt", **prior}, "diagnostics": diagnostics}
 
 
@@ -1084,7 +1090,7 @@ RESULT_SCHEMA: dict[str, Any] = {
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="3",
+    version="4",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,

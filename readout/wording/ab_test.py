@@ -484,8 +484,9 @@ def _prior(bundle: Bundle) -> list[str]:
             "no prior."
         )
     elif prior["kind"] == "studentt":
+        logs = "log of the " if primary["kind"] == "log" else ""
         out.append(
-            f"Each arm's average {primary['label']} starts from a normal prior centred on "
+            f"Each arm's average {logs}{primary['label']} starts from a normal prior centred on "
             f"{prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g} and its spread from "
             f"a half-normal prior with scale {prior['sigma_sd']:.3g}, both scaled to these "
             "data; the model uses a Student-t likelihood, so a few extreme values cannot drag "

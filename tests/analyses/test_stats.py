@@ -79,3 +79,34 @@ def test_hdi_agrees_with_arviz():
     for draws in (rng.gamma(2.0, 1.0, 20_001), rng.normal(0, 1, 4_000), rng.beta(2, 9, 777)):
         for prob in (0.5, 0.89, 0.94):
             assert stats.hdi(draws, prob) == pytest.approx(array_stats.hdi(draws, prob))
+
+
+def _chains(rng, n_chain, n_draw, phi, shift=0.0):
+    """AR(1) chains (autocorrelation ``phi``); ``shift`` moves the last chain (not mixed)."""
+    out = np.zeros((n_chain, n_draw))
+    noise = rng.standard_normal((n_chain, n_draw))
+    for t in range(1, n_draw):
+        out[:, t] = phi * out[:, t - 1] + noise[:, t]
+    out[-1] += shift
+    return out
+
+
+def test_rhat_and_bulk_ess_agree_with_arviz():
+    from arviz_stats.base import array_stats
+
+    rng = np.random.default_rng(6)
+    cases = [
+        _chains(rng, 4, 1000, 0.0),
+        _chains(rng, 4, 1000, 0.9),
+        _chains(rng, 2, 501, 0.5),
+        _chains(rng, 4, 200, 0.3, shift=2.0),
+        np.round(_chains(rng, 4, 300, 0.2), 1),  # ties
+    ]
+    for draws in cases:
+        assert stats.rhat(draws) == pytest.approx(
+            float(array_stats.rhat(draws, chain_axis=0, draw_axis=1)), rel=1e-10
+        )
+        assert stats.ess_bulk(draws) == pytest.approx(
+            float(array_stats.ess(draws, chain_axis=0, draw_axis=1)), rel=1e-8
+        )
+    assert stats.rhat(cases[3]) > 1.1  # a chain apart is caught
