@@ -4,11 +4,13 @@ Every kind of metric has an exact (conjugate) posterior per arm or, for ratios, 
 method, so comparisons are computed from independent draws:
 
 * ``binary``: Beta posterior of the rate;
-* ``continuous``, ``count``, ``revenue``: normal-inverse-gamma posterior of the mean;
+* ``continuous``, ``count``: normal-inverse-gamma posterior of the mean;
 * ``log`` (``log_transform = true``): the same on the log scale; the arm's value is the
   geometric mean ``exp(mu)``;
-* ``lognormal``: a hurdle (share of positive values x log-normal amount); the arm's value is
-  the mean per unit ``p * exp(mu + sigma^2 / 2)``;
+* ``lognormal`` and ``revenue``: a hurdle (share of positive values x log-normal amount); the
+  arm's value is the mean per unit ``p * exp(mu + sigma^2 / 2)``. For ``revenue`` (most units
+  spend nothing) both parts are compared too: the share of units who paid and the mean
+  amount among them;
 * ``ratio``: the ratio of per-unit sums, normal by the delta method;
 * a covariate (CUPED) adjusts a metric's values by the same metric before exposure.
 
@@ -25,6 +27,9 @@ import numpy as np
 
 from analyses import conjugate, pooling, stats
 from analyses.conjugate import Moments, NormalPrior, RatioMoments
+
+#: Kinds modelled as a hurdle: a share of units with a positive value times a log-normal amount.
+HURDLE_KINDS = ("lognormal", "revenue")
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ def arm_draws(
         for arm, s in stats_.items():
             out[arm] = {"value": conjugate.ratio_draws(ratio_moments(s), size, rng)}
         return out, {"kind": "delta"}
-    if kind in ("log", "lognormal"):
+    if kind in HURDLE_KINDS + ("log",):
         logs = {arm: log_moments(s) for arm, s in stats_.items()}
         prior = normal_prior(logs, priors)
         for arm, s in stats_.items():
@@ -159,7 +164,11 @@ def arm_draws(
                 drawn = conjugate.lognormal_mean_draws(
                     s["n"], s["npos"], logs[arm], prior, size, rng
                 )
-                out[arm] = {"value": drawn["value"]}
+                out[arm] = {
+                    "value": drawn["value"],
+                    "p": drawn["p"],
+                    "per_payer": drawn["per_payer"],
+                }
         return out, {"kind": "normal", "scale": "log", **_prior_dict(prior)}
     per_arm = adjusted or {arm: moments(s) for arm, s in stats_.items()}
     prior = normal_prior(per_arm, priors)
@@ -295,8 +304,24 @@ def summarise(
         result["unadjusted"] = [
             compare(plain, raw_draws, control, arm, prob, rope) for arm in arms[1:]
         ]
+    if metric.kind == "revenue":
+        result["parts"] = [revenue_parts(draws, control, arm, prob) for arm in arms[1:]]
     result["prior_influence"] = prior_influence(metric, stats_, prior, draws)
     return result, draws
+
+
+def revenue_parts(draws, control: str, treatment: str, prob: float) -> dict[str, Any]:
+    """The two parts of revenue per unit compared: the share who paid and the mean paid by them."""
+    out: dict[str, Any] = {"arm": treatment, "vs": control}
+    for part in ("p", "per_payer"):
+        c, t = draws[control][part], draws[treatment][part]
+        out["paying" if part == "p" else "per_payer"] = {
+            "control": stats.summary(c, prob),
+            "treatment": stats.summary(t, prob),
+            "lift_rel": stats.summary(t / c - 1, prob),
+            "prob_higher": stats.prob_greater(t, c),
+        }
+    return out
 
 
 def prior_influence(metric: Metric, stats_, prior: dict, draws) -> float | None:
@@ -333,7 +358,7 @@ def sceptical(metric: Metric, stats_, arms: list[str], scale: float) -> Priors:
         sd = scale * p
         strength = max(p * (1 - p) / sd**2 - 1, 2.0)
         return Priors(alpha=p * strength, beta=(1 - p) * strength)
-    if metric.kind in ("log", "lognormal"):
+    if metric.kind in ("log", *HURDLE_KINDS):
         logs = {a: log_moments(stats_[a]) for a in arms}
         pooled = _pooled(logs)
         return Priors(mu_mean=pooled.mean, mu_sd=scale)

@@ -385,7 +385,7 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
         need = 1 if metric.kind in ("binary", "ratio") else 3
         for arm in data.arms:
             s = data.stats[metric.name].get(arm, {})
-            have = s.get("npos" if metric.kind == "lognormal" else "n", 0.0)
+            have = s.get("npos" if metric.kind in ab_metrics.HURDLE_KINDS else "n", 0.0)
             if have < need:
                 what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
                 raise DataError(
@@ -404,13 +404,21 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
         # A continuous model needs values that vary: within every arm for the Student-t
         # model (each arm has its own spread), within some arm for the others (one prior
         # spread, learned from all arms, serves every arm).
-        of = ab_metrics.log_moments if metric.kind in ("log", "lognormal") else ab_metrics.moments
+        of = (
+            ab_metrics.log_moments
+            if metric.kind in ("log", *ab_metrics.HURDLE_KINDS)
+            else ab_metrics.moments
+        )
         per_arm = {arm: of(data.stats[metric.name][arm]) for arm in data.arms}
         flat = [arm for arm, m in per_arm.items() if m.ss <= 1e-12 * m.n * (1.0 + m.mean**2)]
         if (spec.robust and flat) or len(flat) == len(per_arm):
             arm = flat[0]
             value = per_arm[arm].mean
-            shown = f"{np.exp(value):g}" if metric.kind in ("log", "lognormal") else f"{value:g}"
+            shown = (
+                f"{np.exp(value):g}"
+                if metric.kind in ("log", *ab_metrics.HURDLE_KINDS)
+                else f"{value:g}"
+            )
             what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
             raise DataError(
                 source,
@@ -442,7 +450,7 @@ METHODS = {
     "binary": "exact Beta posterior",
     "continuous": "exact normal-inverse-gamma posterior",
     "count": "exact normal-inverse-gamma posterior",
-    "revenue": "exact normal-inverse-gamma posterior",
+    "revenue": "exact hurdle posterior (share who paid x log-normal amount)",
     "log": "exact normal-inverse-gamma posterior of the logs",
     "lognormal": "exact hurdle log-normal posterior",
     "ratio": "delta method (normal approximation)",
@@ -1065,6 +1073,26 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "comparisons": _COMPARISONS,
                     "variance_reduction": {"type": "number", "minimum": 0, "maximum": 1},
                     "unadjusted": _COMPARISONS,
+                    "parts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["arm", "vs", "paying", "per_payer"],
+                            "properties": {
+                                part: {
+                                    "type": "object",
+                                    "required": ["control", "treatment", "lift_rel", "prob_higher"],
+                                    "properties": {
+                                        "control": SUMMARY_SCHEMA,
+                                        "treatment": SUMMARY_SCHEMA,
+                                        "lift_rel": SUMMARY_SCHEMA,
+                                        "prob_higher": PROB_SCHEMA,
+                                    },
+                                }
+                                for part in ("paying", "per_payer")
+                            },
+                        },
+                    },
                 },
             },
         },
@@ -1090,7 +1118,7 @@ RESULT_SCHEMA: dict[str, Any] = {
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="4",
+    version="5",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,

@@ -131,7 +131,8 @@ def lognormal_mean_draws(
     """
     p = beta_draws(positives, n, 1.0, 1.0, size, rng)
     mu, sigma = normal_draws(logs, prior, size, rng)
-    return {"value": p * np.exp(mu + sigma**2 / 2), "p": p, "mu": mu, "sigma": sigma}
+    per_payer = np.exp(mu + sigma**2 / 2)
+    return {"value": p * per_payer, "p": p, "per_payer": per_payer, "mu": mu, "sigma": sigma}
 
 
 @dataclass(frozen=True)

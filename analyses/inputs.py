@@ -119,8 +119,11 @@ class MetricSpec(BaseModel):
             raise ValueError("cap at a percentile or at a value, not both")
         if (self.cap_percentile or self.cap_value) and self.kind in ("binary", "ratio"):
             raise ValueError(f"a {self.kind} metric cannot be capped")
-        if self.covariate_days and self.kind in ("ratio", "lognormal"):
-            raise ValueError(f"a {self.kind} metric cannot use a covariate (CUPED)")
+        if self.covariate_days and self.kind in ("ratio", "lognormal", "revenue"):
+            raise ValueError(
+                f"a {self.kind} metric cannot use a covariate (CUPED); "
+                'kind = "continuous" models the plain mean, which can'
+            )
         return self
 
     @property

@@ -44,7 +44,7 @@ from readout.errors import DataError
 from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
-QUERY_VERSION = "1"
+QUERY_VERSION = "2"
 EXAMPLES = 5
 
 
@@ -320,7 +320,7 @@ def experiment_expression(engine: Engine, part: Experiment, where: str):
                 f"{m}__numden": (num * den).sum(),
             }
             continue
-        stats = ("moments", "logs") if metric.kind == "lognormal" else ("moments",)
+        stats = ("moments", "logs") if metric.kind in ("lognormal", "revenue") else ("moments",)
         aggs |= _stats(table[m], Value(m, m, stats))
         if metric.covariate_days:
             x, y = table[f"{m}__pre"], table[m]

@@ -105,6 +105,15 @@ def with_arm_labels(bundle: Bundle) -> Bundle:
             "comparisons": [
                 {**c, "arm": name(c["arm"]), "vs": name(c["vs"])} for c in metric["comparisons"]
             ],
+            **(
+                {
+                    "parts": [
+                        {**p, "arm": name(p["arm"]), "vs": name(p["vs"])} for p in metric["parts"]
+                    ]
+                }
+                if metric.get("parts")
+                else {}
+            ),
         }
 
     out = {
@@ -897,15 +906,78 @@ def _notes(bundle: Bundle) -> list[str]:
                 f"{capital(metric['label'])} is adjusted for the same metric before exposure "
                 "(CUPED): the adjustment removes "
                 f"{relative(metric['variance_reduction'], 0, False)} of its variance without "
-                "changing what is compared. Unadjusted, the lift would be "
+                f"changing what is compared, {_as_if_more(bundle, metric['variance_reduction'])}."
+                f" Unadjusted, the lift would be "
                 f"{estimate(bundle, lift, relative, rel_places(lift))}."
             )
+        if metric.get("parts") and bundle["decision"]["verdict"] != "withheld":
+            notes.append(revenue_sentence(bundle, metric, bundle["primary"]))
         if metric["kind"] == "ratio":
             notes.append(
                 f"{capital(metric['label'])} is a ratio of two per-unit sums; its intervals use "
                 "the delta method, a normal approximation that is accurate with many units."
             )
     return notes
+
+
+def revenue_sentence(bundle: Bundle, metric: dict, arm: str) -> str:
+    """Revenue per unit in its two parts: who paid, and how much those who paid spent."""
+    parts = next(p for p in metric["parts"] if p["arm"] == arm)
+    vs = parts["vs"]
+    threshold = bundle["decision"]["thresholds"]["min_prob_better"]
+    units = _units_word(bundle)
+    paying, per_payer = parts["paying"], parts["per_payer"]
+
+    def moved(part: dict, more: str, less: str, same: str) -> str:
+        if part["prob_higher"] >= threshold:
+            return more
+        if part["prob_higher"] <= 1 - threshold:
+            return less
+        return same
+
+    money = _units(metric)
+    amount_places = money.places(width(per_payer["treatment"]))
+    share_places = decimals_for(100 * width(paying["treatment"]))
+    rate = lambda x: number(100 * x, share_places) + "%"  # noqa: E731
+    verdict = (
+        moved(paying, f"more {units} paid", f"fewer {units} paid", "about as many paid")
+        + "; "
+        + moved(
+            per_payer,
+            "those who paid spent more",
+            "those who paid spent less",
+            "those who paid spent about the same",
+        )
+    )
+    if bundle["observational"]:
+        verdict = verdict.replace("more ", "a higher share of ").replace(
+            "fewer ", "a lower share of "
+        )
+    return (
+        f"{capital(metric['label'])} has two parts. The share of {units} who paid: "
+        f"{rate(paying['treatment']['mean'])} for {arm} against "
+        f"{rate(paying['control']['mean'])} for {vs}, a relative difference of "
+        f"{estimate(bundle, paying['lift_rel'], relative, rel_places(paying['lift_rel']))}. "
+        f"The average amount among those who paid: "
+        f"{money.value(per_payer['treatment']['mean'], amount_places)} against "
+        f"{money.value(per_payer['control']['mean'], amount_places)}, "
+        f"{estimate(bundle, per_payer['lift_rel'], relative, rel_places(per_payer['lift_rel']))}. "
+        f"In short: {verdict}."
+    )
+
+
+def _as_if_more(bundle: Bundle, reduction: float) -> str:
+    """What a variance reduction is worth in units: the interval of a larger experiment."""
+    if reduction < 0.005:
+        return "so the interval is about as wide as without it"
+    gain = reduction / (1 - reduction) if reduction < 1 else float("inf")
+    units = _units_word(bundle)
+    more = (
+        f"{relative(gain, 0, False)} more {units}"
+        if gain < 1
+        else f"{number(1 + gain, 1 if gain < 9 else 0)} times as many {units}"
+    )
+    return f"so the interval is as narrow as if the experiment had {more}"
 
 
 def _checks(bundle: Bundle) -> list[str]:
