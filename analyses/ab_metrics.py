@@ -168,6 +168,7 @@ def arm_draws(
                     "value": drawn["value"],
                     "p": drawn["p"],
                     "per_payer": drawn["per_payer"],
+                    "log_mu": drawn["mu"],
                 }
         return out, {"kind": "normal", "scale": "log", **_prior_dict(prior)}
     per_arm = adjusted or {arm: moments(s) for arm, s in stats_.items()}
@@ -339,7 +340,9 @@ def prior_influence(metric: Metric, stats_, prior: dict, draws) -> float | None:
         return None
     if not np.isfinite(prior_sd) or prior_sd <= 0:
         return 0.0
-    key = "mu" if "mu" in next(iter(draws.values())) else "value"
+    first = next(iter(draws.values()))
+    # The prior is on the log scale where there is one (for a hurdle, the amount's log mean).
+    key = next(k for k in ("mu", "log_mu", "value") if k in first)
     return float(max(np.std(d[key]) for d in draws.values()) / prior_sd)
 
 
@@ -394,6 +397,10 @@ def relative_lift(metric: Metric, c: dict[str, float], t: dict[str, float]) -> t
     return a / b - 1, float(np.sqrt(var_a / b**2 + a**2 * var_b / b**4))
 
 
+#: A level with fewer units than this is marked as small in the report (it stays in the model).
+FEW_UNITS = 100
+
+
 def segment_rows(
     metric: Metric,
     levels: dict[str, dict[str, dict[str, float]]],
@@ -401,31 +408,37 @@ def segment_rows(
     treatment: str,
     segment: str,
     prob: float,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Each level's own relative lift, and pooled across the levels (partial pooling).
 
-    Levels whose arms have fewer than two units with values are left out.
+    Returns the levels' rows and the spread of the true lifts between levels. Every level
+    stays: one whose arms have too few units for an own estimate gets the lift the model
+    expects for a level it has not seen (the population's predictive), marked ``own = None``;
+    levels with fewer than ``FEW_UNITS`` units are marked ``few_units``.
     """
-    names, own, ses, sizes = [], [], [], []
+    names, own, ses, sizes, missing = [], [], [], [], []
     for level, arms in sorted(levels.items()):
         c, t = arms.get(control), arms.get(treatment)
-        if not c or not t or c.get("n", 0) < 2 or t.get("n", 0) < 2:
-            continue
-        try:
-            lift, se = relative_lift(metric, c, t)
-        except (ZeroDivisionError, ValueError, FloatingPointError):
-            continue
+        units = int((c or {}).get("units", 0) + (t or {}).get("units", 0))
+        lift = se = float("nan")
+        if c and t and c.get("n", 0) >= 2 and t.get("n", 0) >= 2:
+            try:
+                lift, se = relative_lift(metric, c, t)
+            except (ZeroDivisionError, ValueError, FloatingPointError):
+                pass
         if not np.isfinite(lift) or not np.isfinite(se) or se <= 0:
+            missing.append((level, units))
             continue
         names.append(level)
         own.append(lift)
         ses.append(se)
-        sizes.append(int(c["units"] + t["units"]))
+        sizes.append(units)
     if len(names) < 2:
-        return []
+        return [], None
     y, se = np.array(own), np.array(ses)
     fitted = pooling.fit(y, se)
     pooled = pooling.unit_exact(fitted, y, se, None, range(len(y)), prob)
+    hyper = pooling.summaries(fitted, len(y), prob)
     rows = []
     for i, level in enumerate(names):
         own_interval = stats.normal_interval(y[i], se[i], prob)
@@ -436,9 +449,35 @@ def segment_rows(
                 "level": level,
                 "n": sizes[i],
                 "own": {"mean": float(y[i]), "hdi": [float(v) for v in own_interval]},
+                "own_se": float(se[i]),
                 "pooled": {"mean": pooled[i]["mean"], "hdi": pooled[i]["hdi"]},
                 "prob_positive": pooled[i]["prob_positive"],
                 "shrinkage": pooled[i]["shrinkage"],
+                "few_units": sizes[i] < FEW_UNITS,
             }
         )
-    return rows
+    new = hyper["new_unit"]
+    for level, units in missing:
+        rows.append(
+            {
+                "metric": metric.name,
+                "segment": segment,
+                "level": level,
+                "n": units,
+                "own": None,
+                "own_se": None,
+                "pooled": {"mean": new["mean"], "hdi": new["hdi"]},
+                "prob_positive": new["prob_positive"],
+                "shrinkage": 1.0,
+                "few_units": True,
+            }
+        )
+    rows.sort(key=lambda r: r["level"])
+    spread = {
+        "metric": metric.name,
+        "segment": segment,
+        "levels": len(rows),
+        "sigma": hyper["sigma_unit"],
+        "overall": hyper["mu"],
+    }
+    return rows, spread

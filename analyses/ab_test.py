@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from analyses import ab_metrics, figures, stats
+from analyses import ab_metrics, figures, forecast, stats
 from analyses.ab_metrics import Metric
 from analyses.base import (
     INTERVAL_SCHEMA,
@@ -594,10 +594,11 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
         "exposures": _exposures(data),
         "frequentist": {**headline["frequentist"], "arm": headline["arm"], "vs": arms[0]},
         "metrics": metric_rows,
-        "segments": _segments(spec, data, headline["arm"], prob),
     }
+    results["segments"], results["segment_spread"] = _segments(spec, data, headline["arm"], prob)
     if not spec.robust:
         results["sensitivity"] = _sensitivity(spec, data, primary_metric, settings, rope)
+    results["forecast"] = _forecast(spec, data, all_draws[primary_metric.name], primary, settings)
     tree = _posterior_tree(data, all_draws)
     tables = {}
     if results["segments"]:
@@ -610,18 +611,70 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
                     "segment": r["segment"],
                     "level": r["level"],
                     "units": r["n"],
-                    "own_lift": r["own"]["mean"],
-                    "own_low": r["own"]["hdi"][0],
-                    "own_high": r["own"]["hdi"][1],
+                    "own_lift": r["own"]["mean"] if r["own"] else None,
+                    "own_low": r["own"]["hdi"][0] if r["own"] else None,
+                    "own_high": r["own"]["hdi"][1] if r["own"] else None,
                     "pooled_lift": r["pooled"]["mean"],
                     "pooled_low": r["pooled"]["hdi"][0],
                     "pooled_high": r["pooled"]["hdi"][1],
                     "prob_positive": r["prob_positive"],
+                    "shrinkage": r["shrinkage"],
+                    "few_units": r["few_units"],
                 }
                 for r in results["segments"]
             ]
         )
     return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
+
+
+def _forecast(
+    spec: Spec, data: ArmData, draws: dict, primary: dict, settings: Settings
+) -> dict[str, Any] | None:
+    """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
+
+    Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
+    expected loss of deciding now either way, relative to the control's value.
+    """
+    if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
+        return None
+    exposures = data.exposures or {}
+    rate = forecast.traffic(
+        exposures.get("first_exposure", float("nan")),
+        exposures.get("last_exposure", float("nan")),
+        exposures.get("units", 0) - exposures.get("multiple_arms", 0),
+    )
+    if rate is None:
+        return None
+    metric = data.metrics[0]
+    units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
+
+    def verdict_of(comparisons: list[dict[str, Any]]) -> str:
+        return decide_comparisons(comparisons, spec.decision, False, metric.higher_is_better)[
+            "verdict"
+        ]
+
+    rng = np.random.default_rng(settings.seed + 2)
+    horizons = forecast.forecast(
+        draws,
+        units,
+        data.arms,
+        metric.direction,
+        rate["units_per_day"],
+        settings.ci_prob,
+        verdict_of,
+        rng,
+    )
+    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
+    c, t = draws[data.arms[0]]["value"], draws[headline["arm"]]["value"]
+    d = metric.direction
+    return {
+        **rate,
+        "arm": headline["arm"],
+        "horizons": horizons,
+        "loss_ship": headline["expected_loss_rel"],
+        "loss_keep": stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
+        "simulations": forecast.SIMULATIONS,
+    }
 
 
 def _srm(spec: Spec, data: ArmData) -> dict[str, Any]:
@@ -669,14 +722,20 @@ def _exposures(data: ArmData) -> dict[str, Any] | None:
     }
 
 
-def _segments(spec: Spec, data: ArmData, arm: str, prob: float) -> list[dict[str, Any]]:
-    rows = []
+def _segments(
+    spec: Spec, data: ArmData, arm: str, prob: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every metric's segment levels (own and pooled lifts) and each segment's spread."""
+    rows, spreads = [], []
     for segment, per_metric in data.levels.items():
         for metric in data.metrics:
-            rows += ab_metrics.segment_rows(
+            levels, spread = ab_metrics.segment_rows(
                 metric, per_metric[metric.name], data.arms[0], arm, segment, prob
             )
-    return rows
+            rows += levels
+            if spread is not None:
+                spreads.append(spread)
+    return rows, spreads
 
 
 def _sensitivity(
@@ -960,7 +1019,39 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     out["arms"] = figures.finish(fig)
     if len(results.get("metrics", [])) > 1:
         out["scorecard"] = _scorecard_figure(results, interval)
+    if results.get("forecast") and healthy:
+        out["forecast"] = _forecast_figure(results["forecast"], name)
     return out
+
+
+#: Verdicts in the forecast chart: order, colour and legend label.
+FORECAST_BARS = (
+    ("ship", "#2f855a", "ship"),
+    ("keep_control", "#c53030", "keep control"),
+    ("no_difference", "#4a5568", "no meaningful difference"),
+)
+
+
+def _forecast_figure(result: dict[str, Any], name) -> Figure:
+    """Stacked bars: the chance of each verdict after 7, 14 and 28 more days."""
+    horizons = result["horizons"]
+    fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(horizons))
+    rows = [f"+{h['days']} days" for h in horizons]
+    left = [0.0] * len(horizons)
+    for verdict, colour, label in FORECAST_BARS:
+        shares = [100 * h["verdicts"].get(verdict, 0.0) for h in horizons]
+        if max(shares) < 0.5:  # invisible at this scale; the total beside the bar counts it
+            continue
+        label = label.replace("ship", f"ship {name(result['arm'])}")
+        ax.barh(rows, shares, left=left, color=colour, height=0.55, label=label)
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    for y, total in enumerate(left):
+        ax.text(total + 1, y, figures.prob(total / 100), va="center", fontsize=9)
+    ax.set_xlim(0, 112)
+    ax.invert_yaxis()
+    ax.set_xlabel("Chance of a clear answer (%)")
+    figures.tidy(ax, keep_left=True, legend=True)
+    return figures.finish(fig)
 
 
 def _scorecard_figure(results: dict[str, Any], interval: str) -> Figure:
@@ -1096,16 +1187,41 @@ RESULT_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "forecast": {
+            "type": ["object", "null"],
+            "required": ["units_per_day", "days", "arm", "horizons", "loss_ship", "loss_keep"],
+            "properties": {
+                "units_per_day": {"type": "number", "exclusiveMinimum": 0},
+                "horizons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["days", "units", "prob_decision", "verdicts"],
+                        "properties": {"prob_decision": PROB_SCHEMA},
+                    },
+                },
+            },
+        },
         "segments": {
             "type": "array",
             "items": {
                 "type": "object",
                 "required": ["metric", "segment", "level", "n", "own", "pooled", "prob_positive"],
                 "properties": {
-                    "own": SUMMARY_SCHEMA,
+                    "own": {"anyOf": [SUMMARY_SCHEMA, {"type": "null"}]},
                     "pooled": SUMMARY_SCHEMA,
                     "prob_positive": PROB_SCHEMA,
+                    "shrinkage": PROB_SCHEMA,
+                    "few_units": {"type": "boolean"},
                 },
+            },
+        },
+        "segment_spread": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["metric", "segment", "levels", "sigma", "overall"],
+                "properties": {"sigma": SUMMARY_SCHEMA, "overall": SUMMARY_SCHEMA},
             },
         },
         "queries": {
@@ -1128,5 +1244,5 @@ ANALYSIS = Analysis(
     plot=plot,
     key_numbers=key_numbers,
     verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS, **AA_VERDICTS},
-    figures=("lift", "arms", "scorecard"),
+    figures=("lift", "arms", "scorecard", "forecast"),
 )

@@ -150,6 +150,12 @@ def child_pymc(name: str, config: str) -> None:
     models = []
     if spec.analysis == "ab_test" and spec.robust:
         models.append(robust_model(spec, data)[0])
+    elif spec.analysis == "ab_test" and spec.warehouse:
+        # Revenue per user on rows: each arm's hurdle model (the model readout solves exactly).
+        rows = _warehouse_revenue(experiment)
+        logs = np.concatenate([np.log(y[y > 0]) for y in rows.values()])
+        prior = NormalPrior.scaled(float(logs.mean()), float(logs.std(ddof=1)))
+        models += [ab_models.hurdle_model(y, prior) for y in rows.values()]
     elif spec.analysis == "ab_test":
         rows = _raw_rows(experiment)
         kind = data.metrics[0].kind
@@ -187,6 +193,22 @@ def child_pymc(name: str, config: str) -> None:
             pm.sample(random_seed=SEED, progressbar=False, initvals=start)
             sampling += time.perf_counter() - started
     print(json.dumps({"sample": sampling, "models": len(models)}))
+
+
+def _warehouse_revenue(experiment) -> dict[str, np.ndarray]:
+    """Per user of the demo's paywall experiment: the amount paid within 14 days of exposure."""
+    import duckdb
+
+    con = duckdb.connect(str(ROOT / "data" / "demo.duckdb"), read_only=True)
+    frame = con.execute(
+        "SELECT e.variant, e.user_id, coalesce(sum(o.amount), 0) AS amount FROM exposures e "
+        "LEFT JOIN orders o ON o.user_id = e.user_id AND o.ts >= e.exposed_at "
+        "AND o.ts < e.exposed_at + INTERVAL 14 DAY WHERE e.experiment = 'paywall' "
+        "GROUP BY e.variant, e.user_id"
+    ).fetchnumpy()
+    con.close()
+    arms = frame["variant"].astype(str)
+    return {arm: frame["amount"][arms == arm].astype(float) for arm in sorted(set(arms))}
 
 
 def _raw_rows(experiment) -> dict[str, np.ndarray]:
@@ -316,8 +338,9 @@ name = "bench-{engine}"
 title = "{units:,} units, three metrics"
 analysis = "ab_test"
 source = "bench"
-assignments = "SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures"
+assignments = "SELECT user_id AS unit, variant AS arm, exposed_at{segment_column} FROM exposures"
 control = "control"
+{segments}
 
 [[experiments.metrics]]
 name = "purchase"
@@ -458,6 +481,12 @@ def model_rows(warm: bool, quick: bool) -> list[Row]:
         command = [READOUT, "run", "--config", str(config), "--output", str(reports), "--force"]
         label = "hierarchical, 1,000,000 creators, whole run"
         rows.append(Row(label, measure(command), None, "< 180 s, < 2 GB"))
+    label = "revenue with zeros, 12,000 users, 5 segments, forecast (paywall)"
+    rows.append(_model_row("paywall", CONFIG, label, "fit < 0.2 s", warm))
+    label = "5 metrics, CUPED, ratio, 4 segments (checkout-redesign)"
+    rows.append(
+        Row(label, twice(child("readout", "checkout-redesign", str(CONFIG)), warm), None, "—")
+    )
     rows.append(Row("make report --force (the whole demo, -j 2)", forced, None, "< 60 s"))
     return rows
 
@@ -484,14 +513,30 @@ def warehouse_rows(quick: bool) -> list[tuple]:
         # DuckDB's own setting keeps the process under 1 GB (it spills to disk beyond it).
         url = f"duckdb:///{path}?memory_limit={DUCKDB_MEMORY}"
         rows.append(_warehouse_run("duckdb", url, units, events, work))
+    # Segments of high cardinality: 300 levels, every metric pooled across them.
+    units, events = 1_000_000, 5_000_000
+    path = warehouse_duckdb(units, events, work)
+    url = f"duckdb:///{path}?memory_limit={DUCKDB_MEMORY}"
+    rows.append(_warehouse_run("duckdb", url, units, events, work, levels=300))
     rows.append(_postgres_row(work))
     return rows
 
 
-def _warehouse_run(engine: str, url: str, units: int, events: int, work: Path, env=None):
-    config = work / f"warehouse-{engine}.toml"
-    config.write_text(WAREHOUSE_CONFIG.format(url=url, engine=engine, units=units))
-    out = work / f"warehouse-{engine}-reports"
+def _warehouse_run(
+    engine: str, url: str, units: int, events: int, work: Path, env=None, levels: int = 0
+):
+    segment_column = f", 'r' || CAST(user_id % {levels} AS VARCHAR) AS region" if levels else ""
+    config = work / f"warehouse-{engine}{'-segments' if levels else ''}.toml"
+    config.write_text(
+        WAREHOUSE_CONFIG.format(
+            url=url,
+            engine=engine,
+            units=units,
+            segment_column=segment_column,
+            segments='segments = ["region"]' if levels else "",
+        )
+    )
+    out = work / f"warehouse-{engine}{'-segments' if levels else ''}-reports"
     shutil.rmtree(out, ignore_errors=True)
     # A scheduled run: the compiled SQL is cached from the run before (the first run here).
     command = [READOUT, "run", "--config", str(config), "--output", str(out), "--force"]
@@ -499,7 +544,9 @@ def _warehouse_run(engine: str, url: str, units: int, events: int, work: Path, e
     (bundle,) = out.glob(f"bench-{engine}/*/bundle.json")
     queries = json.loads(bundle.read_text())["queries"]
     bare = _bare_query(engine, url, queries, env)
-    label = f"{engine}: {units:,} units, {events:,} events, 3 metrics"
+    label = f"{engine}: {units:,} units, {events:,} events, 3 metrics" + (
+        f", {levels} segments" if levels else ""
+    )
     return label, run, bare
 
 

@@ -1,4 +1,4 @@
-"""Generate ``data/demo.duckdb``: a small product warehouse with two experiments.
+"""Generate ``data/demo.duckdb``: a small product warehouse with three experiments.
 
 Tables (one row per event, as a product's event log would hold them):
 
@@ -8,9 +8,10 @@ Tables (one row per event, as a product's event log would hold them):
 ``support``     user_id, ts                        (support contacts)
 ``sessions``    user_id, ts, pageviews, clicks     (clicks per pageview: a ratio metric)
 
-Two experiments share the tables: ``checkout`` (the redesign lifts purchases and leaves
-load time alone) and ``search`` (better ranking lifts purchases but slows pages beyond the
-tolerated harm). A few users were exposed to both arms, as a logging bug would do.
+Three experiments share the tables: ``checkout`` (the redesign lifts purchases and leaves
+load time alone), ``search`` (better ranking lifts purchases but slows pages beyond the
+tolerated harm) and ``paywall`` (more users pay the same amounts; ten days of traffic, too
+early to call). A few users were exposed to both arms, as a logging bug would do.
 The true effects go to ``ground_truth.json`` under ``demo.duckdb``. Run by ``make data``;
 written with the DuckDB version the project pins, so the file opens with it.
 """
@@ -41,6 +42,17 @@ EXPERIMENTS = {
         "support": (0.060, 0.060),
         "click_rate": (0.30, 0.33),
     },
+    # A new paywall: a few more users pay, the amount paid is unchanged; ten days in, too
+    # early to call. Iceland is a segment with very few users.
+    "paywall": {
+        "users": 12_000,
+        "purchase": (0.050, 0.056),
+        "load_factor": (1.0, 1.0),
+        "support": (0.060, 0.060),
+        "click_rate": (0.30, 0.30),
+        "days": 10,
+        "countries": (["US", "DE", "FR", "JP", "IS"], [0.5, 0.2, 0.15, 0.148, 0.002]),
+    },
 }
 #: Share of users logged in both arms (a deliberate, small assignment bug).
 DOUBLE_EXPOSED = 0.002
@@ -58,8 +70,10 @@ def experiment(rng: np.random.Generator, name: str, first_user: int) -> tuple[di
     n = p["users"]
     users = np.arange(first_user, first_user + n)
     arm = rng.integers(0, 2, n)
-    exposed = np.datetime64(START) + (rng.uniform(0, 14, n) * 86400).astype("timedelta64[s]")
-    country = rng.choice(COUNTRIES[0], n, p=COUNTRIES[1])
+    days = p.get("days", 14)
+    exposed = np.datetime64(START) + (rng.uniform(0, days, n) * 86400).astype("timedelta64[s]")
+    countries = p.get("countries", COUNTRIES)
+    country = rng.choice(countries[0], n, p=countries[1])
     device = rng.choice(["mobile", "desktop"], n, p=[0.6, 0.4])
     exposures = pd.DataFrame(
         {
@@ -135,6 +149,7 @@ def experiment(rng: np.random.Generator, name: str, first_user: int) -> tuple[di
         "double_exposed": int(doubled.sum()),
         "purchase_rate": dict(zip(("control", "treatment"), p["purchase"], strict=True)),
         "purchase_lift": p["purchase"][1] / p["purchase"][0] - 1,
+        "days": days,
         "load_time_lift": p["load_factor"][1] - 1,
         "support_rate": dict(zip(("control", "treatment"), p["support"], strict=True)),
         "clicks_per_pageview": dict(zip(("control", "treatment"), p["click_rate"], strict=True)),

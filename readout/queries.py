@@ -44,7 +44,7 @@ from readout.errors import DataError
 from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
-QUERY_VERSION = "2"
+QUERY_VERSION = "3"
 EXAMPLES = 5
 
 
@@ -307,7 +307,12 @@ def experiment_expression(engine: Engine, part: Experiment, where: str):
                 )
     keys = {"arm": table.arm, **{b: table[b] for b in part.by}}
     keys["multi"] = ibis.ifelse(table.n_arms > 1, 1, 0)
-    aggs: dict[str, Any] = {"n": table.count()}
+    seconds = table.exposed_at.epoch_seconds().cast("float64")
+    aggs: dict[str, Any] = {
+        "n": table.count(),
+        "exposed_first": seconds.min(),
+        "exposed_last": seconds.max(),
+    }
     for metric in part.metrics:
         m = metric.name
         if metric.kind == "ratio":
@@ -628,7 +633,14 @@ def _canonical(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _exposures(result: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
     """Split units assigned to several arms (a health check) from the rest."""
     multi = result.pop("multi").astype(float) > 0
-    counted = {"units": int(np.sum(result["n"])), "multiple_arms": int(np.sum(result["n"][multi]))}
+    first = result.pop("exposed_first").astype(float)
+    last = result.pop("exposed_last").astype(float)
+    counted = {
+        "units": int(np.sum(result["n"])),
+        "multiple_arms": int(np.sum(result["n"][multi])),
+        "first_exposure": float(np.nanmin(first)) if first.size else float("nan"),
+        "last_exposure": float(np.nanmax(last)) if last.size else float("nan"),
+    }
     return {k: v[~multi] for k, v in result.items()}, counted
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
     Units,
+    a_prob,
     between,
     capital,
     decimals_for,
@@ -220,7 +221,7 @@ def chance_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
     direction = _higher(metric)
     better = "" if metric["higher_is_better"] else " (better)"
     return (
-        f"There is a {prob(comp['prob_better'])} chance that the {name} is {direction}{better} "
+        f"There is {a_prob(comp['prob_better'])} chance that the {name} is {direction}{better} "
         f"for {comp['arm']} than for {comp['vs']}."
     )
 
@@ -239,9 +240,9 @@ def rope_sentence(bundle: Bundle, comp: dict) -> str:
     """The chance that the lift is worth acting on, and that it is too small to matter."""
     rope = bundle["decision"]["thresholds"]["rope"]
     return (
-        f"There is a {prob(comp['prob_meaningful'])} chance that the lift exceeds the "
-        f"minimum worthwhile effect of {relative(rope, 1)}, and a "
-        f"{prob(comp['prob_in_rope'])} chance that it lies within ±{relative(rope, 1, False)} "
+        f"There is {a_prob(comp['prob_meaningful'])} chance that the lift exceeds the "
+        f"minimum worthwhile effect of {relative(rope, 1)}, and "
+        f"{a_prob(comp['prob_in_rope'])} chance that it lies within ±{relative(rope, 1, False)} "
         "(too small to matter)."
     )
 
@@ -258,13 +259,13 @@ def _metric_status(bundle: Bundle, metric: dict, comp: dict) -> str:
         tolerance = relative(metric["tolerated_harm"], 1, False)
         harm = "rise" if not metric["higher_is_better"] else "fall"
         return (
-            f"Guardrail {metric['label']} (may {harm} by at most {tolerance}): {change}; a "
-            f"{prob(comp['prob_harm'])} chance that it {harm}s by more, so "
+            f"Guardrail {metric['label']} (may {harm} by at most {tolerance}): {change}; "
+            f"{a_prob(comp['prob_harm'])} chance that it {harm}s by more, so "
             f"{STATUS_WORDS[status]}."
         )
     better = "lower" if not metric["higher_is_better"] else "higher"
     return (
-        f"{name} ({metric['role']}): {change}; a {prob(comp['prob_better'])} chance it is "
+        f"{name} ({metric['role']}): {change}; {a_prob(comp['prob_better'])} chance it is "
         f"{better} for {comp['arm']}."
     )
 
@@ -511,11 +512,24 @@ def _prior(bundle: Bundle) -> list[str]:
         )
         places = decimals_for(prior["mu_sd"]) if prior["mu_sd"] else 2
         fmt = number if scale else units.value
+        hurdle = primary["kind"] in ("lognormal", "revenue")
+        what = (
+            f"average log of the amount among {_units_word(bundle)} with a positive "
+            f"{primary['label']}"
+            if hurdle
+            else f"average {scale}{primary['label']}"
+        )
         out.append(
-            f"Each arm's average {scale}{primary['label']} starts from a normal prior centred "
+            f"Each arm's {what} starts from a normal prior centred "
             f"on {fmt(prior['mu_mean'], places)} with a spread of {fmt(prior['mu_sd'], places)}, "
-            f"{source}; its spread from an inverse-gamma prior centred on the data's variance. "
-            "This prior is conjugate, so the posterior is exact."
+            f"{source}; its spread from an inverse-gamma prior centred on the data's variance"
+            + (
+                "; the share with a positive value from a Beta(1, 1) prior (every share equally "
+                "plausible)"
+                if hurdle
+                else ""
+            )
+            + ". This prior is conjugate, so the posterior is exact."
         )
     if influence is not None:
         if influence < 0.1:
@@ -702,22 +716,37 @@ def _scorecard(bundle: Bundle) -> Table:
     return Table(f"Every metric, {arm} against {control}", head, rows)
 
 
+#: At most this many levels of a segment in the report's table (all are in the CSV beside it).
+SEGMENT_ROWS = 40
+
+
+def _primary_segments(bundle: Bundle) -> list[dict]:
+    primary = bundle["metrics"][0]["name"]
+    return [s for s in bundle["segments"] if s["metric"] == primary]
+
+
 def _segments_table(bundle: Bundle) -> Table:
     ci = interval(bundle)
     rows = []
     labels = {m["name"]: m for m in bundle["metrics"]}
     primary = bundle["metrics"][0]["name"]
     chances = bundle["decision"]["verdict"] != "withheld"
-    for seg in (s for s in bundle["segments"] if s["metric"] == primary):
+    shown = _primary_segments(bundle)
+    if len(shown) > SEGMENT_ROWS:
+        shown = sorted(sorted(shown, key=lambda s: -s["n"])[:SEGMENT_ROWS], key=_segment_key)
+    for seg in shown:
         own, pooled = seg["own"], seg["pooled"]
-        places = decimals_for(100 * width(own))
+        places = decimals_for(100 * width(pooled))
+        own_places = decimals_for(100 * width(own)) if own else places
         rows.append(
             [
-                capital(labels[seg["metric"]]["label"]),
                 f"{seg['segment']} = {seg['level']}",
-                f"{seg['n']:,}",
-                f"{relative(own['mean'], places)} ({span(own['hdi'], relative, places)})",
+                f"{seg['n']:,}" + (" (few)" if seg.get("few_units") else ""),
+                f"{relative(own['mean'], own_places)} ({span(own['hdi'], relative, own_places)})"
+                if own
+                else "too few for its own",
                 f"{relative(pooled['mean'], places)} ({span(pooled['hdi'], relative, places)})",
+                relative(seg.get("shrinkage", 0.0), 0, False),
                 *([prob(seg["prob_positive"])] if chances else []),
             ]
         )
@@ -725,14 +754,38 @@ def _segments_table(bundle: Bundle) -> Table:
         f"Segments: each level's own lift of {bundle['primary']} in "
         f"{labels[primary]['label']}, and pooled across levels",
         [
-            "Metric",
             "Segment",
             capital(_units_word(bundle)),
             f"Own lift ({ci})",
             f"Pooled lift ({ci})",
+            "Pulled",
             *(["Chance lift > 0"] if chances else []),
         ],
         rows,
+    )
+
+
+def _segment_key(seg: dict) -> tuple[str, str]:
+    return seg["segment"], seg["level"]
+
+
+def _spread_sentence(bundle: Bundle, spread: dict) -> str:
+    """Whether a segment's levels really differ: the spread of their true lifts."""
+    sigma, overall = spread["sigma"], spread["overall"]
+    places = rel_places(sigma)
+    low, high = sigma["hdi"]
+    shared = low < 0.1 * high
+    return (
+        f"Do the levels of {spread['segment']} differ? The true lift varies between them by "
+        f"about {relative(sigma['mean'], places, False)} (a standard deviation; {interval(bundle)} "
+        f"{span(sigma['hdi'], lambda x, p: relative(x, p, False), places)}) around the overall "
+        f"{estimate(bundle, overall, relative, rel_places(overall))}. "
+        + (
+            "That interval reaches zero: the levels may well share one lift, and the "
+            "differences between their own lifts are mostly noise."
+            if shared
+            else "That interval stays clear of zero: the levels really differ."
+        )
     )
 
 
@@ -769,6 +822,19 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
             + ".",
         ),
     }
+    if bundle.get("forecast") and bundle["decision"]["verdict"] == "keep_collecting":
+        result = bundle["forecast"]
+        out["forecast"] = Figure(
+            caption=(
+                "The chance of a clear answer after 7, 14 and 28 more days at the current "
+                "traffic, split by the verdict it would be."
+            ),
+            alt="Bar chart of the chance of a verdict: "
+            + "; ".join(
+                f"{prob(h['prob_decision'])} within {h['days']} days" for h in result["horizons"]
+            )
+            + ".",
+        )
     if len(bundle["metrics"]) > 1:
         arm = bundle["primary"]
         items = []
@@ -813,6 +879,8 @@ def body(bundle: Bundle) -> Body:
             key.append(loss_sentence(bundle, primary_metric, primary))
         if bundle["decision"]["thresholds"].get("rope") is not None and not observational:
             key.append(rope_sentence(bundle, primary))
+        if verdict == "keep_collecting" and bundle.get("forecast"):
+            key.append(forecast_sentence(bundle))
         if len(bundle["metrics"][0]["arms"]) > 2:
             leader = max(bundle["metrics"][0]["arms"], key=lambda a: a["prob_best"])
             key.append(
@@ -849,6 +917,7 @@ def body(bundle: Bundle) -> Body:
             "sensitivity": sensitivity,
             "checks": _checks(bundle),
             "segments": _segments_intro(bundle),
+            "forecast": _forecast_method(bundle) if verdict == "keep_collecting" else [],
         },
         tables=tables,
         figures=_figures(bundle),
@@ -879,7 +948,7 @@ def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
             if inside
             else f"excludes zero, which identical arms do in only about {misses} of 100 A/A tests."
         ),
-        f"There is a {prob(comp['prob_better'])} chance that the {_metric_name(metric)} is "
+        f"There is {a_prob(comp['prob_better'])} chance that the {_metric_name(metric)} is "
         f"higher for {comp['arm']} than for {comp['vs']}. For identical arms this chance is as "
         "likely to lie anywhere between 0% and 100% as near 50%, so a number like this is no "
         "sign of a difference.",
@@ -887,6 +956,49 @@ def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
     if bundle["decision"]["thresholds"].get("rope") is not None:
         out.append(rope_sentence(bundle, comp))
     return out
+
+
+def forecast_sentence(bundle: Bundle) -> str:
+    """How long until a decision at the current traffic, and what deciding now would cost."""
+    result = bundle["forecast"]
+    horizons = result["horizons"]
+    chances = [f"{prob(h['prob_decision'])} within {h['days']}" for h in horizons[1:]]
+    first = horizons[0]
+    arm, control = result["arm"], bundle["control"]
+    metric = _metric_name(bundle["metrics"][0])
+    rate = result["units_per_day"]
+    return (
+        f"At the current traffic (about {number(rate, -1 if rate >= 100 else 0)} "
+        f"{_units_word(bundle)} a day), there is {a_prob(first['prob_decision'])} chance of a "
+        f"clear answer within {first['days']} more days, "
+        + (
+            ", ".join(chances[:-1]) + " and " + chances[-1]
+            if len(chances) > 1
+            else "".join(chances)
+        )
+        + " days. Stopping now and keeping "
+        f"{control} would give up about {_loss(result['loss_keep'])} of {control}'s {metric} "
+        f"on average, allowing for the chance that {arm} is in fact better."
+    )
+
+
+def _loss(x: float) -> str:
+    """An expected loss relative to the control: whole percents from 1%, else finer."""
+    return relative(x, 0, False) if x >= 0.01 else _share(x, False)
+
+
+def _forecast_method(bundle: Bundle) -> list[str]:
+    result = bundle.get("forecast")
+    if not result:
+        return []
+    return [
+        forecast_sentence(bundle),
+        f"How this is worked out: {result['simulations']:,} simulations each draw the true "
+        "values from the current posterior, add the data the coming days would bring at the "
+        f"traffic seen over the last {number(result['days'], 0)} days, and apply this report's "
+        "decision rule to the result. It forecasts the primary metric only: a guardrail can "
+        "still hold a ship back.",
+    ]
 
 
 def _notes(bundle: Bundle) -> list[str]:
@@ -1003,14 +1115,48 @@ def _checks(bundle: Bundle) -> list[str]:
 def _segments_intro(bundle: Bundle) -> list[str]:
     if not bundle.get("segments"):
         return []
+    primary = bundle["metrics"][0]["name"]
     out = [
         "Each level's own lift is noisy when the level is small; the pooled lift borrows "
-        "strength from the other levels of the same segment (partial pooling), so small levels "
-        "are pulled toward the segment's average and large ones barely move. Read a level's "
-        "pooled lift, not its own, before acting on it."
+        'strength from the other levels of the same segment (partial pooling). "Pulled" is '
+        "how far a level's estimate moved from its own lift toward the overall lift: the "
+        "noisier its own lift (fewer users) against the spread between levels, the further. "
+        "Read a level's pooled lift, not its own, before acting on it."
     ]
+    out += [
+        _spread_sentence(bundle, spread)
+        for spread in bundle.get("segment_spread", [])
+        if spread["metric"] == primary
+    ]
+    units = _units_word(bundle)
+    few = [s for s in _primary_segments(bundle) if s.get("few_units")]
+    if few:
+        without = [s for s in few if s["own"] is None]
+        names = ", ".join(f"{s['level']} ({s['n']:,})" for s in few[:8])
+        more = f" and {len(few) - 8} more" if len(few) > 8 else ""
+        out.append(
+            f"Levels with fewer than 100 {units}, marked (few), stay in the model: {names}{more}. "
+            + (
+                (
+                    f"It has too few {units} in an arm for a lift of its own; it shows the lift "
+                    "the model expects for a level it has not seen."
+                    if len(few) == 1
+                    else f"{len(without)} of them have too few {units} in an arm for a lift of "
+                    "their own; those show the lift the model expects for a level it has not "
+                    "seen."
+                )
+                if without
+                else "Their pooled lifts lean on the other levels."
+            )
+        )
+    shown = len(_primary_segments(bundle))
     files = {t["key"]: t for t in bundle.get("tables", [])}
-    if "segments" in files and len(bundle["metrics"]) > 1:
+    if shown > SEGMENT_ROWS and "segments" in files:
+        out.append(
+            f"The table shows the {SEGMENT_ROWS} largest of {shown:,} levels; all are in "
+            f"{files['segments']['file']} beside this report."
+        )
+    elif "segments" in files and len(bundle["metrics"]) > 1:
         out.append(
             f"Every metric's segments are in {files['segments']['file']} beside this report."
         )

@@ -13,6 +13,7 @@ from typing import Any
 from readout.wording.common import diagnostic_problems, examples, sampling_line
 from readout.wording.numbers import (
     Units,
+    a_prob,
     between,
     estimate,
     hdi_range,
@@ -262,7 +263,7 @@ def body(bundle: Bundle) -> Body:
     key = [
         f"Given the data and our assumptions, there is a {ci[:3]} probability that the average "
         f"{metric} over these {label}s lies {between(avg['hdi'], units.diff, places)} "
-        f"({ci}); there is a {prob(avg['prob_positive'])} chance that it is positive.",
+        f"({ci}); there is {a_prob(avg['prob_positive'])} chance that it is positive.",
         f"A new {label} (outside these {n:,}) can expect a {metric} "
         f"{between(new['hdi'], units.diff, places)} ({ci} of the prediction; "
         f"{prob(new['prob_positive'])} chance it is positive): far wider than the average, "
@@ -273,9 +274,9 @@ def body(bundle: Bundle) -> Body:
         key.append(_group_summary(bundle))
     counts = bundle["counts"]
     key.append(
-        f"{counts['positive']:,} of {n:,} {label}s have at least a "
-        f"{prob(counts['threshold'])} chance of a positive {metric}, and "
-        f"{counts['negative']:,} at least a {prob(counts['threshold'])} chance of a negative "
+        f"{counts['positive']:,} of {n:,} {label}s have at least "
+        f"{a_prob(counts['threshold'])} chance of a positive {metric}, and "
+        f"{counts['negative']:,} at least {a_prob(counts['threshold'])} chance of a negative "
         "one."
     )
     by_size = bundle.get("shrinkage_by_size") or []

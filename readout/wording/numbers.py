@@ -165,3 +165,11 @@ def hdi_range(bundle: Bundle, hdi: Sequence[float], fmt: Formatter, places: int)
 def estimate(bundle: Bundle, summary: dict, fmt: Formatter, places: int) -> str:
     """The one phrase for an estimate and its interval: ``+2.8% (94% HDI +1.7% to +3.9%)``."""
     return f"{fmt(summary['mean'], places)} ({hdi_range(bundle, summary['hdi'], fmt, places)})"
+
+
+def a_prob(p: float) -> str:
+    """A probability with the article it takes when read aloud: "a 97%", "an 8%", "an 18%"."""
+    shown = prob(p)
+    whole = shown.split(".")[0]
+    vowel = shown[0] not in "<>" and (whole.startswith("8") or whole in ("11", "18"))
+    return ("an " if vowel else "a ") + shown

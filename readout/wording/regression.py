@@ -12,6 +12,7 @@ from typing import Any
 from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
     Units,
+    a_prob,
     decimals_for,
     estimate,
     hdi_range,
@@ -68,8 +69,8 @@ def _effect_sentence(bundle: Bundle, c: dict, units: Units) -> str:
         f"Rows whose {c['label']} is at its 75th rather than its 25th percentile "
         f"({_step(c)}) have a {bundle['target_label']} {direction} by about "
         f"{units.diff(abs(effect['mean']), places, signed=False)} "
-        f"({hdi_range(bundle, effect['hdi'], units.diff, places)}); there is a "
-        f"{prob(chance)} chance that the association is {sign}."
+        f"({hdi_range(bundle, effect['hdi'], units.diff, places)}); there is "
+        f"{a_prob(chance)} chance that the association is {sign}."
     )
 
 

@@ -97,6 +97,8 @@ def statistics(config: Path) -> dict[tuple, dict[str, float]]:
     (experiment,) = load_config(config).experiments
     loaded = fetch_data(experiment, None)
     frame = loaded.fetched.parts["stats"]
+    # The exposure counts and the first and last exposure (the forecast's traffic) too.
+    exposures = loaded.fetched.extras["stats"]
     keys = list(zip(frame["arm"].astype(str), frame["country"].astype(str), strict=True))
     out = {}
     for i, key in enumerate(keys):
@@ -105,6 +107,7 @@ def statistics(config: Path) -> dict[tuple, dict[str, float]]:
             for column, values in frame.items()
             if column not in ("arm", "country")
         }
+    out[("exposures",)] = {k: float(v) for k, v in exposures.items()}
     return out
 
 
@@ -178,6 +181,9 @@ def test_a_postgres_readout_matches_the_duckdb_readout(pg_env, tmp_path):
     ]
     a, b = bundles
     assert a["decision"] == b["decision"]
+    assert a["forecast"] == b["forecast"]
+    for sa, sb in zip(a["segment_spread"], b["segment_spread"], strict=True):
+        assert sb["sigma"]["hdi"] == pytest.approx(sa["sigma"]["hdi"], rel=1e-9)
     for ma, mb in zip(a["metrics"], b["metrics"], strict=True):
         for ca, cb in zip(ma["comparisons"], mb["comparisons"], strict=True):
             assert cb["lift_rel"]["mean"] == pytest.approx(ca["lift_rel"]["mean"], rel=1e-9)

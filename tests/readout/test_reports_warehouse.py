@@ -1,0 +1,68 @@
+"""The demo's paywall readout end to end: revenue with zeros, segments with a tiny level, and
+the forecast, from the warehouse through the bundle to the HTML and the PDF."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from analyses.formats import prob
+from readout.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def paywall(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("paywall")
+    args = ["run", "--config", str(ROOT / "experiments.toml"), "--output", str(out)]
+    result = CliRunner().invoke(main, [*args, "--only", "paywall", "--date", "2026-11-21"])
+    assert result.exit_code == 0, result.output
+    return out / "paywall" / "2026-11-21"
+
+
+def text_of(html: str) -> str:
+    html = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+
+
+def test_the_bundle_has_revenue_parts_every_segment_level_and_a_forecast(paywall):
+    bundle = json.loads((paywall / "bundle.json").read_text())
+    truth = json.loads((ROOT / "data" / "ground_truth.json").read_text())
+    truth = truth["demo.duckdb"]["experiments"]["paywall"]
+    revenue = bundle["metrics"][0]
+    assert revenue["kind"] == "revenue" and bundle["decision"]["verdict"] == "keep_collecting"
+    paying = revenue["parts"][0]["paying"]
+    for arm, key in (("control", "control"), ("treatment", "treatment")):
+        low, high = paying[key]["hdi"]
+        assert low < truth["purchase_rate"][arm] < high
+    levels = {s["level"]: s for s in bundle["segments"] if s["metric"] == "revenue"}
+    assert set(levels) == {"DE", "FR", "IS", "JP", "US"}
+    assert levels["IS"]["few_units"] and not levels["US"]["few_units"]
+    forecast = bundle["forecast"]
+    assert [h["days"] for h in forecast["horizons"]] == [7, 14, 28]
+    chances = [h["prob_decision"] for h in forecast["horizons"]]
+    assert chances == sorted(chances)  # more data, more often a decision
+    # Units per day from the exposure times: 12,000 users over the generator's 10 days.
+    assert forecast["units_per_day"] == pytest.approx(truth["users"] / truth["days"], rel=0.02)
+
+
+def test_the_html_explains_each_part_and_the_pdf_carries_the_forecast(paywall):
+    bundle = json.loads((paywall / "bundle.json").read_text())
+    html = (paywall / "report.html").read_text()
+    text = text_of(html)
+    first = bundle["forecast"]["horizons"][0]
+    sentence = f"{prob(first['prob_decision'])} chance of a clear answer within 7 more days"
+    assert sentence in text
+    assert re.search(r'<section id="forecast"[^>]*>.*?<img', html, flags=re.S)
+    assert "Revenue per user has two parts" in text
+    assert "Do the levels of country differ?" in text
+    assert re.search(r"country = IS \d+ \(few\) too few for its own", text)
+    pdf = " ".join(page.extract_text() for page in PdfReader(paywall / "report.pdf").pages)
+    pdf = re.sub(r"\s+", " ", pdf)
+    assert sentence in pdf
+    assert "Revenue per user has two parts" in pdf
+    assert "(few)" not in pdf  # the segment table is for the screen; the PDF is a summary
