@@ -53,8 +53,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-#: Units summarised at once from their conditionals (draws x CHUNK floats in memory).
-CHUNK = 2000
 #: Draws of the spreads and group means over which every unit is summarised.
 SUMMARY_DRAWS = 2000
 #: Units listed per role in the bundle and the report ("creators that matter").
@@ -368,43 +366,6 @@ def full_model(spec: Spec, units: Units, groups: list[str], prior: pooling.Pooli
     return model
 
 
-def unit_summaries(
-    y: np.ndarray,
-    se: np.ndarray,
-    g: np.ndarray,
-    mu_group: np.ndarray,
-    sigma_unit: np.ndarray,
-    prob: float,
-    seed: int,
-) -> dict[str, np.ndarray]:
-    """Summaries of every unit's effect from its normal conditional given the hyperparameters.
-
-    Given the hyperparameters, unit ``i``'s effect is normal with mean
-    ``m_i = B_i * mu_group[g_i] + (1 - B_i) * y_i`` and variance ``(1 - B_i) * se_i^2``,
-    where ``B_i = se_i^2 / (se_i^2 + sigma_unit^2)`` is the pull toward the group mean.
-    ``mean``, ``prob_positive`` and ``shrinkage`` average the exact conditionals over the
-    draws; ``hdi`` (units x 2) comes from one draw of each unit per hyperparameter draw.
-    Units are processed :data:`CHUNK` at a time, so memory does not grow with the units.
-    """
-    from scipy import special
-
-    rng = np.random.default_rng(seed)
-    tau2 = sigma_unit[:, None] ** 2
-    out = {k: np.empty(len(y)) for k in ("mean", "prob_positive", "shrinkage")}
-    out["hdi"] = np.empty((len(y), 2))
-    for start in range(0, len(y), CHUNK):
-        part = slice(start, start + CHUNK)
-        s2 = se[part][None, :] ** 2
-        pull = s2 / (s2 + tau2)
-        m = pull * mu_group[:, g[part]] + (1 - pull) * y[part][None, :]
-        sd = np.sqrt((1 - pull) * s2)
-        out["mean"][part] = m.mean(axis=0)
-        out["prob_positive"][part] = special.ndtr(m / np.where(sd > 0, sd, 1e-300)).mean(axis=0)
-        out["shrinkage"][part] = pull.mean(axis=0)
-        out["hdi"][part] = stats.hdi_columns(m + sd * rng.standard_normal(m.shape), prob)
-    return out
-
-
 def _exact(spec, units, groups, g, prior, settings):
     """The exact (grid-integrated) posterior and its summaries."""
     pooled = pooling.fit(units.estimate, units.se, g, len(groups), prior)
@@ -495,7 +456,7 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit:
         pooled = None
     else:
         pooled, exact, drawn, diagnostics = _exact(spec, units, groups, g, prior, settings)
-        summary = unit_summaries(
+        summary = pooling.unit_summaries(
             y, se, g, drawn["mu_group"], drawn["sigma_unit"], prob, settings.seed
         )
     table = _unit_table(units, summary, exact, g, prob)

@@ -306,10 +306,13 @@ def mixture_summary(
         return {"mean": mean, "hdi": [mean, mean], "prob_positive": positive, "sd": 0.0}
     x = np.linspace(mean - 12 * spread, mean + 12 * spread, points)
     cdf = _mixture_cdf(x, means, sd, weights)
-    ends = np.searchsorted(cdf, cdf + prob)
-    widths = np.where(ends < points, x[np.minimum(ends, points - 1)] - x, np.inf)
+    # Each candidate lower end's upper end, interpolated: widths read off the grid's steps
+    # would tie over several candidates and the first (leftmost) would win, shifting the
+    # interval left by up to a step.
+    upper_ends = np.interp(cdf + prob, cdf, x)
+    widths = np.where(cdf + prob <= cdf[-1], upper_ends - x, np.inf)
     i = int(np.argmin(widths))
-    j = int(min(ends[i], points - 1))
+    j = int(min(np.searchsorted(x, upper_ends[i]), points - 1))
     step = x[1] - x[0]
     # Fine grids around both ends: every candidate lower end, and the upper end each implies.
     low = np.linspace(x[max(i - 2, 0)], x[min(i + 2, points - 1)], 401)
@@ -422,4 +425,47 @@ def unit_exact(
         summary = mixture_summary(means, variances, nd.weight, prob)
         summary["shrinkage"] = float(np.sum(nd.weight * pull))
         out.append(summary)
+    return out
+
+
+#: Units summarised at once from their conditionals (draws x CHUNK floats in memory).
+CHUNK = 2000
+
+
+def unit_summaries(
+    y: np.ndarray,
+    se: np.ndarray,
+    g: np.ndarray,
+    mu_group: np.ndarray,
+    sigma_unit: np.ndarray,
+    prob: float,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Summaries of every unit's effect from its normal conditional given the hyperparameters.
+
+    Given the hyperparameters, unit ``i``'s effect is normal with mean
+    ``m_i = B_i * mu_group[g_i] + (1 - B_i) * y_i`` and variance ``(1 - B_i) * se_i^2``,
+    where ``B_i = se_i^2 / (se_i^2 + sigma_unit^2)`` is the pull toward the group mean.
+    ``mean``, ``prob_positive`` and ``shrinkage`` average the exact conditionals over the
+    draws; ``hdi`` (units x 2) comes from one draw of each unit per hyperparameter draw.
+    Units are processed :data:`CHUNK` at a time, so memory does not grow with the units.
+    """
+    from scipy import special
+
+    from analyses.stats import hdi_columns
+
+    rng = np.random.default_rng(seed)
+    tau2 = sigma_unit[:, None] ** 2
+    out = {k: np.empty(len(y)) for k in ("mean", "prob_positive", "shrinkage")}
+    out["hdi"] = np.empty((len(y), 2))
+    for start in range(0, len(y), CHUNK):
+        part = slice(start, start + CHUNK)
+        s2 = se[part][None, :] ** 2
+        pull = s2 / (s2 + tau2)
+        m = pull * mu_group[:, g[part]] + (1 - pull) * y[part][None, :]
+        sd = np.sqrt((1 - pull) * s2)
+        out["mean"][part] = m.mean(axis=0)
+        out["prob_positive"][part] = special.ndtr(m / np.where(sd > 0, sd, 1e-300)).mean(axis=0)
+        out["shrinkage"][part] = pull.mean(axis=0)
+        out["hdi"][part] = hdi_columns(m + sd * rng.standard_normal(m.shape), prob)
     return out

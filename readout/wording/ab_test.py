@@ -776,9 +776,10 @@ def _spread_sentence(bundle: Bundle, spread: dict) -> str:
     low, high = sigma["hdi"]
     shared = low < 0.1 * high
     return (
-        f"Do the levels of {spread['segment']} differ? The true lift varies between them by "
-        f"about {relative(sigma['mean'], places, False)} (a standard deviation; {interval(bundle)} "
-        f"{span(sigma['hdi'], lambda x, p: relative(x, p, False), places)}) around the overall "
+        f"Do the levels of {spread['segment']} differ? Their true lifts spread by about "
+        f"{number(100 * sigma['mean'], places)} percentage points (a standard deviation; "
+        f"{interval(bundle)} {span(sigma['hdi'], lambda x, p: number(100 * x, p), places)}) "
+        "around the overall lift of "
         f"{estimate(bundle, overall, relative, rel_places(overall))}. "
         + (
             "That interval reaches zero: the levels may well share one lift, and the "
@@ -826,8 +827,8 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
         result = bundle["forecast"]
         out["forecast"] = Figure(
             caption=(
-                "The chance of a clear answer after 7, 14 and 28 more days at the current "
-                "traffic, split by the verdict it would be."
+                f"The chance of a clear answer after {_days(result['horizons'])} more days at "
+                "the current traffic, split by the verdict it would be."
             ),
             alt="Bar chart of the chance of a verdict: "
             + "; ".join(
@@ -956,6 +957,11 @@ def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
     if bundle["decision"]["thresholds"].get("rope") is not None:
         out.append(rope_sentence(bundle, comp))
     return out
+
+
+def _days(horizons: list[dict]) -> str:
+    days = [str(h["days"]) for h in horizons]
+    return ", ".join(days[:-1]) + " and " + days[-1] if len(days) > 1 else days[0]
 
 
 def forecast_sentence(bundle: Bundle) -> str:
@@ -1134,8 +1140,10 @@ def _segments_intro(bundle: Bundle) -> list[str]:
         without = [s for s in few if s["own"] is None]
         names = ", ".join(f"{s['level']} ({s['n']:,})" for s in few[:8])
         more = f" and {len(few) - 8} more" if len(few) > 8 else ""
+        below = next(iter(bundle.get("segment_spread", [])), {}).get("few_units_below", 100)
         out.append(
-            f"Levels with fewer than 100 {units}, marked (few), stay in the model: {names}{more}. "
+            f"Levels with fewer than {below:,} {units}, marked (few), stay in the model: "
+            f"{names}{more}. "
             + (
                 (
                     f"It has too few {units} in an arm for a lift of its own; it shows the lift "
