@@ -960,7 +960,7 @@ RESULT_SCHEMA: dict[str, Any] = {
 
 ANALYSIS = Analysis(
     name="hierarchical",
-    version="3",
+    version="4",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,
