@@ -76,7 +76,7 @@ def test_hundreds_of_levels_are_all_kept():
 
 def test_many_levels_summarised_from_draws_agree_with_the_exact_mixture():
     """Beyond EXACT_LEVELS levels the pooled lifts come from posterior draws: each level's
-    mean and HDI ends agree with the exact grid mixture within a few Monte Carlo errors."""
+    mean and HDI ends agree with the exact grid mixture within four Monte Carlo errors."""
     from analyses import pooling
 
     rng = np.random.default_rng(7)
@@ -96,7 +96,8 @@ def test_many_levels_summarised_from_draws_agree_with_the_exact_mixture():
     for i, want in zip(picks, exact, strict=True):
         got = by[names[i]]["pooled"]
         sd = (want["hdi"][1] - want["hdi"][0]) / 3.76
-        # Monte Carlo errors with 20,000 draws: the mean ~0.007 sd, an HDI end ~0.02 sd.
-        assert abs(got["mean"] - want["mean"]) < 0.03 * sd
-        assert abs(got["hdi"][0] - want["hdi"][0]) < 0.08 * sd
-        assert abs(got["hdi"][1] - want["hdi"][1]) < 0.08 * sd
+        # Monte Carlo errors with 20,000 draws (measured over 100 levels x 5 seeds): the mean
+        # 0.001 sd (it averages exact conditionals), an HDI end 0.04 sd; four of them each.
+        assert abs(got["mean"] - want["mean"]) < 0.004 * sd
+        assert abs(got["hdi"][0] - want["hdi"][0]) < 0.16 * sd
+        assert abs(got["hdi"][1] - want["hdi"][1]) < 0.16 * sd
