@@ -25,11 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from analyses import figures, pooling, stats
+from analyses import pooling, stats
 from analyses.base import (
-    INTERVAL_SCHEMA,
-    PROB_SCHEMA,
-    SUMMARY_SCHEMA,
     Analysis,
     BaseSpec,
     DataError,
@@ -37,6 +34,15 @@ from analyses.base import (
     Settings,
     Tone,
     sample,
+)
+from analyses.hierarchical_figures import MAX_POINTS, plot
+from analyses.hierarchical_schema import RESULT_SCHEMA
+from analyses.hierarchical_units import (
+    _baselines,
+    _highlights,
+    _record,
+    _shrinkage_by_size,
+    _unit_table,
 )
 from analyses.inputs import (
     Column,
@@ -50,15 +56,10 @@ from analyses.inputs import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from matplotlib.figure import Figure
+    pass
 
 #: Draws of the spreads and group means over which every unit is summarised.
 SUMMARY_DRAWS = 2000
-#: Units listed per role in the bundle and the report ("creators that matter").
-TOP_N = 5
-#: Units drawn in the shrinkage plot (a random sample beyond this, highlighted ones always).
-MAX_POINTS = 3000
 
 
 class Spec(BaseSpec):
@@ -548,168 +549,6 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _unit_table(units: Units, summary, exact, g, prob) -> pd.DataFrame:
-    """Every unit with its own, pooled and complete-pooling estimates (the CSV)."""
-    import pandas as pd
-
-    group_means = np.array([row["mean"] for row in exact["groups"]])
-    table = pd.DataFrame(
-        {
-            "unit": units.unit.astype(str),
-            "group": units.group.astype(str),
-            "users": units.users if units.users is not None else np.nan,
-            "raw_estimate": units.estimate,
-            "raw_se": units.se,
-            "mean": summary["mean"],
-            "hdi_low": summary["hdi"][:, 0],
-            "hdi_high": summary["hdi"][:, 1],
-            "prob_positive": summary["prob_positive"],
-            "shrinkage": summary["shrinkage"],
-            "group_mean": group_means[g],
-        }
-    )
-    own = stats.normal_interval(table["raw_estimate"], table["raw_se"], prob)
-    table["no_pool_low"], table["no_pool_high"] = own[:, 0], own[:, 1]
-    weights = 1 / table["raw_se"] ** 2
-    by_group = weights.groupby(table["group"])
-    pooled = (table["raw_estimate"] * weights).groupby(table["group"]).sum() / by_group.sum()
-    pooled_se = 1 / np.sqrt(by_group.sum())
-    table["complete_mean"] = table["group"].map(pooled).to_numpy()
-    interval = stats.normal_interval(table["complete_mean"], table["group"].map(pooled_se), prob)
-    table["complete_low"], table["complete_high"] = interval[:, 0], interval[:, 1]
-    return table
-
-
-def _record(row: pd.Series, roles: list[str]) -> dict[str, Any]:
-    import pandas as pd
-
-    users = row["users"]
-    return {
-        "unit": str(row["unit"]),
-        "group": str(row["group"]),
-        "n": None if pd.isna(users) else int(users),
-        "raw_estimate": float(row["raw_estimate"]),
-        "raw_se": float(row["raw_se"]),
-        "mean": float(row["mean"]),
-        "hdi": [float(row["hdi_low"]), float(row["hdi_high"])],
-        "prob_positive": float(row["prob_positive"]),
-        "shrinkage": float(row["shrinkage"]),
-        "group_mean": float(row["group_mean"]),
-        "roles": roles,
-    }
-
-
-def _highlights(table: pd.DataFrame) -> dict[int, list[str]]:
-    """The units that matter.
-
-    Strongest evidence either way (sorted by it, never in both lists), largest movers, and three
-    stories whose pull toward the average is visible.
-    """
-    picks: dict[int, list[str]] = {}
-
-    def add(index, role):
-        for i in index:
-            picks.setdefault(int(i), []).append(role)
-
-    prob = table["prob_positive"]
-    add(prob[prob > 0.5].sort_values(ascending=False).index[:TOP_N], "positive")
-    add(prob[prob < 0.5].sort_values().index[:TOP_N], "negative")
-    moved = (table["raw_estimate"] - table["mean"]).abs()
-    add(moved.nlargest(TOP_N).index, "mover")
-    size = table["users"] if table["users"].notna().all() else 1 / table["raw_se"] ** 2
-    pull = moved / table["raw_se"]  # how far pooling moved a unit, in its own standard errors
-    small = size <= size.quantile(0.2)
-    large = size >= size.quantile(0.8)
-    middle = ~small & ~large
-    for mask, role in ((small, "story_small"), (middle, "story_typical"), (large, "story_large")):
-        candidates = pull[mask] if mask.any() else pull
-        add([candidates.idxmax()], role)
-    return picks
-
-
-def _baselines(table: pd.DataFrame) -> dict[str, Any]:
-    """Average interval width of each approach (the reader sees what pooling buys)."""
-    return {
-        "no_pooling": {"mean_width": float((table["no_pool_high"] - table["no_pool_low"]).mean())},
-        "complete_pooling": {
-            "mean_width": float((table["complete_high"] - table["complete_low"]).mean())
-        },
-        "partial_pooling": {"mean_width": float((table["hdi_high"] - table["hdi_low"]).mean())},
-    }
-
-
-def _shrinkage_by_size(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Median shrinkage by unit size (users; nothing when users are unknown)."""
-    if not table["users"].notna().all():
-        return []
-    edges, labels = [0, 100, 500, np.inf], ["under 100", "100 to 500", "over 500"]
-    out = []
-    for label, low, high in zip(labels, edges[:-1], edges[1:], strict=True):
-        rows = table[(table["users"] >= low) & (table["users"] < high)]
-        if len(rows):
-            out.append(
-                {
-                    "bucket": label,
-                    "units": int(len(rows)),
-                    "median_shrinkage": float(rows["shrinkage"].median()),
-                }
-            )
-    return out
-
-
-def recovery(table: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
-    """MSE, interval coverage and width of no, complete and partial pooling against truth.
-
-    Parameters
-    ----------
-    table
-        The per-unit table (``units.csv``) of a readout.
-    truth
-        True effects indexed by unit.
-
-    Returns
-    -------
-    DataFrame
-        One row per (bucket, method) with ``mse``, ``coverage`` and ``width``.
-    """
-    import pandas as pd
-
-    true = truth.reindex(table["unit"].astype(str)).to_numpy()
-    methods = {
-        "no pooling": ("raw_estimate", "no_pool_low", "no_pool_high"),
-        "complete pooling": ("complete_mean", "complete_low", "complete_high"),
-        "hierarchical": ("mean", "hdi_low", "hdi_high"),
-    }
-    buckets = {"all": np.ones(len(table), bool)}
-    if table["users"].notna().all():
-        users = table["users"].to_numpy()
-        buckets |= {
-            "under 100": users < 100,
-            "100 to 500": (users >= 100) & (users <= 500),
-            "over 500": users > 500,
-        }
-    rows = []
-    for bucket, mask in buckets.items():
-        for method, (mean, low, high) in methods.items():
-            est, lo, hi, t = (
-                table[mean].to_numpy()[mask],
-                table[low].to_numpy()[mask],
-                table[high].to_numpy()[mask],
-                true[mask],
-            )
-            rows.append(
-                {
-                    "bucket": bucket,
-                    "units": int(mask.sum()),
-                    "method": method,
-                    "mse": float(np.mean((est - t) ** 2)),
-                    "coverage": float(np.mean((lo <= t) & (t <= hi))),
-                    "width": float(np.mean(hi - lo)),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
 # --------------------------------------------------------------------------- decision
 
 VERDICTS = {
@@ -757,205 +596,6 @@ def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> 
         "unclear": "interval_includes_zero",
     }[verdict]
     return {"verdict": verdict, "reason_code": code, **numbers}
-
-
-# --------------------------------------------------------------------------- figures
-
-#: Plain names of the hyperparameters, for diagnostic panels.
-PARAMETER_NAMES = {
-    "mu": "overall average",
-    "sigma_group": "spread between groups",
-    "sigma_unit": "spread between units",
-}
-
-
-def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
-    """Shrinkage plot (every highlighted unit drawn and labelled).
-
-    Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
-    """
-    results, table, posterior = fit.results, fit.tables["units"], fit.posterior
-    out: dict[str, Figure] = {}
-    groups = [g["group"] for g in results["groups"]]
-    color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}
-    highlighted = {u["unit"]: u for u in results["units"]}
-    labelled = table["unit"].isin(list(highlighted))
-    rest = table[~labelled]
-    sample_size = max(MAX_POINTS - int(labelled.sum()), 0)
-    if len(rest) > sample_size:
-        rest = rest.sample(sample_size, random_state=0)
-    shown = table[labelled]
-    import pandas as pd
-
-    shown = pd.concat([rest, shown])
-    size = shown["users"] if shown["users"].notna().all() else 1 / shown["raw_se"] ** 2
-    area = 10 + 120 * (size / size.max()) ** 0.5
-    fig, ax = figures.new_figure(7, 4.4)
-    for g in groups:
-        rows = shown["group"] == g
-        ax.scatter(
-            shown.loc[rows, "raw_estimate"],
-            shown.loc[rows, "mean"],
-            s=area[rows],
-            color=color[g],
-            alpha=0.45,
-            lw=0,
-            label=g if results["grouped"] else None,
-            rasterized=True,
-        )
-    low = min(shown["raw_estimate"].min(), shown["mean"].min())
-    high = max(shown["raw_estimate"].max(), shown["mean"].max())
-    pad = 0.04 * (high - low)
-    ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
-    for row in results["groups"]:
-        ax.axhline(row["mean"], color=color[row["group"]], lw=0.8, alpha=0.8)
-    # Named: the stories told below (circled) and the units pooling moved most (squared), so
-    # the most-shrunk units, the point of the chart, are always drawn and labelled.
-    named = []
-    for unit in results["units"]:
-        story = any(r.startswith("story") for r in unit["roles"])
-        if not story and "mover" not in unit["roles"]:
-            continue
-        named.append((unit["raw_estimate"], unit["mean"], unit["unit"]))
-        ax.scatter(
-            [unit["raw_estimate"]],
-            [unit["mean"]],
-            s=30,
-            marker="o" if story else "s",
-            facecolor="none",
-            edgecolor="black",
-        )
-    ax.set_xlim(low - pad, high + 4 * pad)
-    ax.set_xlabel("Own estimate (no pooling)")
-    ax.set_ylabel("Pooled estimate")
-    if results["grouped"]:
-        ax.legend(
-            frameon=False, fontsize=7, ncol=min(5, len(groups)), loc="upper left", markerscale=0.6
-        )
-    figures.tidy(ax, keep_left=True)
-    out["shrinkage"] = figures.finish(fig)
-    figures.label_points(ax, named)
-
-    fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
-    for i, row in enumerate(results["groups"]):
-        ax.plot(row["hdi"], [i, i], color=color[row["group"]], lw=3)
-        ax.plot(row["mean"], i, "o", color=color[row["group"]])
-        ax.plot(row["complete_pooling"]["mean"], i, "x", color="black", ms=5)
-    ax.axvline(0, color="black", lw=0.8, ls="--")
-    ax.set_yticks(range(len(groups)), groups)
-    ax.set_xlabel(
-        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}), "
-        "x = complete pooling"
-    )
-    figures.tidy(ax, keep_left=True)
-    out["groups"] = figures.finish(fig)
-    out["diagnostics"] = _diagnostics_figure(posterior, results)
-    return out
-
-
-def _diagnostics_figure(posterior, results) -> Figure:
-    if "grid" in posterior.children:
-        grid = posterior["grid"].to_dataset()
-        panels = ["sigma_unit"] + (["sigma_group"] if results["grouped"] else [])
-        fig, axes = figures.new_grid(1, len(panels), 7, 2.6)
-        density = grid["density"].values
-        for ax, name in zip(axes[0], panels, strict=True):
-            values = grid[name].values
-            mass = density.sum(axis=1 if name == "sigma_unit" else 0)
-            step = values[1] - values[0] if len(values) > 1 else 1.0
-            ax.fill_between(values, mass / step, color="#bee3f8")
-            ax.plot(values, mass / step, color="#2b6cb0", lw=1.5)
-            ax.set_xlabel(PARAMETER_NAMES[name], fontsize=9)
-            figures.tidy(ax)
-        return figures.finish(fig)
-    post = posterior["posterior"].to_dataset()
-    names = [v for v in ("mu", "sigma_group", "sigma_unit") if v in post and post[v].size > 1]
-    fig, axes = figures.new_grid(len(names), 2, 7, 1.6 * len(names) + 0.5)
-    for (rank_ax, dens_ax), name in zip(axes, names, strict=True):
-        values = post[name].transpose("chain", "draw").values
-        ranks = stats.ranks(values)
-        bins = np.linspace(0, ranks.size, 21)
-        for chain, chain_ranks in zip(values, ranks, strict=True):
-            rank_ax.hist(chain_ranks, bins=bins, histtype="step")
-            dens_ax.hist(chain, bins=40, histtype="step", density=True)
-        rank_ax.axhline(ranks.shape[1] / 20, color="black", lw=0.8, ls="--")
-        rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=9)
-        rank_ax.set_yticks([])
-        dens_ax.set_yticks([])
-    axes[-1][0].set_xlabel("rank of each draw among all chains (one line per chain)", fontsize=9)
-    axes[-1][1].set_xlabel("posterior (one line per chain)", fontsize=9)
-    return figures.finish(fig)
-
-
-# --------------------------------------------------------------------------- schema
-
-_SUMMARY_P = {
-    "type": "object",
-    "required": ["mean", "hdi", "prob_positive"],
-    "properties": {
-        "mean": {"type": "number"},
-        "hdi": INTERVAL_SCHEMA,
-        "prob_positive": PROB_SCHEMA,
-    },
-}
-
-RESULT_SCHEMA: dict[str, Any] = {
-    "required": ["units", "groups", "hyper", "baselines", "n_units", "average", "new_unit"],
-    "properties": {
-        "average": _SUMMARY_P,
-        "new_unit": _SUMMARY_P,
-        "n_units": {"type": "integer", "minimum": 3},
-        "units": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "unit",
-                    "group",
-                    "n",
-                    "raw_estimate",
-                    "raw_se",
-                    "mean",
-                    "hdi",
-                    "prob_positive",
-                    "shrinkage",
-                ],
-                "properties": {
-                    "unit": {"type": "string"},
-                    "group": {"type": "string"},
-                    "n": {"type": ["integer", "null"]},
-                    "raw_estimate": {"type": "number"},
-                    "raw_se": {"type": "number", "exclusiveMinimum": 0},
-                    "mean": {"type": "number"},
-                    "hdi": INTERVAL_SCHEMA,
-                    "prob_positive": PROB_SCHEMA,
-                    "shrinkage": PROB_SCHEMA,
-                },
-            },
-        },
-        "groups": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["group", "mean", "hdi", "prob_positive", "new_unit"],
-            },
-        },
-        "hyper": {
-            "type": "object",
-            "required": ["mu", "sigma_unit"],
-            "properties": {
-                "mu": SUMMARY_SCHEMA,
-                "sigma_group": SUMMARY_SCHEMA,
-                "sigma_unit": SUMMARY_SCHEMA,
-            },
-        },
-        "baselines": {
-            "type": "object",
-            "required": ["no_pooling", "complete_pooling"],
-        },
-    },
-}
 
 
 ANALYSIS = Analysis(

@@ -291,7 +291,7 @@ def recovery(
     """Compare a pooling readout with known true effects: MSE, coverage, interval width."""
     import pandas as pd
 
-    from analyses import hierarchical
+    from analyses import hierarchical_units
     from readout import tree
     from readout.data import read_table
 
@@ -327,7 +327,9 @@ def recovery(
     except DataError as exc:
         _fail(exc)
     units = pd.read_csv(latest / "units.csv", dtype={"unit": str})
-    table = hierarchical.recovery(units, known.set_index(known[unit].astype(str))[truth_column])
+    table = hierarchical_units.recovery(
+        units, known.set_index(known[unit].astype(str))[truth_column]
+    )
     prob = round(100 * experiment.settings.ci_prob)
     click.echo(f"{name}, readout {latest.name}: {prob}% intervals against {truth.name}")
     click.echo(

@@ -10,7 +10,7 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import hierarchical as h
-from analyses import pooling, stats
+from analyses import hierarchical_units, pooling, stats
 from analyses.base import DataError, Settings
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -292,7 +292,7 @@ def test_pooling_recovers_known_creator_effects_better_than_no_pooling(rows):
     s = spec(unit="creator", group="genre", arm="arm", control="control", metric="spend")
     units, _ = rows("hierarchical", s, frame)
     fit = h.fit(s, units, Settings(seed=1))
-    table = h.recovery(fit.tables["units"], truth).set_index(["bucket", "method"])
+    table = hierarchical_units.recovery(fit.tables["units"], truth).set_index(["bucket", "method"])
     overall = table.loc["all"]
     assert overall.loc["hierarchical", "mse"] <= 0.5 * overall.loc["no pooling", "mse"]
     assert 0.92 <= overall.loc["hierarchical", "coverage"] <= 0.97

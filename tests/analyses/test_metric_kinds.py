@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from analyses import ab_metrics
+from analyses.ab_data import _moments_of
 from analyses.ab_metrics import Metric, Priors
-from analyses.ab_test import _moments_of
 
 PROB = 0.94
 

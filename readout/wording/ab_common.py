@@ -1,0 +1,244 @@
+"""What every part of an ``ab_test`` readout's words shares.
+
+Verdict and status labels, arm labels, units and the sentences of a comparison (lift, chance,
+loss, ROPE, a metric's status).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from readout.wording.numbers import (
+    Units,
+    a_prob,
+    between,
+    capital,
+    decimals_for,
+    estimate,
+    hdi_range,
+    interval,
+    number,
+    rel_places,
+    relative,
+    signed,
+    small,
+    width,
+)
+
+Bundle = dict[str, Any]
+
+
+VERDICT_LABELS = {
+    "ship": "Ship",
+    "keep_control": "Keep control",
+    "keep_collecting": "Keep collecting data",
+    "no_difference": "No meaningful difference",
+    "withheld": "Verdict withheld",
+    "higher": "Clearly higher",
+    "lower": "Clearly lower",
+    "unclear": "No clear difference yet",
+    "aa_passed": "A/A check passed",
+    "aa_failed": "A/A check failed",
+}
+
+
+#: How the failed health checks are named in the reason.
+CHECK_NAMES = {
+    "srm": "the sample-ratio check",
+    "exposures": "the check for units in several arms",
+    "diagnostics": "the sampler diagnostics",
+}
+
+
+STATUS_WORDS = {
+    "ok": "no harm beyond its tolerance",
+    "harm": "harm beyond its tolerance",
+    "unclear": "possible harm beyond its tolerance (not yet clear)",
+    "better": "better",
+    "worse": "worse",
+}
+
+
+def with_arm_labels(bundle: Bundle) -> Bundle:
+    """The bundle with arm names replaced by the config's ``arm_labels`` (for wording only)."""
+    labels = bundle["spec"].get("arm_labels") or {}
+    if not labels:
+        return bundle
+
+    def name(arm):
+        return labels.get(arm, arm) if arm is not None else None
+
+    def relabel(metric):
+        return {
+            **metric,
+            "arms": [{**a, "name": name(a["name"])} for a in metric["arms"]],
+            "comparisons": [
+                {**c, "arm": name(c["arm"]), "vs": name(c["vs"])} for c in metric["comparisons"]
+            ],
+            **(
+                {
+                    "parts": [
+                        {**p, "arm": name(p["arm"]), "vs": name(p["vs"])} for p in metric["parts"]
+                    ]
+                }
+                if metric.get("parts")
+                else {}
+            ),
+        }
+
+    out = {
+        **relabel(bundle),
+        "control": name(bundle["control"]),
+        "primary": name(bundle["primary"]),
+        "decision": {**bundle["decision"], "arm": name(bundle["decision"].get("arm"))},
+        "frequentist": {
+            **bundle["frequentist"],
+            "arm": name(bundle["frequentist"]["arm"]),
+            "vs": name(bundle["frequentist"]["vs"]),
+        },
+        "metrics": [relabel(m) for m in bundle["metrics"]],
+    }
+    if bundle.get("sensitivity"):
+        out["sensitivity"] = [{**s, "arm": name(s["arm"])} for s in bundle["sensitivity"]]
+    return out
+
+
+def metric_units(metric: dict) -> Units:
+    """How a metric's values are written: prefix, suffix, percent for rates."""
+    return Units(
+        prefix=metric.get("value_prefix", "") or "",
+        suffix=metric.get("value_suffix", "") or "",
+        percent=metric["kind"] == "binary",
+    )
+
+
+def metric_name(metric: dict) -> str:
+    """A metric as sentences name it (the typical value for a log-scale metric)."""
+    if metric["kind"] == "log":
+        return f"typical (geometric-mean) {metric['label']}"
+    return metric["label"]
+
+
+def deciding_label(bundle: Bundle) -> str:
+    """The label of the guardrail that decided the verdict (the config calls it by its name)."""
+    name = bundle["decision"]["deciding_metric"]
+    return next((m["label"] for m in bundle["metrics"] if m["name"] == name), name)
+
+
+def higher_word(metric: dict) -> str:
+    """The metric's good direction in a word: higher or lower."""
+    return "higher" if metric["higher_is_better"] else "lower"
+
+
+def comparison_of(metric: dict, arm: str) -> dict:
+    """The metric's comparison of ``arm`` with the control."""
+    return next(c for c in metric["comparisons"] if c["arm"] == arm)
+
+
+def share_text(x: float, approx: bool = True) -> str:
+    """A small share such as an expected loss relative to the control: ``about 0.04%``."""
+    return small(100 * x, 2, lambda v, p: number(v, p) + "%", approx)
+
+
+def units_word(bundle: Bundle, plural: bool = True) -> str:
+    """What a unit is called ("users")."""
+    word = bundle.get("unit_label") or "user"
+    return word + "s" if plural else word
+
+
+def arm_word(bundle: Bundle) -> str:
+    """An arm, or a group for an observational comparison."""
+    return "group" if bundle["observational"] else "arm"
+
+
+def control_word(bundle: Bundle) -> str:
+    """The control, or the reference group for an observational comparison."""
+    return "the reference group" if bundle["observational"] else "the control"
+
+
+def lift_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """The HDI of the lift, in words a reader can act on."""
+    ci, name = interval(bundle), metric_name(metric)
+    units = metric_units(metric)
+    arm, vs = comp["arm"], comp["vs"]
+    rel = comp["lift_rel"]
+    if metric["kind"] == "log":
+        ratio = [1 + h for h in rel["hdi"]]
+        arms = {a["name"]: a for a in metric["arms"]}
+        a_t, a_c = arms[arm], arms[vs]
+        vplaces = units.places(width(a_t))
+        diff, log = comp["lift_abs"], comp["lift_log"]
+        return (
+            f"Given the data and our assumptions, there is a {ci[:3]} probability that the "
+            f"{name} for {arm} is {between(ratio, number, decimals_for(ratio[1] - ratio[0]))} "
+            f"times that for {vs} ({ci}): about "
+            f"{units.value(a_t['mean'], vplaces)} against {units.value(a_c['mean'], vplaces)}, "
+            f"a difference of {estimate(bundle, diff, units.diff, units.places(width(diff)))}. "
+            "On the log scale the difference is "
+            f"{estimate(bundle, log, signed(number), decimals_for(width(log)))}."
+        )
+    places = rel_places(rel)
+    absolute = comp["lift_abs"]
+    word = "difference" if bundle["observational"] else "lift"
+    return (
+        f"Given the data and our assumptions, there is a {ci[:3]} probability that the true "
+        f"{word} of {arm} over {vs} lies {between(rel['hdi'], relative, places)} ({ci}; best "
+        f"estimate {relative(rel['mean'], places)}), that is "
+        f"{between(absolute['hdi'], units.diff, units.places(width(absolute)))} in {name}."
+    )
+
+
+def chance_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """The probability of being better, in the metric's own direction."""
+    name = metric_name(metric)
+    direction = higher_word(metric)
+    better = "" if metric["higher_is_better"] else " (better)"
+    return (
+        f"There is {a_prob(comp['prob_better'])} chance that the {name} is {direction}{better} "
+        f"for {comp['arm']} than for {comp['vs']}."
+    )
+
+
+def loss_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """The expected loss of shipping, on the same (relative) scale as its limit."""
+    limit = bundle["decision"]["thresholds"]["max_expected_loss"]
+    return (
+        f"If we ship {comp['arm']}, we expect to give up {share_text(comp['expected_loss_rel'])} "
+        f"of {comp['vs']}'s {metric_name(metric)} on average (the limit is "
+        f"{share_text(limit, False)}), allowing for the chance that {comp['arm']} is in fact worse."
+    )
+
+
+def rope_sentence(bundle: Bundle, comp: dict) -> str:
+    """The chance that the lift is worth acting on, and that it is too small to matter."""
+    rope = bundle["decision"]["thresholds"]["rope"]
+    return (
+        f"There is {a_prob(comp['prob_meaningful'])} chance that the lift exceeds the "
+        f"minimum worthwhile effect of {relative(rope, 1)}, and "
+        f"{a_prob(comp['prob_in_rope'])} chance that it lies within ±{relative(rope, 1, False)} "
+        "(too small to matter)."
+    )
+
+
+def metric_status_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
+    """A secondary metric or guardrail in one sentence: its lift and what it means."""
+    lift = comp["lift_rel"]
+    status = metric["status"]
+    name = capital(metric_name(metric))
+    change = (
+        f"{relative(lift['mean'], rel_places(lift))} "
+        f"({hdi_range(bundle, lift['hdi'], relative, rel_places(lift))})"
+    )
+    if metric["role"] == "guardrail":
+        tolerance = relative(metric["tolerated_harm"], 1, False)
+        harm = "rise" if not metric["higher_is_better"] else "fall"
+        return (
+            f"Guardrail {metric['label']} (may {harm} by at most {tolerance}): {change}; "
+            f"{a_prob(comp['prob_harm'])} chance that it {harm}s by more, so "
+            f"{STATUS_WORDS[status]}."
+        )
+    better = "lower" if not metric["higher_is_better"] else "higher"
+    return (
+        f"{name} ({metric['role']}): {change}; {a_prob(comp['prob_better'])} chance it is "
+        f"{better} for {comp['arm']}."
+    )
