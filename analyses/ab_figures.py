@@ -73,7 +73,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     if len(results.get("metrics", [])) > 1:
         out["scorecard"] = _scorecard_figure(results, interval)
     if results.get("forecast") and healthy:
-        out["forecast"] = _forecast_figure(results["forecast"], name)
+        out["forecast"] = _forecast_figure(results, name)
     return out
 
 
@@ -85,9 +85,11 @@ FORECAST_BARS = (
 )
 
 
-def _forecast_figure(result: dict[str, Any], name) -> Figure:
-    """Stacked bars: the chance of each verdict after 7, 14 and 28 more days."""
-    horizons = result["horizons"]
+def _forecast_figure(results: dict[str, Any], name) -> Figure:
+    """Stacked bars: the chance of each verdict after each horizon's more days."""
+    horizons = results["forecast"]["horizons"]
+    # With several treatments a ship may be of any of them.
+    shipped = name(results["primary"]) if len(results["arms"]) == 2 else "a variant"
     fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(horizons))
     rows = [f"+{h['days']} days" for h in horizons]
     left = [0.0] * len(horizons)
@@ -95,7 +97,7 @@ def _forecast_figure(result: dict[str, Any], name) -> Figure:
         shares = [100 * h["verdicts"].get(verdict, 0.0) for h in horizons]
         if max(shares) < 0.5:  # invisible at this scale; the total beside the bar counts it
             continue
-        label = label.replace("ship", f"ship {name(result['arm'])}")
+        label = label.replace("ship", f"ship {shipped}")
         ax.barh(rows, shares, left=left, color=colour, height=0.55, label=label)
         left = [a + b for a, b in zip(left, shares, strict=True)]
     for y, total in enumerate(left):

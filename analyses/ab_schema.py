@@ -124,7 +124,7 @@ RESULT_SCHEMA: dict[str, Any] = {
         },
         "forecast": {
             "type": ["object", "null"],
-            "required": ["units_per_day", "days", "arm", "horizons", "loss_ship", "loss_keep"],
+            "required": ["units_per_day", "days", "horizons", "loss_keep", "simulations"],
             "properties": {
                 "units_per_day": {"type": "number", "exclusiveMinimum": 0},
                 "horizons": {

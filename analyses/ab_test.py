@@ -350,7 +350,8 @@ def _forecast(
     """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
 
     Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
-    expected loss of deciding now either way, relative to the control's value.
+    expected loss of stopping now and keeping the control (relative to the control's value; that
+    of shipping is the comparison's own ``expected_loss_rel``).
     """
     if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
         return None
@@ -386,9 +387,7 @@ def _forecast(
     d = metric.direction
     return {
         **rate,
-        "arm": headline["arm"],
         "horizons": horizons,
-        "loss_ship": headline["expected_loss_rel"],
         "loss_keep": stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
         "simulations": forecast.SIMULATIONS,
     }

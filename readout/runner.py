@@ -90,6 +90,7 @@ def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
         "date": folder.name,
         "data_sha256": bundle["data_sha256"],
         "config_sha256": bundle["config_sha256"],
+        "analysis_version": bundle.get("analysis_version"),
         "verdict": bundle["decision"]["verdict"],
         "key_numbers": bundle.get("key_numbers"),
     }

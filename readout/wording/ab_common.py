@@ -136,8 +136,12 @@ def comparison_of(metric: dict, arm: str) -> dict:
 
 
 def share_text(x: float, approx: bool = True) -> str:
-    """A small share such as an expected loss relative to the control: ``about 0.04%``."""
-    return small(100 * x, 2, lambda v, p: number(v, p) + "%", approx)
+    """A share such as an expected loss relative to the control: ``about 0.04%``, ``18%``.
+
+    Two decimals below 1%, whole percents from there (a large loss needs no finer digits).
+    """
+    places = 0 if round(100 * x, 2) >= 1 else 2
+    return small(100 * x, places, lambda v, p: number(v, p) + "%", approx)
 
 
 def units_word(bundle: Bundle, plural: bool = True) -> str:

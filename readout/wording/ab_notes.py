@@ -41,7 +41,7 @@ def forecast_sentence(bundle: Bundle) -> str:
     horizons = result["horizons"]
     chances = [f"{prob(h['prob_decision'])} within {h['days']}" for h in horizons[1:]]
     first = horizons[0]
-    arm, control = result["arm"], bundle["control"]
+    arm, control = bundle["primary"], bundle["control"]
     metric = metric_name(bundle["metrics"][0])
     rate = result["units_per_day"]
     return (
@@ -53,15 +53,10 @@ def forecast_sentence(bundle: Bundle) -> str:
             if len(chances) > 1
             else "".join(chances)
         )
-        + " days. Stopping now and keeping "
-        f"{control} would give up about {_loss(result['loss_keep'])} of {control}'s {metric} "
-        f"on average, allowing for the chance that {arm} is in fact better."
+        + f" days. Stopping now and keeping {control} would give up about "
+        f"{share_text(result['loss_keep'], False)} of {control}'s {metric} on average, allowing "
+        f"for the chance that {arm} is in fact better."
     )
-
-
-def _loss(x: float) -> str:
-    """An expected loss relative to the control: whole percents from 1%, else finer."""
-    return relative(x, 0, False) if x >= 0.01 else share_text(x, False)
 
 
 def forecast_section(bundle: Bundle) -> list[str]:

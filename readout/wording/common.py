@@ -146,7 +146,10 @@ def since_last(bundle: Bundle, labels: Mapping[str, str]) -> list[str]:
     now, before = bundle["key_numbers"], previous.get("key_numbers")
     data_changed = previous["data_sha256"] != bundle["data_sha256"]
     config_changed = previous["config_sha256"] != bundle["config_sha256"]
-    if data_changed and before:
+    if data_changed and before and before["n"] == now["n"]:
+        # The same units with changed values (late events, a changed query or engine).
+        cause = f"updated data on the same {now['n']:,} {now['n_label']}"
+    elif data_changed and before:
         cause = f"new data ({before['n']:,} {before['n_label']} then, {now['n']:,} now)"
     elif data_changed:
         cause = "new data"
@@ -154,6 +157,12 @@ def since_last(bundle: Bundle, labels: Mapping[str, str]) -> list[str]:
         cause = "the same data"
     if config_changed:
         cause += " and a changed configuration" if data_changed else " with a changed configuration"
+    # A readout before the analysis's current version (an older readout may not say).
+    method_changed = previous.get("analysis_version", bundle.get("analysis_version")) != bundle.get(
+        "analysis_version"
+    )
+    if method_changed:
+        cause += ", fitted by a newer version of the analysis"
     lines = [f"Since the last readout on {previous['date']} this one uses {cause}."]
     label = labels.get
     if previous["verdict"] == verdict:
@@ -171,6 +180,6 @@ def since_last(bundle: Bundle, labels: Mapping[str, str]) -> list[str]:
         if now.get("prob") is not None and before.get("prob") is not None:
             moved += f"; the {now['prob_label']} from {prob(before['prob'])} to {prob(now['prob'])}"
         lines.append(moved + ".")
-    if not data_changed and not config_changed:
+    if not data_changed and not config_changed and not method_changed:
         lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")
     return lines

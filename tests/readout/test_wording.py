@@ -129,3 +129,19 @@ def test_arm_labels_replace_raw_values_in_the_words():
     text = wording.readout_text(bundle)
     assert "for high-income customers than for low-income customers" in text.key_sentences[0]
     assert " high " not in " ".join(text.key_sentences)
+
+
+def test_since_last_names_a_new_analysis_version_instead_of_monte_carlo_noise():
+    bundle = load("checkout-redesign")
+    same = {
+        **bundle["previous"],
+        "data_sha256": bundle["data_sha256"],
+        "config_sha256": bundle["config_sha256"],
+    }
+    text = wording.readout_text({**bundle, "previous": same})
+    assert any("Monte Carlo noise only" in s for s in text.since_last)
+    older = {**same, "analysis_version": "1"}
+    text = wording.readout_text({**bundle, "previous": older})
+    lines = text.since_last
+    assert "fitted by a newer version of the analysis" in lines[0]
+    assert not any("Monte Carlo noise only" in s for s in lines)
