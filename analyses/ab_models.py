@@ -65,10 +65,13 @@ def student_t_model(
     """Each arm's location and scale with a Student-t likelihood (``robust = true``)."""
     import pymc as pm
 
+    from analyses.base import prior_data
+
     with pm.Model(coords={"arm": arms}) as model:
         arm = pm.Data("arm_index", index.astype("int64"))
-        mu = pm.Normal("mu", mu=prior["mu_mean"], sigma=prior["mu_sd"], dims="arm")
-        sigma = pm.HalfNormal("sigma", sigma=prior["sigma_sd"], dims="arm")
-        nu = pm.Exponential("nu_minus_one", lam=prior["nu_rate"]) + 1
+        p = prior_data(**prior)
+        mu = pm.Normal("mu", mu=p["mu_mean"], sigma=p["mu_sd"], dims="arm")
+        sigma = pm.HalfNormal("sigma", sigma=p["sigma_sd"], dims="arm")
+        nu = pm.Exponential("nu_minus_one", lam=p["nu_rate"]) + 1
         pm.StudentT("y", nu=nu, mu=mu[arm], sigma=sigma[arm], observed=pm.Data("y_data", y))
     return model

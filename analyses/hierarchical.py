@@ -33,6 +33,7 @@ from analyses.base import (
     Fit,
     Settings,
     Tone,
+    prior_data,
     sample,
 )
 from analyses.hierarchical_figures import MAX_POINTS, plot
@@ -349,10 +350,11 @@ def full_model(spec: Spec, units: Units, groups: list[str], prior: pooling.Pooli
 
     g = np.searchsorted(groups, units.group)
     with pm.Model(coords={"group": groups, "unit": list(units.unit)}) as model:
-        mu = pm.Normal("mu", prior.mu_mean, prior.mu_sd)
-        sigma_unit = pm.HalfNormal("sigma_unit", prior.scale)
+        p = prior_data(mu_mean=prior.mu_mean, mu_sd=prior.mu_sd, scale=prior.scale)
+        mu = pm.Normal("mu", p["mu_mean"], p["mu_sd"])
+        sigma_unit = pm.HalfNormal("sigma_unit", p["scale"])
         if len(groups) > 1:
-            sigma_group = pm.HalfNormal("sigma_group", prior.scale)
+            sigma_group = pm.HalfNormal("sigma_group", p["scale"])
             if centred_groups(spec, units):
                 mu_group = pm.Normal("mu_group", mu, sigma_group, dims="group")
             else:

@@ -34,6 +34,7 @@ from analyses.base import (
     Fit,
     Settings,
     Tone,
+    prior_data,
     sample,
 )
 from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
@@ -244,8 +245,9 @@ def model(spec: Spec, data: Data, centre: np.ndarray, scale: np.ndarray):
     with pm.Model(coords={"feature": spec.features}) as built:
         # Data live in pm.Data: the compiled model does not depend on them and is reused.
         xs = pm.Data("x", (data.x - centre) / scale)
-        intercept = pm.Normal("intercept_std", prior["intercept_mean"], prior["intercept_sd"])
-        beta = pm.Normal("beta_std", 0.0, prior["beta_sd"], dims="feature")
+        p = prior_data(**prior)
+        intercept = pm.Normal("intercept_std", p["intercept_mean"], p["intercept_sd"])
+        beta = pm.Normal("beta_std", 0.0, p["beta_sd"], dims="feature")
         mu = intercept + xs @ beta
         if kind == "count":
             # The share is linear in the features and kept inside (0, 1); each row's events
@@ -255,7 +257,7 @@ def model(spec: Spec, data: Data, centre: np.ndarray, scale: np.ndarray):
             events = pm.Data("events", np.round(data.y * data.count).astype("int64"))
             pm.Binomial("y", n=count, p=share, observed=events)
         else:
-            sigma = pm.HalfNormal("sigma", prior["sigma_scale"])
+            sigma = pm.HalfNormal("sigma", p["sigma_scale"])
             error = pm.Data("error", data.error if kind == "error" else np.ones(len(data.y)))
             pm.Normal("y", mu, sigma * error, observed=pm.Data("target", data.y))
     return built, prior, kind

@@ -33,6 +33,33 @@ def test_membership_is_bayes_rule_averaged_over_draws():
     assert out.sum(axis=1) == pytest.approx(np.ones(3))
 
 
+@pytest.mark.parametrize("k", [1, 3])
+def test_pointwise_log_likelihood_matches_pymc(k):
+    """The vectorised log-likelihood LOO reads is PyMC's own, draw by draw."""
+    import pymc as pm
+    import xarray as xr
+
+    rng = np.random.default_rng(k)
+    y = np.concatenate([rng.normal(-2, 1, 40), rng.normal(3, 0.5, 30)])
+    model, _ = m.mixture_model(y, k)
+    shape = (2, 5, k)
+    mu = np.sort(rng.normal(0, 2, shape), axis=-1)
+    sigma = rng.uniform(0.3, 2.0, shape)
+    weight = rng.dirichlet(np.ones(k), shape[:2]) if k > 1 else np.ones(shape)
+    dims = ("chain", "draw", "component")
+    post = xr.Dataset({"mu": (dims, mu), "sigma": (dims, sigma), "weight": (dims, weight)})
+    if k == 1:
+        post = post.drop_vars("weight")
+    ours = xr.DataTree.from_dict({"posterior": post.assign({"weight": (dims, weight)})})
+    m.add_log_likelihood(ours, y)
+    theirs = pm.compute_log_likelihood(
+        xr.DataTree.from_dict({"posterior": post}), model=model, progressbar=False
+    )
+    expected = theirs["log_likelihood"]["y"].values
+    assert ours["log_likelihood"]["y"].shape == expected.shape == (2, 5, y.size)
+    assert ours["log_likelihood"]["y"].values == pytest.approx(expected, rel=1e-10)
+
+
 @pytest.mark.parametrize(
     ("diffs", "chosen"),
     [
