@@ -17,6 +17,7 @@ from readout.wording.ab_common import (
 )
 from readout.wording.ab_model import test_interval
 from readout.wording.numbers import (
+    NBSP,
     capital,
     decimals_for,
     estimate,
@@ -128,7 +129,7 @@ def _scorecard(bundle: Bundle) -> Table:
         role = metric["role"]
         if metric["role"] == "guardrail":
             sign = "+" if not metric["higher_is_better"] else "-"
-            role += f" (≤ {sign}{relative(metric['tolerated_harm'], 1, False)})"
+            role += f" (≤{NBSP}{sign}{relative(metric['tolerated_harm'], 1, False)})"
         elif not metric["higher_is_better"]:
             role += " (lower is better)"
         status = metric["status"]

@@ -83,6 +83,10 @@ def number(x: float, places: int, signed: bool = False) -> str:
     return sign + text
 
 
+#: A no-break space: between a number and its unit, or a sign and its number.
+NBSP = "\u00a0"
+
+
 @dataclass(frozen=True)
 class Units:
     """How the values of one metric are written: prefix, suffix and percent scaling."""
@@ -102,7 +106,9 @@ class Units:
             return number(100 * x, places, signed) + "%"
         text = number(x, places, signed)
         sign = text[0] if text[0] in "+-" else ""
-        return f"{sign}{self.prefix}{text.lstrip('+-')}{self.suffix}"
+        # A unit after a space stays on the number's line ("1,123.7 ms", not "1,123.7 / ms").
+        suffix = NBSP + self.suffix[1:] if self.suffix.startswith(" ") else self.suffix
+        return f"{sign}{self.prefix}{text.lstrip('+-')}{suffix}"
 
     def diff(self, x: float, places: int, signed: bool = True) -> str:
         """A difference of the metric: ``+1.2 percentage points``, ``+$29,000``."""
