@@ -6,7 +6,8 @@ warehouse engine's own time for the bare aggregate query.
 Every measurement runs in a fresh process; its wall time and its peak resident memory (of the
 largest process it started, from ``wait4``) are the process's own. Each workload runs once to
 warm the caches (PyTensor's and numba's compile caches, kept in ``.cache/``) and is measured
-the second time, as a scheduled ``make report`` meets it.
+the second time, as a scheduled ``make report`` meets it: on new data (a bootstrap copy of
+the rows, drawn afresh in every bench run), since readout refits only when the data change.
 
 Table 1, per workload: readout's seconds (whole process; the fit alone in brackets) and peak
 MB, PyMC's default ``pm.sample()`` on the same model and data in one process (seconds of
@@ -91,32 +92,48 @@ def pymc_env() -> dict:
 # --------------------------------------------------------------------------- children
 
 
-def _experiment(name: str, config: Path):
+def _experiment(name: str, config: Path, resample: str = ""):
+    """The experiment; with ``resample`` (a seed), its data file replaced by a bootstrap copy.
+
+    A scheduled readout refits only when the data changed, so the measured run reads data
+    the caches have not seen: the rows drawn with replacement (same size and columns).
+    """
+    from dataclasses import replace
+
     from readout.config import load_config
 
     loaded = load_config(config)
-    return next(e for e in loaded.experiments if e.name == name)
+    experiment = next(e for e in loaded.experiments if e.name == name)
+    if not resample or experiment.data_path is None:
+        return experiment
+    import pandas as pd
+
+    frame = pd.read_csv(experiment.data_path)
+    rng = np.random.default_rng(int(resample))
+    copy = WORK / "work" / f"{name}-resampled-{resample}.csv"
+    frame.iloc[rng.integers(0, len(frame), len(frame))].to_csv(copy, index=False)
+    return replace(experiment, data_path=copy)
 
 
-def _loaded(name: str, config: Path):
+def _loaded(name: str, config: Path, resample: str = ""):
     """The experiment and its data exactly as readout's fit receives them."""
     from readout import registry
     from readout.data import fetch_data
 
-    experiment = _experiment(name, config)
+    experiment = _experiment(name, config, resample)
     analysis = registry.get(experiment.spec.analysis)
     fetched = fetch_data(experiment, None, write_cache=False).fetched
     data, _ = analysis.load(experiment.spec, fetched, experiment.input_paths())
     return experiment, data
 
 
-def child_readout(name: str, config: str) -> None:
+def child_readout(name: str, config: str, resample: str = "") -> None:
     """One experiment through readout's own path (fit, figures, bundle, HTML, PDF)."""
     from dataclasses import replace
 
     from readout import registry, runner
 
-    experiment = _experiment(name, Path(config))
+    experiment = _experiment(name, Path(config), resample)
     real = registry.get(experiment.spec.analysis)
     # The libraries every readout loads to draw and print (a warehouse run loads them while
     # its query runs): loaded first, so the fit column is the model's own work. PyMC's
@@ -137,7 +154,7 @@ def child_readout(name: str, config: str) -> None:
     sys.exit(outcome.code)
 
 
-def child_pymc(name: str, config: str) -> None:
+def child_pymc(name: str, config: str, resample: str = "") -> None:
     """The same model on the same data, sampled by ``pm.sample()`` with its defaults."""
     import pymc as pm
 
@@ -145,7 +162,7 @@ def child_pymc(name: str, config: str) -> None:
     from analyses.ab_test import robust_model
     from analyses.conjugate import NormalPrior
 
-    experiment, data = _loaded(name, Path(config))
+    experiment, data = _loaded(name, Path(config), resample)
     spec = experiment.spec
     models = []
     if spec.analysis == "ab_test" and spec.robust:
@@ -465,7 +482,8 @@ def model_rows(warm: bool, quick: bool) -> list[Row]:
     label = "Student-t, 1,487 rows (income-spend)"
     rows.append(_model_row("income-spend-t", robust, label, "fit < 3 s", warm))
     for name, label, target in demos[2:]:
-        rows.append(_model_row(name, CONFIG, label, target, warm))
+        new_data = name not in ("creator-pricing", "eight-schools")
+        rows.append(_model_row(name, CONFIG, label, target, warm, new_data))
     config = pooling_data(100_000, work)
     command = [READOUT, "run", "--config", str(config), "--output", str(reports), "--force"]
     rows.append(
@@ -491,13 +509,23 @@ def model_rows(warm: bool, quick: bool) -> list[Row]:
     return rows
 
 
-def _model_row(name: str, config: Path, label: str, target: str, warm: bool) -> Row:
-    return Row(
-        label,
-        twice(child("readout", name, str(config)), warm),
-        twice(child("pymc", name, str(config)), warm, pymc_env()),
-        target,
-    )
+def _model_row(
+    name: str, config: Path, label: str, target: str, warm: bool, new_data: bool = True
+) -> Row:
+    """Warmed on the experiment's data, measured on a bootstrap copy no cache has seen.
+
+    ``new_data`` false: measured on the same data (pooling data name each unit once, which
+    a bootstrap copy would not; their fits compile nothing).
+    """
+    fresh = str(int.from_bytes(os.urandom(4), "little")) if new_data else ""
+    measured = []
+    for kind, env in (("readout", None), ("pymc", pymc_env())):
+        if warm:
+            measure(child(kind, name, str(config)), env)
+        measured.append(measure(child(kind, name, str(config), fresh), env))
+    for copy in (WORK / "work").glob(f"{name}-resampled-*.csv"):
+        copy.unlink()
+    return Row(label, *measured, target)
 
 
 # --------------------------------------------------------------------------- warehouse
@@ -637,8 +665,10 @@ def main() -> None:
     print_table(model_rows(warm, quick))
     print(
         "\nreadout s: the whole process (fit, figures, bundle, HTML and PDF), the fit alone in "
-        "brackets (after the libraries every readout loads; PyMC's import counted in it). "
-        "pm.sample() s: one process building the same model on the same data and "
+        "brackets (after the libraries every readout loads; PyMC's import counted in it); "
+        "measured on a bootstrap copy of the data that no cache has seen (the pooling rows: on "
+        "their own data). pm.sample() s: one process building the same model on the same data "
+        "and "
         "sampling it with PyMC's defaults (1,000 draws after 1,000 tuning steps in as many "
         "chains as cores, at least 2; readout runs 4 chains); "
         "sampling alone in brackets. ratio: PyMC's process time over readout's. MB: peak "
