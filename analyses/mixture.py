@@ -162,11 +162,11 @@ def log_likelihood(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.
     (draws, observations). The same numbers as ``pm.compute_log_likelihood`` on the model
     (checked in a test), in one vectorised step instead of one compiled call per draw.
     """
-    from scipy.special import logsumexp
-
     z = (y[None, :, None] - mu[:, None, :]) / sigma[:, None, :]
     log_p = np.log(weight)[:, None, :] - np.log(sigma)[:, None, :] - 0.5 * z * z
-    return logsumexp(log_p, axis=2) - 0.5 * np.log(2 * np.pi)
+    top = log_p.max(axis=2)
+    total = np.exp(log_p - top[:, :, None]).sum(axis=2)
+    return top + np.log(total) - 0.5 * np.log(2 * np.pi)
 
 
 def add_log_likelihood(trace: Any, y: np.ndarray) -> None:
