@@ -83,7 +83,7 @@ def number(x: float, places: int, signed: bool = False) -> str:
     return sign + text
 
 
-#: A no-break space: between a number and its unit, or a sign and its number.
+#: A no-break space: between a number and its unit, or a bound and its "≤".
 NBSP = "\u00a0"
 
 
