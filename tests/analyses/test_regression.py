@@ -95,6 +95,35 @@ def generator():
     return module
 
 
+def test_the_count_likelihood_is_pymcs_binomial_up_to_a_constant():
+    """Dropping log(n choose k) leaves the posterior as it is: the model's log-density and
+    that of the same model with pm.Binomial differ by that sum at every parameter value."""
+    import pymc as pm
+    import pytensor.tensor as pt
+    from scipy.special import gammaln
+
+    rng = np.random.default_rng(3)
+    n = 120
+    x = rng.normal(size=(n, 2))
+    count = rng.integers(5, 300, n)
+    events = rng.binomial(count, np.clip(0.3 + 0.1 * x[:, 0], 0.01, 0.99))
+    data = r.Data(y=events / count, x=x, count=count.astype(float))
+    s = spec(count="n")
+    centre, scale = x.mean(axis=0), x.std(axis=0)
+    ours, prior, kind = r.model(s, data, centre, scale)
+    assert kind == "count"
+    with pm.Model(coords={"feature": s.features}) as binomial:
+        intercept = pm.Normal("intercept_std", prior["intercept_mean"], prior["intercept_sd"])
+        beta = pm.Normal("beta_std", 0.0, prior["beta_sd"], dims="feature")
+        share = pt.clip(intercept + ((x - centre) / scale) @ beta, 1e-6, 1 - 1e-6)
+        pm.Binomial("y", n=count, p=share, observed=events)
+    logp_ours, logp_binomial = ours.compile_logp(), binomial.compile_logp()
+    constant = np.sum(gammaln(count + 1) - gammaln(events + 1) - gammaln(count - events + 1))
+    for _ in range(6):
+        point = {"intercept_std": rng.uniform(0.1, 0.5), "beta_std": rng.normal(0, 0.1, 2)}
+        assert logp_binomial(point) - logp_ours(point) == pytest.approx(constant, rel=1e-9)
+
+
 @pytest.mark.slow
 def test_coefficients_and_predictions_are_calibrated_over_simulated_data_sets(tmp_path):
     """Across 20 independent data sets the 94% HDIs cover the true coefficients, and the
