@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from analyses.base import prior_data
 from analyses.conjugate import NormalPrior
 
 
@@ -64,8 +65,6 @@ def student_t_model(
 ) -> Any:
     """Each arm's location and scale with a Student-t likelihood (``robust = true``)."""
     import pymc as pm
-
-    from analyses.base import prior_data
 
     with pm.Model(coords={"arm": arms}) as model:
         arm = pm.Data("arm_index", index.astype("int64"))

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from analyses.base import (
     INTERVAL_SCHEMA,
     PROB_SCHEMA,
     SUMMARY_SCHEMA,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 # --------------------------------------------------------------------------- schema
 

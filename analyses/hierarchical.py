@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -55,9 +55,6 @@ from analyses.inputs import (
     Summary,
     Value,
 )
-
-if TYPE_CHECKING:
-    pass
 
 #: Draws of the spreads and group means over which every unit is summarised.
 SUMMARY_DRAWS = 2000

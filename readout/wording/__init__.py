@@ -28,11 +28,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import fields
 from types import ModuleType
-from typing import Any
 
 from readout import registry
 from readout.wording import common
-from readout.wording.numbers import capital, interval, prob
+from readout.wording.numbers import Bundle, capital, interval, prob
 from readout.wording.pieces import Body, Figure, Table, Text
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "verdict_label",
 ]
 
-Bundle = dict[str, Any]
 #: What every analysis's wording module must export.
 REQUIRED = ("body", "history", "GLOSSARY", "VERDICT_LABELS", "WARNINGS")
 

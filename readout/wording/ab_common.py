@@ -6,9 +6,8 @@ loss, ROPE, a metric's status).
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.numbers import (
+    Bundle,
     Units,
     a_prob,
     between,
@@ -24,9 +23,6 @@ from readout.wording.numbers import (
     small,
     width,
 )
-
-Bundle = dict[str, Any]
-
 
 VERDICT_LABELS = {
     "ship": "Ship",

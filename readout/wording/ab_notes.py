@@ -5,8 +5,6 @@ How long until a decision, revenue in its two parts, CUPED, observational and ra
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.ab_common import (
     comparison_of,
     metric_name,
@@ -15,6 +13,7 @@ from readout.wording.ab_common import (
     units_word,
 )
 from readout.wording.numbers import (
+    Bundle,
     a_prob,
     capital,
     decimals_for,
@@ -25,8 +24,6 @@ from readout.wording.numbers import (
     relative,
     width,
 )
-
-Bundle = dict[str, Any]
 
 
 def days_list(horizons: list[dict]) -> str:

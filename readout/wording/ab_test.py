@@ -10,8 +10,6 @@ metric's direction (higher or lower is better) and the kind of comparison:
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.ab_common import (
     CHECK_NAMES,
     VERDICT_LABELS,
@@ -41,6 +39,7 @@ from readout.wording.ab_notes import days_list, forecast_section, forecast_sente
 from readout.wording.ab_tables import segments_intro, table_set
 from readout.wording.common import diagnostic_problems
 from readout.wording.numbers import (
+    Bundle,
     a_prob,
     capital,
     decimals_for,
@@ -55,8 +54,6 @@ from readout.wording.numbers import (
     width,
 )
 from readout.wording.pieces import Body, Figure, Text
-
-Bundle = dict[str, Any]
 
 GLOSSARY = {
     "Probability of being better": (

@@ -7,9 +7,9 @@ readout. They read only the bundle.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from readout.wording.numbers import (
+    Bundle,
     Units,
     decimals_for,
     estimate,
@@ -19,7 +19,6 @@ from readout.wording.numbers import (
     width,
 )
 
-Bundle = dict[str, Any]
 #: A warning's words from the warning record and its bundle.
 WarningText = Callable[[dict, Bundle], str]
 

@@ -8,10 +8,9 @@ differ).
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.common import diagnostic_problems, examples, sampling_line
 from readout.wording.numbers import (
+    Bundle,
     Units,
     a_prob,
     between,
@@ -24,8 +23,6 @@ from readout.wording.numbers import (
     span,
 )
 from readout.wording.pieces import Body, Figure, Table
-
-Bundle = dict[str, Any]
 
 VERDICT_LABELS = {
     "positive": "Positive on average",

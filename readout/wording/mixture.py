@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
+    Bundle,
     Units,
     estimate,
     hdi_range,
@@ -16,8 +15,6 @@ from readout.wording.numbers import (
     width,
 )
 from readout.wording.pieces import Body, Figure, Table
-
-Bundle = dict[str, Any]
 
 VERDICT_LABELS = {"mixture": "Components estimated", "withheld": "Verdict withheld"}
 WARNINGS = {

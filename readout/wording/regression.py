@@ -7,10 +7,9 @@ data are observational, so the words speak of associations, never of causes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
+    Bundle,
     Units,
     a_prob,
     decimals_for,
@@ -23,8 +22,6 @@ from readout.wording.numbers import (
     width,
 )
 from readout.wording.pieces import Body, Figure, Table
-
-Bundle = dict[str, Any]
 
 VERDICT_LABELS = {"fitted": "Associations estimated", "withheld": "Verdict withheld"}
 #: A regression's data problems stop the readout (exit 2); it emits no warnings.
