@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.ab_common import VERDICT_LABELS, arm_word, metric_units, units_word
 from readout.wording.common import sampling_line
 from readout.wording.numbers import (
+    Bundle,
     Units,
     capital,
     decimals_for,
@@ -21,11 +20,14 @@ from readout.wording.numbers import (
 )
 from readout.wording.pieces import Table
 
-Bundle = dict[str, Any]
+
+def confidence(test: dict) -> str:
+    """The traditional test's confidence level as the bundle states it: "95%"."""
+    return f"{100 * test['ci_prob']:g}%"
 
 
 def test_interval(test: dict, units: Units, log_note: str) -> str:
-    """The traditional test's 95% confidence interval, on its own scale."""
+    """The traditional test's confidence interval, on its own scale."""
     lo, hi = test["ci"]
     if test.get("scale") == "log":
         return span(test["ci"], signed(number), decimals_for(hi - lo)) + log_note
@@ -36,15 +38,15 @@ def frequentist_sentence(bundle: Bundle, units: Units) -> str:
     """The traditional test beside the Bayesian result, and how to read the difference."""
     test = bundle["frequentist"]
     ci_text = test_interval(test, units, " on the log scale")
-    ci = interval(bundle)
+    ci, level = interval(bundle), confidence(test)
     return (
         f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
-        f"{p_value(test['p_value'])} and a 95% confidence interval of {ci_text}. It answers "
-        "a different question: how surprising these data would be if there were no "
-        "difference, with an interval built to cover the true difference in 95% of repeated "
-        f"experiments. The {ci} is instead the range that holds the true difference with "
-        f"{ci[:3]} probability, given these data and the model; with this much data the two "
-        "usually agree, and where they do not, the smaller sample or the prior is the reason."
+        f"{p_value(test['p_value'])} and a {level} confidence interval of {ci_text}. It "
+        "answers a different question: how surprising these data would be if there were no "
+        f"difference, with an interval built to cover the true difference in {level} of "
+        f"repeated experiments. The {ci} is instead the range that holds the true difference "
+        f"with {ci[:3]} probability, given these data and the model; with this much data the "
+        "two usually agree, and where they do not, the smaller sample or the prior is the reason."
     )
 
 

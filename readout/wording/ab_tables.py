@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from readout.wording.ab_common import (
     STATUS_WORDS,
     VERDICT_LABELS,
@@ -15,9 +13,10 @@ from readout.wording.ab_common import (
     share_text,
     units_word,
 )
-from readout.wording.ab_model import test_interval
+from readout.wording.ab_model import confidence, test_interval
 from readout.wording.numbers import (
     NBSP,
+    Bundle,
     capital,
     decimals_for,
     estimate,
@@ -31,8 +30,6 @@ from readout.wording.numbers import (
     width,
 )
 from readout.wording.pieces import Table
-
-Bundle = dict[str, Any]
 
 
 def table_set(bundle: Bundle) -> dict[str, Table]:
@@ -78,7 +75,8 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     loss = chances and not observational and not bundle.get("aa_test")
     if loss:
         comp_head.append("Expected loss (share of control)")
-    comp_head.append("Traditional: p (95% CI)")
+    level = confidence(bundle["metrics"][0]["comparisons"][0]["frequentist"])
+    comp_head.append(f"Traditional: p ({level} CI)")
     comp_rows = []
     for comp in bundle["metrics"][0]["comparisons"]:
         lift = comp["lift_rel"]
