@@ -2,8 +2,10 @@
 
 The conjugate models are computed exactly in ``analyses.conjugate`` from sufficient
 statistics; the PyMC versions here are the same models on raw rows, sampled by the tests to
-check the exact posteriors. The Student-t model (``robust = true``) has no exact posterior
-and is always sampled.
+check the exact posteriors. The Student-t model (``robust = true``) has no exact posterior:
+its log-density is written here in NumPy as well (:func:`student_t_log_density`, checked
+against PyMC's in the tests) for importance sampling, and its PyMC model is sampled with NUTS
+when importance sampling cannot be trusted.
 """
 
 from __future__ import annotations
@@ -74,3 +76,43 @@ def student_t_model(
         nu = pm.Exponential("nu_minus_one", lam=p["nu_rate"]) + 1
         pm.StudentT("y", nu=nu, mu=mu[arm], sigma=sigma[arm], observed=pm.Data("y_data", y))
     return model
+
+
+def student_t_log_density(
+    theta: np.ndarray, y: np.ndarray, index: np.ndarray, prior: dict[str, float]
+) -> np.ndarray:
+    """The log posterior density of :func:`student_t_model` at each row of ``theta``.
+
+    Rows are points on PyMC's unconstrained scale: each arm's ``mu``, then each arm's
+    ``log(sigma)``, then ``log(nu - 1)``; the Jacobians of the log transforms are included,
+    so the values equal PyMC's ``model.compile_logp()`` at the same points. ``index`` holds
+    each value's arm (0, 1, ...).
+    """
+    from scipy.special import gammaln
+
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    arms = int(index.max()) + 1
+    mu, log_sigma, log_excess = theta[:, :arms], theta[:, arms : 2 * arms], theta[:, 2 * arms]
+    sigma, excess = np.exp(log_sigma), np.exp(log_excess)
+    nu = 1.0 + excess
+    m, s, tau, rate = prior["mu_mean"], prior["mu_sd"], prior["sigma_sd"], prior["nu_rate"]
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    # Priors: Normal locations, half-normal scales (+ log sigma), exponential nu - 1 (+ its log).
+    total = np.sum(-0.5 * ((mu - m) / s) ** 2 - np.log(s) - half_log_2pi, axis=1)
+    total += np.sum(np.log(2.0) - half_log_2pi - np.log(tau) - 0.5 * (sigma / tau) ** 2, axis=1)
+    total += np.sum(log_sigma, axis=1) + np.log(rate) - rate * excess + log_excess
+    # Student-t likelihood: the terms without data once per arm, the rest per value, in
+    # blocks of points so that a block holds at most about two million values.
+    counts = np.bincount(index, minlength=arms)
+    total += y.size * (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+    total -= log_sigma @ counts
+    by_arm = [y[index == j] for j in range(arms)]
+    block = max(1, 2_000_000 // max(y.size, 1))
+    for start in range(0, theta.shape[0], block):
+        rows = slice(start, start + block)
+        spread = np.zeros(theta[rows].shape[0])
+        for j, values in enumerate(by_arm):
+            z = (values[None, :] - mu[rows, j, None]) / sigma[rows, j, None]
+            spread += np.log1p(z * z / nu[rows, None]).sum(axis=1)
+        total[rows] -= (nu[rows] + 1) / 2 * spread
+    return total

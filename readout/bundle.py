@@ -61,6 +61,9 @@ COMMON_SCHEMA: dict[str, Any] = {
                 "ess_bulk_min": {"type": "number"},
                 "divergences": {"type": "integer", "minimum": 0},
                 "ok": {"type": "boolean"},
+                # Importance sampling (the Student-t model): its Pareto k-hat and the limit.
+                "pareto_k": {"type": "number"},
+                "pareto_k_limit": {"type": "number"},
             },
         },
         "decision": {

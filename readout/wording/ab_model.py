@@ -83,7 +83,7 @@ def prior_sentences(bundle: Bundle) -> list[str]:
             f"{prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g} and its spread from "
             f"a half-normal prior with scale {prior['sigma_sd']:.3g}, both scaled to these "
             "data; the model uses a Student-t likelihood, so a few extreme values cannot drag "
-            "an arm's average. It is sampled with NUTS (PyMC)."
+            "an arm's average. " + _robust_method(bundle["diagnostics"])
         )
     else:
         scale = "log of the " if prior.get("scale") == "log" else ""
@@ -199,3 +199,15 @@ def check_lines(bundle: Bundle) -> list[str]:
         )
     out.append(sampling_line(bundle))
     return out
+
+
+def _robust_method(diagnostics: Bundle) -> str:
+    """How the Student-t posterior was computed, in a sentence."""
+    k = diagnostics.get("pareto_k")
+    if k is None:
+        return "It has no closed form and is sampled with NUTS (PyMC)."
+    return (
+        "It has no closed form: draws from an approximation around the most likely values are "
+        "reweighted to the exact posterior (importance sampling), and the reweighting passed "
+        f"its check (Pareto k {k:.2f}; reliable up to {diagnostics['pareto_k_limit']:g})."
+    )

@@ -1,0 +1,209 @@
+"""Pareto-smoothed importance sampling from a Laplace approximation.
+
+For a posterior of a few parameters that is close to normal, such as the Student-t A/B
+model (each arm's location and scale, one degrees of freedom), draws from a multivariate-t
+proposal centred on the posterior mode, reweighted to the exact posterior, are as accurate
+as NUTS's and take a fraction of its time: nothing is compiled and the log-density is
+evaluated for all draws at once in NumPy.
+
+Pareto k-hat (Vehtari, Simpson, Gelman, Yao and Gabry 2024, "Pareto smoothed importance
+sampling") tells whether the weights can be trusted: above :data:`K_HAT_MAX`, or with too
+few effective draws, :func:`sample` returns ``None`` and the caller samples with NUTS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Above this Pareto k-hat the importance weights' variance is too large to trust
+#: (Vehtari et al. 2024: the limit min(1 - 1/log10(S), 0.7) is 0.7 for S >= 2,200 draws).
+K_HAT_MAX = 0.7
+#: Degrees of freedom of the multivariate-t proposal: tails heavier than the posterior's,
+#: so that no region the posterior reaches is left without proposals.
+PROPOSAL_DF = 5
+#: Proposals drawn per draw kept: the weighted proposals are resampled to equal weights.
+OVERSAMPLE = 4
+
+LogDensity = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Equally weighted posterior draws (``draws x parameters``) and their diagnostics.
+
+    ``pareto_k`` is the k-hat of the importance weights; ``ess`` the effective number of
+    independent draws the resampled set is worth.
+    """
+
+    values: np.ndarray
+    pareto_k: float
+    ess: float
+
+
+def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pareto-smoothed log weights (normalised) and k-hat of importance log ratios.
+
+    The largest ``min(S / 5, 3 sqrt(S))`` ratios are replaced by the expected order
+    statistics of a generalised Pareto distribution fitted to them (Zhang and Stephens'
+    empirical Bayes fit with Vehtari et al.'s weak prior on k), truncated at the largest raw
+    ratio. As ArviZ computes it (the tests compare them); in NumPy, because importing
+    ArviZ's statistics takes longer than the whole fit.
+    """
+    lw = np.asarray(log_ratios, dtype=float).copy()
+    lw -= lw.max()
+    n = lw.size
+    n_tail = int(np.floor(3 * np.sqrt(n))) if n > 225 else n // 5
+    order = np.argsort(lw)
+    tail = order[n - n_tail :]
+    cutoff = lw[order[n - n_tail - 1]]
+    exceed = np.exp(lw[tail]) - np.exp(cutoff)
+    k, sigma = _gpd_fit(exceed)
+    if np.isfinite(k):
+        p = (np.arange(n_tail) + 0.5) / n_tail
+        quantiles = sigma * np.expm1(-k * np.log1p(-p)) / k if k != 0 else -sigma * np.log1p(-p)
+        lw[tail] = np.minimum(np.log(quantiles + np.exp(cutoff)), 0.0)
+    lw -= np.logaddexp.reduce(lw)
+    return lw, float(k)
+
+
+def _gpd_fit(x: np.ndarray) -> tuple[float, float]:
+    """Shape k and scale sigma of a generalised Pareto distribution fitted to sorted ``x``."""
+    n = x.size
+    m = 30 + int(np.sqrt(n))
+    quartile = x[int(n / 4 + 0.5) - 1]
+    if quartile <= x[0]:
+        return float("nan"), float("nan")
+    theta = 1 / x[-1] + (1 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))) / (3 * quartile)
+    k = np.log1p(-theta[:, None] * x).mean(axis=1)
+    log_lik = n * (np.log(-theta / k) - k - 1)
+    weights = np.exp(log_lik - np.logaddexp.reduce(log_lik))
+    keep = weights >= 10 * np.finfo(float).eps
+    theta, weights = theta[keep], weights[keep] / weights[keep].sum()
+    theta_hat = float(weights @ theta)
+    k_hat = float(np.log1p(-theta_hat * x).mean())
+    sigma = -k_hat / theta_hat
+    # Weakly informative prior: k is shrunk towards 0.5 as if by 10 more draws.
+    k_hat = (n * k_hat + 10 * 0.5) / (n + 10)
+    return k_hat, sigma
+
+
+def laplace(
+    log_density: LogDensity, start: np.ndarray, max_steps: int = 100
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mode and covariance (the inverse of the negative Hessian) of a log-density.
+
+    ``log_density`` takes ``(points x parameters)`` and returns one value per point; the
+    parameters should be of order one (the callers standardise the data). Newton's method
+    with finite-difference derivatives, every step's points evaluated in one call (SciPy's
+    optimisers take longer to import than this takes to run). ``None`` when no maximum is
+    found.
+    """
+    x = np.asarray(start, dtype=float)
+    value = float(log_density(x[None, :])[0])
+    if not np.isfinite(value):
+        return None
+    for _ in range(max_steps):
+        gradient, hessian = _derivatives(log_density, x)
+        try:  # Newton's step where the curvature is that of a maximum, else gradient ascent
+            step = np.linalg.solve(-hessian, gradient)
+            np.linalg.cholesky(-hessian)
+        except np.linalg.LinAlgError:
+            step = gradient / max(1.0, float(np.abs(gradient).max()))
+        if float(gradient @ step) < 1e-10:
+            break
+        for _ in range(30):  # halve the step until the density rises
+            candidate = x + step
+            new = float(log_density(candidate[None, :])[0])
+            if np.isfinite(new) and new >= value:
+                break
+            step = step / 2
+        else:
+            break  # no rise within rounding: at the mode as nearly as it can be found
+        x, value = candidate, new
+    else:
+        return None
+    try:
+        covariance = np.linalg.inv(-hessian)
+        np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        return None
+    return x, covariance
+
+
+def _derivatives(
+    log_density: LogDensity, x: np.ndarray, step: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian by central differences, every point evaluated in one call."""
+    d = x.size
+    eye = np.eye(d) * step
+    signs = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+    points = np.array(
+        [x + a * eye[i] + b * eye[j] for i in range(d) for j in range(d) for a, b in signs]
+        + [x + eye[i] for i in range(d)]
+        + [x - eye[i] for i in range(d)]
+    )
+    values = log_density(points)
+    corners = values[: 4 * d * d].reshape(d, d, 4)
+    hessian = (corners[..., 0] - corners[..., 1] - corners[..., 2] + corners[..., 3]) / (
+        4 * step**2
+    )
+    gradient = (values[4 * d * d : 4 * d * d + d] - values[4 * d * d + d :]) / (2 * step)
+    return gradient, hessian
+
+
+def sample(
+    log_density: LogDensity,
+    start: np.ndarray,
+    n_draws: int,
+    rng: np.random.Generator,
+    ess_min: float,
+) -> Draws | None:
+    """``n_draws`` posterior draws by PSIS from a Laplace approximation, or ``None``.
+
+    ``None`` when the mode cannot be found, when k-hat exceeds :data:`K_HAT_MAX`, or when
+    the resampled draws are worth fewer than ``ess_min`` independent ones: then importance
+    sampling cannot be trusted with this posterior.
+    """
+    from scipy.special import gammaln
+
+    found = laplace(log_density, start)
+    if found is None:
+        return None
+    mode, covariance = found
+    # The multivariate-t proposal: a normal draw divided by sqrt(chi-square / df).
+    d, df, n = mode.size, PROPOSAL_DF, OVERSAMPLE * n_draws
+    cholesky = np.linalg.cholesky(covariance)
+    normal = rng.standard_normal((n, d))
+    points = mode + (normal / np.sqrt(rng.chisquare(df, n) / df)[:, None]) @ cholesky.T
+    # Its log-density at each point (the formula of scipy.stats.multivariate_t).
+    distance = np.sum(np.linalg.solve(cholesky, (points - mode).T) ** 2, axis=0)
+    log_proposal = (
+        gammaln((df + d) / 2)
+        - gammaln(df / 2)
+        - d / 2 * np.log(df * np.pi)
+        - np.log(np.diag(cholesky)).sum()
+        - (df + d) / 2 * np.log1p(distance / df)
+    )
+    target = log_density(points)
+    # A proposal outside the posterior's support (weight zero) is dropped.
+    finite = np.isfinite(target)
+    points, log_ratios = points[finite], target[finite] - log_proposal[finite]
+    if points.shape[0] < n_draws:
+        return None
+    log_weights, k = psis(log_ratios)
+    if not k <= K_HAT_MAX:
+        return None
+    weights = np.exp(log_weights)
+    kish = 1.0 / float(np.sum(weights**2))
+    # Systematic resampling to equal weights, in random order.
+    positions = (rng.random() + np.arange(n_draws)) / n_draws
+    chosen = np.minimum(np.searchsorted(np.cumsum(weights), positions), weights.size - 1)
+    values = points[rng.permutation(chosen)]
+    # Resampling n from weighted draws worth `kish` independent ones: 1/ess = 1/n + 1/kish.
+    ess = 1.0 / (1.0 / n_draws + 1.0 / kish)
+    if ess < ess_min:
+        return None
+    return Draws(values=values, pareto_k=k, ess=ess)
