@@ -249,24 +249,10 @@ def _importance(
         start,
         settings.chains * settings.draws,
         np.random.default_rng(settings.seed),
-        ess_min=stats.ESS_BULK_MIN,
     )
     if found is None:
         return None
-    diagnostics = {
-        "r_hat_max": 1.0,
-        "ess_bulk_min": found.ess,
-        "divergences": 0,
-        "ok": True,
-        **stats.limits(),
-        "pareto_k": found.pareto_k,
-        "pareto_k_limit": importance.K_HAT_MAX,
-        "method": (
-            "Pareto-smoothed importance sampling from a Laplace approximation "
-            f"(Pareto k {found.pareto_k:.2f}; independent draws)"
-        ),
-    }
-    return centre + scale * found.values[:, :arms], diagnostics
+    return centre + scale * found.values[:, :arms], importance.diagnostics(found)
 
 
 def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:

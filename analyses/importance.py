@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyses import stats
+
 #: Above this Pareto k-hat the importance weights' variance is too large to trust
 #: (Vehtari et al. 2024: the limit min(1 - 1/log10(S), 0.7) is 0.7 for S >= 2,200 draws).
 K_HAT_MAX = 0.7
@@ -102,7 +104,7 @@ def laplace(
     found.
     """
     x = np.asarray(start, dtype=float)
-    value = float(log_density(x[None, :])[0])
+    value = float(_evaluate(log_density, x[None, :])[0])
     if not np.isfinite(value):
         return None
     for _ in range(max_steps):
@@ -116,7 +118,7 @@ def laplace(
             break
         for _ in range(30):  # halve the step until the density rises
             candidate = x + step
-            new = float(log_density(candidate[None, :])[0])
+            new = float(_evaluate(log_density, candidate[None, :])[0])
             if np.isfinite(new) and new >= value:
                 break
             step = step / 2
@@ -133,6 +135,16 @@ def laplace(
     return x, covariance
 
 
+def _evaluate(log_density: LogDensity, points: np.ndarray) -> np.ndarray:
+    """The log-density at points, without NumPy's warnings about far-out points.
+
+    Such points may overflow to a non-finite value, which the callers treat as outside the
+    posterior.
+    """
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        return log_density(points)
+
+
 def _derivatives(
     log_density: LogDensity, x: np.ndarray, step: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +157,7 @@ def _derivatives(
         + [x + eye[i] for i in range(d)]
         + [x - eye[i] for i in range(d)]
     )
-    values = log_density(points)
+    values = _evaluate(log_density, points)
     corners = values[: 4 * d * d].reshape(d, d, 4)
     hessian = (corners[..., 0] - corners[..., 1] - corners[..., 2] + corners[..., 3]) / (
         4 * step**2
@@ -159,7 +171,7 @@ def sample(
     start: np.ndarray,
     n_draws: int,
     rng: np.random.Generator,
-    ess_min: float,
+    ess_min: float = stats.ESS_BULK_MIN,
 ) -> Draws | None:
     """``n_draws`` posterior draws by PSIS from a Laplace approximation, or ``None``.
 
@@ -187,7 +199,7 @@ def sample(
         - np.log(np.diag(cholesky)).sum()
         - (df + d) / 2 * np.log1p(distance / df)
     )
-    target = log_density(points)
+    target = _evaluate(log_density, points)
     # A proposal outside the posterior's support (weight zero) is dropped.
     finite = np.isfinite(target)
     points, log_ratios = points[finite], target[finite] - log_proposal[finite]
@@ -207,3 +219,24 @@ def sample(
     if ess < ess_min:
         return None
     return Draws(values=values, pareto_k=k, ess=ess)
+
+
+def diagnostics(found: Draws) -> dict[str, object]:
+    """A bundle's ``diagnostics`` for importance draws.
+
+    Independent draws (R-hat 1, no divergences), their effective number, and Pareto k with
+    its limit.
+    """
+    return {
+        "r_hat_max": 1.0,
+        "ess_bulk_min": found.ess,
+        "divergences": 0,
+        "ok": True,
+        **stats.limits(),
+        "pareto_k": found.pareto_k,
+        "pareto_k_limit": K_HAT_MAX,
+        "method": (
+            "Pareto-smoothed importance sampling from a Laplace approximation "
+            f"(Pareto k {found.pareto_k:.2f}; independent draws)"
+        ),
+    }
