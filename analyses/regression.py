@@ -220,6 +220,11 @@ def input_files(spec: Spec) -> list[str]:
     return [spec.predict] if spec.predict else []
 
 
+def likelihood(spec: Spec) -> str:
+    """``count`` (binomial shares), ``error`` (known standard errors) or ``plain``."""
+    return "count" if spec.count else "error" if spec.target_error else "plain"
+
+
 def priors(y: np.ndarray, kind: str) -> dict[str, float]:
     """Weakly informative priors on the standardised scale."""
     spread = float(np.std(y, ddof=1)) or 1.0
@@ -240,7 +245,7 @@ def model(spec: Spec, data: Data, centre: np.ndarray, scale: np.ndarray):
     import pymc as pm
     import pytensor.tensor as pt
 
-    kind = "count" if spec.count else "error" if spec.target_error else "plain"
+    kind = likelihood(spec)
     prior = priors(data.y, kind)
     with pm.Model(coords={"feature": spec.features}) as built:
         # Data live in pm.Data: the compiled model does not depend on them and is reused.
@@ -266,6 +271,110 @@ def model(spec: Spec, data: Data, centre: np.ndarray, scale: np.ndarray):
     return built, prior, kind
 
 
+def log_density(
+    theta: np.ndarray,
+    kind: str,
+    xs: np.ndarray,
+    y: np.ndarray,
+    prior: dict[str, float],
+    error: np.ndarray | None = None,
+    count: np.ndarray | None = None,
+) -> np.ndarray:
+    """The log posterior density of :func:`model` at each row of ``theta``.
+
+    Rows are points on PyMC's unconstrained scale: the intercept, the coefficients of the
+    standardised features ``xs``, and (unless ``kind`` is ``count``) the log of ``sigma``,
+    its Jacobian included. For ``count``, ``y`` holds the events, ``count`` the counts, and
+    the binomial's log(count choose events) is left out as in the model. The values equal
+    PyMC's ``model.compile_logp()`` at the same points (checked in a test).
+    """
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    p = xs.shape[1]
+    intercept, beta = theta[:, 0], theta[:, 1 : 1 + p]
+    half_log_2pi = 0.5 * np.log(2 * np.pi)
+    im, isd, bsd = prior["intercept_mean"], prior["intercept_sd"], prior["beta_sd"]
+    total = -0.5 * ((intercept - im) / isd) ** 2 - np.log(isd) - half_log_2pi
+    total += np.sum(-0.5 * (beta / bsd) ** 2 - np.log(bsd) - half_log_2pi, axis=1)
+    if kind != "count":
+        log_sigma = theta[:, 1 + p]
+        sigma, tau = np.exp(log_sigma), prior["sigma_scale"]
+        total += np.log(2.0) - half_log_2pi - np.log(tau) - 0.5 * (sigma / tau) ** 2 + log_sigma
+        error = np.ones(y.size) if error is None else error
+    block = max(1, 2_000_000 // max(y.size, 1))
+    for start in range(0, theta.shape[0], block):
+        rows = slice(start, start + block)
+        mu = intercept[rows, None] + beta[rows] @ xs.T
+        if kind == "count":
+            share = np.clip(mu, 1e-6, 1 - 1e-6)
+            total[rows] += (y * np.log(share) + (count - y) * np.log1p(-share)).sum(axis=1)
+        else:
+            spread = sigma[rows, None] * error
+            z = (y - mu) / spread
+            total[rows] -= np.sum(0.5 * z * z + np.log(spread), axis=1) + y.size * half_log_2pi
+    return total
+
+
+def _importance(
+    kind: str, data: Data, xs: np.ndarray, prior: dict[str, float], settings: Settings
+) -> tuple[Any, dict[str, Any]] | None:
+    """The posterior by PSIS from a Laplace approximation and its diagnostics, or ``None``.
+
+    The posterior is a (chain, draw) Dataset of ``intercept_std``, ``beta_std`` (and
+    ``sigma``), as NUTS's trace has them. A normal target is standardised first (the priors
+    and known errors with it: the same model in other units) so that the optimiser works on
+    numbers of order one; a share's events and counts are used as they are.
+    """
+    import xarray as xr
+
+    from analyses import importance
+
+    n_draws, p = settings.chains * settings.draws, xs.shape[1]
+    design = np.column_stack([np.ones(len(data.y)), xs])
+    if kind == "count":
+        events = np.round(data.y * data.count)
+        start = np.linalg.lstsq(design, data.y, rcond=None)[0]
+        centre, scale = 0.0, 1.0
+
+        def density(theta: np.ndarray) -> np.ndarray:
+            return log_density(theta, kind, xs, events, prior, count=data.count)
+
+    else:
+        centre, scale = float(np.mean(data.y)), float(np.std(data.y))
+        z = (data.y - centre) / scale
+        standard = {
+            "intercept_mean": (prior["intercept_mean"] - centre) / scale,
+            "intercept_sd": prior["intercept_sd"] / scale,
+            "beta_sd": prior["beta_sd"] / scale,
+            # sigma scales the known errors (kind "error"), else it is the noise itself
+            "sigma_scale": prior["sigma_scale"] / (scale if kind == "plain" else 1.0),
+        }
+        error = data.error / scale if kind == "error" else None
+        fitted = np.linalg.lstsq(design, z, rcond=None)[0]
+        residual = z - design @ fitted
+        noise = np.std(residual / (error if error is not None else 1.0)) or 1.0
+        start = np.r_[fitted, np.log(noise)]
+
+        def density(theta: np.ndarray) -> np.ndarray:
+            return log_density(theta, kind, xs, z, standard, error=error)
+
+    found = importance.sample(density, start, n_draws, np.random.default_rng(settings.seed))
+    if found is None:
+        return None
+    shape = (settings.chains, settings.draws)
+    values = found.values
+    variables = {
+        "intercept_std": (("chain", "draw"), (centre + scale * values[:, 0]).reshape(shape)),
+        "beta_std": (
+            ("chain", "draw", "feature"),
+            (scale * values[:, 1 : 1 + p]).reshape(*shape, p),
+        ),
+    }
+    if kind != "count":
+        sigma = np.exp(values[:, 1 + p]) * (scale if kind == "plain" else 1.0)
+        variables["sigma"] = (("chain", "draw"), sigma.reshape(shape))
+    return xr.Dataset(variables), importance.diagnostics(found)
+
+
 def _replicate(kind, mean, sigma, error, count, rng):
     """Data simulated from the model: shares from binomial counts, else normal noise."""
     if kind == "count":
@@ -274,18 +383,15 @@ def _replicate(kind, mean, sigma, error, count, rng):
     return mean + sigma[:, None] * error * rng.standard_normal(mean.shape)
 
 
-def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
-    """Fit the regression, summarise effects per interquartile step, check it, predict."""
-    import pandas as pd
-    import xarray as xr
-
-    y, x = data.y, data.x
-    centre, scale = x.mean(axis=0), x.std(axis=0)
-    built, prior, kind = model(spec, data, centre, scale)
+def _nuts(
+    spec: Spec, data: Data, centre: np.ndarray, scale: np.ndarray, settings: Settings
+) -> tuple[Any, dict[str, Any]]:
+    """The posterior sampled by NUTS, where importance sampling declined."""
+    built, _, _ = model(spec, data, centre, scale)
     # Every chain starts at the least-squares fit: for a share, a start whose predictions
     # leave 0 to 1 sits where the likelihood is flat and the sampler cannot find its way.
-    design = np.column_stack([np.ones(len(y)), (x - centre) / scale])
-    start = np.linalg.lstsq(design, y, rcond=None)[0]
+    design = np.column_stack([np.ones(len(data.y)), (data.x - centre) / scale])
+    start = np.linalg.lstsq(design, data.y, rcond=None)[0]
     with built:
         trace = sample(
             settings,
@@ -295,6 +401,24 @@ def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
         )
     post = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())
+    names = ["beta_std", "intercept_std"] + (["sigma"] if "sigma" in post else [])
+    return post, {**stats.convergence(post[names], divergences), "method": "NUTS (PyMC)"}
+
+
+def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
+    """Fit the regression, summarise effects per interquartile step, check it, predict."""
+    import pandas as pd
+    import xarray as xr
+
+    y, x = data.y, data.x
+    centre, scale = x.mean(axis=0), x.std(axis=0)
+    kind = likelihood(spec)
+    prior = priors(y, kind)
+    found = _importance(kind, data, (x - centre) / scale, prior, settings)
+    if found is not None:
+        post, diagnostics = found
+    else:
+        post, diagnostics = _nuts(spec, data, centre, scale, settings)
     flat = lambda v: post[v].stack(s=("chain", "draw")).transpose("s", ...).values  # noqa: E731
     beta_std, intercept_std = flat("beta_std"), flat("intercept_std")
     sigma_draws = flat("sigma") if "sigma" in post else np.ones(len(intercept_std))
@@ -314,11 +438,6 @@ def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
         }
         for j, feature in enumerate(spec.features)
     ]
-    names = ["beta_std", "intercept_std"] + (["sigma"] if "sigma" in post else [])
-    diagnostics = {
-        **stats.convergence(post[names], divergences),
-        "method": "NUTS (PyMC)",
-    }
     mean_draws = intercept_orig[:, None] + beta_orig @ x.T
     if kind == "count":
         mean_draws = np.clip(mean_draws, 0.0, 1.0)
@@ -535,7 +654,7 @@ RESULT_SCHEMA: dict[str, Any] = {
 
 ANALYSIS = Analysis(
     name="regression",
-    version="2",
+    version="3",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,

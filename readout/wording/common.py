@@ -99,6 +99,14 @@ def glossary(bundle: Bundle, specific: Mapping[str, str]) -> list[tuple[str, str
         f"{diag['r_hat_limit']:g}) and are numerous enough (effective sample size at least "
         f"{diag['ess_limit']:g}).",
     )
+    if "pareto_k" in diag:
+        checks = (
+            "Pareto k / ESS",
+            "checks that draws from an approximation of the posterior, reweighted to the exact "
+            "posterior (importance sampling), can be trusted (Pareto k at most "
+            f"{diag['pareto_k_limit']:g}) and are worth enough independent draws (effective "
+            f"sample size at least {diag['ess_limit']:g}).",
+        )
     return [GLOSSARY_HDI, *specific.items(), GLOSSARY_PRIOR, checks]
 
 
