@@ -20,8 +20,8 @@ import numpy as np
 
 from analyses import stats
 
-#: Above this Pareto k-hat the importance weights' variance is too large to trust
-#: (Vehtari et al. 2024: the limit min(1 - 1/log10(S), 0.7) is 0.7 for S >= 2,200 draws).
+#: Above this Pareto k-hat the importance weights' variance is too large to trust; with
+#: fewer than about 2,200 proposals the limit is lower, 1 - 1/log10(S) (Vehtari et al. 2024).
 K_HAT_MAX = 0.7
 #: Degrees of freedom of the multivariate-t proposal: tails heavier than the posterior's,
 #: so that no region the posterior reaches is left without proposals.
@@ -36,12 +36,14 @@ LogDensity = Callable[[np.ndarray], np.ndarray]
 class Draws:
     """Equally weighted posterior draws (``draws x parameters``) and their diagnostics.
 
-    ``pareto_k`` is the k-hat of the importance weights; ``ess`` the effective number of
-    independent draws the resampled set is worth.
+    ``pareto_k`` is the k-hat of the importance weights and ``k_limit`` the largest it was
+    allowed to be; ``ess`` the effective number of independent draws the resampled set is
+    worth.
     """
 
     values: np.ndarray
     pareto_k: float
+    k_limit: float
     ess: float
 
 
@@ -175,7 +177,7 @@ def sample(
 ) -> Draws | None:
     """``n_draws`` posterior draws by PSIS from a Laplace approximation, or ``None``.
 
-    ``None`` when the mode cannot be found, when k-hat exceeds :data:`K_HAT_MAX`, or when
+    ``None`` when the mode cannot be found, when k-hat exceeds its limit, or when
     the resampled draws are worth fewer than ``ess_min`` independent ones: then importance
     sampling cannot be trusted with this posterior.
     """
@@ -206,7 +208,8 @@ def sample(
     if points.shape[0] < n_draws:
         return None
     log_weights, k = psis(log_ratios)
-    if not k <= K_HAT_MAX:
+    limit = min(K_HAT_MAX, 1 - 1 / np.log10(log_ratios.size))
+    if not k <= limit:
         return None
     weights = np.exp(log_weights)
     kish = 1.0 / float(np.sum(weights**2))
@@ -218,7 +221,7 @@ def sample(
     ess = 1.0 / (1.0 / n_draws + 1.0 / kish)
     if ess < ess_min:
         return None
-    return Draws(values=values, pareto_k=k, ess=ess)
+    return Draws(values=values, pareto_k=k, k_limit=float(limit), ess=ess)
 
 
 def diagnostics(found: Draws) -> dict[str, object]:
@@ -234,7 +237,7 @@ def diagnostics(found: Draws) -> dict[str, object]:
         "ok": True,
         **stats.limits(),
         "pareto_k": found.pareto_k,
-        "pareto_k_limit": K_HAT_MAX,
+        "pareto_k_limit": found.k_limit,
         "method": (
             "Pareto-smoothed importance sampling from a Laplace approximation "
             f"(Pareto k {found.pareto_k:.2f}; independent draws)"

@@ -61,6 +61,7 @@ def test_draws_of_a_known_posterior_match_it():
         log_density, np.zeros(3), n, np.random.default_rng(3), ess_min=ESS_BULK_MIN
     )
     assert found is not None and found.pareto_k < 0.5
+    assert found.k_limit == importance.K_HAT_MAX  # 16,000 proposals
     assert found.ess > 0.5 * n
     draws = found.values
     exact_mean = [1.0, -2.0, 1.7061176684318]  # digamma(6)
@@ -83,6 +84,17 @@ def test_a_posterior_with_heavier_tails_than_the_proposal_is_refused():
     assert importance.sample(cauchy, np.ones(2), 4000, np.random.default_rng(1), 400) is None
     ratios = np.random.default_rng(2).standard_cauchy(16000)
     assert importance.psis(np.log(np.abs(ratios)) * 3)[1] > importance.K_HAT_MAX
+
+
+def test_fewer_proposals_get_a_stricter_k_limit():
+    """With S proposals k-hat must stay below 1 - 1/log10(S) where that is under 0.7."""
+
+    def normal(theta):
+        return -0.5 * np.sum(theta**2, axis=1)
+
+    found = importance.sample(normal, np.ones(2), 100, np.random.default_rng(2), ess_min=50)
+    assert found.k_limit == pytest.approx(1 - 1 / np.log10(400))
+    assert found.pareto_k <= found.k_limit
 
 
 ROBUST = Settings(draws=500, tune=500, chains=2, seed=11)
@@ -122,7 +134,7 @@ def test_importance_sampling_agrees_with_nuts(heavy_tailed, monkeypatch):
     spec = robust_spec()
     fast = ab_test.fit(spec, heavy_tailed, ROBUST)
     assert fast.diagnostics["method"].startswith("Pareto-smoothed importance sampling")
-    assert fast.diagnostics["pareto_k"] <= importance.K_HAT_MAX
+    assert fast.diagnostics["pareto_k"] <= fast.diagnostics["pareto_k_limit"] == 0.7
     monkeypatch.setattr(importance, "K_HAT_MAX", -np.inf)
     nuts = ab_test.fit(spec, heavy_tailed, ROBUST)
     assert nuts.diagnostics["method"] == "NUTS (PyMC)"
