@@ -111,7 +111,12 @@ def body(bundle: Bundle) -> Body:
     k = bundle["chosen_components"]
     verdict = bundle["decision"]["verdict"]
     tried = sorted(r["components"] for r in bundle["comparison"])
-    at_most = f" (the most tried: {k})" if tried and k == tried[-1] and k > 1 else ""
+    # The largest count tried won: a larger one, not tried, might have won too.
+    at_most = (
+        " (the largest number tried, so there may be more)"
+        if tried and k == tried[-1] and k > 1
+        else ""
+    )
     if verdict == "withheld":
         headline = "Verdict withheld: the sampler's checks failed."
     elif k == 1:
