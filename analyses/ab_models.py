@@ -16,6 +16,7 @@ import numpy as np
 
 from analyses.base import prior_data
 from analyses.conjugate import NormalPrior
+from analyses.importance import half_normal_log_pdf_of_log, normal_log_pdf
 
 
 def normal_model(y: np.ndarray, prior: NormalPrior) -> Any:
@@ -95,12 +96,11 @@ def student_t_log_density(
     mu, log_sigma, log_excess = theta[:, :arms], theta[:, arms : 2 * arms], theta[:, 2 * arms]
     sigma, excess = np.exp(log_sigma), np.exp(log_excess)
     nu = 1.0 + excess
-    m, s, tau, rate = prior["mu_mean"], prior["mu_sd"], prior["sigma_sd"], prior["nu_rate"]
-    half_log_2pi = 0.5 * np.log(2 * np.pi)
-    # Priors: Normal locations, half-normal scales (+ log sigma), exponential nu - 1 (+ its log).
-    total = np.sum(-0.5 * ((mu - m) / s) ** 2 - np.log(s) - half_log_2pi, axis=1)
-    total += np.sum(np.log(2.0) - half_log_2pi - np.log(tau) - 0.5 * (sigma / tau) ** 2, axis=1)
-    total += np.sum(log_sigma, axis=1) + np.log(rate) - rate * excess + log_excess
+    rate = prior["nu_rate"]
+    # Priors: Normal locations, half-normal scales, exponential nu - 1 (+ its log, the Jacobian).
+    total = np.sum(normal_log_pdf(mu, prior["mu_mean"], prior["mu_sd"]), axis=1)
+    total += np.sum(half_normal_log_pdf_of_log(log_sigma, prior["sigma_sd"]), axis=1)
+    total += np.log(rate) - rate * excess + log_excess
     # Student-t likelihood: the terms without data once per arm, the rest per value, in
     # blocks of points so that a block holds at most about two million values.
     counts = np.bincount(index, minlength=arms)

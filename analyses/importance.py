@@ -47,6 +47,23 @@ class Draws:
     ess: float
 
 
+HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+
+
+def normal_log_pdf(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """Log Normal(x | mean, sd), elementwise: a prior's term in a NumPy log-density."""
+    return -0.5 * ((x - mean) / sd) ** 2 - np.log(sd) - HALF_LOG_2PI
+
+
+def half_normal_log_pdf_of_log(log_x: np.ndarray, scale: float) -> np.ndarray:
+    """Log-density of HalfNormal(x | scale) at ``x = exp(log_x)``, plus the Jacobian ``log_x``.
+
+    The term PyMC adds for a half-normal on its unconstrained (log) scale.
+    """
+    x = np.exp(log_x)
+    return np.log(2.0) - HALF_LOG_2PI - np.log(scale) - 0.5 * (x / scale) ** 2 + log_x
+
+
 def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     """Pareto-smoothed log weights (normalised) and k-hat of importance log ratios.
 
@@ -150,21 +167,28 @@ def _evaluate(log_density: LogDensity, points: np.ndarray) -> np.ndarray:
 def _derivatives(
     log_density: LogDensity, x: np.ndarray, step: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian by central differences, every point evaluated in one call."""
+    """Gradient and Hessian by central differences, every point evaluated in one call.
+
+    The point itself and one step either way along each axis give the gradient and the
+    Hessian's diagonal; four corners per pair of axes (each pair once) the rest.
+    """
     d = x.size
     eye = np.eye(d) * step
-    signs = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    corners = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
     points = np.array(
-        [x + a * eye[i] + b * eye[j] for i in range(d) for j in range(d) for a, b in signs]
-        + [x + eye[i] for i in range(d)]
-        + [x - eye[i] for i in range(d)]
+        [x, *(x + eye), *(x - eye)]
+        + [x + a * eye[i] + b * eye[j] for i, j in pairs for a, b in corners]
     )
     values = _evaluate(log_density, points)
-    corners = values[: 4 * d * d].reshape(d, d, 4)
-    hessian = (corners[..., 0] - corners[..., 1] - corners[..., 2] + corners[..., 3]) / (
-        4 * step**2
-    )
-    gradient = (values[4 * d * d : 4 * d * d + d] - values[4 * d * d + d :]) / (2 * step)
+    centre, up, down = values[0], values[1 : 1 + d], values[1 + d : 1 + 2 * d]
+    gradient = (up - down) / (2 * step)
+    hessian = np.diag((up - 2 * centre + down) / step**2)
+    if pairs:
+        c = values[1 + 2 * d :].reshape(len(pairs), 4)
+        mixed = (c[:, 0] - c[:, 1] - c[:, 2] + c[:, 3]) / (4 * step**2)
+        rows, cols = np.array(pairs).T
+        hessian[rows, cols] = hessian[cols, rows] = mixed
     return gradient, hessian
 
 

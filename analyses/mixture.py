@@ -155,6 +155,22 @@ def _sample(y: np.ndarray, k: int, settings: Settings):
     return trace, prior
 
 
+def _component_log_p(
+    y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """log(weight_k) + log Normal(y_i | mu_k, sigma_k): shape (draws, observations, components).
+
+    ``weight``, ``mu`` and ``sigma`` have shape (draws, components).
+    """
+    z = (y[None, :, None] - mu[:, None, :]) / sigma[:, None, :]
+    return (
+        np.log(weight)[:, None, :]
+        - np.log(sigma)[:, None, :]
+        - 0.5 * z * z
+        - 0.5 * np.log(2 * np.pi)
+    )
+
+
 def log_likelihood(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray):
     """Each observation's log-likelihood under each draw, memberships marginalised.
 
@@ -162,11 +178,9 @@ def log_likelihood(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.
     (draws, observations). The same numbers as ``pm.compute_log_likelihood`` on the model
     (checked in a test), in one vectorised step instead of one compiled call per draw.
     """
-    z = (y[None, :, None] - mu[:, None, :]) / sigma[:, None, :]
-    log_p = np.log(weight)[:, None, :] - np.log(sigma)[:, None, :] - 0.5 * z * z
+    log_p = _component_log_p(y, weight, mu, sigma)
     top = log_p.max(axis=2)
-    total = np.exp(log_p - top[:, :, None]).sum(axis=2)
-    return top + np.log(total) - 0.5 * np.log(2 * np.pi)
+    return top + np.log(np.exp(log_p - top[:, :, None]).sum(axis=2))
 
 
 def add_log_likelihood(trace: Any, y: np.ndarray) -> None:
@@ -219,11 +233,7 @@ def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndar
     ndarray
         Shape (n, components); rows sum to one.
     """
-    from scipy import stats as sps
-
-    log_p = np.log(weight)[:, None, :] + sps.norm.logpdf(
-        y[None, :, None], mu[:, None, :], sigma[:, None, :]
-    )
+    log_p = _component_log_p(y, weight, mu, sigma)
     log_p -= log_p.max(axis=2, keepdims=True)
     p = np.exp(log_p)
     p /= p.sum(axis=2, keepdims=True)

@@ -37,6 +37,7 @@ from analyses.base import (
     prior_data,
     sample,
 )
+from analyses.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
 from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
 
 if TYPE_CHECKING:
@@ -291,14 +292,12 @@ def log_density(
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
     p = xs.shape[1]
     intercept, beta = theta[:, 0], theta[:, 1 : 1 + p]
-    half_log_2pi = 0.5 * np.log(2 * np.pi)
-    im, isd, bsd = prior["intercept_mean"], prior["intercept_sd"], prior["beta_sd"]
-    total = -0.5 * ((intercept - im) / isd) ** 2 - np.log(isd) - half_log_2pi
-    total += np.sum(-0.5 * (beta / bsd) ** 2 - np.log(bsd) - half_log_2pi, axis=1)
+    total = normal_log_pdf(intercept, prior["intercept_mean"], prior["intercept_sd"])
+    total += np.sum(normal_log_pdf(beta, 0.0, prior["beta_sd"]), axis=1)
     if kind != "count":
         log_sigma = theta[:, 1 + p]
-        sigma, tau = np.exp(log_sigma), prior["sigma_scale"]
-        total += np.log(2.0) - half_log_2pi - np.log(tau) - 0.5 * (sigma / tau) ** 2 + log_sigma
+        sigma = np.exp(log_sigma)
+        total += half_normal_log_pdf_of_log(log_sigma, prior["sigma_scale"])
         error = np.ones(y.size) if error is None else error
     block = max(1, 2_000_000 // max(y.size, 1))
     for start in range(0, theta.shape[0], block):
@@ -310,7 +309,7 @@ def log_density(
         else:
             spread = sigma[rows, None] * error
             z = (y - mu) / spread
-            total[rows] -= np.sum(0.5 * z * z + np.log(spread), axis=1) + y.size * half_log_2pi
+            total[rows] -= np.sum(0.5 * z * z + np.log(spread), axis=1) + y.size * HALF_LOG_2PI
     return total
 
 

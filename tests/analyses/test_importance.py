@@ -10,6 +10,7 @@ from analyses import ab_test, importance
 from analyses.ab_models import student_t_log_density, student_t_model
 from analyses.base import Settings
 from analyses.stats import ESS_BULK_MIN
+from tests.analyses.test_ab_test_continuous import spec
 
 
 @pytest.mark.parametrize(("seed", "n", "scale"), [(1, 4000, 0.5), (2, 16000, 2.0), (3, 300, 1.0)])
@@ -86,6 +87,18 @@ def test_a_posterior_with_heavier_tails_than_the_proposal_is_refused():
     assert importance.psis(np.log(np.abs(ratios)) * 3)[1] > importance.K_HAT_MAX
 
 
+def test_finite_differences_give_the_gradient_and_hessian():
+    a = np.array([[2.0, 0.5, 0.1], [0.5, 1.0, 0.3], [0.1, 0.3, 3.0]])
+
+    def cubic(theta):
+        return -0.5 * np.einsum("ni,ij,nj->n", theta, a, theta) + theta[:, 0] ** 3
+
+    x = np.array([0.3, -0.2, 0.5])
+    gradient, hessian = importance._derivatives(cubic, x)
+    np.testing.assert_allclose(gradient, -a @ x + [3 * x[0] ** 2, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(hessian, -a + np.diag([6 * x[0], 0, 0]), atol=1e-5)
+
+
 def test_fewer_proposals_get_a_stricter_k_limit():
     """With S proposals k-hat must stay below 1 - 1/log10(S) where that is under 0.7."""
 
@@ -101,17 +114,7 @@ ROBUST = Settings(draws=500, tune=500, chains=2, seed=11)
 
 
 def robust_spec():
-    return ab_test.Spec(
-        name="t",
-        title="T",
-        analysis="ab_test",
-        data="x.csv",
-        group="arm",
-        control="A",
-        metric="y",
-        metric_type="continuous",
-        robust=True,
-    )
+    return spec(robust=True)
 
 
 @pytest.fixture
