@@ -56,6 +56,18 @@ def _mixture_component_sentence(bundle: Bundle, comp: dict, i: int, units: Units
     )
 
 
+def _largest_tried(bundle: Bundle) -> str | None:
+    """When the largest component count tried is chosen: a larger one might do better."""
+    tried = [r["components"] for r in bundle["comparison"]]
+    chosen = bundle["chosen_components"]
+    if not tried or chosen != max(tried):
+        return None
+    return (
+        f"{chosen} was the largest number tried, so the data might support more: add "
+        f"{chosen + 1} to components to find out."
+    )
+
+
 def _mixture_selection(bundle: Bundle) -> list[str]:
     rows = bundle["comparison"]
     if not rows:
@@ -92,11 +104,9 @@ def _mixture_selection(bundle: Bundle) -> list[str]:
             f"{best['components']} components score slightly higher, but within the noise of "
             "the comparison, so the simpler model is kept."
         )
-    if chosen == max(by_k):
-        out.append(
-            f"{chosen} was the largest number tried, so the data might support more: add "
-            f"{chosen + 1} to components to find out."
-        )
+    caveat = _largest_tried(bundle)
+    if caveat:
+        out.append(caveat)
     notes = sorted({n for r in rows for n in r.get("diagnostics", [])})
     if notes:
         out.append("The comparison's own checks flag: " + "; ".join(notes) + ".")
@@ -110,19 +120,12 @@ def body(bundle: Bundle) -> Body:
     comps = bundle["components"]
     k = bundle["chosen_components"]
     verdict = bundle["decision"]["verdict"]
-    tried = sorted(r["components"] for r in bundle["comparison"])
-    # The largest count tried won: a larger one, not tried, might have won too.
-    at_most = (
-        " (the largest number tried, so there may be more)"
-        if tried and k == tried[-1] and k > 1
-        else ""
-    )
     if verdict == "withheld":
         headline = "Verdict withheld: the sampler's checks failed."
     elif k == 1:
         headline = f"The {bundle['value_label']} looks like one population, not a mixture."
     else:
-        headline = f"The data hold {k} sub-populations of {bundle['value_label']}{at_most}."
+        headline = f"The data hold {k} sub-populations of {bundle['value_label']}."
     selection = _mixture_selection(bundle)
     key = [_mixture_component_sentence(bundle, c, i, units) for i, c in enumerate(comps)]
     a = bundle["assignment"]
@@ -249,7 +252,8 @@ def body(bundle: Bundle) -> Body:
     }
     return Body(
         headline=headline,
-        reason=" ".join(selection[:1]),
+        # The verdict box: why this count, and whether a larger one went untried.
+        reason=" ".join([selection[0], *filter(None, [_largest_tried(bundle)])]),
         key_sentences=key,
         health=health,
         notes=notes,
