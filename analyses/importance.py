@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,51 +65,68 @@ def half_normal_log_pdf_of_log(log_x: np.ndarray, scale: float) -> np.ndarray:
     return np.log(2.0) - HALF_LOG_2PI - np.log(scale) - 0.5 * (x / scale) ** 2 + log_x
 
 
-def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+def psis(log_ratios: np.ndarray, r_eff: float = 1.0) -> tuple[np.ndarray, Any]:
     """Pareto-smoothed log weights (normalised) and k-hat of importance log ratios.
 
-    The largest ``min(S / 5, 3 sqrt(S))`` ratios are replaced by the expected order
-    statistics of a generalised Pareto distribution fitted to them (Zhang and Stephens'
-    empirical Bayes fit with Vehtari et al.'s weak prior on k), truncated at the largest raw
-    ratio. As ArviZ computes it (the tests compare them); in NumPy, because importing
-    ArviZ's statistics takes longer than the whole fit.
+    The largest ``3 sqrt(S / r_eff)`` ratios (``S / 5`` for few draws) are replaced by the
+    expected order statistics of a generalised Pareto distribution fitted to them (Zhang and
+    Stephens' empirical Bayes fit with Vehtari et al.'s weak prior on k), truncated at the
+    largest raw ratio. ``r_eff`` is the draws' relative efficiency (1 for independent
+    draws). ``log_ratios`` is one vector of ``S`` ratios, or one such vector per row (as
+    PSIS-LOO smooths every observation's); k-hat is then one per row. As ArviZ computes it
+    (the tests compare them); in NumPy, because importing ArviZ's statistics takes longer
+    than the whole fit.
     """
-    lw = np.asarray(log_ratios, dtype=float).copy()
-    lw -= lw.max()
-    n = lw.size
-    n_tail = int(np.floor(3 * np.sqrt(n))) if n > 225 else n // 5
-    order = np.argsort(lw)
-    tail = order[n - n_tail :]
-    cutoff = lw[order[n - n_tail - 1]]
-    exceed = np.exp(lw[tail]) - np.exp(cutoff)
-    k, sigma = _gpd_fit(exceed)
-    if np.isfinite(k):
-        p = (np.arange(n_tail) + 0.5) / n_tail
-        quantiles = sigma * np.expm1(-k * np.log1p(-p)) / k if k != 0 else -sigma * np.log1p(-p)
-        lw[tail] = np.minimum(np.log(quantiles + np.exp(cutoff)), 0.0)
-    lw -= np.logaddexp.reduce(lw)
-    return lw, float(k)
+    from scipy.special import logsumexp
+
+    ratios = np.asarray(log_ratios, dtype=float)
+    lw = np.atleast_2d(ratios).copy()
+    lw -= lw.max(axis=1, keepdims=True)
+    n = lw.shape[1]
+    n_tail = int(np.floor(3 * np.sqrt(n / r_eff))) if n * r_eff > 225 else n // 5
+    order = np.argsort(lw, axis=1)
+    rows = np.arange(lw.shape[0])[:, None]
+    tail = order[:, n - n_tail :]
+    cutoff = np.exp(lw[rows[:, 0], order[:, n - n_tail - 1]])[:, None]
+    k, sigma = _gpd_fit(np.exp(lw[rows, tail]) - cutoff)
+    p = (np.arange(n_tail) + 0.5) / n_tail
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quantiles = np.where(
+            k[:, None] != 0,
+            sigma[:, None] * np.expm1(-k[:, None] * np.log1p(-p)) / k[:, None],
+            -sigma[:, None] * np.log1p(-p),
+        )
+        smoothed = np.minimum(np.log(quantiles + cutoff), 0.0)
+    lw[rows, tail] = np.where(np.isfinite(k)[:, None], smoothed, lw[rows, tail])
+    lw -= logsumexp(lw, axis=1, keepdims=True)
+    if ratios.ndim == 1:
+        return lw[0], float(k[0])
+    return lw, k
 
 
-def _gpd_fit(x: np.ndarray) -> tuple[float, float]:
-    """Shape k and scale sigma of a generalised Pareto distribution fitted to sorted ``x``."""
-    n = x.size
+def _gpd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shape k and scale sigma of a generalised Pareto distribution, per row of ``x``.
+
+    Each row sorted increasing; NaN for a row whose lowest quarter is all equal.
+    """
+    from scipy.special import logsumexp
+
+    n = x.shape[1]
     m = 30 + int(np.sqrt(n))
-    quartile = x[int(n / 4 + 0.5) - 1]
-    if quartile <= x[0]:
-        return float("nan"), float("nan")
-    theta = 1 / x[-1] + (1 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))) / (3 * quartile)
-    k = np.log1p(-theta[:, None] * x).mean(axis=1)
-    log_lik = n * (np.log(-theta / k) - k - 1)
-    weights = np.exp(log_lik - np.logaddexp.reduce(log_lik))
-    keep = weights >= 10 * np.finfo(float).eps
-    theta, weights = theta[keep], weights[keep] / weights[keep].sum()
-    theta_hat = float(weights @ theta)
-    k_hat = float(np.log1p(-theta_hat * x).mean())
-    sigma = -k_hat / theta_hat
+    quartile = x[:, int(n / 4 + 0.5) - 1 : int(n / 4 + 0.5)]
+    degenerate = (quartile <= x[:, :1])[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        theta = 1 / x[:, -1:] + (1 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))) / (3 * quartile)
+        k = np.log1p(-theta[:, :, None] * x[:, None, :]).mean(axis=2)
+        log_lik = n * (np.log(-theta / k) - k - 1)
+        weights = np.exp(log_lik - logsumexp(log_lik, axis=1, keepdims=True))
+        weights = np.where(weights >= 10 * np.finfo(float).eps, weights, 0.0)
+        theta_hat = (weights * theta).sum(axis=1) / weights.sum(axis=1)
+        k_hat = np.log1p(-theta_hat[:, None] * x).mean(axis=1)
+        sigma = -k_hat / theta_hat
     # Weakly informative prior: k is shrunk towards 0.5 as if by 10 more draws.
     k_hat = (n * k_hat + 10 * 0.5) / (n + 10)
-    return k_hat, sigma
+    return np.where(degenerate, np.nan, k_hat), np.where(degenerate, np.nan, sigma)
 
 
 def laplace(

@@ -4,7 +4,12 @@ Model: ``weights ~ Dirichlet(1, ..., 1)``, component means with an ordered trans
 components keep their labels across chains), standard deviations half-normal, and the
 observations from the mixture with the memberships marginalised out (``NormalMixture``, no
 per-observation categorical variable). Priors are scaled to the data. With a list of
-component counts, each is fitted and compared by PSIS-LOO.
+component counts, each is fitted and compared by PSIS-LOO (``analyses/loo.py``).
+
+Each count is first computed by Pareto-smoothed importance sampling from a Laplace
+approximation (``analyses/importance.py``, the log-density in NumPy: :func:`log_density`).
+Where Pareto k rejects the weights (on the demo, three components: their posterior is far
+from normal), that count and every larger one are sampled with NUTS.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from analyses.base import (
     prior_data,
     sample,
 )
+from analyses.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
 from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
 
 if TYPE_CHECKING:
@@ -143,8 +149,9 @@ def mixture_model(y: np.ndarray, k: int) -> tuple[Any, dict[str, float]]:
     return model, prior
 
 
-def _sample(y: np.ndarray, k: int, settings: Settings):
-    model, prior = mixture_model(y, k)
+def _sample(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[str, Any]]:
+    """The ``k``-component posterior by NUTS, with its pointwise log-likelihood and checks."""
+    model, _ = mixture_model(y, k)
     start = np.quantile(y, (np.arange(k) + 0.5) / k)
     with model:
         with warnings.catch_warnings():
@@ -152,23 +159,126 @@ def _sample(y: np.ndarray, k: int, settings: Settings):
             warnings.filterwarnings("ignore", "QuadPotentialFullAdapt", UserWarning)
             trace = _sample_with(settings, start, k, np.std(y))
     add_log_likelihood(trace, y)
-    return trace, prior
+    post = trace["posterior"].to_dataset()
+    divergences = int(trace["sample_stats"]["diverging"].sum())
+    names = ["mu", "sigma"] + (["weight"] if k > 1 else [])
+    return trace, {
+        **stats.convergence(post[names], divergences),
+        "method": "NUTS (PyMC), memberships marginalised, ordered means",
+    }
+
+
+def _unconstrain(theta: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Means, log spreads, weights and the transforms' log-Jacobian of unconstrained points.
+
+    A row of ``theta`` is PyMC's unconstrained point of :func:`mixture_model`: the first mean
+    and the logs of the gaps to the next (the ordered transform), the log spreads, then (for
+    ``k > 1``) the ``k - 1`` values of the simplex transform of the weights.
+    """
+    raw, log_sigma = theta[:, :k], theta[:, k : 2 * k]
+    mu = np.cumsum(np.column_stack([raw[:, 0], np.exp(raw[:, 1:])]), axis=1)
+    jacobian = raw[:, 1:].sum(axis=1)
+    if k == 1:
+        return mu, log_sigma, np.ones_like(mu), jacobian
+    free = theta[:, 2 * k :]
+    total = free.sum(axis=1, keepdims=True)
+    full = np.column_stack([free, -total])
+    weight = np.exp(full - full.max(axis=1, keepdims=True))
+    weight /= weight.sum(axis=1, keepdims=True)
+    expanded = np.column_stack([free + total, np.zeros(len(theta))])
+    top = expanded.max(axis=1, keepdims=True)
+    log_sum = (top + np.log(np.exp(expanded - top).sum(axis=1, keepdims=True)))[:, 0]
+    jacobian = jacobian + np.log(k) + k * total[:, 0] - k * log_sum
+    return mu, log_sigma, weight, jacobian
+
+
+def log_density(theta: np.ndarray, y: np.ndarray, k: int, prior: Mapping[str, float]):
+    """The log posterior density of :func:`mixture_model` at each row of ``theta``.
+
+    Rows are points on PyMC's unconstrained scale (see :func:`_unconstrain`), the
+    transforms' Jacobians included; the values equal PyMC's ``model.compile_logp()`` at the
+    same points (checked in a test).
+    """
+    from scipy.special import gammaln
+
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    mu, log_sigma, weight, total = _unconstrain(theta, k)
+    total = total + normal_log_pdf(mu, prior["mu_mean"], prior["mu_sd"]).sum(axis=1)
+    total += half_normal_log_pdf_of_log(log_sigma, prior["sigma_scale"]).sum(axis=1)
+    if k > 1:
+        total += gammaln(k)  # Dirichlet(1, ..., 1): constant on the simplex
+    sigma = np.exp(log_sigma)
+    block = max(1, 2_000_000 // max(y.size * k, 1))
+    for start in range(0, theta.shape[0], block):
+        rows = slice(start, start + block)
+        total[rows] += log_likelihood(y, weight[rows], mu[rows], sigma[rows]).sum(axis=1)
+    return total
+
+
+def _importance(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[str, Any]] | None:
+    """The ``k``-component posterior by PSIS from a Laplace approximation, or ``None``.
+
+    The data are standardised first, the priors with them (the same model in other units),
+    so that the optimiser works on numbers of order one.
+    """
+    import xarray as xr
+
+    from analyses import importance
+
+    centre, scale = float(np.mean(y)), float(np.std(y)) or 1.0
+    z = (y - centre) / scale
+    prior = priors(y)
+    standard = {
+        "mu_mean": (prior["mu_mean"] - centre) / scale,
+        "mu_sd": prior["mu_sd"] / scale,
+        "sigma_scale": prior["sigma_scale"] / scale,
+    }
+    means = np.quantile(z, (np.arange(k) + 0.5) / k)
+    gaps = np.log(np.maximum(np.diff(means), 1e-3))
+    start = np.r_[means[0], gaps, np.full(k, np.log(1.0 / k)), np.zeros(k - 1)]
+    found = importance.sample(
+        lambda theta: log_density(theta, z, k, standard),
+        start,
+        settings.chains * settings.draws,
+        np.random.default_rng([settings.seed, k]),
+    )
+    if found is None:
+        return None
+    mu, log_sigma, weight, _ = _unconstrain(found.values, k)
+    shape = (settings.chains, settings.draws, k)
+    dims = ("chain", "draw", "component")
+    post = xr.Dataset(
+        {
+            "mu": (dims, (centre + scale * mu).reshape(shape)),
+            "sigma": (dims, (scale * np.exp(log_sigma)).reshape(shape)),
+            "weight": (dims, weight.reshape(shape)),
+        },
+        coords={"component": np.arange(k)},
+    )
+    trace = xr.DataTree.from_dict({"posterior": post})
+    add_log_likelihood(trace, y)
+    checks = importance.diagnostics(found)
+    method = checks["method"] + ", memberships marginalised, ordered means"
+    return trace, {**checks, "method": method}
 
 
 def _component_log_p(
     y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray
-) -> np.ndarray:
-    """log(weight_k) + log Normal(y_i | mu_k, sigma_k): shape (draws, observations, components).
+) -> list[np.ndarray]:
+    """log(weight_k) + log Normal(y_i | mu_k, sigma_k), one (draws, observations) array per k.
 
-    ``weight``, ``mu`` and ``sigma`` have shape (draws, components).
+    ``weight``, ``mu`` and ``sigma`` have shape (draws, components). One array per
+    component, because NumPy reduces over a short last axis slowly.
     """
-    z = (y[None, :, None] - mu[:, None, :]) / sigma[:, None, :]
-    return (
-        np.log(weight)[:, None, :]
-        - np.log(sigma)[:, None, :]
-        - 0.5 * z * z
-        - 0.5 * np.log(2 * np.pi)
-    )
+    offset = np.log(weight) - np.log(sigma) - HALF_LOG_2PI
+    out = []
+    for c in range(mu.shape[1]):
+        z = (y[None, :] - mu[:, c, None]) / sigma[:, c, None]
+        z *= z
+        z *= -0.5
+        z += offset[:, c, None]
+        out.append(z)
+    return out
 
 
 def log_likelihood(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray):
@@ -179,8 +289,13 @@ def log_likelihood(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.
     (checked in a test), in one vectorised step instead of one compiled call per draw.
     """
     log_p = _component_log_p(y, weight, mu, sigma)
-    top = log_p.max(axis=2)
-    return top + np.log(np.exp(log_p - top[:, :, None]).sum(axis=2))
+    if len(log_p) == 1:
+        return log_p[0]
+    top = np.maximum.reduce(log_p)
+    total = np.zeros_like(top)
+    for part in log_p:
+        total += np.exp(part - top)
+    return top + np.log(total)
 
 
 def add_log_likelihood(trace: Any, y: np.ndarray) -> None:
@@ -233,7 +348,7 @@ def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndar
     ndarray
         Shape (n, components); rows sum to one.
     """
-    log_p = _component_log_p(y, weight, mu, sigma)
+    log_p = np.stack(_component_log_p(y, weight, mu, sigma), axis=2)
     log_p -= log_p.max(axis=2, keepdims=True)
     p = np.exp(log_p)
     p /= p.sum(axis=2, keepdims=True)
@@ -242,25 +357,17 @@ def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndar
 
 def _compare(traces: dict[int, Any]) -> list[dict[str, Any]]:
     """PSIS-LOO comparison of the fitted component counts, best ELPD first."""
-    import arviz as az
+    from analyses import loo
 
-    table = az.compare({f"{k}": traces[k] for k in traces}, round_to="none")
-    rows = []
-    for name, row in table.iterrows():
-        notes = [str(row[c]) for c in ("diag_elpd", "diag_diff") if str(row[c]).strip()]
-        rows.append(
-            {
-                "components": int(name),
-                "elpd": float(row["elpd"]),
-                "se": float(row["se"]),
-                "elpd_diff": float(row["elpd_diff"]),
-                "dse": float(row["dse"]),
-                "p_loo": float(row["p"]),
-                "weight": float(row["weight"]),
-                "diagnostics": notes,
-            }
+    found = {}
+    for k, trace in traces.items():
+        post = trace["posterior"].to_dataset()
+        log_lik = trace["log_likelihood"]["y"].values
+        found[k] = loo.loo(
+            log_lik.reshape(-1, log_lik.shape[-1]),
+            loo.relative_efficiency({name: v.values for name, v in post.data_vars.items()}),
         )
-    return rows
+    return [{"components": row.pop("name"), **row} for row in loo.compare(found)]
 
 
 #: A larger model must beat a smaller one by more than this many ELPD points (or two
@@ -281,19 +388,20 @@ def choose(comparison: list[dict[str, Any]]) -> int:
 def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
     """Fit each component count; summarise the one PSIS-LOO prefers."""
     y = np.asarray(y, dtype=float)
-    traces = {}
+    traces, checks = {}, {}
+    # Importance sampling where it passes its check; once it fails for a component count,
+    # larger counts (further from normal still) go straight to NUTS.
+    approximate = True
     for k in spec.counts:
-        traces[k], prior = _sample(y, k, settings)
+        found = _importance(y, k, settings) if approximate else None
+        approximate = found is not None
+        traces[k], checks[k] = found if found is not None else _sample(y, k, settings)
     comparison = _compare(traces) if len(traces) > 1 else []
     chosen = choose(comparison) if comparison else spec.counts[0]
-    trace = traces[chosen]
-    post = trace["posterior"].to_dataset()
-    divergences = int(trace["sample_stats"]["diverging"].sum())
+    post = traces[chosen]["posterior"].to_dataset()
+    diagnostics = checks[chosen]
     names = ["mu", "sigma"] + (["weight"] if chosen > 1 else [])
-    diagnostics = {
-        **stats.convergence(post[names], divergences),
-        "method": "NUTS (PyMC), memberships marginalised, ordered means",
-    }
+    prior = priors(y)
     prob = settings.ci_prob
     flat = {
         n: post[n].stack(s=("chain", "draw")).transpose("s", "component").values
@@ -487,7 +595,7 @@ RESULT_SCHEMA: dict[str, Any] = {
 
 ANALYSIS = Analysis(
     name="mixture",
-    version="2",
+    version="3",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,

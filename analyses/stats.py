@@ -260,6 +260,14 @@ def ess_bulk(draws: np.ndarray) -> float:
     return _ess_of(_z_scale(_split(draws)))
 
 
+def ess_mean(draws: np.ndarray) -> float:
+    """Effective sample size of (chains x draws) for the mean: split chains, raw values."""
+    draws = np.asarray(draws, dtype=float)
+    if draws.shape[1] < 4 or not np.isfinite(draws).all():
+        return float("nan")
+    return _ess_of(_split(draws))
+
+
 def convergence(posterior: xr.Dataset, divergences: int) -> dict:
     """R-hat (rank-normalised) and bulk ESS over every variable of a posterior.
 

@@ -61,7 +61,7 @@ COMMON_SCHEMA: dict[str, Any] = {
                 "ess_bulk_min": {"type": "number"},
                 "divergences": {"type": "integer", "minimum": 0},
                 "ok": {"type": "boolean"},
-                # Importance sampling (Student-t, regression): its Pareto k-hat and the limit.
+                # Importance sampling (Student-t, mixture, regression): its Pareto k-hat and limit.
                 "pareto_k": {"type": "number"},
                 "pareto_k_limit": {"type": "number"},
             },

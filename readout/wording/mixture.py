@@ -207,7 +207,9 @@ def body(bundle: Bundle) -> Body:
         f"{units.value(prior['mu_mean'], 2)} with spread {units.value(prior['mu_sd'], 2)}; "
         f"spreads half-normal with scale {units.value(prior['sigma_scale'], 2)} (the data's "
         "standard deviation): weak, so the data decide.",
-        sampling_line(bundle)[:-1]
+        sampling_line(bundle)
+        if "pareto_k" in bundle["diagnostics"]  # independent draws: no chains to compare
+        else sampling_line(bundle)[:-1]
         + (
             "; the chains' component means agree."
             if not bundle["label_switching"]

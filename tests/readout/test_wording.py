@@ -170,3 +170,18 @@ def test_the_glossary_explains_the_check_that_was_made():
     bundle["diagnostics"] |= {"pareto_k": 0.1, "pareto_k_limit": 0.7}
     terms = dict(glossary(bundle, {}))
     assert "Pareto k at most 0.7" in terms["Pareto k / ESS"] and "R-hat / ESS" not in terms
+
+
+def test_a_mixture_by_importance_sampling_does_not_speak_of_chains():
+    bundle = copy.deepcopy(load("three-groups"))
+    model = " ".join(wording.readout_text(bundle).sections["model"])
+    assert "the chains' component means agree" in model
+    bundle["diagnostics"] |= {
+        "pareto_k": 0.07,
+        "pareto_k_limit": 0.7,
+        "method": "Pareto-smoothed importance sampling from a Laplace approximation "
+        "(Pareto k 0.07; independent draws), memberships marginalised, ordered means",
+    }
+    model = " ".join(wording.readout_text(bundle).sections["model"])
+    assert "chains' component means" not in model
+    assert "importance sampling from a Laplace approximation (Pareto k 0.07" in model
