@@ -199,16 +199,18 @@ def body(bundle: Bundle) -> Body:
         ),
     }
     prior = bundle["prior"]
+    weighted = "pareto_k" in bundle["diagnostics"]  # independent draws: no chains to compare
     model = [
         f"Each {bundle['unit_label']} comes from one of {k} normal distributions; which one is "
         "never sampled but averaged over (marginalised), and the component means are kept in "
-        "increasing order so that component labels mean the same in every chain.",
+        "increasing order so that component labels mean the same in every "
+        + ("draw." if weighted else "chain."),
         f"Priors: weights equally likely (Dirichlet(1, ..., 1)); each mean normal around "
         f"{units.value(prior['mu_mean'], 2)} with spread {units.value(prior['mu_sd'], 2)}; "
         f"spreads half-normal with scale {units.value(prior['sigma_scale'], 2)} (the data's "
         "standard deviation): weak, so the data decide.",
         sampling_line(bundle)
-        if "pareto_k" in bundle["diagnostics"]  # independent draws: no chains to compare
+        if weighted
         else sampling_line(bundle)[:-1]
         + (
             "; the chains' component means agree."

@@ -183,5 +183,5 @@ def test_a_mixture_by_importance_sampling_does_not_speak_of_chains():
         "(Pareto k 0.07; independent draws), memberships marginalised, ordered means",
     }
     model = " ".join(wording.readout_text(bundle).sections["model"])
-    assert "chains' component means" not in model
+    assert "chain" not in model and "mean the same in every draw" in model
     assert "importance sampling from a Laplace approximation (Pareto k 0.07" in model
