@@ -581,7 +581,7 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="6",
+    version="7",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,

@@ -653,7 +653,7 @@ RESULT_SCHEMA: dict[str, Any] = {
 
 ANALYSIS = Analysis(
     name="regression",
-    version="3",
+    version="4",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,

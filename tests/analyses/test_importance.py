@@ -77,7 +77,8 @@ def test_draws_of_a_known_posterior_match_it():
 
 def test_a_posterior_with_heavier_tails_than_the_proposal_is_refused():
     """A Cauchy has heavier tails than the t5 proposal: the weights' variance is infinite,
-    k-hat is far above 0.7 and importance sampling declines (the caller samples with NUTS)."""
+    k-hat is far above the limit and importance sampling declines (the caller samples with
+    NUTS)."""
 
     def cauchy(theta):
         return -np.log1p(theta[:, 0] ** 2) - np.log1p(theta[:, 1] ** 2)
@@ -100,13 +101,14 @@ def test_finite_differences_give_the_gradient_and_hessian():
 
 
 def test_fewer_proposals_get_a_stricter_k_limit():
-    """With S proposals k-hat must stay below 1 - 1/log10(S) where that is under 0.7."""
+    """With S proposals k-hat must stay below 1 - 1/log10(S) where that is under the limit."""
 
     def normal(theta):
         return -0.5 * np.sum(theta**2, axis=1)
 
-    found = importance.sample(normal, np.ones(2), 100, np.random.default_rng(2), ess_min=50)
-    assert found.k_limit == pytest.approx(1 - 1 / np.log10(400))
+    found = importance.sample(normal, np.ones(2), 20, np.random.default_rng(2), ess_min=10)
+    assert found.k_limit == pytest.approx(1 - 1 / np.log10(80))
+    assert found.k_limit < importance.K_HAT_MAX
     assert found.pareto_k <= found.k_limit
 
 
@@ -137,7 +139,7 @@ def test_importance_sampling_agrees_with_nuts(heavy_tailed, monkeypatch):
     spec = robust_spec()
     fast = ab_test.fit(spec, heavy_tailed, ROBUST)
     assert fast.diagnostics["method"].startswith("Pareto-smoothed importance sampling")
-    assert fast.diagnostics["pareto_k"] <= fast.diagnostics["pareto_k_limit"] == 0.7
+    assert fast.diagnostics["pareto_k"] <= fast.diagnostics["pareto_k_limit"] == 0.5
     monkeypatch.setattr(importance, "K_HAT_MAX", -np.inf)
     nuts = ab_test.fit(spec, heavy_tailed, ROBUST)
     assert nuts.diagnostics["method"] == "NUTS (PyMC)"
