@@ -8,6 +8,7 @@ sampling one of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,20 +56,26 @@ def relative_efficiency(posterior: dict[str, np.ndarray]) -> float:
     return float(np.mean(esses)) / (first.shape[0] * first.shape[1])
 
 
-def loo(log_lik: np.ndarray, r_eff: float = 1.0) -> Loo:
-    """PSIS-LOO of pointwise log-likelihoods ``log_lik`` (draws x observations)."""
+def loo(log_lik: np.ndarray | Iterable[np.ndarray], r_eff: float = 1.0) -> Loo:
+    """PSIS-LOO of pointwise log-likelihoods (draws x observations).
+
+    ``log_lik`` is one such array, or several that split the observations (so that all of
+    them never need to be in memory at once).
+    """
     from scipy.special import logsumexp
 
-    n_draws = log_lik.shape[0]
-    elpd, k, p_loo = [], [], []
-    for start in range(0, log_lik.shape[1], BLOCK):
-        ll = log_lik[:, start : start + BLOCK].T
-        log_weights, pareto_k = importance.psis(-ll, r_eff)
-        elpd_i = logsumexp(log_weights + ll, axis=1)
-        lppd_i = logsumexp(ll, axis=1) - np.log(n_draws)
-        elpd.append(elpd_i)
-        k.append(pareto_k)
-        p_loo.append(lppd_i - elpd_i)
+    blocks = [log_lik] if isinstance(log_lik, np.ndarray) else log_lik
+    elpd, k, p_loo, n_draws = [], [], [], 0
+    for block in blocks:
+        n_draws = block.shape[0]
+        for start in range(0, block.shape[1], BLOCK):
+            ll = block[:, start : start + BLOCK].T
+            log_weights, pareto_k = importance.psis(-ll, r_eff)
+            elpd_i = logsumexp(log_weights + ll, axis=1)
+            lppd_i = logsumexp(ll, axis=1) - np.log(n_draws)
+            elpd.append(elpd_i)
+            k.append(pareto_k)
+            p_loo.append(lppd_i - elpd_i)
     good_k = min(1 - 1 / np.log10(n_draws), 0.7) if n_draws > 1 else 0.7
     return Loo(np.concatenate(elpd), np.concatenate(k), np.concatenate(p_loo), good_k)
 

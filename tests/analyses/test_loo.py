@@ -85,3 +85,12 @@ def test_pointwise_smoothing_matches_arviz_with_a_relative_efficiency():
     expected, expected_k = array_stats.psislw(log_lik, r_eff=0.4)
     np.testing.assert_allclose(k, expected_k, rtol=1e-12)
     np.testing.assert_allclose(log_weights, expected, atol=1e-12)
+
+
+def test_observations_split_into_blocks_give_the_same_loo():
+    rng = np.random.default_rng(3)
+    log_lik = rng.normal(-1.0, 0.3, (1000, 50)) + rng.normal(0, 1, 50)
+    whole = loo.loo(log_lik)
+    split = loo.loo(iter(np.array_split(log_lik, [7, 30], axis=1)))
+    for field in ("elpd_i", "pareto_k", "p_loo_i"):
+        np.testing.assert_array_equal(getattr(split, field), getattr(whole, field))
