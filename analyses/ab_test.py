@@ -35,6 +35,7 @@ from analyses.base import (
     Settings,
     Tone,
     sample,
+    sampled,
 )
 from analyses.inputs import (
     MetricSpec,
@@ -266,10 +267,7 @@ def _robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
         from analyses.ab_models import student_t_model
 
         with student_t_model(y, index, arms, prior):
-            trace = sample(settings)
-        posterior = trace["posterior"].to_dataset()
-        divergences = int(trace["sample_stats"]["diverging"].sum())
-        diagnostics = {**stats.convergence(posterior, divergences), "method": "NUTS (PyMC)"}
+            posterior, diagnostics = sampled(sample(settings))
         mu = posterior["mu"].transpose("chain", "draw", "arm").values.reshape(-1, len(arms))
     if data.metrics[0].kind == "log":
         # On the log scale the location is the log of the typical (geometric-mean) value.

@@ -273,3 +273,19 @@ def sample(settings: Settings, **options: Any) -> Any:
         compile_kwargs={"mode": COMPILE_MODE},
         **options,
     )
+
+
+def sampled(
+    trace: Any, names: list[str] | None = None, method: str = "NUTS (PyMC)"
+) -> tuple[Any, dict[str, Any]]:
+    """A NUTS trace's posterior (a Dataset) and the bundle's ``diagnostics`` for it.
+
+    R-hat and bulk ESS over the variables ``names`` (all of them when ``None``), the
+    divergent transitions, and ``method``, how the posterior was computed.
+    """
+    from analyses import stats
+
+    post = trace["posterior"].to_dataset()
+    divergences = int(trace["sample_stats"]["diverging"].sum())
+    checked = post if names is None else post[names]
+    return post, {**stats.convergence(checked, divergences), "method": method}

@@ -35,6 +35,7 @@ from analyses.base import (
     Tone,
     prior_data,
     sample,
+    sampled,
 )
 from analyses.hierarchical_figures import MAX_POINTS, plot
 from analyses.hierarchical_schema import RESULT_SCHEMA
@@ -392,13 +393,8 @@ def _full(spec, units, groups, g, prior, settings):
     """The non-centred PyMC model, sampled; summaries from its draws."""
     with full_model(spec, units, groups, prior):
         trace = sample(settings, target_accept=0.95)
-    post = trace["posterior"].to_dataset()
-    divergences = int(trace["sample_stats"]["diverging"].sum())
-    names = [v for v in ("mu", "sigma_group", "sigma_unit", "mu_group") if v in post]
-    diagnostics = {
-        **stats.convergence(post[names], divergences),
-        "method": "NUTS on the full non-centred model (PyMC)",
-    }
+    names = [v for v in ("mu", "sigma_group", "sigma_unit", "mu_group") if v in trace["posterior"]]
+    post, diagnostics = sampled(trace, names, "NUTS on the full non-centred model (PyMC)")
 
     def flat(name):
         return post[name].stack(s=("chain", "draw")).transpose("s", ...).values

@@ -107,6 +107,15 @@ def psis(log_ratios: np.ndarray, r_eff: float = 1.0) -> tuple[np.ndarray, Any]:
     return lw, k
 
 
+def k_limit(n: int, cap: float | None = None) -> float:
+    """The largest Pareto k-hat trusted with ``n`` draws.
+
+    1 - 1/log10(n), at most ``cap`` (:data:`K_HAT_MAX` unless given).
+    """
+    cap = K_HAT_MAX if cap is None else cap
+    return float(min(cap, 1 - 1 / np.log10(n))) if n > 1 else cap
+
+
 def _gpd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shape k and scale sigma of a generalised Pareto distribution, per row of ``x``.
 
@@ -253,7 +262,7 @@ def sample(
     if points.shape[0] < n_draws:
         return None
     log_weights, k = psis(log_ratios)
-    limit = min(K_HAT_MAX, 1 - 1 / np.log10(log_ratios.size))
+    limit = k_limit(log_ratios.size)
     if not k <= limit:
         return None
     weights = np.exp(log_weights)

@@ -18,6 +18,8 @@ from analyses import importance, stats
 
 #: Observations smoothed per block (bounds the memory of the Pareto fits).
 BLOCK = 2000
+#: Pareto k-hat above which an observation's LOO estimate is flagged, as ArviZ flags it.
+LOO_K_MAX = 0.7
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def loo(log_lik: np.ndarray | Iterable[np.ndarray], r_eff: float = 1.0) -> Loo:
             elpd.append(elpd_i)
             k.append(pareto_k)
             p_loo.append(lppd_i - elpd_i)
-    good_k = min(1 - 1 / np.log10(n_draws), 0.7) if n_draws > 1 else 0.7
+    good_k = importance.k_limit(n_draws, LOO_K_MAX)
     return Loo(np.concatenate(elpd), np.concatenate(k), np.concatenate(p_loo), good_k)
 
 

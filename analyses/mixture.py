@@ -33,6 +33,7 @@ from analyses.base import (
     Tone,
     prior_data,
     sample,
+    sampled,
 )
 from analyses.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
 from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
@@ -127,6 +128,8 @@ def priors(y: np.ndarray) -> dict[str, float]:
 #: adapting to that cuts the leapfrog steps per draw about fourfold (32 to 8 for three
 #: components on the demo) and triples the effective sample size.
 INIT = "adapt_full"
+#: How the model is written, after the method's name in ``diagnostics``.
+MODEL_NOTE = ", memberships marginalised, ordered means"
 
 
 def mixture_model(y: np.ndarray, k: int) -> tuple[Any, dict[str, float]]:
@@ -149,22 +152,22 @@ def mixture_model(y: np.ndarray, k: int) -> tuple[Any, dict[str, float]]:
     return model, prior
 
 
+def _start_means(y: np.ndarray, k: int) -> np.ndarray:
+    """Where the ``k`` component means start, in order: the data's quantiles."""
+    return np.quantile(y, (np.arange(k) + 0.5) / k)
+
+
 def _sample(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[str, Any]]:
     """The ``k``-component posterior by NUTS (a Dataset of draws) and its checks."""
     model, _ = mixture_model(y, k)
-    start = np.quantile(y, (np.arange(k) + 0.5) / k)
+    start = _start_means(y, k)
     with model:
         with warnings.catch_warnings():
             # PyMC labels the dense mass matrix "experimental"; it is chosen knowingly here.
             warnings.filterwarnings("ignore", "QuadPotentialFullAdapt", UserWarning)
             trace = _sample_with(settings, start, k, np.std(y))
-    post = trace["posterior"].to_dataset()
-    divergences = int(trace["sample_stats"]["diverging"].sum())
     names = ["mu", "sigma"] + (["weight"] if k > 1 else [])
-    return post, {
-        **stats.convergence(post[names], divergences),
-        "method": "NUTS (PyMC), memberships marginalised, ordered means",
-    }
+    return sampled(trace, names, f"NUTS (PyMC){MODEL_NOTE}")
 
 
 def _unconstrain(theta: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
@@ -179,15 +182,13 @@ def _unconstrain(theta: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
     jacobian = raw[:, 1:].sum(axis=1)
     if k == 1:
         return mu, log_sigma, np.ones_like(mu), jacobian
+    from scipy.special import logsumexp, softmax
+
     free = theta[:, 2 * k :]
-    total = free.sum(axis=1, keepdims=True)
-    full = np.column_stack([free, -total])
-    weight = np.exp(full - full.max(axis=1, keepdims=True))
-    weight /= weight.sum(axis=1, keepdims=True)
-    expanded = np.column_stack([free + total, np.zeros(len(theta))])
-    top = expanded.max(axis=1, keepdims=True)
-    log_sum = (top + np.log(np.exp(expanded - top).sum(axis=1, keepdims=True)))[:, 0]
-    jacobian = jacobian + np.log(k) + k * total[:, 0] - k * log_sum
+    total = free.sum(axis=1)
+    weight = softmax(np.column_stack([free, -total]), axis=1)
+    log_sum = logsumexp(np.column_stack([free + total[:, None], np.zeros(len(theta))]), axis=1)
+    jacobian = jacobian + np.log(k) + k * total - k * log_sum
     return mu, log_sigma, weight, jacobian
 
 
@@ -227,13 +228,8 @@ def _importance(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[st
 
     centre, scale = float(np.mean(y)), float(np.std(y)) or 1.0
     z = (y - centre) / scale
-    prior = priors(y)
-    standard = {
-        "mu_mean": (prior["mu_mean"] - centre) / scale,
-        "mu_sd": prior["mu_sd"] / scale,
-        "sigma_scale": prior["sigma_scale"] / scale,
-    }
-    means = np.quantile(z, (np.arange(k) + 0.5) / k)
+    standard = priors(z)  # the priors scale with the data, so these are priors(y) rescaled
+    means = _start_means(z, k)
     gaps = np.log(np.maximum(np.diff(means), 1e-3))
     start = np.r_[means[0], gaps, np.full(k, np.log(1.0 / k)), np.zeros(k - 1)]
     found = importance.sample(
@@ -256,8 +252,7 @@ def _importance(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[st
         coords={"component": np.arange(k)},
     )
     checks = importance.diagnostics(found)
-    method = checks["method"] + ", memberships marginalised, ordered means"
-    return post, {**checks, "method": method}
+    return post, {**checks, "method": checks["method"] + MODEL_NOTE}
 
 
 def _component_log_p(

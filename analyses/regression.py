@@ -36,6 +36,7 @@ from analyses.base import (
     Tone,
     prior_data,
     sample,
+    sampled,
 )
 from analyses.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
 from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
@@ -398,10 +399,8 @@ def _nuts(
             init="adapt_diag",  # no jitter: it could push a start outside 0 to 1 again
             initvals={"intercept_std": start[0], "beta_std": start[1:]},
         )
-    post = trace["posterior"].to_dataset()
-    divergences = int(trace["sample_stats"]["diverging"].sum())
-    names = ["beta_std", "intercept_std"] + (["sigma"] if "sigma" in post else [])
-    return post, {**stats.convergence(post[names], divergences), "method": "NUTS (PyMC)"}
+    names = ["beta_std", "intercept_std"] + (["sigma"] if likelihood(spec) != "count" else [])
+    return sampled(trace, names)
 
 
 def fit(spec: Spec, data: Data, settings: Settings) -> Fit:

@@ -10,6 +10,7 @@ from scipy import stats as sps
 
 from analyses import mixture as m
 from analyses.base import DataError, Settings
+from tests.analyses.agreement import HDI_SDS, assert_agree, combined_ess
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -191,16 +192,13 @@ def test_importance_sampling_agrees_with_nuts(monkeypatch):
     assert nuts.diagnostics["method"].startswith("NUTS (PyMC)")
     assert "pareto_k" not in nuts.diagnostics
     assert nuts.diagnostics["ok"], nuts.diagnostics
-    ess = 1 / (1 / fast.diagnostics["ess_bulk_min"] + 1 / nuts.diagnostics["ess_bulk_min"])
+    ess = combined_ess(fast, nuts)
     truth = {"weight": [0.35, 0.65], "mean": [-3.0, 2.0], "sd": [1.0, 1.5]}
     for a, b in zip(fast.results["components"], nuts.results["components"], strict=True):
         for key in ("weight", "mean", "sd"):
-            width = b[key]["hdi"][1] - b[key]["hdi"][0]  # about 3.8 posterior sds at 94%
-            assert a[key]["mean"] == pytest.approx(
-                b[key]["mean"], abs=5 * width / 3.8 / np.sqrt(ess)
-            ), key
-            assert a[key]["hdi"][1] - a[key]["hdi"][0] == pytest.approx(width, rel=0.1), key
+            assert_agree(a[key], b[key], ess, key)
             # Near the truth too: within four posterior sds (six values, each inside its
             # 94% HDI only 94% of the time).
+            sd = (b[key]["hdi"][1] - b[key]["hdi"][0]) / HDI_SDS
             true = truth[key][a["component"]]
-            assert a[key]["mean"] == pytest.approx(true, abs=4 * width / 3.8), (key, a[key])
+            assert a[key]["mean"] == pytest.approx(true, abs=4 * sd), (key, a[key])

@@ -9,6 +9,7 @@ import pytest
 
 from analyses import regression as r
 from analyses.base import DataError, Settings
+from tests.analyses.agreement import assert_agree, combined_ess
 from tests.conftest import fetch_rows
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -173,11 +174,9 @@ def test_importance_sampling_agrees_with_nuts(monkeypatch):
     monkeypatch.setattr(importance, "K_HAT_MAX", -np.inf)
     nuts = r.fit(s, data, settings)
     assert nuts.diagnostics["method"] == "NUTS (PyMC)" and nuts.diagnostics["ok"]
-    ess = 1 / (1 / fast.diagnostics["ess_bulk_min"] + 1 / nuts.diagnostics["ess_bulk_min"])
+    ess = combined_ess(fast, nuts)
     for a, b in zip(fast.results["coefficients"], nuts.results["coefficients"], strict=True):
-        sd = (b["hdi"][1] - b["hdi"][0]) / 3.76  # a normal's 94% interval is 3.76 sds wide
-        assert a["mean"] == pytest.approx(b["mean"], abs=5 * sd / np.sqrt(ess))
-        assert a["hdi"][1] - a["hdi"][0] == pytest.approx(b["hdi"][1] - b["hdi"][0], rel=0.1)
+        assert_agree(a, b, ess, a["name"])
 
 
 @pytest.mark.slow
