@@ -13,11 +13,12 @@ A source URL can carry a secret in several places, each masked as ``***``:
   unencoded ``#``.
 
 A ``${VAR}`` reference in such a place is masked as well (the message reads the same whether
-the config holds the secret or names it). The values substituted for them when a source is opened are remembered for the life of the process
-(:func:`remember`), so an engine's error that quotes one (whole, percent-encoded, escaped, or
-the fragments a mis-parsed URL split it into) is masked by :func:`scrub` too. Every message,
-log, status file, bundle and page that can hold a URL or an engine's words goes through
-:func:`mask` or :func:`scrub`.
+the config holds the secret or names it). The values substituted for ``${VAR}`` references
+when a source is opened are remembered for the life of the process (:func:`remember`), so an
+engine's error that quotes one (whole, percent-encoded, escaped, or the fragments a
+mis-parsed URL split it into) is masked by :func:`scrub` too. Every message, log, status
+file, bundle and page that can hold a URL or an engine's words goes through :func:`mask` or
+:func:`scrub`.
 """
 
 from __future__ import annotations

@@ -278,23 +278,30 @@ class Engine:
         :class:`~readout.errors.EngineFailure`, a damaged DuckDB file a
         :class:`~readout.errors.DataError`; the user's SQL errors pass through as they are.
         """
-        expired = threading.Event()
-        tag = self._tag()
-        timer = None
+        expired, done = threading.Event(), threading.Event()
+        tag, watcher = self._tag(), None
         if self.timeout and self.backend in ("duckdb", "pyspark"):
 
-            def expire() -> None:
+            def watch() -> None:
+                if done.wait(self.timeout):
+                    return
                 expired.set()
-                self.cancel(tag)
+                # Again until the query ends: a cancel sent before the engine started the
+                # query's job would be lost.
+                while not done.is_set():
+                    self.cancel(tag)
+                    done.wait(0.5)
 
-            timer = threading.Timer(self.timeout, expire)
-            timer.daemon = True
-            timer.start()
+            watcher = threading.Thread(target=watch, name="readout-timeout", daemon=True)
+            watcher.start()
         try:
             yield
         except Exception as exc:
             stopped = _stop_behind(exc)
-            if stopped is not None:  # DuckDB reports a signal's exception as its cause
+            if stopped is not None:
+                # DuckDB stops waiting and reports the signal's exception as its cause, but
+                # its worker threads run on until interrupted.
+                self.cancel(tag)
                 raise stopped from None
             failure = self.failure(exc, timed_out=expired.is_set())
             if failure is not None:
@@ -304,8 +311,9 @@ class Engine:
             self.cancel(tag)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            done.set()
+            if watcher is not None:
+                watcher.join()  # no late cancel may hit the next query
             if tag is not None:
                 with contextlib.suppress(Exception):
                     self._spark().removeJobTag(tag)
@@ -835,7 +843,11 @@ def _open_postgres(real: str, timeout: float | None, where: str, label: str, con
         ) from None
     try:
         native = psycopg.connect(
-            real.replace("postgres://", "postgresql://", 1), connect_timeout=10, autocommit=True
+            real.replace("postgres://", "postgresql://", 1),
+            connect_timeout=10,
+            autocommit=True,
+            # How a database administrator sees readout's sessions (unless the url names one).
+            fallback_application_name="readout",
         )
     except Exception as exc:  # noqa: BLE001 - the driver's errors may carry the real URL
         raise EngineFailure(
