@@ -450,6 +450,8 @@ def _failure_kind(exc: BaseException) -> str | None:
     if module == "psycopg":
         import psycopg
 
+        if state == "57014":  # cancelled by someone else (readout's own timeout is named)
+            return "engine"
         if isinstance(exc, psycopg.InterfaceError) or state[:2] in ("08", "57", "58"):
             return "lost"
         if not state and isinstance(exc, psycopg.OperationalError):
@@ -681,8 +683,13 @@ def open_source(
                 f"{where}: table '{table}' names {path}, which does not exist",
                 "check the path (relative to the config file)",
             )
-    common = {"label": label, "dialect": dialect, "tables": tables, "name": name}
-    common["timeout"] = timeout
+    common = {
+        "label": label,
+        "dialect": dialect,
+        "tables": tables,
+        "name": name,
+        "timeout": timeout,
+    }
     if backend == "duckdb":
         native = _open_duckdb(real, files, base_dir, where, label, config)
         return Engine(backend="duckdb", native=native, _opener=_ibis_duckdb(native), **common)
