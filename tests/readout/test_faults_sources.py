@@ -350,6 +350,34 @@ def test_other_lists_name_the_entry_they_repeat(tmp_path, entry, fragment):
     assert "experiment 'e'" in result.output and fragment in result.output
 
 
+@pytest.mark.parametrize(
+    ("extra", "experiment"),
+    [
+        ('tables = { orders = "a.csv", orders = "b.csv" }', ""),
+        ("", 'arm_labels = { control = "Old", control = "New" }'),
+    ],
+)
+def test_a_key_given_twice_in_a_table_names_its_line(tmp_path, extra, experiment):
+    config = source_config(tmp_path, f"duckdb://{DEMO}", extra, experiment=experiment)
+    key = "tables" if extra else "arm_labels"
+    lines = config.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith(key))
+    result = invoke("validate", "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert "not valid TOML" in result.output and f"line {line}" in result.output
+
+
+def test_timeout_seconds_changes_no_result_so_nothing_is_refitted(tmp_path):
+    from readout.config import load_config
+
+    hashes = set()
+    for seconds in ("", "timeout_seconds = 60", "timeout_seconds = 7200"):
+        config = source_config(tmp_path / (seconds[-4:] or "default"), f"duckdb://{DEMO}", seconds)
+        (experiment,) = load_config(config).experiments
+        hashes.add(experiment.config_sha256())
+    assert len(hashes) == 1
+
+
 # --------------------------------------------------------------------------- DuckDB files
 
 
