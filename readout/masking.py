@@ -60,25 +60,28 @@ MIN_LENGTH, MIN_FRAGMENT = 3, 4
 _remembered: set[str] = set()
 
 
-def remember(value: str) -> None:
+def remember(value: str, secret: bool = True) -> None:
     """Mask ``value`` wherever :func:`scrub` meets it from now on (a substituted ``${VAR}``).
 
     A value that is itself a URL (``url = "${DATABASE_URL}"``) is remembered whole and by its
-    credentials; any other value also by the fragments its delimiters split it into.
+    credentials. A ``secret`` (a value of the user-info or the query) is also remembered by
+    the fragments its delimiters split it into, should a URL have been cut at them; a value
+    of the host or the path (``/srv/data``) is not, so ordinary words stay readable.
     """
     if len(value) < MIN_LENGTH:
         return
     _remembered.add(value)
     if "://" in value:
-        for secret in secrets_in(value):
-            remember(secret)
+        for found in secrets_in(value):
+            remember(found)
         return
     decoded = unquote(value)
     if decoded != value and len(decoded) >= MIN_LENGTH:
         _remembered.add(decoded)
-    for piece in DELIMITERS.split(value):
-        if len(piece) >= MIN_FRAGMENT and piece != value:
-            _remembered.add(piece)
+    if secret:
+        for piece in DELIMITERS.split(value):
+            if len(piece) >= MIN_FRAGMENT and piece != value:
+                _remembered.add(piece)
 
 
 def secrets_in(url: str) -> list[str]:

@@ -105,10 +105,9 @@ def expand(url: str, where: str, config: str) -> str:
                 f"export {name}=... before running readout (secrets stay out of the config)",
             )
         found = os.environ[name]
-        remember(found)
-        if any(start <= match.start() < end for start, end in encoded):
-            return quote(found, safe="")
-        return found
+        secret = any(start <= match.start() < end for start, end in encoded)
+        remember(found, secret)
+        return quote(found, safe="") if secret else found
 
     return ENV_REFERENCE.sub(value, url)
 

@@ -158,6 +158,13 @@ def test_substituted_secrets_are_percent_encoded_where_the_url_decodes_them(monk
     assert unquote(parts.password) == secret  # as libpq and ibis decode the user-info
     assert dict(parse_qsl(parts.query))["password"] == secret
     assert_hidden(scrub(f"failed: {url}"), secret)
+    # A secret's fragments are masked (a URL cut at its delimiters shows them); a path's
+    # are not, so a message keeps its ordinary words.
+    tail = secret.rsplit(" ", 1)[1]
+    assert scrub(f"could not translate host name {tail}") == "could not translate host name ***"
+    monkeypatch.setenv("READOUT_TEST_FOLDER", "/srv/warehouse")
+    expand("duckdb://${READOUT_TEST_FOLDER}/x.duckdb", "source 'w'", "experiments.toml")
+    assert scrub("no table in the warehouse") == "no table in the warehouse"
 
 
 # --------------------------------------------------------------------------- config
