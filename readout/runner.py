@@ -245,9 +245,9 @@ def _failure_log(output: Path, name: str, exc: BaseException) -> Path:
     return path
 
 
-def _ended(name: str, code: int, message: str, started: float, **more) -> Outcome:
-    """How an experiment ended; the message is masked (it reaches the status file and site)."""
-    return Outcome(name, code, scrub(message), seconds=time.perf_counter() - started, **more)
+def _ended(name: str, code: int, message: str, started: float) -> Outcome:
+    """How an experiment failed; the message is masked (it reaches the status file and site)."""
+    return Outcome(name, code, scrub(message), seconds=time.perf_counter() - started)
 
 
 def run_one(

@@ -278,7 +278,7 @@ class Engine:
         :class:`~readout.errors.DataError`; the user's SQL errors pass through as they are.
         """
         expired, done = threading.Event(), threading.Event()
-        tag, watcher = self._tag(), None
+        tag, watcher, stopping = self._tag(), None, False
         if self.timeout and self.backend in ("duckdb", "pyspark"):
 
             def watch() -> None:
@@ -307,13 +307,14 @@ class Engine:
                 raise failure from None
             raise
         except BaseException:  # SIGTERM (Terminated) or Ctrl-C: stop the server's work
+            stopping = True
             self.cancel(tag)
             raise
         finally:
             done.set()
             if watcher is not None:
                 watcher.join()  # no late cancel may hit the next query
-            if tag is not None:
+            if tag is not None and not stopping:
                 with contextlib.suppress(Exception):
                     self._spark().removeJobTag(tag)
 
@@ -330,18 +331,22 @@ class Engine:
 
     def cancel(self, tag: str | None = None) -> None:
         """Stop what the engine runs for readout, on the server; best effort, never raises."""
-        try:
-            if self.backend == "postgres" and self.native is not None:
-                self.native.cancel_safe(timeout=5.0)
-            elif self.backend == "duckdb" and self.native is not None:
-                self.native.interrupt()
-            elif self.backend == "pyspark":
-                if tag is not None:
-                    self._spark().cancelJobsWithTag(tag)
-                else:
-                    self._spark().cancelAllJobs()
-        except Exception:  # noqa: BLE001, S110 - the run is ending; the server may be gone
-            pass
+        if self.backend == "pyspark":
+            # From a thread of its own: in Spark's pinned-thread mode each Python thread has
+            # its own connection to the JVM, and an interrupted call leaves this thread's
+            # waiting for an answer.
+            spark = self._spark()
+            thread = threading.Thread(
+                target=_quietly,
+                args=(spark.cancelJobsWithTag, tag) if tag else (spark.cancelAllJobs,),
+                daemon=True,
+            )
+            thread.start()
+            thread.join(timeout=10.0)
+        elif self.backend == "postgres" and self.native is not None:
+            _quietly(self.native.cancel_safe, timeout=5.0)
+        elif self.backend == "duckdb" and self.native is not None:
+            _quietly(self.native.interrupt)
 
     def failure(self, exc: Exception, timed_out: bool = False) -> Exception | None:
         """What an engine's error says about the engine, if anything.
@@ -396,6 +401,14 @@ class Engine:
                     con.close()
                 except Exception:  # noqa: BLE001 - closing is best effort
                     pass
+
+
+def _quietly(call, *args, **kwargs) -> None:
+    """Call, ignoring any error: cancelling is best effort (the server may be gone)."""
+    try:
+        call(*args, **kwargs)
+    except Exception:  # noqa: BLE001, S110
+        pass
 
 
 def _first_line(exc: BaseException) -> str:
