@@ -67,6 +67,19 @@ MAX_MULTIPLE_ARMS = 0.01
 SCEPTICAL_SCALE = 0.02
 
 
+#: Columns the experiment's query makes of its own: no metric or segment may take their names.
+QUERY_COLUMNS = (
+    "unit",
+    "arm",
+    "exposed_at",
+    "n",
+    "n_arms",
+    "multi",
+    "exposed_first",
+    "exposed_last",
+)
+
+
 class Decision(BaseModel):
     """Thresholds of the verdict.
 
@@ -145,8 +158,27 @@ class Spec(BaseSpec):
             if self.robust or self.log_transform:
                 raise ValueError("robust and log_transform are for a data file")
             names = [m.name for m in self.metrics]
-            if len(set(names)) != len(names):
-                raise ValueError("two metrics have the same name")
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise ValueError(
+                        f"two metrics are named '{name}' ([[experiments.metrics]] "
+                        f"#{names.index(name) + 1} and #{i + 1}): give each a unique name"
+                    )
+            clash = [n for n in names if n in (*QUERY_COLUMNS, *self.segments) or "__" in n]
+            if clash:
+                raise ValueError(
+                    f"metric name '{clash[0]}' is taken by a column of the experiment's query "
+                    f"({', '.join(QUERY_COLUMNS)}, the segments) or holds '__': rename it"
+                )
+            twice = [s for i, s in enumerate(self.segments) if s in self.segments[:i]]
+            if twice:
+                raise ValueError(f"segments lists '{twice[0]}' twice")
+            reserved = [s for s in self.segments if s in QUERY_COLUMNS]
+            if reserved:
+                raise ValueError(
+                    f"segments lists '{reserved[0]}', a name the experiment's query uses "
+                    f"({', '.join(QUERY_COLUMNS)}): name another column"
+                )
             primary = [m.name for m in self.metrics if m.role == "primary"]
             if len(primary) > 1 or (not primary and len(self.metrics) > 1):
                 raise ValueError('exactly one metric needs role = "primary"')

@@ -77,7 +77,7 @@ class _Group(click.Group):
         except Terminated:
             click.echo(
                 "readout: stopped by SIGTERM; finished readouts are kept, unfinished ones "
-                "were discarded",
+                "were discarded, and a query still running was cancelled on its engine",
                 err=True,
             )
             sys.exit(143)
@@ -85,9 +85,19 @@ class _Group(click.Group):
             click.echo("readout: interrupted; finished readouts are kept", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            from readout.masking import scrub
+
             log = _crash_log(exc)
-            click.echo(f"readout: {type(exc).__name__}: {exc} (details in {log})", err=True)
+            click.echo(scrub(f"readout: {type(exc).__name__}: {exc} (details in {log})"), err=True)
             sys.exit(1)
+
+
+def _masked(record: logging.LogRecord) -> bool:
+    """A logging filter: no log line shows a secret (a driver's warning may quote a URL)."""
+    from readout.masking import scrub
+
+    record.msg, record.args = scrub(record.getMessage()), None
+    return True
 
 
 def _crash_log(exc: BaseException) -> Path:
@@ -95,7 +105,9 @@ def _crash_log(exc: BaseException) -> Path:
     import tempfile
     import traceback
 
-    text = "".join(traceback.format_exception(exc))
+    from readout.masking import scrub
+
+    text = scrub("".join(traceback.format_exception(exc)))
     for folder in (Path.cwd() / ".cache" / "logs", Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -126,6 +138,8 @@ def main() -> None:
     """Automated Bayesian experiment readouts: fit, explain, render to HTML and PDF."""
     # Configured before PyMC is imported, so that it keeps its INFO chatter to itself.
     logging.basicConfig(level=logging.WARNING, format="readout: %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_masked)
     configure_pytensor(Path.cwd() / ".cache" / "pytensor")
 
 
@@ -256,6 +270,9 @@ def validate(config_path: Path, output: Path) -> None:
             click.echo(line)
     except DataError as exc:
         _fail(exc)
+    except ConnectionError as exc:  # the engine, not the config: try again later
+        click.echo(f"readout: error: {exc}", err=True)
+        sys.exit(1)
     click.echo(f"readout: {config_path} is valid")
 
 

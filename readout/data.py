@@ -20,8 +20,9 @@ from analyses.inputs import Experiment as ExperimentPart
 from analyses.inputs import Fetched, Request, Rows, Summary
 from readout import registry
 from readout.errors import DataError
+from readout.masking import mask
 from readout.queries import Where, fetch
-from readout.sources import Engine, mask, open_file, open_source
+from readout.sources import Engine, open_file, open_source
 
 if TYPE_CHECKING:
     from readout.config import Experiment
@@ -80,6 +81,7 @@ def engine_of(experiment: Experiment, request: Request) -> Iterator[Engine]:
             source.tables,
             experiment.base_dir,
             str(experiment.config_path),
+            source.timeout_seconds,
         )
     try:
         yield engine

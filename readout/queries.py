@@ -40,7 +40,8 @@ from analyses.inputs import (
     Value,
     is_table_name,
 )
-from readout.errors import DataError
+from readout.errors import DataError, EngineFailure
+from readout.masking import scrub
 from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
@@ -660,11 +661,17 @@ ENGINE_MODULES = (
 
 
 def _engine_problem(exc: Exception, where: Where) -> None:
-    """Turn an engine's error about the user's SQL or data into a named problem (exit 2).
+    """Turn an engine's error into a named problem for the experiment that met it.
 
+    The engine has already told its own failures apart (:meth:`Engine.running`): one that
+    stopped answering or timed out (:class:`~readout.errors.EngineFailure`, exit 1) or a
+    damaged file (exit 2) is named again with the experiment and the query. An error of
+    the user's SQL or data from an engine's module becomes a :class:`Problem` (exit 2).
     Anything else is readout's own failure and goes on as it is (exit 1, logged).
     """
-    if isinstance(exc, DataError):
+    if isinstance(exc, EngineFailure | DataError):
+        if exc.source != where.label and exc.source in where.label:
+            raise type(exc)(where.label, exc.problem, exc.fix) from None
         return
     module = type(exc).__module__.split(".")[0]
     if module in ENGINE_MODULES:
@@ -676,7 +683,7 @@ def _first_line(exc: Exception) -> str:
     if not text:
         return type(exc).__name__
     lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0][:500]
+    return scrub(lines[0][:500])
 
 
 def _sql_fix() -> str:

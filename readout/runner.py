@@ -32,6 +32,7 @@ from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
+from readout.masking import scrub
 
 log = logging.getLogger("readout")
 # PyMC logs each sampling step at INFO; readout prints its own progress.
@@ -236,12 +237,17 @@ def _prefetched(wanted: bool):
 
 
 def _failure_log(output: Path, name: str, exc: BaseException) -> Path:
-    """Write an experiment's traceback to ``<output>/.logs/<name>.log``."""
+    """Write an experiment's traceback to ``<output>/.logs/<name>.log`` (secrets masked)."""
     folder = output / ".logs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.log"
-    path.write_text("".join(traceback.format_exception(exc)))
+    path.write_text(scrub("".join(traceback.format_exception(exc))))
     return path
+
+
+def _ended(name: str, code: int, message: str, started: float) -> Outcome:
+    """How an experiment failed; the message is masked (it reaches the status file and site)."""
+    return Outcome(name, code, scrub(message), seconds=time.perf_counter() - started)
 
 
 def run_one(
@@ -282,16 +288,16 @@ def run_one(
         headline = wording.readout_text(bundle).headline
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
     except DataError as exc:
-        return Outcome(name, EXIT_BAD_INPUT, str(exc), None, time.perf_counter() - started)
-    except ConnectionError as exc:
-        return Outcome(name, EXIT_FAILED, str(exc), None, time.perf_counter() - started)
+        return _ended(name, EXIT_BAD_INPUT, str(exc), started)
+    except ConnectionError as exc:  # an engine that stopped answering or timed out
+        return _ended(name, EXIT_FAILED, str(exc), started)
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
         detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
         try:
             where = f" (details in {_failure_log(output, name, exc)})"
         except OSError:
             where = ""
-        return Outcome(name, EXIT_FAILED, detail + where, None, time.perf_counter() - started)
+        return _ended(name, EXIT_FAILED, detail + where, started)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -403,10 +409,7 @@ def validate(config: Config, output: Path | None = None) -> list[str]:
                 f"of {unchanged}, which checked it)"
             )
             continue
-        try:
-            loaded = fetch_data(experiment, output, write_cache=False)
-        except ConnectionError as exc:
-            raise DataError(experiment.data_label(), str(exc), "check the source's url") from None
+        loaded = fetch_data(experiment, output, write_cache=False)
         _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
         lines.append(
             f"{experiment.name}: ok ({experiment.data_label()}"
