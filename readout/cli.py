@@ -194,12 +194,18 @@ def render(config_path: Path, output: Path, engine: str) -> None:
     if engine == "quarto":
         from readout import quarto
 
-        written = quarto.write_project(config, output)
+        try:
+            written = quarto.write_project(config, output)
+        except ConfigError as exc:
+            _fail(exc)
         click.echo(f"readout: wrote {len(written)} .qmd file(s) to {output / quarto.FOLDER}")
         _, message = quarto.render_project(output / quarto.FOLDER)
         click.echo(f"readout: {message}")
         return
-    count = runner.render_all(config, output)
+    try:
+        count = runner.render_all(config, output)
+    except ConfigError as exc:
+        _fail(exc)
     click.echo(f"readout: re-rendered {count} readout(s) in {output}")
 
 
@@ -239,13 +245,18 @@ def email(config_path: Path, output: Path, dry_run: bool, resend: tuple[str, ...
 @_output
 @click.argument("dest")
 def publish(config_path: Path, output: Path, dest: str) -> None:
-    """Copy the site to DEST atomically (a folder), or rsync it to host:path."""
+    """Copy the site to DEST atomically (a folder), or rsync it to host:path.
+
+    DEST is replaced as a whole, so it must be a new or empty folder, or one readout
+    published before; never the output folder or the project, nor inside or around them.
+    """
     import subprocess
 
     from readout.publish import publish as publish_site
 
+    project = config_path.resolve().parent if config_path.is_file() else None
     try:
-        where = publish_site(output, dest)
+        where = publish_site(output, dest, project)
     except ConfigError as exc:
         _fail(exc)
     except (OSError, subprocess.CalledProcessError) as exc:
