@@ -49,7 +49,7 @@ from readout.errors import ConfigError
 from readout.files import atomic_write_text, remove_temporary, remove_temporary_of
 
 SENT_LOG = ".sent.json"
-OUTBOX = "outbox"
+OUTBOX = tree.OUTBOX
 #: What ``readout email`` writes in the output folder (a run leaves their leftovers alone).
 OWN_FILES = (OUTBOX, SENT_LOG)
 #: Attempts for a failure that certainly delivered nothing; an unknown outcome gets one.

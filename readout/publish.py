@@ -37,11 +37,12 @@ from pathlib import Path
 
 import filelock
 
+from readout import tree
 from readout.errors import ConfigError
 
 REMOTE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^/:\s]+):(?P<path>.*)$")
 #: Folders of the output that readers do not need: the email outbox, the Quarto project.
-PRIVATE = ("outbox", "quarto")
+PRIVATE = (tree.OUTBOX, tree.QUARTO)
 #: Written into every published site: only a folder holding it is ever replaced.
 MARKER = "readout-site.txt"
 MARKER_TEXT = (

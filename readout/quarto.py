@@ -19,7 +19,7 @@ from readout.config import Config
 from readout.errors import ConfigError
 from readout.files import atomic_write_text
 
-FOLDER = "quarto"
+FOLDER = tree.QUARTO
 #: The first line of the ``_quarto.yml`` readout writes: how it knows the project is its own.
 HEADER = "# Written by readout (readout render --engine quarto); rewritten on every render."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")

@@ -312,10 +312,29 @@ def _progress(outcomes, total: int):
         )
 
 
+LOCK_FILE = ".readout.lock"
+
+
 def lock(output: Path) -> filelock.FileLock:
-    """The lock that keeps two runs from writing the same output folder."""
+    """The lock that keeps two runs from writing the same output folder.
+
+    An existing folder readout did not write (files, and none of readout's own) is a
+    ConfigError: runs write ``index.html`` and a folder per experiment there.
+    """
+    if output.is_dir():
+        names = [p.name for p in output.iterdir()]
+        visible = sorted(n for n in names if not n.startswith("."))
+        own = {LOCK_FILE, tree.STAGING, site.STATUS_FILE, site.SITE_KEY}
+        if visible and not own & set(names):
+            raise ConfigError(
+                str(output),
+                f"is a folder readout did not write (it holds {', '.join(visible[:3])}"
+                f"{', ...' if len(visible) > 3 else ''}), and readout writes index.html and "
+                "a folder per experiment there",
+                "give a new or empty folder as --output (the default is reports/)",
+            )
     output.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(output / ".readout.lock", timeout=0)
+    return filelock.FileLock(output / LOCK_FILE, timeout=0)
 
 
 #: What a run or render says when another one holds the output's lock.

@@ -335,3 +335,43 @@ def test_a_run_killed_mid_write_leaves_nothing_the_next_run_does_not_clear(
     assert result.exit_code == 0, result.output
     assert leftovers(out) == []
     assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+# --------------------------------------------------------------------------- output folder
+
+
+@pytest.mark.parametrize("command", [["run"], ["render"], ["render", "--engine", "quarto"]])
+def test_runs_never_write_into_a_folder_readout_did_not_write(tmp_path, command):
+    config = project(
+        tmp_path, [{"name": "signup", "file": "good.csv"}], {"good.csv": binary_frame()}
+    )
+    mine = tmp_path / "website"
+    (mine / "signup").mkdir(parents=True)
+    (mine / "index.html").write_text("<h1>my own site</h1>")
+    (mine / "signup" / "index.html").write_text("<h1>sign up here</h1>")
+    before = snapshot(mine)
+    result = invoke(*command, "--config", str(config), "--output", str(mine))
+    assert result.exit_code == 2, result.output
+    assert f"{mine}: is a folder readout did not write" in result.output
+    assert "Fix:" in result.output and "Traceback" not in result.output
+    assert snapshot(mine) == before and not list(mine.glob(".*"))
+
+
+def test_an_empty_or_new_output_folder_is_fine_and_stays_readouts(tmp_path):
+    config = project(
+        tmp_path, [{"name": "signup", "file": "good.csv"}], {"good.csv": binary_frame()}
+    )
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / ".gitkeep").touch()
+    assert invoke("run", "--config", str(config), "--output", str(out)).exit_code == 0
+    (out / ".readout.lock").unlink()  # as the lock message allows
+    assert invoke("render", "--config", str(config), "--output", str(out)).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["outbox", "quarto"])
+def test_an_experiment_named_like_readouts_own_folders_exits_2(tmp_path, name):
+    config = project(tmp_path, [{"name": name, "file": "good.csv"}], {"good.csv": binary_frame()})
+    result = invoke("validate", "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert f"name '{name}'" in result.output and "Fix:" in result.output
