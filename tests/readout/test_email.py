@@ -1,5 +1,6 @@
 """Email summaries through a real SMTP conversation with aiosmtpd on 127.0.0.1."""
 
+import contextlib
 import email
 import json
 import socket
@@ -30,13 +31,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def serving(handler, **options):
+    """An aiosmtpd server on 127.0.0.1 with ``handler``, for the block."""
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
 @pytest.fixture
 def smtp_server():
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    with serving(inbox) as controller:
+        yield controller, inbox
 
 
 @pytest.fixture
@@ -180,12 +190,6 @@ class SlowToReply(Inbox):
         return "250 Message accepted for delivery"
 
 
-def serve(handler, **options) -> Controller:
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
-    controller.start()
-    return controller
-
-
 def sent_log(out: Path) -> dict:
     return json.loads((out / ".sent.json").read_text())
 
@@ -195,13 +199,10 @@ def sent_log(out: Path) -> dict:
 def test_a_message_the_server_kept_without_replying_is_not_sent_again(site, handler):
     config, out = site
     inbox = handler()
-    controller = serve(inbox)
-    try:
+    with serving(inbox) as controller:
         environment = env(controller.port, READOUT_SMTP_TIMEOUT="0.5")
         first = send(config, out, environment)
         again = send(config, out, environment)
-    finally:
-        controller.stop()
     assert len(inbox.messages) == 1  # neither a retry nor the next run sent a second copy
     for result in (first, again):
         assert result.exit_code == 1, result.output
@@ -220,11 +221,8 @@ def test_a_message_the_server_kept_without_replying_is_not_sent_again(site, hand
 def test_resend_sends_the_same_message_once_more(site, smtp_server):
     config, out = site
     dropping = DropsBeforeReply()
-    controller = serve(dropping)
-    try:
+    with serving(dropping) as controller:
         assert send(config, out, env(controller.port)).exit_code == 1
-    finally:
-        controller.stop()
     good, inbox = smtp_server
     result = send(config, out, env(good.port), "--resend", "signup")
     assert result.exit_code == 0, result.output
@@ -304,11 +302,8 @@ def copies(inbox) -> dict[str, int]:
 def test_a_recipient_refused_for_now_gets_the_message_on_a_retry_once(site):
     config, out = site
     inbox = RefusesRecipientsOnce()
-    controller = serve(inbox)
-    try:
+    with serving(inbox) as controller:
         result = send(config, out, env(controller.port))
-    finally:
-        controller.stop()
     assert result.exit_code == 0, result.output
     assert "sent on attempt 2" in result.output
     assert copies(inbox) == {"pm@example.com": 1, "analyst@example.com": 1}
@@ -321,12 +316,9 @@ def test_a_recipient_refused_for_now_gets_the_message_on_a_retry_once(site):
 def test_a_recipient_refused_for_good_is_named_and_the_others_get_it_once(site):
     config, out = site
     inbox = RefusesOneForGood()
-    controller = serve(inbox)
-    try:
+    with serving(inbox) as controller:
         result = send(config, out, env(controller.port))
         again = send(config, out, env(controller.port))
-    finally:
-        controller.stop()
     assert result.exit_code == 1
     assert "partly sent" in result.output and "pm@example.com refused it (550" in result.output
     assert "--resend signup" in result.output
@@ -384,15 +376,12 @@ def test_failures_before_data_are_retried_then_left_for_the_next_run(
         assert len(connections) == 3  # retried: nothing can have arrived
     else:
         rejecting = RejectsLogin()
-        controller = serve(rejecting, auth_require_tls=False, authenticator=_reject)
-        try:
+        with serving(rejecting, auth_require_tls=False, authenticator=_reject) as controller:
             result = send(
                 config,
                 out,
                 env(controller.port, READOUT_SMTP_USER="bot", READOUT_SMTP_PASSWORD="x"),
             )
-        finally:
-            controller.stop()
         assert rejecting.messages == []
     assert result.exit_code == 1
     assert "after 3 attempts" in result.output and "may have arrived" not in result.output
