@@ -264,7 +264,6 @@ KILLS = [
     ("render", "report.pdf", "render"),
     ("rerender", "report.pdf", "run"),
     ("render", "index.html", "run"),
-    ("run", "bundle.json", "run"),
     ("run", ".status.json", "render"),
     ("quarto", "index.qmd", "quarto"),
     ("email", "*.eml", "email"),
@@ -275,7 +274,7 @@ KILLS = [
 def _command(step: str, config: Path, out: Path) -> list[str]:
     where = ["--config", str(config), "--output", str(out)]
     return {
-        "run": ["run", *where, "--force"],
+        "run": ["run", *where],
         "rerender": ["run", *where],
         "render": ["render", *where],
         "quarto": ["render", "--engine", "quarto", *where],

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from readout.cli import main
 from tests.readout.test_cli import ROOT, binary_frame, project
-from tests.readout.test_publish import demo_experiment
 
 PANDOC = shutil.which("pandoc")
 
@@ -139,20 +138,61 @@ def toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+#: A warehouse experiment whose metric labels are hostile (from the demo warehouse).
+WAREHOUSE = """
+[sources.warehouse]
+url = "duckdb://data/demo.duckdb"
+
+[[experiments]]
+name = "warehouse"
+title = "Warehouse"
+analysis = "ab_test"
+source = "warehouse"
+assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures
+  WHERE experiment = 'checkout''''
+control = "control"
+
+[[experiments.metrics]]
+name = "purchase"
+label = {purchase}
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
+aggregate = "any"
+kind = "binary"
+window_days = 14
+role = "primary"
+
+[[experiments.metrics]]
+name = "load_time"
+label = {load_time}
+sql = "SELECT user_id AS unit, ts, load_ms AS value FROM page_loads"
+aggregate = "mean"
+kind = "continuous"
+higher_is_better = false
+role = "guardrail"
+"""
+
+
+def arm_and_title(i: int) -> tuple[str, str]:
+    """Experiment ``h{i}``: one hostile value as its arm name, the next as its title."""
+    return HOSTILE[2 * i], HOSTILE[(2 * i + 1) % len(HOSTILE)]
+
+
+PAIRS = (len(HOSTILE) + 1) // 2
+
+
 @pytest.fixture(scope="module")
 def hostile_project(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     experiments, frames = [], {}
-    for i, text in enumerate(HOSTILE):
-        frame = binary_frame(n=400, seed=i).replace({"arm": {"B": text}})
-        frames[f"h{i}.csv"] = frame
+    for i in range(PAIRS):
+        arm, _ = arm_and_title(i)
+        frames[f"h{i}.csv"] = binary_frame(n=400, seed=i).replace({"arm": {"B": arm}})
         experiments.append({"name": f"h{i}", "file": f"h{i}.csv", "title": "T"})
     config = project(root, experiments, frames)
     text = config.read_text()
-    for i, hostile in enumerate(HOSTILE):
-        text = text.replace(
-            f'name = "h{i}"\ntitle = "T"', f'name = "h{i}"\ntitle = {toml_string(hostile)}'
-        )
+    for i in range(PAIRS):
+        title = toml_string(arm_and_title(i)[1])
+        text = text.replace(f'name = "h{i}"\ntitle = "T"', f'name = "h{i}"\ntitle = {title}')
     # Unit and group names from the data, pooled (names short enough for the chart's axis).
     names = SHORT
     units = pd.DataFrame(
@@ -169,12 +209,9 @@ def hostile_project(tmp_path_factory):
         'data = "data/units.csv"\nunit = "unit"\ngroup = "group"\nestimate = "estimate"\n'
         'std_error = "std_error"\n'
     )
-    # Metric labels from the config, on a warehouse experiment.
     shutil.copy(ROOT / "data" / "demo.duckdb", root / "data" / "demo.duckdb")
-    entry = demo_experiment("checkout-redesign")
-    entry = entry.replace('label = "purchase rate"', f"label = {toml_string(HOSTILE[0])}")
-    entry = entry.replace('label = "page load time"', f"label = {toml_string(HOSTILE[6])}")
-    config.write_text(text + '\n[sources.warehouse]\nurl = "duckdb://data/demo.duckdb"\n\n' + entry)
+    labels = {"purchase": toml_string(HOSTILE[0]), "load_time": toml_string(HOSTILE[6])}
+    config.write_text(text + WAREHOUSE.format(**labels))
     out = root / "reports"
     runner = CliRunner()
     result = runner.invoke(main, ["run", "--config", str(config), "--output", str(out)])
@@ -210,7 +247,7 @@ def shown(html: str) -> Shown:
 @pytest.mark.faults
 def test_no_shortcode_survives_in_any_file_of_the_quarto_project(hostile_project):
     pages = [p for p in hostile_project.rglob("*") if p.suffix in (".qmd", ".yml")]
-    assert len(pages) == len(HOSTILE) + 4  # a page per readout, the listing, _quarto.yml
+    assert len(pages) == PAIRS + 4  # a page per readout, the listing, _quarto.yml
     for page in pages:
         raw = page.read_text()
         # Quarto finds shortcodes in the raw text, before Markdown is parsed: "{{<" anywhere
@@ -221,10 +258,11 @@ def test_no_shortcode_survives_in_any_file_of_the_quarto_project(hostile_project
 
 @pytest.mark.faults
 @pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
-@pytest.mark.parametrize("i", range(len(HOSTILE)))
+@pytest.mark.parametrize("i", range(PAIRS))
 def test_hostile_arm_names_and_titles_show_literally(hostile_project, i):
     from tests.readout.test_faults import _Markup, _pandoc_html
 
+    arm, title = arm_and_title(i)
     (page,) = hostile_project.glob(f"readouts/h{i}-*/index.qmd")
     html = _pandoc_html(page, hostile_project)  # --fail-if-warnings, standalone, offline
     markup = _Markup()
@@ -232,11 +270,11 @@ def test_hostile_arm_names_and_titles_show_literally(hostile_project, i):
     assert markup.live == []
     seen = shown(html)
     text = " ".join(" ".join(seen.text).split())
-    hostile = " ".join(HOSTILE[i].split())
-    assert hostile in text  # title and arm name, as written (no smart quotes or dashes)
+    for hostile in (arm, title):  # as written: no smart quotes or dashes, no markup
+        assert " ".join(hostile.split()) in text
     alts = [a for a in seen.attributes if "chart" in a.lower() or "plot" in a.lower()]
-    assert alts and any(HOSTILE[i] in a for a in alts), alts  # fig-alt, as written
-    assert meta_title(page) == HOSTILE[i]
+    assert alts and any(arm in a for a in alts), alts  # fig-alt, as written
+    assert meta_title(page) == title
 
 
 def meta_title(page) -> str:
@@ -266,7 +304,7 @@ def meta_title(page) -> str:
 
 @pytest.mark.faults
 @pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
-@pytest.mark.parametrize("name", ["units", "checkout-redesign"])
+@pytest.mark.parametrize("name", ["units", "warehouse"])
 def test_hostile_unit_names_and_metric_labels_show_literally(hostile_project, name):
     from tests.readout.test_faults import _Markup, _pandoc_html
 
