@@ -208,12 +208,18 @@ def render(config_path: Path, output: Path, engine: str) -> None:
     if engine == "quarto":
         from readout import quarto
 
-        written = quarto.write_project(config, output)
+        try:
+            written = quarto.write_project(config, output)
+        except ConfigError as exc:
+            _fail(exc)
         click.echo(f"readout: wrote {len(written)} .qmd file(s) to {output / quarto.FOLDER}")
         _, message = quarto.render_project(output / quarto.FOLDER)
         click.echo(f"readout: {message}")
         return
-    count = runner.render_all(config, output)
+    try:
+        count = runner.render_all(config, output)
+    except ConfigError as exc:
+        _fail(exc)
     click.echo(f"readout: re-rendered {count} readout(s) in {output}")
 
 
@@ -221,20 +227,31 @@ def render(config_path: Path, output: Path, engine: str) -> None:
 @_config
 @_output
 @click.option("--dry-run", is_flag=True, help="Write the .eml files to OUTPUT/outbox only.")
-def email(config_path: Path, output: Path, dry_run: bool) -> None:
-    """Send each new readout's PDF summary to its recipients (SMTP from READOUT_SMTP_*)."""
+@click.option(
+    "--resend",
+    multiple=True,
+    metavar="NAME",
+    help="Send the newest readout of NAME again, even if it was sent (repeat for more).",
+)
+def email(config_path: Path, output: Path, dry_run: bool, resend: tuple[str, ...]) -> None:
+    """Send each new readout's PDF summary to its recipients (SMTP from READOUT_SMTP_*).
+
+    A message is sent at most once: when the connection ends after the message went out
+    but before the server confirmed it, it may have arrived and is not sent again (exit 1);
+    --resend NAME sends it anyway.
+    """
     from readout import email as mail
 
     config = _load(config_path)
     try:
-        deliveries = mail.deliver(config, output, dry_run=dry_run)
+        deliveries = mail.deliver(config, output, dry_run=dry_run, resend=resend)
     except ConfigError as exc:
         _fail(exc)
     for d in deliveries:
-        click.echo(f"readout: email {d.key}: {d.status} ({d.message})", err=d.status == "failed")
+        click.echo(f"readout: email {d.key}: {d.status} ({d.message})", err=not d.ok)
     if not deliveries:
         click.echo("readout: no experiment has recipients (email = [...]) and a readout")
-    sys.exit(1 if any(d.status == "failed" for d in deliveries) else 0)
+    sys.exit(0 if all(d.ok for d in deliveries) else 1)
 
 
 @main.command()
@@ -242,13 +259,18 @@ def email(config_path: Path, output: Path, dry_run: bool) -> None:
 @_output
 @click.argument("dest")
 def publish(config_path: Path, output: Path, dest: str) -> None:
-    """Copy the site to DEST atomically (a folder), or rsync it to host:path."""
+    """Copy the site to DEST atomically (a folder), or rsync it to host:path.
+
+    DEST is replaced as a whole, so it must be a new or empty folder, or one readout
+    published before; never the output folder or the project, nor inside or around them.
+    """
     import subprocess
 
     from readout.publish import publish as publish_site
 
+    project = config_path.resolve().parent if config_path.is_file() else None
     try:
-        where = publish_site(output, dest)
+        where = publish_site(output, dest, project)
     except ConfigError as exc:
         _fail(exc)
     except (OSError, subprocess.CalledProcessError) as exc:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analyses.base import BaseSpec, Settings
-from readout import registry
+from readout import registry, tree
 from readout.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -248,6 +248,12 @@ def load_config(path: str | Path) -> Config:
                 source,
                 f"{where}name '{spec.name}' is not a slug",
                 "use lower-case letters, digits, '-' and '_' only (it names a folder)",
+            )
+        if spec.name in tree.RESERVED:
+            raise ConfigError(
+                source,
+                f"{where}name '{spec.name}' is the name of readout's own folder in the output",
+                f"choose another name (not {' or '.join(tree.RESERVED)})",
             )
         if spec.name in seen:
             raise ConfigError(

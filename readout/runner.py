@@ -32,6 +32,7 @@ from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
+from readout.files import remove_temporary
 from readout.masking import scrub
 
 log = logging.getLogger("readout")
@@ -317,10 +318,64 @@ def _progress(outcomes, total: int):
         )
 
 
+LOCK_FILE = ".readout.lock"
+
+
 def lock(output: Path) -> filelock.FileLock:
-    """The lock that keeps two runs from writing the same output folder."""
+    """The lock that keeps two runs from writing the same output folder.
+
+    An existing folder readout did not write (files, and none of readout's own) is a
+    ConfigError: runs write ``index.html`` and a folder per experiment there.
+    """
+    if output.is_dir():
+        names = [p.name for p in output.iterdir()]
+        visible = sorted(n for n in names if not n.startswith("."))
+        own = {LOCK_FILE, tree.STAGING, site.STATUS_FILE, site.SITE_KEY}
+        if visible and not own & set(names):
+            raise ConfigError(
+                str(output),
+                f"is a folder readout did not write (it holds {', '.join(visible[:3])}"
+                f"{', ...' if len(visible) > 3 else ''}), and readout writes index.html and "
+                "a folder per experiment there",
+                "give a new or empty folder as --output (the default is reports/)",
+            )
     output.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(output / ".readout.lock", timeout=0)
+    return filelock.FileLock(output / LOCK_FILE, timeout=0)
+
+
+#: What a run or render says when another one holds the output's lock.
+LOCKED = (
+    "another readout run is writing this folder",
+    "wait for it to finish (or remove .readout.lock if no run is active)",
+)
+
+
+def clear_leftovers(output: Path) -> None:
+    """Undo what killed runs left in ``output``; call holding its lock.
+
+    A readout moved aside by a killed publish is put back; staging folders and the
+    temporary files of killed writes are removed (except the email's, which
+    ``readout email`` clears under its own lock).
+    """
+    from readout import email as mail
+
+    for where in tree.clean_staging(output):
+        log.warning("put back %s, which a killed run had moved aside", where)
+    remove_temporary(output, skip=mail.OWN_FILES)
+
+
+@contextlib.contextmanager
+def owning(output: Path):
+    """Hold the output's lock and clear leftovers first (``readout render``, Quarto).
+
+    Another run holding the lock is a ConfigError (exit 2).
+    """
+    try:
+        with lock(output):
+            clear_leftovers(output)
+            yield
+    except filelock.Timeout:
+        raise ConfigError(str(output), *LOCKED) from None
 
 
 def run(
@@ -345,9 +400,7 @@ def run(
     site_url = config.settings.site_url
     try:
         with sigterm_unwinds(), lock(output):
-            restored = tree.clean_staging(output)
-            for where in restored:
-                log.warning("put back %s, which a killed run had moved aside", where)
+            clear_leftovers(output)
             outcomes = []
             if jobs > 1 and len(selected) > 1:
                 # Experiments share the cores: each samples its chains one after another.
@@ -377,18 +430,14 @@ def run(
             site.record_status(output, outcomes)
             site.write_site(config, output)
     except filelock.Timeout:
-        raise ConfigError(
-            str(output),
-            "another readout run is writing this folder",
-            "wait for it to finish (or remove .readout.lock if no run is active)",
-        ) from None
+        raise ConfigError(str(output), *LOCKED) from None
     return outcomes
 
 
 def render_all(config: Config, output: Path) -> int:
     """Re-render every readout from its bundle (no refit) and refresh the site pages."""
     count = 0
-    with lock(output):
+    with owning(output):
         for experiment in config.experiments:
             for folder in tree.readouts(output, experiment.name):
                 _render(folder, config.settings.site_url)
