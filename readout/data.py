@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,7 +160,7 @@ def fetch_data(experiment: Experiment, output: Path | None, write_cache: bool = 
         for engine in files.values():
             engine.close()
     if any(isinstance(p, ExperimentPart) for p in request.values()):
-        fetched = Fetched(fetched.parts, where.label, False, fetched.extras)
+        fetched = replace(fetched, source=where.label, row_numbers=False)
     return Loaded(fetched, queries, fingerprint(fetched, queries))
 
 

@@ -32,6 +32,7 @@ from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
+from readout.queries import READ_NOTES
 
 log = logging.getLogger("readout")
 # PyMC logs each sampling step at INFO; readout prints its own progress.
@@ -109,9 +110,12 @@ def build_readout(
     analysis = registry.get(spec.analysis)
     loaded = loaded or fetch_data(experiment, output)
     rows, warnings = analysis.load(spec, loaded.fetched, experiment.input_paths())
+    # How the file was read, where not the plain way (semicolons, decimal commas, yes/no).
+    warnings = list(loaded.fetched.notes) + warnings
     data_sha = _data_sha(experiment, loaded)
     fit = analysis.fit(spec, rows, experiment.settings)
-    unknown = {w["code"] for w in warnings + fit.warnings} - set(analysis.warning_codes)
+    known = set(analysis.warning_codes) | set(READ_NOTES)
+    unknown = {w["code"] for w in warnings + fit.warnings} - known
     if unknown:
         raise RuntimeError(
             f"analysis {analysis.name} emitted undeclared warning code(s) {sorted(unknown)}"
@@ -408,6 +412,7 @@ def validate(config: Config, output: Path | None = None) -> list[str]:
         except ConnectionError as exc:
             raise DataError(experiment.data_label(), str(exc), "check the source's url") from None
         _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
+        warnings = list(loaded.fetched.notes) + warnings
         lines.append(
             f"{experiment.name}: ok ({experiment.data_label()}"
             + (f", {len(warnings)} warning(s)" if warnings else "")
