@@ -8,6 +8,7 @@ from readout.wording.ab_common import (
     arm_word,
     comparison_of,
     control_word,
+    lift_text,
     metric_name,
     metric_units,
     share_text,
@@ -80,18 +81,25 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     comp_rows = []
     for comp in bundle["metrics"][0]["comparisons"]:
         lift = comp["lift_rel"]
-        places = rel_places(lift)
         ab = comp["lift_abs"]
         test = comp["frequentist"]
         row = [f"{comp['arm']} vs {comp['vs']}"]
         if chances:
             row.append(prob(comp["prob_better"]))
-        row += [
-            f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
-            units.diff(ab["mean"], units.places(width(ab))),
-        ]
+        if lift is None:  # the control's value is 0: the absolute lift, with its interval
+            places = units.places(width(ab))
+            row += [
+                "not defined (control at 0)",
+                f"{units.diff(ab['mean'], places)} ({span(ab['hdi'], units.diff, places)})",
+            ]
+        else:
+            places = rel_places(lift)
+            row += [
+                f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
+                units.diff(ab["mean"], units.places(width(ab))),
+            ]
         if meaningful:
-            row.append(prob(comp["prob_meaningful"]))
+            row.append(prob(comp["prob_meaningful"]) if "prob_meaningful" in comp else "–")
         if loss:
             row.append(share_text(comp["expected_loss_rel"], approx=False))
         row.append(f"{p_value(test['p_value'])} ({test_interval(test, units, ' (log)')})")
@@ -123,7 +131,6 @@ def _scorecard(bundle: Bundle) -> Table:
         units = metric_units(metric)
         arms = {a["name"]: a for a in metric["arms"]}
         places = units.places(width(arms[arm]))
-        lift = comp["lift_rel"]
         role = metric["role"]
         if metric["role"] == "guardrail":
             sign = "+" if not metric["higher_is_better"] else "-"
@@ -131,19 +138,19 @@ def _scorecard(bundle: Bundle) -> Table:
         elif not metric["higher_is_better"]:
             role += " (lower is better)"
         status = metric["status"]
-        label = (
-            VERDICT_LABELS.get(status, status)
-            if metric["role"] == "primary"
-            else STATUS_WORDS.get(status, status).split(" (")[0]
-        )
+        if metric["role"] == "primary":
+            label = VERDICT_LABELS.get(status, status)
+        elif metric["role"] != "guardrail" and status == "unclear":
+            label = "not yet clear"  # a secondary metric: no harm is at stake
+        else:
+            label = STATUS_WORDS.get(status, status).split(" (")[0]
         rows.append(
             [
                 capital(metric_name(metric)),
                 role,
                 units.value(arms[control]["mean"], places),
                 units.value(arms[arm]["mean"], places),
-                f"{relative(lift['mean'], rel_places(lift))} "
-                f"({span(lift['hdi'], relative, rel_places(lift))})",
+                lift_text(bundle, metric, comp, quoted=False),
                 *([prob(comp["prob_better"])] if chances else []),
                 capital(label),
             ]
