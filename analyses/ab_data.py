@@ -294,16 +294,26 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
             have = s.get("npos" if hurdle else "n", 0.0)
             if have < need:
                 what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
+                if hurdle and have == 0:
+                    raise DataError(
+                        source,
+                        f"no unit in arm '{arm}' has a positive value of {what}"
+                        + (" (no one paid)" if metric.kind == "revenue" else "")
+                        + ", so the amount per payer cannot be estimated for it",
+                        "if no one paying is the finding, compare the share who paid: a "
+                        'binary metric (kind = "binary", aggregate = "any")',
+                    )
+                if have == 0:
+                    raise DataError(
+                        source,
+                        f"arm '{arm}' has no value of {what} (no unit had an event in its window)",
+                        "check the metric's query and window_days",
+                    )
                 values = "positive value(s) (payers)" if hurdle else "value(s)"
-                why = (
-                    "the amount per payer cannot be estimated without payers; if no one "
-                    "paying is the finding, read the share who paid as a binary metric"
-                    if hurdle and have == 0
-                    else "a spread cannot be estimated from fewer"
-                )
                 raise DataError(
                     source,
-                    f"arm '{arm}' has only {int(have)} {values} of {what}: {why}",
+                    f"arm '{arm}' has only {int(have)} {values} of {what}: a spread cannot be "
+                    f"estimated from fewer than {need}",
                     f"collect more data; this metric needs at least {need} per arm",
                 )
             if metric.kind == "ratio" and s.get("den", 0.0) == 0:
@@ -340,5 +350,8 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
                 if spec.robust
                 else f"{what} does not vary within any arm (in arm '{arm}' every value is "
                 f"{shown}): a continuous model needs values that vary",
-                'check the column (a yes/no outcome takes metric_type = "binary")',
+                'check the column (a yes/no outcome takes metric_type = "binary")'
+                if not spec.warehouse
+                else "check the metric's query and window_days (a yes/no outcome is "
+                'kind = "binary")',
             )

@@ -118,7 +118,16 @@ def _scorecard_figure(results: dict[str, Any], interval: str) -> Figure:
         comp = next(c for c in metric["comparisons"] if c["arm"] == arm)
         y = len(metrics) - 1 - i
         if comp["lift_rel"] is None:  # a control at 0: no relative lift to draw
-            ax.text(0, y, " relative lift not defined (control at 0)", va="center", fontsize=8)
+            ax.text(
+                0.5,
+                y,
+                "relative lift not defined (control at 0)",
+                transform=ax.get_yaxis_transform(),  # across the middle, whatever the lifts
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="#4a5568",
+            )
             continue
         low, high = (100 * h for h in comp["lift_rel"]["hdi"])
         colour = figures.colour(i, skip_grey=True)

@@ -446,9 +446,10 @@ def segment_rows(
     """Each level's own relative lift, and pooled across the levels (partial pooling).
 
     Returns the levels' rows and the spread of the true lifts between levels. Every level
-    stays: one whose arms have too few units for an own estimate gets the lift the model
-    expects for a level it has not seen (the population's predictive), marked ``own = None``;
-    levels with fewer than ``FEW_UNITS`` units are marked ``few_units``.
+    stays: one whose arms have too few units for an own estimate, or whose control's value is 0
+    (no relative lift), gets the lift the model expects for a level it has not seen (the
+    population's predictive), marked ``own = None`` and ``no_own`` (``few_units`` or
+    ``control_zero``); levels with fewer than ``FEW_UNITS`` units are marked ``few_units``.
     """
     names, own, ses, sizes, missing = [], [], [], [], []
     for level, arms in sorted(levels.items()):
@@ -461,7 +462,9 @@ def segment_rows(
             except (ZeroDivisionError, ValueError, FloatingPointError):
                 pass
         if not np.isfinite(lift) or not np.isfinite(se) or se <= 0:
-            missing.append((level, units))
+            # Why it has no lift of its own: too few units, or a control at 0 (no relative lift).
+            zero = bool(c and c.get("n", 0) >= 2 and observed(metric, c) == 0)
+            missing.append((level, units, "control_zero" if zero else "few_units"))
             continue
         names.append(level)
         own.append(lift)
@@ -506,7 +509,7 @@ def segment_rows(
             }
         )
     new = hyper["new_unit"]
-    for level, units in missing:
+    for level, units, reason in missing:
         rows.append(
             {
                 "metric": metric.name,
@@ -514,11 +517,12 @@ def segment_rows(
                 "level": level,
                 "n": units,
                 "own": None,
+                "no_own": reason,
                 "own_se": None,
                 "pooled": {"mean": new["mean"], "hdi": new["hdi"]},
                 "prob_positive": new["prob_positive"],
                 "shrinkage": 1.0,
-                "few_units": True,
+                "few_units": reason == "few_units" or units < FEW_UNITS,
             }
         )
     rows.sort(key=lambda r: r["level"])

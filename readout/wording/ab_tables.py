@@ -114,7 +114,7 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     }
     if len(bundle["metrics"]) > 1:
         tables["scorecard"] = _scorecard(bundle)
-    if bundle.get("segments"):
+    if _primary_segments(bundle):
         tables["segments"] = _segments_table(bundle)
     return tables
 
@@ -186,6 +186,8 @@ def _segments_table(bundle: Bundle) -> Table:
                 f"{seg['n']:,}" + (" (few)" if seg.get("few_units") else ""),
                 f"{relative(own['mean'], own_places)} ({span(own['hdi'], relative, own_places)})"
                 if own
+                else "not defined (control at 0)"
+                if seg.get("no_own") == "control_zero"
                 else "too few for its own",
                 f"{relative(pooled['mean'], places)} ({span(pooled['hdi'], relative, places)})",
                 relative(seg.get("shrinkage", 0.0), 0, False),
@@ -205,6 +207,11 @@ def _segments_table(bundle: Bundle) -> Table:
         ],
         rows,
     )
+
+
+def _segments_file(bundle: Bundle) -> str:
+    files = {t["key"]: t["file"] for t in bundle.get("tables", [])}
+    return files.get("segments", "segments.csv")
 
 
 def _segment_key(seg: dict) -> tuple[str, str]:
@@ -237,6 +244,13 @@ def segments_intro(bundle: Bundle) -> list[str]:
     if not bundle.get("segments"):
         return []
     primary = bundle["metrics"][0]["name"]
+    if not _primary_segments(bundle):  # e.g. a control at 0 in every level
+        return [
+            f"The {metric_name(bundle['metrics'][0])} cannot be broken down by "
+            f"{', '.join(bundle['spec'].get('segments', []))}: fewer than two levels have a "
+            "relative lift of their own (too few units in an arm, or a control at 0). The "
+            f"other metrics' segments are in {_segments_file(bundle)} beside this report."
+        ]
     out = [
         "Each level's own lift is noisy when the level is small; the pooled lift borrows "
         'strength from the other levels of the same segment (partial pooling). "Pulled" is '
@@ -250,7 +264,19 @@ def segments_intro(bundle: Bundle) -> list[str]:
         if spread["metric"] == primary
     ]
     units = units_word(bundle)
-    few = [s for s in _primary_segments(bundle) if s.get("few_units")]
+    zero = [s for s in _primary_segments(bundle) if s.get("no_own") == "control_zero"]
+    if zero:
+        names = ", ".join(s["level"] for s in zero[:8]) + (" and more" if len(zero) > 8 else "")
+        out.append(
+            f"In {names} the control's {metric_name(bundle['metrics'][0])} is 0, so a lift "
+            "relative to it is not defined there; the pooled lift is the one the model expects "
+            "for a level it has not seen."
+        )
+    few = [
+        s
+        for s in _primary_segments(bundle)
+        if s.get("few_units") and s.get("no_own") != "control_zero"
+    ]
     if few:
         without = [s for s in few if s["own"] is None]
         names = ", ".join(f"{s['level']} ({s['n']:,})" for s in few[:8])
