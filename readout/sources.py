@@ -202,6 +202,8 @@ def _duckdb(
         str(path) if path else ":memory:", read_only=read_only, config=dict(settings or {})
     )
     con.execute("SET enable_progress_bar = false")
+    # Timestamps without a zone are UTC, as the run's cut-off (now) is: not the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
     # Relative paths in users' queries (read_parquet('events/*.parquet')) start at the
     # config file's folder, as every other path in the config does.
     # Literals, not parameters: binding a Python parameter makes duckdb import pandas (0.3 s).
@@ -454,8 +456,11 @@ def open_source(
         try:
             import psycopg
 
+            # In UTC, as the run's cut-off (now) is compared with timestamps without a zone.
             native = psycopg.connect(
-                real.replace("postgres://", "postgresql://", 1), connect_timeout=10
+                real.replace("postgres://", "postgresql://", 1),
+                connect_timeout=10,
+                options="-c TimeZone=UTC",
             )
             native.autocommit = True
         except ImportError:

@@ -408,6 +408,28 @@ def test_postgres_leaves_out_and_counts_the_same_units_as_duckdb(faulty_postgres
 
 
 @pytest.mark.engine
+def test_the_cut_off_now_is_compared_in_utc_whatever_the_servers_zone(faulty_postgres, tmp_path):
+    """A server (or machine) in another zone must not make the last hours' units "future"."""
+    from readout.sources import open_file, open_source
+
+    _, pg = faulty_postgres
+    import psycopg
+
+    with psycopg.connect(pg, autocommit=True) as con:  # the server's own zone: not UTC
+        con.execute("ALTER DATABASE postgres SET TimeZone = 'America/New_York'")
+    engine = open_source("warehouse", pg, None, {}, tmp_path, "experiments.toml")
+    try:
+        zone = engine.execute("SELECT current_setting('TimeZone') AS tz")["tz"][0]
+        assert zone == "UTC"
+    finally:
+        engine.close()
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    duck = open_file(tmp_path / "t.csv")
+    assert duck.execute("SELECT current_setting('TimeZone') AS tz")["tz"][0] == "UTC"
+    duck.close()
+
+
+@pytest.mark.engine
 def test_postgres_names_a_nan_metric_value_instead_of_reading_it_as_0(faulty_postgres, tmp_path):
     _, pg = faulty_postgres
     config = warehouse_config(tmp_path, pg, metrics=("purchase", "load_time"))
