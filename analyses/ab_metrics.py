@@ -262,7 +262,7 @@ def compare(
     loss = stats.expected_loss(d * c, d * t)
     relative = relative_defined(c, control_observed)
     lift_rel = t / c - 1 if relative else None
-    scale = float(np.mean(np.abs(c)))
+    scale = abs(float(np.mean(c)))
     row: dict[str, Any] = {
         "arm": treatment,
         "vs": control,
@@ -462,9 +462,11 @@ def segment_rows(
             except (ZeroDivisionError, ValueError, FloatingPointError):
                 pass
         if not np.isfinite(lift) or not np.isfinite(se) or se <= 0:
-            # Why it has no lift of its own: too few units, or a control at 0 (no relative lift).
+            # Why it has no lift of its own: too few units, or (in a level that is not small)
+            # a control at 0, whose relative lift is not defined.
             zero = bool(c and c.get("n", 0) >= 2 and observed(metric, c) == 0)
-            missing.append((level, units, "control_zero" if zero else "few_units"))
+            reason = "control_zero" if zero and units >= FEW_UNITS else "few_units"
+            missing.append((level, units, reason))
             continue
         names.append(level)
         own.append(lift)
@@ -522,7 +524,7 @@ def segment_rows(
                 "pooled": {"mean": new["mean"], "hdi": new["hdi"]},
                 "prob_positive": new["prob_positive"],
                 "shrinkage": 1.0,
-                "few_units": reason == "few_units" or units < FEW_UNITS,
+                "few_units": reason == "few_units",
             }
         )
     rows.sort(key=lambda r: r["level"])

@@ -84,6 +84,7 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "limit": PROB_SCHEMA,
                 "ok": {"type": "boolean"},
                 "cutoff": {"type": ["string", "null"]},
+                "later": {"type": "integer", "minimum": 0},
                 "reasons": {
                     "type": "object",
                     "required": [

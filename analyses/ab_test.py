@@ -518,16 +518,18 @@ def _excluded(data: ArmData) -> dict[str, Any] | None:
     arm or an exposure time, or first exposed after the run's cut-off; and per metric, events
     without a unit (counted, never a fault: they belong to no one in the experiment) and the
     experiment's events without a time. Exposures after an explicit cut-off (a readout as of
-    an earlier day) are counted but are no fault: those units had not been exposed yet.
+    an earlier day) are counted apart (``later``) and are no fault: those units had not been
+    assigned yet at that moment, so ``units``, ``assigned`` and ``share`` leave them out.
     """
     found = data.exposures
     if found is None or "excluded" not in found:
         return None
     reasons = dict(found["excluded"])
     cutoff = found.get("cutoff")
-    left = sum(reasons.values())
-    faults = left - (reasons["exposed_future"] if cutoff is not None else 0)
-    assigned = found["units"] + left
+    # Units exposed after an explicit cut-off had not been assigned yet at that moment.
+    later = reasons["exposed_future"] if cutoff is not None else 0
+    faults = sum(reasons.values()) - later
+    assigned = found["units"] + faults
     share = faults / assigned if assigned else 0.0
     events = []
     for name, counted in found.get("events", {}).items():
@@ -542,13 +544,14 @@ def _excluded(data: ArmData) -> dict[str, Any] | None:
             )
     worst = max([share] + [e["share"] for e in events])
     return {
-        "units": left,
+        "units": faults,
         "assigned": assigned,
         "share": share,
         "limit": MAX_LEFT_OUT,
         "ok": worst <= MAX_LEFT_OUT,
         "reasons": reasons,
         "cutoff": cutoff,
+        "later": later,
         "events": events,
     }
 

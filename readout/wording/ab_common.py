@@ -182,12 +182,10 @@ def left_out_clauses(bundle: Bundle) -> list[str]:
     units = units_word(bundle)
     out = []
     for reason, count in excluded["reasons"].items():
-        if not count:
-            continue
+        if not count or (reason == "exposed_future" and excluded.get("later")):
+            continue  # exposed after an explicit cut-off: not yet in the experiment, no fault
         if reason == "unit_missing":
             out.append(f"{count:,} {LEFT_OUT_REASONS[reason]}")
-        elif reason == "exposed_future" and excluded.get("cutoff"):
-            out.append(f"{count:,} {units} were first exposed after {excluded['cutoff']}")
         else:
             out.append(f"{count:,} {units} {LEFT_OUT_REASONS[reason]}")
     labels = {m["name"]: m["label"] for m in bundle["metrics"]}
@@ -207,6 +205,12 @@ def left_out_sentence(bundle: Bundle) -> str | None:
     """One sentence: how many units the query left out, why, and whether that matters."""
     excluded = bundle.get("excluded")
     if not excluded or not (excluded["units"] or excluded["events"]):
+        if excluded and excluded.get("later"):
+            return (
+                f"{excluded['later']:,} {units_word(bundle)} first exposed after "
+                f"{excluded['cutoff']} are not counted: this readout reads the data as they "
+                "stood then."
+            )
         return None
     units = units_word(bundle)
     limit = relative(excluded["limit"], 0, False)

@@ -307,7 +307,10 @@ def test_exposures_after_an_explicit_cut_off_are_counted_but_no_fault(tmp_path):
     from analyses.ab_test import _excluded
 
     data, _ = load(experiment.spec, loaded.fetched)
-    assert _excluded(data)["ok"] and _excluded(data)["share"] == 0.0
+    excluded = _excluded(data)
+    assert excluded["ok"] and excluded["share"] == 0.0 and excluded["units"] == 0
+    assert excluded["later"] == len(tables["exposures"]) - before
+    assert excluded["assigned"] == before
     # By default (now) the same data leave no one out.
     assert fetch_data(experiment, None).fetched.extras["stats"]["excluded"]["exposed_future"] == 0
 
@@ -817,3 +820,23 @@ def test_yes_no_answers_where_numbers_are_measured_exit_2(tmp_path, words):
     assert_bad_input(
         result, "column 'y' (metric) has 60 yes/no answer(s)", "rows 2, 3", 'metric_type = "binary"'
     )
+
+
+def test_a_segment_level_whose_control_is_0_says_so_not_too_few():
+    from analyses.ab_metrics import Metric, segment_rows
+
+    def arm(n, x):
+        return {"units": n, "n": n, "sum": x, "sum2": x}
+
+    levels = {
+        "DE": {"A": arm(400, 40), "B": arm(400, 52)},
+        "FR": {"A": arm(300, 27), "B": arm(300, 33)},
+        "IS": {"A": arm(150, 0), "B": arm(150, 4)},  # large enough, but the control is at 0
+        "LU": {"A": arm(10, 0), "B": arm(10, 1)},  # small: too few is the reason
+    }
+    rows, spread = segment_rows(Metric("y", "rate", "binary"), levels, "A", "B", "country", 0.94)
+    by_level = {r["level"]: r for r in rows}
+    assert by_level["IS"]["own"] is None and by_level["IS"]["no_own"] == "control_zero"
+    assert not by_level["IS"]["few_units"]
+    assert by_level["LU"]["no_own"] == "few_units" and by_level["LU"]["few_units"]
+    assert spread["levels"] == 4
