@@ -87,7 +87,8 @@ COMMON_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["label", "scale", "mean", "hdi", "n"],
             "properties": {
-                "scale": {"enum": ["relative", "value"]},
+                # "absolute": an A/B lift whose relative form is not defined (a control at 0).
+                "scale": {"enum": ["relative", "value", "absolute"]},
                 "mean": {"type": "number"},
                 "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
                 "prob": {"type": ["number", "null"]},

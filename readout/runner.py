@@ -34,6 +34,7 @@ from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
 from readout.files import remove_temporary
 from readout.masking import scrub
+from readout.queries import READ_NOTES
 
 log = logging.getLogger("readout")
 # PyMC logs each sampling step at INFO; readout prints its own progress.
@@ -111,9 +112,12 @@ def build_readout(
     analysis = registry.get(spec.analysis)
     loaded = loaded or fetch_data(experiment, output)
     rows, warnings = analysis.load(spec, loaded.fetched, experiment.input_paths())
+    # How the file was read, where not the plain way (semicolons, decimal commas, yes/no).
+    warnings = list(loaded.fetched.notes) + warnings
     data_sha = _data_sha(experiment, loaded)
     fit = analysis.fit(spec, rows, experiment.settings)
-    unknown = {w["code"] for w in warnings + fit.warnings} - set(analysis.warning_codes)
+    known = set(analysis.warning_codes) | set(READ_NOTES)
+    unknown = {w["code"] for w in warnings + fit.warnings} - known
     if unknown:
         raise RuntimeError(
             f"analysis {analysis.name} emitted undeclared warning code(s) {sorted(unknown)}"
@@ -460,6 +464,7 @@ def validate(config: Config, output: Path | None = None) -> list[str]:
             continue
         loaded = fetch_data(experiment, output, write_cache=False)
         _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
+        warnings = list(loaded.fetched.notes) + warnings
         lines.append(
             f"{experiment.name}: ok ({experiment.data_label()}"
             + (f", {len(warnings)} warning(s)" if warnings else "")

@@ -215,6 +215,9 @@ class Engine:
     tables: dict[str, str] = field(default_factory=dict)
     name: str = ""
     timeout: float | None = None
+    #: How a data file was read when that was not the plain way (a semicolon-separated CSV,
+    #: decimal commas): ``{"code", ...}`` records that become notes in the report.
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def ibis(self) -> Any:
         """The ibis connection (opened on first use: ibis takes a second to import)."""
@@ -512,7 +515,11 @@ def _arrays(found: dict[str, Any]) -> dict[str, np.ndarray]:
             if values.dtype.kind in "iufb":
                 values = values.astype(float).filled(np.nan)
             else:
-                values = values.astype(object).filled(None)
+                # Not ``filled(None)``: None means the mask's default filler, which is "?"
+                # for objects, and a NULL arm or segment would become an arm called "?".
+                mask = np.ma.getmaskarray(values)
+                values = values.data.astype(object)
+                values[mask] = None
         if values.dtype.kind in "iub":
             values = values.astype(float)
         out[name] = np.asarray(values)
@@ -532,6 +539,8 @@ def _duckdb(
         str(path) if path else ":memory:", read_only=read_only, config=dict(settings or {})
     )
     con.execute("SET enable_progress_bar = false")
+    # Timestamps without a zone are UTC, as the run's cut-off (now) is: not the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
     # Relative paths in users' queries (read_parquet('events/*.parquet')) start at the
     # config file's folder, as every other path in the config does.
     # Literals, not parameters: binding a Python parameter makes duckdb import pandas (0.3 s).
@@ -555,17 +564,89 @@ def duckdb_error() -> type[Exception]:
     return duckdb.Error
 
 
-def header_of(path: Path) -> list[str]:
+def header_of(path: Path, delimiter: str = ",") -> list[str]:
     """The column names of a CSV file's first line."""
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
-        return next(csv.reader(fh), [])
+        return next(csv.reader(fh, delimiter=delimiter), [])
+
+
+#: Column separators a ``.csv`` file may use instead of commas (read as such, with a note).
+DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+#: A number written with a decimal comma (``1,5``, ``-0,25``) or a whole number.
+DECIMAL_COMMA = r"[-+]?([0-9]+|[0-9]*,[0-9]+)"
+
+
+def _delimiter(native, path: Path) -> str:
+    """The file's column separator as DuckDB's sniffer finds it (a comma unless it is sure)."""
+    import duckdb
+
+    try:
+        found = native.execute(f"SELECT Delimiter FROM sniff_csv({_literal(path)})").fetchone()
+    except duckdb.Error:
+        return ","  # reading the file names the problem
+    return found[0] if found and found[0] in DELIMITERS else ","
+
+
+def _decimal_comma_columns(native, text_columns: tuple[str, ...]) -> list[str]:
+    """Text columns whose every value is a number written with a decimal comma."""
+    candidates = [
+        name
+        for name, kind, *_ in native.execute(f"DESCRIBE {FILE_TABLE}").fetchall()
+        if kind == "VARCHAR" and name not in text_columns
+    ]
+    found = []
+    for name in candidates:
+        column = f'"{name.replace(chr(34), chr(34) * 2)}"'
+        numbers, commas = native.execute(
+            f"SELECT bool_and(regexp_full_match(trim({column}), {_literal(DECIMAL_COMMA)})), "
+            f"bool_or(contains({column}, ',')) FROM {FILE_TABLE} "
+            f"WHERE {column} IS NOT NULL AND trim({column}) <> ''"
+        ).fetchone()
+        if numbers and commas:
+            found.append(name)
+    return found
+
+
+def _read_csv(native, path: Path, text_columns: tuple[str, ...], source: str) -> list[dict]:
+    """Load a CSV file into the ``data`` table; returns notes on how it was read.
+
+    A file separated by semicolons, tabs or vertical bars is read with that separator (its
+    header is split the same way, so arm labels stay text); where it is not a comma, numbers
+    written with a decimal comma (``1,5``) are read as numbers. Each is noted in the report.
+    """
+    delimiter = _delimiter(native, path)
+    header = header_of(path, delimiter)
+    seen = [c for i, c in enumerate(header) if c in header[:i]]
+    if seen:
+        raise DataError(
+            source,
+            f"column '{seen[0]}' appears {header.count(seen[0])} times in the header",
+            "give every column a unique name",
+        )
+    types = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text_columns if c in header)
+    options = f"header = true, delim = {_literal(delimiter)}, sample_size = -1" + (
+        f", types = {{{types}}}" if types else ""
+    )
+    read = f"CREATE OR REPLACE TABLE {FILE_TABLE} AS SELECT * FROM read_csv({_literal(path)}, "
+    native.execute(f"{read}{options})")
+    if delimiter == ",":
+        return []
+    notes: list[dict] = [
+        {"code": "csv_delimiter", "file": path.name, "separator": DELIMITERS[delimiter]}
+    ]
+    commas = _decimal_comma_columns(native, text_columns)
+    if commas:
+        native.execute(f"{read}{options}, decimal_separator = ',')")
+        notes.append({"code": "decimal_comma", "file": path.name, "columns": commas})
+    return notes
 
 
 def open_file(path: Path, text_columns: tuple[str, ...] = ()) -> Engine:
     """A CSV or Parquet file as an in-memory DuckDB table ``data`` (and ``data_rows``).
 
     ``text_columns`` are read as text whatever they look like (arm labels such as "01" or
-    "NA" stay as written).
+    "NA" stay as written). A CSV file separated by semicolons, tabs or vertical bars, and one
+    with decimal commas, is read as such; the engine's ``notes`` say how, for the report.
 
     Raises
     ------
@@ -585,22 +666,10 @@ def open_file(path: Path, text_columns: tuple[str, ...] = ()) -> Engine:
     if suffix not in (".csv", ".parquet", ".pq"):
         raise DataError(source, f"unsupported file type '{suffix}'", "use a .csv or .parquet file")
     native = _duckdb(None, False, path.parent)
+    notes: list[dict] = []
     try:
         if suffix == ".csv":
-            header = header_of(path)
-            seen = [c for i, c in enumerate(header) if c in header[:i]]
-            if seen:
-                raise DataError(
-                    source,
-                    f"column '{seen[0]}' appears {header.count(seen[0])} times in the header",
-                    "give every column a unique name",
-                )
-            types = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text_columns if c in header)
-            typed = f", types = {{{types}}}" if types else ""
-            native.execute(
-                f"CREATE TABLE {FILE_TABLE} AS SELECT * FROM read_csv({_literal(path)}, "
-                f"header = true{typed}, sample_size = -1)"
-            )
+            notes = _read_csv(native, path, text_columns, source)
         else:
             native.execute(
                 f"CREATE TABLE {FILE_TABLE} AS SELECT * FROM read_parquet({_literal(path)})"
@@ -621,7 +690,9 @@ def open_file(path: Path, text_columns: tuple[str, ...] = ()) -> Engine:
     native.execute(
         f"CREATE VIEW {FILE_ROWS} AS SELECT rowid + 2 AS {ROW_COLUMN}, * FROM {FILE_TABLE}"
     )
-    return Engine(label=source, backend="duckdb", native=native, _opener=_ibis_duckdb(native))
+    return Engine(
+        label=source, backend="duckdb", native=native, _opener=_ibis_duckdb(native), notes=notes
+    )
 
 
 def _literal(text: Path | str) -> str:
@@ -875,6 +946,8 @@ def _open_postgres(real: str, timeout: float | None, where: str, label: str, con
             "check the url, the password (its environment variable) and that the server is "
             "reachable",
         ) from None
+    # In UTC, as the run's cut-off (now) is compared with timestamps without a zone.
+    native.execute("SET TimeZone = 'UTC'")
     if timeout:
         # Enforced by the server: a query past it is cancelled there, not only abandoned.
         native.execute(f"SET statement_timeout = {int(timeout * 1000)}")
