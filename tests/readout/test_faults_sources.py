@@ -856,9 +856,12 @@ def test_sigterm_cancels_the_running_postgres_query_and_exits_143(reader, tmp_pa
 def test_a_slow_spark_query_is_cancelled_after_timeout_seconds(tmp_path):
     files = export_demo(tmp_path, "parquet")
     tables = ", ".join(f'{t} = "{p}"' for t, p in files.items())
+    # Every row sleeps half a second in the executors (Java's Thread.sleep through Spark SQL's
+    # reflect): slow on any machine, where a large range() is planned away or scanned in seconds
+    # by many cores.
     slow = (
-        "SELECT user_id AS unit, ts, 1 AS value FROM orders CROSS JOIN range(3000000000) AS r "
-        "WHERE r.id % 1000000007 = 5"
+        "SELECT user_id AS unit, ts, 1 AS value FROM orders "
+        "WHERE reflect('java.lang.Thread', 'sleep', CAST(500 AS BIGINT)) = 'null'"
     )
     config = source_config(
         tmp_path, "pyspark://", f"timeout_seconds = 8\ntables = {{ {tables} }}", slow
