@@ -15,10 +15,10 @@ import numpy as np
 
 from analyses import ab_metrics
 from analyses.ab_metrics import Metric
-from analyses.base import (
+from analyses.core.base import (
     DataError,
 )
-from analyses.inputs import (
+from analyses.core.inputs import (
     Column,
     Experiment,
     Fetched,

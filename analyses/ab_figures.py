@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from analyses import figures
 from analyses.ab_decide import failed_checks
-from analyses.base import (
+from analyses.core import figures
+from analyses.core.base import (
     Fit,
 )
 

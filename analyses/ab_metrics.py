@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from analyses import conjugate, pooling, stats
+from analyses import conjugate
 from analyses.conjugate import Moments, NormalPrior, RatioMoments
+from analyses.core import pooling, stats
 
 #: Kinds modelled as a hurdle: a share of units with a positive value times a log-normal amount.
 HURDLE_KINDS = ("lognormal", "revenue")

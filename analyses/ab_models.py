@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from analyses.base import prior_data
 from analyses.conjugate import NormalPrior
-from analyses.importance import half_normal_log_pdf_of_log, normal_log_pdf
+from analyses.core.base import prior_data
+from analyses.core.importance import half_normal_log_pdf_of_log, normal_log_pdf
 
 
 def normal_model(y: np.ndarray, prior: NormalPrior) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyses.base import (
+from analyses.core.base import (
     INTERVAL_SCHEMA,
     PROB_SCHEMA,
     SUMMARY_SCHEMA,

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from analyses import ab_metrics, forecast, stats
+from analyses import ab_metrics, forecast
 from analyses.ab_data import ArmData, load, request
 from analyses.ab_decide import _status, decide, decide_comparisons
 from analyses.ab_figures import plot
 from analyses.ab_metrics import Metric
 from analyses.ab_schema import RESULT_SCHEMA
-from analyses.base import (
+from analyses.core import stats
+from analyses.core.base import (
     Analysis,
     BaseSpec,
     Fit,
@@ -37,7 +38,7 @@ from analyses.base import (
     sample,
     sampled,
 )
-from analyses.inputs import (
+from analyses.core.inputs import (
     MetricSpec,
 )
 
@@ -264,8 +265,8 @@ def _importance(
     unchanged, only its units) so that the optimiser and the Hessian work on numbers of
     order one; the locations are scaled back.
     """
-    from analyses import importance
     from analyses.ab_models import student_t_log_density
+    from analyses.core import importance
 
     centre, scale = float(np.mean(y)), float(np.std(y))
     if not scale > 0:

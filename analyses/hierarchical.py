@@ -25,8 +25,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from analyses import pooling, stats
-from analyses.base import (
+from analyses.core import pooling, stats
+from analyses.core.base import (
     Analysis,
     BaseSpec,
     DataError,
@@ -37,16 +37,7 @@ from analyses.base import (
     sample,
     sampled,
 )
-from analyses.hierarchical_figures import MAX_POINTS, plot
-from analyses.hierarchical_schema import RESULT_SCHEMA
-from analyses.hierarchical_units import (
-    _baselines,
-    _highlights,
-    _record,
-    _shrinkage_by_size,
-    _unit_table,
-)
-from analyses.inputs import (
+from analyses.core.inputs import (
     Column,
     Experiment,
     Fetched,
@@ -55,6 +46,15 @@ from analyses.inputs import (
     Rows,
     Summary,
     Value,
+)
+from analyses.hierarchical_figures import MAX_POINTS, plot
+from analyses.hierarchical_schema import RESULT_SCHEMA
+from analyses.hierarchical_units import (
+    _baselines,
+    _highlights,
+    _record,
+    _shrinkage_by_size,
+    _unit_table,
 )
 
 #: Draws of the spreads and group means over which every unit is summarised.

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analyses import figures, stats
-from analyses.base import Fit
+from analyses.core import figures, stats
+from analyses.core.base import Fit
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analyses import stats
+from analyses.core import stats
 
 if TYPE_CHECKING:
     import pandas as pd

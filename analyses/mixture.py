@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from analyses import figures, stats
-from analyses.base import (
+from analyses.core import figures, stats
+from analyses.core.base import (
     SUMMARY_SCHEMA,
     Analysis,
     BaseSpec,
@@ -35,8 +35,8 @@ from analyses.base import (
     sample,
     sampled,
 )
-from analyses.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
-from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
+from analyses.core.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
+from analyses.core.inputs import Column, Fetched, Request, Rows, RowsSource
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -225,7 +225,7 @@ def _importance(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[st
     """
     import xarray as xr
 
-    from analyses import importance
+    from analyses.core import importance
 
     centre, scale = float(np.mean(y)), float(np.std(y)) or 1.0
     z = (y - centre) / scale
@@ -354,7 +354,7 @@ def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndar
 
 def _compare(posteriors: dict[int, Any], y: np.ndarray) -> list[dict[str, Any]]:
     """PSIS-LOO comparison of the fitted component counts, best ELPD first."""
-    from analyses import loo
+    from analyses.core import loo
 
     found = {}
     for k, post in posteriors.items():

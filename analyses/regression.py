@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from analyses import figures, stats
-from analyses.base import (
+from analyses.core import figures, stats
+from analyses.core.base import (
     INTERVAL_SCHEMA,
     SUMMARY_SCHEMA,
     Analysis,
@@ -38,8 +38,8 @@ from analyses.base import (
     sample,
     sampled,
 )
-from analyses.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
-from analyses.inputs import Column, Fetched, Request, Rows, RowsSource
+from analyses.core.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
+from analyses.core.inputs import Column, Fetched, Request, Rows, RowsSource
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -327,7 +327,7 @@ def _importance(
     """
     import xarray as xr
 
-    from analyses import importance
+    from analyses.core import importance
 
     n_draws, p = settings.chains * settings.draws, xs.shape[1]
     design = np.column_stack([np.ones(len(data.y)), xs])

@@ -184,7 +184,7 @@ def child_pymc(name: str, config: str, resample: str = "") -> None:
             prior = NormalPrior.scaled(float(pooled.mean()), float(pooled.std(ddof=1)))
             models += [ab_models.normal_model(y, prior) for y in logs.values()]
     elif spec.analysis == "hierarchical":
-        from analyses import pooling
+        from analyses.core import pooling
 
         groups = sorted(set(data.group))
         prior = pooling.PoolingPrior.scaled(data.estimate, data.se)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analyses.base import BaseSpec, Settings
+from analyses.core.base import BaseSpec, Settings
 from readout import registry, tree
 from readout.errors import ConfigError
 

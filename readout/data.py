@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analyses.inputs import Experiment as ExperimentPart
-from analyses.inputs import Fetched, Request, Rows, Summary
+from analyses.core.inputs import Experiment as ExperimentPart
+from analyses.core.inputs import Fetched, Request, Rows, Summary
 from readout import registry
 from readout.errors import DataError
 from readout.masking import mask

@@ -1,7 +1,7 @@
 """The analyses readout knows: every module in ``analyses`` that declares an ``ANALYSIS``.
 
 ``analysis = "ab_test"`` in a config finds ``analyses.ab_test.ANALYSIS``. A module that
-declares no :class:`~analyses.base.Analysis` (a helper such as ``analyses.stats``) is never
+declares no :class:`~analyses.core.base.Analysis` (a helper such as ``analyses.stats``) is never
 listed, whatever its name.
 """
 
@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 
 import analyses
-from analyses.base import Analysis
+from analyses.core.base import Analysis
 
 
 @functools.cache

@@ -214,7 +214,7 @@ PREFETCH = ("xarray", "scipy.special", "jsonschema", "weasyprint")
 def _prefetch() -> None:
     import importlib
 
-    from analyses import figures
+    from analyses.core import figures
 
     figures.pyplot()
     for module in PREFETCH:

@@ -84,7 +84,7 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
 
     import matplotlib.pyplot as plt
 
-    from analyses import figures
+    from analyses.core import figures
 
     key = points[-1]["bundle"]["key_numbers"]
     # Percent: a relative lift, or an absolute lift in a rate (percentage points).

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analyses.formats import ci_label, prob
+from analyses.core.formats import ci_label, prob
 
 __all__ = [
     "Units",

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analyses import ab_test
-from analyses.base import Settings
+from analyses.core.base import Settings
 
 SMALL = Settings(draws=500, tune=500, chains=2, seed=11)
 

@@ -6,9 +6,10 @@ import pytest
 from scipy import integrate
 from scipy import stats as sps
 
-from analyses import ab_test, stats
+from analyses import ab_test
 from analyses.ab_metrics import Metric
-from analyses.base import Settings
+from analyses.core import stats
+from analyses.core.base import Settings
 
 
 def spec(**overrides) -> ab_test.Spec:

@@ -6,8 +6,8 @@ import pytest
 from arviz_stats.base import array_stats
 
 from analyses import ab_models, conjugate
-from analyses.base import Settings, sample
 from analyses.conjugate import Moments, NormalPrior, RatioMoments
+from analyses.core.base import Settings, sample
 
 SAMPLER = Settings(draws=1000, tune=1000, chains=2, cores=2, seed=3)
 

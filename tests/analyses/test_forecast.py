@@ -7,7 +7,7 @@ import pytest
 from analyses import ab_metrics, forecast
 from analyses.ab_metrics import Metric, Priors
 from analyses.ab_test import Decision, decide_comparisons
-from analyses.stats import expected_loss
+from analyses.core.stats import expected_loss
 
 PROB = 0.94
 

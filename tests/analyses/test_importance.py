@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyses import ab_test, importance
+from analyses import ab_test
 from analyses.ab_models import student_t_log_density, student_t_model
-from analyses.base import Settings
-from analyses.stats import ESS_BULK_MIN
+from analyses.core import importance
+from analyses.core.base import Settings
+from analyses.core.stats import ESS_BULK_MIN
 from tests.analyses.agreement import HDI_SDS, assert_agree, combined_ess
 from tests.analyses.test_ab_test_continuous import spec
 

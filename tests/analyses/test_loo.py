@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analyses import importance, loo
+from analyses.core import importance, loo
 
 
 def fitted(rng, y, shift, chains=4, draws=250, autocorrelated=False):

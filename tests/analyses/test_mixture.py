@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as sps
 
 from analyses import mixture as m
-from analyses.base import DataError, Settings
+from analyses.core.base import DataError, Settings
 from tests.analyses.agreement import HDI_SDS, assert_agree, combined_ess
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -181,7 +181,7 @@ def test_importance_sampling_agrees_with_nuts(monkeypatch):
     """Two components by importance sampling and by PyMC's NUTS (forced by a Pareto k limit
     no draws meet): every weight, mean and spread agrees within five combined Monte Carlo
     standard errors, its HDI's width within 10%, and both lie near the truth."""
-    from analyses import importance
+    from analyses.core import importance
 
     y = two_groups()
     # 4,000 draws each: an HDI's width from 1,000 draws varies by about 5% from run to run.

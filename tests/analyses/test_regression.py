@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analyses import regression as r
-from analyses.base import DataError, Settings
+from analyses.core.base import DataError, Settings
 from tests.analyses.agreement import assert_agree, combined_ess
 from tests.conftest import fetch_rows
 
@@ -158,7 +158,7 @@ def test_importance_sampling_agrees_with_nuts(monkeypatch):
     """The topic-share model by importance sampling and by NUTS (forced by a Pareto k limit
     no draws meet): every coefficient's mean within five combined Monte Carlo standard
     errors, and its HDI's width within 10%."""
-    from analyses import importance
+    from analyses.core import importance
 
     gen = generator()
     s = spec(target="share", features=FEATURES, count="messages")

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from analyses import stats
+from analyses.core import stats
 from readout.cli import main
 from readout.config import load_config
 from readout.data import fetch_data

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analyses.base import Analysis, Tone
+from analyses.core.base import Analysis, Tone
 from readout import registry, wording
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analyses.base import CI_PROB
+from analyses.core.base import CI_PROB
 
 if TYPE_CHECKING:
     import xarray as xr

@@ -452,7 +452,7 @@ def unit_summaries(
     """
     from scipy import special
 
-    from analyses.stats import hdi_columns
+    from analyses.core.stats import hdi_columns
 
     rng = np.random.default_rng(seed)
     tau2 = sigma_unit[:, None] ** 2

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from analyses import importance, stats
+from analyses.core import importance, stats
 
 #: Observations smoothed per block (bounds the memory of the Pareto fits).
 BLOCK = 2000

@@ -1,7 +1,7 @@
 """What every analysis's figures share: the palette, interval labels, density curves.
 
-Labels quote the interval with :func:`analyses.formats.ci_label` and probabilities with
-:func:`analyses.formats.prob`, the same rules the prose follows. matplotlib is imported
+Labels quote the interval with :func:`analyses.core.formats.ci_label` and probabilities with
+:func:`analyses.core.formats.prob`, the same rules the prose follows. matplotlib is imported
 when a figure is drawn, never when a config is checked.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from analyses.formats import ci_label, prob
+from analyses.core.formats import ci_label, prob
 
 if TYPE_CHECKING:
     import numpy as np

@@ -283,7 +283,7 @@ def sampled(
     R-hat and bulk ESS over the variables ``names`` (all of them when ``None``), the
     divergent transitions, and ``method``, how the posterior was computed.
     """
-    from analyses import stats
+    from analyses.core import stats
 
     post = trace["posterior"].to_dataset()
     divergences = int(trace["sample_stats"]["diverging"].sum())

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from analyses import stats
+from analyses.core import stats
 
 #: Above this Pareto k-hat the draws are not trusted. Below 0.5 the weights have a finite
 #: variance, so the effective sample size measures the Monte Carlo error. Vehtari et al.
