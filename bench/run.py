@@ -158,9 +158,10 @@ def child_pymc(name: str, config: str, resample: str = "") -> None:
     """The same model on the same data, sampled by ``pm.sample()`` with its defaults."""
     import pymc as pm
 
-    from analyses import ab_models, hierarchical, mixture, regression
+    from analyses import hierarchical, mixture, regression
+    from analyses.ab_test import models as ab_models
     from analyses.ab_test import robust_model
-    from analyses.conjugate import NormalPrior
+    from analyses.ab_test.conjugate import NormalPrior
 
     experiment, data = _loaded(name, Path(config), resample)
     spec = experiment.spec

@@ -7,7 +7,7 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import ab_test
-from analyses.ab_metrics import Metric
+from analyses.ab_test.metrics import Metric
 from analyses.core import stats
 from analyses.core.base import Settings
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analyses import ab_test
-from analyses.ab_models import student_t_log_density, student_t_model
+from analyses.ab_test.models import student_t_log_density, student_t_model
 from analyses.core import importance
 from analyses.core.base import Settings
 from analyses.core.stats import ESS_BULK_MIN

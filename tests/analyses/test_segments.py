@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from analyses import ab_metrics
-from analyses.ab_metrics import Metric
+from analyses.ab_test import metrics as ab_metrics
+from analyses.ab_test.metrics import Metric
 
 METRIC = Metric("buy", "purchase rate", "binary")
 

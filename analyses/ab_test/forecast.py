@@ -21,6 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from analyses.ab_test.data import ArmData
+from analyses.ab_test.decide import decide_comparisons
+from analyses.ab_test.spec import Spec
+from analyses.core import stats
+from analyses.core.base import Settings
+
 HORIZONS = (7, 14, 28)
 SIMULATIONS = 2000
 SECONDS_PER_DAY = 86_400.0
@@ -133,3 +139,54 @@ def forecast(
             }
         )
     return out
+
+
+def forecast_primary(
+    spec: Spec, data: ArmData, draws: dict, primary: dict, settings: Settings
+) -> dict[str, Any] | None:
+    """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
+
+    Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
+    expected loss of stopping now and keeping the control (relative to the control's value; that
+    of shipping is the comparison's own ``expected_loss_rel``).
+    """
+    if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
+        return None
+    if any(c["lift_rel"] is None for c in primary["comparisons"]):
+        return None  # the forecast simulates relative lifts; a control at 0 has none
+    exposures = data.exposures or {}
+    rate = traffic(
+        exposures.get("first_exposure", float("nan")),
+        exposures.get("last_exposure", float("nan")),
+        exposures.get("units", 0) - exposures.get("multiple_arms", 0),
+    )
+    if rate is None:
+        return None
+    metric = data.metrics[0]
+    units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
+
+    def verdict_of(comparisons: list[dict[str, Any]]) -> str:
+        return decide_comparisons(comparisons, spec.decision, False, metric.higher_is_better)[
+            "verdict"
+        ]
+
+    rng = np.random.default_rng(settings.seed + 2)
+    horizons = forecast(
+        draws,
+        units,
+        data.arms,
+        metric.direction,
+        rate["units_per_day"],
+        settings.ci_prob,
+        verdict_of,
+        rng,
+    )
+    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
+    c, t = draws[data.arms[0]]["value"], draws[headline["arm"]]["value"]
+    d = metric.direction
+    return {
+        **rate,
+        "horizons": horizons,
+        "loss_keep": stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
+        "simulations": SIMULATIONS,
+    }

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analyses import ab_metrics
-from analyses.ab_metrics import Metric
+from analyses.ab_test import metrics
+from analyses.ab_test.metrics import Metric
+from analyses.ab_test.spec import Spec
 from analyses.core.base import (
     DataError,
 )
@@ -27,9 +27,6 @@ from analyses.core.inputs import (
     Summary,
     Value,
 )
-
-if TYPE_CHECKING:
-    from analyses.ab_test import Spec
 
 
 def metric_list(spec: Spec) -> list[Metric]:
@@ -290,7 +287,7 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
         need = {"binary": 1, "ratio": 2}.get(metric.kind, 3)
         for arm in data.arms:
             s = data.stats[metric.name].get(arm, {})
-            hurdle = metric.kind in ab_metrics.HURDLE_KINDS
+            hurdle = metric.kind in metrics.HURDLE_KINDS
             have = s.get("npos" if hurdle else "n", 0.0)
             if have < need:
                 what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
@@ -328,9 +325,9 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
         # model (each arm has its own spread), within some arm for the others (one prior
         # spread, learned from all arms, serves every arm).
         of = (
-            ab_metrics.log_moments
-            if metric.kind in ("log", *ab_metrics.HURDLE_KINDS)
-            else ab_metrics.moments
+            metrics.log_moments
+            if metric.kind in ("log", *metrics.HURDLE_KINDS)
+            else metrics.moments
         )
         per_arm = {arm: of(data.stats[metric.name][arm]) for arm in data.arms}
         flat = [arm for arm, m in per_arm.items() if m.ss <= 1e-12 * m.n * (1.0 + m.mean**2)]
@@ -339,7 +336,7 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
             value = per_arm[arm].mean
             shown = (
                 f"{np.exp(value):g}"
-                if metric.kind in ("log", *ab_metrics.HURDLE_KINDS)
+                if metric.kind in ("log", *metrics.HURDLE_KINDS)
                 else f"{value:g}"
             )
             what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"

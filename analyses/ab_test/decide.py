@@ -6,18 +6,34 @@ stored as codes and numbers, worded elsewhere.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from analyses.ab_metrics import Metric, headline_lift
+from analyses.ab_test.metrics import Metric, headline_lift
+from analyses.ab_test.spec import Decision, Spec
+from analyses.core.base import Tone
 
-if TYPE_CHECKING:
-    from analyses.ab_test import Decision, Spec
+#: Verdicts of a randomised test and their tones.
+VERDICTS = {
+    "ship": Tone.GOOD,
+    "keep_control": Tone.BAD,
+    "keep_collecting": Tone.NEUTRAL,
+    "no_difference": Tone.NEUTRAL,
+    "withheld": Tone.WITHHELD,
+}
+#: Verdicts of an observational comparison: nothing was assigned, so nothing is shipped.
+OBSERVATIONAL_VERDICTS = {
+    "higher": Tone.NEUTRAL,
+    "lower": Tone.NEUTRAL,
+    "unclear": Tone.NEUTRAL,
+}
+#: Verdicts of an A/A test (both arms get the same experience): does the pipeline pass?
+AA_VERDICTS = {"aa_passed": Tone.GOOD, "aa_failed": Tone.BAD}
 
 
 # --------------------------------------------------------------------------- decision
 
 
-def _status(metric: Metric, comparison: dict, decision: Decision) -> str:
+def metric_status(metric: Metric, comparison: dict, decision: Decision) -> str:
     """How a metric reads for the headline arm: for secondary metrics and guardrails."""
     threshold = decision.min_prob_better
     if metric.role == "guardrail":
@@ -144,7 +160,7 @@ def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> 
         if metric["role"] != "guardrail":
             continue
         comparison = next(c for c in metric["comparisons"] if c["arm"] == verdict["arm"])
-        status = _status(
+        status = metric_status(
             Metric(
                 metric["name"],
                 metric["label"],

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from analyses import conjugate
-from analyses.conjugate import Moments, NormalPrior, RatioMoments
+from analyses.ab_test import conjugate
+from analyses.ab_test.conjugate import Moments, NormalPrior, RatioMoments
 from analyses.core import pooling, stats
 
 #: Kinds modelled as a hurdle: a share of units with a positive value times a log-normal amount.

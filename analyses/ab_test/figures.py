@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from analyses.ab_decide import failed_checks
+from analyses.ab_test.decide import failed_checks
 from analyses.core import figures
 from analyses.core.base import (
     Fit,

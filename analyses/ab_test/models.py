@@ -1,6 +1,6 @@
 """The A/B analysis's models written in PyMC.
 
-The conjugate models are computed exactly in ``analyses.conjugate`` from sufficient
+The conjugate models are computed exactly in ``analyses.ab_test.conjugate`` from sufficient
 statistics; the PyMC versions here are the same models on raw rows, sampled by the tests to
 check the exact posteriors. The Student-t model (``robust = true``) has no exact posterior:
 its log-density is written here in NumPy as well (:func:`student_t_log_density`, checked
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from analyses.conjugate import NormalPrior
+from analyses.ab_test.conjugate import NormalPrior
 from analyses.core.base import prior_data
 from analyses.core.importance import half_normal_log_pdf_of_log, normal_log_pdf
 

@@ -1,7 +1,7 @@
 """Exact posteriors from sufficient statistics: nothing row-level is needed.
 
 Each model here is the posterior of a PyMC model written out in
-``analyses.ab_models`` (the tests sample those models on raw rows and compare):
+``analyses.ab_test.models`` (the tests sample those models on raw rows and compare):
 
 * conversion rates: ``p ~ Beta(a, b)``, ``y ~ Bernoulli(p)`` -> Beta posterior;
 * a normal mean with unknown variance: ``sigma2 ~ InvGamma(alpha, beta)``,
