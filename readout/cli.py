@@ -330,7 +330,7 @@ def recovery(
     """Compare a pooling readout with known true effects: MSE, coverage, interval width."""
     import pandas as pd
 
-    from analyses import hierarchical_units
+    from analyses.hierarchical import units as hierarchical_units
     from readout import tree
     from readout.data import read_table
 

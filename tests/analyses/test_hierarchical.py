@@ -10,9 +10,9 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import hierarchical as h
-from analyses import hierarchical_units
 from analyses.core import pooling, stats
 from analyses.core.base import DataError, Settings
+from analyses.hierarchical import units as hierarchical_units
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 EIGHT_Y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])

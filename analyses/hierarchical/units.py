@@ -15,14 +15,14 @@ from analyses.core import stats
 if TYPE_CHECKING:
     import pandas as pd
 
-    from analyses.hierarchical import Units
+    from analyses.hierarchical.data import Units
 
 
 #: Units listed per role in the bundle and the report ("creators that matter").
 TOP_N = 5
 
 
-def _unit_table(units: Units, summary, exact, g, prob) -> pd.DataFrame:
+def unit_table(units: Units, summary, exact, g, prob) -> pd.DataFrame:
     """Every unit with its own, pooled and complete-pooling estimates (the CSV)."""
     import pandas as pd
 
@@ -54,7 +54,8 @@ def _unit_table(units: Units, summary, exact, g, prob) -> pd.DataFrame:
     return table
 
 
-def _record(row: pd.Series, roles: list[str]) -> dict[str, Any]:
+def record(row: pd.Series, roles: list[str]) -> dict[str, Any]:
+    """One unit of the table as the bundle lists it, with its roles in the report."""
     import pandas as pd
 
     users = row["users"]
@@ -73,7 +74,7 @@ def _record(row: pd.Series, roles: list[str]) -> dict[str, Any]:
     }
 
 
-def _highlights(table: pd.DataFrame) -> dict[int, list[str]]:
+def highlights(table: pd.DataFrame) -> dict[int, list[str]]:
     """The units that matter.
 
     Strongest evidence either way (sorted by it, never in both lists), largest movers, and three
@@ -101,7 +102,7 @@ def _highlights(table: pd.DataFrame) -> dict[int, list[str]]:
     return picks
 
 
-def _baselines(table: pd.DataFrame) -> dict[str, Any]:
+def baselines(table: pd.DataFrame) -> dict[str, Any]:
     """Average interval width of each approach (the reader sees what pooling buys)."""
     return {
         "no_pooling": {"mean_width": float((table["no_pool_high"] - table["no_pool_low"]).mean())},
@@ -112,7 +113,7 @@ def _baselines(table: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _shrinkage_by_size(table: pd.DataFrame) -> list[dict[str, Any]]:
+def shrinkage_by_size(table: pd.DataFrame) -> list[dict[str, Any]]:
     """Median shrinkage by unit size (users; nothing when users are unknown)."""
     if not table["users"].notna().all():
         return []
