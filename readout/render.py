@@ -30,7 +30,7 @@ def code_version() -> str:
     digest = hashlib.sha256()
     paths = (
         sorted(TEMPLATES.rglob("*"))
-        + sorted((HERE / "wording").glob("*.py"))
+        + sorted((HERE / "wording").rglob("*.py"))
         + [Path(__file__).resolve()]
     )
     for path in paths:

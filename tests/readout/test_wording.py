@@ -148,7 +148,7 @@ def test_since_last_names_a_new_analysis_version_instead_of_monte_carlo_noise():
 
 
 def test_the_student_t_model_says_how_its_posterior_was_computed():
-    from readout.wording.ab_model import prior_sentences
+    from readout.wording.ab_test.model import prior_sentences
 
     bundle = copy.deepcopy(load("income-spend"))
     bundle["prior"] = {"kind": "studentt", "mu_mean": 11.5, "mu_sd": 1.2, "sigma_sd": 1.2}

@@ -5,7 +5,7 @@ How long until a decision, revenue in its two parts, CUPED, observational and ra
 
 from __future__ import annotations
 
-from readout.wording.ab_common import (
+from readout.wording.ab_test.common import (
     comparison_of,
     lift_text,
     metric_name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from readout.wording.ab_common import (
+from readout.wording.ab_test.common import (
     STATUS_WORDS,
     VERDICT_LABELS,
     arm_word,
@@ -14,7 +14,7 @@ from readout.wording.ab_common import (
     share_text,
     units_word,
 )
-from readout.wording.ab_model import confidence, test_interval
+from readout.wording.ab_test.model import confidence, test_interval
 from readout.wording.numbers import (
     NBSP,
     Bundle,

@@ -10,7 +10,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 
 from __future__ import annotations
 
-from readout.wording.ab_common import (
+from readout.wording.ab_test.common import (
     CHECK_NAMES,
     VERDICT_LABELS,
     arm_word,
@@ -33,14 +33,19 @@ from readout.wording.ab_common import (
     units_word,
     with_arm_labels,
 )
-from readout.wording.ab_model import (
+from readout.wording.ab_test.model import (
     check_lines,
     frequentist_sentence,
     prior_sentences,
     sensitivity_text,
 )
-from readout.wording.ab_notes import days_list, forecast_section, forecast_sentence, note_sentences
-from readout.wording.ab_tables import segments_intro, table_set
+from readout.wording.ab_test.notes import (
+    days_list,
+    forecast_section,
+    forecast_sentence,
+    note_sentences,
+)
+from readout.wording.ab_test.tables import segments_intro, table_set
 from readout.wording.common import diagnostic_problems
 from readout.wording.numbers import (
     Bundle,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from readout.wording.ab_common import (
+from readout.wording.ab_test.common import (
     VERDICT_LABELS,
     arm_word,
     left_out_clauses,
