@@ -24,7 +24,6 @@ from pydantic import Field, field_validator
 
 from analyses.core import figures, stats
 from analyses.core.base import (
-    SUMMARY_SCHEMA,
     Analysis,
     BaseSpec,
     DataError,
@@ -37,6 +36,7 @@ from analyses.core.base import (
 )
 from analyses.core.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
 from analyses.core.inputs import Column, Fetched, Request, Rows, RowsSource
+from analyses.mixture_results import MixtureDecision, MixtureResults
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -559,37 +559,12 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     return out
 
 
-RESULT_SCHEMA: dict[str, Any] = {
-    "required": ["components", "chosen_components", "assignment"],
-    "properties": {
-        "components": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["weight", "mean", "sd"],
-                "properties": {
-                    "weight": SUMMARY_SCHEMA,
-                    "mean": SUMMARY_SCHEMA,
-                    "sd": SUMMARY_SCHEMA,
-                },
-            },
-        },
-        "chosen_components": {"type": "integer", "minimum": 1},
-        "comparison": {"type": "array"},
-        "assignment": {
-            "type": "object",
-            "required": ["confident", "ambiguous", "threshold"],
-        },
-    },
-}
-
-
 ANALYSIS = Analysis(
     name="mixture",
     version="3",
     spec=Spec,
-    result_schema=RESULT_SCHEMA,
+    results=MixtureResults,
+    decision=MixtureDecision,
     request=request,
     load=load,
     fit=fit,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from readout import store
 from readout.errors import ConfigError, DataError, Terminated
 
 _config = click.option(
@@ -108,10 +109,10 @@ def _crash_log(exc: BaseException) -> Path:
     from readout.masking import scrub
 
     text = scrub("".join(traceback.format_exception(exc)))
-    for folder in (Path.cwd() / ".cache" / "logs", Path(tempfile.gettempdir())):
+    for folder in (Path.cwd() / store.CRASH_LOG_FOLDER, Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "readout-error.log"
+            path = folder / store.CRASH_LOG
             path.write_text(text)
             return path
         except OSError:
@@ -140,7 +141,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="readout: %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_masked)
-    configure_pytensor(Path.cwd() / ".cache" / "pytensor")
+    configure_pytensor(Path.cwd() / store.PYTENSOR_CACHE)
 
 
 @main.command()
@@ -185,7 +186,7 @@ def run(
         click.echo(f"readout: {o.name} failed: {o.message}", err=True)
     click.echo(
         f"readout: {len(outcomes) - len(failed)} of {len(outcomes)} experiment(s) ok; "
-        f"site at {output / 'index.html'}"
+        f"site at {store.site_index(output)}"
     )
     sys.exit(runner.exit_code(outcomes))
 
@@ -212,8 +213,9 @@ def render(config_path: Path, output: Path, engine: str) -> None:
             written = quarto.write_project(config, output)
         except ConfigError as exc:
             _fail(exc)
-        click.echo(f"readout: wrote {len(written)} .qmd file(s) to {output / quarto.FOLDER}")
-        _, message = quarto.render_project(output / quarto.FOLDER)
+        project = store.quarto_project(output)
+        click.echo(f"readout: wrote {len(written)} .qmd file(s) to {project}")
+        _, message = quarto.render_project(project)
         click.echo(f"readout: {message}")
         return
     try:
@@ -226,7 +228,7 @@ def render(config_path: Path, output: Path, engine: str) -> None:
 @main.command()
 @_config
 @_output
-@click.option("--dry-run", is_flag=True, help="Write the .eml files to OUTPUT/outbox only.")
+@click.option("--dry-run", is_flag=True, help=f"Write the messages to OUTPUT/{store.OUTBOX} only.")
 @click.option(
     "--resend",
     multiple=True,

@@ -19,7 +19,7 @@ import numpy as np
 
 from analyses.core.inputs import Experiment as ExperimentPart
 from analyses.core.inputs import Fetched, Request, Rows, Summary
-from readout import registry
+from readout import registry, store
 from readout.errors import DataError
 from readout.masking import mask
 from readout.queries import Where, fetch
@@ -27,9 +27,6 @@ from readout.sources import Engine, open_file, open_source
 
 if TYPE_CHECKING:
     from readout.config import Experiment
-
-#: Where compiled SQL is cached inside the output folder.
-QUERY_CACHE = Path(".cache") / "queries"
 
 
 def sha256_file(path: Path) -> str:
@@ -148,7 +145,7 @@ def fetch_data(
     analysis = registry.get(experiment.spec.analysis)
     request = analysis.request(experiment.spec)
     where = where_of(experiment)
-    cache = output / QUERY_CACHE if output is not None else None
+    cache = store.query_cache(output) if output is not None else None
     files: dict[str, Engine] = {}
     try:
         for name, path in experiment.input_paths().items():

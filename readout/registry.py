@@ -41,3 +41,8 @@ def available() -> list[str]:
 def get(name: str) -> Analysis:
     """The analysis called ``name``; ``KeyError`` when there is none."""
     return _all()[name]
+
+
+def wording_module(name: str) -> str:
+    """The import name of an analysis's wording package: ``readout.wording.<name>``."""
+    return f"readout.wording.{name}"

@@ -26,8 +26,8 @@ from analyses.ab_test.decide import (
 )
 from analyses.ab_test.figures import plot
 from analyses.ab_test.fit import fit, key_numbers
+from analyses.ab_test.results import AbDecision, AbResults
 from analyses.ab_test.robust import robust_model
-from analyses.ab_test.schema import RESULT_SCHEMA
 from analyses.ab_test.spec import Decision, Priors, Spec
 from analyses.core.base import Analysis
 
@@ -51,7 +51,8 @@ ANALYSIS = Analysis(
     name="ab_test",
     version="8",
     spec=Spec,
-    result_schema=RESULT_SCHEMA,
+    results=AbResults,
+    decision=AbDecision,
     request=request,
     load=load,
     fit=fit,

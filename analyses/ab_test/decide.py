@@ -11,6 +11,7 @@ from typing import Any
 from analyses.ab_test.metrics import Metric, headline_lift
 from analyses.ab_test.spec import Decision, Spec
 from analyses.core.base import Tone
+from analyses.core.results import plain
 
 #: Verdicts of a randomised test and their tones.
 VERDICTS = {
@@ -116,6 +117,8 @@ def failed_checks(results: dict[str, Any], diagnostics: dict[str, Any]) -> list[
 
     Any of them withholds the verdict (and every chance of being better, in words and figures).
     """
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results, diagnostics = plain(results), plain(diagnostics)
     optional = {"ok": True}
     return [
         check
@@ -136,6 +139,8 @@ def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> 
     stops at a guardrail that shows harm beyond its tolerance (keep the control) or might
     (keep collecting). ``deciding_metric`` names the metric that decided.
     """
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results, diagnostics = plain(results), plain(diagnostics)
     failed = failed_checks(results, diagnostics)
     metrics = results["metrics"]
     primary = metrics[0]

@@ -12,6 +12,7 @@ from analyses.core import figures
 from analyses.core.base import (
     Fit,
 )
+from analyses.core.results import plain
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,8 +30,9 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     being better, formatted as in the prose: never 0% or 100%), unless a health check failed:
     then no chance of being better is shown anywhere.
     """
-    results = fit.results
-    healthy = not failed_checks(results, fit.diagnostics)
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results = plain(fit.results)
+    healthy = not failed_checks(results, plain(fit.diagnostics))
     post = fit.posterior["posterior"].to_dataset()
     labels = results.get("arm_labels") or {}
     name = lambda arm: labels.get(arm, arm)  # noqa: E731

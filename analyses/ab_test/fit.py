@@ -23,10 +23,12 @@ from analyses.ab_test.data import ArmData
 from analyses.ab_test.decide import decide_comparisons, metric_status
 from analyses.ab_test.forecast import forecast_primary
 from analyses.ab_test.metrics import Metric
+from analyses.ab_test.results import AbResults
 from analyses.ab_test.robust import fit_robust
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Fit, Settings
+from analyses.core.results import Diagnostics, plain
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -190,7 +192,12 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
                 for r in results["segments"]
             ]
         )
-    return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
+    return Fit(
+        results=AbResults.model_validate(results),
+        posterior=tree,
+        diagnostics=Diagnostics.model_validate(diagnostics),
+        tables=tables,
+    )
 
 
 def _segments(
@@ -270,6 +277,8 @@ def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
 
     The absolute lift where a relative one is not defined (a control at 0).
     """
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results = plain(results)
     comp = next(c for c in results["comparisons"] if c["arm"] == results["primary"])
     relative = comp["lift_rel"] is not None
     lift = metrics.headline_lift(comp)

@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from analyses.core.results import (
+    Decision,
+    Diagnostics,
+    Envelope,
+    KeyNumbers,
+    Results,
+    bundle_model,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
@@ -29,20 +38,6 @@ CI_PROB = 0.94
 CI_KIND = "hdi"
 #: The default random seed of every fit.
 SEED = 20261121
-
-#: JSON Schema pieces the analyses' result schemas and the bundle schema share.
-INTERVAL_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {"type": "number"},
-    "minItems": 2,
-    "maxItems": 2,
-}
-SUMMARY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["mean", "hdi"],
-    "properties": {"mean": {"type": "number"}, "hdi": INTERVAL_SCHEMA},
-}
-PROB_SCHEMA: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 class DataError(ValueError):
@@ -137,17 +132,20 @@ class BaseSpec(BaseModel):
 
 
 @dataclass(frozen=True)
-class Fit:
+class Fit[R: Results]:
     """What ``fit`` returns: summaries for the bundle and the posterior for ``posterior.nc``.
 
     Attributes
     ----------
     results
-        Analysis-specific summaries (plain JSON types), merged into the bundle.
+        The analysis's typed results (its ``Analysis.results`` model), merged into the
+        bundle.
     posterior
         Posterior draws (and sample stats where MCMC was used) as a DataTree.
     diagnostics
-        ``r_hat_max``, ``ess_bulk_min``, ``divergences``, ``ok``, the limits and ``method``.
+        How the posterior was computed and whether it can be trusted
+        (:class:`~analyses.core.results.Diagnostics`: ``r_hat_max``, ``ess_bulk_min``,
+        ``divergences``, ``ok``, the limits and ``method``).
     warnings
         Problems with the data that did not stop the fit, as ``{"code", "count", ...}``;
         every code must be listed in the analysis's ``warning_codes``.
@@ -156,9 +154,9 @@ class Fit:
         for results too long for the bundle, the page or the PDF.
     """
 
-    results: dict[str, Any]
+    results: R
     posterior: xr.DataTree
-    diagnostics: dict[str, Any]
+    diagnostics: Diagnostics
     warnings: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -179,8 +177,10 @@ class Analysis:
         (part of the fit cache key).
     spec
         A pydantic model of its config keys (unknown keys are rejected).
-    result_schema
-        JSON Schema ``required`` and ``properties`` of the results it adds to a bundle.
+    results, decision, diagnostics
+        The typed models of the results it adds to a bundle, of its verdict and of its
+        diagnostics (:mod:`analyses.core.results`); the bundle's model and JSON Schema
+        are generated from them (:attr:`bundle`, :attr:`result_schema`).
     request
         ``request(spec) -> Request``: what the engine must fetch, in the words of
         :mod:`analyses.inputs` (row-level columns, or sufficient statistics per group).
@@ -188,15 +188,16 @@ class Analysis:
         ``load(spec, fetched, files) -> (data, warnings)``: check what was fetched, return
         what to fit; raise :class:`DataError` naming the data, the column and the fix.
     fit
-        ``fit(spec, rows, settings) -> Fit``: fit the model and summarise it.
+        ``fit(spec, rows, settings) -> Fit``: fit the model and summarise it in its typed
+        ``results``.
     decide
-        ``decide(spec, results, diagnostics) -> dict``: the verdict and the numbers behind
-        it (``verdict``, ``reason_code``, ...), from numbers only; words come later.
+        ``decide(spec, results, diagnostics) -> Decision``: the verdict and the numbers
+        behind it (``verdict``, ``reason_code``, ...), from numbers only; words come later.
     plot
         ``plot(fit, ci_prob) -> {key: Figure}``: matplotlib figures; captions and alt text
         come from the wording at render time.
     key_numbers
-        ``key_numbers(results) -> dict``: the headline number a history of readouts
+        ``key_numbers(results) -> KeyNumbers``: the headline number a history of readouts
         follows (``label``, ``scale``, ``mean``, ``hdi``, ``prob``, ``n``).
     verdicts
         Every verdict ``decide`` can return, with its :class:`Tone`.
@@ -207,26 +208,43 @@ class Analysis:
     input_files
         ``input_files(spec) -> [path]``: further files the fit reads (relative to the
         config), so that changing them refits and ``readout validate`` checks them.
+    recovery
+        Optional: ``recovery(spec, tables, truth, unit_column, truth_column) -> DataFrame``
+        compares a readout's full tables (``{key: DataFrame}``) with known true effects
+        (``readout recovery``); ``None`` when the analysis cannot.
     """
 
     name: str
     version: str
     spec: type[BaseSpec]
-    result_schema: Mapping[str, Any]
+    results: type[Results]
+    decision: type[Decision]
     request: Callable[..., Any]
     load: Callable[..., tuple[Any, list[dict[str, Any]]]]
     fit: Callable[..., Fit]
-    decide: Callable[..., dict[str, Any]]
+    decide: Callable[..., Decision | Mapping[str, Any]]
     plot: Callable[..., dict[str, Figure]]
-    key_numbers: Callable[[Mapping[str, Any]], dict[str, Any]]
+    key_numbers: Callable[..., KeyNumbers | Mapping[str, Any]]
     verdicts: Mapping[str, Tone]
+    diagnostics: type[Diagnostics] = Diagnostics
     warning_codes: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     input_files: Callable[[BaseSpec], list[str]] = no_input_files
+    recovery: Callable[..., pd.DataFrame] | None = None
 
     def tone(self, verdict: str) -> Tone:
         """The tone of one of this analysis's verdicts."""
         return self.verdicts[verdict]
+
+    @property
+    def bundle(self) -> type[Envelope]:
+        """The model of this analysis's whole bundle (envelope, results, decision)."""
+        return bundle_model(self.name, self.results, self.decision, self.diagnostics)
+
+    @property
+    def result_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the results it adds to a bundle (from :attr:`results`)."""
+        return self.results.model_json_schema()
 
 
 #: PyTensor's numba backend. Measured on 2 cores for the three-component mixture: a first

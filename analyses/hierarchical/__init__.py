@@ -14,7 +14,7 @@ from analyses.hierarchical.decide import VERDICTS, decide, group_verdict
 from analyses.hierarchical.figures import plot
 from analyses.hierarchical.fit import fit, key_numbers
 from analyses.hierarchical.models import SUMMARY_DRAWS, centred_groups, full_model
-from analyses.hierarchical.schema import RESULT_SCHEMA
+from analyses.hierarchical.results import GridDiagnostics, HierarchicalDecision, HierarchicalResults
 from analyses.hierarchical.spec import Spec
 
 __all__ = [
@@ -37,7 +37,9 @@ ANALYSIS = Analysis(
     name="hierarchical",
     version="4",
     spec=Spec,
-    result_schema=RESULT_SCHEMA,
+    results=HierarchicalResults,
+    decision=HierarchicalDecision,
+    diagnostics=GridDiagnostics,
     request=request,
     load=load,
     fit=fit,

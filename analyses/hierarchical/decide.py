@@ -6,6 +6,7 @@ from typing import Any
 
 from analyses.core import stats
 from analyses.core.base import Tone
+from analyses.core.results import plain
 from analyses.hierarchical.spec import Spec
 
 VERDICTS = {
@@ -36,6 +37,8 @@ def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> 
     Negative or unclear from the HDI of the average over the units; each group's own verdict beside
     it. Withheld when the computation's checks failed.
     """
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results, diagnostics = plain(results), plain(diagnostics)
     low, high = results["average"]["hdi"]
     numbers = {
         "average_hdi": [low, high],

@@ -8,6 +8,7 @@ import numpy as np
 
 from analyses.core import figures, stats
 from analyses.core.base import Fit
+from analyses.core.results import plain
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,7 +33,8 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
 
     Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
     """
-    results, table, posterior = fit.results, fit.tables["units"], fit.posterior
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results, table, posterior = plain(fit.results), fit.tables["units"], fit.posterior
     out: dict[str, Figure] = {}
     groups = [g["group"] for g in results["groups"]]
     color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}

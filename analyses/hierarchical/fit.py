@@ -23,10 +23,12 @@ import numpy as np
 
 from analyses.core import pooling, stats
 from analyses.core.base import Fit, Settings
+from analyses.core.results import plain
 from analyses.hierarchical import models
 from analyses.hierarchical import units as units_table
 from analyses.hierarchical.data import Units
 from analyses.hierarchical.figures import MAX_POINTS
+from analyses.hierarchical.results import GridDiagnostics, HierarchicalResults
 from analyses.hierarchical.spec import Spec
 
 
@@ -122,15 +124,17 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit:
             coords={"sigma_unit": pooled.tau_u_grid, "sigma_group": pooled.tau_g_grid},
         )
     return Fit(
-        results=results,
+        results=HierarchicalResults.model_validate(results),
         posterior=xr.DataTree.from_dict(tree),
-        diagnostics=diagnostics,
+        diagnostics=GridDiagnostics.model_validate(diagnostics),
         tables={"units": table},
     )
 
 
 def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
     """The numbers a history of readouts follows: the average effect over the units."""
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results = plain(results)
     return {
         "label": f"average effect over the {results['unit_label']}s",
         "scale": "value",

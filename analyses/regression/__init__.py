@@ -14,7 +14,7 @@ from analyses.regression.decide import VERDICTS, decide
 from analyses.regression.figures import plot
 from analyses.regression.fit import fit, key_numbers
 from analyses.regression.models import likelihood, log_density, model, priors
-from analyses.regression.schema import RESULT_SCHEMA
+from analyses.regression.results import RegressionDecision, RegressionResults
 from analyses.regression.spec import Spec
 
 __all__ = [
@@ -39,7 +39,8 @@ ANALYSIS = Analysis(
     name="regression",
     version="4",
     spec=Spec,
-    result_schema=RESULT_SCHEMA,
+    results=RegressionResults,
+    decision=RegressionDecision,
     request=request,
     load=load,
     fit=fit,

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from analyses.core.base import Tone
+from analyses.core.results import Diagnostics
+from analyses.regression.results import RegressionDecision, RegressionResults
 from analyses.regression.spec import Spec
 
 VERDICTS = {"fitted": Tone.NEUTRAL, "withheld": Tone.WITHHELD}
 
 
-def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
+def decide(spec: Spec, results: RegressionResults, diagnostics: Diagnostics) -> RegressionDecision:
     """How many features clearly move the target, unless the sampler's checks failed."""
-    sure = results["evidence_threshold"]
-    clear = [
-        c["name"]
-        for c in results["coefficients"]
-        if c["prob_positive"] >= sure or c["prob_positive"] <= 1 - sure
-    ]
-    numbers = {"clear_features": clear, "threshold": sure}
-    if not diagnostics["ok"]:
-        return {"verdict": "withheld", "reason_code": "health_failed", **numbers}
-    return {"verdict": "fitted", "reason_code": "coefficients_estimated", **numbers}
+    sure = results.evidence_threshold
+    clear = tuple(
+        c.name
+        for c in results.coefficients
+        if c.prob_positive >= sure or c.prob_positive <= 1 - sure
+    )
+    if not diagnostics.ok:
+        return RegressionDecision(
+            verdict="withheld", reason_code="health_failed", clear_features=clear, threshold=sure
+        )
+    return RegressionDecision(
+        verdict="fitted", reason_code="coefficients_estimated", clear_features=clear, threshold=sure
+    )

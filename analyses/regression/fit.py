@@ -16,21 +16,28 @@ comparable across features. The data are observational: coefficients describe as
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from analyses.core import stats
 from analyses.core.base import Fit, Settings
+from analyses.core.results import MISSING, Diagnostics, KeyNumbers, Summary
 from analyses.regression import models
 from analyses.regression.data import Data
+from analyses.regression.results import (
+    Check,
+    Coefficient,
+    Prediction,
+    RegressionPrior,
+    RegressionResults,
+    Step,
+)
 from analyses.regression.spec import Spec
 
 #: Replicated data sets drawn for the posterior-predictive check.
 PPC_DRAWS = 100
 
 
-def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
+def fit(spec: Spec, data: Data, settings: Settings) -> Fit[RegressionResults]:
     """Fit the regression, summarise effects per interquartile step, check it, predict."""
     import pandas as pd
     import xarray as xr
@@ -52,17 +59,17 @@ def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
     prob = settings.ci_prob
     q25, q75 = np.percentile(x, [25, 75], axis=0)
     step = np.where(q75 > q25, q75 - q25, scale)
-    coefficients = [
-        {
-            "name": feature,
-            "label": spec.feature_labels.get(feature, feature),
+    coefficients = tuple(
+        Coefficient(
+            name=feature,
+            label=spec.feature_labels.get(feature, feature),
             **stats.summary(beta_orig[:, j], prob),
-            "prob_positive": stats.prob_greater(beta_orig[:, j], 0.0),
-            "step": {"low": float(q25[j]), "high": float(q75[j]), "size": float(step[j])},
-            "per_step": stats.summary(beta_orig[:, j] * step[j], prob),
-        }
+            prob_positive=stats.prob_greater(beta_orig[:, j], 0.0),
+            step=Step(low=float(q25[j]), high=float(q75[j]), size=float(step[j])),
+            per_step=Summary(**stats.summary(beta_orig[:, j] * step[j], prob)),
+        )
         for j, feature in enumerate(spec.features)
-    ]
+    )
     mean_draws = intercept_orig[:, None] + beta_orig @ x.T
     if kind == "count":
         mean_draws = np.clip(mean_draws, 0.0, 1.0)
@@ -75,30 +82,31 @@ def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
     fitted = pd.DataFrame(
         {"row": np.arange(len(y)) + 2, "observed": y, "fitted": mean_draws.mean(axis=0)}
     )
-    results = {
-        "target_label": spec.target_label or spec.target,
-        "n": int(len(y)),
-        "likelihood": kind,
-        "error_source": "target_error" if spec.target_error else "count" if spec.count else None,
-        "prior": prior,
-        "coefficients": coefficients,
-        "evidence_threshold": stats.STRONG_EVIDENCE,
-        "intercept": stats.summary(intercept_orig, prob),
-        "sigma": stats.summary(sigma_draws, prob) if kind != "count" else None,
-        "ppc": {
-            "observed_sd": float(np.std(y, ddof=1)),
-            "replicated_sd": stats.summary(replicated.std(axis=1, ddof=1), prob),
-            "observed_mean": float(np.mean(y)),
-            "replicated_mean": stats.summary(replicated.mean(axis=1), prob),
-            "residual_sd": float(np.std(y - fitted["fitted"])),
-        },
-        "predictions": [],
-    }
     tables = {"fitted": fitted}
+    predictions: tuple[Prediction, ...] = ()
     if data.predict is not None:
-        results["predictions"], tables["predictions"] = _predictions(
+        predictions, tables["predictions"] = _predictions(
             spec, data.predict, intercept_orig, beta_orig, sigma_draws, kind, prob, rng
         )
+    results = RegressionResults(
+        target_label=spec.target_label or spec.target,
+        n=int(len(y)),
+        likelihood=kind,
+        error_source="target_error" if spec.target_error else "count" if spec.count else None,
+        prior=RegressionPrior(**prior),
+        coefficients=coefficients,
+        evidence_threshold=stats.STRONG_EVIDENCE,
+        intercept=Summary(**stats.summary(intercept_orig, prob)),
+        sigma=Summary(**stats.summary(sigma_draws, prob)) if kind != "count" else None,
+        ppc=Check(
+            observed_sd=float(np.std(y, ddof=1)),
+            replicated_sd=Summary(**stats.summary(replicated.std(axis=1, ddof=1), prob)),
+            observed_mean=float(np.mean(y)),
+            replicated_mean=Summary(**stats.summary(replicated.mean(axis=1), prob)),
+            residual_sd=float(np.std(y - fitted["fitted"])),
+        ),
+        predictions=predictions,
+    )
     params = xr.Dataset(
         {
             "beta": (("chain", "draw", "feature"), post["beta_std"].values / scale),
@@ -112,7 +120,12 @@ def fit(spec: Spec, data: Data, settings: Settings) -> Fit:
     )
     ppc_data = xr.Dataset({"y_rep": (("draw", "row"), replicated), "y": (("row",), y)})
     tree = xr.DataTree.from_dict({"posterior": params, "posterior_predictive": ppc_data})
-    return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
+    return Fit(
+        results=results,
+        posterior=tree,
+        diagnostics=Diagnostics.model_validate(diagnostics),
+        tables=tables,
+    )
 
 
 def _predictions(spec, new, intercept, beta, sigma, kind, prob, rng):
@@ -146,33 +159,31 @@ def _predictions(spec, new, intercept, beta, sigma, kind, prob, rng):
         observations = models.replicate(kind, mean_draws, sigma, error[None, :], error, rng)
         obs_hdi = stats.hdi_columns(observations, prob)
         table["observation_low"], table["observation_high"] = obs_hdi[:, 0], obs_hdi[:, 1]
-    rows = [
-        {
-            "row": str(ids[i]) if ids is not None else str(i + 2),
-            "mean": float(table["predicted_mean"].iloc[i]),
-            "hdi": [float(mean_hdi[i, 0]), float(mean_hdi[i, 1])],
-            **(
-                {"observation_hdi": [float(obs_hdi[i, 0]), float(obs_hdi[i, 1])]}
-                if obs_hdi is not None
-                else {}
+    rows = tuple(
+        Prediction(
+            row=str(ids[i]) if ids is not None else str(i + 2),
+            mean=float(table["predicted_mean"].iloc[i]),
+            hdi=(float(mean_hdi[i, 0]), float(mean_hdi[i, 1])),
+            observation_hdi=(
+                (float(obs_hdi[i, 0]), float(obs_hdi[i, 1])) if obs_hdi is not None else MISSING
             ),
-            "features": {f: float(x[i, j]) for j, f in enumerate(spec.features)},
-        }
+            features={f: float(x[i, j]) for j, f in enumerate(spec.features)},
+        )
         for i in range(len(x))
-    ]
+    )
     return rows, table
 
 
-def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+def key_numbers(results: RegressionResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the first feature's interquartile effect."""
-    first = results["coefficients"][0]
-    return {
-        "label": f"change per interquartile step of {first['label']}",
-        "scale": "value",
-        "mean": first["per_step"]["mean"],
-        "hdi": first["per_step"]["hdi"],
-        "prob": first["prob_positive"],
-        "prob_label": "chance the association is positive",
-        "n": results["n"],
-        "n_label": "rows",
-    }
+    first = results.coefficients[0]
+    return KeyNumbers(
+        label=f"change per interquartile step of {first.label}",
+        scale="value",
+        mean=first.per_step.mean,
+        hdi=first.per_step.hdi,
+        prob=first.prob_positive,
+        prob_label="chance the association is positive",
+        n=results.n,
+        n_label="rows",
+    )

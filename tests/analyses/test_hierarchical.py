@@ -124,8 +124,8 @@ def test_the_average_over_these_units_does_not_depend_on_the_seed():
     units = eight_units()
     one = h.fit(spec(), units, Settings(seed=1))
     two = h.fit(spec(), units, Settings(seed=2))
-    assert one.results["average"]["hdi"] == pytest.approx(two.results["average"]["hdi"], abs=1e-9)
-    assert one.results["new_unit"]["hdi"] == pytest.approx(two.results["new_unit"]["hdi"])
+    assert one.results.average.hdi == pytest.approx(two.results.average.hdi, abs=1e-9)
+    assert one.results.new_unit.hdi == pytest.approx(two.results.new_unit.hdi)
 
 
 def test_unit_summaries_match_the_normal_conditional_by_hand():
@@ -270,20 +270,20 @@ def test_the_exact_path_agrees_with_the_full_pymc_model_where_it_samples_cleanly
         units,
         Settings(draws=1000, tune=1000, chains=4, cores=2, seed=5),
     )
-    assert full.diagnostics["ok"], full.diagnostics
-    ess = full.diagnostics["ess_bulk_min"]
+    assert full.diagnostics.ok, full.diagnostics
+    ess = full.diagnostics.ess_bulk_min
     a = exact.tables["units"].set_index("unit")
     b = full.tables["units"].set_index("unit")
     sd = (b["hdi_high"] - b["hdi_low"]) / (2 * 1.881)
     mcse = sd / np.sqrt(ess)
     assert np.all(np.abs(a["mean"] - b["mean"]) < 4 * mcse + 4 * sd / np.sqrt(h.SUMMARY_DRAWS))
     for name in ("mu", "sigma_unit", "sigma_group"):
-        e, f = exact.results["hyper"][name], full.results["hyper"][name]
-        f_sd = np.diff(f["hdi"])[0] / (2 * 1.881)
-        assert abs(e["mean"] - f["mean"]) < 4 * f_sd / np.sqrt(ess), name
-    avg_e, avg_f = exact.results["average"], full.results["average"]
-    avg_sd = np.diff(avg_f["hdi"])[0] / (2 * 1.881)
-    assert abs(avg_e["mean"] - avg_f["mean"]) < 4 * avg_sd / np.sqrt(ess)
+        e, f = getattr(exact.results.hyper, name), getattr(full.results.hyper, name)
+        f_sd = np.diff(f.hdi)[0] / (2 * 1.881)
+        assert abs(e.mean - f.mean) < 4 * f_sd / np.sqrt(ess), name
+    avg_e, avg_f = exact.results.average, full.results.average
+    avg_sd = np.diff(avg_f.hdi)[0] / (2 * 1.881)
+    assert abs(avg_e.mean - avg_f.mean) < 4 * avg_sd / np.sqrt(ess)
 
 
 @pytest.mark.slow
@@ -303,7 +303,7 @@ def test_pooling_recovers_known_creator_effects_better_than_no_pooling(rows):
         for b in ("under 100", "100 to 500", "over 500")
     }
     assert max(gain, key=gain.get) == "under 100"
-    low, high = fit.results["hyper"]["sigma_unit"]["hdi"]
+    low, high = fit.results.hyper.sigma_unit.hdi
     assert low < 0.40 < high
 
 

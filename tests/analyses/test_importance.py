@@ -10,6 +10,7 @@ from analyses import ab_test
 from analyses.ab_test.models import student_t_log_density, student_t_model
 from analyses.core import importance
 from analyses.core.base import Settings
+from analyses.core.results import MISSING
 from analyses.core.stats import ESS_BULK_MIN
 from tests.analyses.agreement import HDI_SDS, assert_agree, combined_ess
 from tests.analyses.test_ab_test_continuous import spec
@@ -140,26 +141,26 @@ def test_importance_sampling_agrees_with_nuts(heavy_tailed, monkeypatch):
     combined Monte Carlo standard errors; the NUTS run reports itself as such."""
     spec = robust_spec()
     fast = ab_test.fit(spec, heavy_tailed, ROBUST)
-    assert fast.diagnostics["method"].startswith("Pareto-smoothed importance sampling")
-    assert fast.diagnostics["pareto_k"] <= fast.diagnostics["pareto_k_limit"] == 0.5
+    assert fast.diagnostics.method.startswith("Pareto-smoothed importance sampling")
+    assert fast.diagnostics.pareto_k <= fast.diagnostics.pareto_k_limit == 0.5
     monkeypatch.setattr(importance, "K_HAT_MAX", -np.inf)
     nuts = ab_test.fit(spec, heavy_tailed, ROBUST)
-    assert nuts.diagnostics["method"] == "NUTS (PyMC)"
-    assert "pareto_k" not in nuts.diagnostics
-    assert nuts.diagnostics["ok"]
+    assert nuts.diagnostics.method == "NUTS (PyMC)"
+    assert nuts.diagnostics.pareto_k is MISSING
+    assert nuts.diagnostics.ok
     ess = combined_ess(fast, nuts)
-    for a, b in zip(fast.results["arms"], nuts.results["arms"], strict=True):
-        assert_agree(a, b, ess, a.get("arm"))
-    fast_lift = fast.results["comparisons"][0]["lift_abs"]
-    nuts_lift = nuts.results["comparisons"][0]["lift_abs"]
-    sd = (nuts_lift["hdi"][1] - nuts_lift["hdi"][0]) / HDI_SDS
-    assert fast_lift["mean"] == pytest.approx(nuts_lift["mean"], abs=5 * sd / np.sqrt(ess))
+    for a, b in zip(fast.results.arms, nuts.results.arms, strict=True):
+        assert_agree(a, b, ess, a.name)
+    fast_lift = fast.results.comparisons[0].lift_abs
+    nuts_lift = nuts.results.comparisons[0].lift_abs
+    sd = (nuts_lift.hdi[1] - nuts_lift.hdi[0]) / HDI_SDS
+    assert fast_lift.mean == pytest.approx(nuts_lift.mean, abs=5 * sd / np.sqrt(ess))
     # And both find the true lift of 0.6.
-    assert fast_lift["hdi"][0] < 0.6 < fast_lift["hdi"][1]
+    assert fast_lift.hdi[0] < 0.6 < fast_lift.hdi[1]
 
 
 def test_importance_sampling_is_reproducible(heavy_tailed):
     first = ab_test.fit(robust_spec(), heavy_tailed, ROBUST)
     second = ab_test.fit(robust_spec(), heavy_tailed, ROBUST)
-    assert first.results["comparisons"] == second.results["comparisons"]
+    assert first.results.comparisons == second.results.comparisons
     assert first.diagnostics == second.diagnostics

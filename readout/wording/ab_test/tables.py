@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from readout import store
 from readout.wording.ab_test.common import (
     STATUS_WORDS,
     VERDICT_LABELS,
@@ -211,7 +212,7 @@ def _segments_table(bundle: Bundle) -> Table:
 
 def _segments_file(bundle: Bundle) -> str:
     files = {t["key"]: t["file"] for t in bundle.get("tables", [])}
-    return files.get("segments", "segments.csv")
+    return files.get("segments", store.table_file("segments"))
 
 
 def _segment_key(seg: dict) -> tuple[str, str]:

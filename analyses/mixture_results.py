@@ -1,0 +1,95 @@
+"""The typed results of a mixture readout: the components, the counts compared, the verdict.
+
+(Moves into ``analyses/mixture/results.py`` with the mixture's package.)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from analyses.core.results import (
+    Decision,
+    Diagnostics,
+    Prob,
+    Record,
+    Results,
+    Summary,
+    bundle_model,
+)
+
+
+class Component(Record):
+    """One sub-population: its weight, mean and spread."""
+
+    component: int
+    label: str | None
+    weight: Summary
+    mean: Summary
+    sd: Summary
+
+
+class CountCompared(Record):
+    """One component count by PSIS-LOO, as ArviZ's ``compare`` lists it."""
+
+    components: int
+    elpd: float
+    se: float
+    elpd_diff: float
+    dse: float
+    p_loo: float
+    weight: Prob
+    diagnostics: tuple[str, ...]
+
+
+class Assignment(Record):
+    """How confidently the values belong to one component."""
+
+    threshold: Prob
+    confident: int
+    ambiguous: int
+    per_component: tuple[int, ...]
+
+
+class Observed(Record):
+    """The values as observed."""
+
+    min: float
+    max: float
+    mean: float
+    sd: float
+
+
+class MixturePrior(Record):
+    """The priors, scaled to the data."""
+
+    mu_mean: float
+    mu_sd: float
+    sigma_scale: float
+
+
+class MixtureResults(Results):
+    """The results a mixture readout adds to its bundle."""
+
+    value_label: str
+    unit_label: str
+    n: int
+    prior: MixturePrior
+    chosen_components: int = Field(ge=1)
+    components: tuple[Component, ...] = Field(min_length=1)
+    comparison: tuple[CountCompared, ...]
+    label_switching: bool
+    assignment: Assignment
+    observed: Observed
+
+
+class MixtureDecision(Decision):
+    """The component count chosen, out of the largest tried."""
+
+    verdict: Literal["mixture", "withheld"]
+    components: int
+    largest_tried: int
+
+
+MixtureBundle = bundle_model("mixture", MixtureResults, MixtureDecision, Diagnostics)
