@@ -72,11 +72,11 @@ def _validator() -> Any:
 def validate(bundle: dict[str, Any]) -> None:
     """Raise unless ``bundle`` is its analysis's bundle, by the model and by the schema.
 
-    ``pydantic.ValidationError`` from the model, ``jsonschema.ValidationError`` from the
-    published schema: every bundle a run writes passes both.
+    ``jsonschema.ValidationError`` from the published schema, ``pydantic.ValidationError``
+    from the model: every bundle a run writes passes both.
     """
-    typed(bundle)
     _validator().validate(bundle)
+    typed(bundle)
 
 
 def versions() -> dict[str, str]:

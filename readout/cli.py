@@ -329,58 +329,58 @@ def recovery(
     unit_column: str | None,
     truth_column: str,
 ) -> None:
-    """Compare a pooling readout with known true effects: MSE, coverage, interval width."""
-    import pandas as pd
+    """Compare a readout with known true effects, for an analysis that declares a check.
 
-    from analyses.hierarchical import units as hierarchical_units
-    from readout import tree
-    from readout.data import read_table
+    MSE, coverage and interval width, by unit size, against the effects in the --truth file
+    (CSV or Parquet).
+    """
+    from readout import bundle, registry
+    from readout.data import read_truth
 
     config = _load(config_path)
     experiment = next((e for e in config.experiments if e.name == name), None)
-    if experiment is None or experiment.spec.analysis != "hierarchical":
+    if experiment is None:
         _fail(
             DataError(
                 str(config_path),
-                f"'{name}' is not a hierarchical experiment",
-                'name one with analysis = "hierarchical"',
+                f"there is no experiment named '{name}'",
+                f"use one of {', '.join(e.name for e in config.experiments)}",
             )
         )
-    latest = tree.latest(output, name)
-    if latest is None or not (latest / "units.csv").is_file():
+    analysis = registry.get(experiment.spec.analysis)
+    if analysis.recovery is None:
+        able = [n for n in registry.available() if registry.get(n).recovery is not None]
         _fail(
             DataError(
-                str(output / name),
-                "no readout with units.csv yet",
-                f"run `readout run --only {name}` first",
+                str(config_path),
+                f"'{name}' is an experiment of analysis {analysis.name}, which has no "
+                "recovery check against known effects",
+                f"name an experiment whose analysis has one ({', '.join(able) or 'none'})",
             )
         )
+    latest = store.latest(output, name)
+    if latest is None:
+        _fail(
+            DataError(
+                str(output / name), "no readout yet", f"run `readout run --only {name}` first"
+            )
+        )
+    made = bundle.read(latest / store.BUNDLE)
+    tables = {t["key"]: latest / t["file"] for t in made.get("tables", [])}
     try:
-        known = read_table(truth, "--truth")
-        unit = unit_column or experiment.spec.unit
-        for column in (unit, truth_column):
-            if column not in known.columns:
-                raise DataError(
-                    str(truth),
-                    f"column '{column}' is missing",
-                    "pass --unit-column / --truth-column",
-                )
+        table = analysis.recovery(
+            experiment.spec,
+            tables,
+            read_truth(truth),
+            str(truth),
+            unit_column=unit_column,
+            truth_column=truth_column,
+        )
     except DataError as exc:
         _fail(exc)
-    units = pd.read_csv(latest / "units.csv", dtype={"unit": str})
-    table = hierarchical_units.recovery(
-        units, known.set_index(known[unit].astype(str))[truth_column]
-    )
     prob = round(100 * experiment.settings.ci_prob)
     click.echo(f"{name}, readout {latest.name}: {prob}% intervals against {truth.name}")
-    click.echo(
-        f"{'users':<11} {'units':>5}  {'method':<17} {'MSE':>7} {'coverage':>9} {'width':>7}"
-    )
-    for row in table.itertuples():
-        click.echo(
-            f"{row.bucket:<11} {row.units:>5}  {row.method:<17} {row.mse:>7.3f} "
-            f"{row.coverage:>9.3f} {row.width:>7.3f}"
-        )
+    click.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
 @main.command()

@@ -26,6 +26,8 @@ from readout.queries import Where, fetch
 from readout.sources import Engine, open_file, open_source
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from readout.config import Experiment
 
 
@@ -182,3 +184,26 @@ def fetch_data(
 def _key_of(experiment: Experiment, file: str) -> str:
     spec = experiment.spec.model_dump()
     return next((k for k, v in spec.items() if v == file), "a key")
+
+
+def read_truth(path: Path) -> pd.DataFrame:
+    """A file of known true effects (CSV or Parquet), for ``readout recovery``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing or is neither CSV nor Parquet.
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(
+            str(path), "the file does not exist", "give the path of a CSV or Parquet file"
+        )
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise DataError(
+        str(path), "is neither a CSV nor a Parquet file", "give a .csv or .parquet file"
+    )

@@ -16,6 +16,7 @@ from analyses.hierarchical.fit import fit, key_numbers
 from analyses.hierarchical.models import SUMMARY_DRAWS, centred_groups, full_model
 from analyses.hierarchical.results import GridDiagnostics, HierarchicalDecision, HierarchicalResults
 from analyses.hierarchical.spec import Spec
+from analyses.hierarchical.units import recover
 
 __all__ = [
     "ANALYSIS",
@@ -49,4 +50,5 @@ ANALYSIS = Analysis(
     verdicts=VERDICTS,
     warning_codes=("units_too_few_users", "units_no_spread", "bad_std_error"),
     figures=("shrinkage", "groups", "diagnostics"),
+    recovery=recover,
 )

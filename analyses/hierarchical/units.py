@@ -6,11 +6,15 @@ the no-pooling and complete-pooling baselines, shrinkage by size, and recovery o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from analyses.core import stats
+from analyses.core.base import DataError
+from analyses.hierarchical.spec import Spec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -183,3 +187,57 @@ def recovery(table: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def recover(
+    spec: Spec,
+    tables: Mapping[str, Path],
+    truth: pd.DataFrame,
+    truth_label: str,
+    unit_column: str | None = None,
+    truth_column: str = "true_effect",
+) -> pd.DataFrame:
+    """``readout recovery``: a readout's unit table against known true effects.
+
+    Parameters
+    ----------
+    spec
+        The experiment's config keys.
+    tables
+        The readout's full tables by key (their CSV files); this needs ``units``.
+    truth
+        One row per unit: its id (``unit_column``, default the experiment's ``unit``) and
+        its true effect (``truth_column``).
+    truth_label
+        How messages name the truth file.
+
+    Returns
+    -------
+    DataFrame
+        ``users`` (the size bucket), ``units``, ``method``, ``MSE``, ``coverage``,
+        ``width``: one row per bucket and method (:func:`recovery`).
+
+    Raises
+    ------
+    DataError
+        A column missing from the truth file, or a readout without its unit table.
+    """
+    import pandas as pd
+
+    unit = unit_column or spec.unit
+    for column in (unit, truth_column):
+        if column not in truth.columns:
+            raise DataError(
+                truth_label,
+                f"column '{column}' is missing",
+                "pass --unit-column / --truth-column",
+            )
+    if "units" not in tables or not Path(tables["units"]).is_file():
+        raise DataError(
+            spec.name,
+            "the latest readout has no unit table",
+            f"run `readout run --only {spec.name} --force` first",
+        )
+    units = pd.read_csv(tables["units"], dtype={"unit": str})
+    table = recovery(units, truth.set_index(truth[unit].astype(str))[truth_column])
+    return table.rename(columns={"bucket": "users", "mse": "MSE"})
