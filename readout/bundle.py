@@ -24,11 +24,6 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.j
 KEY_PACKAGES = ("readout", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas")
 
 
-def models() -> dict[str, type[Envelope]]:
-    """Each analysis's bundle model, by the analysis's name."""
-    return {name: registry.get(name).bundle for name in registry.available()}
-
-
 def typed(bundle: dict[str, Any]) -> Envelope:
     """A bundle as its analysis's typed model (``pydantic.ValidationError`` if it is not one).
 
@@ -40,15 +35,19 @@ def typed(bundle: dict[str, Any]) -> Envelope:
     return registry.get(bundle["analysis"]).bundle.model_validate(bundle)
 
 
-@functools.cache
 def schema() -> dict[str, Any]:
     """The bundle's JSON Schema, generated from every analysis's bundle model.
 
     One branch per analysis, chosen by ``analysis``.
     """
+    return _schema(tuple(registry.available()))
+
+
+@functools.cache
+def _schema(names: tuple[str, ...]) -> dict[str, Any]:
     from pydantic import Field, TypeAdapter
 
-    found = list(models().values())
+    found = [registry.get(name).bundle for name in names]
     union = found[0] if len(found) == 1 else Union[tuple(found)]  # noqa: UP007
     adapter = TypeAdapter(Annotated[union, Field(discriminator="analysis")])
     generated = adapter.json_schema(ref_template="#/$defs/{model}")
@@ -60,12 +59,16 @@ def schema() -> dict[str, Any]:
     }
 
 
-@functools.cache
 def _validator() -> Any:
+    return _validator_of(tuple(registry.available()))
+
+
+@functools.cache
+def _validator_of(names: tuple[str, ...]) -> Any:
     import jsonschema
 
     return jsonschema.Draft202012Validator(
-        schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        _schema(names), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
 
 

@@ -79,7 +79,8 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
     """
     from readout import wording
 
-    text = wording.readout_text(bundle)
+    words = wording.report(bundle)
+    text = words.text
     figures = [
         {
             **fig,
@@ -89,9 +90,20 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
         }
         for fig in bundle["figures"]
     ]
-    template = environment().get_template(f"{bundle['analysis']}.html.j2")
     url = store.readout_url(site_url, bundle["experiment"], bundle["readout_date"])
-    return template.render(bundle=bundle, text=text, figures=figures, report_url=url)
+    return environment().get_template(template_of(bundle["analysis"])).render(
+        bundle=bundle, text=text, figures=figures, report_url=url, layout=words.layout
+    )
+
+
+#: The page of an analysis without a template of its own: its wording's layout, in order.
+GENERIC = "readout.html.j2"
+
+
+def template_of(analysis: str) -> str:
+    """The page template of an analysis: ``<analysis>.html.j2`` where there is one."""
+    own = f"{analysis}.html.j2"
+    return own if (TEMPLATES / own).is_file() else GENERIC
 
 
 def write_pdf(html: str, target: Path) -> None:
