@@ -91,8 +91,10 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
         for fig in bundle["figures"]
     ]
     url = store.readout_url(site_url, bundle["experiment"], bundle["readout_date"])
-    return environment().get_template(template_of(bundle["analysis"])).render(
-        bundle=bundle, text=text, figures=figures, report_url=url, layout=words.layout
+    return (
+        environment()
+        .get_template(template_of(bundle["analysis"]))
+        .render(bundle=bundle, text=text, figures=figures, report_url=url, layout=words.layout)
     )
 
 
