@@ -2,13 +2,13 @@
 
 ``common`` (labels and the comparison sentences every part shares), ``tables`` (arms,
 comparisons, scorecard, segments), ``model`` (priors, sensitivity, the traditional test,
-checks), ``notes`` (forecast, revenue's parts, CUPED, caveats) and ``body`` (the readout's
+checks), ``notes`` (forecast, revenue's parts, CUPED, caveats) and ``words`` (the readout's
 headline, key sentences, sections and figure texts).
 """
 
 from __future__ import annotations
 
-from readout.wording.ab_test.body import GLOSSARY, WARNINGS, body, history, subject
+from readout.wording.ab_test.words import GLOSSARY, WARNINGS, body, history, subject
 from readout.wording.ab_test.common import VERDICT_LABELS
 
 #: Transitional: this wording still reads the bundle as a plain dict (see

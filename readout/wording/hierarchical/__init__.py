@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from readout.wording.hierarchical.body import GLOSSARY, VERDICT_LABELS, WARNINGS, body, history
+from readout.wording.hierarchical.words import GLOSSARY, VERDICT_LABELS, WARNINGS, body, history
 
 #: Transitional: this wording still reads the bundle as a plain dict (see
 #: :func:`readout.wording.readout_text`); the next round converts it and removes the flag.

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from readout.wording.regression.body import GLOSSARY, VERDICT_LABELS, WARNINGS, body, history
+from readout.wording.regression.words import GLOSSARY, VERDICT_LABELS, WARNINGS, body, history
 
 __all__ = ["GLOSSARY", "VERDICT_LABELS", "WARNINGS", "body", "history"]
