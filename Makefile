@@ -53,7 +53,7 @@ publish: setup ## Copy the site to $(DEST), a folder of its own (new, empty or p
 	@test -n "$(DEST)" || { echo "usage: make publish DEST=/srv/readouts (or host:path)"; exit 2; }
 	.venv/bin/readout publish --config $(CONFIG) --output $(OUTPUT) "$(DEST)"
 
-validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/width against its ground truth
+validate-pooling: setup data ## Fit the 500-creator demo; readout recovery prints MSE/coverage/width against its ground truth
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
@@ -68,7 +68,7 @@ format: setup ## Format the code with ruff
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-schema: setup ## Write docs/bundle.schema.json from the analyses' result schemas
+schema: setup ## Write docs/bundle.schema.json, generated from the analyses' typed results (pydantic models)
 	.venv/bin/readout schema --write
 
 snapshots: setup ## Update the wording snapshot tests after a deliberate change
