@@ -8,8 +8,8 @@ headline, key sentences, sections and figure texts).
 
 from __future__ import annotations
 
-from readout.wording.ab_test.words import GLOSSARY, WARNINGS, body, history, subject
 from readout.wording.ab_test.common import VERDICT_LABELS
+from readout.wording.ab_test.words import GLOSSARY, WARNINGS, body, history, subject
 
 #: Transitional: this wording still reads the bundle as a plain dict (see
 #: :func:`readout.wording.readout_text`); the next round converts it and removes the flag.
