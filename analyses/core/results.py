@@ -115,7 +115,8 @@ class Diagnostics(Record):
     divergences: int = Field(ge=0)
     ok: bool
     r_hat_limit: float | MISSING = MISSING
-    ess_limit: float | MISSING = MISSING
+    #: A whole number of draws as written (``400``, not ``400.0``).
+    ess_limit: int | float | MISSING = MISSING
     method: str | MISSING = MISSING
     #: Importance sampling: Pareto k-hat of the weights and the largest trusted.
     pareto_k: float | MISSING = MISSING
