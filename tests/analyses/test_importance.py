@@ -96,7 +96,7 @@ def test_finite_differences_give_the_gradient_and_hessian():
         return -0.5 * np.einsum("ni,ij,nj->n", theta, a, theta) + theta[:, 0] ** 3
 
     x = np.array([0.3, -0.2, 0.5])
-    gradient, hessian = importance._derivatives(cubic, x)
+    gradient, hessian = importance.derivatives(cubic, x)
     np.testing.assert_allclose(gradient, -a @ x + [3 * x[0] ** 2, 0, 0], atol=1e-6)
     np.testing.assert_allclose(hessian, -a + np.diag([6 * x[0], 0, 0]), atol=1e-5)
 

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats as sps
 
 from analyses import mixture as m
+from analyses import mixture_model as mm
 from analyses.base import DataError, Settings
 from tests.analyses.agreement import HDI_SDS, assert_agree, combined_ess
 
@@ -42,7 +43,7 @@ def test_pointwise_log_likelihood_matches_pymc(k):
 
     rng = np.random.default_rng(k)
     y = np.concatenate([rng.normal(-2, 1, 40), rng.normal(3, 0.5, 30)])
-    model, _ = m.mixture_model(y, k)
+    model, _ = mm.mixture_model(y, k)
     shape = (2, 5, k)
     mu = np.sort(rng.normal(0, 2, shape), axis=-1)
     sigma = rng.uniform(0.3, 2.0, shape)
@@ -146,12 +147,12 @@ def test_log_density_is_pymcs(k):
     Jacobians included (ordered means, log spreads, simplex weights)."""
     rng = np.random.default_rng(k)
     y = np.concatenate([rng.normal(-2, 1, 40), rng.normal(3, 0.5, 30)])
-    model, prior = m.mixture_model(y, k)
+    model, prior = mm.mixture_model(y, k)
     logp = model.compile_logp()
     sizes = {"mu": k, "mu_ordered__": k, "sigma_log__": k, "weight_simplex__": k - 1}
     names = [v.name for v in model.value_vars]
     points = rng.normal(0, 0.7, (5, sum(sizes[n] for n in names)))
-    ours = m.log_density(points, y, k, prior)
+    ours = mm.log_density(points, y, k, prior)
     for point, value in zip(points, ours, strict=True):
         split = np.split(point, np.cumsum([sizes[n] for n in names])[:-1])
         assert value == pytest.approx(float(logp(dict(zip(names, split, strict=True)))), rel=1e-12)
