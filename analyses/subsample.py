@@ -96,19 +96,23 @@ class Subsampled:
         m: int,
         rng: np.random.Generator,
     ) -> Subsampled:
-        """Expansions around each centre, and ``m`` rows in ``m / 2`` strata of ``key``.
+        """Expansions around each centre, and about ``m`` rows in strata of ``key``.
 
-        One pass over every row per centre, by finite differences
-        (:func:`analyses.importance.derivatives`); the sums are exactly those of the
-        rows' own expansions, so the estimator is unbiased whatever the step's rounding.
+        ``m / 4`` strata of equal counts and ``m / 4`` of equal widths (their edges merged),
+        two rows from each; with ``m`` at least the number of rows, every row. One pass
+        over every row per centre, by finite differences
+        (:func:`analyses.importance.derivatives`); the sums are exactly those of the rows'
+        own expansions, so the estimator is unbiased whatever the step's rounding.
         """
         n = key.size
         order = np.argsort(key, kind="stable")
-        ranked = key[order]
-        strata = max(1, min(m, n) // 4)
-        by_count = np.linspace(0, n, strata + 1).round().astype(int)
-        by_width = np.searchsorted(ranked, np.linspace(ranked[0], ranked[-1], strata + 1)[1:-1])
-        edges = np.unique(np.r_[by_count, by_width])
+        if m >= n:
+            edges = np.arange(n + 1)  # strata of one: every row read
+        else:
+            ranked, strata = key[order], max(1, m // 4)
+            by_count = np.linspace(0, n, strata + 1).round().astype(int)
+            by_width = np.linspace(ranked[0], ranked[-1], strata + 1)[1:-1]
+            edges = np.unique(np.r_[by_count, np.searchsorted(ranked, by_width)])
         sizes = np.diff(edges)
         pairs = [
             edges[h] + rng.choice(sizes[h], 2, replace=False) for h in np.flatnonzero(sizes > 1)

@@ -568,6 +568,7 @@ def _shapes_module():
         "mixture_shapes", ROOT / "data" / "mixture_shapes.py"
     )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass needs its module registered
     spec.loader.exec_module(module)
     return module
 
