@@ -39,19 +39,19 @@ validate: setup data ## Check experiments.toml and the data it names; fit nothin
 test: setup data ## Run the whole test suite, including a few small real-sampling tests
 	$(PY) -m pytest
 
-faults: setup data ## Run the bad-input, hostile-input and crash tests alone; print how many held
+faults: setup data ## Run the bad-input, hostile-input, crash and delivery-fault tests alone; print how many held
 	$(PY) -m pytest -m faults -q
 
 test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
 	$(PY) -m pytest -m "not slow"
 
-email: setup ## Email each new readout's PDF summary (SMTP settings from READOUT_SMTP_*)
+email: setup ## Email each new readout's PDF summary, at most once (SMTP settings from READOUT_SMTP_*)
 	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT)
 
 email-dry-run: setup ## Write the emails to reports/outbox/ without sending
 	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT) --dry-run
 
-publish: setup ## Copy the site to $(DEST) atomically (a folder, or host:path through rsync)
+publish: setup ## Copy the site to $(DEST), a folder of its own (new, empty or published before), or host:path via rsync
 	@test -n "$(DEST)" || { echo "usage: make publish DEST=/srv/readouts (or host:path)"; exit 2; }
 	.venv/bin/readout publish --config $(CONFIG) --output $(OUTPUT) "$(DEST)"
 

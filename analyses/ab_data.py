@@ -100,7 +100,8 @@ def request(spec: Spec) -> Request:
     if spec.robust:
         return {"rows": Rows((arm, value))}
     stats_kind = ("logs",) if spec.log_transform else ("moments",)
-    segments = tuple(Column("segments", s, "text", rules=()) for s in spec.segments)
+    # A unit without a segment value is kept, in the level MISSING_LEVEL (and counted).
+    segments = tuple(Column("segments", s, "text", rules=(), required=False) for s in spec.segments)
     return {
         "stats": Summary(
             by=(arm, *segments),
@@ -124,6 +125,9 @@ class ArmData:
     exposures: dict[str, int] | None = None
 
 
+#: The segment level of units without a value in the segment's column (NULL or empty).
+MISSING_LEVEL = "(missing)"
+
 STAT_KEYS = ("n", "sum", "sum2", "npos", "sumlog", "sumlog2", "num", "den", "num2", "den2")
 STAT_KEYS += ("numden", "x", "x2", "xy", "xn", "x2n")
 
@@ -132,7 +136,7 @@ def _records(frame: dict[str, np.ndarray], arm_column: str, metrics: list[Metric
     """One statistics record per row of a summary: (arm, levels, {metric: stats})."""
     for i in range(len(frame["n"])):
         arm = str(frame[arm_column][i])
-        levels = {b: str(frame[b][i]) for b in by}
+        levels = {b: _level(frame[b][i]) for b in by}
         per_metric = {}
         for m in metrics:
             record = {"units": float(frame["n"][i])}
@@ -147,6 +151,46 @@ def _records(frame: dict[str, np.ndarray], arm_column: str, metrics: list[Metric
                 record["n"] = record["npos"]
             per_metric[m.name] = record
         yield arm, levels, per_metric
+
+
+def _level(value) -> str:
+    """A segment level as text; a missing value (NULL, NaN, empty) is :data:`MISSING_LEVEL`."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "":
+        return MISSING_LEVEL
+    return str(value)
+
+
+def _segment_warnings(spec: Spec, data: ArmData) -> list[dict]:
+    """Segments that cannot break the metrics down, or have units without a level: counted.
+
+    Never silently dropped: a column empty for every unit, a column with one value only, and
+    units without a value (kept, in the level "(missing)").
+    """
+    warnings = []
+    metric = data.metrics[0].name
+    for segment in spec.segments:
+        sizes = {
+            level: int(sum(a.get("units", 0) for a in arms.values()))
+            for level, arms in data.levels[segment][metric].items()
+        }
+        total = sum(sizes.values())
+        missing = sizes.get(MISSING_LEVEL, 0)
+        named = [level for level in sizes if level != MISSING_LEVEL]
+        if not named:
+            warnings.append({"code": "segment_empty", "segment": segment, "units": total})
+        elif len(sizes) < 2:
+            warnings.append({"code": "segment_one_level", "segment": segment, "level": named[0]})
+        elif missing:
+            warnings.append(
+                {
+                    "code": "segment_missing",
+                    "segment": segment,
+                    "units": missing,
+                    "share": missing / total if total else 0.0,
+                    "level": MISSING_LEVEL,
+                }
+            )
+    return warnings
 
 
 def _add(into: dict[str, float], record: dict[str, float]) -> None:
@@ -190,7 +234,7 @@ def load(
         arms = _arm_order(control, seen, spec, source)
         data = ArmData(arms, metrics, totals, levels, exposures=exposures)
     _enough(data, spec, source)
-    return data, []
+    return data, _segment_warnings(spec, data) if data.levels else []
 
 
 def _moments_of(y: np.ndarray) -> dict[str, float]:
@@ -241,15 +285,35 @@ def _arm_order(control: str, seen: list[str], spec: Spec, source: str) -> list[s
 def _enough(data: ArmData, spec: Spec, source: str) -> None:
     """Every arm has enough values of every metric to estimate it."""
     for metric in data.metrics:
-        need = 1 if metric.kind in ("binary", "ratio") else 3
+        # A rate needs one unit; a ratio's delta method two (a spread); a mean three, and a
+        # hurdle's amount three payers (their spread, with the prior's).
+        need = {"binary": 1, "ratio": 2}.get(metric.kind, 3)
         for arm in data.arms:
             s = data.stats[metric.name].get(arm, {})
-            have = s.get("npos" if metric.kind in ab_metrics.HURDLE_KINDS else "n", 0.0)
+            hurdle = metric.kind in ab_metrics.HURDLE_KINDS
+            have = s.get("npos" if hurdle else "n", 0.0)
             if have < need:
                 what = f"'{metric.name}'" if not spec.warehouse else f"metric '{metric.name}'"
+                if hurdle and have == 0:
+                    raise DataError(
+                        source,
+                        f"no unit in arm '{arm}' has a positive value of {what}"
+                        + (" (no one paid)" if metric.kind == "revenue" else "")
+                        + ", so the amount per payer cannot be estimated for it",
+                        "if no one paying is the finding, compare the share who paid: a "
+                        'binary metric (kind = "binary", aggregate = "any")',
+                    )
+                if have == 0:
+                    raise DataError(
+                        source,
+                        f"arm '{arm}' has no value of {what} (no unit had an event in its window)",
+                        "check the metric's query and window_days",
+                    )
+                values = "positive value(s) (payers)" if hurdle else "value(s)"
                 raise DataError(
                     source,
-                    f"arm '{arm}' has only {int(have)} value(s) of {what}",
+                    f"arm '{arm}' has only {int(have)} {values} of {what}: a spread cannot be "
+                    f"estimated from fewer than {need}",
                     f"collect more data; this metric needs at least {need} per arm",
                 )
             if metric.kind == "ratio" and s.get("den", 0.0) == 0:
@@ -286,5 +350,8 @@ def _enough(data: ArmData, spec: Spec, source: str) -> None:
                 if spec.robust
                 else f"{what} does not vary within any arm (in arm '{arm}' every value is "
                 f"{shown}): a continuous model needs values that vary",
-                'check the column (a yes/no outcome takes metric_type = "binary")',
+                'check the column (a yes/no outcome takes metric_type = "binary")'
+                if not spec.warehouse
+                else "check the metric's query and window_days (a yes/no outcome is "
+                'kind = "binary")',
             )

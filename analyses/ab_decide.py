@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from analyses.ab_metrics import Metric
+from analyses.ab_metrics import Metric, headline_lift
 
 if TYPE_CHECKING:
     from analyses.ab_test import Decision, Spec
@@ -23,7 +23,7 @@ def _status(metric: Metric, comparison: dict, decision: Decision) -> str:
     if metric.role == "guardrail":
         harm = comparison["prob_harm"]
         return "harm" if harm >= threshold else "ok" if harm <= 1 - threshold else "unclear"
-    low, high = sorted(metric.direction * h for h in comparison["lift_rel"]["hdi"])
+    low, high = sorted(metric.direction * h for h in headline_lift(comparison)["hdi"])
     if comparison["prob_better"] >= threshold and low > 0:
         return "better"
     if comparison["prob_better"] <= 1 - threshold and high < 0:
@@ -46,23 +46,28 @@ def decide_comparisons(
     is within ``max_expected_loss``; ``keep_control`` when every arm is that likely to be
     worse and every HDI lies on the bad side; otherwise ``keep_collecting``. An
     observational comparison ships nothing: its verdicts are ``higher``, ``lower`` and
-    ``unclear``, and the expected loss of shipping plays no part.
+    ``unclear``, and the expected loss of shipping plays no part. Where a relative lift is
+    not defined (a control at 0) its absolute lift's HDI stands in, and the ROPE (relative)
+    cannot say "no meaningful difference".
     """
     d = 1.0 if higher_is_better else -1.0
-    good = [sorted(d * h for h in c["lift_rel"]["hdi"]) for c in comparisons]
+    good = [sorted(d * h for h in headline_lift(c)["hdi"]) for c in comparisons]
     best_i = max(range(len(comparisons)), key=lambda i: comparisons[i]["prob_better"])
     best = comparisons[best_i]
     threshold = decision.min_prob_better
     numbers = {
         "arm": best["arm"],
         "prob_better": best["prob_better"],
-        "lift_rel_hdi": best["lift_rel"]["hdi"],
+        "lift_rel_hdi": best["lift_rel"]["hdi"] if best["lift_rel"] is not None else None,
         "expected_loss_rel": best["expected_loss_rel"],
         "thresholds": decision.model_dump(),
     }
     rope = decision.rope
     if rope is not None and all(
-        -rope < c["lift_rel"]["hdi"][0] and c["lift_rel"]["hdi"][1] < rope for c in comparisons
+        c["lift_rel"] is not None
+        and -rope < c["lift_rel"]["hdi"][0]
+        and c["lift_rel"]["hdi"][1] < rope
+        for c in comparisons
     ):
         widest = max(max(abs(h) for h in c["lift_rel"]["hdi"]) for c in comparisons)
         return {"verdict": "no_difference", "reason_code": "inside_rope", "widest": widest} | {
@@ -90,6 +95,24 @@ def decide_comparisons(
     )
 
 
+def failed_checks(results: dict[str, Any], diagnostics: dict[str, Any]) -> list[str]:
+    """The health checks that failed: sample ratio, multiple exposures, units left out, sampler.
+
+    Any of them withholds the verdict (and every chance of being better, in words and figures).
+    """
+    optional = {"ok": True}
+    return [
+        check
+        for check, ok in (
+            ("srm", results["srm"]["ok"]),
+            ("exposures", (results.get("exposures") or optional)["ok"]),
+            ("excluded", (results.get("excluded") or optional)["ok"]),
+            ("diagnostics", diagnostics["ok"]),
+        )
+        if not ok
+    ]
+
+
 def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
     """The verdict of a readout.
 
@@ -97,16 +120,7 @@ def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> 
     stops at a guardrail that shows harm beyond its tolerance (keep the control) or might
     (keep collecting). ``deciding_metric`` names the metric that decided.
     """
-    exposures = results.get("exposures") or {"ok": True}
-    failed = [
-        check
-        for check, ok in (
-            ("srm", results["srm"]["ok"]),
-            ("exposures", exposures["ok"]),
-            ("diagnostics", diagnostics["ok"]),
-        )
-        if not ok
-    ]
+    failed = failed_checks(results, diagnostics)
     metrics = results["metrics"]
     primary = metrics[0]
     if failed:
@@ -164,10 +178,14 @@ def _decide_aa(spec: Spec, primary: dict[str, Any]) -> dict[str, Any]:
     outside = [
         c
         for c in primary["comparisons"]
-        if not (c["lift_rel"]["hdi"][0] <= 0 <= c["lift_rel"]["hdi"][1])
-        or (rope is not None and max(abs(h) for h in c["lift_rel"]["hdi"]) >= rope)
+        if not (headline_lift(c)["hdi"][0] <= 0 <= headline_lift(c)["hdi"][1])
+        or (
+            rope is not None
+            and c["lift_rel"] is not None
+            and max(abs(h) for h in c["lift_rel"]["hdi"]) >= rope
+        )
     ]
-    widest = max(max(abs(h) for h in c["lift_rel"]["hdi"]) for c in primary["comparisons"])
+    widest = max(max(abs(h) for h in headline_lift(c)["hdi"]) for c in primary["comparisons"])
     numbers = {
         "arm": outside[0]["arm"] if outside else None,
         "widest": widest,

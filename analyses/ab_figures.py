@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from analyses import figures
+from analyses.ab_decide import failed_checks
 from analyses.base import (
     Fit,
 )
@@ -29,20 +30,20 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     then no chance of being better is shown anywhere.
     """
     results = fit.results
-    healthy = (
-        results["srm"]["ok"]
-        and (results.get("exposures") or {"ok": True})["ok"]
-        and fit.diagnostics["ok"]
-    )
+    healthy = not failed_checks(results, fit.diagnostics)
     post = fit.posterior["posterior"].to_dataset()
     labels = results.get("arm_labels") or {}
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
     interval = figures.ci_label(ci_prob)
     out: dict[str, Figure] = {}
     fig, ax = figures.new_figure()
+    # The relative lift, or the absolute one where a control at 0 leaves it undefined.
+    relative = all(c["lift_rel"] is not None for c in results["comparisons"])
+    binary = results["metric_type"] == "binary"
+    variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
     for i, comp in enumerate(results["comparisons"]):
-        draws = post["lift_rel"].sel(treatment=comp["arm"]).values.ravel() * 100
-        hdi = [h * 100 for h in comp["lift_rel"]["hdi"]]
+        draws = post[variable].sel(treatment=comp["arm"]).values.ravel() * scale
+        hdi = [h * scale for h in comp[variable]["hdi"]]
         share = figures.prob(comp["prob_better"])
         word = "above" if results.get("metrics", [{}])[0].get("higher_is_better", True) else "below"
         label = f"{name(comp['arm'])} vs {name(comp['vs'])}" + (
@@ -50,16 +51,15 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
         )
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
     ax.axvline(0, color="black", lw=1, ls="--")
-    ax.set_xlabel(
-        f"Relative difference from the reference group (%); shaded: {interval}"
-        if results["observational"]
-        else f"Relative lift over control (%); shaded: {interval}"
+    word = (
+        "difference from the reference group" if results["observational"] else "lift over control"
     )
+    unit = "%" if relative else "percentage points" if binary else results.get("value_label", "")
+    ax.set_xlabel(f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}")
     figures.tidy(ax, legend=True)
     out["lift"] = figures.finish(fig)
 
     fig, ax = figures.new_figure()
-    binary = results["metric_type"] == "binary"
     scale = 100 if binary else 1
     for i, arm in enumerate(results["arms"]):
         draws = post["value"].sel(arm=arm["name"]).values.ravel() * scale
@@ -117,6 +117,18 @@ def _scorecard_figure(results: dict[str, Any], interval: str) -> Figure:
     for i, metric in enumerate(metrics):
         comp = next(c for c in metric["comparisons"] if c["arm"] == arm)
         y = len(metrics) - 1 - i
+        if comp["lift_rel"] is None:  # a control at 0: no relative lift to draw
+            ax.text(
+                0.5,
+                y,
+                "relative lift not defined (control at 0)",
+                transform=ax.get_yaxis_transform(),  # across the middle, whatever the lifts
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="#4a5568",
+            )
+            continue
         low, high = (100 * h for h in comp["lift_rel"]["hdi"])
         colour = figures.colour(i, skip_grey=True)
         ax.plot([low, high], [y, y], color=colour, lw=3)

@@ -225,6 +225,23 @@ def frequentist(metric: Metric, a: dict[str, float], b: dict[str, float], adjust
     return {**test, "scale": scale}
 
 
+def relative_defined(control_draws: np.ndarray, control_observed: float) -> bool:
+    """Whether a lift relative to the control means anything.
+
+    Not when the control's observed value is 0 (a conversion rate with no conversions: its
+    Beta posterior puts so much weight near 0 that the relative lift has no finite mean, and
+    "+300%" of nothing says nothing), nor when the control's posterior straddles 0. Then the
+    comparison is read on the absolute scale only.
+    """
+    c = np.asarray(control_draws, dtype=float)
+    return bool(control_observed != 0 and (np.all(c > 0) or np.all(c < 0)))
+
+
+def headline_lift(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The lift a comparison is read by: relative, or absolute where relative is not defined."""
+    return comparison["lift_rel"] if comparison["lift_rel"] is not None else comparison["lift_abs"]
+
+
 def compare(
     metric: Metric,
     draws: dict[str, dict[str, np.ndarray]],
@@ -232,28 +249,37 @@ def compare(
     treatment: str,
     prob: float,
     rope: float | None,
+    control_observed: float = 1.0,
 ) -> dict[str, Any]:
-    """One treatment against the control, in the metric's good direction."""
+    """One treatment against the control, in the metric's good direction.
+
+    ``lift_rel`` is ``None`` when a relative lift is not defined (:func:`relative_defined`);
+    then the ROPE (a relative effect) is not assessed and a guardrail's tolerated harm, also
+    relative, is read as no harm at all on the absolute scale.
+    """
     c, t = draws[control]["value"], draws[treatment]["value"]
     d = metric.direction
     loss = stats.expected_loss(d * c, d * t)
-    lift_rel = t / c - 1
+    relative = relative_defined(c, control_observed)
+    lift_rel = t / c - 1 if relative else None
+    scale = abs(float(np.mean(c)))
     row: dict[str, Any] = {
         "arm": treatment,
         "vs": control,
         "prob_better": stats.prob_greater(d * t, d * c),
         "expected_loss": loss,
-        "expected_loss_rel": loss / abs(float(np.mean(c))) if np.mean(c) else float("inf"),
+        "expected_loss_rel": loss / scale if scale > 0 else (0.0 if loss == 0 else float("inf")),
         "lift_abs": stats.summary(t - c, prob),
-        "lift_rel": stats.summary(lift_rel, prob),
+        "lift_rel": stats.summary(lift_rel, prob) if relative else None,
     }
     if "mu" in draws[control]:
         row["lift_log"] = stats.summary(draws[treatment]["mu"] - draws[control]["mu"], prob)
-    if rope is not None:
+    if rope is not None and relative:
         row["prob_meaningful"] = stats.prob_greater(d * lift_rel, rope)
         row["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < rope))
     if metric.role == "guardrail":
-        row["prob_harm"] = stats.prob_greater(-d * lift_rel, metric.tolerated_harm)
+        harm = -d * lift_rel if relative else -d * (t - c)
+        row["prob_harm"] = stats.prob_greater(harm, metric.tolerated_harm if relative else 0.0)
     return row
 
 
@@ -293,8 +319,9 @@ def summarise(
             row["prob_best"] = float(best[i])
         arm_rows.append(row)
     comparisons = []
+    seen = observed(metric, stats_[control])
     for arm in arms[1:]:
-        row = compare(metric, draws, control, arm, prob, rope)
+        row = compare(metric, draws, control, arm, prob, rope, seen)
         pair = (adjusted[control], adjusted[arm]) if adjusted else None
         row["frequentist"] = frequentist(metric, stats_[control], stats_[arm], pair)
         comparisons.append(row)
@@ -303,7 +330,7 @@ def summarise(
         plain = replace(metric, covariate=False)
         raw_draws, _ = arm_draws(plain, stats_, priors, settings_draws, rng)
         result["unadjusted"] = [
-            compare(plain, raw_draws, control, arm, prob, rope) for arm in arms[1:]
+            compare(plain, raw_draws, control, arm, prob, rope, seen) for arm in arms[1:]
         ]
     if metric.kind == "revenue":
         result["parts"] = [revenue_parts(draws, control, arm, prob) for arm in arms[1:]]
@@ -357,7 +384,9 @@ def sceptical(metric: Metric, stats_, arms: list[str], scale: float) -> Priors:
     """
     pooled_n = sum(stats_[a]["n"] for a in arms)
     if metric.kind == "binary":
+        # Kept inside (0, 1): every unit converting (or none) still needs a proper Beta.
         p = sum(stats_[a]["sum"] for a in arms) / pooled_n
+        p = min(max(p, 0.5 / pooled_n), 1 - 0.5 / pooled_n)
         sd = scale * p
         strength = max(p * (1 - p) / sd**2 - 1, 2.0)
         return Priors(alpha=p * strength, beta=(1 - p) * strength)
@@ -417,9 +446,10 @@ def segment_rows(
     """Each level's own relative lift, and pooled across the levels (partial pooling).
 
     Returns the levels' rows and the spread of the true lifts between levels. Every level
-    stays: one whose arms have too few units for an own estimate gets the lift the model
-    expects for a level it has not seen (the population's predictive), marked ``own = None``;
-    levels with fewer than ``FEW_UNITS`` units are marked ``few_units``.
+    stays: one whose arms have too few units for an own estimate, or whose control's value is 0
+    (no relative lift), gets the lift the model expects for a level it has not seen (the
+    population's predictive), marked ``own = None`` and ``no_own`` (``few_units`` or
+    ``control_zero``); levels with fewer than ``FEW_UNITS`` units are marked ``few_units``.
     """
     names, own, ses, sizes, missing = [], [], [], [], []
     for level, arms in sorted(levels.items()):
@@ -432,7 +462,11 @@ def segment_rows(
             except (ZeroDivisionError, ValueError, FloatingPointError):
                 pass
         if not np.isfinite(lift) or not np.isfinite(se) or se <= 0:
-            missing.append((level, units))
+            # Why it has no lift of its own: too few units, or (in a level that is not small)
+            # a control at 0, whose relative lift is not defined.
+            zero = bool(c and c.get("n", 0) >= 2 and observed(metric, c) == 0)
+            reason = "control_zero" if zero and units >= FEW_UNITS else "few_units"
+            missing.append((level, units, reason))
             continue
         names.append(level)
         own.append(lift)
@@ -477,7 +511,7 @@ def segment_rows(
             }
         )
     new = hyper["new_unit"]
-    for level, units in missing:
+    for level, units, reason in missing:
         rows.append(
             {
                 "metric": metric.name,
@@ -485,11 +519,12 @@ def segment_rows(
                 "level": level,
                 "n": units,
                 "own": None,
+                "no_own": reason,
                 "own_se": None,
                 "pooled": {"mean": new["mean"], "hdi": new["hdi"]},
                 "prob_positive": new["prob_positive"],
                 "shrinkage": 1.0,
-                "few_units": True,
+                "few_units": reason == "few_units",
             }
         )
     rows.sort(key=lambda r: r["level"])

@@ -48,7 +48,8 @@ _COMPARISONS = {
             "prob_better": PROB_SCHEMA,
             "expected_loss": {"type": "number", "minimum": 0},
             "lift_abs": SUMMARY_SCHEMA,
-            "lift_rel": SUMMARY_SCHEMA,
+            # null where a relative lift is not defined (the control's value is 0)
+            "lift_rel": {"anyOf": [SUMMARY_SCHEMA, {"type": "null"}]},
             "lift_log": SUMMARY_SCHEMA,
             "prob_meaningful": PROB_SCHEMA,
             "prob_in_rope": PROB_SCHEMA,
@@ -71,6 +72,44 @@ RESULT_SCHEMA: dict[str, Any] = {
         "exposures": {
             "type": ["object", "null"],
             "required": ["units", "multiple_arms", "ok"],
+        },
+        # A warehouse experiment: the units and events its query left out, and why.
+        "excluded": {
+            "type": ["object", "null"],
+            "required": ["units", "assigned", "share", "limit", "ok", "reasons", "events"],
+            "properties": {
+                "units": {"type": "integer", "minimum": 0},
+                "assigned": {"type": "integer", "minimum": 0},
+                "share": PROB_SCHEMA,
+                "limit": PROB_SCHEMA,
+                "ok": {"type": "boolean"},
+                "cutoff": {"type": ["string", "null"]},
+                "later": {"type": "integer", "minimum": 0},
+                "reasons": {
+                    "type": "object",
+                    "required": [
+                        "unit_missing",
+                        "arm_missing",
+                        "exposed_missing",
+                        "exposed_future",
+                    ],
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+                "events": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["metric", "unit_missing", "ts_missing", "events", "share"],
+                        "properties": {
+                            "metric": {"type": "string"},
+                            "unit_missing": {"type": "integer", "minimum": 0},
+                            "ts_missing": {"type": "integer", "minimum": 0},
+                            "events": {"type": "integer", "minimum": 0},
+                            "share": PROB_SCHEMA,
+                        },
+                    },
+                },
+            },
         },
         "frequentist": _TEST,
         "metrics": {

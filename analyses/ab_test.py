@@ -62,9 +62,29 @@ OBSERVATIONAL_VERDICTS = {
 AA_VERDICTS = {"aa_passed": Tone.GOOD, "aa_failed": Tone.BAD}
 #: Share of units exposed to more than one arm above which the verdict is withheld.
 MAX_MULTIPLE_ARMS = 0.01
+#: Share of assigned units left out (no unit, arm or exposure time, or exposed after the
+#: cut-off), or of the units' events left out (no time), above which the verdict is
+#: withheld. The same 1% as for multiple exposures, for the same reason: units lost to a
+#: logging fault are rarely lost at random (a new code path that fails to log hits one arm),
+#: and 1% of units missing from one arm is as large as the imbalances the sample-ratio check
+#: is there to catch, and as the lifts a test is run to find.
+MAX_LEFT_OUT = 0.01
 #: The sceptical prior of the sensitivity check: arms within this relative distance of each
 #: other (when no ROPE is set).
 SCEPTICAL_SCALE = 0.02
+
+
+#: Columns the experiment's query makes of its own: no metric or segment may take their names.
+QUERY_COLUMNS = (
+    "unit",
+    "arm",
+    "exposed_at",
+    "n",
+    "n_arms",
+    "multi",
+    "exposed_first",
+    "exposed_last",
+)
 
 
 class Decision(BaseModel):
@@ -145,8 +165,27 @@ class Spec(BaseSpec):
             if self.robust or self.log_transform:
                 raise ValueError("robust and log_transform are for a data file")
             names = [m.name for m in self.metrics]
-            if len(set(names)) != len(names):
-                raise ValueError("two metrics have the same name")
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise ValueError(
+                        f"two metrics are named '{name}' ([[experiments.metrics]] "
+                        f"#{names.index(name) + 1} and #{i + 1}): give each a unique name"
+                    )
+            clash = [n for n in names if n in (*QUERY_COLUMNS, *self.segments) or "__" in n]
+            if clash:
+                raise ValueError(
+                    f"metric name '{clash[0]}' is taken by a column of the experiment's query "
+                    f"({', '.join(QUERY_COLUMNS)}, the segments) or holds '__': rename it"
+                )
+            twice = [s for i, s in enumerate(self.segments) if s in self.segments[:i]]
+            if twice:
+                raise ValueError(f"segments lists '{twice[0]}' twice")
+            reserved = [s for s in self.segments if s in QUERY_COLUMNS]
+            if reserved:
+                raise ValueError(
+                    f"segments lists '{reserved[0]}', a name the experiment's query uses "
+                    f"({', '.join(QUERY_COLUMNS)}): name another column"
+                )
             primary = [m.name for m in self.metrics if m.role == "primary"]
             if len(primary) > 1 or (not primary and len(self.metrics) > 1):
                 raise ValueError('exactly one metric needs role = "primary"')
@@ -302,7 +341,15 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
                 ],
                 "comparisons": [
                     {
-                        **ab_metrics.compare(metric, draws, arms[0], a, prob, rope),
+                        **ab_metrics.compare(
+                            metric,
+                            draws,
+                            arms[0],
+                            a,
+                            prob,
+                            rope,
+                            ab_metrics.observed(metric, stats_[arms[0]]),
+                        ),
                         "frequentist": ab_metrics.frequentist(metric, stats_[arms[0]], stats_[a]),
                     }
                     for a in arms[1:]
@@ -362,6 +409,7 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
         "primary": headline["arm"],
         "srm": _srm(spec, data),
         "exposures": _exposures(data),
+        "excluded": _excluded(data),
         "frequentist": {**headline["frequentist"], "arm": headline["arm"], "vs": arms[0]},
         "metrics": metric_rows,
     }
@@ -408,6 +456,8 @@ def _forecast(
     """
     if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
         return None
+    if any(c["lift_rel"] is None for c in primary["comparisons"]):
+        return None  # the forecast simulates relative lifts; a control at 0 has none
     exposures = data.exposures or {}
     rate = forecast.traffic(
         exposures.get("first_exposure", float("nan")),
@@ -470,10 +520,12 @@ def _srm(spec: Spec, data: ArmData) -> dict[str, Any]:
     }
     if metric.kind == "binary" and len(data.arms) == 2:
         (c, t), (mc, mt) = (per_arm[a] for a in data.arms), missing
-        rate = lambda k, n: k / n if n else float("nan")  # noqa: E731
-        low = rate(t["sum"], t["n"] + mt) / rate(c["sum"] + mc, c["n"] + mc) - 1
-        high = rate(t["sum"] + mt, t["n"] + mt) / rate(c["sum"], c["n"] + mc) - 1
-        out["worst_case_lift"] = [float(low), float(high)]
+        # The relative lift if the missing units had all converted or none; not defined when
+        # a control rate in it would be 0.
+        if c["sum"] > 0 and t["n"] + mt > 0:
+            low = (t["sum"] / (t["n"] + mt)) / ((c["sum"] + mc) / (c["n"] + mc)) - 1
+            high = ((t["sum"] + mt) / (t["n"] + mt)) / (c["sum"] / (c["n"] + mc)) - 1
+            out["worst_case_lift"] = [float(low), float(high)]
     return out
 
 
@@ -488,6 +540,51 @@ def _exposures(data: ArmData) -> dict[str, Any] | None:
         "share": share,
         "limit": MAX_MULTIPLE_ARMS,
         "ok": share <= MAX_MULTIPLE_ARMS,
+    }
+
+
+def _excluded(data: ArmData) -> dict[str, Any] | None:
+    """What the warehouse query left out and why: a health check with its size.
+
+    Assignment rows without a unit (counted as rows: they name no unit), units without an
+    arm or an exposure time, or first exposed after the run's cut-off; and per metric, events
+    without a unit (counted, never a fault: they belong to no one in the experiment) and the
+    experiment's events without a time. Exposures after an explicit cut-off (a readout as of
+    an earlier day) are counted apart (``later``) and are no fault: those units had not been
+    assigned yet at that moment, so ``units``, ``assigned`` and ``share`` leave them out.
+    """
+    found = data.exposures
+    if found is None or "excluded" not in found:
+        return None
+    reasons = dict(found["excluded"])
+    cutoff = found.get("cutoff")
+    # Units exposed after an explicit cut-off had not been assigned yet at that moment.
+    later = reasons["exposed_future"] if cutoff is not None else 0
+    faults = sum(reasons.values()) - later
+    assigned = found["units"] + faults
+    share = faults / assigned if assigned else 0.0
+    events = []
+    for name, counted in found.get("events", {}).items():
+        if counted["unit_missing"] or counted["ts_missing"]:
+            total = counted["events"]
+            events.append(
+                {
+                    "metric": name,
+                    **counted,
+                    "share": counted["ts_missing"] / total if total else 0.0,
+                }
+            )
+    worst = max([share] + [e["share"] for e in events])
+    return {
+        "units": faults,
+        "assigned": assigned,
+        "share": share,
+        "limit": MAX_LEFT_OUT,
+        "ok": worst <= MAX_LEFT_OUT,
+        "reasons": reasons,
+        "cutoff": cutoff,
+        "later": later,
+        "events": events,
     }
 
 
@@ -534,6 +631,7 @@ def _sensitivity(
                 "arm": best["arm"],
                 "prob_better": best["prob_better"],
                 "lift_rel": best["lift_rel"],
+                "lift_abs": best["lift_abs"],
             }
         )
     return out
@@ -563,23 +661,37 @@ def _posterior_tree(data: ArmData, all_draws: dict) -> xr.DataTree:
 
 
 def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a history of readouts follows: the headline comparison's lift."""
+    """The numbers a history of readouts follows: the headline comparison's lift.
+
+    The absolute lift where a relative one is not defined (a control at 0).
+    """
     comp = next(c for c in results["comparisons"] if c["arm"] == results["primary"])
-    return {
-        "label": f"relative lift of {comp['arm']} over {comp['vs']}",
-        "scale": "relative",
-        "mean": comp["lift_rel"]["mean"],
-        "hdi": comp["lift_rel"]["hdi"],
+    relative = comp["lift_rel"] is not None
+    lift = ab_metrics.headline_lift(comp)
+    out = {
+        "label": f"{'relative' if relative else 'absolute'} lift of {comp['arm']} over "
+        f"{comp['vs']}",
+        "scale": "relative" if relative else "absolute",
+        "mean": lift["mean"],
+        "hdi": lift["hdi"],
         "prob": comp["prob_better"],
         "prob_label": f"chance {comp['arm']} is better",
         "n": sum(a["n"] for a in results["arms"]),
         "n_label": f"{results.get('unit_label', 'user')}s",
     }
+    if not relative:  # in the metric's own units: percentage points of a rate
+        metric = results["metrics"][0]
+        out |= {
+            "percent": metric["kind"] == "binary",
+            "value_prefix": metric["value_prefix"],
+            "value_suffix": metric["value_suffix"],
+        }
+    return out
 
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="7",
+    version="8",
     spec=Spec,
     result_schema=RESULT_SCHEMA,
     request=request,
@@ -589,5 +701,6 @@ ANALYSIS = Analysis(
     plot=plot,
     key_numbers=key_numbers,
     verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS, **AA_VERDICTS},
+    warning_codes=("segment_empty", "segment_one_level", "segment_missing"),
     figures=("lift", "arms", "scorecard", "forecast"),
 )

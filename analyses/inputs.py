@@ -199,10 +199,16 @@ class Fetched:
     row_numbers
         Whether row positions in messages are a file's rows (else they are units).
     extras
-        Further facts the engine found (for experiments: units assigned to several arms).
+        Further facts the engine found (for experiments: units assigned to several arms,
+        units and events left out and why).
+    notes
+        How the data were read where that was not the plain way (a semicolon-separated
+        file, decimal commas, yes/no answers read as 1 and 0): ``{"code", ...}`` records the
+        report states among its data notes.
     """
 
     parts: dict[str, Frame]
     source: str
     row_numbers: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)

@@ -71,8 +71,9 @@ class Spec(BaseSpec, RowsSource):
         counts = value if isinstance(value, list) else [value]
         if not counts or any(k < 1 or k > 10 for k in counts):
             raise ValueError("components must be a whole number from 1 to 10, or a list of them")
-        if len(set(counts)) != len(counts):
-            raise ValueError("components lists a number twice")
+        twice = [k for i, k in enumerate(counts) if k in counts[:i]]
+        if twice:
+            raise ValueError(f"components lists {twice[0]} twice")
         return sorted(value) if isinstance(value, list) else value
 
     @property

@@ -69,8 +69,9 @@ class Spec(BaseSpec, RowsSource):
     def _one_error_source(self) -> Spec:
         if self.target_error is not None and self.count is not None:
             raise ValueError("give target_error or count (not both)")
-        if len(set(self.features)) != len(self.features):
-            raise ValueError("features lists a column twice")
+        twice = [f for i, f in enumerate(self.features) if f in self.features[:i]]
+        if twice:
+            raise ValueError(f"features lists the column '{twice[0]}' twice")
         if self.target in self.features:
             raise ValueError("the target cannot also be a feature")
         return self

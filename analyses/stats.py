@@ -89,21 +89,38 @@ def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) ->
 
 
 def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> dict:
-    """Two-sided two-proportion z-test of B against A and a 95% Wald CI for ``p_b - p_a``."""
+    """Two-sided two-proportion z-test of B against A and a 95% CI for ``p_b - p_a``.
+
+    The CI is Wald's, except where an arm's rate is 0 or 1: Wald's standard error of that
+    arm is then 0 and its interval shrinks to a point, so the Agresti-Caffo interval (one
+    success and one failure added to each arm; Agresti & Caffo 2000) is used and named in
+    ``test``. With every unit converting (or none) the z statistic is 0 and p is 1: the
+    data show no difference.
+    """
     from scipy.special import ndtr, ndtri
 
     p_a, p_b = x_a / n_a, x_b / n_b
     pooled = (x_a + x_b) / (n_a + n_b)
     se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     z = (p_b - p_a) / se_pooled if se_pooled > 0 else 0.0
-    se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+    name = "two-proportion z-test"
+    centre = p_b - p_a
+    if {p_a, p_b} & {0.0, 1.0}:
+        name += " (Agresti-Caffo interval)"
+        a, b = (x_a + 1) / (n_a + 2), (x_b + 1) / (n_b + 2)
+        centre = b - a
+        se = np.sqrt(a * (1 - a) / (n_a + 2) + b * (1 - b) / (n_b + 2))
+    else:
+        se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
     half = ndtri(0.975) * se
+    # A difference of two rates lies between -1 and 1 (Agresti-Caffo's may reach beyond).
+    low, high = max(centre - half, -1.0), min(centre + half, 1.0)
     return {
-        "test": "two-proportion z-test",
+        "test": name,
         "statistic": float(z),
         "p_value": float(2 * ndtr(-abs(z))),
         "estimate": float(p_b - p_a),
-        "ci": [float(p_b - p_a - half), float(p_b - p_a + half)],
+        "ci": [float(low), float(high)],
         "ci_prob": 0.95,
     }
 
@@ -120,11 +137,13 @@ def welch_from_moments(
     se2_a, se2_b = var_a / n_a, var_b / n_b
     se = float(np.sqrt(se2_a + se2_b))
     diff = mean_b - mean_a
-    if se == 0:
+    if se == 0 or min(n_a, n_b) < 2:
+        # No spread to test against: equal means are no evidence of a difference, unequal
+        # ones (every value of each arm the same) are a certain one.
         return {
             "test": "Welch t-test",
-            "statistic": 0.0,
-            "p_value": 1.0,
+            "statistic": 0.0 if diff == 0 else None,  # infinite (JSON has no infinity)
+            "p_value": 1.0 if diff == 0 else 0.0,
             "estimate": float(diff),
             "ci": [float(diff), float(diff)],
             "ci_prob": 0.95,
@@ -146,11 +165,14 @@ def z_test(estimate: float, se: float, name: str) -> dict:
     """A two-sided z-test of a normally distributed estimate against zero, with a 95% CI."""
     from scipy.special import ndtr, ndtri
 
-    z = estimate / se if se > 0 else 0.0
+    if se > 0:
+        z = estimate / se
+    else:  # no uncertainty: a difference of exactly 0 or a certain one
+        z = 0.0 if estimate == 0 else float(np.sign(estimate) * np.inf)
     half = ndtri(0.975) * se
     return {
         "test": name,
-        "statistic": float(z),
+        "statistic": float(z) if np.isfinite(z) else None,  # JSON has no infinity
         "p_value": float(2 * ndtr(-abs(z))),
         "estimate": float(estimate),
         "ci": [float(estimate - half), float(estimate + half)],

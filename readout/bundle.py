@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from readout import registry
+from readout.files import atomic_write_text
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.json"
@@ -88,7 +87,8 @@ COMMON_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["label", "scale", "mean", "hdi", "n"],
             "properties": {
-                "scale": {"enum": ["relative", "value"]},
+                # "absolute": an A/B lift whose relative form is not defined (a control at 0).
+                "scale": {"enum": ["relative", "value", "absolute"]},
                 "mean": {"type": "number"},
                 "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
                 "prob": {"type": ["number", "null"]},
@@ -148,20 +148,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the new content, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the site is read by other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dumps(bundle: dict[str, Any]) -> str:

@@ -59,7 +59,7 @@ class _Group(click.Group):
         except Terminated:
             click.echo(
                 "readout: stopped by SIGTERM; finished readouts are kept, unfinished ones "
-                "were discarded",
+                "were discarded, and a query still running was cancelled on its engine",
                 err=True,
             )
             sys.exit(143)
@@ -67,9 +67,19 @@ class _Group(click.Group):
             click.echo("readout: interrupted; finished readouts are kept", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            from readout.masking import scrub
+
             log = _crash_log(exc)
-            click.echo(f"readout: {type(exc).__name__}: {exc} (details in {log})", err=True)
+            click.echo(scrub(f"readout: {type(exc).__name__}: {exc} (details in {log})"), err=True)
             sys.exit(1)
+
+
+def _masked(record: logging.LogRecord) -> bool:
+    """A logging filter: no log line shows a secret (a driver's warning may quote a URL)."""
+    from readout.masking import scrub
+
+    record.msg, record.args = scrub(record.getMessage()), None
+    return True
 
 
 def _crash_log(exc: BaseException) -> Path:
@@ -77,7 +87,9 @@ def _crash_log(exc: BaseException) -> Path:
     import tempfile
     import traceback
 
-    text = "".join(traceback.format_exception(exc))
+    from readout.masking import scrub
+
+    text = scrub("".join(traceback.format_exception(exc)))
     for folder in (Path.cwd() / ".cache" / "logs", Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -108,6 +120,8 @@ def main() -> None:
     """Automated Bayesian experiment readouts: fit, explain, render to HTML and PDF."""
     # Configured before PyMC is imported, so that it keeps its INFO chatter to itself.
     logging.basicConfig(level=logging.WARNING, format="readout: %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_masked)
     caches.configure()
 
 
@@ -176,12 +190,18 @@ def render(config_path: Path, output: Path, engine: str) -> None:
     if engine == "quarto":
         from readout import quarto
 
-        written = quarto.write_project(config, output)
+        try:
+            written = quarto.write_project(config, output)
+        except ConfigError as exc:
+            _fail(exc)
         click.echo(f"readout: wrote {len(written)} .qmd file(s) to {output / quarto.FOLDER}")
         _, message = quarto.render_project(output / quarto.FOLDER)
         click.echo(f"readout: {message}")
         return
-    count = runner.render_all(config, output)
+    try:
+        count = runner.render_all(config, output)
+    except ConfigError as exc:
+        _fail(exc)
     click.echo(f"readout: re-rendered {count} readout(s) in {output}")
 
 
@@ -189,20 +209,31 @@ def render(config_path: Path, output: Path, engine: str) -> None:
 @_config
 @_output
 @click.option("--dry-run", is_flag=True, help="Write the .eml files to OUTPUT/outbox only.")
-def email(config_path: Path, output: Path, dry_run: bool) -> None:
-    """Send each new readout's PDF summary to its recipients (SMTP from READOUT_SMTP_*)."""
+@click.option(
+    "--resend",
+    multiple=True,
+    metavar="NAME",
+    help="Send the newest readout of NAME again, even if it was sent (repeat for more).",
+)
+def email(config_path: Path, output: Path, dry_run: bool, resend: tuple[str, ...]) -> None:
+    """Send each new readout's PDF summary to its recipients (SMTP from READOUT_SMTP_*).
+
+    A message is sent at most once: when the connection ends after the message went out
+    but before the server confirmed it, it may have arrived and is not sent again (exit 1);
+    --resend NAME sends it anyway.
+    """
     from readout import email as mail
 
     config = _load(config_path)
     try:
-        deliveries = mail.deliver(config, output, dry_run=dry_run)
+        deliveries = mail.deliver(config, output, dry_run=dry_run, resend=resend)
     except ConfigError as exc:
         _fail(exc)
     for d in deliveries:
-        click.echo(f"readout: email {d.key}: {d.status} ({d.message})", err=d.status == "failed")
+        click.echo(f"readout: email {d.key}: {d.status} ({d.message})", err=not d.ok)
     if not deliveries:
         click.echo("readout: no experiment has recipients (email = [...]) and a readout")
-    sys.exit(1 if any(d.status == "failed" for d in deliveries) else 0)
+    sys.exit(0 if all(d.ok for d in deliveries) else 1)
 
 
 @main.command()
@@ -210,13 +241,18 @@ def email(config_path: Path, output: Path, dry_run: bool) -> None:
 @_output
 @click.argument("dest")
 def publish(config_path: Path, output: Path, dest: str) -> None:
-    """Copy the site to DEST atomically (a folder), or rsync it to host:path."""
+    """Copy the site to DEST atomically (a folder), or rsync it to host:path.
+
+    DEST is replaced as a whole, so it must be a new or empty folder, or one readout
+    published before; never the output folder or the project, nor inside or around them.
+    """
     import subprocess
 
     from readout.publish import publish as publish_site
 
+    project = config_path.resolve().parent if config_path.is_file() else None
     try:
-        where = publish_site(output, dest)
+        where = publish_site(output, dest, project)
     except ConfigError as exc:
         _fail(exc)
     except (OSError, subprocess.CalledProcessError) as exc:
@@ -238,6 +274,9 @@ def validate(config_path: Path, output: Path) -> None:
             click.echo(line)
     except DataError as exc:
         _fail(exc)
+    except ConnectionError as exc:  # the engine, not the config: try again later
+        click.echo(f"readout: error: {exc}", err=True)
+        sys.exit(1)
     click.echo(f"readout: {config_path} is valid")
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analyses.base import BaseSpec, Settings
-from readout import registry
+from readout import registry, tree
 from readout.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -57,6 +57,8 @@ class SourceSpec(BaseModel):
     dialect: Literal[DIALECTS] | None = None  # type: ignore[valid-type]
     #: Files (CSV or Parquet, relative to the config) a DuckDB or Spark source reads as tables.
     tables: dict[str, str] = {}
+    #: Seconds one query may run before it is cancelled on the server (30 minutes).
+    timeout_seconds: float = Field(1800.0, gt=0, le=7 * 86400)
 
 
 class TopLevel(BaseModel):
@@ -96,7 +98,7 @@ class Experiment:
         """The data as the provenance names it: a file name, or the source (masked)."""
         if self.data_path is not None:
             return self.data_path.name
-        from readout.sources import mask
+        from readout.masking import mask
 
         return f"source '{self.spec.source}' ({mask(self.source.url)})"
 
@@ -109,7 +111,8 @@ class Experiment:
         spec = self.spec.model_dump(mode="json", exclude={"email"})
         payload = {"spec": spec, "settings": self.settings.results_key()}
         if self.source is not None:
-            payload["source"] = self.source.model_dump()
+            # How long a query may run changes no result.
+            payload["source"] = self.source.model_dump(exclude={"timeout_seconds"})
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -167,6 +170,17 @@ def _first(exc: ValidationError, where: str) -> tuple[str, str]:
     return problem, fix
 
 
+def _check_sources(sources: dict[str, SourceSpec], config: str) -> None:
+    """Every source's URL names a scheme readout knows and can be read as written."""
+    from readout.sources import url_problem
+
+    for name, source in sources.items():
+        found = url_problem(source.url)
+        if found is not None:
+            problem, fix = found
+            raise ConfigError(config, f"[sources.{name}] url: {problem}", fix)
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file.
 
@@ -203,6 +217,7 @@ def load_config(path: str | Path) -> Config:
                 source, "no [[experiments]] entries", "add at least one [[experiments]] table"
             ) from exc
         raise ConfigError(source, *_first(exc, "")) from exc
+    _check_sources(top.sources, source)
     s = top.settings
     seen: dict[str, int] = {}
     experiments = []
@@ -233,6 +248,12 @@ def load_config(path: str | Path) -> Config:
                 source,
                 f"{where}name '{spec.name}' is not a slug",
                 "use lower-case letters, digits, '-' and '_' only (it names a folder)",
+            )
+        if spec.name in tree.RESERVED:
+            raise ConfigError(
+                source,
+                f"{where}name '{spec.name}' is the name of readout's own folder in the output",
+                f"choose another name (not {' or '.join(tree.RESERVED)})",
             )
         if spec.name in seen:
             raise ConfigError(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,9 @@ from analyses.inputs import Experiment as ExperimentPart
 from analyses.inputs import Fetched, Request, Rows, Summary
 from readout import registry
 from readout.errors import DataError
+from readout.masking import mask
 from readout.queries import Where, fetch
-from readout.sources import Engine, mask, open_file, open_source
+from readout.sources import Engine, open_file, open_source
 
 if TYPE_CHECKING:
     from readout.config import Experiment
@@ -80,6 +82,7 @@ def engine_of(experiment: Experiment, request: Request) -> Iterator[Engine]:
             source.tables,
             experiment.base_dir,
             str(experiment.config_path),
+            source.timeout_seconds,
         )
     try:
         yield engine
@@ -124,8 +127,16 @@ def _significant(values: np.ndarray, bits: int = 40) -> np.ndarray:
     return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
-def fetch_data(experiment: Experiment, output: Path | None, write_cache: bool = True) -> Loaded:
+def fetch_data(
+    experiment: Experiment,
+    output: Path | None,
+    write_cache: bool = True,
+    cutoff: datetime | None = None,
+) -> Loaded:
     """Check and fetch everything an experiment's analysis asks for.
+
+    ``cutoff``: the moment the data are read as of (units exposed later are left out and
+    counted); ``None`` is the time of the run.
 
     Raises
     ------
@@ -154,13 +165,20 @@ def fetch_data(experiment: Experiment, output: Path | None, write_cache: bool = 
                 files[name] = open_file(path, text_columns({name: part}))
         with engine_of(experiment, request) as engine:
             fetched, queries = fetch(
-                engine, request, where, experiment.settings.max_rows, cache, files, write_cache
+                engine,
+                request,
+                where,
+                experiment.settings.max_rows,
+                cache,
+                files,
+                write_cache,
+                cutoff,
             )
     finally:
         for engine in files.values():
             engine.close()
     if any(isinstance(p, ExperimentPart) for p in request.values()):
-        fetched = Fetched(fetched.parts, where.label, False, fetched.extras)
+        fetched = replace(fetched, source=where.label, row_numbers=False)
     return Loaded(fetched, queries, fingerprint(fetched, queries))
 
 

@@ -1,15 +1,28 @@
 """Email summaries: one message per new readout, with the PDF attached.
 
 Every message is first written to ``<output>/outbox/`` as an ``.eml`` file. ``--dry-run``
-stops there. Otherwise the outbox is sent over SMTP with retries and back-off; a sent message
-is recorded in ``<output>/.sent.json`` and leaves the outbox, so a readout is emailed once;
-a message that could not be sent stays in the outbox for the next run. One ``readout email``
-sends at a time (a lock); a message is marked as being sent before the SMTP conversation, so
-a run killed mid-send makes the next one ask rather than send it twice.
+stops there. Otherwise the outbox is sent over SMTP; a sent message is recorded in
+``<output>/.sent.json`` and leaves the outbox, so a readout is emailed once. One
+``readout email`` sends at a time (a lock).
+
+At most once, by design. A message is marked as being sent in ``.sent.json`` before the SMTP
+conversation starts. A failure before the message itself went out (connection refused, the
+greeting, TLS, login, a refused sender or recipient, the server refusing DATA) cannot have
+delivered anything: it is retried (3 attempts, with back-off), and if all fail the mark is
+removed, the message stays in the outbox and the next run sends it. Once the message has been
+transmitted after DATA, only the server's reply says whether it was kept; when the connection
+ends or times out before that reply, the server may well have delivered it, so it is never
+sent again automatically, not by a retry and not by a later run: the entry is recorded as
+``unknown``, the command prints that the message may have arrived and exits 1, and
+``readout email --resend NAME`` sends the newest readout of NAME again, for the rare message
+that was really lost (the same ``.eml``, with the same Message-ID, so that mail systems that
+did receive it can drop the copy). A run killed mid-send leaves the ``sending`` mark, and the
+next run treats it the same way. A recipient may miss a message and be told to resend it;
+no recipient gets the same message twice unasked.
 
 SMTP settings come only from the environment (``READOUT_SMTP_HOST``, ``_PORT``, ``_USER``,
-``_PASSWORD``, ``_FROM``, ``_TLS`` = ``starttls`` | ``ssl`` | ``none``) and are never written
-to a report, a log line or a bundle.
+``_PASSWORD``, ``_FROM``, ``_TLS`` = ``starttls`` | ``ssl`` | ``none``, ``_BACKOFF``,
+``_TIMEOUT``) and are never written to a report, a log line or a bundle.
 """
 
 from __future__ import annotations
@@ -24,18 +37,22 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import make_msgid
+from email.utils import getaddresses, make_msgid
 from pathlib import Path
 
 import filelock
 
-from readout import render, wording
-from readout.bundle import atomic_write_text, read
+from readout import render, tree, wording
+from readout.bundle import read
 from readout.config import Config
 from readout.errors import ConfigError
+from readout.files import atomic_write_text, remove_temporary, remove_temporary_of
 
 SENT_LOG = ".sent.json"
-OUTBOX = "outbox"
+OUTBOX = tree.OUTBOX
+#: What ``readout email`` writes in the output folder (a run leaves their leftovers alone).
+OWN_FILES = (OUTBOX, SENT_LOG)
+#: Attempts for a failure that certainly delivered nothing; an unknown outcome gets one.
 ATTEMPTS = 3
 #: Held while messages are written and sent, so two runs never send the same readout.
 EMAIL_LOCK = ".email.lock"
@@ -54,6 +71,7 @@ class Smtp:
     sender: str
     tls: str
     backoff: float
+    timeout: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Smtp:
@@ -77,12 +95,17 @@ class Smtp:
         try:
             port = int(env.get("READOUT_SMTP_PORT", default_port))
             backoff = float(env.get("READOUT_SMTP_BACKOFF", "2"))
+            timeout = float(env.get("READOUT_SMTP_TIMEOUT", "30"))
         except ValueError as exc:
             raise ConfigError(
                 "environment",
-                f"READOUT_SMTP_PORT or _BACKOFF is not a number ({exc})",
-                "give a whole number of the port (and seconds of back-off)",
+                f"READOUT_SMTP_PORT, _BACKOFF or _TIMEOUT is not a number ({exc})",
+                "give a whole number of the port (and seconds of back-off and time-out)",
             ) from None
+        if not timeout > 0:
+            raise ConfigError(
+                "environment", f"READOUT_SMTP_TIMEOUT is {timeout}", "give a number of seconds > 0"
+            )
         return cls(
             host,
             port,
@@ -91,6 +114,7 @@ class Smtp:
             sender,
             tls,
             backoff,
+            timeout,
         )
 
 
@@ -99,8 +123,13 @@ class Delivery:
     """How one readout's email ended."""
 
     key: str
-    status: str  # "sent", "written" (dry run), "failed", "already sent"
+    status: str  # sent, written (dry run), failed, already sent, unconfirmed, partly sent
     message: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is left for a person to check (exit 0)."""
+        return self.status not in ("failed", "unconfirmed", "partly sent")
 
 
 def compose(
@@ -177,38 +206,170 @@ def _one_line(text: str) -> str:
     return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
 
 
-def _send(message: EmailMessage, smtp: Smtp) -> None:
+class _Tracked:
+    """An SMTP client that knows whether the message itself has gone out.
+
+    ``body_sent`` turns true when the message is transmitted after the server accepted DATA:
+    from then on only the server's reply says whether it kept the message.
+    """
+
+    body_sent = False
+    _after_data = False
+
+    def putcmd(self, cmd: str, args: str = "") -> None:  # noqa: D102 (smtplib's method)
+        self._after_data = False
+        super().putcmd(cmd, args)
+        self._after_data = cmd.lower() == "data"
+
+    def send(self, s) -> None:  # noqa: D102 (smtplib's method)
+        if self._after_data:
+            self.body_sent = True
+        super().send(s)
+
+
+class _Client(_Tracked, smtplib.SMTP):
+    pass
+
+
+class _ClientSSL(_Tracked, smtplib.SMTP_SSL):
+    pass
+
+
+class _MaybeSent(Exception):
+    """The message went out after DATA, but the server's reply never came."""
+
+
+def _send(message: EmailMessage, smtp: Smtp, recipients: list[str]) -> dict:
+    """One SMTP conversation; returns the recipients the server refused (others got it).
+
+    Raises ``_MaybeSent`` when the connection ended or timed out after the message was
+    transmitted and before the server's reply; any other error delivered nothing.
+    """
     context = ssl.create_default_context()
     if smtp.tls == "ssl":
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=30, context=context)
+        client = _ClientSSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
     else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=30)
-    with client:
+        client = _Client(smtp.host, smtp.port, timeout=smtp.timeout)
+    try:
         if smtp.tls == "starttls":
             client.starttls(context=context)
         if smtp.user:
             client.login(smtp.user, smtp.password or "")
-        client.send_message(message)
+        refused = client.send_message(message, to_addrs=recipients)
+    except (OSError, smtplib.SMTPException) as exc:
+        client.close()
+        # A reply with a code is the server's word that it did not take the message.
+        if client.body_sent and not isinstance(exc, smtplib.SMTPResponseException):
+            raise _MaybeSent(f"{type(exc).__name__}: {exc}") from exc
+        raise
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()  # the server said 250: a failed goodbye changes nothing
+    return refused
 
 
-def _send_with_retries(message: EmailMessage, smtp: Smtp, sleep=time.sleep) -> tuple[bool, str]:
+@dataclass(frozen=True)
+class _Sending:
+    """How sending one message ended."""
+
+    status: str  # "sent", "partly sent", "unknown" (never confirmed), "failed" (not delivered)
+    detail: str
+    delivered: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+
+
+def _send_with_retries(message: EmailMessage, smtp: Smtp, sleep=time.sleep) -> _Sending:
+    """Send, retrying only what certainly did not arrive.
+
+    A failed conversation is retried while nothing can have been delivered; a recipient the
+    server refused for now (4xx) is retried alone, one it refused for good (5xx) is reported;
+    a message transmitted but never confirmed is not retried (``unknown``).
+    """
+    pending = [address for _, address in getaddresses(message.get_all("To", []))]
+    delivered: list[str] = []
+    refused: dict[str, str] = {}
     last = ""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            _send(message, smtp)
-            return True, f"sent on attempt {attempt}"
+            answers = _send(message, smtp, pending)
+        except _MaybeSent as exc:
+            return _Sending(
+                "unknown",
+                f"{smtp.host}:{smtp.port} received the message (attempt {attempt}) but never "
+                f"confirmed it ({exc})",
+                tuple(delivered),
+            )
+        except smtplib.SMTPRecipientsRefused as exc:
+            answers = exc.recipients  # every recipient refused: nothing was sent
         except (OSError, smtplib.SMTPException) as exc:
             # The exception text names the server and the problem, never the password.
             last = f"{type(exc).__name__}: {exc}"
             if attempt < ATTEMPTS:
                 sleep(smtp.backoff * 2 ** (attempt - 1))
-    return False, f"{smtp.host}:{smtp.port} after {ATTEMPTS} attempts: {last}"
+            continue
+        delivered += [address for address in pending if address not in answers]
+        pending = []
+        for address, (code, text) in answers.items():
+            reply = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+            refused[address] = reply
+            if 400 <= code < 500:
+                pending.append(address)  # "try again later": it did not get the message
+        last = "; ".join(f"{a} refused ({r})" for a, r in refused.items())
+        if not pending:
+            break
+        if attempt < ATTEMPTS:
+            sleep(smtp.backoff * 2 ** (attempt - 1))
+    refused = {a: r for a, r in refused.items() if a not in delivered}
+    if not refused and delivered:
+        return _Sending("sent", f"sent on attempt {attempt}", tuple(delivered))
+    if delivered:
+        return _Sending(
+            "partly sent",
+            f"sent to {', '.join(delivered)}; "
+            + "; ".join(f"{a} refused it ({r})" for a, r in refused.items()),
+            tuple(delivered),
+            tuple(refused),
+        )
+    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+    return _Sending("failed", f"{smtp.host}:{smtp.port} after {tries}: {last}")
+
+
+def _unconfirmed(entry: dict, log_path: Path, name: str) -> str:
+    """Why a message is not sent again, and how to send it anyway."""
+    if entry.get("state") == "sending":
+        when = f"a run stopped while sending it at {entry.get('started_at')}"
+    else:
+        when = entry.get("error", "the server never confirmed it")
+    return (
+        f"{when}, so it may have arrived; it is recorded in {log_path} and was not sent "
+        f"again. Ask a recipient; if it is lost, run `readout email --resend {name}`"
+    )
 
 
 def deliver(
-    config: Config, output: Path, dry_run: bool = False, smtp: Smtp | None = None
+    config: Config,
+    output: Path,
+    dry_run: bool = False,
+    smtp: Smtp | None = None,
+    resend: tuple[str, ...] = (),
 ) -> list[Delivery]:
-    """Write (and unless ``dry_run`` send) the email of each experiment's newest readout."""
+    """Write (and unless ``dry_run`` send) the email of each experiment's newest readout.
+
+    Parameters
+    ----------
+    config, output
+        The experiments and the output folder.
+    dry_run
+        Write the ``.eml`` files only.
+    smtp
+        SMTP settings (default: from the environment).
+    resend
+        Experiment names whose newest readout is sent again even if it was sent (or may
+        have been); only these are sent. An unknown name, one without recipients or one
+        without a readout is a ConfigError.
+    """
+    _check_resend(config, output, resend)
     if not dry_run and smtp is None:
         smtp = Smtp.from_env()
     sender = smtp.sender if smtp else os.environ.get("READOUT_SMTP_FROM", "readout@localhost")
@@ -217,36 +378,67 @@ def deliver(
     # One sender at a time: a second `readout email` waits, then finds the first one's
     # messages recorded as sent.
     with filelock.FileLock(output / EMAIL_LOCK, timeout=LOCK_WAIT):
-        return _deliver(config, output, outbox, dry_run, smtp, sender)
+        remove_temporary(outbox)  # what killed runs left half-written
+        remove_temporary_of(output / SENT_LOG)
+        return _deliver(config, output, outbox, dry_run, smtp, sender, resend)
+
+
+def _check_resend(config: Config, output: Path, resend: tuple[str, ...]) -> None:
+    names = {e.name: e for e in config.experiments}
+    for name in resend:
+        experiment = names.get(name)
+        if experiment is None:
+            raise ConfigError(
+                str(config.path),
+                f"--resend names '{name}', which is not an experiment here",
+                f"use one of {', '.join(sorted(names))}",
+            )
+        if not experiment.spec.email:
+            raise ConfigError(
+                str(config.path),
+                f"--resend names '{name}', which has no recipients",
+                f"add email = [...] to experiment '{name}'",
+            )
+        if tree.latest(output, name) is None:
+            raise ConfigError(
+                str(output / name),
+                f"--resend names '{name}', which has no readout yet",
+                f"run `readout run --only {name}` first",
+            )
 
 
 def _deliver(
-    config: Config, output: Path, outbox: Path, dry_run: bool, smtp: Smtp | None, sender: str
+    config: Config,
+    output: Path,
+    outbox: Path,
+    dry_run: bool,
+    smtp: Smtp | None,
+    sender: str,
+    resend: tuple[str, ...],
 ) -> list[Delivery]:
-    from readout import tree
-
     log = _load_log(output)
+    log_path = output / SENT_LOG
+
+    def save() -> None:
+        atomic_write_text(log_path, json.dumps(log, indent=2) + "\n")
+
     results = []
     for experiment in config.experiments:
+        if resend and experiment.name not in resend:
+            continue
         recipients = list(experiment.spec.email)
         folder = tree.latest(output, experiment.name)
         if not recipients or folder is None:
             continue
         key = f"{experiment.name}/{folder.name}"
         entry = log.get(key)
-        if entry is not None and entry.get("state") == "sending":
-            results.append(
-                Delivery(
-                    key,
-                    "failed",
-                    f"a run stopped while sending it at {entry.get('started_at')}, so it may "
-                    f"have arrived; ask the recipients, then remove '{key}' from "
-                    f"{output / SENT_LOG} to send it again",
+        if entry is not None and not resend:
+            if entry.get("state") in ("sending", "unknown"):
+                results.append(
+                    Delivery(key, "unconfirmed", _unconfirmed(entry, log_path, experiment.name))
                 )
-            )
-            continue
-        if entry is not None:
-            results.append(Delivery(key, "already sent", entry.get("sent_at", "")))
+            else:
+                results.append(Delivery(key, "already sent", entry.get("sent_at", "")))
             continue
         path = outbox / f"{experiment.name}--{folder.name}.eml"
         if not path.is_file():
@@ -258,26 +450,42 @@ def _deliver(
             results.append(Delivery(key, "written", str(path)))
             continue
         message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         # Recorded before the SMTP conversation: a run killed mid-send leaves this mark, and
         # the next run asks instead of sending the message a second time.
-        log[key] = {
-            "state": "sending",
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "message_id": message["Message-ID"],
-        }
-        atomic_write_text(output / SENT_LOG, json.dumps(log, indent=2) + "\n")
-        ok, detail = _send_with_retries(message, smtp)
-        if ok:
-            log[key] = {
-                "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "to": recipients,
-                "message_id": message["Message-ID"],
-            }
-            atomic_write_text(output / SENT_LOG, json.dumps(log, indent=2) + "\n")
+        mark = {"started_at": now, "to": recipients, "message_id": message["Message-ID"]}
+        if entry is not None:
+            mark["previous"] = entry  # a resend keeps the record of the earlier one
+        log[key] = {"state": "sending", **mark}
+        save()
+        sending = _send_with_retries(message, smtp)
+        if sending.status in ("sent", "partly sent"):
+            when = datetime.now(UTC).isoformat(timespec="seconds")
+            log[key] = {"state": "sent", "sent_at": when, **mark, "to": list(sending.delivered)}
+            if sending.refused:
+                log[key]["refused"] = list(sending.refused)
+            save()
             path.unlink()
-            results.append(Delivery(key, "sent", detail))
+            detail = sending.detail
+            if sending.refused:
+                detail += (
+                    f". Correct the address(es); `readout email --resend {experiment.name}` "
+                    "sends it again to every recipient"
+                )
+            results.append(Delivery(key, sending.status, detail))
+        elif sending.status == "unknown":
+            # Kept in the outbox: `--resend` sends the same message, with the same Message-ID.
+            log[key] = {"state": "unknown", "error": sending.detail, **mark}
+            save()
+            results.append(
+                Delivery(key, "unconfirmed", _unconfirmed(log[key], log_path, experiment.name))
+            )
         else:
-            del log[key]  # certainly not delivered: the next run tries again
-            atomic_write_text(output / SENT_LOG, json.dumps(log, indent=2) + "\n")
-            results.append(Delivery(key, "failed", detail))
+            # Certainly not delivered: the next run tries again (a resend keeps its old record).
+            if entry is None:
+                del log[key]
+            else:
+                log[key] = entry
+            save()
+            results.append(Delivery(key, "failed", sending.detail))
     return results

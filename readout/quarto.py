@@ -14,27 +14,63 @@ import subprocess
 from pathlib import Path
 
 from readout import render, tree, wording
-from readout.bundle import atomic_write_text, read
+from readout.bundle import read
 from readout.config import Config
+from readout.errors import ConfigError
+from readout.files import atomic_write_text
 
-FOLDER = "quarto"
-#: Characters Markdown, raw HTML, attributes, math, fenced divs or images could act on.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|$@~^:!&])")
+FOLDER = tree.QUARTO
+#: The first line of the ``_quarto.yml`` readout writes: how it knows the project is its own.
+HEADER = "# Written by readout (readout render --engine quarto); rewritten on every render."
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+#: Characters Markdown, raw HTML, attributes, math, fenced divs, lists, shortcodes or smart
+#: punctuation could act on.
+_MARKDOWN_SPECIAL = re.compile(r"""([\\`*_{}\[\]<>#|$@~^:!&"'=+-])""")
+#: A text that would start a list at the beginning of a line: ``1.``, ``a)``, ``(ii)``.
+_LIST_START = re.compile(r"^(\(?[A-Za-z0-9]+)([.)])")
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: A figure's file: a plain name in its readout folder.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+
+
+def _flat(text: object) -> str:
+    """One line: line breaks and control characters become spaces; no edge spaces."""
+    return _CONTROL.sub(" ", str(text)).strip()
 
 
 def md(text: object) -> str:
     """Escape text for Markdown, so titles and data values show as written.
 
-    Every character Markdown or raw HTML could act on is backslash-escaped (so ``<script>``
-    stays text), and line breaks become spaces (a break would end a table row or a list item).
+    Every character Markdown, raw HTML, Quarto shortcodes (``{{< ... >}}``) or smart
+    punctuation could act on is backslash-escaped (so ``<script>`` stays text and no ``{{<``
+    ever appears in a page); so are ``..`` runs and a leading list marker. Line breaks
+    become spaces (a break would end a table row or a list item).
     """
-    flat = re.sub(r"[\r\n\t]+", " ", str(text))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _flat(text))
+    escaped = re.sub(r"\.(?=\.)", r"\\.", escaped)
+    return _LIST_START.sub(r"\1\\\2", escaped)
+
+
+def attribute(text: object) -> str:
+    """A double-quoted Pandoc attribute value (``fig-alt``) that shows ``text`` as written.
+
+    Pandoc unescapes backslash-escaped punctuation and character references inside a
+    quoted value; every ASCII punctuation character is escaped, so no quote ends the value
+    early, no ``&lt;`` turns into ``<`` and no shortcode forms.
+    """
+    return '"' + _ASCII_PUNCTUATION.sub(r"\\\1", _flat(text)) + '"'
 
 
 def yaml_string(text: object) -> str:
     """A double-quoted YAML scalar (Quarto reads it as Markdown: pass it through ``md``)."""
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    flat = _CONTROL.sub(" ", str(text))
+    return '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def code(text: object) -> str:
+    """A code (analysis name, verdict) as YAML; anything else is escaped as text."""
+    return yaml_string(text if _SLUG.match(str(text)) else md(text))
 
 
 def _environment():
@@ -50,30 +86,68 @@ def _environment():
     )
     env.filters["md"] = md
     env.filters["yaml"] = yaml_string
+    env.filters["attribute"] = attribute
+    env.filters["code"] = code
     return env
 
 
+def check_project(project: Path) -> None:
+    """Refuse to write into a folder that is not readout's own Quarto project."""
+    if not project.exists() and not project.is_symlink():
+        return
+    fix = (
+        "move it elsewhere or give another --output (a project written by an older readout "
+        "can be deleted: it is rewritten)"
+    )
+    if not project.is_dir():
+        raise ConfigError(str(project), "is not a folder, and the Quarto project goes there", fix)
+    config = project / "_quarto.yml"
+    ours = config.is_file() and config.read_text(errors="replace").startswith(HEADER)
+    if any(project.iterdir()) and not ours:
+        raise ConfigError(
+            str(project),
+            "is a folder readout did not write (no _quarto.yml of readout's in it), and "
+            "readout would write its _quarto.yml, index.qmd and readouts/ there",
+            fix,
+        )
+
+
 def write_project(config: Config, output: Path) -> list[Path]:
-    """Write the Quarto project for every readout; returns the ``.qmd`` files."""
+    """Write the Quarto project for every readout; returns the ``.qmd`` files.
+
+    Holds the output's lock (and clears what killed runs left) like ``readout render``.
+    """
+    from readout import runner
+
     project = output / FOLDER
     env = _environment()
     written = []
-    for experiment in config.experiments:
-        for readout in tree.readouts(output, experiment.name):
-            bundle = read(readout / tree.BUNDLE)
-            text = wording.readout_text(bundle)
-            target = project / "readouts" / f"{experiment.name}-{readout.name}"
-            target.mkdir(parents=True, exist_ok=True)
-            for fig in bundle["figures"]:
-                shutil.copy2(readout / fig["file"], target / fig["file"])
-            shutil.copy2(readout / "bundle.json", target / "bundle.json")
-            qmd = target / "index.qmd"
-            atomic_write_text(
-                qmd, env.get_template("readout.qmd.j2").render(bundle=bundle, text=text)
-            )
-            written.append(qmd)
-    atomic_write_text(project / "_quarto.yml", env.get_template("_quarto.yml.j2").render())
-    atomic_write_text(project / "index.qmd", env.get_template("listing.qmd.j2").render())
+    with runner.owning(output):
+        check_project(project)
+        # First: a render killed halfway leaves a folder readout still knows as its own.
+        site = env.get_template("_quarto.yml.j2").render(header=HEADER)
+        atomic_write_text(project / "_quarto.yml", site)
+        for experiment in config.experiments:
+            for readout in tree.readouts(output, experiment.name):
+                bundle = read(readout / tree.BUNDLE)
+                for fig in bundle["figures"]:
+                    if not _FILE_NAME.match(fig["file"]):
+                        raise ConfigError(
+                            str(readout / tree.BUNDLE),
+                            f"figure file '{fig['file']}' is not a file name in its folder",
+                            f"re-run `readout run --only {experiment.name} --force`",
+                        )
+                text = wording.readout_text(bundle)
+                target = project / "readouts" / f"{experiment.name}-{readout.name}"
+                target.mkdir(parents=True, exist_ok=True)
+                for fig in bundle["figures"]:
+                    shutil.copy2(readout / fig["file"], target / fig["file"])
+                shutil.copy2(readout / tree.BUNDLE, target / tree.BUNDLE)
+                qmd = target / "index.qmd"
+                page = env.get_template("readout.qmd.j2")
+                atomic_write_text(qmd, page.render(bundle=bundle, text=text, date=readout.name))
+                written.append(qmd)
+        atomic_write_text(project / "index.qmd", env.get_template("listing.qmd.j2").render())
     return written
 
 

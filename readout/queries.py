@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,16 @@ from analyses.inputs import (
     Value,
     is_table_name,
 )
-from readout.errors import DataError
+from readout.errors import DataError, EngineFailure
+from readout.masking import scrub
 from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 
+#: Codes of the notes on how data were read where that was not the plain way (the report
+#: states them among its data notes): a CSV separated by semicolons, tabs or vertical bars,
+#: numbers with decimal commas, a binary column's yes/no answers read as 1 and 0.
+READ_NOTES = ("csv_delimiter", "decimal_comma", "yes_no_as_binary")
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
-QUERY_VERSION = "3"
+QUERY_VERSION = "4"
 EXAMPLES = 5
 
 
@@ -77,15 +83,51 @@ def _is_numeric(dtype) -> bool:
     return dtype.is_numeric() or dtype.is_boolean()
 
 
-def _number(col):
-    """A column as a float: numbers cast, text parsed where it can be (else NULL)."""
+#: Answers a binary column may hold instead of 1 and 0 (case and surrounding spaces ignored).
+YES_WORDS = ("yes", "y", "true")
+NO_WORDS = ("no", "n", "false")
+
+
+def _words(col):
+    """Whether each row holds a yes/no answer (a boolean, or one of the words), not a number."""
+    if col.type().is_boolean():
+        return col.notnull()
+    if col.type().is_string():
+        return col.strip().lower().isin(YES_WORDS + NO_WORDS).fill_null(False)
+    return None
+
+
+def _number(col, words: bool = False):
+    """A column as a float: numbers cast, text parsed where it can be (else NULL).
+
+    With ``words`` (a binary column) yes/no answers are read as 1 and 0: booleans, and
+    "yes"/"no", "y"/"n", "true"/"false" in any case.
+    """
+    import ibis
+
     if _is_numeric(col.type()):
         return col.cast("float64")
+    if words:
+        text = col.strip().lower()
+        return ibis.cases(
+            (text.isin(YES_WORDS), 1.0),
+            (text.isin(NO_WORDS), 0.0),
+            else_=col.try_cast("float64"),
+        )
     return col.try_cast("float64")
 
 
+def _yes_no(column: Column) -> bool:
+    """Whether a column's yes/no answers are read as 1 and 0 (a binary column's only)."""
+    return "binary" in column.rules
+
+
 def _violations(rel, column: Column):
-    """(name, condition) pairs: each condition marks a row that breaks a rule."""
+    """(name, condition) pairs: each condition marks a row that breaks a rule.
+
+    ``words`` marks yes/no answers: a binary column reads them as 1 and 0 (and the report
+    says so); any other numeric column refuses them.
+    """
     import ibis
 
     col = rel[column.name]
@@ -93,7 +135,10 @@ def _violations(rel, column: Column):
     if column.required:
         out.append(("missing", col.isnull()))
     if column.kind == "number":
-        value = _number(col)
+        value = _number(col, _yes_no(column))
+        answers = _words(col)
+        if answers is not None:
+            out.append(("words", answers))
         if not _is_numeric(col.type()):
             out.append(("non-numeric", col.notnull() & value.isnull()))
         for rule in column.rules:
@@ -127,14 +172,16 @@ def rows_expression(rel, columns: tuple[Column, ...], limit: int):
     picked = {}
     for column in columns:
         col = rel[column.name]
-        picked[column.name] = _number(col) if column.kind == "number" else col.cast("string")
+        picked[column.name] = (
+            _number(col, _yes_no(column)) if column.kind == "number" else col.cast("string")
+        )
     return rel.select(**picked).limit(limit + 1)
 
 
-def _stats(col, value: Value) -> dict[str, Any]:
+def _stats(col, value: Value, words: bool = False) -> dict[str, Any]:
     import ibis
 
-    x = _number(col)
+    x = _number(col, words)
     out = {}
     if "moments" in value.stats:
         out |= {
@@ -157,8 +204,9 @@ def summary_expression(rel, part: Summary):
     """Per group of the ``by`` columns: the count and each value's sufficient statistics."""
     keys = {c.name: rel[c.name].cast("string") for c in part.by}
     aggs = {"n": rel.count()}
+    binary = {c.name for c in part.checks if _yes_no(c)}
     for value in part.values:
-        aggs |= _stats(rel[value.column], value)
+        aggs |= _stats(rel[value.column], value, value.column in binary)
     return rel.group_by(**keys).aggregate(**aggs)
 
 
@@ -234,45 +282,156 @@ def _read(engine: Engine, given: dict[str, str | None], where: str):
         raise
 
 
-def experiment_expression(engine: Engine, part: Experiment, where: str):
-    """The one query of an experiment: assignments x metrics, summarised per arm (x by)."""
+def _cutoff(cutoff: datetime | None):
+    """The run's cut-off as an ibis timestamp: the engine's clock (now) unless one is given.
+
+    Units first exposed after it had not been exposed when the data were read. ``None`` keeps
+    the SQL the same from run to run (so its cache and the data's fingerprint hold); a
+    ``readout run --as-of`` passes the end of its day.
+    """
+    import ibis
+
+    if cutoff is None:
+        return ibis.now()
+    if cutoff.tzinfo is not None:
+        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+    return ibis.timestamp(cutoff)
+
+
+#: Why an assignment row is left out, in order of precedence (0: kept).
+EXCLUSION_REASONS = ("unit_missing", "arm_missing", "exposed_missing", "exposed_future")
+
+
+def _assignments(engine: Engine, part: Experiment, where: str, cutoff: datetime | None):
+    """The assignment rows, each with ``reason`` (0: kept) why it is left out.
+
+    The reason is 1 + its index in :data:`EXCLUSION_REASONS`: no unit, no arm, no exposure
+    time, exposed after the cut-off.
+    """
     import ibis
 
     kind = "table" if is_table_name(part.assignments) else "sql"
     assignments = _read(engine, {kind: part.assignments}, f"{where}, assignments")
     fix = "return unit, arm and exposed_at (and the segment columns) from assignments"
     _require(assignments, ASSIGNMENT_COLUMNS + part.by, "assignments", where, fix)
-    if not _temporal(assignments.exposed_at.type()):
+    exposed = assignments.exposed_at
+    if not _temporal(exposed.type()):
         raise Problem(
             where,
-            f"assignments column 'exposed_at' is {assignments.exposed_at.type()}, not a "
-            "timestamp or date",
+            f"assignments column 'exposed_at' is {exposed.type()}, not a timestamp or date",
             "cast it in the query, e.g. CAST(exposed_at AS TIMESTAMP)",
         )
-    units = assignments.group_by("unit").aggregate(
-        exposed_at=assignments.exposed_at.min(),
-        n_arms=assignments.arm.cast("string").nunique(),
-        arm=assignments.arm.cast("string").min(),
-        **{b: assignments[b].cast("string").min() for b in part.by},
+    if exposed.type().is_date():
+        exposed = exposed.cast("timestamp")
+    reason = ibis.cases(
+        (assignments.unit.isnull(), 1),
+        (assignments.arm.isnull(), 2),
+        (exposed.isnull(), 3),
+        (exposed > _cutoff(cutoff), 4),
+        else_=0,
     )
+    return assignments.mutate(reason=reason)
+
+
+def _units(assignments, by: tuple[str, ...]):
+    """One row per kept unit: first exposure, how many arms, its arm and segment levels."""
+    kept = assignments.filter(assignments.reason == 0)
+    return kept.group_by("unit").aggregate(
+        exposed_at=kept.exposed_at.min(),
+        n_arms=kept.arm.cast("string").nunique(),
+        arm=kept.arm.cast("string").min(),
+        **{b: kept[b].cast("string").min() for b in by},
+    )
+
+
+def _events(engine: Engine, metric: MetricSpec, where: str):
+    """A metric's events, checked for the columns its kind needs."""
+    events = _read(
+        engine, {"table": metric.table, "sql": metric.sql}, f"{where}, metric '{metric.name}'"
+    )
+    needed = ("unit", "ts") + (
+        ("numerator", "denominator") if metric.kind == "ratio" else ("value",)
+    )
+    if metric.aggregate in ("count",):
+        needed = ("unit", "ts")
+    mwhere = f"{where}, metric '{metric.name}'"
+    _require(events, needed, "the query", mwhere, f"return {', '.join(needed)}")
+    if not _temporal(events.ts.type()):
+        raise Problem(
+            mwhere,
+            f"column 'ts' is {events.ts.type()}, not a timestamp or date",
+            "cast it in the query, e.g. CAST(ts AS TIMESTAMP)",
+        )
+    return events
+
+
+def exclusions_expression(
+    engine: Engine, part: Experiment, where: str, cutoff: datetime | None = None
+):
+    """One row counting what an experiment's query leaves out, by reason.
+
+    Assignments: rows without a unit (``unit_missing``: rows, as they name no unit) and units
+    none of whose rows can be used, each counted once under its first reason
+    (``arm_missing``, ``exposed_missing``, ``exposed_future``). Per metric: events without a
+    unit (``<metric>__unit_missing``), and the kept units' events without a time
+    (``<metric>__ts_missing``) out of all their events (``<metric>__events``).
+    """
+    import ibis
+
+    assignments = _assignments(engine, part, where, cutoff)
+    units = _units(assignments, ())
+    dropped = (
+        assignments.filter(assignments.reason > 1)
+        .anti_join(units.select("unit"), "unit")
+        .group_by("unit")
+        .aggregate(reason=lambda t: t.reason.min())
+    )
+    counted = {
+        "unit_missing": assignments.aggregate(
+            unit_missing=ibis.ifelse(assignments.reason == 1, 1, 0).sum().fill_null(0)
+        ),
+        "units": dropped.aggregate(
+            **{
+                name: ibis.ifelse(dropped.reason == i + 1, 1, 0).sum().fill_null(0)
+                for i, name in enumerate(EXCLUSION_REASONS)
+                if i > 0
+            }
+        ),
+    }
+    for metric in part.metrics:
+        events = _events(engine, metric, where)
+        own = events.semi_join(units.select("unit"), "unit")
+        counted[metric.name] = events.aggregate(
+            **{f"{metric.name}__unit_missing": ibis.ifelse(events.unit.isnull(), 1, 0).sum()}
+        ).cross_join(
+            own.aggregate(
+                **{
+                    f"{metric.name}__ts_missing": ibis.ifelse(own.ts.isnull(), 1, 0).sum(),
+                    f"{metric.name}__events": own.count(),
+                }
+            )
+        )
+    tables = list(counted.values())
+    out = tables[0]
+    for table in tables[1:]:
+        out = out.cross_join(table)
+    return out
+
+
+def experiment_expression(
+    engine: Engine, part: Experiment, where: str, cutoff: datetime | None = None
+):
+    """The one query of an experiment: assignments x metrics, summarised per arm (x by).
+
+    Only units with a unit, an arm and an exposure time before ``cutoff`` (default: now)
+    count; :func:`exclusions_expression` counts the others.
+    """
+    import ibis
+
+    units = _units(_assignments(engine, part, where, cutoff), part.by)
     table = units
     for metric in part.metrics:
-        events = _read(
-            engine, {"table": metric.table, "sql": metric.sql}, f"{where}, metric '{metric.name}'"
-        )
-        needed = ("unit", "ts") + (
-            ("numerator", "denominator") if metric.kind == "ratio" else ("value",)
-        )
-        if metric.aggregate in ("count",):
-            needed = ("unit", "ts")
-        mwhere = f"{where}, metric '{metric.name}'"
-        _require(events, needed, "the query", mwhere, f"return {', '.join(needed)}")
-        if not _temporal(events.ts.type()):
-            raise Problem(
-                mwhere,
-                f"column 'ts' is {events.ts.type()}, not a timestamp or date",
-                "cast it in the query, e.g. CAST(ts AS TIMESTAMP)",
-            )
+        events = _events(engine, metric, where)
         during = _capped(_per_unit(_window(events, units, 0, metric.window_days), metric), metric)
         fill = None if metric.aggregate == "mean" else 0.0
         if metric.kind == "ratio":
@@ -360,8 +519,10 @@ def _jsonable(part) -> Any:
     )
 
 
-def cache_key(engine: Engine, request: Request, where: Where, limit: int) -> str:
-    """A key that changes with the request, the engine, the schemas read and the versions."""
+def cache_key(
+    engine: Engine, request: Request, where: Where, limit: int, cutoff: datetime | None = None
+) -> str:
+    """A key that changes with the request, engine, schemas read, cut-off and versions."""
     schemas: dict[str, Any] = {}
     try:
         if where.file:
@@ -383,6 +544,7 @@ def cache_key(engine: Engine, request: Request, where: Where, limit: int) -> str
         "request": {name: _jsonable(part) for name, part in request.items()},
         "schemas": schemas,
         "limit": limit,
+        "cutoff": cutoff,
         "versions": _versions(),
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
@@ -393,7 +555,12 @@ def _columns_of(part) -> tuple[Column, ...]:
     if isinstance(part, Rows):
         return part.columns
     if isinstance(part, Summary):
-        values = tuple(Column("value", v.column, required=False) for v in part.values)
+        checked = {c.name for c in part.checks}
+        values = tuple(
+            Column("value", v.column, required=False)
+            for v in part.values
+            if v.column not in checked
+        )
         return part.by + part.checks + values
     return ()
 
@@ -433,15 +600,22 @@ def _require_in_file(engine: Engine, request: Request, where: Where) -> None:
         _require_columns(_columns_of(_present(part, present)), present, where)
 
 
-def compile_request(engine: Engine, request: Request, where: Where, limit: int) -> dict:
-    """Compile every part: ``{"checks": {name: sql}, "parts": {name: sql}}``."""
+def compile_request(
+    engine: Engine, request: Request, where: Where, limit: int, cutoff: datetime | None = None
+) -> dict:
+    """Compile every part: ``{"checks": {name: sql}, "parts": {name: sql}}``.
+
+    An experiment's check counts what its query leaves out (:func:`exclusions_expression`).
+    """
     import ibis
 
     checks, parts, kept = {}, {}, {}
     for name, part in request.items():
         if isinstance(part, Experiment):
-            expr = experiment_expression(engine, part, where.label)
+            expr = experiment_expression(engine, part, where.label, cutoff)
             parts[name] = ibis.to_sql(expr, dialect=engine.backend)
+            left_out = exclusions_expression(engine, part, where.label, cutoff)
+            checks[name] = ibis.to_sql(left_out, dialect=engine.backend)
             continue
         if isinstance(part, Rows) and part.input != "data":
             continue  # a further file: fetched from its own engine
@@ -472,12 +646,13 @@ def compiled(
     limit: int,
     cache: Path | None,
     write: bool = True,
+    cutoff: datetime | None = None,
 ) -> dict:
     """Compiled SQL of a request, from the cache when the same request was compiled before.
 
     With ``write`` false (``readout validate``) a new compile is not stored.
     """
-    key = cache_key(engine, request, where, limit)
+    key = cache_key(engine, request, where, limit, cutoff)
     path = cache / f"{key}.json" if cache else None
     if path is not None and path.is_file():
         try:
@@ -485,7 +660,7 @@ def compiled(
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     _require_in_file(engine, request, where)
-    result = compile_request(engine, request, where, limit)
+    result = compile_request(engine, request, where, limit, cutoff)
     if path is not None and write:
         from readout.bundle import atomic_write_text
 
@@ -507,7 +682,14 @@ RULE_WORDS = {
     "nonnegative": ("negative value(s)", "give values of zero or more"),
     "integer": ("value(s) that are not whole numbers", "give whole numbers"),
     "unit_interval": ("value(s) outside 0 to 1", "give shares between 0 and 1"),
+    "words": (
+        "yes/no answer(s) (yes, no, true, false, Y or N) instead of numbers",
+        "give numbers (1 for yes and 0 for no, if that is what they mean); a yes/no outcome "
+        'of an A/B test is binary (metric_type = "binary"), and read as 1 and 0 there',
+    ),
 }
+#: Rules whose fix depends on the column's meaning (the analysis says it).
+SPECIFIC = ("binary", "positive", "nonnegative", "integer", "unit_interval")
 
 
 def _examples(engine: Engine, where: Where, column: Column, rule: str) -> str:
@@ -527,20 +709,36 @@ def _examples(engine: Engine, where: Where, column: Column, rule: str) -> str:
     return f", in rows {rows}{more}"
 
 
-def _check(engine: Engine, where: Where, part, counts: dict[str, np.ndarray], limit: int) -> None:
+def _check(
+    engine: Engine, where: Where, part, counts: dict[str, np.ndarray], limit: int
+) -> list[dict[str, Any]]:
+    """Raise on the first broken rule; return notes on what was read another way.
+
+    A binary column's yes/no answers are read as 1 and 0: that is a note, not a problem.
+    """
     total = int(counts["__rows"][0])
     if total == 0:
         fix = "add its rows (it has a header only)" if where.file else "check the query's filters"
         raise Problem(where.label, "has no rows", fix)
+    notes = []
     columns = _columns_of(part)
     for i, column in enumerate(columns):
-        for rule in ("missing", "non-numeric", *column.rules):
+        for rule in ("missing", "words", "non-numeric", *column.rules):
             found = counts.get(f"c{i}__{rule}")
             if found is None or not found[0]:
                 continue
+            if rule == "words" and _yes_no(column):
+                notes.append(
+                    {
+                        "code": "yes_no_as_binary",
+                        "column": column.name,
+                        "key": column.key,
+                        "rows": int(found[0]),
+                    }
+                )
+                continue
             words, generic = RULE_WORDS[rule]
-            specific = ("binary", "positive", "nonnegative", "integer", "unit_interval")
-            fix = column.fix if rule in specific else ""
+            fix = column.fix if rule in SPECIFIC else ""
             raise Problem(
                 where.label,
                 f"column '{column.name}' ({column.key}) has {int(found[0]):,} "
@@ -553,6 +751,7 @@ def _check(engine: Engine, where: Where, part, counts: dict[str, np.ndarray], li
             f"{total:,} rows exceed the row limit of {limit:,} for an analysis that reads rows",
             "raise max_rows in [settings], or filter or sample the rows in the query",
         )
+    return notes
 
 
 def fetch(
@@ -563,23 +762,29 @@ def fetch(
     cache: Path | None = None,
     files: dict[str, Engine] | None = None,
     write_cache: bool = True,
+    cutoff: datetime | None = None,
 ) -> tuple[Fetched, list[dict[str, str]]]:
     """Check and fetch every part of a request; returns the data and the SQL that ran.
+
+    ``cutoff`` is the moment the data are read as of: units exposed after it are left out
+    (and counted). ``None`` is the time of the run.
 
     Raises
     ------
     DataError
         A missing or malformed column, a broken rule (naming the first rows of a file), too
-        many rows, no rows, an error of the user's SQL (with the engine's own message).
+        many rows, no rows, non-finite metric values, an error of the user's SQL (with the
+        engine's own message).
     """
     try:
-        plan = compiled(engine, request, where, limit, cache, write_cache)
+        plan = compiled(engine, request, where, limit, cache, write_cache, cutoff)
     except Exception as exc:
         _engine_problem(exc, where)
         raise
     queries: list[dict[str, str]] = []
     out: dict[str, dict[str, np.ndarray]] = {}
     extras: dict[str, Any] = {}
+    notes: list[dict[str, Any]] = list(engine.notes)
     for name, part in request.items():
         if isinstance(part, Rows) and part.input != "data":
             other = (files or {})[part.input]
@@ -589,32 +794,130 @@ def fetch(
                 other, {name: own}, where_other, limit, cache, write_cache=write_cache
             )
             out[name] = sub.parts[name]
+            notes += sub.notes
             queries += sub_queries
             continue
+        counts = None
         try:
             if name in plan["checks"]:
-                part = _present(part, plan["columns"][name])
                 counts = engine.execute(plan["checks"][name])
-                _check(engine, where, part, counts, limit)
+                if not isinstance(part, Experiment):
+                    part = _present(part, plan["columns"][name])
+                    notes += _check(engine, where, part, counts, limit)
             result = engine.execute(plan["parts"][name])
+            if not isinstance(part, Rows):
+                result = _canonical(result)
+            if isinstance(part, Experiment):
+                _finite(engine, part, where, result, cutoff)
         except Exception as exc:
             _engine_problem(exc, where)
             raise
-        if not isinstance(part, Rows):
-            result = _canonical(result)
         if isinstance(part, Experiment):
             result, multi = _exposures(result)
-            extras[name] = multi
+            extras[name] = multi | _excluded(counts, part, cutoff)
             if int(np.sum(result["n"])) == 0:
+                left = sum(extras[name]["excluded"].values())
                 raise Problem(
                     where.label,
-                    "no assigned units: the assignments query returned no rows",
+                    "no assigned units: the assignments query returned no rows"
+                    if not left
+                    else f"no assigned units: all {left:,} assignment(s) lack a unit, an arm or "
+                    "an exposure time, or were exposed after the run's cut-off",
                     "check the assignments query (its filter, the experiment's name, the dates)",
                 )
+            queries.append({"name": f"{name}: what was left out", "sql": plan["checks"][name]})
         out[name] = result
         queries.append({"name": name, "sql": plan["parts"][name]})
-    fetched = Fetched(parts=out, source=where.label, row_numbers=where.file, extras=extras)
+    fetched = Fetched(
+        parts=out, source=where.label, row_numbers=where.file, extras=extras, notes=notes
+    )
     return fetched, queries
+
+
+def _excluded(
+    counts: dict[str, np.ndarray] | None, part: Experiment, cutoff: datetime | None
+) -> dict[str, Any]:
+    """What an experiment's query left out, from its check's one row of counts."""
+
+    def count(column: str) -> int:
+        value = (counts or {}).get(column)
+        if value is None or not len(value) or value[0] is None or np.isnan(float(value[0])):
+            return 0
+        return int(value[0])
+
+    return {
+        "excluded": {reason: count(reason) for reason in EXCLUSION_REASONS},
+        "events": {
+            m.name: {
+                "unit_missing": count(f"{m.name}__unit_missing"),
+                "ts_missing": count(f"{m.name}__ts_missing"),
+                "events": count(f"{m.name}__events"),
+            }
+            for m in part.metrics
+        },
+        "cutoff": None if cutoff is None else cutoff.isoformat(),
+    }
+
+
+def _finite(
+    engine: Engine,
+    part: Experiment,
+    where: Where,
+    result: dict[str, np.ndarray],
+    cutoff: datetime | None,
+) -> None:
+    """Refuse a metric whose values include NaN or infinity, naming the first units.
+
+    A sum over a non-finite value is not finite, so the per-arm sums show it at no cost (a
+    sum over no values is NULL, not a problem: its count is zero); only then does a second
+    query count the events and find their units. Unchecked, a NaN would read as 0.
+    """
+    for metric in part.metrics:
+        count = result.get(f"{metric.name}__n", result["n"]).astype(float)
+        broken = any(
+            np.any((count > 0) & ~np.isfinite(values.astype(float)))
+            for column, values in result.items()
+            if column.startswith(f"{metric.name}__") and values.dtype != object
+        )
+        if broken:
+            raise _non_finite(engine, part, metric, where, cutoff)
+
+
+def _non_finite(
+    engine: Engine, part: Experiment, metric: MetricSpec, where: Where, cutoff: datetime | None
+) -> Problem:
+    """How many of a metric's events (of the experiment's units) are not finite, and whose."""
+    import ibis
+
+    units = _units(_assignments(engine, part, where.label, cutoff), ())
+    events = _events(engine, metric, where.label).semi_join(units.select("unit"), "unit")
+    columns = ("numerator", "denominator") if metric.kind == "ratio" else ("value",)
+    bad = ibis.literal(False)
+    for column in columns:
+        value = _number(events[column])
+        bad = bad | value.isnan().fill_null(False) | value.isinf().fill_null(False)
+    flagged = events.filter(bad)
+    count = engine.execute(str(ibis.to_sql(flagged.aggregate(n=flagged.count()), engine.backend)))
+    first = flagged.select("unit").distinct().order_by("unit").limit(EXAMPLES + 1)
+    found = engine.execute(str(ibis.to_sql(first, dialect=engine.backend)))["unit"]
+    shown = ", ".join(_unit_text(u) for u in found[:EXAMPLES]) + (
+        " and more" if len(found) > EXAMPLES else ""
+    )
+    named = " or ".join(f"'{c}'" for c in columns)
+    return Problem(
+        where.label,
+        f"metric '{metric.name}': {int(count['n'][0]):,} event(s) of the experiment's units have "
+        f"a {named} that is not a finite number (NaN or infinity), for units {shown}",
+        "correct those rows, or leave them out in the metric's query "
+        f"(e.g. WHERE isfinite({columns[0]}))",
+    )
+
+
+def _unit_text(unit: Any) -> str:
+    """A unit as its id is written (numbers come back as floats: 3, not 3.0)."""
+    if isinstance(unit, float) and unit.is_integer():
+        return str(int(unit))
+    return str(unit)
 
 
 def _canonical(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -660,11 +963,17 @@ ENGINE_MODULES = (
 
 
 def _engine_problem(exc: Exception, where: Where) -> None:
-    """Turn an engine's error about the user's SQL or data into a named problem (exit 2).
+    """Turn an engine's error into a named problem for the experiment that met it.
 
+    The engine has already told its own failures apart (:meth:`Engine.running`): one that
+    stopped answering or timed out (:class:`~readout.errors.EngineFailure`, exit 1) or a
+    damaged file (exit 2) is named again with the experiment and the query. An error of
+    the user's SQL or data from an engine's module becomes a :class:`Problem` (exit 2).
     Anything else is readout's own failure and goes on as it is (exit 1, logged).
     """
-    if isinstance(exc, DataError):
+    if isinstance(exc, EngineFailure | DataError):
+        if exc.source != where.label and exc.source in where.label:
+            raise type(exc)(where.label, exc.problem, exc.fix) from None
         return
     module = type(exc).__module__.split(".")[0]
     if module in ENGINE_MODULES:
@@ -676,7 +985,7 @@ def _first_line(exc: Exception) -> str:
     if not text:
         return type(exc).__name__
     lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0][:500]
+    return scrub(lines[0][:500])
 
 
 def _sql_fix() -> str:

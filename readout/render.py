@@ -112,14 +112,14 @@ def write_pdf(html: str, target: Path) -> None:
 
 def render_readout(folder: Path, site_url: str = "") -> None:
     """(Re)write ``report.html`` and ``report.pdf`` in a readout folder from its bundle."""
-    from readout.bundle import atomic_write_text, read
+    from readout.bundle import read
+    from readout.files import atomic_path, atomic_write_text
 
     bundle = read(folder / "bundle.json")
     html = report_html(bundle, folder, site_url)
     atomic_write_text(folder / "report.html", html)
-    tmp = folder / ".report.pdf.tmp"
-    write_pdf(html, tmp)
-    tmp.replace(folder / "report.pdf")
+    with atomic_path(folder / "report.pdf") as tmp:
+        write_pdf(html, tmp)
 
 
 def page(template: str, **context: Any) -> str:

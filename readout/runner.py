@@ -32,6 +32,9 @@ from readout import registry, render, site, tree, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
+from readout.files import remove_temporary
+from readout.masking import scrub
+from readout.queries import READ_NOTES
 
 log = logging.getLogger("readout")
 # PyMC logs each sampling step at INFO; readout prints its own progress.
@@ -109,9 +112,12 @@ def build_readout(
     analysis = registry.get(spec.analysis)
     loaded = loaded or fetch_data(experiment, output)
     rows, warnings = analysis.load(spec, loaded.fetched, experiment.input_paths())
+    # How the file was read, where not the plain way (semicolons, decimal commas, yes/no).
+    warnings = list(loaded.fetched.notes) + warnings
     data_sha = _data_sha(experiment, loaded)
     fit = analysis.fit(spec, rows, experiment.settings)
-    unknown = {w["code"] for w in warnings + fit.warnings} - set(analysis.warning_codes)
+    known = set(analysis.warning_codes) | set(READ_NOTES)
+    unknown = {w["code"] for w in warnings + fit.warnings} - known
     if unknown:
         raise RuntimeError(
             f"analysis {analysis.name} emitted undeclared warning code(s) {sorted(unknown)}"
@@ -236,12 +242,17 @@ def _prefetched(wanted: bool):
 
 
 def _failure_log(output: Path, name: str, exc: BaseException) -> Path:
-    """Write an experiment's traceback to ``<output>/.logs/<name>.log``."""
+    """Write an experiment's traceback to ``<output>/.logs/<name>.log`` (secrets masked)."""
     folder = output / ".logs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.log"
-    path.write_text("".join(traceback.format_exception(exc)))
+    path.write_text(scrub("".join(traceback.format_exception(exc))))
     return path
+
+
+def _ended(name: str, code: int, message: str, started: float) -> Outcome:
+    """How an experiment failed; the message is masked (it reaches the status file and site)."""
+    return Outcome(name, code, scrub(message), seconds=time.perf_counter() - started)
 
 
 def run_one(
@@ -282,16 +293,16 @@ def run_one(
         headline = wording.readout_text(bundle).headline
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
     except DataError as exc:
-        return Outcome(name, EXIT_BAD_INPUT, str(exc), None, time.perf_counter() - started)
-    except ConnectionError as exc:
-        return Outcome(name, EXIT_FAILED, str(exc), None, time.perf_counter() - started)
+        return _ended(name, EXIT_BAD_INPUT, str(exc), started)
+    except ConnectionError as exc:  # an engine that stopped answering or timed out
+        return _ended(name, EXIT_FAILED, str(exc), started)
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
         detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
         try:
             where = f" (details in {_failure_log(output, name, exc)})"
         except OSError:
             where = ""
-        return Outcome(name, EXIT_FAILED, detail + where, None, time.perf_counter() - started)
+        return _ended(name, EXIT_FAILED, detail + where, started)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -311,10 +322,64 @@ def _progress(outcomes, total: int):
         )
 
 
+LOCK_FILE = ".readout.lock"
+
+
 def lock(output: Path) -> filelock.FileLock:
-    """The lock that keeps two runs from writing the same output folder."""
+    """The lock that keeps two runs from writing the same output folder.
+
+    An existing folder readout did not write (files, and none of readout's own) is a
+    ConfigError: runs write ``index.html`` and a folder per experiment there.
+    """
+    if output.is_dir():
+        names = [p.name for p in output.iterdir()]
+        visible = sorted(n for n in names if not n.startswith("."))
+        own = {LOCK_FILE, tree.STAGING, site.STATUS_FILE, site.SITE_KEY}
+        if visible and not own & set(names):
+            raise ConfigError(
+                str(output),
+                f"is a folder readout did not write (it holds {', '.join(visible[:3])}"
+                f"{', ...' if len(visible) > 3 else ''}), and readout writes index.html and "
+                "a folder per experiment there",
+                "give a new or empty folder as --output (the default is reports/)",
+            )
     output.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(output / ".readout.lock", timeout=0)
+    return filelock.FileLock(output / LOCK_FILE, timeout=0)
+
+
+#: What a run or render says when another one holds the output's lock.
+LOCKED = (
+    "another readout run is writing this folder",
+    "wait for it to finish (or remove .readout.lock if no run is active)",
+)
+
+
+def clear_leftovers(output: Path) -> None:
+    """Undo what killed runs left in ``output``; call holding its lock.
+
+    A readout moved aside by a killed publish is put back; staging folders and the
+    temporary files of killed writes are removed (except the email's, which
+    ``readout email`` clears under its own lock).
+    """
+    from readout import email as mail
+
+    for where in tree.clean_staging(output):
+        log.warning("put back %s, which a killed run had moved aside", where)
+    remove_temporary(output, skip=mail.OWN_FILES)
+
+
+@contextlib.contextmanager
+def owning(output: Path):
+    """Hold the output's lock and clear leftovers first (``readout render``, Quarto).
+
+    Another run holding the lock is a ConfigError (exit 2).
+    """
+    try:
+        with lock(output):
+            clear_leftovers(output)
+            yield
+    except filelock.Timeout:
+        raise ConfigError(str(output), *LOCKED) from None
 
 
 def run(
@@ -339,9 +404,7 @@ def run(
     site_url = config.settings.site_url
     try:
         with sigterm_unwinds(), lock(output):
-            restored = tree.clean_staging(output)
-            for where in restored:
-                log.warning("put back %s, which a killed run had moved aside", where)
+            clear_leftovers(output)
             outcomes = []
             if jobs > 1 and len(selected) > 1:
                 # Experiments share the cores: each samples its chains one after another.
@@ -371,18 +434,14 @@ def run(
             site.record_status(output, outcomes)
             site.write_site(config, output)
     except filelock.Timeout:
-        raise ConfigError(
-            str(output),
-            "another readout run is writing this folder",
-            "wait for it to finish (or remove .readout.lock if no run is active)",
-        ) from None
+        raise ConfigError(str(output), *LOCKED) from None
     return outcomes
 
 
 def render_all(config: Config, output: Path) -> int:
     """Re-render every readout from its bundle (no refit) and refresh the site pages."""
     count = 0
-    with lock(output):
+    with owning(output):
         for experiment in config.experiments:
             for folder in tree.readouts(output, experiment.name):
                 _render(folder, config.settings.site_url)
@@ -403,11 +462,9 @@ def validate(config: Config, output: Path | None = None) -> list[str]:
                 f"of {unchanged}, which checked it)"
             )
             continue
-        try:
-            loaded = fetch_data(experiment, output, write_cache=False)
-        except ConnectionError as exc:
-            raise DataError(experiment.data_label(), str(exc), "check the source's url") from None
+        loaded = fetch_data(experiment, output, write_cache=False)
         _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
+        warnings = list(loaded.fetched.notes) + warnings
         lines.append(
             f"{experiment.name}: ok ({experiment.data_label()}"
             + (f", {len(warnings)} warning(s)" if warnings else "")

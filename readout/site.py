@@ -75,6 +75,9 @@ def readouts(output: Path, name: str) -> list[dict[str, Any]]:
 def history_chart(history: list[dict[str, Any]]) -> str | None:
     """An SVG data URI of the key number and its HDI over the readouts (oldest first)."""
     points = [h for h in reversed(history) if h["bundle"].get("key_numbers")]
+    if points:  # one scale per chart: the latest readout's (a lift may turn absolute)
+        scale_of = lambda h: h["bundle"]["key_numbers"]["scale"]  # noqa: E731
+        points = [h for h in points if scale_of(h) == scale_of(points[-1])]
     if len(points) < 2:
         return None
     import io
@@ -84,7 +87,8 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
     from analyses import figures
 
     key = points[-1]["bundle"]["key_numbers"]
-    scale = 100 if key["scale"] == "relative" else 1
+    # Percent: a relative lift, or an absolute lift in a rate (percentage points).
+    scale = 100 if key["scale"] == "relative" or key.get("percent") else 1
     dates = [p["date"] for p in points]
     means = [p["bundle"]["key_numbers"]["mean"] * scale for p in points]
     low = [p["bundle"]["key_numbers"]["hdi"][0] * scale for p in points]
@@ -93,7 +97,9 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
     ax.fill_between(dates, low, high, color="#bee3f8", lw=0)
     ax.plot(dates, means, "o-", color="#2b6cb0")
     ax.axhline(0, color="black", lw=0.8, ls="--")
-    ax.set_ylabel(("%" if scale == 100 else "") or None)
+    ax.set_ylabel(
+        ("%" if key["scale"] == "relative" else "percentage points" if scale == 100 else "") or None
+    )
     ax.spines[["top", "right"]].set_visible(False)
     fig.autofmt_xdate()
     fig.tight_layout()

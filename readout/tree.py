@@ -18,6 +18,11 @@ DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BUNDLE = "bundle.json"
 #: Where runs build readouts before moving them into place.
 STAGING = ".staging"
+#: Folders of the output that are not experiments: the email outbox, the Quarto project.
+OUTBOX = "outbox"
+QUARTO = "quarto"
+#: Experiment names that would collide with them.
+RESERVED = (OUTBOX, QUARTO)
 
 
 def readouts(output: Path, name: str) -> list[Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from readout.wording.numbers import (
     Bundle,
+    Formatter,
     Units,
     a_prob,
     between,
@@ -21,6 +22,7 @@ from readout.wording.numbers import (
     relative,
     signed,
     small,
+    span,
     width,
 )
 
@@ -42,6 +44,7 @@ VERDICT_LABELS = {
 CHECK_NAMES = {
     "srm": "the sample-ratio check",
     "exposures": "the check for units in several arms",
+    "excluded": "the check for units left out",
     "diagnostics": "the sampler diagnostics",
 }
 
@@ -126,6 +129,14 @@ def higher_word(metric: dict) -> str:
     return "higher" if metric["higher_is_better"] else "lower"
 
 
+def metric_of(bundle: Bundle, comp: dict) -> dict:
+    """The metric a comparison belongs to (the primary, unless found among the others)."""
+    return next(
+        (m for m in bundle["metrics"] if any(c is comp for c in m["comparisons"])),
+        bundle["metrics"][0],
+    )
+
+
 def comparison_of(metric: dict, arm: str) -> dict:
     """The metric's comparison of ``arm`` with the control."""
     return next(c for c in metric["comparisons"] if c["arm"] == arm)
@@ -156,6 +167,115 @@ def control_word(bundle: Bundle) -> str:
     return "the reference group" if bundle["observational"] else "the control"
 
 
+#: Why the warehouse query left a unit out, as a clause after a count ("30 users ...").
+LEFT_OUT_REASONS = {
+    "unit_missing": "assignment row(s) named no unit",
+    "arm_missing": "had no arm",
+    "exposed_missing": "had no exposure time",
+    "exposed_future": "were first exposed after the readout's cut-off",
+}
+
+
+def left_out_clauses(bundle: Bundle) -> list[str]:
+    """Each reason units (and events) were left out, with its count: ``30 users had no arm``."""
+    excluded = bundle["excluded"]
+    units = units_word(bundle)
+    out = []
+    for reason, count in excluded["reasons"].items():
+        if not count or (reason == "exposed_future" and excluded.get("later")):
+            continue  # exposed after an explicit cut-off: not yet in the experiment, no fault
+        if reason == "unit_missing":
+            out.append(f"{count:,} {LEFT_OUT_REASONS[reason]}")
+        else:
+            out.append(f"{count:,} {units} {LEFT_OUT_REASONS[reason]}")
+    labels = {m["name"]: m["label"] for m in bundle["metrics"]}
+    for e in excluded["events"]:
+        label = labels.get(e["metric"], e["metric"])
+        if e["ts_missing"]:
+            out.append(
+                f"{e['ts_missing']:,} of their {e['events']:,} {label} events "
+                f"({relative(e['share'], 1, False)}) had no time, so no window could hold them"
+            )
+        if e["unit_missing"]:
+            out.append(f"{e['unit_missing']:,} {label} events named no unit")
+    return out
+
+
+def left_out_sentence(bundle: Bundle) -> str | None:
+    """One sentence: how many units the query left out, why, and whether that matters."""
+    excluded = bundle.get("excluded")
+    if not excluded or not (excluded["units"] or excluded["events"]):
+        if excluded and excluded.get("later"):
+            return (
+                f"{excluded['later']:,} {units_word(bundle)} first exposed after "
+                f"{excluded['cutoff']} are not counted: this readout reads the data as they "
+                "stood then."
+            )
+        return None
+    units = units_word(bundle)
+    limit = relative(excluded["limit"], 0, False)
+    clauses = left_out_clauses(bundle)
+    listed = "; ".join(clauses)
+    head = (
+        f"{excluded['units']:,} of {excluded['assigned']:,} assigned {units} "
+        f"({relative(excluded['share'], 2, False)}) were left out of every metric"
+        if excluded["units"]
+        else "No assigned unit was left out, but events were"
+    )
+    verdict = (
+        f"that is within the {limit} this report tolerates, so the verdict stands"
+        if excluded["ok"]
+        else f"that is more than the {limit} this report tolerates: units lost to a logging "
+        "fault are rarely lost at random, so the verdict is withheld"
+    )
+    return f"{head} ({listed}); {verdict}."
+
+
+def lift_format(metric: dict, comp: dict) -> tuple[dict, Formatter, int]:
+    """The lift a comparison is read by, its formatter and decimals.
+
+    Relative (``+12%``); absolute in the metric's units (``+0.4 percentage points``) where a
+    relative lift is not defined, the control's value being 0.
+    """
+    rel = comp["lift_rel"]
+    if rel is not None:
+        return rel, relative, rel_places(rel)
+    units = metric_units(metric)
+    absolute = comp["lift_abs"]
+    return absolute, units.diff, units.places(width(absolute))
+
+
+def lift_text(bundle: Bundle, metric: dict, comp: dict, quoted: bool = True) -> str:
+    """``+12% (94% HDI +8% to +16%)``, or its absolute form where relative is not defined."""
+    lift, fmt, places = lift_format(metric, comp)
+    if quoted:
+        return f"{fmt(lift['mean'], places)} ({hdi_range(bundle, lift['hdi'], fmt, places)})"
+    # In a table cell: percentage points as "pp".
+    text = f"{fmt(lift['mean'], places)} ({span(lift['hdi'], fmt, places)})"
+    return text.replace(" percentage points", " pp")
+
+
+def no_relative(bundle: Bundle, metric: dict, vs: str) -> str:
+    """Why a lift relative to the control is not defined, as a clause."""
+    units = metric_units(metric)
+    control = next(a for a in metric["arms"] if a["name"] == vs)
+    name = metric_name(metric)
+    if control["observed"] == 0:
+        zero = f"{vs}'s {name} is 0 in these data"
+        if metric["kind"] == "binary":
+            zero = (
+                f"none of {vs}'s {control['n']:,} {units_word(bundle)} converted"
+                if control["n"] > 1
+                else f"{vs}'s only {units_word(bundle, False)} did not convert"
+            )
+        return f"{zero}, so a lift relative to it is not defined"
+    places = units.places(width(control))
+    return (
+        f"{vs}'s {name} may be 0 or below ({interval(bundle)} "
+        f"{span(control['hdi'], units.value, places)}), so a lift relative to it is not defined"
+    )
+
+
 def lift_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
     """The HDI of the lift, in words a reader can act on."""
     ci, name = interval(bundle), metric_name(metric)
@@ -177,9 +297,17 @@ def lift_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
             "On the log scale the difference is "
             f"{estimate(bundle, log, signed(number), decimals_for(width(log)))}."
         )
-    places = rel_places(rel)
     absolute = comp["lift_abs"]
     word = "difference" if bundle["observational"] else "lift"
+    if rel is None:
+        aplaces = units.places(width(absolute))
+        return (
+            f"{capital(no_relative(bundle, metric, vs))}. Given the data and our assumptions, "
+            f"there is a {ci[:3]} probability that the true {word} of {arm} over {vs} in "
+            f"{name} lies {between(absolute['hdi'], units.diff, aplaces)} ({ci}; best estimate "
+            f"{units.diff(absolute['mean'], aplaces)})."
+        )
+    places = rel_places(rel)
     return (
         f"Given the data and our assumptions, there is a {ci[:3]} probability that the true "
         f"{word} of {arm} over {vs} lies {between(rel['hdi'], relative, places)} ({ci}; best "
@@ -212,6 +340,12 @@ def loss_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
 def rope_sentence(bundle: Bundle, comp: dict) -> str:
     """The chance that the lift is worth acting on, and that it is too small to matter."""
     rope = bundle["decision"]["thresholds"]["rope"]
+    if "prob_meaningful" not in comp:  # no relative lift: the control's value is 0
+        return (
+            f"The minimum worthwhile effect of {relative(rope, 1)} is relative, and "
+            f"{no_relative(bundle, metric_of(bundle, comp), comp['vs'])}: it cannot be "
+            "assessed here."
+        )
     return (
         f"There is {a_prob(comp['prob_meaningful'])} chance that the lift exceeds the "
         f"minimum worthwhile effect of {relative(rope, 1)}, and "
@@ -222,19 +356,19 @@ def rope_sentence(bundle: Bundle, comp: dict) -> str:
 
 def metric_status_sentence(bundle: Bundle, metric: dict, comp: dict) -> str:
     """A secondary metric or guardrail in one sentence: its lift and what it means."""
-    lift = comp["lift_rel"]
     status = metric["status"]
     name = capital(metric_name(metric))
-    change = (
-        f"{relative(lift['mean'], rel_places(lift))} "
-        f"({hdi_range(bundle, lift['hdi'], relative, rel_places(lift))})"
-    )
+    change = lift_text(bundle, metric, comp)
+    if comp["lift_rel"] is None:
+        change += f", as {no_relative(bundle, metric, comp['vs'])}"
     if metric["role"] == "guardrail":
         tolerance = relative(metric["tolerated_harm"], 1, False)
         harm = "rise" if not metric["higher_is_better"] else "fall"
+        # A relative tolerance cannot be applied to a control at 0: any change counts as harm.
+        beyond = "by more" if comp["lift_rel"] is not None else "at all"
         return (
             f"Guardrail {metric['label']} (may {harm} by at most {tolerance}): {change}; "
-            f"{a_prob(comp['prob_harm'])} chance that it {harm}s by more, so "
+            f"{a_prob(comp['prob_harm'])} chance that it {harm}s {beyond}, so "
             f"{STATUS_WORDS[status]}."
         )
     better = "lower" if not metric["higher_is_better"] else "higher"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from readout.wording.ab_common import VERDICT_LABELS, arm_word, metric_units, units_word
+from readout.wording.ab_common import (
+    VERDICT_LABELS,
+    arm_word,
+    left_out_clauses,
+    lift_text,
+    metric_units,
+    units_word,
+)
 from readout.wording.common import sampling_line
 from readout.wording.numbers import (
     Bundle,
@@ -13,7 +20,6 @@ from readout.wording.numbers import (
     number,
     p_value,
     prob,
-    rel_places,
     relative,
     signed,
     span,
@@ -171,8 +177,12 @@ def sensitivity_text(bundle: Bundle) -> tuple[list[str], Table | None]:
                 capital(described[r["prior"]]),
                 VERDICT_LABELS[r["verdict"]],
                 prob(r["prob_better"]),
-                f"{relative(r['lift_rel']['mean'], rel_places(r['lift_rel']))} "
-                f"({span(r['lift_rel']['hdi'], relative, rel_places(r['lift_rel']))})",
+                lift_text(
+                    bundle,
+                    bundle["metrics"][0],
+                    {"lift_rel": r["lift_rel"], "lift_abs": r.get("lift_abs")},
+                    quoted=False,
+                ),
             ]
             for r in rows
         ],
@@ -196,6 +206,15 @@ def check_lines(bundle: Bundle) -> list[str]:
             f"Units in more than one arm: {exposures['multiple_arms']:,} of "
             f"{exposures['units']:,} ({relative(exposures['share'], 2, False)}; at most "
             f"{relative(exposures['limit'], 0, False)} tolerated), left out of every metric."
+        )
+    excluded = bundle.get("excluded")
+    if excluded:
+        clauses = left_out_clauses(bundle)
+        out.append(
+            f"Units and events left out: {'; '.join(clauses) if clauses else 'none'} ("
+            f"{relative(excluded['share'], 2, False)} of {excluded['assigned']:,} assigned "
+            f"{units_word(bundle)}; at most {relative(excluded['limit'], 0, False)} "
+            "tolerated)."
         )
     out.append(sampling_line(bundle))
     return out

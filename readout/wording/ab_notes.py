@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from readout.wording.ab_common import (
     comparison_of,
+    lift_text,
     metric_name,
     metric_units,
     share_text,
@@ -84,14 +85,12 @@ def note_sentences(bundle: Bundle) -> list[str]:
             unadjusted = comparison_of(
                 {**metric, "comparisons": metric["unadjusted"]}, bundle["primary"]
             )
-            lift = unadjusted["lift_rel"]
             notes.append(
                 f"{capital(metric['label'])} is adjusted for the same metric before exposure "
                 "(CUPED): the adjustment removes "
                 f"{relative(metric['variance_reduction'], 0, False)} of its variance without "
                 f"changing what is compared, {_as_if_more(bundle, metric['variance_reduction'])}."
-                f" Unadjusted, the lift would be "
-                f"{estimate(bundle, lift, relative, rel_places(lift))}."
+                f" Unadjusted, the lift would be {lift_text(bundle, metric, unadjusted)}."
             )
         if metric.get("parts") and bundle["decision"]["verdict"] != "withheld":
             notes.append(revenue_sentence(bundle, metric, bundle["primary"]))

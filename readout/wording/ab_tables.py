@@ -8,6 +8,7 @@ from readout.wording.ab_common import (
     arm_word,
     comparison_of,
     control_word,
+    lift_text,
     metric_name,
     metric_units,
     share_text,
@@ -80,18 +81,25 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     comp_rows = []
     for comp in bundle["metrics"][0]["comparisons"]:
         lift = comp["lift_rel"]
-        places = rel_places(lift)
         ab = comp["lift_abs"]
         test = comp["frequentist"]
         row = [f"{comp['arm']} vs {comp['vs']}"]
         if chances:
             row.append(prob(comp["prob_better"]))
-        row += [
-            f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
-            units.diff(ab["mean"], units.places(width(ab))),
-        ]
+        if lift is None:  # the control's value is 0: the absolute lift, with its interval
+            places = units.places(width(ab))
+            row += [
+                "not defined (control at 0)",
+                f"{units.diff(ab['mean'], places)} ({span(ab['hdi'], units.diff, places)})",
+            ]
+        else:
+            places = rel_places(lift)
+            row += [
+                f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
+                units.diff(ab["mean"], units.places(width(ab))),
+            ]
         if meaningful:
-            row.append(prob(comp["prob_meaningful"]))
+            row.append(prob(comp["prob_meaningful"]) if "prob_meaningful" in comp else "–")
         if loss:
             row.append(share_text(comp["expected_loss_rel"], approx=False))
         row.append(f"{p_value(test['p_value'])} ({test_interval(test, units, ' (log)')})")
@@ -106,7 +114,7 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     }
     if len(bundle["metrics"]) > 1:
         tables["scorecard"] = _scorecard(bundle)
-    if bundle.get("segments"):
+    if _primary_segments(bundle):
         tables["segments"] = _segments_table(bundle)
     return tables
 
@@ -123,7 +131,6 @@ def _scorecard(bundle: Bundle) -> Table:
         units = metric_units(metric)
         arms = {a["name"]: a for a in metric["arms"]}
         places = units.places(width(arms[arm]))
-        lift = comp["lift_rel"]
         role = metric["role"]
         if metric["role"] == "guardrail":
             sign = "+" if not metric["higher_is_better"] else "-"
@@ -131,19 +138,19 @@ def _scorecard(bundle: Bundle) -> Table:
         elif not metric["higher_is_better"]:
             role += " (lower is better)"
         status = metric["status"]
-        label = (
-            VERDICT_LABELS.get(status, status)
-            if metric["role"] == "primary"
-            else STATUS_WORDS.get(status, status).split(" (")[0]
-        )
+        if metric["role"] == "primary":
+            label = VERDICT_LABELS.get(status, status)
+        elif metric["role"] != "guardrail" and status == "unclear":
+            label = "not yet clear"  # a secondary metric: no harm is at stake
+        else:
+            label = STATUS_WORDS.get(status, status).split(" (")[0]
         rows.append(
             [
                 capital(metric_name(metric)),
                 role,
                 units.value(arms[control]["mean"], places),
                 units.value(arms[arm]["mean"], places),
-                f"{relative(lift['mean'], rel_places(lift))} "
-                f"({span(lift['hdi'], relative, rel_places(lift))})",
+                lift_text(bundle, metric, comp, quoted=False),
                 *([prob(comp["prob_better"])] if chances else []),
                 capital(label),
             ]
@@ -179,6 +186,8 @@ def _segments_table(bundle: Bundle) -> Table:
                 f"{seg['n']:,}" + (" (few)" if seg.get("few_units") else ""),
                 f"{relative(own['mean'], own_places)} ({span(own['hdi'], relative, own_places)})"
                 if own
+                else "not defined (control at 0)"
+                if seg.get("no_own") == "control_zero"
                 else "too few for its own",
                 f"{relative(pooled['mean'], places)} ({span(pooled['hdi'], relative, places)})",
                 relative(seg.get("shrinkage", 0.0), 0, False),
@@ -198,6 +207,11 @@ def _segments_table(bundle: Bundle) -> Table:
         ],
         rows,
     )
+
+
+def _segments_file(bundle: Bundle) -> str:
+    files = {t["key"]: t["file"] for t in bundle.get("tables", [])}
+    return files.get("segments", "segments.csv")
 
 
 def _segment_key(seg: dict) -> tuple[str, str]:
@@ -230,6 +244,13 @@ def segments_intro(bundle: Bundle) -> list[str]:
     if not bundle.get("segments"):
         return []
     primary = bundle["metrics"][0]["name"]
+    if not _primary_segments(bundle):  # e.g. a control at 0 in every level
+        return [
+            f"The {metric_name(bundle['metrics'][0])} cannot be broken down by "
+            f"{', '.join(bundle['spec'].get('segments', []))}: fewer than two levels have a "
+            "relative lift of their own (too few units in an arm, or a control at 0). The "
+            f"other metrics' segments are in {_segments_file(bundle)} beside this report."
+        ]
     out = [
         "Each level's own lift is noisy when the level is small; the pooled lift borrows "
         'strength from the other levels of the same segment (partial pooling). "Pulled" is '
@@ -243,7 +264,19 @@ def segments_intro(bundle: Bundle) -> list[str]:
         if spread["metric"] == primary
     ]
     units = units_word(bundle)
-    few = [s for s in _primary_segments(bundle) if s.get("few_units")]
+    zero = [s for s in _primary_segments(bundle) if s.get("no_own") == "control_zero"]
+    if zero:
+        names = ", ".join(s["level"] for s in zero[:8]) + (" and more" if len(zero) > 8 else "")
+        out.append(
+            f"In {names} the control's {metric_name(bundle['metrics'][0])} is 0, so a lift "
+            "relative to it is not defined there; the pooled lift is the one the model expects "
+            "for a level it has not seen."
+        )
+    few = [
+        s
+        for s in _primary_segments(bundle)
+        if s.get("few_units") and s.get("no_own") != "control_zero"
+    ]
     if few:
         without = [s for s in few if s["own"] is None]
         names = ", ".join(f"{s['level']} ({s['n']:,})" for s in few[:8])

@@ -19,11 +19,15 @@ from readout.wording.ab_common import (
     control_word,
     deciding_label,
     higher_word,
+    left_out_clauses,
+    left_out_sentence,
+    lift_format,
     lift_sentence,
     loss_sentence,
     metric_name,
     metric_status_sentence,
     metric_units,
+    no_relative,
     rope_sentence,
     share_text,
     units_word,
@@ -77,8 +81,23 @@ GLOSSARY = {
         "assignment or logging is broken."
     ),
 }
-#: An A/B test's data problems stop the readout (exit 2); it emits no warnings.
-WARNINGS: dict = {}
+#: An A/B test's data problems stop the readout (exit 2); its warnings are about segments
+#: that cannot break the metrics down as configured (never dropped without a word).
+WARNINGS = {
+    "segment_empty": lambda w, b: (
+        f"Segment column '{w['segment']}' is empty for every one of the {w['units']:,} "
+        f"{units_word(b)}, so there is no breakdown by it; check that the assignments query "
+        "returns its values."
+    ),
+    "segment_one_level": lambda w, b: (
+        f"Segment column '{w['segment']}' has one value only ('{w['level']}'), so there is no "
+        "breakdown by it."
+    ),
+    "segment_missing": lambda w, b: (
+        f"{w['units']:,} {units_word(b)} ({relative(w['share'], 1, False)}) have no value in "
+        f"segment column '{w['segment']}'; they are kept, as the level “{w['level']}”."
+    ),
+}
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -236,6 +255,18 @@ def _health_sizes(bundle: Bundle) -> list[str]:
             f"(at most {relative(exposures['limit'], 0, False)} is tolerated); they are left "
             "out, but so many point to broken assignment."
         )
+    excluded = bundle.get("excluded")
+    if excluded and not excluded["ok"]:
+        out.append(
+            f"{excluded['units']:,} of {excluded['assigned']:,} assigned {units} "
+            f"({relative(excluded['share'], 2, False)}) were left out of every metric"
+            + (
+                ", and so were events without a time"
+                if any(e["share"] > excluded["limit"] for e in excluded["events"])
+                else ""
+            )
+            + f"; more than {relative(excluded['limit'], 0, False)} withholds the verdict."
+        )
     out.append("The estimates below are shown for diagnosis only and should not be used to decide.")
     return out
 
@@ -263,6 +294,18 @@ def _exposure_problem(bundle: Bundle) -> str:
     )
 
 
+def _left_out_problem(bundle: Bundle) -> str:
+    e = bundle["excluded"]
+    worst = max([e["share"]] + [x["share"] for x in e["events"]])
+    return (
+        f"Data left out: {relative(worst, 2, False)} of the {units_word(bundle)} or their "
+        f"events could not be used ({'; '.join(left_out_clauses(bundle))}), above the "
+        f"{relative(e['limit'], 0, False)} tolerated. Assignment or logging is likely broken "
+        "for some of them, and those left out may differ from those kept; find the cause "
+        "before using these results."
+    )
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -273,12 +316,16 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
     units = metric_units(primary)
     word = "difference" if bundle["observational"] else "lift"
     side = "above" if primary["higher_is_better"] else "below"
-    parts = [
-        f"{comp['arm']} over {comp['vs']}: {prob(comp['prob_better'])} of the curve lies "
-        f"{side} zero, "
-        + hdi_range(bundle, comp["lift_rel"]["hdi"], relative, rel_places(comp["lift_rel"]))
-        for comp in bundle["metrics"][0]["comparisons"]
-    ]
+    parts = []
+    for comp in bundle["metrics"][0]["comparisons"]:
+        lift, fmt, places = lift_format(primary, comp)
+        parts.append(
+            f"{comp['arm']} over {comp['vs']}: {prob(comp['prob_better'])} of the curve lies "
+            f"{side} zero, " + hdi_range(bundle, lift["hdi"], fmt, places)
+        )
+    relative_lift = all(c["lift_rel"] is not None for c in primary["comparisons"])
+    scale = "relative" if relative_lift else "absolute"
+    why = "" if relative_lift else f" ({no_relative(bundle, primary, bundle['control'])})"
     arm_parts = [
         f"{arm['name']} {estimate(bundle, arm, units.value, units.places(width(arm)))}"
         for arm in bundle["metrics"][0]["arms"]
@@ -286,11 +333,11 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
     out = {
         "lift": Figure(
             caption=(
-                f"Posterior of the relative {word} in {name} over "
-                f"{control_word(bundle)}. The shaded band is the {ci}; the dashed line marks "
-                "no change."
+                f"Posterior of the {scale} {word} in {name} over "
+                f"{control_word(bundle)}{why}. The shaded band is the {ci}; the dashed line "
+                "marks no change."
             ),
-            alt=f"Density chart of the relative {word} in {name}. " + "; ".join(parts) + ".",
+            alt=f"Density chart of the {scale} {word} in {name}. " + "; ".join(parts) + ".",
         ),
         "arms": Figure(
             caption=f"Posterior of each {arm_word(bundle)}'s {name}, with its {ci} shaded.",
@@ -317,8 +364,12 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
             lift = comparison_of(metric, arm)["lift_rel"]
             items.append(
                 f"{metric['label']} ({metric['role']}) "
-                f"{relative(lift['mean'], rel_places(lift))} "
-                f"({span(lift['hdi'], relative, rel_places(lift))})"
+                + (
+                    f"{relative(lift['mean'], rel_places(lift))} "
+                    f"({span(lift['hdi'], relative, rel_places(lift))})"
+                    if lift is not None
+                    else "relative lift not defined (control at 0)"
+                )
             )
         out["scorecard"] = Figure(
             caption=(
@@ -367,11 +418,16 @@ def body(bundle: Bundle) -> Body:
                 metric_status_sentence(bundle, metric, comparison_of(metric, bundle["primary"]))
             )
     health = diagnostic_problems(bundle)
+    if bundle.get("excluded") and not bundle["excluded"]["ok"]:
+        health.insert(0, _left_out_problem(bundle))
     if bundle.get("exposures") and not bundle["exposures"]["ok"]:
         health.insert(0, _exposure_problem(bundle))
     if not bundle["srm"]["ok"]:
         health.insert(0, _srm_problem(bundle))
     notes = note_sentences(bundle)
+    left_out = left_out_sentence(bundle)
+    if left_out and bundle["excluded"]["ok"]:  # a failed check says it in the health alert
+        notes.insert(0, left_out)
     others = [
         lift_sentence(bundle, primary_metric, c)
         for c in bundle["metrics"][0]["comparisons"]
@@ -412,13 +468,13 @@ def _aa_misses(bundle: Bundle) -> int:
 
 
 def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
-    lift = comp["lift_rel"]
-    places = rel_places(lift)
+    lift, fmt, places = lift_format(metric, comp)
     inside = lift["hdi"][0] <= 0 <= lift["hdi"][1]
     misses = _aa_misses(bundle)
+    scale = "relative " if comp["lift_rel"] is not None else ""
     out = [
-        f"The relative difference between {comp['arm']} and {comp['vs']} is "
-        f"{estimate(bundle, lift, relative, places)}: the interval "
+        f"The {scale}difference between {comp['arm']} and {comp['vs']} is "
+        f"{estimate(bundle, lift, fmt, places)}: the interval "
         + (
             f"includes zero, as it does for identical arms in about {100 - misses} of 100 A/A "
             "tests."
@@ -456,12 +512,19 @@ def history(bundle: Bundle) -> str:
         exposures = bundle.get("exposures")
         if exposures and not exposures["ok"]:
             parts.append(f"{exposures['multiple_arms']:,} {units} in more than one arm")
+        excluded = bundle.get("excluded")
+        if excluded and not excluded["ok"]:
+            parts.append(
+                f"{excluded['units']:,} {units} left out ({relative(excluded['share'], 1, False)})"
+                if excluded["units"]
+                else "events without a time left out"
+            )
         return "; ".join(parts) or "Sampler checks failed"
     comp = {c["arm"]: c for c in bundle["metrics"][0]["comparisons"]}[bundle["primary"]]
-    lift = comp["lift_rel"]
+    lift, fmt, places = lift_format(bundle["metrics"][0], comp)
     line = (
         f"{comp['arm']} vs {comp['vs']}: {prob(comp['prob_better'])} chance better; lift "
-        f"{estimate(bundle, lift, relative, rel_places(lift))}"
+        f"{estimate(bundle, lift, fmt, places)}"
     )
     if decision.get("reason_code") in ("guardrail_harm", "guardrail_unclear"):
         line += (

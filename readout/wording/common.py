@@ -27,9 +27,12 @@ GLOSSARY_HDI = (
     "highest-density interval: the narrowest range that holds the stated share of the "
     "posterior probability.",
 )
+#: How much the prior weighs is judged once, in each analysis's model section; the glossary
+#: only points there (it called a prior weak that the page called noticeable).
 GLOSSARY_PRIOR = (
     "Prior",
-    "what the model assumes before seeing the data; here weak, so the data dominate.",
+    "what the model assumes before seeing the data; the model section says how much it "
+    "weighs here.",
 )
 
 
@@ -85,9 +88,34 @@ def examples(w: dict) -> str:
     return f" (e.g. {', '.join(map(str, found[:3]))})" if found else ""
 
 
+def _columns(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
+#: How data were read where that was not the plain way, for every analysis (the codes are
+#: ``readout.queries.READ_NOTES``).
+READ_NOTES: dict[str, WarningText] = {
+    "csv_delimiter": lambda w, b: (
+        f"{w['file']} separates its columns with {w['separator']}, not commas; it was read "
+        "that way (its header split into the columns the config names)."
+    ),
+    "decimal_comma": lambda w, b: (
+        f"{w['file']} writes decimals with a comma (1,5 for one and a half) in column"
+        f"{'s' if len(w['columns']) > 1 else ''} {_columns(w['columns'])}; "
+        f"{'they were' if len(w['columns']) > 1 else 'it was'} read as numbers that way."
+    ),
+    "yes_no_as_binary": lambda w, b: (
+        f"Column '{w['column']}' ({w['key']}) holds yes/no answers in {w['rows']:,} row(s); "
+        "they were read as 1 for yes (true, Y) and 0 for no (false, N)."
+    ),
+}
+
+
 def data_warnings(bundle: Bundle, texts: Mapping[str, WarningText]) -> list[str]:
     """The bundle's warnings as sentences, with their counts."""
-    return [texts[w["code"]](w, bundle) for w in bundle.get("warnings", [])]
+    words = {**READ_NOTES, **texts}
+    return [words[w["code"]](w, bundle) for w in bundle.get("warnings", [])]
 
 
 def glossary(bundle: Bundle, specific: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -129,7 +157,12 @@ def key_numbers_text(bundle: Bundle, key: dict) -> str:
     """``mean (94% HDI low to high)`` of a readout's key numbers."""
     if key["scale"] == "relative":
         return estimate(bundle, key, relative, decimals_for(100 * width(key)))
-    units = Units.of(bundle["spec"])
+    # An absolute lift carries its metric's units; a value, the experiment's.
+    units = Units.of(
+        key if key["scale"] == "absolute" else bundle["spec"], key.get("percent", False)
+    )
+    if units.percent:
+        return estimate(bundle, key, units.diff, units.places(width(key)))
     return estimate(bundle, key, units.diff, decimals_for(width(key)))
 
 

@@ -107,8 +107,16 @@ def statistics(config: Path) -> dict[tuple, dict[str, float]]:
             for column, values in frame.items()
             if column not in ("arm", "country")
         }
-    out[("exposures",)] = {k: float(v) for k, v in exposures.items()}
+    out[("exposures",)] = {k: float(v) for k, v in exposures.items() if k not in NESTED}
+    # What was left out, by reason and per metric, must agree too.
+    out[("excluded",)] = {k: float(v) for k, v in exposures["excluded"].items()}
+    for metric, counted in exposures["events"].items():
+        out[("events", metric)] = {k: float(v) for k, v in counted.items()}
     return out
+
+
+#: Extras that are not numbers: counts by reason, per metric, and the cut-off.
+NESTED = ("excluded", "events", "cutoff")
 
 
 def same(found: dict, expected: dict) -> None:

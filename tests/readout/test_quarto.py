@@ -1,14 +1,19 @@
 """The Quarto project: front matter parses, pandoc converts every .qmd, no refit."""
 
+import json
+import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from readout.cli import main
-from tests.readout.test_cli import binary_frame, project
+from tests.readout.test_cli import ROOT, binary_frame, project
 
 PANDOC = shutil.which("pandoc")
 
@@ -106,3 +111,235 @@ def test_pandoc_converts_every_qmd_to_html_without_error(quarto_project):
     assert "<table>" in html
     assert 'alt="Density chart' in html or "fig-alt" in html
     assert (folder / "readouts" / "signup-2026-11-21" / "fig-lift.svg").is_file()
+
+
+# --------------------------------------------------------------------------- hostile values
+
+#: Values a config or a warehouse could hold, each tried as an arm name, a title, a unit and
+#: group name, and a metric label.
+HOSTILE = [
+    "{{< env HOME >}}",
+    "{{< include /etc/passwd >}}",
+    "{{< meta title >}}",
+    "{{{< meta x >}}}",
+    "x{{</* env HOME */>}}",
+    "<script>alert(1)</script><img src=x onerror=alert(2)>",
+    "say \"hi\" and 'bye' back\\slash\\",
+    "&lt;b&gt; &amp; &#123;&#123;< env HOME >}}",
+    "1. a -- b --- c ... d",
+    "`{python} __import__('os').getenv('HOME')` `r Sys.getenv('HOME')`",
+    "a=1 } ] ) :::",
+]
+SHORT = [text for text in HOSTILE if len(text) <= 32]
+SHORTCODE = re.compile(r"\{\{[<%]|\{\{\{")
+
+
+def toml_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+#: A warehouse experiment whose metric labels are hostile (from the demo warehouse).
+WAREHOUSE = """
+[sources.warehouse]
+url = "duckdb://data/demo.duckdb"
+
+[[experiments]]
+name = "warehouse"
+title = "Warehouse"
+analysis = "ab_test"
+source = "warehouse"
+assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures
+  WHERE experiment = 'checkout''''
+control = "control"
+
+[[experiments.metrics]]
+name = "purchase"
+label = {purchase}
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
+aggregate = "any"
+kind = "binary"
+window_days = 14
+role = "primary"
+
+[[experiments.metrics]]
+name = "load_time"
+label = {load_time}
+sql = "SELECT user_id AS unit, ts, load_ms AS value FROM page_loads"
+aggregate = "mean"
+kind = "continuous"
+higher_is_better = false
+role = "guardrail"
+"""
+
+
+def arm_and_title(i: int) -> tuple[str, str]:
+    """Experiment ``h{i}``: one hostile value as its arm name, the next as its title."""
+    return HOSTILE[2 * i], HOSTILE[(2 * i + 1) % len(HOSTILE)]
+
+
+PAIRS = (len(HOSTILE) + 1) // 2
+
+
+@pytest.fixture(scope="module")
+def hostile_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    experiments, frames = [], {}
+    for i in range(PAIRS):
+        arm, _ = arm_and_title(i)
+        frames[f"h{i}.csv"] = binary_frame(n=400, seed=i).replace({"arm": {"B": arm}})
+        experiments.append({"name": f"h{i}", "file": f"h{i}.csv", "title": "T"})
+    config = project(root, experiments, frames)
+    text = config.read_text()
+    for i in range(PAIRS):
+        title = toml_string(arm_and_title(i)[1])
+        text = text.replace(f'name = "h{i}"\ntitle = "T"', f'name = "h{i}"\ntitle = {title}')
+    # Unit and group names from the data, pooled (names short enough for the chart's axis).
+    names = SHORT
+    units = pd.DataFrame(
+        {
+            "unit": names,
+            "group": [names[(i + 1) % len(names)] for i in range(len(names))],
+            "estimate": np.linspace(-1, 1, len(names)),
+            "std_error": 0.5,
+        }
+    )
+    units.to_csv(root / "data" / "units.csv", index=False)
+    text += (
+        '\n[[experiments]]\nname = "units"\ntitle = "Units"\nanalysis = "hierarchical"\n'
+        'data = "data/units.csv"\nunit = "unit"\ngroup = "group"\nestimate = "estimate"\n'
+        'std_error = "std_error"\n'
+    )
+    shutil.copy(ROOT / "data" / "demo.duckdb", root / "data" / "demo.duckdb")
+    labels = {"purchase": toml_string(HOSTILE[0]), "load_time": toml_string(HOSTILE[6])}
+    config.write_text(text + WAREHOUSE.format(**labels))
+    out = root / "reports"
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--config", str(config), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        main, ["render", "--engine", "quarto", "--config", str(config), "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out / "quarto"
+
+
+class Shown(HTMLParser):
+    """The text a reader sees and the attribute values a page carries."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.attributes: list[str] = []
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def handle_starttag(self, tag, attrs):
+        self.attributes += [value or "" for _, value in attrs]
+
+
+def shown(html: str) -> Shown:
+    parser = Shown()
+    parser.feed(html)
+    return parser
+
+
+@pytest.mark.faults
+def test_no_shortcode_survives_in_any_file_of_the_quarto_project(hostile_project):
+    pages = [p for p in hostile_project.rglob("*") if p.suffix in (".qmd", ".yml")]
+    assert len(pages) == PAIRS + 4  # a page per readout, the listing, _quarto.yml
+    for page in pages:
+        raw = page.read_text()
+        # Quarto finds shortcodes in the raw text, before Markdown is parsed: "{{<" anywhere
+        # (front matter, attributes, tables) would run.
+        assert not SHORTCODE.search(raw), (page, SHORTCODE.search(raw))
+        assert not re.search(r"(?<!\\)<(script|img)", raw)  # raw HTML only ever escaped
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
+@pytest.mark.parametrize("i", range(PAIRS))
+def test_hostile_arm_names_and_titles_show_literally(hostile_project, i):
+    from tests.readout.test_faults import _Markup, _pandoc_html
+
+    arm, title = arm_and_title(i)
+    (page,) = hostile_project.glob(f"readouts/h{i}-*/index.qmd")
+    html = _pandoc_html(page, hostile_project)  # --fail-if-warnings, standalone, offline
+    markup = _Markup()
+    markup.feed(html)
+    assert markup.live == []
+    seen = shown(html)
+    text = " ".join(" ".join(seen.text).split())
+    for hostile in (arm, title):  # as written: no smart quotes or dashes, no markup
+        assert " ".join(hostile.split()) in text
+    alts = [a for a in seen.attributes if "chart" in a.lower() or "plot" in a.lower()]
+    assert alts and any(arm in a for a in alts), alts  # fig-alt, as written
+    assert meta_title(page) == title
+
+
+def meta_title(page) -> str:
+    template = page.parent / "title.plain"
+    template.write_text("$title$\n")
+    try:
+        return subprocess.run(
+            [
+                PANDOC,
+                "-f",
+                "markdown",
+                "-t",
+                "plain",
+                "--wrap=none",
+                "-s",
+                "--template",
+                template,
+                page,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    finally:
+        template.unlink()
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
+@pytest.mark.parametrize("name", ["units", "warehouse"])
+def test_hostile_unit_names_and_metric_labels_show_literally(hostile_project, name):
+    from tests.readout.test_faults import _Markup, _pandoc_html
+
+    (page,) = hostile_project.glob(f"readouts/{name}-*/index.qmd")
+    html = _pandoc_html(page, hostile_project)
+    markup = _Markup()
+    markup.feed(html)
+    assert markup.live == []
+    text = " ".join(" ".join(shown(html).text).split())
+    expected = SHORT if name == "units" else [HOSTILE[0], HOSTILE[6]]
+    for hostile in expected:
+        assert " ".join(hostile.split()) in text
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("kind", ["a users project", "a file"])
+def test_quarto_never_writes_over_a_folder_it_did_not_write(quarto_project, tmp_path, kind):
+    _, folder = quarto_project
+    out = tmp_path / "reports"
+    shutil.copytree(folder.parent, out)
+    config = folder.parent.parent / "experiments.toml"
+    mine = out / "quarto"
+    shutil.rmtree(mine)
+    if kind == "a file":
+        mine.write_text("my notes")
+    else:
+        mine.mkdir()
+        (mine / "_quarto.yml").write_text("project:\n  type: book\n")
+        (mine / "index.qmd").write_text("# My book\n")
+    before = {p.name: p.read_bytes() for p in ([mine] if mine.is_file() else mine.iterdir())}
+    result = CliRunner().invoke(
+        main, ["render", "--engine", "quarto", "--config", str(config), "--output", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert str(mine) in result.output and "Fix:" in result.output
+    assert {
+        p.name: p.read_bytes() for p in ([mine] if mine.is_file() else mine.iterdir())
+    } == before

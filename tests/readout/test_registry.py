@@ -97,6 +97,10 @@ def test_every_warning_code_is_worded(name):
             "empty_arm": 1,
             "column": "se",
             "examples": ["a", "b"],
+            "segment": "country",
+            "units": 3,
+            "level": "(missing)",
+            "share": 0.1,
         }
         text = wording.readout_text({**bundle, "warnings": [record]})
         assert len(text.warnings) == 1 and text.warnings[0]

@@ -1,0 +1,127 @@
+"""Atomic writes, and the temporary files a killed writer leaves behind.
+
+Every file readout writes in place (pages, PDFs, bundles, the sent log, the outbox, the
+query cache, the Quarto project) is first written to a temporary file beside it, named
+``.<name>.<random>.tmp``, and moved onto its name when complete: readers see the old file or
+the new one, never half. A run killed between the two steps leaves the temporary file; the
+next run that owns the folder removes it (:func:`remove_temporary`) while holding its lock.
+Names starting with a dot are never published, emailed or listed on the site.
+
+``READOUT_TEST_KILL_WRITING`` is a test-only fault point: when it is set to a file-name
+pattern (``report.pdf``, ``*.eml``), the process kills itself with SIGKILL after writing the
+temporary file of a matching target and before moving it into place, as a power cut or the
+OOM killer would. The fault tests use it to kill real runs at a chosen step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob
+import os
+import signal
+import tempfile
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+#: The suffix of every temporary file readout writes (``.<name>.<random>.tmp``).
+TEMP_SUFFIX = ".tmp"
+#: Test-only: a file-name pattern; writing a matching file kills the process (see above).
+KILL_WRITING = "READOUT_TEST_KILL_WRITING"
+#: Folders inside the output that belong to other programs (Quarto's working folder).
+FOREIGN = (".quarto",)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of readout's temporary files (``.<name>...tmp``)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX) and len(name) > 5
+
+
+def _target(name: str) -> str:
+    """The file a temporary file was to become: ``..sent.json.k2j4.tmp`` -> ``.sent.json``."""
+    return name[1:].rsplit(".", 2)[0]
+
+
+def _fault_point(path: Path) -> None:
+    pattern = os.environ.get(KILL_WRITING)
+    if pattern and fnmatch.fnmatch(path.name, pattern):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, moved onto ``path`` when the block ends cleanly.
+
+    Write the new content to the yielded path; an error inside the block removes it and
+    leaves ``path`` as it was.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+
+    Yields
+    ------
+    Path
+        Where to write the content (``.<name>.<random>.tmp`` in the same folder).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the site is read by other users
+        _fault_point(path)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see either the old or the new content, never half."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def remove_temporary_of(path: Path) -> list[Path]:
+    """Remove the temporary files killed writes of ``path`` left beside it."""
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def remove_temporary(root: Path, skip: Collection[str] = ()) -> list[Path]:
+    """Remove the temporary files killed writers left anywhere under ``root``.
+
+    Call it holding the lock of the command that writes under ``root``, so that no live
+    writer's file is taken.
+
+    Parameters
+    ----------
+    root
+        The folder to clean (and every folder inside it).
+    skip
+        Names directly under ``root`` that another command owns and cleans: such a folder
+        is not entered, and the temporary files of such a file are left alone.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed = []
+    if not root.is_dir():
+        return removed
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        top = here == root
+        dirs[:] = [d for d in dirs if d not in FOREIGN and not (top and d in skip)]
+        for name in names:
+            if is_temporary(name) and not (top and _target(name) in skip):
+                (here / name).unlink(missing_ok=True)
+                removed.append(here / name)
+    return removed
