@@ -220,10 +220,11 @@ def redundant(k: int, best: dict[int, float]) -> dict[str, Any] | None:
 
 
 def _posteriors(y: np.ndarray, counts: list[int], settings: Settings):
-    """Each count's posterior and checks (redundant ones left out), and how each was made.
+    """Each count's posterior and checks, redundant counts left out.
 
-    Returns ``(posteriors, checks, subsampled, redundant)``: the last two list the
-    likelihood subsampling of each count computed with it, and the counts left out.
+    Returns ``(posteriors, checks, subsampled, left_out)``: by fitted count its posterior,
+    its checks and (when its likelihood was subsampled) the error that added; then the
+    counts judged redundant (:func:`redundant`).
     """
     from analyses import mixture_em, mixture_posterior
 

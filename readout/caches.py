@@ -29,6 +29,13 @@ def cache_dir() -> Path:
     override = os.environ.get(ENV)
     if override:
         return Path(override).expanduser()
+    try:
+        return _standard()
+    except (KeyError, RuntimeError):  # no home folder to be found
+        return _temporary()
+
+
+def _standard() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "readout"
     if sys.platform == "win32":
@@ -47,10 +54,15 @@ def _writable(folder: Path) -> Path:
             pass
         return folder
     except OSError:
-        user = str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-        fallback = Path(tempfile.gettempdir()) / f"readout-cache-{user}"
+        fallback = _temporary()
         fallback.mkdir(parents=True, exist_ok=True)
         return fallback
+
+
+def _temporary() -> Path:
+    """A per-user folder in the temporary directory."""
+    user = str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return Path(tempfile.gettempdir()) / f"readout-cache-{user}"
 
 
 def configure() -> Path:
