@@ -404,7 +404,7 @@ def sample_from(
     return Draws(values, k, float(limit), ess, proposal.note)
 
 
-def adapt(log_density: LogDensity, start: Proposal, rng: np.random.Generator) -> Proposal:
+def adapt(log_density: LogDensity, start: Proposal, rng: np.random.Generator) -> Proposal | None:
     """A proposal adapted to the posterior: mixture population Monte Carlo.
 
     Each round draws :data:`ADAPT_DRAWS` points from the current proposal, weighs them
@@ -412,9 +412,10 @@ def adapt(log_density: LogDensity, start: Proposal, rng: np.random.Generator) ->
     starting component to the weighted points by EM (Cappé, Douc, Guillin, Marin and Robert
     2008, "Adaptive importance sampling in general mixture classes"). It stops once a round's
     k-hat is at most :data:`ADAPTED_K`, after :data:`ADAPT_ROUNDS` rounds at most, and returns
-    the round's best proposal with :data:`DEFENSIVE` of its weight on ``start``. The rounds'
-    draws only shape the proposal: the caller draws afresh from it (:func:`sample_from`),
-    so the final weights are those of one fixed proposal.
+    the round's best proposal with :data:`DEFENSIVE` of its weight on ``start``, or ``None``
+    when no round improved on ``start`` (drawing from it again would only be a second try
+    at the same check). The rounds' draws only shape the proposal: the caller draws afresh
+    from it (:func:`sample_from`), so the final weights are those of one fixed proposal.
     """
     best, best_k, current = start, np.inf, start
     components = ADAPT_COMPONENTS * len(start.weights)
@@ -434,9 +435,7 @@ def adapt(log_density: LogDensity, start: Proposal, rng: np.random.Generator) ->
             break
         current = fitted
     note = f"{start.note}, adapted to the posterior in {rounds} round{'s' if rounds > 1 else ''}"
-    if best is start:
-        return Proposal(start.weights, start.means, start.scales, start.df, note)
-    return best.blend(start, DEFENSIVE, note)
+    return None if best is start else best.blend(start, DEFENSIVE, note)
 
 
 def _fit_mixture(

@@ -176,9 +176,8 @@ def by_importance(
     proposal = importance.Proposal.laplace(modes)
     found = importance.sample_from(target, proposal, n_draws, rng)
     if found is None:
-        found = importance.sample_from(
-            target, importance.adapt(target, proposal, rng), n_draws, rng
-        )
+        adapted = importance.adapt(target, proposal, rng)
+        found = adapted and importance.sample_from(target, adapted, n_draws, rng)
     if found is None:
         return None
     checked = _checked(estimator, z, k, found.values, rng) if subsampled else None

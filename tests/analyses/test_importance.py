@@ -183,11 +183,11 @@ def test_a_mixture_proposals_density_is_scipys():
 
 
 def test_two_modes_and_a_skew_are_sampled_right_from_a_mixture_of_laplace_approximations():
-    """A posterior with two separated modes (masses 0.3 and 0.7) and a skewed coordinate:
-    one Laplace approximation (of the larger mode) is refused by Pareto k; one per mode,
-    weighted by their Laplace masses, and that mixture adapted to the posterior, both give
-    each mode's mass and the means within five Monte Carlo standard errors of the exact
-    values."""
+    """A posterior with two separated modes (masses 0.3 and 0.7) and a skewed coordinate.
+    One Laplace approximation (of the larger mode) is refused by Pareto k; one per mode,
+    weighted by their Laplace masses, passes. A poor start (too narrow, wrongly weighted) is
+    refused too, and the proposal adapted from it passes. Each mode's mass and the means
+    come out within five Monte Carlo standard errors of the exact values."""
     from scipy.special import gammaln, logsumexp
 
     shape = 3.0  # log of a Gamma(3, 1): mean digamma(3), variance trigamma(3)
@@ -200,14 +200,15 @@ def test_two_modes_and_a_skew_are_sampled_right_from_a_mixture_of_laplace_approx
     rng = np.random.default_rng(5)
     modes = [importance.laplace(log_density, np.array([x, 1.0])) for x in (-3.0, 2.0)]
     masses = [(m, c, float(log_density(m[None])[0])) for m, c in modes]
-    assert (
-        importance.sample_from(log_density, importance.Proposal.laplace(masses[1:]), 4000, rng)
-        is None
-    )
-    start = importance.Proposal.laplace(masses)
+    one = importance.Proposal.laplace(masses[1:])
+    assert importance.sample_from(log_density, one, 4000, rng) is None
+    poor = importance.Proposal.laplace([(m, 0.05 * c, 0.0) for m, c in modes])
+    assert importance.sample_from(log_density, poor, 4000, rng) is None
+    adapted = importance.adapt(log_density, poor, rng)
+    assert adapted is not None and "adapted to the posterior" in adapted.note
     mean = [0.3 * -3 + 0.7 * 2, 0.9227843350984671]
     sd = [np.sqrt(0.3 * (0.25 + 9) + 0.7 * (1 + 4) - mean[0] ** 2), np.sqrt(0.3949340668482264)]
-    for proposal in (start, importance.adapt(log_density, start, rng)):
+    for proposal in (importance.Proposal.laplace(masses), adapted):
         found = importance.sample_from(log_density, proposal, 4000, rng)
         assert found is not None and found.pareto_k <= found.k_limit
         assert found.proposal.startswith("a mixture of Laplace approximations at 2 modes")
