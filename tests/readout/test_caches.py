@@ -64,9 +64,9 @@ def test_an_unwritable_folder_falls_back_to_the_temporary_directory(clean, tmp_p
     assert os.environ["NUMBA_CACHE_DIR"] == str(folder / "numba")
 
 
-def test_a_run_in_a_new_folder_keeps_no_compile_cache_of_its_own(tmp_path):
-    """The command line in a user's own folder: the per-user folder is made, the project's
-    ``.cache/`` holds no compiler caches."""
+def test_a_new_folder_compiles_into_the_users_cache(tmp_path):
+    """The command line in a user's own folder makes the per-user folder, and PyTensor, as
+    configured there, compiles into it: nothing into the project's ``.cache/``."""
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "values.csv").write_text("value\n" + "\n".join(str(i % 7) for i in range(60)))
@@ -82,8 +82,14 @@ def test_a_run_in_a_new_folder_keeps_no_compile_cache_of_its_own(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "user-cache").is_dir()
-    assert not (folder / ".cache" / "pytensor").exists()
-    assert not (folder / ".cache" / "numba").exists()
+    script = "from readout import caches; caches.configure(); import pytensor; "
+    script += "print(pytensor.config.compiledir)"
+    where = subprocess.run(
+        [sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(tmp_path / "user-cache" / "pytensor")
+    assert not (folder / ".cache").exists()
 
 
 def test_warming_is_done_once_per_versions_and_model(clean, tmp_path, capsys):
