@@ -41,11 +41,11 @@ PROPOSAL_DF = 5
 OVERSAMPLE = 4
 #: Adapting a proposal (:func:`adapt`): at most this many rounds of this many draws each,
 #: stopping early once a round's k-hat is at most :data:`ADAPTED_K`.
-ADAPT_ROUNDS = 6
+ADAPT_ROUNDS = 10
 ADAPT_DRAWS = 8000
 ADAPTED_K = 0.2
 #: Multivariate t components fitted per component of the starting proposal.
-ADAPT_COMPONENTS = 2
+ADAPT_COMPONENTS = 4
 #: Share of the final proposal kept on the starting (Laplace) one: defensive importance
 #: sampling (Hesterberg 1995), so that the adapted mixture cannot leave a region without
 #: proposals that the Laplace approximations cover.
