@@ -1,20 +1,22 @@
 """Gaussian mixtures: data from several sub-populations.
 
-Model: ``weights ~ Dirichlet(1, ..., 1)``, component means with an ordered transform (so
-components keep their labels across chains), standard deviations half-normal, and the
-observations from the mixture with the memberships marginalised out (``NormalMixture``, no
-per-observation categorical variable). Priors are scaled to the data. With a list of
-component counts, each is fitted and compared by PSIS-LOO (``analyses/loo.py``).
+Model (:mod:`analyses.mixture_model`): ``weights ~ Dirichlet(1, ..., 1)``, component means
+with an ordered transform (so components keep their labels), standard deviations
+half-normal, and the observations from the mixture with the memberships marginalised out
+(``NormalMixture``, no per-observation categorical variable). Priors are scaled to the data.
+With a list of component counts, each is fitted and compared by PSIS-LOO
+(``analyses/loo.py``; subsampled for many rows).
 
-Each count is first computed by Pareto-smoothed importance sampling from a Laplace
-approximation (``analyses/importance.py``, the log-density in NumPy: :func:`log_density`).
-Where Pareto k rejects the weights (on the demo, three components: their posterior is far
-from normal), that count and every larger one are sampled with NUTS.
+Every count is first fitted by EM from several starts (:mod:`analyses.mixture_em`). A count
+whose best fit is no better by AIC than a smaller count's (by more than the margin LOO
+would need) is redundant: its extra component is empty or copies another, and it is not
+sampled. The others are computed by Pareto-smoothed importance sampling from the EM modes'
+Laplace approximations, or by NUTS where Pareto k rejects that
+(:mod:`analyses.mixture_posterior`).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,12 +32,9 @@ from analyses.core.base import (
     Fit,
     Settings,
     Tone,
-    prior_data,
-    sample,
-    sampled,
 )
-from analyses.core.importance import HALF_LOG_2PI, half_normal_log_pdf_of_log, normal_log_pdf
 from analyses.core.inputs import Column, Fetched, Request, Rows, RowsSource
+from analyses.mixture_model import PARAMS, log_likelihood, membership, parameters, priors
 from analyses.mixture_results import MixtureDecision, MixtureResults
 
 if TYPE_CHECKING:
@@ -47,8 +46,11 @@ CONFIDENT = 0.9
 NEARLY_EMPTY = 0.02
 #: Observations needed per component.
 MIN_ROWS_PER_COMPONENT = 10
-#: Posterior draws used for each observation's membership probabilities.
+#: Posterior draws used for each observation's membership probabilities: this many, or for
+#: more than 20,000 observations as many as make MEMBERSHIP_CELLS draws x observations (at
+#: least 100: with that much data the probabilities vary little from draw to draw).
 MEMBERSHIP_DRAWS = 500
+MEMBERSHIP_CELLS = 10_000_000
 
 
 class Spec(BaseSpec, RowsSource):
@@ -116,188 +118,8 @@ def load(
     return y, []
 
 
-def priors(y: np.ndarray) -> dict[str, float]:
-    """Weakly informative priors scaled to the data."""
-    return {
-        "mu_mean": float(np.mean(y)),
-        "mu_sd": float(2 * np.std(y)),
-        "sigma_scale": float(np.std(y)),
-    }
-
-
-#: A dense mass matrix: a mixture's means, spreads and weights are strongly correlated, and
-#: adapting to that cuts the leapfrog steps per draw about fourfold (32 to 8 for three
-#: components on the demo) and triples the effective sample size.
-INIT = "adapt_full"
-#: How the model is written, after the method's name in ``diagnostics``.
-MODEL_NOTE = ", memberships marginalised, ordered means"
-
-
-def mixture_model(y: np.ndarray, k: int) -> tuple[Any, dict[str, float]]:
-    """The ``k``-component normal mixture in PyMC (ordered means) and its prior."""
-    import pymc as pm
-    from pymc.distributions.transforms import ordered
-
-    prior = priors(y)
-    with pm.Model(coords={"component": np.arange(k)}) as model:
-        order = {"transform": ordered} if k > 1 else {}
-        p = prior_data(**prior)
-        mu = pm.Normal("mu", p["mu_mean"], p["mu_sd"], dims="component", **order)
-        sigma = pm.HalfNormal("sigma", p["sigma_scale"], dims="component")
-        if k > 1:
-            weight = pm.Dirichlet("weight", np.ones(k), dims="component")
-            pm.NormalMixture("y", w=weight, mu=mu, sigma=sigma, observed=pm.Data("y_data", y))
-        else:
-            pm.Deterministic("weight", pm.math.ones_like(mu), dims="component")
-            pm.Normal("y", mu[0], sigma[0], observed=pm.Data("y_data", y))
-    return model, prior
-
-
-def _start_means(y: np.ndarray, k: int) -> np.ndarray:
-    """Where the ``k`` component means start, in order: the data's quantiles."""
-    return np.quantile(y, (np.arange(k) + 0.5) / k)
-
-
-def _sample(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[str, Any]]:
-    """The ``k``-component posterior by NUTS (a Dataset of draws) and its checks."""
-    model, _ = mixture_model(y, k)
-    start = _start_means(y, k)
-    with model:
-        with warnings.catch_warnings():
-            # PyMC labels the dense mass matrix "experimental"; it is chosen knowingly here.
-            warnings.filterwarnings("ignore", "QuadPotentialFullAdapt", UserWarning)
-            trace = _sample_with(settings, start, k, np.std(y))
-    names = ["mu", "sigma"] + (["weight"] if k > 1 else [])
-    return sampled(trace, names, f"NUTS (PyMC){MODEL_NOTE}")
-
-
-def _unconstrain(theta: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Means, log spreads, weights and the transforms' log-Jacobian of unconstrained points.
-
-    A row of ``theta`` is PyMC's unconstrained point of :func:`mixture_model`: the first mean
-    and the logs of the gaps to the next (the ordered transform), the log spreads, then (for
-    ``k > 1``) the ``k - 1`` values of the simplex transform of the weights.
-    """
-    raw, log_sigma = theta[:, :k], theta[:, k : 2 * k]
-    mu = np.cumsum(np.column_stack([raw[:, 0], np.exp(raw[:, 1:])]), axis=1)
-    jacobian = raw[:, 1:].sum(axis=1)
-    if k == 1:
-        return mu, log_sigma, np.ones_like(mu), jacobian
-    from scipy.special import logsumexp, softmax
-
-    free = theta[:, 2 * k :]
-    total = free.sum(axis=1)
-    weight = softmax(np.column_stack([free, -total]), axis=1)
-    log_sum = logsumexp(np.column_stack([free + total[:, None], np.zeros(len(theta))]), axis=1)
-    jacobian = jacobian + np.log(k) + k * total - k * log_sum
-    return mu, log_sigma, weight, jacobian
-
-
-def log_density(theta: np.ndarray, y: np.ndarray, k: int, prior: Mapping[str, float]):
-    """The log posterior density of :func:`mixture_model` at each row of ``theta``.
-
-    Rows are points on PyMC's unconstrained scale (see :func:`_unconstrain`), the
-    transforms' Jacobians included; the values equal PyMC's ``model.compile_logp()`` at the
-    same points (checked in a test).
-    """
-    from scipy.special import gammaln
-
-    theta = np.atleast_2d(np.asarray(theta, dtype=float))
-    mu, log_sigma, weight, total = _unconstrain(theta, k)
-    total = total + normal_log_pdf(mu, prior["mu_mean"], prior["mu_sd"]).sum(axis=1)
-    total += half_normal_log_pdf_of_log(log_sigma, prior["sigma_scale"]).sum(axis=1)
-    if k > 1:
-        total += gammaln(k)  # Dirichlet(1, ..., 1): constant on the simplex
-    sigma = np.exp(log_sigma)
-    block = max(1, 2_000_000 // max(y.size * k, 1))
-    for start in range(0, theta.shape[0], block):
-        rows = slice(start, start + block)
-        total[rows] += log_likelihood(y, weight[rows], mu[rows], sigma[rows]).sum(axis=1)
-    return total
-
-
-def _importance(y: np.ndarray, k: int, settings: Settings) -> tuple[Any, dict[str, Any]] | None:
-    """The ``k``-component posterior (a Dataset of draws) by PSIS, and its checks, or ``None``.
-
-    ``None`` when Pareto k rejects the weights of the Laplace approximation. The data are
-    standardised first, the priors with them (the same model in other units), so that the
-    optimiser works on numbers of order one.
-    """
-    import xarray as xr
-
-    from analyses.core import importance
-
-    centre, scale = float(np.mean(y)), float(np.std(y)) or 1.0
-    z = (y - centre) / scale
-    standard = priors(z)  # the priors scale with the data, so these are priors(y) rescaled
-    means = _start_means(z, k)
-    gaps = np.log(np.maximum(np.diff(means), 1e-3))
-    start = np.r_[means[0], gaps, np.full(k, np.log(1.0 / k)), np.zeros(k - 1)]
-    found = importance.sample(
-        lambda theta: log_density(theta, z, k, standard),
-        start,
-        settings.chains * settings.draws,
-        np.random.default_rng([settings.seed, k]),
-    )
-    if found is None:
-        return None
-    mu, log_sigma, weight, _ = _unconstrain(found.values, k)
-    shape = (settings.chains, settings.draws, k)
-    dims = ("chain", "draw", "component")
-    post = xr.Dataset(
-        {
-            "mu": (dims, (centre + scale * mu).reshape(shape)),
-            "sigma": (dims, (scale * np.exp(log_sigma)).reshape(shape)),
-            "weight": (dims, weight.reshape(shape)),
-        },
-        coords={"component": np.arange(k)},
-    )
-    checks = importance.diagnostics(found)
-    return post, {**checks, "method": checks["method"] + MODEL_NOTE}
-
-
-def _component_log_p(
-    y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray
-) -> list[np.ndarray]:
-    """log(weight_k) + log Normal(y_i | mu_k, sigma_k), one (draws, observations) array per k.
-
-    ``weight``, ``mu`` and ``sigma`` have shape (draws, components). One array per
-    component, because NumPy reduces over a short last axis slowly.
-    """
-    offset = np.log(weight) - np.log(sigma) - HALF_LOG_2PI
-    out = []
-    for c in range(mu.shape[1]):
-        z = (y[None, :] - mu[:, c, None]) / sigma[:, c, None]
-        z *= z
-        z *= -0.5
-        z += offset[:, c, None]
-        out.append(z)
-    return out
-
-
-def log_likelihood(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray):
-    """Each observation's log-likelihood under each draw, memberships marginalised.
-
-    ``weight``, ``mu`` and ``sigma`` have shape (draws, components); the result has shape
-    (draws, observations). The same numbers as ``pm.compute_log_likelihood`` on the model
-    (checked in a test), in one vectorised step instead of one compiled call per draw.
-    """
-    log_p = _component_log_p(y, weight, mu, sigma)
-    if len(log_p) == 1:
-        return log_p[0]
-    top = np.maximum.reduce(log_p)
-    total = np.zeros_like(top)
-    for part in log_p:
-        total += np.exp(part - top)
-    return top + np.log(total)
-
-
-#: The mixture's parameters, in the order :func:`log_likelihood` takes them.
-PARAMS = ("weight", "mu", "sigma")
-
-
 def _draws(post: Any) -> dict[str, np.ndarray]:
-    """Each of :data:`PARAMS` as (draws, components), chains pooled."""
+    """Each of :data:`~analyses.mixture_model.PARAMS` as (draws, components), chains pooled."""
     return {
         n: post[n].stack(s=("chain", "draw")).transpose("s", "component").values for n in PARAMS
     }
@@ -314,53 +136,33 @@ def pointwise_blocks(y: np.ndarray, post: Any, block: int) -> Iterator[np.ndarra
         yield log_likelihood(y[start : start + block], *(draws[n] for n in PARAMS))
 
 
-def _sample_with(settings: Settings, start: np.ndarray, k: int, spread: float):
-    return sample(
-        settings,
-        target_accept=0.9,
-        # Start every chain with the means at the data's quantiles, in order, without
-        # jitter: jittered starts of a mixture land chains in different local modes.
-        init=INIT,
-        initvals={"mu": start, "sigma": np.full(k, spread / k)},
-    )
+#: Above this many values, PSIS-LOO reads this many drawn at random (:func:`analyses.core.loo.
+#: loo_subsample`), and every value's log-likelihood at the posterior means for the rest.
+LOO_SUBSAMPLE_ABOVE = 5000
+LOO_ROWS = 1000
 
 
-def membership(y: np.ndarray, weight: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Each observation's probability of belonging to each component, averaged over draws.
-
-    Parameters
-    ----------
-    y
-        Observations, shape (n,).
-    weight, mu, sigma
-        Posterior draws, shape (draws, components).
-
-    Returns
-    -------
-    ndarray
-        Shape (n, components); rows sum to one.
-    """
-    out = np.empty((len(y), mu.shape[1]))
-    block = max(1, 2_000_000 // (mu.shape[0] * mu.shape[1]))
-    for start in range(0, len(y), block):
-        part = y[start : start + block]
-        log_p = np.stack(_component_log_p(part, weight, mu, sigma), axis=2)
-        log_p -= log_p.max(axis=2, keepdims=True)
-        p = np.exp(log_p)
-        p /= p.sum(axis=2, keepdims=True)
-        out[start : start + block] = p.mean(axis=0)
-    return out
-
-
-def _compare(posteriors: dict[int, Any], y: np.ndarray) -> list[dict[str, Any]]:
+def _compare(posteriors: dict[int, Any], y: np.ndarray, seed: int) -> list[dict[str, Any]]:
     """PSIS-LOO comparison of the fitted component counts, best ELPD first."""
     from analyses.core import loo
 
     found = {}
+    rows = None
+    if len(y) > LOO_SUBSAMPLE_ABOVE:
+        rng = np.random.default_rng([seed, 0])
+        rows = np.sort(rng.choice(len(y), LOO_ROWS, replace=False))
     for k, post in posteriors.items():
-        found[k] = loo.loo(
-            pointwise_blocks(y, post, loo.BLOCK),
-            loo.relative_efficiency({name: v.values for name, v in post.data_vars.items()}),
+        r_eff = loo.relative_efficiency({name: v.values for name, v in post.data_vars.items()})
+        if rows is None:
+            found[k] = loo.loo(pointwise_blocks(y, post, loo.BLOCK), r_eff)
+            continue
+        draws = _draws(post)
+        means = [draws[n].mean(axis=0)[None, :] for n in PARAMS]
+        found[k] = loo.loo_subsample(
+            log_likelihood(y[rows], *(draws[n] for n in PARAMS)),
+            log_likelihood(y, *means)[0],
+            rows,
+            r_eff,
         )
     return [{"components": row.pop("name"), **row} for row in loo.compare(found)]
 
@@ -371,28 +173,85 @@ ELPD_MARGIN = 4.0
 
 
 def choose(comparison: list[dict[str, Any]]) -> int:
-    """The smallest component count whose ELPD is within the margin of the best."""
+    """The smallest component count whose ELPD is within the margin of the best.
+
+    Subsampled comparisons count the subsampling's standard error into the difference's.
+    """
     close = [
         row["components"]
         for row in comparison
-        if -row["elpd_diff"] <= max(ELPD_MARGIN, 2 * row["dse"])
+        if -row["elpd_diff"]
+        <= max(ELPD_MARGIN, 2 * float(np.hypot(row["dse"], row.get("subsampling_dse", 0.0))))
     ]
     return min(close)
+
+
+def elpd_aic(log_lik: float, k: int) -> float:
+    """AIC's estimate of the ELPD: the maximised log-likelihood minus the parameters."""
+    return log_lik - parameters(k)
+
+
+def redundant(k: int, best: dict[int, float]) -> dict[str, Any] | None:
+    """Whether ``k`` components are no better than the best smaller count already fitted.
+
+    ``best`` maps each fitted count to its maximised log-likelihood. ``k`` is redundant when
+    AIC's estimate of its ELPD beats theirs by no more than :data:`ELPD_MARGIN`, the margin
+    PSIS-LOO would need before preferring it: then its extra component is empty or copies
+    another (its weight's posterior piles at zero, or two components share one cluster), a
+    posterior neither importance sampling nor NUTS computes quickly, and PSIS-LOO would
+    keep the smaller count anyway (AIC, if anything, favours the larger). Returns the
+    numbers behind that judgement, or ``None``.
+    """
+    smaller = [j for j in best if j < k]
+    if not smaller:
+        return None
+    rival = max(smaller, key=lambda j: elpd_aic(best[j], j))
+    gain = elpd_aic(best[k], k) - elpd_aic(best[rival], rival)
+    if gain > ELPD_MARGIN:
+        return None
+    return {
+        "components": k,
+        "compared_with": rival,
+        "log_lik_gain": best[k] - best[rival],
+        "parameters_added": parameters(k) - parameters(rival),
+        "elpd_aic_gain": gain,
+        "margin": ELPD_MARGIN,
+    }
+
+
+def _posteriors(y: np.ndarray, counts: list[int], settings: Settings):
+    """Each count's posterior and checks, redundant counts left out.
+
+    Returns ``(posteriors, checks, subsampled, left_out)``: by fitted count its posterior,
+    its checks and (when its likelihood was subsampled) the error that added; then the
+    counts judged redundant (:func:`redundant`).
+    """
+    from analyses import mixture_em, mixture_posterior
+
+    z = (y - y.mean()) / (y.std() or 1.0)
+    solutions = {
+        k: mixture_em.fit(z, k, np.random.default_rng([settings.seed, k, 1])) for k in counts
+    }
+    posteriors, checks, subsampled, left_out = {}, {}, {}, []
+    for k in counts:
+        judged = redundant(k, {j: solutions[j][0].log_lik for j in [*posteriors, k]})
+        if judged is not None:
+            left_out.append(judged)
+            continue
+        found = mixture_posterior.by_importance(y, k, solutions[k], settings)
+        if found is None:
+            posteriors[k], checks[k] = mixture_posterior.by_nuts(y, k, solutions[k][0], settings)
+        else:
+            posteriors[k], checks[k], subsampled[k] = found
+    return posteriors, checks, subsampled, left_out
 
 
 def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
     """Fit each component count; summarise the one PSIS-LOO prefers."""
     y = np.asarray(y, dtype=float)
-    posteriors, checks = {}, {}
-    # Importance sampling where it passes its check; once it fails for a component count,
-    # larger counts (further from normal still) go straight to NUTS.
-    approximate = True
-    for k in spec.counts:
-        found = _importance(y, k, settings) if approximate else None
-        approximate = found is not None
-        posteriors[k], checks[k] = found if found is not None else _sample(y, k, settings)
-    comparison = _compare(posteriors, y) if len(posteriors) > 1 else []
-    chosen = choose(comparison) if comparison else spec.counts[0]
+    posteriors, checks, subsampled, left_out = _posteriors(y, spec.counts, settings)
+    comparison = _compare(posteriors, y, settings.seed) if len(posteriors) > 1 else []
+    chosen = choose(comparison) if comparison else next(iter(posteriors))
     post = posteriors[chosen]
     diagnostics = checks[chosen]
     names = ["mu", "sigma"] + (["weight"] if chosen > 1 else [])
@@ -412,7 +271,8 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
     chain_means = post["mu"].mean("draw").values  # chains x components
     spread = post["mu"].std(("chain", "draw")).values
     label_switching = bool(np.any(np.ptp(chain_means, axis=0) > 3 * np.maximum(spread, 1e-12)))
-    thin = np.linspace(0, flat["mu"].shape[0] - 1, min(MEMBERSHIP_DRAWS, flat["mu"].shape[0]))
+    many = max(100, min(MEMBERSHIP_DRAWS, MEMBERSHIP_CELLS // len(y)))
+    thin = np.linspace(0, flat["mu"].shape[0] - 1, min(many, flat["mu"].shape[0]))
     thin = thin.round().astype(int)
     member = membership(y, flat["weight"][thin], flat["mu"][thin], flat["sigma"][thin])
     best = member.max(axis=1)
@@ -446,6 +306,8 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
         "chosen_components": chosen,
         "components": components,
         "comparison": comparison,
+        "redundant": left_out,
+        "subsampled": _subsampling(subsampled.get(chosen), comparison),
         "label_switching": label_switching,
         "assignment": {
             "threshold": CONFIDENT,
@@ -471,6 +333,24 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
         warnings=warnings,
         tables={"membership": table},
     )
+
+
+def _subsampling(likelihood: dict[str, Any] | None, comparison: list[dict]) -> dict | None:
+    """What was computed from a subset of the values, and the error it adds; ``None``: nothing.
+
+    ``likelihood``: the reported count's importance weights read the log-likelihood of
+    ``rows`` of ``of`` values (checked against the exact one at ``checked_draws`` draws:
+    largest error ``error_max``, log scale). ``loo_rows``: PSIS-LOO read that many values,
+    adding at most ``loo_dse_max`` to a difference's standard error.
+    """
+    sub = [r["subsampling_dse"] for r in comparison if "subsampling_dse" in r]
+    if likelihood is None and not sub:
+        return None
+    return {
+        "likelihood": likelihood,
+        "loo_rows": LOO_ROWS if sub else None,
+        "loo_dse_max": max(sub) if sub else None,
+    }
 
 
 def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
@@ -561,7 +441,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
 
 ANALYSIS = Analysis(
     name="mixture",
-    version="3",
+    version="4",
     spec=Spec,
     results=MixtureResults,
     decision=MixtureDecision,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import MISSING, Field
 
 from analyses.core.results import (
     Decision,
@@ -38,9 +38,49 @@ class CountCompared(Record):
     se: float
     elpd_diff: float
     dse: float
+    #: PSIS-LOO on a subsample of the values: the standard error that adds to ``dse``.
+    subsampling_dse: float | MISSING = MISSING
     p_loo: float
     weight: Prob
     diagnostics: tuple[str, ...]
+
+
+class Redundant(Record):
+    """A component count left unfitted.
+
+    AIC's ELPD gain over a smaller count is within the margin PSIS-LOO would need.
+    """
+
+    components: int
+    compared_with: int
+    log_lik_gain: float
+    parameters_added: int
+    elpd_aic_gain: float
+    margin: float
+
+
+class SubsampledLikelihood(Record):
+    """The importance weights read a log-likelihood estimated from ``rows`` of ``of`` values.
+
+    Checked against the exact one at ``checked_draws`` draws: the largest error (log scale)
+    and what it does to a weight, and the largest standard error, within ``limit``.
+    """
+
+    rows: int
+    of: int
+    checked_draws: int
+    error_max: float
+    weight_error_max: float
+    se_max: float
+    limit: float
+
+
+class Subsampling(Record):
+    """What was computed from a subset of the values, and the error it adds."""
+
+    likelihood: SubsampledLikelihood | None
+    loo_rows: int | None
+    loo_dse_max: float | None
 
 
 class Assignment(Record):
@@ -79,6 +119,10 @@ class MixtureResults(Results):
     chosen_components: int = Field(ge=1)
     components: tuple[Component, ...] = Field(min_length=1)
     comparison: tuple[CountCompared, ...]
+    #: Counts judged redundant and not fitted; ``MISSING`` in readouts before that rule.
+    redundant: tuple[Redundant, ...] | MISSING = MISSING
+    #: ``None``: every value was read.
+    subsampled: Subsampling | None | MISSING = MISSING
     label_switching: bool
     assignment: Assignment
     observed: Observed

@@ -7,13 +7,12 @@ Exit codes: 0 all good; 1 some experiment failed (the others still produced repo
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from readout import store
+from readout import caches, store
 from readout.errors import ConfigError, DataError, Terminated
 
 _config = click.option(
@@ -31,24 +30,6 @@ _output = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the site is written.",
 )
-
-
-def configure_pytensor(cache: Path) -> None:
-    """Keep PyTensor's and numba's compile caches in the project; say there is no BLAS.
-
-    Set before PyMC is imported; a user's own ``PYTENSOR_FLAGS`` keep their settings. The
-    models compile with the C backend and have no large matrix products, so BLAS does not
-    matter; declaring none saves a search and its warning.
-    """
-    # numba compiles the models; its cache sits beside PyTensor's (read when numba loads).
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache.parent / "numba"))
-    flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",") if f]
-    names = {f.split("=", 1)[0] for f in flags}
-    if "base_compiledir" not in names:
-        flags.append(f"base_compiledir={cache}")
-    if "blas__ldflags" not in names:
-        flags.append("blas__ldflags=")
-    os.environ["PYTENSOR_FLAGS"] = ",".join(flags)
 
 
 def _check_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -141,7 +122,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="readout: %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_masked)
-    configure_pytensor(Path.cwd() / store.PYTENSOR_CACHE)
+    caches.configure()
 
 
 @main.command()

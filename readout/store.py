@@ -184,8 +184,6 @@ def quarto_readout(project: Path, name: str, readout_date: str) -> Path:
 #: Where an unexpected error's traceback goes, under the working folder (or the temp folder).
 CRASH_LOG = "readout-error.log"
 CRASH_LOG_FOLDER = Path(CACHE) / "logs"
-#: PyTensor's compile cache under the working folder.
-PYTENSOR_CACHE = Path(CACHE) / "pytensor"
 
 
 def publish_copy(dest: Path, kind: str, token: str) -> Path:

@@ -183,7 +183,7 @@ class Analysis:
         are generated from them (:attr:`bundle`, :attr:`result_schema`).
     request
         ``request(spec) -> Request``: what the engine must fetch, in the words of
-        :mod:`analyses.inputs` (row-level columns, or sufficient statistics per group).
+        :mod:`analyses.core.inputs` (row-level columns, or sufficient statistics per group).
     load
         ``load(spec, fetched, files) -> (data, warnings)``: check what was fetched, return
         what to fit; raise :class:`DataError` naming the data, the column and the fix.
@@ -251,7 +251,7 @@ class Analysis:
 #: compile of 26 s (the C backend: 41 s), then 5.9 s per fit from numba's cache (C: 8.9 s);
 #: per-leapfrog calls are cheaper. Models hold their data in ``pm.Data`` and their
 #: data-scaled priors in :func:`prior_data`, so the compiled code does not depend on any
-#: value and later runs reuse it (``.cache/numba``), new data included.
+#: value and later runs reuse it (the per-user cache folder), new data included.
 COMPILE_MODE = "NUMBA"
 
 

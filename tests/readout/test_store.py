@@ -77,12 +77,18 @@ SOURCES = sorted(
 )
 
 
+#: Names that mean something else in one module: the per-user compile cache follows the XDG
+#: convention (``~/.cache/readout``), which is not the output folder's ``.cache``.
+ELSEWHERE = {"readout/caches.py": {".cache"}}
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_but_the_store_types_out_a_name_of_the_output_folder(path):
+    allowed = ELSEWHERE.get(str(path.relative_to(ROOT)), set())
     typed = [
         f"{path.relative_to(ROOT)}:{line}: {text!r}"
         for line, text in _literals(path)
-        if PATTERN.search(text)
+        if PATTERN.search(text) and text not in allowed
     ]
     assert not typed, "use readout.store for:\n" + "\n".join(typed)
 

@@ -58,7 +58,7 @@ def _mixture_component_sentence(bundle: Bundle, comp: dict, i: int, units: Units
 
 def _largest_tried(bundle: Bundle) -> str | None:
     """When the largest component count tried is chosen: a larger one might do better."""
-    tried = [r["components"] for r in bundle["comparison"]]
+    tried = [r["components"] for r in bundle["comparison"] + bundle.get("redundant", [])]
     chosen = bundle["chosen_components"]
     if not tried or chosen != max(tried):
         return None
@@ -68,8 +68,28 @@ def _largest_tried(bundle: Bundle) -> str | None:
     )
 
 
+def _redundant(row: dict) -> str:
+    """Why a component count was judged redundant and not fitted in full."""
+    k, rival = row["components"], row["compared_with"]
+    rivals = f"{rival} component{'s' if rival > 1 else ''}"
+    return (
+        f"{k} components were not fitted in full: at their best they raise the "
+        f"log-likelihood by only {row['log_lik_gain']:,.1f} over {rivals}, which for "
+        f"{row['parameters_added']} more parameters is a predictive gain of "
+        f"{row['elpd_aic_gain']:+,.1f} by AIC's estimate, not the {row['margin']:g} a larger "
+        "model needs: the extra component would be empty or a copy of another."
+    )
+
+
 def _mixture_selection(bundle: Bundle) -> list[str]:
     rows = bundle["comparison"]
+    redundant = bundle.get("redundant", [])
+    if not rows and redundant:
+        chosen = bundle["chosen_components"]
+        return [
+            f"The data support {chosen} component{'s' if chosen > 1 else ''}.",
+            *map(_redundant, redundant),
+        ]
     if not rows:
         return [
             f"Only {bundle['chosen_components']} component(s) were fitted; give a list such as "
@@ -104,6 +124,7 @@ def _mixture_selection(bundle: Bundle) -> list[str]:
             f"{best['components']} components score slightly higher, but within the noise of "
             "the comparison, so the simpler model is kept."
         )
+    out += map(_redundant, redundant)
     caveat = _largest_tried(bundle)
     if caveat:
         out.append(caveat)
@@ -111,6 +132,31 @@ def _mixture_selection(bundle: Bundle) -> list[str]:
     if notes:
         out.append("The comparison's own checks flag: " + "; ".join(notes) + ".")
     return out
+
+
+def _subsampled(bundle: Bundle) -> str | None:
+    """What was computed from a subset of many values, and the error that adds."""
+    sub = bundle.get("subsampled")
+    if not sub:
+        return None
+    parts = []
+    lik = sub.get("likelihood")
+    if lik:
+        parts.append(
+            f"the importance weights read the log-likelihood of {lik['rows']:,} of the "
+            f"{lik['of']:,} values (drawn at random within bands of the value, the rest "
+            "through an exact quadratic expansion), which at "
+            f"{lik['checked_draws']:,} draws checked against the exact log-likelihood was off "
+            f"by at most {lik['error_max']:.2g} (a weight off by at most "
+            f"{relative(lik['weight_error_max'], 2, False)})"
+        )
+    if sub.get("loo_rows"):
+        parts.append(
+            f"the comparison of component counts read {sub['loo_rows']:,} values drawn at "
+            f"random, which adds at most {sub['loo_dse_max']:,.1f} to the standard error of a "
+            "difference (counted in the comparison)"
+        )
+    return f"With {bundle['n']:,} values, " + "; ".join(parts) + "."
 
 
 def body(bundle: Bundle) -> Body:
@@ -218,6 +264,9 @@ def body(bundle: Bundle) -> Body:
             else "; the chains' component means disagree (see the warning above)."
         ),
     ]
+    subsampled = _subsampled(bundle)
+    if subsampled:
+        model.append(subsampled)
     files = {t["key"]: t for t in bundle.get("tables", [])}
     if "membership" in files:
         model.append(
