@@ -167,10 +167,11 @@ def child_pymc(name: str, config: str, resample: str = "") -> None:
     """The same model on the same data, sampled by ``pm.sample()`` with its defaults."""
     import pymc as pm
 
-    from analyses import hierarchical, mixture_model, regression
+    from analyses import hierarchical, regression
     from analyses.ab_test import models as ab_models
     from analyses.ab_test import robust_model
     from analyses.ab_test.conjugate import NormalPrior
+    from analyses.mixture import model as mixture_model
 
     experiment, data = _loaded(name, Path(config), resample)
     spec = experiment.spec

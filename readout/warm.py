@@ -29,12 +29,12 @@ PACKAGES = ("pymc", "pytensor", "numba", "numpy")
 def stamp(folder: Path) -> Path:
     """The file that says this cache holds the models compiled by these versions."""
     import analyses.core.base
-    import analyses.mixture_model
+    import analyses.mixture.model
 
     digest = hashlib.sha256(sys.version.encode())
     for name in PACKAGES:
         digest.update(f"{name}={metadata.version(name)}".encode())
-    for module in (analyses.core.base, analyses.mixture_model):
+    for module in (analyses.core.base, analyses.mixture.model):
         digest.update(Path(module.__file__).read_bytes())
     return folder / f"warm-{digest.hexdigest()[:16]}"
 
@@ -49,16 +49,16 @@ def main() -> None:
     print(f"readout: compiling the mixture models into {folder} (once; about a minute)")
     import numpy as np
 
-    from analyses import mixture_em, mixture_posterior
     from analyses.core.base import Settings
+    from analyses.mixture import em, posterior
 
     rng = np.random.default_rng(0)
     y = np.r_[rng.normal(-3, 1, 100), rng.normal(0, 1, 100), rng.normal(4, 1, 100)]
     z = (y - y.mean()) / y.std()
     settings = Settings(draws=100, tune=100, chains=1, cores=1)
     for k in COUNTS:
-        start = mixture_em.fit(z, k, rng)[0]
-        mixture_posterior.by_nuts(y, k, start, settings)
+        start = em.fit(z, k, rng)[0]
+        posterior.by_nuts(y, k, start, settings)
     mark.write_text("compiled: " + ", ".join(f"{k} component(s)" for k in COUNTS) + "\n")
 
 

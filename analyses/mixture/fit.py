@@ -1,51 +1,38 @@
 """Gaussian mixtures: data from several sub-populations.
 
-Model (:mod:`analyses.mixture_model`): ``weights ~ Dirichlet(1, ..., 1)``, component means
+Model (:mod:`analyses.mixture.model`): ``weights ~ Dirichlet(1, ..., 1)``, component means
 with an ordered transform (so components keep their labels), standard deviations
 half-normal, and the observations from the mixture with the memberships marginalised out
 (``NormalMixture``, no per-observation categorical variable). Priors are scaled to the data.
 With a list of component counts, each is fitted and compared by PSIS-LOO
 (``analyses/loo.py``; subsampled for many rows).
 
-Every count is first fitted by EM from several starts (:mod:`analyses.mixture_em`). A count
+Every count is first fitted by EM from several starts (:mod:`analyses.mixture.em`). A count
 whose best fit is no better by AIC than a smaller count's (by more than the margin LOO
 would need) is redundant: its extra component is empty or copies another, and it is not
 sampled. The others are computed by Pareto-smoothed importance sampling from the EM modes'
 Laplace approximations, or by NUTS where Pareto k rejects that
-(:mod:`analyses.mixture_posterior`).
+(:mod:`analyses.mixture.posterior`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
 
-from analyses.core import figures, stats
-from analyses.core.base import (
-    Analysis,
-    BaseSpec,
-    DataError,
-    Fit,
-    Settings,
-    Tone,
-)
-from analyses.core.inputs import Column, Fetched, Request, Rows, RowsSource
-from analyses.mixture_model import PARAMS, log_likelihood, membership, parameters, priors
-from analyses.mixture_results import MixtureDecision, MixtureResults
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from analyses.core import stats
+from analyses.core.base import Fit, Settings
+from analyses.core.results import Diagnostics, KeyNumbers
+from analyses.mixture.model import PARAMS, log_likelihood, membership, parameters, priors
+from analyses.mixture.results import MixtureResults
+from analyses.mixture.spec import Spec
 
 #: An observation is confidently assigned when one component has at least this probability.
 CONFIDENT = 0.9
 #: A component whose weight is below this is reported as nearly empty.
 NEARLY_EMPTY = 0.02
-#: Observations needed per component.
-MIN_ROWS_PER_COMPONENT = 10
 #: Posterior draws used for each observation's membership probabilities: this many, or for
 #: more than 20,000 observations as many as make MEMBERSHIP_CELLS draws x observations (at
 #: least 100: with that much data the probabilities vary little from draw to draw).
@@ -53,73 +40,8 @@ MEMBERSHIP_DRAWS = 500
 MEMBERSHIP_CELLS = 10_000_000
 
 
-class Spec(BaseSpec, RowsSource):
-    """Config keys of a ``mixture`` experiment."""
-
-    analysis: Literal["mixture"]
-    value: str
-    components: int | list[int] = Field(2)
-    value_label: str | None = None
-    unit_label: str = "observation"
-    component_labels: list[str] = []
-    value_prefix: str = ""
-    value_suffix: str = ""
-
-    @field_validator("components")
-    @classmethod
-    def _positive(cls, value: int | list[int]) -> int | list[int]:
-        counts = value if isinstance(value, list) else [value]
-        if not counts or any(k < 1 or k > 10 for k in counts):
-            raise ValueError("components must be a whole number from 1 to 10, or a list of them")
-        twice = [k for i, k in enumerate(counts) if k in counts[:i]]
-        if twice:
-            raise ValueError(f"components lists {twice[0]} twice")
-        return sorted(value) if isinstance(value, list) else value
-
-    @property
-    def counts(self) -> list[int]:
-        """The component counts to fit."""
-        return self.components if isinstance(self.components, list) else [self.components]
-
-
-def request(spec: Spec) -> Request:
-    """The value column, row by row (a mixture needs every value)."""
-    return {"rows": Rows((Column("value", spec.value),))}
-
-
-def load(
-    spec: Spec, fetched: Fetched, files: Mapping[str, Path] | None = None
-) -> tuple[np.ndarray, list[dict]]:
-    """The values as an array of finite numbers.
-
-    Raises
-    ------
-    DataError
-        A constant column, or too few rows for the number of components (missing,
-        non-numeric and non-finite values are refused by the engine's checks).
-    """
-    source = fetched.source
-    y = fetched.parts["rows"][spec.value].astype(float)
-    if np.unique(y).size < 2:
-        raise DataError(
-            source,
-            f"column '{spec.value}' is constant ({y[0]:g} in every row): there is nothing to "
-            "separate into groups",
-            "check the column",
-        )
-    need = MIN_ROWS_PER_COMPONENT * max(spec.counts)
-    if len(y) < need:
-        raise DataError(
-            source,
-            f"{len(y)} rows are too few for {max(spec.counts)} components "
-            f"(at least {MIN_ROWS_PER_COMPONENT} per component, so {need})",
-            "collect more data or ask for fewer components",
-        )
-    return y, []
-
-
 def _draws(post: Any) -> dict[str, np.ndarray]:
-    """Each of :data:`~analyses.mixture_model.PARAMS` as (draws, components), chains pooled."""
+    """Each of :data:`~analyses.mixture.model.PARAMS` as (draws, components), chains pooled."""
     return {
         n: post[n].stack(s=("chain", "draw")).transpose("s", "component").values for n in PARAMS
     }
@@ -226,27 +148,25 @@ def _posteriors(y: np.ndarray, counts: list[int], settings: Settings):
     its checks and (when its likelihood was subsampled) the error that added; then the
     counts judged redundant (:func:`redundant`).
     """
-    from analyses import mixture_em, mixture_posterior
+    from analyses.mixture import em, posterior
 
     z = (y - y.mean()) / (y.std() or 1.0)
-    solutions = {
-        k: mixture_em.fit(z, k, np.random.default_rng([settings.seed, k, 1])) for k in counts
-    }
+    solutions = {k: em.fit(z, k, np.random.default_rng([settings.seed, k, 1])) for k in counts}
     posteriors, checks, subsampled, left_out = {}, {}, {}, []
     for k in counts:
         judged = redundant(k, {j: solutions[j][0].log_lik for j in [*posteriors, k]})
         if judged is not None:
             left_out.append(judged)
             continue
-        found = mixture_posterior.by_importance(y, k, solutions[k], settings)
+        found = posterior.by_importance(y, k, solutions[k], settings)
         if found is None:
-            posteriors[k], checks[k] = mixture_posterior.by_nuts(y, k, solutions[k][0], settings)
+            posteriors[k], checks[k] = posterior.by_nuts(y, k, solutions[k][0], settings)
         else:
             posteriors[k], checks[k], subsampled[k] = found
     return posteriors, checks, subsampled, left_out
 
 
-def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
+def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit[MixtureResults]:
     """Fit each component count; summarise the one PSIS-LOO prefers."""
     y = np.asarray(y, dtype=float)
     posteriors, checks, subsampled, left_out = _posteriors(y, spec.counts, settings)
@@ -327,9 +247,9 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit:
     }
     tree = xr.DataTree.from_dict({"posterior": post[names]})
     return Fit(
-        results=results,
+        results=MixtureResults.model_validate(results),
         posterior=tree,
-        diagnostics=diagnostics,
+        diagnostics=Diagnostics.model_validate(diagnostics),
         warnings=warnings,
         tables={"membership": table},
     )
@@ -353,105 +273,16 @@ def _subsampling(likelihood: dict[str, Any] | None, comparison: list[dict]) -> d
     }
 
 
-def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+def key_numbers(results: MixtureResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the largest component's mean."""
-    largest = max(results["components"], key=lambda c: c["weight"]["mean"])
-    return {
-        "label": f"mean of the largest of {results['chosen_components']} component(s)",
-        "scale": "value",
-        "mean": largest["mean"]["mean"],
-        "hdi": largest["mean"]["hdi"],
-        "prob": None,
-        "prob_label": None,
-        "n": results["n"],
-        "n_label": f"{results['unit_label']}s",
-    }
-
-
-VERDICTS = {"mixture": Tone.NEUTRAL, "withheld": Tone.WITHHELD}
-
-
-def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
-    """The fitted mixture is reported, unless the sampler's checks failed."""
-    numbers = {
-        "components": results["chosen_components"],
-        "largest_tried": max(spec.counts),
-    }
-    if not diagnostics["ok"]:
-        return {"verdict": "withheld", "reason_code": "health_failed", **numbers}
-    return {"verdict": "mixture", "reason_code": "components_chosen", **numbers}
-
-
-def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
-    """Histogram with the fitted mixture and each component; posterior of the means."""
-    from scipy import stats as sps
-
-    results = fit.results
-    y = fit.tables["membership"]["value"].to_numpy()
-    post = fit.posterior["posterior"].to_dataset()
-    out: dict[str, Figure] = {}
-    fig, ax = figures.new_figure(7, 3.4)
-    ax.hist(
-        y,
-        bins=min(80, max(20, len(y) // 25)),
-        density=True,
-        color="#cbd5e0",
-        edgecolor="white",
-        lw=0.3,
+    largest = max(results.components, key=lambda c: c.weight.mean)
+    return KeyNumbers(
+        label=f"mean of the largest of {results.chosen_components} component(s)",
+        scale="value",
+        mean=largest.mean.mean,
+        hdi=largest.mean.hdi,
+        prob=None,
+        prob_label=None,
+        n=results.n,
+        n_label=f"{results.unit_label}s",
     )
-    grid = np.linspace(y.min() - 0.1 * np.ptp(y), y.max() + 0.1 * np.ptp(y), 500)
-    total = np.zeros_like(grid)
-    for i, comp in enumerate(results["components"]):
-        part = comp["weight"]["mean"] * sps.norm.pdf(grid, comp["mean"]["mean"], comp["sd"]["mean"])
-        total += part
-        ax.plot(
-            grid,
-            part,
-            color=figures.colour(i, skip_grey=True),
-            lw=1.4,
-            ls="--",
-            label=comp["label"] or f"component {i + 1}",
-        )
-    ax.plot(grid, total, color="black", lw=1.8, label="mixture")
-    ax.set_xlabel(results["value_label"])
-    figures.tidy(ax, legend=True)
-    out["fit"] = figures.finish(fig)
-
-    fig, ax = figures.new_figure(7, 2.8)
-    for i, comp in enumerate(results["components"]):
-        draws = post["mu"].sel(component=i).values.ravel()
-        ax.hist(
-            draws,
-            bins=60,
-            density=True,
-            histtype="stepfilled",
-            alpha=0.5,
-            color=figures.colour(i, skip_grey=True),
-            label=comp["label"] or f"component {i + 1}",
-        )
-        ax.plot(comp["mean"]["hdi"], [0, 0], color=figures.colour(i, skip_grey=True), lw=4)
-    ax.set_xlabel(
-        f"Posterior of each component's mean ({results['value_label']}); "
-        f"bar: {figures.ci_label(ci_prob)}"
-    )
-    figures.tidy(ax, legend=True)
-    out["means"] = figures.finish(fig)
-    return out
-
-
-ANALYSIS = Analysis(
-    name="mixture",
-    version="4",
-    spec=Spec,
-    results=MixtureResults,
-    decision=MixtureDecision,
-    request=request,
-    load=load,
-    fit=fit,
-    decide=decide,
-    plot=plot,
-    key_numbers=key_numbers,
-    verdicts=VERDICTS,
-    warning_codes=("nearly_empty_component", "multimodal_posterior"),
-    figures=("fit", "means"),
-)

@@ -1,6 +1,6 @@
 """One component count's posterior: importance sampling from its modes, else NUTS.
 
-The modes come from EM (:mod:`analyses.mixture_em`): each distinct maximum of the likelihood
+The modes come from EM (:mod:`analyses.mixture.em`): each distinct maximum of the likelihood
 is refined by Newton's method into a Laplace approximation of a posterior mode, on PyMC's
 unconstrained scale, so every proposal respects the ordered means (a label order is a
 mode of its own there). The proposal is a mixture of multivariate t distributions, one per
@@ -10,7 +10,7 @@ Only when that fails too is the count sampled with NUTS, started at the best mod
 
 Above :data:`SUBSAMPLE_ABOVE` rows the weights read the log-likelihood of
 :data:`SUBSAMPLE_ROWS` rows drawn at random plus an exact quadratic expansion of the rest
-(:mod:`analyses.subsample`); the error this adds is measured at :data:`CHECKED_DRAWS` of the
+(:mod:`analyses.core.subsample`); the error this adds is measured at :data:`CHECKED_DRAWS` of the
 draws against the exact log-likelihood and stated in the bundle.
 """
 
@@ -23,8 +23,8 @@ import numpy as np
 
 from analyses.core import importance
 from analyses.core.base import Settings, sample, sampled
-from analyses.mixture_em import Solution
-from analyses.mixture_model import (
+from analyses.mixture.em import Solution
+from analyses.mixture.model import (
     MIN_GAP,
     log_density,
     log_likelihood,
@@ -97,7 +97,7 @@ def _subsampled_modes(z, k, prior, solutions, rng):
     Each maximum's one pass over every row gives the log-likelihood's gradient and Hessian
     there; with the prior's, one Newton step gives the mode and the covariance.
     """
-    from analyses.subsample import Subsampled
+    from analyses.core.subsample import Subsampled
 
     starts = [to_unconstrained(s.weight, s.mu, s.sigma) for s in solutions[:SUBSAMPLED_MODES]]
     estimator = Subsampled.around(row_log_lik(z, k), z, starts, SUBSAMPLE_ROWS, rng)

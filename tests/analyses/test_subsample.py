@@ -4,8 +4,8 @@ sum: exact where every row is read, unbiased with honest standard errors where n
 import numpy as np
 import pytest
 
-from analyses import mixture_model as mm
-from analyses.subsample import Subsampled
+from analyses.core.subsample import Subsampled
+from analyses.mixture import model as mm
 
 
 def two_clusters(n, seed=0):
