@@ -183,7 +183,7 @@ class Analysis:
         are generated from them (:attr:`bundle`, :attr:`result_schema`).
     request
         ``request(spec) -> Request``: what the engine must fetch, in the words of
-        :mod:`analyses.inputs` (row-level columns, or sufficient statistics per group).
+        :mod:`analyses.core.inputs` (row-level columns, or sufficient statistics per group).
     load
         ``load(spec, fetched, files) -> (data, warnings)``: check what was fetched, return
         what to fit; raise :class:`DataError` naming the data, the column and the fix.

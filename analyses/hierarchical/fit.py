@@ -9,7 +9,7 @@ standard error, from per unit x arm counts and sums). The model::
     y_i      ~ Normal(effect_i, se_i)
 
 The default ``marginal`` method integrates the unit effects, the group means and ``mu``
-out exactly and computes the posterior of the two spreads on a grid (``analyses.pooling``):
+out exactly and computes the posterior of the two spreads on a grid (``analyses.core.pooling``):
 no sampler, no Monte Carlo error in the average, the new-unit prediction or the group
 means. ``method = "full"`` samples the plain non-centred PyMC model; the tests check that
 both agree, and both against an independent numerical integration.

@@ -40,7 +40,7 @@ def eight_units() -> h.Units:
 
 class Quadrature:
     """Eight schools by one-dimensional quadrature over sigma_unit, written independently of
-    ``analyses.pooling``: mu is integrated analytically (BDA3, section 5.4, with the same
+    ``analyses.core.pooling``: mu is integrated analytically (BDA3, section 5.4, with the same
     normal prior on mu and half-normal prior on the spread)."""
 
     def __init__(self, prior: pooling.PoolingPrior):
