@@ -6,12 +6,11 @@ CONFIG ?= experiments.toml
 OUTPUT ?= reports
 JOBS ?= 1
 
-# Caches stay inside the project's ignored folders, so repeated runs are fast; Python may
+# The compile caches (PyTensor's, numba's, matplotlib's) live in one folder per user, shared
+# by every project and folder: readout.caches chooses it ($$READOUT_CACHE_DIR, else
+# ~/.cache/readout) in every entry point (the command line, the tests, the bench). Python may
 # cache bytecode (some shells forbid it, which makes every import compile from source).
 unexport PYTHONDONTWRITEBYTECODE
-export PYTENSOR_FLAGS := base_compiledir=$(CURDIR)/.cache/pytensor,blas__ldflags=
-export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
-export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
 # uv: a working one on PATH, else installed from PyPI into .tools/.
@@ -20,13 +19,16 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report run render validate validate-pooling email email-dry-run publish test test-fast faults bench lint format schema snapshots data setup system-deps clean
+.PHONY: help report warm run render validate validate-pooling email email-dry-run publish test test-fast faults bench lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
 
-report: setup data ## Install what is missing, generate demo data, fit every experiment, write reports/
+report: setup data warm ## Install what is missing, generate demo data, fit every experiment, write reports/
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS)
+
+warm: setup ## Compile the mixture's NUTS models once into the per-user cache (~/.cache/readout)
+	$(PY) -m readout.warm
 
 render: setup ## Re-render every report from its bundle (no refit)
 	.venv/bin/readout render --config $(CONFIG) --output $(OUTPUT)
@@ -53,7 +55,7 @@ publish: setup ## Copy the site to $(DEST), a folder of its own (new, empty or p
 	@test -n "$(DEST)" || { echo "usage: make publish DEST=/srv/readouts (or host:path)"; exit 2; }
 	.venv/bin/readout publish --config $(CONFIG) --output $(OUTPUT) "$(DEST)"
 
-validate-pooling: setup data ## Fit the 500-creator demo and print MSE/coverage/width against its ground truth
+validate-pooling: setup data ## Fit the 500-creator demo; readout recovery prints MSE/coverage/width against its ground truth
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
@@ -68,7 +70,7 @@ format: setup ## Format the code with ruff
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-schema: setup ## Write docs/bundle.schema.json from the analyses' result schemas
+schema: setup ## Write docs/bundle.schema.json, generated from the analyses' typed results (pydantic models)
 	.venv/bin/readout schema --write
 
 snapshots: setup ## Update the wording snapshot tests after a deliberate change
@@ -113,7 +115,7 @@ $(STAMP)/system: | $(STAMP)
 $(STAMP):
 	@mkdir -p $@
 
-clean: ## Remove generated reports, data, bench files and caches (keeps .venv)
+clean: ## Remove generated reports, data, bench files and project caches (keeps .venv and ~/.cache/readout)
 	find $(OUTPUT) -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
 	rm -rf data/*.csv data/*.duckdb bench-results .pytest_cache .hypothesis \
-	  .cache/pytensor .cache/numba .cache/logs
+	  .cache/pytensor .cache/numba .cache/matplotlib .cache/logs

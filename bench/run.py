@@ -5,9 +5,15 @@ warehouse engine's own time for the bare aggregate query.
 
 Every measurement runs in a fresh process; its wall time and its peak resident memory (of the
 largest process it started, from ``wait4``) are the process's own. Each workload runs once to
-warm the caches (PyTensor's and numba's compile caches, kept in ``.cache/``) and is measured
-the second time, as a scheduled ``make report`` meets it: on new data (a bootstrap copy of
-the rows, drawn afresh in every bench run), since readout refits only when the data change.
+warm the caches (PyTensor's and numba's compile caches, kept in the per-user cache folder:
+``readout.caches``) and is measured the second time, as a scheduled ``make report`` meets
+it: on new data (a bootstrap copy of the rows, drawn afresh in every bench run), since
+readout refits only when the data change.
+
+The mixture's shapes (``data/mixture_shapes.py``: a far small component, a redundant one,
+the demo's three groups; 1,000 and 200,000 values) run as a user runs them: a config beside
+the data in a new folder, several seeds each; the slowest seed is reported, for the first
+run in the folder and for a forced re-run.
 
 Table 1, per workload: readout's seconds (whole process; the fit alone in brackets) and peak
 MB, PyMC's default ``pm.sample()`` on the same model and data in one process (seconds of
@@ -37,6 +43,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from readout import caches  # noqa: E402  (after the path; before anything imports PyMC)
+
+caches.configure()
 WORK = ROOT / "bench-results"
 READOUT = str(ROOT / ".venv" / "bin" / "readout")
 CONFIG = ROOT / "experiments.toml"
@@ -58,12 +67,12 @@ class Measure:
     inner: dict
 
 
-def measure(command: list[str], env: dict | None = None) -> Measure:
+def measure(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> Measure:
     """Run ``command`` in a fresh process: wall seconds, peak MB, exit code, its JSON line."""
     with tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT, env=env or os.environ
+            command, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd, env=env or os.environ
         )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
@@ -85,8 +94,8 @@ def child(kind: str, name: str, *extra: str) -> list[str]:
 
 
 def pymc_env() -> dict:
-    """PyMC as installed, default settings; its numba cache kept inside the project."""
-    return {**os.environ, "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba")}
+    """PyMC as installed, default settings; its compile caches those readout uses."""
+    return dict(os.environ)
 
 
 # --------------------------------------------------------------------------- children
@@ -158,9 +167,11 @@ def child_pymc(name: str, config: str, resample: str = "") -> None:
     """The same model on the same data, sampled by ``pm.sample()`` with its defaults."""
     import pymc as pm
 
-    from analyses import ab_models, hierarchical, mixture, regression
+    from analyses import hierarchical, regression
+    from analyses.ab_test import models as ab_models
     from analyses.ab_test import robust_model
-    from analyses.conjugate import NormalPrior
+    from analyses.ab_test.conjugate import NormalPrior
+    from analyses.mixture import model as mixture_model
 
     experiment, data = _loaded(name, Path(config), resample)
     spec = experiment.spec
@@ -184,7 +195,7 @@ def child_pymc(name: str, config: str, resample: str = "") -> None:
             prior = NormalPrior.scaled(float(pooled.mean()), float(pooled.std(ddof=1)))
             models += [ab_models.normal_model(y, prior) for y in logs.values()]
     elif spec.analysis == "hierarchical":
-        from analyses import pooling
+        from analyses.core import pooling
 
         groups = sorted(set(data.group))
         prior = pooling.PoolingPrior.scaled(data.estimate, data.se)
@@ -198,7 +209,7 @@ def child_pymc(name: str, config: str, resample: str = "") -> None:
             # is -inf: pm.sample() cannot start. The means start at the data's quantiles, as
             # readout's own fit does; everything else stays at PyMC's defaults.
             start = {"mu": np.quantile(data, (np.arange(k) + 0.5) / k)} if k > 1 else None
-            models.append((mixture.mixture_model(data, k)[0], start))
+            models.append((mixture_model.mixture_model(data, k)[0], start))
     elif spec.analysis == "regression":
         centre, scale = data.x.mean(axis=0), data.x.std(axis=0)
         models.append(regression.model(spec, data, centre, scale)[0])
@@ -505,6 +516,7 @@ def model_rows(warm: bool, quick: bool) -> list[Row]:
     rows.append(
         Row(label, twice(child("readout", "checkout-redesign", str(CONFIG)), warm), None, "—")
     )
+    rows += mixture_rows(quick)
     rows.append(Row("make report --force (the whole demo, -j 2)", forced, None, "< 60 s"))
     return rows
 
@@ -526,6 +538,71 @@ def _model_row(
     for copy in (WORK / "work").glob(f"{name}-resampled-*.csv"):
         copy.unlink()
     return Row(label, *measured, target)
+
+
+# --------------------------------------------------------------------------- mixture shapes
+
+
+MIXTURE_CONFIG = """
+[[experiments]]
+name = "{shape}"
+title = "{shape}, {n:,} values"
+analysis = "mixture"
+data = "values.csv"
+value = "value"
+components = [1, 2, 3]
+"""
+#: Each shape and size: its seeds, and the targets of a first run and a forced re-run.
+MIXTURE_SHAPES = [
+    ("far-small", 1000, "< 60 s", "< 15 s"),
+    ("redundant", 1000, "< 60 s", "< 15 s"),
+    ("three-groups", 1000, "< 60 s", "< 15 s"),
+    ("three-groups", 200_000, "< 30 s", "< 30 s"),
+    ("far-small", 200_000, "< 30 s", "< 30 s"),
+]
+MIXTURE_SEEDS = (1, 2, 3)
+
+
+def _shapes_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mixture_shapes", ROOT / "data" / "mixture_shapes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass needs its module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+def mixture_rows(quick: bool) -> list[Row]:
+    """Each mixture shape in a new folder per seed: the slowest first run and forced re-run.
+
+    The compile caches are the per-user ones a ``make report`` or an earlier bench filled;
+    the folder, its ``.cache/`` and ``reports/`` are new.
+    """
+    import pandas as pd
+
+    shapes = _shapes_module()
+    rows = []
+    seeds = MIXTURE_SEEDS[:1] if quick else MIXTURE_SEEDS
+    for shape, n, first_target, forced_target in MIXTURE_SHAPES:
+        first, forced = [], []
+        for seed in seeds:
+            folder = WORK / "mixtures" / f"{shape}-{n}-{seed}"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            pd.DataFrame({"value": shapes.values(shape, n, seed)}).to_csv(
+                folder / "values.csv", index=False
+            )
+            (folder / "experiments.toml").write_text(MIXTURE_CONFIG.format(shape=shape, n=n))
+            first.append(measure([READOUT, "run"], cwd=folder))
+            forced.append(measure([READOUT, "run", "--force"], cwd=folder))
+        label = f"mixture {shape}, {n:,}"
+        worst = lambda runs: max(runs, key=lambda m: m.seconds + 1e6 * (m.code != 0))  # noqa: E731
+        rows.append(Row(f"{label}: first run, new folder", worst(first), None, first_target))
+        rows.append(Row(f"{label}: forced re-run", worst(forced), None, forced_target))
+    return rows
 
 
 # --------------------------------------------------------------------------- warehouse
@@ -673,7 +750,10 @@ def main() -> None:
         "chains as cores, at least 2; readout runs 4 chains); "
         "sampling alone in brackets. ratio: PyMC's process time over readout's. MB: peak "
         "resident memory of the largest process. The 100,000-creator PyMC model has every "
-        "creator's effect integrated out (a plain model would sample 100,000 more parameters)."
+        "creator's effect integrated out (a plain model would sample 100,000 more parameters). "
+        f"mixture rows: components [1, 2, 3] on data/mixture_shapes.py's shapes, a config "
+        f"beside the data in a new folder; the slowest of {len(MIXTURE_SEEDS)} seeds "
+        "(1 with --quick)."
     )
     print_warehouse(warehouse_rows(quick))
     print(f"\nbench took {time.perf_counter() - started:.0f} s")

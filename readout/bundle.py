@@ -1,142 +1,85 @@
-"""The result bundle: one readout's numbers as JSON, and its published JSON Schema."""
+"""The result bundle: one readout's numbers as JSON, and its published JSON Schema.
+
+A bundle is its analysis's typed model (``Analysis.bundle``: the envelope every bundle has,
+the analysis's results and decision, :mod:`analyses.core.results`); the JSON Schema
+published in ``docs/bundle.schema.json`` is generated from those models.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union
 
+from analyses.core.results import SCHEMA_VERSION as SCHEMA_VERSION
+from analyses.core.results import Envelope
 from readout import registry
 from readout.files import atomic_write_text
 
-SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.json"
 
 KEY_PACKAGES = ("readout", "pymc", "pytensor", "arviz", "numpy", "scipy", "pandas")
 
 
-COMMON_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": [
-        "schema_version",
-        "experiment",
-        "title",
-        "analysis",
-        "created_at",
-        "ci_prob",
-        "ci_kind",
-        "data_sha256",
-        "spec",
-        "versions",
-        "seed",
-        "diagnostics",
-        "decision",
-        "figures",
-    ],
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "experiment": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
-        "title": {"type": "string"},
-        "analysis": {"type": "string"},
-        "analysis_version": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "readout_date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
-        "ci_prob": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
-        "ci_kind": {"const": "hdi"},
-        "data_file": {"type": "string"},
-        "data_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "config_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "spec": {"type": "object"},
-        "versions": {"type": "object", "additionalProperties": {"type": "string"}},
-        "seed": {"type": "integer"},
-        "run_seconds": {"type": "number", "minimum": 0},
-        "diagnostics": {
-            "type": "object",
-            "required": ["r_hat_max", "ess_bulk_min", "divergences", "ok"],
-            "properties": {
-                "r_hat_max": {"type": "number"},
-                "ess_bulk_min": {"type": "number"},
-                "divergences": {"type": "integer", "minimum": 0},
-                "ok": {"type": "boolean"},
-                # Importance sampling (Student-t, mixture, regression): its Pareto k-hat and limit.
-                "pareto_k": {"type": "number"},
-                "pareto_k_limit": {"type": "number"},
-            },
-        },
-        "decision": {
-            "type": "object",
-            "required": ["verdict", "reason_code"],
-            "properties": {
-                "verdict": {"type": "string"},
-                "reason_code": {"type": "string", "pattern": "^[a-z_]+$"},
-            },
-        },
-        "figures": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["key", "file"],
-                "additionalProperties": False,
-                "properties": {"key": {"type": "string"}, "file": {"type": "string"}},
-            },
-        },
-        "warnings": {"type": "array"},
-        "key_numbers": {
-            "type": "object",
-            "required": ["label", "scale", "mean", "hdi", "n"],
-            "properties": {
-                # "absolute": an A/B lift whose relative form is not defined (a control at 0).
-                "scale": {"enum": ["relative", "value", "absolute"]},
-                "mean": {"type": "number"},
-                "hdi": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-                "prob": {"type": ["number", "null"]},
-                "n": {"type": "integer"},
-            },
-        },
-        "previous": {
-            "type": ["object", "null"],
-            "required": ["date", "data_sha256", "config_sha256", "verdict"],
-        },
-    },
-}
+def typed(bundle: dict[str, Any]) -> Envelope:
+    """A bundle as its analysis's typed model (``pydantic.ValidationError`` if it is not one).
+
+    Raises
+    ------
+    KeyError
+        When the bundle names no analysis readout knows.
+    """
+    return registry.get(bundle["analysis"]).bundle.model_validate(bundle)
 
 
 def schema() -> dict[str, Any]:
-    """The full bundle schema: the common part plus each analysis's results."""
-    branches = []
-    for name in registry.available():
-        analysis = registry.get(name)
-        part = analysis.result_schema
-        decision = {"properties": {"verdict": {"enum": list(analysis.verdicts)}}}
-        branches.append(
-            {
-                "if": {"properties": {"analysis": {"const": name}}},
-                "then": {
-                    "required": part["required"],
-                    "properties": {**part["properties"], "decision": decision},
-                },
-            }
-        )
+    """The bundle's JSON Schema, generated from every analysis's bundle model.
+
+    One branch per analysis, chosen by ``analysis``.
+    """
+    return _schema(tuple(registry.available()))
+
+
+@functools.cache
+def _schema(names: tuple[str, ...]) -> dict[str, Any]:
+    from pydantic import Field, TypeAdapter
+
+    found = [registry.get(name).bundle for name in names]
+    union = found[0] if len(found) == 1 else Union[tuple(found)]  # noqa: UP007
+    adapter = TypeAdapter(Annotated[union, Field(discriminator="analysis")])
+    generated = adapter.json_schema(ref_template="#/$defs/{model}")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://readout.invalid/bundle.schema.json",
         "title": "readout result bundle",
-        **COMMON_SCHEMA,
-        "properties": {
-            **COMMON_SCHEMA["properties"],
-            "analysis": {"enum": registry.available()},
-        },
-        "allOf": branches,
+        **generated,
     }
 
 
-def validate(bundle: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` unless ``bundle`` matches the schema."""
+def _validator() -> Any:
+    return _validator_of(tuple(registry.available()))
+
+
+@functools.cache
+def _validator_of(names: tuple[str, ...]) -> Any:
     import jsonschema
 
-    jsonschema.validate(bundle, schema(), format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(
+        _schema(names), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def validate(bundle: dict[str, Any]) -> None:
+    """Raise unless ``bundle`` is its analysis's bundle, by the model and by the schema.
+
+    ``jsonschema.ValidationError`` from the published schema, ``pydantic.ValidationError``
+    from the model: every bundle a run writes passes both.
+    """
+    _validator().validate(bundle)
+    typed(bundle)
 
 
 def versions() -> dict[str, str]:

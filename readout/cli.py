@@ -7,12 +7,12 @@ Exit codes: 0 all good; 1 some experiment failed (the others still produced repo
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from readout import caches, store
 from readout.errors import ConfigError, DataError, Terminated
 
 _config = click.option(
@@ -30,24 +30,6 @@ _output = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the site is written.",
 )
-
-
-def configure_pytensor(cache: Path) -> None:
-    """Keep PyTensor's and numba's compile caches in the project; say there is no BLAS.
-
-    Set before PyMC is imported; a user's own ``PYTENSOR_FLAGS`` keep their settings. The
-    models compile with the C backend and have no large matrix products, so BLAS does not
-    matter; declaring none saves a search and its warning.
-    """
-    # numba compiles the models; its cache sits beside PyTensor's (read when numba loads).
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache.parent / "numba"))
-    flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",") if f]
-    names = {f.split("=", 1)[0] for f in flags}
-    if "base_compiledir" not in names:
-        flags.append(f"base_compiledir={cache}")
-    if "blas__ldflags" not in names:
-        flags.append("blas__ldflags=")
-    os.environ["PYTENSOR_FLAGS"] = ",".join(flags)
 
 
 def _check_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -108,10 +90,10 @@ def _crash_log(exc: BaseException) -> Path:
     from readout.masking import scrub
 
     text = scrub("".join(traceback.format_exception(exc)))
-    for folder in (Path.cwd() / ".cache" / "logs", Path(tempfile.gettempdir())):
+    for folder in (Path.cwd() / store.CRASH_LOG_FOLDER, Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "readout-error.log"
+            path = folder / store.CRASH_LOG
             path.write_text(text)
             return path
         except OSError:
@@ -140,7 +122,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="readout: %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_masked)
-    configure_pytensor(Path.cwd() / ".cache" / "pytensor")
+    caches.configure()
 
 
 @main.command()
@@ -185,7 +167,7 @@ def run(
         click.echo(f"readout: {o.name} failed: {o.message}", err=True)
     click.echo(
         f"readout: {len(outcomes) - len(failed)} of {len(outcomes)} experiment(s) ok; "
-        f"site at {output / 'index.html'}"
+        f"site at {store.site_index(output)}"
     )
     sys.exit(runner.exit_code(outcomes))
 
@@ -212,8 +194,9 @@ def render(config_path: Path, output: Path, engine: str) -> None:
             written = quarto.write_project(config, output)
         except ConfigError as exc:
             _fail(exc)
-        click.echo(f"readout: wrote {len(written)} .qmd file(s) to {output / quarto.FOLDER}")
-        _, message = quarto.render_project(output / quarto.FOLDER)
+        project = store.quarto_project(output)
+        click.echo(f"readout: wrote {len(written)} .qmd file(s) to {project}")
+        _, message = quarto.render_project(project)
         click.echo(f"readout: {message}")
         return
     try:
@@ -226,7 +209,7 @@ def render(config_path: Path, output: Path, engine: str) -> None:
 @main.command()
 @_config
 @_output
-@click.option("--dry-run", is_flag=True, help="Write the .eml files to OUTPUT/outbox only.")
+@click.option("--dry-run", is_flag=True, help=f"Write the messages to OUTPUT/{store.OUTBOX} only.")
 @click.option(
     "--resend",
     multiple=True,
@@ -327,58 +310,58 @@ def recovery(
     unit_column: str | None,
     truth_column: str,
 ) -> None:
-    """Compare a pooling readout with known true effects: MSE, coverage, interval width."""
-    import pandas as pd
+    """Compare a readout with known true effects, for an analysis that declares a check.
 
-    from analyses import hierarchical_units
-    from readout import tree
-    from readout.data import read_table
+    MSE, coverage and interval width, by unit size, against the effects in the --truth file
+    (CSV or Parquet).
+    """
+    from readout import bundle, registry
+    from readout.data import read_truth
 
     config = _load(config_path)
     experiment = next((e for e in config.experiments if e.name == name), None)
-    if experiment is None or experiment.spec.analysis != "hierarchical":
+    if experiment is None:
         _fail(
             DataError(
                 str(config_path),
-                f"'{name}' is not a hierarchical experiment",
-                'name one with analysis = "hierarchical"',
+                f"there is no experiment named '{name}'",
+                f"use one of {', '.join(e.name for e in config.experiments)}",
             )
         )
-    latest = tree.latest(output, name)
-    if latest is None or not (latest / "units.csv").is_file():
+    analysis = registry.get(experiment.spec.analysis)
+    if analysis.recovery is None:
+        able = [n for n in registry.available() if registry.get(n).recovery is not None]
         _fail(
             DataError(
-                str(output / name),
-                "no readout with units.csv yet",
-                f"run `readout run --only {name}` first",
+                str(config_path),
+                f"'{name}' is an experiment of analysis {analysis.name}, which has no "
+                "recovery check against known effects",
+                f"name an experiment whose analysis has one ({', '.join(able) or 'none'})",
             )
         )
+    latest = store.latest(output, name)
+    if latest is None:
+        _fail(
+            DataError(
+                str(output / name), "no readout yet", f"run `readout run --only {name}` first"
+            )
+        )
+    made = bundle.read(latest / store.BUNDLE)
+    tables = {t["key"]: latest / t["file"] for t in made.get("tables", [])}
     try:
-        known = read_table(truth, "--truth")
-        unit = unit_column or experiment.spec.unit
-        for column in (unit, truth_column):
-            if column not in known.columns:
-                raise DataError(
-                    str(truth),
-                    f"column '{column}' is missing",
-                    "pass --unit-column / --truth-column",
-                )
+        table = analysis.recovery(
+            experiment.spec,
+            tables,
+            read_truth(truth),
+            str(truth),
+            unit_column=unit_column,
+            truth_column=truth_column,
+        )
     except DataError as exc:
         _fail(exc)
-    units = pd.read_csv(latest / "units.csv", dtype={"unit": str})
-    table = hierarchical_units.recovery(
-        units, known.set_index(known[unit].astype(str))[truth_column]
-    )
     prob = round(100 * experiment.settings.ci_prob)
     click.echo(f"{name}, readout {latest.name}: {prob}% intervals against {truth.name}")
-    click.echo(
-        f"{'users':<11} {'units':>5}  {'method':<17} {'MSE':>7} {'coverage':>9} {'width':>7}"
-    )
-    for row in table.itertuples():
-        click.echo(
-            f"{row.bucket:<11} {row.units:>5}  {row.method:<17} {row.mse:>7.3f} "
-            f"{row.coverage:>9.3f} {row.width:>7.3f}"
-        )
+    click.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
 @main.command()

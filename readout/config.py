@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analyses.base import BaseSpec, Settings
-from readout import registry, tree
+from analyses.core.base import BaseSpec, Settings
+from readout import registry, store
 from readout.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -249,11 +249,11 @@ def load_config(path: str | Path) -> Config:
                 f"{where}name '{spec.name}' is not a slug",
                 "use lower-case letters, digits, '-' and '_' only (it names a folder)",
             )
-        if spec.name in tree.RESERVED:
+        if spec.name in store.RESERVED:
             raise ConfigError(
                 source,
                 f"{where}name '{spec.name}' is the name of readout's own folder in the output",
-                f"choose another name (not {' or '.join(tree.RESERVED)})",
+                f"choose another name (not {' or '.join(store.RESERVED)})",
             )
         if spec.name in seen:
             raise ConfigError(

@@ -17,19 +17,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analyses.inputs import Experiment as ExperimentPart
-from analyses.inputs import Fetched, Request, Rows, Summary
-from readout import registry
+from analyses.core.inputs import Experiment as ExperimentPart
+from analyses.core.inputs import Fetched, Request, Rows, Summary
+from readout import registry, store
 from readout.errors import DataError
 from readout.masking import mask
 from readout.queries import Where, fetch
 from readout.sources import Engine, open_file, open_source
 
 if TYPE_CHECKING:
-    from readout.config import Experiment
+    import pandas as pd
 
-#: Where compiled SQL is cached inside the output folder.
-QUERY_CACHE = Path(".cache") / "queries"
+    from readout.config import Experiment
 
 
 def sha256_file(path: Path) -> str:
@@ -148,7 +147,7 @@ def fetch_data(
     analysis = registry.get(experiment.spec.analysis)
     request = analysis.request(experiment.spec)
     where = where_of(experiment)
-    cache = output / QUERY_CACHE if output is not None else None
+    cache = store.query_cache(output) if output is not None else None
     files: dict[str, Engine] = {}
     try:
         for name, path in experiment.input_paths().items():
@@ -185,3 +184,26 @@ def fetch_data(
 def _key_of(experiment: Experiment, file: str) -> str:
     spec = experiment.spec.model_dump()
     return next((k for k, v in spec.items() if v == file), "a key")
+
+
+def read_truth(path: Path) -> pd.DataFrame:
+    """A file of known true effects (CSV or Parquet), for ``readout recovery``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing or is neither CSV nor Parquet.
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(
+            str(path), "the file does not exist", "give the path of a CSV or Parquet file"
+        )
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise DataError(
+        str(path), "is neither a CSV nor a Parquet file", "give a .csv or .parquet file"
+    )

@@ -42,20 +42,14 @@ from pathlib import Path
 
 import filelock
 
-from readout import render, tree, wording
+from readout import render, store, wording
 from readout.bundle import read
 from readout.config import Config
 from readout.errors import ConfigError
 from readout.files import atomic_write_text, remove_temporary, remove_temporary_of
 
-SENT_LOG = ".sent.json"
-OUTBOX = tree.OUTBOX
-#: What ``readout email`` writes in the output folder (a run leaves their leftovers alone).
-OWN_FILES = (OUTBOX, SENT_LOG)
 #: Attempts for a failure that certainly delivered nothing; an unknown outcome gets one.
 ATTEMPTS = 3
-#: Held while messages are written and sent, so two runs never send the same readout.
-EMAIL_LOCK = ".email.lock"
 #: How long a second ``readout email`` waits for the first (seconds).
 LOCK_WAIT = 900
 
@@ -138,7 +132,7 @@ def compose(
     """The summary email of one readout: plain text, inline-styled HTML, the PDF attached."""
     text = wording.readout_text(bundle)
     date = bundle["readout_date"]
-    url = render.readout_url(site_url, bundle["experiment"], date)
+    url = store.readout_url(site_url, bundle["experiment"], date)
     message = EmailMessage()
     # The title was checked when the config was read; the verdict may quote arm names
     # from the data, which no check has seen.
@@ -173,17 +167,17 @@ def compose(
         render.page("email.html.j2", bundle=bundle, text=text, url=url), subtype="html"
     )
     message.add_attachment(
-        (folder / "report.pdf").read_bytes(),
+        (folder / store.REPORT_PDF).read_bytes(),
         maintype="application",
         subtype="pdf",
-        filename=f"{bundle['experiment']}-{date}.pdf",
+        filename=store.pdf_attachment(bundle["experiment"], date),
     )
     return message
 
 
 def _load_log(output: Path) -> dict:
     """The record of what was sent; a damaged one stops the run (it cannot be rebuilt)."""
-    path = output / SENT_LOG
+    path = store.sent_log(output)
     if not path.is_file():
         return {}
     try:
@@ -373,13 +367,13 @@ def deliver(
     if not dry_run and smtp is None:
         smtp = Smtp.from_env()
     sender = smtp.sender if smtp else os.environ.get("READOUT_SMTP_FROM", "readout@localhost")
-    outbox = output / OUTBOX
+    outbox = store.outbox(output)
     outbox.mkdir(parents=True, exist_ok=True)
     # One sender at a time: a second `readout email` waits, then finds the first one's
     # messages recorded as sent.
-    with filelock.FileLock(output / EMAIL_LOCK, timeout=LOCK_WAIT):
+    with filelock.FileLock(store.lock_file(output, store.EMAIL_LOCK), timeout=LOCK_WAIT):
         remove_temporary(outbox)  # what killed runs left half-written
-        remove_temporary_of(output / SENT_LOG)
+        remove_temporary_of(store.sent_log(output))
         return _deliver(config, output, outbox, dry_run, smtp, sender, resend)
 
 
@@ -399,7 +393,7 @@ def _check_resend(config: Config, output: Path, resend: tuple[str, ...]) -> None
                 f"--resend names '{name}', which has no recipients",
                 f"add email = [...] to experiment '{name}'",
             )
-        if tree.latest(output, name) is None:
+        if store.latest(output, name) is None:
             raise ConfigError(
                 str(output / name),
                 f"--resend names '{name}', which has no readout yet",
@@ -417,7 +411,7 @@ def _deliver(
     resend: tuple[str, ...],
 ) -> list[Delivery]:
     log = _load_log(output)
-    log_path = output / SENT_LOG
+    log_path = store.sent_log(output)
 
     def save() -> None:
         atomic_write_text(log_path, json.dumps(log, indent=2) + "\n")
@@ -427,7 +421,7 @@ def _deliver(
         if resend and experiment.name not in resend:
             continue
         recipients = list(experiment.spec.email)
-        folder = tree.latest(output, experiment.name)
+        folder = store.latest(output, experiment.name)
         if not recipients or folder is None:
             continue
         key = f"{experiment.name}/{folder.name}"
@@ -440,10 +434,10 @@ def _deliver(
             else:
                 results.append(Delivery(key, "already sent", entry.get("sent_at", "")))
             continue
-        path = outbox / f"{experiment.name}--{folder.name}.eml"
+        path = store.outbox_message(output, experiment.name, folder.name)
         if not path.is_file():
             message = compose(
-                read(folder / "bundle.json"), folder, recipients, sender, config.settings.site_url
+                read(folder / store.BUNDLE), folder, recipients, sender, config.settings.site_url
             )
             atomic_write_text(path, message.as_string(policy=policy.SMTP))
         if dry_run:

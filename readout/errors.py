@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyses.base import DataError
+from analyses.core.base import DataError
 
 
 class ConfigError(DataError):

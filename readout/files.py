@@ -24,22 +24,10 @@ import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-#: The suffix of every temporary file readout writes (``.<name>.<random>.tmp``).
-TEMP_SUFFIX = ".tmp"
+from readout import store
+
 #: Test-only: a file-name pattern; writing a matching file kills the process (see above).
 KILL_WRITING = "READOUT_TEST_KILL_WRITING"
-#: Folders inside the output that belong to other programs (Quarto's working folder).
-FOREIGN = (".quarto",)
-
-
-def is_temporary(name: str) -> bool:
-    """Whether a file name is one of readout's temporary files (``.<name>...tmp``)."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX) and len(name) > 5
-
-
-def _target(name: str) -> str:
-    """The file a temporary file was to become: ``..sent.json.k2j4.tmp`` -> ``.sent.json``."""
-    return name[1:].rsplit(".", 2)[0]
 
 
 def _fault_point(path: Path) -> None:
@@ -66,7 +54,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
         Where to write the content (``.<name>.<random>.tmp`` in the same folder).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=store.temporary_prefix(path), suffix=store.TEMP_SUFFIX
+    )
     os.close(fd)
     tmp = Path(name)
     try:
@@ -88,7 +78,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def remove_temporary_of(path: Path) -> list[Path]:
     """Remove the temporary files killed writes of ``path`` left beside it."""
     removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+    pattern = glob.escape(store.temporary_prefix(path)) + "*" + store.TEMP_SUFFIX
+    for tmp in path.parent.glob(pattern):
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
     return removed
@@ -119,9 +110,9 @@ def remove_temporary(root: Path, skip: Collection[str] = ()) -> list[Path]:
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
         top = here == root
-        dirs[:] = [d for d in dirs if d not in FOREIGN and not (top and d in skip)]
+        dirs[:] = [d for d in dirs if d not in store.FOREIGN and not (top and d in skip)]
         for name in names:
-            if is_temporary(name) and not (top and _target(name) in skip):
+            if store.is_temporary(name) and not (top and store.temporary_target(name) in skip):
                 (here / name).unlink(missing_ok=True)
                 removed.append(here / name)
     return removed

@@ -37,21 +37,18 @@ from pathlib import Path
 
 import filelock
 
-from readout import tree
+from readout import store
 from readout.errors import ConfigError
 
 REMOTE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^/:\s]+):(?P<path>.*)$")
 #: Folders of the output that readers do not need: the email outbox, the Quarto project.
-PRIVATE = (tree.OUTBOX, tree.QUARTO)
+PRIVATE = (store.OUTBOX, store.QUARTO)
 #: Written into every published site: only a folder holding it is ever replaced.
-MARKER = "readout-site.txt"
+MARKER = store.SITE_MARKER
 MARKER_TEXT = (
     "This folder is a site published by readout (`readout publish`).\n"
     "Each publish replaces the whole folder: keep no other files here.\n"
 )
-#: Where the marker waits to be sent along by rsync (a working folder, never published).
-MARKER_FOLDER = ".publish"
-PUBLISH_LOCK = ".publish.lock"
 #: How long a second publish from the same output waits for the first (seconds).
 LOCK_WAIT = 900
 FIX = "publish to a new or empty folder of its own outside the project, e.g. /srv/www/readouts"
@@ -173,7 +170,7 @@ def _clean_leftovers(dest: Path) -> None:
     """Remove the copies a killed publish left beside ``dest`` (readout's own only)."""
     if not dest.parent.is_dir():
         return
-    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(new|old)-[0-9a-f]{{12}}$")
+    pattern = store.publish_copy_pattern(dest)
     for entry in dest.parent.iterdir():
         found = pattern.match(entry.name)
         if found is None or not (entry / MARKER).is_file():
@@ -194,14 +191,14 @@ def publish_local(output: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     _clean_leftovers(dest)
     token = uuid.uuid4().hex[:12]
-    fresh = dest.parent / f".{dest.name}.new-{token}"
+    fresh = store.publish_copy(dest, "new", token)
     old = None
     try:
         fresh.mkdir()
         (fresh / MARKER).write_text(MARKER_TEXT)  # first: a leftover copy is recognisable
         shutil.copytree(output, fresh, ignore=_ignore, dirs_exist_ok=True)
         if dest.exists():
-            old = dest.parent / f".{dest.name}.old-{token}"
+            old = store.publish_copy(dest, "old", token)
             os.replace(dest, old)
         os.replace(fresh, dest)
     except BaseException:
@@ -217,7 +214,7 @@ def publish_local(output: Path, dest: Path) -> Path:
 def publish_remote(output: Path, dest: str) -> str:
     """Rsync the site (and the marker) to ``host:path``, files put in place only at the end."""
     _need_rsync(dest)
-    marker = output / MARKER_FOLDER / MARKER
+    marker = store.publish_marker(output)
     if not marker.is_file() or marker.read_text() != MARKER_TEXT:
         marker.parent.mkdir(exist_ok=True)
         marker.write_text(MARKER_TEXT)
@@ -254,13 +251,13 @@ def publish(output: Path, dest: str, project: Path | None = None) -> str:
     str
         Where the site was published.
     """
-    if not (output / "index.html").is_file():
+    if not store.site_index(output).is_file():
         raise ConfigError(
             str(output),
-            "there is no site to publish yet (no index.html)",
+            f"there is no site to publish yet (no {store.INDEX})",
             "run `readout run` first",
         )
-    with filelock.FileLock(output / PUBLISH_LOCK, timeout=LOCK_WAIT):
+    with filelock.FileLock(store.lock_file(output, store.PUBLISH_LOCK), timeout=LOCK_WAIT):
         if is_remote(dest):
             check_remote(dest, output, project)
             return publish_remote(output, dest)

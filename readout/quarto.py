@@ -13,13 +13,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from readout import render, tree, wording
+from readout import render, store, wording
 from readout.bundle import read
 from readout.config import Config
 from readout.errors import ConfigError
 from readout.files import atomic_write_text
 
-FOLDER = tree.QUARTO
 #: The first line of the ``_quarto.yml`` readout writes: how it knows the project is its own.
 HEADER = "# Written by readout (readout render --engine quarto); rewritten on every render."
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -101,13 +100,14 @@ def check_project(project: Path) -> None:
     )
     if not project.is_dir():
         raise ConfigError(str(project), "is not a folder, and the Quarto project goes there", fix)
-    config = project / "_quarto.yml"
+    config = project / store.QUARTO_CONFIG
     ours = config.is_file() and config.read_text(errors="replace").startswith(HEADER)
     if any(project.iterdir()) and not ours:
         raise ConfigError(
             str(project),
-            "is a folder readout did not write (no _quarto.yml of readout's in it), and "
-            "readout would write its _quarto.yml, index.qmd and readouts/ there",
+            f"is a folder readout did not write (no {store.QUARTO_CONFIG} of readout's in it), and "
+            f"readout would write its {store.QUARTO_CONFIG}, {store.QUARTO_PAGE} and "
+            f"{store.QUARTO_READOUTS}/ there",
             fix,
         )
 
@@ -119,35 +119,35 @@ def write_project(config: Config, output: Path) -> list[Path]:
     """
     from readout import runner
 
-    project = output / FOLDER
+    project = store.quarto_project(output)
     env = _environment()
     written = []
     with runner.owning(output):
         check_project(project)
         # First: a render killed halfway leaves a folder readout still knows as its own.
         site = env.get_template("_quarto.yml.j2").render(header=HEADER)
-        atomic_write_text(project / "_quarto.yml", site)
+        atomic_write_text(project / store.QUARTO_CONFIG, site)
         for experiment in config.experiments:
-            for readout in tree.readouts(output, experiment.name):
-                bundle = read(readout / tree.BUNDLE)
+            for readout in store.readouts(output, experiment.name):
+                bundle = read(readout / store.BUNDLE)
                 for fig in bundle["figures"]:
                     if not _FILE_NAME.match(fig["file"]):
                         raise ConfigError(
-                            str(readout / tree.BUNDLE),
+                            str(readout / store.BUNDLE),
                             f"figure file '{fig['file']}' is not a file name in its folder",
                             f"re-run `readout run --only {experiment.name} --force`",
                         )
                 text = wording.readout_text(bundle)
-                target = project / "readouts" / f"{experiment.name}-{readout.name}"
+                target = store.quarto_readout(project, experiment.name, readout.name)
                 target.mkdir(parents=True, exist_ok=True)
                 for fig in bundle["figures"]:
                     shutil.copy2(readout / fig["file"], target / fig["file"])
-                shutil.copy2(readout / tree.BUNDLE, target / tree.BUNDLE)
-                qmd = target / "index.qmd"
+                shutil.copy2(readout / store.BUNDLE, target / store.BUNDLE)
+                qmd = target / store.QUARTO_PAGE
                 page = env.get_template("readout.qmd.j2")
                 atomic_write_text(qmd, page.render(bundle=bundle, text=text, date=readout.name))
                 written.append(qmd)
-        atomic_write_text(project / "index.qmd", env.get_template("listing.qmd.j2").render())
+        atomic_write_text(project / store.QUARTO_PAGE, env.get_template("listing.qmd.j2").render())
     return written
 
 

@@ -5,12 +5,12 @@ Each part of a request becomes ibis expressions compiled to the source's own SQL
 * a check query counting, per configured column and rule, the rows that break it (a missing
   value, a non-number, a value outside 0/1, ...); on a failure a second query finds the first
   offending rows so the message can name them;
-* the part's query: the rows themselves (:class:`~analyses.inputs.Rows`, pruned to the
+* the part's query: the rows themselves (:class:`~analyses.core.inputs.Rows`, pruned to the
   columns used, bounded by the row limit), or sufficient statistics per group
-  (:class:`~analyses.inputs.Summary`), or for an experiment read from a warehouse one query
+  (:class:`~analyses.core.inputs.Summary`), or for an experiment read from a warehouse one query
   that deduplicates the assignments, joins every metric's events within its window, caps,
   adds covariates and returns per arm (x segment) counts and sums
-  (:class:`~analyses.inputs.Experiment`).
+  (:class:`~analyses.core.inputs.Experiment`).
 
 Compiled SQL is cached under ``<output>/.cache/queries/`` by a key of the request, the
 engine, the schemas of the tables it reads and the library versions, so a scheduled re-run
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from analyses.inputs import (
+from analyses.core.inputs import (
     MAX_MAGNITUDE,
     Column,
     Experiment,

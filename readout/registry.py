@@ -1,8 +1,10 @@
-"""The analyses readout knows: every module in ``analyses`` that declares an ``ANALYSIS``.
+"""The analyses readout knows: every package (or module) in ``analyses`` that declares one.
 
-``analysis = "ab_test"`` in a config finds ``analyses.ab_test.ANALYSIS``. A module that
-declares no :class:`~analyses.base.Analysis` (a helper such as ``analyses.stats``) is never
-listed, whatever its name.
+``analysis = "ab_test"`` in a config finds ``analyses.ab_test.ANALYSIS``, and its words in
+``readout.wording.ab_test``. A package or module that declares no
+:class:`~analyses.core.base.Analysis` (``analyses.core``, the shared helpers) is never
+listed, whatever its name. An analysis declared elsewhere (a test's fixture package, a
+plug-in) joins with :func:`register`, naming its wording package.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import importlib
 import pkgutil
 
 import analyses
-from analyses.base import Analysis
+from analyses.core.base import Analysis
+
+#: The wording packages of analyses declared outside ``analyses/`` (:func:`register`).
+_wording: dict[str, str] = {}
 
 
 @functools.cache
@@ -26,8 +31,8 @@ def _all() -> dict[str, Analysis]:
         if isinstance(declared, Analysis):
             if declared.name != info.name:
                 raise RuntimeError(
-                    f"analyses/{info.name}.py declares an analysis named '{declared.name}'; "
-                    "the module and the analysis must share a name"
+                    f"analyses/{info.name} declares an analysis named '{declared.name}'; "
+                    "the package and the analysis must share a name"
                 )
             found[declared.name] = declared
     return found
@@ -41,3 +46,26 @@ def available() -> list[str]:
 def get(name: str) -> Analysis:
     """The analysis called ``name``; ``KeyError`` when there is none."""
     return _all()[name]
+
+
+def wording_module(name: str) -> str:
+    """The import name of an analysis's wording package: ``readout.wording.<name>``."""
+    return _wording.get(name, f"readout.wording.{name}")
+
+
+def register(analysis: Analysis, wording: str) -> None:
+    """Add an analysis declared outside ``analyses/``, with its wording package's name.
+
+    For tests and plug-ins: runs in this process then fit, word and render it like any
+    other (a template of its own is optional: the generic one renders its layout).
+    """
+    if analysis.name in _all() and analysis.name not in _wording:
+        raise ValueError(f"analysis '{analysis.name}' is declared in analyses/ already")
+    _all()[analysis.name] = analysis
+    _wording[analysis.name] = wording
+
+
+def unregister(name: str) -> None:
+    """Forget an analysis added with :func:`register`."""
+    if _wording.pop(name, None) is not None:
+        _all().pop(name, None)

@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from readout import store
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -30,7 +32,7 @@ def code_version() -> str:
     digest = hashlib.sha256()
     paths = (
         sorted(TEMPLATES.rglob("*"))
-        + sorted((HERE / "wording").glob("*.py"))
+        + sorted((HERE / "wording").rglob("*.py"))
         + [Path(__file__).resolve()]
     )
     for path in paths:
@@ -55,19 +57,13 @@ def environment():
         lstrip_blocks=True,
     )
     env.globals["prob"] = wording.prob
+    env.globals["files"] = store
     return env
 
 
 def render_key(site_url: str) -> str:
     """What a rendered readout depends on besides its bundle: the code and the site's address."""
     return hashlib.sha256(f"{code_version()}\n{site_url}".encode()).hexdigest()
-
-
-def readout_url(site_url: str, experiment: str, date: str) -> str | None:
-    """The report's address on the internal site, when the config gives a base URL."""
-    if not site_url:
-        return None
-    return f"{site_url.rstrip('/')}/{experiment}/{date}/report.html"
 
 
 def figure_uri(path: Path) -> str:
@@ -83,7 +79,8 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
     """
     from readout import wording
 
-    text = wording.readout_text(bundle)
+    words = wording.report(bundle)
+    text = words.text
     figures = [
         {
             **fig,
@@ -93,9 +90,22 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
         }
         for fig in bundle["figures"]
     ]
-    template = environment().get_template(f"{bundle['analysis']}.html.j2")
-    url = readout_url(site_url, bundle["experiment"], bundle["readout_date"])
-    return template.render(bundle=bundle, text=text, figures=figures, report_url=url)
+    url = store.readout_url(site_url, bundle["experiment"], bundle["readout_date"])
+    return (
+        environment()
+        .get_template(template_of(bundle["analysis"]))
+        .render(bundle=bundle, text=text, figures=figures, report_url=url, layout=words.layout)
+    )
+
+
+#: The page of an analysis without a template of its own: its wording's layout, in order.
+GENERIC = "readout.html.j2"
+
+
+def template_of(analysis: str) -> str:
+    """The page template of an analysis: ``<analysis>.html.j2`` where there is one."""
+    own = f"{analysis}.html.j2"
+    return own if (TEMPLATES / own).is_file() else GENERIC
 
 
 def write_pdf(html: str, target: Path) -> None:
@@ -115,10 +125,10 @@ def render_readout(folder: Path, site_url: str = "") -> None:
     from readout.bundle import read
     from readout.files import atomic_path, atomic_write_text
 
-    bundle = read(folder / "bundle.json")
+    bundle = read(folder / store.BUNDLE)
     html = report_html(bundle, folder, site_url)
-    atomic_write_text(folder / "report.html", html)
-    with atomic_path(folder / "report.pdf") as tmp:
+    atomic_write_text(folder / store.REPORT_HTML, html)
+    with atomic_path(folder / store.REPORT_PDF) as tmp:
         write_pdf(html, tmp)
 
 

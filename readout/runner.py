@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 import traceback
-import uuid
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -27,8 +26,9 @@ from pathlib import Path
 import filelock
 from tqdm import tqdm
 
+from analyses.core.results import plain
 from readout import bundle as bundles
-from readout import registry, render, site, tree, wording
+from readout import registry, render, site, store, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
@@ -75,7 +75,7 @@ def _save_figures(figures: dict, staging: Path) -> list[dict]:
 
     saved = []
     for key, fig in figures.items():
-        filename = f"fig-{key}.svg"
+        filename = store.figure_file(key)
         # Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi.
         fig.savefig(staging / filename, format="svg", dpi=150, metadata={"Date": None})
         plt.close(fig)
@@ -85,10 +85,10 @@ def _save_figures(figures: dict, staging: Path) -> list[dict]:
 
 def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
     """What the history needs of the newest readout before ``readout_date``: numbers only."""
-    folder = tree.previous(output, name, readout_date)
+    folder = store.previous(output, name, readout_date)
     if folder is None:
         return None
-    bundle = bundles.read(folder / tree.BUNDLE)
+    bundle = bundles.read(folder / store.BUNDLE)
     return {
         "date": folder.name,
         "data_sha256": bundle["data_sha256"],
@@ -122,13 +122,13 @@ def build_readout(
         raise RuntimeError(
             f"analysis {analysis.name} emitted undeclared warning code(s) {sorted(unknown)}"
         )
-    decision = analysis.decide(spec, fit.results, fit.diagnostics)
-    fit.posterior.to_netcdf(staging / "posterior.nc", engine="h5netcdf")
+    decision = plain(analysis.decide(spec, fit.results, fit.diagnostics))
+    fit.posterior.to_netcdf(staging / store.POSTERIOR, engine="h5netcdf")
     figures = _save_figures(analysis.plot(fit, experiment.settings.ci_prob), staging)
     tables = []
     for key, table in fit.tables.items():
-        table.to_csv(staging / f"{key}.csv", index=False)
-        tables.append({"key": key, "file": f"{key}.csv", "rows": len(table)})
+        table.to_csv(staging / store.table_file(key), index=False)
+        tables.append({"key": key, "file": store.table_file(key), "rows": len(table)})
     bundle = {
         "schema_version": bundles.SCHEMA_VERSION,
         "experiment": spec.name,
@@ -147,11 +147,11 @@ def build_readout(
         "versions": bundles.versions(),
         "seed": experiment.settings.seed,
         "run_seconds": 0.0,
-        "diagnostics": fit.diagnostics,
+        "diagnostics": plain(fit.diagnostics),
         "warnings": warnings + fit.warnings,
-        **fit.results,
+        **plain(fit.results),
         "decision": decision,
-        "key_numbers": analysis.key_numbers(fit.results),
+        "key_numbers": plain(analysis.key_numbers(fit.results)),
         "previous": previous_readout(output, spec.name, readout_date) if output else None,
         "queries": loaded.queries,
         "tables": tables,
@@ -159,7 +159,7 @@ def build_readout(
     }
     bundle["run_seconds"] = round(time.perf_counter() - started, 2)
     bundles.validate(bundle)
-    bundles.atomic_write_text(staging / tree.BUNDLE, bundles.dumps(bundle))
+    bundles.atomic_write_text(staging / store.BUNDLE, bundles.dumps(bundle))
     return bundle
 
 
@@ -172,7 +172,7 @@ def _data_sha(experiment: Experiment, loaded: Loaded | None) -> str:
 
 def _render(folder: Path, site_url: str) -> None:
     render.render_readout(folder, site_url)
-    (folder / ".render_key").write_text(render.render_key(site_url))
+    (folder / store.RENDER_KEY).write_text(render.render_key(site_url))
 
 
 def publish_folder(staging: Path, final: Path) -> None:
@@ -181,8 +181,8 @@ def publish_folder(staging: Path, final: Path) -> None:
     trash = None
     if final.exists():
         # Named after where it lived: a run killed before the next line is undone at the
-        # start of the next run (tree.clean_staging puts it back).
-        trash = staging.parent / tree.trash_name(final)
+        # start of the next run (store.clean_staging puts it back).
+        trash = staging.parent / store.trash_name(final)
         os.replace(final, trash)
     os.replace(staging, final)
     if trash is not None:
@@ -214,7 +214,7 @@ PREFETCH = ("xarray", "scipy.special", "jsonschema", "weasyprint")
 def _prefetch() -> None:
     import importlib
 
-    from analyses import figures
+    from analyses.core import figures
 
     figures.pyplot()
     for module in PREFETCH:
@@ -243,9 +243,8 @@ def _prefetched(wanted: bool):
 
 def _failure_log(output: Path, name: str, exc: BaseException) -> Path:
     """Write an experiment's traceback to ``<output>/.logs/<name>.log`` (secrets masked)."""
-    folder = output / ".logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.log"
+    path = store.failure_log(output, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(scrub("".join(traceback.format_exception(exc))))
     return path
 
@@ -261,9 +260,9 @@ def run_one(
     """Run one experiment end to end; never raises, reports how it ended."""
     started = time.perf_counter()
     name = experiment.name
-    staging = tree.staging_root(output) / f"{name}-{uuid.uuid4().hex}"
+    staging = store.staging_folder(output, name)
     try:
-        previous = tree.latest(output, name)
+        previous = store.latest(output, name)
         loaded = None
         if experiment.data_path is None:
             # A warehouse: one aggregate query tells whether anything changed. A readout
@@ -278,8 +277,8 @@ def run_one(
             data_sha = sha256_file(path) if path.is_file() else None
         if not force and previous is not None and data_sha is not None:
             key = fit_key(experiment, data_sha)
-            if bundles.read(previous / tree.BUNDLE).get("fit_key") == key:
-                render_key = previous / ".render_key"
+            if bundles.read(previous / store.BUNDLE).get("fit_key") == key:
+                render_key = previous / store.RENDER_KEY
                 if render_key.is_file() and render_key.read_text() == render.render_key(site_url):
                     return Outcome(name, EXIT_OK, "unchanged", str(previous), 0.0, "cached")
                 _render(previous, site_url)
@@ -288,7 +287,7 @@ def run_one(
         staging.mkdir(parents=True)
         bundle = build_readout(experiment, staging, readout_date, output, loaded)
         _render(staging, site_url)
-        final = tree.readout_folder(output, name, readout_date)
+        final = store.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
         headline = wording.readout_text(bundle).headline
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
@@ -322,9 +321,6 @@ def _progress(outcomes, total: int):
         )
 
 
-LOCK_FILE = ".readout.lock"
-
-
 def lock(output: Path) -> filelock.FileLock:
     """The lock that keeps two runs from writing the same output folder.
 
@@ -334,23 +330,22 @@ def lock(output: Path) -> filelock.FileLock:
     if output.is_dir():
         names = [p.name for p in output.iterdir()]
         visible = sorted(n for n in names if not n.startswith("."))
-        own = {LOCK_FILE, tree.STAGING, site.STATUS_FILE, site.SITE_KEY}
-        if visible and not own & set(names):
+        if visible and not set(store.OWN) & set(names):
             raise ConfigError(
                 str(output),
                 f"is a folder readout did not write (it holds {', '.join(visible[:3])}"
-                f"{', ...' if len(visible) > 3 else ''}), and readout writes index.html and "
-                "a folder per experiment there",
+                f"{', ...' if len(visible) > 3 else ''}), and readout writes {store.INDEX} "
+                "and a folder per experiment there",
                 "give a new or empty folder as --output (the default is reports/)",
             )
     output.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(output / LOCK_FILE, timeout=0)
+    return filelock.FileLock(store.lock_file(output), timeout=0)
 
 
 #: What a run or render says when another one holds the output's lock.
 LOCKED = (
     "another readout run is writing this folder",
-    "wait for it to finish (or remove .readout.lock if no run is active)",
+    f"wait for it to finish (or remove {store.RUN_LOCK} if no run is active)",
 )
 
 
@@ -361,11 +356,9 @@ def clear_leftovers(output: Path) -> None:
     temporary files of killed writes are removed (except the email's, which
     ``readout email`` clears under its own lock).
     """
-    from readout import email as mail
-
-    for where in tree.clean_staging(output):
+    for where in store.clean_staging(output):
         log.warning("put back %s, which a killed run had moved aside", where)
-    remove_temporary(output, skip=mail.OWN_FILES)
+    remove_temporary(output, skip=store.EMAIL_FILES)
 
 
 @contextlib.contextmanager
@@ -443,7 +436,7 @@ def render_all(config: Config, output: Path) -> int:
     count = 0
     with owning(output):
         for experiment in config.experiments:
-            for folder in tree.readouts(output, experiment.name):
+            for folder in store.readouts(output, experiment.name):
                 _render(folder, config.settings.site_url)
                 count += 1
         site.write_site(config, output, force=True)
@@ -477,12 +470,12 @@ def _unchanged_since(experiment: Experiment, output: Path | None) -> str | None:
     """The date of the latest readout of exactly this data file, config and analysis."""
     if output is None or experiment.data_path is None or not experiment.data_path.is_file():
         return None
-    latest = tree.latest(output, experiment.name)
+    latest = store.latest(output, experiment.name)
     if latest is None:
         return None
     key = fit_key(experiment, sha256_file(experiment.data_path))
     try:
-        same = bundles.read(latest / tree.BUNDLE).get("fit_key") == key
+        same = bundles.read(latest / store.BUNDLE).get("fit_key") == key
     except (OSError, ValueError):
         return None
     return latest.name if same else None

@@ -9,17 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from readout import render, tree, wording
+from readout import render, store, wording
 from readout.bundle import atomic_write_text, read
-from readout.wording import common
 
 if TYPE_CHECKING:
     from readout.config import Config
     from readout.runner import Outcome
 
 log = logging.getLogger("readout")
-
-STATUS_FILE = ".status.json"
 
 
 def read_status(output: Path) -> dict[str, Any]:
@@ -28,7 +25,7 @@ def read_status(output: Path) -> dict[str, Any]:
     The file only remembers failure messages for the index page: the next run writes each
     experiment's entry again, so starting afresh loses nothing a run cannot restore.
     """
-    path = output / STATUS_FILE
+    path = store.status_file(output)
     if not path.is_file():
         return {}
     try:
@@ -37,7 +34,7 @@ def read_status(output: Path) -> dict[str, Any]:
             return status
     except (OSError, ValueError):
         pass
-    aside = path.with_name(f"{STATUS_FILE}.damaged")
+    aside = path.with_name(store.STATUS_DAMAGED)
     path.replace(aside)
     log.warning("%s was damaged; moved it to %s and started a new one", path, aside.name)
     return {}
@@ -45,7 +42,7 @@ def read_status(output: Path) -> dict[str, Any]:
 
 def record_status(output: Path, outcomes: list[Outcome]) -> None:
     """Remember how each experiment's last run ended, for the index page."""
-    path = output / STATUS_FILE
+    path = store.status_file(output)
     status = read_status(output)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for o in outcomes:
@@ -56,8 +53,8 @@ def record_status(output: Path, outcomes: list[Outcome]) -> None:
 def readouts(output: Path, name: str) -> list[dict[str, Any]]:
     """Every readout of an experiment, newest first, with its summary words."""
     found = []
-    for folder in reversed(tree.readouts(output, name)):
-        bundle = read(folder / tree.BUNDLE)
+    for folder in reversed(store.readouts(output, name)):
+        bundle = read(folder / store.BUNDLE)
         text = wording.readout_text(bundle)
         found.append(
             {
@@ -84,7 +81,7 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
 
     import matplotlib.pyplot as plt
 
-    from analyses import figures
+    from analyses.core import figures
 
     key = points[-1]["bundle"]["key_numbers"]
     # Percent: a relative lift, or an absolute lift in a rate (percentage points).
@@ -111,9 +108,6 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
 
 
-SITE_KEY = ".site_key"
-
-
 def site_key(config: Config, output: Path, status: dict) -> str:
     """What the site's pages depend on.
 
@@ -128,8 +122,8 @@ def site_key(config: Config, output: Path, status: dict) -> str:
                 [experiment.name, experiment.spec.title, last.get("code"), last.get("message")]
             ).encode()
         )
-        for folder in tree.readouts(output, experiment.name):
-            digest.update(f"{folder.name}:{(folder / tree.BUNDLE).stat().st_mtime_ns}".encode())
+        for folder in store.readouts(output, experiment.name):
+            digest.update(f"{folder.name}:{(folder / store.BUNDLE).stat().st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
@@ -142,10 +136,10 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
     """
     status = read_status(output)
     key = site_key(config, output, status)
-    key_path = output / SITE_KEY
+    key_path = store.site_key_file(output)
     if (
         not force
-        and (output / "index.html").is_file()
+        and store.site_index(output).is_file()
         and key_path.is_file()
         and key_path.read_text() == key
     ):
@@ -163,17 +157,18 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
             "failure": failure,
             "chart": history_chart(history),
             "chart_alt": (
-                common.history_alt(history[0]["bundle"], len(history)) if history else ""
+                wording.history_alt(history[0]["bundle"], len(history)) if history else ""
             ),
         }
         entries.append(entry)
         if history or failure:
             html = render.page("experiment.html.j2", entry=entry)
-            atomic_write_text(output / experiment.name / "index.html", html)
+            atomic_write_text(store.experiment_page(output, experiment.name), html)
     entries.sort(key=lambda e: e["latest"]["date"] if e["latest"] else "", reverse=True)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     atomic_write_text(
-        output / "index.html", render.page("index.html.j2", entries=entries, generated=generated)
+        store.site_index(output),
+        render.page("index.html.j2", entries=entries, generated=generated),
     )
     atomic_write_text(key_path, key)
     return True

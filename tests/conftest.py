@@ -1,16 +1,14 @@
-import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from readout import caches
+
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault(
-    "PYTENSOR_FLAGS", f"base_compiledir={ROOT / '.cache' / 'pytensor'},blas__ldflags="
-)
-os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
-os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
+# The per-user compile caches the command line uses too, so that repeated runs stay fast.
+caches.configure()
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

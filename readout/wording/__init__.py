@@ -1,14 +1,17 @@
 """Turn a result bundle into sentences, tables and figure text.
 
-The wording reads only the bundle (a plain dict loaded from ``bundle.json``) and computes
-no statistics. The HTML page, the PDF, the email and the Quarto document all take their
-words from :func:`readout_text`.
+The wording reads only the bundle and computes no statistics. :func:`readout_text` (and
+:func:`report`) validate the bundle once into its analysis's typed model
+(``Analysis.bundle``, :mod:`analyses.core.results`); the words read its fields. The HTML
+page, the PDF, the email and the Quarto document all take their words from here.
 
-Each analysis has one module here, named like the analysis (``readout.wording.ab_test``),
-that exports:
+Each analysis has one package here, named like the analysis (``readout.wording.ab_test``),
+whose ``__init__`` exports:
 
 ``body(bundle) -> Body``
-    Its headline, reason, key sentences, health problems, sections, tables and figures.
+    Its headline, reason, key sentences, health problems, sections, tables and figures;
+    optionally the ``layout``, the ordered sections a page shows (the generic template
+    renders any analysis from it).
 ``history(bundle) -> str``
     One line of key numbers for the experiment's history table.
 ``GLOSSARY``
@@ -17,43 +20,58 @@ that exports:
     A label for every verdict its analysis can reach.
 ``WARNINGS``
     Words for every warning code its analysis can emit.
+``subject(bundle, text)``, optionally
+    The verdict as it ends an email subject.
 
 The shared sections (how to read, glossary, provenance, warnings, since the last readout)
-are added around the body here; ``tests/readout/test_registry.py`` checks that every
-analysis has all of this.
+are added around the body here, from the typed envelope; ``tests/readout/test_registry.py``
+checks that every analysis has all of this.
+
+Transitional: a wording package that sets ``TYPED = False`` (``ab_test`` and
+``hierarchical`` in this round) still gets the plain dict in ``body``, ``history``,
+``subject`` and its warnings' words; the next round converts them to the typed bundle and
+removes the flag, :func:`_given` and ``numbers.field``'s dict branch.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from types import ModuleType
+from typing import Any
 
+from analyses.core.results import given
+from readout import bundle as bundles
 from readout import registry
 from readout.wording import common
 from readout.wording.numbers import Bundle, capital, interval, prob
-from readout.wording.pieces import Body, Figure, Table, Text
+from readout.wording.pieces import Body, Figure, Section, Table, Text, Words
 
 __all__ = [
     "Body",
     "Figure",
+    "Report",
+    "Section",
     "Table",
     "Text",
+    "Words",
+    "history_alt",
     "history_row",
     "interval",
     "module",
     "prob",
     "readout_text",
+    "report",
     "verdict_label",
 ]
 
-#: What every analysis's wording module must export.
+#: What every analysis's wording package must export.
 REQUIRED = ("body", "history", "GLOSSARY", "VERDICT_LABELS", "WARNINGS")
 
 
 def module(analysis: str) -> ModuleType:
-    """The wording module of an analysis."""
-    return importlib.import_module(f"readout.wording.{analysis}")
+    """The wording package of an analysis."""
+    return importlib.import_module(registry.wording_module(analysis))
 
 
 def verdict_label(analysis: str, verdict: str) -> str:
@@ -61,34 +79,62 @@ def verdict_label(analysis: str, verdict: str) -> str:
     return module(analysis).VERDICT_LABELS[verdict]
 
 
-def readout_text(bundle: Bundle) -> Text:
-    """All the words of one readout, chosen by the bundle's analysis."""
-    words = module(bundle["analysis"])
-    body: Body = words.body(bundle)
-    verdict = bundle["decision"]["verdict"]
-    return Text(
-        **{f.name: getattr(body, f.name) for f in fields(Body)},
+def _given(words: ModuleType, typed: Any, plain: dict[str, Any]) -> Any:
+    """What an analysis's wording reads: the typed bundle, or (transitionally) the dict."""
+    return typed if getattr(words, "TYPED", True) else plain
+
+
+@dataclass(frozen=True)
+class Report:
+    """All the words of one readout, and the sections its page shows, in order."""
+
+    text: Text
+    layout: tuple[Section, ...]
+
+
+def report(bundle: dict[str, Any]) -> Report:
+    """The words of one readout and its page's layout, chosen by the bundle's analysis."""
+    typed = bundles.typed(bundle)
+    words = module(typed.analysis)
+    body: Body = words.body(_given(words, typed, bundle))
+    verdict = typed.decision.verdict
+    legacy = None if getattr(words, "TYPED", True) else bundle
+    text = Text(
+        **{f.name: getattr(body, f.name) for f in fields(Words)},
         verdict=verdict,
-        tone=str(registry.get(bundle["analysis"]).tone(verdict)),
+        tone=str(registry.get(typed.analysis).tone(verdict)),
         verdict_label=words.VERDICT_LABELS[verdict],
-        how_to_read=common.how_to_read(bundle, body.example),
-        glossary=common.glossary(bundle, words.GLOSSARY),
-        provenance=common.provenance(bundle),
-        warnings=common.data_warnings(bundle, words.WARNINGS),
+        how_to_read=common.how_to_read(typed, body.example),
+        glossary=common.glossary(typed, words.GLOSSARY),
+        provenance=common.provenance(typed),
+        warnings=common.data_warnings(typed, words.WARNINGS, legacy),
         since_last=(
-            common.since_last(bundle, words.VERDICT_LABELS) if "key_numbers" in bundle else []
+            common.since_last(typed, words.VERDICT_LABELS) if given(typed.key_numbers) else []
         ),
     )
+    return Report(text=text, layout=tuple(body.layout))
 
 
-def history_row(bundle: Bundle) -> str:
+def readout_text(bundle: dict[str, Any]) -> Text:
+    """All the words of one readout, chosen by the bundle's analysis."""
+    return report(bundle).text
+
+
+def history_row(bundle: dict[str, Any]) -> str:
     """The key numbers of one readout in a line, for the history table (a sentence's capital)."""
-    return capital(module(bundle["analysis"]).history(bundle))
+    typed = bundles.typed(bundle)
+    words = module(typed.analysis)
+    return capital(words.history(_given(words, typed, bundle)))
+
+
+def history_alt(bundle: dict[str, Any], readouts: int) -> str:
+    """Caption and alt text of an experiment's history chart, from its latest bundle."""
+    return common.history_alt(bundles.typed(bundle), readouts)
 
 
 def subject_verdict(bundle: Bundle, text: Text) -> str:
     """The verdict as it ends an email subject: ``ship B``, ``keep collecting data``."""
     words = module(bundle["analysis"])
     if hasattr(words, "subject"):
-        return words.subject(bundle, text)
+        return words.subject(_given(words, bundles.typed(bundle), bundle), text)
     return text.verdict_label[0].lower() + text.verdict_label[1:]

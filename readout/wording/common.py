@@ -1,18 +1,21 @@
 """The sections every readout shares.
 
 How to read it, glossary, provenance, diagnostics, warnings and what changed since the last
-readout. They read only the bundle.
+readout. They read only the bundle, as its typed model (:mod:`analyses.core.results`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from analyses.core.results import Envelope, KeyNumbers, given, plain
 from readout.wording.numbers import (
     Bundle,
     Units,
     decimals_for,
     estimate,
+    field,
     interval,
     prob,
     relative,
@@ -20,7 +23,7 @@ from readout.wording.numbers import (
 )
 
 #: A warning's words from the warning record and its bundle.
-WarningText = Callable[[dict, Bundle], str]
+WarningText = Callable[[Any, Bundle], str]
 
 GLOSSARY_HDI = (
     "HDI",
@@ -36,38 +39,45 @@ GLOSSARY_PRIOR = (
 )
 
 
-def provenance(bundle: Bundle) -> list[tuple[str, str]]:
+def provenance(bundle: Envelope) -> list[tuple[str, str]]:
     """Data and config hashes, method, seed, run time and package versions."""
-    versions = ", ".join(f"{k} {v}" for k, v in bundle["versions"].items())
+    versions = ", ".join(f"{k} {v}" for k, v in bundle.versions.items())
     return [
-        ("Data", f"{bundle['data_file']} (SHA-256 {bundle['data_sha256'][:12]}…)"),
-        ("Config", f"SHA-256 {bundle['config_sha256'][:12]}…"),
-        ("Method", bundle["diagnostics"].get("method", "")),
-        ("Seed", str(bundle["seed"])),
-        ("Run", f"{bundle['created_at']} in {bundle['run_seconds']:.1f} s"),
+        ("Data", f"{bundle.data_file} (SHA-256 {bundle.data_sha256[:12]}…)"),
+        ("Config", f"SHA-256 {bundle.config_sha256[:12]}…"),
+        ("Method", field(bundle.diagnostics, "method", "")),
+        ("Seed", str(bundle.seed)),
+        ("Run", f"{bundle.created_at} in {bundle.run_seconds:.1f} s"),
         ("Versions", versions),
     ]
 
 
+# The next three serve the typed wording and (transitionally) the dict one: they read
+# through ``field``.
+
+
 def diagnostic_problems(bundle: Bundle) -> list[str]:
     """The sampler checks that failed, each with what it means and what to do."""
-    diag = bundle["diagnostics"]
+    diag = field(bundle, "diagnostics")
+    r_hat, r_hat_limit = field(diag, "r_hat_max"), field(diag, "r_hat_limit")
+    ess, ess_limit = field(diag, "ess_bulk_min"), field(diag, "ess_limit")
+    divergences = field(diag, "divergences")
     problems = []
-    if diag["r_hat_max"] > diag["r_hat_limit"]:
+    if r_hat > r_hat_limit:
         problems.append(
-            f"The sampler's chains disagree (largest R-hat {diag['r_hat_max']:.3f}, above "
-            f"{diag['r_hat_limit']:g}): the posterior was not explored reliably. Rerun with "
+            f"The sampler's chains disagree (largest R-hat {r_hat:.3f}, above "
+            f"{r_hat_limit:g}): the posterior was not explored reliably. Rerun with "
             "more tuning steps or check the model."
         )
-    if diag["ess_bulk_min"] < diag["ess_limit"]:
+    if ess < ess_limit:
         problems.append(
-            f"Too few effective draws (smallest bulk ESS {diag['ess_bulk_min']:.0f}, below "
-            f"{diag['ess_limit']:g}): the reported numbers carry too much Monte Carlo noise. "
+            f"Too few effective draws (smallest bulk ESS {ess:.0f}, below "
+            f"{ess_limit:g}): the reported numbers carry too much Monte Carlo noise. "
             "Rerun with more draws."
         )
-    if diag["divergences"] > 0:
+    if divergences > 0:
         problems.append(
-            f"The sampler reported {diag['divergences']} divergent transition(s): parts of "
+            f"The sampler reported {divergences} divergent transition(s): parts of "
             "the posterior may have been missed, so intervals can be wrong."
         )
     return problems
@@ -75,16 +85,17 @@ def diagnostic_problems(bundle: Bundle) -> list[str]:
 
 def sampling_line(bundle: Bundle) -> str:
     """One line on how the posterior was computed and how the checks came out."""
-    diag = bundle["diagnostics"]
+    diag = field(bundle, "diagnostics")
     return (
-        f"Sampling: {diag['method']}; largest R-hat {diag['r_hat_max']:.3f}, smallest bulk "
-        f"ESS {diag['ess_bulk_min']:,.0f}, {diag['divergences']} divergences."
+        f"Sampling: {field(diag, 'method')}; largest R-hat {field(diag, 'r_hat_max'):.3f}, "
+        f"smallest bulk ESS {field(diag, 'ess_bulk_min'):,.0f}, "
+        f"{field(diag, 'divergences')} divergences."
     )
 
 
-def examples(w: dict) -> str:
+def examples(w: Any) -> str:
     """`` (e.g. a, b, c)`` of a warning's examples, or nothing."""
-    found = w.get("examples") or []
+    found = field(w, "examples") or []
     return f" (e.g. {', '.join(map(str, found[:3]))})" if found else ""
 
 
@@ -97,51 +108,62 @@ def _columns(names: list[str]) -> str:
 #: ``readout.queries.READ_NOTES``).
 READ_NOTES: dict[str, WarningText] = {
     "csv_delimiter": lambda w, b: (
-        f"{w['file']} separates its columns with {w['separator']}, not commas; it was read "
+        f"{w.file} separates its columns with {w.separator}, not commas; it was read "
         "that way (its header split into the columns the config names)."
     ),
     "decimal_comma": lambda w, b: (
-        f"{w['file']} writes decimals with a comma (1,5 for one and a half) in column"
-        f"{'s' if len(w['columns']) > 1 else ''} {_columns(w['columns'])}; "
-        f"{'they were' if len(w['columns']) > 1 else 'it was'} read as numbers that way."
+        f"{w.file} writes decimals with a comma (1,5 for one and a half) in column"
+        f"{'s' if len(w.columns) > 1 else ''} {_columns(w.columns)}; "
+        f"{'they were' if len(w.columns) > 1 else 'it was'} read as numbers that way."
     ),
     "yes_no_as_binary": lambda w, b: (
-        f"Column '{w['column']}' ({w['key']}) holds yes/no answers in {w['rows']:,} row(s); "
+        f"Column '{w.column}' ({w.key}) holds yes/no answers in {w.rows:,} row(s); "
         "they were read as 1 for yes (true, Y) and 0 for no (false, N)."
     ),
 }
 
 
-def data_warnings(bundle: Bundle, texts: Mapping[str, WarningText]) -> list[str]:
-    """The bundle's warnings as sentences, with their counts."""
-    words = {**READ_NOTES, **texts}
-    return [words[w["code"]](w, bundle) for w in bundle.get("warnings", [])]
+def data_warnings(
+    bundle: Envelope, texts: Mapping[str, WarningText], legacy: dict | None = None
+) -> list[str]:
+    """The bundle's warnings as sentences, with their counts.
+
+    ``legacy``: transitionally, the plain bundle an analysis's untyped wording reads; its
+    warning words then get each warning as a plain dict and that bundle.
+    """
+    out = []
+    for w in bundle.warnings if given(bundle.warnings) else ():
+        if w.code in READ_NOTES or legacy is None:
+            out.append({**READ_NOTES, **texts}[w.code](w, bundle))
+        else:
+            out.append(texts[w.code](plain(w), legacy))
+    return out
 
 
-def glossary(bundle: Bundle, specific: Mapping[str, str]) -> list[tuple[str, str]]:
+def glossary(bundle: Envelope, specific: Mapping[str, str]) -> list[tuple[str, str]]:
     """The common terms around an analysis's own, in reading order."""
-    diag = bundle["diagnostics"]
+    diag = bundle.diagnostics
     checks = (
         "R-hat / ESS",
         "checks that the computer's random draws agree across chains (R-hat at most "
-        f"{diag['r_hat_limit']:g}) and are numerous enough (effective sample size at least "
-        f"{diag['ess_limit']:g}).",
+        f"{diag.r_hat_limit:g}) and are numerous enough (effective sample size at least "
+        f"{diag.ess_limit:g}).",
     )
-    if "pareto_k" in diag:
+    if given(diag.pareto_k):
         checks = (
             "Pareto k / ESS",
             "checks that draws from an approximation of the posterior, reweighted to the exact "
             "posterior (importance sampling), can be trusted (Pareto k at most "
-            f"{diag['pareto_k_limit']:g}) and are worth enough independent draws (effective "
-            f"sample size at least {diag['ess_limit']:g}).",
+            f"{diag.pareto_k_limit:g}) and are worth enough independent draws (effective "
+            f"sample size at least {diag.ess_limit:g}).",
         )
     return [GLOSSARY_HDI, *specific.items(), GLOSSARY_PRIOR, checks]
 
 
-def how_to_read(bundle: Bundle, example: str) -> list[str]:
+def how_to_read(bundle: Envelope, example: str) -> list[str]:
     """The "How to read this report" box."""
     ci = interval(bundle)
-    pct = f"{round(100 * bundle['ci_prob'])}%"
+    pct = f"{round(100 * bundle.ci_prob)}%"
     return [
         "Start with the verdict and the sentences under it: they answer whether to ship.",
         f"Ranges are {ci}s (highest-density intervals): given the data and the model's "
@@ -153,44 +175,42 @@ def how_to_read(bundle: Bundle, example: str) -> list[str]:
     ]
 
 
-def key_numbers_text(bundle: Bundle, key: dict) -> str:
+def key_numbers_text(bundle: Envelope, key: KeyNumbers) -> str:
     """``mean (94% HDI low to high)`` of a readout's key numbers."""
-    if key["scale"] == "relative":
+    if key.scale == "relative":
         return estimate(bundle, key, relative, decimals_for(100 * width(key)))
     # An absolute lift carries its metric's units; a value, the experiment's.
-    units = Units.of(
-        key if key["scale"] == "absolute" else bundle["spec"], key.get("percent", False)
-    )
+    units = Units.of(key if key.scale == "absolute" else bundle.spec, field(key, "percent", False))
     if units.percent:
         return estimate(bundle, key, units.diff, units.places(width(key)))
     return estimate(bundle, key, units.diff, decimals_for(width(key)))
 
 
-def history_alt(bundle: Bundle, readouts: int) -> str:
+def history_alt(bundle: Envelope, readouts: int) -> str:
     """Caption and alt text of the experiment page's history chart."""
-    key = bundle.get("key_numbers")
+    key = field(bundle, "key_numbers")
     if not key:
         return ""
     return (
-        f"Line chart of the {key['label']} over {readouts} readouts, with its "
+        f"Line chart of the {key.label} over {readouts} readouts, with its "
         f"{interval(bundle)} shaded; latest {key_numbers_text(bundle, key)}."
     )
 
 
-def since_last(bundle: Bundle, labels: Mapping[str, str]) -> list[str]:
+def since_last(bundle: Envelope, labels: Mapping[str, str]) -> list[str]:
     """What changed since the previous readout, and whether new data or config caused it."""
-    previous = bundle.get("previous")
+    previous = field(bundle, "previous")
     if not previous:
         return ["This is the experiment's first readout."]
-    verdict = bundle["decision"]["verdict"]
-    now, before = bundle["key_numbers"], previous.get("key_numbers")
-    data_changed = previous["data_sha256"] != bundle["data_sha256"]
-    config_changed = previous["config_sha256"] != bundle["config_sha256"]
-    if data_changed and before and before["n"] == now["n"]:
+    verdict = bundle.decision.verdict
+    now, before = bundle.key_numbers, field(previous, "key_numbers")
+    data_changed = previous.data_sha256 != bundle.data_sha256
+    config_changed = previous.config_sha256 != bundle.config_sha256
+    if data_changed and before and before.n == now.n:
         # The same units with changed values (late events, a changed query or engine).
-        cause = f"updated data on the same {now['n']:,} {now['n_label']}"
+        cause = f"updated data on the same {now.n:,} {now.n_label}"
     elif data_changed and before:
-        cause = f"new data ({before['n']:,} {before['n_label']} then, {now['n']:,} now)"
+        cause = f"new data ({before.n:,} {before.n_label} then, {now.n:,} now)"
     elif data_changed:
         cause = "new data"
     else:
@@ -198,27 +218,26 @@ def since_last(bundle: Bundle, labels: Mapping[str, str]) -> list[str]:
     if config_changed:
         cause += " and a changed configuration" if data_changed else " with a changed configuration"
     # A readout before the analysis's current version (an older readout may not say).
-    method_changed = previous.get("analysis_version", bundle.get("analysis_version")) != bundle.get(
-        "analysis_version"
-    )
+    version = field(bundle, "analysis_version")
+    method_changed = field(previous, "analysis_version", version) != version
     if method_changed:
         cause += ", fitted by a newer version of the analysis"
-    lines = [f"Since the last readout on {previous['date']} this one uses {cause}."]
+    lines = [f"Since the last readout on {previous.date} this one uses {cause}."]
     label = labels.get
-    if previous["verdict"] == verdict:
+    if previous.verdict == verdict:
         lines.append(f"The verdict is unchanged ({label(verdict, verdict).lower()}).")
     else:
         lines.append(
-            f"The verdict moved from “{label(previous['verdict'], previous['verdict']).lower()}” "
+            f"The verdict moved from “{label(previous.verdict, previous.verdict).lower()}” "
             f"to “{label(verdict, verdict).lower()}”."
         )
-    if before and before["label"] == now["label"]:
+    if before and before.label == now.label:
         moved = (
-            f"The {now['label']} moved from {key_numbers_text(bundle, before)} to "
+            f"The {now.label} moved from {key_numbers_text(bundle, before)} to "
             f"{key_numbers_text(bundle, now)}"
         )
-        if now.get("prob") is not None and before.get("prob") is not None:
-            moved += f"; the {now['prob_label']} from {prob(before['prob'])} to {prob(now['prob'])}"
+        if field(now, "prob") is not None and field(before, "prob") is not None:
+            moved += f"; the {now.prob_label} from {prob(before.prob)} to {prob(now.prob)}"
         lines.append(moved + ".")
     if not data_changed and not config_changed and not method_changed:
         lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")

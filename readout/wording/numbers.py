@@ -9,17 +9,20 @@ every interval is quoted with its probability and kind through :func:`estimate` 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analyses.formats import ci_label, prob
+from pydantic import MISSING
+
+from analyses.core.formats import ci_label, prob
 
 __all__ = [
     "Units",
     "between",
     "decimals_for",
     "estimate",
+    "field",
     "hdi_range",
     "interval",
     "number",
@@ -33,9 +36,24 @@ __all__ = [
     "width",
 ]
 
-Bundle = dict[str, Any]
+#: A bundle: its analysis's typed model (or, transitionally, the plain dict; see ``field``).
+Bundle = Any
 #: A formatter of one value at a number of decimals: ``fmt(0.123, 2) -> "+12.30%"``.
 Formatter = Callable[[float, int], str]
+
+
+def field(record: Any, name: str, default: Any = None) -> Any:
+    """A field of a typed record (``record.name``), or ``default`` where it is not given.
+
+    Transitional: the A/B and hierarchical wording still read their bundle as a plain dict,
+    and the helpers here serve both; a dict's key is read the same way. Goes with
+    ``TYPED = False`` (see :func:`readout.wording.readout_text`).
+    """
+    if isinstance(record, Mapping):
+        value = record.get(name, default)
+    else:
+        value = getattr(record, name, default)
+    return default if value is MISSING else value
 
 
 def p_value(p: float) -> str:
@@ -96,9 +114,9 @@ class Units:
     percent: bool = False
 
     @classmethod
-    def of(cls, spec: dict[str, Any], percent: bool = False) -> Units:
-        """The units a spec's ``value_prefix`` and ``value_suffix`` give."""
-        return cls(spec.get("value_prefix", "") or "", spec.get("value_suffix", "") or "", percent)
+    def of(cls, spec: Any, percent: bool = False) -> Units:
+        """The units a spec's (or key numbers') ``value_prefix`` and ``value_suffix`` give."""
+        return cls(field(spec, "value_prefix") or "", field(spec, "value_suffix") or "", percent)
 
     def value(self, x: float, places: int, signed: bool = False) -> str:
         """A level of the metric: ``$91,100``, ``10.2%``."""
@@ -131,20 +149,20 @@ def relative(x: float, places: int, signed: bool = True) -> str:
     return number(100 * x, places, signed) + "%"
 
 
-def rel_places(summary: dict) -> int:
+def rel_places(summary: Any) -> int:
     """Decimals for a relative lift summary (in percent)."""
-    low, high = summary["hdi"]
+    low, high = field(summary, "hdi")
     return decimals_for(100 * (high - low))
 
 
 def interval(bundle: Bundle) -> str:
     """The interval's name as quoted in every sentence: ``94% HDI``."""
-    return ci_label(bundle["ci_prob"], bundle["ci_kind"])
+    return ci_label(field(bundle, "ci_prob"), field(bundle, "ci_kind"))
 
 
-def width(summary: dict) -> float:
+def width(summary: Any) -> float:
     """The width of a summary's interval."""
-    low, high = summary["hdi"]
+    low, high = field(summary, "hdi")
     return high - low
 
 
@@ -168,9 +186,10 @@ def hdi_range(bundle: Bundle, hdi: Sequence[float], fmt: Formatter, places: int)
     return f"{interval(bundle)} {span(hdi, fmt, places)}"
 
 
-def estimate(bundle: Bundle, summary: dict, fmt: Formatter, places: int) -> str:
+def estimate(bundle: Bundle, summary: Any, fmt: Formatter, places: int) -> str:
     """The one phrase for an estimate and its interval: ``+2.8% (94% HDI +1.7% to +3.9%)``."""
-    return f"{fmt(summary['mean'], places)} ({hdi_range(bundle, summary['hdi'], fmt, places)})"
+    mean, hdi = field(summary, "mean"), field(summary, "hdi")
+    return f"{fmt(mean, places)} ({hdi_range(bundle, hdi, fmt, places)})"
 
 
 def a_prob(p: float) -> str:

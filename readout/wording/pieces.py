@@ -27,8 +27,43 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Body:
-    """What one analysis's wording module says; the shared sections are added around it.
+class Section:
+    """One section of a report page, in the order the wording declares.
+
+    The generic template (``templates/readout.html.j2``) renders any analysis from these:
+    the section's title and paragraphs, then its tables and figures (by their keys in the
+    body's ``tables`` and ``figures``; a figure the bundle did not draw is left out).
+
+    Attributes
+    ----------
+    id
+        The section's anchor on the page (and its key in ``Body.sections``).
+    title
+        Its heading, listed in the contents.
+    paragraphs
+        Its sentences, one paragraph each.
+    tables, figures
+        Keys of the tables and figures it shows, in order.
+    lead
+        Shown above the contents, next to the summary (the main chart and table).
+    print, screen
+        Whether the PDF (print) and the page (screen) show it; the PDF keeps page one for
+        the verdict and the numbers a decision needs.
+    """
+
+    id: str
+    title: str
+    paragraphs: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    lead: bool = False
+    print: bool = True
+    screen: bool = True
+
+
+@dataclass(frozen=True)
+class Words:
+    """What one analysis's wording says about a readout: the parts every report shows.
 
     Attributes
     ----------
@@ -53,8 +88,49 @@ class Body:
 
 
 @dataclass(frozen=True)
-class Text(Body):
-    """Everything a report says: an analysis's body and the sections every report shares.
+class Body(Words):
+    """What an analysis's wording package returns; the shared sections are added around it.
+
+    Attributes
+    ----------
+    layout
+        The page's sections in order (:class:`Section`), for the generic template; an
+        analysis with its own template may leave it empty.
+    """
+
+    layout: tuple[Section, ...] = ()
+
+
+def body(
+    *,
+    headline: str,
+    reason: str,
+    key_sentences: list[str],
+    layout: tuple[Section, ...],
+    tables: dict[str, Table],
+    figures: dict[str, Figure],
+    example: str,
+    health: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> Body:
+    """A :class:`Body` whose named sections are its layout's paragraphs (written once)."""
+    return Body(
+        headline=headline,
+        reason=reason,
+        key_sentences=key_sentences,
+        health=health or [],
+        notes=notes or [],
+        sections={s.id: list(s.paragraphs) for s in layout},
+        tables=tables,
+        figures=figures,
+        example=example,
+        layout=layout,
+    )
+
+
+@dataclass(frozen=True)
+class Text(Words):
+    """Everything a report says: an analysis's words and the sections every report shares.
 
     Attributes
     ----------

@@ -6,9 +6,10 @@ import pytest
 from scipy import integrate
 from scipy import stats as sps
 
-from analyses import ab_test, stats
-from analyses.ab_metrics import Metric
-from analyses.base import Settings
+from analyses import ab_test
+from analyses.ab_test.metrics import Metric
+from analyses.core import stats
+from analyses.core.base import Settings
 
 
 def spec(**overrides) -> ab_test.Spec:
@@ -76,23 +77,23 @@ def beta_expected_loss(a: tuple[float, float], b: tuple[float, float]) -> float:
 def test_binary_decision_numbers_match_numerical_integration(counts, rows):
     settings = Settings(exact_draws=200_000, seed=7)
     fit = ab_test.fit(spec(), rows("ab_test", spec(), counts_frame(counts))[0], settings)
-    comp = fit.results["comparisons"][0]
+    comp = fit.results.comparisons[0]
     a = (1 + counts["A"][0], 1 + counts["A"][1] - counts["A"][0])
     b = (1 + counts["B"][0], 1 + counts["B"][1] - counts["B"][0])
     exact_prob = beta_prob_better(a, b)
     n = settings.exact_draws
     # Monte Carlo standard error of a probability: sqrt(p(1-p)/n); allow 4 of them.
-    assert comp["prob_better"] == pytest.approx(
+    assert comp.prob_better == pytest.approx(
         exact_prob, abs=4 * np.sqrt(exact_prob * (1 - exact_prob) / n) + 1e-9
     )
     exact_loss = beta_expected_loss(a, b)
     # MC error of the loss from an independent draw of the same posteriors.
     rng = np.random.default_rng(99)
     shortfall = np.maximum(rng.beta(*a, size=n) - rng.beta(*b, size=n), 0)
-    assert comp["expected_loss"] == pytest.approx(exact_loss, abs=4 * shortfall.std() / np.sqrt(n))
+    assert comp.expected_loss == pytest.approx(exact_loss, abs=4 * shortfall.std() / np.sqrt(n))
     # Arms' HDIs agree with the exact Beta HDI (the narrowest interval with 94% mass),
     # within four Monte Carlo standard errors of a sample HDI endpoint, measured here.
-    arm_a = fit.results["arms"][0]
+    arm_a = fit.results.arms[0]
     dist = sps.beta(*a)
     lo_grid = np.linspace(dist.ppf(1e-6), dist.ppf(0.0599), 4000)
     widths = dist.ppf(dist.cdf(lo_grid) + 0.94) - lo_grid
@@ -100,8 +101,8 @@ def test_binary_decision_numbers_match_numerical_integration(counts, rows):
     exact_hi = exact_lo + widths.min()
     repeats = np.array([stats.hdi(dist.rvs(n, random_state=s), 0.94) for s in range(20)])
     mcse = repeats.std(axis=0, ddof=1)
-    assert arm_a["hdi"][0] == pytest.approx(exact_lo, abs=4 * mcse[0])
-    assert arm_a["hdi"][1] == pytest.approx(exact_hi, abs=4 * mcse[1])
+    assert arm_a.hdi[0] == pytest.approx(exact_lo, abs=4 * mcse[0])
+    assert arm_a.hdi[1] == pytest.approx(exact_hi, abs=4 * mcse[1])
 
 
 def test_known_lift_is_recovered_at_the_nominal_rate_over_many_experiments():
@@ -111,7 +112,7 @@ def test_known_lift_is_recovered_at_the_nominal_rate_over_many_experiments():
     for seed in range(200):
         data = arm_data({"A": (rng.binomial(n, true_a), n), "B": (rng.binomial(n, true_b), n)})
         fit = ab_test.fit(spec(), data, Settings(exact_draws=4000, seed=seed))
-        low, high = fit.results["comparisons"][0]["lift_abs"]["hdi"]
+        low, high = fit.results.comparisons[0].lift_abs.hdi
         covered.append(low <= true_b - true_a <= high)
     coverage = np.mean(covered)
     # 200 experiments: binomial sd of the coverage is sqrt(.94*.06/200) = 0.017; allow 3.5 sd.
@@ -182,20 +183,20 @@ def test_ship_agrees_with_the_interval_shown(b_conversions):
     """A 'ship' verdict comes with a 94% HDI of the lift above zero and P(better) >= 97%."""
     data = arm_data({"A": (500, 5000), "B": (b_conversions, 5000)})
     fit = ab_test.fit(spec(), data, Settings(exact_draws=40_000))
-    comp = fit.results["comparisons"][0]
+    comp = fit.results.comparisons[0]
     shipped = ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "ship"
-    assert shipped == (comp["lift_rel"]["hdi"][0] > 0 and comp["prob_better"] >= 0.97)
+    assert shipped == (comp.lift_rel.hdi[0] > 0 and comp.prob_better >= 0.97)
 
 
 def test_sample_ratio_mismatch_withholds_the_verdict_and_sizes_the_problem(rows):
     frame = counts_frame({"A": (1000, 10_000), "B": (1100, 9_400)})
     fit = ab_test.fit(spec(), rows("ab_test", spec(), frame)[0], Settings(exact_draws=8000))
-    srm = fit.results["srm"]
-    assert srm["ok"] is False
+    srm = fit.results.srm
+    assert srm.ok is False
     assert ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "withheld"
     # B lost 600 users against a 50/50 split; if they had all converted (or none had):
-    assert srm["missing"] == [0, 600]
-    low, high = srm["worst_case_lift"]
+    assert srm.missing == (0, 600)
+    low, high = srm.worst_case_lift
     assert low == pytest.approx((1100 / 10_000) / (1000 / 10_000) - 1)
     assert high == pytest.approx((1700 / 10_000) / (1000 / 10_000) - 1)
 
@@ -203,7 +204,7 @@ def test_sample_ratio_mismatch_withholds_the_verdict_and_sizes_the_problem(rows)
 def test_three_arms_report_probability_of_being_best(rows):
     frame = counts_frame({"A": (100, 1000), "B": (150, 1000), "C": (95, 1000)})
     fit = ab_test.fit(spec(), rows("ab_test", spec(), frame)[0], Settings(exact_draws=20_000))
-    best = {a["name"]: a["prob_best"] for a in fit.results["arms"]}
+    best = {a.name: a.prob_best for a in fit.results.arms}
     assert sum(best.values()) == pytest.approx(1.0)
     assert best["B"] > 0.99
-    assert [c["arm"] for c in fit.results["comparisons"]] == ["B", "C"]
+    assert [c.arm for c in fit.results.comparisons] == ["B", "C"]

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from arviz_stats.base import array_stats
 
-from analyses import ab_models, conjugate
-from analyses.base import Settings, sample
-from analyses.conjugate import Moments, NormalPrior, RatioMoments
+from analyses.ab_test import conjugate
+from analyses.ab_test import models as ab_models
+from analyses.ab_test.conjugate import Moments, NormalPrior, RatioMoments
+from analyses.core.base import Settings, sample
 
 SAMPLER = Settings(draws=1000, tune=1000, chains=2, cores=2, seed=3)
 
@@ -70,7 +71,7 @@ def test_cuped_moments_equal_the_moments_of_the_adjusted_rows():
 
 
 def test_cuped_variance_reduction_is_the_squared_correlation():
-    from analyses import ab_metrics
+    from analyses.ab_test import metrics as ab_metrics
 
     rng = np.random.default_rng(4)
     arms = {}

@@ -5,8 +5,8 @@ import pytest
 import xarray as xr
 
 from analyses import ab_test
-from analyses.base import Fit
-from analyses.formats import ci_label, prob
+from analyses.core.base import Fit
+from analyses.core.formats import ci_label, prob
 
 
 def ab_fit(prob_better: float, healthy: bool = True) -> Fit:
@@ -66,7 +66,7 @@ def test_one_formatter_never_prints_certainty():
 def test_the_density_curve_is_scipys_gaussian_kde():
     from scipy.stats import gaussian_kde
 
-    from analyses import figures
+    from analyses.core import figures
 
     draws = np.random.default_rng(5).gamma(3.0, 1.0, 3000)
     grid = np.linspace(0, 12, 50)

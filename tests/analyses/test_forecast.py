@@ -4,10 +4,10 @@ chances against what simulated experiments then do."""
 import numpy as np
 import pytest
 
-from analyses import ab_metrics, forecast
-from analyses.ab_metrics import Metric, Priors
-from analyses.ab_test import Decision, decide_comparisons
-from analyses.stats import expected_loss
+from analyses.ab_test import Decision, decide_comparisons, forecast
+from analyses.ab_test import metrics as ab_metrics
+from analyses.ab_test.metrics import Metric, Priors
+from analyses.core.stats import expected_loss
 
 PROB = 0.94
 

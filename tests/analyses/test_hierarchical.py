@@ -10,8 +10,9 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import hierarchical as h
-from analyses import hierarchical_units, pooling, stats
-from analyses.base import DataError, Settings
+from analyses.core import pooling, stats
+from analyses.core.base import DataError, Settings
+from analyses.hierarchical import units as hierarchical_units
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 EIGHT_Y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])
@@ -39,7 +40,7 @@ def eight_units() -> h.Units:
 
 class Quadrature:
     """Eight schools by one-dimensional quadrature over sigma_unit, written independently of
-    ``analyses.pooling``: mu is integrated analytically (BDA3, section 5.4, with the same
+    ``analyses.core.pooling``: mu is integrated analytically (BDA3, section 5.4, with the same
     normal prior on mu and half-normal prior on the spread)."""
 
     def __init__(self, prior: pooling.PoolingPrior):
@@ -123,8 +124,8 @@ def test_the_average_over_these_units_does_not_depend_on_the_seed():
     units = eight_units()
     one = h.fit(spec(), units, Settings(seed=1))
     two = h.fit(spec(), units, Settings(seed=2))
-    assert one.results["average"]["hdi"] == pytest.approx(two.results["average"]["hdi"], abs=1e-9)
-    assert one.results["new_unit"]["hdi"] == pytest.approx(two.results["new_unit"]["hdi"])
+    assert one.results.average.hdi == pytest.approx(two.results.average.hdi, abs=1e-9)
+    assert one.results.new_unit.hdi == pytest.approx(two.results.new_unit.hdi)
 
 
 def test_unit_summaries_match_the_normal_conditional_by_hand():
@@ -269,20 +270,20 @@ def test_the_exact_path_agrees_with_the_full_pymc_model_where_it_samples_cleanly
         units,
         Settings(draws=1000, tune=1000, chains=4, cores=2, seed=5),
     )
-    assert full.diagnostics["ok"], full.diagnostics
-    ess = full.diagnostics["ess_bulk_min"]
+    assert full.diagnostics.ok, full.diagnostics
+    ess = full.diagnostics.ess_bulk_min
     a = exact.tables["units"].set_index("unit")
     b = full.tables["units"].set_index("unit")
     sd = (b["hdi_high"] - b["hdi_low"]) / (2 * 1.881)
     mcse = sd / np.sqrt(ess)
     assert np.all(np.abs(a["mean"] - b["mean"]) < 4 * mcse + 4 * sd / np.sqrt(h.SUMMARY_DRAWS))
     for name in ("mu", "sigma_unit", "sigma_group"):
-        e, f = exact.results["hyper"][name], full.results["hyper"][name]
-        f_sd = np.diff(f["hdi"])[0] / (2 * 1.881)
-        assert abs(e["mean"] - f["mean"]) < 4 * f_sd / np.sqrt(ess), name
-    avg_e, avg_f = exact.results["average"], full.results["average"]
-    avg_sd = np.diff(avg_f["hdi"])[0] / (2 * 1.881)
-    assert abs(avg_e["mean"] - avg_f["mean"]) < 4 * avg_sd / np.sqrt(ess)
+        e, f = getattr(exact.results.hyper, name), getattr(full.results.hyper, name)
+        f_sd = np.diff(f.hdi)[0] / (2 * 1.881)
+        assert abs(e.mean - f.mean) < 4 * f_sd / np.sqrt(ess), name
+    avg_e, avg_f = exact.results.average, full.results.average
+    avg_sd = np.diff(avg_f.hdi)[0] / (2 * 1.881)
+    assert abs(avg_e.mean - avg_f.mean) < 4 * avg_sd / np.sqrt(ess)
 
 
 @pytest.mark.slow
@@ -302,7 +303,7 @@ def test_pooling_recovers_known_creator_effects_better_than_no_pooling(rows):
         for b in ("under 100", "100 to 500", "over 500")
     }
     assert max(gain, key=gain.get) == "under 100"
-    low, high = fit.results["hyper"]["sigma_unit"]["hdi"]
+    low, high = fit.results.hyper.sigma_unit.hdi
     assert low < 0.40 < high
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analyses import importance, loo
+from analyses.core import importance, loo
 
 
 def fitted(rng, y, shift, chains=4, draws=250, autocorrelated=False):
@@ -94,3 +94,38 @@ def test_observations_split_into_blocks_give_the_same_loo():
     split = loo.loo(iter(np.array_split(log_lik, [7, 30], axis=1)))
     for field in ("elpd_i", "pareto_k", "p_loo_i"):
         np.testing.assert_array_equal(getattr(split, field), getattr(whole, field))
+
+
+def test_subsampled_loo_and_its_comparison_match_arviz():
+    """PSIS-LOO of 150 of 600 observations, extended to all by the difference estimator
+    (each observation's approximation: its log predictive density): the ELPD, its standard
+    errors and the effective parameters as ArviZ's ``loo_subsample`` gives them, and the
+    comparison of two such models as its ``compare`` gives it."""
+    import arviz as az
+    from arviz_stats import loo_subsample
+
+    rng = np.random.default_rng(11)
+    y = rng.normal(1.0, 2.0, 600)
+    trees = {"a": fitted(rng, y, 0.0), "b": fitted(rng, y, 0.4)}
+    rows = np.sort(rng.choice(600, 150, replace=False))
+    ours, theirs = {}, {}
+    for name, tree in trees.items():
+        log_lik = tree["log_likelihood"]["y"].values.reshape(-1, 600)
+        approx = importance.logsumexp(log_lik.T)[:, 0] - np.log(log_lik.shape[0])
+        ours[name] = loo.loo_subsample(log_lik[:, rows], approx, rows, 0.8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            theirs[name] = loo_subsample(tree, observations=rows, reff=0.8, pointwise=True)
+        assert ours[name].elpd == pytest.approx(float(theirs[name].elpd), rel=1e-10)
+        assert ours[name].se == pytest.approx(float(theirs[name].se), rel=1e-8)
+        assert ours[name].subsampling_se == pytest.approx(
+            float(theirs[name].subsampling_se), rel=1e-8
+        )
+        assert ours[name].p_loo == pytest.approx(float(theirs[name].p), rel=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table = az.compare(theirs, round_to="none")
+    for row in loo.compare(ours):
+        expected = table.loc[row["name"]]
+        for key in ("elpd_diff", "dse", "subsampling_dse"):
+            assert row[key] == pytest.approx(float(expected[key]), rel=1e-8, abs=1e-10), key

@@ -7,9 +7,9 @@ standard errors of the truth, a coverage within four binomial standard errors.
 import numpy as np
 import pytest
 
-from analyses import ab_metrics
-from analyses.ab_data import _moments_of
-from analyses.ab_metrics import Metric, Priors
+from analyses.ab_test import metrics as ab_metrics
+from analyses.ab_test.data import _moments_of
+from analyses.ab_test.metrics import Metric, Priors
 
 PROB = 0.94
 

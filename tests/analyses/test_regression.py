@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analyses import regression as r
-from analyses.base import DataError, Settings
+from analyses.core.base import DataError, Settings
 from tests.analyses.agreement import assert_agree, combined_ess
 from tests.conftest import fetch_rows
 
@@ -158,7 +158,7 @@ def test_importance_sampling_agrees_with_nuts(monkeypatch):
     """The topic-share model by importance sampling and by NUTS (forced by a Pareto k limit
     no draws meet): every coefficient's mean within five combined Monte Carlo standard
     errors, and its HDI's width within 10%."""
-    from analyses import importance
+    from analyses.core import importance
 
     gen = generator()
     s = spec(target="share", features=FEATURES, count="messages")
@@ -170,13 +170,13 @@ def test_importance_sampling_agrees_with_nuts(monkeypatch):
     )
     settings = Settings(draws=500, tune=500, chains=2, cores=2, seed=5)
     fast = r.fit(s, data, settings)
-    assert fast.diagnostics["method"].startswith("Pareto-smoothed importance sampling")
+    assert fast.diagnostics.method.startswith("Pareto-smoothed importance sampling")
     monkeypatch.setattr(importance, "K_HAT_MAX", -np.inf)
     nuts = r.fit(s, data, settings)
-    assert nuts.diagnostics["method"] == "NUTS (PyMC)" and nuts.diagnostics["ok"]
+    assert nuts.diagnostics.method == "NUTS (PyMC)" and nuts.diagnostics.ok
     ess = combined_ess(fast, nuts)
-    for a, b in zip(fast.results["coefficients"], nuts.results["coefficients"], strict=True):
-        assert_agree(a, b, ess, a["name"])
+    for a, b in zip(fast.results.coefficients, nuts.results.coefficients, strict=True):
+        assert_agree(a, b, ess, a.name)
 
 
 @pytest.mark.slow
@@ -194,8 +194,8 @@ def test_coefficients_and_predictions_are_calibrated_over_simulated_data_sets(tm
         new.to_csv(tmp_path / "new.csv", index=False)
         data, _ = fetch_rows("regression", s, train, tmp_path, {"new.csv": tmp_path / "new.csv"})
         fit = r.fit(s, data, settings)
-        assert fit.diagnostics["ok"]
-        hdi = np.array([c["hdi"] for c in fit.results["coefficients"]])
+        assert fit.diagnostics.ok
+        hdi = np.array([c.hdi for c in fit.results.coefficients])
         coef_hits.extend((hdi[:, 0] <= truth) & (truth <= hdi[:, 1]))
         table = fit.tables["predictions"]
         pred_cover.append(
@@ -224,8 +224,8 @@ def test_known_errors_weight_rows_and_an_ordinary_regression_works_without_them(
         spec(target_error="err"), rows("regression", spec(target_error="err"), data)[0], settings
     )
     plain = r.fit(spec(), rows("regression", spec(), data)[0], settings)
-    a_err, a_plain = with_error.results["coefficients"][0], plain.results["coefficients"][0]
-    assert a_err["hdi"][0] < 0.5 < a_err["hdi"][1]
+    a_err, a_plain = with_error.results.coefficients[0], plain.results.coefficients[0]
+    assert a_err.hdi[0] < 0.5 < a_err.hdi[1]
     # Knowing which rows are precise gives a much narrower interval.
-    assert np.diff(a_err["hdi"])[0] < 0.5 * np.diff(a_plain["hdi"])[0]
-    assert with_error.results["sigma"]["hdi"][0] < 1 < with_error.results["sigma"]["hdi"][1]
+    assert np.diff(a_err.hdi)[0] < 0.5 * np.diff(a_plain.hdi)[0]
+    assert with_error.results.sigma.hdi[0] < 1 < with_error.results.sigma.hdi[1]

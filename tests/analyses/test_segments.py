@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from analyses import ab_metrics
-from analyses.ab_metrics import Metric
+from analyses.ab_test import metrics as ab_metrics
+from analyses.ab_test.metrics import Metric
 
 METRIC = Metric("buy", "purchase rate", "binary")
 
@@ -77,7 +77,7 @@ def test_hundreds_of_levels_are_all_kept():
 def test_many_levels_summarised_from_draws_agree_with_the_exact_mixture():
     """Beyond EXACT_LEVELS levels the pooled lifts come from posterior draws: each level's
     mean and HDI ends agree with the exact grid mixture within four Monte Carlo errors."""
-    from analyses import pooling
+    from analyses.core import pooling
 
     rng = np.random.default_rng(7)
     n_levels = ab_metrics.EXACT_LEVELS + 40

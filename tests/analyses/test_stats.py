@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analyses import stats
+from analyses.core import stats
 
 
 def test_hdi_of_normal_draws_matches_its_quantiles():

@@ -301,3 +301,60 @@ def test_parallel_runs_report_every_experiment_with_plain_log_lines(tmp_path):
     # Not a terminal (as under cron): one plain line per experiment, no progress bar.
     lines = [line for line in result.output.splitlines() if line.startswith("readout: [")]
     assert sorted(line[9:14] for line in lines) == ["[1/3]", "[2/3]", "[3/3]"]
+
+
+POOLED = """
+[[experiments]]
+name = "pooled"
+title = "Pooled"
+analysis = "hierarchical"
+data = "data/units.csv"
+unit = "creator"
+estimate = "estimate"
+std_error = "se"
+"""
+
+
+def test_recovery_compares_a_pooling_readout_with_the_true_effects(tmp_path):
+    """Any analysis that declares a recovery check gets one; the CLI knows none by name."""
+    rng = np.random.default_rng(3)
+    true = rng.normal(0.5, 0.4, 60)
+    se = rng.uniform(0.1, 1.0, 60)
+    (tmp_path / "data").mkdir()
+    creators = [f"c{i:03d}" for i in range(60)]
+    pd.DataFrame({"creator": creators, "estimate": rng.normal(true, se), "se": se}).to_csv(
+        tmp_path / "data" / "units.csv", index=False
+    )
+    pd.DataFrame({"creator": creators, "true_effect": true}).to_csv(
+        tmp_path / "truth.csv", index=False
+    )
+    config = tmp_path / "experiments.toml"
+    config.write_text(POOLED)
+    out = str(tmp_path / "reports")
+    assert invoke("run", "--config", str(config), "--output", out).exit_code == 0
+    result = invoke(
+        "recovery", "--config", str(config), "--output", out, "pooled",
+        "--truth", str(tmp_path / "truth.csv"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[2]: line.split() for line in result.output.splitlines()[2:]}
+    assert set(rows) == {"no", "complete", "hierarchical"}, result.output
+    # Pooling beats no pooling on these noisy estimates: a smaller mean squared error.
+    assert float(rows["hierarchical"][-3]) < float(rows["no"][-3])
+    missing = invoke(
+        "recovery", "--config", str(config), "--output", out, "pooled",
+        "--truth", str(tmp_path / "truth.csv"), "--truth-column", "effect",
+    )  # fmt: skip
+    assert missing.exit_code == 2 and "column 'effect' is missing" in missing.output
+
+
+def test_recovery_of_an_analysis_without_one_exits_2_naming_it(tmp_path):
+    config = project(tmp_path, [{"name": "signup", "file": "s.csv"}], {"s.csv": binary_frame()})
+    (tmp_path / "truth.csv").write_text("unit,true_effect\na,1\n")
+    result = CliRunner().invoke(
+        main,
+        ["recovery", "--config", str(config), "signup", "--truth", str(tmp_path / "truth.csv")],
+    )
+    assert result.exit_code == 2
+    assert "'signup' is an experiment of analysis ab_test" in result.output
+    assert "no recovery check" in result.output and "hierarchical" in result.output

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from readout import site, tree
+from readout import store
 from readout.cli import main
 from tests.readout.test_cli import binary_frame, project
 from tests.readout.test_email import Inbox, env, free_port
@@ -440,11 +440,10 @@ def test_two_email_runs_at_once_send_each_readout_once(mail_site):
 
 
 def test_a_run_killed_mid_send_is_not_sent_again_blindly(mail_site):
-    from readout import email as mail
 
     config, out = mail_site
-    folder = tree.latest(out, "signup")
-    (out / mail.SENT_LOG).write_text(
+    folder = store.latest(out, "signup")
+    (out / store.SENT_LOG).write_text(
         json.dumps({f"signup/{folder.name}": {"state": "sending", "started_at": "t"}})
     )
     inbox = Inbox()
@@ -465,10 +464,9 @@ def test_a_run_killed_mid_send_is_not_sent_again_blindly(mail_site):
 
 @pytest.mark.parametrize("damage", ["{not json", "[]", '{"x": 3}', "\x00\x01"])
 def test_a_damaged_sent_log_exits_2_naming_it(mail_site, damage):
-    from readout import email as mail
 
     config, out = mail_site
-    (out / mail.SENT_LOG).write_text(damage)
+    (out / store.SENT_LOG).write_text(damage)
     result = invoke("email", "--config", str(config), "--output", str(out), "--dry-run")
     assert_bad_input(result, ".sent.json", "delete it")
 
@@ -476,12 +474,12 @@ def test_a_damaged_sent_log_exits_2_naming_it(mail_site, damage):
 @pytest.mark.parametrize("damage", ["{not json", "[]", '{"x": 3}', "", "\x00\x01"])
 def test_a_damaged_status_file_is_rebuilt(mail_site, damage):
     config, out = mail_site
-    (out / site.STATUS_FILE).write_text(damage)
+    (out / store.STATUS).write_text(damage)
     result = invoke("run", "--config", str(config), "--output", str(out))
     assert result.exit_code == 0, result.output
-    status = json.loads((out / site.STATUS_FILE).read_text())
+    status = json.loads((out / store.STATUS).read_text())
     assert status["signup"]["code"] == 0
-    assert (out / f"{site.STATUS_FILE}.damaged").read_text() == damage
+    assert (out / f"{store.STATUS}.damaged").read_text() == damage
 
 
 def test_arm_names_with_line_breaks_never_reach_a_mail_header(tmp_path):
@@ -640,7 +638,7 @@ def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
 
 def _wait_for_staging(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    staging = out / tree.STAGING
+    staging = out / store.STAGING
     while time.monotonic() < deadline:
         if staging.is_dir() and any(staging.iterdir()):
             time.sleep(0.5)  # well inside the fit
@@ -665,11 +663,11 @@ def test_sigkill_mid_fit_keeps_the_old_readout_and_the_next_run_cleans_up(tmp_pa
     _wait_for_staging(out, killed)
     killed.send_signal(signal.SIGKILL)
     _finish(killed, 30)
-    assert any((out / tree.STAGING).iterdir())  # the dead run's leftovers
+    assert any((out / store.STAGING).iterdir())  # the dead run's leftovers
     assert _snapshot(folder) == before
     code, err = _finish(_start(config, out))
     assert code == 0, err
-    assert not any((out / tree.STAGING).iterdir())
+    assert not any((out / store.STAGING).iterdir())
     assert _snapshot(folder) == before  # unchanged data: nothing refitted
 
 
@@ -686,7 +684,7 @@ def test_sigterm_ends_the_run_cleanly_and_releases_the_lock(tmp_path):
     code, err = _finish(stopped, 60)
     assert code == 143, err
     assert "SIGTERM" in err and "Traceback" not in err
-    assert not any((out / tree.STAGING).iterdir())
+    assert not any((out / store.STAGING).iterdir())
     assert _snapshot(folder) == before
     # The lock is free: another run starts at once.
     from readout.runner import lock
@@ -696,17 +694,17 @@ def test_sigterm_ends_the_run_cleanly_and_releases_the_lock(tmp_path):
 
 def test_a_readout_moved_aside_by_a_killed_publish_is_put_back(tmp_path):
     out = tmp_path / "out"
-    final = tree.readout_folder(out, "exp", "2026-11-20")
+    final = store.readout_folder(out, "exp", "2026-11-20")
     final.mkdir(parents=True)
-    (final / tree.BUNDLE).write_text("{}")
-    staging = tree.staging_root(out)
+    (final / store.BUNDLE).write_text("{}")
+    staging = store.staging_root(out)
     staging.mkdir()
     # What publish_folder does before it is killed: the old readout moved aside ...
-    aside = staging / tree.trash_name(final)
+    aside = staging / store.trash_name(final)
     os.replace(final, aside)
     (staging / "exp-unfinished").mkdir()  # ... and the new one not yet in place.
-    assert tree.clean_staging(out) == ["exp/2026-11-20"]
-    assert (final / tree.BUNDLE).read_text() == "{}"
+    assert store.clean_staging(out) == ["exp/2026-11-20"]
+    assert (final / store.BUNDLE).read_text() == "{}"
     assert list(staging.iterdir()) == []
 
 

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from analyses import stats
+from analyses.core import stats
 from readout.cli import main
 from readout.config import load_config
 from readout.data import fetch_data
@@ -303,11 +303,11 @@ def test_exposures_after_an_explicit_cut_off_are_counted_but_no_fault(tmp_path):
     assert extras["units"] == before
     assert extras["excluded"]["exposed_future"] == len(tables["exposures"]) - before
     assert extras["cutoff"] == cutoff.isoformat()
-    from analyses.ab_data import load
-    from analyses.ab_test import _excluded
+    from analyses.ab_test import health
+    from analyses.ab_test.data import load
 
     data, _ = load(experiment.spec, loaded.fetched)
-    excluded = _excluded(data)
+    excluded = health.excluded(data)
     assert excluded["ok"] and excluded["share"] == 0.0 and excluded["units"] == 0
     assert excluded["later"] == len(tables["exposures"]) - before
     assert excluded["assigned"] == before
@@ -823,7 +823,7 @@ def test_yes_no_answers_where_numbers_are_measured_exit_2(tmp_path, words):
 
 
 def test_a_segment_level_whose_control_is_0_says_so_not_too_few():
-    from analyses.ab_metrics import Metric, segment_rows
+    from analyses.ab_test.metrics import Metric, segment_rows
 
     def arm(n, x):
         return {"units": n, "n": n, "sum": x, "sum2": x}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from readout import files, publish
+from readout import files, publish, store
 from readout.cli import main
 from tests.readout.test_cli import binary_frame, project
 from tests.readout.test_email import env, free_port
@@ -42,7 +42,7 @@ def snapshot(folder: Path) -> dict[str, str]:
     found = {}
     for path in sorted(folder.rglob("*")):
         key = str(path.relative_to(folder))
-        if {publish.PUBLISH_LOCK, publish.MARKER_FOLDER} & set(path.parts):
+        if {store.PUBLISH_LOCK, store.MARKER_FOLDER} & set(path.parts):
             continue
         if path.is_symlink():
             found[key] = "-> " + os.readlink(path)
@@ -150,7 +150,7 @@ def test_a_users_folder_is_never_replaced(site, tmp_path, through_link):
         dest.symlink_to(mine)
     before = snapshot(mine)
     result = publish_to(config, out, str(dest))
-    assert_refused(result, str(dest), "readout did not publish", publish.MARKER)
+    assert_refused(result, str(dest), "readout did not publish", store.SITE_MARKER)
     assert snapshot(mine) == before
 
 
@@ -159,7 +159,7 @@ def test_an_empty_folder_or_a_site_readout_published_is_replaced(site, tmp_path)
     dest = tmp_path / "www"
     dest.mkdir()
     assert publish_to(config, out, str(dest)).exit_code == 0
-    assert (dest / publish.MARKER).is_file() and (dest / "index.html").is_file()
+    assert (dest / store.SITE_MARKER).is_file() and (dest / "index.html").is_file()
     # Not published: working files, the outbox, the Quarto project.
     assert not list(dest.glob(".*"))
     assert not (dest / "outbox").exists() and not (dest / "quarto").exists()
@@ -219,7 +219,7 @@ def test_rsync_publishes_the_marker_and_replaces_only_its_own_site(site, tmp_pat
     first = publish_to(config, out, dest, env=remote_shell)
     assert first.exit_code == 0, first.output
     www = tmp_path / "www"
-    assert (www / publish.MARKER).is_file() and (www / "signup" / "2026-11-21").is_dir()
+    assert (www / store.SITE_MARKER).is_file() and (www / "signup" / "2026-11-21").is_dir()
     assert not list(www.glob(".*")) and not (www / "outbox").exists()
     assert not (www / "quarto").exists()
     assert publish_to(config, out, dest, env=remote_shell).exit_code == 0
@@ -284,7 +284,7 @@ def _command(step: str, config: Path, out: Path) -> list[str]:
 
 
 def leftovers(out: Path) -> list[str]:
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if files.is_temporary(p.name))
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if store.is_temporary(p.name))
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +329,7 @@ def test_a_run_killed_mid_write_leaves_nothing_the_next_run_does_not_clear(
     # Nothing half-written is published, emailed or listed on the site meanwhile.
     published = tmp_path / "www"
     assert publish_to(config, out, str(published)).exit_code == 0
-    assert not [p for p in published.rglob("*") if files.is_temporary(p.name)]
+    assert not [p for p in published.rglob("*") if store.is_temporary(p.name)]
     result = invoke(*_command(then, config, out))
     assert result.exit_code == 0, result.output
     assert leftovers(out) == []

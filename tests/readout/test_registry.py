@@ -1,14 +1,17 @@
 """Every analysis has everything it needs, found by its name; the suite names what is missing."""
 
+import ast
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from analyses.base import Analysis, Tone
+from analyses.core.base import Analysis, Tone
+from analyses.core.results import Decision, Results
 from readout import registry, wording
 
+ANALYSES = Path(__file__).resolve().parents[2] / "analyses"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
 SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / "test_wording.ambr"
 NAMES = registry.available()
@@ -21,9 +24,33 @@ def fixture_bundles() -> dict[str, list[str]]:
     return found
 
 
-def test_the_registry_lists_the_four_analyses_and_no_helper_module():
-    assert NAMES == ["ab_test", "hierarchical", "mixture", "regression"]
-    for helper in ("base", "stats", "figures", "formats", "inputs", "pooling", "conjugate"):
+def declared_in_source() -> list[str]:
+    """The packages (and one-file modules) under analyses/ whose source declares ``ANALYSIS``.
+
+    Read from the files, not from the registry: an analysis the registry missed, or a helper
+    it mistook for one, shows up here.
+    """
+    found = []
+    for path in sorted(ANALYSES.iterdir()):
+        source = path / "__init__.py" if path.is_dir() else path
+        if path.name.startswith("_") or source.suffix != ".py" or not source.is_file():
+            continue
+        tree = ast.parse(source.read_text())
+        if any(
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "ANALYSIS" for t in node.targets)
+            for node in tree.body
+        ):
+            found.append(path.stem)
+    return found
+
+
+def test_the_registry_lists_every_declared_analysis_and_no_helper_module():
+    assert NAMES == declared_in_source()
+    assert NAMES, "analyses/ declares no analysis"
+    helpers = [p.stem for p in (ANALYSES / "core").glob("*.py")] + ["core"]
+    assert "base" in helpers and "stats" in helpers
+    for helper in helpers:
         assert helper not in NAMES
 
 
@@ -41,16 +68,28 @@ def test_each_analysis_declares_a_complete_contract(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_each_analysis_types_its_results_in_its_own_package(name):
+    analysis = registry.get(name)
+    for model in (analysis.results, analysis.decision):
+        # In the analysis's package (or, for a flat one-module analysis, a module named for it).
+        assert model.__module__.startswith((f"analyses.{name}.", f"analyses.{name}_")), (
+            f"analyses/{name}/results.py must declare {model.__name__} (the typed results)"
+        )
+    assert issubclass(analysis.results, Results) and issubclass(analysis.decision, Decision)
+    assert analysis.bundle.model_fields["analysis"].annotation.__args__ == (name,)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_each_analysis_has_a_wording_module_with_every_piece(name):
     words = wording.module(name)
     missing = [piece for piece in wording.REQUIRED if not hasattr(words, piece)]
-    assert not missing, f"readout/wording/{name}.py lacks {missing}"
+    assert not missing, f"readout/wording/{name}/ lacks {missing}"
     analysis = registry.get(name)
     assert set(words.VERDICT_LABELS) == set(analysis.verdicts), (
-        f"readout/wording/{name}.py VERDICT_LABELS must label exactly {sorted(analysis.verdicts)}"
+        f"readout/wording/{name}/ VERDICT_LABELS must label exactly {sorted(analysis.verdicts)}"
     )
     assert set(words.WARNINGS) == set(analysis.warning_codes), (
-        f"readout/wording/{name}.py WARNINGS must word exactly {list(analysis.warning_codes)}"
+        f"readout/wording/{name}/ WARNINGS must word exactly {list(analysis.warning_codes)}"
     )
 
 

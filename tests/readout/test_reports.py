@@ -249,7 +249,7 @@ def test_render_rebuilds_reports_from_bundles_without_refitting(site, tmp_path):
 def test_captions_come_from_the_wording_at_render_time(site, monkeypatch):
     """A bundle holds numbers only; a wording change shows after `readout render`."""
     from readout import render
-    from readout.wording import ab_test as words
+    from readout.wording.ab_test import words
 
     folder = site / "signup-page/2026-11-20"
     data = json.loads((folder / "bundle.json").read_text())

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from analyses.formats import prob
+from analyses.core.formats import prob
 from readout.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

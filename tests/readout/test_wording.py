@@ -148,7 +148,7 @@ def test_since_last_names_a_new_analysis_version_instead_of_monte_carlo_noise():
 
 
 def test_the_student_t_model_says_how_its_posterior_was_computed():
-    from readout.wording.ab_model import prior_sentences
+    from readout.wording.ab_test.model import prior_sentences
 
     bundle = copy.deepcopy(load("income-spend"))
     bundle["prior"] = {"kind": "studentt", "mu_mean": 11.5, "mu_sd": 1.2, "sigma_sd": 1.2}
@@ -162,13 +162,14 @@ def test_the_student_t_model_says_how_its_posterior_was_computed():
 
 
 def test_the_glossary_explains_the_check_that_was_made():
+    from readout.bundle import typed
     from readout.wording.common import glossary
 
     bundle = copy.deepcopy(load("income-spend"))
-    terms = dict(glossary(bundle, {}))
+    terms = dict(glossary(typed(bundle), {}))
     assert "R-hat / ESS" in terms and "Pareto k / ESS" not in terms
     bundle["diagnostics"] |= {"pareto_k": 0.1, "pareto_k_limit": 0.7}
-    terms = dict(glossary(bundle, {}))
+    terms = dict(glossary(typed(bundle), {}))
     assert "Pareto k at most 0.7" in terms["Pareto k / ESS"] and "R-hat / ESS" not in terms
 
 

@@ -1,0 +1,192 @@
+"""How long until a decision: the chance that more data settle an undecided A/B test.
+
+At the traffic seen so far (units per day, from the first-exposure times), each simulation
+
+1. draws every arm's true value from its current posterior,
+2. simulates the mean of the data the next ``h`` days would bring (normal, with the spread per
+   unit implied by the current posterior: ``sd(value) * sqrt(n)``),
+3. updates each arm's posterior with those data (a normal approximation of the exact update),
+4. applies the readout's own decision rule to the updated comparisons.
+
+The share of simulations that reach a verdict other than "keep collecting" is the chance of a
+clear answer within ``h`` days. This is the posterior predictive distribution of the future
+verdict: the chance is calibrated when the model is right (checked on simulated experiments in
+the tests). Only the primary metric is forecast; guardrails can still hold a ship back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from analyses.ab_test.data import ArmData
+from analyses.ab_test.decide import decide_comparisons
+from analyses.ab_test.spec import Spec
+from analyses.core import stats
+from analyses.core.base import Settings
+
+HORIZONS = (7, 14, 28)
+SIMULATIONS = 2000
+SECONDS_PER_DAY = 86_400.0
+#: Less than this much exposure history gives no trustworthy rate of new units.
+MIN_DAYS = 1.0
+
+
+def traffic(first: float, last: float, units: int) -> dict[str, Any] | None:
+    """Units per day between the first and the last exposure (epoch seconds)."""
+    if not (np.isfinite(first) and np.isfinite(last)) or units <= 0:
+        return None
+    days = (last - first) / SECONDS_PER_DAY
+    if days < MIN_DAYS:
+        return None
+    return {"units_per_day": units / days, "days": days, "first": first, "last": last}
+
+
+def normal_comparison(
+    arm: str,
+    vs: str,
+    control: tuple[np.ndarray, np.ndarray],
+    treatment: tuple[np.ndarray, np.ndarray],
+    direction: float,
+    prob: float,
+) -> dict[str, np.ndarray | str]:
+    """A comparison's decision numbers when both arms' values are normal (arrays of them).
+
+    ``prob_better`` is P(direction * (t - c) > 0); the relative lift's interval is the delta
+    method's; the expected loss E[max(direction * (c - t), 0)] is the normal's closed form.
+    """
+    from scipy.special import ndtr, ndtri
+
+    (mc, sc), (mt, st) = control, treatment
+    mu, sd = direction * (mt - mc), np.hypot(st, sc)
+    z = mu / sd
+    density = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+    loss = sd * density - mu * ndtr(-z)
+    rel = mt / mc - 1
+    rel_sd = np.sqrt(st**2 / mc**2 + mt**2 * sc**2 / mc**4)
+    half = ndtri(0.5 + prob / 2) * rel_sd
+    return {
+        "arm": arm,
+        "vs": vs,
+        "prob_better": ndtr(z),
+        "expected_loss_rel": loss / np.abs(mc),
+        "low": rel - half,
+        "high": rel + half,
+    }
+
+
+def forecast(
+    draws: dict[str, dict[str, np.ndarray]],
+    units: dict[str, float],
+    arms: list[str],
+    direction: float,
+    rate: float,
+    prob: float,
+    verdict_of: Callable[[list[dict[str, Any]]], str],
+    rng: np.random.Generator,
+    horizons: tuple[int, ...] = HORIZONS,
+    simulations: int = SIMULATIONS,
+) -> list[dict[str, Any]]:
+    """Per horizon (days): the chance of each verdict after that much more data.
+
+    ``verdict_of`` is the readout's decision rule applied to a list of comparisons (dicts with
+    ``arm``, ``prob_better``, ``lift_rel.hdi`` and ``expected_loss_rel``).
+    """
+    total = sum(units[a] for a in arms)
+    post = {}
+    for a in arms:
+        value = draws[a]["value"]
+        mean, sd = float(np.mean(value)), float(np.std(value))
+        post[a] = (value, mean, sd, sd * np.sqrt(units[a]))
+    out = []
+    for days in horizons:
+        updated = {}
+        for a in arms:
+            value, mean, sd, per_unit = post[a]
+            n_future = rate * days * units[a] / total
+            truth = value[rng.integers(value.size, size=simulations)]
+            seen = truth + per_unit / np.sqrt(n_future) * rng.standard_normal(simulations)
+            precision = 1 / sd**2 + n_future / per_unit**2
+            new_mean = (mean / sd**2 + seen * n_future / per_unit**2) / precision
+            updated[a] = (new_mean, np.full(simulations, 1 / np.sqrt(precision)))
+        comparisons = [
+            normal_comparison(a, arms[0], updated[arms[0]], updated[a], direction, prob)
+            for a in arms[1:]
+        ]
+        verdicts = [
+            verdict_of(
+                [
+                    {
+                        "arm": c["arm"],
+                        "prob_better": float(c["prob_better"][i]),
+                        "expected_loss_rel": float(c["expected_loss_rel"][i]),
+                        "lift_rel": {"hdi": [float(c["low"][i]), float(c["high"][i])]},
+                    }
+                    for c in comparisons
+                ]
+            )
+            for i in range(simulations)
+        ]
+        counts = {v: verdicts.count(v) / simulations for v in sorted(set(verdicts))}
+        out.append(
+            {
+                "days": days,
+                "units": float(rate * days),
+                "prob_decision": 1.0 - counts.get("keep_collecting", 0.0),
+                "verdicts": counts,
+            }
+        )
+    return out
+
+
+def forecast_primary(
+    spec: Spec, data: ArmData, draws: dict, primary: dict, settings: Settings
+) -> dict[str, Any] | None:
+    """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
+
+    Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
+    expected loss of stopping now and keeping the control (relative to the control's value; that
+    of shipping is the comparison's own ``expected_loss_rel``).
+    """
+    if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
+        return None
+    if any(c["lift_rel"] is None for c in primary["comparisons"]):
+        return None  # the forecast simulates relative lifts; a control at 0 has none
+    exposures = data.exposures or {}
+    rate = traffic(
+        exposures.get("first_exposure", float("nan")),
+        exposures.get("last_exposure", float("nan")),
+        exposures.get("units", 0) - exposures.get("multiple_arms", 0),
+    )
+    if rate is None:
+        return None
+    metric = data.metrics[0]
+    units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
+
+    def verdict_of(comparisons: list[dict[str, Any]]) -> str:
+        return decide_comparisons(comparisons, spec.decision, False, metric.higher_is_better)[
+            "verdict"
+        ]
+
+    rng = np.random.default_rng(settings.seed + 2)
+    horizons = forecast(
+        draws,
+        units,
+        data.arms,
+        metric.direction,
+        rate["units_per_day"],
+        settings.ci_prob,
+        verdict_of,
+        rng,
+    )
+    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
+    c, t = draws[data.arms[0]]["value"], draws[headline["arm"]]["value"]
+    d = metric.direction
+    return {
+        **rate,
+        "horizons": horizons,
+        "loss_keep": stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
+        "simulations": SIMULATIONS,
+    }

@@ -1,0 +1,377 @@
+"""The typed results of an A/B readout: arms, comparisons, metrics, checks, segments, verdict.
+
+The bundle's A/B part, one frozen model per shape (:mod:`analyses.core.results`); its JSON
+Schema is generated from them. Fields an older readout did not write yet are optional
+(``MISSING``), so every readout ever written still validates and renders.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import MISSING, Field
+
+from analyses.core.results import (
+    Decision,
+    Diagnostics,
+    Estimate,
+    Interval,
+    Prob,
+    Record,
+    Results,
+    Summary,
+    bundle_model,
+)
+
+#: Every verdict an A/B readout can reach: randomised, observational, A/A.
+Verdict = Literal[
+    "ship",
+    "keep_control",
+    "keep_collecting",
+    "no_difference",
+    "withheld",
+    "higher",
+    "lower",
+    "unclear",
+    "aa_passed",
+    "aa_failed",
+]
+#: How a metric reads: the verdict of the primary, the status of the others.
+Status = Literal[
+    "ship",
+    "keep_control",
+    "keep_collecting",
+    "no_difference",
+    "higher",
+    "lower",
+    "unclear",
+    "better",
+    "worse",
+    "harm",
+    "ok",
+]
+Kind = Literal["binary", "continuous", "count", "log", "lognormal", "revenue", "ratio", "quantile"]
+
+
+class Test(Record):
+    """The traditional test of a treatment against the control, with its 95% interval."""
+
+    test: str
+    #: ``None`` where it is infinite (no spread at all and different means).
+    statistic: float | None
+    p_value: Prob
+    estimate: float
+    ci: Interval
+    ci_prob: float
+    #: ``absolute`` (the difference), or ``log`` (of the logs).
+    scale: Literal["absolute", "log"] | MISSING = MISSING
+
+
+class HeadlineTest(Test):
+    """The traditional test of the headline comparison."""
+
+    arm: str
+    vs: str
+
+
+class Arm(Record):
+    """One arm's value of a metric."""
+
+    name: str
+    n: int = Field(ge=1)
+    #: The value computed from the data alone.
+    observed: float
+    mean: float
+    hdi: Interval
+    #: With more than two arms: the chance this arm is the best.
+    prob_best: Prob | MISSING = MISSING
+
+
+class Comparison(Record):
+    """A treatment against the control, in the metric's good direction."""
+
+    arm: str
+    vs: str
+    prob_better: Prob
+    expected_loss: float = Field(ge=0)
+    #: Relative to the control's value (infinite when the control's mean is 0).
+    expected_loss_rel: float
+    lift_abs: Summary
+    #: ``None`` where a relative lift is not defined (a control at 0).
+    lift_rel: Summary | None
+    #: Of the logs (``log_transform``).
+    lift_log: Summary | MISSING = MISSING
+    #: With a ROPE: the chance the lift beats it, and that it lies inside it.
+    prob_meaningful: Prob | MISSING = MISSING
+    prob_in_rope: Prob | MISSING = MISSING
+    #: A guardrail: the chance of harm beyond its tolerance.
+    prob_harm: Prob | MISSING = MISSING
+    frequentist: Test | MISSING = MISSING
+
+
+class BetaPrior(Record):
+    """A conversion rate's Beta prior."""
+
+    kind: Literal["beta"]
+    alpha: float
+    beta: float
+
+
+class NormalPrior(Record):
+    """A mean's normal-inverse-gamma prior (on the log scale for ``scale = "log"``)."""
+
+    kind: Literal["normal"]
+    scale: Literal["log"] | MISSING = MISSING
+    mu_mean: float
+    mu_sd: float
+    sigma: float | None
+    kappa: float
+    alpha: float
+    beta: float
+
+
+class DeltaPrior(Record):
+    """A ratio: the delta method, no prior."""
+
+    kind: Literal["delta"]
+
+
+class StudentTPrior(Record):
+    """The Student-t model's priors, scaled to the data."""
+
+    kind: Literal["studentt"]
+    mu_mean: float
+    mu_sd: float
+    sigma_sd: float
+    nu_rate: float
+
+
+Prior = Annotated[BetaPrior | NormalPrior | DeltaPrior | StudentTPrior, Field(discriminator="kind")]
+
+
+class Part(Record):
+    """One part of revenue per unit (who paid, or what payers spent) in both arms."""
+
+    control: Summary
+    treatment: Summary
+    lift_rel: Summary
+    prob_higher: Prob
+
+
+class RevenueParts(Record):
+    """Revenue's two parts compared for one treatment."""
+
+    arm: str
+    vs: str
+    paying: Part
+    per_payer: Part
+
+
+class Metric(Record):
+    """One metric of the experiment: its arms, comparisons, prior and status."""
+
+    name: str
+    label: str
+    role: Literal["primary", "secondary", "guardrail"]
+    kind: Kind
+    higher_is_better: bool
+    tolerated_harm: float
+    value_prefix: str
+    value_suffix: str
+    method: str
+    arms: tuple[Arm, ...] = Field(min_length=2)
+    comparisons: tuple[Comparison, ...] = Field(min_length=1)
+    prior: Prior
+    #: How much the prior narrows the arms' values (near 0: the data decide).
+    prior_influence: float | None
+    status: Status
+    #: CUPED: the share of variance the covariate removed, its slope, the plain comparisons.
+    variance_reduction: Prob | MISSING = MISSING
+    covariate_slope: float | MISSING = MISSING
+    unadjusted: tuple[Comparison, ...] | MISSING = MISSING
+    parts: tuple[RevenueParts, ...] | MISSING = MISSING
+
+
+class SampleRatio(Record):
+    """The sample-ratio check, with how many units each arm lacks against the plan."""
+
+    p_value: Prob | None
+    ok: bool
+    applicable: bool | MISSING = MISSING
+    alpha: float | MISSING = MISSING
+    observed: tuple[int, ...] | MISSING = MISSING
+    expected: tuple[float, ...] | MISSING = MISSING
+    expected_split: tuple[float, ...] | MISSING = MISSING
+    missing: tuple[int, ...] | MISSING = MISSING
+    #: A conversion metric: the lift if the missing units had all converted, or none.
+    worst_case_lift: Interval | MISSING = MISSING
+
+
+class Exposures(Record):
+    """Units exposed to more than one arm."""
+
+    units: int = Field(ge=0)
+    multiple_arms: int = Field(ge=0)
+    share: Prob
+    limit: Prob
+    ok: bool
+
+
+class Reasons(Record):
+    """Why assigned units were left out, counted."""
+
+    unit_missing: int = Field(ge=0)
+    arm_missing: int = Field(ge=0)
+    exposed_missing: int = Field(ge=0)
+    exposed_future: int = Field(ge=0)
+
+
+class EventsLeftOut(Record):
+    """A metric's events left out: without a unit, or without a time."""
+
+    metric: str
+    unit_missing: int = Field(ge=0)
+    ts_missing: int = Field(ge=0)
+    events: int = Field(ge=0)
+    share: Prob
+
+
+class Excluded(Record):
+    """What a warehouse query left out and why: a health check with its size."""
+
+    units: int = Field(ge=0)
+    assigned: int = Field(ge=0)
+    share: Prob
+    limit: Prob
+    ok: bool
+    reasons: Reasons
+    cutoff: str | None = MISSING
+    later: int | MISSING = Field(MISSING, ge=0)
+    events: tuple[EventsLeftOut, ...]
+
+
+class Horizon(Record):
+    """The chance of each verdict after some more days of the same traffic."""
+
+    days: int
+    units: float
+    prob_decision: Prob
+    verdicts: dict[str, Prob]
+
+
+class Forecast(Record):
+    """Days to a decision, at the exposure rate in the data."""
+
+    units_per_day: float = Field(gt=0)
+    days: float
+    first: float
+    last: float
+    horizons: tuple[Horizon, ...]
+    #: The expected loss of stopping now and keeping the control (relative to it).
+    loss_keep: float
+    simulations: int
+
+
+class Segment(Record):
+    """One level of a segment: its own lift and the lift pooled across the levels."""
+
+    metric: str
+    segment: str
+    level: str
+    n: int
+    #: ``None`` where the level has no lift of its own (``no_own`` says why).
+    own: Summary | None
+    no_own: Literal["few_units", "control_zero"] | MISSING = MISSING
+    own_se: float | None
+    pooled: Summary
+    prob_positive: Prob
+    shrinkage: Prob
+    few_units: bool
+
+
+class SegmentSpread(Record):
+    """How much a segment's levels really differ: the spread of their true lifts."""
+
+    metric: str
+    segment: str
+    levels: int
+    few_units_below: int
+    sigma: Estimate
+    overall: Estimate
+
+
+class Sensitivity(Record):
+    """The primary metric's verdict under a flat or a sceptical prior."""
+
+    prior: Literal["flat", "sceptical"]
+    scale: float | None
+    verdict: Verdict
+    arm: str
+    prob_better: Prob
+    lift_rel: Summary | None
+    lift_abs: Summary | MISSING = MISSING
+
+
+class AbResults(Results):
+    """The results an A/B readout adds to its bundle (the primary metric's at the top)."""
+
+    mode: Literal["warehouse", "file"]
+    metric_type: Kind
+    log_transform: bool
+    robust: bool
+    observational: bool
+    aa_test: bool
+    unit_label: str
+    control: str
+    arm_labels: dict[str, str]
+    value_label: str
+    prior: Prior
+    prior_influence: float | None
+    arms: tuple[Arm, ...] = Field(min_length=2)
+    comparisons: tuple[Comparison, ...] = Field(min_length=1)
+    #: The arm the headline comparison is about.
+    primary: str
+    srm: SampleRatio
+    exposures: Exposures | None
+    excluded: Excluded | None | MISSING = MISSING
+    frequentist: HeadlineTest
+    metrics: tuple[Metric, ...] = Field(min_length=1)
+    segments: tuple[Segment, ...]
+    segment_spread: tuple[SegmentSpread, ...] | MISSING = MISSING
+    #: The primary metric's verdict under other priors (not for the Student-t model).
+    sensitivity: tuple[Sensitivity, ...] | MISSING = MISSING
+    forecast: Forecast | None | MISSING = MISSING
+
+
+class Thresholds(Record):
+    """The decision's thresholds, as the config set them."""
+
+    min_prob_better: float
+    max_expected_loss: float
+    rope: float | None
+
+
+class AbDecision(Decision):
+    """The verdict of an A/B readout and the numbers behind it."""
+
+    verdict: Verdict
+    #: The arm it is about (``None``: none, e.g. keep the control).
+    arm: str | None = MISSING
+    #: The metric that decided: the primary, or a guardrail that stopped a ship.
+    deciding_metric: str | None = MISSING
+    prob_better: Prob | MISSING = MISSING
+    lift_rel_hdi: Interval | None | MISSING = MISSING
+    expected_loss_rel: float | MISSING = MISSING
+    thresholds: Thresholds
+    #: ``no_difference`` and A/A tests: the widest end of the lifts' intervals.
+    widest: float | MISSING = MISSING
+    #: A withheld verdict: the checks that failed.
+    failed_checks: tuple[Literal["srm", "exposures", "excluded", "diagnostics"], ...] | MISSING = (
+        MISSING
+    )
+    #: A guardrail that stopped a ship.
+    prob_harm: Prob | MISSING = MISSING
+    tolerated_harm: float | MISSING = MISSING
+
+
+AbBundle = bundle_model("ab_test", AbResults, AbDecision, Diagnostics)

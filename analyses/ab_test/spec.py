@@ -1,0 +1,142 @@
+"""The config keys of an ``ab_test`` experiment.
+
+A leaf module: it imports no other module of the A/B package, so every one of them can
+import :class:`Spec`, :class:`Decision` and :class:`Priors` without an import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from analyses.core.base import BaseSpec
+from analyses.core.inputs import MetricSpec
+
+#: Columns the experiment's query makes of its own: no metric or segment may take their names.
+QUERY_COLUMNS = (
+    "unit",
+    "arm",
+    "exposed_at",
+    "n",
+    "n_arms",
+    "multi",
+    "exposed_first",
+    "exposed_last",
+)
+
+
+class Decision(BaseModel):
+    """Thresholds of the verdict.
+
+    The default ``min_prob_better`` of 0.97 makes "ship" coincide with the lower end of a
+    94% interval of the lift lying above zero, so the verdict agrees with the interval shown.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_prob_better: float = Field(0.97, gt=0.5, lt=1.0)
+    max_expected_loss: float = Field(0.005, ge=0.0)
+    rope: float | None = Field(None, gt=0.0, lt=1.0)
+
+
+class Priors(BaseModel):
+    """Prior settings; ``None`` means scaled to the pooled data (stated in the report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(1.0, gt=0.0)
+    beta: float = Field(1.0, gt=0.0)
+    mu_mean: float | None = None
+    mu_sd: float | None = Field(None, gt=0.0)
+    sigma: float | None = Field(None, gt=0.0)
+    nu_rate: float = Field(0.1, gt=0.0)
+
+
+class Spec(BaseSpec):
+    """Config keys of an ``ab_test`` experiment (a data file, or a warehouse)."""
+
+    analysis: Literal["ab_test"]
+    control: str | int
+    group: str | None = None
+    metric: str | None = None
+    metric_type: Literal["binary", "continuous"] | None = None
+    log_transform: bool = False
+    robust: bool = False
+    assignments: str | None = Field(None, min_length=1)
+    metrics: list[MetricSpec] = []
+    segments: list[str] = []
+    observational: bool = False
+    aa_test: bool = False
+    expected_split: dict[str, float] | None = None
+    metric_label: str | None = None
+    unit_label: str = Field("user", min_length=1)
+    arm_labels: dict[str, str] = {}
+    value_prefix: str = ""
+    value_suffix: str = ""
+    decision: Decision = Decision()
+    priors: Priors = Priors()
+
+    @model_validator(mode="after")
+    def _one_input(self) -> Spec:
+        if self.data is not None:
+            missing = [k for k in ("group", "metric", "metric_type") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a data file needs {', '.join(missing)} (the columns to compare)")
+            if self.assignments or self.metrics:
+                raise ValueError(
+                    "give either data (a file) or source, assignments and [[experiments.metrics]]"
+                )
+            if self.log_transform and self.metric_type != "continuous":
+                raise ValueError('log_transform needs metric_type = "continuous"')
+            if self.robust and self.metric_type != "continuous":
+                raise ValueError('robust needs metric_type = "continuous"')
+            if self.robust and self.segments:
+                raise ValueError("segments cannot be used with robust = true")
+        else:
+            if not self.assignments or not self.metrics:
+                raise ValueError(
+                    "a warehouse experiment needs assignments and at least one "
+                    "[[experiments.metrics]] (or give data = a file)"
+                )
+            if any(getattr(self, k) is not None for k in ("group", "metric", "metric_type")):
+                raise ValueError("group, metric and metric_type are for a data file")
+            if self.robust or self.log_transform:
+                raise ValueError("robust and log_transform are for a data file")
+            names = [m.name for m in self.metrics]
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise ValueError(
+                        f"two metrics are named '{name}' ([[experiments.metrics]] "
+                        f"#{names.index(name) + 1} and #{i + 1}): give each a unique name"
+                    )
+            clash = [n for n in names if n in (*QUERY_COLUMNS, *self.segments) or "__" in n]
+            if clash:
+                raise ValueError(
+                    f"metric name '{clash[0]}' is taken by a column of the experiment's query "
+                    f"({', '.join(QUERY_COLUMNS)}, the segments) or holds '__': rename it"
+                )
+            twice = [s for i, s in enumerate(self.segments) if s in self.segments[:i]]
+            if twice:
+                raise ValueError(f"segments lists '{twice[0]}' twice")
+            reserved = [s for s in self.segments if s in QUERY_COLUMNS]
+            if reserved:
+                raise ValueError(
+                    f"segments lists '{reserved[0]}', a name the experiment's query uses "
+                    f"({', '.join(QUERY_COLUMNS)}): name another column"
+                )
+            primary = [m.name for m in self.metrics if m.role == "primary"]
+            if len(primary) > 1 or (not primary and len(self.metrics) > 1):
+                raise ValueError('exactly one metric needs role = "primary"')
+        if self.aa_test and self.observational:
+            raise ValueError(
+                "an A/A test is randomised: aa_test and observational exclude each other"
+            )
+        if self.expected_split is not None and any(v <= 0 for v in self.expected_split.values()):
+            raise ValueError("every share in expected_split must be above zero")
+        return self
+
+    @property
+    def warehouse(self) -> bool:
+        """Whether the experiment is read from a warehouse (assignments and metrics)."""
+        return self.data is None

@@ -1,0 +1,137 @@
+"""What every analysis's figures share: the palette, interval labels, density curves.
+
+Labels quote the interval with :func:`analyses.core.formats.ci_label` and probabilities with
+:func:`analyses.core.formats.prob`, the same rules the prose follows. matplotlib is imported
+when a figure is drawn, never when a config is checked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from analyses.core.formats import ci_label, prob
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["PALETTE", "ci_label", "density", "new_figure", "prob", "tidy"]
+
+#: Colours in order of use: the control (grey) first, then the treatments and groups.
+PALETTE = ("#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16")
+
+
+def colour(i: int, skip_grey: bool = False) -> str:
+    """The ``i``-th colour of the palette (optionally skipping the control's grey)."""
+    offset = 1 if skip_grey else 0
+    return PALETTE[offset + i % (len(PALETTE) - offset)]
+
+
+def pyplot():
+    """pyplot, drawing off-screen, with text shown as written.
+
+    Labels quote arm, unit and metric names from the data and the config: ``$`` there is a
+    price, not mathematics, so matplotlib's math parser is off.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(width: float = 7.0, height: float = 3.2) -> tuple[Figure, Axes]:
+    """A figure and its axes, drawn off-screen."""
+    return pyplot().subplots(figsize=(width, height))
+
+
+def new_grid(rows: int, cols: int, width: float, height: float):
+    """A figure with a grid of axes (always two-dimensional), drawn off-screen."""
+    return pyplot().subplots(rows, cols, figsize=(width, height), squeeze=False)
+
+
+def tidy(ax: Axes, keep_left: bool = False, legend: bool = False) -> None:
+    """Remove the chart junk every readout figure leaves out."""
+    spines = ["top", "right"] if keep_left else ["top", "right", "left"]
+    ax.spines[spines].set_visible(False)
+    if not keep_left:
+        ax.set_yticks([])
+    if legend:
+        ax.legend(frameon=False, fontsize=8)
+
+
+def kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Gaussian kernel density of ``draws`` on ``grid``, Scott's bandwidth.
+
+    What ``scipy.stats.gaussian_kde`` computes for one dimension, without importing
+    ``scipy.stats`` (most of a second) to draw a curve.
+    """
+    import numpy as np
+
+    draws = np.asarray(draws, dtype=float)
+    bandwidth = draws.std(ddof=1) * draws.size ** (-1 / 5)
+    z = (grid[:, None] - draws[None, :]) / bandwidth
+    return np.exp(-0.5 * z**2).sum(axis=1) / (draws.size * bandwidth * np.sqrt(2 * np.pi))
+
+
+def density(
+    ax: Axes, draws: np.ndarray, interval: list[float], color: str, label: str | None
+) -> None:
+    """A kernel density of posterior draws with its interval shaded."""
+    import numpy as np
+
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[:: max(1, draws.size // 4000)]
+    grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)
+    if np.ptp(draws) == 0:
+        ax.axvline(draws[0], color=color, lw=1.8, label=label)
+        return
+    dens = kde(draws, grid)
+    ax.plot(grid, dens, color=color, lw=1.8, label=label)
+    inside = (grid >= interval[0]) & (grid <= interval[1])
+    ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
+
+
+def label_points(ax: Axes, points: list[tuple[float, float, str]], gap: float = 9.0) -> None:
+    """Name points without the names overlapping.
+
+    Each label starts just above and right of its point; labels closer than ``gap`` points
+    (typographic) to a neighbour are pushed apart vertically, with a thin line back to the
+    point when moved. Call after the axes' limits are final.
+    """
+    if not points:
+        return
+    fig = ax.figure
+    to_pt = 72.0 / fig.dpi
+    xy = [ax.transData.transform((x, y)) for x, y, _ in points]
+    order = sorted(range(len(points)), key=lambda i: (xy[i][1], xy[i][0]))
+    placed: list[tuple[float, float, float]] = []  # x, y (points), label width estimate
+    offsets: dict[int, float] = {}
+    for i in order:
+        x, y = xy[i][0] * to_pt, xy[i][1] * to_pt + 4
+        width = 4.2 * len(points[i][2])
+        for px, py, pw in placed:
+            if abs(py - y) < gap and x < px + pw + 4 and px < x + width + 4:
+                y = py + gap
+        placed.append((x, y, width))
+        offsets[i] = y - xy[i][1] * to_pt
+    for i, (x, y, text) in enumerate(points):
+        moved = offsets[i] > 4.5
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(4, offsets[i]),
+            textcoords="offset points",
+            fontsize=7,
+            color="#1a202c",
+            arrowprops={"arrowstyle": "-", "color": "#a0aec0", "lw": 0.5} if moved else None,
+        )
+
+
+def finish(fig: Figure) -> Figure:
+    """Lay out a finished figure."""
+    fig.tight_layout()
+    return fig

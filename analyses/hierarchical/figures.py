@@ -1,0 +1,147 @@
+"""The hierarchical analysis's figures: shrinkage, the units' intervals, the hyperparameters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from analyses.core import figures, stats
+from analyses.core.base import Fit
+from analyses.core.results import plain
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+# --------------------------------------------------------------------------- figures
+
+#: Plain names of the hyperparameters, for diagnostic panels.
+PARAMETER_NAMES = {
+    "mu": "overall average",
+    "sigma_group": "spread between groups",
+    "sigma_unit": "spread between units",
+}
+
+
+#: Units drawn in the shrinkage plot (a random sample beyond this, highlighted ones always).
+MAX_POINTS = 3000
+
+
+def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
+    """Shrinkage plot (every highlighted unit drawn and labelled).
+
+    Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
+    """
+    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
+    results, table, posterior = plain(fit.results), fit.tables["units"], fit.posterior
+    out: dict[str, Figure] = {}
+    groups = [g["group"] for g in results["groups"]]
+    color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}
+    highlighted = {u["unit"]: u for u in results["units"]}
+    labelled = table["unit"].isin(list(highlighted))
+    rest = table[~labelled]
+    sample_size = max(MAX_POINTS - int(labelled.sum()), 0)
+    if len(rest) > sample_size:
+        rest = rest.sample(sample_size, random_state=0)
+    shown = table[labelled]
+    import pandas as pd
+
+    shown = pd.concat([rest, shown])
+    size = shown["users"] if shown["users"].notna().all() else 1 / shown["raw_se"] ** 2
+    area = 10 + 120 * (size / size.max()) ** 0.5
+    fig, ax = figures.new_figure(7, 4.4)
+    for g in groups:
+        rows = shown["group"] == g
+        ax.scatter(
+            shown.loc[rows, "raw_estimate"],
+            shown.loc[rows, "mean"],
+            s=area[rows],
+            color=color[g],
+            alpha=0.45,
+            lw=0,
+            label=g if results["grouped"] else None,
+            rasterized=True,
+        )
+    low = min(shown["raw_estimate"].min(), shown["mean"].min())
+    high = max(shown["raw_estimate"].max(), shown["mean"].max())
+    pad = 0.04 * (high - low)
+    ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
+    for row in results["groups"]:
+        ax.axhline(row["mean"], color=color[row["group"]], lw=0.8, alpha=0.8)
+    # Named: the stories told below (circled) and the units pooling moved most (squared), so
+    # the most-shrunk units, the point of the chart, are always drawn and labelled.
+    named = []
+    for unit in results["units"]:
+        story = any(r.startswith("story") for r in unit["roles"])
+        if not story and "mover" not in unit["roles"]:
+            continue
+        named.append((unit["raw_estimate"], unit["mean"], unit["unit"]))
+        ax.scatter(
+            [unit["raw_estimate"]],
+            [unit["mean"]],
+            s=30,
+            marker="o" if story else "s",
+            facecolor="none",
+            edgecolor="black",
+        )
+    ax.set_xlim(low - pad, high + 4 * pad)
+    ax.set_xlabel("Own estimate (no pooling)")
+    ax.set_ylabel("Pooled estimate")
+    if results["grouped"]:
+        ax.legend(
+            frameon=False, fontsize=7, ncol=min(5, len(groups)), loc="upper left", markerscale=0.6
+        )
+    figures.tidy(ax, keep_left=True)
+    out["shrinkage"] = figures.finish(fig)
+    figures.label_points(ax, named)
+
+    fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
+    for i, row in enumerate(results["groups"]):
+        ax.plot(row["hdi"], [i, i], color=color[row["group"]], lw=3)
+        ax.plot(row["mean"], i, "o", color=color[row["group"]])
+        ax.plot(row["complete_pooling"]["mean"], i, "x", color="black", ms=5)
+    ax.axvline(0, color="black", lw=0.8, ls="--")
+    ax.set_yticks(range(len(groups)), groups)
+    ax.set_xlabel(
+        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}), "
+        "x = complete pooling"
+    )
+    figures.tidy(ax, keep_left=True)
+    out["groups"] = figures.finish(fig)
+    out["diagnostics"] = _diagnostics_figure(posterior, results)
+    return out
+
+
+def _diagnostics_figure(posterior, results) -> Figure:
+    if "grid" in posterior.children:
+        grid = posterior["grid"].to_dataset()
+        panels = ["sigma_unit"] + (["sigma_group"] if results["grouped"] else [])
+        fig, axes = figures.new_grid(1, len(panels), 7, 2.6)
+        density = grid["density"].values
+        for ax, name in zip(axes[0], panels, strict=True):
+            values = grid[name].values
+            mass = density.sum(axis=1 if name == "sigma_unit" else 0)
+            step = values[1] - values[0] if len(values) > 1 else 1.0
+            ax.fill_between(values, mass / step, color="#bee3f8")
+            ax.plot(values, mass / step, color="#2b6cb0", lw=1.5)
+            ax.set_xlabel(PARAMETER_NAMES[name], fontsize=9)
+            figures.tidy(ax)
+        return figures.finish(fig)
+    post = posterior["posterior"].to_dataset()
+    names = [v for v in ("mu", "sigma_group", "sigma_unit") if v in post and post[v].size > 1]
+    fig, axes = figures.new_grid(len(names), 2, 7, 1.6 * len(names) + 0.5)
+    for (rank_ax, dens_ax), name in zip(axes, names, strict=True):
+        values = post[name].transpose("chain", "draw").values
+        ranks = stats.ranks(values)
+        bins = np.linspace(0, ranks.size, 21)
+        for chain, chain_ranks in zip(values, ranks, strict=True):
+            rank_ax.hist(chain_ranks, bins=bins, histtype="step")
+            dens_ax.hist(chain, bins=40, histtype="step", density=True)
+        rank_ax.axhline(ranks.shape[1] / 20, color="black", lw=0.8, ls="--")
+        rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=9)
+        rank_ax.set_yticks([])
+        dens_ax.set_yticks([])
+    axes[-1][0].set_xlabel("rank of each draw among all chains (one line per chain)", fontsize=9)
+    axes[-1][1].set_xlabel("posterior (one line per chain)", fontsize=9)
+    return figures.finish(fig)

@@ -1,0 +1,232 @@
+"""The model and checks of an ``ab_test`` readout: priors, sensitivity, the traditional test."""
+
+from __future__ import annotations
+
+from readout.wording.ab_test.common import (
+    VERDICT_LABELS,
+    arm_word,
+    left_out_clauses,
+    lift_text,
+    metric_units,
+    units_word,
+)
+from readout.wording.common import sampling_line
+from readout.wording.numbers import (
+    Bundle,
+    Units,
+    capital,
+    decimals_for,
+    interval,
+    number,
+    p_value,
+    prob,
+    relative,
+    signed,
+    span,
+)
+from readout.wording.pieces import Table
+
+
+def confidence(test: dict) -> str:
+    """The traditional test's confidence level as the bundle states it: "95%"."""
+    return f"{100 * test['ci_prob']:g}%"
+
+
+def test_interval(test: dict, units: Units, log_note: str) -> str:
+    """The traditional test's confidence interval, on its own scale."""
+    lo, hi = test["ci"]
+    if test.get("scale") == "log":
+        return span(test["ci"], signed(number), decimals_for(hi - lo)) + log_note
+    return span(test["ci"], units.diff, units.places(hi - lo))
+
+
+def frequentist_sentence(bundle: Bundle, units: Units) -> str:
+    """The traditional test beside the Bayesian result, and how to read the difference."""
+    test = bundle["frequentist"]
+    ci_text = test_interval(test, units, " on the log scale")
+    ci, level = interval(bundle), confidence(test)
+    return (
+        f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
+        f"{p_value(test['p_value'])} and a {level} confidence interval of {ci_text}. It "
+        "answers a different question: how surprising these data would be if there were no "
+        f"difference, with an interval built to cover the true difference in {level} of "
+        f"repeated experiments. The {ci} is instead the range that holds the true difference "
+        f"with {ci[:3]} probability, given these data and the model; with this much data the "
+        "two usually agree, and where they do not, the smaller sample or the prior is the reason."
+    )
+
+
+def prior_sentences(bundle: Bundle) -> list[str]:
+    """The primary metric's prior in words, and whether it or the data decide."""
+    prior = bundle["prior"]
+    primary = bundle["metrics"][0]
+    units = metric_units(primary)
+    influence = bundle.get("prior_influence")
+    out = []
+    if prior["kind"] == "beta":
+        flat = prior["alpha"] == 1 and prior["beta"] == 1
+        out.append(
+            f"Each arm's {primary['label']} starts from a Beta({prior['alpha']:g}, "
+            f"{prior['beta']:g}) prior"
+            + (
+                ": every rate from 0% to 100% equally plausible before the data."
+                if flat
+                else ", as set in the config."
+            )
+            + " With a binary metric the posterior is exact (no sampling approximation "
+            "beyond the draws used to summarise it)."
+        )
+    elif prior["kind"] == "delta":
+        out.append(
+            f"The {primary['label']} is a ratio of two per-unit sums; its uncertainty comes from "
+            "the delta method (a normal approximation that is accurate with many units), with "
+            "no prior."
+        )
+    elif prior["kind"] == "studentt":
+        logs = "log of the " if primary["kind"] == "log" else ""
+        out.append(
+            f"Each arm's average {logs}{primary['label']} starts from a normal prior centred on "
+            f"{prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g} and its spread from "
+            f"a half-normal prior with scale {prior['sigma_sd']:.3g}, both scaled to these "
+            "data; the model uses a Student-t likelihood, so a few extreme values cannot drag "
+            "an arm's average. " + _robust_method(bundle["diagnostics"])
+        )
+    else:
+        scale = "log of the " if prior.get("scale") == "log" else ""
+        configured = bundle["spec"].get("priors", {})
+        source = (
+            "as set in the config"
+            if configured.get("mu_mean") is not None or configured.get("mu_sd") is not None
+            else "scaled to these data (the pooled mean and twice the pooled standard deviation)"
+        )
+        places = decimals_for(prior["mu_sd"]) if prior["mu_sd"] else 2
+        fmt = number if scale else units.value
+        hurdle = primary["kind"] in ("lognormal", "revenue")
+        what = (
+            f"average log of the amount among {units_word(bundle)} with a positive "
+            f"{primary['label']}"
+            if hurdle
+            else f"average {scale}{primary['label']}"
+        )
+        out.append(
+            f"Each arm's {what} starts from a normal prior centred "
+            f"on {fmt(prior['mu_mean'], places)} with a spread of {fmt(prior['mu_sd'], places)}, "
+            f"{source}; its spread from an inverse-gamma prior centred on the data's variance"
+            + (
+                "; the share with a positive value from a Beta(1, 1) prior (every share equally "
+                "plausible)"
+                if hurdle
+                else ""
+            )
+            + ". This prior is conjugate, so the posterior is exact."
+        )
+    if influence is not None:
+        if influence < 0.1:
+            out.append(
+                "The prior is weak here: each arm's posterior is more than "
+                f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "
+                "its prior, so the data decide."
+            )
+        else:
+            out.append(
+                f"The prior carries weight here: an arm's posterior is only "
+                f"{number(1 / influence, 1)} times narrower than its prior; see how the verdict "
+                "changes under other priors."
+            )
+    return out
+
+
+def sensitivity_text(bundle: Bundle) -> tuple[list[str], Table | None]:
+    """Whether the verdict holds under a flat and a sceptical prior: sentences and a table."""
+    rows = bundle.get("sensitivity")
+    if not rows:
+        return [], None
+    verdict = bundle["decision"]["verdict"]
+    base = next(iter(rows))
+    ci = interval(bundle)
+    sceptical = next(r for r in rows if r["prior"] == "sceptical")
+    scale = relative(sceptical["scale"], 1, False)
+    described = {
+        "flat": "a flat prior",
+        "sceptical": (
+            f"a sceptical prior that expects the {arm_word(bundle)}s within ±{scale} of each other"
+        ),
+    }
+    if verdict == "withheld":
+        sentence = ""
+    else:
+        changed = [r for r in rows if r["verdict"] != bundle["metrics"][0]["status"]]
+        if not changed:
+            sentence = (
+                "The primary metric's verdict holds under "
+                + " and under ".join(described[r["prior"]] for r in rows)
+                + "."
+            )
+        else:
+            sentence = " ".join(
+                f"Under {described[r['prior']]} the primary metric's verdict would be "
+                f"“{VERDICT_LABELS[r['verdict']].lower()}” ({prob(r['prob_better'])} chance "
+                f"{r['arm']} is better)."
+                for r in changed
+            )
+    table = Table(
+        "Does the verdict depend on the prior?",
+        ["Prior", "Primary metric's verdict", f"Chance {base['arm']} is better", f"Lift ({ci})"],
+        [
+            [
+                capital(described[r["prior"]]),
+                VERDICT_LABELS[r["verdict"]],
+                prob(r["prob_better"]),
+                lift_text(
+                    bundle,
+                    bundle["metrics"][0],
+                    {"lift_rel": r["lift_rel"], "lift_abs": r.get("lift_abs")},
+                    quoted=False,
+                ),
+            ]
+            for r in rows
+        ],
+    )
+    return [sentence] if sentence else [], table
+
+
+def check_lines(bundle: Bundle) -> list[str]:
+    """One line per health check: sample ratio, multiple exposures, sampling."""
+    srm = bundle["srm"]
+    if srm.get("applicable"):
+        line = f"Sample-ratio check: {p_value(srm['p_value'])} " + (
+            "(no sign of a broken split)." if srm["ok"] else "(failed)."
+        )
+    else:
+        line = "Sample-ratio check: not applicable (groups were observed, not assigned)."
+    out = [line]
+    exposures = bundle.get("exposures")
+    if exposures:
+        out.append(
+            f"Units in more than one arm: {exposures['multiple_arms']:,} of "
+            f"{exposures['units']:,} ({relative(exposures['share'], 2, False)}; at most "
+            f"{relative(exposures['limit'], 0, False)} tolerated), left out of every metric."
+        )
+    excluded = bundle.get("excluded")
+    if excluded:
+        clauses = left_out_clauses(bundle)
+        out.append(
+            f"Units and events left out: {'; '.join(clauses) if clauses else 'none'} ("
+            f"{relative(excluded['share'], 2, False)} of {excluded['assigned']:,} assigned "
+            f"{units_word(bundle)}; at most {relative(excluded['limit'], 0, False)} "
+            "tolerated)."
+        )
+    out.append(sampling_line(bundle))
+    return out
+
+
+def _robust_method(diagnostics: Bundle) -> str:
+    """How the Student-t posterior was computed, in a sentence."""
+    k = diagnostics.get("pareto_k")
+    if k is None:
+        return "It has no closed form and is sampled with NUTS (PyMC)."
+    return (
+        "It has no closed form: draws from an approximation around the most likely values are "
+        "reweighted to the exact posterior (importance sampling), and the reweighting passed "
+        f"its check (Pareto k {k:.2f}; reliable up to {diagnostics['pareto_k_limit']:g})."
+    )
