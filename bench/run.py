@@ -598,9 +598,9 @@ def mixture_rows(quick: bool) -> list[Row]:
             (folder / "experiments.toml").write_text(MIXTURE_CONFIG.format(shape=shape, n=n))
             first.append(measure([READOUT, "run"], cwd=folder))
             forced.append(measure([READOUT, "run", "--force"], cwd=folder))
-        label = f"mixture {shape}, {n:,}"
+        label = f"mixture {shape} {n:,}"
         worst = lambda runs: max(runs, key=lambda m: m.seconds + 1e6 * (m.code != 0))  # noqa: E731
-        rows.append(Row(f"{label}: first run, new folder", worst(first), None, first_target))
+        rows.append(Row(f"{label}: new folder", worst(first), None, first_target))
         rows.append(Row(f"{label}: forced re-run", worst(forced), None, forced_target))
     return rows
 
