@@ -374,6 +374,16 @@ def test_daily_looks_through_the_readouts_decision_keep_the_fixed_horizon_error_
     for rule in (harm_as_wins, harm):
         m = calibration.measured(large_harm, rule)
         lines.append(f"  lift {large_harm.lift:+.1%} {rule.name:<36} mean day {m['day']:.1f}")
+    for run, rule, reference in (
+        (aa, chosen, fixed),
+        (aa, harm, harm_fixed),
+        (effect, chosen, fixed),
+    ):
+        d = calibration.paired_difference(run, rule, reference)
+        lines.append(
+            f"  lift {run.lift:+.1%} {rule.name} minus {reference.name}: "
+            f"{d['difference']:+.2%} ± {d['se']:.2%}"
+        )
     print("\n".join(lines))
 
     # A/A: no more false ships over daily looks than a single look at the end.
