@@ -576,6 +576,9 @@ def evidence_ahead(
 NO_CLEAR_DIFFERENCE = "no_clear_difference"
 PLANNED_END_REACHED = "planned_end_reached"
 BOUNDARY_NOT_REACHED = "sequential_boundary_not_reached"
+GUARDRAIL_UNCLEAR_AT_END = "guardrail_unclear_at_end"
+#: The primary metric's undecided reasons (``decide_comparisons``'s and this rule's).
+UNDECIDED = ("not_enough_evidence", "interval_includes_zero", "loss_too_high")
 
 
 def sequential_verdict(verdict: dict[str, Any], numbers: dict[str, Any]) -> dict[str, Any]:
@@ -584,7 +587,7 @@ def sequential_verdict(verdict: dict[str, Any], numbers: dict[str, Any]) -> dict
     Parameters
     ----------
     verdict
-        ``decide_comparisons``'s verdict made with ``min_prob_better`` =
+        The readout's verdict (``decide``'s) made with ``min_prob_better`` =
         ``numbers["evidence_needed"]`` (its ``prob_better`` and ``lift_rel_hdi`` are read).
     numbers
         :func:`look`'s numbers for this look.
@@ -594,15 +597,19 @@ def sequential_verdict(verdict: dict[str, Any], numbers: dict[str, Any]) -> dict
     dict
         The verdict with ``sequential`` (the look's numbers). ``keep_collecting`` before the
         end whose evidence reaches the fixed threshold but not today's:
-        ``reason_code = "sequential_boundary_not_reached"``. ``keep_collecting`` at or after
-        the planned end is a conclusion: ``verdict = "no_clear_difference"``,
-        ``reason_code = "planned_end_reached"``, ``evidence_reason`` (the code it had),
-        ``lift_rel_hdi`` (the interval reached) and ``precision`` (its half-width).
+        ``reason_code = "sequential_boundary_not_reached"``. At or after the planned end
+        "keep collecting" is no longer an answer: an undecided primary metric is a
+        conclusion, ``verdict = "no_clear_difference"``, ``reason_code =
+        "planned_end_reached"``, ``evidence_reason`` (the code it had), ``lift_rel_hdi``
+        (the interval reached) and ``precision`` (its half-width); a winner held back by a
+        guardrail that may harm is ``keep_control``, ``guardrail_unclear_at_end``.
     """
     out = {**verdict, "sequential": numbers}
     if verdict["verdict"] != "keep_collecting":
         return out
-    if numbers["at_end"]:
+    if numbers["at_end"] and verdict["reason_code"] == "guardrail_unclear":
+        return out | {"verdict": "keep_control", "reason_code": GUARDRAIL_UNCLEAR_AT_END}
+    if numbers["at_end"] and verdict["reason_code"] in UNDECIDED:
         hdi = verdict.get("lift_rel_hdi")
         return out | {
             "verdict": NO_CLEAR_DIFFERENCE,

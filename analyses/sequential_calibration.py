@@ -147,7 +147,7 @@ def candidates(scenario: Scenario, prior_sd: float = 0.05) -> list[Rule]:
     chosen = sequential.design(scenario.min_prob_better, k)
     ratio = scenario.se_end() / scenario.rate / prior_sd
     prior = Rule(
-        f"sceptical prior (sd {prior_sd:.0%}), 0.97 daily",
+        f"sceptical prior (sd {prior_sd:.0%}), {scenario.min_prob_better:g} daily",
         "win",
         tuple([scenario.min_prob_better] * k),
         tuple(sequential.prior_bound(f, fixed, ratio).tolist()),
@@ -155,9 +155,10 @@ def candidates(scenario: Scenario, prior_sd: float = 0.05) -> list[Rule]:
         note="the readout's sceptical prior, fixed rule every day",
     )
     hp_early = np.full(k - 1, float(ndtri(0.999)))
+    p, end = f"{scenario.min_prob_better:g}", f"{chosen.end_threshold:.1%}"
     return [
-        _from_bounds("fixed 0.97, end only", "win", np.r_[never, fixed], "the reference"),
-        _from_bounds("fixed 0.97, daily", "win", np.full(k, fixed), "readout today"),
+        _from_bounds(f"fixed {p}, end only", "win", np.r_[never, fixed], "the reference"),
+        _from_bounds(f"fixed {p}, daily", "win", np.full(k, fixed), "readout today"),
         _from_bounds(
             "Lan-DeMets O'Brien-Fleming",
             "win",
@@ -178,7 +179,7 @@ def candidates(scenario: Scenario, prior_sd: float = 0.05) -> list[Rule]:
         ),
         prior,
         _from_bounds(
-            "O'Brien-Fleming, end 97.5% (chosen)", "win", chosen.bound(f), "the chosen rule"
+            f"O'Brien-Fleming, end {end} (chosen)", "win", chosen.bound(f), "the chosen rule"
         ),
     ]
 
@@ -192,11 +193,12 @@ def harm_candidates(scenario: Scenario) -> list[Rule]:
     never = np.full(k - 1, np.inf)
     wins = sequential.design(scenario.min_prob_better, k)
     harm = sequential.design(scenario.min_prob_better, k, sequential.HARM_RULE)
+    p, end = f"{scenario.min_prob_better:g}", f"{harm.end_threshold:.1%}"
     return [
-        _from_bounds("harm: fixed 0.97, end only", "harm", np.r_[never, fixed], "the reference"),
-        _from_bounds("harm: fixed 0.97, daily", "harm", np.full(k, fixed)),
+        _from_bounds(f"harm: fixed {p}, end only", "harm", np.r_[never, fixed], "the reference"),
+        _from_bounds(f"harm: fixed {p}, daily", "harm", np.full(k, fixed)),
         _from_bounds("harm: as wins (O'Brien-Fleming)", "harm", wins.bound(f)),
-        _from_bounds("harm: Pocock, end 97.5% (chosen)", "harm", harm.bound(f), "the chosen rule"),
+        _from_bounds(f"harm: Pocock, end {end} (chosen)", "harm", harm.bound(f), "the chosen rule"),
     ]
 
 
