@@ -59,7 +59,7 @@ validate-pooling: setup data ## Fit the 500-creator demo; readout recovery print
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
-bench: setup data ## Readout beside PyMC's default pm.sample() and beside the bare warehouse query (QUICK=1: smaller)
+bench: setup data ## Readout beside PyMC's default pm.sample(), beside the bare warehouse query, and the sequential rule's calibration (QUICK=1: smaller)
 	$(PY) bench/run.py $(if $(QUICK),--quick,)
 
 lint: setup ## ruff check and ruff format --check

@@ -23,6 +23,9 @@ Table 2: a generated warehouse (DuckDB: 10 million assigned units and 50 million
 PostgreSQL: 1 million units), one experiment with three metrics; readout's whole ``run``
 against the engine running the same SQL (the bundle's queries) on its own.
 
+Table 3: the sequential rule's calibration (``analyses/ab_test/sequential_calibration.py``): every
+candidate rule read every day on simulated experiments through the readout's decision code.
+
 ``python bench/run.py --quick`` skips the warm-up and the largest workloads (1M creators, the
 10M-unit warehouse).
 """
@@ -729,6 +732,26 @@ def print_warehouse(rows: list[tuple]) -> None:
     print("limit: 1.3 x the bare query + 2 s, and under 1 GB (the readout process)")
 
 
+def print_sequential(quick: bool) -> None:
+    """The third table: the sequential rule's calibration, a bigger run than the slow test's.
+
+    Every candidate rule read every day through the readout's decision code on simulated
+    A/A tests and true effects (``analyses/ab_test/sequential_calibration.py``), and the A/A tests
+    again at ten times the traffic (where a sceptical prior alone stops being honest).
+    """
+    runs = [("1,200 users a day", ["--experiments", "1000", "--effects", "300"])]
+    if not quick:
+        runs = [
+            ("1,200 users a day", ["--experiments", "8000", "--effects", "2000"]),
+            ("12,000 users a day, A/A only", ["--users-per-day", "12000", "--effects", "0"]),
+        ]
+    for label, extra in runs:
+        print(f"\nsequential rule calibration, {label}:")
+        command = [sys.executable, "-m", "analyses.ab_test.sequential_calibration", *extra]
+        out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+        print(out.stdout.rstrip() or out.stderr.rstrip())
+
+
 def main() -> None:
     """Print both tables."""
     if len(sys.argv) >= 4 and sys.argv[1] == "--child":
@@ -756,6 +779,7 @@ def main() -> None:
         "(1 with --quick)."
     )
     print_warehouse(warehouse_rows(quick))
+    print_sequential(quick)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
 
 
