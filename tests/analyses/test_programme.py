@@ -318,6 +318,24 @@ def test_reweighted_draws_agree_with_the_exact_posterior_of_a_lift():
     assert normal["prob_better"] == pytest.approx(p, abs=0.01)
 
 
+def test_an_experiments_own_draws_reweighted_by_its_prior_from_the_others():
+    """Draws of the experiment-alone posterior, reweighted by the prior learned from the
+    others, give the programme posterior the fit computes for that experiment."""
+    rng = np.random.default_rng(6)
+    _, y, s = simulate(rng, 40)
+    fit = pg.fit(y, s)
+    post = fit.posteriors(draws=40_000)
+    for i in (0, int(np.argmax(y))):
+        draws = np.expm1(y[i] + s[i] * rng.standard_normal(40_000))
+        got = pg.posterior_from_draws(fit.prior_of(i), draws)
+        assert got["method"] == "reweighted_draws"
+        sd = (post["hdi"][i][1] - post["hdi"][i][0]) / 3.8
+        error = 5 / np.sqrt(got["ess"])
+        assert got["mean"] == pytest.approx(post["mean"][i], abs=error * sd), i
+        p = post["prob_better"][i]
+        assert got["prob_better"] == pytest.approx(p, abs=error * np.sqrt(p * (1 - p)) + 1e-4)
+
+
 def test_draws_far_from_a_narrow_prior_fall_back_to_the_normal_path():
     """A precise estimate of +10% against a normal prior of sd 0.5%: weights too uneven."""
     prior = pg.Mixture(np.array([1.0]), np.array([0.0]), np.array([0.005]))
@@ -422,6 +440,27 @@ def test_lower_is_better_turns_the_probability_around():
     up = fit.posteriors()
     down = fit.posteriors(direction=-1.0)
     np.testing.assert_allclose(up["prob_better"] + down["prob_better"], 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", pg.FAMILIES)
+def test_every_family_fits_and_reads_its_experiments(family):
+    rng = np.random.default_rng(17)
+    _, y, s = simulate(rng, 30)
+    fit = pg.fit(y, s, family_name=family)
+    assert fit.family.name == family
+    bundle = fit.learned_prior()
+    assert bundle["family"] == family and bundle["experiments"] == 30
+    post = fit.posteriors()
+    lift = np.expm1(y)
+    assert np.all((post["hdi"][:, 0] < post["mean"]) & (post["mean"] < post["hdi"][:, 1]))
+    # Shrinkage: every estimate moves toward the population, none past it.
+    centre = np.expm1(fit.hyperparameters()["location"])
+    assert np.all(np.abs(post["mean"] - centre) <= np.abs(lift - centre) + 1e-4)
+
+
+def test_an_unknown_family_is_refused():
+    with pytest.raises(ValueError, match="unknown family 'cauchy'"):
+        pg.fit([0.01, 0.02], [0.01, 0.01], family_name="cauchy")
 
 
 def test_small_programmes_keep_the_weak_prior():
