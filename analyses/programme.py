@@ -493,9 +493,10 @@ class Mixture:
 class Programme:
     """The fitted programme model: the hyperparameters' posterior on its grid and more.
 
-    ``nodes`` index the kept (mu, column) pairs; ``mass`` is their posterior mass;
-    ``log_marg`` (finished experiments x nodes) each finished experiment's log marginal
-    likelihood at each node, from which its leave-one-out weights come.
+    ``node_mu`` and ``node_col`` index the kept (mu node, family column) pairs; ``mass`` is
+    their posterior mass; ``mu_cell`` each mu node's cell width; ``log_marg`` (finished
+    experiments x nodes) each finished experiment's log marginal likelihood at each node,
+    from which its leave-one-out weights come.
     """
 
     family: Family
