@@ -166,6 +166,27 @@ def child_readout(name: str, config: str, resample: str = "") -> None:
     sys.exit(outcome.code)
 
 
+def child_programme(experiments: str) -> None:
+    """The programme model on a generated programme of summaries (no data to read).
+
+    True lifts from a t with 3 df, SEs log-uniform from 0.1% to 5% (a wide spread, the slow
+    shape); timed: the fit, the learned prior, every experiment given the others and the
+    leave-one-out check.
+    """
+    from analyses.core import programme
+
+    n = int(experiments)
+    rng = np.random.default_rng(SEED)
+    se = np.exp(rng.uniform(np.log(0.001), np.log(0.05), n))
+    y = 0.002 + 0.01 * rng.standard_t(3, n) + se * rng.standard_normal(n)
+    started = time.perf_counter()
+    fit = programme.fit(y, se)
+    fit.learned_prior()
+    fit.posteriors()
+    programme.loo_check(fit)
+    print(json.dumps({"fit": time.perf_counter() - started}))
+
+
 def child_pymc(name: str, config: str, resample: str = "") -> None:
     """The same model on the same data, sampled by ``pm.sample()`` with its defaults."""
     import pymc as pm
@@ -513,6 +534,9 @@ def model_rows(warm: bool, quick: bool) -> list[Row]:
         command = [READOUT, "run", "--config", str(config), "--output", str(reports), "--force"]
         label = "hierarchical, 1,000,000 creators, whole run"
         rows.append(Row(label, measure(command), None, "< 180 s, < 2 GB"))
+    for n in (100, 500):
+        label = f"programme prior, {n} experiments (each given the others, LOO)"
+        rows.append(Row(label, twice(child("programme", str(n)), warm), None, "fit < 1 s"))
     label = "revenue with zeros, 12,000 users, 5 segments, forecast (paywall)"
     rows.append(_model_row("paywall", CONFIG, label, "fit < 0.2 s", warm))
     label = "5 metrics, CUPED, ratio, 4 segments (checkout-redesign)"
@@ -755,7 +779,8 @@ def print_sequential(quick: bool) -> None:
 def main() -> None:
     """Print both tables."""
     if len(sys.argv) >= 4 and sys.argv[1] == "--child":
-        {"readout": child_readout, "pymc": child_pymc}[sys.argv[2]](*sys.argv[3:])
+        kinds = {"readout": child_readout, "pymc": child_pymc, "programme": child_programme}
+        kinds[sys.argv[2]](*sys.argv[3:])
         return
     quick = "--quick" in sys.argv
     warm = not quick
