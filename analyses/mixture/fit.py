@@ -121,8 +121,10 @@ def redundant(k: int, best: dict[int, float]) -> dict[str, Any] | None:
     PSIS-LOO would need before preferring it: then its extra component is empty or copies
     another (its weight's posterior piles at zero, or two components share one cluster), a
     posterior neither importance sampling nor NUTS computes quickly, and PSIS-LOO would
-    keep the smaller count anyway (AIC, if anything, favours the larger). Returns the
-    numbers behind that judgement, or ``None``.
+    keep the smaller count anyway. AIC charges an empty or copied component its full three
+    parameters where PSIS-LOO charges only what the data pin down, so AIC leans to the
+    smaller count by up to that difference; the margin is wide enough to cover it. Returns
+    the numbers behind that judgement, or ``None``.
     """
     smaller = [j for j in best if j < k]
     if not smaller:
