@@ -124,7 +124,7 @@ def redundant(k: int, best: dict[int, float]) -> dict[str, Any] | None:
     keep the smaller count anyway. AIC charges an empty or copied component its full three
     parameters where PSIS-LOO charges only what the data pin down, so AIC leans to the
     smaller count by up to three: the two can disagree only for a count whose gain lies
-    within that of the margin (the held-out shapes in the tests choose as PSIS-LOO does).
+    within that of the margin (the shapes in the tests recover their true counts).
     Returns the numbers behind that judgement, or ``None``.
     """
     smaller = [j for j in best if j < k]
