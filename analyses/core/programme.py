@@ -450,7 +450,7 @@ class Mixture:
         The shortest interval of the lift holding ``prob``: each candidate lower end's upper
         end read off the distribution function on a grid between the 1e-6 and 1 - 1e-6
         quantiles, then both ends refined on fine grids around the best candidate (as
-        ``analyses.pooling.mixture_summary`` does on its own scale).
+        ``analyses.core.pooling.mixture_summary`` does on its own scale).
         """
         lo, hi = self.quantile(1e-6), self.quantile(1 - 1e-6)
         z = np.linspace(lo, hi, 2001)
@@ -849,7 +849,7 @@ def summarise(
     """
     from scipy.special import ndtr
 
-    from analyses.stats import hdi_columns
+    from analyses.core.stats import hdi_columns
 
     w = np.atleast_2d(post.weights)
     means = np.broadcast_to(post.means, w.shape)
@@ -898,11 +898,11 @@ def posterior_from_draws(
     learned prior's density over the weak prior's (taken as flat in ``log(1 + lift)``
     unless ``log_weak_prior`` gives its log density at each draw) turns them into draws of
     the programme posterior, skew and all. The weights are Pareto-smoothed; when their
-    k-hat is above ``analyses.importance.k_limit`` (the learned prior's mass in a tail of the
+    k-hat is above ``analyses.core.importance.k_limit`` (the learned prior's mass in a tail of the
     experiment's own posterior) the normal path (:func:`posterior`) is used instead, and
     ``method`` says which; ``ess`` is the reweighted draws' effective number.
     """
-    from analyses import importance
+    from analyses.core import importance
 
     lift = np.asarray(lift_draws, dtype=float).ravel()
     z = np.log1p(lift)
@@ -1062,7 +1062,7 @@ def cumulative_impact(
     impact = np.expm1(total) if compound else total
     raw = programme.y[idx]
     alone = float(np.expm1(np.sum(w * raw)) if compound else np.sum(w * np.expm1(raw)))
-    from analyses.stats import hdi
+    from analyses.core.stats import hdi
 
     return {
         "mean": float(impact.mean()),
