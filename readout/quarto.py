@@ -34,7 +34,6 @@ _MARKDOWN_SPECIAL = re.compile(r"""([\\`*_{}\[\]<>#|$@~^:!&"'=+-])""")
 #: A text that would start a list at the beginning of a line: ``1.``, ``a)``, ``(ii)``.
 _LIST_START = re.compile(r"^(\(?[A-Za-z0-9]+)([.)])")
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: A figure's or a table's file: a plain name in its readout folder.
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 #: A sign that starts a number (``+3%``, ``-0.5``, ``+$0.21``, not a hyphen inside a word or a
@@ -105,11 +104,6 @@ def rule(table: wording.Table) -> str:
     return "|" + "".join(":" + "-" * max(2, width - 1) + "|" for width in want)
 
 
-def code(text: object) -> str:
-    """A code (analysis name, verdict) as YAML; anything else is escaped as text."""
-    return yaml_string(text if _SLUG.match(str(text)) else md(text))
-
-
 def _environment():
     import jinja2
 
@@ -124,7 +118,6 @@ def _environment():
     env.filters["md"] = md
     env.filters["yaml"] = yaml_string
     env.filters["attribute"] = attribute
-    env.filters["code"] = code
     env.filters["rule"] = rule
     return env
 
