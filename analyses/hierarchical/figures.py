@@ -8,7 +8,7 @@ import numpy as np
 
 from analyses.core import figures, stats
 from analyses.core.base import Fit
-from analyses.core.results import plain
+from analyses.hierarchical.results import HierarchicalResults
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,17 +28,16 @@ PARAMETER_NAMES = {
 MAX_POINTS = 3000
 
 
-def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
+def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     """Shrinkage plot (every highlighted unit drawn and labelled).
 
     Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results, table, posterior = plain(fit.results), fit.tables["units"], fit.posterior
+    results, table, posterior = fit.results, fit.tables["units"], fit.posterior
     out: dict[str, Figure] = {}
-    groups = [g["group"] for g in results["groups"]]
+    groups = [g.group for g in results.groups]
     color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}
-    highlighted = {u["unit"]: u for u in results["units"]}
+    highlighted = {u.unit: u for u in results.units}
     labelled = table["unit"].isin(list(highlighted))
     rest = table[~labelled]
     sample_size = max(MAX_POINTS - int(labelled.sum()), 0)
@@ -60,26 +59,26 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
             color=color[g],
             alpha=0.45,
             lw=0,
-            label=g if results["grouped"] else None,
+            label=g if results.grouped else None,
             rasterized=True,
         )
     low = min(shown["raw_estimate"].min(), shown["mean"].min())
     high = max(shown["raw_estimate"].max(), shown["mean"].max())
     pad = 0.04 * (high - low)
     ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
-    for row in results["groups"]:
-        ax.axhline(row["mean"], color=color[row["group"]], lw=0.8, alpha=0.8)
+    for row in results.groups:
+        ax.axhline(row.mean, color=color[row.group], lw=0.8, alpha=0.8)
     # Named: the stories told below (circled) and the units pooling moved most (squared), so
     # the most-shrunk units, the point of the chart, are always drawn and labelled.
     named = []
-    for unit in results["units"]:
-        story = any(r.startswith("story") for r in unit["roles"])
-        if not story and "mover" not in unit["roles"]:
+    for unit in results.units:
+        story = any(r.startswith("story") for r in unit.roles)
+        if not story and "mover" not in unit.roles:
             continue
-        named.append((unit["raw_estimate"], unit["mean"], unit["unit"]))
+        named.append((unit.raw_estimate, unit.mean, unit.unit))
         ax.scatter(
-            [unit["raw_estimate"]],
-            [unit["mean"]],
+            [unit.raw_estimate],
+            [unit.mean],
             s=30,
             marker="o" if story else "s",
             facecolor="none",
@@ -88,7 +87,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     ax.set_xlim(low - pad, high + 4 * pad)
     ax.set_xlabel("Own estimate (no pooling)")
     ax.set_ylabel("Pooled estimate")
-    if results["grouped"]:
+    if results.grouped:
         ax.legend(
             frameon=False, fontsize=7, ncol=min(5, len(groups)), loc="upper left", markerscale=0.6
         )
@@ -97,10 +96,10 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     figures.label_points(ax, named)
 
     fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
-    for i, row in enumerate(results["groups"]):
-        ax.plot(row["hdi"], [i, i], color=color[row["group"]], lw=3)
-        ax.plot(row["mean"], i, "o", color=color[row["group"]])
-        ax.plot(row["complete_pooling"]["mean"], i, "x", color="black", ms=5)
+    for i, row in enumerate(results.groups):
+        ax.plot(row.hdi, [i, i], color=color[row.group], lw=3)
+        ax.plot(row.mean, i, "o", color=color[row.group])
+        ax.plot(row.complete_pooling.mean, i, "x", color="black", ms=5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(groups)), groups)
     ax.set_xlabel(
@@ -116,7 +115,7 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
 def _diagnostics_figure(posterior, results) -> Figure:
     if "grid" in posterior.children:
         grid = posterior["grid"].to_dataset()
-        panels = ["sigma_unit"] + (["sigma_group"] if results["grouped"] else [])
+        panels = ["sigma_unit"] + (["sigma_group"] if results.grouped else [])
         fig, axes = figures.new_grid(1, len(panels), 7, 2.6)
         density = grid["density"].values
         for ax, name in zip(axes[0], panels, strict=True):
