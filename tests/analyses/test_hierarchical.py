@@ -12,6 +12,7 @@ from scipy import stats as sps
 from analyses import hierarchical as h
 from analyses.core import pooling, stats
 from analyses.core.base import DataError, Settings
+from analyses.core.results import MISSING
 from analyses.hierarchical import units as hierarchical_units
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -327,3 +328,15 @@ def test_mixture_hdi_is_the_shortest_interval_found_by_root_finding():
     width, low = best
     assert found[0] == pytest.approx(low, abs=5e-4)
     assert found[1] - found[0] == pytest.approx(width, abs=1e-5)
+
+
+def test_a_withheld_verdict_names_the_checks_that_failed():
+    """The edge of the grid holding mass fails the computation's check: the verdict is
+    withheld and says which check failed; the numbers behind it are still given."""
+    fitted = h.fit(spec(), eight_units(), Settings(seed=1))
+    ok = h.decide(spec(), fitted.results, fitted.diagnostics)
+    assert ok.verdict != "withheld" and ok.failed_checks is MISSING
+    broken = fitted.diagnostics.model_copy(update={"ok": False})
+    withheld = h.decide(spec(), fitted.results, broken)
+    assert withheld.verdict == "withheld" and withheld.failed_checks == ("diagnostics",)
+    assert withheld.average_hdi == ok.average_hdi

@@ -10,9 +10,16 @@ The words read the typed bundle (:class:`analyses.hierarchical.results.Hierarchi
 
 from __future__ import annotations
 
-from analyses.core.results import given
+from analyses.core.results import LeftOut, given
 from analyses.hierarchical.results import HierarchicalBundle, Unit
-from readout.wording.common import diagnostic_problems, examples, sampling_line
+from readout.wording.common import (
+    diagnostic_problems,
+    examples,
+    left_out_check,
+    left_out_problem,
+    left_out_sentence,
+    sampling_line,
+)
 from readout.wording.numbers import (
     Units,
     a_prob,
@@ -70,6 +77,27 @@ GLOSSARY = {
         "average, because it also allows for how much units differ."
     ),
 }
+
+
+def _withheld(bundle: HierarchicalBundle) -> str:
+    """The headline of a withheld verdict: which checks failed.
+
+    A readout before version 5 names none: its computation's checks failed.
+    """
+    failed = field(bundle.decision, "failed_checks") or ("diagnostics",)
+    why = []
+    if "excluded" in failed:
+        why.append("too much of the data was left out")
+    if "diagnostics" in failed:
+        why.append("the computation's checks failed")
+    return f"Verdict withheld: {', and '.join(why)}."
+
+
+def _left_out(bundle: HierarchicalBundle) -> tuple[LeftOut | None, str, dict[str, str]]:
+    """From a warehouse: what its query left out, its units' word, its metric's label."""
+    excluded = bundle.excluded if given(bundle.excluded) else None
+    metrics = {m["name"]: m.get("label") or m["name"] for m in bundle.spec.get("metrics", [])}
+    return excluded, "users", metrics
 
 
 def _units(bundle: HierarchicalBundle) -> Units:
@@ -245,7 +273,7 @@ def body(bundle: HierarchicalBundle) -> Body:
         "positive": f"The {metric} is positive on average across {n:,} {label}s.",
         "negative": f"The {metric} is negative on average across {n:,} {label}s.",
         "unclear": f"No clear average {metric} across {n:,} {label}s.",
-        "withheld": "Verdict withheld: the computation's checks failed.",
+        "withheld": _withheld(bundle),
     }[verdict]
     avg = bundle.average
     reason = (
@@ -306,6 +334,11 @@ def body(bundle: HierarchicalBundle) -> Body:
         f"{label}'s own data weighted by how much of it there is.",
     ]
     health = diagnostic_problems(bundle)
+    excluded, users, metrics = _left_out(bundle)
+    if excluded and not excluded.ok:
+        health.insert(0, left_out_problem(excluded, users, metrics))
+    # A failed check says it in the health alert; a passed one, in a note.
+    note = left_out_sentence(excluded, users, metrics) if excluded and excluded.ok else None
     if bundle.diagnostics.divergences:
         health.append(
             "Divergences are a known hazard of pooling models: when the spread between "
@@ -330,7 +363,7 @@ def body(bundle: HierarchicalBundle) -> Body:
         reason=reason,
         key_sentences=key,
         health=health,
-        notes=[],
+        notes=[note] if note else [],
         sections={"stories": stories, "baselines": baseline_text, "model": model},
         tables=_tables(bundle),
         figures=_figures(bundle, units, places),
@@ -370,6 +403,7 @@ def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
         f"{units.value(prior.mu_sd, places)} (twice the estimates' spread); the spreads are "
         f"half-normal with scale {units.value(prior.sigma_scale, places)} (the estimates' "
         f"spread). The prior is {weak}.",
+        *([left_out_check(*_left_out(bundle))] if given(bundle.excluded) else []),
         sampling_line(bundle),
     ]
 
