@@ -59,7 +59,7 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
             color=color[g],
             alpha=0.45,
             lw=0,
-            label=g if results.grouped else None,
+            label=figures.shorten(g) if results.grouped else None,
             rasterized=True,
         )
     low = min(shown["raw_estimate"].min(), shown["mean"].min())
@@ -75,7 +75,7 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
         story = any(r.startswith("story") for r in unit.roles)
         if not story and "mover" not in unit.roles:
             continue
-        named.append((unit.raw_estimate, unit.mean, unit.unit))
+        named.append((unit.raw_estimate, unit.mean, figures.shorten(unit.unit)))
         ax.scatter(
             [unit.raw_estimate],
             [unit.mean],
@@ -89,11 +89,14 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     ax.set_ylabel("Pooled estimate")
     if results.grouped:
         ax.legend(
-            frameon=False, fontsize=7, ncol=min(5, len(groups)), loc="upper left", markerscale=0.6
+            frameon=False, fontsize=7, ncol=_columns(groups), loc="upper left", markerscale=0.6
         )
     figures.tidy(ax, keep_left=True)
-    out["shrinkage"] = figures.finish(fig)
+    # Labelled once the layout is final, then laid out again so that labels reaching past
+    # the axes stay inside the figure.
+    figures.finish(fig)
     figures.label_points(ax, named)
+    out["shrinkage"] = figures.finish(fig)
 
     fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
     for i, row in enumerate(results.groups):
@@ -101,15 +104,24 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
         ax.plot(row.mean, i, "o", color=color[row.group])
         ax.plot(row.complete_pooling.mean, i, "x", color="black", ms=5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
-    ax.set_yticks(range(len(groups)), groups)
+    ax.set_yticks(range(len(groups)), [figures.shorten(g) for g in groups])
     ax.set_xlabel(
-        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}), "
-        "x = complete pooling"
+        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}),"
+        "\nx = complete pooling"
     )
     figures.tidy(ax, keep_left=True)
     out["groups"] = figures.finish(fig)
     out["diagnostics"] = _diagnostics_figure(posterior, results)
     return out
+
+
+def _columns(groups: list[str], width: float = 470.0) -> int:
+    """Legend columns for the groups' names: at most five, as many as fit ``width`` points.
+
+    A name at font size 7 takes about 4.2 points a character, its marker about 25.
+    """
+    longest = max(len(figures.shorten(g)) for g in groups)
+    return max(1, min(5, len(groups), int(width // (4.2 * longest + 25))))
 
 
 def _diagnostics_figure(posterior, results) -> Figure:
