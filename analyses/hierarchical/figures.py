@@ -153,6 +153,6 @@ def _diagnostics_figure(posterior, results) -> Figure:
         rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=9)
         rank_ax.set_yticks([])
         dens_ax.set_yticks([])
-    axes[-1][0].set_xlabel("rank of each draw among all chains (one line per chain)", fontsize=9)
+    axes[-1][0].set_xlabel("rank of each draw (one line per chain)", fontsize=9)
     axes[-1][1].set_xlabel("posterior (one line per chain)", fontsize=9)
     return figures.finish(fig)

@@ -106,11 +106,19 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit[HierarchicalResults
         shrinkage_by_size=units_table.shrinkage_by_size(table),
         **_left_out(units),
     )
-    draws = {k: v for k, v in drawn.items() if k != "mu_group" and v is not None}
+    # The sampler's chains kept apart (its diagnostic figure compares them); the exact
+    # path's independent draws are one chain. No spread between groups without groups.
+    chains = settings.chains if spec.method == "full" else 1
+    kept = {k: v for k, v in drawn.items() if k not in ("mu_group", "sigma_group")}
+    if len(groups) > 1:
+        kept["sigma_group"] = drawn["sigma_group"]
     posterior = xr.Dataset(
         {
-            **{k: (("chain", "draw"), np.asarray(v)[None]) for k, v in draws.items()},
-            "mu_group": (("chain", "draw", "group"), drawn["mu_group"][None]),
+            **{k: (("chain", "draw"), np.reshape(v, (chains, -1))) for k, v in kept.items()},
+            "mu_group": (
+                ("chain", "draw", "group"),
+                np.reshape(drawn["mu_group"], (chains, -1, len(groups))),
+            ),
         },
         coords={"group": groups},
     )

@@ -190,6 +190,10 @@ def test_the_full_path_predicts_a_new_unit_from_its_posterior_draws():
     )
     assert fitted.diagnostics.ok, fitted.diagnostics
     post = fitted.posterior["posterior"].to_dataset()
+    # The chains kept apart (the diagnostic figure compares them); no groups, no spread
+    # between them (it was stored as zeros and drawn as a panel of its own).
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 1000
+    assert "sigma_group" not in post
     draws = predictive_draws(post["mu"].values.ravel(), post["sigma_unit"].values.ravel())
     assert_predictive(fitted.results.new_unit, draws)
     assert_predictive(fitted.results.groups[0].new_unit, draws)
