@@ -57,7 +57,7 @@ def verdict(stats_, decision, seed):
     summary, draws = ab_metrics.summarise(
         metric, stats_, ["A", "B"], Priors(), 4000, PROB, None, np.random.default_rng(seed)
     )
-    return decide_comparisons(summary["comparisons"], decision)["verdict"], draws
+    return decide_comparisons(summary.comparisons, decision).verdict, draws
 
 
 @pytest.mark.slow
@@ -90,11 +90,11 @@ def test_the_chance_of_a_decision_is_calibrated_on_simulated_experiments():
             1.0,
             per_day,
             PROB,
-            lambda comps: decide_comparisons(comps, decision)["verdict"],
+            lambda comps: decide_comparisons(comps, decision).verdict,
             np.random.default_rng(i),
             horizons=(14,),
             simulations=500,
-        )[0]["prob_decision"]
+        )[0].prob_decision
         later = add(now, conversions(rng, rates, 14 * per_day // 2))
         outcomes.append(verdict(later, decision, i + 10_000)[0] != "keep_collecting")
         forecasts.append(chance)
