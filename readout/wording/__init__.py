@@ -27,8 +27,8 @@ The shared sections (how to read, glossary, provenance, warnings, since the last
 are added around the body here, from the typed envelope; ``tests/readout/test_registry.py``
 checks that every analysis has all of this.
 
-Transitional: a wording package that sets ``TYPED = False`` (``ab_test`` and
-``hierarchical`` in this round) still gets the plain dict in ``body``, ``history``,
+Transitional: a wording package that sets ``TYPED = False`` (``hierarchical`` in this
+round) still gets the plain dict in ``body``, ``history``,
 ``subject`` and its warnings' words; the next round converts them to the typed bundle and
 removes the flag, :func:`_given` and ``numbers.field``'s dict branch.
 """

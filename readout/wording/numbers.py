@@ -45,8 +45,8 @@ Formatter = Callable[[float, int], str]
 def field(record: Any, name: str, default: Any = None) -> Any:
     """A field of a typed record (``record.name``), or ``default`` where it is not given.
 
-    Transitional: the A/B and hierarchical wording still read their bundle as a plain dict,
-    and the helpers here serve both; a dict's key is read the same way. Goes with
+    Transitional: the hierarchical wording still reads its bundle as a plain dict, and the
+    helpers here serve both; a dict's key is read the same way. Goes with
     ``TYPED = False`` (see :func:`readout.wording.readout_text`).
     """
     if isinstance(record, Mapping):
