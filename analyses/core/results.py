@@ -69,9 +69,8 @@ def given(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """A typed result as plain JSON types (a dict, lists, numbers); anything else as it is.
 
-    Transitional: the A/B and hierarchical analyses still read their results as dicts in
-    ``decide``, ``plot`` and ``key_numbers``; the next round reads the typed fields and
-    this goes.
+    Transitional: the hierarchical analysis still reads its results as dicts in ``decide``,
+    ``plot`` and ``key_numbers``; the next round reads the typed fields and this goes.
     """
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
