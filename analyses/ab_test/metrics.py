@@ -316,8 +316,8 @@ def prob_best(metric: Metric, draws: dict[str, dict[str, np.ndarray]], arms: lis
 class Summarised(Record):
     """One metric's arms, comparisons with the control and prior.
 
-    A :class:`~analyses.ab_test.results.Metric` without what the config says of it (name,
-    label, role) and its status.
+    The part of a :class:`~analyses.ab_test.results.Metric` the data give; ``fit`` adds
+    what the config says of the metric (name, label, role, units), its method and status.
     """
 
     arms: tuple[Arm, ...]
