@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from analyses.ab_test.metrics import Metric, headline_lift
-from analyses.ab_test.results import AbDecision, AbResults, Comparison, Status
+from analyses.ab_test.results import AbDecision, AbResults, Comparison, Status, Verdict
 from analyses.ab_test.results import Metric as MetricResult
 from analyses.ab_test.spec import Decision, Spec
 from analyses.core.base import Tone
-from analyses.core.results import Diagnostics, Summary, given
+from analyses.core.results import Diagnostics, Interval, given
 
 #: Verdicts of a randomised test and their tones.
 VERDICTS = {
@@ -34,6 +34,12 @@ OBSERVATIONAL_VERDICTS = {
 AA_VERDICTS = {"aa_passed": Tone.GOOD, "aa_failed": Tone.BAD}
 
 
+class Lift(Protocol):
+    """What a verdict reads of a lift: its interval."""
+
+    hdi: Interval
+
+
 class Compared(Protocol):
     """What a verdict reads of a comparison.
 
@@ -43,8 +49,8 @@ class Compared(Protocol):
     arm: str
     prob_better: float
     expected_loss_rel: float
-    lift_rel: Summary | None
-    lift_abs: Summary | None
+    lift_rel: Lift | None
+    lift_abs: Lift | None
 
 
 # --------------------------------------------------------------------------- decision
@@ -64,13 +70,13 @@ def metric_status(metric: Metric, comparison: Comparison, decision: Decision) ->
     return "unclear"
 
 
-def decide_comparisons(
+def comparisons_verdict(
     comparisons: Sequence[Compared],
     decision: Decision,
     observational: bool = False,
     higher_is_better: bool = True,
-) -> AbDecision:
-    """The verdict of healthy comparisons with the control, as a code and its numbers.
+) -> tuple[Verdict, str]:
+    """The verdict of healthy comparisons with the control and its reason code.
 
     ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
     inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
@@ -82,12 +88,50 @@ def decide_comparisons(
     ``unclear``, and the expected loss of shipping plays no part. Where a relative lift is
     not defined (a control at 0) its absolute lift's HDI stands in, and the ROPE (relative)
     cannot say "no meaningful difference".
+
+    The rule alone, for the forecast's thousands of simulated readouts;
+    :func:`decide_comparisons` adds the numbers behind it.
     """
     d = 1.0 if higher_is_better else -1.0
     good = [sorted(d * h for h in headline_lift(c).hdi) for c in comparisons]
     best_i = max(range(len(comparisons)), key=lambda i: comparisons[i].prob_better)
     best = comparisons[best_i]
     threshold = decision.min_prob_better
+    rope = decision.rope
+    if rope is not None and all(
+        c.lift_rel is not None and -rope < c.lift_rel.hdi[0] and c.lift_rel.hdi[1] < rope
+        for c in comparisons
+    ):
+        return "no_difference", "inside_rope"
+    loss_ok = observational or best.expected_loss_rel <= decision.max_expected_loss
+    if best.prob_better >= threshold and good[best_i][0] > 0 and loss_ok:
+        return ("higher" if observational else "ship"), "clear_winner"
+    if all(
+        c.prob_better <= 1 - threshold and g[1] < 0 for c, g in zip(comparisons, good, strict=True)
+    ):
+        return ("lower" if observational else "keep_control"), "all_worse"
+    if best.prob_better >= threshold and good[best_i][0] <= 0:
+        code = "interval_includes_zero"
+    elif best.prob_better >= threshold:
+        code = "loss_too_high"
+    else:
+        code = "not_enough_evidence"
+    return ("unclear" if observational else "keep_collecting"), code
+
+
+def decide_comparisons(
+    comparisons: Sequence[Compared],
+    decision: Decision,
+    observational: bool = False,
+    higher_is_better: bool = True,
+) -> AbDecision:
+    """The verdict of healthy comparisons with the control, with the numbers behind it.
+
+    The rule is :func:`comparisons_verdict`'s; the numbers are those of the arm most likely
+    to be better.
+    """
+    verdict, code = comparisons_verdict(comparisons, decision, observational, higher_is_better)
+    best = max(comparisons, key=lambda c: c.prob_better)
     numbers = {
         "arm": best.arm,
         "prob_better": best.prob_better,
@@ -95,34 +139,13 @@ def decide_comparisons(
         "expected_loss_rel": best.expected_loss_rel,
         "thresholds": decision.model_dump(),
     }
-    rope = decision.rope
-    if rope is not None and all(
-        c.lift_rel is not None and -rope < c.lift_rel.hdi[0] and c.lift_rel.hdi[1] < rope
-        for c in comparisons
-    ):
+    if verdict == "no_difference":
         widest = max(max(abs(h) for h in c.lift_rel.hdi) for c in comparisons)
         return AbDecision(
-            verdict="no_difference",
-            reason_code="inside_rope",
-            widest=widest,
-            **{**numbers, "arm": None},
+            verdict=verdict, reason_code=code, widest=widest, **numbers | {"arm": None}
         )
-    loss_ok = observational or best.expected_loss_rel <= decision.max_expected_loss
-    if best.prob_better >= threshold and good[best_i][0] > 0 and loss_ok:
-        verdict = "higher" if observational else "ship"
-        return AbDecision(verdict=verdict, reason_code="clear_winner", **numbers)
-    if all(
-        c.prob_better <= 1 - threshold and g[1] < 0 for c, g in zip(comparisons, good, strict=True)
-    ):
-        verdict = "lower" if observational else "keep_control"
-        return AbDecision(verdict=verdict, reason_code="all_worse", **{**numbers, "arm": None})
-    if best.prob_better >= threshold and good[best_i][0] <= 0:
-        code = "interval_includes_zero"
-    elif best.prob_better >= threshold:
-        code = "loss_too_high"
-    else:
-        code = "not_enough_evidence"
-    verdict = "unclear" if observational else "keep_collecting"
+    if code == "all_worse":
+        return AbDecision(verdict=verdict, reason_code=code, **numbers | {"arm": None})
     return AbDecision(verdict=verdict, reason_code=code, **numbers)
 
 

@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 
 from analyses.ab_test.data import ArmData
-from analyses.ab_test.decide import decide_comparisons
+from analyses.ab_test.decide import comparisons_verdict
 from analyses.ab_test.results import Forecast, Horizon, Metric
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Settings
-from analyses.core.results import Summary
 
 HORIZONS = (7, 14, 28)
 SIMULATIONS = 2000
@@ -47,14 +46,21 @@ def traffic(first: float, last: float, units: int) -> dict[str, Any] | None:
     return {"units_per_day": units / days, "days": days, "first": first, "last": last}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class SimulatedLift:
+    """A simulated relative lift's interval (the delta method's)."""
+
+    hdi: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
 class Simulated:
     """A simulated comparison: what the decision rule reads of one (``decide.Compared``)."""
 
     arm: str
     prob_better: float
     expected_loss_rel: float
-    lift_rel: Summary
+    lift_rel: SimulatedLift
     lift_abs: None = None
 
 
@@ -137,11 +143,7 @@ def forecast(
                         arm=c["arm"],
                         prob_better=float(c["prob_better"][i]),
                         expected_loss_rel=float(c["expected_loss_rel"][i]),
-                        # The delta method's interval is centred on the lift.
-                        lift_rel=Summary(
-                            mean=float(c["low"][i] + c["high"][i]) / 2,
-                            hdi=(float(c["low"][i]), float(c["high"][i])),
-                        ),
+                        lift_rel=SimulatedLift((float(c["low"][i]), float(c["high"][i]))),
                     )
                     for c in comparisons
                 ]
@@ -185,9 +187,7 @@ def forecast_primary(
     units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
 
     def verdict_of(comparisons: Sequence[Simulated]) -> str:
-        return decide_comparisons(
-            comparisons, spec.decision, False, metric.higher_is_better
-        ).verdict
+        return comparisons_verdict(comparisons, spec.decision, False, metric.higher_is_better)[0]
 
     rng = np.random.default_rng(settings.seed + 2)
     horizons = forecast(
