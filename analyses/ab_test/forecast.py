@@ -16,13 +16,15 @@ the tests). Only the primary metric is forecast; guardrails can still hold a shi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from analyses.ab_test.data import ArmData
-from analyses.ab_test.decide import decide_comparisons
+from analyses.ab_test.decide import comparisons_verdict
+from analyses.ab_test.results import Forecast, Horizon, Metric
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Settings
@@ -42,6 +44,24 @@ def traffic(first: float, last: float, units: int) -> dict[str, Any] | None:
     if days < MIN_DAYS:
         return None
     return {"units_per_day": units / days, "days": days, "first": first, "last": last}
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedLift:
+    """A simulated relative lift's interval (the delta method's)."""
+
+    hdi: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    """A simulated comparison: what the decision rule reads of one (``decide.Compared``)."""
+
+    arm: str
+    prob_better: float
+    expected_loss_rel: float
+    lift_rel: SimulatedLift
+    lift_abs: None = None
 
 
 def normal_comparison(
@@ -84,15 +104,16 @@ def forecast(
     direction: float,
     rate: float,
     prob: float,
-    verdict_of: Callable[[list[dict[str, Any]]], str],
+    verdict_of: Callable[[Sequence[Simulated]], str],
     rng: np.random.Generator,
     horizons: tuple[int, ...] = HORIZONS,
     simulations: int = SIMULATIONS,
-) -> list[dict[str, Any]]:
+) -> list[Horizon]:
     """Per horizon (days): the chance of each verdict after that much more data.
 
-    ``verdict_of`` is the readout's decision rule applied to a list of comparisons (dicts with
-    ``arm``, ``prob_better``, ``lift_rel.hdi`` and ``expected_loss_rel``).
+    ``verdict_of`` is the readout's decision rule applied to a list of comparisons
+    (:class:`Simulated`: ``arm``, ``prob_better``, ``lift_rel.hdi`` and
+    ``expected_loss_rel``).
     """
     total = sum(units[a] for a in arms)
     post = {}
@@ -118,12 +139,12 @@ def forecast(
         verdicts = [
             verdict_of(
                 [
-                    {
-                        "arm": c["arm"],
-                        "prob_better": float(c["prob_better"][i]),
-                        "expected_loss_rel": float(c["expected_loss_rel"][i]),
-                        "lift_rel": {"hdi": [float(c["low"][i]), float(c["high"][i])]},
-                    }
+                    Simulated(
+                        arm=c["arm"],
+                        prob_better=float(c["prob_better"][i]),
+                        expected_loss_rel=float(c["expected_loss_rel"][i]),
+                        lift_rel=SimulatedLift((float(c["low"][i]), float(c["high"][i]))),
+                    )
                     for c in comparisons
                 ]
             )
@@ -131,28 +152,28 @@ def forecast(
         ]
         counts = {v: verdicts.count(v) / simulations for v in sorted(set(verdicts))}
         out.append(
-            {
-                "days": days,
-                "units": float(rate * days),
-                "prob_decision": 1.0 - counts.get("keep_collecting", 0.0),
-                "verdicts": counts,
-            }
+            Horizon(
+                days=days,
+                units=float(rate * days),
+                prob_decision=1.0 - counts.get("keep_collecting", 0.0),
+                verdicts=counts,
+            )
         )
     return out
 
 
 def forecast_primary(
-    spec: Spec, data: ArmData, draws: dict, primary: dict, settings: Settings
-) -> dict[str, Any] | None:
+    spec: Spec, data: ArmData, draws: dict, primary: Metric, settings: Settings
+) -> Forecast | None:
     """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
 
     Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
     expected loss of stopping now and keeping the control (relative to the control's value; that
     of shipping is the comparison's own ``expected_loss_rel``).
     """
-    if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
+    if spec.observational or spec.aa_test or primary.status != "keep_collecting":
         return None
-    if any(c["lift_rel"] is None for c in primary["comparisons"]):
+    if any(c.lift_rel is None for c in primary.comparisons):
         return None  # the forecast simulates relative lifts; a control at 0 has none
     exposures = data.exposures or {}
     rate = traffic(
@@ -165,10 +186,8 @@ def forecast_primary(
     metric = data.metrics[0]
     units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
 
-    def verdict_of(comparisons: list[dict[str, Any]]) -> str:
-        return decide_comparisons(comparisons, spec.decision, False, metric.higher_is_better)[
-            "verdict"
-        ]
+    def verdict_of(comparisons: Sequence[Simulated]) -> str:
+        return comparisons_verdict(comparisons, spec.decision, False, metric.higher_is_better)[0]
 
     rng = np.random.default_rng(settings.seed + 2)
     horizons = forecast(
@@ -181,12 +200,12 @@ def forecast_primary(
         verdict_of,
         rng,
     )
-    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
-    c, t = draws[data.arms[0]]["value"], draws[headline["arm"]]["value"]
+    headline = max(primary.comparisons, key=lambda c: c.prob_better)
+    c, t = draws[data.arms[0]]["value"], draws[headline.arm]["value"]
     d = metric.direction
-    return {
+    return Forecast(
         **rate,
-        "horizons": horizons,
-        "loss_keep": stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
-        "simulations": SIMULATIONS,
-    }
+        horizons=horizons,
+        loss_keep=stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
+        simulations=SIMULATIONS,
+    )

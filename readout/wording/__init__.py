@@ -27,10 +27,7 @@ The shared sections (how to read, glossary, provenance, warnings, since the last
 are added around the body here, from the typed envelope; ``tests/readout/test_registry.py``
 checks that every analysis has all of this.
 
-Transitional: a wording package that sets ``TYPED = False`` (``ab_test``, the last one)
-still gets the plain dict in ``body``, ``history``, ``subject`` and its warnings' words;
-the next round converts it to the typed bundle and removes the flag, :func:`_given` and
-``numbers.field``'s dict branch.
+Every wording package reads the typed bundle (its analysis's model) as attributes.
 """
 
 from __future__ import annotations
@@ -55,7 +52,6 @@ __all__ = [
     "Table",
     "Text",
     "Words",
-    "analysis_label",
     "history_alt",
     "history_row",
     "interval",
@@ -69,34 +65,15 @@ __all__ = [
 #: What every analysis's wording package must export.
 REQUIRED = ("body", "history", "GLOSSARY", "VERDICT_LABELS", "WARNINGS")
 
-#: What each built-in analysis is called where readouts of several are listed together (the
-#: Quarto listing's categories); an analysis added with ``registry.register`` shows its name.
-ANALYSIS_LABELS = {
-    "ab_test": "Group comparison",
-    "hierarchical": "Partial pooling",
-    "mixture": "Gaussian mixture",
-    "regression": "Regression",
-}
-
 
 def module(analysis: str) -> ModuleType:
     """The wording package of an analysis."""
     return importlib.import_module(registry.wording_module(analysis))
 
 
-def analysis_label(analysis: str) -> str:
-    """What an analysis is called in a list of readouts: ``Group comparison``."""
-    return ANALYSIS_LABELS.get(analysis, analysis)
-
-
 def verdict_label(analysis: str, verdict: str) -> str:
     """The label of a verdict, as on a badge: ``Ship``, ``Verdict withheld``."""
     return module(analysis).VERDICT_LABELS[verdict]
-
-
-def _given(words: ModuleType, typed: Any, plain: dict[str, Any]) -> Any:
-    """What an analysis's wording reads: the typed bundle, or (transitionally) the dict."""
-    return typed if getattr(words, "TYPED", True) else plain
 
 
 @dataclass(frozen=True)
@@ -111,9 +88,8 @@ def report(bundle: dict[str, Any]) -> Report:
     """The words of one readout and its page's layout, chosen by the bundle's analysis."""
     typed = bundles.typed(bundle)
     words = module(typed.analysis)
-    body: Body = words.body(_given(words, typed, bundle))
+    body: Body = words.body(typed)
     verdict = typed.decision.verdict
-    legacy = None if getattr(words, "TYPED", True) else bundle
     text = Text(
         **{f.name: getattr(body, f.name) for f in fields(Words)},
         verdict=verdict,
@@ -122,7 +98,7 @@ def report(bundle: dict[str, Any]) -> Report:
         how_to_read=common.how_to_read(typed, body.example),
         glossary=common.glossary(typed, words.GLOSSARY),
         provenance=common.provenance(typed),
-        warnings=common.data_warnings(typed, words.WARNINGS, legacy),
+        warnings=common.data_warnings(typed, words.WARNINGS),
         since_last=(
             common.since_last(typed, words.VERDICT_LABELS) if given(typed.key_numbers) else []
         ),
@@ -139,7 +115,7 @@ def history_row(bundle: dict[str, Any]) -> str:
     """The key numbers of one readout in a line, for the history table (a sentence's capital)."""
     typed = bundles.typed(bundle)
     words = module(typed.analysis)
-    return capital(words.history(_given(words, typed, bundle)))
+    return capital(words.history(typed))
 
 
 def history_alt(bundle: dict[str, Any], readouts: int) -> str:
@@ -151,5 +127,5 @@ def subject_verdict(bundle: Bundle, text: Text) -> str:
     """The verdict as it ends an email subject: ``ship B``, ``keep collecting data``."""
     words = module(bundle["analysis"])
     if hasattr(words, "subject"):
-        return words.subject(_given(words, bundles.typed(bundle), bundle), text)
+        return words.subject(bundles.typed(bundle), text)
     return text.verdict_label[0].lower() + text.verdict_label[1:]

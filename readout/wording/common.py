@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from analyses.core.results import Envelope, KeyNumbers, LeftOut, given, plain
+from analyses.core.results import Envelope, KeyNumbers, LeftOut, given
 from readout.wording.numbers import (
     Bundle,
     Units,
@@ -52,8 +52,7 @@ def provenance(bundle: Envelope) -> list[tuple[str, str]]:
     ]
 
 
-# The next three serve the typed wording and (transitionally) the dict one: they read
-# through ``field``.
+# The next three read optional fields through ``field``.
 
 
 def diagnostic_problems(bundle: Bundle) -> list[str]:
@@ -207,21 +206,10 @@ READ_NOTES: dict[str, WarningText] = {
 }
 
 
-def data_warnings(
-    bundle: Envelope, texts: Mapping[str, WarningText], legacy: dict | None = None
-) -> list[str]:
-    """The bundle's warnings as sentences, with their counts.
-
-    ``legacy``: transitionally, the plain bundle an analysis's untyped wording reads; its
-    warning words then get each warning as a plain dict and that bundle.
-    """
-    out = []
-    for w in bundle.warnings if given(bundle.warnings) else ():
-        if w.code in READ_NOTES or legacy is None:
-            out.append({**READ_NOTES, **texts}[w.code](w, bundle))
-        else:
-            out.append(texts[w.code](plain(w), legacy))
-    return out
+def data_warnings(bundle: Envelope, texts: Mapping[str, WarningText]) -> list[str]:
+    """The bundle's warnings as sentences, with their counts."""
+    words = {**READ_NOTES, **texts}
+    return [words[w.code](w, bundle) for w in (bundle.warnings if given(bundle.warnings) else ())]
 
 
 def glossary(bundle: Envelope, specific: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -2,39 +2,36 @@
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from analyses import ab_test
-from analyses.core.base import Fit
+from analyses.ab_test.metrics import Metric
+from analyses.core.base import Fit, Settings
 from analyses.core.formats import ci_label, prob
+
+SPEC = ab_test.Spec(
+    name="t",
+    title="T",
+    analysis="ab_test",
+    data="x.csv",
+    group="arm",
+    control="A",
+    metric="y",
+    metric_type="binary",
+)
 
 
 def ab_fit(prob_better: float, healthy: bool = True) -> Fit:
-    rng = np.random.default_rng(0)
-    value = rng.normal([0.10, 0.11], 0.002, size=(2, 500, 2))
-    lift = value[..., 1:] / value[..., :1] - 1
-    posterior = xr.Dataset(
-        {
-            "value": (("chain", "draw", "arm"), value),
-            "lift_rel": (("chain", "draw", "treatment"), lift),
-        },
-        coords={"arm": ["A", "B"], "treatment": ["B"]},
-    )
-    results = {
-        "metric_type": "binary",
-        "observational": False,
-        "srm": {"ok": healthy},
-        "value_label": "Conversion rate",
-        "arm_labels": {},
-        "arms": [
-            {"name": "A", "hdi": [0.096, 0.104]},
-            {"name": "B", "hdi": [0.106, 0.114]},
-        ],
-        "comparisons": [
-            {"arm": "B", "vs": "A", "prob_better": prob_better, "lift_rel": {"hdi": [0.02, 0.18]}}
-        ],
+    """A real fit of two conversion rates, its chance of being better and its check set."""
+    stats_ = {
+        arm: {"units": 5000.0, "n": 5000.0, "sum": float(k), "sum2": float(k)}
+        for arm, k in (("A", 500), ("B", 560))
     }
-    return Fit(results, xr.DataTree.from_dict({"posterior": posterior}), {"ok": True})
+    data = ab_test.ArmData(["A", "B"], [Metric("y", "Conversion rate", "binary")], {"y": stats_})
+    fit = ab_test.fit(SPEC, data, Settings(exact_draws=4000))
+    comparison = fit.results.comparisons[0].model_copy(update={"prob_better": prob_better})
+    srm = fit.results.srm.model_copy(update={"ok": healthy})
+    results = fit.results.model_copy(update={"comparisons": (comparison,), "srm": srm})
+    return Fit(results, fit.posterior, fit.diagnostics)
 
 
 @pytest.mark.parametrize(("p", "shown"), [(0.996, "99.6%"), (0.9996, ">99.9%"), (0.5, "50%")])
