@@ -9,14 +9,15 @@ exposed a day, each simulated experiment
    with the treatment's true value ``(1 + min_effect)`` times the control's in the metric's
    good direction,
 3. at each day's look counts the units whose window has closed (exposed at least
-   ``window_days`` before), makes each arm's posterior (the exact Beta for a rate, with the
-   readout's Beta(1, 1) prior; the normal approximation of a mean's) and the comparison's
-   decision numbers (:func:`analyses.ab_test.forecast.normal_comparison`),
-4. decides each look with the readout's own rule, :func:`analyses.ab_test.decide.decide_comparisons`:
-   the **fixed** rule reads the planned end alone at ``min_prob_better``; the **sequential**
-   rule reads every day up to the planned end at the evidence
-   :func:`analyses.core.sequential.look` asks of that day (the rule a readout run every
-   morning uses).
+   ``window_days`` before), summarises each arm's posterior by its mean and standard
+   deviation (the Beta posterior of a rate, with the readout's Beta(1, 1) prior; the normal
+   posterior of a mean) and makes the comparison's decision numbers from those normals
+   (:func:`analyses.ab_test.forecast.normal_comparison`, what the readout's forecast uses),
+4. decides each look with the readout's own rule,
+   :func:`analyses.ab_test.decide.decide_comparisons`: the **fixed** rule reads the planned
+   end alone at ``min_prob_better``; the **sequential** rule reads every day up to the
+   planned end at the evidence :func:`analyses.core.sequential.look` asks of that day (the
+   rule a readout run every morning uses).
 
 A clear answer is a ship: the verdict the readout should reach when the true lift is the
 minimum effect. Its chance by a planned length is the share of simulated experiments that
@@ -197,7 +198,9 @@ def simulate_looks(
         posterior[arm] = (mean, sd)
     direction = 1.0 if baseline.higher_is_better else -1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = normal_comparison("treatment", "control", posterior["c"], posterior["t"], direction, prob)
+        c = normal_comparison(
+            "treatment", "control", posterior["c"], posterior["t"], direction, prob
+        )
     return Looks(
         window=w,
         prob_better=np.nan_to_num(c["prob_better"], nan=0.5),
@@ -233,9 +236,7 @@ def _ships(
     return out
 
 
-def fixed_power(
-    looks: Looks, day: int, decision: Decision, higher_is_better: bool = True
-) -> float:
+def fixed_power(looks: Looks, day: int, decision: Decision, higher_is_better: bool = True) -> float:
     """The chance that the fixed rule, read once on ``day``, ships."""
     rows = np.arange(looks.prob_better.shape[0])
     ships = _ships(
@@ -289,9 +290,7 @@ class _Search:
             self.seen[day] = of(self.looks, day, self.decision, self.higher_is_better)
         return self.seen[day]
 
-    def shortest(
-        self, target: float, low: int, high: int, near: int | None = None
-    ) -> int | None:
+    def shortest(self, target: float, low: int, high: int, near: int | None = None) -> int | None:
         """The shortest length in ``[low, high]`` whose chance reaches ``target``.
 
         Bisection on the length; ``near`` (a guess: the fixed rule's length, which the
@@ -390,9 +389,7 @@ def plan(
                     "target": float(target),
                     "days": days,
                     "units_exposed": None if days is None else baseline.units_per_day * days,
-                    "units_counted": None
-                    if days is None
-                    else baseline.units_per_day * (days - w),
+                    "units_counted": None if days is None else baseline.units_per_day * (days - w),
                     "prob": chance,
                     "mc_se": float(np.sqrt(chance * (1 - chance) / simulations)),
                 }
@@ -424,22 +421,3 @@ def _curve_days(first: int, last: int, points: int = CURVE_POINTS) -> list[int]:
     if last <= first:
         return [first]
     return sorted({int(round(d)) for d in np.linspace(first, last, points)})
-
-
-def normal_power(baseline: Baseline, min_effect: float, days: int, min_prob_better: float) -> float:
-    """The fixed rule's chance of a clear answer by the normal approximation (a check).
-
-    ``Phi(delta / se - Phi^-1(min_prob_better))`` with ``delta`` the true difference and
-    ``se`` the standard error of the difference of the arms' means over the units counted
-    by ``days`` (an even split). The simulation must agree with it to within its Monte Carlo
-    error and the approximation's own.
-    """
-    from scipy.special import ndtr, ndtri
-
-    n = baseline.units_per_day * (days - baseline.window) / baseline.arms
-    p, q = baseline.mean, baseline.treated(min_effect)
-    if baseline.kind == "binary":
-        se = np.sqrt((p * (1 - p) + q * (1 - q)) / n)
-    else:
-        se = baseline.sd * np.sqrt(2 / n)
-    return float(ndtr(abs(q - p) / se - ndtri(min_prob_better)))
