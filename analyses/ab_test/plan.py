@@ -53,8 +53,6 @@ TARGETS = (0.8, 0.9)
 DEFAULT_MIN_EFFECT = 0.02
 #: The longest plan searched, in days (a year).
 MAX_DAYS = 365
-#: Planned lengths shown in the table of chances (evenly spread up to 1.5 times the longest plan).
-CURVE_POINTS = 6
 
 
 @dataclass(frozen=True)
@@ -294,12 +292,13 @@ class _Search:
         """The shortest length in ``[low, high]`` whose chance reaches ``target``.
 
         Bisection on the length; ``near`` (a guess: the fixed rule's length, which the
-        sequential rule's is close to) first brackets the answer by steps that double, so
-        few lengths (each a sequential design to solve) are tried.
+        sequential rule's is within a day or two of) first brackets the answer by steps of
+        1, 2, 4, ... days from it, so few lengths (each a sequential design to solve) are
+        tried.
         """
         if near is not None:
             near = min(max(int(near), low), high)
-            step = max(1, near // 20)
+            step = 1
             if self.power(near) >= target:
                 high, probe = near, near - step
                 while probe > low and self.power(probe) >= target:
@@ -395,11 +394,10 @@ def plan(
                 }
             )
         rules[rule] = {"targets": planned}
-    longest = max(
-        [t["days"] for r in rules.values() for t in r["targets"] if t["days"] is not None],
-        default=last,
+    planned_days = sorted(
+        {t["days"] for r in rules.values() for t in r["targets"] if t["days"] is not None}
     )
-    grid = _curve_days(first, min(last, int(np.ceil(longest * 1.5))))
+    grid = _curve_days(first, last, planned_days)
     for rule in RULES:
         rules[rule]["curve"] = [{"days": d, "prob": searches[rule].power(d)} for d in grid]
     advised = rules["sequential"]["targets"][0]["days"]
@@ -416,8 +414,15 @@ def plan(
     }
 
 
-def _curve_days(first: int, last: int, points: int = CURVE_POINTS) -> list[int]:
-    """About ``points`` whole days from ``first`` to ``last``, evenly spread."""
-    if last <= first:
-        return [first]
-    return sorted({int(round(d)) for d in np.linspace(first, last, points)})
+def _curve_days(first: int, last: int, planned: list[int]) -> list[int]:
+    """The lengths the table of chances shows: the plans, and shorter and longer ones.
+
+    Half and three quarters of the shortest plan, the plans themselves, and a quarter and a
+    half more than the longest (within ``first`` and ``last``); without a plan, a few
+    lengths up to ``last``.
+    """
+    if not planned:
+        days = np.linspace(first, last, 4)
+    else:
+        days = [0.5 * planned[0], 0.75 * planned[0], *planned, 1.25 * planned[-1]]
+    return sorted({min(max(int(round(d)), first), last) for d in days})
