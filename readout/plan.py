@@ -16,11 +16,13 @@ pushed into the engine (only per-arm counts and sums come back):
 
 From it :func:`analyses.ab_test.plan.plan` simulates the experiment under the readout's
 decision rule (fixed and sequential); the advice (``planned_days``) goes into a small
-self-contained page, ``<output>/<name>/plan.html``, and a few lines on the terminal.
+self-contained page, ``<output>/<name>/plan.html`` (its numbers in ``plan.json`` beside it),
+and a few lines on the terminal.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,8 +38,9 @@ from readout.errors import DataError
 
 #: Days of history read before ``until`` by default.
 HISTORY_DAYS = 28
-#: The page written beside the experiment's readouts.
+#: The page written beside the experiment's readouts, and its numbers (codes and numbers only).
 PLAN_PAGE = "plan.html"
+PLAN_NUMBERS = "plan.json"
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,7 @@ def baseline_of(
     )
     history = {
         "start": start.date().isoformat(),
-        "end": end.isoformat(timespec="minutes"),
+        "end": f"{end:%Y-%m-%d %H:%M}",
         "days": history_days,
         "units": float(n.sum()),
         "exposure_days": float(span["days"]),
@@ -339,8 +342,9 @@ def make_plan(
     text = words.text(result)
     page = output / spec.name / PLAN_PAGE
     page.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(page.with_name(PLAN_NUMBERS), json.dumps(result, indent=1))
     atomic_write_text(page, render.page("plan.html.j2", plan=result, text=text))
     return Made(result, page, words.summary(result) + [f"readout: wrote {page}"])
 
 
-__all__ = ["HISTORY_DAYS", "PLAN_PAGE", "Made", "make_plan", "period"]
+__all__ = ["HISTORY_DAYS", "PLAN_NUMBERS", "PLAN_PAGE", "Made", "make_plan", "period"]

@@ -127,12 +127,12 @@ def text(plan: dict[str, Any]) -> PlanText:
         f"({metric['label']} {baseline_value(plan)}) and about {about(b['units_per_day'])} "
         f"{unit}s a day."
     )
-    head = ["Planned days", f"{capital(unit)}s exposed"] + [
+    head = ["Planned length", f"{capital(unit)}s exposed"] + [
         f"Chance, {RULE_NAMES[r]}" for r in ("sequential", "fixed")
     ]
     curve = {r: {p["days"]: p["prob"] for p in plan["rules"][r]["curve"]} for r in plan["rules"]}
     rows = [
-        [str(d), about(b["units_per_day"] * d)]
+        [f"{d} days", about(b["units_per_day"] * d)]
         + [prob(curve[r][d]) for r in ("sequential", "fixed")]
         for d in sorted(curve["sequential"])
     ]
@@ -148,7 +148,7 @@ def text(plan: dict[str, Any]) -> PlanText:
     mc = max(t["mc_se"] for r in plan["rules"].values() for t in r["targets"])
     assumptions = [
         f"The baseline is {source} {unit}s first exposed from {h['start']} up to "
-        f"{h['end'].replace('T', ' ')} UTC whose {window:g}-day window had closed: "
+        f"{h['end']} UTC whose {window:g}-day window had closed: "
         f"{metric['label']} {baseline_value(plan)}"
         + (
             f", spread {_units(plan).value(b['sd'], 2 if b['sd'] < 10 else 0)} per {unit}"
