@@ -33,7 +33,7 @@ import numpy as np
 from analyses.ab_test import plan as planning
 from analyses.ab_test.forecast import traffic
 from analyses.core.inputs import Experiment as ExperimentPart
-from analyses.core.inputs import MetricSpec, Value
+from analyses.core.inputs import MetricSpec
 from readout.errors import DataError
 
 #: Days of history read before ``until`` by default.
@@ -67,50 +67,9 @@ def period(
     return midnight - timedelta(days=history_days), min(midnight, now)
 
 
-def history_expression(
-    engine, part: ExperimentPart, metric: MetricSpec, where: str, start: datetime, end: datetime
-):
-    """One query: per arm, the units first exposed in ``[start, end)`` and the metric's sums.
-
-    Per arm: ``n`` (units), ``exposed_first`` and ``exposed_last`` (epoch seconds) and, over
-    the units whose window closed by ``end``, ``counted`` and the metric's ``__n``, ``__sum``
-    and ``__sum2`` (a ratio: ``__num``, ``__den``, ``__num2``, ``__den2``, ``__numden``).
-    """
-    import ibis
-
-    from readout import queries
-
-    def stamp(moment: datetime):
-        return ibis.timestamp(moment.astimezone(UTC).replace(tzinfo=None))
-
-    units = queries._units(queries._assignments(engine, part, where, end), ())
-    units = units.filter((units.exposed_at >= stamp(start)) & (units.n_arms == 1))
-    seconds = units.exposed_at.epoch_seconds().cast("float64")
-    exposed = units.group_by("arm").aggregate(
-        n=units.count(), exposed_first=seconds.min(), exposed_last=seconds.max()
-    )
-    closed = units.filter(units.exposed_at < stamp(end - timedelta(days=metric.window_days)))
-    events = queries._events(engine, metric, where)
-    per_unit = queries._capped(
-        queries._per_unit(queries._window(events, closed, 0, metric.window_days), metric), metric
-    )
-    joined = closed.left_join(per_unit, "unit")
-    m = metric.name
-    if metric.kind == "ratio":
-        num, den = joined.num.fill_null(0.0), joined.den.fill_null(0.0)
-        aggs = {
-            f"{m}__num": num.sum(),
-            f"{m}__den": den.sum(),
-            f"{m}__num2": (num * num).sum(),
-            f"{m}__den2": (den * den).sum(),
-            f"{m}__numden": (num * den).sum(),
-        }
-    else:
-        value = joined.v if metric.aggregate == "mean" else joined.v.fill_null(0.0)
-        aggs = queries._stats(value.cast("float64"), Value(m, m, ("moments",)))
-    counted = joined.group_by("arm").aggregate(counted=joined.count(), **aggs)
-    out = exposed.left_join(counted, "arm")
-    return out.select(exposed, *[c for c in counted.columns if c != "arm"])
+def _days_of(start: datetime, end: datetime) -> str:
+    """The period as its first and last day: ``2026-11-01 to 2026-11-28``."""
+    return f"{start:%Y-%m-%d} to {end - timedelta(microseconds=1):%Y-%m-%d}"
 
 
 def _experiment(config, name: str, config_path: Path):
@@ -154,25 +113,13 @@ def primary_metric(spec) -> MetricSpec:
 
 def read_history(experiment, metric: MetricSpec, start: datetime, end: datetime):
     """Run the history query on the experiment's engine: per-arm numbers, and its SQL."""
-    import ibis
-
     from readout.data import engine_of, where_of
-    from readout.queries import _canonical, _engine_problem
+    from readout.queries import history
 
     spec = experiment.spec
     part = ExperimentPart(assignments=spec.assignments, metrics=(metric,))
-    where = where_of(experiment)
     with engine_of(experiment, {}) as engine:  # a warehouse: no file columns to type
-        try:
-            expr = history_expression(engine, part, metric, where.label, start, end)
-            sql = str(ibis.to_sql(expr, dialect=engine.backend))
-            rows = _canonical(engine.execute(sql))
-        except DataError:
-            raise
-        except Exception as exc:
-            _engine_problem(exc, where)
-            raise
-    return rows, sql
+        return history(engine, part, metric, where_of(experiment), start, end)
 
 
 def baseline_of(
@@ -191,13 +138,13 @@ def baseline_of(
     n = np.asarray(rows.get("n", []), dtype=float)
     fix = (
         f"check the assignments query, or read another period (--until, --history-days; "
-        f"this one is {start.date()} to {end.date()})"
+        f"this one is {_days_of(start, end)})"
     )
     if not len(arms) or n.sum() == 0:
         raise DataError(
             where,
-            f"no history data: no unit was first exposed in the {history_days} days "
-            f"from {start.date()} to {end:%Y-%m-%d %H:%M} UTC",
+            f"no history data: no unit was first exposed in the {history_days} days from "
+            f"{_days_of(start, end)}",
             fix,
         )
     span = traffic(
@@ -222,7 +169,7 @@ def baseline_of(
         raise DataError(
             where,
             f"no history data: no unit's {metric.window_days:g}-day window of metric "
-            f"'{m}' had closed by {end.date()}",
+            f"'{m}' had closed by {end:%Y-%m-%d %H:%M} UTC",
             fix,
         )
     if metric.kind == "ratio":
