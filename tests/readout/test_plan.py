@@ -121,3 +121,99 @@ def test_what_cannot_be_planned_exits_2_naming_it(tmp_path, args, fragment):
 def test_a_bad_min_effect_is_a_usage_error(tmp_path):
     result = invoke("--output", str(tmp_path), "checkout-redesign", "--min-effect", "1.5")
     assert result.exit_code == 2 and "--min-effect" in result.output
+
+
+DIRECT = """
+WITH u AS (
+  SELECT user_id AS unit, min(exposed_at) AS e, count(DISTINCT variant) AS k,
+         min(variant) AS arm
+  FROM exposures WHERE experiment = 'checkout' GROUP BY 1),
+c AS (SELECT * FROM u WHERE k = 1 AND arm = 'control'
+      AND e >= TIMESTAMP '2026-11-01' AND e < TIMESTAMP '2026-11-15')
+SELECT c.unit, {per_unit}
+FROM c LEFT JOIN {table} x
+  ON x.user_id = c.unit AND x.ts >= c.e AND x.ts < c.e + INTERVAL 14 DAY
+GROUP BY c.unit
+"""
+
+ASSIGNMENTS = (
+    "SELECT user_id AS unit, variant AS arm, exposed_at "
+    "FROM exposures WHERE experiment = 'checkout'"
+)
+METRICS = {
+    "load_time": """
+[[experiments.metrics]]
+name = "load_time"
+sql = "SELECT user_id AS unit, ts, load_ms AS value FROM page_loads"
+aggregate = "mean"
+kind = "continuous"
+window_days = 14
+higher_is_better = false
+""",
+    "clicks": """
+[[experiments.metrics]]
+name = "clicks"
+sql = "SELECT user_id AS unit, ts, clicks AS numerator, pageviews AS denominator FROM sessions"
+kind = "ratio"
+window_days = 14
+""",
+}
+
+
+@pytest.mark.parametrize("metric", ["load_time", "clicks"])
+def test_the_history_query_matches_a_direct_computation(tmp_path, metric):
+    """A mean metric (lower is better) and a ratio, against SQL written by hand in DuckDB."""
+    import duckdb
+
+    from analyses.ab_test.conjugate import RatioMoments, ratio_estimate
+    from readout.config import load_config
+    from readout.plan import baseline_of, primary_metric, read_history
+
+    db = ROOT / "data" / "demo.duckdb"
+    config = tmp_path / "experiments.toml"
+    config.write_text(
+        f"""
+[sources.warehouse]
+url = "duckdb:///{db}"
+
+[[experiments]]
+name = "checkout"
+title = "Checkout"
+analysis = "ab_test"
+source = "warehouse"
+assignments = "{ASSIGNMENTS}"
+control = "control"
+"""
+        + METRICS[metric]
+    )
+    experiment = load_config(config).experiments[0]
+    m = primary_metric(experiment.spec)
+    start, end = period("2026-11-28", 28)
+    rows, sql = read_history(experiment, m, start, end)
+    baseline, history = baseline_of(rows, m, "control", "here", start, end, 28)
+    con = duckdb.connect(str(db), read_only=True)
+    if metric == "load_time":
+        values = con.sql(DIRECT.format(per_unit="avg(x.load_ms) AS v", table="page_loads"))
+        v = values.df()["v"].dropna().to_numpy()
+        assert baseline.kind == "mean" and not baseline.higher_is_better
+        assert baseline.units == len(v)
+        assert baseline.mean == pytest.approx(v.mean(), rel=1e-9)
+        assert baseline.sd == pytest.approx(v.std(ddof=1), rel=1e-6)
+    else:
+        per_unit = "coalesce(sum(x.clicks), 0) AS num, coalesce(sum(x.pageviews), 0) AS den"
+        frame = con.sql(DIRECT.format(per_unit=per_unit, table="sessions")).df()
+        num, den = frame["num"].to_numpy(float), frame["den"].to_numpy(float)
+        ratio = num.sum() / den.sum()
+        z = (num - ratio * den) / den.mean()  # the delta method's linearised values
+        assert baseline.kind == "mean" and baseline.units == len(frame)
+        assert baseline.mean == pytest.approx(ratio, rel=1e-9)
+        assert baseline.sd == pytest.approx(z.std(ddof=1), rel=1e-6)
+        moments = RatioMoments(
+            len(num), num.sum(), den.sum(), (num**2).sum(), (den**2).sum(), (num * den).sum()
+        )
+        assert baseline.sd / np.sqrt(len(num)) == pytest.approx(ratio_estimate(moments)[1])
+    exposed = con.sql(
+        "SELECT count(*) FROM (SELECT user_id FROM exposures WHERE experiment = 'checkout' "
+        "GROUP BY 1 HAVING count(DISTINCT variant) = 1)"
+    ).fetchone()[0]
+    assert history["units"] == exposed and "SELECT" in sql
