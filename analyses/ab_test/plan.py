@@ -53,6 +53,8 @@ TARGETS = (0.8, 0.9)
 DEFAULT_MIN_EFFECT = 0.02
 #: The longest plan searched, in days (a year).
 MAX_DAYS = 365
+#: A plan is stated to this share of its length (see :func:`resolution`).
+RESOLUTION = 0.02
 
 
 @dataclass(frozen=True)
@@ -288,40 +290,50 @@ class _Search:
             self.seen[day] = of(self.looks, day, self.decision, self.higher_is_better)
         return self.seen[day]
 
-    def shortest(self, target: float, low: int, high: int, near: int | None = None) -> int | None:
-        """The shortest length in ``[low, high]`` whose chance reaches ``target``.
+    def shortest(self, target: float, days: list[int], near: int | None = None) -> int | None:
+        """The first of ``days`` (increasing) whose chance reaches ``target``, or None.
 
-        Bisection on the length; ``near`` (a guess: the fixed rule's length, which the
-        sequential rule's is within a day or two of) first brackets the answer by steps of
-        1, 2, 4, ... days from it, so few lengths (each a sequential design to solve) are
-        tried.
+        Bisection over the list; ``near`` (a guess: the fixed rule's length, which the
+        sequential rule's is close to) first brackets the answer by steps of 1, 2, 4, ...
+        entries from it, so few lengths (each a sequential design to solve) are tried.
         """
+        low, high = 0, len(days) - 1
         if near is not None:
-            near = min(max(int(near), low), high)
+            start = min(range(len(days)), key=lambda i: abs(days[i] - near))
             step = 1
-            if self.power(near) >= target:
-                high, probe = near, near - step
-                while probe > low and self.power(probe) >= target:
+            if self.power(days[start]) >= target:
+                high, probe = start, start - step
+                while probe > low and self.power(days[probe]) >= target:
                     high, step = probe, 2 * step
                     probe = high - step
                 low = max(probe, low)
             else:
-                low, probe = near, near + step
-                while probe < high and self.power(probe) < target:
+                low, probe = start, start + step
+                while probe < high and self.power(days[probe]) < target:
                     low, step = probe, 2 * step
                     probe = low + step
                 high = min(probe, high)
-        if self.power(high) < target:
+        if self.power(days[high]) < target:
             return None
-        if self.power(low) >= target:
-            return low
+        if self.power(days[low]) >= target:
+            return days[low]
         while high - low > 1:
             mid = (low + high) // 2
-            if self.power(mid) >= target:
+            if self.power(days[mid]) >= target:
                 high = mid
             else:
                 low = mid
-        return high
+        return days[high]
+
+
+def resolution(days: int | None) -> int:
+    """Whole days a plan of about ``days`` is stated to: 2% of it (at least 1).
+
+    About what the Monte Carlo error supports: near 80%, the chance's error of 0.6 points
+    moves the length it reaches by about 2% of it (a chance that grows from 80% to 90% over
+    a third more days), so a 230-day plan is given to 5 days and a 40-day plan to the day.
+    """
+    return max(1, int(round(RESOLUTION * days))) if days else 1
 
 
 def plan(
@@ -376,12 +388,15 @@ def plan(
     rng = np.random.default_rng(seed)
     looks = simulate_looks(baseline, min_effect, last, simulations, rng, prob, prior)
     searches = {rule: _Search(looks, rule, decision, baseline.higher_is_better) for rule in RULES}
+    exact = searches["fixed"].shortest(targets[0], list(range(first, last + 1)))
+    step = resolution(exact)
+    grid = [d for d in range(first, last + 1) if d % step == 0 or d == last] or [last]
     rules: dict[str, Any] = {}
     for rule in RULES:
         planned = []
         for i, target in enumerate(targets):
             near = rules["fixed"]["targets"][i]["days"] if rule == "sequential" else None
-            days = searches[rule].shortest(target, first, last, near)
+            days = searches[rule].shortest(target, grid, near)
             chance = searches[rule].power(days if days is not None else last)
             planned.append(
                 {
@@ -397,9 +412,9 @@ def plan(
     planned_days = sorted(
         {t["days"] for r in rules.values() for t in r["targets"] if t["days"] is not None}
     )
-    grid = _curve_days(first, last, planned_days)
+    shown = _curve_days(grid, planned_days)
     for rule in RULES:
-        rules[rule]["curve"] = [{"days": d, "prob": searches[rule].power(d)} for d in grid]
+        rules[rule]["curve"] = [{"days": d, "prob": searches[rule].power(d)} for d in shown]
     advised = rules["sequential"]["targets"][0]["days"]
     return {
         "baseline": asdict(baseline),
@@ -414,15 +429,12 @@ def plan(
     }
 
 
-def _curve_days(first: int, last: int, planned: list[int]) -> list[int]:
-    """The lengths the table of chances shows: the plans, and shorter and longer ones.
+def _curve_days(grid: list[int], planned: list[int]) -> list[int]:
+    """The lengths the table of chances shows, on the grid the plans are stated to.
 
-    Half and three quarters of the shortest plan, the plans themselves, and a quarter and a
-    half more than the longest (within ``first`` and ``last``); without a plan, a few
-    lengths up to ``last``.
+    The plans, and a half and three quarters of the shortest; without a plan, a few lengths.
     """
     if not planned:
-        days = np.linspace(first, last, 4)
-    else:
-        days = [0.5 * planned[0], 0.75 * planned[0], *planned, 1.25 * planned[-1]]
-    return sorted({min(max(int(round(d)), first), last) for d in days})
+        return sorted({grid[round(i)] for i in np.linspace(0, len(grid) - 1, 4)})
+    shorter = [min(grid, key=lambda d, f=f: abs(d - f * planned[0])) for f in (0.5, 0.75)]
+    return sorted({*shorter, *planned})

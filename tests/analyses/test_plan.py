@@ -15,6 +15,7 @@ from analyses.ab_test.plan import (
     Baseline,
     fixed_power,
     plan,
+    resolution,
     sequential_power,
     simulate_looks,
 )
@@ -116,14 +117,31 @@ def test_a_larger_effect_needs_fewer_days_and_a_surer_answer_more():
 
 
 def test_a_plan_is_the_shortest_length_reaching_its_target():
-    """The day before the plan falls short of the target (the search finds the edge)."""
+    """A step shorter than the plan falls short of the target (the search finds the edge);
+    the plan is stated to its resolution, here the day."""
     out = plan(RATE, 0.05, Decision(), seed=3, simulations=2000)
     looks = simulate_looks(RATE, 0.05, out["max_days"], 2000, np.random.default_rng(3))
+    assert resolution(out["rules"]["fixed"]["targets"][0]["days"]) == 1
     for t in out["rules"]["fixed"]["targets"]:
         assert fixed_power(looks, t["days"], Decision()) >= t["target"]
         assert fixed_power(looks, t["days"] - 1, Decision()) < t["target"]
     for t in out["rules"]["sequential"]["targets"]:
         assert sequential_power(looks, t["days"] - 1, Decision()) < t["target"]
+
+
+def test_a_long_plan_is_stated_to_what_the_monte_carlo_error_supports():
+    """A plan of months is a multiple of its resolution, the fixed rule's one step shorter
+    falls short, and the two rules' plans lie within a step or two of each other."""
+    out = plan(RATE, 0.02, Decision(), seed=4, simulations=1000)
+    fixed = out["rules"]["fixed"]["targets"][0]["days"]
+    step = resolution(fixed)
+    assert fixed > 100 and step >= 2
+    looks = simulate_looks(RATE, 0.02, out["max_days"], 1000, np.random.default_rng(4))
+    assert fixed_power(looks, fixed - step, Decision()) < 0.8
+    for rule in ("fixed", "sequential"):
+        assert all(t["days"] % step == 0 for t in out["rules"][rule]["targets"]), rule
+    sequential_days = out["rules"]["sequential"]["targets"][0]["days"]
+    assert abs(sequential_days - fixed) <= 2 * step
 
 
 def test_the_same_seed_gives_the_same_plan_and_beyond_the_longest_is_none():
