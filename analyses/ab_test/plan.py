@@ -376,7 +376,8 @@ def plan(
         Codes and numbers: ``baseline``, ``min_effect``, ``decision``, ``simulations``,
         ``seed``, ``max_days``, ``rules`` {``fixed``, ``sequential``: ``targets``
         [{``target``, ``days`` (None: beyond ``max_days``), ``units_exposed``,
-        ``units_counted``, ``prob``, ``mc_se``}], ``curve`` [{``days``, ``prob``}]}, and
+        ``units_counted``, ``prob``, ``mc_se``}], ``curve`` [{``days``, ``prob``}], and for
+        the sequential rule ``end_threshold``, the evidence its planned end needs}, and
         ``planned_days``: the sequential rule's length for the first target (None when
         beyond ``max_days``).
     """
@@ -409,13 +410,15 @@ def plan(
                 }
             )
         rules[rule] = {"targets": planned}
-    planned_days = sorted(
-        {t["days"] for r in rules.values() for t in r["targets"] if t["days"] is not None}
-    )
-    shown = _curve_days(grid, planned_days)
+    advice = [t["days"] for t in rules["sequential"]["targets"] if t["days"] is not None]
+    shown = _curve_days(grid, sorted(set(advice)))
     for rule in RULES:
         rules[rule]["curve"] = [{"days": d, "prob": searches[rule].power(d)} for d in shown]
     advised = rules["sequential"]["targets"][0]["days"]
+    if advised is not None:
+        rules["sequential"]["end_threshold"] = sequential.design(
+            decision.min_prob_better, sequential.design_looks(advised, w)
+        ).end_threshold
     return {
         "baseline": asdict(baseline),
         "min_effect": float(min_effect),
@@ -432,7 +435,8 @@ def plan(
 def _curve_days(grid: list[int], planned: list[int]) -> list[int]:
     """The lengths the table of chances shows, on the grid the plans are stated to.
 
-    The plans, and a half and three quarters of the shortest; without a plan, a few lengths.
+    The sequential rule's plans (the advice), and a half and three quarters of the shortest;
+    without a plan, a few lengths.
     """
     if not planned:
         return sorted({grid[round(i)] for i in np.linspace(0, len(grid) - 1, 4)})

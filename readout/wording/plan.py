@@ -41,6 +41,11 @@ def about(x: float) -> str:
     return number(x, min(places, 0))
 
 
+def threshold(p: float) -> str:
+    """A decision threshold as configured: ``97%``, ``97.5%`` (not a rounded estimate)."""
+    return f"{100 * p:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def _units(plan: dict[str, Any]) -> Units:
     metric = plan["metric"]
     return Units(metric["prefix"], metric["suffix"], plan["baseline"]["kind"] == "binary")
@@ -104,15 +109,21 @@ def text(plan: dict[str, Any]) -> PlanText:
         "Read every day, as readout reads a running experiment, the experiment needs "
         + " and ".join(f"{_days(t, plan)} for {a_prob(t['target'])} chance" for t in seq)
         + f" of a clear answer, if the true effect is {effect_phrase(plan)}.",
-        "Read once at the planned end instead, it would need "
+        "Read once at the planned end instead (the fixed rule), it would need "
         + " and ".join(
             f"{t['days']} days" if t["days"] is not None else f"more than {plan['max_days']}"
             for t in fixed
         )
-        + ": the daily looks cost almost nothing, because a look before the end needs "
-        "stronger evidence than the end does.",
+        + (
+            ". Reading every day keeps the chance of shipping a change that does nothing at "
+            "the fixed rule's: each look before the end needs more evidence, and the end "
+            f"{threshold(plan['rules']['sequential']['end_threshold'])} rather than "
+            f"{threshold(thresholds['min_prob_better'])}."
+            if "end_threshold" in plan["rules"]["sequential"]
+            else "."
+        ),
         f"A clear answer is a ship by the planned end: the readout's own rule, a "
-        f"{prob(thresholds['min_prob_better'])} chance (or the daily rule's higher bar before "
+        f"{threshold(thresholds['min_prob_better'])} chance (or the daily rule's higher bar before "
         f"the end) that the change is better, its {round(100 * plan['ci_prob'])}% HDI of "
         f"the lift above zero and an expected loss of at most "
         f"{relative(thresholds['max_expected_loss'], 1, signed=False)}.",
