@@ -69,6 +69,10 @@ def test_the_plan_reaches_its_targets_and_its_page_says_so(planned):
     text = text_of(html)
     assert f"Plan {days} days: an 80% chance of a clear answer" in text
     assert f"set planned_days = {days}" in text
+    # The sequential design's end (1 - 5/6 of the 3% error) beside the fixed rule's threshold.
+    assert "the end 97.5% rather than 97%" in text
+    rows = re.findall(r"<td[^>]*>(\d+) days</td>", html)
+    assert str(days) in rows and str(seq[1]["days"]) in rows
     assert "SELECT" in html  # the SQL that ran
     assert f"Plan {days} days" in output and "plan.html" in output
 
