@@ -272,6 +272,7 @@ def make_plan(
             "kind": metric.kind,
             "higher_is_better": metric.higher_is_better,
             "window_days": metric.window_days,
+            "covariate_days": metric.covariate_days,
             "prefix": metric.value_prefix,
             "suffix": metric.value_suffix,
         },

@@ -169,7 +169,17 @@ def text(plan: dict[str, Any]) -> PlanText:
         + f", from {about(b['units'])} {unit}s.",
         f"Traffic: {about(h['units'])} {unit}s first exposed over {h['exposure_days']:.1f} days, "
         f"about {about(b['units_per_day'])} a day, split evenly between "
-        f"{b['arms']} arms.",
+        f"{b['arms']} arms"
+        + (
+            " (the plan compares one treatment with the control; "
+            + (
+                "the third arm takes its share of the traffic)."
+                if b["arms"] == 3
+                else f"the other {b['arms'] - 2} arms take their share of the traffic)."
+            )
+            if b["arms"] > 2
+            else "."
+        ),
         f"A {unit} counts once {window:g} days have passed since exposure, so the "
         f"first {math.ceil(window)} days count nobody and the last {math.ceil(window)} days' "
         f"{unit}s are not counted by the planned end.",
@@ -191,6 +201,12 @@ def text(plan: dict[str, Any]) -> PlanText:
             "(for revenue, with its zeros) can be a little more or less precise."
         ),
     ]
+    if metric.get("covariate_days"):
+        assumptions.append(
+            f"The readout adjusts {metric['label']} for its {metric['covariate_days']:g} days "
+            "before exposure (CUPED); the plan does not, so the experiment may need fewer "
+            "days than planned."
+        )
     provenance = [
         ("Experiment", f"{plan['title']} ({plan['experiment']})"),
         ("Metric", f"{metric['label']} ({metric['name']}, {metric['kind']})"),
