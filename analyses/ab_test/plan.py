@@ -14,7 +14,7 @@ exposed a day, each simulated experiment
    posterior of a mean) and makes the comparison's decision numbers from those normals
    (:func:`analyses.ab_test.forecast.normal_comparison`, what the readout's forecast uses),
 4. decides each look with the readout's own rule,
-   :func:`analyses.ab_test.decide.decide_comparisons`: the **fixed** rule reads the planned
+   :func:`analyses.ab_test.decide.comparisons_verdict`: the **fixed** rule reads the planned
    end alone at ``min_prob_better``; the **sequential** rule reads every day up to the
    planned end at the evidence :func:`analyses.core.sequential.look` asks of that day (the
    rule a readout run every morning uses).
@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from analyses.ab_test.decide import decide_comparisons
-from analyses.ab_test.forecast import normal_comparison
+from analyses.ab_test.decide import comparisons_verdict
+from analyses.ab_test.forecast import Simulated, SimulatedLift, normal_comparison
 from analyses.ab_test.spec import Decision
 from analyses.core import sequential
 from analyses.core.base import CI_PROB
@@ -225,14 +225,14 @@ def _ships(
     pb = looks.prob_better[rows, col]
     for i in np.flatnonzero(pb >= threshold):  # a ship needs this much evidence
         r = rows[i]
-        comparison = {
-            "arm": "treatment",
-            "prob_better": float(pb[i]),
-            "expected_loss_rel": float(looks.expected_loss_rel[r, col]),
-            "lift_rel": {"hdi": [float(looks.low[r, col]), float(looks.high[r, col])]},
-        }
-        verdict = decide_comparisons([comparison], rule, False, higher_is_better)
-        out[i] = verdict["verdict"] == "ship"
+        comparison = Simulated(
+            arm="treatment",
+            prob_better=float(pb[i]),
+            expected_loss_rel=float(looks.expected_loss_rel[r, col]),
+            lift_rel=SimulatedLift(hdi=(float(looks.low[r, col]), float(looks.high[r, col]))),
+        )
+        verdict, _ = comparisons_verdict([comparison], rule, False, higher_is_better)
+        out[i] = verdict == "ship"
     return out
 
 
