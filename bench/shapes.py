@@ -1,0 +1,216 @@
+"""Speed on many data shapes, not one: the slowest shape of each workload beside its target.
+
+A target met only on the demo's data is not met. Each workload is run as a user runs it (a
+config beside generated data in a new folder, ``readout run --force``, a fresh process;
+wall seconds and peak resident memory of the largest process) on several shapes:
+
+- hierarchical, pre-summarised units: 1, 20 or 1,000 groups; units of different sizes
+  (users per unit) and standard errors spread over 1x, 13x or 100x; several seeds;
+  100,000 units (and 1,000,000 with ``--million``);
+- mixture: 200,000 values, components ``[1, 2]``, on ``data/mixture_shapes.py``'s shapes
+  and several seeds.
+
+``python bench/shapes.py [--quick] [--million]``; ``make bench`` prints the same table
+(``QUICK=1``: one seed and three shapes per workload; ``MILLION=1``: the 1,000,000 units).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from run import READOUT, WORK, Measure, _shapes_module, measure  # noqa: E402
+
+POOLING_CONFIG = """
+[[experiments]]
+name = "units"
+title = "{n:,} units in {groups:,} groups"
+analysis = "hierarchical"
+data = "units.csv"
+unit = "creator"
+{group}
+estimate = "estimate"
+std_error = "std_error"
+users = "users"
+unit_label = "creator"
+group_label = "genre"
+value_prefix = "$"
+"""
+
+MIXTURE_CONFIG = """
+[[experiments]]
+name = "values"
+title = "{n:,} values"
+analysis = "mixture"
+data = "values.csv"
+value = "value"
+components = [1, 2]
+"""
+
+
+@dataclass(frozen=True)
+class PoolingShape:
+    """Pre-summarised units: groups, the smallest unit's users and the spread of the SEs.
+
+    Users per unit are log-uniform from ``users`` to ``users * spread**2``, so standard
+    errors (``2 * 2.3 / sqrt(users)``) span ``spread`` times; ``spread = 1``: every unit
+    the same size.
+    """
+
+    groups: int
+    users: int
+    spread: float
+
+    @property
+    def label(self) -> str:
+        """How the table names the shape."""
+        return f"{self.groups} groups, {self.users}+ users, SE {self.spread:g}x"
+
+
+#: Quick runs the first three (the group counts); a full run every one, on every seed.
+POOLING_SHAPES = [
+    PoolingShape(20, 30, 13),  # the issue's shape: creators in genres
+    PoolingShape(1, 30, 13),
+    PoolingShape(1000, 30, 13),
+    PoolingShape(20, 1000, 1),  # equal SEs
+    PoolingShape(20, 10, 100),  # SEs over a hundredfold range
+    PoolingShape(20, 3, 13),  # small units: most of the spread is noise, strong pooling
+    PoolingShape(20, 20_000, 13),  # large units: little pooling
+]
+MIXTURE_SHAPES = ["three-groups", "far-small", "redundant"]
+SEEDS = (1, 2, 3)
+
+
+def pooling_data(folder: Path, n: int, shape: PoolingShape, seed: int) -> None:
+    """Units with effects sd 0.4 around group means sd 0.3 (as the demo's creators)."""
+    import pandas as pd
+
+    rng = np.random.default_rng([n, shape.groups, shape.users, int(shape.spread), seed])
+    group = rng.integers(0, shape.groups, n)
+    group_mean = rng.normal(0.3, 0.3, shape.groups)
+    high = shape.users * shape.spread**2
+    users = np.exp(rng.uniform(np.log(shape.users), np.log(high), n)).round().astype(int)
+    se = 2 * 2.3 / np.sqrt(users)
+    effect = group_mean[group] + 0.4 * rng.standard_normal(n)
+    pd.DataFrame(
+        {
+            "creator": np.char.add("c", np.arange(n).astype(str)),
+            "genre": np.char.add("g", group.astype(str)),
+            "users": users,
+            "estimate": effect + se * rng.standard_normal(n),
+            "std_error": se,
+        }
+    ).to_csv(folder / "units.csv", index=False)
+    group_line = 'group = "genre"' if shape.groups > 1 else ""
+    (folder / "experiments.toml").write_text(
+        POOLING_CONFIG.format(n=n, groups=shape.groups, group=group_line)
+    )
+
+
+def mixture_data(folder: Path, n: int, shape: str, seed: int) -> None:
+    """``n`` values of one of ``data/mixture_shapes.py``'s shapes."""
+    import pandas as pd
+
+    values = _shapes_module().values(shape, n, seed)
+    pd.DataFrame({"value": values.round(6)}).to_csv(folder / "values.csv", index=False)
+    (folder / "experiments.toml").write_text(MIXTURE_CONFIG.format(n=n))
+
+
+@dataclass
+class Workload:
+    """One workload: every shape's measure, and its target (seconds, MB)."""
+
+    label: str
+    target_s: float
+    target_mb: float
+    runs: list[tuple[str, Measure]]
+
+    def slowest(self) -> tuple[str, Measure]:
+        """The slowest shape (a failed run counts as slowest)."""
+        return max(self.runs, key=lambda r: r[1].seconds + 1e6 * (r[1].code != 0))
+
+
+def _run(folder: Path, make) -> Measure:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    make(folder)
+    result = measure([READOUT, "run", "--force"], cwd=folder)
+    shutil.rmtree(folder / "reports", ignore_errors=True)
+    return result
+
+
+def workloads(quick: bool, million: bool, verbose: bool = True) -> list[Workload]:
+    """Run every shape of every workload."""
+    seeds = SEEDS[:1] if quick else SEEDS
+    pooling = POOLING_SHAPES[:3] if quick else POOLING_SHAPES
+    out = []
+    sizes = [(100_000, 30, 1024)] + ([(1_000_000, 180, 2048)] if million else [])
+    for n, target_s, target_mb in sizes:
+        work = Workload(f"hierarchical, {n:,} units", target_s, target_mb, [])
+        for shape in pooling:
+            for seed in seeds:
+                folder = WORK / "shapes" / f"pooling-{n}"
+                m = _run(folder, lambda f, s=shape, d=seed, n=n: pooling_data(f, n, s, d))
+                work.runs.append((f"{shape.label}, seed {seed}", m))
+                if verbose:
+                    _progress(work.label, work.runs[-1])
+        out.append(work)
+    n = 200_000
+    work = Workload(f"mixture, {n:,} values, K = 1, 2", 30, 2048, [])
+    for shape in MIXTURE_SHAPES[:1] if quick else MIXTURE_SHAPES:
+        for seed in seeds:
+            folder = WORK / "shapes" / f"mixture-{n}"
+            m = _run(folder, lambda f, s=shape, d=seed: mixture_data(f, n, s, d))
+            work.runs.append((f"{shape}, seed {seed}", m))
+            if verbose:
+                _progress(work.label, work.runs[-1])
+    out.append(work)
+    return out
+
+
+def _progress(label: str, run: tuple[str, Measure]) -> None:
+    shape, m = run
+    failed = "" if m.code == 0 else f" FAILED (exit {m.code})"
+    print(f"  {label}: {shape}: {m.seconds:.1f} s, {m.peak_mb:.0f} MB{failed}", flush=True)
+
+
+def print_shapes(rows: list[Workload]) -> None:
+    """The slowest shape of each workload beside its target."""
+    head = (
+        f"{'workload (shapes tried)':<42} {'slowest shape':<44} {'s':>7} {'MB':>6} "
+        f"{'target':>16}  met"
+    )
+    print(head)
+    print("-" * len(head))
+    for w in rows:
+        shape, m = w.slowest()
+        ok = m.code == 0 and m.seconds <= w.target_s and m.peak_mb <= w.target_mb
+        text = f"{m.seconds:.1f}" + ("" if m.code == 0 else " FAIL")
+        target = f"< {w.target_s:g} s, {w.target_mb / 1024:g} GB"
+        label = f"{w.label} ({len(w.runs)})"
+        print(
+            f"{label:<42} {shape:<44} {text:>7} {m.peak_mb:>6.0f} {target:>16}  "
+            f"{'yes' if ok else 'NO'}"
+        )
+    print(
+        "each shape: a config beside generated data in a new folder, `readout run --force`, "
+        "the whole process; s and MB of the slowest shape (a failed run counts as slowest)."
+    )
+
+
+def main() -> None:
+    """Run the shapes and print the table."""
+    quick, million = "--quick" in sys.argv, "--million" in sys.argv
+    print_shapes(workloads(quick, million))
+
+
+if __name__ == "__main__":
+    main()
