@@ -428,8 +428,8 @@ def unit_exact(
     return out
 
 
-#: Units summarised at once from their conditionals (draws x CHUNK floats in memory).
-CHUNK = 2000
+#: Units summarised at once from their conditionals (CHUNK x draws floats in memory).
+CHUNK = 500
 
 
 def unit_summaries(
@@ -448,24 +448,39 @@ def unit_summaries(
     where ``B_i = se_i^2 / (se_i^2 + sigma_unit^2)`` is the pull toward the group mean.
     ``mean``, ``prob_positive`` and ``shrinkage`` average the exact conditionals over the
     draws; ``hdi`` (units x 2) comes from one draw of each unit per hyperparameter draw.
-    Units are processed :data:`CHUNK` at a time, so memory does not grow with the units.
+
+    Units are processed :data:`CHUNK` at a time (memory does not grow with the units), laid
+    out units x draws so every pass runs along contiguous memory. The pull depends on the
+    draw only through ``sigma_unit``, which the grid gives few distinct values: it is
+    computed once per distinct value. The HDI partitions each unit's draws instead of
+    sorting them (:func:`analyses.core.stats.hdi_rows`).
     """
     from scipy import special
 
-    from analyses.core.stats import hdi_columns
+    from analyses.core.stats import hdi_rows
 
     rng = np.random.default_rng(seed)
-    tau2 = sigma_unit[:, None] ** 2
+    y, se = np.asarray(y, dtype=float), np.asarray(se, dtype=float)
+    taus, which = np.unique(np.asarray(sigma_unit, dtype=float), return_inverse=True)
+    share = np.bincount(which, minlength=len(taus)) / len(which)  # of the draws, per value
+    by_group = np.ascontiguousarray(np.asarray(mu_group, dtype=float).T)  # groups x draws
     out = {k: np.empty(len(y)) for k in ("mean", "prob_positive", "shrinkage")}
     out["hdi"] = np.empty((len(y), 2))
     for start in range(0, len(y), CHUNK):
         part = slice(start, start + CHUNK)
-        s2 = se[part][None, :] ** 2
-        pull = s2 / (s2 + tau2)
-        m = pull * mu_group[:, g[part]] + (1 - pull) * y[part][None, :]
-        sd = np.sqrt((1 - pull) * s2)
-        out["mean"][part] = m.mean(axis=0)
-        out["prob_positive"][part] = special.ndtr(m / np.where(sd > 0, sd, 1e-300)).mean(axis=0)
-        out["shrinkage"][part] = pull.mean(axis=0)
-        out["hdi"][part] = hdi_columns(m + sd * rng.standard_normal(m.shape), prob)
+        yy, s2 = y[part, None], se[part, None] ** 2
+        pull_of = s2 / (s2 + taus[None, :] ** 2)  # units x distinct sigma_unit
+        sd_of = np.sqrt((1 - pull_of) * s2)
+        m = by_group[g[part]]  # units x draws: the group mean, then the unit's mean
+        m -= yy
+        m *= np.take(pull_of, which, axis=1)
+        m += yy
+        sd = np.take(np.where(sd_of > 0, sd_of, 1e-300), which, axis=1)
+        out["mean"][part] = m.mean(axis=1)
+        out["shrinkage"][part] = pull_of @ share
+        out["prob_positive"][part] = special.ndtr(m / sd).mean(axis=1)
+        draws = rng.standard_normal(m.shape)
+        draws *= sd
+        draws += m
+        out["hdi"][part] = hdi_rows(draws, prob)
     return out
