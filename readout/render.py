@@ -108,14 +108,23 @@ def template_of(analysis: str) -> str:
     return own if (TEMPLATES / own).is_file() else GENERIC
 
 
-def write_pdf(html: str, target: Path) -> None:
-    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts."""
+@functools.cache
+def _print_setup():
+    """WeasyPrint's font configuration and the shipped fonts' CSS: parsed once a process."""
     import weasyprint
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fonts = weasyprint.text.fonts.FontConfiguration()
     css = weasyprint.CSS(filename=str(TEMPLATES / "print-fonts.css"), font_config=fonts)
+    return fonts, css
+
+
+def write_pdf(html: str, target: Path) -> None:
+    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts."""
+    import weasyprint
+
+    fonts, css = _print_setup()
     document = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
     document.write_pdf(target, stylesheets=[css], font_config=fonts)
 
