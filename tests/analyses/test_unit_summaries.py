@@ -67,3 +67,39 @@ def test_unit_summaries_agree_with_sorting_every_unit_s_draws():
     # And the interval is the same interval: the mean width agrees to a fraction of a percent.
     widths = np.diff(fast["hdi"], axis=1)[:, 0], np.diff(centre, axis=1)[:, 0]
     assert np.mean(widths[0] / widths[1]) == pytest.approx(1.0, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("means", "sds", "weights"),
+    [
+        ([0.0, 0.5, 2.0], [1.0, 0.7, 0.5], [0.5, 0.3, 0.2]),  # skewed
+        ([-3.0, 3.0], [1.0, 1.0], [0.45, 0.55]),  # two modes: one interval over both
+        ([0.0, 0.2, 6.0], [0.3, 1.5, 0.4], [0.5, 0.45, 0.05]),  # a far small bump
+        ([10.0 + 0.01 * i for i in range(200)], [0.05] * 200, [1 / 200] * 200),  # many
+    ],
+)
+def test_mixture_hdi_is_the_shortest_interval_holding_prob(means, sds, weights):
+    """Against a brute-force search: for every lower end on a fine grid, the upper end
+    holding 94% by root finding; the shortest kept, refined by a bounded minimiser."""
+    from scipy.optimize import brentq, minimize_scalar
+
+    means, sds, weights = np.array(means), np.array(sds), np.array(weights)
+    found = pooling.mixture_summary(means, sds**2, weights, 0.94)
+    spread = found["sd"]
+
+    def cdf(x):
+        return float(weights @ special.ndtr((x - means) / sds))
+
+    def width(lo):
+        return brentq(lambda h: cdf(h) - cdf(lo) - 0.94, lo, means.max() + 20 * sds.max()) - lo
+
+    top = brentq(lambda x: cdf(x) - 0.06, means.min() - 20 * sds.max(), means.max())
+    grid = np.linspace(means.min() - 10 * sds.max(), top, 400)
+    start = grid[np.argmin([width(lo) for lo in grid])]
+    step = grid[1] - grid[0]
+    best = minimize_scalar(
+        width, bounds=(start - step, start + step), method="bounded", options={"xatol": 1e-10}
+    )
+    assert found["hdi"][1] - found["hdi"][0] == pytest.approx(best.fun, abs=1e-7 * spread)
+    assert found["hdi"][0] == pytest.approx(best.x, abs=1e-3 * spread)
+    assert cdf(found["hdi"][1]) - cdf(found["hdi"][0]) == pytest.approx(0.94, abs=1e-8)
