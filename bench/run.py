@@ -66,12 +66,17 @@ DUCKDB_MEMORY = "400MB"
 
 @dataclass
 class Measure:
-    """One process: wall seconds, peak MB, exit code, and the JSON line it printed."""
+    """One process: wall seconds, peak MB, exit code, the JSON line it printed, CPU seconds.
+
+    CPU seconds (user and system, with the children it waited for) move less than wall
+    seconds on a busy host.
+    """
 
     seconds: float
     peak_mb: float
     code: int
     inner: dict
+    cpu: float = 0.0
 
 
 def measure(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> Measure:
@@ -92,7 +97,8 @@ def measure(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> Me
             inner = json.loads(lines[-1])
         except ValueError:
             inner = {}
-    return Measure(seconds, usage.ru_maxrss / 1024, process.returncode, inner)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measure(seconds, usage.ru_maxrss / 1024, process.returncode, inner, cpu)
 
 
 def child(kind: str, name: str, *extra: str) -> list[str]:

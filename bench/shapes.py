@@ -10,12 +10,16 @@ wall seconds and peak resident memory of the largest process) on several shapes:
 - mixture: 200,000 values, components ``[1, 2]``, on ``data/mixture_shapes.py``'s shapes
   and several seeds.
 
-``python bench/shapes.py [--quick] [--million]``; ``make bench`` prints the same table
-(``QUICK=1``: one seed and three shapes per workload; ``MILLION=1``: the 1,000,000 units).
+``python bench/shapes.py [--quick] [--million] [--compare DIR]``; ``make bench`` prints the
+same table (``QUICK=1``: one seed and three shapes per workload; ``MILLION=1``: the 1,000,000
+units). ``--compare DIR`` runs every shape with the code in ``DIR`` too (another checkout,
+e.g. ``git worktree add /tmp/before main``; the same environment), right after this code's
+run: on a busy host a before/after comparison is only fair run side by side.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -28,6 +32,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from run import READOUT, WORK, Measure, _shapes_module, measure  # noqa: E402
+
+#: The code benched: (label, command, environment); ``--compare DIR`` adds another.
+Code = tuple[str, list[str], dict | None]
 
 POOLING_CONFIG = """
 [[experiments]]
@@ -126,29 +133,46 @@ def mixture_data(folder: Path, n: int, shape: str, seed: int) -> None:
 
 @dataclass
 class Workload:
-    """One workload: every shape's measure, and its target (seconds, MB)."""
+    """One workload: every shape's measure for each code, and its target (seconds, MB)."""
 
     label: str
     target_s: float
     target_mb: float
-    runs: list[tuple[str, Measure]]
+    runs: list[tuple[str, dict[str, Measure]]]
 
-    def slowest(self) -> tuple[str, Measure]:
-        """The slowest shape (a failed run counts as slowest)."""
-        return max(self.runs, key=lambda r: r[1].seconds + 1e6 * (r[1].code != 0))
+    def slowest(self, code: str) -> tuple[str, Measure]:
+        """The slowest shape for ``code`` (a failed run counts as slowest)."""
+        shape, found = max(
+            self.runs, key=lambda r: r[1][code].seconds + 1e6 * (r[1][code].code != 0)
+        )
+        return shape, found[code]
 
 
-def _run(folder: Path, make) -> Measure:
+def _run(folder: Path, make, codes: list[Code]) -> dict[str, Measure]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     make(folder)
-    result = measure([READOUT, "run", "--force"], cwd=folder)
-    shutil.rmtree(folder / "reports", ignore_errors=True)
-    return result
+    out = {}
+    for label, command, env in codes:
+        out[label] = measure([*command, "run", "--force"], env=env, cwd=folder)
+        shutil.rmtree(folder / "reports", ignore_errors=True)
+    return out
 
 
-def workloads(quick: bool, million: bool, verbose: bool = True) -> list[Workload]:
-    """Run every shape of every workload."""
+def codes_of(compare: str | None) -> list[Code]:
+    """The code to bench: this checkout's ``readout``, and the one in ``compare``."""
+    codes: list[Code] = [("this code", [READOUT], None)]
+    if compare:
+        env = {**os.environ, "PYTHONPATH": str(Path(compare).resolve())}
+        codes.append((f"code in {compare}", [sys.executable, "-m", "readout.cli"], env))
+    return codes
+
+
+def workloads(
+    quick: bool, million: bool, codes: list[Code] | None = None, verbose: bool = True
+) -> list[Workload]:
+    """Run every shape of every workload with every code."""
+    codes = codes or codes_of(None)
     seeds = SEEDS[:1] if quick else SEEDS
     pooling = POOLING_SHAPES[:3] if quick else POOLING_SHAPES
     out = []
@@ -158,8 +182,8 @@ def workloads(quick: bool, million: bool, verbose: bool = True) -> list[Workload
         for shape in pooling:
             for seed in seeds:
                 folder = WORK / "shapes" / f"pooling-{n}"
-                m = _run(folder, lambda f, s=shape, d=seed, n=n: pooling_data(f, n, s, d))
-                work.runs.append((f"{shape.label}, seed {seed}", m))
+                make = lambda f, s=shape, d=seed, n=n: pooling_data(f, n, s, d)  # noqa: E731
+                work.runs.append((f"{shape.label}, seed {seed}", _run(folder, make, codes)))
                 if verbose:
                     _progress(work.label, work.runs[-1])
         out.append(work)
@@ -168,48 +192,56 @@ def workloads(quick: bool, million: bool, verbose: bool = True) -> list[Workload
     for shape in MIXTURE_SHAPES[:1] if quick else MIXTURE_SHAPES:
         for seed in seeds:
             folder = WORK / "shapes" / f"mixture-{n}"
-            m = _run(folder, lambda f, s=shape, d=seed: mixture_data(f, n, s, d))
-            work.runs.append((f"{shape}, seed {seed}", m))
+            make = lambda f, s=shape, d=seed: mixture_data(f, n, s, d)  # noqa: E731
+            work.runs.append((f"{shape}, seed {seed}", _run(folder, make, codes)))
             if verbose:
                 _progress(work.label, work.runs[-1])
     out.append(work)
     return out
 
 
-def _progress(label: str, run: tuple[str, Measure]) -> None:
-    shape, m = run
-    failed = "" if m.code == 0 else f" FAILED (exit {m.code})"
-    print(f"  {label}: {shape}: {m.seconds:.1f} s, {m.peak_mb:.0f} MB{failed}", flush=True)
+def _progress(label: str, run: tuple[str, dict[str, Measure]]) -> None:
+    shape, measures = run
+    for code, m in measures.items():
+        failed = "" if m.code == 0 else f" FAILED (exit {m.code})"
+        print(
+            f"  {label}: {shape} [{code}]: {m.seconds:.1f} s ({m.cpu:.1f} s CPU), "
+            f"{m.peak_mb:.0f} MB{failed}",
+            flush=True,
+        )
 
 
 def print_shapes(rows: list[Workload]) -> None:
-    """The slowest shape of each workload beside its target."""
+    """The slowest shape of each workload beside its target (each code's, if compared)."""
     head = (
-        f"{'workload (shapes tried)':<42} {'slowest shape':<44} {'s':>7} {'MB':>6} "
-        f"{'target':>16}  met"
+        f"{'workload (shapes tried)':<38} {'code':<16} {'slowest shape':<40} {'s':>7} "
+        f"{'CPU s':>6} {'MB':>5} {'target':>16}  met"
     )
     print(head)
     print("-" * len(head))
     for w in rows:
-        shape, m = w.slowest()
-        ok = m.code == 0 and m.seconds <= w.target_s and m.peak_mb <= w.target_mb
-        text = f"{m.seconds:.1f}" + ("" if m.code == 0 else " FAIL")
-        target = f"< {w.target_s:g} s, {w.target_mb / 1024:g} GB"
-        label = f"{w.label} ({len(w.runs)})"
-        print(
-            f"{label:<42} {shape:<44} {text:>7} {m.peak_mb:>6.0f} {target:>16}  "
-            f"{'yes' if ok else 'NO'}"
-        )
+        for code in w.runs[0][1]:
+            shape, m = w.slowest(code)
+            ok = m.code == 0 and m.seconds <= w.target_s and m.peak_mb <= w.target_mb
+            text = f"{m.seconds:.1f}" + ("" if m.code == 0 else " FAIL")
+            target = f"< {w.target_s:g} s, {w.target_mb / 1024:g} GB"
+            label = f"{w.label} ({len(w.runs)})"
+            print(
+                f"{label:<38} {code[:16]:<16} {shape:<40} {text:>7} {m.cpu:>6.1f} "
+                f"{m.peak_mb:>5.0f} {target:>16}  {'yes' if ok else 'NO'}"
+            )
     print(
         "each shape: a config beside generated data in a new folder, `readout run --force`, "
-        "the whole process; s and MB of the slowest shape (a failed run counts as slowest)."
+        "the whole process; wall s, CPU s (user + system) and peak MB of the slowest shape "
+        "(a failed run counts as slowest)."
     )
 
 
 def main() -> None:
     """Run the shapes and print the table."""
     quick, million = "--quick" in sys.argv, "--million" in sys.argv
-    print_shapes(workloads(quick, million))
+    compare = sys.argv[sys.argv.index("--compare") + 1] if "--compare" in sys.argv else None
+    print_shapes(workloads(quick, million, codes_of(compare)))
 
 
 if __name__ == "__main__":
