@@ -180,14 +180,29 @@ def template_of(analysis: str) -> str:
 
 @functools.cache
 def _print_setup():
-    """WeasyPrint's font configuration and the shipped fonts' CSS: parsed once a process."""
+    """WeasyPrint's font configuration and the shipped fonts' CSS: parsed once a process.
+
+    Dropped when the process ends (a ``-j`` worker too, which ends without the interpreter's
+    teardown), removing the font configuration's temporary folder.
+    """
+    import multiprocessing.util
+
     import weasyprint
+
+    multiprocessing.util.Finalize(None, _drop_print_setup, exitpriority=0)
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fonts = weasyprint.text.fonts.FontConfiguration()
     css = weasyprint.CSS(filename=str(TEMPLATES / "print-fonts.css"), font_config=fonts)
     return fonts, css
+
+
+def _drop_print_setup() -> None:
+    if _print_setup.cache_info().currsize:
+        fonts, _ = _print_setup()
+        fonts.__del__()  # WeasyPrint's clean-up: removes the fonts' temporary folder
+        _print_setup.cache_clear()
 
 
 def write_pdf(html: str, target: Path) -> None:

@@ -57,3 +57,46 @@ def test_an_ordinary_figure_is_printed_as_it_is(tmp_path):
     ax.set_xlabel("a few markers and a label")
     fig.savefig(tmp_path / "fig.svg", format="svg")
     assert render.for_printing(tmp_path / "fig.svg") is None
+
+
+PRINT_TWICE = """
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from readout import render
+
+def two(folder):
+    render.write_pdf("<p>one</p>", Path(folder) / "one.pdf")
+    render.write_pdf("<p>two</p>", Path(folder) / "two.pdf")
+
+if sys.argv[1] == "workers":
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(two, [sys.argv[2], sys.argv[2]]))
+else:
+    two(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("where", ["process", "workers"])
+def test_the_fonts_parsed_once_a_process_leave_no_temporary_folder(tmp_path, where):
+    # The font configuration is kept for the process's PDFs; its temporary folder of font
+    # files must still go when the process (or a -j worker) ends, quietly.
+    import os
+    import sys
+    from pathlib import Path
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    root = Path(render.__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_TWICE, where, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "two.pdf").stat().st_size > 0
+    assert list(temp.iterdir()) == []
+    assert "Exception ignored" not in done.stderr
