@@ -75,7 +75,7 @@ class Problem(DataError):
 
 def _relation(engine: Engine, where: Where, rows: bool = False):
     if where.file:
-        return engine.ibis().table(FILE_ROWS if rows else FILE_TABLE)
+        return engine.file_table(FILE_ROWS if rows else FILE_TABLE)
     return engine.relation(where.table, where.sql)
 
 
