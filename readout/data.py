@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,16 +126,32 @@ def _significant(values: np.ndarray, bits: int = 40) -> np.ndarray:
     return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
+def cutoff_of(as_of: date | None) -> datetime | None:
+    """The cut-off of a readout as of a day: the next midnight UTC (naive, in UTC)."""
+    if as_of is None:
+        return None
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
+def as_of_text(as_of: date | None) -> str:
+    """The bundle's ``as_of``: the day given, or this moment (UTC, to the second)."""
+    if as_of is not None:
+        return as_of.isoformat()
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def fetch_data(
     experiment: Experiment,
     output: Path | None,
     write_cache: bool = True,
     cutoff: datetime | None = None,
+    as_of: date | None = None,
 ) -> Loaded:
     """Check and fetch everything an experiment's analysis asks for.
 
-    ``cutoff``: the moment the data are read as of (units exposed later are left out and
-    counted); ``None`` is the time of the run.
+    ``as_of``: the day the data are read as of (``readout run --as-of``): exposures and
+    events before the next midnight UTC, cut in the engine's SQL; ``None`` is the time of
+    the run. ``cutoff``: an explicit moment instead (the same cut, to the second).
 
     Raises
     ------
@@ -144,6 +160,9 @@ def fetch_data(
     ConnectionError
         A source that cannot be reached (exit 1 for this experiment).
     """
+    if as_of is not None and cutoff is None:
+        cutoff = cutoff_of(as_of)
+    stated = as_of_text(as_of) if cutoff is None or as_of is not None else cutoff.isoformat()
     analysis = registry.get(experiment.spec.analysis)
     request = analysis.request(experiment.spec)
     where = where_of(experiment)
@@ -176,6 +195,7 @@ def fetch_data(
     finally:
         for engine in files.values():
             engine.close()
+    fetched = replace(fetched, as_of=stated)
     if any(isinstance(p, ExperimentPart) for p in request.values()):
         fetched = replace(fetched, source=where.label, row_numbers=False)
     return Loaded(fetched, queries, fingerprint(fetched, queries))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analyses.ab_test import health, metrics
+from analyses.ab_test import health, metrics, planned
 from analyses.ab_test.data import ArmData
 from analyses.ab_test.decide import decide_comparisons, metric_status
 from analyses.ab_test.forecast import forecast_primary
@@ -133,6 +133,9 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
             )
             row["status"] = verdict["verdict"]
         metric_rows.append(row)
+    # A planned experiment (issue 21): its progress, and statuses by the sequential rule.
+    progress = planned.progress(spec, data.exposures, data.as_of)
+    look = planned.annotate(spec, data.stats, metric_rows, progress)
     primary_metric = data.metrics[0]
     primary = metric_rows[0]
     if not spec.robust:
@@ -165,8 +168,10 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
     if not spec.robust:
         results["sensitivity"] = _sensitivity(spec, data, primary_metric, settings, rope)
     results["forecast"] = forecast_primary(
-        spec, data, all_draws[primary_metric.name], primary, settings
+        spec, data, all_draws[primary_metric.name], primary, settings, progress, look
     )
+    if spec.planned:
+        results["progress"] = progress
     tree = _posterior_tree(data, all_draws)
     tables = {}
     if results["segments"]:
