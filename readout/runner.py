@@ -447,9 +447,7 @@ def run(
                         pool.shutdown(wait=True, cancel_futures=True)
                         raise
             else:
-                lazy = (
-                    run_one(e, output, readout_date, force, site_url, as_of) for e in selected
-                )
+                lazy = (run_one(e, output, readout_date, force, site_url, as_of) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))
             site.record_status(output, outcomes)
             site.write_site(config, output)
@@ -470,9 +468,7 @@ def render_all(config: Config, output: Path) -> int:
     return count
 
 
-def validate(
-    config: Config, output: Path | None = None, as_of: date | None = None
-) -> list[str]:
+def validate(config: Config, output: Path | None = None, as_of: date | None = None) -> list[str]:
     """Check every experiment's data without fitting; returns one line per experiment.
 
     ``as_of``: check the data as they stood at the end of that day (UTC).

@@ -35,6 +35,10 @@ def days_list(horizons: list[dict]) -> str:
 
 def forecast_sentence(bundle: Bundle) -> str:
     """How long until a decision at the current traffic, and what deciding now would cost."""
+    if bundle["decision"].get("sequential"):
+        from readout.wording.ab_test import planned
+
+        return planned.forecast_sentence(bundle)
     result = bundle["forecast"]
     horizons = result["horizons"]
     chances = [f"{prob(h['prob_decision'])} within {h['days']}" for h in horizons[1:]]
@@ -67,8 +71,13 @@ def forecast_section(bundle: Bundle) -> list[str]:
         f"How this is worked out: {result['simulations']:,} simulations each draw the true "
         "values from the current posterior, add the data the coming days would bring at the "
         f"traffic seen over the last {number(result['days'], 0)} days, and apply this report's "
-        "decision rule to the result. It forecasts the primary metric only: a guardrail can "
-        "still hold a ship back.",
+        "decision rule to the result"
+        + (
+            " (the evidence each later look will need; no traffic after the planned end)"
+            if bundle["decision"].get("sequential")
+            else ""
+        )
+        + ". It forecasts the primary metric only: a guardrail can still hold a ship back.",
     ]
 
 
