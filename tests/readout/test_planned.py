@@ -228,6 +228,7 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     assert naive < 0.08  # what counting the waiting units as non-buyers would have read
     html = (tmp_path / "out" / "tour" / "2026-03-04" / "report.html").read_text()
     assert f"{metric['waiting']:,} users exposed in the last 3 days are not counted" in html
+    assert "once its 3-day window has closed" in html
 
 
 @pytest.mark.engine

@@ -56,7 +56,7 @@ def progress_line(bundle: Bundle) -> str | None:
     if p["planned_units"]:
         share = relative(p["units"] / p["planned_units"], 0, False)
         return f"{head}, {share} of the planned {units}: {p['units']:,} of {p['planned_units']:,}."
-    return f"{head}; {p['units']:,} {units} so far."
+    return f"{head}; {p['units']:,} {units}" + ("." if p["at_end"] else " so far.")
 
 
 def short_progress(bundle: Bundle) -> str | None:
@@ -83,8 +83,8 @@ def waiting_sentence(bundle: Bundle) -> str | None:
     sentence = (
         f"{primary['waiting']:,} {units} exposed in the last {window} are not counted in the "
         f"{metric_name(primary)} yet: a {units_word(bundle, False)} counts once its "
-        f"{window} window has closed, so that no one is counted as not having converted "
-        "before they had the time to"
+        f"{primary['window_days']:g}-day window has closed, so that no one is counted as not "
+        "having converted before they had the time to"
     )
     if others:
         sentence += "; " + "; ".join(
