@@ -133,6 +133,27 @@ def cutoff_of(as_of: date | None) -> datetime | None:
     return datetime.combine(as_of + timedelta(days=1), time())
 
 
+def planned_end(spec, fetched: Fetched) -> date | None:
+    """The planned last day of an experiment with ``planned_days``, else ``None``.
+
+    Day 1 is its ``start``, else the day (UTC) of the first exposure the data hold.
+    """
+    days = getattr(spec, "planned_days", None)
+    if not days:
+        return None
+    start = getattr(spec, "start", None)
+    if start is None:
+        firsts = [
+            e["first_exposure"]
+            for e in fetched.extras.values()
+            if isinstance(e, dict) and e.get("first_exposure") == e.get("first_exposure")
+        ]
+        if not firsts:
+            return None
+        start = datetime.fromtimestamp(min(firsts), UTC).date()
+    return start + timedelta(days=days - 1)
+
+
 def as_of_text(as_of: date | None) -> str:
     """The bundle's ``as_of``: the day given, or this moment (UTC, to the second)."""
     if as_of is not None:
@@ -181,21 +202,33 @@ def fetch_data(
                         "check the path, which is relative to the config file",
                     )
                 files[name] = open_file(path, text_columns({name: part}))
+        until = None
         with engine_of(experiment, request) as engine:
-            fetched, queries = fetch(
-                engine,
-                request,
-                where,
-                experiment.settings.max_rows,
-                cache,
-                files,
-                write_cache,
-                cutoff,
-            )
+
+            def read(cut: datetime | None):
+                return fetch(
+                    engine,
+                    request,
+                    where,
+                    experiment.settings.max_rows,
+                    cache,
+                    files,
+                    write_cache,
+                    cut,
+                )
+
+            fetched, queries = read(cutoff)
+            end = planned_end(experiment.spec, fetched)
+            asked = as_of or datetime.now(UTC).date()
+            if end is not None and asked > end and (as_of is not None or cutoff is None):
+                # After its planned end an experiment's verdict stands: it is read as of the
+                # end (more looks would spend error the design did not plan for).
+                fetched, queries = read(cutoff_of(end))
+                until = end.isoformat()
     finally:
         for engine in files.values():
             engine.close()
-    fetched = replace(fetched, as_of=stated)
+    fetched = replace(fetched, as_of=stated, until=until)
     if any(isinstance(p, ExperimentPart) for p in request.values()):
         fetched = replace(fetched, source=where.label, row_numbers=False)
     return Loaded(fetched, queries, fingerprint(fetched, queries))

@@ -118,8 +118,10 @@ class ArmData:
     )
     rows: dict[str, np.ndarray] | None = None
     exposures: dict[str, int] | None = None
-    #: What the data were read as of (:attr:`~analyses.core.inputs.Fetched.as_of`).
+    #: What the data were read as of (:attr:`~analyses.core.inputs.Fetched.as_of`), and
+    #: the planned end they were cut at after it (``until``).
     as_of: str | None = None
+    until: str | None = None
 
 
 #: The segment level of units without a value in the segment's column (NULL or empty).
@@ -231,7 +233,15 @@ def load(
                     _add(levels[segment][name].setdefault(level, {}).setdefault(arm, {}), record)
         seen = list(next(iter(totals.values())))
         arms = _arm_order(control, seen, spec, source)
-        data = ArmData(arms, metrics, totals, levels, exposures=exposures, as_of=fetched.as_of)
+        data = ArmData(
+            arms,
+            metrics,
+            totals,
+            levels,
+            exposures=exposures,
+            as_of=fetched.as_of,
+            until=fetched.until,
+        )
     data, waiting = _waiting(data, source)
     _enough(data, spec, source)
     return data, waiting + (_segment_warnings(spec, data) if data.levels else [])

@@ -134,7 +134,7 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
             row["status"] = verdict["verdict"]
         metric_rows.append(row)
     # A planned experiment (issue 21): its progress, and statuses by the sequential rule.
-    progress = planned.progress(spec, data.exposures, data.as_of)
+    progress = planned.progress(spec, data.exposures, data.as_of, data.until)
     look = planned.annotate(spec, data.stats, metric_rows, progress)
     primary_metric = data.metrics[0]
     primary = metric_rows[0]

@@ -37,12 +37,15 @@ def primary_window(spec: Spec) -> float:
     return float(primary.window_days)
 
 
-def progress(spec: Spec, exposures: dict[str, Any] | None, as_of: str | None) -> dict | None:
+def progress(
+    spec: Spec, exposures: dict[str, Any] | None, as_of: str | None, until: str | None = None
+) -> dict | None:
     """How far along a planned experiment is as of ``as_of``; ``None`` without a plan.
 
     Day 1 is ``start``, else the day (UTC) of the first exposure; the day of ``as_of`` is
     the day the readout reads. ``fraction`` is the share of ``planned_units`` exposed, or
-    without them the share of the planned days gone.
+    without them the share of the planned days gone. ``until``: the planned end the data
+    were cut at, after it (``read_until``).
     """
     if not spec.planned or as_of is None:
         return None
@@ -69,6 +72,7 @@ def progress(spec: Spec, exposures: dict[str, Any] | None, as_of: str | None) ->
         "fraction": fraction,
         "fraction_basis": "units" if planned_units else "days",
         "at_end": day >= spec.planned_days,
+        "read_until": until,
     }
 
 

@@ -335,6 +335,8 @@ class Progress(Record):
     fraction: float = Field(ge=0)
     fraction_basis: Literal["units", "days"]
     at_end: bool
+    #: After the planned end: the data are read as of the end, so its verdict stands.
+    read_until: str | None | MISSING = Field(MISSING, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
 class HarmBoundary(Record):

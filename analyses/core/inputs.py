@@ -209,6 +209,9 @@ class Fetched:
         What the data were read as of: the day of ``readout run --as-of`` (ISO date; its
         events and exposures before the next midnight UTC), or the run's moment (ISO
         timestamp, UTC). ``None`` when unknown.
+    until
+        The day the data were cut at instead, when that is earlier: an experiment read
+        after its planned end is read as of the end (ISO date), so its verdict stands.
     """
 
     parts: dict[str, Frame]
@@ -217,3 +220,4 @@ class Fetched:
     extras: dict[str, Any] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
     as_of: str | None = None
+    until: str | None = None

@@ -158,6 +158,7 @@ def test_as_of_is_pushed_into_the_sql_and_a_rerun_reproduces_the_day(tmp_path):
         "fraction": pytest.approx(want["exposed"] / 11200),
         "fraction_basis": "units",
         "at_end": False,
+        "read_until": None,
     }
     # Eleven more days of data arrive; the readout as of day 9 does not change.
     write_duckdb(path, data)
@@ -488,3 +489,25 @@ def test_email_when_change_sends_on_a_new_verdict_and_at_the_planned_end(tmp_pat
         assert "not needed" in said[1] and "readout of 2026-03-06, which was emailed" in said[1]
     else:
         assert sent == [1, 2, 3]
+
+
+@pytest.mark.engine
+def test_after_the_planned_end_the_verdict_is_read_as_of_the_end_and_stands(tmp_path):
+    """Two readouts after the end, with more data in between: the same numbers, those of the
+    planned end (later looks would spend error the design did not plan for)."""
+    data = tables(16, per_day=200)
+    path = write_duckdb(tmp_path / "wh.duckdb", before(data, START + timedelta(days=12)))
+    config = config_of(tmp_path / "project", f"duckdb:///{path}", "planned_days = 10")
+    assert run(config, tmp_path / "out", "--as-of", "2026-03-12").exit_code == 0
+    write_duckdb(path, data)
+    assert run(config, tmp_path / "out", "--as-of", "2026-03-16").exit_code == 0
+    b12, b16 = bundle_of(tmp_path / "out", "2026-03-12"), bundle_of(tmp_path / "out", "2026-03-16")
+    for bundle, day in ((b12, 12), (b16, 16)):
+        assert bundle["progress"]["day"] == day and bundle["progress"]["read_until"] == "2026-03-10"
+        assert bundle["decision"]["sequential"]["at_end"]
+        assert bundle["decision"]["verdict"] in ("ship", "keep_control", "no_clear_difference")
+    assert b12["data_sha256"] == b16["data_sha256"] and b12["metrics"] == b16["metrics"]
+    want = expected_counts(data, "2026-03-10")
+    assert b16["metrics"][0]["waiting"] == want["waiting"]
+    html = (tmp_path / "out" / "tour" / "2026-03-16" / "report.html").read_text()
+    assert "the verdict reads the data as they stood then" in html

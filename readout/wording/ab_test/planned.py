@@ -49,6 +49,11 @@ def progress_line(bundle: Bundle) -> str | None:
     units = units_word(bundle)
     if p["day"] > p["planned_days"]:
         head = f"Day {p['day']}: the planned {p['planned_days']} days ended on {day_text(p['end'])}"
+        if p.get("read_until"):
+            head += (
+                ", and the verdict reads the data as they stood then (later data would only "
+                "add looks the design did not plan for)"
+            )
     elif p["day"] == p["planned_days"]:
         head = f"Day {p['day']} of {p['planned_days']}: the planned end"
     else:
