@@ -69,6 +69,8 @@ def short_progress(bundle: Bundle) -> str | None:
     p = bundle.get("progress")
     if not p:
         return None
+    if p["day"] > p["planned_days"]:
+        return f"ended after the planned {p['planned_days']} days"
     head = f"day {p['day']} of {p['planned_days']}"
     if p["planned_units"]:
         share = relative(p["units"] / p["planned_units"], 0, False)
