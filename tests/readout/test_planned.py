@@ -241,6 +241,8 @@ def test_every_unit_still_waiting_says_so_and_writes_no_verdict(tmp_path):
     assert "nothing to read yet: every one of the 800 unit(s)" in result.output
     assert "waiting" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out" / "tour" / "2026-03-02").exists()
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "Last run:" in index and "nothing to read yet" in index
     checked = CliRunner().invoke(
         main, ["validate", "--config", str(config), "--as-of", "2026-03-02"]
     )
