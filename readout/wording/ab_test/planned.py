@@ -9,10 +9,11 @@ decision's ``sequential`` numbers); nothing here decides.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from readout.wording.ab_test.common import comparison_of, metric_name, share_text, units_word
+from analyses.core.results import plain
+from readout.wording.ab_test.common import share_text
 from readout.wording.numbers import (
-    Bundle,
     a_prob,
     between,
     capital,
@@ -22,6 +23,29 @@ from readout.wording.numbers import (
     rel_places,
     relative,
 )
+
+
+def _plain(bundle: Any) -> dict:
+    """The bundle as plain JSON types, typed or not (this module reads it as a dict)."""
+    return plain(bundle)
+
+
+def units_word(bundle: dict, plural: bool = True) -> str:
+    """What a unit is called ("users")."""
+    word = bundle.get("unit_label") or "user"
+    return word + "s" if plural else word
+
+
+def metric_name(metric: dict) -> str:
+    """A metric as sentences name it (the typical value for a log-scale metric)."""
+    if metric["kind"] == "log":
+        return f"typical (geometric-mean) {metric['label']}"
+    return metric["label"]
+
+
+def comparison_of(metric: dict, arm: str) -> dict:
+    """A metric's comparison of ``arm`` with the control."""
+    return next(c for c in metric["comparisons"] if c["arm"] == arm)
 
 
 def needed(p: float) -> str:
@@ -41,8 +65,9 @@ def _days(n: float) -> str:
     return f"{shown} day" if n == 1 else f"{shown} days"
 
 
-def progress_line(bundle: Bundle) -> str | None:
+def progress_line(bundle: Any) -> str | None:
     """How far along the experiment is: "Day 9 of 28, 33% of the planned 42,000 users"."""
+    bundle = _plain(bundle)
     p = bundle.get("progress")
     if not p:
         return None
@@ -64,8 +89,9 @@ def progress_line(bundle: Bundle) -> str | None:
     return f"{head}; {p['units']:,} {units}" + ("." if p["at_end"] else " so far.")
 
 
-def short_progress(bundle: Bundle) -> str | None:
+def short_progress(bundle: Any) -> str | None:
     """The site index's and the history's few words: "day 9 of 28, 33% of the planned users"."""
+    bundle = _plain(bundle)
     p = bundle.get("progress")
     if not p:
         return None
@@ -78,8 +104,9 @@ def short_progress(bundle: Bundle) -> str | None:
     return head
 
 
-def waiting_sentence(bundle: Bundle) -> str | None:
+def waiting_sentence(bundle: Any) -> str | None:
     """One sentence: units not counted yet because their window has not closed."""
+    bundle = _plain(bundle)
     waiting = [m for m in bundle["metrics"] if m.get("waiting")]
     if not waiting:
         return None
@@ -101,8 +128,9 @@ def waiting_sentence(bundle: Bundle) -> str | None:
     return sentence + "."
 
 
-def rule_sentence(bundle: Bundle) -> str | None:
+def rule_sentence(bundle: Any) -> str | None:
     """What today's look needs, and the harm rule: the key sentence of a planned test."""
+    bundle = _plain(bundle)
     look = bundle["decision"].get("sequential")
     if not look:
         return None
@@ -122,8 +150,9 @@ def rule_sentence(bundle: Bundle) -> str | None:
     )
 
 
-def reason(bundle: Bundle) -> str | None:
+def reason(bundle: Any) -> str | None:
     """The verdict's reason where the sequential rule made it; ``None``: the usual words."""
+    bundle = _plain(bundle)
     decision = bundle["decision"]
     look = decision.get("sequential")
     if not look:
@@ -165,14 +194,15 @@ def reason(bundle: Bundle) -> str | None:
     return None
 
 
-def _label(bundle: Bundle) -> str:
+def _label(bundle: dict) -> str:
     name = bundle["decision"].get("deciding_metric")
     metric = next((m for m in bundle["metrics"] if m["name"] == name), None)
     return metric["label"] if metric else str(name)
 
 
-def no_clear_reason(bundle: Bundle) -> str:
+def no_clear_reason(bundle: Any) -> str:
     """The conclusion at the planned end without a winner, with the interval reached."""
+    bundle = _plain(bundle)
     decision = bundle["decision"]
     look = decision["sequential"]
     primary = bundle["metrics"][0]
@@ -194,12 +224,13 @@ def no_clear_reason(bundle: Bundle) -> str:
     )
 
 
-def forecast_sentence(bundle: Bundle) -> str:
+def forecast_sentence(bundle: Any) -> str:
     """Until a decision, for a planned test: clear answers by horizon, then the planned end.
 
     A "no clear difference" at the planned end is named as what it is, never counted as a
     clear answer.
     """
+    bundle = _plain(bundle)
     result = bundle["forecast"]
     horizons = result["horizons"]
     look = bundle["decision"]["sequential"]
@@ -228,7 +259,8 @@ def forecast_sentence(bundle: Bundle) -> str:
     )
 
 
-def history_prefix(bundle: Bundle) -> str:
+def history_prefix(bundle: Any) -> str:
     """The history line's start for a planned test: "Day 9 of 28, 33% of the planned users: "."""
+    bundle = _plain(bundle)
     short = short_progress(bundle)
     return capital(short) + ": " if short else ""
