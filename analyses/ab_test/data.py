@@ -272,7 +272,7 @@ def _waiting(data: ArmData, source: str) -> tuple[ArmData, list[dict]]:
                 "wait: the first units count once their window has closed (a readout as of a "
                 "later day reads them)",
             )
-        warnings.append({"code": "metric_waiting", "metric": metric.name, "units": waiting})
+        warnings.append({"code": "metric_waiting", "column": metric.name, "units": waiting})
     if len(kept) == len(data.metrics):
         return data, warnings
     names = {m.name for m in kept}

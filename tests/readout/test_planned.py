@@ -217,10 +217,19 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     data = tables(4, rates=(0.10, 0.10), per_day=2000, seed=5)
     path = write_duckdb(tmp_path / "wh.duckdb", data)
     config = config_of(tmp_path / "project", f"duckdb:///{path}")
+    # A guardrail with a 7-day window: on day 4 none of its units counts yet.
+    config.write_text(
+        config.read_text()
+        + '\n[[experiments.metrics]]\nname = "refunds"\n'
+        + 'sql = "SELECT user_id AS unit, ts FROM orders"\naggregate = "count"\n'
+        + 'kind = "count"\nwindow_days = 7\nrole = "guardrail"\nhigher_is_better = false\n'
+    )
     result = run(config, tmp_path / "out", "--as-of", "2026-03-04")
     assert result.exit_code == 0, result.output
     bundle = bundle_of(tmp_path / "out", "2026-03-04")
-    (metric,) = bundle["metrics"]
+    (metric,) = bundle["metrics"]  # the guardrail is left out, and said to be
+    (warning,) = bundle["warnings"]
+    assert warning == {"code": "metric_waiting", "column": "refunds", "units": 8000}
     units = sum(a["n"] for a in metric["arms"])
     rate = sum(a["observed"] * a["n"] for a in metric["arms"]) / units
     # Binomial error of the rate over the counted units: about 0.5 points; 4 of them.
@@ -230,6 +239,7 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     html = (tmp_path / "out" / "tour" / "2026-03-04" / "report.html").read_text()
     assert f"{metric['waiting']:,} users exposed in the last 3 days are not counted" in html
     assert "once its 3-day window has closed" in html
+    assert "refunds&#39; is left out of this readout: every one of the 8,000 users" in html
 
 
 @pytest.mark.engine

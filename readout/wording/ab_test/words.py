@@ -104,7 +104,7 @@ WARNINGS = {
         f"segment column '{w['segment']}'; they are kept, as the level “{w['level']}”."
     ),
     "metric_waiting": lambda w, b: (
-        f"Metric '{w['metric']}' is left out of this readout: every one of the "
+        f"Metric '{w['column']}' is left out of this readout: every one of the "
         f"{w['units']:,} {units_word(b)} exposed so far is still inside its window. It counts "
         "once their windows close."
     ),
@@ -474,7 +474,7 @@ def body(bundle: Bundle) -> Body:
             "checks": check_lines(bundle),
             "segments": segments_intro(bundle),
             "forecast": forecast_section(bundle) if verdict == "keep_collecting" else [],
-            "progress": [line] if (line := planned.progress_line(bundle)) else [],
+            **({"progress": [line]} if (line := planned.progress_line(bundle)) else {}),
         },
         tables=tables,
         figures=_figures(bundle),
