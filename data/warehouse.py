@@ -13,9 +13,10 @@ load time alone), ``search`` (better ranking lifts purchases but slows pages bey
 tolerated harm) and ``paywall`` (more users pay the same amounts; ten days of traffic, too
 early to call); two are read every day with a planned length of 28 days: ``onboarding``
 (day 9 of 28 as of 30 November, its later exposures left out by the as-of day) and
-``banner`` (past its planned end, no difference). A few users were exposed to both arms, as a logging bug would do.
-The true effects go to ``ground_truth.json`` under ``demo.duckdb``. Run by ``make data``;
-written with the DuckDB version the project pins, so the file opens with it.
+``banner`` (past its planned end, no difference). A few users were exposed to both arms,
+as a logging bug would do. The true effects go to ``ground_truth.json`` under
+``demo.duckdb``. Run by ``make data``; written with the DuckDB version the project pins, so
+the file opens with it.
 """
 
 from __future__ import annotations
