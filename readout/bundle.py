@@ -100,8 +100,18 @@ def dumps(bundle: dict[str, Any]) -> str:
 
 
 def read(path: Path) -> dict[str, Any]:
-    """Load a ``bundle.json``."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Load a ``bundle.json``, its data label masked.
+
+    Runs mask the source's URL when they write ``data_file``; a bundle written before they
+    did (or edited by hand) may still hold a password there, and every page, email and
+    site card re-rendered from it would show it. Masking on read keeps it out of them all.
+    """
+    from readout.masking import scrub
+
+    found = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(found, dict) and isinstance(found.get("data_file"), str):
+        found["data_file"] = scrub(found["data_file"])
+    return found
 
 
 def write_schema(path: Path = SCHEMA_FILE) -> None:

@@ -4,6 +4,11 @@
 page, and one ``.qmd`` per readout whose numbers come from its bundle through the wording
 module (nothing is refitted). When the ``quarto`` program is installed the project is
 rendered (HTML, and PDF through Typst); when it is not, readout says so and stops there.
+
+The pages show what the HTML pages show, from the same codes: the listing's categories are
+the analysis's name and the verdict's label, the verdict box takes its colour from the
+verdict's tone (:data:`CALLOUTS`), and the full tables the wording points to are copied
+beside each page and linked from it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from analyses.core.base import Tone
 from readout import render, store, wording
 from readout.bundle import read
 from readout.config import Config
@@ -28,9 +34,19 @@ _MARKDOWN_SPECIAL = re.compile(r"""([\\`*_{}\[\]<>#|$@~^:!&"'=+-])""")
 #: A text that would start a list at the beginning of a line: ``1.``, ``a)``, ``(ii)``.
 _LIST_START = re.compile(r"^(\(?[A-Za-z0-9]+)([.)])")
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-#: A figure's file: a plain name in its readout folder.
+#: A figure's or a table's file: a plain name in its readout folder.
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+#: A sign that starts a number (``+3%``, ``-0.5``, ``+$0.21``, not a hyphen inside a word or a
+#: date): a word joiner after it keeps it on its number's line, in Typst and in browsers.
+_SIGN = re.compile(r"(?<![\w.])([+\-\u2212\u00b1])(?=[^\s\w]?\d)")
+WORD_JOINER = "\u2060"
+#: The callout a verdict's box is, by the verdict's tone: coloured as the HTML page colours
+#: its verdict (``report.css``: good green, bad red, withheld amber, neutral blue).
+CALLOUTS = {Tone.GOOD: "tip", Tone.BAD: "important", Tone.WITHHELD: "warning", Tone.NEUTRAL: "note"}
+#: A table's columns share a line of about this many characters (Typst's 11 pt on a page;
+#: a browser's line is longer): each gets its longest word and an inset of ``_PAD``, and
+#: what is left goes to the columns whose cells are longer, in proportion (up to ``_WIDEST``).
+_LINE, _PAD, _WIDEST = 80, 3, 40
 
 
 def _flat(text: object) -> str:
@@ -46,7 +62,7 @@ def md(text: object) -> str:
     ever appears in a page); so are ``..`` runs and a leading list marker. Line breaks
     become spaces (a break would end a table row or a list item).
     """
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _flat(text))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _SIGN.sub(r"\1" + WORD_JOINER, _flat(text)))
     escaped = re.sub(r"\.(?=\.)", r"\\.", escaped)
     return _LIST_START.sub(r"\1\\\2", escaped)
 
@@ -67,9 +83,25 @@ def yaml_string(text: object) -> str:
     return '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def code(text: object) -> str:
-    """A code (analysis name, verdict) as YAML; anything else is escaped as text."""
-    return yaml_string(text if _SLUG.match(str(text)) else md(text))
+def rule(table: wording.Table) -> str:
+    """A pipe table's line under its header: every column left-aligned, as on the HTML page.
+
+    A wide table's columns share the line by the dashes here (pandoc and Quarto read them
+    as relative widths): no column narrower than its longest word, so a cell never spills
+    into the next and no word is hyphenated, and the rest shared by how long the cells are.
+    """
+    columns = list(zip(table.head, *table.rows, strict=True))
+    need = [_PAD + max(len(w) for cell in cells for w in [*cell.split(), ""]) for cells in columns]
+    want = [
+        max(n, _PAD + min(_WIDEST, max(map(len, cells))))
+        for n, cells in zip(need, columns, strict=True)
+    ]
+    spare, extra = _LINE - sum(need), sum(want) - sum(need)
+    if extra > spare > 0:
+        want = [n + round((w - n) * spare / extra) for n, w in zip(need, want, strict=True)]
+    elif spare <= 0:
+        want = need
+    return "|" + "".join(":" + "-" * max(2, width - 1) + "|" for width in want)
 
 
 def _environment():
@@ -86,7 +118,7 @@ def _environment():
     env.filters["md"] = md
     env.filters["yaml"] = yaml_string
     env.filters["attribute"] = attribute
-    env.filters["code"] = code
+    env.filters["rule"] = rule
     return env
 
 
@@ -130,25 +162,44 @@ def write_project(config: Config, output: Path) -> list[Path]:
         for experiment in config.experiments:
             for readout in store.readouts(output, experiment.name):
                 bundle = read(readout / store.BUNDLE)
-                for fig in bundle["figures"]:
-                    if not _FILE_NAME.match(fig["file"]):
-                        raise ConfigError(
-                            str(readout / store.BUNDLE),
-                            f"figure file '{fig['file']}' is not a file name in its folder",
-                            f"re-run `readout run --only {experiment.name} --force`",
-                        )
+                files = _files(readout, bundle, experiment.name)
                 text = wording.readout_text(bundle)
                 target = store.quarto_readout(project, experiment.name, readout.name)
                 target.mkdir(parents=True, exist_ok=True)
-                for fig in bundle["figures"]:
-                    shutil.copy2(readout / fig["file"], target / fig["file"])
-                shutil.copy2(readout / store.BUNDLE, target / store.BUNDLE)
+                for name in [*files, store.BUNDLE]:
+                    shutil.copy2(readout / name, target / name)
                 qmd = target / store.QUARTO_PAGE
-                page = env.get_template("readout.qmd.j2")
-                atomic_write_text(qmd, page.render(bundle=bundle, text=text, date=readout.name))
+                page = env.get_template("readout.qmd.j2").render(
+                    bundle=bundle,
+                    text=text,
+                    date=readout.name,
+                    analysis=wording.analysis_label(bundle["analysis"]),
+                    callout=CALLOUTS[Tone(text.tone)],
+                    tables=bundle.get("tables", []),
+                )
+                atomic_write_text(qmd, page)
                 written.append(qmd)
         atomic_write_text(project / store.QUARTO_PAGE, env.get_template("listing.qmd.j2").render())
     return written
+
+
+def _files(readout: Path, bundle: dict, experiment: str) -> list[str]:
+    """The figures and full tables a readout's page shows or links: plain names, all there."""
+    files = [("figure", f["file"]) for f in bundle["figures"]]
+    files += [("table", t["file"]) for t in bundle.get("tables", [])]
+    for kind, name in files:
+        problem = None
+        if not _FILE_NAME.match(name):
+            problem = f"{kind} file '{name}' is not a file name in its folder"
+        elif not (readout / name).is_file():
+            problem = f"{kind} file '{name}' is missing beside it"
+        if problem:
+            raise ConfigError(
+                str(readout / store.BUNDLE),
+                problem,
+                f"re-run `readout run --only {experiment} --force`",
+            )
+    return [name for _, name in files]
 
 
 def render_project(project: Path) -> tuple[bool, str]:

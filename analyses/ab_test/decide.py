@@ -6,12 +6,15 @@ stored as codes and numbers, worded elsewhere.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Protocol
 
 from analyses.ab_test.metrics import Metric, headline_lift
+from analyses.ab_test.results import AbDecision, AbResults, Comparison, Status, Verdict
+from analyses.ab_test.results import Metric as MetricResult
 from analyses.ab_test.spec import Decision, Spec
 from analyses.core.base import Tone
-from analyses.core.results import plain
+from analyses.core.results import Diagnostics, Interval, given
 
 #: Verdicts of a randomised test and their tones.
 VERDICTS = {
@@ -32,30 +35,49 @@ OBSERVATIONAL_VERDICTS = {
 AA_VERDICTS = {"aa_passed": Tone.GOOD, "aa_failed": Tone.BAD}
 
 
+class Lift(Protocol):
+    """What a verdict reads of a lift: its interval."""
+
+    hdi: Interval
+
+
+class Compared(Protocol):
+    """What a verdict reads of a comparison.
+
+    A :class:`~analyses.ab_test.results.Comparison`, or one the forecast simulated.
+    """
+
+    arm: str
+    prob_better: float
+    expected_loss_rel: float
+    lift_rel: Lift | None
+    lift_abs: Lift | None
+
+
 # --------------------------------------------------------------------------- decision
 
 
-def metric_status(metric: Metric, comparison: dict, decision: Decision) -> str:
+def metric_status(metric: Metric, comparison: Comparison, decision: Decision) -> Status:
     """How a metric reads for the headline arm: for secondary metrics and guardrails."""
     threshold = decision.min_prob_better
     if metric.role == "guardrail":
-        harm = comparison["prob_harm"]
+        harm = comparison.prob_harm
         return "harm" if harm >= threshold else "ok" if harm <= 1 - threshold else "unclear"
-    low, high = sorted(metric.direction * h for h in headline_lift(comparison)["hdi"])
-    if comparison["prob_better"] >= threshold and low > 0:
+    low, high = sorted(metric.direction * h for h in headline_lift(comparison).hdi)
+    if comparison.prob_better >= threshold and low > 0:
         return "better"
-    if comparison["prob_better"] <= 1 - threshold and high < 0:
+    if comparison.prob_better <= 1 - threshold and high < 0:
         return "worse"
     return "unclear"
 
 
-def decide_comparisons(
-    comparisons: list[dict],
+def comparisons_verdict(
+    comparisons: Sequence[Compared],
     decision: Decision,
     observational: bool = False,
     higher_is_better: bool = True,
-) -> dict[str, Any]:
-    """The verdict of healthy comparisons with the control, as a code and its numbers.
+) -> tuple[Verdict, str]:
+    """The verdict of healthy comparisons with the control and its reason code.
 
     ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
     inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
@@ -67,93 +89,104 @@ def decide_comparisons(
     ``unclear``, and the expected loss of shipping plays no part. Where a relative lift is
     not defined (a control at 0) its absolute lift's HDI stands in, and the ROPE (relative)
     cannot say "no meaningful difference".
+
+    The rule alone, for the forecast's thousands of simulated readouts;
+    :func:`decide_comparisons` adds the numbers behind it.
     """
     d = 1.0 if higher_is_better else -1.0
-    good = [sorted(d * h for h in headline_lift(c)["hdi"]) for c in comparisons]
-    best_i = max(range(len(comparisons)), key=lambda i: comparisons[i]["prob_better"])
+    good = [sorted(d * h for h in headline_lift(c).hdi) for c in comparisons]
+    best_i = max(range(len(comparisons)), key=lambda i: comparisons[i].prob_better)
     best = comparisons[best_i]
     threshold = decision.min_prob_better
-    numbers = {
-        "arm": best["arm"],
-        "prob_better": best["prob_better"],
-        "lift_rel_hdi": best["lift_rel"]["hdi"] if best["lift_rel"] is not None else None,
-        "expected_loss_rel": best["expected_loss_rel"],
-        "thresholds": decision.model_dump(),
-    }
     rope = decision.rope
     if rope is not None and all(
-        c["lift_rel"] is not None
-        and -rope < c["lift_rel"]["hdi"][0]
-        and c["lift_rel"]["hdi"][1] < rope
+        c.lift_rel is not None and -rope < c.lift_rel.hdi[0] and c.lift_rel.hdi[1] < rope
         for c in comparisons
     ):
-        widest = max(max(abs(h) for h in c["lift_rel"]["hdi"]) for c in comparisons)
-        return {"verdict": "no_difference", "reason_code": "inside_rope", "widest": widest} | {
-            **numbers,
-            "arm": None,
-        }
-    loss_ok = observational or best["expected_loss_rel"] <= decision.max_expected_loss
-    if best["prob_better"] >= threshold and good[best_i][0] > 0 and loss_ok:
-        verdict = "higher" if observational else "ship"
-        return {"verdict": verdict, "reason_code": "clear_winner", **numbers}
+        return "no_difference", "inside_rope"
+    loss_ok = observational or best.expected_loss_rel <= decision.max_expected_loss
+    if best.prob_better >= threshold and good[best_i][0] > 0 and loss_ok:
+        return ("higher" if observational else "ship"), "clear_winner"
     if all(
-        c["prob_better"] <= 1 - threshold and g[1] < 0
-        for c, g in zip(comparisons, good, strict=True)
+        c.prob_better <= 1 - threshold and g[1] < 0 for c, g in zip(comparisons, good, strict=True)
     ):
-        verdict = "lower" if observational else "keep_control"
-        return {"verdict": verdict, "reason_code": "all_worse", **numbers, "arm": None}
-    if best["prob_better"] >= threshold and good[best_i][0] <= 0:
+        return ("lower" if observational else "keep_control"), "all_worse"
+    if best.prob_better >= threshold and good[best_i][0] <= 0:
         code = "interval_includes_zero"
-    elif best["prob_better"] >= threshold:
+    elif best.prob_better >= threshold:
         code = "loss_too_high"
     else:
         code = "not_enough_evidence"
-    return {"verdict": "unclear" if observational else "keep_collecting", "reason_code": code} | (
-        numbers
-    )
+    return ("unclear" if observational else "keep_collecting"), code
 
 
-def failed_checks(results: dict[str, Any], diagnostics: dict[str, Any]) -> list[str]:
+def decide_comparisons(
+    comparisons: Sequence[Compared],
+    decision: Decision,
+    observational: bool = False,
+    higher_is_better: bool = True,
+) -> AbDecision:
+    """The verdict of healthy comparisons with the control, with the numbers behind it.
+
+    The rule is :func:`comparisons_verdict`'s; the numbers are those of the arm most likely
+    to be better.
+    """
+    verdict, code = comparisons_verdict(comparisons, decision, observational, higher_is_better)
+    best = max(comparisons, key=lambda c: c.prob_better)
+    numbers = {
+        "arm": best.arm,
+        "prob_better": best.prob_better,
+        "lift_rel_hdi": best.lift_rel.hdi if best.lift_rel is not None else None,
+        "expected_loss_rel": best.expected_loss_rel,
+        "thresholds": decision.model_dump(),
+    }
+    if verdict == "no_difference":
+        widest = max(max(abs(h) for h in c.lift_rel.hdi) for c in comparisons)
+        return AbDecision(
+            verdict=verdict, reason_code=code, widest=widest, **numbers | {"arm": None}
+        )
+    if code == "all_worse":
+        return AbDecision(verdict=verdict, reason_code=code, **numbers | {"arm": None})
+    return AbDecision(verdict=verdict, reason_code=code, **numbers)
+
+
+def failed_checks(results: AbResults, diagnostics: Diagnostics) -> list[str]:
     """The health checks that failed: sample ratio, multiple exposures, units left out, sampler.
 
     Any of them withholds the verdict (and every chance of being better, in words and figures).
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results, diagnostics = plain(results), plain(diagnostics)
-    optional = {"ok": True}
+    excluded = results.excluded if given(results.excluded) else None
     return [
         check
         for check, ok in (
-            ("srm", results["srm"]["ok"]),
-            ("exposures", (results.get("exposures") or optional)["ok"]),
-            ("excluded", (results.get("excluded") or optional)["ok"]),
-            ("diagnostics", diagnostics["ok"]),
+            ("srm", results.srm.ok),
+            ("exposures", results.exposures is None or results.exposures.ok),
+            ("excluded", excluded is None or excluded.ok),
+            ("diagnostics", diagnostics.ok),
         )
         if not ok
     ]
 
 
-def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
+def decide(spec: Spec, results: AbResults, diagnostics: Diagnostics) -> AbDecision:
     """The verdict of a readout.
 
     Withheld when a health check failed; otherwise the primary metric decides, and a ship
     stops at a guardrail that shows harm beyond its tolerance (keep the control) or might
     (keep collecting). ``deciding_metric`` names the metric that decided.
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results, diagnostics = plain(results), plain(diagnostics)
     failed = failed_checks(results, diagnostics)
-    metrics = results["metrics"]
+    metrics = results.metrics
     primary = metrics[0]
     if failed:
-        return {
-            "verdict": "withheld",
-            "reason_code": "health_failed",
-            "failed_checks": failed,
-            "arm": None,
-            "deciding_metric": None,
-            "thresholds": spec.decision.model_dump(),
-        }
+        return AbDecision(
+            verdict="withheld",
+            reason_code="health_failed",
+            failed_checks=failed,
+            arm=None,
+            deciding_metric=None,
+            thresholds=spec.decision.model_dump(),
+        )
     if spec.aa_test:
         return _decide_aa(spec, primary)
     from analyses.ab_test import planned  # it decides through this module's functions
@@ -162,40 +195,40 @@ def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> 
     if look is not None:  # a planned test read before its end, or at it: issue 21's rule
         return planned.decide_look(spec, metrics, look)
     verdict = decide_comparisons(
-        primary["comparisons"], spec.decision, spec.observational, primary["higher_is_better"]
-    )
-    verdict["deciding_metric"] = primary["name"]
-    if verdict["verdict"] != "ship":
+        primary.comparisons, spec.decision, spec.observational, primary.higher_is_better
+    ).model_copy(update={"deciding_metric": primary.name})
+    if verdict.verdict != "ship":
         return verdict
     for metric in metrics[1:]:
-        if metric["role"] != "guardrail":
+        if metric.role != "guardrail":
             continue
-        comparison = next(c for c in metric["comparisons"] if c["arm"] == verdict["arm"])
+        comparison = next(c for c in metric.comparisons if c.arm == verdict.arm)
         status = metric_status(
             Metric(
-                metric["name"],
-                metric["label"],
-                metric["kind"],
+                metric.name,
+                metric.label,
+                metric.kind,
                 "guardrail",
-                metric["higher_is_better"],
-                metric["tolerated_harm"],
+                metric.higher_is_better,
+                metric.tolerated_harm,
             ),
             comparison,
             spec.decision,
         )
         if status in ("harm", "unclear"):
-            return {
-                **verdict,
-                "verdict": "keep_control" if status == "harm" else "keep_collecting",
-                "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
-                "deciding_metric": metric["name"],
-                "prob_harm": comparison["prob_harm"],
-                "tolerated_harm": metric["tolerated_harm"],
-            }
+            return verdict.model_copy(
+                update={
+                    "verdict": "keep_control" if status == "harm" else "keep_collecting",
+                    "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
+                    "deciding_metric": metric.name,
+                    "prob_harm": comparison.prob_harm,
+                    "tolerated_harm": metric.tolerated_harm,
+                }
+            )
     return verdict
 
 
-def _decide_aa(spec: Spec, primary: dict[str, Any]) -> dict[str, Any]:
+def _decide_aa(spec: Spec, primary: MetricResult) -> AbDecision:
     """Decide an A/A test: passed when the arms look alike.
 
     It passes when every arm's interval of the lift includes zero (and lies inside the ROPE
@@ -204,25 +237,19 @@ def _decide_aa(spec: Spec, primary: dict[str, Any]) -> dict[str, Any]:
     rope = spec.decision.rope
     outside = [
         c
-        for c in primary["comparisons"]
-        if not (headline_lift(c)["hdi"][0] <= 0 <= headline_lift(c)["hdi"][1])
-        or (
-            rope is not None
-            and c["lift_rel"] is not None
-            and max(abs(h) for h in c["lift_rel"]["hdi"]) >= rope
-        )
+        for c in primary.comparisons
+        if not (headline_lift(c).hdi[0] <= 0 <= headline_lift(c).hdi[1])
+        or (rope is not None and c.lift_rel is not None and max(map(abs, c.lift_rel.hdi)) >= rope)
     ]
-    widest = max(max(abs(h) for h in headline_lift(c)["hdi"]) for c in primary["comparisons"])
+    widest = max(max(abs(h) for h in headline_lift(c).hdi) for c in primary.comparisons)
     numbers = {
-        "arm": outside[0]["arm"] if outside else None,
+        "arm": outside[0].arm if outside else None,
         "widest": widest,
-        "deciding_metric": primary["name"],
+        "deciding_metric": primary.name,
         "thresholds": spec.decision.model_dump(),
     }
     if outside:
-        return {
-            "verdict": "aa_failed",
-            "reason_code": "difference_between_identical_arms",
-            **numbers,
-        }
-    return {"verdict": "aa_passed", "reason_code": "arms_alike", **numbers}
+        return AbDecision(
+            verdict="aa_failed", reason_code="difference_between_identical_arms", **numbers
+        )
+    return AbDecision(verdict="aa_passed", reason_code="arms_alike", **numbers)

@@ -5,14 +5,13 @@ The lift, the arms, the scorecard of every metric and the forecast of a verdict.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from analyses.ab_test.decide import failed_checks
+from analyses.ab_test.results import AbResults
 from analyses.core import figures
-from analyses.core.base import (
-    Fit,
-)
-from analyses.core.results import plain
+from analyses.core.base import Fit
+from analyses.core.results import given
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- figures
 
 
-def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
+def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     """Posterior of each arm's relative lift and of each arm's value.
 
     HDIs shaded; with several metrics, a scorecard of every metric's lift.
@@ -30,51 +29,46 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     being better, formatted as in the prose: never 0% or 100%), unless a health check failed:
     then no chance of being better is shown anywhere.
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results = plain(fit.results)
-    healthy = not failed_checks(results, plain(fit.diagnostics))
+    results = fit.results
+    healthy = not failed_checks(results, fit.diagnostics)
     post = fit.posterior["posterior"].to_dataset()
-    labels = results.get("arm_labels") or {}
+    labels = results.arm_labels
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
     interval = figures.ci_label(ci_prob)
     out: dict[str, Figure] = {}
     fig, ax = figures.new_figure()
     # The relative lift, or the absolute one where a control at 0 leaves it undefined.
-    relative = all(c["lift_rel"] is not None for c in results["comparisons"])
-    binary = results["metric_type"] == "binary"
+    relative = all(c.lift_rel is not None for c in results.comparisons)
+    binary = results.metric_type == "binary"
     variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
-    for i, comp in enumerate(results["comparisons"]):
-        draws = post[variable].sel(treatment=comp["arm"]).values.ravel() * scale
-        hdi = [h * scale for h in comp[variable]["hdi"]]
-        share = figures.prob(comp["prob_better"])
-        word = "above" if results.get("metrics", [{}])[0].get("higher_is_better", True) else "below"
-        label = f"{name(comp['arm'])} vs {name(comp['vs'])}" + (
-            f": {share} {word} 0" if healthy else ""
-        )
+    for i, comp in enumerate(results.comparisons):
+        draws = post[variable].sel(treatment=comp.arm).values.ravel() * scale
+        hdi = [h * scale for h in getattr(comp, variable).hdi]
+        share = figures.prob(comp.prob_better)
+        word = "above" if results.metrics[0].higher_is_better else "below"
+        label = f"{name(comp.arm)} vs {name(comp.vs)}" + (f": {share} {word} 0" if healthy else "")
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
     ax.axvline(0, color="black", lw=1, ls="--")
-    word = (
-        "difference from the reference group" if results["observational"] else "lift over control"
-    )
-    unit = "%" if relative else "percentage points" if binary else results.get("value_label", "")
+    word = "difference from the reference group" if results.observational else "lift over control"
+    unit = "%" if relative else "percentage points" if binary else results.value_label
     ax.set_xlabel(f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}")
     figures.tidy(ax, legend=True)
     out["lift"] = figures.finish(fig)
 
     fig, ax = figures.new_figure()
     scale = 100 if binary else 1
-    for i, arm in enumerate(results["arms"]):
-        draws = post["value"].sel(arm=arm["name"]).values.ravel() * scale
-        interval_arm = [h * scale for h in arm["hdi"]]
-        figures.density(ax, draws, interval_arm, figures.colour(i), name(arm["name"]))
-    label = results.get("value_label", "value")
+    for i, arm in enumerate(results.arms):
+        draws = post["value"].sel(arm=arm.name).values.ravel() * scale
+        interval_arm = [h * scale for h in arm.hdi]
+        figures.density(ax, draws, interval_arm, figures.colour(i), name(arm.name))
+    label = results.value_label
     label = label[0].upper() + label[1:]
     ax.set_xlabel(f"{label} (%); shaded: {interval}" if binary else f"{label}; shaded: {interval}")
     figures.tidy(ax, legend=True)
     out["arms"] = figures.finish(fig)
-    if len(results.get("metrics", [])) > 1:
+    if len(results.metrics) > 1:
         out["scorecard"] = _scorecard_figure(results, interval)
-    if results.get("forecast") and healthy:
+    if given(results.forecast) and results.forecast is not None and healthy:
         out["forecast"] = _forecast_figure(results, name)
     return out
 
@@ -87,16 +81,16 @@ FORECAST_BARS = (
 )
 
 
-def _forecast_figure(results: dict[str, Any], name) -> Figure:
+def _forecast_figure(results: AbResults, name) -> Figure:
     """Stacked bars: the chance of each verdict after each horizon's more days."""
-    horizons = results["forecast"]["horizons"]
+    horizons = results.forecast.horizons
     # With several treatments a ship may be of any of them.
-    shipped = name(results["primary"]) if len(results["arms"]) == 2 else "a variant"
+    shipped = name(results.primary) if len(results.arms) == 2 else "a variant"
     fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(horizons))
-    rows = [f"+{h['days']} days" for h in horizons]
+    rows = [f"+{h.days} days" for h in horizons]
     left = [0.0] * len(horizons)
     for verdict, colour, label in FORECAST_BARS:
-        shares = [100 * h["verdicts"].get(verdict, 0.0) for h in horizons]
+        shares = [100 * h.verdicts.get(verdict, 0.0) for h in horizons]
         if max(shares) < 0.5:  # invisible at this scale; the total beside the bar counts it
             continue
         label = label.replace("ship", f"ship {shipped}")
@@ -111,15 +105,15 @@ def _forecast_figure(results: dict[str, Any], name) -> Figure:
     return figures.finish(fig)
 
 
-def _scorecard_figure(results: dict[str, Any], interval: str) -> Figure:
+def _scorecard_figure(results: AbResults, interval: str) -> Figure:
     """Every metric's relative lift of the headline arm with its HDI; guardrails' tolerances."""
-    metrics = results["metrics"]
-    arm = results["primary"]
+    metrics = results.metrics
+    arm = results.primary
     fig, ax = figures.new_figure(7, 0.8 + 0.42 * len(metrics))
     for i, metric in enumerate(metrics):
-        comp = next(c for c in metric["comparisons"] if c["arm"] == arm)
+        comp = next(c for c in metric.comparisons if c.arm == arm)
         y = len(metrics) - 1 - i
-        if comp["lift_rel"] is None:  # a control at 0: no relative lift to draw
+        if comp.lift_rel is None:  # a control at 0: no relative lift to draw
             ax.text(
                 0.5,
                 y,
@@ -131,17 +125,17 @@ def _scorecard_figure(results: dict[str, Any], interval: str) -> Figure:
                 color="#4a5568",
             )
             continue
-        low, high = (100 * h for h in comp["lift_rel"]["hdi"])
+        low, high = (100 * h for h in comp.lift_rel.hdi)
         colour = figures.colour(i, skip_grey=True)
         ax.plot([low, high], [y, y], color=colour, lw=3)
-        ax.plot(100 * comp["lift_rel"]["mean"], y, "o", color=colour)
-        if metric["role"] == "guardrail":
-            limit = -100 * metric["tolerated_harm"] * (1 if metric["higher_is_better"] else -1)
+        ax.plot(100 * comp.lift_rel.mean, y, "o", color=colour)
+        if metric.role == "guardrail":
+            limit = -100 * metric.tolerated_harm * (1 if metric.higher_is_better else -1)
             ax.plot([limit, limit], [y - 0.35, y + 0.35], color="#9b2c2c", lw=1.5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(
         range(len(metrics)),
-        [f"{m['label']} ({m['role']})" for m in reversed(metrics)],
+        [f"{m.label} ({m.role})" for m in reversed(metrics)],
     )
     ax.set_xlabel(f"Relative lift of {arm} over the control (%); bar: {interval}")
     figures.tidy(ax, keep_left=True)

@@ -14,21 +14,30 @@ the ROPE probabilities and the traditional test beside it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import MISSING
 
 from analyses.ab_test import health, metrics, planned
 from analyses.ab_test.data import ArmData
 from analyses.ab_test.decide import decide_comparisons, metric_status
 from analyses.ab_test.forecast import forecast_primary
-from analyses.ab_test.metrics import Metric
-from analyses.ab_test.results import AbResults
+from analyses.ab_test.metrics import Metric, Summarised
+from analyses.ab_test.results import (
+    AbResults,
+    Arm,
+    HeadlineTest,
+    Segment,
+    SegmentSpread,
+    Sensitivity,
+)
+from analyses.ab_test.results import Metric as MetricResult
 from analyses.ab_test.robust import fit_robust
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Fit, Settings
-from analyses.core.results import Diagnostics, plain
+from analyses.core.results import Diagnostics, KeyNumbers
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -41,16 +50,16 @@ SCEPTICAL_SCALE = 0.02
 # --------------------------------------------------------------------------- fit
 
 
-def _exact_diagnostics(draws: int, method: str) -> dict[str, Any]:
+def _exact_diagnostics(draws: int, method: str) -> Diagnostics:
     """Independent draws: R-hat is 1 and the effective sample size is their number."""
-    return {
-        "r_hat_max": 1.0,
-        "ess_bulk_min": float(draws),
-        "divergences": 0,
-        "ok": True,
+    return Diagnostics(
+        r_hat_max=1.0,
+        ess_bulk_min=float(draws),
+        divergences=0,
+        ok=True,
         **stats.limits(),
-        "method": method,
-    }
+        method=method,
+    )
 
 
 METHODS = {
@@ -64,150 +73,148 @@ METHODS = {
 }
 
 
-def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit:
+def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
     """Posteriors and comparisons of every metric, health checks, segments, sensitivity."""
     rng = np.random.default_rng(settings.seed)
     prob, arms = settings.ci_prob, data.arms
     priors = metrics.Priors(**spec.priors.model_dump(exclude={"nu_rate"}))
     rope = spec.decision.rope
     metric_rows, all_draws = [], {}
-    diagnostics = _exact_diagnostics(settings.exact_draws, "")
+    diagnostics = None
     for metric in data.metrics:
         stats_ = data.stats[metric.name]
         if spec.robust:
-            draws, info = fit_robust(spec, data, settings)
-            diagnostics = info["diagnostics"]
-            summary = {
-                "arms": [
-                    {
-                        "name": a,
-                        "n": int(stats_[a]["units"]),
-                        "observed": metrics.observed(metric, stats_[a]),
+            draws, prior, diagnostics = fit_robust(spec, data, settings)
+            seen = metrics.observed(metric, stats_[arms[0]])
+            summary = Summarised(
+                arms=[
+                    Arm(
+                        name=a,
+                        n=int(stats_[a]["units"]),
+                        observed=metrics.observed(metric, stats_[a]),
                         **stats.summary(draws[a]["value"], prob),
-                    }
+                    )
                     for a in arms
                 ],
-                "comparisons": [
-                    {
-                        **metrics.compare(
-                            metric,
-                            draws,
-                            arms[0],
-                            a,
-                            prob,
-                            rope,
-                            metrics.observed(metric, stats_[arms[0]]),
-                        ),
-                        "frequentist": metrics.frequentist(metric, stats_[arms[0]], stats_[a]),
-                    }
+                comparisons=[
+                    metrics.compare(
+                        metric,
+                        draws,
+                        arms[0],
+                        a,
+                        prob,
+                        rope,
+                        seen,
+                        metrics.frequentist(metric, stats_[arms[0]], stats_[a]),
+                    )
                     for a in arms[1:]
                 ],
-                "prior": info["prior"],
-                "prior_influence": None,
-            }
+                prior=prior,
+                prior_influence=None,
+            )
         else:
             summary, draws = metrics.summarise(
                 metric, stats_, arms, priors, settings.exact_draws, prob, rope, rng
             )
         all_draws[metric.name] = draws
-        headline = max(summary["comparisons"], key=lambda c: c["prob_better"])
-        row = {
-            "name": metric.name,
-            "label": metric.label,
-            "role": metric.role,
-            "kind": metric.kind,
-            "higher_is_better": metric.higher_is_better,
-            "tolerated_harm": metric.tolerated_harm,
-            "value_prefix": metric.prefix,
-            "value_suffix": metric.suffix,
-            "method": (
-                f"Student-t; {diagnostics['method']}" if spec.robust else METHODS[metric.kind]
-            ),
-            **summary,
-        }
         if metric.role != "primary":
-            row["status"] = metric_status(metric, headline, spec.decision)
+            headline = max(summary.comparisons, key=lambda c: c.prob_better)
+            status = metric_status(metric, headline, spec.decision)
         else:
-            verdict = decide_comparisons(
-                summary["comparisons"], spec.decision, spec.observational, metric.higher_is_better
+            status = decide_comparisons(
+                summary.comparisons, spec.decision, spec.observational, metric.higher_is_better
+            ).verdict
+        metric_rows.append(
+            MetricResult(
+                name=metric.name,
+                label=metric.label,
+                role=metric.role,
+                kind=metric.kind,
+                higher_is_better=metric.higher_is_better,
+                tolerated_harm=metric.tolerated_harm,
+                value_prefix=metric.prefix,
+                value_suffix=metric.suffix,
+                method=(
+                    f"Student-t; {diagnostics.method}" if spec.robust else METHODS[metric.kind]
+                ),
+                status=status,
+                **dict(summary),
             )
-            row["status"] = verdict["verdict"]
-        metric_rows.append(row)
+        )
     # A planned experiment (issue 21): its progress, and statuses by the sequential rule.
     progress = planned.progress(spec, data.exposures, data.as_of, data.until)
-    look = planned.annotate(spec, data.stats, metric_rows, progress)
+    metric_rows, look = planned.annotate(spec, data.stats, metric_rows, progress)
     primary_metric = data.metrics[0]
     primary = metric_rows[0]
     if not spec.robust:
         kinds = sorted({METHODS[m.kind] for m in data.metrics})
-        diagnostics["method"] = "; ".join(kinds) + " (independent draws)"
-    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
-    results: dict[str, Any] = {
-        "mode": "warehouse" if spec.warehouse else "file",
-        "metric_type": spec.metric_type or primary_metric.kind,
-        "log_transform": spec.log_transform,
-        "robust": spec.robust,
-        "observational": spec.observational,
-        "aa_test": spec.aa_test,
-        "unit_label": spec.unit_label,
-        "control": arms[0],
-        "arm_labels": spec.arm_labels,
-        "value_label": primary_metric.label,
-        "prior": primary["prior"],
-        "prior_influence": primary["prior_influence"],
-        "arms": primary["arms"],
-        "comparisons": primary["comparisons"],
-        "primary": headline["arm"],
-        "srm": health.srm(spec, data),
-        "exposures": health.exposures(data),
-        "excluded": health.excluded(data),
-        "frequentist": {**headline["frequentist"], "arm": headline["arm"], "vs": arms[0]},
-        "metrics": metric_rows,
-    }
-    results["segments"], results["segment_spread"] = _segments(spec, data, headline["arm"], prob)
-    if not spec.robust:
-        results["sensitivity"] = _sensitivity(spec, data, primary_metric, settings, rope)
-    results["forecast"] = forecast_primary(
-        spec, data, all_draws[primary_metric.name], primary, settings, progress, look
+        diagnostics = _exact_diagnostics(
+            settings.exact_draws, "; ".join(kinds) + " (independent draws)"
+        )
+    headline = max(primary.comparisons, key=lambda c: c.prob_better)
+    segments, spreads = _segments(spec, data, headline.arm, prob)
+    results = AbResults(
+        mode="warehouse" if spec.warehouse else "file",
+        metric_type=spec.metric_type or primary_metric.kind,
+        log_transform=spec.log_transform,
+        robust=spec.robust,
+        observational=spec.observational,
+        aa_test=spec.aa_test,
+        unit_label=spec.unit_label,
+        control=arms[0],
+        arm_labels=spec.arm_labels,
+        value_label=primary_metric.label,
+        prior=primary.prior,
+        prior_influence=primary.prior_influence,
+        arms=primary.arms,
+        comparisons=primary.comparisons,
+        primary=headline.arm,
+        srm=health.srm(spec, data),
+        exposures=health.exposures(data),
+        excluded=health.excluded(data),
+        frequentist=HeadlineTest(**dict(headline.frequentist), arm=headline.arm, vs=arms[0]),
+        metrics=metric_rows,
+        segments=segments,
+        segment_spread=spreads,
+        sensitivity=(
+            MISSING if spec.robust else _sensitivity(spec, data, primary_metric, settings, rope)
+        ),
+        forecast=forecast_primary(
+            spec, data, all_draws[primary_metric.name], primary, settings, progress, look
+        ),
+        progress=progress if spec.planned else MISSING,
     )
-    if spec.planned:
-        results["progress"] = progress
     tree = _posterior_tree(data, all_draws)
     tables = {}
-    if results["segments"]:
+    if results.segments:
         import pandas as pd
 
         tables["segments"] = pd.DataFrame(
             [
                 {
-                    "metric": r["metric"],
-                    "segment": r["segment"],
-                    "level": r["level"],
-                    "units": r["n"],
-                    "own_lift": r["own"]["mean"] if r["own"] else None,
-                    "own_low": r["own"]["hdi"][0] if r["own"] else None,
-                    "own_high": r["own"]["hdi"][1] if r["own"] else None,
-                    "pooled_lift": r["pooled"]["mean"],
-                    "pooled_low": r["pooled"]["hdi"][0],
-                    "pooled_high": r["pooled"]["hdi"][1],
-                    "prob_positive": r["prob_positive"],
-                    "shrinkage": r["shrinkage"],
-                    "few_units": r["few_units"],
+                    "metric": r.metric,
+                    "segment": r.segment,
+                    "level": r.level,
+                    "units": r.n,
+                    "own_lift": r.own.mean if r.own else None,
+                    "own_low": r.own.hdi[0] if r.own else None,
+                    "own_high": r.own.hdi[1] if r.own else None,
+                    "pooled_lift": r.pooled.mean,
+                    "pooled_low": r.pooled.hdi[0],
+                    "pooled_high": r.pooled.hdi[1],
+                    "prob_positive": r.prob_positive,
+                    "shrinkage": r.shrinkage,
+                    "few_units": r.few_units,
                 }
-                for r in results["segments"]
+                for r in results.segments
             ]
         )
-    return Fit(
-        results=AbResults.model_validate(results),
-        posterior=tree,
-        diagnostics=Diagnostics.model_validate(diagnostics),
-        tables=tables,
-    )
+    return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
 
 
 def _segments(
     spec: Spec, data: ArmData, arm: str, prob: float
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[Segment], list[SegmentSpread]]:
     """Every metric's segment levels (own and pooled lifts) and each segment's spread."""
     rows, spreads = [], []
     for segment, per_metric in data.levels.items():
@@ -223,7 +230,7 @@ def _segments(
 
 def _sensitivity(
     spec: Spec, data: ArmData, metric: Metric, settings: Settings, rope: float | None
-) -> list[dict[str, Any]]:
+) -> list[Sensitivity]:
     """The primary metric's verdict under a flat and a sceptical prior."""
     scale = rope if rope is not None else SCEPTICAL_SCALE
     out = []
@@ -237,19 +244,19 @@ def _sensitivity(
             metric, stats_, data.arms, priors, settings.exact_draws, settings.ci_prob, rope, rng
         )
         verdict = decide_comparisons(
-            summary["comparisons"], spec.decision, spec.observational, metric.higher_is_better
+            summary.comparisons, spec.decision, spec.observational, metric.higher_is_better
         )
-        best = max(summary["comparisons"], key=lambda c: c["prob_better"])
+        best = max(summary.comparisons, key=lambda c: c.prob_better)
         out.append(
-            {
-                "prior": name,
-                "scale": scale if name == "sceptical" else None,
-                "verdict": verdict["verdict"],
-                "arm": best["arm"],
-                "prob_better": best["prob_better"],
-                "lift_rel": best["lift_rel"],
-                "lift_abs": best["lift_abs"],
-            }
+            Sensitivity(
+                prior=name,
+                scale=scale if name == "sceptical" else None,
+                verdict=verdict.verdict,
+                arm=best.arm,
+                prob_better=best.prob_better,
+                lift_rel=best.lift_rel,
+                lift_abs=best.lift_abs,
+            )
         )
     return out
 
@@ -277,32 +284,30 @@ def _posterior_tree(data: ArmData, all_draws: dict) -> xr.DataTree:
     return xr.DataTree.from_dict(groups)
 
 
-def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+def key_numbers(results: AbResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the headline comparison's lift.
 
     The absolute lift where a relative one is not defined (a control at 0).
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results = plain(results)
-    comp = next(c for c in results["comparisons"] if c["arm"] == results["primary"])
-    relative = comp["lift_rel"] is not None
+    comp = next(c for c in results.comparisons if c.arm == results.primary)
+    relative = comp.lift_rel is not None
     lift = metrics.headline_lift(comp)
-    out = {
-        "label": f"{'relative' if relative else 'absolute'} lift of {comp['arm']} over "
-        f"{comp['vs']}",
-        "scale": "relative" if relative else "absolute",
-        "mean": lift["mean"],
-        "hdi": lift["hdi"],
-        "prob": comp["prob_better"],
-        "prob_label": f"chance {comp['arm']} is better",
-        "n": sum(a["n"] for a in results["arms"]),
-        "n_label": f"{results.get('unit_label', 'user')}s",
-    }
+    units = {}
     if not relative:  # in the metric's own units: percentage points of a rate
-        metric = results["metrics"][0]
-        out |= {
-            "percent": metric["kind"] == "binary",
-            "value_prefix": metric["value_prefix"],
-            "value_suffix": metric["value_suffix"],
+        metric = results.metrics[0]
+        units = {
+            "percent": metric.kind == "binary",
+            "value_prefix": metric.value_prefix,
+            "value_suffix": metric.value_suffix,
         }
-    return out
+    return KeyNumbers(
+        label=f"{'relative' if relative else 'absolute'} lift of {comp.arm} over {comp.vs}",
+        scale="relative" if relative else "absolute",
+        mean=lift.mean,
+        hdi=lift.hdi,
+        prob=comp.prob_better,
+        prob_label=f"chance {comp.arm} is better",
+        n=sum(a.n for a in results.arms),
+        n_label=f"{results.unit_label}s",
+        **units,
+    )

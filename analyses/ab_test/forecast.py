@@ -16,13 +16,15 @@ the tests). Only the primary metric is forecast; guardrails can still hold a shi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from analyses.ab_test.data import ArmData
-from analyses.ab_test.decide import decide_comparisons
+from analyses.ab_test.decide import comparisons_verdict
+from analyses.ab_test.results import Forecast, Horizon, Metric
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Settings
@@ -44,6 +46,24 @@ def traffic(first: float, last: float, units: int) -> dict[str, Any] | None:
     if days < MIN_DAYS:
         return None
     return {"units_per_day": units / days, "days": days, "first": first, "last": last}
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedLift:
+    """A simulated relative lift's interval (the delta method's)."""
+
+    hdi: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    """A simulated comparison: what the decision rule reads of one (``decide.Compared``)."""
+
+    arm: str
+    prob_better: float
+    expected_loss_rel: float
+    lift_rel: SimulatedLift
+    lift_abs: None = None
 
 
 def normal_comparison(
@@ -86,19 +106,20 @@ def forecast(
     direction: float,
     rate: float,
     prob: float,
-    verdict_of: Callable[[list[dict[str, Any]]], str],
+    verdict_of: Callable[[Sequence[Simulated]], str],
     rng: np.random.Generator,
     horizons: tuple[int, ...] = HORIZONS,
     simulations: int = SIMULATIONS,
     rule_at: Callable[[int], tuple[float, Callable]] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Horizon]:
     """Per horizon (days): the chance of each verdict after that much more data.
 
-    ``verdict_of`` is the readout's decision rule applied to a list of comparisons (dicts with
-    ``arm``, ``prob_better``, ``lift_rel.hdi`` and ``expected_loss_rel``). ``rule_at``, for a
-    planned experiment, gives per horizon the units that will have counted by then (none
-    exposed after the planned end) and the rule that look will apply (the sequential one);
-    ``no_clear_difference`` (the planned end without a winner) is not a decision here.
+    ``verdict_of`` is the readout's decision rule applied to a list of comparisons
+    (:class:`Simulated`: ``arm``, ``prob_better``, ``lift_rel.hdi`` and
+    ``expected_loss_rel``). ``rule_at``, for a planned experiment, gives per horizon the
+    units that will have counted by then (none exposed after the planned end) and the rule
+    that look will apply (the sequential one); ``no_clear_difference`` (the planned end
+    without a winner) is not a decision here.
     """
     total = sum(units[a] for a in arms)
     post = {}
@@ -125,12 +146,12 @@ def forecast(
         verdicts = [
             decide_of(
                 [
-                    {
-                        "arm": c["arm"],
-                        "prob_better": float(c["prob_better"][i]),
-                        "expected_loss_rel": float(c["expected_loss_rel"][i]),
-                        "lift_rel": {"hdi": [float(c["low"][i]), float(c["high"][i])]},
-                    }
+                    Simulated(
+                        arm=c["arm"],
+                        prob_better=float(c["prob_better"][i]),
+                        expected_loss_rel=float(c["expected_loss_rel"][i]),
+                        lift_rel=SimulatedLift((float(c["low"][i]), float(c["high"][i]))),
+                    )
                     for c in comparisons
                 ]
             )
@@ -138,12 +159,12 @@ def forecast(
         ]
         counts = {v: verdicts.count(v) / simulations for v in sorted(set(verdicts))}
         out.append(
-            {
-                "days": days,
-                "units": float(added),
-                "prob_decision": 1.0 - sum(counts.get(v, 0.0) for v in UNDECIDED),
-                "verdicts": counts,
-            }
+            Horizon(
+                days=days,
+                units=float(added),
+                prob_decision=1.0 - sum(counts.get(v, 0.0) for v in UNDECIDED),
+                verdicts=counts,
+            )
         )
     return out
 
@@ -152,11 +173,11 @@ def forecast_primary(
     spec: Spec,
     data: ArmData,
     draws: dict,
-    primary: dict,
+    primary: Metric,
     settings: Settings,
     progress: dict | None = None,
     look: dict | None = None,
-) -> dict[str, Any] | None:
+) -> Forecast | None:
     """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
 
     Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
@@ -165,11 +186,11 @@ def forecast_primary(
     (``progress`` and the sequential ``look``) is forecast up to its planned end only, with
     the evidence each future look will need (:func:`analyses.ab_test.planned.rule_ahead`).
     """
-    if spec.observational or spec.aa_test or primary["status"] != "keep_collecting":
+    if spec.observational or spec.aa_test or primary.status != "keep_collecting":
         return None
     if progress is not None and progress["at_end"]:
         return None  # the planned end has been reached: the verdict stands
-    if any(c["lift_rel"] is None for c in primary["comparisons"]):
+    if any(c.lift_rel is None for c in primary.comparisons):
         return None  # the forecast simulates relative lifts; a control at 0 has none
     exposures = data.exposures or {}
     rate = traffic(
@@ -182,10 +203,8 @@ def forecast_primary(
     metric = data.metrics[0]
     units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
 
-    def verdict_of(comparisons: list[dict[str, Any]]) -> str:
-        return decide_comparisons(comparisons, spec.decision, False, metric.higher_is_better)[
-            "verdict"
-        ]
+    def verdict_of(comparisons: Sequence[Simulated]) -> str:
+        return comparisons_verdict(comparisons, spec.decision, False, metric.higher_is_better)[0]
 
     rng = np.random.default_rng(settings.seed + 2)
     ahead, rule_at = HORIZONS, None
@@ -206,12 +225,12 @@ def forecast_primary(
         horizons=ahead,
         rule_at=rule_at,
     )
-    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])
-    c, t = draws[data.arms[0]]["value"], draws[headline["arm"]]["value"]
+    headline = max(primary.comparisons, key=lambda c: c.prob_better)
+    c, t = draws[data.arms[0]]["value"], draws[headline.arm]["value"]
     d = metric.direction
-    return {
+    return Forecast(
         **rate,
-        "horizons": horizons,
-        "loss_keep": stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
-        "simulations": SIMULATIONS,
-    }
+        horizons=horizons,
+        loss_keep=stats.expected_loss(d * t, d * c) / abs(float(np.mean(c))),
+        simulations=SIMULATIONS,
+    )

@@ -6,11 +6,10 @@ Each is stored with its size and its limit; a failed one withholds the verdict
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from analyses.ab_test.data import ArmData
+from analyses.ab_test.results import EventsLeftOut, Excluded, Exposures, SampleRatio
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 
@@ -25,14 +24,14 @@ MAX_MULTIPLE_ARMS = 0.01
 MAX_LEFT_OUT = 0.01
 
 
-def srm(spec: Spec, data: ArmData) -> dict[str, Any]:
+def srm(spec: Spec, data: ArmData) -> SampleRatio:
     """The sample-ratio check.
 
     With how many units each arm lacks against the planned split and, for a conversion metric, the
     lift if the missing units had all converted or none.
     """
     if spec.observational:
-        return {"p_value": None, "ok": True, "applicable": False}
+        return SampleRatio(p_value=None, ok=True, applicable=False)
     metric = data.metrics[0]
     per_arm = data.stats[metric.name]
     units = [int(per_arm[a]["units"]) for a in data.arms]
@@ -41,12 +40,7 @@ def srm(spec: Spec, data: ArmData) -> dict[str, Any]:
     # The planned sizes if the largest arm (relative to its share) lost nobody.
     total = max(u / s for u, s in zip(units, shares, strict=True))
     missing = [max(int(round(total * s - u)), 0) for u, s in zip(units, shares, strict=True)]
-    out = {
-        **stats.sample_ratio_test(units, list(shares)),
-        "applicable": True,
-        "expected_split": list(map(float, shares)),
-        "missing": missing,
-    }
+    worst = {}
     if metric.kind == "binary" and len(data.arms) == 2:
         (c, t), (mc, mt) = (per_arm[a] for a in data.arms), missing
         # The relative lift if the missing units had all converted or none; not defined when
@@ -54,26 +48,32 @@ def srm(spec: Spec, data: ArmData) -> dict[str, Any]:
         if c["sum"] > 0 and t["n"] + mt > 0:
             low = (t["sum"] / (t["n"] + mt)) / ((c["sum"] + mc) / (c["n"] + mc)) - 1
             high = ((t["sum"] + mt) / (t["n"] + mt)) / (c["sum"] / (c["n"] + mc)) - 1
-            out["worst_case_lift"] = [float(low), float(high)]
-    return out
+            worst["worst_case_lift"] = (float(low), float(high))
+    return SampleRatio(
+        **stats.sample_ratio_test(units, list(shares)),
+        applicable=True,
+        expected_split=list(map(float, shares)),
+        missing=missing,
+        **worst,
+    )
 
 
-def exposures(data: ArmData) -> dict[str, Any] | None:
+def exposures(data: ArmData) -> Exposures | None:
     """Units exposed to more than one arm: their share and whether it is within the limit."""
     if data.exposures is None:
         return None
     units, multi = data.exposures["units"], data.exposures["multiple_arms"]
     share = multi / units if units else 0.0
-    return {
-        "units": units,
-        "multiple_arms": multi,
-        "share": share,
-        "limit": MAX_MULTIPLE_ARMS,
-        "ok": share <= MAX_MULTIPLE_ARMS,
-    }
+    return Exposures(
+        units=units,
+        multiple_arms=multi,
+        share=share,
+        limit=MAX_MULTIPLE_ARMS,
+        ok=share <= MAX_MULTIPLE_ARMS,
+    )
 
 
-def excluded(data: ArmData) -> dict[str, Any] | None:
+def excluded(data: ArmData) -> Excluded | None:
     """What the warehouse query left out and why: a health check with its size.
 
     Assignment rows without a unit (counted as rows: they name no unit), units without an
@@ -98,21 +98,21 @@ def excluded(data: ArmData) -> dict[str, Any] | None:
         if counted["unit_missing"] or counted["ts_missing"]:
             total = counted["events"]
             events.append(
-                {
-                    "metric": name,
+                EventsLeftOut(
+                    metric=name,
                     **counted,
-                    "share": counted["ts_missing"] / total if total else 0.0,
-                }
+                    share=counted["ts_missing"] / total if total else 0.0,
+                )
             )
-    worst = max([share] + [e["share"] for e in events])
-    return {
-        "units": faults,
-        "assigned": assigned,
-        "share": share,
-        "limit": MAX_LEFT_OUT,
-        "ok": worst <= MAX_LEFT_OUT,
-        "reasons": reasons,
-        "cutoff": cutoff,
-        "later": later,
-        "events": events,
-    }
+    worst = max([share] + [e.share for e in events])
+    return Excluded(
+        units=faults,
+        assigned=assigned,
+        share=share,
+        limit=MAX_LEFT_OUT,
+        ok=worst <= MAX_LEFT_OUT,
+        reasons=reasons,
+        cutoff=cutoff,
+        later=later,
+        events=events,
+    )

@@ -24,10 +24,25 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from pydantic import MISSING
 
 from analyses.ab_test import conjugate
 from analyses.ab_test.conjugate import Moments, NormalPrior, RatioMoments
+from analyses.ab_test.results import (
+    Arm,
+    BetaPrior,
+    Comparison,
+    DeltaPrior,
+    Part,
+    Prior,
+    RevenueParts,
+    Segment,
+    SegmentSpread,
+    Test,
+)
+from analyses.ab_test.results import NormalPrior as NormalPriorRecord
 from analyses.core import pooling, stats
+from analyses.core.results import Estimate, Record, Summary
 
 #: Kinds modelled as a hurdle: a share of units with a positive value times a log-normal amount.
 HURDLE_KINDS = ("lognormal", "revenue")
@@ -138,7 +153,7 @@ def arm_draws(
     size: int,
     rng: np.random.Generator,
     adjusted: dict[str, Moments] | None = None,
-) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+) -> tuple[dict[str, dict[str, np.ndarray]], Prior]:
     """Posterior draws of each arm's value (and its log-scale mean where there is one)."""
     out: dict[str, dict[str, np.ndarray]] = {}
     kind = metric.kind
@@ -149,11 +164,11 @@ def arm_draws(
                     s["sum"], s["n"], priors.alpha, priors.beta, size, rng
                 )
             }
-        return out, {"kind": "beta", "alpha": priors.alpha, "beta": priors.beta}
+        return out, BetaPrior(kind="beta", alpha=priors.alpha, beta=priors.beta)
     if kind == "ratio":
         for arm, s in stats_.items():
             out[arm] = {"value": conjugate.ratio_draws(ratio_moments(s), size, rng)}
-        return out, {"kind": "delta"}
+        return out, DeltaPrior(kind="delta")
     if kind in HURDLE_KINDS + ("log",):
         logs = {arm: log_moments(s) for arm, s in stats_.items()}
         prior = normal_prior(logs, priors)
@@ -171,24 +186,26 @@ def arm_draws(
                     "per_payer": drawn["per_payer"],
                     "log_mu": drawn["mu"],
                 }
-        return out, {"kind": "normal", "scale": "log", **_prior_dict(prior)}
+        return out, _prior_record(prior, "log")
     per_arm = adjusted or {arm: moments(s) for arm, s in stats_.items()}
     prior = normal_prior(per_arm, priors)
     for arm, m in per_arm.items():
         mu, _ = conjugate.normal_draws(m, prior, size, rng)
         out[arm] = {"value": mu}
-    return out, {"kind": "normal", **_prior_dict(prior)}
+    return out, _prior_record(prior)
 
 
-def _prior_dict(prior: NormalPrior) -> dict[str, float]:
-    return {
-        "mu_mean": prior.mean,
-        "mu_sd": prior.mu_sd(),
-        "sigma": float(np.sqrt(prior.beta / (prior.alpha - 1))) if prior.alpha > 1 else None,
-        "kappa": prior.kappa,
-        "alpha": prior.alpha,
-        "beta": prior.beta,
-    }
+def _prior_record(prior: NormalPrior, scale: str | MISSING = MISSING) -> NormalPriorRecord:
+    return NormalPriorRecord(
+        kind="normal",
+        scale=scale,
+        mu_mean=prior.mean,
+        mu_sd=prior.mu_sd(),
+        sigma=float(np.sqrt(prior.beta / (prior.alpha - 1))) if prior.alpha > 1 else None,
+        kappa=prior.kappa,
+        alpha=prior.alpha,
+        beta=prior.beta,
+    )
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -203,16 +220,16 @@ def observed(metric: Metric, s: dict[str, float]) -> float:
     return s["sum"] / s["n"] if s["n"] else float("nan")
 
 
-def frequentist(metric: Metric, a: dict[str, float], b: dict[str, float], adjusted=None) -> dict:
+def frequentist(metric: Metric, a: dict[str, float], b: dict[str, float], adjusted=None) -> Test:
     """The traditional test of arm ``b`` against arm ``a``: z-test, Welch or delta-method z."""
     if metric.kind == "binary":
         test = stats.two_proportion_ztest(int(a["sum"]), int(a["n"]), int(b["sum"]), int(b["n"]))
-        return {**test, "scale": "absolute"}
+        return Test(**test, scale="absolute")
     if metric.kind == "ratio":
         ra, se_a = conjugate.ratio_estimate(ratio_moments(a))
         rb, se_b = conjugate.ratio_estimate(ratio_moments(b))
         test = stats.z_test(rb - ra, float(np.hypot(se_a, se_b)), "delta-method z-test")
-        return {**test, "scale": "absolute"}
+        return Test(**test, scale="absolute")
     if metric.kind == "log":
         ma, mb = log_moments(a), log_moments(b)
         scale = "log"
@@ -223,7 +240,7 @@ def frequentist(metric: Metric, a: dict[str, float], b: dict[str, float], adjust
         ma, mb = moments(a), moments(b)
         scale = "absolute"
     test = stats.welch_from_moments(ma.n, ma.mean, ma.var, mb.n, mb.mean, mb.var)
-    return {**test, "scale": scale}
+    return Test(**test, scale=scale)
 
 
 def relative_defined(control_draws: np.ndarray, control_observed: float) -> bool:
@@ -238,9 +255,9 @@ def relative_defined(control_draws: np.ndarray, control_observed: float) -> bool
     return bool(control_observed != 0 and (np.all(c > 0) or np.all(c < 0)))
 
 
-def headline_lift(comparison: dict[str, Any]) -> dict[str, Any]:
+def headline_lift(comparison: Any) -> Summary:
     """The lift a comparison is read by: relative, or absolute where relative is not defined."""
-    return comparison["lift_rel"] if comparison["lift_rel"] is not None else comparison["lift_abs"]
+    return comparison.lift_rel if comparison.lift_rel is not None else comparison.lift_abs
 
 
 def compare(
@@ -251,12 +268,14 @@ def compare(
     prob: float,
     rope: float | None,
     control_observed: float = 1.0,
-) -> dict[str, Any]:
+    test: Test | MISSING = MISSING,
+) -> Comparison:
     """One treatment against the control, in the metric's good direction.
 
     ``lift_rel`` is ``None`` when a relative lift is not defined (:func:`relative_defined`);
     then the ROPE (a relative effect) is not assessed and a guardrail's tolerated harm, also
-    relative, is read as no harm at all on the absolute scale.
+    relative, is read as no harm at all on the absolute scale. ``test``: the traditional
+    test beside it, where one is shown.
     """
     c, t = draws[control]["value"], draws[treatment]["value"]
     d = metric.direction
@@ -264,30 +283,51 @@ def compare(
     relative = relative_defined(c, control_observed)
     lift_rel = t / c - 1 if relative else None
     scale = abs(float(np.mean(c)))
-    row: dict[str, Any] = {
-        "arm": treatment,
-        "vs": control,
-        "prob_better": stats.prob_greater(d * t, d * c),
-        "expected_loss": loss,
-        "expected_loss_rel": loss / scale if scale > 0 else (0.0 if loss == 0 else float("inf")),
-        "lift_abs": stats.summary(t - c, prob),
-        "lift_rel": stats.summary(lift_rel, prob) if relative else None,
-    }
+    extra: dict[str, Any] = {}
     if "mu" in draws[control]:
-        row["lift_log"] = stats.summary(draws[treatment]["mu"] - draws[control]["mu"], prob)
+        extra["lift_log"] = Summary(
+            **stats.summary(draws[treatment]["mu"] - draws[control]["mu"], prob)
+        )
     if rope is not None and relative:
-        row["prob_meaningful"] = stats.prob_greater(d * lift_rel, rope)
-        row["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < rope))
+        extra["prob_meaningful"] = stats.prob_greater(d * lift_rel, rope)
+        extra["prob_in_rope"] = float(np.mean(np.abs(lift_rel) < rope))
     if metric.role == "guardrail":
         harm = -d * lift_rel if relative else -d * (t - c)
-        row["prob_harm"] = stats.prob_greater(harm, metric.tolerated_harm if relative else 0.0)
-    return row
+        extra["prob_harm"] = stats.prob_greater(harm, metric.tolerated_harm if relative else 0.0)
+    return Comparison(
+        arm=treatment,
+        vs=control,
+        prob_better=stats.prob_greater(d * t, d * c),
+        expected_loss=loss,
+        expected_loss_rel=loss / scale if scale > 0 else (0.0 if loss == 0 else float("inf")),
+        lift_abs=Summary(**stats.summary(t - c, prob)),
+        lift_rel=Summary(**stats.summary(lift_rel, prob)) if relative else None,
+        frequentist=test,
+        **extra,
+    )
 
 
 def prob_best(metric: Metric, draws: dict[str, dict[str, np.ndarray]], arms: list[str]):
     """Each arm's probability of being the best in the metric's good direction."""
     stacked = np.stack([metric.direction * draws[a]["value"] for a in arms])
     return stats.prob_best(stacked)
+
+
+class Summarised(Record):
+    """One metric's arms, comparisons with the control and prior.
+
+    The part of a :class:`~analyses.ab_test.results.Metric` the data give; ``fit`` adds
+    what the config says of the metric (name, label, role, units), its method and status.
+    """
+
+    arms: tuple[Arm, ...]
+    comparisons: tuple[Comparison, ...]
+    prior: Prior
+    prior_influence: float | None
+    variance_reduction: float | MISSING = MISSING
+    covariate_slope: float | MISSING = MISSING
+    unadjusted: tuple[Comparison, ...] | MISSING = MISSING
+    parts: tuple[RevenueParts, ...] | MISSING = MISSING
 
 
 def summarise(
@@ -299,7 +339,7 @@ def summarise(
     prob: float,
     rope: float | None,
     rng: np.random.Generator,
-) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+) -> tuple[Summarised, dict[str, dict[str, np.ndarray]]]:
     """Arms, comparisons with the control and the traditional tests of one metric."""
     control = arms[0]
     adjusted, extra = None, {}
@@ -308,62 +348,78 @@ def summarise(
         extra = {"variance_reduction": reduction, "covariate_slope": theta}
     draws, prior = arm_draws(metric, stats_, priors, settings_draws, rng, adjusted)
     best = prob_best(metric, draws, arms) if len(arms) > 2 else None
-    arm_rows = []
-    for i, arm in enumerate(arms):
-        row = {
-            "name": arm,
-            "n": int(stats_[arm]["units"]),
-            "observed": observed(metric, stats_[arm]),
+    arm_rows = [
+        Arm(
+            name=arm,
+            n=int(stats_[arm]["units"]),
+            observed=observed(metric, stats_[arm]),
             **stats.summary(draws[arm]["value"], prob),
-        }
-        if best is not None:
-            row["prob_best"] = float(best[i])
-        arm_rows.append(row)
-    comparisons = []
+            prob_best=float(best[i]) if best is not None else MISSING,
+        )
+        for i, arm in enumerate(arms)
+    ]
     seen = observed(metric, stats_[control])
-    for arm in arms[1:]:
-        row = compare(metric, draws, control, arm, prob, rope, seen)
-        pair = (adjusted[control], adjusted[arm]) if adjusted else None
-        row["frequentist"] = frequentist(metric, stats_[control], stats_[arm], pair)
-        comparisons.append(row)
-    result: dict[str, Any] = {"arms": arm_rows, "comparisons": comparisons, "prior": prior, **extra}
+    comparisons = [
+        compare(
+            metric,
+            draws,
+            control,
+            arm,
+            prob,
+            rope,
+            seen,
+            frequentist(
+                metric,
+                stats_[control],
+                stats_[arm],
+                (adjusted[control], adjusted[arm]) if adjusted else None,
+            ),
+        )
+        for arm in arms[1:]
+    ]
     if metric.covariate:
         plain = replace(metric, covariate=False)
         raw_draws, _ = arm_draws(plain, stats_, priors, settings_draws, rng)
-        result["unadjusted"] = [
+        extra["unadjusted"] = [
             compare(plain, raw_draws, control, arm, prob, rope, seen) for arm in arms[1:]
         ]
     if metric.kind == "revenue":
-        result["parts"] = [revenue_parts(draws, control, arm, prob) for arm in arms[1:]]
-    result["prior_influence"] = prior_influence(metric, stats_, prior, draws)
-    return result, draws
+        extra["parts"] = [revenue_parts(draws, control, arm, prob) for arm in arms[1:]]
+    summary = Summarised(
+        arms=arm_rows,
+        comparisons=comparisons,
+        prior=prior,
+        prior_influence=prior_influence(metric, stats_, prior, draws),
+        **extra,
+    )
+    return summary, draws
 
 
-def revenue_parts(draws, control: str, treatment: str, prob: float) -> dict[str, Any]:
+def revenue_parts(draws, control: str, treatment: str, prob: float) -> RevenueParts:
     """The two parts of revenue per unit compared: the share who paid and the mean paid by them."""
-    out: dict[str, Any] = {"arm": treatment, "vs": control}
+    parts = {}
     for part in ("p", "per_payer"):
         c, t = draws[control][part], draws[treatment][part]
-        out["paying" if part == "p" else "per_payer"] = {
-            "control": stats.summary(c, prob),
-            "treatment": stats.summary(t, prob),
-            "lift_rel": stats.summary(t / c - 1, prob),
-            "prob_higher": stats.prob_greater(t, c),
-        }
-    return out
+        parts["paying" if part == "p" else "per_payer"] = Part(
+            control=Summary(**stats.summary(c, prob)),
+            treatment=Summary(**stats.summary(t, prob)),
+            lift_rel=Summary(**stats.summary(t / c - 1, prob)),
+            prob_higher=stats.prob_greater(t, c),
+        )
+    return RevenueParts(arm=treatment, vs=control, **parts)
 
 
-def prior_influence(metric: Metric, stats_, prior: dict, draws) -> float | None:
+def prior_influence(metric: Metric, stats_, prior: Prior, draws) -> float | None:
     """How much the prior narrows the arms' values.
 
     The largest ratio of posterior to prior spread of an arm's mean (near 0: the data decide; near
     1: the prior does).
     """
-    if prior["kind"] == "beta":
-        a, b = prior["alpha"], prior["beta"]
+    if isinstance(prior, BetaPrior):
+        a, b = prior.alpha, prior.beta
         prior_sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    elif prior["kind"] == "normal":
-        prior_sd = prior["mu_sd"]
+    elif isinstance(prior, NormalPriorRecord):
+        prior_sd = prior.mu_sd
     else:
         return None
     if not np.isfinite(prior_sd) or prior_sd <= 0:
@@ -443,7 +499,7 @@ def segment_rows(
     treatment: str,
     segment: str,
     prob: float,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+) -> tuple[list[Segment], SegmentSpread | None]:
     """Each level's own relative lift, and pooled across the levels (partial pooling).
 
     Returns the levels' rows and the spread of the true lifts between levels. Every level
@@ -498,43 +554,43 @@ def segment_rows(
     for i, level in enumerate(names):
         own_interval = stats.normal_interval(y[i], se[i], prob)
         rows.append(
-            {
-                "metric": metric.name,
-                "segment": segment,
-                "level": level,
-                "n": sizes[i],
-                "own": {"mean": float(y[i]), "hdi": [float(v) for v in own_interval]},
-                "own_se": float(se[i]),
-                "pooled": {"mean": pooled[i]["mean"], "hdi": pooled[i]["hdi"]},
-                "prob_positive": pooled[i]["prob_positive"],
-                "shrinkage": pooled[i]["shrinkage"],
-                "few_units": sizes[i] < FEW_UNITS,
-            }
+            Segment(
+                metric=metric.name,
+                segment=segment,
+                level=level,
+                n=sizes[i],
+                own=Summary(mean=float(y[i]), hdi=[float(v) for v in own_interval]),
+                own_se=float(se[i]),
+                pooled=Summary(mean=pooled[i]["mean"], hdi=pooled[i]["hdi"]),
+                prob_positive=pooled[i]["prob_positive"],
+                shrinkage=pooled[i]["shrinkage"],
+                few_units=sizes[i] < FEW_UNITS,
+            )
         )
     new = hyper["new_unit"]
     for level, units, reason in missing:
         rows.append(
-            {
-                "metric": metric.name,
-                "segment": segment,
-                "level": level,
-                "n": units,
-                "own": None,
-                "no_own": reason,
-                "own_se": None,
-                "pooled": {"mean": new["mean"], "hdi": new["hdi"]},
-                "prob_positive": new["prob_positive"],
-                "shrinkage": 1.0,
-                "few_units": reason == "few_units",
-            }
+            Segment(
+                metric=metric.name,
+                segment=segment,
+                level=level,
+                n=units,
+                own=None,
+                no_own=reason,
+                own_se=None,
+                pooled=Summary(mean=new["mean"], hdi=new["hdi"]),
+                prob_positive=new["prob_positive"],
+                shrinkage=1.0,
+                few_units=reason == "few_units",
+            )
         )
-    rows.sort(key=lambda r: r["level"])
-    spread = {
-        "metric": metric.name,
-        "segment": segment,
-        "levels": len(rows),
-        "few_units_below": FEW_UNITS,
-        "sigma": hyper["sigma_unit"],
-        "overall": hyper["mu"],
-    }
+    rows.sort(key=lambda r: r.level)
+    spread = SegmentSpread(
+        metric=metric.name,
+        segment=segment,
+        levels=len(rows),
+        few_units_below=FEW_UNITS,
+        sigma=Estimate.model_validate(hyper["sigma_unit"]),
+        overall=Estimate.model_validate(hyper["mu"]),
+    )
     return rows, spread

@@ -14,21 +14,20 @@ through, with ``min_prob_better`` set to the look's threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from analyses.ab_test.decide import decide_comparisons
+from analyses.ab_test.decide import Compared, comparisons_verdict, decide_comparisons
 from analyses.ab_test.metrics import Metric
+from analyses.ab_test.results import AbDecision, AbResults, Thresholds
+from analyses.ab_test.results import Metric as MetricResult
 from analyses.ab_test.spec import Decision, Spec
 from analyses.core import sequential
+from analyses.core.results import given, plain
 
 #: The forecast's horizons in days (the planned end is always one of a planned experiment's).
 HORIZONS = (7, 14, 28)
-
-#: Verdicts that settle a planned experiment (``no_clear_difference`` is a conclusion too,
-#: but not a clear answer: the words say which).
-CLEAR = ("ship", "keep_control", "no_difference")
 
 
 def primary_window(spec: Spec) -> float:
@@ -94,11 +93,12 @@ def look(spec: Spec, progress_: dict | None, counted_units: float) -> dict | Non
     )
 
 
-def look_of(spec: Spec, results: dict[str, Any]) -> dict | None:
-    """:func:`look` from a readout's results (plain): its progress and the primary's units."""
-    primary = results["metrics"][0]
-    counted = sum(a["n"] for a in primary["arms"])
-    return look(spec, results.get("progress"), counted)
+def look_of(spec: Spec, results: AbResults) -> dict | None:
+    """:func:`look` from a readout's results: its progress and the primary's counted units."""
+    if not given(results.progress) or results.progress is None:
+        return None
+    counted = sum(a.n for a in results.metrics[0].arms)
+    return look(spec, plain(results.progress), counted)
 
 
 def rule_today(decision: Decision, numbers: dict[str, Any]) -> Decision:
@@ -106,13 +106,13 @@ def rule_today(decision: Decision, numbers: dict[str, Any]) -> Decision:
     return decision.model_copy(update={"min_prob_better": numbers["evidence_needed"]})
 
 
-def guardrail_status(comparison: dict[str, Any], numbers: dict[str, Any]) -> str:
-    """A guardrail's status at this look: ``harm`` (the harm boundary), ``ok`` or ``unclear``."""
-    return sequential.guardrail_status(comparison["prob_harm"], numbers)
+def _sequential(verdict: AbDecision, numbers: dict[str, Any]) -> AbDecision:
+    """:func:`analyses.core.sequential.sequential_verdict` on a typed decision."""
+    return AbDecision.model_validate(sequential.sequential_verdict(plain(verdict), numbers))
 
 
-def decide_look(spec: Spec, metrics: list[dict[str, Any]], numbers: dict) -> dict[str, Any]:
-    """The verdict of a planned randomised test at this look (plain results' metrics).
+def decide_look(spec: Spec, metrics: Sequence[MetricResult], numbers: dict) -> AbDecision:
+    """The verdict of a planned randomised test at this look.
 
     1. The primary decides at today's threshold (``numbers["evidence_needed"]``).
     2. Every guardrail, at every look: harm beyond its tolerance reaching the harm boundary
@@ -123,70 +123,74 @@ def decide_look(spec: Spec, metrics: list[dict[str, Any]], numbers: dict) -> dic
     """
     primary = metrics[0]
     verdict = decide_comparisons(
-        primary["comparisons"],
-        rule_today(spec.decision, numbers),
-        False,
-        primary["higher_is_better"],
+        primary.comparisons, rule_today(spec.decision, numbers), False, primary.higher_is_better
+    ).model_copy(
+        update={
+            "thresholds": Thresholds.model_validate(spec.decision.model_dump()),
+            "deciding_metric": primary.name,
+        }
     )
-    verdict["thresholds"] = spec.decision.model_dump()
-    verdict["deciding_metric"] = primary["name"]
-    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])["arm"]
-    arm = verdict["arm"] or headline
+    headline = max(primary.comparisons, key=lambda c: c.prob_better).arm
+    arm = verdict.arm or headline
     for metric in metrics[1:]:
-        if metric["role"] != "guardrail":
+        if metric.role != "guardrail":
             continue
-        comparison = next(c for c in metric["comparisons"] if c["arm"] == arm)
-        status = guardrail_status(comparison, numbers)
-        stop = status == "harm" or (status == "unclear" and verdict["verdict"] == "ship")
-        if stop:
-            verdict = {
-                **verdict,
-                "verdict": "keep_control" if status == "harm" else "keep_collecting",
-                "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
-                "deciding_metric": metric["name"],
-                "prob_harm": comparison["prob_harm"],
-                "tolerated_harm": metric["tolerated_harm"],
-            }
+        comparison = next(c for c in metric.comparisons if c.arm == arm)
+        status = sequential.guardrail_status(comparison.prob_harm, numbers)
+        if status == "harm" or (status == "unclear" and verdict.verdict == "ship"):
+            verdict = verdict.model_copy(
+                update={
+                    "verdict": "keep_control" if status == "harm" else "keep_collecting",
+                    "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
+                    "deciding_metric": metric.name,
+                    "prob_harm": comparison.prob_harm,
+                    "tolerated_harm": metric.tolerated_harm,
+                }
+            )
             if status == "harm":
                 break
-    return sequential.sequential_verdict(verdict, numbers)
+    return _sequential(verdict, numbers)
 
 
 def annotate(
     spec: Spec,
     stats: dict[str, dict[str, dict[str, float]]],
-    rows: list[dict[str, Any]],
+    rows: list[MetricResult],
     progress_: dict | None,
-) -> dict | None:
+) -> tuple[list[MetricResult], dict | None]:
     """Each metric's ``waiting`` units and window; a planned test's statuses by its rule.
 
-    Returns the sequential look's numbers (``None``: the fixed rule decides). With them the
-    primary metric's status is the look's verdict on it alone and each guardrail's status
-    is its :func:`guardrail_status` (the harm boundary), so the scorecard agrees with the
-    decision.
+    Returns the rows and the sequential look's numbers (``None``: the fixed rule decides).
+    With them the primary metric's status is the look's verdict on it alone and each
+    guardrail's status its harm boundary's, so the scorecard agrees with the decision.
     """
     windows = {m.name: m.window_days for m in spec.metrics}
-    for row in rows:
-        if row["name"] in windows:
-            row["waiting"] = int(sum(s.get("waiting", 0.0) for s in stats[row["name"]].values()))
-            row["window_days"] = float(windows[row["name"]])
-    numbers = look(spec, progress_, sum(a["n"] for a in rows[0]["arms"]))
+    rows = [
+        row.model_copy(
+            update={
+                "waiting": int(sum(s.get("waiting", 0.0) for s in stats[row.name].values())),
+                "window_days": float(windows[row.name]),
+            }
+        )
+        if row.name in windows
+        else row
+        for row in rows
+    ]
+    numbers = look(spec, progress_, sum(a.n for a in rows[0].arms))
     if numbers is None:
-        return None
+        return rows, None
     primary = rows[0]
     verdict = decide_comparisons(
-        primary["comparisons"],
-        rule_today(spec.decision, numbers),
-        False,
-        primary["higher_is_better"],
+        primary.comparisons, rule_today(spec.decision, numbers), False, primary.higher_is_better
     )
-    primary["status"] = sequential.sequential_verdict(verdict, numbers)["verdict"]
-    headline = max(primary["comparisons"], key=lambda c: c["prob_better"])["arm"]
-    for row in rows[1:]:
-        if row["role"] == "guardrail":
-            comparison = next(c for c in row["comparisons"] if c["arm"] == headline)
-            row["status"] = guardrail_status(comparison, numbers)
-    return numbers
+    rows[0] = primary.model_copy(update={"status": _sequential(verdict, numbers).verdict})
+    headline = max(primary.comparisons, key=lambda c: c.prob_better).arm
+    for i, row in enumerate(rows[1:], start=1):
+        if row.role == "guardrail":
+            comparison = next(c for c in row.comparisons if c.arm == headline)
+            status = sequential.guardrail_status(comparison.prob_harm, numbers)
+            rows[i] = row.model_copy(update={"status": status})
+    return rows, numbers
 
 
 def rule_ahead(
@@ -210,12 +214,14 @@ def rule_ahead(
         closing = waiting * min(h / window, 1.0) if window > 0 else 0.0
         exposed = rate * max(0.0, min(h, end - day + window) - window)
         needed = float(sequential.evidence_ahead(numbers, [h], rate)[0])
-        then = {**numbers, "at_end": day + h >= end, "evidence_needed": needed}
-        rule = rule_today(spec.decision, then)
+        at_end = day + h >= end
+        rule = rule_today(spec.decision, {"evidence_needed": needed})
 
-        def verdict_of(comparisons: list[dict[str, Any]]) -> str:
-            made = decide_comparisons(comparisons, rule, False, metric.higher_is_better)
-            return sequential.sequential_verdict(made, then)["verdict"]
+        def verdict_of(comparisons: Sequence[Compared]) -> str:
+            verdict, code = comparisons_verdict(comparisons, rule, False, metric.higher_is_better)
+            if verdict == "keep_collecting" and at_end and code in sequential.UNDECIDED:
+                return sequential.NO_CLEAR_DIFFERENCE
+            return verdict
 
         return closing + exposed, verdict_of
 

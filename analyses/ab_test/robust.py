@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from analyses.ab_test.data import ArmData
+from analyses.ab_test.results import StudentTPrior
 from analyses.ab_test.spec import Spec
 from analyses.core.base import Settings, sample, sampled
+from analyses.core.results import Diagnostics
 
 
 def _robust_inputs(spec: Spec, data: ArmData) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
@@ -81,8 +83,13 @@ def _importance(
     return centre + scale * found.values[:, :arms], importance.diagnostics(found)
 
 
-def fit_robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dict]:
-    """The Student-t model of the rows: importance sampling, or NUTS where it fails."""
+def fit_robust(
+    spec: Spec, data: ArmData, settings: Settings
+) -> tuple[dict, StudentTPrior, Diagnostics]:
+    """The Student-t model of the rows: importance sampling, or NUTS where it fails.
+
+    Returns each arm's draws, the data-scaled prior and how the posterior was computed.
+    """
     arms = data.arms
     y, index, prior = _robust_inputs(spec, data)
     found = _importance(y, index, prior, settings)
@@ -99,4 +106,4 @@ def fit_robust(spec: Spec, data: ArmData, settings: Settings) -> tuple[dict, dic
         draws = {a: {"value": np.exp(mu[:, i]), "mu": mu[:, i]} for i, a in enumerate(arms)}
     else:
         draws = {a: {"value": mu[:, i]} for i, a in enumerate(arms)}
-    return draws, {"prior": {"kind": "studentt", **prior}, "diagnostics": diagnostics}
+    return draws, StudentTPrior(kind="studentt", **prior), Diagnostics.model_validate(diagnostics)

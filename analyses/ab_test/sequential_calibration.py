@@ -35,6 +35,7 @@ from analyses.ab_test import Decision
 # The readout's decision code (the three names the integration round re-points after #24).
 from analyses.ab_test.decide import decide_comparisons
 from analyses.ab_test.metrics import Metric, Priors, arm_draws, compare, observed, sceptical
+from analyses.ab_test.results import Comparison
 from analyses.core import sequential
 from analyses.core.base import CI_PROB, Settings
 
@@ -266,7 +267,7 @@ def _stats(n_c: float, x_c: float, n_t: float, x_t: float) -> dict[str, dict[str
 
 def comparisons_of(
     stats_: dict[str, dict[str, float]], prior: Priors, rng: np.random.Generator
-) -> list[dict[str, Any]]:
+) -> list[Comparison]:
     """The treatment's comparison with the control as ``ab_test.metrics.summarise`` makes it.
 
     The same two calls on the same draws (``arm_draws``, then ``compare``); the arms' own
@@ -352,14 +353,14 @@ def simulate(
                         continue
                     if r.side == "win":
                         decision = decisions.setdefault(needed, Decision(min_prob_better=needed))
-                        hit = decide_comparisons(comparisons, decision)["verdict"] == "ship"
+                        hit = decide_comparisons(comparisons, decision).verdict == "ship"
                         p = exact[e, look]
                     else:
                         numbers = {
                             "harm": {"evidence_needed": needed},
                             "fixed_threshold": scenario.min_prob_better,
                         }
-                        status = sequential.guardrail_status(comparisons[0]["prob_harm"], numbers)
+                        status = sequential.guardrail_status(comparisons[0].prob_harm, numbers)
                         hit = status == "harm"
                         p = 1 - exact[e, look]
                     if hit:

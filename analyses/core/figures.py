@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PALETTE", "ci_label", "density", "new_figure", "prob", "tidy"]
+__all__ = ["PALETTE", "ci_label", "density", "new_figure", "prob", "shorten", "tidy"]
 
 #: Colours in order of use: the control (grey) first, then the treatments and groups.
 PALETTE = ("#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16")
@@ -95,12 +95,28 @@ def density(
     ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
 
 
+#: Names from the data longer than this are shortened in figures (labels, ticks, legends).
+NAME_CHARS = 24
+
+
+def shorten(name: str, limit: int = NAME_CHARS) -> str:
+    """A name from the data as a figure shows it: at most ``limit`` characters.
+
+    Longer names end in an ellipsis, so they neither overlap nor squeeze the plot (the
+    tables and the CSV carry them in full).
+    """
+    name = str(name)
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
 def label_points(ax: Axes, points: list[tuple[float, float, str]], gap: float = 9.0) -> None:
     """Name points without the names overlapping.
 
     Each label starts just above and right of its point; labels closer than ``gap`` points
     (typographic) to a neighbour are pushed apart vertically, with a thin line back to the
-    point when moved. Call after the axes' limits are final.
+    point when moved. Call after the axes' limits and the figure's layout are final, then
+    lay it out again (:func:`finish`) so labels past the axes stay inside the figure; long
+    names are best shortened first (:func:`shorten`).
     """
     if not points:
         return

@@ -36,7 +36,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="hierarchical",
-    version="4",
+    version="5",
     spec=Spec,
     results=HierarchicalResults,
     decision=HierarchicalDecision,

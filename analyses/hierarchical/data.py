@@ -49,13 +49,18 @@ def request(spec: Spec) -> Request:
 
 @dataclass
 class Units:
-    """One row per unit: its estimate, standard error, users and group."""
+    """One row per unit: its estimate, standard error, users and group.
+
+    ``counted``: from a warehouse, what its query left out, as the engine counted it
+    (:func:`analyses.core.health.left_out` reads it); ``None`` for a data file.
+    """
 
     unit: np.ndarray
     estimate: np.ndarray
     se: np.ndarray
     group: np.ndarray
     users: np.ndarray | None = None
+    counted: dict | None = None
 
     def __len__(self) -> int:
         return len(self.unit)
@@ -175,6 +180,7 @@ def _summarise(spec: Spec, fetched: Fetched, source: str) -> tuple[Units, list]:
         se=np.sqrt(var[:, 1] / n[:, 1] + var[:, 0] / n[:, 0]),
         group=group_of,
         users=n.sum(axis=1),
+        counted=fetched.extras.get("stats") if warehouse else None,
     )
     return units, warnings
 

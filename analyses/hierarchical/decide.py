@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from analyses.core import stats
 from analyses.core.base import Tone
-from analyses.core.results import plain
+from analyses.core.results import MISSING, Signed
+from analyses.hierarchical.results import (
+    GridDiagnostics,
+    GroupVerdict,
+    HierarchicalDecision,
+    HierarchicalResults,
+)
 from analyses.hierarchical.spec import Spec
 
 VERDICTS = {
@@ -17,42 +21,58 @@ VERDICTS = {
 }
 
 
-def group_verdict(summary: dict[str, Any], threshold: float = stats.STRONG_EVIDENCE) -> str:
+def group_verdict(summary: Signed, threshold: float = stats.STRONG_EVIDENCE) -> GroupVerdict:
     """Where to roll out.
 
     ``positive`` when the group's average is clearly above zero, ``negative`` when clearly below,
     otherwise ``unclear``.
     """
-    low, high = summary["hdi"]
-    if low > 0 and summary["prob_positive"] >= threshold:
+    low, high = summary.hdi
+    if low > 0 and summary.prob_positive >= threshold:
         return "positive"
-    if high < 0 and summary["prob_positive"] <= 1 - threshold:
+    if high < 0 and summary.prob_positive <= 1 - threshold:
         return "negative"
     return "unclear"
 
 
-def decide(spec: Spec, results: dict[str, Any], diagnostics: dict[str, Any]) -> dict[str, Any]:
-    """Positive.
+def failed_checks(results: HierarchicalResults, diagnostics: GridDiagnostics) -> list[str]:
+    """The health checks that failed: units left out by a warehouse query, the computation.
 
-    Negative or unclear from the HDI of the average over the units; each group's own verdict beside
-    it. Withheld when the computation's checks failed.
+    Either withholds the verdict.
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results, diagnostics = plain(results), plain(diagnostics)
-    low, high = results["average"]["hdi"]
+    excluded = results.excluded
+    return [
+        check
+        for check, ok in (
+            ("excluded", excluded is MISSING or excluded.ok),
+            ("diagnostics", diagnostics.ok),
+        )
+        if not ok
+    ]
+
+
+def decide(
+    spec: Spec, results: HierarchicalResults, diagnostics: GridDiagnostics
+) -> HierarchicalDecision:
+    """Positive, negative or unclear from the HDI of the average over the units.
+
+    Each group's own verdict beside it. Withheld when a health check failed
+    (:func:`failed_checks`, named in the decision).
+    """
     numbers = {
-        "average_hdi": [low, high],
-        "prob_positive": results["average"]["prob_positive"],
-        "groups": {g["group"]: group_verdict(g) for g in results["groups"]}
-        if results["grouped"]
-        else {},
+        "average_hdi": results.average.hdi,
+        "prob_positive": results.average.prob_positive,
+        "groups": {g.group: group_verdict(g) for g in results.groups} if results.grouped else {},
     }
-    if not diagnostics["ok"]:
-        return {"verdict": "withheld", "reason_code": "health_failed", **numbers}
-    verdict = group_verdict(results["average"])
+    failed = failed_checks(results, diagnostics)
+    if failed:
+        return HierarchicalDecision(
+            verdict="withheld", reason_code="health_failed", failed_checks=failed, **numbers
+        )
+    verdict = group_verdict(results.average)
     code = {
         "positive": "interval_above_zero",
         "negative": "interval_below_zero",
         "unclear": "interval_includes_zero",
     }[verdict]
-    return {"verdict": verdict, "reason_code": code, **numbers}
+    return HierarchicalDecision(verdict=verdict, reason_code=code, **numbers)

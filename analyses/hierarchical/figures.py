@@ -8,7 +8,7 @@ import numpy as np
 
 from analyses.core import figures, stats
 from analyses.core.base import Fit
-from analyses.core.results import plain
+from analyses.hierarchical.results import HierarchicalResults
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,17 +28,16 @@ PARAMETER_NAMES = {
 MAX_POINTS = 3000
 
 
-def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
+def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     """Shrinkage plot (every highlighted unit drawn and labelled).
 
     Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
     """
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results, table, posterior = plain(fit.results), fit.tables["units"], fit.posterior
+    results, table, posterior = fit.results, fit.tables["units"], fit.posterior
     out: dict[str, Figure] = {}
-    groups = [g["group"] for g in results["groups"]]
+    groups = [g.group for g in results.groups]
     color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}
-    highlighted = {u["unit"]: u for u in results["units"]}
+    highlighted = {u.unit: u for u in results.units}
     labelled = table["unit"].isin(list(highlighted))
     rest = table[~labelled]
     sample_size = max(MAX_POINTS - int(labelled.sum()), 0)
@@ -60,26 +59,26 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
             color=color[g],
             alpha=0.45,
             lw=0,
-            label=g if results["grouped"] else None,
+            label=figures.shorten(g) if results.grouped else None,
             rasterized=True,
         )
     low = min(shown["raw_estimate"].min(), shown["mean"].min())
     high = max(shown["raw_estimate"].max(), shown["mean"].max())
     pad = 0.04 * (high - low)
     ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
-    for row in results["groups"]:
-        ax.axhline(row["mean"], color=color[row["group"]], lw=0.8, alpha=0.8)
+    for row in results.groups:
+        ax.axhline(row.mean, color=color[row.group], lw=0.8, alpha=0.8)
     # Named: the stories told below (circled) and the units pooling moved most (squared), so
     # the most-shrunk units, the point of the chart, are always drawn and labelled.
     named = []
-    for unit in results["units"]:
-        story = any(r.startswith("story") for r in unit["roles"])
-        if not story and "mover" not in unit["roles"]:
+    for unit in results.units:
+        story = any(r.startswith("story") for r in unit.roles)
+        if not story and "mover" not in unit.roles:
             continue
-        named.append((unit["raw_estimate"], unit["mean"], unit["unit"]))
+        named.append((unit.raw_estimate, unit.mean, figures.shorten(unit.unit)))
         ax.scatter(
-            [unit["raw_estimate"]],
-            [unit["mean"]],
+            [unit.raw_estimate],
+            [unit.mean],
             s=30,
             marker="o" if story else "s",
             facecolor="none",
@@ -88,24 +87,27 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     ax.set_xlim(low - pad, high + 4 * pad)
     ax.set_xlabel("Own estimate (no pooling)")
     ax.set_ylabel("Pooled estimate")
-    if results["grouped"]:
+    if results.grouped:
         ax.legend(
-            frameon=False, fontsize=7, ncol=min(5, len(groups)), loc="upper left", markerscale=0.6
+            frameon=False, fontsize=7, ncol=_columns(groups), loc="upper left", markerscale=0.6
         )
     figures.tidy(ax, keep_left=True)
-    out["shrinkage"] = figures.finish(fig)
+    # Labelled once the layout is final, then laid out again so that labels reaching past
+    # the axes stay inside the figure.
+    figures.finish(fig)
     figures.label_points(ax, named)
+    out["shrinkage"] = figures.finish(fig)
 
     fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
-    for i, row in enumerate(results["groups"]):
-        ax.plot(row["hdi"], [i, i], color=color[row["group"]], lw=3)
-        ax.plot(row["mean"], i, "o", color=color[row["group"]])
-        ax.plot(row["complete_pooling"]["mean"], i, "x", color="black", ms=5)
+    for i, row in enumerate(results.groups):
+        ax.plot(row.hdi, [i, i], color=color[row.group], lw=3)
+        ax.plot(row.mean, i, "o", color=color[row.group])
+        ax.plot(row.complete_pooling.mean, i, "x", color="black", ms=5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
-    ax.set_yticks(range(len(groups)), groups)
+    ax.set_yticks(range(len(groups)), [figures.shorten(g) for g in groups])
     ax.set_xlabel(
-        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}), "
-        "x = complete pooling"
+        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}),"
+        "\nx = complete pooling"
     )
     figures.tidy(ax, keep_left=True)
     out["groups"] = figures.finish(fig)
@@ -113,10 +115,19 @@ def plot(fit: Fit, ci_prob: float) -> dict[str, Figure]:
     return out
 
 
+def _columns(groups: list[str], width: float = 470.0) -> int:
+    """Legend columns for the groups' names: at most five, as many as fit ``width`` points.
+
+    A name at font size 7 takes about 4.2 points a character, its marker about 25.
+    """
+    longest = max(len(figures.shorten(g)) for g in groups)
+    return max(1, min(5, len(groups), int(width // (4.2 * longest + 25))))
+
+
 def _diagnostics_figure(posterior, results) -> Figure:
     if "grid" in posterior.children:
         grid = posterior["grid"].to_dataset()
-        panels = ["sigma_unit"] + (["sigma_group"] if results["grouped"] else [])
+        panels = ["sigma_unit"] + (["sigma_group"] if results.grouped else [])
         fig, axes = figures.new_grid(1, len(panels), 7, 2.6)
         density = grid["density"].values
         for ax, name in zip(axes[0], panels, strict=True):
@@ -142,6 +153,6 @@ def _diagnostics_figure(posterior, results) -> Figure:
         rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=9)
         rank_ax.set_yticks([])
         dens_ax.set_yticks([])
-    axes[-1][0].set_xlabel("rank of each draw among all chains (one line per chain)", fontsize=9)
+    axes[-1][0].set_xlabel("rank of each draw (one line per chain)", fontsize=9)
     axes[-1][1].set_xlabel("posterior (one line per chain)", fontsize=9)
     return figures.finish(fig)

@@ -17,22 +17,27 @@ both agree, and both against an independent numerical integration.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from analyses.core import pooling, stats
+from analyses.core import health, pooling, stats
 from analyses.core.base import Fit, Settings
-from analyses.core.results import plain
+from analyses.core.results import Estimate, KeyNumbers, Signed, Summary
 from analyses.hierarchical import models
 from analyses.hierarchical import units as units_table
 from analyses.hierarchical.data import Units
 from analyses.hierarchical.figures import MAX_POINTS
-from analyses.hierarchical.results import GridDiagnostics, HierarchicalResults
+from analyses.hierarchical.results import (
+    Counts,
+    GridDiagnostics,
+    Group,
+    HierarchicalResults,
+    Hyper,
+    PoolingPrior,
+)
 from analyses.hierarchical.spec import Spec
 
 
-def fit(spec: Spec, units: Units, settings: Settings) -> Fit:
+def fit(spec: Spec, units: Units, settings: Settings) -> Fit[HierarchicalResults]:
     """Fit the pooling model and summarise units, groups, spreads, baselines."""
     import xarray as xr
 
@@ -66,54 +71,54 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit:
                 row["shrinkage"],
             ]
             table.loc[i, ["hdi_low", "hdi_high"]] = row["hdi"]
-    group_rows = []
-    for i, name in enumerate(groups):
-        rows = table[table["group"] == name]
-        group_rows.append(
-            {
-                "group": name,
-                "units": int(len(rows)),
-                "users": int(rows["users"].sum()) if rows["users"].notna().all() else None,
-                **exact["groups"][i],
-                "complete_pooling": {
-                    "mean": float(rows["complete_mean"].iloc[0]),
-                    "hdi": [
-                        float(rows["complete_low"].iloc[0]),
-                        float(rows["complete_high"].iloc[0]),
-                    ],
-                },
-            }
-        )
-    hyper = {"mu": exact["mu"], "sigma_unit": exact["sigma_unit"]}
-    if "sigma_group" in exact:
-        hyper["sigma_group"] = exact["sigma_group"]
-    results = {
-        "unit_label": spec.unit_label,
-        "group_label": spec.group_label,
-        "grouped": len(groups) > 1,
-        "n_units": int(len(table)),
-        "plotted_units": int(min(len(table), MAX_POINTS)),
-        "n_users": int(table["users"].sum()) if table["users"].notna().all() else None,
-        "prior": {"mu_mean": prior.mu_mean, "mu_sd": prior.mu_sd, "sigma_scale": prior.scale},
-        "prior_influence": prior.influence(exact) if "sd" in exact["mu"] else None,
-        "average": exact["average"],
-        "new_unit": {k: exact["new_unit"][k] for k in ("mean", "hdi", "prob_positive")},
-        "units": [units_table.record(table.loc[i], roles) for i, roles in picks.items()],
-        "groups": group_rows,
-        "hyper": hyper,
-        "counts": {
-            "threshold": stats.STRONG_EVIDENCE,
-            "positive": int((table["prob_positive"] >= stats.STRONG_EVIDENCE).sum()),
-            "negative": int((table["prob_positive"] <= 1 - stats.STRONG_EVIDENCE).sum()),
-        },
-        "baselines": units_table.baselines(table),
-        "shrinkage_by_size": units_table.shrinkage_by_size(table),
-    }
-    draws = {k: v for k, v in drawn.items() if k != "mu_group" and v is not None}
+    users_known = bool(table["users"].notna().all())
+    hyper = Hyper(
+        mu=Estimate.model_validate(exact["mu"]),
+        sigma_unit=Estimate.model_validate(exact["sigma_unit"]),
+        **(
+            {"sigma_group": Estimate.model_validate(exact["sigma_group"])}
+            if "sigma_group" in exact
+            else {}
+        ),
+    )
+    results = HierarchicalResults(
+        unit_label=spec.unit_label,
+        group_label=spec.group_label,
+        grouped=len(groups) > 1,
+        n_units=int(len(table)),
+        plotted_units=int(min(len(table), MAX_POINTS)),
+        n_users=int(table["users"].sum()) if users_known else None,
+        prior=PoolingPrior(mu_mean=prior.mu_mean, mu_sd=prior.mu_sd, sigma_scale=prior.scale),
+        prior_influence=prior.influence(exact) if "sd" in exact["mu"] else None,
+        average=Signed.model_validate(exact["average"]),
+        new_unit=Signed.model_validate(
+            {k: exact["new_unit"][k] for k in ("mean", "hdi", "prob_positive")}
+        ),
+        units=tuple(units_table.record(table.loc[i], roles) for i, roles in picks.items()),
+        groups=tuple(_group(table, name, exact["groups"][i]) for i, name in enumerate(groups)),
+        hyper=hyper,
+        counts=Counts(
+            threshold=stats.STRONG_EVIDENCE,
+            positive=int((table["prob_positive"] >= stats.STRONG_EVIDENCE).sum()),
+            negative=int((table["prob_positive"] <= 1 - stats.STRONG_EVIDENCE).sum()),
+        ),
+        baselines=units_table.baselines(table),
+        shrinkage_by_size=units_table.shrinkage_by_size(table),
+        **_left_out(units),
+    )
+    # The sampler's chains kept apart (its diagnostic figure compares them); the exact
+    # path's independent draws are one chain. No spread between groups without groups.
+    chains = settings.chains if spec.method == "full" else 1
+    kept = {k: v for k, v in drawn.items() if k not in ("mu_group", "sigma_group")}
+    if len(groups) > 1:
+        kept["sigma_group"] = drawn["sigma_group"]
     posterior = xr.Dataset(
         {
-            **{k: (("chain", "draw"), np.asarray(v)[None]) for k, v in draws.items()},
-            "mu_group": (("chain", "draw", "group"), drawn["mu_group"][None]),
+            **{k: (("chain", "draw"), np.reshape(v, (chains, -1))) for k, v in kept.items()},
+            "mu_group": (
+                ("chain", "draw", "group"),
+                np.reshape(drawn["mu_group"], (chains, -1, len(groups))),
+            ),
         },
         coords={"group": groups},
     )
@@ -124,24 +129,47 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit:
             coords={"sigma_unit": pooled.tau_u_grid, "sigma_group": pooled.tau_g_grid},
         )
     return Fit(
-        results=HierarchicalResults.model_validate(results),
+        results=results,
         posterior=xr.DataTree.from_dict(tree),
         diagnostics=GridDiagnostics.model_validate(diagnostics),
         tables={"units": table},
     )
 
 
-def key_numbers(results: dict[str, Any]) -> dict[str, Any]:
+def _group(table, name: str, summary: dict) -> Group:
+    """One group: its average, a new unit's in it, and the complete-pooling estimate."""
+    rows = table[table["group"] == name]
+    return Group(
+        group=name,
+        units=int(len(rows)),
+        users=int(rows["users"].sum()) if rows["users"].notna().all() else None,
+        mean=summary["mean"],
+        hdi=summary["hdi"],
+        prob_positive=summary["prob_positive"],
+        **({"sd": summary["sd"]} if "sd" in summary else {}),
+        new_unit=Estimate.model_validate(summary["new_unit"]),
+        complete_pooling=Summary(
+            mean=float(rows["complete_mean"].iloc[0]),
+            hdi=(float(rows["complete_low"].iloc[0]), float(rows["complete_high"].iloc[0])),
+        ),
+    )
+
+
+def _left_out(units: Units) -> dict:
+    """From a warehouse, what its query left out (``excluded``); nothing for a data file."""
+    excluded = health.left_out(units.counted)
+    return {} if excluded is None else {"excluded": excluded}
+
+
+def key_numbers(results: HierarchicalResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the average effect over the units."""
-    # Transitional: reads the results as plain dicts until this analysis reads typed ones.
-    results = plain(results)
-    return {
-        "label": f"average effect over the {results['unit_label']}s",
-        "scale": "value",
-        "mean": results["average"]["mean"],
-        "hdi": results["average"]["hdi"],
-        "prob": results["average"]["prob_positive"],
-        "prob_label": "chance the average effect is positive",
-        "n": results["n_units"],
-        "n_label": f"{results['unit_label']}s",
-    }
+    return KeyNumbers(
+        label=f"average effect over the {results.unit_label}s",
+        scale="value",
+        mean=results.average.mean,
+        hdi=results.average.hdi,
+        prob=results.average.prob_positive,
+        prob_label="chance the average effect is positive",
+        n=results.n_units,
+        n_label=f"{results.unit_label}s",
+    )

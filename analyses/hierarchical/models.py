@@ -82,6 +82,19 @@ def exact(spec, units, groups, g, prior, settings):
     return pooled, exact, drawn, diagnostics
 
 
+def predictive(mean: np.ndarray, variance: np.ndarray, prob: float) -> dict:
+    """A new unit's effect from posterior draws (mean, HDI, chance above zero).
+
+    Given each draw it is normal around ``mean`` (the overall or its group's average) with
+    ``variance`` (the spreads it adds). Summarised exactly as the mixture of those normals
+    over the draws, as the exact path does over its grid: no noise from drawing one new
+    unit per draw, and a group's new unit carries the spread between units, not only its
+    group's average's uncertainty.
+    """
+    weights = np.full(len(mean), 1.0 / len(mean))
+    return pooling.mixture_summary(np.asarray(mean), np.asarray(variance), weights, prob)
+
+
 def full(spec, units, groups, g, prior, settings):
     """The non-centred PyMC model, sampled; summaries from its draws."""
     with full_model(spec, units, groups, prior):
@@ -97,9 +110,6 @@ def full(spec, units, groups, g, prior, settings):
     mu_group = flat("mu_group").reshape(-1, len(groups))
     effect = flat("effect")
     sigma_group = flat("sigma_group") if "sigma_group" in post else np.zeros_like(mu)
-    new = mu + np.sqrt(sigma_group**2 + sigma_unit**2) * np.random.default_rng(
-        settings.seed
-    ).standard_normal(mu.size)
     average = effect.mean(axis=1)
     exact = {
         "mu": {**stats.summary(mu, prob), "prob_positive": stats.prob_greater(mu, 0.0)},
@@ -107,12 +117,12 @@ def full(spec, units, groups, g, prior, settings):
             **stats.summary(average, prob),
             "prob_positive": stats.prob_greater(average, 0.0),
         },
-        "new_unit": {**stats.summary(new, prob), "prob_positive": stats.prob_greater(new, 0.0)},
+        "new_unit": predictive(mu, sigma_group**2 + sigma_unit**2, prob),
         "groups": [
             {
                 **stats.summary(mu_group[:, i], prob),
                 "prob_positive": stats.prob_greater(mu_group[:, i], 0.0),
-                "new_unit": stats.summary(mu_group[:, i], prob),
+                "new_unit": predictive(mu_group[:, i], sigma_unit**2, prob),
             }
             for i in range(len(groups))
         ],

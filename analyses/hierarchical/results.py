@@ -11,6 +11,7 @@ from analyses.core.results import (
     Diagnostics,
     Estimate,
     Interval,
+    LeftOut,
     Prob,
     Record,
     Results,
@@ -124,6 +125,8 @@ class HierarchicalResults(Results):
     counts: Counts | MISSING = MISSING
     baselines: Baselines
     shrinkage_by_size: tuple[SizeBucket, ...] | MISSING = MISSING
+    #: From a warehouse: the units and events its query left out (a health check).
+    excluded: LeftOut | MISSING = MISSING
 
 
 class HierarchicalDecision(Decision):
@@ -133,6 +136,8 @@ class HierarchicalDecision(Decision):
     average_hdi: Interval
     prob_positive: Prob
     groups: dict[str, GroupVerdict]
+    #: A withheld verdict: the checks that failed.
+    failed_checks: tuple[Literal["excluded", "diagnostics"], ...] | MISSING = MISSING
 
 
 HierarchicalBundle = bundle_model(

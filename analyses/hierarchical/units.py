@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from analyses.core import stats
 from analyses.core.base import DataError
+from analyses.hierarchical.results import Baselines, SizeBucket, Unit, Width
 from analyses.hierarchical.spec import Spec
 
 if TYPE_CHECKING:
@@ -58,24 +59,24 @@ def unit_table(units: Units, summary, exact, g, prob) -> pd.DataFrame:
     return table
 
 
-def record(row: pd.Series, roles: list[str]) -> dict[str, Any]:
+def record(row: pd.Series, roles: list[str]) -> Unit:
     """One unit of the table as the bundle lists it, with its roles in the report."""
     import pandas as pd
 
     users = row["users"]
-    return {
-        "unit": str(row["unit"]),
-        "group": str(row["group"]),
-        "n": None if pd.isna(users) else int(users),
-        "raw_estimate": float(row["raw_estimate"]),
-        "raw_se": float(row["raw_se"]),
-        "mean": float(row["mean"]),
-        "hdi": [float(row["hdi_low"]), float(row["hdi_high"])],
-        "prob_positive": float(row["prob_positive"]),
-        "shrinkage": float(row["shrinkage"]),
-        "group_mean": float(row["group_mean"]),
-        "roles": roles,
-    }
+    return Unit(
+        unit=str(row["unit"]),
+        group=str(row["group"]),
+        n=None if pd.isna(users) else int(users),
+        raw_estimate=float(row["raw_estimate"]),
+        raw_se=float(row["raw_se"]),
+        mean=float(row["mean"]),
+        hdi=(float(row["hdi_low"]), float(row["hdi_high"])),
+        prob_positive=float(row["prob_positive"]),
+        shrinkage=float(row["shrinkage"]),
+        group_mean=float(row["group_mean"]),
+        roles=tuple(roles),
+    )
 
 
 def highlights(table: pd.DataFrame) -> dict[int, list[str]]:
@@ -106,34 +107,36 @@ def highlights(table: pd.DataFrame) -> dict[int, list[str]]:
     return picks
 
 
-def baselines(table: pd.DataFrame) -> dict[str, Any]:
+def baselines(table: pd.DataFrame) -> Baselines:
     """Average interval width of each approach (the reader sees what pooling buys)."""
-    return {
-        "no_pooling": {"mean_width": float((table["no_pool_high"] - table["no_pool_low"]).mean())},
-        "complete_pooling": {
-            "mean_width": float((table["complete_high"] - table["complete_low"]).mean())
-        },
-        "partial_pooling": {"mean_width": float((table["hdi_high"] - table["hdi_low"]).mean())},
-    }
+
+    def width(low: str, high: str) -> Width:
+        return Width(mean_width=float((table[high] - table[low]).mean()))
+
+    return Baselines(
+        no_pooling=width("no_pool_low", "no_pool_high"),
+        complete_pooling=width("complete_low", "complete_high"),
+        partial_pooling=width("hdi_low", "hdi_high"),
+    )
 
 
-def shrinkage_by_size(table: pd.DataFrame) -> list[dict[str, Any]]:
+def shrinkage_by_size(table: pd.DataFrame) -> tuple[SizeBucket, ...]:
     """Median shrinkage by unit size (users; nothing when users are unknown)."""
     if not table["users"].notna().all():
-        return []
+        return ()
     edges, labels = [0, 100, 500, np.inf], ["under 100", "100 to 500", "over 500"]
     out = []
     for label, low, high in zip(labels, edges[:-1], edges[1:], strict=True):
         rows = table[(table["users"] >= low) & (table["users"] < high)]
         if len(rows):
             out.append(
-                {
-                    "bucket": label,
-                    "units": int(len(rows)),
-                    "median_shrinkage": float(rows["shrinkage"].median()),
-                }
+                SizeBucket(
+                    bucket=label,
+                    units=int(len(rows)),
+                    median_shrinkage=float(rows["shrinkage"].median()),
+                )
             )
-    return out
+    return tuple(out)
 
 
 def recovery(table: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:

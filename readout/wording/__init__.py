@@ -27,10 +27,7 @@ The shared sections (how to read, glossary, provenance, warnings, since the last
 are added around the body here, from the typed envelope; ``tests/readout/test_registry.py``
 checks that every analysis has all of this.
 
-Transitional: a wording package that sets ``TYPED = False`` (``ab_test`` and
-``hierarchical`` in this round) still gets the plain dict in ``body``, ``history``,
-``subject`` and its warnings' words; the next round converts them to the typed bundle and
-removes the flag, :func:`_given` and ``numbers.field``'s dict branch.
+Every wording package reads the typed bundle (its analysis's model) as attributes.
 """
 
 from __future__ import annotations
@@ -79,11 +76,6 @@ def verdict_label(analysis: str, verdict: str) -> str:
     return module(analysis).VERDICT_LABELS[verdict]
 
 
-def _given(words: ModuleType, typed: Any, plain: dict[str, Any]) -> Any:
-    """What an analysis's wording reads: the typed bundle, or (transitionally) the dict."""
-    return typed if getattr(words, "TYPED", True) else plain
-
-
 @dataclass(frozen=True)
 class Report:
     """All the words of one readout, and the sections its page shows, in order."""
@@ -96,9 +88,8 @@ def report(bundle: dict[str, Any]) -> Report:
     """The words of one readout and its page's layout, chosen by the bundle's analysis."""
     typed = bundles.typed(bundle)
     words = module(typed.analysis)
-    body: Body = words.body(_given(words, typed, bundle))
+    body: Body = words.body(typed)
     verdict = typed.decision.verdict
-    legacy = None if getattr(words, "TYPED", True) else bundle
     text = Text(
         **{f.name: getattr(body, f.name) for f in fields(Words)},
         verdict=verdict,
@@ -107,7 +98,7 @@ def report(bundle: dict[str, Any]) -> Report:
         how_to_read=common.how_to_read(typed, body.example),
         glossary=common.glossary(typed, words.GLOSSARY),
         provenance=common.provenance(typed),
-        warnings=common.data_warnings(typed, words.WARNINGS, legacy),
+        warnings=common.data_warnings(typed, words.WARNINGS),
         since_last=(
             common.since_last(typed, words.VERDICT_LABELS) if given(typed.key_numbers) else []
         ),
@@ -124,7 +115,7 @@ def history_row(bundle: dict[str, Any]) -> str:
     """The key numbers of one readout in a line, for the history table (a sentence's capital)."""
     typed = bundles.typed(bundle)
     words = module(typed.analysis)
-    return capital(words.history(_given(words, typed, bundle)))
+    return capital(words.history(typed))
 
 
 def history_alt(bundle: dict[str, Any], readouts: int) -> str:
@@ -136,5 +127,5 @@ def subject_verdict(bundle: Bundle, text: Text) -> str:
     """The verdict as it ends an email subject: ``ship B``, ``keep collecting data``."""
     words = module(bundle["analysis"])
     if hasattr(words, "subject"):
-        return words.subject(_given(words, bundles.typed(bundle), bundle), text)
+        return words.subject(bundles.typed(bundle), text)
     return text.verdict_label[0].lower() + text.verdict_label[1:]

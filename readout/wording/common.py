@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from analyses.core.results import Envelope, KeyNumbers, given, plain
+from analyses.core.results import Envelope, KeyNumbers, LeftOut, given
 from readout.wording.numbers import (
     Bundle,
     Units,
@@ -52,8 +52,7 @@ def provenance(bundle: Envelope) -> list[tuple[str, str]]:
     ]
 
 
-# The next three serve the typed wording and (transitionally) the dict one: they read
-# through ``field``.
+# The next three read optional fields through ``field``.
 
 
 def diagnostic_problems(bundle: Bundle) -> list[str]:
@@ -99,6 +98,90 @@ def examples(w: Any) -> str:
     return f" (e.g. {', '.join(map(str, found[:3]))})" if found else ""
 
 
+#: Why the warehouse query left a unit out, as a clause after a count ("30 users ...").
+LEFT_OUT_REASONS = {
+    "unit_missing": "assignment row(s) named no unit",
+    "arm_missing": "had no arm",
+    "exposed_missing": "had no exposure time",
+    "exposed_future": "were first exposed after the readout's cut-off",
+}
+
+
+def left_out_clauses(excluded: LeftOut, units: str, labels: Mapping[str, str]) -> list[str]:
+    """Each reason units (and events) were left out, with its count: ``30 users had no arm``.
+
+    ``units`` names the experiment's units ("users"); ``labels`` the metrics by name.
+    """
+    out = []
+    for reason, count in excluded.reasons.model_dump().items():
+        if not count or (reason == "exposed_future" and field(excluded, "later")):
+            continue  # exposed after an explicit cut-off: not yet in the experiment, no fault
+        if reason == "unit_missing":
+            out.append(f"{count:,} {LEFT_OUT_REASONS[reason]}")
+        else:
+            out.append(f"{count:,} {units} {LEFT_OUT_REASONS[reason]}")
+    for e in excluded.events:
+        label = labels.get(e.metric, e.metric)
+        if e.ts_missing:
+            out.append(
+                f"{e.ts_missing:,} of their {e.events:,} {label} events "
+                f"({relative(e.share, 1, False)}) had no time, so no window could hold them"
+            )
+        if e.unit_missing:
+            out.append(f"{e.unit_missing:,} {label} events named no unit")
+    return out
+
+
+def left_out_sentence(
+    excluded: LeftOut | None, units: str, labels: Mapping[str, str]
+) -> str | None:
+    """One sentence: how many units the query left out, why, and whether that matters."""
+    if not excluded or not (excluded.units or excluded.events):
+        if excluded and field(excluded, "later"):
+            return (
+                f"{excluded.later:,} {units} first exposed after {excluded.cutoff} are not "
+                "counted: this readout reads the data as they stood then."
+            )
+        return None
+    limit = relative(excluded.limit, 0, False)
+    listed = "; ".join(left_out_clauses(excluded, units, labels))
+    head = (
+        f"{excluded.units:,} of {excluded.assigned:,} assigned {units} "
+        f"({relative(excluded.share, 2, False)}) were left out of every metric"
+        if excluded.units
+        else "No assigned unit was left out, but events were"
+    )
+    verdict = (
+        f"that is within the {limit} this report tolerates, so the verdict stands"
+        if excluded.ok
+        else f"that is more than the {limit} this report tolerates: units lost to a logging "
+        "fault are rarely lost at random, so the verdict is withheld"
+    )
+    return f"{head} ({listed}); {verdict}."
+
+
+def left_out_problem(excluded: LeftOut, units: str, labels: Mapping[str, str]) -> str:
+    """The health alert of a failed left-out check: how much, why, what to do."""
+    worst = max([excluded.share] + [e.share for e in excluded.events])
+    return (
+        f"Data left out: {relative(worst, 2, False)} of the {units} or their events could "
+        f"not be used ({'; '.join(left_out_clauses(excluded, units, labels))}), above the "
+        f"{relative(excluded.limit, 0, False)} tolerated. Assignment or logging is likely "
+        "broken for some of them, and those left out may differ from those kept; find the "
+        "cause before using these results."
+    )
+
+
+def left_out_check(excluded: LeftOut, units: str, labels: Mapping[str, str]) -> str:
+    """The left-out check among the model's checks: what, how much, the limit."""
+    clauses = left_out_clauses(excluded, units, labels)
+    return (
+        f"Units and events left out: {'; '.join(clauses) if clauses else 'none'} ("
+        f"{relative(excluded.share, 2, False)} of {excluded.assigned:,} assigned {units}; at "
+        f"most {relative(excluded.limit, 0, False)} tolerated)."
+    )
+
+
 def _columns(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else quoted[0]
@@ -123,21 +206,10 @@ READ_NOTES: dict[str, WarningText] = {
 }
 
 
-def data_warnings(
-    bundle: Envelope, texts: Mapping[str, WarningText], legacy: dict | None = None
-) -> list[str]:
-    """The bundle's warnings as sentences, with their counts.
-
-    ``legacy``: transitionally, the plain bundle an analysis's untyped wording reads; its
-    warning words then get each warning as a plain dict and that bundle.
-    """
-    out = []
-    for w in bundle.warnings if given(bundle.warnings) else ():
-        if w.code in READ_NOTES or legacy is None:
-            out.append({**READ_NOTES, **texts}[w.code](w, bundle))
-        else:
-            out.append(texts[w.code](plain(w), legacy))
-    return out
+def data_warnings(bundle: Envelope, texts: Mapping[str, WarningText]) -> list[str]:
+    """The bundle's warnings as sentences, with their counts."""
+    words = {**READ_NOTES, **texts}
+    return [words[w.code](w, bundle) for w in (bundle.warnings if given(bundle.warnings) else ())]
 
 
 def glossary(bundle: Envelope, specific: Mapping[str, str]) -> list[tuple[str, str]]:

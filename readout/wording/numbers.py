@@ -36,7 +36,7 @@ __all__ = [
     "width",
 ]
 
-#: A bundle: its analysis's typed model (or, transitionally, the plain dict; see ``field``).
+#: A bundle: its analysis's typed model.
 Bundle = Any
 #: A formatter of one value at a number of decimals: ``fmt(0.123, 2) -> "+12.30%"``.
 Formatter = Callable[[float, int], str]
@@ -45,9 +45,8 @@ Formatter = Callable[[float, int], str]
 def field(record: Any, name: str, default: Any = None) -> Any:
     """A field of a typed record (``record.name``), or ``default`` where it is not given.
 
-    Transitional: the A/B and hierarchical wording still read their bundle as a plain dict,
-    and the helpers here serve both; a dict's key is read the same way. Goes with
-    ``TYPED = False`` (see :func:`readout.wording.readout_text`).
+    A dict's key is read the same way: the bundle's ``spec`` is kept as the config's plain
+    table.
     """
     if isinstance(record, Mapping):
         value = record.get(name, default)

@@ -8,8 +8,10 @@ from scipy import stats as sps
 
 from analyses import ab_test
 from analyses.ab_test.metrics import Metric
+from analyses.ab_test.results import Comparison
 from analyses.core import stats
 from analyses.core.base import Settings
+from analyses.core.results import Summary
 
 
 def spec(**overrides) -> ab_test.Spec:
@@ -120,12 +122,17 @@ def test_known_lift_is_recovered_at_the_nominal_rate_over_many_experiments():
 
 
 def comparison(prob_better, loss_rel, lift_hdi=(-0.01, 0.05)):
-    return {
-        "arm": "B",
-        "prob_better": prob_better,
-        "expected_loss_rel": loss_rel,
-        "lift_rel": {"mean": sum(lift_hdi) / 2, "hdi": list(lift_hdi)},
-    }
+    """B against a control at 1: its absolute lift and loss are its relative ones."""
+    lift = Summary(mean=sum(lift_hdi) / 2, hdi=lift_hdi)
+    return Comparison(
+        arm="B",
+        vs="A",
+        prob_better=prob_better,
+        expected_loss=loss_rel,
+        expected_loss_rel=loss_rel,
+        lift_abs=lift,
+        lift_rel=lift,
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,7 +151,7 @@ def comparison(prob_better, loss_rel, lift_hdi=(-0.01, 0.05)):
 )
 def test_verdicts_follow_the_thresholds(comparisons, rope, verdict):
     decision = ab_test.Decision(rope=rope)
-    assert ab_test.decide_comparisons(comparisons, decision)["verdict"] == verdict
+    assert ab_test.decide_comparisons(comparisons, decision).verdict == verdict
 
 
 @pytest.mark.parametrize(
@@ -158,7 +165,7 @@ def test_verdicts_follow_the_thresholds(comparisons, rope, verdict):
 def test_observational_comparisons_have_their_own_verdicts(comparisons, verdict, code):
     """Nothing was assigned, so nothing ships; the loss of shipping plays no part."""
     result = ab_test.decide_comparisons(comparisons, ab_test.Decision(), observational=True)
-    assert (result["verdict"], result["reason_code"]) == (verdict, code)
+    assert (result.verdict, result.reason_code) == (verdict, code)
 
 
 @pytest.mark.parametrize(
@@ -170,12 +177,17 @@ def test_observational_comparisons_have_their_own_verdicts(comparisons, verdict,
     ],
 )
 def test_failed_health_withholds_any_verdict(srm_ok, diagnostics_ok, failed):
-    metric = {"name": "y", "higher_is_better": True, "comparisons": [comparison(0.999, 0.0)]}
-    results = {"comparisons": metric["comparisons"], "srm": {"ok": srm_ok}, "metrics": [metric]}
-    result = ab_test.decide(spec(), results, {"ok": diagnostics_ok})
-    assert result["verdict"] == "withheld"
-    assert result["reason_code"] == "health_failed"
-    assert result["failed_checks"] == failed
+    # A clear winner, with the checks set as given.
+    fit = ab_test.fit(spec(), arm_data({"A": (500, 5000), "B": (650, 5000)}), Settings())
+    assert ab_test.decide(spec(), fit.results, fit.diagnostics).verdict == "ship"
+    results = fit.results.model_copy(
+        update={"srm": fit.results.srm.model_copy(update={"ok": srm_ok})}
+    )
+    diagnostics = fit.diagnostics.model_copy(update={"ok": diagnostics_ok})
+    result = ab_test.decide(spec(), results, diagnostics)
+    assert result.verdict == "withheld"
+    assert result.reason_code == "health_failed"
+    assert result.failed_checks == tuple(failed)
 
 
 @pytest.mark.parametrize("b_conversions", [540, 550, 560, 575, 600])
@@ -184,7 +196,7 @@ def test_ship_agrees_with_the_interval_shown(b_conversions):
     data = arm_data({"A": (500, 5000), "B": (b_conversions, 5000)})
     fit = ab_test.fit(spec(), data, Settings(exact_draws=40_000))
     comp = fit.results.comparisons[0]
-    shipped = ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "ship"
+    shipped = ab_test.decide(spec(), fit.results, fit.diagnostics).verdict == "ship"
     assert shipped == (comp.lift_rel.hdi[0] > 0 and comp.prob_better >= 0.97)
 
 
@@ -193,7 +205,7 @@ def test_sample_ratio_mismatch_withholds_the_verdict_and_sizes_the_problem(rows)
     fit = ab_test.fit(spec(), rows("ab_test", spec(), frame)[0], Settings(exact_draws=8000))
     srm = fit.results.srm
     assert srm.ok is False
-    assert ab_test.decide(spec(), fit.results, fit.diagnostics)["verdict"] == "withheld"
+    assert ab_test.decide(spec(), fit.results, fit.diagnostics).verdict == "withheld"
     # B lost 600 users against a 50/50 split; if they had all converted (or none had):
     assert srm.missing == (0, 600)
     low, high = srm.worst_case_lift

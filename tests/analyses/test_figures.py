@@ -2,39 +2,36 @@
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from analyses import ab_test
-from analyses.core.base import Fit
+from analyses.ab_test.metrics import Metric
+from analyses.core.base import Fit, Settings
 from analyses.core.formats import ci_label, prob
+
+SPEC = ab_test.Spec(
+    name="t",
+    title="T",
+    analysis="ab_test",
+    data="x.csv",
+    group="arm",
+    control="A",
+    metric="y",
+    metric_type="binary",
+)
 
 
 def ab_fit(prob_better: float, healthy: bool = True) -> Fit:
-    rng = np.random.default_rng(0)
-    value = rng.normal([0.10, 0.11], 0.002, size=(2, 500, 2))
-    lift = value[..., 1:] / value[..., :1] - 1
-    posterior = xr.Dataset(
-        {
-            "value": (("chain", "draw", "arm"), value),
-            "lift_rel": (("chain", "draw", "treatment"), lift),
-        },
-        coords={"arm": ["A", "B"], "treatment": ["B"]},
-    )
-    results = {
-        "metric_type": "binary",
-        "observational": False,
-        "srm": {"ok": healthy},
-        "value_label": "Conversion rate",
-        "arm_labels": {},
-        "arms": [
-            {"name": "A", "hdi": [0.096, 0.104]},
-            {"name": "B", "hdi": [0.106, 0.114]},
-        ],
-        "comparisons": [
-            {"arm": "B", "vs": "A", "prob_better": prob_better, "lift_rel": {"hdi": [0.02, 0.18]}}
-        ],
+    """A real fit of two conversion rates, its chance of being better and its check set."""
+    stats_ = {
+        arm: {"units": 5000.0, "n": 5000.0, "sum": float(k), "sum2": float(k)}
+        for arm, k in (("A", 500), ("B", 560))
     }
-    return Fit(results, xr.DataTree.from_dict({"posterior": posterior}), {"ok": True})
+    data = ab_test.ArmData(["A", "B"], [Metric("y", "Conversion rate", "binary")], {"y": stats_})
+    fit = ab_test.fit(SPEC, data, Settings(exact_draws=4000))
+    comparison = fit.results.comparisons[0].model_copy(update={"prob_better": prob_better})
+    srm = fit.results.srm.model_copy(update={"ok": healthy})
+    results = fit.results.model_copy(update={"comparisons": (comparison,), "srm": srm})
+    return Fit(results, fit.posterior, fit.diagnostics)
 
 
 @pytest.mark.parametrize(("p", "shown"), [(0.996, "99.6%"), (0.9996, ">99.9%"), (0.5, "50%")])
@@ -71,3 +68,48 @@ def test_the_density_curve_is_scipys_gaussian_kde():
     draws = np.random.default_rng(5).gamma(3.0, 1.0, 3000)
     grid = np.linspace(0, 12, 50)
     assert figures.kde(draws, grid) == pytest.approx(gaussian_kde(draws)(grid), rel=1e-9)
+
+
+def test_long_unit_and_group_names_are_shortened_and_stay_inside_the_figure():
+    """Long names from the data once ran off the shrinkage plot and squeezed its axes to a
+    sliver (the legend and the labels, laid out before they were drawn): every text now lies
+    inside its figure, no two point labels overlap, and the axes keep most of the width."""
+    from matplotlib.text import Text
+
+    from analyses import hierarchical
+    from analyses.core.base import Settings
+    from analyses.core.figures import NAME_CHARS
+    from tests.analyses.test_hierarchical import simulated, spec
+
+    units = simulated(n_groups=4, per_group=15)
+    units.unit = np.array([f"{u}: The Extremely Long Channel Name" for u in units.unit], object)
+    units.group = np.array([f"{g}, a genre with a long descriptive name" for g in units.group])
+    fit = hierarchical.fit(spec(group="group"), units, Settings(seed=1))
+    figures = hierarchical.plot(fit, 0.94)
+    for key in ("shrinkage", "groups"):
+        fig = figures[key]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        frame = fig.bbox
+        (ax,) = fig.axes
+        # Everything the axes draw (ticks, labels, legend, point labels) inside the figure.
+        drawn = [ax.get_tightbbox(renderer)]
+        drawn += [t.get_window_extent(renderer) for t in ax.texts]
+        if ax.get_legend() is not None:
+            drawn += [t.get_window_extent(renderer) for t in ax.get_legend().get_texts()]
+        for box in drawn:
+            assert box.x0 >= frame.x0 - 1 and box.x1 <= frame.x1 + 1, (key, box)
+            assert box.y0 >= frame.y0 - 1 and box.y1 <= frame.y1 + 1, (key, box)
+        assert ax.get_position().width > (0.6 if key == "shrinkage" else 0.45), key
+    shrinkage = figures["shrinkage"]
+    labels = [t for t in shrinkage.axes[0].texts if t.get_text()]
+    assert labels and all(len(t.get_text()) <= NAME_CHARS for t in labels)
+    assert all(t.get_text().endswith("\u2026") for t in labels)
+    # The text of each label (an annotation's own extent includes its line to the point).
+    renderer = shrinkage.canvas.get_renderer()
+    boxes = [Text.get_window_extent(t, renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), "two unit labels overlap"
+    legend = shrinkage.axes[0].get_legend()
+    assert all(len(t.get_text()) <= NAME_CHARS for t in legend.get_texts())

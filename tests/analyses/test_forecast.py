@@ -6,6 +6,7 @@ import pytest
 
 from analyses.ab_test import Decision, decide_comparisons, forecast
 from analyses.ab_test import metrics as ab_metrics
+from analyses.ab_test.decide import comparisons_verdict
 from analyses.ab_test.metrics import Metric, Priors
 from analyses.core.stats import expected_loss
 
@@ -57,7 +58,7 @@ def verdict(stats_, decision, seed):
     summary, draws = ab_metrics.summarise(
         metric, stats_, ["A", "B"], Priors(), 4000, PROB, None, np.random.default_rng(seed)
     )
-    return decide_comparisons(summary["comparisons"], decision)["verdict"], draws
+    return decide_comparisons(summary.comparisons, decision).verdict, draws
 
 
 @pytest.mark.slow
@@ -90,11 +91,11 @@ def test_the_chance_of_a_decision_is_calibrated_on_simulated_experiments():
             1.0,
             per_day,
             PROB,
-            lambda comps: decide_comparisons(comps, decision)["verdict"],
+            lambda comps: comparisons_verdict(comps, decision)[0],
             np.random.default_rng(i),
             horizons=(14,),
             simulations=500,
-        )[0]["prob_decision"]
+        )[0].prob_decision
         later = add(now, conversions(rng, rates, 14 * per_day // 2))
         outcomes.append(verdict(later, decision, i + 10_000)[0] != "keep_collecting")
         forecasts.append(chance)

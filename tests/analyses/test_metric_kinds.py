@@ -27,20 +27,20 @@ def test_revenue_per_user_agrees_with_the_simple_mean_on_large_data():
     summary, _ = ab_metrics.summarise(
         metric, stats_, ["A", "B"], Priors(), 20_000, PROB, None, np.random.default_rng(1)
     )
-    for arm in summary["arms"]:
-        y = rows[arm["name"]]
+    for arm in summary.arms:
+        y = rows[arm.name]
         se = y.std(ddof=1) / np.sqrt(y.size)
-        assert abs(arm["mean"] - y.mean()) < 4 * se
-    parts = summary["parts"][0]
+        assert abs(arm.mean - y.mean()) < 4 * se
+    parts = summary.parts[0]
     a, b = rows["A"], rows["B"]
-    assert parts["paying"]["control"]["mean"] == pytest.approx((a > 0).mean(), abs=4e-4)
-    assert parts["paying"]["treatment"]["mean"] == pytest.approx((b > 0).mean(), abs=4e-4)
+    assert parts.paying.control.mean == pytest.approx((a > 0).mean(), abs=4e-4)
+    assert parts.paying.treatment.mean == pytest.approx((b > 0).mean(), abs=4e-4)
     payers = b[b > 0]
     se = payers.std(ddof=1) / np.sqrt(payers.size)
-    assert abs(parts["per_payer"]["treatment"]["mean"] - payers.mean()) < 4 * se
+    assert abs(parts.per_payer.treatment.mean - payers.mean()) < 4 * se
     # More users paid (4% -> 5%); those who paid spent the same.
-    assert parts["paying"]["prob_higher"] > 0.999
-    assert 0.02 < parts["per_payer"]["prob_higher"] < 0.98
+    assert parts.paying.prob_higher > 0.999
+    assert 0.02 < parts.per_payer.prob_higher < 0.98
 
 
 def test_revenue_lift_is_unbiased_and_its_interval_covers_the_truth():
@@ -62,9 +62,9 @@ def test_revenue_lift_is_unbiased_and_its_interval_covers_the_truth():
         summary, _ = ab_metrics.summarise(
             metric, stats_, ["A", "B"], Priors(), 4000, PROB, None, np.random.default_rng(i)
         )
-        lift = summary["comparisons"][0]["lift_abs"]
-        estimates.append(lift["mean"])
-        covered += lift["hdi"][0] <= true_lift <= lift["hdi"][1]
+        lift = summary.comparisons[0].lift_abs
+        estimates.append(lift.mean)
+        covered += lift.hdi[0] <= true_lift <= lift.hdi[1]
     estimates = np.array(estimates)
     assert abs(estimates.mean() - true_lift) < 4 * estimates.std(ddof=1) / np.sqrt(runs)
     assert abs(covered / runs - PROB) < 4 * np.sqrt(PROB * (1 - PROB) / runs)
@@ -100,11 +100,11 @@ def test_cuped_keeps_the_lift_unbiased_and_narrows_it_by_the_squared_correlation
         summary, _ = ab_metrics.summarise(
             covariate, stats_, ["A", "B"], Priors(), 4000, PROB, None, np.random.default_rng(i)
         )
-        lift = summary["comparisons"][0]["lift_abs"]
-        adjusted.append(lift["mean"])
-        plain.append(summary["unadjusted"][0]["lift_abs"]["mean"])
-        covered += lift["hdi"][0] <= true_lift <= lift["hdi"][1]
-        reductions.append(summary["variance_reduction"])
+        lift = summary.comparisons[0].lift_abs
+        adjusted.append(lift.mean)
+        plain.append(summary.unadjusted[0].lift_abs.mean)
+        covered += lift.hdi[0] <= true_lift <= lift.hdi[1]
+        reductions.append(summary.variance_reduction)
     adjusted, plain = np.array(adjusted), np.array(plain)
     assert abs(adjusted.mean() - true_lift) < 4 * adjusted.std(ddof=1) / np.sqrt(runs)
     assert abs(covered / runs - PROB) < 4 * np.sqrt(PROB * (1 - PROB) / runs)

@@ -318,9 +318,9 @@ def test_the_calibrations_comparison_is_the_one_summarise_makes():
             np.random.default_rng([7, 1]),
         )
         (got,) = calibration.comparisons_of(stats_, prior, np.random.default_rng([7, 1]))
-        want = summary["comparisons"][0]
+        want = summary.comparisons[0]
         for key in ("prob_better", "expected_loss_rel", "lift_rel", "lift_abs", "prob_harm"):
-            assert got[key] == want[key]
+            assert getattr(got, key) == getattr(want, key)
 
 
 # --------------------------------------------------------------------------- slow: calibration

@@ -314,8 +314,8 @@ def test_exposures_after_an_explicit_cut_off_are_not_read_and_no_fault(tmp_path)
     with pytest.raises(NothingYet, match=f"every one of the {before} unit"):
         load(experiment.spec, loaded.fetched)
     excluded = health.excluded(ArmData([], [], {}, exposures=extras))
-    assert excluded["ok"] and excluded["share"] == 0.0 and excluded["units"] == 0
-    assert excluded["later"] == 0 and excluded["assigned"] == before
+    assert excluded.ok and excluded.share == 0.0 and excluded.units == 0
+    assert excluded.later == 0 and excluded.assigned == before
     # By default (now) the same data leave no one out.
     assert fetch_data(experiment, None).fetched.extras["stats"]["excluded"]["exposed_future"] == 0
 
@@ -840,8 +840,8 @@ def test_a_segment_level_whose_control_is_0_says_so_not_too_few():
         "LU": {"A": arm(10, 0), "B": arm(10, 1)},  # small: too few is the reason
     }
     rows, spread = segment_rows(Metric("y", "rate", "binary"), levels, "A", "B", "country", 0.94)
-    by_level = {r["level"]: r for r in rows}
-    assert by_level["IS"]["own"] is None and by_level["IS"]["no_own"] == "control_zero"
-    assert not by_level["IS"]["few_units"]
-    assert by_level["LU"]["no_own"] == "few_units" and by_level["LU"]["few_units"]
-    assert spread["levels"] == 4
+    by_level = {r.level: r for r in rows}
+    assert by_level["IS"].own is None and by_level["IS"].no_own == "control_zero"
+    assert not by_level["IS"].few_units
+    assert by_level["LU"].no_own == "few_units" and by_level["LU"].few_units
+    assert spread.levels == 4

@@ -880,3 +880,20 @@ def test_a_slow_spark_query_is_cancelled_after_timeout_seconds(tmp_path):
     while tracker.getActiveJobsIds() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert tracker.getActiveJobsIds() == []
+
+
+def test_a_bundle_written_before_masking_is_masked_when_read(tmp_path):
+    """An old or hand-edited bundle whose data label holds a password never shows it."""
+    from readout import wording
+    from readout.bundle import read
+
+    fixture = (
+        Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "checkout-redesign.json"
+    )
+    bundle = json.loads(fixture.read_text())
+    bundle["data_file"] = "source 'warehouse' (postgresql://reader:Hunter2Secret@db/x)"
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    read_back = read(path)
+    assert read_back["data_file"] == "source 'warehouse' (postgresql://reader:***@db/x)"
+    assert "Hunter2Secret" not in json.dumps(wording.readout_text(read_back), default=str)

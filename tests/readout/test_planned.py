@@ -11,6 +11,7 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -336,28 +337,30 @@ def spec_with(**keys) -> Spec:
     )
 
 
-def metrics_with(prob_better: float, hdi: tuple[float, float], prob_harm: float) -> list[dict]:
+def metrics_with(prob_better: float, hdi: tuple[float, float], prob_harm: float) -> list:
+    """A primary metric and a guardrail, as ``decide`` reads them (attributes)."""
+    lift = SimpleNamespace(mean=sum(hdi) / 2, hdi=hdi)
     comparison = {
         "arm": "treatment",
         "vs": "control",
         "prob_better": prob_better,
         "expected_loss_rel": 1e-4,
-        "lift_rel": {"mean": sum(hdi) / 2, "hdi": list(hdi)},
-        "lift_abs": {"mean": 0.0, "hdi": [0.0, 0.0]},
+        "lift_rel": lift,
+        "lift_abs": SimpleNamespace(mean=0.0, hdi=(0.0, 0.0)),
     }
-    primary = {
-        "name": "purchase",
-        "role": "primary",
-        "higher_is_better": True,
-        "comparisons": [comparison],
-    }
-    guardrail = {
-        "name": "errors",
-        "role": "guardrail",
-        "higher_is_better": False,
-        "tolerated_harm": 0.0,
-        "comparisons": [{**comparison, "prob_harm": prob_harm}],
-    }
+    primary = SimpleNamespace(
+        name="purchase",
+        role="primary",
+        higher_is_better=True,
+        comparisons=[SimpleNamespace(**comparison)],
+    )
+    guardrail = SimpleNamespace(
+        name="errors",
+        role="guardrail",
+        higher_is_better=False,
+        tolerated_harm=0.0,
+        comparisons=[SimpleNamespace(**comparison, prob_harm=prob_harm)],
+    )
     return [primary, guardrail]
 
 
@@ -365,7 +368,8 @@ def decide_on(day: int, prob_better, hdi, prob_harm=0.001) -> dict:
     spec = spec_with()
     progress = {"day": day, "planned_days": 28, "at_end": day >= 28}
     look = planned.look(spec, progress, 0.0)
-    return planned.decide_look(spec, metrics_with(prob_better, hdi, prob_harm), look)
+    decision = planned.decide_look(spec, metrics_with(prob_better, hdi, prob_harm), look)
+    return decision.model_dump(mode="json")
 
 
 def test_before_the_end_a_win_needs_the_boundary_and_at_the_end_the_fixed_rule():

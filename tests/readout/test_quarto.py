@@ -20,11 +20,26 @@ PANDOC = shutil.which("pandoc")
 
 @pytest.fixture(scope="module")
 def quarto_project(tmp_path_factory):
+    """Three readouts of three tones: ship (good), a broken split (withheld), too little data
+    (neutral, with 45 segments and so a ``segments.csv`` its page points to)."""
     root = tmp_path_factory.mktemp("quarto")
+    small = binary_frame(n=450, seed=3)
+    # More levels than the page's table shows: the page points to segments.csv for them all.
+    small["country"] = np.resize([f"C{i:02d}" for i in range(45)], len(small))
+    a, b = binary_frame(n=8000, seed=1), binary_frame(n=7000, seed=2)
+    split = pd.concat([a[a.arm == "A"], b[b.arm == "B"]])  # planned 50/50: a ratio mismatch
     config = project(
         root,
-        [{"name": "signup", "file": "good.csv", "title": "Signup: *bold* <b>claims</b> | 50% off"}],
-        {"good.csv": binary_frame(n=8000)},
+        [
+            {
+                "name": "signup",
+                "file": "good.csv",
+                "title": "Signup: *bold* <b>claims</b> | 50% off",
+            },
+            {"name": "split", "file": "split.csv"},
+            {"name": "small", "file": "small.csv", "extra": 'segments = ["country"]'},
+        ],
+        {"good.csv": binary_frame(n=8000), "split.csv": split, "small.csv": small},
     )
     out = root / "reports"
     runner = CliRunner()
@@ -78,14 +93,14 @@ def test_readout_front_matter_parses_and_keeps_the_title(quarto_project, tmp_pat
         assert shown == "Signup: *bold* <b>claims</b> | 50% off"
     assert meta["date"] == "2026-11-21"
     assert meta["description"] == "Ship B."
-    assert meta["categories"] == ["ab_test", "ship"]
+    assert meta["categories"] == ["Group comparison", "Ship"]
 
 
 @pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
 def test_pandoc_converts_every_qmd_to_html_without_error(quarto_project):
     _, folder = quarto_project
     files = sorted(folder.rglob("*.qmd"))
-    assert len(files) == 2
+    assert len(files) == 4  # three readouts and the listing
     for path in files:
         result = subprocess.run(
             [PANDOC, "--fail-if-warnings", "-f", "markdown", "-t", "html", str(path)],
@@ -111,6 +126,184 @@ def test_pandoc_converts_every_qmd_to_html_without_error(quarto_project):
     assert "<table>" in html
     assert 'alt="Density chart' in html or "fig-alt" in html
     assert (folder / "readouts" / "signup-2026-11-21" / "fig-lift.svg").is_file()
+
+
+# --------------------------------------------------------------------------- as the HTML pages
+
+#: The colour each verdict tone has on the HTML page (report.css), as a Quarto callout.
+TONE_CALLOUT = {"good": "tip", "bad": "important", "withheld": "warning", "neutral": "note"}
+#: A sign before a number (``+3%``, ``-$0.04``) not held to it by a word joiner.
+LOOSE_SIGN = re.compile(r"(?<![\w.\u2060])[+\-\u2212](?![\u2060])(?=[^\s\w]?\d)")
+
+
+def readout_pages(folder):
+    pages = sorted((folder / "readouts").glob("*/index.qmd"))
+    assert pages
+    return [(page, json.loads((page.parent / "bundle.json").read_text())) for page in pages]
+
+
+def pandoc(page, to="html", *flags):
+    return subprocess.run(
+        [PANDOC, "--fail-if-warnings", *flags, "-f", "markdown", "-t", to, str(page)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_listing_categories_are_the_analysis_name_and_the_verdict_label(quarto_project):
+    from readout import registry, wording
+
+    _, folder = quarto_project
+    codes = set(registry.available())
+    for name in registry.available():
+        codes |= set(registry.get(name).verdicts)
+    shown = set()
+    for page, bundle in readout_pages(folder):
+        categories = front_matter(page)["categories"]
+        label = wording.module(bundle["analysis"]).VERDICT_LABELS[bundle["decision"]["verdict"]]
+        assert categories == [wording.analysis_label(bundle["analysis"]), label], page
+        assert not codes & set(categories), categories  # "keep_collecting", "ab_test"
+        shown.add(label)
+    assert shown == {"Ship", "Verdict withheld", "Keep collecting data"}
+
+
+def test_every_analysis_and_verdict_label_shows_as_written_and_once():
+    from readout import quarto, registry, wording
+
+    for name in registry.available():
+        analysis = wording.analysis_label(name)
+        labels = wording.module(name).VERDICT_LABELS
+        assert analysis != name  # a name for people, not the code
+        for label in [analysis, *labels.values()]:
+            # Quarto's listing shows a category as written, its page through pandoc: a
+            # label with nothing to escape reads the same in both.
+            assert quarto.md(label) == label, label
+        assert analysis not in labels.values()  # never "mixture, mixture"
+
+
+def test_every_tone_has_its_own_callout():
+    from analyses.core.base import Tone
+    from readout import quarto
+
+    assert {str(t): c for t, c in quarto.CALLOUTS.items()} == TONE_CALLOUT
+    assert set(quarto.CALLOUTS) == set(Tone)
+
+
+def test_verdict_box_takes_its_callout_from_the_verdicts_tone(quarto_project):
+    from readout import registry, wording
+
+    _, folder = quarto_project
+    callouts = set()
+    for page, bundle in readout_pages(folder):
+        verdict = bundle["decision"]["verdict"]
+        body = page.read_text().split("---\n", 2)[2]
+        first = re.search(r"^::: \{\.callout-(\w+)\}\n## (.*)\n", body, re.M)
+        assert first, body[:300]
+        tone = str(registry.get(bundle["analysis"]).tone(verdict))
+        assert first.group(1) == TONE_CALLOUT[tone], (page, tone)
+        callouts.add(first.group(1))
+        headline = wording.readout_text(bundle).headline
+        assert not first.group(2).startswith("Verdict:")  # not "Verdict: Verdict withheld."
+        if PANDOC:
+            html = pandoc(page)
+            box = re.search(
+                rf'<(?:div|section)[^>]*class="callout-{first.group(1)}"[^>]*>\s*<h2[^>]*>(.*?)</h2>',
+                html,
+            )
+            assert box and " ".join(shown(box.group(1)).text) == headline, html[:500]
+    assert callouts == {"tip", "warning", "note"}  # ship, withheld, keep collecting
+
+
+@pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
+def test_every_file_a_page_links_or_mentions_is_beside_it_with_content(quarto_project):
+    _, folder = quarto_project
+    mentioned = []
+    for page, bundle in readout_pages(folder):
+        seen = shown(pandoc(page))
+        targets = [a for a in seen.attributes if re.match(r"^[\w.-]+\.\w+$", a)]
+        assert any(t.endswith(".svg") for t in targets)
+        for target in targets:
+            assert (page.parent / target).is_file(), (page, target)
+            assert (page.parent / target).stat().st_size > 0, (page, target)
+        text = " ".join(" ".join(seen.text).split())
+        for name in re.findall(r"([\w.-]+\.csv) beside this report", text):
+            assert name in targets, (page, name)  # linked, and so checked above
+            assert name in front_matter(page)["resources"]  # Quarto copies it to the site
+            mentioned.append(name)
+        for table in bundle.get("tables", []):
+            assert table["file"] in targets
+    assert "segments.csv" in mentioned
+
+
+def test_the_listing_is_html_only_so_no_empty_pdf_is_linked(quarto_project):
+    _, folder = quarto_project
+    site = yaml.safe_load((folder / "_quarto.yml").read_text())
+    assert set(site["format"]) == {"html", "typst"}  # every readout: a page and a PDF
+    # A document that names its formats gets only those: Quarto links the formats it
+    # rendered, and a Typst listing is its title and one sentence (the listing is HTML).
+    assert front_matter(folder / "index.qmd")["format"] == "html"
+    for page, _ in readout_pages(folder):
+        assert "format" not in front_matter(page)
+
+
+def test_typst_table_cells_are_ragged_unhyphenated_and_left_aligned(quarto_project):
+    _, folder = quarto_project
+    typst = yaml.safe_load((folder / "_quarto.yml").read_text())["format"]["typst"]
+    header = typst["include-in-header"]["text"]
+    assert "#show table.cell: set par(justify: false)" in header
+    assert "#show table.cell: set text(hyphenate: false)" in header
+    page = folder / "readouts" / "small-2026-11-21" / "index.qmd"
+    rules = re.findall(r"^\|[-:|]+\|$", page.read_text(), re.M)
+    assert len(rules) >= 3
+    for rule in rules:
+        assert all(col.startswith(":") and not col.endswith(":") for col in rule[1:-1].split("|"))
+    if PANDOC is None:
+        return
+    html = pandoc(page)
+    cells = re.findall(r"<t[hd]( [^>]*)?>", html)
+    assert cells and all('style="text-align: left;"' in (c or "") for c in cells)
+    # A wide table's columns share the line by their dashes: none narrower than its
+    # longest word on a line of 80 characters (so no word spills or is hyphenated).
+    for table in re.findall(r"<table.*?</table>", html, re.S):
+        widths = [float(w) for w in re.findall(r'<col style="width: ([\d.]+)%"', table)]
+        rows = [
+            re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)
+            for r in re.findall(r"<tr.*?</tr>", table, re.S)
+        ]
+        for width, column in zip(widths, zip(*rows, strict=True), strict=False):
+            longest = (
+                max(len(w) for cell in column for w in shown(cell).text[0].split()) if column else 0
+            )
+            assert width / 100 * 80 >= longest, (width, column)
+    if (
+        "typst"
+        in subprocess.run([PANDOC, "--list-output-formats"], capture_output=True, text=True).stdout
+    ):
+        source = pandoc(page, "typst")
+        assert re.search(r"align: \(left,", source) and "align: (auto" not in source
+
+
+@pytest.mark.skipif(PANDOC is None, reason="Debian's pandoc is not installed (make setup)")
+def test_signs_stay_with_their_numbers(quarto_project, tmp_path):
+    from readout import quarto
+
+    _, folder = quarto_project
+    joined = 0
+    for page, _ in readout_pages(folder):
+        text = " ".join(shown(pandoc(page)).text)
+        assert not LOOSE_SIGN.search(text), LOOSE_SIGN.search(text)
+        joined += text.count(quarto.WORD_JOINER)
+    assert joined > 10
+    sample = tmp_path / "sample.md"
+    sample.write_text(
+        quarto.md("+19% (-3% to +41%), +$0.39, a sub-population on 2026-11-21") + "\n"
+    )
+    plain = pandoc(sample, "plain", "--wrap=none").strip()
+    assert (
+        plain
+        == "+\u206019% (-\u20603% to +\u206041%), +\u2060$0.39, a sub-population on 2026-11-21"
+    )
 
 
 # --------------------------------------------------------------------------- hostile values

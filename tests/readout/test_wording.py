@@ -148,16 +148,23 @@ def test_since_last_names_a_new_analysis_version_instead_of_monte_carlo_noise():
 
 
 def test_the_student_t_model_says_how_its_posterior_was_computed():
+    from readout.bundle import typed
     from readout.wording.ab_test.model import prior_sentences
 
     bundle = copy.deepcopy(load("income-spend"))
-    bundle["prior"] = {"kind": "studentt", "mu_mean": 11.5, "mu_sd": 1.2, "sigma_sd": 1.2}
+    bundle["prior"] = {
+        "kind": "studentt",
+        "mu_mean": 11.5,
+        "mu_sd": 1.2,
+        "sigma_sd": 1.2,
+        "nu_rate": 0.1,
+    }
     bundle["diagnostics"] |= {"pareto_k": 0.061, "pareto_k_limit": 0.7}
-    weighted = " ".join(prior_sentences(bundle))
+    weighted = " ".join(prior_sentences(typed(bundle)))
     assert "importance sampling" in weighted and "Pareto k 0.06; reliable up to 0.7" in weighted
     assert "NUTS" not in weighted
     del bundle["diagnostics"]["pareto_k"]
-    sampled = " ".join(prior_sentences(bundle))
+    sampled = " ".join(prior_sentences(typed(bundle)))
     assert "sampled with NUTS (PyMC)" in sampled and "importance" not in sampled
 
 

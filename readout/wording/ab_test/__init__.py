@@ -11,8 +11,4 @@ from __future__ import annotations
 from readout.wording.ab_test.common import VERDICT_LABELS
 from readout.wording.ab_test.words import GLOSSARY, WARNINGS, body, history, subject
 
-#: Transitional: this wording still reads the bundle as a plain dict (see
-#: :func:`readout.wording.readout_text`); the next round converts it and removes the flag.
-TYPED = False
-
-__all__ = ["TYPED", "GLOSSARY", "VERDICT_LABELS", "WARNINGS", "body", "history", "subject"]
+__all__ = ["GLOSSARY", "VERDICT_LABELS", "WARNINGS", "body", "history", "subject"]

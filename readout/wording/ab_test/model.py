@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.results import AbBundle, Test
+from analyses.core.results import Diagnostics
 from readout.wording.ab_test.common import (
     VERDICT_LABELS,
     arm_word,
@@ -12,10 +14,10 @@ from readout.wording.ab_test.common import (
 )
 from readout.wording.common import sampling_line
 from readout.wording.numbers import (
-    Bundle,
     Units,
     capital,
     decimals_for,
+    field,
     interval,
     number,
     p_value,
@@ -27,27 +29,27 @@ from readout.wording.numbers import (
 from readout.wording.pieces import Table
 
 
-def confidence(test: dict) -> str:
+def confidence(test: Test) -> str:
     """The traditional test's confidence level as the bundle states it: "95%"."""
-    return f"{100 * test['ci_prob']:g}%"
+    return f"{100 * test.ci_prob:g}%"
 
 
-def test_interval(test: dict, units: Units, log_note: str) -> str:
+def test_interval(test: Test, units: Units, log_note: str) -> str:
     """The traditional test's confidence interval, on its own scale."""
-    lo, hi = test["ci"]
-    if test.get("scale") == "log":
-        return span(test["ci"], signed(number), decimals_for(hi - lo)) + log_note
-    return span(test["ci"], units.diff, units.places(hi - lo))
+    lo, hi = test.ci
+    if field(test, "scale") == "log":
+        return span(test.ci, signed(number), decimals_for(hi - lo)) + log_note
+    return span(test.ci, units.diff, units.places(hi - lo))
 
 
-def frequentist_sentence(bundle: Bundle, units: Units) -> str:
+def frequentist_sentence(bundle: AbBundle, units: Units) -> str:
     """The traditional test beside the Bayesian result, and how to read the difference."""
-    test = bundle["frequentist"]
+    test = bundle.frequentist
     ci_text = test_interval(test, units, " on the log scale")
     ci, level = interval(bundle), confidence(test)
     return (
-        f"The traditional {test['test']} of {test['arm']} against {test['vs']} gives "
-        f"{p_value(test['p_value'])} and a {level} confidence interval of {ci_text}. It "
+        f"The traditional {test.test} of {test.arm} against {test.vs} gives "
+        f"{p_value(test.p_value)} and a {level} confidence interval of {ci_text}. It "
         "answers a different question: how surprising these data would be if there were no "
         f"difference, with an interval built to cover the true difference in {level} of "
         f"repeated experiments. The {ci} is instead the range that holds the true difference "
@@ -56,18 +58,18 @@ def frequentist_sentence(bundle: Bundle, units: Units) -> str:
     )
 
 
-def prior_sentences(bundle: Bundle) -> list[str]:
+def prior_sentences(bundle: AbBundle) -> list[str]:
     """The primary metric's prior in words, and whether it or the data decide."""
-    prior = bundle["prior"]
-    primary = bundle["metrics"][0]
+    prior = bundle.prior
+    primary = bundle.metrics[0]
     units = metric_units(primary)
-    influence = bundle.get("prior_influence")
+    influence = field(bundle, "prior_influence")
     out = []
-    if prior["kind"] == "beta":
-        flat = prior["alpha"] == 1 and prior["beta"] == 1
+    if prior.kind == "beta":
+        flat = prior.alpha == 1 and prior.beta == 1
         out.append(
-            f"Each arm's {primary['label']} starts from a Beta({prior['alpha']:g}, "
-            f"{prior['beta']:g}) prior"
+            f"Each arm's {primary.label} starts from a Beta({prior.alpha:g}, "
+            f"{prior.beta:g}) prior"
             + (
                 ": every rate from 0% to 100% equally plausible before the data."
                 if flat
@@ -76,41 +78,40 @@ def prior_sentences(bundle: Bundle) -> list[str]:
             + " With a binary metric the posterior is exact (no sampling approximation "
             "beyond the draws used to summarise it)."
         )
-    elif prior["kind"] == "delta":
+    elif prior.kind == "delta":
         out.append(
-            f"The {primary['label']} is a ratio of two per-unit sums; its uncertainty comes from "
+            f"The {primary.label} is a ratio of two per-unit sums; its uncertainty comes from "
             "the delta method (a normal approximation that is accurate with many units), with "
             "no prior."
         )
-    elif prior["kind"] == "studentt":
-        logs = "log of the " if primary["kind"] == "log" else ""
+    elif prior.kind == "studentt":
+        logs = "log of the " if primary.kind == "log" else ""
         out.append(
-            f"Each arm's average {logs}{primary['label']} starts from a normal prior centred on "
-            f"{prior['mu_mean']:.3g} with a spread of {prior['mu_sd']:.3g} and its spread from "
-            f"a half-normal prior with scale {prior['sigma_sd']:.3g}, both scaled to these "
+            f"Each arm's average {logs}{primary.label} starts from a normal prior centred on "
+            f"{prior.mu_mean:.3g} with a spread of {prior.mu_sd:.3g} and its spread from "
+            f"a half-normal prior with scale {prior.sigma_sd:.3g}, both scaled to these "
             "data; the model uses a Student-t likelihood, so a few extreme values cannot drag "
-            "an arm's average. " + _robust_method(bundle["diagnostics"])
+            "an arm's average. " + _robust_method(bundle.diagnostics)
         )
     else:
-        scale = "log of the " if prior.get("scale") == "log" else ""
-        configured = bundle["spec"].get("priors", {})
+        scale = "log of the " if field(prior, "scale") == "log" else ""
+        configured = bundle.spec.get("priors", {})
         source = (
             "as set in the config"
             if configured.get("mu_mean") is not None or configured.get("mu_sd") is not None
             else "scaled to these data (the pooled mean and twice the pooled standard deviation)"
         )
-        places = decimals_for(prior["mu_sd"]) if prior["mu_sd"] else 2
+        places = decimals_for(prior.mu_sd) if prior.mu_sd else 2
         fmt = number if scale else units.value
-        hurdle = primary["kind"] in ("lognormal", "revenue")
+        hurdle = primary.kind in ("lognormal", "revenue")
         what = (
-            f"average log of the amount among {units_word(bundle)} with a positive "
-            f"{primary['label']}"
+            f"average log of the amount among {units_word(bundle)} with a positive {primary.label}"
             if hurdle
-            else f"average {scale}{primary['label']}"
+            else f"average {scale}{primary.label}"
         )
         out.append(
             f"Each arm's {what} starts from a normal prior centred "
-            f"on {fmt(prior['mu_mean'], places)} with a spread of {fmt(prior['mu_sd'], places)}, "
+            f"on {fmt(prior.mu_mean, places)} with a spread of {fmt(prior.mu_sd, places)}, "
             f"{source}; its spread from an inverse-gamma prior centred on the data's variance"
             + (
                 "; the share with a positive value from a Beta(1, 1) prior (every share equally "
@@ -136,16 +137,16 @@ def prior_sentences(bundle: Bundle) -> list[str]:
     return out
 
 
-def sensitivity_text(bundle: Bundle) -> tuple[list[str], Table | None]:
+def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
     """Whether the verdict holds under a flat and a sceptical prior: sentences and a table."""
-    rows = bundle.get("sensitivity")
+    rows = field(bundle, "sensitivity")
     if not rows:
         return [], None
-    verdict = bundle["decision"]["verdict"]
+    verdict = bundle.decision.verdict
     base = next(iter(rows))
     ci = interval(bundle)
-    sceptical = next(r for r in rows if r["prior"] == "sceptical")
-    scale = relative(sceptical["scale"], 1, False)
+    sceptical = next(r for r in rows if r.prior == "sceptical")
+    scale = relative(sceptical.scale, 1, False)
     described = {
         "flat": "a flat prior",
         "sceptical": (
@@ -155,34 +156,29 @@ def sensitivity_text(bundle: Bundle) -> tuple[list[str], Table | None]:
     if verdict == "withheld":
         sentence = ""
     else:
-        changed = [r for r in rows if r["verdict"] != bundle["metrics"][0]["status"]]
+        changed = [r for r in rows if r.verdict != bundle.metrics[0].status]
         if not changed:
             sentence = (
                 "The primary metric's verdict holds under "
-                + " and under ".join(described[r["prior"]] for r in rows)
+                + " and under ".join(described[r.prior] for r in rows)
                 + "."
             )
         else:
             sentence = " ".join(
-                f"Under {described[r['prior']]} the primary metric's verdict would be "
-                f"“{VERDICT_LABELS[r['verdict']].lower()}” ({prob(r['prob_better'])} chance "
-                f"{r['arm']} is better)."
+                f"Under {described[r.prior]} the primary metric's verdict would be "
+                f"“{VERDICT_LABELS[r.verdict].lower()}” ({prob(r.prob_better)} chance "
+                f"{r.arm} is better)."
                 for r in changed
             )
     table = Table(
         "Does the verdict depend on the prior?",
-        ["Prior", "Primary metric's verdict", f"Chance {base['arm']} is better", f"Lift ({ci})"],
+        ["Prior", "Primary metric's verdict", f"Chance {base.arm} is better", f"Lift ({ci})"],
         [
             [
-                capital(described[r["prior"]]),
-                VERDICT_LABELS[r["verdict"]],
-                prob(r["prob_better"]),
-                lift_text(
-                    bundle,
-                    bundle["metrics"][0],
-                    {"lift_rel": r["lift_rel"], "lift_abs": r.get("lift_abs")},
-                    quoted=False,
-                ),
+                capital(described[r.prior]),
+                VERDICT_LABELS[r.verdict],
+                prob(r.prob_better),
+                lift_text(bundle, bundle.metrics[0], r, quoted=False),
             ]
             for r in rows
         ],
@@ -190,43 +186,43 @@ def sensitivity_text(bundle: Bundle) -> tuple[list[str], Table | None]:
     return [sentence] if sentence else [], table
 
 
-def check_lines(bundle: Bundle) -> list[str]:
+def check_lines(bundle: AbBundle) -> list[str]:
     """One line per health check: sample ratio, multiple exposures, sampling."""
-    srm = bundle["srm"]
-    if srm.get("applicable"):
-        line = f"Sample-ratio check: {p_value(srm['p_value'])} " + (
-            "(no sign of a broken split)." if srm["ok"] else "(failed)."
+    srm = bundle.srm
+    if field(srm, "applicable"):
+        line = f"Sample-ratio check: {p_value(srm.p_value)} " + (
+            "(no sign of a broken split)." if srm.ok else "(failed)."
         )
     else:
         line = "Sample-ratio check: not applicable (groups were observed, not assigned)."
     out = [line]
-    exposures = bundle.get("exposures")
+    exposures = field(bundle, "exposures")
     if exposures:
         out.append(
-            f"Units in more than one arm: {exposures['multiple_arms']:,} of "
-            f"{exposures['units']:,} ({relative(exposures['share'], 2, False)}; at most "
-            f"{relative(exposures['limit'], 0, False)} tolerated), left out of every metric."
+            f"Units in more than one arm: {exposures.multiple_arms:,} of "
+            f"{exposures.units:,} ({relative(exposures.share, 2, False)}; at most "
+            f"{relative(exposures.limit, 0, False)} tolerated), left out of every metric."
         )
-    excluded = bundle.get("excluded")
+    excluded = field(bundle, "excluded")
     if excluded:
         clauses = left_out_clauses(bundle)
         out.append(
             f"Units and events left out: {'; '.join(clauses) if clauses else 'none'} ("
-            f"{relative(excluded['share'], 2, False)} of {excluded['assigned']:,} assigned "
-            f"{units_word(bundle)}; at most {relative(excluded['limit'], 0, False)} "
+            f"{relative(excluded.share, 2, False)} of {excluded.assigned:,} assigned "
+            f"{units_word(bundle)}; at most {relative(excluded.limit, 0, False)} "
             "tolerated)."
         )
     out.append(sampling_line(bundle))
     return out
 
 
-def _robust_method(diagnostics: Bundle) -> str:
+def _robust_method(diagnostics: Diagnostics) -> str:
     """How the Student-t posterior was computed, in a sentence."""
-    k = diagnostics.get("pareto_k")
+    k = field(diagnostics, "pareto_k")
     if k is None:
         return "It has no closed form and is sampled with NUTS (PyMC)."
     return (
         "It has no closed form: draws from an approximation around the most likely values are "
         "reweighted to the exact posterior (importance sampling), and the reweighting passed "
-        f"its check (Pareto k {k:.2f}; reliable up to {diagnostics['pareto_k_limit']:g})."
+        f"its check (Pareto k {k:.2f}; reliable up to {diagnostics.pareto_k_limit:g})."
     )

@@ -5,8 +5,11 @@ How long until a decision, revenue in its two parts, CUPED, observational and ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from analyses.ab_test.results import AbBundle, Horizon, Metric, Part
+from analyses.core.results import given
 from readout.wording.ab_test.common import (
-    comparison_of,
     lift_text,
     metric_name,
     metric_units,
@@ -14,11 +17,11 @@ from readout.wording.ab_test.common import (
     units_word,
 )
 from readout.wording.numbers import (
-    Bundle,
     a_prob,
     capital,
     decimals_for,
     estimate,
+    field,
     number,
     prob,
     rel_places,
@@ -27,108 +30,106 @@ from readout.wording.numbers import (
 )
 
 
-def days_list(horizons: list[dict]) -> str:
+def days_list(horizons: Sequence[Horizon]) -> str:
     """The forecast's horizons as words: "7, 14 and 28"."""
-    days = [str(h["days"]) for h in horizons]
+    days = [str(h.days) for h in horizons]
     return ", ".join(days[:-1]) + " and " + days[-1] if len(days) > 1 else days[0]
 
 
-def forecast_sentence(bundle: Bundle) -> str:
+def forecast_sentence(bundle: AbBundle) -> str:
     """How long until a decision at the current traffic, and what deciding now would cost."""
-    if bundle["decision"].get("sequential"):
+    if field(bundle.decision, "sequential"):
         from readout.wording.ab_test import planned
 
         return planned.forecast_sentence(bundle)
-    result = bundle["forecast"]
-    horizons = result["horizons"]
-    chances = [f"{prob(h['prob_decision'])} within {h['days']}" for h in horizons[1:]]
+    result = bundle.forecast
+    horizons = result.horizons
+    chances = [f"{prob(h.prob_decision)} within {h.days}" for h in horizons[1:]]
     first = horizons[0]
-    arm, control = bundle["primary"], bundle["control"]
-    metric = metric_name(bundle["metrics"][0])
-    rate = result["units_per_day"]
+    arm, control = bundle.primary, bundle.control
+    metric = metric_name(bundle.metrics[0])
+    rate = result.units_per_day
     return (
         f"At the current traffic (about {number(rate, -1 if rate >= 100 else 0)} "
-        f"{units_word(bundle)} a day), there is {a_prob(first['prob_decision'])} chance of a "
-        f"clear answer within {first['days']} more days, "
+        f"{units_word(bundle)} a day), there is {a_prob(first.prob_decision)} chance of a "
+        f"clear answer within {first.days} more days, "
         + (
             ", ".join(chances[:-1]) + " and " + chances[-1]
             if len(chances) > 1
             else "".join(chances)
         )
         + f" days. Stopping now and keeping {control} would give up about "
-        f"{share_text(result['loss_keep'], False)} of {control}'s {metric} on average, allowing "
+        f"{share_text(result.loss_keep, False)} of {control}'s {metric} on average, allowing "
         f"for the chance that {arm} is in fact better."
     )
 
 
-def forecast_section(bundle: Bundle) -> list[str]:
+def forecast_section(bundle: AbBundle) -> list[str]:
     """The HTML's "Until a decision" section: the forecast and how it is worked out."""
-    result = bundle.get("forecast")
+    result = field(bundle, "forecast")
     if not result:
         return []
     return [
         forecast_sentence(bundle),
-        f"How this is worked out: {result['simulations']:,} simulations each draw the true "
+        f"How this is worked out: {result.simulations:,} simulations each draw the true "
         "values from the current posterior, add the data the coming days would bring at the "
-        f"traffic seen over the last {number(result['days'], 0)} days, and apply this report's "
+        f"traffic seen over the last {number(result.days, 0)} days, and apply this report's "
         "decision rule to the result"
         + (
             " (the evidence each later look will need; no traffic after the planned end)"
-            if bundle["decision"].get("sequential")
+            if field(bundle.decision, "sequential")
             else ""
         )
         + ". It forecasts the primary metric only: a guardrail can still hold a ship back.",
     ]
 
 
-def note_sentences(bundle: Bundle) -> list[str]:
+def note_sentences(bundle: AbBundle) -> list[str]:
     """Notes below the key sentences: caveats, revenue's two parts, CUPED, ratios."""
     notes = []
-    if bundle["observational"]:
+    if bundle.observational:
         notes.append(
             "These groups were not assigned at random, so the comparison describes how the "
             "groups differ; it does not show that belonging to a group causes the difference."
         )
-    for metric in bundle["metrics"]:
-        if "variance_reduction" in metric:
-            unadjusted = comparison_of(
-                {**metric, "comparisons": metric["unadjusted"]}, bundle["primary"]
-            )
+    for metric in bundle.metrics:
+        if given(metric.variance_reduction):
+            unadjusted = next(c for c in metric.unadjusted if c.arm == bundle.primary)
             notes.append(
-                f"{capital(metric['label'])} is adjusted for the same metric before exposure "
+                f"{capital(metric.label)} is adjusted for the same metric before exposure "
                 "(CUPED): the adjustment removes "
-                f"{relative(metric['variance_reduction'], 0, False)} of its variance without "
-                f"changing what is compared, {_as_if_more(bundle, metric['variance_reduction'])}."
+                f"{relative(metric.variance_reduction, 0, False)} of its variance without "
+                f"changing what is compared, {_as_if_more(bundle, metric.variance_reduction)}."
                 f" Unadjusted, the lift would be {lift_text(bundle, metric, unadjusted)}."
             )
-        if metric.get("parts") and bundle["decision"]["verdict"] != "withheld":
-            notes.append(revenue_sentence(bundle, metric, bundle["primary"]))
-        if metric["kind"] == "ratio":
+        if field(metric, "parts") and bundle.decision.verdict != "withheld":
+            notes.append(revenue_sentence(bundle, metric, bundle.primary))
+        if metric.kind == "ratio":
             notes.append(
-                f"{capital(metric['label'])} is a ratio of two per-unit sums; its intervals use "
+                f"{capital(metric.label)} is a ratio of two per-unit sums; its intervals use "
                 "the delta method, a normal approximation that is accurate with many units."
             )
     return notes
 
 
-def revenue_sentence(bundle: Bundle, metric: dict, arm: str) -> str:
+def revenue_sentence(bundle: AbBundle, metric: Metric, arm: str) -> str:
     """Revenue per unit in its two parts: who paid, and how much those who paid spent."""
-    parts = next(p for p in metric["parts"] if p["arm"] == arm)
-    vs = parts["vs"]
-    threshold = bundle["decision"]["thresholds"]["min_prob_better"]
+    parts = next(p for p in metric.parts if p.arm == arm)
+    vs = parts.vs
+    threshold = bundle.decision.thresholds.min_prob_better
     units = units_word(bundle)
-    paying, per_payer = parts["paying"], parts["per_payer"]
+    paying, per_payer = parts.paying, parts.per_payer
 
-    def moved(part: dict, more: str, less: str, same: str) -> str:
-        if part["prob_higher"] >= threshold:
+    def moved(part: Part, more: str, less: str, same: str) -> str:
+        if part.prob_higher >= threshold:
             return more
-        if part["prob_higher"] <= 1 - threshold:
+        if part.prob_higher <= 1 - threshold:
             return less
         return same
 
     money = metric_units(metric)
-    amount_places = money.places(width(per_payer["treatment"]))
-    share_places = decimals_for(100 * width(paying["treatment"]))
+    amount_places = money.places(width(per_payer.treatment))
+    share_places = decimals_for(100 * width(paying.treatment))
     rate = lambda x: number(100 * x, share_places) + "%"  # noqa: E731
     verdict = (
         moved(paying, f"more {units} paid", f"fewer {units} paid", "about as many paid")
@@ -140,24 +141,24 @@ def revenue_sentence(bundle: Bundle, metric: dict, arm: str) -> str:
             "those who paid spent about the same",
         )
     )
-    if bundle["observational"]:
+    if bundle.observational:
         verdict = verdict.replace("more ", "a higher share of ").replace(
             "fewer ", "a lower share of "
         )
     return (
-        f"{capital(metric['label'])} has two parts. The share of {units} who paid: "
-        f"{rate(paying['treatment']['mean'])} for {arm} against "
-        f"{rate(paying['control']['mean'])} for {vs}, a relative difference of "
-        f"{estimate(bundle, paying['lift_rel'], relative, rel_places(paying['lift_rel']))}. "
+        f"{capital(metric.label)} has two parts. The share of {units} who paid: "
+        f"{rate(paying.treatment.mean)} for {arm} against "
+        f"{rate(paying.control.mean)} for {vs}, a relative difference of "
+        f"{estimate(bundle, paying.lift_rel, relative, rel_places(paying.lift_rel))}. "
         f"The average amount among those who paid: "
-        f"{money.value(per_payer['treatment']['mean'], amount_places)} against "
-        f"{money.value(per_payer['control']['mean'], amount_places)}, "
-        f"{estimate(bundle, per_payer['lift_rel'], relative, rel_places(per_payer['lift_rel']))}. "
+        f"{money.value(per_payer.treatment.mean, amount_places)} against "
+        f"{money.value(per_payer.control.mean, amount_places)}, "
+        f"{estimate(bundle, per_payer.lift_rel, relative, rel_places(per_payer.lift_rel))}. "
         f"In short: {verdict}."
     )
 
 
-def _as_if_more(bundle: Bundle, reduction: float) -> str:
+def _as_if_more(bundle: AbBundle, reduction: float) -> str:
     """What a variance reduction is worth in units: the interval of a larger experiment."""
     if reduction < 0.005:
         return "so the interval is about as wide as without it"

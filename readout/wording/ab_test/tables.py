@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.results import AbBundle, Segment, SegmentSpread
+from analyses.core.results import given
 from readout import store
 from readout.wording.ab_test.common import (
     STATUS_WORDS,
@@ -18,10 +20,10 @@ from readout.wording.ab_test.common import (
 from readout.wording.ab_test.model import confidence, test_interval
 from readout.wording.numbers import (
     NBSP,
-    Bundle,
     capital,
     decimals_for,
     estimate,
+    field,
     interval,
     number,
     p_value,
@@ -34,15 +36,15 @@ from readout.wording.numbers import (
 from readout.wording.pieces import Table
 
 
-def table_set(bundle: Bundle) -> dict[str, Table]:
+def table_set(bundle: AbBundle) -> dict[str, Table]:
     """Every table of the report: arms, comparisons, scorecard, segments."""
     ci = interval(bundle)
-    primary = bundle["metrics"][0]
+    primary = bundle.metrics[0]
     units = metric_units(primary)
-    observational = bundle["observational"]
-    withheld = bundle["decision"]["verdict"] == "withheld"
+    observational = bundle.observational
+    withheld = bundle.decision.verdict == "withheld"
     diagnosis = " (for diagnosis only)" if withheld else ""
-    many = any("prob_best" in a for a in bundle["metrics"][0]["arms"])
+    many = any(given(a.prob_best) for a in bundle.metrics[0].arms)
     arm_head = "Group" if observational else "Arm"
     head = [arm_head, capital(units_word(bundle)), "Observed", "Model estimate", ci]
     # A failed health check shows the estimates for diagnosis, never a chance of winning.
@@ -50,21 +52,21 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     if many:
         head.append("Chance of being best")
     rows = []
-    for arm in bundle["metrics"][0]["arms"]:
+    for arm in bundle.metrics[0].arms:
         places = units.places(width(arm))
         marker = " (reference)" if observational else " (control)"
-        is_control = arm["name"] == bundle["control"] and arm["name"] != marker[2:-1]
+        is_control = arm.name == bundle.control and arm.name != marker[2:-1]
         rows.append(
             [
-                arm["name"] + (marker if is_control else ""),
-                f"{arm['n']:,}",
-                units.value(arm["observed"], places),
-                units.value(arm["mean"], places),
-                span(arm["hdi"], units.value, places),
+                arm.name + (marker if is_control else ""),
+                f"{arm.n:,}",
+                units.value(arm.observed, places),
+                units.value(arm.mean, places),
+                span(arm.hdi, units.value, places),
             ]
-            + ([prob(arm["prob_best"])] if many else [])
+            + ([prob(arm.prob_best)] if many else [])
         )
-    rope = bundle["decision"]["thresholds"].get("rope")
+    rope = field(bundle.decision.thresholds, "rope")
     word = "difference" if observational else "lift"
     chances = not withheld
     comp_head = ["Comparison"]
@@ -74,36 +76,36 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
     meaningful = chances and rope is not None and not observational
     if meaningful:
         comp_head.append(f"Chance lift > {relative(rope, 1, False)}")
-    loss = chances and not observational and not bundle.get("aa_test")
+    loss = chances and not observational and not field(bundle, "aa_test")
     if loss:
         comp_head.append("Expected loss (share of control)")
-    level = confidence(bundle["metrics"][0]["comparisons"][0]["frequentist"])
+    level = confidence(bundle.metrics[0].comparisons[0].frequentist)
     comp_head.append(f"Traditional: p ({level} CI)")
     comp_rows = []
-    for comp in bundle["metrics"][0]["comparisons"]:
-        lift = comp["lift_rel"]
-        ab = comp["lift_abs"]
-        test = comp["frequentist"]
-        row = [f"{comp['arm']} vs {comp['vs']}"]
+    for comp in bundle.metrics[0].comparisons:
+        lift = comp.lift_rel
+        ab = comp.lift_abs
+        test = comp.frequentist
+        row = [f"{comp.arm} vs {comp.vs}"]
         if chances:
-            row.append(prob(comp["prob_better"]))
+            row.append(prob(comp.prob_better))
         if lift is None:  # the control's value is 0: the absolute lift, with its interval
             places = units.places(width(ab))
             row += [
                 "not defined (control at 0)",
-                f"{units.diff(ab['mean'], places)} ({span(ab['hdi'], units.diff, places)})",
+                f"{units.diff(ab.mean, places)} ({span(ab.hdi, units.diff, places)})",
             ]
         else:
             places = rel_places(lift)
             row += [
-                f"{relative(lift['mean'], places)} ({span(lift['hdi'], relative, places)})",
-                units.diff(ab["mean"], units.places(width(ab))),
+                f"{relative(lift.mean, places)} ({span(lift.hdi, relative, places)})",
+                units.diff(ab.mean, units.places(width(ab))),
             ]
         if meaningful:
-            row.append(prob(comp["prob_meaningful"]) if "prob_meaningful" in comp else "–")
+            row.append(prob(comp.prob_meaningful) if given(comp.prob_meaningful) else "–")
         if loss:
-            row.append(share_text(comp["expected_loss_rel"], approx=False))
-        row.append(f"{p_value(test['p_value'])} ({test_interval(test, units, ' (log)')})")
+            row.append(share_text(comp.expected_loss_rel, approx=False))
+        row.append(f"{p_value(test.p_value)} ({test_interval(test, units, ' (log)')})")
         comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
     tables = {
         "arms": Table(f"Each {arm_word(bundle)} on its own{diagnosis}", head, rows),
@@ -113,35 +115,35 @@ def table_set(bundle: Bundle) -> dict[str, Table]:
             comp_rows,
         ),
     }
-    if len(bundle["metrics"]) > 1:
+    if len(bundle.metrics) > 1:
         tables["scorecard"] = _scorecard(bundle)
     if _primary_segments(bundle):
         tables["segments"] = _segments_table(bundle)
     return tables
 
 
-def _scorecard(bundle: Bundle) -> Table:
+def _scorecard(bundle: AbBundle) -> Table:
     ci = interval(bundle)
-    arm, control = bundle["primary"], bundle["control"]
-    chances = bundle["decision"]["verdict"] != "withheld"
+    arm, control = bundle.primary, bundle.control
+    chances = bundle.decision.verdict != "withheld"
     head = ["Metric", "Role", control, arm, f"Lift ({ci})"]
     head += ["Chance better", "Status"] if chances else ["Status"]
     rows = []
-    for metric in bundle["metrics"]:
+    for metric in bundle.metrics:
         comp = comparison_of(metric, arm)
         units = metric_units(metric)
-        arms = {a["name"]: a for a in metric["arms"]}
+        arms = {a.name: a for a in metric.arms}
         places = units.places(width(arms[arm]))
-        role = metric["role"]
-        if metric["role"] == "guardrail":
-            sign = "+" if not metric["higher_is_better"] else "-"
-            role += f" (≤{NBSP}{sign}{relative(metric['tolerated_harm'], 1, False)})"
-        elif not metric["higher_is_better"]:
+        role = metric.role
+        if metric.role == "guardrail":
+            sign = "+" if not metric.higher_is_better else "-"
+            role += f" (≤{NBSP}{sign}{relative(metric.tolerated_harm, 1, False)})"
+        elif not metric.higher_is_better:
             role += " (lower is better)"
-        status = metric["status"]
-        if metric["role"] == "primary":
+        status = metric.status
+        if metric.role == "primary":
             label = VERDICT_LABELS.get(status, status)
-        elif metric["role"] != "guardrail" and status == "unclear":
+        elif metric.role != "guardrail" and status == "unclear":
             label = "not yet clear"  # a secondary metric: no harm is at stake
         else:
             label = STATUS_WORDS.get(status, status).split(" (")[0]
@@ -149,10 +151,10 @@ def _scorecard(bundle: Bundle) -> Table:
             [
                 capital(metric_name(metric)),
                 role,
-                units.value(arms[control]["mean"], places),
-                units.value(arms[arm]["mean"], places),
+                units.value(arms[control].mean, places),
+                units.value(arms[arm].mean, places),
                 lift_text(bundle, metric, comp, quoted=False),
-                *([prob(comp["prob_better"])] if chances else []),
+                *([prob(comp.prob_better)] if chances else []),
                 capital(label),
             ]
         )
@@ -163,41 +165,41 @@ def _scorecard(bundle: Bundle) -> Table:
 SEGMENT_ROWS = 40
 
 
-def _primary_segments(bundle: Bundle) -> list[dict]:
-    primary = bundle["metrics"][0]["name"]
-    return [s for s in bundle["segments"] if s["metric"] == primary]
+def _primary_segments(bundle: AbBundle) -> list[Segment]:
+    primary = bundle.metrics[0].name
+    return [s for s in bundle.segments if s.metric == primary]
 
 
-def _segments_table(bundle: Bundle) -> Table:
+def _segments_table(bundle: AbBundle) -> Table:
     ci = interval(bundle)
     rows = []
-    labels = {m["name"]: m for m in bundle["metrics"]}
-    primary = bundle["metrics"][0]["name"]
-    chances = bundle["decision"]["verdict"] != "withheld"
+    labels = {m.name: m for m in bundle.metrics}
+    primary = bundle.metrics[0].name
+    chances = bundle.decision.verdict != "withheld"
     shown = _primary_segments(bundle)
     if len(shown) > SEGMENT_ROWS:
-        shown = sorted(sorted(shown, key=lambda s: -s["n"])[:SEGMENT_ROWS], key=_segment_key)
+        shown = sorted(sorted(shown, key=lambda s: -s.n)[:SEGMENT_ROWS], key=_segment_key)
     for seg in shown:
-        own, pooled = seg["own"], seg["pooled"]
+        own, pooled = seg.own, seg.pooled
         places = decimals_for(100 * width(pooled))
         own_places = decimals_for(100 * width(own)) if own else places
         rows.append(
             [
-                f"{seg['segment']} = {seg['level']}",
-                f"{seg['n']:,}" + (" (few)" if seg.get("few_units") else ""),
-                f"{relative(own['mean'], own_places)} ({span(own['hdi'], relative, own_places)})"
+                f"{seg.segment} = {seg.level}",
+                f"{seg.n:,}" + (" (few)" if field(seg, "few_units") else ""),
+                f"{relative(own.mean, own_places)} ({span(own.hdi, relative, own_places)})"
                 if own
                 else "not defined (control at 0)"
-                if seg.get("no_own") == "control_zero"
+                if field(seg, "no_own") == "control_zero"
                 else "too few for its own",
-                f"{relative(pooled['mean'], places)} ({span(pooled['hdi'], relative, places)})",
-                relative(seg.get("shrinkage", 0.0), 0, False),
-                *([prob(seg["prob_positive"])] if chances else []),
+                f"{relative(pooled.mean, places)} ({span(pooled.hdi, relative, places)})",
+                relative(field(seg, "shrinkage", 0.0), 0, False),
+                *([prob(seg.prob_positive)] if chances else []),
             ]
         )
     return Table(
-        f"Segments: each level's own lift of {bundle['primary']} in "
-        f"{labels[primary]['label']}, and pooled across levels",
+        f"Segments: each level's own lift of {bundle.primary} in "
+        f"{labels[primary].label}, and pooled across levels",
         [
             "Segment",
             capital(units_word(bundle)),
@@ -210,25 +212,25 @@ def _segments_table(bundle: Bundle) -> Table:
     )
 
 
-def _segments_file(bundle: Bundle) -> str:
-    files = {t["key"]: t["file"] for t in bundle.get("tables", [])}
+def _segments_file(bundle: AbBundle) -> str:
+    files = {t.key: t.file for t in field(bundle, "tables", [])}
     return files.get("segments", store.table_file("segments"))
 
 
-def _segment_key(seg: dict) -> tuple[str, str]:
-    return seg["segment"], seg["level"]
+def _segment_key(seg: Segment) -> tuple[str, str]:
+    return seg.segment, seg.level
 
 
-def _spread_sentence(bundle: Bundle, spread: dict) -> str:
+def _spread_sentence(bundle: AbBundle, spread: SegmentSpread) -> str:
     """Whether a segment's levels really differ: the spread of their true lifts."""
-    sigma, overall = spread["sigma"], spread["overall"]
+    sigma, overall = spread.sigma, spread.overall
     places = rel_places(sigma)
-    low, high = sigma["hdi"]
+    low, high = sigma.hdi
     shared = low < 0.1 * high
     return (
-        f"Do the levels of {spread['segment']} differ? Their true lifts spread by about "
-        f"{number(100 * sigma['mean'], places)} percentage points (a standard deviation; "
-        f"{interval(bundle)} {span(sigma['hdi'], lambda x, p: number(100 * x, p), places)}) "
+        f"Do the levels of {spread.segment} differ? Their true lifts spread by about "
+        f"{number(100 * sigma.mean, places)} percentage points (a standard deviation; "
+        f"{interval(bundle)} {span(sigma.hdi, lambda x, p: number(100 * x, p), places)}) "
         "around the overall lift of "
         f"{estimate(bundle, overall, relative, rel_places(overall))}. "
         + (
@@ -240,15 +242,15 @@ def _spread_sentence(bundle: Bundle, spread: dict) -> str:
     )
 
 
-def segments_intro(bundle: Bundle) -> list[str]:
+def segments_intro(bundle: AbBundle) -> list[str]:
     """How to read the segments table, whether levels differ, the small levels."""
-    if not bundle.get("segments"):
+    if not field(bundle, "segments"):
         return []
-    primary = bundle["metrics"][0]["name"]
+    primary = bundle.metrics[0].name
     if not _primary_segments(bundle):  # e.g. a control at 0 in every level
         return [
-            f"The {metric_name(bundle['metrics'][0])} cannot be broken down by "
-            f"{', '.join(bundle['spec'].get('segments', []))}: fewer than two levels have a "
+            f"The {metric_name(bundle.metrics[0])} cannot be broken down by "
+            f"{', '.join(bundle.spec.get('segments', []))}: fewer than two levels have a "
             "relative lift of their own (too few units in an arm, or a control at 0). The "
             f"other metrics' segments are in {_segments_file(bundle)} beside this report."
         ]
@@ -261,28 +263,29 @@ def segments_intro(bundle: Bundle) -> list[str]:
     ]
     out += [
         _spread_sentence(bundle, spread)
-        for spread in bundle.get("segment_spread", [])
-        if spread["metric"] == primary
+        for spread in field(bundle, "segment_spread", [])
+        if spread.metric == primary
     ]
     units = units_word(bundle)
-    zero = [s for s in _primary_segments(bundle) if s.get("no_own") == "control_zero"]
+    zero = [s for s in _primary_segments(bundle) if field(s, "no_own") == "control_zero"]
     if zero:
-        names = ", ".join(s["level"] for s in zero[:8]) + (" and more" if len(zero) > 8 else "")
+        names = ", ".join(s.level for s in zero[:8]) + (" and more" if len(zero) > 8 else "")
         out.append(
-            f"In {names} the control's {metric_name(bundle['metrics'][0])} is 0, so a lift "
+            f"In {names} the control's {metric_name(bundle.metrics[0])} is 0, so a lift "
             "relative to it is not defined there; the pooled lift is the one the model expects "
             "for a level it has not seen."
         )
     few = [
         s
         for s in _primary_segments(bundle)
-        if s.get("few_units") and s.get("no_own") != "control_zero"
+        if field(s, "few_units") and field(s, "no_own") != "control_zero"
     ]
     if few:
-        without = [s for s in few if s["own"] is None]
-        names = ", ".join(f"{s['level']} ({s['n']:,})" for s in few[:8])
+        without = [s for s in few if s.own is None]
+        names = ", ".join(f"{s.level} ({s.n:,})" for s in few[:8])
         more = f" and {len(few) - 8} more" if len(few) > 8 else ""
-        below = next(iter(bundle.get("segment_spread", [])), {}).get("few_units_below", 100)
+        spreads = field(bundle, "segment_spread", ())
+        below = spreads[0].few_units_below if spreads else 100
         out.append(
             f"Levels with fewer than {below:,} {units}, marked (few), stay in the model: "
             f"{names}{more}. "
@@ -300,14 +303,12 @@ def segments_intro(bundle: Bundle) -> list[str]:
             )
         )
     shown = len(_primary_segments(bundle))
-    files = {t["key"]: t for t in bundle.get("tables", [])}
+    files = {t.key: t for t in field(bundle, "tables", [])}
     if shown > SEGMENT_ROWS and "segments" in files:
         out.append(
             f"The table shows the {SEGMENT_ROWS} largest of {shown:,} levels; all are in "
-            f"{files['segments']['file']} beside this report."
+            f"{files['segments'].file} beside this report."
         )
-    elif "segments" in files and len(bundle["metrics"]) > 1:
-        out.append(
-            f"Every metric's segments are in {files['segments']['file']} beside this report."
-        )
+    elif "segments" in files and len(bundle.metrics) > 1:
+        out.append(f"Every metric's segments are in {files['segments'].file} beside this report.")
     return out

@@ -10,6 +10,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 
 from __future__ import annotations
 
+from analyses.ab_test.results import AbBundle, Comparison, Metric
 from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
@@ -49,11 +50,11 @@ from readout.wording.ab_test.notes import (
 from readout.wording.ab_test.tables import segments_intro, table_set
 from readout.wording.common import diagnostic_problems
 from readout.wording.numbers import (
-    Bundle,
     a_prob,
     capital,
     decimals_for,
     estimate,
+    field,
     hdi_range,
     interval,
     p_value,
@@ -91,21 +92,21 @@ GLOSSARY = {
 #: that cannot break the metrics down as configured (never dropped without a word).
 WARNINGS = {
     "segment_empty": lambda w, b: (
-        f"Segment column '{w['segment']}' is empty for every one of the {w['units']:,} "
+        f"Segment column '{w.segment}' is empty for every one of the {w.units:,} "
         f"{units_word(b)}, so there is no breakdown by it; check that the assignments query "
         "returns its values."
     ),
     "segment_one_level": lambda w, b: (
-        f"Segment column '{w['segment']}' has one value only ('{w['level']}'), so there is no "
+        f"Segment column '{w.segment}' has one value only ('{w.level}'), so there is no "
         "breakdown by it."
     ),
     "segment_missing": lambda w, b: (
-        f"{w['units']:,} {units_word(b)} ({relative(w['share'], 1, False)}) have no value in "
-        f"segment column '{w['segment']}'; they are kept, as the level “{w['level']}”."
+        f"{w.units:,} {units_word(b)} ({relative(w.share, 1, False)}) have no value in "
+        f"segment column '{w.segment}'; they are kept, as the level “{w.level}”."
     ),
     "metric_waiting": lambda w, b: (
-        f"Metric '{w['column']}' is left out of this readout: every one of the "
-        f"{w['units']:,} {units_word(b)} exposed so far is still inside its window. It counts "
+        f"Metric '{w.column}' is left out of this readout: every one of the "
+        f"{w.units:,} {units_word(b)} exposed so far is still inside its window. It counts "
         "once their windows close."
     ),
 }
@@ -117,18 +118,18 @@ WARNINGS = {
 # --------------------------------------------------------------------------- sentences
 
 
-def _reason(bundle: Bundle) -> str:
-    decision = bundle["decision"]
-    thresholds = decision["thresholds"]
-    primary = bundle["metrics"][0]
-    best = comparison_of(primary, bundle["primary"])
-    arm, vs = best["arm"], best["vs"]
+def _reason(bundle: AbBundle) -> str:
+    decision = bundle.decision
+    thresholds = decision.thresholds
+    primary = bundle.metrics[0]
+    best = comparison_of(primary, bundle.primary)
+    arm, vs = best.arm, best.vs
     name = metric_name(primary)
-    verdict, code = decision["verdict"], decision["reason_code"]
-    need = prob(thresholds["min_prob_better"])
+    verdict, code = decision.verdict, decision.reason_code
+    need = prob(thresholds.min_prob_better)
     direction = higher_word(primary)
     if verdict == "withheld":
-        failed = [CHECK_NAMES[c] for c in decision["failed_checks"]]
+        failed = [CHECK_NAMES[c] for c in decision.failed_checks]
         return (
             f"{capital(' and '.join(failed))} failed, so a comparison of the arms could be "
             "misleading; find and fix the cause, then rerun before deciding."
@@ -141,10 +142,10 @@ def _reason(bundle: Bundle) -> str:
     if verdict == "aa_failed":
         return (
             f"Both arms get the same experience, yet the {interval(bundle)} of the difference "
-            f"for {decision['arm']} excludes zero"
+            f"for {decision.arm} excludes zero"
             + (
-                f" or reaches beyond ±{relative(thresholds['rope'], 1, False)}"
-                if thresholds.get("rope")
+                f" or reaches beyond ±{relative(thresholds.rope, 1, False)}"
+                if field(thresholds, "rope")
                 else ""
             )
             + f". Identical arms do this in about {_aa_misses(bundle)} of 100 A/A tests; check "
@@ -155,30 +156,30 @@ def _reason(bundle: Bundle) -> str:
         return sequential
     if code == "guardrail_harm":
         return (
-            f"{arm} beats {vs} on {name} with {prob(best['prob_better'])} probability, but the "
+            f"{arm} beats {vs} on {name} with {prob(best.prob_better)} probability, but the "
             f"guardrail {deciding_label(bundle)} shows harm beyond its "
-            f"{relative(decision['tolerated_harm'], 1, False)} tolerance with "
-            f"{prob(decision['prob_harm'])} probability."
+            f"{relative(decision.tolerated_harm, 1, False)} tolerance with "
+            f"{prob(decision.prob_harm)} probability."
         )
     if code == "guardrail_unclear":
         return (
-            f"{arm} beats {vs} on {name} with {prob(best['prob_better'])} probability, but the "
+            f"{arm} beats {vs} on {name} with {prob(best.prob_better)} probability, but the "
             f"guardrail {deciding_label(bundle)} might be harmed beyond its "
-            f"{relative(decision['tolerated_harm'], 1, False)} tolerance "
-            f"({prob(decision['prob_harm'])} chance); more data will tell."
+            f"{relative(decision.tolerated_harm, 1, False)} tolerance "
+            f"({prob(decision.prob_harm)} chance); more data will tell."
         )
     if verdict == "higher":
         return (
             f"The {name} is {direction} for {arm} than for {vs} with "
-            f"{prob(best['prob_better'])} probability, at or above the {need} this report "
+            f"{prob(best.prob_better)} probability, at or above the {need} this report "
             "asks for."
         )
     if verdict == "ship":
         return (
-            f"{arm} beats {vs} with {prob(best['prob_better'])} probability (at least {need} "
+            f"{arm} beats {vs} with {prob(best.prob_better)} probability (at least {need} "
             f"needed), and shipping it risks an expected loss of "
-            f"{share_text(best['expected_loss_rel'])} of {vs}'s {name} (limit "
-            f"{share_text(thresholds['max_expected_loss'], False)})."
+            f"{share_text(best.expected_loss_rel)} of {vs}'s {name} (limit "
+            f"{share_text(thresholds.max_expected_loss, False)})."
         )
     if verdict == "lower":
         return (
@@ -188,39 +189,39 @@ def _reason(bundle: Bundle) -> str:
     if verdict == "keep_control":
         return (
             f"Every variant is likely worse than {vs}: even the best, {arm}, beats it with "
-            f"only {prob(best['prob_better'])} probability."
+            f"only {prob(best.prob_better)} probability."
         )
     if verdict == "no_difference":
         return (
             f"The whole {interval(bundle)} of every lift lies within "
-            f"±{relative(thresholds['rope'], 1, False)} (the largest distance from zero is "
-            f"{relative(decision['widest'], rel_places(best['lift_rel']), False)}), and changes "
+            f"±{relative(thresholds.rope, 1, False)} (the largest distance from zero is "
+            f"{relative(decision.widest, rel_places(best.lift_rel), False)}), and changes "
             "smaller than that are not worth acting on."
         )
     if code == "interval_includes_zero":
         return (
-            f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but the "
+            f"{arm} beats {vs} with {prob(best.prob_better)} probability, but the "
             f"{interval(bundle)} of its lift still reaches zero, so the data do not yet rule "
             "out no effect."
         )
     if code == "loss_too_high":
         return (
-            f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but shipping it "
-            f"still risks an expected loss of {share_text(best['expected_loss_rel'])} "
+            f"{arm} beats {vs} with {prob(best.prob_better)} probability, but shipping it "
+            f"still risks an expected loss of {share_text(best.expected_loss_rel)} "
             f"of {vs}'s {name}, above the "
-            f"{share_text(thresholds['max_expected_loss'], False)} limit."
+            f"{share_text(thresholds.max_expected_loss, False)} limit."
         )
     return (
-        f"The most promising {arm_word(bundle) if bundle['observational'] else 'variant'}, "
-        f"{arm}, is {direction} than {vs} with {prob(best['prob_better'])} probability, short "
+        f"The most promising {arm_word(bundle) if bundle.observational else 'variant'}, "
+        f"{arm}, is {direction} than {vs} with {prob(best.prob_better)} probability, short "
         f"of the {need} needed for a clear answer."
     )
 
 
-def _headline(bundle: Bundle) -> str:
-    verdict = bundle["decision"]["verdict"]
-    arm, control = bundle["decision"].get("arm"), bundle["control"]
-    primary = bundle["metrics"][0]
+def _headline(bundle: AbBundle) -> str:
+    verdict = bundle.decision.verdict
+    arm, control = field(bundle.decision, "arm"), bundle.control
+    primary = bundle.metrics[0]
     name = capital(metric_name(primary))
     if verdict == "higher":
         return f"{name} is {higher_word(primary)} for {arm}."
@@ -236,26 +237,26 @@ def _headline(bundle: Bundle) -> str:
     if verdict == "aa_failed":
         return "A/A check failed: identical arms differ."
     if verdict == "no_clear_difference":
-        days = bundle["decision"]["sequential"]["planned_days"]
+        days = bundle.decision.sequential.planned_days
         return f"No clear difference after the planned {days} days."
     return VERDICT_LABELS[verdict] + "."
 
 
-def _health_sizes(bundle: Bundle) -> list[str]:
+def _health_sizes(bundle: AbBundle) -> list[str]:
     """The size of each failed health check, in place of any shipping language."""
     out = []
-    srm = bundle["srm"]
+    srm = bundle.srm
     units = units_word(bundle)
-    if srm.get("applicable") and not srm["ok"]:
+    if field(srm, "applicable") and not srm.ok:
         short = [
-            f"{a['name']} has about {m:,} fewer {units} than the planned split implies "
-            f"({a['n']:,} observed)"
-            for a, m in zip(bundle["metrics"][0]["arms"], srm.get("missing", []), strict=False)
+            f"{a.name} has about {m:,} fewer {units} than the planned split implies "
+            f"({a.n:,} observed)"
+            for a, m in zip(bundle.metrics[0].arms, field(srm, "missing", []), strict=False)
             if m > 0
         ]
         if short:
             out.append("; ".join(short) + ".")
-        worst = srm.get("worst_case_lift")
+        worst = field(srm, "worst_case_lift")
         if worst:
             places = decimals_for(100 * abs(worst[1] - worst[0]))
             out.append(
@@ -264,60 +265,60 @@ def _health_sizes(bundle: Bundle) -> list[str]:
                 "data cannot tell these apart, so no lift can be trusted until the cause is "
                 "found."
             )
-    exposures = bundle.get("exposures")
-    if exposures and not exposures["ok"]:
+    exposures = field(bundle, "exposures")
+    if exposures and not exposures.ok:
         out.append(
-            f"{exposures['multiple_arms']:,} of {exposures['units']:,} {units} "
-            f"({relative(exposures['share'], 1, False)}) were assigned to more than one arm "
-            f"(at most {relative(exposures['limit'], 0, False)} is tolerated); they are left "
+            f"{exposures.multiple_arms:,} of {exposures.units:,} {units} "
+            f"({relative(exposures.share, 1, False)}) were assigned to more than one arm "
+            f"(at most {relative(exposures.limit, 0, False)} is tolerated); they are left "
             "out, but so many point to broken assignment."
         )
-    excluded = bundle.get("excluded")
-    if excluded and not excluded["ok"]:
+    excluded = field(bundle, "excluded")
+    if excluded and not excluded.ok:
         out.append(
-            f"{excluded['units']:,} of {excluded['assigned']:,} assigned {units} "
-            f"({relative(excluded['share'], 2, False)}) were left out of every metric"
+            f"{excluded.units:,} of {excluded.assigned:,} assigned {units} "
+            f"({relative(excluded.share, 2, False)}) were left out of every metric"
             + (
                 ", and so were events without a time"
-                if any(e["share"] > excluded["limit"] for e in excluded["events"])
+                if any(e.share > excluded.limit for e in excluded.events)
                 else ""
             )
-            + f"; more than {relative(excluded['limit'], 0, False)} withholds the verdict."
+            + f"; more than {relative(excluded.limit, 0, False)} withholds the verdict."
         )
     out.append("The estimates below are shown for diagnosis only and should not be used to decide.")
     return out
 
 
-def _srm_problem(bundle: Bundle) -> str:
-    srm = bundle["srm"]
-    arms = [a["name"] for a in bundle["metrics"][0]["arms"]]
-    observed = ", ".join(f"{a} {n:,}" for a, n in zip(arms, srm["observed"], strict=True))
-    expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm["expected"], strict=True))
+def _srm_problem(bundle: AbBundle) -> str:
+    srm = bundle.srm
+    arms = [a.name for a in bundle.metrics[0].arms]
+    observed = ", ".join(f"{a} {n:,}" for a, n in zip(arms, srm.observed, strict=True))
+    expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm.expected, strict=True))
     return (
         f"Sample-ratio mismatch: the arms have {observed} {units_word(bundle)} where the "
-        f"planned split expects about {expected} (chi-square {p_value(srm['p_value'])}, flagged "
-        f"below {srm['alpha']:g}). Assignment or logging is likely broken, so a difference may "
+        f"planned split expects about {expected} (chi-square {p_value(srm.p_value)}, flagged "
+        f"below {srm.alpha:g}). Assignment or logging is likely broken, so a difference may "
         "come from who ended up in each arm rather than from the change. Find the cause "
         "before using these results."
     )
 
 
-def _exposure_problem(bundle: Bundle) -> str:
-    e = bundle["exposures"]
+def _exposure_problem(bundle: AbBundle) -> str:
+    e = bundle.exposures
     return (
-        f"{e['multiple_arms']:,} {units_word(bundle)} ({relative(e['share'], 2, False)}) were "
-        f"exposed to more than one arm, above the {relative(e['limit'], 0, False)} tolerated: "
+        f"{e.multiple_arms:,} {units_word(bundle)} ({relative(e.share, 2, False)}) were "
+        f"exposed to more than one arm, above the {relative(e.limit, 0, False)} tolerated: "
         "assignment is likely broken, and the arms may not be comparable."
     )
 
 
-def _left_out_problem(bundle: Bundle) -> str:
-    e = bundle["excluded"]
-    worst = max([e["share"]] + [x["share"] for x in e["events"]])
+def _left_out_problem(bundle: AbBundle) -> str:
+    e = bundle.excluded
+    worst = max([e.share] + [x.share for x in e.events])
     return (
         f"Data left out: {relative(worst, 2, False)} of the {units_word(bundle)} or their "
         f"events could not be used ({'; '.join(left_out_clauses(bundle))}), above the "
-        f"{relative(e['limit'], 0, False)} tolerated. Assignment or logging is likely broken "
+        f"{relative(e.limit, 0, False)} tolerated. Assignment or logging is likely broken "
         "for some of them, and those left out may differ from those kept; find the cause "
         "before using these results."
     )
@@ -326,26 +327,26 @@ def _left_out_problem(bundle: Bundle) -> str:
 # --------------------------------------------------------------------------- tables
 
 
-def _figures(bundle: Bundle) -> dict[str, Figure]:
+def _figures(bundle: AbBundle) -> dict[str, Figure]:
     ci = interval(bundle)
-    primary = bundle["metrics"][0]
+    primary = bundle.metrics[0]
     name = metric_name(primary)
     units = metric_units(primary)
-    word = "difference" if bundle["observational"] else "lift"
-    side = "above" if primary["higher_is_better"] else "below"
+    word = "difference" if bundle.observational else "lift"
+    side = "above" if primary.higher_is_better else "below"
     parts = []
-    for comp in bundle["metrics"][0]["comparisons"]:
+    for comp in bundle.metrics[0].comparisons:
         lift, fmt, places = lift_format(primary, comp)
         parts.append(
-            f"{comp['arm']} over {comp['vs']}: {prob(comp['prob_better'])} of the curve lies "
-            f"{side} zero, " + hdi_range(bundle, lift["hdi"], fmt, places)
+            f"{comp.arm} over {comp.vs}: {prob(comp.prob_better)} of the curve lies "
+            f"{side} zero, " + hdi_range(bundle, lift.hdi, fmt, places)
         )
-    relative_lift = all(c["lift_rel"] is not None for c in primary["comparisons"])
+    relative_lift = all(c.lift_rel is not None for c in primary.comparisons)
     scale = "relative" if relative_lift else "absolute"
-    why = "" if relative_lift else f" ({no_relative(bundle, primary, bundle['control'])})"
+    why = "" if relative_lift else f" ({no_relative(bundle, primary, bundle.control)})"
     arm_parts = [
-        f"{arm['name']} {estimate(bundle, arm, units.value, units.places(width(arm)))}"
-        for arm in bundle["metrics"][0]["arms"]
+        f"{arm.name} {estimate(bundle, arm, units.value, units.places(width(arm)))}"
+        for arm in bundle.metrics[0].arms
     ]
     out = {
         "lift": Figure(
@@ -361,39 +362,37 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
             alt=f"Density chart of each {arm_word(bundle)}'s {name}: " + "; ".join(arm_parts) + ".",
         ),
     }
-    if bundle.get("forecast") and bundle["decision"]["verdict"] == "keep_collecting":
-        result = bundle["forecast"]
+    if field(bundle, "forecast") and bundle.decision.verdict == "keep_collecting":
+        result = bundle.forecast
         out["forecast"] = Figure(
             caption=(
-                f"The chance of a clear answer after {days_list(result['horizons'])} more days at "
+                f"The chance of a clear answer after {days_list(result.horizons)} more days at "
                 "the current traffic, split by the verdict it would be."
             ),
             alt="Bar chart of the chance of a verdict: "
-            + "; ".join(
-                f"{prob(h['prob_decision'])} within {h['days']} days" for h in result["horizons"]
-            )
+            + "; ".join(f"{prob(h.prob_decision)} within {h.days} days" for h in result.horizons)
             + ".",
         )
-    if len(bundle["metrics"]) > 1:
-        arm = bundle["primary"]
+    if len(bundle.metrics) > 1:
+        arm = bundle.primary
         items = []
-        for metric in bundle["metrics"]:
-            lift = comparison_of(metric, arm)["lift_rel"]
+        for metric in bundle.metrics:
+            lift = comparison_of(metric, arm).lift_rel
             items.append(
-                f"{metric['label']} ({metric['role']}) "
+                f"{metric.label} ({metric.role}) "
                 + (
-                    f"{relative(lift['mean'], rel_places(lift))} "
-                    f"({span(lift['hdi'], relative, rel_places(lift))})"
+                    f"{relative(lift.mean, rel_places(lift))} "
+                    f"({span(lift.hdi, relative, rel_places(lift))})"
                     if lift is not None
                     else "relative lift not defined (control at 0)"
                 )
             )
         out["scorecard"] = Figure(
             caption=(
-                f"Every metric's relative lift of {arm} over {bundle['control']}: dot and bar "
+                f"Every metric's relative lift of {arm} over {bundle.control}: dot and bar "
                 f"are the estimate and its {ci}; a red tick marks a guardrail's tolerated harm."
             ),
-            alt=f"Interval chart of {len(bundle['metrics'])} metrics' lifts: "
+            alt=f"Interval chart of {len(bundle.metrics)} metrics' lifts: "
             + "; ".join(items)
             + ".",
         )
@@ -403,17 +402,17 @@ def _figures(bundle: Bundle) -> dict[str, Figure]:
 # --------------------------------------------------------------------------- the body
 
 
-def body(bundle: Bundle) -> Body:
+def body(bundle: AbBundle) -> Body:
     """Sentences, tables and figure text of an ``ab_test`` bundle."""
     bundle = with_arm_labels(bundle)
-    primary_metric = bundle["metrics"][0]
+    primary_metric = bundle.metrics[0]
     units = metric_units(primary_metric)
-    primary = comparison_of(primary_metric, bundle["primary"])
-    verdict = bundle["decision"]["verdict"]
-    observational = bundle["observational"]
+    primary = comparison_of(primary_metric, bundle.primary)
+    verdict = bundle.decision.verdict
+    observational = bundle.observational
     if verdict == "withheld":
         key = _health_sizes(bundle)
-    elif bundle.get("aa_test"):
+    elif field(bundle, "aa_test"):
         key = _aa_sentences(bundle, primary_metric, primary)
     else:
         key = [chance_sentence(bundle, primary_metric, primary)]
@@ -423,38 +422,38 @@ def body(bundle: Bundle) -> Body:
         rule = planned.rule_sentence(bundle)
         if rule:
             key.append(rule)
-        if bundle["decision"]["thresholds"].get("rope") is not None and not observational:
+        if field(bundle.decision.thresholds, "rope") is not None and not observational:
             key.append(rope_sentence(bundle, primary))
-        if verdict == "keep_collecting" and bundle.get("forecast"):
+        if verdict == "keep_collecting" and field(bundle, "forecast"):
             key.append(forecast_sentence(bundle))
-        if len(bundle["metrics"][0]["arms"]) > 2:
-            leader = max(bundle["metrics"][0]["arms"], key=lambda a: a["prob_best"])
+        if len(bundle.metrics[0].arms) > 2:
+            leader = max(bundle.metrics[0].arms, key=lambda a: a.prob_best)
             key.append(
-                f"Of all {len(bundle['arms'])} {arm_word(bundle)}s, {leader['name']} is the "
-                f"most likely to be best ({prob(leader['prob_best'])} chance)."
+                f"Of all {len(bundle.arms)} {arm_word(bundle)}s, {leader.name} is the "
+                f"most likely to be best ({prob(leader.prob_best)} chance)."
             )
-        for metric in bundle["metrics"][1:]:
+        for metric in bundle.metrics[1:]:
             key.append(
-                metric_status_sentence(bundle, metric, comparison_of(metric, bundle["primary"]))
+                metric_status_sentence(bundle, metric, comparison_of(metric, bundle.primary))
             )
     health = diagnostic_problems(bundle)
-    if bundle.get("excluded") and not bundle["excluded"]["ok"]:
+    if field(bundle, "excluded") and not bundle.excluded.ok:
         health.insert(0, _left_out_problem(bundle))
-    if bundle.get("exposures") and not bundle["exposures"]["ok"]:
+    if field(bundle, "exposures") and not bundle.exposures.ok:
         health.insert(0, _exposure_problem(bundle))
-    if not bundle["srm"]["ok"]:
+    if not bundle.srm.ok:
         health.insert(0, _srm_problem(bundle))
     notes = note_sentences(bundle)
     waiting = planned.waiting_sentence(bundle)
     if waiting:
         notes.insert(0, waiting)
     left_out = left_out_sentence(bundle)
-    if left_out and bundle["excluded"]["ok"]:  # a failed check says it in the health alert
+    if left_out and bundle.excluded.ok:  # a failed check says it in the health alert
         notes.insert(0, left_out)
     others = [
         lift_sentence(bundle, primary_metric, c)
-        for c in bundle["metrics"][0]["comparisons"]
-        if c["arm"] != primary["arm"]
+        for c in bundle.metrics[0].comparisons
+        if c.arm != primary.arm
     ]
     sensitivity, sensitivity_table = sensitivity_text(bundle)
     tables = table_set(bundle)
@@ -486,18 +485,18 @@ def body(bundle: Bundle) -> Body:
     )
 
 
-def _aa_misses(bundle: Bundle) -> int:
+def _aa_misses(bundle: AbBundle) -> int:
     """In how many of 100 A/A tests identical arms' interval excludes zero: 1 - ci_prob."""
-    return round(100 * (1 - bundle["ci_prob"]))
+    return round(100 * (1 - bundle.ci_prob))
 
 
-def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
+def _aa_sentences(bundle: AbBundle, metric: Metric, comp: Comparison) -> list[str]:
     lift, fmt, places = lift_format(metric, comp)
-    inside = lift["hdi"][0] <= 0 <= lift["hdi"][1]
+    inside = lift.hdi[0] <= 0 <= lift.hdi[1]
     misses = _aa_misses(bundle)
-    scale = "relative " if comp["lift_rel"] is not None else ""
+    scale = "relative " if comp.lift_rel is not None else ""
     out = [
-        f"The {scale}difference between {comp['arm']} and {comp['vs']} is "
+        f"The {scale}difference between {comp.arm} and {comp.vs} is "
         f"{estimate(bundle, lift, fmt, places)}: the interval "
         + (
             f"includes zero, as it does for identical arms in about {100 - misses} of 100 A/A "
@@ -505,61 +504,61 @@ def _aa_sentences(bundle: Bundle, metric: dict, comp: dict) -> list[str]:
             if inside
             else f"excludes zero, which identical arms do in only about {misses} of 100 A/A tests."
         ),
-        f"There is {a_prob(comp['prob_better'])} chance that the {metric_name(metric)} is "
-        f"higher for {comp['arm']} than for {comp['vs']}. For identical arms this chance is as "
+        f"There is {a_prob(comp.prob_better)} chance that the {metric_name(metric)} is "
+        f"higher for {comp.arm} than for {comp.vs}. For identical arms this chance is as "
         "likely to lie anywhere between 0% and 100% as near 50%, so a number like this is no "
         "sign of a difference.",
     ]
-    if bundle["decision"]["thresholds"].get("rope") is not None:
+    if field(bundle.decision.thresholds, "rope") is not None:
         out.append(rope_sentence(bundle, comp))
     return out
 
 
-def history(bundle: Bundle) -> str:
+def history(bundle: AbBundle) -> str:
     """One line of key numbers for the experiment's history table."""
     bundle = with_arm_labels(bundle)
-    decision = bundle["decision"]
-    if decision["verdict"] == "withheld":
+    decision = bundle.decision
+    if decision.verdict == "withheld":
         # The size of the problem, never a chance of being better (it cannot be trusted).
-        srm, units = bundle["srm"], units_word(bundle)
+        srm, units = bundle.srm, units_word(bundle)
         parts = []
-        if srm.get("applicable") and not srm["ok"]:
+        if field(srm, "applicable") and not srm.ok:
             short = [
-                f"{a['name']} {m:,} {units} short"
-                for a, m in zip(bundle["metrics"][0]["arms"], srm.get("missing", []), strict=False)
+                f"{a.name} {m:,} {units} short"
+                for a, m in zip(bundle.metrics[0].arms, field(srm, "missing", []), strict=False)
                 if m > 0
             ]
             parts.append(
-                f"Sample-ratio mismatch ({p_value(srm['p_value'])})"
+                f"Sample-ratio mismatch ({p_value(srm.p_value)})"
                 + (f": {', '.join(short)}" if short else "")
             )
-        exposures = bundle.get("exposures")
-        if exposures and not exposures["ok"]:
-            parts.append(f"{exposures['multiple_arms']:,} {units} in more than one arm")
-        excluded = bundle.get("excluded")
-        if excluded and not excluded["ok"]:
+        exposures = field(bundle, "exposures")
+        if exposures and not exposures.ok:
+            parts.append(f"{exposures.multiple_arms:,} {units} in more than one arm")
+        excluded = field(bundle, "excluded")
+        if excluded and not excluded.ok:
             parts.append(
-                f"{excluded['units']:,} {units} left out ({relative(excluded['share'], 1, False)})"
-                if excluded["units"]
+                f"{excluded.units:,} {units} left out ({relative(excluded.share, 1, False)})"
+                if excluded.units
                 else "events without a time left out"
             )
         return "; ".join(parts) or "Sampler checks failed"
-    comp = {c["arm"]: c for c in bundle["metrics"][0]["comparisons"]}[bundle["primary"]]
-    lift, fmt, places = lift_format(bundle["metrics"][0], comp)
+    comp = {c.arm: c for c in bundle.metrics[0].comparisons}[bundle.primary]
+    lift, fmt, places = lift_format(bundle.metrics[0], comp)
     line = planned.history_prefix(bundle) + (
-        f"{comp['arm']} vs {comp['vs']}: {prob(comp['prob_better'])} chance better; lift "
+        f"{comp.arm} vs {comp.vs}: {prob(comp.prob_better)} chance better; lift "
         f"{estimate(bundle, lift, fmt, places)}"
     )
-    if decision.get("reason_code") in ("guardrail_harm", "guardrail_unclear"):
+    if field(decision, "reason_code") in ("guardrail_harm", "guardrail_unclear"):
         line += (
-            f"; guardrail {deciding_label(bundle)}: {prob(decision['prob_harm'])} chance of harm "
-            f"beyond {relative(decision['tolerated_harm'], 1, False)}"
+            f"; guardrail {deciding_label(bundle)}: {prob(decision.prob_harm)} chance of harm "
+            f"beyond {relative(decision.tolerated_harm, 1, False)}"
         )
     return line
 
 
-def subject(bundle: Bundle, text: Text) -> str:
+def subject(bundle: AbBundle, text: Text) -> str:
     """The verdict as it ends an email subject: ``ship B``."""
-    if bundle["decision"]["verdict"] == "ship":
-        return f"ship {with_arm_labels(bundle)['decision']['arm']}"
+    if bundle.decision.verdict == "ship":
+        return f"ship {with_arm_labels(bundle).decision.arm}"
     return text.verdict_label[0].lower() + text.verdict_label[1:]

@@ -4,17 +4,28 @@ Three different numbers answer three different questions, and the report keeps t
 the average over *these* units (the headline), the population average ``mu`` (the mean of all
 possible units), and the effect a *new* unit can expect (a prediction, wider because units
 differ).
+
+The words read the typed bundle (:class:`analyses.hierarchical.results.HierarchicalBundle`).
 """
 
 from __future__ import annotations
 
-from readout.wording.common import diagnostic_problems, examples, sampling_line
+from analyses.core.results import LeftOut, given
+from analyses.hierarchical.results import HierarchicalBundle, Unit
+from readout.wording.common import (
+    diagnostic_problems,
+    examples,
+    left_out_check,
+    left_out_problem,
+    left_out_sentence,
+    sampling_line,
+)
 from readout.wording.numbers import (
-    Bundle,
     Units,
     a_prob,
     between,
     estimate,
+    field,
     hdi_range,
     interval,
     number,
@@ -34,17 +45,17 @@ VERDICT_LABELS = {
 GROUP_LABELS = {"positive": "Roll out here", "negative": "Hold back", "unclear": "Not yet clear"}
 WARNINGS = {
     "units_too_few_users": lambda w, b: (
-        f"{w['count']:,} {b.get('unit_label', 'unit')}(s) had fewer than {w['minimum']} users "
-        f"in an arm ({w['empty_arm']:,} with none at all) and were left out of the model"
+        f"{w.count:,} {b.unit_label}(s) had fewer than {w.minimum} users "
+        f"in an arm ({w.empty_arm:,} with none at all) and were left out of the model"
         f"{examples(w)}; they are listed here, not silently dropped."
     ),
     "units_no_spread": lambda w, b: (
-        f"{w['count']:,} {b.get('unit_label', 'unit')}(s) had identical values within an arm; "
+        f"{w.count:,} {b.unit_label}(s) had identical values within an arm; "
         "their standard errors use that arm's overall spread instead."
     ),
     "bad_std_error": lambda w, b: (
-        f"{w['count']:,} row(s) had a missing, zero or negative standard error in column "
-        f"'{w['column']}' and were left out{examples(w)}."
+        f"{w.count:,} row(s) had a missing, zero or negative standard error in column "
+        f"'{w.column}' and were left out{examples(w)}."
     ),
 }
 
@@ -68,30 +79,51 @@ GLOSSARY = {
 }
 
 
-def _units(bundle: Bundle) -> Units:
-    return Units.of(bundle["spec"])
+def _withheld(bundle: HierarchicalBundle) -> str:
+    """The headline of a withheld verdict: which checks failed.
+
+    A readout before version 5 names none: its computation's checks failed.
+    """
+    failed = field(bundle.decision, "failed_checks") or ("diagnostics",)
+    why = []
+    if "excluded" in failed:
+        why.append("too much of the data was left out")
+    if "diagnostics" in failed:
+        why.append("the computation's checks failed")
+    return f"Verdict withheld: {', and '.join(why)}."
 
 
-def _places(bundle: Bundle) -> int:
-    spread = bundle["hyper"]["sigma_unit"]
-    return _units(bundle).places(max(spread["mean"], spread["hdi"][1] - spread["hdi"][0]))
+def _left_out(bundle: HierarchicalBundle) -> tuple[LeftOut | None, str, dict[str, str]]:
+    """From a warehouse: what its query left out, its units' word, its metric's label."""
+    excluded = bundle.excluded if given(bundle.excluded) else None
+    metrics = {m["name"]: m.get("label") or m["name"] for m in bundle.spec.get("metrics", [])}
+    return excluded, "users", metrics
+
+
+def _units(bundle: HierarchicalBundle) -> Units:
+    return Units.of(bundle.spec)
+
+
+def _places(bundle: HierarchicalBundle) -> int:
+    spread = bundle.hyper.sigma_unit
+    return _units(bundle).places(max(spread.mean, spread.hdi[1] - spread.hdi[0]))
 
 
 def _plural(word: str) -> str:
     return word + "s"
 
 
-def _pull_reason(unit: dict, bundle: Bundle, units: Units, places: int) -> str:
-    label = bundle["unit_label"]
-    little = unit["shrinkage"] < 0.25
-    if unit["n"] is not None:
-        size = f"{unit['n']:,} users"
+def _pull_reason(unit: Unit, bundle: HierarchicalBundle, units: Units, places: int) -> str:
+    label = bundle.unit_label
+    little = unit.shrinkage < 0.25
+    if unit.n is not None:
+        size = f"{unit.n:,} users"
         return (
             f"because {size} give a precise estimate of its own"
             if little
             else f"because {size} say little on their own"
         )
-    se = units.value(unit["raw_se"], places)
+    se = units.value(unit.raw_se, places)
     return (
         f"because its own standard error ({se}) is small next to the spread between {label}s"
         if little
@@ -99,33 +131,31 @@ def _pull_reason(unit: dict, bundle: Bundle, units: Units, places: int) -> str:
     )
 
 
-def _story(unit: dict, bundle: Bundle) -> str:
+def _story(unit: Unit, bundle: HierarchicalBundle) -> str:
     units, places = _units(bundle), _places(bundle)
-    label = bundle["unit_label"].capitalize()
+    label = bundle.unit_label.capitalize()
     source = (
-        f"from {unit['n']:,} users"
-        if unit["n"] is not None
-        else f"(standard error {units.value(unit['raw_se'], places)})"
+        f"from {unit.n:,} users"
+        if unit.n is not None
+        else f"(standard error {units.value(unit.raw_se, places)})"
     )
-    toward = (
-        f"toward the {unit['group']} average" if bundle["grouped"] else "toward the overall average"
-    )
+    toward = f"toward the {unit.group} average" if bundle.grouped else "toward the overall average"
     return (
-        f"{label} {unit['unit']} saw {units.diff(unit['raw_estimate'], places)} {source}; the "
+        f"{label} {unit.unit} saw {units.diff(unit.raw_estimate, places)} {source}; the "
         f"model's estimate is {estimate(bundle, unit, units.diff, places)}, pulled "
-        f"{relative(unit['shrinkage'], 0, False)} of the way {toward} "
+        f"{relative(unit.shrinkage, 0, False)} of the way {toward} "
         f"{_pull_reason(unit, bundle, units, places)}."
     )
 
 
-def _tables(bundle: Bundle) -> dict[str, Table]:
+def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
     ci = interval(bundle)
     units, places = _units(bundle), _places(bundle)
-    label, glabel = bundle["unit_label"].capitalize(), bundle["group_label"].capitalize()
+    label, glabel = bundle.unit_label.capitalize(), bundle.group_label.capitalize()
     # Columns that say nothing here are left out: one group, or no user counts.
     shown = {
-        glabel: bundle["grouped"],
-        "Users": any(u["n"] is not None for u in bundle["units"]),
+        glabel: bundle.grouped,
+        "Users": any(u.n is not None for u in bundle.units),
     }
     head = [label, glabel, "Users", "Own estimate", "Pooled estimate", ci, "Chance > 0", "Pulled"]
     keep = [shown.get(h, True) for h in head]
@@ -136,28 +166,28 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
     }
     tables = {}
     for role, (title, sign) in titles.items():
-        chosen = [u for u in bundle["units"] if role in u["roles"]]
+        chosen = [u for u in bundle.units if role in u.roles]
         if role == "positive":
-            chosen.sort(key=lambda u: -u["prob_positive"])
+            chosen.sort(key=lambda u: -u.prob_positive)
         elif role == "negative":
-            chosen.sort(key=lambda u: u["prob_positive"])
+            chosen.sort(key=lambda u: u.prob_positive)
         else:
-            chosen.sort(key=lambda u: -abs(u["raw_estimate"] - u["mean"]))
+            chosen.sort(key=lambda u: -abs(u.raw_estimate - u.mean))
         rows = [
             [
-                u["unit"],
-                u["group"],
-                "—" if u["n"] is None else f"{u['n']:,}",
-                units.diff(u["raw_estimate"], places),
-                units.diff(u["mean"], places),
-                span(u["hdi"], units.diff, places),
-                prob(u["prob_positive"]),
-                relative(u["shrinkage"], 0, False),
+                u.unit,
+                u.group,
+                "—" if u.n is None else f"{u.n:,}",
+                units.diff(u.raw_estimate, places),
+                units.diff(u.mean, places),
+                span(u.hdi, units.diff, places),
+                prob(u.prob_positive),
+                relative(u.shrinkage, 0, False),
             ]
             for u in chosen
         ]
         empty = (
-            f"No {bundle['unit_label']} has a better-than-even chance of a {sign} effect."
+            f"No {bundle.unit_label} has a better-than-even chance of a {sign} effect."
             if sign
             else ""
         )
@@ -167,54 +197,54 @@ def _tables(bundle: Bundle) -> dict[str, Table]:
             [[c for c, k in zip(row, keep, strict=True) if k] for row in rows],
             empty,
         )
-    verdicts = bundle["decision"].get("groups", {})
+    verdicts = bundle.decision.groups
     tables["groups"] = Table(
-        f"Each {bundle['group_label']}: where to roll out",
+        f"Each {bundle.group_label}: where to roll out",
         [
             glabel,
             f"{label}s",
             f"Pooled average ({ci})",
             "Chance > 0",
-            f"A new {bundle['unit_label']} here ({ci})",
+            f"A new {bundle.unit_label} here ({ci})",
             "Complete pooling",
             "Verdict",
         ],
         [
             [
-                g["group"],
-                f"{g['units']:,}",
-                f"{units.diff(g['mean'], places)} ({span(g['hdi'], units.diff, places)})",
-                prob(g["prob_positive"]),
-                span(g["new_unit"]["hdi"], units.diff, places),
-                units.diff(g["complete_pooling"]["mean"], places),
-                GROUP_LABELS.get(verdicts.get(g["group"], ""), "—"),
+                g.group,
+                f"{g.units:,}",
+                f"{units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})",
+                prob(g.prob_positive),
+                span(g.new_unit.hdi, units.diff, places),
+                units.diff(g.complete_pooling.mean, places),
+                GROUP_LABELS.get(verdicts.get(g.group, ""), "—"),
             ]
-            for g in bundle["groups"]
+            for g in bundle.groups
         ],
     )
     return tables
 
 
-def _spread_sentence(bundle: Bundle, units: Units, places: int) -> str:
+def _spread_sentence(bundle: HierarchicalBundle, units: Units, places: int) -> str:
     """The spread between units in words, as sure as its interval allows."""
-    label = bundle["unit_label"]
-    tau = bundle["hyper"]["sigma_unit"]
-    around = f"their {bundle['group_label'] if bundle['grouped'] else 'overall'} average"
-    band = f"({hdi_range(bundle, tau['hdi'], units.value, places)})"
-    if tau["hdi"][0] >= 0.25 * tau["mean"]:
+    label = bundle.unit_label
+    tau = bundle.hyper.sigma_unit
+    around = f"their {bundle.group_label if bundle.grouped else 'overall'} average"
+    band = f"({hdi_range(bundle, tau.hdi, units.value, places)})"
+    if tau.hdi[0] >= 0.25 * tau.mean:
         return (
             f"{label.capitalize()}s really do differ: by about "
-            f"±{units.value(tau['mean'], places)} around {around} {band}."
+            f"±{units.value(tau.mean, places)} around {around} {band}."
         )
     return (
-        f"{label.capitalize()}s may differ by about ±{units.value(tau['mean'], places)} around "
+        f"{label.capitalize()}s may differ by about ±{units.value(tau.mean, places)} around "
         f"{around}, but the data cannot rule out that they barely differ at all {band}."
     )
 
 
-def _group_summary(bundle: Bundle) -> str:
-    verdicts = bundle["decision"].get("groups", {})
-    glabel = bundle["group_label"]
+def _group_summary(bundle: HierarchicalBundle) -> str:
+    verdicts = bundle.decision.groups
+    glabel = bundle.group_label
 
     def names(verdict: str) -> str:
         found = [g for g, v in verdicts.items() if v == verdict]
@@ -222,7 +252,7 @@ def _group_summary(bundle: Bundle) -> str:
             return "none"
         return ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1]
 
-    threshold = prob(bundle["counts"]["threshold"])
+    threshold = prob(bundle.counts.threshold)
     return (
         f"By {glabel}, with at least {threshold} probability: clearly positive in "
         f"{names('positive')}; clearly negative in {names('negative')}; not yet clear in "
@@ -230,22 +260,22 @@ def _group_summary(bundle: Bundle) -> str:
     )
 
 
-def body(bundle: Bundle) -> Body:
+def body(bundle: HierarchicalBundle) -> Body:
     """Sentences, tables and figure text of a ``hierarchical`` bundle."""
     ci = interval(bundle)
     units, places = _units(bundle), _places(bundle)
-    label, glabel = bundle["unit_label"], bundle["group_label"]
-    mu = bundle["hyper"]["mu"]
-    verdict = bundle["decision"]["verdict"]
-    n = bundle["n_units"]
-    metric = bundle["spec"].get("metric_label") or "effect"
+    label, glabel = bundle.unit_label, bundle.group_label
+    mu = bundle.hyper.mu
+    verdict = bundle.decision.verdict
+    n = bundle.n_units
+    metric = bundle.spec.get("metric_label") or "effect"
     headline = {
         "positive": f"The {metric} is positive on average across {n:,} {label}s.",
         "negative": f"The {metric} is negative on average across {n:,} {label}s.",
         "unclear": f"No clear average {metric} across {n:,} {label}s.",
-        "withheld": "Verdict withheld: the computation's checks failed.",
+        "withheld": _withheld(bundle),
     }[verdict]
-    avg = bundle["average"]
+    avg = bundle.average
     reason = (
         f"The average {metric} over these {n:,} {label}s is "
         f"{estimate(bundle, avg, units.diff, places)}"
@@ -256,79 +286,84 @@ def body(bundle: Bundle) -> Body:
             "withheld": ", but these numbers may be unreliable until the problems below are fixed.",
         }[verdict]
     )
-    new = bundle["new_unit"]
+    new = bundle.new_unit
     key = [
         f"Given the data and our assumptions, there is a {ci[:3]} probability that the average "
-        f"{metric} over these {label}s lies {between(avg['hdi'], units.diff, places)} "
-        f"({ci}); there is {a_prob(avg['prob_positive'])} chance that it is positive.",
+        f"{metric} over these {label}s lies {between(avg.hdi, units.diff, places)} "
+        f"({ci}); there is {a_prob(avg.prob_positive)} chance that it is positive.",
         f"A new {label} (outside these {n:,}) can expect a {metric} "
-        f"{between(new['hdi'], units.diff, places)} ({ci} of the prediction; "
-        f"{prob(new['prob_positive'])} chance it is positive): far wider than the average, "
+        f"{between(new.hdi, units.diff, places)} ({ci} of the prediction; "
+        f"{prob(new.prob_positive)} chance it is positive): far wider than the average, "
         f"because {label}s differ.",
         _spread_sentence(bundle, units, places),
     ]
-    if bundle["grouped"]:
+    if bundle.grouped:
         key.append(_group_summary(bundle))
-    counts = bundle["counts"]
+    counts = bundle.counts
     key.append(
-        f"{counts['positive']:,} of {n:,} {label}s have at least "
-        f"{a_prob(counts['threshold'])} chance of a positive {metric}, and "
-        f"{counts['negative']:,} at least {a_prob(counts['threshold'])} chance of a negative "
+        f"{counts.positive:,} of {n:,} {label}s have at least "
+        f"{a_prob(counts.threshold)} chance of a positive {metric}, and "
+        f"{counts.negative:,} at least {a_prob(counts.threshold)} chance of a negative "
         "one."
     )
-    by_size = bundle.get("shrinkage_by_size") or []
+    by_size = field(bundle, "shrinkage_by_size") or ()
     if len(by_size) >= 2:
         key.append(
             f"{label.capitalize()}s with little data are pulled toward their "
-            f"{glabel if bundle['grouped'] else 'overall'} average and those with much data "
+            f"{glabel if bundle.grouped else 'overall'} average and those with much data "
             "barely move; the amount of pulling is learned from the data: "
             + ", ".join(
-                f"{b['bucket']} users {relative(b['median_shrinkage'], 0, False)}" for b in by_size
+                f"{b.bucket} users {relative(b.median_shrinkage, 0, False)}" for b in by_size
             )
             + " (median pull)."
         )
     stories = [
         _story(u, bundle)
         for role in ("story_small", "story_typical", "story_large")
-        for u in bundle["units"]
-        if role in u["roles"]
+        for u in bundle.units
+        if role in u.roles
     ]
-    base = bundle["baselines"]
+    base = bundle.baselines
     baseline_text = [
         f"No pooling trusts each {label}'s own numbers: its {ci[:3]} intervals average "
-        f"{units.value(base['no_pooling']['mean_width'], places)} wide. Complete pooling gives "
-        f"every {label} its {glabel if bundle['grouped'] else 'overall'} average: intervals "
-        f"average {units.value(base['complete_pooling']['mean_width'], places)} wide but ignore "
+        f"{units.value(base.no_pooling.mean_width, places)} wide. Complete pooling gives "
+        f"every {label} its {glabel if bundle.grouped else 'overall'} average: intervals "
+        f"average {units.value(base.complete_pooling.mean_width, places)} wide but ignore "
         f"real differences between {label}s. Partial pooling sits between: "
-        f"{units.value(base['partial_pooling']['mean_width'], places)} on average, each "
+        f"{units.value(base.partial_pooling.mean_width, places)} on average, each "
         f"{label}'s own data weighted by how much of it there is.",
     ]
     health = diagnostic_problems(bundle)
-    if bundle["diagnostics"].get("divergences"):
+    excluded, users, metrics = _left_out(bundle)
+    if excluded and not excluded.ok:
+        health.insert(0, left_out_problem(excluded, users, metrics))
+    # A failed check says it in the health alert; a passed one, in a note.
+    note = left_out_sentence(excluded, users, metrics) if excluded and excluded.ok else None
+    if bundle.diagnostics.divergences:
         health.append(
             "Divergences are a known hazard of pooling models: when the spread between "
             f"{label}s is small and poorly determined the posterior forms a narrow funnel the "
             "sampler cannot enter. The estimates near that region (strong pooling) are the "
             "least reliable."
         )
-    if bundle["diagnostics"].get("edge_mass", 0) >= 1e-6:
+    if field(bundle.diagnostics, "edge_mass", 0) >= 1e-6:
         health.append(
             "The grid that integrates the spreads holds posterior mass at its edge: the "
             "numbers may be cut short. Report this as a bug."
         )
     model = _model(bundle, units, places, label, glabel, metric, mu)
-    files = {t["key"]: t for t in bundle.get("tables", [])}
+    files = {t.key: t for t in field(bundle, "tables") or ()}
     if "units" in files:
         model.append(
-            f"Every {label}'s numbers ({files['units']['rows']:,} rows) are in "
-            f"{files['units']['file']} beside this report."
+            f"Every {label}'s numbers ({files['units'].rows:,} rows) are in "
+            f"{files['units'].file} beside this report."
         )
     return Body(
         headline=headline,
         reason=reason,
         key_sentences=key,
         health=health,
-        notes=[],
+        notes=[note] if note else [],
         sections={"stories": stories, "baselines": baseline_text, "model": model},
         tables=_tables(bundle),
         figures=_figures(bundle, units, places),
@@ -337,9 +372,9 @@ def body(bundle: Bundle) -> Body:
 
 
 def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
-    prior = bundle["prior"]
-    n = bundle["n_units"]
-    influence = bundle.get("prior_influence")
+    prior = bundle.prior
+    n = bundle.n_units
+    influence = field(bundle, "prior_influence")
     weak = (
         "weak here (the data narrow every hyperparameter at least "
         f"{number(1 / influence, 0)}-fold), so the data decide"
@@ -354,42 +389,43 @@ def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
         f"{n:,} are a sample — is {estimate(bundle, mu, units.diff, places)}. It is not the "
         f"average over these {label}s (the headline) nor the prediction for a new {label}.",
         f"Each {label}'s true {metric} is drawn from a normal distribution around its "
-        f"{glabel if bundle['grouped'] else 'overall'} average with a spread learned from the "
+        f"{glabel if bundle.grouped else 'overall'} average with a spread learned from the "
         "data"
         + (
             f"; {glabel} averages are drawn around an overall average with a spread of their own"
-            if bundle["grouped"]
+            if bundle.grouped
             else ""
         )
         + f"; each {label}'s own estimate is that true value plus noise of its known standard "
         "error.",
         f"Priors, scaled from these data: the overall average is normal around "
-        f"{units.diff(prior['mu_mean'], places)} (the median estimate) with spread "
-        f"{units.value(prior['mu_sd'], places)} (twice the estimates' spread); the spreads are "
-        f"half-normal with scale {units.value(prior['sigma_scale'], places)} (the estimates' "
+        f"{units.diff(prior.mu_mean, places)} (the median estimate) with spread "
+        f"{units.value(prior.mu_sd, places)} (twice the estimates' spread); the spreads are "
+        f"half-normal with scale {units.value(prior.sigma_scale, places)} (the estimates' "
         f"spread). The prior is {weak}.",
+        *([left_out_check(*_left_out(bundle))] if given(bundle.excluded) else []),
         sampling_line(bundle),
     ]
 
 
-def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
+def _figures(bundle: HierarchicalBundle, units: Units, places: int) -> dict[str, Figure]:
     ci = interval(bundle)
-    label, glabel = bundle["unit_label"], bundle["group_label"]
-    n = bundle["n_units"]
-    metric = bundle["spec"].get("metric_label") or "effect"
-    shown = bundle["plotted_units"]
+    label, glabel = bundle.unit_label, bundle.group_label
+    n = bundle.n_units
+    metric = bundle.spec.get("metric_label") or "effect"
+    shown = bundle.plotted_units
     sample_note = (
         f" (a random {shown:,} of {n:,} shown, the highlighted ones always)" if shown < n else ""
     )
-    stories = [u for u in bundle["units"] if any(r.startswith("story") for r in u["roles"])]
-    strongest = max(bundle["units"], key=lambda u: u["prob_positive"])
-    diag = bundle["diagnostics"]
-    exact = "grid_points" in diag
-    with_users = any(u["n"] is not None for u in bundle["units"])
+    stories = [u for u in bundle.units if any(r.startswith("story") for r in u.roles)]
+    strongest = max(bundle.units, key=lambda u: u.prob_positive)
+    diag = bundle.diagnostics
+    exact = given(diag.grid_points)
+    with_users = any(u.n is not None for u in bundle.units)
     size = "users" if with_users else "precision (one over the squared standard error)"
     lines = (
         f"the coloured lines are the {glabel} averages"
-        if bundle["grouped"]
+        if bundle.grouped
         else "the horizontal line is the overall average"
     )
     return {
@@ -404,11 +440,11 @@ def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
                 f"Scatter plot of {n:,} {label}s' own against pooled estimates: small {label}s "
                 f"lie flat near their {glabel} average, large ones near the diagonal; "
                 + "; ".join(
-                    f"{u['unit']} moves from {units.diff(u['raw_estimate'], places)} to "
-                    f"{units.diff(u['mean'], places)}"
+                    f"{u.unit} moves from {units.diff(u.raw_estimate, places)} to "
+                    f"{units.diff(u.mean, places)}"
                     for u in stories
                 )
-                + f"; {strongest['unit']} is most surely positive."
+                + f"; {strongest.unit} is most surely positive."
             ),
         ),
         "groups": Figure(
@@ -417,11 +453,10 @@ def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
                 f"and its {ci}; x marks complete pooling."
             ),
             alt=(
-                f"Interval chart of {len(bundle['groups'])} {glabel} averages with {ci}s: "
+                f"Interval chart of {len(bundle.groups)} {glabel} averages with {ci}s: "
                 + "; ".join(
-                    f"{g['group']} {units.diff(g['mean'], places)} "
-                    f"({span(g['hdi'], units.diff, places)})"
-                    for g in bundle["groups"]
+                    f"{g.group} {units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})"
+                    for g in bundle.groups
                 )
                 + "."
             ),
@@ -430,7 +465,7 @@ def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
             caption=(
                 (
                     f"For analysts: the posterior of the spread between {label}s"
-                    + (f" and between {glabel}s" if bundle["grouped"] else "")
+                    + (f" and between {glabel}s" if bundle.grouped else "")
                     + ", computed exactly on a grid (no sampler, so no chains to compare)."
                 )
                 if exact
@@ -442,19 +477,19 @@ def _figures(bundle: Bundle, units: Units, places: int) -> dict[str, Figure]:
             ),
             alt=(
                 f"Density curves of the spreads; the spread between {label}s is about "
-                f"{units.value(bundle['hyper']['sigma_unit']['mean'], places)}."
+                f"{units.value(bundle.hyper.sigma_unit.mean, places)}."
                 if exact
                 else f"Rank-plot and histogram panels of the hyperparameters; largest R-hat "
-                f"{diag['r_hat_max']:.3f}, {diag['divergences']} divergences."
+                f"{diag.r_hat_max:.3f}, {diag.divergences} divergences."
             ),
         ),
     }
 
 
-def history(bundle: Bundle) -> str:
+def history(bundle: HierarchicalBundle) -> str:
     """One line of key numbers for the experiment's history table."""
     units, places = _units(bundle), _places(bundle)
     return (
-        f"average {estimate(bundle, bundle['average'], units.diff, places)} across "
-        f"{bundle['n_units']:,} {_plural(bundle['unit_label'])}"
+        f"average {estimate(bundle, bundle.average, units.diff, places)} across "
+        f"{bundle.n_units:,} {_plural(bundle.unit_label)}"
     )

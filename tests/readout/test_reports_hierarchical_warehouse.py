@@ -1,0 +1,186 @@
+"""A pooling readout from a DuckDB warehouse, end to end through the command line.
+
+Each creator's effect is computed in the engine (per creator x arm sums of the users' spend)
+and checked here against the same difference in means and Welch standard error computed
+independently with pandas from the warehouse's rows. Users the assignments query leaves out
+(no exposure time) are counted and reported as the A/B readout reports them: within 1% a
+note and the verdict stands; above it the verdict is withheld and names the failed check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from readout.cli import main
+
+pytestmark = pytest.mark.engine
+
+GENRES = ("music", "games", "sport")
+CREATORS = 12
+USERS_PER_ARM = 25
+
+
+def warehouse_rows(seed: int = 0) -> tuple[list[tuple], list[tuple]]:
+    """Exposures (user, arm, time, creator, genre) and orders (user, time, amount)."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 3, 1)
+    exposures, orders = [], []
+    user = 0
+    for c in range(CREATORS):
+        creator, genre = f"creator-{c:02d}", GENRES[c % 3]
+        lift = 2.0 + 0.5 * (c % 4)
+        for arm in ("control", "treatment"):
+            for _ in range(USERS_PER_ARM):
+                exposed = start + pd.Timedelta(minutes=7 * user)
+                exposures.append((user, arm, exposed, creator, genre))
+                later = exposed + pd.Timedelta(hours=3)
+                for _ in range(int(rng.poisson(1.5))):
+                    amount = float(np.round(rng.gamma(2.0, 5.0), 2))
+                    orders.append((user, later, amount + (lift if arm == "treatment" else 0.0)))
+                user += 1
+    return exposures, orders
+
+
+def write_warehouse(path: Path, exposures: list[tuple], orders: list[tuple]) -> Path:
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE exposures (user_id INTEGER, variant VARCHAR, exposed_at TIMESTAMP, "
+        "creator VARCHAR, genre VARCHAR)"
+    )
+    con.execute("CREATE TABLE orders (user_id INTEGER, ts TIMESTAMP, amount DOUBLE)")
+    con.executemany("INSERT INTO exposures VALUES (?, ?, ?, ?, ?)", exposures)
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?)", orders)
+    con.close()
+    return path
+
+
+CONFIG = """
+[sources.warehouse]
+url = "duckdb:///{path}"
+dialect = "duckdb"
+
+[[experiments]]
+name = "creators-wh"
+title = "Creator pricing from the warehouse"
+analysis = "hierarchical"
+source = "warehouse"
+assignments = "SELECT user_id AS unit, variant AS arm, exposed_at, creator, genre FROM exposures"
+control = "control"
+unit = "creator"
+group = "genre"
+unit_label = "creator"
+group_label = "genre"
+value_prefix = "$"
+
+[[experiments.metrics]]
+name = "spend"
+label = "spend"
+sql = "SELECT user_id AS unit, ts, amount AS value FROM orders"
+"""
+
+
+def text_of(html: str) -> str:
+    html = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    return text.replace("&#39;", "'").replace("&amp;", "&").replace("&quot;", '"')
+
+
+def run(folder: Path, exposures: list[tuple], orders: list[tuple]) -> tuple[dict, Path, str, str]:
+    """Run the readout; its bundle, folder, the HTML page's text and the PDF's text."""
+    folder.mkdir()
+    path = write_warehouse(folder / "wh.duckdb", exposures, orders)
+    config = folder / "experiments.toml"
+    config.write_text(CONFIG.format(path=path))
+    out = folder / "reports"
+    args = ["run", "--config", str(config), "--output", str(out), "--date", "2026-04-01"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    readout = out / "creators-wh" / "2026-04-01"
+    bundle = json.loads((readout / "bundle.json").read_text())
+    html = text_of((readout / "report.html").read_text())
+    pdf = " ".join(page.extract_text() for page in PdfReader(readout / "report.pdf").pages)
+    return bundle, readout, html, re.sub(r"\s+", " ", pdf)
+
+
+def independent_estimates(exposures: list[tuple], orders: list[tuple]) -> pd.DataFrame:
+    """Each creator's difference in mean spend (treatment - control) and its Welch standard
+    error, by pandas from the raw rows: users without orders spent 0."""
+    users = pd.DataFrame(exposures, columns=["user", "arm", "exposed", "creator", "genre"])
+    users = users.dropna(subset=["exposed"])
+    spend = pd.DataFrame(orders, columns=["user", "ts", "amount"]).groupby("user")["amount"].sum()
+    users["spend"] = users["user"].map(spend).fillna(0.0)
+    by = users.groupby(["creator", "arm"])["spend"].agg(["mean", "var", "count"]).unstack("arm")
+    estimate = by[("mean", "treatment")] - by[("mean", "control")]
+    se = np.sqrt(
+        by[("var", "treatment")] / by[("count", "treatment")]
+        + by[("var", "control")] / by[("count", "control")]
+    )
+    return pd.DataFrame({"estimate": estimate, "se": se})
+
+
+def without_time(exposures: list[tuple], count: int) -> list[tuple]:
+    """Extra assigned users whose exposure time is missing (they must be left out)."""
+    first = len(exposures) + 1000
+    return exposures + [
+        (first + i, ("control", "treatment")[i % 2], None, f"creator-{i % CREATORS:02d}", "music")
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return warehouse_rows()
+
+
+def test_a_few_users_left_out_are_reported_and_the_estimates_come_from_the_rest(tmp_path, rows):
+    exposures, orders = rows
+    faulty = without_time(exposures, 2)
+    bundle, readout, html, _ = run(tmp_path / "few", faulty, orders)
+    # The engine's per creator estimates are the independent ones, left-out users excluded.
+    found = pd.read_csv(readout / "units.csv").set_index("unit").sort_index()
+    expected = independent_estimates(faulty, orders).sort_index()
+    assert list(found.index) == list(expected.index)
+    assert np.allclose(found["raw_estimate"], expected["estimate"], rtol=1e-9, atol=1e-9)
+    assert np.allclose(found["raw_se"], expected["se"], rtol=1e-9)
+    assert found["users"].sum() == 2 * CREATORS * USERS_PER_ARM
+    # The users left out, counted by reason: a health check within its limit.
+    assigned = len(exposures) + 2
+    excluded = bundle["excluded"]
+    assert excluded["units"] == 2 and excluded["assigned"] == assigned
+    assert excluded["reasons"]["exposed_missing"] == 2 and excluded["ok"]
+    assert excluded["share"] == pytest.approx(2 / assigned) and excluded["limit"] == 0.01
+    assert bundle["decision"]["verdict"] != "withheld"
+    assert "failed_checks" not in bundle["decision"]
+    sentence = (
+        f"2 of {assigned} assigned users ({100 * 2 / assigned:.2f}%) were left out of every "
+        "metric (2 users had no exposure time); that is within the 1% this report tolerates, "
+        "so the verdict stands."
+    )
+    assert sentence in html
+    assert "Units and events left out: 2 users had no exposure time" in html
+
+
+def test_too_many_users_left_out_withhold_the_verdict_and_say_why(tmp_path, rows):
+    exposures, orders = rows
+    bundle, _, html, pdf = run(tmp_path / "many", without_time(exposures, 30), orders)
+    assigned = len(exposures) + 30
+    assert bundle["excluded"]["units"] == 30 and not bundle["excluded"]["ok"]
+    decision = bundle["decision"]
+    assert decision["verdict"] == "withheld" and decision["failed_checks"] == ["excluded"]
+    share = f"{100 * 30 / assigned:.2f}%"
+    for text in (html, pdf):
+        assert "Verdict withheld: too much of the data was left out." in text
+        assert f"Data left out: {share} of the users or their events could not be used" in text
+        assert "30 users had no exposure time" in text
+    assert "the computation's checks failed" not in html
