@@ -22,7 +22,7 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report warm run render validate validate-pooling email email-dry-run publish test test-fast faults bench lint format schema snapshots data setup system-deps clean
+.PHONY: help report warm run render validate plan validate-pooling email email-dry-run publish test test-fast faults bench lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ render: setup ## Re-render every report from its bundle (no refit)
 
 validate: setup data ## Check experiments.toml and the data it names; fit nothing
 	.venv/bin/readout validate --config $(CONFIG)
+
+plan: setup data ## How many days experiment NAME needs for an 80/90% chance of a clear answer (MIN_EFFECT, UNTIL)
+	@test -n "$(NAME)" || { echo "usage: make plan NAME=checkout-redesign [MIN_EFFECT=0.05] [UNTIL=2026-11-28]"; exit 2; }
+	.venv/bin/readout plan --config $(CONFIG) --output $(OUTPUT) "$(NAME)" $(if $(MIN_EFFECT),--min-effect $(MIN_EFFECT),) $(if $(UNTIL),--until $(UNTIL),)
 
 test: setup data ## Run the whole test suite, including a few small real-sampling tests
 	$(PY) -m pytest

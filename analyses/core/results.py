@@ -12,10 +12,10 @@ dumped again (``Model.model_validate(json).model_dump(mode="json")``) is the sam
 
 Here: the shared blocks (:class:`Summary` and its kin, :class:`Diagnostics`,
 :class:`DataWarning`, :class:`FigureRef`, :class:`TableRef`, :class:`Query`,
-:class:`KeyNumbers`, :class:`Previous`), the base of every analysis's :class:`Results` and
-:class:`Decision`, and :class:`Envelope`, the fields every bundle has. Each analysis's
-``results.py`` builds its own from them; :func:`bundle_model` joins an analysis's results
-and decision to the envelope.
+:class:`KeyNumbers`, :class:`Previous`, :class:`LeftOut`), the base of every analysis's
+:class:`Results` and :class:`Decision`, and :class:`Envelope`, the fields every bundle
+has. Each analysis's ``results.py`` builds its own from them; :func:`bundle_model` joins
+an analysis's results and decision to the envelope.
 """
 
 from __future__ import annotations
