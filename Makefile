@@ -5,6 +5,9 @@ SHELL := /bin/bash
 CONFIG ?= experiments.toml
 OUTPUT ?= reports
 JOBS ?= 1
+# `make report` reads the demo warehouse as of this day (UTC), so the demo is the same every
+# run; `make report AS_OF=` reads it as of now.
+AS_OF ?= 2026-11-30
 
 # The compile caches (PyTensor's, numba's, matplotlib's) live in one folder per user, shared
 # by every project and folder: readout.caches chooses it ($$READOUT_CACHE_DIR, else
@@ -24,8 +27,8 @@ STAMP := .cache/stamps
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
 
-report: setup data warm ## Install what is missing, generate demo data, fit every experiment, write reports/
-	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS)
+report: setup data warm ## Install what is missing, generate demo data, fit every experiment as of AS_OF (2026-11-30), write reports/
+	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS) $(if $(AS_OF),--as-of $(AS_OF),)
 
 warm: setup ## Compile the mixture's NUTS models once into the per-user cache (~/.cache/readout)
 	$(PY) -m readout.warm

@@ -48,6 +48,16 @@ def _check_date(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+_as_of = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    callback=_check_date,
+    help="Read the data as they stood at the end of this day, UTC (default: now).",
+)
+
+
 class _Group(click.Group):
     """The command group: an unexpected error is one line and a log file, never a traceback."""
 
@@ -144,8 +154,9 @@ def main() -> None:
     default=None,
     metavar="YYYY-MM-DD",
     callback=_check_date,
-    help="Date of the readout folder (default: today).",
+    help="Date of the readout folder (default: the --as-of day, else today).",
 )
+@_as_of
 def run(
     config_path: Path,
     output: Path,
@@ -153,13 +164,17 @@ def run(
     force: bool,
     jobs: int,
     readout_date: str | None,
+    as_of: str | None,
 ) -> None:
     """Fit what changed, write bundles, render HTML and PDF, refresh the site index."""
+    from datetime import date
+
     from readout import runner
 
     config = _load(config_path)
+    day = date.fromisoformat(as_of) if as_of else None
     try:
-        outcomes = runner.run(config, output, only, force, jobs, readout_date)
+        outcomes = runner.run(config, output, only, force, jobs, readout_date, day)
     except ConfigError as exc:
         _fail(exc)
     failed = [o for o in outcomes if o.code]
@@ -265,13 +280,17 @@ def publish(config_path: Path, output: Path, dest: str) -> None:
 @main.command()
 @_config
 @_output
-def validate(config_path: Path, output: Path) -> None:
+@_as_of
+def validate(config_path: Path, output: Path, as_of: str | None) -> None:
     """Check the config and the data it names; fit nothing."""
+    from datetime import date
+
     from readout import runner
 
     config = _load(config_path)
+    day = date.fromisoformat(as_of) if as_of else None
     try:
-        for line in runner.validate(config, output):
+        for line in runner.validate(config, output, day):
             click.echo(line)
     except DataError as exc:
         _fail(exc)

@@ -259,6 +259,11 @@ class Envelope(Record):
     analysis_version: str | MISSING = MISSING
     created_at: str = Field(json_schema_extra={"format": "date-time"})
     readout_date: str | MISSING = Field(MISSING, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    #: What the data were read as of: a day (``readout run --as-of``: its events and
+    #: exposures before the next midnight UTC) or the run's moment (UTC).
+    as_of: str | None | MISSING = Field(
+        MISSING, pattern=r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?)?$"
+    )
     ci_prob: float = Field(gt=0.5, lt=1.0)
     ci_kind: Literal["hdi"]
     data_file: str | MISSING = MISSING
