@@ -49,7 +49,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="8",
+    version="9",
     spec=Spec,
     results=AbResults,
     decision=AbDecision,
