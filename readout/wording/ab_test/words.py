@@ -14,6 +14,7 @@ from analyses.ab_test.results import AbBundle, Comparison, Metric
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
     VERDICT_LABELS,
+    answers,
     arm_word,
     chance_sentence,
     comparison_of,
@@ -463,6 +464,7 @@ def body(bundle: AbBundle) -> Body:
             if observational
             else "chance that B is better"
         ),
+        answers=answers(bundle),
     )
 
 

@@ -326,6 +326,7 @@ def body(bundle: MixtureBundle) -> Body:
         tables=tables,
         figures=figures,
         example=f"chance that an {bundle.unit_label} belongs to component 1",
+        answers="how many groups the data hold and where each value belongs",
     )
 
 
