@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analyses.ab_test.judgement import prior_verdict
 from analyses.ab_test.results import AbBundle, Test
+from analyses.core.judgement import prior_class
 from analyses.core.results import Diagnostics
 from readout.wording.ab_test.common import (
     VERDICT_LABELS,
@@ -123,7 +124,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
             + ". This prior is conjugate, so the posterior is exact."
         )
     if influence is not None:
-        if influence < 0.1:
+        if prior_class(influence) == "weak":
             out.append(
                 "The prior is weak here: each arm's posterior is more than "
                 f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "

@@ -10,6 +10,7 @@ The words read the typed bundle (:class:`analyses.hierarchical.results.Hierarchi
 
 from __future__ import annotations
 
+from analyses.core.judgement import prior_class
 from analyses.core.results import LeftOut, given
 from analyses.hierarchical.results import HierarchicalBundle, Unit
 from readout.wording.common import (
@@ -396,7 +397,7 @@ def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
     weak = (
         "weak here (the data narrow every hyperparameter at least "
         f"{number(1 / influence, 0)}-fold), so the data decide"
-        if influence is not None and influence < 0.2
+        if prior_class(influence) == "weak"
         else "noticeable here (the data narrow a hyperparameter only "
         f"{number(1 / influence, 1)}-fold), so they shape the result"
         if influence is not None
