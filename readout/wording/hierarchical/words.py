@@ -43,7 +43,12 @@ VERDICT_LABELS = {
     "withheld": "Verdict withheld",
 }
 #: What each group's own verdict means for a rollout.
-GROUP_LABELS = {"positive": "Roll out here", "negative": "Hold back", "unclear": "Not yet clear"}
+GROUP_LABELS = {
+    "positive": "Roll out here",
+    "negative": "Hold back",
+    "unclear": "Not yet clear",
+    "mixed": "Mixed: varies by unit",
+}
 WARNINGS = {
     "units_too_few_users": lambda w, b: (
         f"{w.count:,} {b.unit_label}(s) had fewer than {w.minimum} users "
@@ -267,7 +272,13 @@ def _group_summary(bundle: HierarchicalBundle) -> str:
     return (
         f"By {glabel}, with at least {threshold} probability: clearly positive in "
         f"{names('positive')}; clearly negative in {names('negative')}; not yet clear in "
-        f"{names('unclear')} (the table of each {glabel} has the numbers)."
+        f"{names('unclear')}"
+        + (
+            f"; clear on average but not for every {bundle.unit_label} in {names('mixed')}"
+            if "mixed" in verdicts.values()
+            else ""
+        )
+        + f" (the table of each {glabel} has the numbers)."
     )
 
 
