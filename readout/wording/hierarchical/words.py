@@ -24,6 +24,7 @@ from readout.wording.common import (
 from readout.wording.numbers import (
     Units,
     a_prob,
+    article,
     between,
     estimate,
     field,
@@ -319,7 +320,7 @@ def body(bundle: HierarchicalBundle) -> Body:
             if withheld
             else f"; there is {a_prob(avg.prob_positive)} chance that it is positive."
         ),
-        f"A new {label} (outside these {n:,}) can expect a {metric} "
+        f"A new {label} (outside these {n:,}) can expect {article(metric)} {metric} "
         f"{between(new.hdi, units.diff, places)} ({ci} of the prediction"
         + ("" if withheld else f"; {prob(new.prob_positive)} chance it is positive")
         + f"): far wider than the average, because {label}s differ.",
@@ -396,7 +397,7 @@ def body(bundle: HierarchicalBundle) -> Body:
         sections={"stories": stories, "baselines": baseline_text, "model": model},
         tables=_tables(bundle),
         figures=_figures(bundle, units, places),
-        example=f"chance that a {label}'s {metric} is positive",
+        example=f"chance that {article(label)} {label}'s {metric} is positive",
         answers=f"whether the {metric} is positive on average and where it differs",
     )
 
@@ -483,7 +484,9 @@ def _figures(bundle: HierarchicalBundle, units: Units, places: int) -> dict[str,
                 f"and its {ci}; x marks complete pooling."
             ),
             alt=(
-                f"Interval chart of {len(bundle.groups)} {glabel} averages with {ci}s: "
+                f"Interval chart of {len(bundle.groups)} {glabel} "
+                + ("average" if len(bundle.groups) == 1 else "averages")
+                + f" with {ci}s: "
                 + "; ".join(
                     f"{g.group} {units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})"
                     for g in bundle.groups

@@ -16,6 +16,7 @@ from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
     Units,
     a_prob,
+    article,
     decimals_for,
     estimate,
     hdi_range,
@@ -68,7 +69,8 @@ def _effect_sentence(bundle: RegressionBundle, c: Coefficient, units: Units) -> 
     chance = c.prob_positive if effect.mean > 0 else 1 - c.prob_positive
     return (
         f"Rows whose {c.label} is at its 75th rather than its 25th percentile "
-        f"({_step(c)}) have a {bundle.target_label} {direction} by about "
+        f"({_step(c)}) have {article(bundle.target_label)} {bundle.target_label} "
+        f"{direction} by about "
         f"{units.diff(abs(effect.mean), places, signed=False)} "
         f"({hdi_range(bundle, effect.hdi, units.diff, places)})"
         + (
