@@ -85,6 +85,11 @@ def diagnostic_problems(bundle: Bundle) -> list[str]:
 def sampling_line(bundle: Bundle) -> str:
     """One line on how the posterior was computed and how the checks came out."""
     diag = field(bundle, "diagnostics")
+    if field(diag, "exact", False):  # no chains: R-hat and ESS say nothing here
+        return (
+            f"Posterior: {field(diag, 'method')}. An exact posterior, drawn without sampler "
+            "chains, so R-hat and ESS do not apply."
+        )
     return (
         f"Sampling: {field(diag, 'method')}; largest R-hat {field(diag, 'r_hat_max'):.3f}, "
         f"smallest bulk ESS {field(diag, 'ess_bulk_min'):,.0f}, "

@@ -219,3 +219,14 @@ def test_a_unit_word_is_singular_for_exactly_one(x, suffix, expected):
 
 def test_one_percentage_point_is_singular():
     assert numbers.Units(percent=True).diff(-0.01, 0) == "-1 percentage point"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_exact_posterior_quotes_no_sampler_checks(name):
+    bundle = load(name)
+    sentences = all_sentences(wording.readout_text(bundle))
+    if bundle["diagnostics"].get("exact"):
+        assert not [s for s in sentences if "largest R-hat" in s or "bulk ESS" in s]
+        assert any("An exact posterior" in s for s in sentences)
+    else:
+        assert any("largest R-hat" in s for s in sentences)
