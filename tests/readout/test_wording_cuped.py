@@ -82,6 +82,7 @@ def test_times_as_many_users_is_the_squared_ratio_of_the_printed_widths(rho, gap
     plain = re.search(rf"Unadjusted, the lift would be .*HDI ({NUMBER})% to ({NUMBER})%", note)
     card = text.tables["scorecard"]
     row = next(r for r in card.rows if r[0].lower().startswith("page load time"))
+    assert row[0].endswith("(CUPED-adjusted)")  # its means are the adjusted ones: said so
     lift = row[card.head.index(next(h for h in card.head if h.startswith("Lift")))]
     adjusted = re.search(rf"\(({NUMBER})% to ({NUMBER})%\)", lift)
     plain_width = _value(plain.group(2)) - _value(plain.group(1))

@@ -154,7 +154,9 @@ def _scorecard(bundle: AbBundle) -> Table:
             label = STATUS_WORDS.get(status, status).split(" (")[0]
         rows.append(
             [
-                capital(metric_name(metric)),
+                capital(metric_name(metric))
+                # Its means are adjusted for the same metric before exposure: said where shown.
+                + (" (CUPED-adjusted)" if given(metric.variance_reduction) else ""),
                 role,
                 units.value(arms[control].mean, places),
                 units.value(arms[arm].mean, places),

@@ -379,7 +379,9 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
         out["scorecard"] = Figure(
             caption=(
                 f"Every metric's relative lift of {arm} over {bundle.control}: dot and bar "
-                f"are the estimate and its {ci}; a red tick marks a guardrail's tolerated harm."
+                f"are the estimate and its {ci}, drawn toward better (a lower-is-better "
+                "metric's change with its sign turned), so right is better for every metric; "
+                "a red tick marks a guardrail's tolerated harm."
             ),
             alt=f"Interval chart of {len(bundle.metrics)} metrics' lifts: "
             + "; ".join(items)
