@@ -125,18 +125,24 @@ def _scorecard_figure(results: AbResults, interval: str) -> Figure:
                 color="#4a5568",
             )
             continue
-        low, high = (100 * h for h in comp.lift_rel.hdi)
+        # Drawn in the good direction: a lower-is-better metric's lift with its sign turned,
+        # so that right is better for every row (a slower page sits left, like a loss).
+        good = 100 if metric.higher_is_better else -100
+        low, high = sorted(good * h for h in comp.lift_rel.hdi)
         colour = figures.colour(i, skip_grey=True)
         ax.plot([low, high], [y, y], color=colour, lw=3)
-        ax.plot(100 * comp.lift_rel.mean, y, "o", color=colour)
+        ax.plot(good * comp.lift_rel.mean, y, "o", color=colour)
         if metric.role == "guardrail":
-            limit = -100 * metric.tolerated_harm * (1 if metric.higher_is_better else -1)
+            limit = -100 * metric.tolerated_harm
             ax.plot([limit, limit], [y - 0.35, y + 0.35], color="#9b2c2c", lw=1.5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(
         range(len(metrics)),
-        [f"{m.label} ({m.role})" for m in reversed(metrics)],
+        [
+            f"{m.label} ({m.role}" + ("" if m.higher_is_better else ", lower is better") + ")"
+            for m in reversed(metrics)
+        ],
     )
-    ax.set_xlabel(f"Relative lift of {arm} over the control (%); bar: {interval}")
+    ax.set_xlabel(f"Change of {arm} over the control, toward better (%) →; bar: {interval}")
     figures.tidy(ax, keep_left=True)
     return figures.finish(fig)

@@ -59,6 +59,7 @@ def _exact_diagnostics(draws: int, method: str) -> Diagnostics:
         ok=True,
         **stats.limits(),
         method=method,
+        exact=True,
     )
 
 

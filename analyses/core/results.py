@@ -122,6 +122,9 @@ class Diagnostics(Record):
     #: Importance sampling: Pareto k-hat of the weights and the largest trusted.
     pareto_k: float | MISSING = MISSING
     pareto_k_limit: float | MISSING = MISSING
+    #: An exact posterior (independent draws, or integrated on a grid): no sampler chains, so
+    #: R-hat, ESS and divergences say nothing of it (a page says "exact posterior").
+    exact: bool | MISSING = MISSING
 
 
 class DataWarning(Record):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from analyses.core.base import Analysis
 from analyses.hierarchical.data import Units, load, request
-from analyses.hierarchical.decide import VERDICTS, decide, group_verdict
+from analyses.hierarchical.decide import VERDICTS, decide, group_verdict, group_where
 from analyses.hierarchical.figures import plot
 from analyses.hierarchical.fit import fit, key_numbers
 from analyses.hierarchical.models import SUMMARY_DRAWS, centred_groups, full_model
@@ -28,6 +28,7 @@ __all__ = [
     "fit",
     "full_model",
     "group_verdict",
+    "group_where",
     "key_numbers",
     "load",
     "plot",
@@ -36,7 +37,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="hierarchical",
-    version="5",
+    version="6",
     spec=Spec,
     results=HierarchicalResults,
     decision=HierarchicalDecision,

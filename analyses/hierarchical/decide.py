@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from analyses.core import stats
 from analyses.core.base import Tone
+from analyses.core.judgement import NEW_UNIT_EVIDENCE
 from analyses.core.results import MISSING, Signed
 from analyses.hierarchical.results import (
     GridDiagnostics,
+    Group,
     GroupVerdict,
     HierarchicalDecision,
     HierarchicalResults,
@@ -33,6 +35,22 @@ def group_verdict(summary: Signed, threshold: float = stats.STRONG_EVIDENCE) -> 
     if high < 0 and summary.prob_positive <= 1 - threshold:
         return "negative"
     return "unclear"
+
+
+def group_where(group: Group, evidence: float = NEW_UNIT_EVIDENCE) -> GroupVerdict:
+    """Where to roll out: a group's average, and the units in it.
+
+    The group's :func:`group_verdict`, except that a clear average is ``mixed`` when a new
+    unit in the group has less than ``evidence`` chance of an effect of the same sign (a
+    positive average while one unit in ten or more there may well lose).
+    """
+    verdict = group_verdict(group)
+    chance = group.new_unit.prob_positive
+    if (verdict == "positive" and chance < evidence) or (
+        verdict == "negative" and chance > 1 - evidence
+    ):
+        return "mixed"
+    return verdict
 
 
 def failed_checks(results: HierarchicalResults, diagnostics: GridDiagnostics) -> list[str]:
@@ -62,7 +80,7 @@ def decide(
     numbers = {
         "average_hdi": results.average.hdi,
         "prob_positive": results.average.prob_positive,
-        "groups": {g.group: group_verdict(g) for g in results.groups} if results.grouped else {},
+        "groups": {g.group: group_where(g) for g in results.groups} if results.grouped else {},
     }
     failed = failed_checks(results, diagnostics)
     if failed:

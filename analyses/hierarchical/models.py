@@ -78,6 +78,7 @@ def exact(spec, units, groups, g, prior, settings):
         ),
         "grid_points": int(len(pooled.nodes.weight)),
         "edge_mass": pooled.edge_mass,
+        "exact": True,
     }
     return pooled, exact, drawn, diagnostics
 

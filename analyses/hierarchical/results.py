@@ -21,7 +21,9 @@ from analyses.core.results import (
 )
 
 #: A group's verdict: where to roll out.
-GroupVerdict = Literal["positive", "negative", "unclear"]
+#: Where to roll out: ``mixed`` when the group's average is clear but a new unit in it may
+#: well go the other way (:func:`analyses.hierarchical.decide.group_where`).
+GroupVerdict = Literal["positive", "negative", "unclear", "mixed"]
 
 
 class GridDiagnostics(Diagnostics):

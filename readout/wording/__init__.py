@@ -110,7 +110,7 @@ def report(bundle: dict[str, Any]) -> Report:
         verdict=verdict,
         tone=str(registry.get(typed.analysis).tone(verdict)),
         verdict_label=words.VERDICT_LABELS[verdict],
-        how_to_read=common.how_to_read(typed, body.example),
+        how_to_read=common.how_to_read(typed, body.example, body.answers),
         glossary=common.glossary(typed, words.GLOSSARY),
         provenance=common.provenance(typed),
         warnings=common.data_warnings(typed, words.WARNINGS),

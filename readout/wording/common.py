@@ -85,6 +85,11 @@ def diagnostic_problems(bundle: Bundle) -> list[str]:
 def sampling_line(bundle: Bundle) -> str:
     """One line on how the posterior was computed and how the checks came out."""
     diag = field(bundle, "diagnostics")
+    if field(diag, "exact", False):  # no chains: R-hat and ESS say nothing here
+        return (
+            f"Posterior: {field(diag, 'method')}. An exact posterior, drawn without sampler "
+            "chains, so R-hat and ESS do not apply."
+        )
     return (
         f"Sampling: {field(diag, 'method')}; largest R-hat {field(diag, 'r_hat_max'):.3f}, "
         f"smallest bulk ESS {field(diag, 'ess_bulk_min'):,.0f}, "
@@ -232,16 +237,31 @@ def glossary(bundle: Envelope, specific: Mapping[str, str]) -> list[tuple[str, s
     return [GLOSSARY_HDI, *specific.items(), GLOSSARY_PRIOR, checks]
 
 
-def how_to_read(bundle: Envelope, example: str) -> list[str]:
-    """The "How to read this report" box."""
+def how_to_read(bundle: Envelope, example: str, answers: str = "") -> list[str]:
+    """The "How to read this report" box.
+
+    ``answers`` is what the verdict answers ("whether to ship"); a withheld verdict's box
+    says the numbers are for diagnosis and quotes no probability of a finding.
+    """
     ci = interval(bundle)
     pct = f"{round(100 * bundle.ci_prob)}%"
+    withheld = bundle.decision.verdict == "withheld"
     return [
-        "Start with the verdict and the sentences under it: they answer whether to ship.",
+        "Start with the verdict and the sentences under it: "
+        + (
+            "the verdict is withheld, and the numbers shown are for diagnosing the problem, "
+            "not for a decision."
+            if withheld
+            else f"they answer {answers or 'what the data show'}."
+        ),
         f"Ranges are {ci}s (highest-density intervals): given the data and the model's "
         f"assumptions, the true value lies inside with {pct} probability. They are not "
         "statements about repeated experiments, which is what a confidence interval describes.",
-        f"Probabilities such as “{example}” are read directly: 97% means 97 in 100.",
+        *(
+            []
+            if withheld
+            else [f"Probabilities such as “{example}” are read directly: 97% means 97 in 100."]
+        ),
         "Health checks come first: when one fails the verdict is withheld, because the "
         "numbers may be wrong.",
     ]
@@ -308,7 +328,8 @@ def since_last(bundle: Envelope, labels: Mapping[str, str]) -> list[str]:
             f"The {now.label} moved from {key_numbers_text(bundle, before)} to "
             f"{key_numbers_text(bundle, now)}"
         )
-        if field(now, "prob") is not None and field(before, "prob") is not None:
+        withheld = bundle.decision.verdict == "withheld"  # no chance of a finding
+        if not withheld and field(now, "prob") is not None and field(before, "prob") is not None:
             moved += f"; the {now.prob_label} from {prob(before.prob)} to {prob(now.prob)}"
         lines.append(moved + ".")
     if not data_changed and not config_changed and not method_changed:

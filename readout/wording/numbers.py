@@ -125,12 +125,19 @@ class Units:
         sign = text[0] if text[0] in "+-" else ""
         # A unit after a space stays on the number's line ("1,123.7 ms", not "1,123.7 / ms").
         suffix = NBSP + self.suffix[1:] if self.suffix.startswith(" ") else self.suffix
+        if text.lstrip("+-") == "1":  # "-1 point", not "-1 points"
+            suffix = singular(suffix)
         return f"{sign}{self.prefix}{text.lstrip('+-')}{suffix}"
 
     def diff(self, x: float, places: int, signed: bool = True) -> str:
         """A difference of the metric: ``+1.2 percentage points``, ``+$29,000``."""
         if self.percent:
-            return number(100 * x, places, signed) + " percentage points"
+            text = number(100 * x, places, signed)
+            return (
+                text + singular(" percentage points")
+                if text.lstrip("+-") == "1"
+                else (text + " percentage points")
+            )
         return self.value(x, places, signed)
 
     def places(self, width: float) -> int:
@@ -189,6 +196,27 @@ def estimate(bundle: Bundle, summary: Any, fmt: Formatter, places: int) -> str:
     """The one phrase for an estimate and its interval: ``+2.8% (94% HDI +1.7% to +3.9%)``."""
     mean, hdi = field(summary, "mean"), field(summary, "hdi")
     return f"{fmt(mean, places)} ({hdi_range(bundle, hdi, fmt, places)})"
+
+
+def article(word: str) -> str:
+    """The indefinite article a word takes: ``an effect``, ``a user``, ``a unit``.
+
+    By its first letter, with the vowels said as a consonant (``u`` as in user, ``eu``,
+    ``one``) taking ``a``.
+    """
+    low = word.lower()
+    said_as_consonant = low.startswith(("uni", "use", "usu", "ure", "eu", "one"))
+    return "an" if low[:1] and low[0] in "aeiou" and not said_as_consonant else "a"
+
+
+def singular(suffix: str) -> str:
+    """A unit word's singular, for a value of exactly 1: `` points`` -> `` point``.
+
+    Only words (four letters or more, ending in s); an abbreviation (``ms``) stays.
+    """
+    words = suffix.split()
+    word = words[-1] if words else ""
+    return suffix[:-1] if len(word) >= 4 and word.isalpha() and word.endswith("s") else suffix
 
 
 def a_prob(p: float) -> str:

@@ -96,9 +96,13 @@ class Body(Words):
     layout
         The page's sections in order (:class:`Section`), for the generic template; an
         analysis with its own template may leave it empty.
+    answers
+        What its verdict answers ("whether to ship"), for the "How to read" box.
     """
 
     layout: tuple[Section, ...] = ()
+    #: What the verdict answers, for the "How to read" box ("whether to ship").
+    answers: str = ""
 
 
 def body(
@@ -112,6 +116,7 @@ def body(
     example: str,
     health: list[str] | None = None,
     notes: list[str] | None = None,
+    answers: str = "",
 ) -> Body:
     """A :class:`Body` whose named sections are its layout's paragraphs (written once)."""
     return Body(
@@ -125,6 +130,7 @@ def body(
         figures=figures,
         example=example,
         layout=layout,
+        answers=answers,
     )
 
 

@@ -70,7 +70,7 @@ def test_cuped_moments_equal_the_moments_of_the_adjusted_rows():
     assert adjusted.squares == pytest.approx(direct.squares)
 
 
-def test_cuped_variance_reduction_is_the_squared_correlation():
+def test_cuped_variance_reduction_is_the_variance_removed_within_arms():
     from analyses.ab_test import metrics as ab_metrics
 
     rng = np.random.default_rng(4)
@@ -91,8 +91,16 @@ def test_cuped_variance_reduction_is_the_squared_correlation():
         }
     adjusted, theta, reduction = ab_metrics.cuped(arms)
     x, y = np.concatenate(all_x), np.concatenate(all_y)
-    assert reduction == pytest.approx(np.corrcoef(x, y)[0, 1] ** 2, rel=1e-9)
     assert theta == pytest.approx(np.cov(x, y)[0, 1] / np.var(x, ddof=1))
+    # Within arms, from the rows: the sums of squares about each arm's own mean.
+    kept = sum(
+        np.sum((yy - theta * xx - np.mean(yy - theta * xx)) ** 2)
+        for xx, yy in zip(all_x, all_y, strict=True)
+    )
+    raw = sum(np.sum((yy - yy.mean()) ** 2) for yy in all_y)
+    assert reduction == pytest.approx(1 - kept / raw, rel=1e-9)
+    # Not the total variance's: the gap between the arms is no variance an arm's interval has.
+    assert reduction != pytest.approx(np.corrcoef(x, y)[0, 1] ** 2, rel=1e-3)
     # The adjusted difference in means is the raw one minus theta times the covariate's.
     raw = arms["B"]["sum"] / 2000 - arms["A"]["sum"] / 2000
     cov_diff = arms["B"]["xn"] / 2000 - arms["A"]["xn"] / 2000

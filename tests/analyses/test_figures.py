@@ -113,3 +113,31 @@ def test_long_unit_and_group_names_are_shortened_and_stay_inside_the_figure():
             assert not a.overlaps(b), "two unit labels overlap"
     legend = shrinkage.axes[0].get_legend()
     assert all(len(t.get_text()) <= NAME_CHARS for t in legend.get_texts())
+
+
+def test_the_scorecard_draws_every_metric_toward_better():
+    """A slower page (a lower-is-better metric going up) sits left of zero, like a loss."""
+    import json
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from analyses.ab_test.figures import _scorecard_figure
+    from readout import bundle as bundles
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "search-ranking.json"
+    typed = bundles.typed(json.loads(path.read_text()))
+    fig = _scorecard_figure(typed, "94% HDI")
+    ax = fig.axes[0]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    rows = list(reversed(typed.metrics))  # drawn bottom-up
+    for metric in rows:
+        comp = next(c for c in metric.comparisons if c.arm == typed.primary)
+        y = rows.index(metric)
+        x = next(d.get_xdata()[0] for d in dots if d.get_ydata()[0] == y)
+        better = comp.lift_rel.mean * (1 if metric.higher_is_better else -1)
+        assert x == pytest.approx(100 * better)
+    load_time = next(m for m in typed.metrics if m.name == "load_time")
+    assert not load_time.higher_is_better
+    assert next(c for c in load_time.comparisons if c.arm == typed.primary).lift_rel.mean > 0
+    plt.close(fig)

@@ -391,3 +391,30 @@ def test_a_withheld_verdict_names_the_checks_that_failed():
     withheld = h.decide(spec(), fitted.results, broken)
     assert withheld.verdict == "withheld" and withheld.failed_checks == ("diagnostics",)
     assert withheld.average_hdi == ok.average_hdi
+
+
+@pytest.mark.parametrize(
+    ("mean", "hdi", "prob", "new_prob", "expected"),
+    [
+        (0.3, (0.2, 0.4), 0.999, 0.95, "positive"),
+        (0.3, (0.2, 0.4), 0.999, 0.75, "mixed"),  # a quarter of new units may well lose
+        (-0.3, (-0.4, -0.2), 0.001, 0.05, "negative"),
+        (-0.3, (-0.4, -0.2), 0.001, 0.3, "mixed"),
+        (0.05, (-0.1, 0.2), 0.7, 0.6, "unclear"),
+    ],
+)
+def test_a_group_is_a_place_to_roll_out_only_where_its_units_gain_too(
+    mean, hdi, prob, new_prob, expected
+):
+    from analyses.hierarchical.decide import group_where
+    from analyses.hierarchical.results import Group
+
+    estimate = {"mean": mean, "hdi": hdi, "prob_positive": prob, "sd": 0.05}
+    group = Group.model_validate(
+        {
+            "group": "g",
+            **estimate,
+            "new_unit": {**estimate, "prob_positive": new_prob, "sd": 0.4},
+        }
+    )
+    assert group_where(group) == expected

@@ -193,3 +193,40 @@ def test_a_mixture_by_importance_sampling_does_not_speak_of_chains():
     model = " ".join(wording.readout_text(bundle).sections["model"])
     assert "chain" not in model and "mean the same in every draw" in model
     assert "importance sampling from a Laplace approximation (Pareto k 0.07" in model
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("effect", "an"), ("user", "a"), ("unit", "a"), ("on-topic share", "an"), ("", "a")],
+)
+def test_the_article_follows_the_next_word(word, expected):
+    assert numbers.article(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("x", "suffix", "expected"),
+    [
+        (-1.0, " points", "-1\xa0point"),
+        (1.0, " points", "+1\xa0point"),
+        (2.0, " points", "+2\xa0points"),
+        (1.0, " ms", "+1\xa0ms"),  # an abbreviation keeps its form
+        (-1.2, " points", "-1.2\xa0points"),
+    ],
+)
+def test_a_unit_word_is_singular_for_exactly_one(x, suffix, expected):
+    assert numbers.Units(suffix=suffix).diff(x, 0 if x == round(x) else 1) == expected
+
+
+def test_one_percentage_point_is_singular():
+    assert numbers.Units(percent=True).diff(-0.01, 0) == "-1 percentage point"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_exact_posterior_quotes_no_sampler_checks(name):
+    bundle = load(name)
+    sentences = all_sentences(wording.readout_text(bundle))
+    if bundle["diagnostics"].get("exact"):
+        assert not [s for s in sentences if "largest R-hat" in s or "bulk ESS" in s]
+        assert any("An exact posterior" in s for s in sentences)
+    else:
+        assert any("largest R-hat" in s for s in sentences)

@@ -43,6 +43,15 @@ VERDICT_LABELS = {
 }
 
 
+def answers(bundle: AbBundle) -> str:
+    """What the verdict answers, for the "How to read" box: shipping only in a randomised test."""
+    if bundle.aa_test:
+        return "whether the arms, which get the same experience, look alike as they should"
+    if bundle.observational:
+        return "how the groups differ (they were not assigned, so not why)"
+    return "whether to ship"
+
+
 #: How the failed health checks are named in the reason.
 CHECK_NAMES = {
     "srm": "the sample-ratio check",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.judgement import prior_verdict
 from analyses.ab_test.results import AbBundle, Test
+from analyses.core.judgement import prior_class
 from analyses.core.results import Diagnostics
 from readout.wording.ab_test.common import (
     VERDICT_LABELS,
@@ -122,7 +124,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
             + ". This prior is conjugate, so the posterior is exact."
         )
     if influence is not None:
-        if influence < 0.1:
+        if prior_class(influence) == "weak":
             out.append(
                 "The prior is weak here: each arm's posterior is more than "
                 f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "
@@ -153,30 +155,47 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
             f"a sceptical prior that expects the {arm_word(bundle)}s within ±{scale} of each other"
         ),
     }
+    decision = bundle.decision
+    # The readout's verdict under each prior (a guardrail or a failed check overrules it).
+    shown = {r.prior: prior_verdict(r.verdict, decision) for r in rows}
+    own = prior_verdict(bundle.metrics[0].status, decision)
     if verdict == "withheld":
         sentence = ""
     else:
-        changed = [r for r in rows if r.verdict != bundle.metrics[0].status]
+        changed = [r for r in rows if shown[r.prior] != own]
         if not changed:
             sentence = (
-                "The primary metric's verdict holds under "
+                "The verdict holds under "
                 + " and under ".join(described[r.prior] for r in rows)
                 + "."
             )
         else:
             sentence = " ".join(
-                f"Under {described[r.prior]} the primary metric's verdict would be "
-                f"“{VERDICT_LABELS[r.verdict].lower()}” ({prob(r.prob_better)} chance "
+                f"Under {described[r.prior]} the verdict would be "
+                f"“{VERDICT_LABELS[shown[r.prior]].lower()}” ({prob(r.prob_better)} chance "
                 f"{r.arm} is better)."
                 for r in changed
             )
+    if verdict == "withheld":  # the lifts for diagnosis; no verdict, no chance
+        table = Table(
+            "How the lift depends on the prior (for diagnosis only)",
+            ["Prior", f"Lift ({ci})"],
+            [
+                [
+                    capital(described[r.prior]),
+                    lift_text(bundle, bundle.metrics[0], r, quoted=False),
+                ]
+                for r in rows
+            ],
+        )
+        return [], table
     table = Table(
         "Does the verdict depend on the prior?",
-        ["Prior", "Primary metric's verdict", f"Chance {base.arm} is better", f"Lift ({ci})"],
+        ["Prior", "Verdict", f"Chance {base.arm} is better", f"Lift ({ci})"],
         [
             [
                 capital(described[r.prior]),
-                VERDICT_LABELS[r.verdict],
+                VERDICT_LABELS[shown[r.prior]],
                 prob(r.prob_better),
                 lift_text(bundle, bundle.metrics[0], r, quoted=False),
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.judgement import primary_status
 from analyses.ab_test.results import AbBundle, Segment, SegmentSpread
 from analyses.core.results import given
 from readout import store
@@ -127,7 +128,7 @@ def _scorecard(bundle: AbBundle) -> Table:
     arm, control = bundle.primary, bundle.control
     chances = bundle.decision.verdict != "withheld"
     head = ["Metric", "Role", control, arm, f"Lift ({ci})"]
-    head += ["Chance better", "Status"] if chances else ["Status"]
+    head += ["Chance better", "Status"] if chances else []
     rows = []
     for metric in bundle.metrics:
         comp = comparison_of(metric, arm)
@@ -142,6 +143,10 @@ def _scorecard(bundle: AbBundle) -> Table:
             role += " (lower is better)"
         status = metric.status
         if metric.role == "primary":
+            status = primary_status(status, bundle.decision)
+        if status == "better" and metric.role == "primary":
+            label = "better (a guardrail stops the ship)"
+        elif metric.role == "primary":
             label = VERDICT_LABELS.get(status, status)
         elif metric.role != "guardrail" and status == "unclear":
             label = "not yet clear"  # a secondary metric: no harm is at stake
@@ -149,16 +154,18 @@ def _scorecard(bundle: AbBundle) -> Table:
             label = STATUS_WORDS.get(status, status).split(" (")[0]
         rows.append(
             [
-                capital(metric_name(metric)),
+                capital(metric_name(metric))
+                # Its means are adjusted for the same metric before exposure: said where shown.
+                + (" (CUPED-adjusted)" if given(metric.variance_reduction) else ""),
                 role,
                 units.value(arms[control].mean, places),
                 units.value(arms[arm].mean, places),
                 lift_text(bundle, metric, comp, quoted=False),
-                *([prob(comp.prob_better)] if chances else []),
-                capital(label),
+                *([prob(comp.prob_better), capital(label)] if chances else []),
             ]
         )
-    return Table(f"Every metric, {arm} against {control}", head, rows)
+    title = f"Every metric, {arm} against {control}"
+    return Table(title if chances else f"{title} (for diagnosis only)", head, rows)
 
 
 #: At most this many levels of a segment in the report's table (all are in the CSV beside it).

@@ -15,6 +15,7 @@ from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
     VERDICT_LABELS,
+    answers,
     arm_word,
     chance_sentence,
     comparison_of,
@@ -390,7 +391,9 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
         out["scorecard"] = Figure(
             caption=(
                 f"Every metric's relative lift of {arm} over {bundle.control}: dot and bar "
-                f"are the estimate and its {ci}; a red tick marks a guardrail's tolerated harm."
+                f"are the estimate and its {ci}, drawn toward better (a lower-is-better "
+                "metric's change with its sign turned), so right is better for every metric; "
+                "a red tick marks a guardrail's tolerated harm."
             ),
             alt=f"Interval chart of {len(bundle.metrics)} metrics' lifts: "
             + "; ".join(items)
@@ -482,6 +485,7 @@ def body(bundle: AbBundle) -> Body:
             if observational
             else "chance that B is better"
         ),
+        answers=answers(bundle),
     )
 
 

@@ -10,6 +10,7 @@ The words read the typed bundle (:class:`analyses.hierarchical.results.Hierarchi
 
 from __future__ import annotations
 
+from analyses.core.judgement import prior_class
 from analyses.core.results import LeftOut, given
 from analyses.hierarchical.results import HierarchicalBundle, Unit
 from readout.wording.common import (
@@ -23,6 +24,7 @@ from readout.wording.common import (
 from readout.wording.numbers import (
     Units,
     a_prob,
+    article,
     between,
     estimate,
     field,
@@ -42,7 +44,12 @@ VERDICT_LABELS = {
     "withheld": "Verdict withheld",
 }
 #: What each group's own verdict means for a rollout.
-GROUP_LABELS = {"positive": "Roll out here", "negative": "Hold back", "unclear": "Not yet clear"}
+GROUP_LABELS = {
+    "positive": "Roll out here",
+    "negative": "Hold back",
+    "unclear": "Not yet clear",
+    "mixed": "Mixed: varies by unit",
+}
 WARNINGS = {
     "units_too_few_users": lambda w, b: (
         f"{w.count:,} {b.unit_label}(s) had fewer than {w.minimum} users "
@@ -153,9 +160,11 @@ def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
     units, places = _units(bundle), _places(bundle)
     label, glabel = bundle.unit_label.capitalize(), bundle.group_label.capitalize()
     # Columns that say nothing here are left out: one group, or no user counts.
+    withheld = bundle.decision.verdict == "withheld"
     shown = {
         glabel: bundle.grouped,
         "Users": any(u.n is not None for u in bundle.units),
+        "Chance > 0": not withheld,  # a withheld verdict quotes no chance of an effect
     }
     head = [label, glabel, "Users", "Own estimate", "Pooled estimate", ci, "Chance > 0", "Pulled"]
     keep = [shown.get(h, True) for h in head]
@@ -166,7 +175,7 @@ def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
     }
     tables = {}
     for role, (title, sign) in titles.items():
-        chosen = [u for u in bundle.units if role in u.roles]
+        chosen = [u for u in bundle.units if role in u.roles and not (withheld and sign)]
         if role == "positive":
             chosen.sort(key=lambda u: -u.prob_positive)
         elif role == "negative":
@@ -187,40 +196,48 @@ def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
             for u in chosen
         ]
         empty = (
-            f"No {bundle.unit_label} has a better-than-even chance of a {sign} effect."
+            f"Withheld with the verdict: which {bundle.unit_label}s show a {sign} effect is "
+            "not said until the checks pass."
+            if sign and withheld
+            else f"No {bundle.unit_label} has a better-than-even chance of a {sign} effect."
             if sign
             else ""
         )
         tables[role] = Table(
-            title,
+            title + (" (for diagnosis only)" if withheld and not sign else ""),
             [h for h, k in zip(head, keep, strict=True) if k],
             [[c for c, k in zip(row, keep, strict=True) if k] for row in rows],
             empty,
         )
     verdicts = bundle.decision.groups
+    group_head = [
+        glabel,
+        f"{label}s",
+        f"Pooled average ({ci})",
+        "Chance > 0",
+        f"A new {bundle.unit_label} here ({ci})",
+        "Complete pooling",
+        "Verdict",
+    ]
+    group_keep = [withheld is False or h not in ("Chance > 0", "Verdict") for h in group_head]
+    group_rows = [
+        [
+            g.group,
+            f"{g.units:,}",
+            f"{units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})",
+            prob(g.prob_positive),
+            span(g.new_unit.hdi, units.diff, places),
+            units.diff(g.complete_pooling.mean, places),
+            GROUP_LABELS.get(verdicts.get(g.group, ""), "—"),
+        ]
+        for g in bundle.groups
+    ]
     tables["groups"] = Table(
-        f"Each {bundle.group_label}: where to roll out",
-        [
-            glabel,
-            f"{label}s",
-            f"Pooled average ({ci})",
-            "Chance > 0",
-            f"A new {bundle.unit_label} here ({ci})",
-            "Complete pooling",
-            "Verdict",
-        ],
-        [
-            [
-                g.group,
-                f"{g.units:,}",
-                f"{units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})",
-                prob(g.prob_positive),
-                span(g.new_unit.hdi, units.diff, places),
-                units.diff(g.complete_pooling.mean, places),
-                GROUP_LABELS.get(verdicts.get(g.group, ""), "—"),
-            ]
-            for g in bundle.groups
-        ],
+        f"Each {bundle.group_label}: the estimates (for diagnosis only)"
+        if withheld
+        else f"Each {bundle.group_label}: where to roll out",
+        [h for h, k in zip(group_head, group_keep, strict=True) if k],
+        [[c for c, k in zip(row, group_keep, strict=True) if k] for row in group_rows],
     )
     return tables
 
@@ -256,7 +273,13 @@ def _group_summary(bundle: HierarchicalBundle) -> str:
     return (
         f"By {glabel}, with at least {threshold} probability: clearly positive in "
         f"{names('positive')}; clearly negative in {names('negative')}; not yet clear in "
-        f"{names('unclear')} (the table of each {glabel} has the numbers)."
+        f"{names('unclear')}"
+        + (
+            f"; clear on average but not for every {bundle.unit_label} in {names('mixed')}"
+            if "mixed" in verdicts.values()
+            else ""
+        )
+        + f" (the table of each {glabel} has the numbers)."
     )
 
 
@@ -287,25 +310,32 @@ def body(bundle: HierarchicalBundle) -> Body:
         }[verdict]
     )
     new = bundle.new_unit
+    withheld = verdict == "withheld"  # the estimates for diagnosis; no chance of an effect
     key = [
         f"Given the data and our assumptions, there is a {ci[:3]} probability that the average "
         f"{metric} over these {label}s lies {between(avg.hdi, units.diff, places)} "
-        f"({ci}); there is {a_prob(avg.prob_positive)} chance that it is positive.",
-        f"A new {label} (outside these {n:,}) can expect a {metric} "
-        f"{between(new.hdi, units.diff, places)} ({ci} of the prediction; "
-        f"{prob(new.prob_positive)} chance it is positive): far wider than the average, "
-        f"because {label}s differ.",
+        f"({ci})"
+        + (
+            "."
+            if withheld
+            else f"; there is {a_prob(avg.prob_positive)} chance that it is positive."
+        ),
+        f"A new {label} (outside these {n:,}) can expect {article(metric)} {metric} "
+        f"{between(new.hdi, units.diff, places)} ({ci} of the prediction"
+        + ("" if withheld else f"; {prob(new.prob_positive)} chance it is positive")
+        + f"): far wider than the average, because {label}s differ.",
         _spread_sentence(bundle, units, places),
     ]
-    if bundle.grouped:
+    if bundle.grouped and not withheld:
         key.append(_group_summary(bundle))
     counts = bundle.counts
-    key.append(
-        f"{counts.positive:,} of {n:,} {label}s have at least "
-        f"{a_prob(counts.threshold)} chance of a positive {metric}, and "
-        f"{counts.negative:,} at least {a_prob(counts.threshold)} chance of a negative "
-        "one."
-    )
+    if not withheld:
+        key.append(
+            f"{counts.positive:,} of {n:,} {label}s have at least "
+            f"{a_prob(counts.threshold)} chance of a positive {metric}, and "
+            f"{counts.negative:,} at least {a_prob(counts.threshold)} chance of a negative "
+            "one."
+        )
     by_size = field(bundle, "shrinkage_by_size") or ()
     if len(by_size) >= 2:
         key.append(
@@ -367,7 +397,8 @@ def body(bundle: HierarchicalBundle) -> Body:
         sections={"stories": stories, "baselines": baseline_text, "model": model},
         tables=_tables(bundle),
         figures=_figures(bundle, units, places),
-        example=f"chance that a {label}'s {metric} is positive",
+        example=f"chance that {article(label)} {label}'s {metric} is positive",
+        answers=f"whether the {metric} is positive on average and where it differs",
     )
 
 
@@ -378,7 +409,7 @@ def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
     weak = (
         "weak here (the data narrow every hyperparameter at least "
         f"{number(1 / influence, 0)}-fold), so the data decide"
-        if influence is not None and influence < 0.2
+        if prior_class(influence) == "weak"
         else "noticeable here (the data narrow a hyperparameter only "
         f"{number(1 / influence, 1)}-fold), so they shape the result"
         if influence is not None
@@ -453,7 +484,9 @@ def _figures(bundle: HierarchicalBundle, units: Units, places: int) -> dict[str,
                 f"and its {ci}; x marks complete pooling."
             ),
             alt=(
-                f"Interval chart of {len(bundle.groups)} {glabel} averages with {ci}s: "
+                f"Interval chart of {len(bundle.groups)} {glabel} "
+                + ("average" if len(bundle.groups) == 1 else "averages")
+                + f" with {ci}s: "
                 + "; ".join(
                     f"{g.group} {units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})"
                     for g in bundle.groups

@@ -10,6 +10,7 @@ from analyses.mixture.results import Component, MixtureBundle, Redundant
 from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
     Units,
+    article,
     estimate,
     field,
     hdi_range,
@@ -325,7 +326,10 @@ def body(bundle: MixtureBundle) -> Body:
         sections={"selection": selection, "model": model},
         tables=tables,
         figures=figures,
-        example=f"chance that an {bundle.unit_label} belongs to component 1",
+        example=(
+            f"chance that {article(bundle.unit_label)} {bundle.unit_label} belongs to component 1"
+        ),
+        answers="how many groups the data hold and where each value belongs",
     )
 
 

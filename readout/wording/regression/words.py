@@ -16,6 +16,7 @@ from readout.wording.common import diagnostic_problems, sampling_line
 from readout.wording.numbers import (
     Units,
     a_prob,
+    article,
     decimals_for,
     estimate,
     hdi_range,
@@ -68,10 +69,15 @@ def _effect_sentence(bundle: RegressionBundle, c: Coefficient, units: Units) -> 
     chance = c.prob_positive if effect.mean > 0 else 1 - c.prob_positive
     return (
         f"Rows whose {c.label} is at its 75th rather than its 25th percentile "
-        f"({_step(c)}) have a {bundle.target_label} {direction} by about "
+        f"({_step(c)}) have {article(bundle.target_label)} {bundle.target_label} "
+        f"{direction} by about "
         f"{units.diff(abs(effect.mean), places, signed=False)} "
-        f"({hdi_range(bundle, effect.hdi, units.diff, places)}); there is "
-        f"{a_prob(chance)} chance that the association is {sign}."
+        f"({hdi_range(bundle, effect.hdi, units.diff, places)})"
+        + (
+            " (for diagnosis only)."  # a withheld verdict quotes no chance of an association
+            if bundle.decision.verdict == "withheld"
+            else f"; there is {a_prob(chance)} chance that the association is {sign}."
+        )
     )
 
 
@@ -160,6 +166,7 @@ def body(bundle: RegressionBundle) -> Body:
     if preds and given(preds[0].observation_hdi):
         pred_head.append(f"A new measurement ({ci})")
     coef_rows = []
+    withheld = bundle.decision.verdict == "withheld"
     for c in coefs:
         effect = c.per_step
         places = units.places(width(effect))
@@ -169,13 +176,15 @@ def body(bundle: RegressionBundle) -> Body:
                 _step(c),
                 units.diff(effect.mean, places),
                 span(effect.hdi, units.diff, places),
-                prob(c.prob_positive),
+                *([] if withheld else [prob(c.prob_positive)]),
             ]
         )
     tables = {
         "coefficients": Table(
-            f"Each feature from its 25th to its 75th percentile: the change in {target}",
-            ["Feature", "Step (25th → 75th percentile)", "Change", ci, "Chance > 0"],
+            f"Each feature from its 25th to its 75th percentile: the change in {target}"
+            + (" (for diagnosis only)" if withheld else ""),
+            ["Feature", "Step (25th → 75th percentile)", "Change", ci]
+            + ([] if withheld else ["Chance > 0"]),
             coef_rows,
         ),
         "predictions": Table(
@@ -255,6 +264,7 @@ def body(bundle: RegressionBundle) -> Body:
         tables=tables,
         figures=figures,
         example="chance that an association is positive",
+        answers="which features move the target, as associations (not causes)",
     )
 
 

@@ -1,0 +1,291 @@
+"""Every status, label, tone and word a reader sees agrees with the verdict.
+
+For every fixture bundle, and bundles made from them covering every verdict code of every
+analysis (the verdict set, and for a withheld one the health check that withholds it), this
+reads what a reader reads: the HTML report, the PDF's text (for the fixture bundles and the
+withheld ones), the email (plain text, HTML and subject), and the site's index row and
+experiment page. It fails on a word or a tone that contradicts the verdict:
+
+- withheld: no ship or roll-out word, no chance of being better or best, no good (green)
+  tone anywhere; the numbers shown are labelled as for diagnosis;
+- any verdict but a ship: no "Ship" in a table cell (the scorecard's primary row, a
+  sensitivity row);
+- every page's tone classes and badges are the verdict's tone; the index card and the email
+  name the verdict's label.
+"""
+
+from __future__ import annotations
+
+import copy
+import html as htmlmod
+import io
+import json
+import re
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from readout import bundle as bundles
+from readout import email as mail
+from readout import registry, render, wording
+
+BUNDLES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
+NAMES = sorted(p.stem for p in BUNDLES.glob("*.json"))
+
+#: An SVG to stand in for each figure (the captions, not the drawings, are the words checked).
+BLANK_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>'
+
+
+def load(name: str) -> dict:
+    return json.loads((BUNDLES / f"{name}.json").read_text())
+
+
+# ----------------------------------------------------------------------- the bundles
+
+
+def _ab_verdicts(bundle: dict) -> list[str]:
+    if bundle["aa_test"]:
+        return ["aa_passed", "aa_failed", "withheld"]
+    if bundle["observational"]:
+        return ["higher", "lower", "unclear", "withheld"]
+    return ["ship", "keep_control", "keep_collecting", "no_difference", "withheld"]
+
+
+def _ab_decision(bundle: dict, verdict: str) -> dict:
+    primary = bundle["metrics"][0]
+    arm = bundle["primary"]
+    comp = next(c for c in primary["comparisons"] if c["arm"] == arm)
+    base = {
+        "thresholds": bundle["decision"]["thresholds"],
+        "deciding_metric": None if verdict == "withheld" else primary["name"],
+    }
+    numbers = {
+        "arm": arm,
+        "prob_better": comp["prob_better"],
+        "lift_rel_hdi": comp["lift_rel"]["hdi"] if comp["lift_rel"] else None,
+        "expected_loss_rel": comp["expected_loss_rel"],
+    }
+    widest = max(abs(h) for h in (comp["lift_rel"] or comp["lift_abs"])["hdi"])
+    guardrails = [m for m in bundle["metrics"][1:] if m["role"] == "guardrail"]
+    return (
+        base
+        | {
+            "ship": {"reason_code": "clear_winner", **numbers},
+            "higher": {"reason_code": "clear_winner", **numbers},
+            "keep_control": (
+                {
+                    "reason_code": "guardrail_harm",
+                    **numbers,
+                    "deciding_metric": guardrails[0]["name"],
+                    "prob_harm": 0.99,
+                    "tolerated_harm": guardrails[0]["tolerated_harm"],
+                }
+                if guardrails
+                else {"reason_code": "all_worse", **numbers, "arm": None}
+            ),
+            "lower": {"reason_code": "all_worse", **numbers, "arm": None},
+            "keep_collecting": {"reason_code": "not_enough_evidence", **numbers},
+            "unclear": {"reason_code": "not_enough_evidence", **numbers},
+            "no_difference": {
+                "reason_code": "inside_rope",
+                **numbers,
+                "arm": None,
+                "widest": widest,
+            },
+            "aa_passed": {"reason_code": "arms_alike", "arm": None, "widest": widest},
+            "aa_failed": {
+                "reason_code": "difference_between_identical_arms",
+                "arm": arm,
+                "widest": widest,
+            },
+            "withheld": {
+                "reason_code": "health_failed",
+                "failed_checks": ["diagnostics"],
+                "arm": None,
+                "deciding_metric": None,
+            },
+        }[verdict]
+    )
+
+
+def _fail_health(bundle: dict) -> None:
+    """The sampler's checks fail (R-hat far above its limit): every analysis withholds."""
+    bundle["diagnostics"] = {**bundle["diagnostics"], "r_hat_max": 1.2, "ok": False}
+
+
+def variant(name: str, verdict: str) -> dict:
+    """The fixture bundle ``name`` with the verdict ``verdict`` (and its health to match)."""
+    bundle = copy.deepcopy(load(name))
+    analysis = bundle["analysis"]
+    decision = bundle["decision"]
+    if verdict == decision["verdict"]:
+        return bundle
+    if verdict == "withheld":
+        _fail_health(bundle)
+    if analysis == "ab_test":
+        bundle["decision"] = {"verdict": verdict, **_ab_decision(bundle, verdict)}
+        if verdict == "no_difference":  # a ROPE that holds every interval
+            rope = round(bundle["decision"]["widest"] * 1.2, 3)
+            bundle["decision"]["thresholds"] = {**bundle["decision"]["thresholds"], "rope": rope}
+        if verdict == "keep_collecting" and "forecast" not in bundle:
+            bundle["forecast"] = load("paywall")["forecast"]  # a readout still running has one
+        if verdict != "keep_collecting":  # the forecast is drawn for a readout still running
+            bundle["figures"] = [f for f in bundle["figures"] if f["key"] != "forecast"]
+        if bundle["decision"]["reason_code"] == "guardrail_harm":
+            # The primary metric alone ships (under every prior); its guardrail stops it.
+            guard = next(m for m in bundle["metrics"] if m["role"] == "guardrail")
+            guard["status"] = "harm"
+            bundle["metrics"][0]["status"] = "ship"
+            for row in bundle.get("sensitivity") or []:
+                row["verdict"] = "ship"
+        elif verdict not in ("withheld", "aa_passed", "aa_failed"):
+            # The primary metric's own rule gives the verdict, under every prior.
+            bundle["metrics"][0]["status"] = verdict
+            for row in bundle.get("sensitivity") or []:
+                row["verdict"] = verdict
+    elif analysis == "hierarchical":
+        keep = {k: decision[k] for k in ("average_hdi", "prob_positive", "groups")}
+        code = {
+            "positive": "interval_above_zero",
+            "negative": "interval_below_zero",
+            "unclear": "interval_includes_zero",
+            "withheld": "health_failed",
+        }[verdict]
+        bundle["decision"] = {"verdict": verdict, "reason_code": code, **keep}
+        if verdict == "withheld":
+            bundle["decision"]["failed_checks"] = ["diagnostics"]
+    elif analysis == "mixture":
+        bundle["decision"] = {**decision, "verdict": verdict, "reason_code": "health_failed"}
+    elif analysis == "regression":
+        bundle["decision"] = {**decision, "verdict": verdict, "reason_code": "health_failed"}
+    bundles.typed(bundle)  # every made bundle is valid
+    return bundle
+
+
+def verdicts_of(name: str) -> list[str]:
+    bundle = load(name)
+    if bundle["analysis"] == "ab_test":
+        return _ab_verdicts(bundle)
+    return list(registry.get(bundle["analysis"]).verdicts)
+
+
+CASES = [(name, verdict) for name in NAMES for verdict in verdicts_of(name)]
+
+
+def test_every_verdict_code_of_every_analysis_is_covered():
+    covered = {(load(n)["analysis"], v) for n, v in CASES}
+    for name in {load(n)["analysis"] for n in NAMES}:
+        for verdict in registry.get(name).verdicts:
+            assert (name, verdict) in covered, (name, verdict)
+
+
+# ----------------------------------------------------------------------- what a reader reads
+
+
+def visible(page: str) -> str:
+    """The words of an HTML page, without its tags, styles and scripts."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r'src="data:[^"]*"', "", page)
+    return re.sub(r"\s+", " ", htmlmod.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def pages(bundle: dict, folder: Path, pdf: bool) -> dict[str, str]:
+    """Everything a reader sees of one readout, by where they see it (raw HTML kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for fig in bundle["figures"]:
+        (folder / fig["file"]).write_text(BLANK_SVG)
+    report = render.report_html(bundle, folder)
+    out = {"report": report}
+    if pdf:
+        from pypdf import PdfReader
+
+        render.write_pdf(report, folder / "report.pdf")
+        reader = PdfReader(folder / "report.pdf")
+        out["pdf"] = "\n".join(page.extract_text() for page in reader.pages)
+    else:
+        (folder / "report.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    message = mail.compose(bundle, folder, ["team@example.com"], "readout@example.com", "")
+    parsed = BytesParser(policy=policy.default).parse(io.BytesIO(message.as_bytes()))
+    out["email subject"] = str(parsed["Subject"])
+    out["email text"] = parsed.get_body(("plain",)).get_content()
+    out["email html"] = parsed.get_body(("html",)).get_content()
+    text = wording.readout_text(bundle)
+    latest = {
+        "date": bundle["readout_date"],
+        "bundle": bundle,
+        "text": text,
+        "history": wording.history_row(bundle),
+        "since_last": text.since_last,
+        "healthy": not text.health,
+    }
+    entry = {
+        "name": bundle["experiment"],
+        "title": bundle["title"],
+        "history": [latest],
+        "latest": latest,
+        "failure": None,
+        "chart": None,
+        "chart_alt": "",
+    }
+    out["index card"] = render.page("index.html.j2", entries=[entry], generated="today")
+    out["experiment page"] = render.page("experiment.html.j2", entry=entry)
+    return out
+
+
+# ----------------------------------------------------------------------- the rules
+
+#: Words that say to ship or roll out.
+SHIP = re.compile(r"\b(Ship|ship it|Roll out|roll out here)\b")
+#: A chance of being better, best, higher or of a positive effect: what a withheld verdict hides.
+CHANCE = re.compile(
+    r"\bchance\b\s*(>|[^.;()]{0,30}?\b(better|best|higher|lower|positive|negative|above|below"
+    r"|win\w*)\b)",
+    re.I,
+)
+
+
+def problems(bundle: dict, seen: dict[str, str]) -> list[str]:
+    verdict = bundle["decision"]["verdict"]
+    analysis = registry.get(bundle["analysis"])
+    tone = str(analysis.tone(verdict))
+    label = wording.verdict_label(bundle["analysis"], verdict)
+    found = []
+    for where, raw in seen.items():
+        words = visible(raw) if "<" in raw else raw
+        shown = re.sub(r"<style\b.*?</style>", " ", raw, flags=re.S)
+        tones = set(re.findall(r"\btone-(good|bad|neutral|withheld)\b", shown))
+        if tones - {tone} - ({"bad"} if where == "index card" and "Failed" in words else set()):
+            found.append(f"{where}: tone classes {sorted(tones)} on a {tone} verdict")
+        if verdict == "withheld":
+            for match in SHIP.finditer(words):
+                found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
+            for match in CHANCE.finditer(words):
+                found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
+        elif verdict not in ("ship",):
+            cells = re.findall(r"<td[^>]*>\s*Ship\s*</td>", raw)
+            cells += re.findall(r"\b(?:Status|Verdict): Ship\b", raw)  # the plain-text email
+            found += [f"{where}: a table cell says Ship on a {verdict} verdict" for _ in cells]
+        if where in ("index card", "experiment page") and label not in words:
+            found.append(f"{where}: the verdict's label '{label}' is missing")
+        if where == "email subject" and _subject(bundle) not in words:
+            found.append(f"{where}: the verdict '{_subject(bundle)}' is missing")
+    return found
+
+
+def _subject(bundle: dict) -> str:
+    return wording.subject_verdict(bundle, wording.readout_text(bundle))
+
+
+def _around(words: str, match: re.Match) -> str:
+    return words[max(0, match.start() - 60) : match.end() + 40]
+
+
+@pytest.mark.parametrize(("name", "verdict"), CASES)
+def test_every_page_agrees_with_the_verdict(name, verdict, tmp_path):
+    bundle = variant(name, verdict)
+    pdf = verdict == "withheld" or verdict == load(name)["decision"]["verdict"]
+    seen = pages(bundle, tmp_path / "readout", pdf)
+    found = problems(bundle, seen)
+    assert not found, "\n".join(found)
