@@ -49,7 +49,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="9",
+    version="10",
     spec=Spec,
     results=AbResults,
     decision=AbDecision,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from analyses.core import sequential
 from readout import bundle as bundles
 from readout import email as mail
 from readout import registry, render, wording
@@ -50,7 +51,14 @@ def _ab_verdicts(bundle: dict) -> list[str]:
         return ["aa_passed", "aa_failed", "withheld"]
     if bundle["observational"]:
         return ["higher", "lower", "unclear", "withheld"]
-    return ["ship", "keep_control", "keep_collecting", "no_difference", "withheld"]
+    return [
+        "ship",
+        "keep_control",
+        "keep_collecting",
+        "no_difference",
+        "no_clear_difference",
+        "withheld",
+    ]
 
 
 def _ab_decision(bundle: dict, verdict: str) -> dict:
@@ -87,6 +95,19 @@ def _ab_decision(bundle: dict, verdict: str) -> dict:
             ),
             "lower": {"reason_code": "all_worse", **numbers, "arm": None},
             "keep_collecting": {"reason_code": "not_enough_evidence", **numbers},
+            "no_clear_difference": {
+                "reason_code": "planned_end_reached",
+                **numbers,
+                "arm": None,
+                "evidence_reason": "not_enough_evidence",
+                "precision": (numbers["lift_rel_hdi"][1] - numbers["lift_rel_hdi"][0]) / 2
+                if numbers["lift_rel_hdi"]
+                else None,
+                # the planned end reached: the sequential rule's numbers at that look
+                "sequential": sequential.look(
+                    28, 28, bundle["decision"]["thresholds"]["min_prob_better"]
+                ),
+            },
             "unclear": {"reason_code": "not_enough_evidence", **numbers},
             "no_difference": {
                 "reason_code": "inside_rope",
@@ -226,6 +247,7 @@ def pages(bundle: dict, folder: Path, pdf: bool) -> dict[str, str]:
         "history": [latest],
         "latest": latest,
         "failure": None,
+        "waiting": None,
         "chart": None,
         "chart_alt": "",
     }
