@@ -35,6 +35,9 @@ __all__ = [
     "FigureRef",
     "Interval",
     "KeyNumbers",
+    "LeftOut",
+    "LeftOutEvents",
+    "LeftOutReasons",
     "Prob",
     "Previous",
     "Query",
@@ -146,6 +149,42 @@ class DataWarning(Record):
     separator: str | MISSING = MISSING
     key: str | MISSING = MISSING
     rows: int | MISSING = MISSING
+
+
+class LeftOutReasons(Record):
+    """Why assigned units were left out by a warehouse query, counted."""
+
+    unit_missing: int = Field(ge=0)
+    arm_missing: int = Field(ge=0)
+    exposed_missing: int = Field(ge=0)
+    exposed_future: int = Field(ge=0)
+
+
+class LeftOutEvents(Record):
+    """A metric's events left out: without a unit, or without a time."""
+
+    metric: str
+    unit_missing: int = Field(ge=0)
+    ts_missing: int = Field(ge=0)
+    events: int = Field(ge=0)
+    share: Prob
+
+
+class LeftOut(Record):
+    """What a warehouse query left out and why: a health check with its size.
+
+    Built by :func:`analyses.core.health.left_out`; over ``limit`` withholds the verdict.
+    """
+
+    units: int = Field(ge=0)
+    assigned: int = Field(ge=0)
+    share: Prob
+    limit: Prob
+    ok: bool
+    reasons: LeftOutReasons
+    cutoff: str | None = MISSING
+    later: int | MISSING = Field(MISSING, ge=0)
+    events: tuple[LeftOutEvents, ...]
 
 
 class FigureRef(Record):
