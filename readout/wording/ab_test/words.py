@@ -11,6 +11,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
+from readout.wording import programme as programme_words
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
     VERDICT_LABELS,
@@ -405,6 +406,7 @@ def body(bundle: AbBundle) -> Body:
     else:
         key = [chance_sentence(bundle, primary_metric, primary)]
         key.append(lift_sentence(bundle, primary_metric, primary))
+        key.extend(programme_words.sentences(bundle))  # the programme's estimate, if read
         if not observational:
             key.append(loss_sentence(bundle, primary_metric, primary))
         if field(bundle.decision.thresholds, "rope") is not None and not observational:
