@@ -366,3 +366,111 @@ def apply(config: Config, output: Path, render_folder) -> list[str]:
         render_folder(folder)
         changed.append(name)
     return changed
+
+
+# --------------------------------------------------------------------------- the page
+
+#: Verdicts that leave an experiment running (every other one, but withheld, decides).
+RUNNING = ("keep_collecting", "unclear")
+
+
+def stage(bundle: dict[str, Any]) -> str:
+    """Where an experiment stands: ``withheld``, ``collecting`` or ``decided``."""
+    verdict = bundle["decision"]["verdict"]
+    if verdict == "withheld":
+        return "withheld"
+    return "collecting" if verdict in RUNNING else "decided"
+
+
+def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """What needs a look in a readout, as codes with their numbers.
+
+    ``srm`` (a sample-ratio mismatch), ``health`` (another failed check), ``guardrail_harm``
+    (a guardrail's status is harm) and ``stalled`` (the data have not changed since the
+    readout before: no new units or events reached it).
+    """
+    found: list[dict[str, Any]] = []
+    srm = bundle.get("srm")
+    if isinstance(srm, dict) and not srm.get("ok", True):
+        found.append({"code": "srm", "p_value": srm.get("p_value")})
+    failed = bundle["decision"].get("failed_checks") or []
+    if any(check != "srm" for check in failed) or (not failed and not bundle["diagnostics"]["ok"]):
+        found.append({"code": "health", "checks": [c for c in failed if c != "srm"]})
+    for metric in bundle.get("metrics") or []:
+        if metric.get("role") == "guardrail" and metric.get("status") == "harm":
+            found.append({"code": "guardrail_harm", "metric": metric["label"]})
+    previous = bundle.get("previous")
+    if previous and previous.get("data_sha256") == bundle["data_sha256"]:
+        found.append({"code": "stalled", "since": previous["date"]})
+    return found
+
+
+def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """The headline comparison's own and programme lifts, where the bundle has them."""
+    if "programme_prior" not in bundle:
+        return None
+    metric = bundle["metrics"][0]
+    comp = next((c for c in metric["comparisons"] if c["arm"] == bundle["primary"]), None)
+    if comp is None or "programme" not in comp:
+        return {"prior": bundle["programme_prior"]}
+    return {
+        "prior": bundle["programme_prior"],
+        "alone": comp["lift_rel"],
+        "programme": comp["programme"],
+    }
+
+
+def page_context(config: Config, output: Path, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The numbers of the programme page: every experiment, and each pool's learned prior.
+
+    ``entries`` are the site's (:func:`readout.site.write_site`): each experiment's readouts.
+    """
+    experiments = []
+    for entry in entries:
+        latest = entry["latest"]
+        row: dict[str, Any] = {"entry": entry}
+        if latest is not None:
+            bundle = latest["bundle"]
+            row |= {
+                "stage": stage(bundle),
+                "progress": bundle.get("progress"),
+                "attention": attention(bundle),
+                "programme": _programme_row(bundle),
+            }
+        experiments.append(row)
+    learned = learn(config, output)
+    pools = []
+    for group in learned.groups.values():
+        pool: dict[str, Any] = {"key": group.key, "finished": group.finished, "fit": None}
+        if group.fit is not None:
+            fit = group.fit
+            ci_prob = config.settings.ci_prob
+            post = fit.posteriors(prob=ci_prob)
+            shipped = [i for i, p in enumerate(group.members) if p.verdict == "ship"]
+            pool["fit"] = {
+                "prior": fit.learned_prior(ci_prob),
+                "loo": pg.loo_check(fit, ci_prob),
+                "impact": pg.cumulative_impact(fit, shipped, prob=ci_prob) if shipped else None,
+                "members": [
+                    {
+                        "past": p,
+                        "alone": float(np.expm1(p.y)),
+                        "mean": float(post["mean"][i]),
+                        "hdi": [float(v) for v in post["hdi"][i]],
+                    }
+                    for i, p in enumerate(group.members)
+                    if p.source != "config"
+                ],
+            }
+        pools.append(pool)
+    return {"experiments": experiments, "pools": pools, "ci_prob": config.settings.ci_prob}
+
+
+def write_page(config: Config, output: Path, entries: list[dict[str, Any]]) -> None:
+    """Write ``programme.html`` beside the site's index."""
+    from readout import render
+    from readout.wording import programme as words
+
+    context = page_context(config, output, entries)
+    html = render.page(PAGE + ".j2", page=words.page(context))
+    atomic_write_text(output / PAGE, html)

@@ -170,5 +170,8 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
         store.site_index(output),
         render.page("index.html.j2", entries=entries, generated=generated),
     )
+    from readout import programme
+
+    programme.write_page(config, output, entries)
     atomic_write_text(key_path, key)
     return True

@@ -81,6 +81,23 @@ def as_decided(comparison: Comparison) -> Comparison:
     )
 
 
+def read_by_programme(results: AbResults) -> AbResults:
+    """The results as a verdict with the programme reads them: primary comparisons replaced.
+
+    Only the primary metric's comparisons (and the headline copies of them) change.
+    """
+    primary = results.metrics[0]
+    metric = primary.model_copy(
+        update={"comparisons": tuple(as_decided(c) for c in primary.comparisons)}
+    )
+    return results.model_copy(
+        update={
+            "metrics": (metric, *results.metrics[1:]),
+            "comparisons": tuple(as_decided(c) for c in results.comparisons),
+        }
+    )
+
+
 def decide_with(
     spec: Spec, results: AbResults, diagnostics: Diagnostics, use_programme: bool
 ) -> AbDecision:
@@ -89,16 +106,5 @@ def decide_with(
     The analysis's :func:`~analyses.ab_test.decide.decide` either way: only the primary
     metric's comparisons change; guardrails and health checks read as they are.
     """
-    if not use_programme:
-        return decide(spec, results, diagnostics)
-    primary = results.metrics[0]
-    metric = primary.model_copy(
-        update={"comparisons": tuple(as_decided(c) for c in primary.comparisons)}
-    )
-    read = results.model_copy(
-        update={
-            "metrics": (metric, *results.metrics[1:]),
-            "comparisons": tuple(as_decided(c) for c in results.comparisons),
-        }
-    )
+    read = read_by_programme(results) if use_programme else results
     return decide(spec, read, diagnostics)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analyses.core.programme import MIN_EXPERIMENTS as MINIMUM
 from analyses.core.results import given
 from readout.wording.numbers import (
     a_prob,
@@ -27,6 +28,8 @@ DECIDED = {
     '"programme"); on its own the verdict would be {alone}.',
     "alone": 'The verdict reads the estimate on its own ([programme] decide_with = "alone").',
 }
+#: Which estimate decided, in a table cell.
+DECIDED_SHORT = {"programme": "the programme's decided", "alone": "its own decided"}
 #: Why the weak prior stayed.
 WEAK = {
     "too_few_experiments": (
@@ -34,6 +37,19 @@ WEAK = {
         "metric's kind ({kind}), and the programme's prior is learned from {minimum}."
     ),
 }
+
+
+def as_decided(bundle: Any) -> Any:
+    """The bundle as its verdict read it: with the programme's numbers where they decided.
+
+    The headline and its reason quote the numbers the verdict was made from.
+    """
+    found = getattr(bundle, "programme_prior", None)
+    if found is None or not given(found) or found.decided_with != "programme":
+        return bundle
+    from analyses.ab_test.programme import read_by_programme
+
+    return read_by_programme(bundle)
 
 
 def _pct(summary: Any, places: int) -> str:
@@ -124,6 +140,155 @@ def impact_sentence(impact: dict[str, Any], ci: str) -> str:
         f"given the programme; their own estimates compound to "
         f"{relative(impact['alone'], places)}, the winners' curse the programme corrects."
     )
+
+
+#: Where an experiment stands, as the page says it.
+STAGES = {
+    "decided": "Decided",
+    "withheld": "Withheld",
+    "collecting": "Keep collecting",
+}
+#: Kinds of primary metric, as a pool's heading names them.
+KINDS = {
+    "binary": "conversion rates",
+    "continuous": "averages",
+    "count": "counts per unit",
+    "log": "typical values (log scale)",
+    "lognormal": "skewed averages",
+    "revenue": "revenue per unit",
+    "ratio": "ratios",
+    "quantile": "percentiles",
+}
+#: Verdicts of finished experiments in a history file.
+PAST_VERDICTS = {
+    "ship": "Shipped",
+    "keep_control": "Kept the control",
+    "no_difference": "No meaningful difference",
+    "keep_collecting": "Ended without a verdict",
+}
+
+
+def attention_line(item: dict[str, Any]) -> str:
+    """One thing that needs a look, in words."""
+    code = item["code"]
+    if code == "srm":
+        p = item.get("p_value")
+        return "Sample-ratio mismatch" + (f" (p = {p:.2g})" if p is not None else "")
+    if code == "health":
+        checks = ", ".join(item.get("checks") or []) or "sampler checks"
+        return f"Health check failed ({checks})"
+    if code == "guardrail_harm":
+        return f"Guardrail harm: {item['metric']}"
+    return f"Stalled: no new data since the readout of {item['since']}"
+
+
+def stage_line(row: dict[str, Any]) -> str:
+    """An experiment's stage, with its day of the plan where the bundle has ``progress``."""
+    words = STAGES[row["stage"]]
+    progress = row.get("progress")
+    if isinstance(progress, dict) and progress.get("planned_days"):
+        words += f" · day {progress['day']} of {progress['planned_days']}"
+    return words
+
+
+def lifts_line(found: dict[str, Any] | None, ci: str, withheld: bool = False) -> str:
+    """The headline lift on its own and given the programme, or why there is none."""
+    if found is None:
+        return "—"
+    prior = found["prior"]
+    if prior["prior"] == "weak":
+        return (
+            f"Weak prior: {prior['experiments']} finished experiment(s) of its kind "
+            f"({prior['minimum']} needed)"
+        )
+    if "programme" not in found:
+        return "—"
+    alone, given_ = found["alone"], found["programme"]
+    places = max(rel_places(alone), rel_places(given_))
+    decided = "" if withheld else f"; {DECIDED_SHORT[prior['decided_with']]}"
+    return (
+        f"On its own {_pct_dict(alone, places)}; given the programme {_pct_dict(given_, places)} "
+        f"({ci}{decided})"
+    )
+
+
+def _pct_dict(summary: dict[str, Any], places: int) -> str:
+    return f"{relative(summary['mean'], places)} ({span(summary['hdi'], signed(relative), places)})"
+
+
+def pool_heading(key: str) -> str:
+    """A pool's heading: the kind of its primary metrics and their good direction."""
+    kind, direction = key.split(":")
+    return f"{capital(KINDS.get(kind, kind))}, {direction} is better"
+
+
+def page(context: dict[str, Any]) -> dict[str, Any]:
+    """Every sentence and table row of the programme page."""
+    from readout.wording.numbers import ci_label
+
+    ci = ci_label(context["ci_prob"], "hdi")
+    rows = []
+    for row in context["experiments"]:
+        entry = row["entry"]
+        latest = entry["latest"]
+        if latest is None:
+            rows.append(
+                {
+                    "entry": entry,
+                    "stage": "No readout yet",
+                    "verdict": None,
+                    "since": "—",
+                    "attention": [],
+                    "lifts": "—",
+                }
+            )
+            continue
+        since = " ".join(latest["since_last"]) or "First readout."
+        rows.append(
+            {
+                "entry": entry,
+                "stage": stage_line(row),
+                "verdict": latest["text"].verdict_label,
+                "tone": latest["text"].tone,
+                "since": since,
+                "attention": [attention_line(a) for a in row["attention"]],
+                "lifts": lifts_line(row["programme"], ci, row["stage"] == "withheld"),
+            }
+        )
+    pools = []
+    for pool in context["pools"]:
+        out: dict[str, Any] = {"heading": pool_heading(pool["key"]), "fit": None}
+        fit = pool["fit"]
+        if fit is None:
+            out["weak"] = (
+                f"{pool['finished']} finished experiment(s): too few to learn a prior from "
+                f"({MINIMUM} needed), so these readouts keep the weak prior."
+            )
+        else:
+            members = []
+            for m in fit["members"]:
+                past = m["past"]
+                places = 1
+                members.append(
+                    {
+                        "title": past.title,
+                        "ended": past.ended or "—",
+                        "verdict": PAST_VERDICTS.get(past.verdict, past.verdict.replace("_", " ")),
+                        "alone": relative(m["alone"], places),
+                        "given": f"{relative(m['mean'], places)} "
+                        f"({span(m['hdi'], signed(relative), places)})",
+                    }
+                )
+            out["fit"] = {
+                "prior": learned_prior_sentence(fit["prior"], ci),
+                "impact": impact_sentence(fit["impact"], ci)
+                if fit["impact"]
+                else "No shipped change yet: nothing to add up.",
+                "loo": loo_sentence(fit["loo"], context["ci_prob"]),
+                "members": members,
+            }
+        pools.append(out)
+    return {"rows": rows, "pools": pools, "ci": ci}
 
 
 __all__ = ["impact_sentence", "interval", "learned_prior_sentence", "loo_sentence", "sentences"]

@@ -444,8 +444,8 @@ def body(bundle: AbBundle) -> Body:
     if sensitivity_table is not None:
         tables["sensitivity"] = sensitivity_table
     return Body(
-        headline=_headline(bundle),
-        reason=capital(_reason(bundle)),
+        headline=_headline(programme_words.as_decided(bundle)),
+        reason=capital(_reason(programme_words.as_decided(bundle))),
         key_sentences=key,
         health=health,
         notes=notes,
