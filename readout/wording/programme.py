@@ -11,7 +11,6 @@ from typing import Any
 from analyses.core.programme import MIN_EXPERIMENTS as MINIMUM
 from analyses.core.results import given
 from readout.wording.numbers import (
-    a_prob,
     capital,
     estimate,
     interval,
@@ -24,9 +23,9 @@ from readout.wording.numbers import (
 
 #: What each ``decided_with`` says of the verdict.
 DECIDED = {
-    "programme": "The verdict reads the estimate given the programme ([programme] decide_with = "
-    '"programme"); on its own the verdict would be {alone}.',
-    "alone": 'The verdict reads the estimate on its own ([programme] decide_with = "alone").',
+    "programme": 'The verdict reads the latter (decide_with = "programme"); on its own it '
+    "would be {alone}.",
+    "alone": 'The verdict reads the former (decide_with = "alone").',
 }
 #: Which estimate decided, in a table cell.
 DECIDED_SHORT = {"programme": "the programme's decided", "alone": "its own decided"}
@@ -56,35 +55,39 @@ def _pct(summary: Any, places: int) -> str:
     return f"{relative(summary.mean, places)} ({span(summary.hdi, signed(relative), places)})"
 
 
-def sentences(bundle: Any, labels: dict[str, str] | None = None) -> list[str]:
+def sentences(bundle: Any) -> list[str]:
     """The headline comparison on its own and given the programme, and which one decided.
 
-    "On its own, B's lift in purchase rate is +4.1% (94% HDI +0.3% to +7.9%); given this
-    programme's 38 experiments, +1.9% (-0.4% to +4.6%)." None for a bundle without the
-    programme's fields (an older readout, or ``prior = "weak"`` in the config).
+    One sentence: "On its own, B's lift in purchase rate is +4.1% (94% HDI +0.3% to +7.9%);
+    given this programme's 38 experiments, +1.9% (-0.4% to +4.6%); the verdict reads the
+    latter." None for a bundle without the programme's numbers (an older readout,
+    ``prior = "weak"``, or too few experiments: :func:`model_sentences` says why).
     """
-    found = bundle.programme_prior if hasattr(bundle, "programme_prior") else None
+    found = getattr(bundle, "programme_prior", None)
+    if found is None or not given(found) or found.prior == "weak":
+        return []
+    metric = bundle.metrics[0]
+    comp = next((c for c in metric.comparisons if c.arm == bundle.primary), None)
+    if comp is None or not given(comp.programme) or comp.lift_rel is None:
+        return []
+    places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
+    verdict_words = found.alone_verdict.replace("_", " ")
+    return [
+        f"On its own, {comp.arm}'s lift in {metric.label} is "
+        f"{estimate(bundle, comp.lift_rel, signed(relative), places)}; given this "
+        f"programme's {found.experiments} experiments, {_pct(comp.programme, places)}. "
+        + DECIDED[found.decided_with].format(alone=f'"{verdict_words}"')
+    ]
+
+
+def model_sentences(bundle: Any) -> list[str]:
+    """For the model section: why the weak prior stayed, or the prior the programme taught."""
+    found = getattr(bundle, "programme_prior", None)
     if found is None or not given(found):
         return []
     if found.prior == "weak":
         return [WEAK[found.reason_code].format(**found.model_dump())]
-    metric = bundle.metrics[0]
-    labels = labels or {}
-    out = []
-    for comp in metric.comparisons:
-        if not given(comp.programme) or comp.lift_rel is None:
-            continue
-        places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
-        arm = labels.get(comp.arm, comp.arm)
-        out.append(
-            f"On its own, {arm}'s lift in {metric.label} is "
-            f"{estimate(bundle, comp.lift_rel, signed(relative), places)}; given this "
-            f"programme's {found.experiments} experiments, {_pct(comp.programme, places)}, "
-            f"with {a_prob(comp.programme.prob_better)} chance of being better."
-        )
-    verdict_words = found.alone_verdict.replace("_", " ")
-    out.append(DECIDED[found.decided_with].format(alone=f'"{verdict_words}"'))
-    return out
+    return [learned_prior_sentence(found.model_dump(mode="json"), interval(bundle))]
 
 
 def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:

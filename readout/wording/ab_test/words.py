@@ -452,7 +452,7 @@ def body(bundle: AbBundle) -> Body:
         sections={
             "other_comparisons": others,
             "frequentist": [frequentist_sentence(bundle, units)],
-            "model": prior_sentences(bundle),
+            "model": prior_sentences(bundle) + programme_words.model_sentences(bundle),
             "sensitivity": sensitivity,
             "checks": check_lines(bundle),
             "segments": segments_intro(bundle),
