@@ -190,7 +190,10 @@ def stage_line(row: dict[str, Any]) -> str:
     words = STAGES[row["stage"]]
     progress = row.get("progress")
     if isinstance(progress, dict) and progress.get("planned_days"):
-        words += f" · day {progress['day']} of {progress['planned_days']}"
+        day, planned = progress.get("day"), progress["planned_days"]
+        words += f" · day {day} of {planned}"
+        if row["stage"] == "collecting" and day is not None and day > planned:
+            words += " (past its planned end)"
     return words
 
 

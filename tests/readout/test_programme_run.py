@@ -251,3 +251,13 @@ def test_a_history_file_without_a_column_or_with_a_bad_number_is_refused(tmp_pat
     history.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
     with pytest.raises(ConfigError, match="line 2.*out of range"):
         load_config(config)
+
+
+def test_a_stage_says_the_day_of_the_plan_once_the_bundle_has_progress():
+    from readout.wording.programme import stage_line
+
+    row = {"stage": "collecting", "progress": {"day": 9, "planned_days": 28}}
+    assert stage_line(row) == "Keep collecting · day 9 of 28"
+    row["progress"] = {"day": 30, "planned_days": 28}
+    assert stage_line(row) == "Keep collecting · day 30 of 28 (past its planned end)"
+    assert stage_line({"stage": "decided", "progress": None}) == "Decided"
