@@ -254,7 +254,8 @@ def page(context: dict[str, Any]) -> dict[str, Any]:
             {
                 "entry": entry,
                 "stage": stage_line(row),
-                "verdict": latest["text"].verdict_label,
+                # The verdict's badge where it decided (the stage says the rest).
+                "verdict": latest["text"].verdict_label if row["stage"] == "decided" else None,
                 "tone": latest["text"].tone,
                 "since": since,
                 "attention": [attention_line(a) for a in row["attention"]],

@@ -165,6 +165,26 @@ def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned)
 
 
 @pytest.mark.slow
+def test_shipped_impact_comes_from_the_programme_estimates_not_the_raw_winners(learned):
+    config, output = learned
+    loaded = load_config(config)
+    (pool,) = programme.page_context(loaded, output, [])["pools"]
+    impact = pool["fit"]["impact"]
+    history = loaded.history
+    group = programme.learn(loaded, output).groups["binary:higher"]
+    shipped = [p for p in group.members if p.verdict == "ship"]
+    assert impact["experiments"] == len(shipped) >= len([p for p in history if p.verdict == "ship"])
+    raw = float(np.expm1(sum(p.y for p in shipped)))
+    assert impact["alone"] == pytest.approx(raw)
+    # The winners' own estimates overstate them (the winner's curse): the programme's
+    # total is smaller.
+    assert impact["mean"] < raw
+    assert impact["hdi"][0] < impact["mean"] < impact["hdi"][1]
+    page = (output / "programme.html").read_text()
+    assert f"{100 * impact['mean']:+.1f}%" in page and f"{100 * raw:+.1f}%" in page
+
+
+@pytest.mark.slow
 def test_decide_with_switches_the_verdict_without_a_refit(learned):
     # Last of the tests on the shared run: it changes its config.
     # Signup page's B: +13% on its own (a ship), +4% (-1% to +11%) given a programme whose
