@@ -28,7 +28,10 @@ DECIDED = {
     "alone": 'The verdict reads the former (decide_with = "alone").',
 }
 #: Which estimate decided, in a table cell.
-DECIDED_SHORT = {"programme": "the programme's decided", "alone": "its own decided"}
+DECIDED_SHORT = {
+    "programme": "the verdict reads the programme's",
+    "alone": "the verdict reads its own",
+}
 #: Why the weak prior stayed.
 WEAK = {
     "too_few_experiments": (
