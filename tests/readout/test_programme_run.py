@@ -281,3 +281,23 @@ def test_a_stage_says_the_day_of_the_plan_once_the_bundle_has_progress():
     row["progress"] = {"day": 30, "planned_days": 28}
     assert stage_line(row) == "Keep collecting · day 30 of 28 (past its planned end)"
     assert stage_line({"stage": "decided", "progress": None}) == "Decided"
+
+
+def test_readouts_of_experiments_the_config_no_longer_names_teach_as_finished(tmp_path):
+    config = _project(tmp_path, "")
+    output = tmp_path / "reports"
+    fixtures = ROOT / "tests" / "fixtures" / "bundles"
+    for name, fixture in [
+        ("old-a", "signup-page"),
+        ("old-b", "signup-page"),
+        ("old-withheld", "pricing-banner"),  # a withheld verdict teaches nothing
+        ("old-aa", "checkout-aa"),  # nor does an A/A test
+    ]:
+        folder = output / name / "2026-01-05"
+        folder.mkdir(parents=True)
+        bundle = json.loads((fixtures / f"{fixture}.json").read_text())
+        (folder / "bundle.json").write_text(json.dumps(bundle | {"experiment": name}))
+    learned = programme.learn(load_config(config), output)
+    (group,) = learned.groups.values()
+    assert [(p.name, p.source) for p in group.members] == [("old-a", "ended"), ("old-b", "ended")]
+    assert group.finished == 2 and group.fit is None  # fewer than 10: the weak prior stays
