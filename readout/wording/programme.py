@@ -36,7 +36,7 @@ DECIDED_SHORT = {
 WEAK = {
     "too_few_experiments": (
         "The prior stays weak: {experiments} finished experiment(s) share this primary "
-        "metric's kind ({kind}), and the programme's prior is learned from {minimum}."
+        "metric's kind ({kind}); learning the programme's prior takes at least {minimum}."
     ),
 }
 
