@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from analyses.core.results import plain
 from readout import bundle as bundles
-from readout import programme, registry, render, site, store, wording
+from readout import registry, render, site, store, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
@@ -425,6 +425,8 @@ def run(
                 lazy = (run_one(e, output, readout_date, force, site_url) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))
             # The programme's prior, learned from the bundles' numbers (no refit).
+            from readout import programme
+
             programme.apply(config, output, lambda folder: _render(folder, site_url))
             site.record_status(output, outcomes)
             site.write_site(config, output)
