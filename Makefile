@@ -5,6 +5,9 @@ SHELL := /bin/bash
 CONFIG ?= experiments.toml
 OUTPUT ?= reports
 JOBS ?= 1
+# `make report` reads the demo warehouse as of this day (UTC), so the demo is the same every
+# run; `make report AS_OF=` reads it as of now.
+AS_OF ?= 2026-11-30
 
 # The compile caches (PyTensor's, numba's, matplotlib's) live in one folder per user, shared
 # by every project and folder: readout.caches chooses it ($$READOUT_CACHE_DIR, else
@@ -19,13 +22,13 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report warm run render validate validate-pooling email email-dry-run publish test test-fast faults bench lint format schema snapshots data setup system-deps clean
+.PHONY: help report warm run render validate plan validate-pooling email email-dry-run publish test test-fast faults bench bench-shapes lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
 
-report: setup data warm ## Install what is missing, generate demo data, fit every experiment, write reports/
-	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS)
+report: setup data warm ## Install what is missing, generate demo data, fit every experiment as of AS_OF (2026-11-30), write reports/
+	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) -j $(JOBS) $(if $(AS_OF),--as-of $(AS_OF),)
 
 warm: setup ## Compile the mixture's NUTS models once into the per-user cache (~/.cache/readout)
 	$(PY) -m readout.warm
@@ -35,6 +38,10 @@ render: setup ## Re-render every report from its bundle (no refit)
 
 validate: setup data ## Check experiments.toml and the data it names; fit nothing
 	.venv/bin/readout validate --config $(CONFIG)
+
+plan: setup data ## How many days experiment NAME needs for an 80/90% chance of a clear answer (MIN_EFFECT, UNTIL)
+	@test -n "$(NAME)" || { echo "usage: make plan NAME=checkout-redesign [MIN_EFFECT=0.05] [UNTIL=2026-11-28]"; exit 2; }
+	.venv/bin/readout plan --config $(CONFIG) --output $(OUTPUT) "$(NAME)" $(if $(MIN_EFFECT),--min-effect $(MIN_EFFECT),) $(if $(UNTIL),--until $(UNTIL),)
 
 test: setup data ## Run the whole test suite, including a few small real-sampling tests
 	$(PY) -m pytest
@@ -59,8 +66,11 @@ validate-pooling: setup data ## Fit the 500-creator demo; readout recovery print
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
-bench: setup data ## Readout beside PyMC's default pm.sample(), beside the bare warehouse query, and the sequential rule's calibration (QUICK=1: smaller)
-	$(PY) bench/run.py $(if $(QUICK),--quick,)
+bench: setup data ## Readout beside PyMC's default pm.sample(), the slowest of many data shapes, beside the bare warehouse query, the sequential rule's calibration (QUICK=1: smaller; MILLION=1: 1M units too)
+	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(MILLION),--million,)
+
+bench-shapes: setup data ## Only the many-shapes table of make bench: the slowest shape per workload (QUICK=1, MILLION=1)
+	$(PY) bench/shapes.py $(if $(QUICK),--quick,) $(if $(MILLION),--million,)
 
 lint: setup ## ruff check and ruff format --check
 	.venv/bin/ruff check .

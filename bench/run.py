@@ -19,15 +19,19 @@ Table 1, per workload: readout's seconds (whole process; the fit alone in bracke
 MB, PyMC's default ``pm.sample()`` on the same model and data in one process (seconds of
 sampling in brackets), and how many times longer PyMC took.
 
-Table 2: a generated warehouse (DuckDB: 10 million assigned units and 50 million events;
+Table 3: a generated warehouse (DuckDB: 10 million assigned units and 50 million events;
 PostgreSQL: 1 million units), one experiment with three metrics; readout's whole ``run``
 against the engine running the same SQL (the bundle's queries) on its own.
 
-Table 3: the sequential rule's calibration (``analyses/ab_test/sequential_calibration.py``): every
+Table 4: the sequential rule's calibration (``analyses/ab_test/sequential_calibration.py``): every
 candidate rule read every day on simulated experiments through the readout's decision code.
 
-``python bench/run.py --quick`` skips the warm-up and the largest workloads (1M creators, the
-10M-unit warehouse).
+Table 2 (``bench/shapes.py``): the slowest of many data shapes (group counts, unit sizes,
+standard-error spreads, seeds) for 100,000 pre-summarised units (1,000,000 with
+``--million``) and a mixture of 200,000 values, beside the targets.
+
+``python bench/run.py --quick`` skips the warm-up and the largest workloads (the 10M-unit
+warehouse) and runs fewer shapes.
 """
 
 from __future__ import annotations
@@ -62,12 +66,17 @@ DUCKDB_MEMORY = "400MB"
 
 @dataclass
 class Measure:
-    """One process: wall seconds, peak MB, exit code, and the JSON line it printed."""
+    """One process: wall seconds, peak MB, exit code, the JSON line it printed, CPU seconds.
+
+    CPU seconds (user and system, with the children it waited for) move less than wall
+    seconds on a busy host.
+    """
 
     seconds: float
     peak_mb: float
     code: int
     inner: dict
+    cpu: float = 0.0
 
 
 def measure(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> Measure:
@@ -88,7 +97,8 @@ def measure(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> Me
             inner = json.loads(lines[-1])
         except ValueError:
             inner = {}
-    return Measure(seconds, usage.ru_maxrss / 1024, process.returncode, inner)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measure(seconds, usage.ru_maxrss / 1024, process.returncode, inner, cpu)
 
 
 def child(kind: str, name: str, *extra: str) -> list[str]:
@@ -529,11 +539,6 @@ def model_rows(warm: bool, quick: bool) -> list[Row]:
             "< 30 s, < 1 GB",
         )
     )
-    if not quick:
-        config = pooling_data(1_000_000, work)
-        command = [READOUT, "run", "--config", str(config), "--output", str(reports), "--force"]
-        label = "hierarchical, 1,000,000 creators, whole run"
-        rows.append(Row(label, measure(command), None, "< 180 s, < 2 GB"))
     for n in (100, 500):
         label = f"programme prior, {n} experiments (each given the others, LOO)"
         rows.append(Row(label, twice(child("programme", str(n)), warm), None, "fit < 1 s"))
@@ -803,6 +808,10 @@ def main() -> None:
         f"beside the data in a new folder; the slowest of {len(MIXTURE_SEEDS)} seeds "
         "(1 with --quick)."
     )
+    print("\nspeed on many shapes (bench/shapes.py):")
+    from shapes import print_shapes, workloads
+
+    print_shapes(workloads(quick, "--million" in sys.argv))
     print_warehouse(warehouse_rows(quick))
     print_sequential(quick)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")

@@ -1,4 +1,4 @@
-"""Generate ``data/demo.duckdb``: a small product warehouse with three experiments.
+"""Generate ``data/demo.duckdb``: a small product warehouse with five experiments.
 
 Tables (one row per event, as a product's event log would hold them):
 
@@ -11,9 +11,12 @@ Tables (one row per event, as a product's event log would hold them):
 Three experiments share the tables: ``checkout`` (the redesign lifts purchases and leaves
 load time alone), ``search`` (better ranking lifts purchases but slows pages beyond the
 tolerated harm) and ``paywall`` (more users pay the same amounts; ten days of traffic, too
-early to call). A few users were exposed to both arms, as a logging bug would do.
-The true effects go to ``ground_truth.json`` under ``demo.duckdb``. Run by ``make data``;
-written with the DuckDB version the project pins, so the file opens with it.
+early to call); two are read every day with a planned length of 28 days: ``onboarding``
+(day 9 of 28 as of 30 November, its later exposures left out by the as-of day) and
+``banner`` (past its planned end, no difference). A few users were exposed to both arms,
+as a logging bug would do. The true effects go to ``ground_truth.json`` under
+``demo.duckdb``. Run by ``make data``; written with the DuckDB version the project pins, so
+the file opens with it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,34 @@ EXPERIMENTS = {
         "days": 10,
         "countries": (["US", "DE", "FR", "JP", "IS"], [0.5, 0.2, 0.15, 0.148, 0.002]),
     },
+    # Read every day (issue 21): purchases within 3 days of exposure, 28 days planned.
+    # An onboarding tour started on 22 November: on 30 November (the demo's as-of day) it is
+    # day 9 of 28, and its exposures go on to 19 December (later data the as-of day leaves
+    # out). A real lift of 8%, too small to clear the early looks' stronger bar.
+    "onboarding": {
+        "users": 42_000,
+        "purchase": (0.100, 0.108),
+        "load_factor": (1.0, 1.0),
+        "support": (0.060, 0.060),
+        "click_rate": (0.30, 0.30),
+        "start": datetime(2026, 11, 22),
+        "days": 28,
+        "buy_days": 2.9,
+        "tables": ("exposures", "orders", "support"),
+    },
+    # A banner colour that changes nothing: 28 days from 20 October, ended on 16 November
+    # without a winner: "no clear difference after the planned 28 days".
+    "banner": {
+        "users": 28_000,
+        "purchase": (0.100, 0.100),
+        "load_factor": (1.0, 1.0),
+        "support": (0.060, 0.060),
+        "click_rate": (0.30, 0.30),
+        "start": datetime(2026, 10, 20),
+        "days": 28,
+        "buy_days": 2.9,
+        "tables": ("exposures", "orders", "support"),
+    },
 }
 #: Share of users logged in both arms (a deliberate, small assignment bug).
 DOUBLE_EXPOSED = 0.002
@@ -71,7 +102,8 @@ def experiment(rng: np.random.Generator, name: str, first_user: int) -> tuple[di
     users = np.arange(first_user, first_user + n)
     arm = rng.integers(0, 2, n)
     days = p.get("days", 14)
-    exposed = np.datetime64(START) + (rng.uniform(0, days, n) * 86400).astype("timedelta64[s]")
+    start = np.datetime64(p.get("start", START))
+    exposed = start + (rng.uniform(0, days, n) * 86400).astype("timedelta64[s]")
     countries = p.get("countries", COUNTRIES)
     country = rng.choice(countries[0], n, p=countries[1])
     device = rng.choice(["mobile", "desktop"], n, p=[0.6, 0.4])
@@ -105,7 +137,11 @@ def experiment(rng: np.random.Generator, name: str, first_user: int) -> tuple[di
                     "amount": np.round(rng.lognormal(3.6, 0.7, mask.sum()), 2),
                 }
             )
-            for mask, lo, hi in ((buys, 0, 13.9), (late, 15, 30), (early, -10, -0.1))
+            for mask, lo, hi in (
+                (buys, 0, p.get("buy_days", 13.9)),
+                (late, 15, 30),
+                (early, -10, -0.1),
+            )
         ],
         ignore_index=True,
     )
@@ -161,7 +197,8 @@ def experiment(rng: np.random.Generator, name: str, first_user: int) -> tuple[di
         "support": support,
         "sessions": sessions,
     }
-    return tables, truth
+    kept = p.get("tables", tuple(tables))
+    return {k: v for k, v in tables.items() if k in kept}, truth
 
 
 def write(path: Path, rng: np.random.Generator) -> dict:

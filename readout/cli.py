@@ -1,4 +1,4 @@
-"""The ``readout`` command line: run, render, validate, schema.
+"""The ``readout`` command line: run, render, validate, plan, schema.
 
 Exit codes: 0 all good; 1 some experiment failed (the others still produced reports);
 2 bad usage or bad config/data, with a message naming the file, key or column and the fix.
@@ -46,6 +46,16 @@ def _check_date(ctx: click.Context, param: click.Parameter, value: str | None) -
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date in the calendar") from None
     return value
+
+
+_as_of = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="YYYY-MM-DD",
+    callback=_check_date,
+    help="Read the data as they stood at the end of this day, UTC (default: now).",
+)
 
 
 class _Group(click.Group):
@@ -144,8 +154,9 @@ def main() -> None:
     default=None,
     metavar="YYYY-MM-DD",
     callback=_check_date,
-    help="Date of the readout folder (default: today).",
+    help="Date of the readout folder (default: the --as-of day, else today).",
 )
+@_as_of
 def run(
     config_path: Path,
     output: Path,
@@ -153,13 +164,17 @@ def run(
     force: bool,
     jobs: int,
     readout_date: str | None,
+    as_of: str | None,
 ) -> None:
     """Fit what changed, write bundles, render HTML and PDF, refresh the site index."""
+    from datetime import date
+
     from readout import runner
 
     config = _load(config_path)
+    day = date.fromisoformat(as_of) if as_of else None
     try:
-        outcomes = runner.run(config, output, only, force, jobs, readout_date)
+        outcomes = runner.run(config, output, only, force, jobs, readout_date, day)
     except ConfigError as exc:
         _fail(exc)
     failed = [o for o in outcomes if o.code]
@@ -265,13 +280,17 @@ def publish(config_path: Path, output: Path, dest: str) -> None:
 @main.command()
 @_config
 @_output
-def validate(config_path: Path, output: Path) -> None:
+@_as_of
+def validate(config_path: Path, output: Path, as_of: str | None) -> None:
     """Check the config and the data it names; fit nothing."""
+    from datetime import date
+
     from readout import runner
 
     config = _load(config_path)
+    day = date.fromisoformat(as_of) if as_of else None
     try:
-        for line in runner.validate(config, output):
+        for line in runner.validate(config, output, day):
             click.echo(line)
     except DataError as exc:
         _fail(exc)
@@ -362,6 +381,58 @@ def recovery(
     prob = round(100 * experiment.settings.ci_prob)
     click.echo(f"{name}, readout {latest.name}: {prob}% intervals against {truth.name}")
     click.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+@main.command("plan")
+@_config
+@_output
+@click.argument("name")
+@click.option(
+    "--min-effect",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    metavar="LIFT",
+    help="Smallest relative lift worth finding, e.g. 0.02 (default: the rope, else 0.02).",
+)
+@click.option(
+    "--until",
+    default=None,
+    metavar="YYYY-MM-DD",
+    callback=_check_date,
+    help="Last day of the history read (default: today, up to now).",
+)
+@click.option(
+    "--history-days",
+    default=28,
+    show_default=True,
+    type=click.IntRange(1, 3660),
+    help="Days of history read, up to --until.",
+)
+def plan_command(
+    config_path: Path,
+    output: Path,
+    name: str,
+    min_effect: float | None,
+    until: str | None,
+    history_days: int,
+) -> None:
+    """Say how many days an A/B test needs, from its primary metric's recent history.
+
+    Writes OUTPUT/NAME/plan.html with the planned_days advice for an 80% and a 90% chance of
+    a clear answer at the minimum effect, under the readout's own decision rule.
+    """
+    from readout.plan import make_plan
+
+    config = _load(config_path)
+    try:
+        made = make_plan(config, name, output, min_effect, until, history_days)
+    except DataError as exc:
+        _fail(exc)
+    except ConnectionError as exc:  # the engine, not the config: try again later
+        click.echo(f"readout: error: {exc}", err=True)
+        sys.exit(1)
+    for line in made.summary:
+        click.echo(line)
 
 
 @main.command()

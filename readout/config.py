@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analyses.core.base import BaseSpec, Settings
+from analyses.core.base import DELIVERY_KEYS, BaseSpec, Settings
 from readout import registry, store
 from readout.errors import ConfigError
 
@@ -127,7 +127,7 @@ class Experiment:
         How a fit runs (cores, parallel jobs) and who receives the email are left out, so
         ``readout run -j 4`` after ``readout run`` refits nothing.
         """
-        spec = self.spec.model_dump(mode="json", exclude={"email"})
+        spec = self.spec.model_dump(mode="json", exclude=DELIVERY_KEYS)
         payload = {"spec": spec, "settings": self.settings.results_key()}
         if self.source is not None:
             # How long a query may run changes no result.

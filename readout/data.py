@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,16 +126,53 @@ def _significant(values: np.ndarray, bits: int = 40) -> np.ndarray:
     return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)
 
 
+def cutoff_of(as_of: date | None) -> datetime | None:
+    """The cut-off of a readout as of a day: the next midnight UTC (naive, in UTC)."""
+    if as_of is None:
+        return None
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
+def planned_end(spec, fetched: Fetched) -> date | None:
+    """The planned last day of an experiment with ``planned_days``, else ``None``.
+
+    Day 1 is its ``start``, else the day (UTC) of the first exposure the data hold.
+    """
+    days = getattr(spec, "planned_days", None)
+    if not days:
+        return None
+    start = getattr(spec, "start", None)
+    if start is None:
+        firsts = [
+            e["first_exposure"]
+            for e in fetched.extras.values()
+            if isinstance(e, dict) and e.get("first_exposure") == e.get("first_exposure")
+        ]
+        if not firsts:
+            return None
+        start = datetime.fromtimestamp(min(firsts), UTC).date()
+    return start + timedelta(days=days - 1)
+
+
+def as_of_text(as_of: date | None) -> str:
+    """The bundle's ``as_of``: the day given, or this moment (UTC, to the second)."""
+    if as_of is not None:
+        return as_of.isoformat()
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def fetch_data(
     experiment: Experiment,
     output: Path | None,
     write_cache: bool = True,
     cutoff: datetime | None = None,
+    as_of: date | None = None,
 ) -> Loaded:
     """Check and fetch everything an experiment's analysis asks for.
 
-    ``cutoff``: the moment the data are read as of (units exposed later are left out and
-    counted); ``None`` is the time of the run.
+    ``as_of``: the day the data are read as of (``readout run --as-of``): exposures and
+    events before the next midnight UTC, cut in the engine's SQL; ``None`` is the time of
+    the run. ``cutoff``: an explicit moment instead (the same cut, to the second).
 
     Raises
     ------
@@ -144,6 +181,9 @@ def fetch_data(
     ConnectionError
         A source that cannot be reached (exit 1 for this experiment).
     """
+    if as_of is not None and cutoff is None:
+        cutoff = cutoff_of(as_of)
+    stated = as_of_text(as_of) if cutoff is None or as_of is not None else cutoff.isoformat()
     analysis = registry.get(experiment.spec.analysis)
     request = analysis.request(experiment.spec)
     where = where_of(experiment)
@@ -162,20 +202,33 @@ def fetch_data(
                         "check the path, which is relative to the config file",
                     )
                 files[name] = open_file(path, text_columns({name: part}))
+        until = None
         with engine_of(experiment, request) as engine:
-            fetched, queries = fetch(
-                engine,
-                request,
-                where,
-                experiment.settings.max_rows,
-                cache,
-                files,
-                write_cache,
-                cutoff,
-            )
+
+            def read(cut: datetime | None):
+                return fetch(
+                    engine,
+                    request,
+                    where,
+                    experiment.settings.max_rows,
+                    cache,
+                    files,
+                    write_cache,
+                    cut,
+                )
+
+            fetched, queries = read(cutoff)
+            end = planned_end(experiment.spec, fetched)
+            asked = as_of or datetime.now(UTC).date()
+            if end is not None and asked > end and (as_of is not None or cutoff is None):
+                # After its planned end an experiment's verdict stands: it is read as of the
+                # end (more looks would spend error the design did not plan for).
+                fetched, queries = read(cutoff_of(end))
+                until = end.isoformat()
     finally:
         for engine in files.values():
             engine.close()
+    fetched = replace(fetched, as_of=stated, until=until)
     if any(isinstance(p, ExperimentPart) for p in request.values()):
         fetched = replace(fetched, source=where.label, row_numbers=False)
     return Loaded(fetched, queries, fingerprint(fetched, queries))

@@ -117,7 +117,8 @@ class Delivery:
     """How one readout's email ended."""
 
     key: str
-    status: str  # sent, written (dry run), failed, already sent, unconfirmed, partly sent
+    status: str  # sent, written (dry run), failed, already sent, unconfirmed, partly sent,
+    # not needed (email_when = "change" and the verdict is as last emailed)
     message: str
 
     @property
@@ -401,6 +402,41 @@ def _check_resend(config: Config, output: Path, resend: tuple[str, ...]) -> None
             )
 
 
+def readout_state(bundle: dict) -> dict:
+    """What ``email_when = "change"`` compares: the verdict, the planned end, guardrail harm."""
+    decision = bundle["decision"]
+    progress = bundle.get("progress") or {}
+    return {
+        "verdict": decision["verdict"],
+        "at_end": bool(progress.get("at_end", False)),
+        "harm": decision.get("reason_code") == "guardrail_harm",
+    }
+
+
+def _unchanged_since(log: dict, output: Path, name: str, date: str, state: dict) -> str | None:
+    """The date of the newest emailed readout before ``date`` whose state is ``state``.
+
+    ``None`` (send) when none was emailed, or the newest one emailed differs: a new verdict,
+    the planned end reached, or a guardrail's harm.
+    """
+    sent = sorted(
+        key.split("/", 1)[1]
+        for key, entry in log.items()
+        if key.startswith(f"{name}/") and entry.get("state") == "sent" and key < f"{name}/{date}"
+    )
+    if not sent:
+        return None
+    last = sent[-1]
+    before = log[f"{name}/{last}"].get("readout")
+    if before is None:  # recorded before readouts' states were: read the bundle if kept
+        bundle_path = store.readout_folder(output, name, last) / store.BUNDLE
+        try:
+            before = readout_state(read(bundle_path))
+        except (OSError, ValueError, KeyError):
+            return None
+    return last if before == state else None
+
+
 def _deliver(
     config: Config,
     output: Path,
@@ -435,10 +471,22 @@ def _deliver(
                 results.append(Delivery(key, "already sent", entry.get("sent_at", "")))
             continue
         path = store.outbox_message(output, experiment.name, folder.name)
+        bundle = read(folder / store.BUNDLE)
+        state = readout_state(bundle)
+        if experiment.spec.email_when == "change" and not resend:
+            unchanged = _unchanged_since(log, output, experiment.name, folder.name, state)
+            if unchanged is not None:
+                results.append(
+                    Delivery(
+                        key,
+                        "not needed",
+                        f"the verdict is as in the readout of {unchanged}, which was emailed "
+                        '(email_when = "change"; "always" emails every readout)',
+                    )
+                )
+                continue
         if not path.is_file():
-            message = compose(
-                read(folder / store.BUNDLE), folder, recipients, sender, config.settings.site_url
-            )
+            message = compose(bundle, folder, recipients, sender, config.settings.site_url)
             atomic_write_text(path, message.as_string(policy=policy.SMTP))
         if dry_run:
             results.append(Delivery(key, "written", str(path)))
@@ -447,7 +495,12 @@ def _deliver(
         now = datetime.now(UTC).isoformat(timespec="seconds")
         # Recorded before the SMTP conversation: a run killed mid-send leaves this mark, and
         # the next run asks instead of sending the message a second time.
-        mark = {"started_at": now, "to": recipients, "message_id": message["Message-ID"]}
+        mark = {
+            "started_at": now,
+            "to": recipients,
+            "message_id": message["Message-ID"],
+            "readout": state,
+        }
         if entry is not None:
             mark["previous"] = entry  # a resend keeps the record of the earlier one
         log[key] = {"state": "sending", **mark}

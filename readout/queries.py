@@ -50,7 +50,7 @@ from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 #: numbers with decimal commas, a binary column's yes/no answers read as 1 and 0.
 READ_NOTES = ("csv_delimiter", "decimal_comma", "yes_no_as_binary")
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
-QUERY_VERSION = "4"
+QUERY_VERSION = "5"
 EXAMPLES = 5
 
 
@@ -75,7 +75,7 @@ class Problem(DataError):
 
 def _relation(engine: Engine, where: Where, rows: bool = False):
     if where.file:
-        return engine.ibis().table(FILE_ROWS if rows else FILE_TABLE)
+        return engine.file_table(FILE_ROWS if rows else FILE_TABLE)
     return engine.relation(where.table, where.sql)
 
 
@@ -231,12 +231,17 @@ def _require(rel, needed: tuple[str, ...], what: str, where: str, fix: str) -> N
         )
 
 
-def _window(events, units, start_days: float, end_days: float):
+def _days(days: float):
+    """An interval of ``days`` (fractions allowed), to the second."""
     import ibis
 
+    return ibis.interval(seconds=int(round(days * 86400)))
+
+
+def _window(events, units, start_days: float, end_days: float):
     joined = events.join(units.select("unit", first_exposure=units.exposed_at), "unit")
-    start = joined.first_exposure + ibis.interval(seconds=int(round(start_days * 86400)))
-    end = joined.first_exposure + ibis.interval(seconds=int(round(end_days * 86400)))
+    start = joined.first_exposure + _days(start_days)
+    end = joined.first_exposure + _days(end_days)
     return joined.filter((joined.ts >= start) & (joined.ts < end))
 
 
@@ -323,6 +328,14 @@ def _assignments(engine: Engine, part: Experiment, where: str, cutoff: datetime 
         )
     if exposed.type().is_date():
         exposed = exposed.cast("timestamp")
+    if cutoff is not None:
+        # As of an earlier day: rows exposed from its end on did not exist yet, so they are
+        # not read at all (not counted either: adding later data changes nothing of that
+        # day's readout). Rows without a time cannot be placed in time and stay counted.
+        assignments = assignments.filter(exposed.isnull() | (exposed < _cutoff(cutoff)))
+        exposed = assignments.exposed_at
+        if exposed.type().is_date():
+            exposed = exposed.cast("timestamp")
     reason = ibis.cases(
         (assignments.unit.isnull(), 1),
         (assignments.arm.isnull(), 2),
@@ -344,8 +357,12 @@ def _units(assignments, by: tuple[str, ...]):
     )
 
 
-def _events(engine: Engine, metric: MetricSpec, where: str):
-    """A metric's events, checked for the columns its kind needs."""
+def _events(engine: Engine, metric: MetricSpec, where: str, cutoff: datetime | None = None):
+    """A metric's events, checked for the columns its kind needs.
+
+    With an explicit ``cutoff`` (``readout run --as-of``) only events before it are read
+    (events without a time are kept, to be counted): the data as they stood then.
+    """
     events = _read(
         engine, {"table": metric.table, "sql": metric.sql}, f"{where}, metric '{metric.name}'"
     )
@@ -362,6 +379,9 @@ def _events(engine: Engine, metric: MetricSpec, where: str):
             f"column 'ts' is {events.ts.type()}, not a timestamp or date",
             "cast it in the query, e.g. CAST(ts AS TIMESTAMP)",
         )
+    if cutoff is not None:
+        ts = events.ts.cast("timestamp") if events.ts.type().is_date() else events.ts
+        events = events.filter(ts.isnull() | (ts < _cutoff(cutoff)))
     return events
 
 
@@ -399,7 +419,7 @@ def exclusions_expression(
         ),
     }
     for metric in part.metrics:
-        events = _events(engine, metric, where)
+        events = _events(engine, metric, where, cutoff)
         own = events.semi_join(units.select("unit"), "unit")
         counted[metric.name] = events.aggregate(
             **{f"{metric.name}__unit_missing": ibis.ifelse(events.unit.isnull(), 1, 0).sum()}
@@ -424,29 +444,40 @@ def experiment_expression(
     """The one query of an experiment: assignments x metrics, summarised per arm (x by).
 
     Only units with a unit, an arm and an exposure time before ``cutoff`` (default: now)
-    count; :func:`exclusions_expression` counts the others.
+    count; :func:`exclusions_expression` counts the others. A unit counts in a metric only
+    once the metric's window has closed by the cut-off (its value is NULL until then, and
+    ``<metric>__waiting`` counts those units): a unit exposed yesterday has not had the
+    time to convert, and counting it as "did not" would bias every rate towards zero.
     """
     import ibis
 
     units = _units(_assignments(engine, part, where, cutoff), part.by)
     table = units
     for metric in part.metrics:
-        events = _events(engine, metric, where)
+        events = _events(engine, metric, where, cutoff)
         during = _capped(_per_unit(_window(events, units, 0, metric.window_days), metric), metric)
         fill = None if metric.aggregate == "mean" else 0.0
+        closed = table.exposed_at + _days(metric.window_days) <= _cutoff(cutoff)
+        waiting = {f"{metric.name}__closed": closed}
         if metric.kind == "ratio":
             joined = table.left_join(during, "unit")
             table = joined.select(
                 table,
+                **waiting,
                 **{
-                    f"{metric.name}__num": joined.num.fill_null(0.0),
-                    f"{metric.name}__den": joined.den.fill_null(0.0),
+                    f"{metric.name}__num": ibis.ifelse(
+                        closed, joined.num.fill_null(0.0), ibis.null("float64")
+                    ),
+                    f"{metric.name}__den": ibis.ifelse(
+                        closed, joined.den.fill_null(0.0), ibis.null("float64")
+                    ),
                 },
             )
             continue
         joined = table.left_join(during, "unit")
         value = joined.v if fill is None else joined.v.fill_null(fill)
-        table = joined.select(table, **{metric.name: value.cast("float64")})
+        value = ibis.ifelse(closed, value.cast("float64"), ibis.null("float64"))
+        table = joined.select(table, **waiting, **{metric.name: value})
         if metric.covariate_days:
             before = _capped(
                 _per_unit(_window(events, units, -metric.covariate_days, 0), metric), metric
@@ -474,6 +505,7 @@ def experiment_expression(
     }
     for metric in part.metrics:
         m = metric.name
+        aggs[f"{m}__waiting"] = ibis.ifelse(table[f"{m}__closed"], 0, 1).sum()
         if metric.kind == "ratio":
             num, den = table[f"{m}__num"], table[f"{m}__den"]
             aggs |= {
@@ -890,7 +922,7 @@ def _non_finite(
     import ibis
 
     units = _units(_assignments(engine, part, where.label, cutoff), ())
-    events = _events(engine, metric, where.label).semi_join(units.select("unit"), "unit")
+    events = _events(engine, metric, where.label, cutoff).semi_join(units.select("unit"), "unit")
     columns = ("numerator", "denominator") if metric.kind == "ratio" else ("value",)
     bad = ibis.literal(False)
     for column in columns:
@@ -990,3 +1022,78 @@ def _first_line(exc: Exception) -> str:
 
 def _sql_fix() -> str:
     return "correct the SQL (it runs in the source's own engine; set dialect if written in another)"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def history_expression(
+    engine: Engine, part: Experiment, metric: MetricSpec, where: str, start: datetime, end: datetime
+):
+    """One query: per arm, the units first exposed in ``[start, end)`` and the metric's sums.
+
+    Per arm: ``n`` (units), ``exposed_first`` and ``exposed_last`` (epoch seconds) and, over
+    the units whose window closed by ``end``, ``counted`` and the metric's ``__n``, ``__sum``
+    and ``__sum2`` (a ratio: ``__num``, ``__den``, ``__num2``, ``__den2``, ``__numden``).
+    """
+    from datetime import timedelta
+
+    import ibis
+
+    def stamp(moment: datetime):
+        return ibis.timestamp(moment.astimezone(UTC).replace(tzinfo=None))
+
+    units = _units(_assignments(engine, part, where, end), ())
+    units = units.filter((units.exposed_at >= stamp(start)) & (units.n_arms == 1))
+    seconds = units.exposed_at.epoch_seconds().cast("float64")
+    exposed = units.group_by("arm").aggregate(
+        n=units.count(), exposed_first=seconds.min(), exposed_last=seconds.max()
+    )
+    closed = units.filter(units.exposed_at < stamp(end - timedelta(days=metric.window_days)))
+    events = _events(engine, metric, where)
+    per_unit = _capped(_per_unit(_window(events, closed, 0, metric.window_days), metric), metric)
+    joined = closed.left_join(per_unit, "unit")
+    m = metric.name
+    if metric.kind == "ratio":
+        num, den = joined.num.fill_null(0.0), joined.den.fill_null(0.0)
+        aggs = {
+            f"{m}__num": num.sum(),
+            f"{m}__den": den.sum(),
+            f"{m}__num2": (num * num).sum(),
+            f"{m}__den2": (den * den).sum(),
+            f"{m}__numden": (num * den).sum(),
+        }
+    else:
+        value = joined.v if metric.aggregate == "mean" else joined.v.fill_null(0.0)
+        aggs = _stats(value.cast("float64"), Value(m, m, ("moments",)))
+    counted = joined.group_by("arm").aggregate(counted=joined.count(), **aggs)
+    out = exposed.left_join(counted, "arm")
+    return out.select(exposed, *[c for c in counted.columns if c != "arm"])
+
+
+def history(
+    engine: Engine,
+    part: Experiment,
+    metric: MetricSpec,
+    where: Where,
+    start: datetime,
+    end: datetime,
+) -> tuple[dict[str, np.ndarray], str]:
+    """Run :func:`history_expression` (``readout plan``): its rows per arm, and its SQL.
+
+    Raises
+    ------
+    DataError
+        The user's SQL fails or returns the wrong columns (exit 2).
+    """
+    import ibis
+
+    try:
+        expr = history_expression(engine, part, metric, where.label, start, end)
+        sql = str(ibis.to_sql(expr, dialect=engine.backend))
+        return _canonical(engine.execute(sql)), sql
+    except DataError:
+        raise
+    except Exception as exc:
+        _engine_problem(exc, where)
+        raise

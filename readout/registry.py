@@ -20,22 +20,40 @@ from analyses.core.base import Analysis
 _wording: dict[str, str] = {}
 
 
+#: The analyses found so far: :func:`get` imports only the package it is asked for (a
+#: binary A/B readout need not import the mixture's or the regression's modules).
+_found: dict[str, Analysis] = {}
+
+
+def _declared(name: str) -> Analysis | None:
+    """The analysis ``analyses.<name>`` declares (imported now), or None."""
+    if name.startswith("_") or name not in _packages():
+        return None
+    module = importlib.import_module(f"analyses.{name}")
+    declared = getattr(module, "ANALYSIS", None)
+    if not isinstance(declared, Analysis):
+        return None
+    if declared.name != name:
+        raise RuntimeError(
+            f"analyses/{name} declares an analysis named '{declared.name}'; "
+            "the package and the analysis must share a name"
+        )
+    return declared
+
+
+@functools.cache
+def _packages() -> frozenset[str]:
+    return frozenset(info.name for info in pkgutil.iter_modules(analyses.__path__))
+
+
 @functools.cache
 def _all() -> dict[str, Analysis]:
-    found: dict[str, Analysis] = {}
-    for info in pkgutil.iter_modules(analyses.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"analyses.{info.name}")
-        declared = getattr(module, "ANALYSIS", None)
-        if isinstance(declared, Analysis):
-            if declared.name != info.name:
-                raise RuntimeError(
-                    f"analyses/{info.name} declares an analysis named '{declared.name}'; "
-                    "the package and the analysis must share a name"
-                )
-            found[declared.name] = declared
-    return found
+    for name in sorted(_packages()):
+        if name not in _found:
+            declared = _declared(name)
+            if declared is not None:
+                _found[name] = declared
+    return _found
 
 
 def available() -> list[str]:
@@ -45,7 +63,12 @@ def available() -> list[str]:
 
 def get(name: str) -> Analysis:
     """The analysis called ``name``; ``KeyError`` when there is none."""
-    return _all()[name]
+    if name not in _found:
+        declared = _declared(name)
+        if declared is None:
+            raise KeyError(name)
+        _found[name] = declared
+    return _found[name]
 
 
 def wording_module(name: str) -> str:
@@ -59,13 +82,13 @@ def register(analysis: Analysis, wording: str) -> None:
     For tests and plug-ins: runs in this process then fit, word and render it like any
     other (a template of its own is optional: the generic one renders its layout).
     """
-    if analysis.name in _all() and analysis.name not in _wording:
+    if analysis.name not in _wording and _declared(analysis.name) is not None:
         raise ValueError(f"analysis '{analysis.name}' is declared in analyses/ already")
-    _all()[analysis.name] = analysis
+    _found[analysis.name] = analysis
     _wording[analysis.name] = wording
 
 
 def unregister(name: str) -> None:
     """Forget an analysis added with :func:`register`."""
     if _wording.pop(name, None) is not None:
-        _all().pop(name, None)
+        _found.pop(name, None)

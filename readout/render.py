@@ -10,6 +10,7 @@ import base64
 import functools
 import hashlib
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,75 @@ def figure_uri(path: Path) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+SVG = "http://www.w3.org/2000/svg"
+XLINK = "http://www.w3.org/1999/xlink"
+#: Above this many distinct ``<use>`` targets an SVG is printed with its uses inlined.
+MANY_TARGETS = 50
+
+
+def inline_uses(svg: bytes) -> bytes:
+    """The SVG with every ``<use>`` of a plain element replaced by a copy of that element.
+
+    A figure with hundreds of markers or legend entries (one per group) references as many
+    definitions; WeasyPrint looks each one up by walking the whole tree, so printing such a
+    figure took minutes. The copy sits in a group carrying the use's attributes, moved by
+    its ``x`` and ``y`` as SVG's ``<use>`` is; a use of a ``<symbol>``, ``<svg>`` or of
+    something that itself holds uses is left as it is.
+    """
+    import copy
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("", SVG)
+    ET.register_namespace("xlink", XLINK)
+    root = ET.fromstring(svg)
+    use, href = f"{{{SVG}}}use", f"{{{XLINK}}}href"
+    targets = {e.get("id"): e for e in root.iter() if e.get("id")}
+    plain = {
+        key: e
+        for key, e in targets.items()
+        if e.tag not in (f"{{{SVG}}}symbol", f"{{{SVG}}}svg") and next(e.iter(use), None) is None
+    }
+    for parent in root.iter():
+        for i, child in enumerate(parent):
+            if child.tag != use:
+                continue
+            target = plain.get((child.get(href) or child.get("href") or "").removeprefix("#"))
+            if target is None:
+                continue
+            group = ET.Element(f"{{{SVG}}}g")
+            keep = {"x", "y", "width", "height", "href", href}
+            for key, value in child.attrib.items():
+                if key not in keep:
+                    group.set(key, value)
+            x, y = child.get("x", "0"), child.get("y", "0")
+            if (x, y) != ("0", "0"):
+                moved = f"translate({x} {y})"
+                group.set("transform", f"{child.get('transform', '')} {moved}".strip())
+            shape = copy.deepcopy(target)
+            shape.attrib.pop("id", None)
+            for inner in shape.iter():
+                inner.attrib.pop("id", None)
+            group.append(shape)
+            parent[i] = group
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def for_printing(path: Path) -> str | None:
+    """A figure's ``data:`` URI for the PDF where it differs from the page's, else None.
+
+    Only a figure with many distinct ``<use>`` targets is rewritten (:func:`inline_uses`).
+    """
+    if path.suffix != ".svg":
+        return None
+    svg = path.read_bytes()
+    if svg.count(b"<use ") < MANY_TARGETS:
+        return None
+    targets = set(re.findall(rb'<use[^>]*?href="#([^"]+)"', svg))
+    if len(targets) < MANY_TARGETS:
+        return None
+    return "data:image/svg+xml;base64," + base64.b64encode(inline_uses(svg)).decode()
+
+
 def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str:
     """The report page of one readout; figures are read from ``folder`` and inlined.
 
@@ -108,14 +178,38 @@ def template_of(analysis: str) -> str:
     return own if (TEMPLATES / own).is_file() else GENERIC
 
 
-def write_pdf(html: str, target: Path) -> None:
-    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts."""
+@functools.cache
+def _print_setup():
+    """WeasyPrint's font configuration and the shipped fonts' CSS: parsed once a process.
+
+    Dropped when the process ends (a ``-j`` worker too, which ends without the interpreter's
+    teardown), removing the font configuration's temporary folder.
+    """
+    import multiprocessing.util
+
     import weasyprint
+
+    multiprocessing.util.Finalize(None, _drop_print_setup, exitpriority=0)
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fonts = weasyprint.text.fonts.FontConfiguration()
     css = weasyprint.CSS(filename=str(TEMPLATES / "print-fonts.css"), font_config=fonts)
+    return fonts, css
+
+
+def _drop_print_setup() -> None:
+    if _print_setup.cache_info().currsize:
+        fonts, _ = _print_setup()
+        fonts.__del__()  # WeasyPrint's clean-up: removes the fonts' temporary folder
+        _print_setup.cache_clear()
+
+
+def write_pdf(html: str, target: Path) -> None:
+    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts."""
+    import weasyprint
+
+    fonts, css = _print_setup()
     document = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
     document.write_pdf(target, stylesheets=[css], font_config=fonts)
 
@@ -128,8 +222,13 @@ def render_readout(folder: Path, site_url: str = "") -> None:
     bundle = read(folder / store.BUNDLE)
     html = report_html(bundle, folder, site_url)
     atomic_write_text(folder / store.REPORT_HTML, html)
+    printed = html
+    for fig in bundle["figures"]:
+        uri = for_printing(folder / fig["file"])
+        if uri is not None:
+            printed = printed.replace(figure_uri(folder / fig["file"]), uri)
     with atomic_path(folder / store.REPORT_PDF) as tmp:
-        write_pdf(html, tmp)
+        write_pdf(printed, tmp)
 
 
 def page(template: str, **context: Any) -> str:

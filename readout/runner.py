@@ -26,6 +26,7 @@ from pathlib import Path
 import filelock
 from tqdm import tqdm
 
+from analyses.core.base import DELIVERY_KEYS, NothingYet
 from analyses.core.results import plain
 from readout import bundle as bundles
 from readout import registry, render, site, store, wording
@@ -57,13 +58,19 @@ class Outcome:
     action: str = "fitted"
 
 
-def fit_key(experiment: Experiment, data_sha256: str) -> str:
-    """Cache key of a fit: the data, further input files, the config and the analysis version."""
+def fit_key(experiment: Experiment, data_sha256: str, as_of: date | None = None) -> str:
+    """Cache key of a fit: the data, further input files, the config and the analysis version.
+
+    An experiment with a planned length also keys on the day it is read as of (its day
+    counts, and the evidence a verdict needs changes with it, on the same data).
+    """
     analysis = registry.get(experiment.spec.analysis)
     extra = [
         sha256_file(path) if path.is_file() else "missing"
         for path in experiment.input_paths().values()
     ]
+    if getattr(experiment.spec, "planned", False):
+        extra.append(f"as_of:{(as_of or datetime.now(UTC).date()).isoformat()}")
     payload = "|".join(
         [data_sha256, *extra, experiment.config_sha256(), f"{analysis.name}:{analysis.version}"]
     )
@@ -105,12 +112,16 @@ def build_readout(
     readout_date: str,
     output: Path | None = None,
     loaded: Loaded | None = None,
+    as_of: date | None = None,
 ) -> dict:
-    """Fit one experiment into ``staging``: posterior, figures and bundle (numbers only)."""
+    """Fit one experiment into ``staging``: posterior, figures and bundle (numbers only).
+
+    ``as_of``: the day the data are read as of (``None``: now).
+    """
     started = time.perf_counter()
     spec = experiment.spec
     analysis = registry.get(spec.analysis)
-    loaded = loaded or fetch_data(experiment, output)
+    loaded = loaded or fetch_data(experiment, output, as_of=as_of)
     rows, warnings = analysis.load(spec, loaded.fetched, experiment.input_paths())
     # How the file was read, where not the plain way (semicolons, decimal commas, yes/no).
     warnings = list(loaded.fetched.notes) + warnings
@@ -137,13 +148,14 @@ def build_readout(
         "analysis_version": analysis.version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "readout_date": readout_date,
+        "as_of": loaded.fetched.as_of,
         "ci_prob": experiment.settings.ci_prob,
         "ci_kind": "hdi",
         "data_file": experiment.data_label(),
         "data_sha256": data_sha,
         "config_sha256": experiment.config_sha256(),
-        "fit_key": fit_key(experiment, data_sha),
-        "spec": spec.model_dump(mode="json", exclude={"email"}),
+        "fit_key": fit_key(experiment, data_sha, as_of),
+        "spec": spec.model_dump(mode="json", exclude=DELIVERY_KEYS),
         "versions": bundles.versions(),
         "seed": experiment.settings.seed,
         "run_seconds": 0.0,
@@ -255,7 +267,12 @@ def _ended(name: str, code: int, message: str, started: float) -> Outcome:
 
 
 def run_one(
-    experiment: Experiment, output: Path, readout_date: str, force: bool, site_url: str = ""
+    experiment: Experiment,
+    output: Path,
+    readout_date: str,
+    force: bool,
+    site_url: str = "",
+    as_of: date | None = None,
 ) -> Outcome:
     """Run one experiment end to end; never raises, reports how it ended."""
     started = time.perf_counter()
@@ -270,13 +287,13 @@ def run_one(
             # print it while the engine works (the query holds no Python lock).
             likely = force or previous is None or previous.name != readout_date
             with _prefetched(likely):
-                loaded = fetch_data(experiment, output)
+                loaded = fetch_data(experiment, output, as_of=as_of)
             data_sha = loaded.fingerprint
         else:
             path = experiment.data_path
             data_sha = sha256_file(path) if path.is_file() else None
         if not force and previous is not None and data_sha is not None:
-            key = fit_key(experiment, data_sha)
+            key = fit_key(experiment, data_sha, as_of)
             if bundles.read(previous / store.BUNDLE).get("fit_key") == key:
                 render_key = previous / store.RENDER_KEY
                 if render_key.is_file() and render_key.read_text() == render.render_key(site_url):
@@ -285,12 +302,15 @@ def run_one(
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
-        bundle = build_readout(experiment, staging, readout_date, output, loaded)
+        bundle = build_readout(experiment, staging, readout_date, output, loaded, as_of)
         _render(staging, site_url)
         final = store.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
         headline = wording.readout_text(bundle).headline
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
+    except NothingYet as exc:  # no fault: nothing to read yet (e.g. every unit waiting)
+        outcome = _ended(name, EXIT_OK, str(exc), started)
+        return replace(outcome, action="waiting")
     except DataError as exc:
         return _ended(name, EXIT_BAD_INPUT, str(exc), started)
     except ConnectionError as exc:  # an engine that stopped answering or timed out
@@ -382,8 +402,13 @@ def run(
     force: bool = False,
     jobs: int = 1,
     readout_date: str | None = None,
+    as_of: date | None = None,
 ) -> list[Outcome]:
-    """Run the selected experiments, then refresh the site pages."""
+    """Run the selected experiments, then refresh the site pages.
+
+    ``as_of``: read the data as they stood at the end of that day (UTC); the readout's
+    folder is named after it unless ``readout_date`` names another.
+    """
     names = {e.name for e in config.experiments}
     unknown = [n for n in only if n not in names]
     if unknown:
@@ -393,7 +418,7 @@ def run(
             f"use one of {', '.join(sorted(names))}",
         )
     selected = [e for e in config.experiments if not only or e.name in only]
-    readout_date = readout_date or date.today().isoformat()
+    readout_date = readout_date or (as_of or date.today()).isoformat()
     site_url = config.settings.site_url
     try:
         with sigterm_unwinds(), lock(output):
@@ -408,7 +433,7 @@ def run(
                 with ProcessPoolExecutor(max_workers=jobs) as pool:
                     try:
                         futures = [
-                            pool.submit(run_one, e, output, readout_date, force, site_url)
+                            pool.submit(run_one, e, output, readout_date, force, site_url, as_of)
                             for e in selected
                         ]
                         outcomes = list(
@@ -422,7 +447,7 @@ def run(
                         pool.shutdown(wait=True, cancel_futures=True)
                         raise
             else:
-                lazy = (run_one(e, output, readout_date, force, site_url) for e in selected)
+                lazy = (run_one(e, output, readout_date, force, site_url, as_of) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))
             # The programme's prior, learned from the bundles' numbers (no refit).
             from readout import programme
@@ -447,20 +472,27 @@ def render_all(config: Config, output: Path) -> int:
     return count
 
 
-def validate(config: Config, output: Path | None = None) -> list[str]:
-    """Check every experiment's data without fitting; returns one line per experiment."""
+def validate(config: Config, output: Path | None = None, as_of: date | None = None) -> list[str]:
+    """Check every experiment's data without fitting; returns one line per experiment.
+
+    ``as_of``: check the data as they stood at the end of that day (UTC).
+    """
     lines = []
     for experiment in config.experiments:
         analysis = registry.get(experiment.spec.analysis)
-        unchanged = _unchanged_since(experiment, output)
+        unchanged = _unchanged_since(experiment, output) if as_of is None else None
         if unchanged is not None:
             lines.append(
                 f"{experiment.name}: ok ({experiment.data_label()} unchanged since the readout "
                 f"of {unchanged}, which checked it)"
             )
             continue
-        loaded = fetch_data(experiment, output, write_cache=False)
-        _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
+        loaded = fetch_data(experiment, output, write_cache=False, as_of=as_of)
+        try:
+            _, warnings = analysis.load(experiment.spec, loaded.fetched, experiment.input_paths())
+        except NothingYet as exc:
+            lines.append(f"{experiment.name}: ok ({exc.problem})")
+            continue
         warnings = list(loaded.fetched.notes) + warnings
         lines.append(
             f"{experiment.name}: ok ({experiment.data_label()}"

@@ -46,7 +46,7 @@ def record_status(output: Path, outcomes: list[Outcome]) -> None:
     status = read_status(output)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for o in outcomes:
-        status[o.name] = {"code": o.code, "message": o.message, "when": now}
+        status[o.name] = {"code": o.code, "message": o.message, "when": now, "action": o.action}
     atomic_write_text(path, json.dumps(status, indent=2) + "\n")
 
 
@@ -157,6 +157,8 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
             "history": history,
             "latest": history[0] if history else None,
             "failure": failure,
+            # Nothing to read yet (every unit still inside its window): said, not a failure.
+            "waiting": last if last and last.get("action") == "waiting" else None,
             "chart": history_chart(history),
             "chart_alt": (
                 wording.history_alt(history[0]["bundle"], len(history)) if history else ""

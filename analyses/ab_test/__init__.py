@@ -49,7 +49,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="8",
+    version="9",
     spec=Spec,
     results=AbResults,
     decision=AbDecision,
@@ -60,6 +60,6 @@ ANALYSIS = Analysis(
     plot=plot,
     key_numbers=key_numbers,
     verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS, **AA_VERDICTS},
-    warning_codes=("segment_empty", "segment_one_level", "segment_missing"),
+    warning_codes=("segment_empty", "segment_one_level", "segment_missing", "metric_waiting"),
     figures=("lift", "arms", "scorecard", "forecast"),
 )

@@ -7,7 +7,7 @@ a comparison needs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,7 @@ import numpy as np
 from analyses.ab_test import metrics
 from analyses.ab_test.metrics import Metric
 from analyses.ab_test.spec import Spec
-from analyses.core.base import (
-    DataError,
-)
+from analyses.core.base import DataError, NothingYet
 from analyses.core.inputs import (
     Column,
     Experiment,
@@ -120,13 +118,17 @@ class ArmData:
     )
     rows: dict[str, np.ndarray] | None = None
     exposures: dict[str, int] | None = None
+    #: What the data were read as of (:attr:`~analyses.core.inputs.Fetched.as_of`), and
+    #: the planned end they were cut at after it (``until``).
+    as_of: str | None = None
+    until: str | None = None
 
 
 #: The segment level of units without a value in the segment's column (NULL or empty).
 MISSING_LEVEL = "(missing)"
 
 STAT_KEYS = ("n", "sum", "sum2", "npos", "sumlog", "sumlog2", "num", "den", "num2", "den2")
-STAT_KEYS += ("numden", "x", "x2", "xy", "xn", "x2n")
+STAT_KEYS += ("numden", "x", "x2", "xy", "xn", "x2n", "waiting")
 
 
 def _records(frame: dict[str, np.ndarray], arm_column: str, metrics: list[Metric], by: list[str]):
@@ -142,6 +144,8 @@ def _records(frame: dict[str, np.ndarray], arm_column: str, metrics: list[Metric
                 if column in frame:
                     value = frame[column][i]
                     record[key] = 0.0 if value is None or np.isnan(value) else float(value)
+            # Units whose window has not closed yet are not counted (their value is NULL).
+            record["units"] -= record.get("waiting", 0.0)
             if m.kind == "ratio":
                 record["n"] = record["units"]
             if m.kind == "log":  # the logs of every (positive) value
@@ -229,9 +233,52 @@ def load(
                     _add(levels[segment][name].setdefault(level, {}).setdefault(arm, {}), record)
         seen = list(next(iter(totals.values())))
         arms = _arm_order(control, seen, spec, source)
-        data = ArmData(arms, metrics, totals, levels, exposures=exposures)
+        data = ArmData(
+            arms,
+            metrics,
+            totals,
+            levels,
+            exposures=exposures,
+            as_of=fetched.as_of,
+            until=fetched.until,
+        )
+    data, waiting = _waiting(data, source)
     _enough(data, spec, source)
-    return data, _segment_warnings(spec, data) if data.levels else []
+    return data, waiting + (_segment_warnings(spec, data) if data.levels else [])
+
+
+def _waiting(data: ArmData, source: str) -> tuple[ArmData, list[dict]]:
+    """Metrics none of whose units in some arm have a closed window yet.
+
+    The primary metric: nothing to read yet (:class:`NothingYet`, no fault). Another
+    metric: left out of this readout, with a warning saying when its first units count.
+    """
+    kept, warnings = [], []
+    for metric in data.metrics:
+        per_arm = data.stats[metric.name]
+        if all(per_arm.get(a, {}).get("units", 0.0) > 0 for a in data.arms):
+            kept.append(metric)
+            continue
+        waiting = int(sum(s.get("waiting", 0.0) for s in per_arm.values()))
+        if not waiting:
+            kept.append(metric)  # not a matter of time: _enough names the problem
+            continue
+        if metric is data.metrics[0]:
+            raise NothingYet(
+                source,
+                f"nothing to read yet: every one of the {waiting:,} unit(s) exposed so far is "
+                f"still inside the {metric.label} window, so no unit counts in the primary "
+                "metric",
+                "wait: the first units count once their window has closed (a readout as of a "
+                "later day reads them)",
+            )
+        warnings.append({"code": "metric_waiting", "column": metric.name, "units": waiting})
+    if len(kept) == len(data.metrics):
+        return data, warnings
+    names = {m.name for m in kept}
+    levels = {s: {m: v for m, v in per.items() if m in names} for s, per in data.levels.items()}
+    stats_ = {m: v for m, v in data.stats.items() if m in names}
+    return replace(data, metrics=kept, stats=stats_, levels=levels), warnings
 
 
 def _moments_of(y: np.ndarray) -> dict[str, float]:

@@ -23,6 +23,7 @@ VERDICTS = {
     "keep_collecting": Tone.NEUTRAL,
     "no_difference": Tone.NEUTRAL,
     "withheld": Tone.WITHHELD,
+    "no_clear_difference": Tone.NEUTRAL,
 }
 #: Verdicts of an observational comparison: nothing was assigned, so nothing is shipped.
 OBSERVATIONAL_VERDICTS = {
@@ -188,6 +189,11 @@ def decide(spec: Spec, results: AbResults, diagnostics: Diagnostics) -> AbDecisi
         )
     if spec.aa_test:
         return _decide_aa(spec, primary)
+    from analyses.ab_test import planned  # it decides through this module's functions
+
+    look = planned.look_of(spec, results)
+    if look is not None:  # a planned test read before its end, or at it: issue 21's rule
+        return planned.decide_look(spec, metrics, look)
     verdict = decide_comparisons(
         primary.comparisons, spec.decision, spec.observational, primary.higher_is_better
     ).model_copy(update={"deciding_metric": primary.name})

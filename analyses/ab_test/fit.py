@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import MISSING
 
-from analyses.ab_test import health, metrics
+from analyses.ab_test import health, metrics, planned
 from analyses.ab_test.data import ArmData
 from analyses.ab_test.decide import decide_comparisons, metric_status
 from analyses.ab_test.forecast import forecast_primary
@@ -141,6 +141,9 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
                 **dict(summary),
             )
         )
+    # A planned experiment (issue 21): its progress, and statuses by the sequential rule.
+    progress = planned.progress(spec, data.exposures, data.as_of, data.until)
+    metric_rows, look = planned.annotate(spec, data.stats, metric_rows, progress)
     primary_metric = data.metrics[0]
     primary = metric_rows[0]
     if not spec.robust:
@@ -176,7 +179,10 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
         sensitivity=(
             MISSING if spec.robust else _sensitivity(spec, data, primary_metric, settings, rope)
         ),
-        forecast=forecast_primary(spec, data, all_draws[primary_metric.name], primary, settings),
+        forecast=forecast_primary(
+            spec, data, all_draws[primary_metric.name], primary, settings, progress, look
+        ),
+        progress=progress if spec.planned else MISSING,
     )
     tree = _posterior_tree(data, all_draws)
     tables = {}

@@ -30,6 +30,8 @@ from analyses.core import stats
 from analyses.core.base import Settings
 
 HORIZONS = (7, 14, 28)
+#: Verdicts that are not a decision: more data needed, or the planned end without a winner.
+UNDECIDED = ("keep_collecting", "no_clear_difference")
 SIMULATIONS = 2000
 SECONDS_PER_DAY = 86_400.0
 #: Less than this much exposure history gives no trustworthy rate of new units.
@@ -108,12 +110,16 @@ def forecast(
     rng: np.random.Generator,
     horizons: tuple[int, ...] = HORIZONS,
     simulations: int = SIMULATIONS,
+    rule_at: Callable[[int], tuple[float, Callable]] | None = None,
 ) -> list[Horizon]:
     """Per horizon (days): the chance of each verdict after that much more data.
 
     ``verdict_of`` is the readout's decision rule applied to a list of comparisons
     (:class:`Simulated`: ``arm``, ``prob_better``, ``lift_rel.hdi`` and
-    ``expected_loss_rel``).
+    ``expected_loss_rel``). ``rule_at``, for a planned experiment, gives per horizon the
+    units that will have counted by then (none exposed after the planned end) and the rule
+    that look will apply (the sequential one); ``no_clear_difference`` (the planned end
+    without a winner) is not a decision here.
     """
     total = sum(units[a] for a in arms)
     post = {}
@@ -123,10 +129,11 @@ def forecast(
         post[a] = (value, mean, sd, sd * np.sqrt(units[a]))
     out = []
     for days in horizons:
+        added, decide_of = (rate * days, verdict_of) if rule_at is None else rule_at(days)
         updated = {}
         for a in arms:
             value, mean, sd, per_unit = post[a]
-            n_future = rate * days * units[a] / total
+            n_future = max(added, 1e-9) * units[a] / total
             truth = value[rng.integers(value.size, size=simulations)]
             seen = truth + per_unit / np.sqrt(n_future) * rng.standard_normal(simulations)
             precision = 1 / sd**2 + n_future / per_unit**2
@@ -137,7 +144,7 @@ def forecast(
             for a in arms[1:]
         ]
         verdicts = [
-            verdict_of(
+            decide_of(
                 [
                     Simulated(
                         arm=c["arm"],
@@ -154,8 +161,8 @@ def forecast(
         out.append(
             Horizon(
                 days=days,
-                units=float(rate * days),
-                prob_decision=1.0 - counts.get("keep_collecting", 0.0),
+                units=float(added),
+                prob_decision=1.0 - sum(counts.get(v, 0.0) for v in UNDECIDED),
                 verdicts=counts,
             )
         )
@@ -163,16 +170,26 @@ def forecast(
 
 
 def forecast_primary(
-    spec: Spec, data: ArmData, draws: dict, primary: Metric, settings: Settings
+    spec: Spec,
+    data: ArmData,
+    draws: dict,
+    primary: Metric,
+    settings: Settings,
+    progress: dict | None = None,
+    look: dict | None = None,
 ) -> Forecast | None:
     """For an undecided randomised test: the chance of a verdict after 7, 14 and 28 more days.
 
     Needs first-exposure times (a warehouse experiment) spanning at least a day. With it, the
     expected loss of stopping now and keeping the control (relative to the control's value; that
-    of shipping is the comparison's own ``expected_loss_rel``).
+    of shipping is the comparison's own ``expected_loss_rel``). A planned experiment
+    (``progress`` and the sequential ``look``) is forecast up to its planned end only, with
+    the evidence each future look will need (:func:`analyses.ab_test.planned.rule_ahead`).
     """
     if spec.observational or spec.aa_test or primary.status != "keep_collecting":
         return None
+    if progress is not None and progress["at_end"]:
+        return None  # the planned end has been reached: the verdict stands
     if any(c.lift_rel is None for c in primary.comparisons):
         return None  # the forecast simulates relative lifts; a control at 0 has none
     exposures = data.exposures or {}
@@ -190,6 +207,12 @@ def forecast_primary(
         return comparisons_verdict(comparisons, spec.decision, False, metric.higher_is_better)[0]
 
     rng = np.random.default_rng(settings.seed + 2)
+    ahead, rule_at = HORIZONS, None
+    if look is not None:
+        from analyses.ab_test.planned import rule_ahead
+
+        waiting = sum(data.stats[metric.name][a].get("waiting", 0.0) for a in data.arms)
+        ahead, rule_at = rule_ahead(spec, metric, look, rate["units_per_day"], waiting)
     horizons = forecast(
         draws,
         units,
@@ -199,6 +222,8 @@ def forecast_primary(
         settings.ci_prob,
         verdict_of,
         rng,
+        horizons=ahead,
+        rule_at=rule_at,
     )
     headline = max(primary.comparisons, key=lambda c: c.prob_better)
     c, t = draws[data.arms[0]]["value"], draws[headline.arm]["value"]

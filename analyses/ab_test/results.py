@@ -36,6 +36,7 @@ Verdict = Literal[
     "unclear",
     "aa_passed",
     "aa_failed",
+    "no_clear_difference",
 ]
 #: How a metric reads: the verdict of the primary, the status of the others.
 Status = Literal[
@@ -50,6 +51,7 @@ Status = Literal[
     "worse",
     "harm",
     "ok",
+    "no_clear_difference",
 ]
 Kind = Literal["binary", "continuous", "count", "log", "lognormal", "revenue", "ratio", "quantile"]
 
@@ -188,6 +190,10 @@ class Metric(Record):
     #: How much the prior narrows the arms' values (near 0: the data decide).
     prior_influence: float | None
     status: Status
+    #: Units exposed whose window has not closed by the readout's cut-off: not counted yet.
+    waiting: int | MISSING = Field(MISSING, ge=0)
+    #: The metric's window in days (a unit counts once it has closed).
+    window_days: float | MISSING = MISSING
     #: CUPED: the share of variance the covariate removed, its slope, the plain comparisons.
     variance_reduction: Prob | MISSING = MISSING
     covariate_slope: float | MISSING = MISSING
@@ -315,6 +321,59 @@ class Sensitivity(Record):
     lift_abs: Summary | MISSING = MISSING
 
 
+class Progress(Record):
+    """How far along a planned experiment is, as of the readout (issue 21)."""
+
+    #: The day of the experiment the data were read as of (1: its first day).
+    day: int
+    planned_days: int = Field(ge=1)
+    #: Day 1: ``start`` from the config, else the first exposure's day (UTC).
+    start: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    #: The planned last day.
+    end: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    #: Units exposed so far.
+    units: int = Field(ge=0)
+    planned_units: int | None
+    #: ``units / planned_units`` with planned units, else ``day / planned_days``.
+    fraction: float = Field(ge=0)
+    fraction_basis: Literal["units", "days"]
+    at_end: bool
+    #: After the planned end: the data are read as of the end, so its verdict stands.
+    read_until: str | None | MISSING = Field(MISSING, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class HarmBoundary(Record):
+    """The evidence of harm that stops an experiment at this look."""
+
+    rule: Literal["pocock", "obrien_fleming"]
+    constant: float
+    evidence_needed: Prob
+
+
+class Sequential(Record):
+    """The sequential rule's numbers at this look (:func:`analyses.core.sequential.look`)."""
+
+    rule: Literal["obrien_fleming", "pocock"]
+    alpha: Prob
+    looks: int = Field(ge=1)
+    constant: float
+    cap: Prob
+    fixed_threshold: Prob
+    end_threshold: Prob
+    day: float
+    planned_days: int
+    window_days: float
+    units: float | None
+    planned_units: float | None
+    #: The information fraction (units or days whose windows have closed, over the end's).
+    fraction: float = Field(ge=0)
+    fraction_basis: Literal["units", "days"]
+    at_end: bool
+    #: The chance of being better today's look needs (the end's at and after the end).
+    evidence_needed: Prob
+    harm: HarmBoundary
+
+
 class AbResults(Results):
     """The results an A/B readout adds to its bundle (the primary metric's at the top)."""
 
@@ -346,6 +405,8 @@ class AbResults(Results):
     forecast: Forecast | None | MISSING = MISSING
     #: The prior the primary metric was read with given the programme, and what decided.
     programme_prior: ProgrammePrior | MISSING = MISSING
+    #: An experiment with a planned length: how far along it is.
+    progress: Progress | None | MISSING = MISSING
 
 
 class Thresholds(Record):
@@ -377,6 +438,12 @@ class AbDecision(Decision):
     #: A guardrail that stopped a ship.
     prob_harm: Prob | MISSING = MISSING
     tolerated_harm: float | MISSING = MISSING
+    #: A planned experiment: the sequential rule's numbers at this look.
+    sequential: Sequential | MISSING = MISSING
+    #: ``no_clear_difference``: the undecided reason the primary had at the planned end,
+    #: and the half-width of the interval of the lift reached (its precision).
+    evidence_reason: str | MISSING = MISSING
+    precision: float | None | MISSING = MISSING
 
 
 AbBundle = bundle_model("ab_test", AbResults, AbDecision, Diagnostics)

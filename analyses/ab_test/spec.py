@@ -6,6 +6,7 @@ import :class:`Spec`, :class:`Decision` and :class:`Priors` without an import cy
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -76,6 +77,12 @@ class Spec(BaseSpec):
     value_suffix: str = ""
     decision: Decision = Decision()
     priors: Priors = Priors()
+    #: The planned length in days, counted from the first exposure (or from ``start``).
+    planned_days: int | None = Field(None, ge=1, le=3660)
+    #: The day the experiment started (day 1), when not the first exposure's.
+    start: date | None = None
+    #: The units planned to be exposed by the planned end.
+    planned_units: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _one_input(self) -> Spec:
@@ -128,6 +135,7 @@ class Spec(BaseSpec):
             primary = [m.name for m in self.metrics if m.role == "primary"]
             if len(primary) > 1 or (not primary and len(self.metrics) > 1):
                 raise ValueError('exactly one metric needs role = "primary"')
+        self._check_plan()
         if self.aa_test and self.observational:
             raise ValueError(
                 "an A/A test is randomised: aa_test and observational exclude each other"
@@ -135,6 +143,34 @@ class Spec(BaseSpec):
         if self.expected_split is not None and any(v <= 0 for v in self.expected_split.values()):
             raise ValueError("every share in expected_split must be above zero")
         return self
+
+    def _check_plan(self) -> None:
+        """``planned_days``, ``start`` and ``planned_units`` (issue 21), with the fix named."""
+        if self.planned_days is None:
+            for key in ("start", "planned_units"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"{key} needs planned_days (the planned length in days): add "
+                        "planned_days = 28, say"
+                    )
+            return
+        if not self.warehouse:
+            raise ValueError(
+                "planned_days needs a warehouse experiment (assignments with exposed_at: the "
+                "days are counted from the exposures); remove planned_days for a data file"
+            )
+        primary = next((m for m in self.metrics if m.role == "primary"), self.metrics[0])
+        if self.planned_days <= primary.window_days:
+            raise ValueError(
+                f"planned_days = {self.planned_days} is not longer than the primary metric's "
+                f"window_days = {primary.window_days:g}: no unit's window would close before "
+                "the planned end; plan more days or shorten the window"
+            )
+
+    @property
+    def planned(self) -> bool:
+        """Whether the experiment has a planned length (read every day, issue 21)."""
+        return self.planned_days is not None
 
     @property
     def warehouse(self) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
@@ -58,6 +58,14 @@ class DataError(ValueError):
         super().__init__(f"{source}: {problem}. Fix: {fix}")
 
 
+class NothingYet(DataError):
+    """Nothing to read yet, and no fault: e.g. every unit is still inside the window.
+
+    The run says so and ends this experiment without a readout (exit 0); the next run reads
+    it again.
+    """
+
+
 class Tone(StrEnum):
     """How a verdict reads at a glance; CSS classes and email colours key off it."""
 
@@ -94,6 +102,11 @@ class Settings(BaseModel):
 RUN_ONLY = frozenset({"cores"})
 
 
+#: Keys that say who gets a readout and when, not what it finds: left out of the config's
+#: hash (changing them refits nothing) and of the bundle's ``spec``.
+DELIVERY_KEYS = frozenset({"email", "email_when"})
+
+
 class BaseSpec(BaseModel):
     """Keys every experiment has; an analysis's ``Spec`` adds its own.
 
@@ -113,6 +126,9 @@ class BaseSpec(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     #: Recipients of the emailed summary: plain addresses, checked when the config is read.
     email: list[EmailStr] = []
+    #: When a new readout is emailed: ``change`` (the verdict changed, the planned end, or
+    #: guardrail harm) or ``always`` (every new readout).
+    email_when: Literal["change", "always"] = "change"
 
     @field_validator("title", "name")
     @classmethod

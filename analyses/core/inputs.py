@@ -205,6 +205,13 @@ class Fetched:
         How the data were read where that was not the plain way (a semicolon-separated
         file, decimal commas, yes/no answers read as 1 and 0): ``{"code", ...}`` records the
         report states among its data notes.
+    as_of
+        What the data were read as of: the day of ``readout run --as-of`` (ISO date; its
+        events and exposures before the next midnight UTC), or the run's moment (ISO
+        timestamp, UTC). ``None`` when unknown.
+    until
+        The day the data were cut at instead, when that is earlier: an experiment read
+        after its planned end is read as of the end (ISO date), so its verdict stands.
     """
 
     parts: dict[str, Frame]
@@ -212,3 +219,5 @@ class Fetched:
     row_numbers: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    as_of: str | None = None
+    until: str | None = None

@@ -12,10 +12,10 @@ dumped again (``Model.model_validate(json).model_dump(mode="json")``) is the sam
 
 Here: the shared blocks (:class:`Summary` and its kin, :class:`Diagnostics`,
 :class:`DataWarning`, :class:`FigureRef`, :class:`TableRef`, :class:`Query`,
-:class:`KeyNumbers`, :class:`Previous`), the base of every analysis's :class:`Results` and
-:class:`Decision`, and :class:`Envelope`, the fields every bundle has. Each analysis's
-``results.py`` builds its own from them; :func:`bundle_model` joins an analysis's results
-and decision to the envelope.
+:class:`KeyNumbers`, :class:`Previous`, :class:`LeftOut`), the base of every analysis's
+:class:`Results` and :class:`Decision`, and :class:`Envelope`, the fields every bundle
+has. Each analysis's ``results.py`` builds its own from them; :func:`bundle_model` joins
+an analysis's results and decision to the envelope.
 """
 
 from __future__ import annotations
@@ -259,6 +259,11 @@ class Envelope(Record):
     analysis_version: str | MISSING = MISSING
     created_at: str = Field(json_schema_extra={"format": "date-time"})
     readout_date: str | MISSING = Field(MISSING, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    #: What the data were read as of: a day (``readout run --as-of``: its events and
+    #: exposures before the next midnight UTC) or the run's moment (UTC).
+    as_of: str | None | MISSING = Field(
+        MISSING, pattern=r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?)?$"
+    )
     ci_prob: float = Field(gt=0.5, lt=1.0)
     ci_kind: Literal["hdi"]
     data_file: str | MISSING = MISSING

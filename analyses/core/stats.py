@@ -321,15 +321,35 @@ def hdi_columns(draws: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
     """HDI of every column of ``draws`` (draws x items) at once, as an (items, 2) array.
 
     The narrowest window spanning ``floor(prob * n)`` steps of the sorted draws, the rule
-    ArviZ uses for :func:`hdi`, vectorised so thousands of units are summarised in one pass.
+    ArviZ uses for :func:`hdi`, vectorised so thousands of units are summarised in one pass
+    (:func:`hdi_rows` on the transpose).
     """
-    ordered = np.sort(np.asarray(draws, dtype=float), axis=0)
-    n = ordered.shape[0]
+    return hdi_rows(np.asarray(draws, dtype=float).T, prob)
+
+
+def hdi_rows(draws: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
+    """HDI of every row of ``draws`` (items x draws), as an (items, 2) array.
+
+    The same interval as sorting each row and taking the narrowest window of ``k =
+    floor(prob * n)`` steps, without the full sort: every window starts among the
+    ``n - k`` smallest draws and ends among the ``n - k`` largest, so one
+    partition per row puts both tails in place and only they are sorted (for a 94% HDI,
+    6% of the draws at each end).
+    """
+    values = np.ascontiguousarray(draws, dtype=float)
+    n = values.shape[1]
     k = int(np.floor(prob * n))
-    widths = ordered[k:] - ordered[: n - k]
-    start = np.argmin(widths, axis=0)
-    cols = np.arange(ordered.shape[1])
-    return np.stack([ordered[start, cols], ordered[start + k, cols]], axis=1)
+    starts = n - k  # candidate first draws of the window (and last ones)
+    if starts >= k:  # the tails overlap: sort everything
+        ordered = np.sort(values, axis=1)
+        low, high = ordered[:, :starts], ordered[:, k:]
+    else:
+        parted = np.partition(values, (starts - 1, k), axis=1)
+        low = np.sort(parted[:, :starts], axis=1)
+        high = np.sort(parted[:, k:], axis=1)
+    start = np.argmin(high - low, axis=1)
+    rows = np.arange(values.shape[0])
+    return np.stack([low[rows, start], high[rows, start]], axis=1)
 
 
 def normal_interval(mean: np.ndarray, se: np.ndarray, prob: float = CI_PROB) -> np.ndarray:

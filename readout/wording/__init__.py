@@ -52,6 +52,7 @@ __all__ = [
     "Table",
     "Text",
     "Words",
+    "analysis_label",
     "history_alt",
     "history_row",
     "interval",
@@ -65,10 +66,24 @@ __all__ = [
 #: What every analysis's wording package must export.
 REQUIRED = ("body", "history", "GLOSSARY", "VERDICT_LABELS", "WARNINGS")
 
+#: What each built-in analysis is called where readouts of several are listed together (the
+#: Quarto listing's categories); an analysis added with ``registry.register`` shows its name.
+ANALYSIS_LABELS = {
+    "ab_test": "Group comparison",
+    "hierarchical": "Partial pooling",
+    "mixture": "Gaussian mixture",
+    "regression": "Regression",
+}
+
 
 def module(analysis: str) -> ModuleType:
     """The wording package of an analysis."""
     return importlib.import_module(registry.wording_module(analysis))
+
+
+def analysis_label(analysis: str) -> str:
+    """What an analysis is called in a list of readouts: ``Group comparison``."""
+    return ANALYSIS_LABELS.get(analysis, analysis)
 
 
 def verdict_label(analysis: str, verdict: str) -> str:

@@ -110,3 +110,27 @@ def test_rhat_and_bulk_ess_agree_with_arviz():
             float(array_stats.ess(draws, chain_axis=0, draw_axis=1)), rel=1e-8
         )
     assert stats.rhat(cases[3]) > 1.1  # a chain apart is caught
+
+
+def _hdi_by_sorting(draws, prob):
+    """The rule written plainly: sort each column, the narrowest window of floor(prob n) steps."""
+    ordered = np.sort(draws, axis=0)
+    n = ordered.shape[0]
+    k = int(np.floor(prob * n))
+    start = np.argmin(ordered[k:] - ordered[: n - k], axis=0)
+    cols = np.arange(ordered.shape[1])
+    return np.stack([ordered[start, cols], ordered[start + k, cols]], axis=1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 50, 999, 2000, 4001])
+def test_hdi_without_a_full_sort_is_the_sorted_rule_exactly(n):
+    # The partition finds both tails; the interval must be the very same draws, ties included.
+    rng = np.random.default_rng(n)
+    draws = np.concatenate(
+        [rng.standard_t(2, (n, 6)), rng.exponential(1.0, (n, 3)), rng.integers(0, 4, (n, 3))],
+        axis=1,
+    ).astype(float)
+    for prob in (0.5, 0.89, 0.94, 0.99, 0.999):
+        expected = _hdi_by_sorting(draws, prob)
+        assert np.array_equal(stats.hdi_columns(draws, prob), expected)
+        assert np.array_equal(stats.hdi_rows(draws.T, prob), expected)

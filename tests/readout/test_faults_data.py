@@ -290,8 +290,10 @@ def test_events_without_a_unit_or_a_time_are_counted(tmp_path):
     assert "7 purchase events named no unit" in html
 
 
-def test_exposures_after_an_explicit_cut_off_are_counted_but_no_fault(tmp_path):
-    """The cut-off is one parameter: a readout as of an earlier moment leaves later units out."""
+def test_exposures_after_an_explicit_cut_off_are_not_read_and_no_fault(tmp_path):
+    """The cut-off is one parameter: a readout as of an earlier moment reads the data as they
+    stood then, so units exposed later are not read at all (not even counted: adding later
+    data must not change that day's readout, issue 21)."""
     tables = base_tables()
     path = write_warehouse(tmp_path / "wh.duckdb", tables)
     config = warehouse_config(tmp_path / "project", f"duckdb:///{path}")
@@ -299,18 +301,21 @@ def test_exposures_after_an_explicit_cut_off_are_counted_but_no_fault(tmp_path):
     cutoff = datetime(2026, 1, 2)  # the first 85 units (one every 17 minutes) were exposed
     loaded = fetch_data(experiment, None, cutoff=cutoff)
     extras = loaded.fetched.extras["stats"]
-    before = sum(1 for row in tables["exposures"] if row[2] <= cutoff)
+    before = sum(1 for row in tables["exposures"] if row[2] < cutoff)
+    assert 0 < before < len(tables["exposures"])
     assert extras["units"] == before
-    assert extras["excluded"]["exposed_future"] == len(tables["exposures"]) - before
+    assert extras["excluded"]["exposed_future"] == 0
     assert extras["cutoff"] == cutoff.isoformat()
     from analyses.ab_test import health
-    from analyses.ab_test.data import load
+    from analyses.ab_test.data import ArmData, load
+    from analyses.core.base import NothingYet
 
-    data, _ = load(experiment.spec, loaded.fetched)
-    excluded = health.excluded(data)
+    # A day in, every unit is still inside the 14-day window: nothing to read yet, no fault.
+    with pytest.raises(NothingYet, match=f"every one of the {before} unit"):
+        load(experiment.spec, loaded.fetched)
+    excluded = health.excluded(ArmData([], [], {}, exposures=extras))
     assert excluded.ok and excluded.share == 0.0 and excluded.units == 0
-    assert excluded.later == len(tables["exposures"]) - before
-    assert excluded.assigned == before
+    assert excluded.later == 0 and excluded.assigned == before
     # By default (now) the same data leave no one out.
     assert fetch_data(experiment, None).fetched.extras["stats"]["excluded"]["exposed_future"] == 0
 

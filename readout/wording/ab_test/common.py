@@ -39,6 +39,7 @@ VERDICT_LABELS = {
     "unclear": "No clear difference yet",
     "aa_passed": "A/A check passed",
     "aa_failed": "A/A check failed",
+    "no_clear_difference": "No clear difference",
 }
 
 

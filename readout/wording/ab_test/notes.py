@@ -38,6 +38,10 @@ def days_list(horizons: Sequence[Horizon]) -> str:
 
 def forecast_sentence(bundle: AbBundle) -> str:
     """How long until a decision at the current traffic, and what deciding now would cost."""
+    if field(bundle.decision, "sequential"):
+        from readout.wording.ab_test import planned
+
+        return planned.forecast_sentence(bundle)
     result = bundle.forecast
     horizons = result.horizons
     chances = [f"{prob(h.prob_decision)} within {h.days}" for h in horizons[1:]]
@@ -70,8 +74,13 @@ def forecast_section(bundle: AbBundle) -> list[str]:
         f"How this is worked out: {result.simulations:,} simulations each draw the true "
         "values from the current posterior, add the data the coming days would bring at the "
         f"traffic seen over the last {number(result.days, 0)} days, and apply this report's "
-        "decision rule to the result. It forecasts the primary metric only: a guardrail can "
-        "still hold a ship back.",
+        "decision rule to the result"
+        + (
+            " (the evidence each later look will need; no traffic after the planned end)"
+            if field(bundle.decision, "sequential")
+            else ""
+        )
+        + ". It forecasts the primary metric only: a guardrail can still hold a ship back.",
     ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from readout.wording import programme as programme_words
+from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
     VERDICT_LABELS,
@@ -104,6 +105,11 @@ WARNINGS = {
         f"{w.units:,} {units_word(b)} ({relative(w.share, 1, False)}) have no value in "
         f"segment column '{w.segment}'; they are kept, as the level “{w.level}”."
     ),
+    "metric_waiting": lambda w, b: (
+        f"Metric '{w.column}' is left out of this readout: every one of the "
+        f"{w.units:,} {units_word(b)} exposed so far is still inside its window. It counts "
+        "once their windows close."
+    ),
 }
 
 
@@ -146,6 +152,9 @@ def _reason(bundle: AbBundle) -> str:
             + f". Identical arms do this in about {_aa_misses(bundle)} of 100 A/A tests; check "
             "assignment, logging and the metric before trusting other readouts."
         )
+    sequential = planned.reason(bundle)
+    if sequential is not None:
+        return sequential
     if code == "guardrail_harm":
         return (
             f"{arm} beats {vs} on {name} with {prob(best.prob_better)} probability, but the "
@@ -228,6 +237,9 @@ def _headline(bundle: AbBundle) -> str:
         return "A/A check passed: the arms look alike."
     if verdict == "aa_failed":
         return "A/A check failed: identical arms differ."
+    if verdict == "no_clear_difference":
+        days = bundle.decision.sequential.planned_days
+        return f"No clear difference after the planned {days} days."
     return VERDICT_LABELS[verdict] + "."
 
 
@@ -409,6 +421,9 @@ def body(bundle: AbBundle) -> Body:
         key.extend(programme_words.sentences(bundle))  # the programme's estimate, if read
         if not observational:
             key.append(loss_sentence(bundle, primary_metric, primary))
+        rule = planned.rule_sentence(bundle)
+        if rule:
+            key.append(rule)
         if field(bundle.decision.thresholds, "rope") is not None and not observational:
             key.append(rope_sentence(bundle, primary))
         if verdict == "keep_collecting" and field(bundle, "forecast"):
@@ -431,6 +446,9 @@ def body(bundle: AbBundle) -> Body:
     if not bundle.srm.ok:
         health.insert(0, _srm_problem(bundle))
     notes = note_sentences(bundle)
+    waiting = planned.waiting_sentence(bundle)
+    if waiting:
+        notes.insert(0, waiting)
     left_out = left_out_sentence(bundle)
     if left_out and bundle.excluded.ok:  # a failed check says it in the health alert
         notes.insert(0, left_out)
@@ -457,6 +475,7 @@ def body(bundle: AbBundle) -> Body:
             "checks": check_lines(bundle),
             "segments": segments_intro(bundle),
             "forecast": forecast_section(bundle) if verdict == "keep_collecting" else [],
+            **({"progress": [line]} if (line := planned.progress_line(bundle)) else {}),
         },
         tables=tables,
         figures=_figures(bundle),
@@ -528,7 +547,7 @@ def history(bundle: AbBundle) -> str:
         return "; ".join(parts) or "Sampler checks failed"
     comp = {c.arm: c for c in bundle.metrics[0].comparisons}[bundle.primary]
     lift, fmt, places = lift_format(bundle.metrics[0], comp)
-    line = (
+    line = planned.history_prefix(bundle) + (
         f"{comp.arm} vs {comp.vs}: {prob(comp.prob_better)} chance better; lift "
         f"{estimate(bundle, lift, fmt, places)}"
     )

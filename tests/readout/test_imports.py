@@ -1,0 +1,94 @@
+"""Nothing is imported before it is needed: the import rule of a small readout, as behaviour.
+
+Each check runs in a fresh interpreter (this test process has imported everything) and
+reads ``sys.modules`` afterwards; no timing is asserted (the bench times it).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CONFIG = """
+[[experiments]]
+name = "signup"
+title = "Signup"
+analysis = "ab_test"
+data = "signup.csv"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+"""
+
+#: A sampler's libraries: a binary A/B readout's posterior is exact.
+SAMPLERS = ("pymc", "pytensor", "arviz", "numba")
+#: What drawing, printing and the compiler of queries import: not needed to check a config.
+RENDERING = ("xarray", "matplotlib", "weasyprint", "pyarrow", "pandas")
+
+
+def _loaded_after(script: str, folder: Path) -> list[str]:
+    """Every module a fresh interpreter holds after running ``script`` in ``folder``."""
+    code = textwrap.dedent(script) + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _top(modules: list[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+@pytest.fixture
+def binary_ab(tmp_path: Path) -> Path:
+    lines = ["arm,converted"] + [f"{'AB'[i % 2]},{int(i % 7 == 0)}" for i in range(400)]
+    (tmp_path / "signup.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "experiments.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_validating_a_binary_ab_imports_no_sampler_and_nothing_that_draws_or_prints(binary_ab):
+    loaded = _loaded_after(
+        """
+        from click.testing import CliRunner
+        from readout.cli import main
+        result = CliRunner().invoke(main, ["validate"])
+        assert result.exit_code == 0, result.output
+        """,
+        binary_ab,
+    )
+    assert {"readout", "duckdb"} <= _top(loaded)  # the check ran
+    assert not _top(loaded) & set(SAMPLERS + RENDERING)
+    # Only the analysis the config names: not the other analyses' modules.
+    assert "analyses.ab_test" in loaded
+    for other in ("analyses.mixture", "analyses.regression", "analyses.hierarchical"):
+        assert other not in loaded
+
+
+@pytest.mark.slow
+def test_a_whole_binary_ab_readout_imports_no_sampler(binary_ab):
+    loaded = _loaded_after(
+        """
+        from click.testing import CliRunner
+        from readout.cli import main
+        result = CliRunner().invoke(main, ["run"])
+        assert result.exit_code == 0, result.output
+        """,
+        binary_ab,
+    )
+    assert (binary_ab / "reports" / "signup").is_dir()  # the readout was written
+    assert "weasyprint" in _top(loaded)  # and printed
+    assert not _top(loaded) & set(SAMPLERS)

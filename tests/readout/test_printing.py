@@ -1,0 +1,102 @@
+"""Figures with many ``<use>`` targets are printed with their uses inlined, looking the same."""
+
+import base64
+import subprocess
+
+import numpy as np
+import pytest
+
+from readout import render
+
+
+def _figure_with_many_markers(path):
+    from analyses.core import figures
+
+    fig, ax = figures.new_figure(4, 3)
+    rng = np.random.default_rng(0)
+    for i in range(80):  # one marker definition per line: 80 distinct targets, and text
+        ax.plot(rng.normal(size=3), rng.normal(size=3), "os^"[i % 3], color=f"C{i % 10}")
+    ax.set_xlabel("Own estimate (no pooling)")
+    ax.set_title("many groups")
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    return path
+
+
+def _pixels(svg_uri: str, folder, name: str) -> np.ndarray:
+    from PIL import Image
+
+    html = f'<html><body style="margin:0"><img src="{svg_uri}" style="width:16cm"></body></html>'
+    pdf = folder / f"{name}.pdf"
+    render.write_pdf(html, pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", pdf, folder / name], check=True
+    )
+    (png,) = folder.glob(f"{name}-*.png")
+    return np.asarray(Image.open(png).convert("L"), dtype=int)
+
+
+@pytest.mark.slow
+def test_a_figure_with_many_use_targets_prints_the_same_with_its_uses_inlined(tmp_path):
+    path = _figure_with_many_markers(tmp_path / "fig.svg")
+    printed = render.for_printing(path)
+    assert printed is not None
+    inlined = base64.b64decode(printed.split(",", 1)[1])
+    assert b"<use " not in inlined and inlined.count(b"<path") > path.read_bytes().count(b"<path")
+    before = _pixels(render.figure_uri(path), tmp_path, "before")
+    after = _pixels(printed, tmp_path, "after")
+    assert before.shape == after.shape
+    assert (before < 128).sum() > 2000  # the page holds the figure
+    assert (np.abs(before - after) > 40).mean() < 1e-4  # the same picture
+
+
+def test_an_ordinary_figure_is_printed_as_it_is(tmp_path):
+    from analyses.core import figures
+
+    fig, ax = figures.new_figure(4, 3)
+    ax.plot([0, 1], [1, 0], "o-")
+    ax.set_xlabel("a few markers and a label")
+    fig.savefig(tmp_path / "fig.svg", format="svg")
+    assert render.for_printing(tmp_path / "fig.svg") is None
+
+
+PRINT_TWICE = """
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from readout import render
+
+def two(folder):
+    render.write_pdf("<p>one</p>", Path(folder) / "one.pdf")
+    render.write_pdf("<p>two</p>", Path(folder) / "two.pdf")
+
+if sys.argv[1] == "workers":
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(two, [sys.argv[2], sys.argv[2]]))
+else:
+    two(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("where", ["process", "workers"])
+def test_the_fonts_parsed_once_a_process_leave_no_temporary_folder(tmp_path, where):
+    # The font configuration is kept for the process's PDFs; its temporary folder of font
+    # files must still go when the process (or a -j worker) ends, quietly.
+    import os
+    import sys
+    from pathlib import Path
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    root = Path(render.__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_TWICE, where, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "two.pdf").stat().st_size > 0
+    assert list(temp.iterdir()) == []
+    assert "Exception ignored" not in done.stderr
