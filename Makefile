@@ -88,9 +88,9 @@ snapshots: setup ## Update the wording snapshot tests after a deliberate change
 
 DATA_FILES := data/signup_conversion.csv data/income_spend.csv data/aa_test.csv data/broken_split.csv \
   data/creators.csv data/creators_truth.csv data/eight_schools.csv data/three_groups.csv \
-  data/topic_share.csv data/topic_share_new.csv data/demo.duckdb
+  data/topic_share.csv data/topic_share_new.csv data/programme_history.csv data/demo.duckdb
 
-data: setup $(DATA_FILES) ## Generate the demo data sets in data/ (fixed seed)
+data: setup $(DATA_FILES) ## Generate the demo data sets in data/ (fixed seed), with the programme's 38 finished experiments
 
 $(DATA_FILES) &: data/generate.py data/warehouse.py .venv/.synced
 	$(PY) data/generate.py

@@ -184,6 +184,94 @@ def topic_share(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     return train.drop(columns="true_share"), truth
 
 
+#: What the demo's past experiments changed (their titles).
+PAST_CHANGES = (
+    "Shorter signup form",
+    "Trust badges at checkout",
+    "Free-shipping threshold banner",
+    "One-click reorder",
+    "Bigger add-to-cart button",
+    "Guest checkout",
+    "Price anchoring",
+    "Saved carts",
+    "Delivery-date estimate",
+    "Reviews above the fold",
+    "Sticky basket",
+    "Exit-intent discount",
+    "Wishlist reminder email",
+    "Bundle suggestions",
+    "Apple Pay",
+    "Simplified navigation",
+    "Size guide pop-up",
+    "Low-stock message",
+    "Order-bump offer",
+    "Progress bar at checkout",
+    "Autofill address",
+    "New product photos",
+    "Chat widget",
+    "Loyalty points display",
+    "Recently viewed row",
+    "Social proof toast",
+    "Coupon field hidden",
+    "Faster search",
+    "Dark-mode checkout",
+    "Gift-wrap option",
+    "Subscription default",
+    "Returns policy link",
+    "Product videos",
+    "Sort by popularity",
+    "Smaller header",
+    "Countdown timer",
+    "Shipping cost earlier",
+    "Personalised homepage",
+)
+
+
+def programme_history(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """38 finished conversion experiments, as summaries: what the programme's prior learns from.
+
+    Each true relative lift is drawn from a fat-tailed population (``log(1 + lift)`` =
+    0.2% + 1% x Student-t with 3 df: most changes move conversion by a percent or two, a few by
+    much more); each experiment's two arms are binomial counts of 8,000 to 60,000 users at a
+    base rate of 3% to 15%, and its estimate and standard error are those counts' (the delta
+    method). The verdict is the default rule's on a normal approximation: ship when the 94%
+    interval is above zero, keep the control when below, no difference otherwise.
+    """
+    n = len(PAST_CHANGES)
+    z = 0.002 + 0.01 * rng.standard_t(3, n)
+    users = np.exp(rng.uniform(np.log(8_000), np.log(60_000), n)).astype(int)
+    base = rng.uniform(0.03, 0.15, n)
+    control = rng.binomial(users, base)
+    treated = rng.binomial(users, np.minimum(base * np.exp(z), 0.99))
+    pa, pb = control / users, treated / users
+    lift = pb / pa - 1
+    se = (1 + lift) * np.sqrt((1 - pa) / (users * pa) + (1 - pb) / (users * pb))
+    verdict = np.where(
+        lift - 1.881 * se > 0,
+        "ship",
+        np.where(lift + 1.881 * se < 0, "keep_control", "no_difference"),
+    )
+    ended = pd.Timestamp("2025-01-06") + pd.to_timedelta(np.arange(n) * 14, unit="D")
+    df = pd.DataFrame(
+        {
+            "experiment": [f"past-{i + 1:02d}" for i in range(n)],
+            "title": PAST_CHANGES,
+            "ended": ended.strftime("%Y-%m-%d"),
+            "kind": "binary",
+            "higher_is_better": "true",
+            "lift": np.round(lift, 6),
+            "se": np.round(se, 6),
+            "verdict": verdict,
+            "users_per_arm": users,
+        }
+    )
+    truth = {
+        "population": "log(1 + lift) = 0.002 + 0.01 * t(3 df)",
+        "true_lift": {f"past-{i + 1:02d}": float(np.expm1(v)) for i, v in enumerate(z)},
+    }
+    return df, truth
+
+
 GENERATORS = {
     "signup_conversion.csv": signup_conversion,
     "income_spend.csv": income_spend,
@@ -193,6 +281,7 @@ GENERATORS = {
     "eight_schools.csv": eight_schools,
     "three_groups.csv": three_groups,
     "topic_share.csv": topic_share,
+    "programme_history.csv": programme_history,
 }
 
 

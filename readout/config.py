@@ -61,12 +61,31 @@ class SourceSpec(BaseModel):
     timeout_seconds: float = Field(1800.0, gt=0, le=7 * 86400)
 
 
+class ProgrammeSpec(BaseModel):
+    """The optional ``[programme]`` table: the prior learned from the programme's experiments.
+
+    ``prior``: ``learned`` (the default; it is used for a primary metric once enough finished
+    experiments share its kind, else the weak prior stays and the bundle says why) or
+    ``weak`` (each experiment alone, as before). ``decide_with``: whether the verdict reads
+    the programme's numbers or the experiment's own. ``history``: a CSV of finished
+    experiments read before readout (``readout.programme.HISTORY_COLUMNS``), relative to
+    the config file.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prior: Literal["learned", "weak"] = "learned"
+    decide_with: Literal["programme", "alone"] = "programme"
+    history: str | None = None
+
+
 class TopLevel(BaseModel):
     """The config file's top level."""
 
     model_config = ConfigDict(extra="forbid")
 
     settings: SettingsModel = SettingsModel()
+    programme: ProgrammeSpec = ProgrammeSpec()
     sources: dict[str, SourceSpec] = {}
     experiments: list[dict[str, Any]] = Field(min_length=1)
 
@@ -124,6 +143,9 @@ class Config:
     path: Path
     settings: SettingsModel
     experiments: tuple[Experiment, ...]
+    programme: ProgrammeSpec = ProgrammeSpec()
+    #: The ``[programme]`` history file's finished experiments (``readout.programme.Past``).
+    history: tuple[Any, ...] = ()
 
 
 def _describe(error: dict, where: str) -> tuple[str, str]:
@@ -285,4 +307,13 @@ def load_config(path: str | Path) -> Config:
         experiments.append(
             Experiment(spec, data_path, settings, base_dir, source_spec, path.resolve())
         )
-    return Config(path=path.resolve(), settings=s, experiments=tuple(experiments))
+    from readout import programme
+
+    history = programme.read_history(top.programme.history, path)
+    return Config(
+        path=path.resolve(),
+        settings=s,
+        experiments=tuple(experiments),
+        programme=top.programme,
+        history=history,
+    )

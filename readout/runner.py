@@ -449,6 +449,10 @@ def run(
             else:
                 lazy = (run_one(e, output, readout_date, force, site_url, as_of) for e in selected)
                 outcomes = list(_progress(lazy, len(selected)))
+            # The programme's prior, learned from the bundles' numbers (no refit).
+            from readout import programme
+
+            programme.apply(config, output, lambda folder: _render(folder, site_url))
             site.record_status(output, outcomes)
             site.write_site(config, output)
     except filelock.Timeout:

@@ -111,10 +111,12 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
 def site_key(config: Config, output: Path, status: dict) -> str:
     """What the site's pages depend on.
 
-    Every readout (by its bundle's time), each experiment's title and last status, and the
-    templates and words that render them.
+    Every readout (by its bundle's time), each experiment's title and last status, the
+    ``[programme]`` table and history, and the templates and words that render them.
     """
     digest = hashlib.sha256(render.code_version().encode())
+    # The programme page reads the [programme] table and its history file too.
+    digest.update(repr((config.programme, config.history)).encode())
     for experiment in config.experiments:
         last = status.get(experiment.name, {})
         digest.update(
@@ -172,5 +174,8 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
         store.site_index(output),
         render.page("index.html.j2", entries=entries, generated=generated),
     )
+    from readout import programme
+
+    programme.write_page(config, output, entries)
     atomic_write_text(key_path, key)
     return True

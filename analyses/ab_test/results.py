@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import MISSING, Field
 
+from analyses.ab_test.programme_results import ProgrammeLift, ProgrammePrior
 from analyses.core.results import (
     Decision,
     Diagnostics,
@@ -109,6 +110,8 @@ class Comparison(Record):
     #: A guardrail: the chance of harm beyond its tolerance.
     prob_harm: Prob | MISSING = MISSING
     frequentist: Test | MISSING = MISSING
+    #: A primary comparison given the programme's learned prior (``[programme]``).
+    programme: ProgrammeLift | MISSING = MISSING
 
 
 class BetaPrior(Record):
@@ -400,6 +403,8 @@ class AbResults(Results):
     #: The primary metric's verdict under other priors (not for the Student-t model).
     sensitivity: tuple[Sensitivity, ...] | MISSING = MISSING
     forecast: Forecast | None | MISSING = MISSING
+    #: The prior the primary metric was read with given the programme, and what decided.
+    programme_prior: ProgrammePrior | MISSING = MISSING
     #: An experiment with a planned length: how far along it is.
     progress: Progress | None | MISSING = MISSING
 

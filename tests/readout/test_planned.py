@@ -444,7 +444,9 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
     assert (
         f"Day 9 of 28 (the planned end is 19 December 2026), {share}% of the planned users" in flat
     )
-    assert "early looks need stronger evidence: 99.99% today, 97.5% on day 28" in flat
+    # In the verdict's reason or, where the programme's estimate decided, in the rule's
+    # key sentence (the demo's [programme] reads the tour with the learned prior).
+    assert "early looks need stronger evidence: 99.99% today, 97.5% on day 28" in flat.lower()
     html = (out / "onboarding-tour" / "2026-11-30" / "report.html").read_text()
     assert "Day 9 of 28" in html and "A guardrail harmed beyond its tolerance stops" in html
     index = (out / "index.html").read_text()

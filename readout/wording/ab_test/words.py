@@ -11,6 +11,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
+from readout.wording import programme as programme_words
 from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
@@ -420,6 +421,7 @@ def body(bundle: AbBundle) -> Body:
     else:
         key = [chance_sentence(bundle, primary_metric, primary)]
         key.append(lift_sentence(bundle, primary_metric, primary))
+        key.extend(programme_words.sentences(bundle))  # the programme's estimate, if read
         if not observational:
             key.append(loss_sentence(bundle, primary_metric, primary))
         rule = planned.rule_sentence(bundle)
@@ -463,15 +465,15 @@ def body(bundle: AbBundle) -> Body:
     if sensitivity_table is not None:
         tables["sensitivity"] = sensitivity_table
     return Body(
-        headline=_headline(bundle),
-        reason=capital(_reason(bundle)),
+        headline=_headline(programme_words.as_decided(bundle)),
+        reason=capital(_reason(programme_words.as_decided(bundle))),
         key_sentences=key,
         health=health,
         notes=notes,
         sections={
             "other_comparisons": others,
             "frequentist": [frequentist_sentence(bundle, units)],
-            "model": prior_sentences(bundle),
+            "model": prior_sentences(bundle) + programme_words.model_sentences(bundle),
             "sensitivity": sensitivity,
             "checks": check_lines(bundle),
             "segments": segments_intro(bundle),

@@ -1,0 +1,62 @@
+"""The typed programme fields of an A/B bundle (optional: older bundles have none).
+
+``programme`` beside a primary comparison's own numbers, and ``programme_prior``: what
+:mod:`analyses.ab_test.programme` reads a readout with and which numbers decided.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from analyses.core.results import MISSING, Interval, Prob, Record
+
+
+class ProgrammeLift(Record):
+    """A comparison's relative lift given the programme: the learned prior times its data."""
+
+    mean: float
+    hdi: Interval
+    prob_better: Prob
+    #: The expected shortfall of shipping, relative to the control (as ``expected_loss_rel``).
+    expected_loss_rel: float
+
+
+class Predictive(Record):
+    """A new experiment's true lift under the learned prior."""
+
+    median: float
+    hdi: Interval
+    prob_positive: Prob
+
+
+class Components(Record):
+    """The learned prior as a mixture of normals over ``log(1 + lift)``."""
+
+    weights: tuple[float, ...]
+    means: tuple[float, ...]
+    sds: tuple[float, ...]
+
+
+class ProgrammePrior(Record):
+    """The prior the primary metric was read with, and which numbers decided.
+
+    ``prior`` ``learned`` with its family and hyperparameters, or ``weak`` with
+    ``reason_code`` (``too_few_experiments``: fewer than ``minimum`` finished experiments
+    share the metric's kind). ``experiments``: the finished experiments it was learned from.
+    """
+
+    prior: Literal["learned", "weak"]
+    reason_code: Literal["enough_experiments", "too_few_experiments"]
+    kind: str
+    minimum: int
+    experiments: int
+    decide_with: Literal["programme", "alone"]
+    #: The numbers the verdict read, and the verdict the experiment's own would have given.
+    decided_with: Literal["programme", "alone"]
+    alone_verdict: str
+    family: str | MISSING = MISSING
+    location: float | MISSING = MISSING
+    scale: float | MISSING = MISSING
+    df: float | None | MISSING = MISSING
+    predictive: Predictive | MISSING = MISSING
+    components: Components | MISSING = MISSING

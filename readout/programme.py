@@ -1,0 +1,476 @@
+"""The programme: a prior learned from the finished experiments, applied to every A/B readout.
+
+After a run's readouts are written (fitted or cached), :func:`apply` learns the prior once
+from the numbers in the bundles, with no refit: the relative lift of each finished
+experiment's primary metric (its headline comparison), read from its HDI as an estimate and a
+standard error of ``log(1 + lift)`` (:func:`analyses.ab_test.programme.estimate`).
+
+The finished experiments are
+- the rows of the ``[programme] history`` file: experiments read before readout, as
+  summaries (:data:`HISTORY_COLUMNS`);
+- the latest readout of every experiment in the output folder that the config no longer
+  names (an experiment taken out of the config has ended: its last readout stands);
+- the latest readout of a configured experiment past its planned length (its bundle's
+  ``progress`` has ``day >= planned_days``).
+A readout whose verdict was withheld, an A/A test and an observational comparison teach
+nothing. Experiments pool by their primary metric's kind and direction (a conversion rate
+learns from conversion rates); with fewer than ``analyses.core.programme.MIN_EXPERIMENTS``
+finished ones in a group its readouts keep the weak prior and say why.
+
+Each configured A/B readout's primary comparisons then get their ``programme`` numbers and
+the bundle its ``programme_prior``; the verdict is decided again with the numbers
+``decide_with`` names. A bundle whose programme numbers changed is rewritten and re-rendered
+(its render key is removed first, so a run stopped in between re-renders it next time).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from analyses.ab_test import programme as ab_programme
+from analyses.ab_test.programme_results import ProgrammePrior
+from analyses.core import programme as pg
+from analyses.core.results import MISSING, given, plain
+from readout import bundle as bundles
+from readout import registry, store
+from readout.errors import ConfigError
+from readout.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from readout.config import Config
+
+#: The columns of a ``[programme] history`` file; ``higher_is_better`` and ``verdict`` optional.
+HISTORY_COLUMNS = ("experiment", "title", "ended", "kind", "lift", "se")
+OPTIONAL_COLUMNS = ("higher_is_better", "verdict")
+#: The verdicts a finished experiment may have (``ship``: its change was shipped).
+HISTORY_VERDICTS = ("ship", "keep_control", "no_difference", "keep_collecting")
+#: The page of the programme, beside the site's index.
+PAGE = "programme.html"
+#: Readouts that teach nothing of a programme's lifts.
+NOT_TAUGHT = ("withheld", "aa_passed", "aa_failed", "higher", "lower", "unclear")
+
+
+@dataclass(frozen=True)
+class Past:
+    """One experiment of the programme: its primary lift's estimate on the log scale."""
+
+    name: str
+    title: str
+    kind: str
+    higher_is_better: bool
+    y: float
+    s: float
+    verdict: str
+    finished: bool
+    #: ``history`` (the history file), ``ended`` (a readout the config no longer names) or
+    #: ``config`` (a configured experiment's latest readout).
+    source: str
+    ended: str = ""
+
+    @property
+    def group(self) -> str:
+        """The pool it learns in: its primary metric's kind and direction."""
+        return f"{self.kind}:{'higher' if self.higher_is_better else 'lower'}"
+
+
+def _bad(config: Path, problem: str, fix: str) -> ConfigError:
+    return ConfigError(str(config), f"[programme] history: {problem}", fix)
+
+
+def read_history(history: str | None, config_path: Path) -> tuple[Past, ...]:
+    """The finished experiments of a ``[programme] history`` CSV file (none without one).
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, lacks a column, or a value is not what its column holds.
+    """
+    if history is None:
+        return ()
+    path = (config_path.parent / history).resolve()
+    fix_columns = f"give it the columns {', '.join(HISTORY_COLUMNS)} (see README, 'The programme')"
+    if not path.is_file():
+        raise _bad(
+            config_path, f"file '{history}' not found", "fix the path (relative to the config)"
+        )
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = set(rows[0]) if rows else set()
+    missing = [c for c in HISTORY_COLUMNS if c not in columns]
+    if missing:
+        raise _bad(config_path, f"'{history}' lacks column(s) {', '.join(missing)}", fix_columns)
+    found = []
+    for line, row in enumerate(rows, start=2):
+        where = f"'{history}' line {line}"
+        try:
+            lift, se = float(row["lift"]), float(row["se"])
+        except ValueError:
+            raise _bad(
+                config_path, f"{where}: lift and se must be numbers", "write them as 0.021"
+            ) from None
+        if not (math.isfinite(lift) and math.isfinite(se) and se > 0 and lift > -1):
+            raise _bad(
+                config_path,
+                f"{where}: lift {row['lift']} and se {row['se']} are out of range",
+                "give a relative lift above -1 (0.021 for +2.1%) and a standard error above 0",
+            )
+        verdict = (row.get("verdict") or "keep_collecting").strip()
+        if verdict not in HISTORY_VERDICTS:
+            raise _bad(
+                config_path, f"{where}: verdict '{verdict}'", f"use one of {HISTORY_VERDICTS}"
+            )
+        higher = (row.get("higher_is_better") or "true").strip().lower()
+        if higher not in ("true", "false"):
+            raise _bad(config_path, f"{where}: higher_is_better '{higher}'", "write true or false")
+        (y,), (s,) = pg.from_lift([lift], [se])
+        found.append(
+            Past(
+                name=row["experiment"],
+                title=row["title"],
+                kind=row["kind"],
+                higher_is_better=higher == "true",
+                y=float(y),
+                s=float(s),
+                verdict=verdict,
+                finished=True,
+                source="history",
+                ended=row["ended"],
+            )
+        )
+    return tuple(found)
+
+
+def _finished_by_progress(bundle: dict[str, Any]) -> bool:
+    """A readout past its planned length (``progress``, where the bundle has it)."""
+    progress = bundle.get("progress")
+    if not isinstance(progress, dict):
+        return False
+    day, planned = progress.get("day"), progress.get("planned_days")
+    return day is not None and planned is not None and day >= planned
+
+
+def _past(bundle: dict[str, Any], finished: bool, source: str) -> Past | None:
+    """A readout's primary lift as one experiment of the programme, if it can teach."""
+    if bundle.get("analysis") != "ab_test" or bundle["decision"]["verdict"] in NOT_TAUGHT:
+        return None
+    typed = bundles.typed(bundle)
+    if typed.observational or typed.aa_test:
+        return None
+    metric = typed.metrics[0]
+    headline = next(c for c in metric.comparisons if c.arm == typed.primary)
+    found = ab_programme.estimate(headline, typed.ci_prob)
+    if found is None:
+        return None
+    return Past(
+        name=typed.experiment,
+        title=typed.title,
+        kind=metric.kind,
+        higher_is_better=metric.higher_is_better,
+        y=found[0],
+        s=found[1],
+        verdict=typed.decision.verdict,
+        finished=finished,
+        source=source,
+        ended=typed.readout_date if given(typed.readout_date) else "",
+    )
+
+
+def _ended_readouts(config: Config, output: Path) -> Iterable[dict[str, Any]]:
+    """The latest bundle of every experiment in ``output`` the config no longer names."""
+    names = {e.name for e in config.experiments}
+    if not output.is_dir():
+        return
+    for folder in sorted(output.iterdir()):
+        if folder.name in names or folder.name.startswith(".") or not folder.is_dir():
+            continue
+        latest = store.latest(output, folder.name)
+        if latest is not None:
+            try:
+                yield bundles.read(latest / store.BUNDLE)
+            except (OSError, ValueError):
+                continue
+
+
+@dataclass
+class Group:
+    """The experiments of one pool, and its fit where enough of them have finished."""
+
+    key: str
+    members: list[Past] = field(default_factory=list)
+    fit: pg.Programme | None = None
+
+    @property
+    def finished(self) -> int:
+        """How many finished experiments teach its prior."""
+        return sum(p.finished for p in self.members)
+
+    def index(self, name: str, source: str = "config") -> int | None:
+        """Where an experiment is in the fit."""
+        for i, p in enumerate(self.members):
+            if p.name == name and p.source == source:
+                return i
+        return None
+
+
+@dataclass
+class Learned:
+    """The programme: its pools and each configured readout's latest bundle and folder."""
+
+    groups: dict[str, Group]
+    latest: dict[str, tuple[Path, dict[str, Any]]]
+
+
+def learn(config: Config, output: Path) -> Learned:
+    """Fit the programme's priors from the history file and the readouts in ``output``."""
+    pasts: list[Past] = list(config.history)
+    for bundle in _ended_readouts(config, output):
+        found = _past(bundle, True, "ended")
+        if found is not None:
+            pasts.append(found)
+    latest = {}
+    for experiment in config.experiments:
+        if experiment.spec.analysis != "ab_test":
+            continue
+        folder = store.latest(output, experiment.name)
+        if folder is None:
+            continue
+        bundle = bundles.read(folder / store.BUNDLE)
+        latest[experiment.name] = (folder, bundle)
+        found = _past(bundle, _finished_by_progress(bundle), "config")
+        if found is not None:
+            pasts.append(found)
+    groups: dict[str, Group] = {}
+    for p in pasts:
+        groups.setdefault(p.group, Group(p.group)).members.append(p)
+    for group in groups.values():
+        if pg.prior_choice(group.finished)[0] == "learned":
+            y = np.array([p.y for p in group.members])
+            s = np.array([p.s for p in group.members])
+            group.fit = pg.fit(y, s, finished=[p.finished for p in group.members])
+    return Learned(groups, latest)
+
+
+def _group_of(typed: Any) -> str:
+    metric = typed.metrics[0]
+    return f"{metric.kind}:{'higher' if metric.higher_is_better else 'lower'}"
+
+
+def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -> dict[str, Any]:
+    """A configured A/B bundle read with its pool's prior, decided with ``decide_with``."""
+    typed = bundles.typed(bundle)
+    if typed.observational or typed.aa_test:
+        return bundle
+    spec = registry.get("ab_test").spec.model_validate(bundle["spec"])
+    group = learned.groups.get(_group_of(typed))
+    finished = group.finished if group is not None else 0
+    metric = typed.metrics[0]
+    direction = 1.0 if metric.higher_is_better else -1.0
+    prior_mixture = None
+    if group is not None and group.fit is not None:
+        i = group.index(typed.experiment)
+        own = i is not None and group.members[i].finished
+        prior_mixture = group.fit.prior_of(i) if own else group.fit.prior()
+
+    def read(comparisons):
+        out = []
+        for c in comparisons:
+            lift = (
+                ab_programme.read_with(prior_mixture, c, direction, typed.ci_prob)
+                if prior_mixture is not None
+                else None
+            )
+            out.append(c.model_copy(update={"programme": lift if lift is not None else MISSING}))
+        return tuple(out)
+
+    metrics = (metric.model_copy(update={"comparisons": read(metric.comparisons)}),)
+    stripped = typed.model_copy(
+        update={
+            "metrics": metrics + tuple(typed.metrics[1:]),
+            "comparisons": read(typed.comparisons),
+        }
+    )
+    use = prior_mixture is not None and decide_with == "programme"
+    alone = ab_programme.decide_with(spec, stripped, typed.diagnostics, False)
+    decision = ab_programme.decide_with(spec, stripped, typed.diagnostics, True) if use else alone
+    prior: dict[str, Any] = {
+        "prior": "learned" if prior_mixture is not None else "weak",
+        "reason_code": pg.prior_choice(finished)[1],
+        "kind": metric.kind,
+        "minimum": pg.MIN_EXPERIMENTS,
+        "experiments": finished,
+        "decide_with": decide_with,
+        "decided_with": "programme" if use else "alone",
+        "alone_verdict": alone.verdict,
+    }
+    if group is not None and group.fit is not None:
+        learned_prior = group.fit.learned_prior(typed.ci_prob)
+        prior |= {
+            k: learned_prior[k]
+            for k in ("family", "location", "scale", "df", "predictive", "components")
+        }
+    found = ProgrammePrior.model_validate(prior)
+    return plain(stripped.model_copy(update={"decision": decision, "programme_prior": found}))
+
+
+def _without_programme(bundle: dict[str, Any]) -> dict[str, Any]:
+    """A bundle as the weak prior left it: no programme numbers, decided alone."""
+    typed = bundles.typed(bundle)
+    spec = registry.get("ab_test").spec.model_validate(bundle["spec"])
+
+    def clear(comparisons):
+        return tuple(c.model_copy(update={"programme": MISSING}) for c in comparisons)
+
+    metric = typed.metrics[0]
+    stripped = typed.model_copy(
+        update={
+            "metrics": (metric.model_copy(update={"comparisons": clear(metric.comparisons)}),)
+            + tuple(typed.metrics[1:]),
+            "comparisons": clear(typed.comparisons),
+            "programme_prior": MISSING,
+        }
+    )
+    decision = ab_programme.decide_with(spec, stripped, typed.diagnostics, False)
+    return stripped.model_copy(update={"decision": decision}).model_dump(mode="json")
+
+
+def apply(config: Config, output: Path, render_folder) -> list[str]:
+    """Read every configured A/B readout's latest bundle with the programme's prior.
+
+    ``render_folder(folder)`` re-renders a readout whose bundle changed. Returns the
+    experiments whose bundles were rewritten.
+    """
+    learned = learn(config, output)
+    version = registry.get("ab_test").version
+    changed = []
+    for name, (folder, bundle) in learned.latest.items():
+        if bundle.get("analysis_version") != version:
+            continue  # an older analysis's readout: the programme reads today's only
+        if config.programme.prior == "weak":
+            if "programme_prior" not in bundle:
+                continue
+            new = _without_programme(bundle)
+        else:
+            new = with_programme(bundle, learned, config.programme.decide_with)
+        if new == bundle:
+            continue
+        bundles.validate(new)
+        (folder / store.RENDER_KEY).unlink(missing_ok=True)
+        atomic_write_text(folder / store.BUNDLE, bundles.dumps(new))
+        render_folder(folder)
+        changed.append(name)
+    return changed
+
+
+# --------------------------------------------------------------------------- the page
+
+#: Verdicts that leave an experiment running (every other one, but withheld, decides).
+RUNNING = ("keep_collecting", "unclear")
+
+
+def stage(bundle: dict[str, Any]) -> str:
+    """Where an experiment stands: ``withheld``, ``collecting`` or ``decided``."""
+    verdict = bundle["decision"]["verdict"]
+    if verdict == "withheld":
+        return "withheld"
+    return "collecting" if verdict in RUNNING else "decided"
+
+
+def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """What needs a look in a readout, as codes with their numbers.
+
+    ``srm`` (a sample-ratio mismatch), ``health`` (another failed check), ``guardrail_harm``
+    (a guardrail's status is harm) and ``stalled`` (the data have not changed since the
+    readout before: no new units or events reached it).
+    """
+    found: list[dict[str, Any]] = []
+    srm = bundle.get("srm")
+    if isinstance(srm, dict) and not srm.get("ok", True):
+        found.append({"code": "srm", "p_value": srm.get("p_value")})
+    failed = bundle["decision"].get("failed_checks") or []
+    if any(check != "srm" for check in failed) or (not failed and not bundle["diagnostics"]["ok"]):
+        found.append({"code": "health", "checks": [c for c in failed if c != "srm"]})
+    for metric in bundle.get("metrics") or []:
+        if metric.get("role") == "guardrail" and metric.get("status") == "harm":
+            found.append({"code": "guardrail_harm", "metric": metric["label"]})
+    previous = bundle.get("previous")
+    if previous and previous.get("data_sha256") == bundle["data_sha256"]:
+        found.append({"code": "stalled", "since": previous["date"]})
+    return found
+
+
+def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """The headline comparison's own and programme lifts, where the bundle has them."""
+    if "programme_prior" not in bundle:
+        return None
+    metric = bundle["metrics"][0]
+    comp = next((c for c in metric["comparisons"] if c["arm"] == bundle["primary"]), None)
+    if comp is None or "programme" not in comp:
+        return {"prior": bundle["programme_prior"]}
+    return {
+        "prior": bundle["programme_prior"],
+        "alone": comp["lift_rel"],
+        "programme": comp["programme"],
+    }
+
+
+def page_context(config: Config, output: Path, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The numbers of the programme page: every experiment, and each pool's learned prior.
+
+    ``entries`` are the site's (:func:`readout.site.write_site`): each experiment's readouts.
+    """
+    experiments = []
+    for entry in entries:
+        latest = entry["latest"]
+        row: dict[str, Any] = {"entry": entry}
+        if latest is not None:
+            bundle = latest["bundle"]
+            row |= {
+                "stage": stage(bundle),
+                "progress": bundle.get("progress"),
+                "attention": attention(bundle),
+                "programme": _programme_row(bundle),
+            }
+        experiments.append(row)
+    learned = learn(config, output)
+    pools = []
+    for group in learned.groups.values():
+        pool: dict[str, Any] = {"key": group.key, "finished": group.finished, "fit": None}
+        if group.fit is not None:
+            fit = group.fit
+            ci_prob = config.settings.ci_prob
+            post = fit.posteriors(prob=ci_prob)
+            shipped = [i for i, p in enumerate(group.members) if p.verdict == "ship"]
+            pool["fit"] = {
+                "prior": fit.learned_prior(ci_prob),
+                "loo": pg.loo_check(fit, ci_prob),
+                "impact": pg.cumulative_impact(fit, shipped, prob=ci_prob) if shipped else None,
+                "members": [
+                    {
+                        "past": p,
+                        "alone": float(np.expm1(p.y)),
+                        "mean": float(post["mean"][i]),
+                        "hdi": [float(v) for v in post["hdi"][i]],
+                    }
+                    for i, p in enumerate(group.members)
+                    if p.source != "config"
+                ],
+            }
+        pools.append(pool)
+    return {"experiments": experiments, "pools": pools, "ci_prob": config.settings.ci_prob}
+
+
+def write_page(config: Config, output: Path, entries: list[dict[str, Any]]) -> None:
+    """Write ``programme.html`` beside the site's index."""
+    from readout import render
+    from readout.wording import programme as words
+
+    context = page_context(config, output, entries)
+    html = render.page(PAGE + ".j2", page=words.page(context))
+    atomic_write_text(output / PAGE, html)

@@ -1,0 +1,304 @@
+"""Words for the programme: a readout's two estimates in one sentence, and the programme page.
+
+Reads only the bundle's ``programme`` and ``programme_prior`` fields (and, for the page, the
+numbers :mod:`readout.programme` computed); computes no statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analyses.core.programme import MIN_EXPERIMENTS as MINIMUM
+from analyses.core.results import given
+from readout.wording.numbers import (
+    capital,
+    estimate,
+    interval,
+    prob,
+    rel_places,
+    relative,
+    signed,
+    span,
+)
+
+#: What each ``decided_with`` says of the verdict.
+DECIDED = {
+    "programme": 'The verdict reads the latter (decide_with = "programme"); on its own it '
+    "would be {alone}.",
+    "alone": 'The verdict reads the former (decide_with = "alone").',
+}
+#: Which estimate decided, in a table cell.
+DECIDED_SHORT = {
+    "programme": "the verdict reads the programme's",
+    "alone": "the verdict reads its own",
+}
+#: Why the weak prior stayed.
+WEAK = {
+    "too_few_experiments": (
+        "The prior stays weak: {experiments} finished experiment(s) share this primary "
+        "metric's kind ({kind}); learning the programme's prior takes at least {minimum}."
+    ),
+}
+
+
+def as_decided(bundle: Any) -> Any:
+    """The bundle as its verdict read it: with the programme's numbers where they decided.
+
+    The headline and its reason quote the numbers the verdict was made from.
+    """
+    found = getattr(bundle, "programme_prior", None)
+    if found is None or not given(found) or found.decided_with != "programme":
+        return bundle
+    from analyses.ab_test.programme import read_by_programme
+
+    return read_by_programme(bundle)
+
+
+def _pct(summary: Any, places: int) -> str:
+    return f"{relative(summary.mean, places)} ({span(summary.hdi, signed(relative), places)})"
+
+
+def sentences(bundle: Any) -> list[str]:
+    """The headline comparison on its own and given the programme, and which one decided.
+
+    One sentence: "On its own, B's lift in purchase rate is +4.1% (94% HDI +0.3% to +7.9%);
+    given this programme's 38 experiments, +1.9% (-0.4% to +4.6%); the verdict reads the
+    latter." None for a bundle without the programme's numbers (an older readout,
+    ``prior = "weak"``, or too few experiments: :func:`model_sentences` says why).
+    """
+    found = getattr(bundle, "programme_prior", None)
+    if found is None or not given(found) or found.prior == "weak":
+        return []
+    metric = bundle.metrics[0]
+    comp = next((c for c in metric.comparisons if c.arm == bundle.primary), None)
+    if comp is None or not given(comp.programme) or comp.lift_rel is None:
+        return []
+    places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
+    verdict_words = found.alone_verdict.replace("_", " ")
+    return [
+        f"On its own, {comp.arm}'s lift in {metric.label} is "
+        f"{estimate(bundle, comp.lift_rel, signed(relative), places)}; given this "
+        f"programme's {found.experiments} experiments, {_pct(comp.programme, places)}. "
+        + DECIDED[found.decided_with].format(alone=f'"{verdict_words}"')
+    ]
+
+
+def model_sentences(bundle: Any) -> list[str]:
+    """For the model section: why the weak prior stayed, or the prior the programme taught."""
+    found = getattr(bundle, "programme_prior", None)
+    if found is None or not given(found):
+        return []
+    if found.prior == "weak":
+        return [WEAK[found.reason_code].format(**found.model_dump())]
+    return [learned_prior_sentence(found.model_dump(mode="json"), interval(bundle))]
+
+
+def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:
+    """The learned prior in words: where a new experiment's true lift most likely lies."""
+    pred = prior["predictive"]
+    places = max(1, rel_places(pred))
+    df = prior.get("df")
+    tails = (
+        "normal tails"
+        if df is None
+        else f"fat tails (a Student-t with {df:g} degrees of freedom: rare big wins and losses)"
+    )
+    return (
+        f"Learned from {prior['experiments']} finished experiments: a new experiment's true "
+        f"lift is most likely near {relative(pred['median'], places)}, with a {ci} of "
+        f"{span(pred['hdi'], signed(relative), places)} and {tails}; "
+        f"{prob(pred['prob_positive'])} of changes help at all."
+    )
+
+
+def loo_sentence(check: dict[str, Any], ci_prob: float) -> str:
+    """The leave-one-out check in words: how well the prior predicted each experiment."""
+    share = f"{round(100 * ci_prob)}%"
+    fits = check["ks_p_value"] >= 0.05 and abs(check["held"] - check["expected"]) <= max(
+        2.0, 2 * (check["expected"] * (1 - ci_prob)) ** 0.5
+    )
+    verdict = (
+        "The prior fits this programme."
+        if fits
+        else "The prior fits this programme poorly: read its estimates with care."
+    )
+    lean = ""
+    if check["above"] > check["below"] + 1:
+        lean = " More estimates fell above their interval than below: bigger wins than it allows."
+    elif check["below"] > check["above"] + 1:
+        lean = " More estimates fell below their interval than above: more losses than it allows."
+    return (
+        f"Each finished experiment's estimate predicted from the others: {check['held']} of "
+        f"{check['experiments']} fell inside their {share} predictive interval (about "
+        f"{check['expected']:.0f} expected), {check['below']} below and {check['above']} above; "
+        f"a test of the spread of where they fell gives p = {check['ks_p_value']:.2f}. "
+        f"{verdict}{lean}"
+    )
+
+
+def impact_sentence(impact: dict[str, Any], ci: str) -> str:
+    """The cumulative expected impact of shipped changes, beside the sum of raw winners."""
+    places = 1
+    hdi = span(impact["hdi"], signed(relative), places)
+    return capital(
+        f"the {impact['experiments']} shipped change(s) together move the metric by "
+        f"{relative(impact['mean'], places)} ({ci} {hdi}), "
+        f"given the programme; their own estimates compound to "
+        f"{relative(impact['alone'], places)}, the winners' curse the programme corrects."
+    )
+
+
+#: Where an experiment stands, as the page says it.
+STAGES = {
+    "decided": "Decided",
+    "withheld": "Withheld",
+    "collecting": "Keep collecting",
+}
+#: Kinds of primary metric, as a pool's heading names them.
+KINDS = {
+    "binary": "conversion rates",
+    "continuous": "averages",
+    "count": "counts per unit",
+    "log": "typical values (log scale)",
+    "lognormal": "skewed averages",
+    "revenue": "revenue per unit",
+    "ratio": "ratios",
+    "quantile": "percentiles",
+}
+#: Verdicts of finished experiments in a history file.
+PAST_VERDICTS = {
+    "ship": "Shipped",
+    "keep_control": "Kept the control",
+    "no_difference": "No meaningful difference",
+    "keep_collecting": "Ended without a verdict",
+}
+
+
+def attention_line(item: dict[str, Any]) -> str:
+    """One thing that needs a look, in words."""
+    code = item["code"]
+    if code == "srm":
+        p = item.get("p_value")
+        return "Sample-ratio mismatch" + (f" (p = {p:.2g})" if p is not None else "")
+    if code == "health":
+        checks = ", ".join(item.get("checks") or []) or "sampler checks"
+        return f"Health check failed ({checks})"
+    if code == "guardrail_harm":
+        return f"Guardrail harm: {item['metric']}"
+    return f"Stalled: no new data since the readout of {item['since']}"
+
+
+def stage_line(row: dict[str, Any]) -> str:
+    """An experiment's stage, with its day of the plan where the bundle has ``progress``."""
+    words = STAGES[row["stage"]]
+    progress = row.get("progress")
+    if isinstance(progress, dict) and progress.get("planned_days"):
+        day, planned = progress.get("day"), progress["planned_days"]
+        words += f" · day {day} of {planned}"
+        if row["stage"] == "collecting" and day is not None and day > planned:
+            words += " (past its planned end)"
+    return words
+
+
+def lifts_line(found: dict[str, Any] | None, ci: str, withheld: bool = False) -> str:
+    """The headline lift on its own and given the programme, or why there is none."""
+    if found is None:
+        return "—"
+    prior = found["prior"]
+    if prior["prior"] == "weak":
+        return (
+            f"Weak prior: {prior['experiments']} finished experiment(s) of its kind "
+            f"({prior['minimum']} needed)"
+        )
+    if "programme" not in found:
+        return "—"
+    alone, given_ = found["alone"], found["programme"]
+    places = max(rel_places(alone), rel_places(given_))
+    decided = "" if withheld else f"; {DECIDED_SHORT[prior['decided_with']]}"
+    return (
+        f"On its own {_pct_dict(alone, places)}; given the programme {_pct_dict(given_, places)} "
+        f"({ci}{decided})"
+    )
+
+
+def _pct_dict(summary: dict[str, Any], places: int) -> str:
+    return f"{relative(summary['mean'], places)} ({span(summary['hdi'], signed(relative), places)})"
+
+
+def pool_heading(key: str) -> str:
+    """A pool's heading: the kind of its primary metrics and their good direction."""
+    kind, direction = key.split(":")
+    return f"{capital(KINDS.get(kind, kind))}, {direction} is better"
+
+
+def page(context: dict[str, Any]) -> dict[str, Any]:
+    """Every sentence and table row of the programme page."""
+    from readout.wording.numbers import ci_label
+
+    ci = ci_label(context["ci_prob"], "hdi")
+    rows = []
+    for row in context["experiments"]:
+        entry = row["entry"]
+        latest = entry["latest"]
+        if latest is None:
+            rows.append(
+                {
+                    "entry": entry,
+                    "stage": "No readout yet",
+                    "verdict": None,
+                    "since": "—",
+                    "attention": [],
+                    "lifts": "—",
+                }
+            )
+            continue
+        since = " ".join(latest["since_last"]) or "First readout."
+        rows.append(
+            {
+                "entry": entry,
+                "stage": stage_line(row),
+                # The verdict's badge where it decided (the stage says the rest).
+                "verdict": latest["text"].verdict_label if row["stage"] == "decided" else None,
+                "tone": latest["text"].tone,
+                "since": since,
+                "attention": [attention_line(a) for a in row["attention"]],
+                "lifts": lifts_line(row["programme"], ci, row["stage"] == "withheld"),
+            }
+        )
+    pools = []
+    for pool in context["pools"]:
+        out: dict[str, Any] = {"heading": pool_heading(pool["key"]), "fit": None}
+        fit = pool["fit"]
+        if fit is None:
+            out["weak"] = (
+                f"{pool['finished']} finished experiment(s): too few to learn a prior from "
+                f"({MINIMUM} needed), so these readouts keep the weak prior."
+            )
+        else:
+            members = []
+            for m in fit["members"]:
+                past = m["past"]
+                places = 1
+                members.append(
+                    {
+                        "title": past.title,
+                        "ended": past.ended or "—",
+                        "verdict": PAST_VERDICTS.get(past.verdict, past.verdict.replace("_", " ")),
+                        "alone": relative(m["alone"], places),
+                        "given": f"{relative(m['mean'], places)} "
+                        f"({span(m['hdi'], signed(relative), places)})",
+                    }
+                )
+            out["fit"] = {
+                "prior": learned_prior_sentence(fit["prior"], ci),
+                "impact": impact_sentence(fit["impact"], ci)
+                if fit["impact"]
+                else "No shipped change yet: nothing to add up.",
+                "loo": loo_sentence(fit["loo"], context["ci_prob"]),
+                "members": members,
+            }
+        pools.append(out)
+    return {"rows": rows, "pools": pools, "ci": ci}
+
+
+__all__ = ["impact_sentence", "interval", "learned_prior_sentence", "loo_sentence", "sentences"]

@@ -1,0 +1,303 @@
+"""The programme end to end: a run reads every A/B readout with the prior learned from the
+finished experiments (the demo's history file), writes both estimates into the bundle and
+page 1, decides with the one ``decide_with`` names, and publishes the programme page."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from analyses.core import programme as pg
+from readout import bundle as bundles
+from readout import programme, wording
+from readout.cli import main
+from readout.config import load_config
+from readout.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+DATE = "2026-11-20"
+
+EXPERIMENTS = r"""
+[settings]
+exact_draws = 8000
+
+[sources.warehouse]
+url = "duckdb://data/demo.duckdb"
+
+[[experiments]]
+name = "checkout-redesign"
+title = "Checkout redesign"
+analysis = "ab_test"
+source = "warehouse"
+assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
+  FROM exposures WHERE experiment = 'checkout''''
+control = "control"
+
+[[experiments.metrics]]
+name = "purchase"
+label = "purchase rate"
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
+aggregate = "any"
+kind = "binary"
+window_days = 14
+role = "primary"
+
+[[experiments]]
+name = "signup-page"
+title = "Signup page"
+analysis = "ab_test"
+data = "data/signup_conversion.csv"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+
+[[experiments]]
+name = "pricing-banner"
+title = "Pricing banner"
+analysis = "ab_test"
+data = "data/broken_split.csv"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+"""
+
+
+def _project(root: Path, programme_table: str) -> Path:
+    (root / "data").mkdir(exist_ok=True)
+    for name in (
+        "signup_conversion.csv",
+        "broken_split.csv",
+        "demo.duckdb",
+        "programme_history.csv",
+    ):
+        shutil.copy(ROOT / "data" / name, root / "data" / name)
+    config = root / "experiments.toml"
+    config.write_text(programme_table + EXPERIMENTS)
+    return config
+
+
+def _run(config: Path, output: Path) -> dict[str, str]:
+    """Run through the CLI; how each experiment's run went (fitted, cached, rendered)."""
+    result = CliRunner().invoke(
+        main,
+        ["run", "--config", str(config), "--output", str(output), "--date", DATE],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    found = re.findall(r"\] ([a-z-]+): ok, (\w+) in", result.stderr)
+    return dict(found)
+
+
+def _bundle(output: Path, name: str) -> dict:
+    return bundles.read(output / name / DATE / "bundle.json")
+
+
+LEARNED = '[programme]\nhistory = "data/programme_history.csv"\n'
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("programme")
+    config = _project(root, LEARNED)
+    _run(config, root / "reports")
+    return config, root / "reports"
+
+
+@pytest.mark.slow
+def test_every_primary_comparison_gets_the_programme_numbers(learned):
+    config, output = learned
+    history = load_config(config).history
+    for name in ("checkout-redesign", "signup-page", "pricing-banner"):
+        bundle = _bundle(output, name)
+        bundles.validate(bundle)
+        prior = bundle["programme_prior"]
+        assert prior["prior"] == "learned" and prior["family"] == "student_t"
+        assert prior["experiments"] == len(history) == 38
+        # Independently: the same prior fitted from the history file's numbers, applied to
+        # the comparison's own estimate (its HDI on the log scale).
+        fit = pg.fit([p.y for p in history], [p.s for p in history])
+        for comp in bundle["metrics"][0]["comparisons"]:
+            lift = comp["programme"]
+            low, high = np.log1p(comp["lift_rel"]["hdi"])
+            s = (high - low) / (2 * 1.8807936081512509)
+            expected = pg.posterior(fit.prior(), (low + high) / 2, s)
+            assert lift["mean"] == pytest.approx(expected["mean"], abs=1e-9)
+            assert lift["hdi"][0] < lift["mean"] < lift["hdi"][1]
+            # Shrunk toward the programme's typical lift: the winner's curse corrected.
+            own = comp["lift_rel"]["mean"]
+            assert abs(lift["mean"] - prior["location"]) < abs(own - prior["location"])
+        assert bundle["comparisons"] == bundle["metrics"][0]["comparisons"]
+
+
+@pytest.mark.slow
+def test_page_one_says_both_estimates_and_which_decided(learned):
+    _, output = learned
+    text = wording.readout_text(_bundle(output, "signup-page"))
+    joined = " ".join(text.key_sentences)
+    assert (
+        "On its own, B's lift in conversion rate is +13% (94% HDI +5% to +21%); given this "
+        "programme's 38 experiments, +4% (-1% to +11%). The verdict reads the latter "
+        '(decide_with = "programme"); on its own it would be "ship".'
+    ) in joined
+    html = (output / "signup-page" / DATE / "report.html").read_text()
+    assert "given this programme&#39;s 38 experiments" in html
+
+
+@pytest.mark.slow
+def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned):
+    _, output = learned
+    index = (output / "index.html").read_text()
+    assert 'href="programme.html"' in index
+    page = (output / "programme.html").read_text()
+    for title in ("Checkout redesign", "Signup page", "Pricing banner"):
+        assert title in page
+    assert "Sample-ratio mismatch" in page  # the pricing banner's broken split
+    assert "Withheld" in page and "Keep collecting" in page
+    assert "leave-one-out" in page and "38 finished experiments" in page
+    assert "shipped change(s) together move the metric" in page
+    assert "Shorter signup form" in page  # the history's experiments, given the others
+
+
+@pytest.mark.slow
+def test_shipped_impact_comes_from_the_programme_estimates_not_the_raw_winners(learned):
+    config, output = learned
+    loaded = load_config(config)
+    (pool,) = programme.page_context(loaded, output, [])["pools"]
+    impact = pool["fit"]["impact"]
+    history = loaded.history
+    group = programme.learn(loaded, output).groups["binary:higher"]
+    shipped = [p for p in group.members if p.verdict == "ship"]
+    assert impact["experiments"] == len(shipped) >= len([p for p in history if p.verdict == "ship"])
+    raw = float(np.expm1(sum(p.y for p in shipped)))
+    assert impact["alone"] == pytest.approx(raw)
+    # The winners' own estimates overstate them (the winner's curse): the programme's
+    # total is smaller.
+    assert impact["mean"] < raw
+    assert impact["hdi"][0] < impact["mean"] < impact["hdi"][1]
+    page = (output / "programme.html").read_text()
+    assert f"{100 * impact['mean']:+.1f}%" in page and f"{100 * raw:+.1f}%" in page
+
+
+@pytest.mark.slow
+def test_decide_with_switches_the_verdict_without_a_refit(learned):
+    # Last of the tests on the shared run: it changes its config.
+    # Signup page's B: +13% on its own (a ship), +4% (-1% to +11%) given a programme whose
+    # changes rarely move conversion by more than a few percent: keep collecting.
+    config, output = learned
+    assert _bundle(output, "signup-page")["decision"]["verdict"] == "keep_collecting"
+    alone = config.read_text().replace("[programme]\n", '[programme]\ndecide_with = "alone"\n')
+    config.write_text(alone)
+    actions = _run(config, output)
+    assert len(actions) == 3 and set(actions.values()) <= {"cached", "rendered"}, actions
+    bundle = _bundle(output, "signup-page")
+    assert bundle["decision"]["verdict"] == "ship"
+    assert bundle["programme_prior"]["decided_with"] == "alone"
+    assert "programme" in bundle["metrics"][0]["comparisons"][0]  # still shown beside it
+    assert "Ship B." in (output / "signup-page" / DATE / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_too_few_finished_experiments_keep_the_weak_prior_and_say_why(tmp_path):
+    config = _project(tmp_path, "")
+    _run(config, tmp_path / "reports")
+    bundle = _bundle(tmp_path / "reports", "signup-page")
+    prior = bundle["programme_prior"]
+    assert (prior["prior"], prior["reason_code"], prior["experiments"]) == (
+        "weak",
+        "too_few_experiments",
+        0,
+    )
+    assert all("programme" not in c for c in bundle["metrics"][0]["comparisons"])
+    assert bundle["decision"]["verdict"] == "ship"
+    text = wording.readout_text(bundle)
+    assert not any("programme" in s for s in text.key_sentences)  # page 1 as before
+    assert any(
+        "The prior stays weak: 0 finished experiment(s)" in s for s in text.sections["model"]
+    )
+
+
+def test_old_bundles_without_the_programme_fields_still_render():
+    for path in sorted((ROOT / "tests" / "fixtures" / "bundles").glob("*.json")):
+        bundle = json.loads(path.read_text())
+        assert "programme_prior" not in bundle
+        text = wording.readout_text(bundle)
+        assert not any("programme" in s for s in text.key_sentences), path.name
+
+
+def test_attention_names_srm_guardrail_harm_and_a_stalled_experiment():
+    bundle = json.loads((ROOT / "tests/fixtures/bundles/pricing-banner.json").read_text())
+    codes = [a["code"] for a in programme.attention(bundle)]
+    assert codes == ["srm"]
+    bundle["srm"]["ok"] = True
+    bundle["previous"] = {"date": "2026-11-19", "data_sha256": bundle["data_sha256"]}
+    bundle["metrics"][0] |= {"role": "guardrail", "status": "harm", "label": "load time"}
+    codes = [a["code"] for a in programme.attention(bundle)]
+    assert codes == ["guardrail_harm", "stalled"]
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('[programme]\nprior = "strong"\n', "programme.prior"),
+        ('[programme]\ndecide_with = "both"\n', "programme.decide_with"),
+        ("[programme]\nshrink = true\n", "programme.shrink"),
+        ('[programme]\nhistory = "data/nowhere.csv"\n', "data/nowhere.csv"),
+    ],
+)
+def test_a_bad_programme_table_exits_2_naming_the_key(tmp_path, table, named):
+    config = _project(tmp_path, table)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert named in str(caught.value)
+    result = CliRunner().invoke(main, ["validate", "--config", str(config)])
+    assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output
+
+
+def test_a_history_file_without_a_column_or_with_a_bad_number_is_refused(tmp_path):
+    config = _project(tmp_path, LEARNED)
+    history = tmp_path / "data" / "programme_history.csv"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join([lines[0].replace(",se,", ",sd,"), *lines[1:]]) + "\n")
+    with pytest.raises(ConfigError, match="lacks column.*se"):
+        load_config(config)
+    fields = lines[1].split(",")
+    fields[6] = "-0.1"  # se
+    history.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    with pytest.raises(ConfigError, match="line 2.*out of range"):
+        load_config(config)
+
+
+def test_a_stage_says_the_day_of_the_plan_once_the_bundle_has_progress():
+    from readout.wording.programme import stage_line
+
+    row = {"stage": "collecting", "progress": {"day": 9, "planned_days": 28}}
+    assert stage_line(row) == "Keep collecting · day 9 of 28"
+    row["progress"] = {"day": 30, "planned_days": 28}
+    assert stage_line(row) == "Keep collecting · day 30 of 28 (past its planned end)"
+    assert stage_line({"stage": "decided", "progress": None}) == "Decided"
+
+
+def test_readouts_of_experiments_the_config_no_longer_names_teach_as_finished(tmp_path):
+    config = _project(tmp_path, "")
+    output = tmp_path / "reports"
+    fixtures = ROOT / "tests" / "fixtures" / "bundles"
+    for name, fixture in [
+        ("old-a", "signup-page"),
+        ("old-b", "signup-page"),
+        ("old-withheld", "pricing-banner"),  # a withheld verdict teaches nothing
+        ("old-aa", "checkout-aa"),  # nor does an A/A test
+    ]:
+        folder = output / name / "2026-01-05"
+        folder.mkdir(parents=True)
+        bundle = json.loads((fixtures / f"{fixture}.json").read_text())
+        (folder / "bundle.json").write_text(json.dumps(bundle | {"experiment": name}))
+    learned = programme.learn(load_config(config), output)
+    (group,) = learned.groups.values()
+    assert [(p.name, p.source) for p in group.members] == [("old-a", "ended"), ("old-b", "ended")]
+    assert group.finished == 2 and group.fit is None  # fewer than 10: the weak prior stays
