@@ -164,7 +164,9 @@ def _past(bundle: dict[str, Any], finished: bool, source: str) -> Past | None:
     if typed.observational or typed.aa_test:
         return None
     metric = typed.metrics[0]
-    headline = next(c for c in metric.comparisons if c.arm == typed.primary)
+    # The experiment alone teaches the programme, not its lift read with the user's prior.
+    own = metric.without_prior if given(metric.without_prior) else metric.comparisons
+    headline = next(c for c in own if c.arm == typed.primary)
     found = ab_programme.estimate(headline, typed.ci_prob)
     if found is None:
         return None
@@ -180,6 +182,16 @@ def _past(bundle: dict[str, Any], finished: bool, source: str) -> Past | None:
         source=source,
         ended=typed.readout_date if given(typed.readout_date) else "",
     )
+
+
+def own_prior(bundle: dict[str, Any]) -> bool:
+    """Whether the primary metric has the user's own prior on its lift (issue 27).
+
+    It takes precedence over the learned prior: such a readout is not read with the
+    programme's (it still teaches the programme, with its lift from the data alone).
+    """
+    metrics = bundle.get("metrics") or [{}]
+    return bool((metrics[0].get("user_prior") or {}).get("applied"))
 
 
 def _ended_readouts(config: Config, output: Path) -> Iterable[dict[str, Any]]:
@@ -352,7 +364,7 @@ def apply(config: Config, output: Path, render_folder) -> list[str]:
     for name, (folder, bundle) in learned.latest.items():
         if bundle.get("analysis_version") != version:
             continue  # an older analysis's readout: the programme reads today's only
-        if config.programme.prior == "weak":
+        if config.programme.prior == "weak" or own_prior(bundle):
             if "programme_prior" not in bundle:
                 continue
             new = _without_programme(bundle)

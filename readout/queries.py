@@ -473,6 +473,8 @@ def experiment_expression(
                     ),
                 },
             )
+            if metric.covariate_days:
+                table = _ratio_pre(table, events, units, metric)
             continue
         joined = table.left_join(during, "unit")
         value = joined.v if fill is None else joined.v.fill_null(fill)
@@ -515,6 +517,8 @@ def experiment_expression(
                 f"{m}__den2": (den * den).sum(),
                 f"{m}__numden": (num * den).sum(),
             }
+            if metric.covariate_days:
+                aggs |= _ratio_pre_sums(table, m)
             continue
         stats = ("moments", "logs") if metric.kind in ("lognormal", "revenue") else ("moments",)
         aggs |= _stats(table[m], Value(m, m, stats))
@@ -528,6 +532,48 @@ def experiment_expression(
                 f"{m}__x2n": ibis.ifelse(y.notnull(), x * x, 0.0).sum(),
             }
     return table.group_by(**keys).aggregate(**aggs)
+
+
+def _ratio_pre(table, events, units, metric: MetricSpec):
+    """A ratio's numerator and denominator over ``covariate_days`` before exposure (CUPED).
+
+    Units without events before exposure have 0 of both (as in the window after it).
+    """
+    before = _per_unit(_window(events, units, -metric.covariate_days, 0), metric)
+    joined = table.left_join(before, "unit")
+    m = metric.name
+    return joined.select(
+        table,
+        **{
+            f"{m}__pnum": joined.num.cast("float64").fill_null(0.0),
+            f"{m}__pden": joined.den.cast("float64").fill_null(0.0),
+        },
+    )
+
+
+def _ratio_pre_sums(table, m: str) -> dict[str, Any]:
+    """Per arm: the pre-period sums, squares and every cross product with the window's sums.
+
+    Over the units counted (whose window has closed: their numerator is not NULL), so the
+    4 x 4 covariance of ``(num, den, num_pre, den_pre)`` is over the same units.
+    """
+    import ibis
+
+    num, den = table[f"{m}__num"], table[f"{m}__den"]
+    counted = num.notnull()
+    pnum = ibis.ifelse(counted, table[f"{m}__pnum"], 0.0)
+    pden = ibis.ifelse(counted, table[f"{m}__pden"], 0.0)
+    return {
+        f"{m}__pnum": pnum.sum(),
+        f"{m}__pden": pden.sum(),
+        f"{m}__pnum2": (pnum * pnum).sum(),
+        f"{m}__pden2": (pden * pden).sum(),
+        f"{m}__pnumden": (pnum * pden).sum(),
+        f"{m}__num_pnum": (num * pnum).sum(),
+        f"{m}__num_pden": (num * pden).sum(),
+        f"{m}__den_pnum": (den * pnum).sum(),
+        f"{m}__den_pden": (den * pden).sum(),
+    }
 
 
 # --------------------------------------------------------------------------- compiling

@@ -15,6 +15,7 @@ import numpy as np
 from analyses.ab_test import metrics
 from analyses.ab_test.metrics import Metric
 from analyses.ab_test.spec import Spec
+from analyses.ab_test.variance import RATIO_PRE_KEYS
 from analyses.core.base import DataError, NothingYet
 from analyses.core.inputs import (
     Column,
@@ -63,6 +64,8 @@ def metric_list(spec: Spec) -> list[Metric]:
                 prefix=m.value_prefix,
                 suffix=m.value_suffix,
                 covariate=m.covariate_days is not None,
+                prior_mean=m.prior_mean,
+                prior_sd=m.prior_sd,
             )
         )
     return sorted(out, key=lambda m: m.role != "primary")
@@ -129,6 +132,7 @@ MISSING_LEVEL = "(missing)"
 
 STAT_KEYS = ("n", "sum", "sum2", "npos", "sumlog", "sumlog2", "num", "den", "num2", "den2")
 STAT_KEYS += ("numden", "x", "x2", "xy", "xn", "x2n", "waiting")
+STAT_KEYS += RATIO_PRE_KEYS  # a ratio's pre-period (CUPED, issue 27)
 
 
 def _records(frame: dict[str, np.ndarray], arm_column: str, metrics: list[Metric], by: list[str]):

@@ -14,6 +14,7 @@ the ROPE probabilities and the traditional test beside it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +38,7 @@ from analyses.ab_test.robust import fit_robust
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Fit, Settings
-from analyses.core.results import Diagnostics, KeyNumbers
+from analyses.core.results import Diagnostics, KeyNumbers, given
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -115,7 +116,15 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
             )
         else:
             summary, draws = metrics.summarise(
-                metric, stats_, arms, priors, settings.exact_draws, prob, rope, rng
+                metric,
+                stats_,
+                arms,
+                priors,
+                settings.exact_draws,
+                prob,
+                rope,
+                rng,
+                strata=_strata(spec, data, metric),
             )
         all_draws[metric.name] = draws
         if metric.role != "primary":
@@ -136,7 +145,7 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
                 value_prefix=metric.prefix,
                 value_suffix=metric.suffix,
                 method=(
-                    f"Student-t; {diagnostics.method}" if spec.robust else METHODS[metric.kind]
+                    f"Student-t; {diagnostics.method}" if spec.robust else _method(metric, summary)
                 ),
                 status=status,
                 **dict(summary),
@@ -229,20 +238,53 @@ def _segments(
     return rows, spreads
 
 
+def _method(metric: Metric, summary: Summarised) -> str:
+    """How a metric's posterior is computed (post-stratified: a normal per arm)."""
+    found = summary.post_stratified
+    if given(found) and found.applied:
+        return f"post-stratified by {found.segment} (normal approximation)"
+    return METHODS[metric.kind]
+
+
+def _strata(spec: Spec, data: ArmData, metric: Metric):
+    """The ``post_stratify`` segment and the metric's statistics per level, or ``None``."""
+    if spec.post_stratify is None or spec.post_stratify not in data.levels:
+        return None
+    return spec.post_stratify, data.levels[spec.post_stratify][metric.name]
+
+
 def _sensitivity(
     spec: Spec, data: ArmData, metric: Metric, settings: Settings, rope: float | None
 ) -> list[Sensitivity]:
-    """The primary metric's verdict under a flat and a sceptical prior."""
+    """The primary metric's verdict under a flat and a sceptical prior (and the user's).
+
+    The flat and sceptical rows read the data without the user's prior on the lift; with
+    one (``prior_mean``, ``prior_sd``) a third row, "user", reads them with it.
+    """
     scale = rope if rope is not None else SCEPTICAL_SCALE
     out = []
     stats_ = data.stats[metric.name]
-    for name, priors in (
-        ("flat", metrics.flat(metric)),
-        ("sceptical", metrics.sceptical(metric, stats_, data.arms, scale)),
-    ):
+    own = replace(metric, prior_mean=None, prior_sd=None)
+    cases = [
+        ("flat", own, metrics.flat(metric)),
+        ("sceptical", own, metrics.sceptical(metric, stats_, data.arms, scale)),
+    ]
+    if metric.prior_mean is not None:
+        cases.append(
+            ("user", metric, metrics.Priors(**spec.priors.model_dump(exclude={"nu_rate"})))
+        )
+    for name, read_as, priors in cases:
         rng = np.random.default_rng(settings.seed + 1)
         summary, _ = metrics.summarise(
-            metric, stats_, data.arms, priors, settings.exact_draws, settings.ci_prob, rope, rng
+            read_as,
+            stats_,
+            data.arms,
+            priors,
+            settings.exact_draws,
+            settings.ci_prob,
+            rope,
+            rng,
+            strata=_strata(spec, data, metric),
         )
         verdict = decide_comparisons(
             summary.comparisons, spec.decision, spec.observational, metric.higher_is_better

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import MISSING
 
-from analyses.ab_test import conjugate
+from analyses.ab_test import conjugate, user_prior, variance
 from analyses.ab_test.conjugate import Moments, NormalPrior, RatioMoments
 from analyses.ab_test.results import (
     Arm,
@@ -34,18 +34,22 @@ from analyses.ab_test.results import (
     Comparison,
     DeltaPrior,
     Part,
+    PostStratified,
     Prior,
     RevenueParts,
     Segment,
     SegmentSpread,
     Test,
+    UserPrior,
 )
 from analyses.ab_test.results import NormalPrior as NormalPriorRecord
 from analyses.core import pooling, stats
-from analyses.core.results import Estimate, Record, Summary
+from analyses.core.results import Estimate, Record, Summary, given
 
 #: Kinds modelled as a hurdle: a share of units with a positive value times a log-normal amount.
 HURDLE_KINDS = ("lognormal", "revenue")
+#: Kinds whose arm values are plain means, which ``post_stratify`` can post-stratify.
+POST_STRATIFIED_KINDS = ("binary", "continuous", "count")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Metric:
     prefix: str = ""
     suffix: str = ""
     covariate: bool = False
+    #: A user-set prior on the relative lift (issue 27), both or neither.
+    prior_mean: float | None = None
+    prior_sd: float | None = None
 
     @property
     def direction(self) -> float:
@@ -337,6 +344,9 @@ class Summarised(Record):
     covariate_slope: float | MISSING = MISSING
     unadjusted: tuple[Comparison, ...] | MISSING = MISSING
     parts: tuple[RevenueParts, ...] | MISSING = MISSING
+    user_prior: UserPrior | MISSING = MISSING
+    without_prior: tuple[Comparison, ...] | MISSING = MISSING
+    post_stratified: PostStratified | MISSING = MISSING
 
 
 def summarise(
@@ -348,14 +358,29 @@ def summarise(
     prob: float,
     rope: float | None,
     rng: np.random.Generator,
+    strata: tuple[str, dict[str, dict[str, dict[str, float]]]] | None = None,
 ) -> tuple[Summarised, dict[str, dict[str, np.ndarray]]]:
-    """Arms, comparisons with the control and the traditional tests of one metric."""
+    """Arms, comparisons with the control and the traditional tests of one metric.
+
+    ``strata``: the ``post_stratify`` segment's name and this metric's statistics per level
+    and arm (:mod:`analyses.ab_test.variance`).
+    """
     control = arms[0]
     adjusted, extra = None, {}
-    if metric.covariate:
+    normal, normal_test = variance_adjusted(metric, stats_, arms, strata, extra)
+    if metric.covariate and metric.kind != "ratio":
         adjusted, theta, reduction = cuped(stats_)
-        extra = {"variance_reduction": reduction, "covariate_slope": theta}
+        extra |= {"variance_reduction": reduction, "covariate_slope": theta}
     draws, prior = arm_draws(metric, stats_, priors, settings_draws, rng, adjusted)
+    if normal is not None:
+        for arm, found in normal.items():
+            mean, sd = _times_prior(found.mean, found.se, prior)
+            draws[arm] = {"value": mean + sd * rng.standard_normal(settings_draws)}
+    own_draws = draws
+    if metric.prior_mean is not None and metric.prior_sd is not None:
+        draws, extra["user_prior"] = user_prior.apply(
+            metric.prior_mean, metric.prior_sd, draws, control, arms
+        )
     best = prob_best(metric, draws, arms) if len(arms) > 2 else None
     arm_rows = [
         Arm(
@@ -377,7 +402,9 @@ def summarise(
             prob,
             rope,
             seen,
-            frequentist(
+            normal_test(control, arm)
+            if normal_test is not None
+            else frequentist(
                 metric,
                 stats_[control],
                 stats_[arm],
@@ -386,9 +413,17 @@ def summarise(
         )
         for arm in arms[1:]
     ]
-    if metric.covariate:
+    if given(extra.get("user_prior", MISSING)) and extra["user_prior"].applied:
+        extra["without_prior"] = [
+            compare(metric, own_draws, control, arm, prob, rope, seen) for arm in arms[1:]
+        ]
+    if normal is not None or adjusted is not None:
         plain = replace(metric, covariate=False)
         raw_draws, _ = arm_draws(plain, stats_, priors, settings_draws, rng)
+        if given(extra.get("user_prior", MISSING)):
+            raw_draws, _ = user_prior.apply(
+                metric.prior_mean, metric.prior_sd, raw_draws, control, arms
+            )
         extra["unadjusted"] = [
             compare(plain, raw_draws, control, arm, prob, rope, seen) for arm in arms[1:]
         ]
@@ -402,6 +437,65 @@ def summarise(
         **extra,
     )
     return summary, draws
+
+
+def variance_adjusted(
+    metric: Metric,
+    stats_: dict[str, dict[str, float]],
+    arms: list[str],
+    strata: tuple[str, dict[str, dict[str, dict[str, float]]]] | None,
+    extra: dict[str, Any],
+):
+    """A ratio's CUPED or a mean's post-stratification: normal arm estimates and their test.
+
+    Returns ``(None, None)`` where neither applies. A metric with its own covariate (CUPED)
+    is not post-stratified; what post-stratifying would have been worth is still recorded.
+    Adds the records (``variance_reduction``, ``covariate_slope``, ``post_stratified``) to
+    ``extra``.
+    """
+    found, name = None, ""
+    if metric.covariate and metric.kind == "ratio":
+        found, theta, reduction = variance.ratio_cuped(stats_)
+        extra |= {"variance_reduction": reduction, "covariate_slope": theta}
+        name = "CUPED-adjusted delta-method z-test"
+    if strata is not None and metric.kind in POST_STRATIFIED_KINDS:
+        segment, levels = strata
+        adjusted, _, reduction, count = variance.post_stratified(levels, arms)
+        use = not metric.covariate
+        extra["post_stratified"] = PostStratified(
+            segment=segment, strata=count, variance_reduction=reduction, applied=use
+        )
+        if use:
+            found, name = adjusted, "post-stratified z-test"
+    if found is None:
+        return None, None
+
+    def test(control: str, arm: str) -> Test:
+        a, b = found[control], found[arm]
+        return Test(
+            **stats.z_test(b.mean - a.mean, float(np.hypot(a.se, b.se)), name), scale="absolute"
+        )
+
+    return found, test
+
+
+def _times_prior(mean: float, se: float, prior: Prior) -> tuple[float, float]:
+    """A normal estimate times the arm's prior (a Beta's moments, or a normal's): mean and sd.
+
+    A ratio has no prior (the delta method); a post-stratified mean keeps the analysis's
+    prior of the arm's value, so the sensitivity rows' flat and sceptical priors still act.
+    """
+    if isinstance(prior, BetaPrior):
+        a, b = prior.alpha, prior.beta
+        m0, s0 = a / (a + b), float(np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))))
+    elif isinstance(prior, NormalPriorRecord) and given(prior.scale) is False:
+        m0, s0 = prior.mu_mean, prior.mu_sd
+    else:
+        return mean, se
+    if not (se > 0 and s0 > 0 and np.isfinite(s0)):
+        return mean, se
+    precision = 1 / se**2 + 1 / s0**2
+    return float((mean / se**2 + m0 / s0**2) / precision), float(np.sqrt(1 / precision))
 
 
 def revenue_parts(draws, control: str, treatment: str, prob: float) -> RevenueParts:

@@ -172,6 +172,33 @@ class RevenueParts(Record):
     per_payer: Part
 
 
+class UserPrior(Record):
+    """A user-set prior on the relative lift (``prior_mean``, ``prior_sd``), issue 27.
+
+    Normal on ``log(1 + lift)`` with mean ``log_mean`` and sd ``log_sd``; ``applied`` is
+    false where a relative lift is not defined (the metric is read without it).
+    """
+
+    mean: float = Field(gt=-1)
+    sd: float = Field(gt=0)
+    log_mean: float
+    log_sd: float = Field(gt=0)
+    applied: bool
+
+
+class PostStratified(Record):
+    """Post-stratification on a segment column: what it is worth (issue 27).
+
+    ``applied``: the arms' values are the post-stratified means (else CUPED was used, and
+    this says what post-stratifying instead would have been worth).
+    """
+
+    segment: str
+    strata: int = Field(ge=1)
+    variance_reduction: Prob
+    applied: bool
+
+
 class Metric(Record):
     """One metric of the experiment: its arms, comparisons, prior and status."""
 
@@ -199,6 +226,11 @@ class Metric(Record):
     covariate_slope: float | MISSING = MISSING
     unadjusted: tuple[Comparison, ...] | MISSING = MISSING
     parts: tuple[RevenueParts, ...] | MISSING = MISSING
+    #: A user-set prior on the lift, and the comparisons without it (the experiment alone).
+    user_prior: UserPrior | MISSING = MISSING
+    without_prior: tuple[Comparison, ...] | MISSING = MISSING
+    #: Post-stratification on a segment (``post_stratify``).
+    post_stratified: PostStratified | MISSING = MISSING
 
 
 class SampleRatio(Record):
@@ -310,9 +342,9 @@ class SegmentSpread(Record):
 
 
 class Sensitivity(Record):
-    """The primary metric's verdict under a flat or a sceptical prior."""
+    """The primary metric's verdict under a flat, a sceptical or the user's prior."""
 
-    prior: Literal["flat", "sceptical"]
+    prior: Literal["flat", "sceptical", "user"]
     scale: float | None
     verdict: Verdict
     arm: str

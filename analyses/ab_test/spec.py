@@ -83,6 +83,8 @@ class Spec(BaseSpec):
     start: date | None = None
     #: The units planned to be exposed by the planned end.
     planned_units: int | None = Field(None, ge=1)
+    #: A segment column whose levels post-stratify the arms' means (issue 27).
+    post_stratify: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_input(self) -> Spec:
@@ -136,6 +138,7 @@ class Spec(BaseSpec):
             if len(primary) > 1 or (not primary and len(self.metrics) > 1):
                 raise ValueError('exactly one metric needs role = "primary"')
         self._check_plan()
+        self._check_variance_keys()
         if self.aa_test and self.observational:
             raise ValueError(
                 "an A/A test is randomised: aa_test and observational exclude each other"
@@ -165,6 +168,23 @@ class Spec(BaseSpec):
                 f"planned_days = {self.planned_days} is not longer than the primary metric's "
                 f"window_days = {primary.window_days:g}: no unit's window would close before "
                 "the planned end; plan more days or shorten the window"
+            )
+
+    def _check_variance_keys(self) -> None:
+        """``post_stratify`` names a segment; a user prior is not read by the sequential rule."""
+        if self.post_stratify is not None and self.post_stratify not in self.segments:
+            listed = ", ".join(f"'{s}'" for s in self.segments) or "none"
+            raise ValueError(
+                f"post_stratify = '{self.post_stratify}' is not one of the experiment's segments "
+                f"({listed}): add it to segments = [...] or name one of them"
+            )
+        with_prior = [m.name for m in self.metrics if m.prior_mean is not None]
+        if with_prior and self.planned_days is not None:
+            raise ValueError(
+                f"metric '{with_prior[0]}' sets prior_mean/prior_sd and the experiment sets "
+                "planned_days: the sequential rule's evidence thresholds are calibrated with "
+                "the weak prior and would not hold its false-ship rate under yours; remove "
+                "planned_days (a fixed-horizon readout) or the metric's prior"
             )
 
     @property

@@ -102,6 +102,9 @@ class MetricSpec(BaseModel):
     cap_value: float | None = Field(None, gt=0)
     value_prefix: str = ""
     value_suffix: str = ""
+    #: A user-set prior on the relative lift (issue 27): its mean and sd, e.g. 0.01 and 0.02.
+    prior_mean: float | None = None
+    prior_sd: float | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricSpec:
@@ -119,7 +122,8 @@ class MetricSpec(BaseModel):
             raise ValueError("cap at a percentile or at a value, not both")
         if (self.cap_percentile or self.cap_value) and self.kind in ("binary", "ratio"):
             raise ValueError(f"a {self.kind} metric cannot be capped")
-        if self.covariate_days and self.kind in ("ratio", "lognormal", "revenue"):
+        _check_user_prior(self)
+        if self.covariate_days and self.kind in ("lognormal", "revenue"):
             raise ValueError(
                 f"a {self.kind} metric cannot use a covariate (CUPED); "
                 'kind = "continuous" models the plain mean, which can'
@@ -130,6 +134,28 @@ class MetricSpec(BaseModel):
     def tolerated_harm(self) -> float:
         """The relative harm a guardrail tolerates (none unless ``max_harm`` says so)."""
         return self.max_harm or 0.0
+
+
+def _check_user_prior(metric: MetricSpec) -> None:
+    """``prior_mean`` and ``prior_sd`` together, a lift above -100% and a spread above 0."""
+    if (metric.prior_mean is None) != (metric.prior_sd is None):
+        given, other = (
+            ("prior_mean", "prior_sd") if metric.prior_sd is None else ("prior_sd", "prior_mean")
+        )
+        raise ValueError(
+            f"{given} needs {other} (a prior on the relative lift has a mean and a spread): "
+            "add both, e.g. prior_mean = 0.0 and prior_sd = 0.05, or remove it"
+        )
+    if metric.prior_sd is not None and not metric.prior_sd > 0:
+        raise ValueError(
+            f"prior_sd = {metric.prior_sd:g} must be above 0 (the prior's spread of the "
+            "relative lift, e.g. 0.05 for 5%)"
+        )
+    if metric.prior_mean is not None and not metric.prior_mean > -1:
+        raise ValueError(
+            f"prior_mean = {metric.prior_mean:g} is a relative lift of -100% or less: give a "
+            "value above -1 (e.g. 0.0 for no change, 0.02 for +2%)"
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +200,8 @@ def is_table_name(text: str) -> bool:
 def metric_values(metric: MetricSpec) -> tuple[str, ...]:
     """The per-unit columns an experiment query produces for a metric."""
     if metric.kind == "ratio":
-        return (f"{metric.name}__num", f"{metric.name}__den")
+        pre = (f"{metric.name}__pnum", f"{metric.name}__pden") if metric.covariate_days else ()
+        return (f"{metric.name}__num", f"{metric.name}__den", *pre)
     columns = (metric.name,)
     if metric.covariate_days:
         columns += (f"{metric.name}__pre",)

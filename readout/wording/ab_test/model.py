@@ -5,7 +5,8 @@ from __future__ import annotations
 from analyses.ab_test.judgement import prior_verdict
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
-from analyses.core.results import Diagnostics
+from analyses.core.results import Diagnostics, given
+from readout.wording.ab_test import variance
 from readout.wording.ab_test.common import (
     VERDICT_LABELS,
     arm_word,
@@ -155,6 +156,8 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
             f"a sceptical prior that expects the {arm_word(bundle)}s within ±{scale} of each other"
         ),
     }
+    if given(bundle.metrics[0].user_prior):  # issue 27: the row of the user's own prior
+        described["user"] = variance.prior_label(bundle.metrics[0])
     decision = bundle.decision
     # The readout's verdict under each prior (a guardrail or a failed check overrules it).
     shown = {r.prior: prior_verdict(r.verdict, decision) for r in rows}

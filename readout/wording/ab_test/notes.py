@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from analyses.ab_test.results import AbBundle, Horizon, Metric, Part
 from analyses.core.results import given
+from readout.wording.ab_test import variance
 from readout.wording.ab_test.common import (
     lift_text,
     metric_name,
@@ -97,7 +98,13 @@ def note_sentences(bundle: AbBundle) -> list[str]:
             unadjusted = next(c for c in metric.unadjusted if c.arm == bundle.primary)
             notes.append(
                 f"{capital(metric.label)} is adjusted for the same metric before exposure "
-                "(CUPED): the adjustment removes "
+                + (
+                    "(CUPED for a ratio: its numerator and its denominator each by their own "
+                    "values before exposure)"
+                    if metric.kind == "ratio"
+                    else "(CUPED)"
+                )
+                + ": the adjustment removes "
                 f"{relative(metric.variance_reduction, 0, False)} of its variance without "
                 f"changing what is compared, {_as_if_more(bundle, metric.variance_reduction)}."
                 f" Unadjusted, the lift would be {lift_text(bundle, metric, unadjusted)}."
@@ -109,7 +116,7 @@ def note_sentences(bundle: AbBundle) -> list[str]:
                 f"{capital(metric.label)} is a ratio of two per-unit sums; its intervals use "
                 "the delta method, a normal approximation that is accurate with many units."
             )
-    return notes
+    return notes + variance.variance_notes(bundle, _as_if_more)
 
 
 def revenue_sentence(bundle: AbBundle, metric: Metric, arm: str) -> str:
