@@ -23,7 +23,7 @@ def prior_label(metric: Metric) -> str:
 
 
 def user_prior_sentence(bundle: AbBundle, metric: Metric) -> str:
-    """The "Your prior: ..." sentence: what the prior did to the lift, with the precedence over the programme."""
+    """The "Your prior: ..." sentence: what the prior did, and its precedence."""
     prior = metric.user_prior
     name = metric.label
     head = (
