@@ -65,7 +65,7 @@ def test_ratio_cuped_covers_the_true_difference_and_removes_the_variance_theory_
     rng = np.random.default_rng(7)
     reps, n, lift = 600, 1500, 0.05
     truth = 0.2 * lift  # E[p] = 0.2, the pageviews independent of the click rate
-    adjusted_diff, plain_diff, covered, covered_plain, reported = [], [], 0, 0, []
+    adjusted_diff, plain_diff, covered, reported = [], [], 0, []
     for _ in range(reps):
         sums = {
             arm: ratio_sums(*ratio_population(rng, n, lift, i))
