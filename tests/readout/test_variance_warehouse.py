@@ -134,7 +134,7 @@ def test_the_page_and_the_pdf_say_what_each_is_worth_and_state_the_prior(readout
     ps = bundle["metrics"][0]["post_stratified"]
     assert (
         "Purchase rate is post-stratified by country: each arm's value is the average of its "
-        f"3 per-country means" in text
+        "3 per-country means" in text
     )
     assert f"removes {round(100 * ps['variance_reduction'])}% of its variance" in text
     assert re.search(r"Your prior \(\+0% ± 5%\) (Ship|Keep collecting data) ", text)
