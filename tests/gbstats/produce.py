@@ -1,8 +1,9 @@
-"""Numbers from GrowthBook's gbstats 0.8.0 for the comparisons in tests/analyses/test_gbstats_variance.py.
+"""Numbers from GrowthBook's gbstats 0.8.0 for tests/analyses/test_gbstats_variance.py.
 
 Run in a separate environment (gbstats 0.8.0 needs Python 3.11 and pandas < 2):
 
-    uv venv -p 3.11 /tmp/gbvenv && uv pip install -p /tmp/gbvenv/bin/python "gbstats==0.8.0" "pandas<2"
+    uv venv -p 3.11 /tmp/gbvenv
+    uv pip install -p /tmp/gbvenv/bin/python "gbstats==0.8.0" "pandas<2"
     /tmp/gbvenv/bin/python tests/gbstats/produce.py > tests/gbstats/cases.json
 
 It writes, for cases of per-arm sufficient statistics, gbstats' Bayesian result with a proper
@@ -87,7 +88,7 @@ def lacks():
             post_pre_sum_of_products=1.0,
             theta=0.5,
         )
-        adjusted.covariance
+        _ = adjusted.covariance
         found["ratio_cuped"] = "constructed, but its covariance is nonsense"
     except Exception as exc:  # noqa: BLE001
         found["ratio_cuped"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
