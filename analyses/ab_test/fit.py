@@ -157,7 +157,7 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
     primary_metric = data.metrics[0]
     primary = metric_rows[0]
     if not spec.robust:
-        kinds = sorted({METHODS[m.kind] for m in data.metrics})
+        kinds = sorted({m.method for m in metric_rows})
         diagnostics = _exact_diagnostics(
             settings.exact_draws, "; ".join(kinds) + " (independent draws)"
         )

@@ -137,6 +137,7 @@ def test_the_page_and_the_pdf_say_what_each_is_worth_and_state_the_prior(readout
         "3 per-country means" in text
     )
     assert f"removes {round(100 * ps['variance_reduction'])}% of its variance" in text
+    assert "weighted by that country's share of all users" in text
     assert re.search(r"Your prior \(\+0% ± 5%\) (Ship|Keep collecting data) ", text)
     pdf = " ".join(p.extract_text() for p in PdfReader(day / "report.pdf").pages)
     pdf = re.sub(r"\s+", " ", pdf)

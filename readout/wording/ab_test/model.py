@@ -124,6 +124,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
             )
             + ". This prior is conjugate, so the posterior is exact."
         )
+    out += variance.model_sentences(bundle)
     if influence is not None:
         if prior_class(influence) == "weak":
             out.append(

@@ -116,7 +116,7 @@ def note_sentences(bundle: AbBundle) -> list[str]:
                 f"{capital(metric.label)} is a ratio of two per-unit sums; its intervals use "
                 "the delta method, a normal approximation that is accurate with many units."
             )
-    return notes + variance.variance_notes(bundle, _as_if_more)
+    return variance.prior_notes(bundle) + notes + variance.strata_notes(bundle, _as_if_more)
 
 
 def revenue_sentence(bundle: AbBundle, metric: Metric, arm: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Metric
 from analyses.core.results import given
-from readout.wording.ab_test.common import lift_text
+from readout.wording.ab_test.common import lift_text, units_word
 from readout.wording.numbers import capital, relative
 
 
@@ -70,8 +70,9 @@ def post_stratified_sentence(bundle: AbBundle, metric: Metric, as_if_more) -> st
     sentence = (
         f"{capital(metric.label)} is post-stratified by {segment}: each arm's value is the "
         f"average of its {found.strata} per-{segment} means, each weighted by that "
-        f"{segment}'s share of all units, which removes {worth} of its variance without "
-        f"changing what is compared, {as_if_more(bundle, found.variance_reduction)}."
+        f"{segment}'s share of all {units_word(bundle)}, which removes {worth} of its "
+        "variance without changing what is compared, "
+        f"{as_if_more(bundle, found.variance_reduction)}."
     )
     if given(metric.unadjusted):
         plain = next((c for c in metric.unadjusted if c.arm == bundle.primary), None)
@@ -82,12 +83,36 @@ def post_stratified_sentence(bundle: AbBundle, metric: Metric, as_if_more) -> st
     return sentence
 
 
-def variance_notes(bundle: AbBundle, as_if_more) -> list[str]:
-    """The notes of every metric with a user's prior or post-stratification."""
+def prior_notes(bundle: AbBundle) -> list[str]:
+    """The "Your prior" note of every metric with one (the primary's first)."""
+    return [user_prior_sentence(bundle, m) for m in bundle.metrics if given(m.user_prior)]
+
+
+def strata_notes(bundle: AbBundle, as_if_more) -> list[str]:
+    """What post-stratification is worth, for every metric it was worked out for."""
+    return [
+        post_stratified_sentence(bundle, m, as_if_more)
+        for m in bundle.metrics
+        if given(m.post_stratified)
+    ]
+
+
+def model_sentences(bundle: AbBundle) -> list[str]:
+    """The primary metric's model beyond its arms' prior: post-stratified, a prior on the lift."""
+    primary = bundle.metrics[0]
     out = []
-    for metric in bundle.metrics:
-        if given(metric.user_prior):
-            out.append(user_prior_sentence(bundle, metric))
-        if given(metric.post_stratified):
-            out.append(post_stratified_sentence(bundle, metric, as_if_more))
+    found = primary.post_stratified
+    if given(found) and found.applied:
+        out.append(
+            f"Post-stratified by {found.segment}, each arm's value is instead a normal "
+            f"approximation (the per-{found.segment} means weighted by their shares, and its "
+            "standard error) combined with that prior's mean and spread."
+        )
+    if given(primary.user_prior) and primary.user_prior.applied:
+        out.append(
+            f"On top of it, your prior on the lift ({prior_phrase(primary)}, normal on "
+            "log(1 + lift)) reads each treatment's lift over the control: it takes "
+            "precedence over the programme's learned prior, and the flat and sceptical rows "
+            "below read the data without it."
+        )
     return out
