@@ -178,6 +178,16 @@ class Spec(BaseSpec):
                 f"post_stratify = '{self.post_stratify}' is not one of the experiment's segments "
                 f"({listed}): add it to segments = [...] or name one of them"
             )
+        kinds = (
+            [m.kind for m in self.metrics]
+            if self.warehouse
+            else ["log" if self.log_transform else (self.metric_type or "")]
+        )
+        if self.post_stratify is not None and not set(kinds) & {"binary", "continuous", "count"}:
+            raise ValueError(
+                f"post_stratify = '{self.post_stratify}' needs a binary, continuous or count "
+                "metric (post-stratification weights plain means); remove post_stratify"
+            )
         with_prior = [m.name for m in self.metrics if m.prior_mean is not None]
         if with_prior and self.planned_days is not None:
             raise ValueError(

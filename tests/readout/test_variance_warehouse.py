@@ -156,6 +156,19 @@ CASES = [
 ]
 
 
+def test_post_stratify_on_a_file_of_logs_exits_2(tmp_path):
+    config = tmp_path / "experiments.toml"
+    (tmp_path / "d.csv").write_text("arm,spend,region\nA,1.5,a\nB,2.5,b\n")
+    config.write_text(
+        '[[experiments]]\nname = "x"\ntitle = "X"\nanalysis = "ab_test"\ndata = "d.csv"\n'
+        'group = "arm"\ncontrol = "A"\nmetric = "spend"\nmetric_type = "continuous"\n'
+        'log_transform = true\nsegments = ["region"]\npost_stratify = "region"\n'
+    )
+    result = CliRunner().invoke(main, ["validate", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "post_stratify = 'region' needs a binary, continuous or count metric" in result.output
+
+
 @pytest.mark.parametrize(("primary", "extra", "fragments"), CASES)
 def test_bad_variance_keys_exit_2_naming_file_key_and_fix(tmp_path, primary, extra, fragments):
     config = variance_data.config(tmp_path, tmp_path / "none.duckdb", extra, primary)
