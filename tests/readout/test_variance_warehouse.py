@@ -124,6 +124,11 @@ def test_the_page_and_the_pdf_say_what_each_is_worth_and_state_the_prior(readout
     text = text_of((day / "report.html").read_text())
     assert "Your prior: before these data you expected a lift of +0% give or take 5% in " in text
     assert "takes precedence over the programme's learned prior" in text
+    purchase = bundle["metrics"][0]
+    own, read = purchase["without_prior"][0]["lift_rel"], purchase["comparisons"][0]["lift_rel"]
+    ratio = (own["hdi"][1] - own["hdi"][0]) / (read["hdi"][1] - read["hdi"][0])
+    assert f"the lift's interval is {ratio:.1f} times narrower with it" in text
+    assert "Post-stratified by country, each arm's value is instead a normal approximation" in text
     ctr = next(m for m in bundle["metrics"] if m["name"] == "ctr")
     times = 1 / (1 - ctr["variance_reduction"])
     assert (

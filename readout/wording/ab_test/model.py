@@ -124,7 +124,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
             )
             + ". This prior is conjugate, so the posterior is exact."
         )
-    out += variance.model_sentences(bundle)
+    out += variance.strata_model_sentences(bundle)
     if influence is not None:
         if prior_class(influence) == "weak":
             out.append(
@@ -138,7 +138,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
                 f"{number(1 / influence, 1)} times narrower than its prior; see how the verdict "
                 "changes under other priors."
             )
-    return out
+    return out + variance.prior_model_sentences(bundle)
 
 
 def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:

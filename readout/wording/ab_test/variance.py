@@ -97,22 +97,41 @@ def strata_notes(bundle: AbBundle, as_if_more) -> list[str]:
     ]
 
 
-def model_sentences(bundle: AbBundle) -> list[str]:
-    """The primary metric's model beyond its arms' prior: post-stratified, a prior on the lift."""
+def strata_model_sentences(bundle: AbBundle) -> list[str]:
+    """How a post-stratified primary metric's arms are read (beside the arms' prior)."""
+    found = bundle.metrics[0].post_stratified
+    if not (given(found) and found.applied):
+        return []
+    return [
+        f"Post-stratified by {found.segment}, each arm's value is instead a normal "
+        f"approximation (the per-{found.segment} means weighted by their shares, and its "
+        "standard error) combined with that prior's mean and spread."
+    ]
+
+
+def prior_model_sentences(bundle: AbBundle) -> list[str]:
+    """The user's prior on the primary lift: what it is, its precedence, how much it weighs."""
     primary = bundle.metrics[0]
-    out = []
-    found = primary.post_stratified
-    if given(found) and found.applied:
-        out.append(
-            f"Post-stratified by {found.segment}, each arm's value is instead a normal "
-            f"approximation (the per-{found.segment} means weighted by their shares, and its "
-            "standard error) combined with that prior's mean and spread."
+    prior = primary.user_prior
+    if not (given(prior) and prior.applied):
+        return []
+    sentence = (
+        f"The arms' prior aside, your prior on the lift ({prior_phrase(primary)}, normal on "
+        "log(1 + lift)) reads each treatment's lift over the control; it takes precedence "
+        "over the programme's learned prior, and the flat and sceptical rows below read the "
+        "data without it."
+    )
+    own = next((c for c in primary.without_prior if c.arm == bundle.primary), None)
+    read = next((c for c in primary.comparisons if c.arm == bundle.primary), None)
+    if own and read and own.lift_rel is not None and read.lift_rel is not None:
+        ratio = (own.lift_rel.hdi[1] - own.lift_rel.hdi[0]) / (
+            read.lift_rel.hdi[1] - read.lift_rel.hdi[0]
         )
-    if given(primary.user_prior) and primary.user_prior.applied:
-        out.append(
-            f"On top of it, your prior on the lift ({prior_phrase(primary)}, normal on "
-            "log(1 + lift)) reads each treatment's lift over the control: it takes "
-            "precedence over the programme's learned prior, and the flat and sceptical rows "
-            "below read the data without it."
+        sentence += (
+            f" It weighs here: the lift's interval is {ratio:.1f} times narrower with it than "
+            "from the data alone."
+            if ratio >= 1.1
+            else " It weighs little here: the lift's interval is about as wide with it as "
+            "from the data alone."
         )
-    return out
+    return [sentence]
