@@ -207,3 +207,47 @@ def test_no_relative_lift_leaves_the_prior_unapplied():
     draws = {"a": {"value": np.array([-1.0, 1.0])}, "b": {"value": np.array([1.0, 2.0])}}
     out, record = user_prior.apply(0.0, 0.1, draws, "a", ["a", "b"])
     assert not record.applied and out is draws
+
+
+def test_a_metric_with_cuped_keeps_it_and_records_what_strata_would_be_worth():
+    rng = np.random.default_rng(8)
+    stats_, levels = {}, {k: {} for k in STRATA}
+    for i, arm in enumerate(("control", "treatment")):
+        country = rng.choice(list(STRATA), 2000, p=[v[0] for v in STRATA.values()])
+        shift = np.array([{"US": 0.0, "DE": 5.0, "JP": 10.0}[c] for c in country])
+        x = rng.normal(50, 5, 2000) + shift
+        y = x + rng.normal(0, 2, 2000) + i
+        stats_[arm] = {
+            "units": 2000.0,
+            "n": 2000.0,
+            "sum": y.sum(),
+            "sum2": (y * y).sum(),
+            "xn": x.sum(),
+            "x2n": (x * x).sum(),
+            "xy": (x * y).sum(),
+        }
+        for k in STRATA:
+            yk = y[country == k]
+            levels[k][arm] = {
+                "units": yk.size,
+                "n": yk.size,
+                "sum": yk.sum(),
+                "sum2": (yk**2).sum(),
+            }
+    metric = Metric("m", "m", "continuous", covariate=True)
+    summary, _ = ab_metrics.summarise(
+        metric,
+        stats_,
+        ["control", "treatment"],
+        Priors(),
+        4000,
+        0.94,
+        None,
+        rng,
+        ("country", levels),
+    )
+    found = summary.post_stratified
+    assert not found.applied and found.segment == "country"
+    # The covariate holds the country's shift and more: CUPED removes far more than strata.
+    assert summary.variance_reduction > 0.8 > found.variance_reduction > 0.3
+    assert summary.comparisons[0].frequentist.test.startswith("Welch")
