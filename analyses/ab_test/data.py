@@ -14,12 +14,14 @@ import numpy as np
 
 from analyses.ab_test import metrics
 from analyses.ab_test.metrics import Metric
+from analyses.ab_test.quantile import Bins, histograms_of
 from analyses.ab_test.spec import Spec
 from analyses.core.base import DataError, NothingYet
 from analyses.core.inputs import (
     Column,
     Experiment,
     Fetched,
+    Histogram,
     Request,
     Rows,
     Summary,
@@ -63,6 +65,7 @@ def metric_list(spec: Spec) -> list[Metric]:
                 prefix=m.value_prefix,
                 suffix=m.value_suffix,
                 covariate=m.covariate_days is not None,
+                quantile=m.quantile,
             )
         )
     return sorted(out, key=lambda m: m.role != "primary")
@@ -74,11 +77,12 @@ def metric_list(spec: Spec) -> list[Metric]:
 def request(spec: Spec) -> Request:
     """What to fetch: per-arm statistics (or, for ``robust``, the rows)."""
     if spec.warehouse:
-        return {
-            "stats": Experiment(
-                assignments=spec.assignments, metrics=tuple(spec.metrics), by=tuple(spec.segments)
-            )
-        }
+        part = Experiment(
+            assignments=spec.assignments, metrics=tuple(spec.metrics), by=tuple(spec.segments)
+        )
+        if any(m.kind == "quantile" for m in spec.metrics):
+            return {"stats": part, "quantiles": Histogram(part)}
+        return {"stats": part}
     arm = Column("group", spec.group, "text", rules=())
     if spec.metric_type == "binary":
         rules: tuple = ("finite", "binary")
@@ -122,6 +126,8 @@ class ArmData:
     #: the planned end they were cut at after it (``until``).
     as_of: str | None = None
     until: str | None = None
+    #: A quantile metric's binned values: metric -> arm -> bins (:mod:`.quantile`).
+    histograms: dict[str, dict[str, Bins]] = field(default_factory=dict)
 
 
 #: The segment level of units without a value in the segment's column (NULL or empty).
@@ -241,6 +247,7 @@ def load(
             exposures=exposures,
             as_of=fetched.as_of,
             until=fetched.until,
+            histograms=histograms_of(fetched.parts.get("quantiles")),
         )
     data, waiting = _waiting(data, source)
     _enough(data, spec, source)

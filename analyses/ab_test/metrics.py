@@ -61,6 +61,8 @@ class Metric:
     prefix: str = ""
     suffix: str = ""
     covariate: bool = False
+    #: A quantile metric's level (``kind = "quantile"``).
+    quantile: float | None = None
 
     @property
     def direction(self) -> float:
