@@ -88,8 +88,10 @@ def histograms_of(frame: dict[str, np.ndarray] | None) -> dict[str, dict[str, Bi
 
 
 def sample_quantile(bins: Bins, q: float) -> float:
-    """The q-th quantile of the units' values: the smallest with at least ``q`` of them at or
-    below it (numpy's ``inverted_cdf``), as the mean of its bin.
+    """The q-th quantile of the units' values, as the mean of its bin.
+
+    The smallest value with at least ``q`` of the units at or below it (numpy's
+    ``inverted_cdf``).
     """
     cum = np.cumsum(bins.n)
     return float(bins.value[int(np.searchsorted(cum, q * cum[-1] * (1 - 1e-12)))])
