@@ -31,7 +31,8 @@ name = "search"
 title = "Search"
 analysis = "ab_test"
 source = "warehouse"
-assignments = "SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures WHERE experiment = 'search'"
+assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
+  FROM exposures WHERE experiment = 'search''''
 control = "control"
 
 [[experiments.metrics]]
