@@ -15,7 +15,7 @@ import pytest
 from analyses.ab_test.quantile import Bins, histogram, sample_quantile
 from readout.config import load_config
 from readout.data import fetch_data
-from tests.engines import DEMO
+from tests.engines import DEMO, java_available
 from tests.readout.test_engines import files, pg_env, postgres, write_config  # noqa: F401
 
 BODY = """
@@ -132,3 +132,86 @@ def test_postgres_histogram_equals_duckdb(pg_env, duckdb_bins, tmp_path):  # noq
         for arm, bins in arms.items():
             np.testing.assert_array_equal(found[metric][arm].n, bins.n)
             np.testing.assert_allclose(found[metric][arm].value, bins.value, rtol=1e-9)
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+@pytest.mark.skipif(not java_available(), reason="Spark needs Java 17 (make setup installs it)")
+@pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_spark_histogram_equals_duckdb(files, duckdb_bins, tmp_path):  # noqa: F811
+    tables = ", ".join(f'{t} = "{p}"' for t, p in files["parquet"].items())
+    extra = f'dialect = "duckdb"\ntables = {{ {tables} }}'
+    found = engine_histograms(write_config(tmp_path, "pyspark://", extra, BODY))
+    for metric, arms in duckdb_bins.items():
+        for arm, bins in arms.items():
+            np.testing.assert_array_equal(found[metric][arm].n, bins.n)
+            np.testing.assert_allclose(found[metric][arm].value, bins.value, rtol=1e-9)
+
+
+SIGNED = """
+[sources.warehouse]
+url = "duckdb://{url}"
+
+[[experiments]]
+name = "signed"
+title = "Signed"
+analysis = "ab_test"
+source = "warehouse"
+assignments = "exposures"
+control = "a"
+
+[[experiments.metrics]]
+name = "any"
+sql = "SELECT unit, ts, 1 AS value FROM events"
+aggregate = "any"
+kind = "binary"
+role = "primary"
+
+[[experiments.metrics]]
+name = "net"
+table = "events"
+aggregate = "sum"
+kind = "quantile"
+quantile = 0.25
+"""
+
+
+def test_negative_and_zero_values_fall_in_their_own_bins(tmp_path):
+    """Net amounts: negative, zero (units without events sum to 0) and positive values."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    units = pd.DataFrame(
+        {
+            "unit": np.arange(n),
+            "arm": rng.choice(["a", "b"], n),
+            "exposed_at": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.uniform(0, 5, n), "D"),
+        }
+    )
+    count = rng.poisson(1.5, n)
+    who = np.repeat(np.arange(n), count)
+    events = pd.DataFrame(
+        {
+            "unit": who,
+            "ts": units["exposed_at"].to_numpy()[who]
+            + pd.to_timedelta(rng.uniform(0, 10, who.size), "D"),
+            "value": np.round(rng.normal(5, 40, who.size), 2),
+        }
+    )
+    path = tmp_path / "signed.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE exposures AS SELECT * FROM units")
+    con.execute("CREATE TABLE events AS SELECT * FROM events")
+    con.close()
+    config = tmp_path / "experiments.toml"
+    config.write_text(SIGNED.replace("{url}", str(path)))
+    found = engine_histograms(config)["net"]
+    totals = events.groupby("unit")["value"].sum().reindex(units["unit"], fill_value=0.0)
+    for arm in ("a", "b"):
+        values = totals[units["arm"].to_numpy() == arm].to_numpy()
+        assert (values < 0).any() and (values == 0).any() and (values > 0).any()
+        expected = histogram(values)
+        np.testing.assert_array_equal(found[arm].n, expected.n)
+        np.testing.assert_allclose(found[arm].value, expected.value, rtol=1e-9, atol=1e-9)
+        exact = np.quantile(values, 0.25, method="inverted_cdf")
+        assert sample_quantile(found[arm], 0.25) == pytest.approx(exact, rel=0.002)
