@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
+from readout import bundle as bundles
 from readout.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,13 @@ def test_the_p90_guardrail_holds_the_true_effect_and_flags_harm(readout):
     # The histogram query ran in the engine and is kept with the others.
     sql = next(q["sql"] for q in bundle["queries"] if q["name"] == "quantiles")
     assert "LN(" in sql.upper() and "GROUP BY" in sql.upper()
+
+
+def test_the_bundle_matches_the_published_schema(readout):
+    import jsonschema
+
+    schema = json.loads(bundles.SCHEMA_FILE.read_text())
+    jsonschema.validate(json.loads((readout / "bundle.json").read_text()), schema)
 
 
 def test_the_pages_name_the_percentile_in_plain_words(readout):
