@@ -60,6 +60,7 @@ def test_binned_bootstrap_matches_the_bootstrap_over_raw_units():
 SEEDS = 600
 
 
+@pytest.mark.slow
 def test_intervals_cover_the_truth_at_their_nominal_rate(true_p90):
     """94% HDIs of the control's p90 and of the relative difference, over 600 simulations.
 

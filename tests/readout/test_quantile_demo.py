@@ -18,6 +18,8 @@ from pypdf import PdfReader
 from readout import bundle as bundles
 from readout.cli import main
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "90th percentile of each user's average page load time"
 
