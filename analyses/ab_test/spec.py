@@ -153,16 +153,16 @@ class Spec(BaseSpec):
         quantiles = [m for m in self.metrics if m.kind == "quantile"]
         if not quantiles:
             return
-        first = quantiles[0]
-        if first.role == "primary" or len(self.metrics) == 1:
+        primary = [m for m in quantiles if m.role == "primary" or len(self.metrics) == 1]
+        if primary:
             raise ValueError(
-                f"metric '{first.name}' is a quantile metric and cannot be the primary metric "
+                f"metric '{primary[0].name}' is a quantile metric and cannot be the primary metric "
                 "(the decision, its sensitivity check and the programme's prior read a mean): "
                 'give it role = "guardrail" or "secondary" and make another metric primary'
             )
         if self.segments:
             raise ValueError(
-                f"segments cannot break down the quantile metric '{first.name}': remove "
+                f"segments cannot break down the quantile metric '{quantiles[0].name}': remove "
                 "segments, or read the quantile in an experiment without them"
             )
 

@@ -96,3 +96,12 @@ def test_a_lone_quantile_metric_would_be_primary_and_is_refused(tmp_path):
     result = validate(tmp_path, BASE[:start] + BASE[end:])
     assert result.exit_code == 2
     assert "cannot be the primary metric" in result.output
+
+
+def test_any_quantile_metric_as_primary_is_refused_not_only_the_first(tmp_path):
+    second = BASE.split("[[experiments.metrics]]")[2].replace('"load_p90"', '"load_p50"')
+    second = second.replace("quantile = 0.9", "quantile = 0.5").replace("guardrail", "primary")
+    text = BASE.replace('role = "primary"', 'role = "secondary"', 1)
+    result = validate(tmp_path, text + "\n[[experiments.metrics]]" + second)
+    assert result.exit_code == 2, result.output
+    assert "metric 'load_p50' is a quantile metric and cannot be the primary" in result.output
