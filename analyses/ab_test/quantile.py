@@ -157,7 +157,7 @@ def statistic(bins: Bins, q: float) -> dict[str, float]:
 
 
 def variance(s: dict[str, float]) -> float:
-    """Gbstats' ``QuantileStatistic.variance``: the per-unit variance of the quantile."""
+    """The variance of gbstats' ``QuantileStatistic``: the per-unit variance of the quantile."""
     n = s["n"]
     if n <= 1:
         return 0.0
@@ -167,37 +167,47 @@ def variance(s: dict[str, float]) -> float:
 
 
 def relative_test(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
-    """Gbstats' two-sided Welch t-test of the relative difference ``(q_b - q_a) / q_a``.
+    """GrowthBook's (gbstats') two-sided Welch t-test of the relative difference ``(q_b - q_a) / q_a``.
 
     The variance is the delta method's, ``var_b / (q_a^2 n_b) + var_a q_b^2 / (q_a^4 n_a)``,
     the degrees of freedom Welch-Satterthwaite's on the two arms' variances of the quantile.
+    Where the control's quantile is 0 (a count most units do not reach) no relative
+    difference is defined, and the test is of the absolute difference ``q_b - q_a``
+    (``scale`` says which).
     """
     from scipy.special import stdtr, stdtrit
 
     qa, qb = a["quantile_hat"], b["quantile_hat"]
     va, vb = variance(a), variance(b)
     na, nb = a["n"], b["n"]
-    estimate = (qb - qa) / qa
-    var = vb / (qa**2 * nb) + va * qb**2 / (qa**4 * na)
-    if var <= 0:
+    if qa != 0:
+        estimate = (qb - qa) / qa
+        var = vb / (qa**2 * nb) + va * qb**2 / (qa**4 * na)
+        scale, name = "relative", "Welch t-test of the relative difference"
+    else:
+        estimate, var = qb - qa, vb / nb + va / na
+        scale, name = "absolute", "Welch t-test of the difference"
+    if var <= 0 or min(na, nb) < 2:
         return {
-            "test": "Welch t-test of the relative difference",
+            "test": name,
             "statistic": 0.0 if estimate == 0 else None,
             "p_value": 1.0 if estimate == 0 else 0.0,
             "estimate": float(estimate),
             "ci": [float(estimate), float(estimate)],
             "ci_prob": 0.95,
+            "scale": scale,
         }
     dof = (vb / nb + va / na) ** 2 / (vb**2 / (nb**2 * (nb - 1)) + va**2 / (na**2 * (na - 1)))
     t = estimate / np.sqrt(var)
     half = stdtrit(dof, 0.975) * np.sqrt(var)
     return {
-        "test": "Welch t-test of the relative difference",
+        "test": name,
         "statistic": float(t),
         "p_value": float(2 * stdtr(dof, -abs(t))),
         "estimate": float(estimate),
         "ci": [float(estimate - half), float(estimate + half)],
         "ci_prob": 0.95,
+        "scale": scale,
     }
 
 
@@ -243,7 +253,7 @@ def summarise(
             prob,
             rope,
             seen[control]["quantile_hat"],
-            Test(**relative_test(seen[control], seen[arm]), scale="relative"),
+            Test(**relative_test(seen[control], seen[arm])),
         )
         for arm in arms[1:]
     ]

@@ -113,3 +113,19 @@ def test_prob_better_follows_the_metrics_good_direction():
     three, _ = summarise(METRIC, bins, 0.9, ["control", "treatment", "b2"], 4000, 0.94, None, rng)
     assert sum(a.prob_best for a in three.arms) == pytest.approx(1.0)
     assert stats.summary(np.ones(10), 0.94)["mean"] == 1.0
+
+
+def test_a_control_quantile_of_zero_is_compared_on_the_absolute_scale():
+    """A count most users never reach: the control's median is 0, so no relative lift."""
+    rng = np.random.default_rng(9)
+    bins = {
+        "control": histogram(rng.poisson(0.5, 4000).astype(float)),
+        "treatment": histogram(rng.poisson(0.9, 4000).astype(float)),
+    }
+    metric = Metric(name="orders", label="orders", kind="count", quantile=0.5)
+    summary, _ = summarise(metric, bins, 0.5, ["control", "treatment"], 4000, 0.94, None, rng)
+    comp = summary.comparisons[0]
+    assert summary.arms[0].observed == 0 and summary.arms[1].observed == 1
+    assert comp.lift_rel is None
+    assert comp.frequentist.scale == "absolute" and comp.frequentist.estimate == 1.0
+    assert comp.prob_better > 0.99
