@@ -167,7 +167,7 @@ def variance(s: dict[str, float]) -> float:
 
 
 def relative_test(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
-    """GrowthBook's (gbstats') two-sided Welch t-test of the relative difference ``(q_b - q_a) / q_a``.
+    """GrowthBook's (gbstats') two-sided Welch t-test of the relative difference.
 
     The variance is the delta method's, ``var_b / (q_a^2 n_b) + var_a q_b^2 / (q_a^4 n_a)``,
     the degrees of freedom Welch-Satterthwaite's on the two arms' variances of the quantile.
