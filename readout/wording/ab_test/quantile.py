@@ -74,7 +74,7 @@ def quantile_note(bundle: AbBundle, metric: Metric) -> str:
     share = round(100 * metric.quantile, 4)
     rest = round(100 - share, 4)
     values = ", ".join(
-        f"{units.value(a.observed, units.places(width(a)))} for {a.name}" for a in metric.arms
+        f"{units.value(a.mean, units.places(width(a)))} for {a.name}" for a in metric.arms
     )
     many = units_word(bundle)
     return (
