@@ -34,6 +34,7 @@ from analyses.core.inputs import (
     Column,
     Experiment,
     Fetched,
+    Histogram,
     MetricSpec,
     Request,
     Rows,
@@ -439,7 +440,11 @@ def exclusions_expression(
 
 
 def experiment_expression(
-    engine: Engine, part: Experiment, where: str, cutoff: datetime | None = None
+    engine: Engine,
+    part: Experiment,
+    where: str,
+    cutoff: datetime | None = None,
+    units_only: bool = False,
 ):
     """The one query of an experiment: assignments x metrics, summarised per arm (x by).
 
@@ -448,6 +453,9 @@ def experiment_expression(
     once the metric's window has closed by the cut-off (its value is NULL until then, and
     ``<metric>__waiting`` counts those units): a unit exposed yesterday has not had the
     time to convert, and counting it as "did not" would bias every rate towards zero.
+
+    With ``units_only`` the table of units (one row each: arm, ``n_arms`` and each metric's
+    value) is returned before it is summarised (:func:`histogram_expression`).
     """
     import ibis
 
@@ -497,6 +505,8 @@ def experiment_expression(
                     *[c for c in table.columns if c != f"{metric.name}__pre"],
                     **{f"{metric.name}__pre": filled},
                 )
+    if units_only:
+        return table
     keys = {"arm": table.arm, **{b: table[b] for b in part.by}}
     keys["multi"] = ibis.ifelse(table.n_arms > 1, 1, 0)
     seconds = table.exposed_at.epoch_seconds().cast("float64")
@@ -574,6 +584,56 @@ def _ratio_pre_sums(table, m: str) -> dict[str, Any]:
         f"{m}__den_pnum": (den * pnum).sum(),
         f"{m}__den_pden": (den * pden).sum(),
     }
+
+
+def histogram_expression(
+    engine: Engine, part: Histogram, where: str, cutoff: datetime | None = None
+):
+    """Per quantile metric, arm and bin of a logarithmic grid: the units and their sum.
+
+    The units and values are the experiment query's own (:func:`experiment_expression` with
+    ``units_only``): units in one arm, each metric's value over its window, units whose window
+    has not closed (and, for a mean, units without events) left out. A positive value ``v``
+    falls in bin ``k = ceil(ln(v) / ln(gamma))`` (``sign`` 1), a negative one in bin ``k`` of
+    ``-v`` (``sign`` -1), zero in bin 0 (``sign`` 0), with ``gamma = (1 + a) / (1 - a)`` for the
+    accuracy ``a``: a few hundred to a few thousand rows per arm, whatever the units' number.
+    Columns: ``metric``, ``arm``, ``sign``, ``k``, ``n`` and ``total`` (the sum of the values).
+    """
+    import math
+
+    import ibis
+
+    quantiles = tuple(m for m in part.part.metrics if m.kind == "quantile")
+    units = experiment_expression(
+        engine, Experiment(part.part.assignments, quantiles, ()), where, cutoff, units_only=True
+    )
+    units = units.filter(units.n_arms == 1)
+    step = math.log((1 + part.accuracy) / (1 - part.accuracy))
+    tables = []
+    for metric in quantiles:
+        value = units[metric.name]
+        rows = units.filter(value.notnull()).select(arm=units.arm.cast("string"), v=value)
+        sign = ibis.cases((rows.v > 0, 1), (rows.v < 0, -1), else_=0)
+        # ln(1) = 0 keeps zero away from the logarithm on engines that evaluate both branches.
+        size = ibis.ifelse(rows.v == 0, 1.0, rows.v.abs())
+        k = (size.ln() / step).ceil().cast("int64")
+        binned = rows.mutate(sign=sign, k=k)
+        tables.append(
+            binned.group_by(["arm", "sign", "k"])
+            .aggregate(n=binned.count(), total=binned.v.sum())
+            .select(
+                metric=ibis.literal(metric.name),
+                arm="arm",
+                sign="sign",
+                k="k",
+                n="n",
+                total="total",
+            )
+        )
+    out = tables[0]
+    for table in tables[1:]:
+        out = out.union(table)
+    return out
 
 
 # --------------------------------------------------------------------------- compiling
@@ -694,6 +754,10 @@ def compile_request(
             parts[name] = ibis.to_sql(expr, dialect=engine.backend)
             left_out = exclusions_expression(engine, part, where.label, cutoff)
             checks[name] = ibis.to_sql(left_out, dialect=engine.backend)
+            continue
+        if isinstance(part, Histogram):
+            expr = histogram_expression(engine, part, where.label, cutoff)
+            parts[name] = ibis.to_sql(expr, dialect=engine.backend)
             continue
         if isinstance(part, Rows) and part.input != "data":
             continue  # a further file: fetched from its own engine

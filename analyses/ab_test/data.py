@@ -14,6 +14,7 @@ import numpy as np
 
 from analyses.ab_test import metrics
 from analyses.ab_test.metrics import Metric
+from analyses.ab_test.quantile import Bins, histograms_of
 from analyses.ab_test.spec import Spec
 from analyses.ab_test.variance import RATIO_PRE_KEYS
 from analyses.core.base import DataError, NothingYet
@@ -21,6 +22,7 @@ from analyses.core.inputs import (
     Column,
     Experiment,
     Fetched,
+    Histogram,
     Request,
     Rows,
     Summary,
@@ -66,6 +68,7 @@ def metric_list(spec: Spec) -> list[Metric]:
                 covariate=m.covariate_days is not None,
                 prior_mean=m.prior_mean,
                 prior_sd=m.prior_sd,
+                quantile=m.quantile,
             )
         )
     return sorted(out, key=lambda m: m.role != "primary")
@@ -77,11 +80,12 @@ def metric_list(spec: Spec) -> list[Metric]:
 def request(spec: Spec) -> Request:
     """What to fetch: per-arm statistics (or, for ``robust``, the rows)."""
     if spec.warehouse:
-        return {
-            "stats": Experiment(
-                assignments=spec.assignments, metrics=tuple(spec.metrics), by=tuple(spec.segments)
-            )
-        }
+        part = Experiment(
+            assignments=spec.assignments, metrics=tuple(spec.metrics), by=tuple(spec.segments)
+        )
+        if any(m.kind == "quantile" for m in spec.metrics):
+            return {"stats": part, "quantiles": Histogram(part)}
+        return {"stats": part}
     arm = Column("group", spec.group, "text", rules=())
     if spec.metric_type == "binary":
         rules: tuple = ("finite", "binary")
@@ -125,6 +129,8 @@ class ArmData:
     #: the planned end they were cut at after it (``until``).
     as_of: str | None = None
     until: str | None = None
+    #: A quantile metric's binned values: metric -> arm -> bins (:mod:`.quantile`).
+    histograms: dict[str, dict[str, Bins]] = field(default_factory=dict)
 
 
 #: The segment level of units without a value in the segment's column (NULL or empty).
@@ -245,6 +251,7 @@ def load(
             exposures=exposures,
             as_of=fetched.as_of,
             until=fetched.until,
+            histograms=histograms_of(fetched.parts.get("quantiles")),
         )
     data, waiting = _waiting(data, source)
     _enough(data, spec, source)

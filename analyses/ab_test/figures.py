@@ -139,10 +139,19 @@ def _scorecard_figure(results: AbResults, interval: str) -> Figure:
     ax.set_yticks(
         range(len(metrics)),
         [
-            f"{m.label} ({m.role}" + ("" if m.higher_is_better else ", lower is better") + ")"
+            f"{m.label}{_percentile(m)} ({m.role}"
+            + ("" if m.higher_is_better else ", lower is better")
+            + ")"
             for m in reversed(metrics)
         ],
     )
     ax.set_xlabel(f"Change of {arm} over the control, toward better (%) →; bar: {interval}")
     figures.tidy(ax, keep_left=True)
     return figures.finish(fig)
+
+
+def _percentile(metric) -> str:
+    """A quantile metric's percentile after its label (", p90"); nothing for other kinds."""
+    if metric.kind != "quantile":
+        return ""
+    return f", p{round(100 * metric.quantile, 4):g}"

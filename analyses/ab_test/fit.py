@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import MISSING
 
-from analyses.ab_test import health, metrics, planned
+from analyses.ab_test import health, metrics, planned, quantile
 from analyses.ab_test.data import ArmData
 from analyses.ab_test.decide import decide_comparisons, metric_status
 from analyses.ab_test.forecast import forecast_primary
@@ -72,6 +72,7 @@ METHODS = {
     "log": "exact normal-inverse-gamma posterior of the logs",
     "lognormal": "exact hurdle log-normal posterior",
     "ratio": "delta method (normal approximation)",
+    "quantile": "Bayesian bootstrap over units (Dirichlet weights on a histogram)",
 }
 
 
@@ -114,6 +115,11 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
                 prior=prior,
                 prior_influence=None,
             )
+        elif metric.kind == "quantile":
+            summary, draws = quantile.summarise(
+                metric, data.histograms[metric.name], metric.quantile, arms,
+                settings.exact_draws, prob, rope, rng,
+            )  # fmt: skip
         else:
             summary, draws = metrics.summarise(
                 metric,
@@ -149,6 +155,7 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
                 ),
                 status=status,
                 **dict(summary),
+                **({"quantile": metric.quantile} if metric.kind == "quantile" else {}),
             )
         )
     # A planned experiment (issue 21): its progress, and statuses by the sequential rule.

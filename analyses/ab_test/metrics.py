@@ -68,6 +68,8 @@ class Metric:
     #: A user-set prior on the relative lift (issue 27), both or neither.
     prior_mean: float | None = None
     prior_sd: float | None = None
+    #: A quantile metric's level (``kind = "quantile"``).
+    quantile: float | None = None
 
     @property
     def direction(self) -> float:

@@ -66,8 +66,9 @@ class Test(Record):
     estimate: float
     ci: Interval
     ci_prob: float
-    #: ``absolute`` (the difference), or ``log`` (of the logs).
-    scale: Literal["absolute", "log"] | MISSING = MISSING
+    #: ``absolute`` (the difference), ``log`` (of the logs) or ``relative`` (the difference
+    #: over the control's value: a quantile metric's, as GrowthBook tests it).
+    scale: Literal["absolute", "log", "relative"] | MISSING = MISSING
 
 
 class HeadlineTest(Test):
@@ -151,7 +152,16 @@ class StudentTPrior(Record):
     nu_rate: float
 
 
-Prior = Annotated[BetaPrior | NormalPrior | DeltaPrior | StudentTPrior, Field(discriminator="kind")]
+class BootstrapPrior(Record):
+    """A quantile: the Bayesian bootstrap over the units (flat Dirichlet weights), no prior."""
+
+    kind: Literal["bootstrap"]
+
+
+Prior = Annotated[
+    BetaPrior | NormalPrior | DeltaPrior | StudentTPrior | BootstrapPrior,
+    Field(discriminator="kind"),
+]
 
 
 class Part(Record):
@@ -231,6 +241,8 @@ class Metric(Record):
     without_prior: tuple[Comparison, ...] | MISSING = MISSING
     #: Post-stratification on a segment (``post_stratify``).
     post_stratified: PostStratified | MISSING = MISSING
+    #: A quantile metric's level (0.9: the arms' 90th percentiles of their units' values).
+    quantile: Prob | MISSING = MISSING
 
 
 class SampleRatio(Record):

@@ -137,6 +137,7 @@ class Spec(BaseSpec):
             primary = [m.name for m in self.metrics if m.role == "primary"]
             if len(primary) > 1 or (not primary and len(self.metrics) > 1):
                 raise ValueError('exactly one metric needs role = "primary"')
+            self._check_quantiles()
         self._check_plan()
         self._check_variance_keys()
         if self.aa_test and self.observational:
@@ -146,6 +147,27 @@ class Spec(BaseSpec):
         if self.expected_split is not None and any(v <= 0 for v in self.expected_split.values()):
             raise ValueError("every share in expected_split must be above zero")
         return self
+
+    def _check_quantiles(self) -> None:
+        """What a quantile metric (issue 27) cannot be.
+
+        The primary metric, or a metric broken down by segments.
+        """
+        quantiles = [m for m in self.metrics if m.kind == "quantile"]
+        if not quantiles:
+            return
+        primary = [m for m in quantiles if m.role == "primary" or len(self.metrics) == 1]
+        if primary:
+            raise ValueError(
+                f"metric '{primary[0].name}' is a quantile metric and cannot be the primary metric "
+                "(the decision, its sensitivity check and the programme's prior read a mean): "
+                'give it role = "guardrail" or "secondary" and make another metric primary'
+            )
+        if self.segments:
+            raise ValueError(
+                f"segments cannot break down the quantile metric '{quantiles[0].name}': remove "
+                "segments, or read the quantile in an experiment without them"
+            )
 
     def _check_plan(self) -> None:
         """``planned_days``, ``start`` and ``planned_units`` (issue 21), with the fix named."""

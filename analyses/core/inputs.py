@@ -92,7 +92,12 @@ class MetricSpec(BaseModel):
     sql: str | None = Field(None, min_length=1)
     table: str | None = Field(None, pattern=IDENTIFIER.pattern)
     aggregate: Literal["any", "sum", "count", "count_distinct", "mean"] = "sum"
-    kind: Literal["binary", "count", "continuous", "lognormal", "ratio", "revenue"] = "continuous"
+    kind: Literal["binary", "count", "continuous", "lognormal", "ratio", "revenue", "quantile"] = (
+        "continuous"
+    )
+    #: The quantile a ``kind = "quantile"`` metric compares (0.9: the 90th percentile of the
+    #: units' values).
+    quantile: float | None = Field(None, gt=0, lt=1)
     window_days: float = Field(14.0, gt=0, le=3660)
     higher_is_better: bool = True
     role: Literal["primary", "secondary", "guardrail"] = "secondary"
@@ -128,7 +133,33 @@ class MetricSpec(BaseModel):
                 f"a {self.kind} metric cannot use a covariate (CUPED); "
                 'kind = "continuous" models the plain mean, which can'
             )
+        self._quantile_keys()
         return self
+
+    def _quantile_keys(self) -> None:
+        """A quantile metric's own keys (issue 27), each refusal naming the fix."""
+        if self.kind != "quantile":
+            if self.quantile is not None:
+                raise ValueError(
+                    'quantile applies to kind = "quantile" only: set kind = "quantile" or '
+                    "remove quantile"
+                )
+            return
+        if self.quantile is None:
+            raise ValueError(
+                'a kind = "quantile" metric needs quantile, the level to compare: '
+                "quantile = 0.9 for the 90th percentile (between 0 and 1)"
+            )
+        if self.covariate_days:
+            raise ValueError(
+                "a quantile metric cannot use a covariate (CUPED): remove covariate_days, or "
+                'use kind = "continuous" to compare the mean'
+            )
+        if self.cap_percentile is not None or self.cap_value is not None:
+            raise ValueError(
+                "a quantile metric is not capped (a quantile is not moved by a few extreme "
+                "values): remove cap_percentile and cap_value"
+            )
 
     @property
     def tolerated_harm(self) -> float:
@@ -172,6 +203,26 @@ class Experiment:
     by: tuple[str, ...] = ()
 
 
+#: Relative accuracy of a quantile metric's histogram: a bin's values lie within about
+#: twice this relative distance of each other, so a quantile read from the bins (as the mean of
+#: the values in its bin) is within 0.2% of the exact one.
+HISTOGRAM_ACCURACY = 0.001
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Per arm, the units' values of each quantile metric binned on a logarithmic grid.
+
+    The same assignments, windows and units as :class:`Experiment` (``part``); per metric,
+    arm and bin: the units counted and the sum of their values (positive values fall in bins
+    ``ceil(log(v) / log(gamma))`` with ``gamma = (1 + a) / (1 - a)``, negative ones in the
+    mirror bins below, zeros in a bin of their own).
+    """
+
+    part: Experiment
+    accuracy: float = HISTOGRAM_ACCURACY
+
+
 class RowsSource(BaseModel):
     """Keys of an analysis that reads rows: from a source, a ``table`` or an ``sql`` query."""
 
@@ -189,7 +240,7 @@ class RowsSource(BaseModel):
 
 
 #: The named parts an analysis asks for.
-Request = dict[str, Rows | Summary | Experiment]
+Request = dict[str, Rows | Summary | Experiment | Histogram]
 
 
 def is_table_name(text: str) -> bool:

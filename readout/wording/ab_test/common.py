@@ -71,7 +71,13 @@ STATUS_WORDS = {
 
 
 def with_arm_labels(bundle: AbBundle) -> AbBundle:
-    """The bundle with arm names replaced by the config's ``arm_labels`` (for wording only)."""
+    """The bundle with arm names replaced by the config's ``arm_labels`` (for wording only).
+
+    Quantile metrics get their full names too ("90th percentile of each user's ...").
+    """
+    from readout.wording.ab_test.quantile import with_quantile_names
+
+    bundle = with_quantile_names(bundle)
     labels = bundle.spec.get("arm_labels") or {}
     if not labels:
         return bundle

@@ -17,6 +17,7 @@ from readout.wording.ab_test.common import (
     share_text,
     units_word,
 )
+from readout.wording.ab_test.quantile import quantile_note
 from readout.wording.numbers import (
     a_prob,
     capital,
@@ -116,6 +117,8 @@ def note_sentences(bundle: AbBundle) -> list[str]:
                 f"{capital(metric.label)} is a ratio of two per-unit sums; its intervals use "
                 "the delta method, a normal approximation that is accurate with many units."
             )
+        if metric.kind == "quantile":
+            notes.append(quantile_note(bundle, metric))
     return variance.prior_notes(bundle) + notes + variance.strata_notes(bundle, _as_if_more)
 
 
