@@ -71,6 +71,8 @@ def fit_key(experiment: Experiment, data_sha256: str, as_of: date | None = None)
     ]
     if getattr(experiment.spec, "planned", False):
         extra.append(f"as_of:{(as_of or datetime.now(UTC).date()).isoformat()}")
+    elif experiment.data_path is not None and as_of is not None:
+        extra.append(f"as_of:{as_of.isoformat()}")  # a file read as of a day (cut or whole)
     payload = "|".join(
         [data_sha256, *extra, experiment.config_sha256(), f"{analysis.name}:{analysis.version}"]
     )
