@@ -156,6 +156,9 @@ def write_project(config: Config, output: Path) -> list[Path]:
     written = []
     with runner.owning(output):
         check_project(project)
+        # The programme as ``run`` reads it; a page whose bundle changed is re-rendered too.
+        site_url = config.settings.site_url
+        runner.reapply_programme(config, output, lambda folder: runner._render(folder, site_url))
         # First: a render killed halfway leaves a folder readout still knows as its own.
         site = env.get_template("_quarto.yml.j2").render(header=HEADER)
         atomic_write_text(project / store.QUARTO_CONFIG, site)

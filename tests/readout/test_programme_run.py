@@ -301,3 +301,39 @@ def test_readouts_of_experiments_the_config_no_longer_names_teach_as_finished(tm
     (group,) = learned.groups.values()
     assert [(p.name, p.source) for p in group.members] == [("old-a", "ended"), ("old-b", "ended")]
     assert group.finished == 2 and group.fit is None  # fewer than 10: the weak prior stays
+
+
+def _programme_sentence(page: str) -> str:
+    found = re.search(
+        r"On its own, [^<]*?given this programme&#39;s \d+ experiments, [^<]*?\.", page
+    )
+    assert found, "no programme sentence on the page"
+    return found.group(0)
+
+
+@pytest.mark.slow
+def test_render_reapplies_the_programme_so_its_pages_say_what_run_says(tmp_path):
+    config = _project(tmp_path, LEARNED)
+    output = tmp_path / "reports"
+    _run(config, output)
+    page = output / "signup-page" / DATE / "report.html"
+    before = _programme_sentence(page.read_text())
+    assert "programme&#39;s 38 experiments" in before
+    # The history changes (five experiments fewer) with no refit: render alone must read the
+    # programme again, as run would.
+    history = tmp_path / "data" / "programme_history.csv"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join(lines[:-5]) + "\n")
+    result = CliRunner().invoke(main, ["render", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    rendered = _programme_sentence(page.read_text())
+    assert "programme&#39;s 33 experiments" in rendered and rendered != before
+    quarto = CliRunner().invoke(
+        main, ["render", "--engine", "quarto", "--config", str(config), "--output", str(output)]
+    )
+    assert quarto.exit_code == 0, quarto.output
+    qmd = (output / "quarto" / "readouts" / f"signup-page-{DATE}" / "index.qmd").read_text()
+    assert "given this programme\\'s 33 experiments" in qmd  # Markdown-escaped
+    # A run on the same data and history (nothing refits) writes the very same sentence.
+    _run(config, output)
+    assert _programme_sentence(page.read_text()) == rendered
