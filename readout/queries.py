@@ -278,13 +278,15 @@ def _per_unit(events, metric: MetricSpec):
     return events.group_by("unit").aggregate(v=measure)
 
 
-def _capped(per_unit, metric: MetricSpec):
+def _capped(per_unit, metric: MetricSpec, basis=None):
+    """Per-unit values capped; a percentile cap is read off ``basis`` (default: them all)."""
     import ibis
 
     if metric.cap_value is not None:
         return per_unit.mutate(v=ibis.least(per_unit.v, metric.cap_value))
     if metric.cap_percentile is not None:
-        cap = per_unit.aggregate(cap=per_unit.v.quantile(metric.cap_percentile / 100))
+        basis = per_unit if basis is None else basis
+        cap = basis.aggregate(cap=basis.v.quantile(metric.cap_percentile / 100))
         joined = per_unit.cross_join(cap)
         return joined.select("unit", v=ibis.least(joined.v, joined.cap))
     return per_unit
@@ -467,7 +469,11 @@ def experiment_expression(
     table = units
     for metric in part.metrics:
         events = _events(engine, metric, where, cutoff)
-        during = _capped(_per_unit(_window(events, units, 0, metric.window_days), metric), metric)
+        per_unit = _per_unit(_window(events, units, 0, metric.window_days), metric)
+        # The cap's percentile is of units whose window has closed: a unit still inside it
+        # has a partial value (and counts in no mean), so it would pull the cap down.
+        closed_units = units.filter(units.exposed_at + _days(metric.window_days) <= _cutoff(cutoff))
+        during = _capped(per_unit, metric, per_unit.semi_join(closed_units.select("unit"), "unit"))
         fill = None if metric.aggregate == "mean" else 0.0
         closed = table.exposed_at + _days(metric.window_days) <= _cutoff(cutoff)
         waiting = {f"{metric.name}__closed": closed}

@@ -230,7 +230,13 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     bundle = bundle_of(tmp_path / "out", "2026-03-04")
     (metric,) = bundle["metrics"]  # the guardrail is left out, and said to be
     (warning,) = bundle["warnings"]
-    assert warning == {"code": "metric_waiting", "column": "refunds", "units": 8000}
+    assert warning == {
+        "code": "metric_waiting",
+        "column": "refunds",
+        "units": 8000,
+        "as_of": "2026-03-04",
+        "window_days": 7.0,
+    }
     units = sum(a["n"] for a in metric["arms"])
     rate = sum(a["observed"] * a["n"] for a in metric["arms"]) / units
     # Binomial error of the rate over the counted units: about 0.5 points; 4 of them.
@@ -238,9 +244,16 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     naive = rate * units / (units + metric["waiting"])
     assert naive < 0.08  # what counting the waiting units as non-buyers would have read
     html = (tmp_path / "out" / "tour" / "2026-03-04" / "report.html").read_text()
-    assert f"{metric['waiting']:,} users exposed in the last 3 days are not counted" in html
+    # The real dates: as of the end of 4 March, a 3-day window is still open for the users
+    # exposed after 1 March, a 7-day one for every user (exposed after 25 February).
+    waiting = metric["waiting"]
+    assert waiting == expected_counts(data, "2026-03-04")["waiting"]
+    assert f"{waiting:,} users exposed after 1 March 2026 (the last 3 days) are not" in html
     assert "once its 3-day window has closed" in html
-    assert "refunds&#39; is left out of this readout: every one of the 8,000 users" in html
+    assert (
+        "refunds&#39; is left out of this readout: the 8,000 users exposed after 25 February "
+        "2026 are not counted yet, and that is every one exposed so far"
+    ) in html
 
 
 @pytest.mark.engine

@@ -11,6 +11,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
+from analyses.core.results import DataWarning, given
 from readout.wording import programme as programme_words
 from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
@@ -106,12 +107,29 @@ WARNINGS = {
         f"{w.units:,} {units_word(b)} ({relative(w.share, 1, False)}) have no value in "
         f"segment column '{w.segment}'; they are kept, as the level “{w.level}”."
     ),
-    "metric_waiting": lambda w, b: (
-        f"Metric '{w.column}' is left out of this readout: every one of the "
-        f"{w.units:,} {units_word(b)} exposed so far is still inside its window. It counts "
-        "once their windows close."
-    ),
+    "metric_waiting": lambda w, b: _metric_waiting(w, b),
 }
+
+
+def _metric_waiting(w: DataWarning, b: AbBundle) -> str:
+    """A metric left out because every unit is inside its window, with the real date."""
+    since = (
+        planned.waiting_since(w.as_of, w.window_days)
+        if given(w.as_of) and given(w.window_days)
+        else None
+    )
+    if since is None:  # a bundle from before the warning carried its day
+        return (
+            f"Metric '{w.column}' is left out of this readout: every one of the "
+            f"{w.units:,} {units_word(b)} exposed so far is still inside its window. It counts "
+            "once their windows close."
+        )
+    return (
+        f"Metric '{w.column}' is left out of this readout: the {w.units:,} {units_word(b)} "
+        f"exposed after {since} are not counted yet, and that is every one exposed so far "
+        f"(a {units_word(b, False)} counts once its {w.window_days:g}-day window has "
+        "closed)."
+    )
 
 
 # --------------------------------------------------------------------------- small helpers
