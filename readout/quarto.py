@@ -24,6 +24,7 @@ from readout.bundle import read
 from readout.config import Config
 from readout.errors import ConfigError
 from readout.files import atomic_write_text
+from readout.wording.ab_test.planned import short_progress
 
 #: The first line of the ``_quarto.yml`` readout writes: how it knows the project is its own.
 HEADER = "# Written by readout (readout render --engine quarto); rewritten on every render."
@@ -179,6 +180,7 @@ def write_project(config: Config, output: Path) -> list[Path]:
                     analysis=wording.analysis_label(bundle["analysis"]),
                     callout=CALLOUTS[Tone(text.tone)],
                     tables=bundle.get("tables", []),
+                    progress=short_progress(bundle),
                 )
                 atomic_write_text(qmd, page)
                 written.append(qmd)

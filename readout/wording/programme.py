@@ -83,6 +83,46 @@ def sentences(bundle: Any) -> list[str]:
     ]
 
 
+def decided_by_programme(bundle: Any) -> bool:
+    """Whether the verdict read the programme's numbers (and the bundle has them)."""
+    found = getattr(bundle, "programme_prior", None)
+    return (
+        found is not None
+        and given(found)
+        and found.prior != "weak"
+        and found.decided_with == "programme"
+        and bool(sentences(bundle))
+    )
+
+
+def verdict_line(bundle: Any) -> list[str]:
+    """The verdict box's line of a verdict the programme decided: which estimate it read."""
+    if not decided_by_programme(bundle):
+        return []
+    metric = bundle.metrics[0]
+    comp = next(c for c in metric.comparisons if c.arm == bundle.primary)
+    places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
+    return [
+        f"The verdict reads the lift given this programme's "
+        f"{bundle.programme_prior.experiments} experiments, "
+        f"{relative(comp.programme.mean, places)}, not the experiment's own "
+        f"{relative(comp.lift_rel.mean, places)}."
+    ]
+
+
+def given_chance(sentence: str, alone: float) -> str:
+    """A chance sentence read with the programme, its own number beside it."""
+    body = sentence[0].lower() + sentence[1:].rstrip(".")
+    return f"Given the programme, {body} (on its own, {prob(alone)})."
+
+
+def history_words(bundle: Any) -> str:
+    """What an index line says of a verdict the programme decided: its experiments."""
+    if not decided_by_programme(bundle):
+        return ""
+    return f" given the programme's {bundle.programme_prior.experiments} experiments"
+
+
 def model_sentences(bundle: Any) -> list[str]:
     """For the model section: why the weak prior stayed, or the prior the programme taught."""
     found = getattr(bundle, "programme_prior", None)

@@ -436,12 +436,22 @@ def body(bundle: AbBundle) -> Body:
         key = _health_sizes(bundle)
     elif field(bundle, "aa_test"):
         key = _aa_sentences(bundle, primary_metric, primary)
+    elif programme_words.decided_by_programme(bundle):
+        # The verdict read the programme's numbers: page 1 leads with them.
+        decided = programme_words.as_decided(bundle)
+        read = comparison_of(decided.metrics[0], bundle.primary)
+        key = programme_words.sentences(bundle)
+        chance = chance_sentence(decided, decided.metrics[0], read)
+        key.append(programme_words.given_chance(chance, primary.prob_better))
+        if not observational:
+            key.append(loss_sentence(decided, decided.metrics[0], read))
     else:
         key = [chance_sentence(bundle, primary_metric, primary)]
         key.append(lift_sentence(bundle, primary_metric, primary))
         key.extend(programme_words.sentences(bundle))  # the programme's estimate, if read
         if not observational:
             key.append(loss_sentence(bundle, primary_metric, primary))
+    if verdict != "withheld" and not field(bundle, "aa_test"):
         rule = planned.rule_sentence(bundle)
         if rule:
             key.append(rule)
@@ -497,6 +507,7 @@ def body(bundle: AbBundle) -> Body:
             "segments": segments_intro(bundle),
             "forecast": forecast_section(bundle) if verdict == "keep_collecting" else [],
             **({"progress": [line]} if (line := planned.progress_line(bundle)) else {}),
+            **({"decided_by": lines} if (lines := programme_words.verdict_line(bundle)) else {}),
         },
         tables=tables,
         figures=_figures(bundle),
@@ -567,11 +578,13 @@ def history(bundle: AbBundle) -> str:
                 else "events without a time left out"
             )
         return "; ".join(parts) or "Sampler checks failed"
-    comp = {c.arm: c for c in bundle.metrics[0].comparisons}[bundle.primary]
-    lift, fmt, places = lift_format(bundle.metrics[0], comp)
+    # The numbers the verdict read: the programme's where it decided.
+    read = programme_words.as_decided(bundle)
+    comp = {c.arm: c for c in read.metrics[0].comparisons}[bundle.primary]
+    lift, fmt, places = lift_format(read.metrics[0], comp)
     line = planned.history_prefix(bundle) + (
-        f"{comp.arm} vs {comp.vs}: {prob(comp.prob_better)} chance better; lift "
-        f"{estimate(bundle, lift, fmt, places)}"
+        f"{comp.arm} vs {comp.vs}{programme_words.history_words(bundle)}: "
+        f"{prob(comp.prob_better)} chance better; lift {estimate(bundle, lift, fmt, places)}"
     )
     if field(decision, "reason_code") in ("guardrail_harm", "guardrail_unclear"):
         line += (
