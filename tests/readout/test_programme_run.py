@@ -279,8 +279,21 @@ def test_a_stage_says_the_day_of_the_plan_once_the_bundle_has_progress():
     row = {"stage": "collecting", "progress": {"day": 9, "planned_days": 28}}
     assert stage_line(row) == "Keep collecting · day 9 of 28"
     row["progress"] = {"day": 30, "planned_days": 28}
-    assert stage_line(row) == "Keep collecting · day 30 of 28 (past its planned end)"
+    assert stage_line(row) == "Keep collecting · past its planned 28 days"
     assert stage_line({"stage": "decided", "progress": None}) == "Decided"
+    # Past its planned end a verdict is a conclusion, dated; never "day 42 of 28".
+    ended = {"day": 42, "planned_days": 28, "end": "2026-11-16"}
+    assert (
+        stage_line({"stage": "decided", "progress": ended})
+        == "Concluded after the planned 28 days (ended 16 November 2026)"
+    )
+    at_end = {"day": 28, "planned_days": 28, "end": "2026-11-16"}
+    assert stage_line({"stage": "decided", "progress": at_end}) == (
+        "Concluded after the planned 28 days"
+    )
+    assert stage_line({"stage": "withheld", "progress": ended}) == (
+        "Withheld · past its planned 28 days"
+    )
 
 
 def test_readouts_of_experiments_the_config_no_longer_names_teach_as_finished(tmp_path):
@@ -337,3 +350,21 @@ def test_render_reapplies_the_programme_so_its_pages_say_what_run_says(tmp_path)
     # A run on the same data and history (nothing refits) writes the very same sentence.
     _run(config, output)
     assert _programme_sentence(page.read_text()) == rendered
+
+
+def test_the_impact_sentence_names_the_metric_the_chance_and_the_curse_it_corrects():
+    from readout.wording.programme import impact_sentence
+
+    impact = {"experiments": 5, "mean": 0.1714, "hdi": [0.026, 0.303], "alone": 0.4462}
+    words = impact_sentence(impact | {"prob_positive": 0.995}, "94% HDI", "binary:higher")
+    assert words == (
+        "The 5 changes shipped so far together move conversion rates by an expected +17.1% "
+        "(94% HDI +2.6% to +30.3%), each read with the programme's prior; a 99.5% chance that "
+        "together they help. Their own estimates compound to +44.6%: the winner's curse "
+        "over-states the total by 27.5 percentage points, which the programme corrects."
+    )
+    # Lower is better: the chance it helps is the chance the total falls.
+    one = {"experiments": 1, "mean": -0.02, "hdi": [-0.04, 0.001], "alone": -0.05}
+    words = impact_sentence(one | {"prob_positive": 0.03}, "94% HDI", "count:lower")
+    assert words.startswith("The change shipped so far moves counts per unit by an expected")
+    assert "a 97% chance that it helps" in words and "by 3.0 percentage points" in words
