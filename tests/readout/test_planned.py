@@ -479,6 +479,27 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
         check=True,
     ).stdout
     assert "No clear difference after the planned 28 days." in page1
+    # Both are decided with the programme: page 1 leads with its numbers, and the number of
+    # experiments it learned from leaves the experiment itself out (the banner has ended and
+    # so is one of the 39 finished; the tour is not).
+    for name, page, experiments in (("banner-colour", page1, 38), ("onboarding-tour", None, 39)):
+        bundle = json.loads((out / name / "2026-11-30" / "bundle.json").read_text())
+        assert bundle["programme_prior"]["decided_with"] == "programme"
+        assert bundle["programme_prior"]["experiments"] == experiments
+        if page is None:
+            page = subprocess.run(
+                ["pdftotext", "-l", "1", str(out / name / "2026-11-30" / "report.pdf"), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        flat = " ".join(page.split())
+        summary = flat.split("What a decision-maker needs", 1)[1]
+        assert summary.startswith(" • On its own, treatment's lift in purchase rate is ")
+        assert f"given this programme's {experiments} experiments" in summary.split("•")[1]
+        assert f"The verdict reads the lift given this programme's {experiments} experiments" in (
+            flat
+        )
 
 
 # --------------------------------------------------------------------------- email
