@@ -160,7 +160,7 @@ def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned)
     assert "Sample-ratio mismatch" in page  # the pricing banner's broken split
     assert "Withheld" in page and "Keep collecting" in page
     assert "leave-one-out" in page and "38 finished experiments" in page
-    assert "shipped change(s) together move the metric" in page
+    assert "changes shipped so far together move conversion rates by an expected" in page
     assert "Shorter signup form" in page  # the history's experiments, given the others
 
 
