@@ -500,6 +500,26 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
         assert f"The verdict reads the lift given this programme's {experiments} experiments" in (
             flat
         )
+    # The Quarto pages: the progress in the verdict's callout and in the listing's column.
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "--engine",
+            "quarto",
+            "--config",
+            str(root / "experiments.toml"),
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    project = out / "quarto"
+    qmd = (project / "readouts" / "onboarding-tour-2026-11-30" / "index.qmd").read_text()
+    assert f'progress: "day 9 of 28, {share}% of the planned users"' in qmd
+    callout = qmd.split("::: {.callout-", 1)[1].split("\n:::", 1)[0]
+    assert "Day 9 of 28 (the planned end is 19 December 2026)" in callout
+    assert "progress" in (project / "index.qmd").read_text().split("fields:", 1)[1]
 
 
 # --------------------------------------------------------------------------- email
