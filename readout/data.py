@@ -187,6 +187,10 @@ def fetch_data(
     analysis = registry.get(experiment.spec.analysis)
     request = analysis.request(experiment.spec)
     where = where_of(experiment)
+    if where.file:
+        where = replace(where, time_column=getattr(experiment.spec, "time_column", None))
+        if where.time_column is not None:
+            where = replace(where, cut_at=cutoff)
     cache = store.query_cache(output) if output is not None else None
     files: dict[str, Engine] = {}
     try:
@@ -229,9 +233,20 @@ def fetch_data(
         for engine in files.values():
             engine.close()
     fetched = replace(fetched, as_of=stated, until=until)
+    if where.file and where.time_column is None and as_of is not None:
+        fetched = replace(fetched, notes=[*fetched.notes, whole_file_note(experiment, as_of)])
     if any(isinstance(p, ExperimentPart) for p in request.values()):
         fetched = replace(fetched, source=where.label, row_numbers=False)
     return Loaded(fetched, queries, fingerprint(fetched, queries))
+
+
+def whole_file_note(experiment: Experiment, as_of: date) -> dict[str, str]:
+    """The note of a data file read as of a day without a ``time_column``: read whole."""
+    return {
+        "code": "as_of_whole_file",
+        "file": experiment.data_path.name if experiment.data_path else "",
+        "as_of": as_of.isoformat(),
+    }
 
 
 def _key_of(experiment: Experiment, file: str) -> str:

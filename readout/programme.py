@@ -285,6 +285,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
     metric = typed.metrics[0]
     direction = 1.0 if metric.higher_is_better else -1.0
     prior_mixture = None
+    own = False  # a finished experiment's prior is learned from the others only
     if group is not None and group.fit is not None:
         i = group.index(typed.experiment)
         own = i is not None and group.members[i].finished
@@ -316,7 +317,8 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
         "reason_code": pg.prior_choice(finished)[1],
         "kind": metric.kind,
         "minimum": pg.MIN_EXPERIMENTS,
-        "experiments": finished,
+        # The experiments its prior was learned from: never the experiment itself.
+        "experiments": finished - 1 if own else finished,
         "decide_with": decide_with,
         "decided_with": "programme" if use else "alone",
         "alone_verdict": alone.verdict,

@@ -24,6 +24,7 @@ from readout.bundle import read
 from readout.config import Config
 from readout.errors import ConfigError
 from readout.files import atomic_write_text
+from readout.wording.ab_test.planned import short_progress
 
 #: The first line of the ``_quarto.yml`` readout writes: how it knows the project is its own.
 HEADER = "# Written by readout (readout render --engine quarto); rewritten on every render."
@@ -156,6 +157,9 @@ def write_project(config: Config, output: Path) -> list[Path]:
     written = []
     with runner.owning(output):
         check_project(project)
+        # The programme as ``run`` reads it; a page whose bundle changed is re-rendered too.
+        site_url = config.settings.site_url
+        runner.reapply_programme(config, output, lambda folder: runner._render(folder, site_url))
         # First: a render killed halfway leaves a folder readout still knows as its own.
         site = env.get_template("_quarto.yml.j2").render(header=HEADER)
         atomic_write_text(project / store.QUARTO_CONFIG, site)
@@ -176,6 +180,7 @@ def write_project(config: Config, output: Path) -> list[Path]:
                     analysis=wording.analysis_label(bundle["analysis"]),
                     callout=CALLOUTS[Tone(text.tone)],
                     tables=bundle.get("tables", []),
+                    progress=short_progress(bundle),
                 )
                 atomic_write_text(qmd, page)
                 written.append(qmd)

@@ -49,7 +49,7 @@ from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 #: Codes of the notes on how data were read where that was not the plain way (the report
 #: states them among its data notes): a CSV separated by semicolons, tabs or vertical bars,
 #: numbers with decimal commas, a binary column's yes/no answers read as 1 and 0.
-READ_NOTES = ("csv_delimiter", "decimal_comma", "yes_no_as_binary")
+READ_NOTES = ("csv_delimiter", "decimal_comma", "yes_no_as_binary", "as_of_whole_file")
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
 QUERY_VERSION = "5"
 EXAMPLES = 5
@@ -65,6 +65,10 @@ class Where:
     #: How messages name the data (a path, or the source and experiment).
     label: str = ""
     experiment: str = ""
+    #: A data file's ``time_column``, and the moment it is cut at (``readout run --as-of``):
+    #: only rows before it are read, in the SQL every query of the file runs.
+    time_column: str | None = None
+    cut_at: datetime | None = None
 
 
 class Problem(DataError):
@@ -76,7 +80,15 @@ class Problem(DataError):
 
 def _relation(engine: Engine, where: Where, rows: bool = False):
     if where.file:
-        return engine.file_table(FILE_ROWS if rows else FILE_TABLE)
+        rel = engine.file_table(FILE_ROWS if rows else FILE_TABLE)
+        if where.time_column is not None and where.cut_at is not None:
+            # As of a day: the rows stamped from its end on did not exist yet.
+            moment = rel[where.time_column]
+            if moment.type().is_date():
+                moment = moment.cast("timestamp")
+            # Rows without a time cannot be placed in time: kept, as a warehouse's are.
+            rel = rel.filter(moment.isnull() | (moment < _cutoff(where.cut_at)))
+        return rel
     return engine.relation(where.table, where.sql)
 
 
@@ -267,13 +279,15 @@ def _per_unit(events, metric: MetricSpec):
     return events.group_by("unit").aggregate(v=measure)
 
 
-def _capped(per_unit, metric: MetricSpec):
+def _capped(per_unit, metric: MetricSpec, basis=None):
+    """Per-unit values capped; a percentile cap is read off ``basis`` (default: them all)."""
     import ibis
 
     if metric.cap_value is not None:
         return per_unit.mutate(v=ibis.least(per_unit.v, metric.cap_value))
     if metric.cap_percentile is not None:
-        cap = per_unit.aggregate(cap=per_unit.v.quantile(metric.cap_percentile / 100))
+        basis = per_unit if basis is None else basis
+        cap = basis.aggregate(cap=basis.v.quantile(metric.cap_percentile / 100))
         joined = per_unit.cross_join(cap)
         return joined.select("unit", v=ibis.least(joined.v, joined.cap))
     return per_unit
@@ -463,7 +477,11 @@ def experiment_expression(
     table = units
     for metric in part.metrics:
         events = _events(engine, metric, where, cutoff)
-        during = _capped(_per_unit(_window(events, units, 0, metric.window_days), metric), metric)
+        per_unit = _per_unit(_window(events, units, 0, metric.window_days), metric)
+        # The cap's percentile is of units whose window has closed: a unit still inside it
+        # has a partial value (and counts in no mean), so it would pull the cap down.
+        closed_units = units.filter(units.exposed_at + _days(metric.window_days) <= _cutoff(cutoff))
+        during = _capped(per_unit, metric, per_unit.semi_join(closed_units.select("unit"), "unit"))
         fill = None if metric.aggregate == "mean" else 0.0
         closed = table.exposed_at + _days(metric.window_days) <= _cutoff(cutoff)
         waiting = {f"{metric.name}__closed": closed}
@@ -731,11 +749,37 @@ def _require_in_file(engine: Engine, request: Request, where: Where) -> None:
     """
     if not where.file:
         return
-    present = [name for name, _ in engine.describe(table=FILE_TABLE)]
+    described = engine.describe(table=FILE_TABLE)
+    present = [name for name, _ in described]
+    if where.time_column is not None:
+        _require_time_column(dict(described), where)
     for part in request.values():
         if isinstance(part, Experiment) or (isinstance(part, Rows) and part.input != "data"):
             continue
         _require_columns(_columns_of(_present(part, present)), present, where)
+
+
+def _require_time_column(types: dict[str, str], where: Where) -> None:
+    """The file's ``time_column`` exists and holds dates or timestamps; else exit 2."""
+    name = where.time_column
+    shown = ", ".join(c for c in types if c != ROW_COLUMN)
+    if name not in types:
+        raise Problem(
+            where.label,
+            f"column '{name}' (from time_column = \"{name}\") is missing; the file has "
+            f"columns {shown}",
+            "set time_column to the file's column of dates or timestamps, or remove it (then "
+            "--as-of reads the whole file)",
+        )
+    kind = str(types[name]).upper()
+    if not (kind.startswith("DATE") or kind.startswith("TIMESTAMP")):
+        raise Problem(
+            where.label,
+            f"column '{name}' (from time_column = \"{name}\") holds {kind}, not dates or "
+            "timestamps",
+            "write its values as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, or set time_column to "
+            "another column",
+        )
 
 
 def compile_request(

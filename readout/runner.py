@@ -71,6 +71,8 @@ def fit_key(experiment: Experiment, data_sha256: str, as_of: date | None = None)
     ]
     if getattr(experiment.spec, "planned", False):
         extra.append(f"as_of:{(as_of or datetime.now(UTC).date()).isoformat()}")
+    elif experiment.data_path is not None and as_of is not None:
+        extra.append(f"as_of:{as_of.isoformat()}")  # a file read as of a day (cut or whole)
     payload = "|".join(
         [data_sha256, *extra, experiment.config_sha256(), f"{analysis.name}:{analysis.version}"]
     )
@@ -464,12 +466,22 @@ def render_all(config: Config, output: Path) -> int:
     """Re-render every readout from its bundle (no refit) and refresh the site pages."""
     count = 0
     with owning(output):
+        # The programme as a run reads it (the history or [programme] may have changed):
+        # every page below is rendered from bundles that carry the same numbers.
+        reapply_programme(config, output, lambda folder: None)
         for experiment in config.experiments:
             for folder in store.readouts(output, experiment.name):
                 _render(folder, config.settings.site_url)
                 count += 1
         site.write_site(config, output, force=True)
     return count
+
+
+def reapply_programme(config: Config, output: Path, render_folder) -> list[str]:
+    """The programme's prior applied to the latest A/B bundles, as ``run`` applies it."""
+    from readout import programme
+
+    return programme.apply(config, output, render_folder)
 
 
 def validate(config: Config, output: Path | None = None, as_of: date | None = None) -> list[str]:

@@ -253,18 +253,21 @@ def load(
             until=fetched.until,
             histograms=histograms_of(fetched.parts.get("quantiles")),
         )
-    data, waiting = _waiting(data, source)
+    data, waiting = _waiting(data, source, {m.name: m.window_days for m in spec.metrics})
     _enough(data, spec, source)
     return data, waiting + (_segment_warnings(spec, data) if data.levels else [])
 
 
-def _waiting(data: ArmData, source: str) -> tuple[ArmData, list[dict]]:
+def _waiting(
+    data: ArmData, source: str, windows: Mapping[str, float] | None = None
+) -> tuple[ArmData, list[dict]]:
     """Metrics none of whose units in some arm have a closed window yet.
 
     The primary metric: nothing to read yet (:class:`NothingYet`, no fault). Another
     metric: left out of this readout, with a warning saying when its first units count.
     """
     kept, warnings = [], []
+    windows = windows or {}
     for metric in data.metrics:
         per_arm = data.stats[metric.name]
         if all(per_arm.get(a, {}).get("units", 0.0) > 0 for a in data.arms):
@@ -283,7 +286,16 @@ def _waiting(data: ArmData, source: str) -> tuple[ArmData, list[dict]]:
                 "wait: the first units count once their window has closed (a readout as of a "
                 "later day reads them)",
             )
-        warnings.append({"code": "metric_waiting", "column": metric.name, "units": waiting})
+        warnings.append(
+            {
+                "code": "metric_waiting",
+                "column": metric.name,
+                "units": waiting,
+                # The moment the windows are counted from: the planned end's, or the look's.
+                **({"as_of": read_as_of} if (read_as_of := data.until or data.as_of) else {}),
+                **({"window_days": float(windows[metric.name])} if metric.name in windows else {}),
+            }
+        )
     if len(kept) == len(data.metrics):
         return data, warnings
     names = {m.name for m in kept}

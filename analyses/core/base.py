@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from analyses.core.results import (
     Decision,
@@ -129,6 +137,18 @@ class BaseSpec(BaseModel):
     #: When a new readout is emailed: ``change`` (the verdict changed, the planned end, or
     #: guardrail harm) or ``always`` (every new readout).
     email_when: Literal["change", "always"] = "change"
+    #: A data file's column of dates or timestamps: ``readout run --as-of`` reads the rows
+    #: before the end of that day only (without it, the whole file is read and the report
+    #: says so).
+    time_column: str | None = Field(None, min_length=1)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_time(self, handler) -> dict[str, Any]:
+        # Left out when not given: configs without it keep their hash (nothing refits).
+        data = handler(self)
+        if isinstance(data, dict) and self.time_column is None:
+            data.pop("time_column", None)
+        return data
 
     @field_validator("title", "name")
     @classmethod
@@ -143,6 +163,11 @@ class BaseSpec(BaseModel):
         if (self.data is None) == (self.source is None):
             raise ValueError(
                 "give either data (a CSV or Parquet file) or source (a [sources.<name>] entry)"
+            )
+        if self.time_column is not None and self.data is None:
+            raise ValueError(
+                "time_column is for a data file; a source's experiment is cut at --as-of by "
+                "its exposed_at and ts columns: remove time_column"
             )
         return self
 

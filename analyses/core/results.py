@@ -152,6 +152,10 @@ class DataWarning(Record):
     separator: str | MISSING = MISSING
     key: str | MISSING = MISSING
     rows: int | MISSING = MISSING
+    #: The day or moment the data were read as of (``readout run --as-of``), and a windowed
+    #: metric's window: units exposed after ``as_of`` minus the window are not counted yet.
+    as_of: str | MISSING = MISSING
+    window_days: float | MISSING = MISSING
 
 
 class LeftOutReasons(Record):

@@ -208,7 +208,19 @@ READ_NOTES: dict[str, WarningText] = {
         f"Column '{w.column}' ({w.key}) holds yes/no answers in {w.rows:,} row(s); "
         "they were read as 1 for yes (true, Y) and 0 for no (false, N)."
     ),
+    "as_of_whole_file": lambda w, b: (
+        f"This readout is as of {_day(w.as_of)}, but {w.file} was read whole, not cut at that "
+        "day: the config names no column of dates for it. Set time_column to the file's "
+        "column of dates or timestamps to read only the rows up to that day."
+    ),
 }
+
+
+def _day(iso: str) -> str:
+    from datetime import date
+
+    d = date.fromisoformat(iso)
+    return f"{d.day} {d:%B %Y}"
 
 
 def data_warnings(bundle: Envelope, texts: Mapping[str, WarningText]) -> list[str]:

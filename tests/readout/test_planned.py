@@ -230,7 +230,13 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     bundle = bundle_of(tmp_path / "out", "2026-03-04")
     (metric,) = bundle["metrics"]  # the guardrail is left out, and said to be
     (warning,) = bundle["warnings"]
-    assert warning == {"code": "metric_waiting", "column": "refunds", "units": 8000}
+    assert warning == {
+        "code": "metric_waiting",
+        "column": "refunds",
+        "units": 8000,
+        "as_of": "2026-03-04",
+        "window_days": 7.0,
+    }
     units = sum(a["n"] for a in metric["arms"])
     rate = sum(a["observed"] * a["n"] for a in metric["arms"]) / units
     # Binomial error of the rate over the counted units: about 0.5 points; 4 of them.
@@ -238,9 +244,16 @@ def test_a_window_not_yet_closed_does_not_count_as_no_purchase(tmp_path):
     naive = rate * units / (units + metric["waiting"])
     assert naive < 0.08  # what counting the waiting units as non-buyers would have read
     html = (tmp_path / "out" / "tour" / "2026-03-04" / "report.html").read_text()
-    assert f"{metric['waiting']:,} users exposed in the last 3 days are not counted" in html
+    # The real dates: as of the end of 4 March, a 3-day window is still open for the users
+    # exposed after 1 March, a 7-day one for every user (exposed after 25 February).
+    waiting = metric["waiting"]
+    assert waiting == expected_counts(data, "2026-03-04")["waiting"]
+    assert f"{waiting:,} users exposed after 1 March 2026 (the last 3 days) are not" in html
     assert "once its 3-day window has closed" in html
-    assert "refunds&#39; is left out of this readout: every one of the 8,000 users" in html
+    assert (
+        "refunds&#39; is left out of this readout: the 8,000 users exposed after 25 February "
+        "2026 are not counted yet, and that is every one exposed so far"
+    ) in html
 
 
 @pytest.mark.engine
@@ -466,6 +479,47 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
         check=True,
     ).stdout
     assert "No clear difference after the planned 28 days." in page1
+    # Both are decided with the programme: page 1 leads with its numbers, and the number of
+    # experiments it learned from leaves the experiment itself out (the banner has ended and
+    # so is one of the 39 finished; the tour is not).
+    for name, page, experiments in (("banner-colour", page1, 38), ("onboarding-tour", None, 39)):
+        bundle = json.loads((out / name / "2026-11-30" / "bundle.json").read_text())
+        assert bundle["programme_prior"]["decided_with"] == "programme"
+        assert bundle["programme_prior"]["experiments"] == experiments
+        if page is None:
+            page = subprocess.run(
+                ["pdftotext", "-l", "1", str(out / name / "2026-11-30" / "report.pdf"), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        flat = " ".join(page.split())
+        summary = flat.split("What a decision-maker needs", 1)[1]
+        assert summary.startswith(" • On its own, treatment's lift in purchase rate is ")
+        assert f"given this programme's {experiments} experiments" in summary.split("•")[1]
+        assert f"The verdict reads the lift given this programme's {experiments} experiments" in (
+            flat
+        )
+    # The Quarto pages: the progress in the verdict's callout and in the listing's column.
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "--engine",
+            "quarto",
+            "--config",
+            str(root / "experiments.toml"),
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    project = out / "quarto"
+    qmd = (project / "readouts" / "onboarding-tour-2026-11-30" / "index.qmd").read_text()
+    assert f'progress: "day 9 of 28, {share}% of the planned users"' in qmd
+    callout = qmd.split("::: {.callout-", 1)[1].split("\n:::", 1)[0]
+    assert "Day 9 of 28 (the planned end is 19 December 2026)" in callout
+    assert "progress" in (project / "index.qmd").read_text().split("fields:", 1)[1]
 
 
 # --------------------------------------------------------------------------- email

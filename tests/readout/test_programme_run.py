@@ -160,7 +160,7 @@ def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned)
     assert "Sample-ratio mismatch" in page  # the pricing banner's broken split
     assert "Withheld" in page and "Keep collecting" in page
     assert "leave-one-out" in page and "38 finished experiments" in page
-    assert "shipped change(s) together move the metric" in page
+    assert "changes shipped so far together move conversion rates by an expected" in page
     assert "Shorter signup form" in page  # the history's experiments, given the others
 
 
@@ -279,8 +279,21 @@ def test_a_stage_says_the_day_of_the_plan_once_the_bundle_has_progress():
     row = {"stage": "collecting", "progress": {"day": 9, "planned_days": 28}}
     assert stage_line(row) == "Keep collecting · day 9 of 28"
     row["progress"] = {"day": 30, "planned_days": 28}
-    assert stage_line(row) == "Keep collecting · day 30 of 28 (past its planned end)"
+    assert stage_line(row) == "Keep collecting · past its planned 28 days"
     assert stage_line({"stage": "decided", "progress": None}) == "Decided"
+    # Past its planned end a verdict is a conclusion, dated; never "day 42 of 28".
+    ended = {"day": 42, "planned_days": 28, "end": "2026-11-16"}
+    assert (
+        stage_line({"stage": "decided", "progress": ended})
+        == "Concluded after the planned 28 days (ended 16 November 2026)"
+    )
+    at_end = {"day": 28, "planned_days": 28, "end": "2026-11-16"}
+    assert stage_line({"stage": "decided", "progress": at_end}) == (
+        "Concluded after the planned 28 days"
+    )
+    assert stage_line({"stage": "withheld", "progress": ended}) == (
+        "Withheld · past its planned 28 days"
+    )
 
 
 def test_readouts_of_experiments_the_config_no_longer_names_teach_as_finished(tmp_path):
@@ -301,3 +314,57 @@ def test_readouts_of_experiments_the_config_no_longer_names_teach_as_finished(tm
     (group,) = learned.groups.values()
     assert [(p.name, p.source) for p in group.members] == [("old-a", "ended"), ("old-b", "ended")]
     assert group.finished == 2 and group.fit is None  # fewer than 10: the weak prior stays
+
+
+def _programme_sentence(page: str) -> str:
+    found = re.search(
+        r"On its own, [^<]*?given this programme&#39;s \d+ experiments, [^<]*?\.", page
+    )
+    assert found, "no programme sentence on the page"
+    return found.group(0)
+
+
+@pytest.mark.slow
+def test_render_reapplies_the_programme_so_its_pages_say_what_run_says(tmp_path):
+    config = _project(tmp_path, LEARNED)
+    output = tmp_path / "reports"
+    _run(config, output)
+    page = output / "signup-page" / DATE / "report.html"
+    before = _programme_sentence(page.read_text())
+    assert "programme&#39;s 38 experiments" in before
+    # The history changes (five experiments fewer) with no refit: render alone must read the
+    # programme again, as run would.
+    history = tmp_path / "data" / "programme_history.csv"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join(lines[:-5]) + "\n")
+    result = CliRunner().invoke(main, ["render", "--config", str(config), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    rendered = _programme_sentence(page.read_text())
+    assert "programme&#39;s 33 experiments" in rendered and rendered != before
+    quarto = CliRunner().invoke(
+        main, ["render", "--engine", "quarto", "--config", str(config), "--output", str(output)]
+    )
+    assert quarto.exit_code == 0, quarto.output
+    qmd = (output / "quarto" / "readouts" / f"signup-page-{DATE}" / "index.qmd").read_text()
+    assert "given this programme\\'s 33 experiments" in qmd  # Markdown-escaped
+    # A run on the same data and history (nothing refits) writes the very same sentence.
+    _run(config, output)
+    assert _programme_sentence(page.read_text()) == rendered
+
+
+def test_the_impact_sentence_names_the_metric_the_chance_and_the_curse_it_corrects():
+    from readout.wording.programme import impact_sentence
+
+    impact = {"experiments": 5, "mean": 0.1714, "hdi": [0.026, 0.303], "alone": 0.4462}
+    words = impact_sentence(impact | {"prob_positive": 0.995}, "94% HDI", "binary:higher")
+    assert words == (
+        "The 5 changes shipped so far together move conversion rates by an expected +17.1% "
+        "(94% HDI +2.6% to +30.3%), each read with the programme's prior; a 99.5% chance that "
+        "together they help. Their own estimates compound to +44.6%: the winner's curse "
+        "over-states the total by 27.5 percentage points, which the programme corrects."
+    )
+    # Lower is better: the chance it helps is the chance the total falls.
+    one = {"experiments": 1, "mean": -0.02, "hdi": [-0.04, 0.001], "alone": -0.05}
+    words = impact_sentence(one | {"prob_positive": 0.03}, "94% HDI", "count:lower")
+    assert words.startswith("The change shipped so far moves counts per unit by an expected")
+    assert "a 97% chance that it helps" in words and "by 3.0 percentage points" in words

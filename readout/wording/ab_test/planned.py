@@ -104,6 +104,34 @@ def short_progress(bundle: Any) -> str | None:
     return head
 
 
+def waiting_since(as_of: str | None, window_days: float) -> str | None:
+    """The moment after which exposed units are still inside a window, in words.
+
+    ``as_of`` is a day (its end is the cut) or a moment; "27 November 2026" for a day cut
+    at midnight with a whole-day window, else the moment to the minute (UTC).
+    """
+    from datetime import datetime, timedelta
+
+    if not as_of:
+        return None
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        return None
+    if len(as_of) == 10:  # a day: read up to its end
+        moment += timedelta(days=1)
+    since = moment - timedelta(days=float(window_days))
+    if since.hour == since.minute == since.second == 0:
+        return day_text((since - timedelta(days=1)).date().isoformat())
+    return f"{day_text(since.date().isoformat())} {since:%H:%M} UTC"
+
+
+def _as_of_of(bundle: dict) -> str | None:
+    """What the windows were counted at: the planned end where the data were read as of it."""
+    progress = bundle.get("progress") or {}
+    return progress.get("read_until") or bundle.get("as_of")
+
+
 def waiting_sentence(bundle: Any) -> str | None:
     """One sentence: units not counted yet because their window has not closed."""
     bundle = _plain(bundle)
@@ -114,8 +142,10 @@ def waiting_sentence(bundle: Any) -> str | None:
     others = [m for m in waiting[1:] if m["waiting"] != primary["waiting"]]
     units = units_word(bundle)
     window = _days(primary["window_days"])
+    since = waiting_since(_as_of_of(bundle), primary["window_days"])
+    when = f"after {since} (the last {window})" if since else f"in the last {window}"
     sentence = (
-        f"{primary['waiting']:,} {units} exposed in the last {window} are not counted in the "
+        f"{primary['waiting']:,} {units} exposed {when} are not counted in the "
         f"{metric_name(primary)} yet: a {units_word(bundle, False)} counts once its "
         f"{primary['window_days']:g}-day window has closed, so that no one is counted as not "
         "having converted before they had the time to"

@@ -11,6 +11,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
+from analyses.core.results import DataWarning, given
 from readout.wording import programme as programme_words
 from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
@@ -106,12 +107,29 @@ WARNINGS = {
         f"{w.units:,} {units_word(b)} ({relative(w.share, 1, False)}) have no value in "
         f"segment column '{w.segment}'; they are kept, as the level “{w.level}”."
     ),
-    "metric_waiting": lambda w, b: (
-        f"Metric '{w.column}' is left out of this readout: every one of the "
-        f"{w.units:,} {units_word(b)} exposed so far is still inside its window. It counts "
-        "once their windows close."
-    ),
+    "metric_waiting": lambda w, b: _metric_waiting(w, b),
 }
+
+
+def _metric_waiting(w: DataWarning, b: AbBundle) -> str:
+    """A metric left out because every unit is inside its window, with the real date."""
+    since = (
+        planned.waiting_since(w.as_of, w.window_days)
+        if given(w.as_of) and given(w.window_days)
+        else None
+    )
+    if since is None:  # a bundle from before the warning carried its day
+        return (
+            f"Metric '{w.column}' is left out of this readout: every one of the "
+            f"{w.units:,} {units_word(b)} exposed so far is still inside its window. It counts "
+            "once their windows close."
+        )
+    return (
+        f"Metric '{w.column}' is left out of this readout: the {w.units:,} {units_word(b)} "
+        f"exposed after {since} are not counted yet, and that is every one exposed so far "
+        f"(a {units_word(b, False)} counts once its {w.window_days:g}-day window has "
+        "closed)."
+    )
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -418,12 +436,22 @@ def body(bundle: AbBundle) -> Body:
         key = _health_sizes(bundle)
     elif field(bundle, "aa_test"):
         key = _aa_sentences(bundle, primary_metric, primary)
+    elif programme_words.decided_by_programme(bundle):
+        # The verdict read the programme's numbers: page 1 leads with them.
+        decided = programme_words.as_decided(bundle)
+        read = comparison_of(decided.metrics[0], bundle.primary)
+        key = programme_words.sentences(bundle)
+        chance = chance_sentence(decided, decided.metrics[0], read)
+        key.append(programme_words.given_chance(chance, primary.prob_better))
+        if not observational:
+            key.append(loss_sentence(decided, decided.metrics[0], read))
     else:
         key = [chance_sentence(bundle, primary_metric, primary)]
         key.append(lift_sentence(bundle, primary_metric, primary))
         key.extend(programme_words.sentences(bundle))  # the programme's estimate, if read
         if not observational:
             key.append(loss_sentence(bundle, primary_metric, primary))
+    if verdict != "withheld" and not field(bundle, "aa_test"):
         rule = planned.rule_sentence(bundle)
         if rule:
             key.append(rule)
@@ -479,6 +507,7 @@ def body(bundle: AbBundle) -> Body:
             "segments": segments_intro(bundle),
             "forecast": forecast_section(bundle) if verdict == "keep_collecting" else [],
             **({"progress": [line]} if (line := planned.progress_line(bundle)) else {}),
+            **({"decided_by": lines} if (lines := programme_words.verdict_line(bundle)) else {}),
         },
         tables=tables,
         figures=_figures(bundle),
@@ -549,11 +578,13 @@ def history(bundle: AbBundle) -> str:
                 else "events without a time left out"
             )
         return "; ".join(parts) or "Sampler checks failed"
-    comp = {c.arm: c for c in bundle.metrics[0].comparisons}[bundle.primary]
-    lift, fmt, places = lift_format(bundle.metrics[0], comp)
+    # The numbers the verdict read: the programme's where it decided.
+    read = programme_words.as_decided(bundle)
+    comp = {c.arm: c for c in read.metrics[0].comparisons}[bundle.primary]
+    lift, fmt, places = lift_format(read.metrics[0], comp)
     line = planned.history_prefix(bundle) + (
-        f"{comp.arm} vs {comp.vs}: {prob(comp.prob_better)} chance better; lift "
-        f"{estimate(bundle, lift, fmt, places)}"
+        f"{comp.arm} vs {comp.vs}{programme_words.history_words(bundle)}: "
+        f"{prob(comp.prob_better)} chance better; lift {estimate(bundle, lift, fmt, places)}"
     )
     if field(decision, "reason_code") in ("guardrail_harm", "guardrail_unclear"):
         line += (
