@@ -220,3 +220,35 @@ def test_three_arms_report_probability_of_being_best(rows):
     assert sum(best.values()) == pytest.approx(1.0)
     assert best["B"] > 0.99
     assert [c.arm for c in fit.results.comparisons] == ["B", "C"]
+
+
+def test_a_harmed_guardrail_outranks_one_that_only_might_harm():
+    """Fixed rule and planned looks alike (``decide.guardrail_stops``): with one guardrail
+    unclear and a later one harmed, a ship is stopped by the harm (keep the control)."""
+    import json
+    from pathlib import Path
+
+    from analyses.ab_test.results import AbBundle
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "checkout-redesign.json"
+    bundle = AbBundle.model_validate(json.loads(path.read_text()))
+    harm = {"load_time": 0.5, "support_contacts": 0.99999}  # unclear, then harm
+    metrics = tuple(
+        m.model_copy(
+            update={
+                "comparisons": tuple(
+                    c.model_copy(update={"prob_harm": harm[m.name]}) for c in m.comparisons
+                )
+            }
+        )
+        if m.name in harm
+        else m
+        for m in bundle.metrics
+    )
+    assert [m.name for m in metrics if m.role == "guardrail"] == list(harm)
+    read = bundle.model_copy(update={"metrics": metrics})
+    given_spec = ab_test.ANALYSIS.spec.model_validate(bundle.spec)
+    decision = ab_test.decide(given_spec, read, bundle.diagnostics)
+    assert (decision.verdict, decision.reason_code) == ("keep_control", "guardrail_harm")
+    assert decision.deciding_metric == "support_contacts"
+    assert ab_test.decide(given_spec, bundle, bundle.diagnostics).verdict == "ship"
