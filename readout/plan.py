@@ -34,6 +34,7 @@ from analyses.ab_test import plan as planning
 from analyses.ab_test.forecast import traffic
 from analyses.core.inputs import Experiment as ExperimentPart
 from analyses.core.inputs import MetricSpec
+from readout import store
 from readout.errors import DataError
 
 #: Days of history read before ``until`` by default.
@@ -289,9 +290,11 @@ def make_plan(
     }
     text = words.text(result)
     page = output / spec.name / PLAN_PAGE
-    page.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(page.with_name(PLAN_NUMBERS), json.dumps(result, indent=1))
-    atomic_write_text(page, render.page("plan.html.j2", plan=result, text=text))
+    html = render.page("plan.html.j2", plan=result, text=text)
+    with store.owning(output, "plan"):  # the query ran unlocked; the writes take turns
+        page.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(page.with_name(PLAN_NUMBERS), json.dumps(result, indent=1))
+        atomic_write_text(page, html)
     return Made(result, page, words.summary(result) + [f"readout: wrote {page}"])
 
 

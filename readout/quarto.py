@@ -149,12 +149,10 @@ def write_project(config: Config, output: Path) -> list[Path]:
 
     Holds the output's lock (and clears what killed runs left) like ``readout render``.
     """
-    from readout import runner
-
     project = store.quarto_project(output)
     env = _environment()
     written = []
-    with runner.owning(output):
+    with store.owning(output, "render --engine quarto"):
         check_project(project)
         # First: a render killed halfway leaves a folder readout still knows as its own.
         site = env.get_template("_quarto.yml.j2").render(header=HEADER)

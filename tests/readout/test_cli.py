@@ -272,14 +272,14 @@ def test_each_readout_says_what_changed_since_the_last_one(tmp_path):
 
 
 def test_a_second_run_on_the_same_reports_is_refused_while_one_holds_the_lock(tmp_path):
-    from readout import runner
+    from readout import store
 
     config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
     out = tmp_path / "reports"
-    with runner.lock(out):
+    with store.owning(out, "render"):
         result = invoke("run", "--config", str(config), "--output", str(out))
     assert result.exit_code == 2
-    assert "another readout run is writing this folder" in result.output
+    assert "another readout render (process " in result.output
     assert not (out / "good").exists()
 
 
