@@ -225,14 +225,15 @@ control = "control"
 
 def test_the_words_name_a_third_arm_and_cuped_where_they_apply(planned):
     """Words from the numbers alone: a plan for three arms and a metric the readout adjusts."""
+    from analyses.ab_test.plan_results import Plan
     from readout.wording.plan import text
 
     folder, _ = planned
     numbers = json.loads((folder / "plan.json").read_text())
-    assert not any("CUPED" in line for line in text(numbers).assumptions)
+    assert not any("CUPED" in line for line in text(Plan.model_validate(numbers)).assumptions)
     numbers["baseline"]["arms"] = 3
     numbers["metric"]["covariate_days"] = 14.0
-    lines = " ".join(text(numbers).assumptions)
+    lines = " ".join(text(Plan.model_validate(numbers)).assumptions)
     assert "split evenly between 3 arms (the plan compares one treatment" in lines
     assert "the third arm takes its share" in lines
     assert "for its 14 days before exposure (CUPED)" in lines
