@@ -7,34 +7,11 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import ab_test
-from analyses.ab_test.metrics import Metric
 from analyses.ab_test.results import Comparison
 from analyses.core import stats
 from analyses.core.base import Settings
 from analyses.core.results import Summary
-
-
-def spec(**overrides) -> ab_test.Spec:
-    keys = dict(
-        name="t",
-        title="T",
-        analysis="ab_test",
-        data="x.csv",
-        group="arm",
-        control="A",
-        metric="y",
-        metric_type="binary",
-    )
-    return ab_test.Spec(**(keys | overrides))
-
-
-def arm_data(counts: dict[str, tuple[int, int]]) -> ab_test.ArmData:
-    """Per-arm sufficient statistics as the engine returns them (conversions, users)."""
-    stats_ = {
-        a: {"units": float(n), "n": float(n), "sum": float(k), "sum2": float(k)}
-        for a, (k, n) in counts.items()
-    }
-    return ab_test.ArmData(list(counts), [Metric("y", "rate", "binary")], {"y": stats_})
+from tests.analyses.ab_inputs import arm_data, spec
 
 
 def counts_frame(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:

@@ -5,15 +5,19 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from readout import store
-from tests.readout.running import binary_frame, finish, project, start
+from tests.readout.running import (
+    binary_frame,
+    finish,
+    project,
+    slow_project,
+    start,
+    wait_for_staging,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every name of a file, folder or state file that readout reads or writes in (or beside)
@@ -183,22 +187,9 @@ def test_a_killed_owner_leaves_the_folder_free(tmp_path):
 @pytest.mark.slow
 def test_two_real_runs_on_one_output_folder_do_not_interleave(tmp_path):
     """A second `readout run` while a first is fitting exits 2 naming it; the first ends well."""
-    rng = np.random.default_rng(5)
-    shift = np.repeat([0.0, 0.3], 400)
-    frame = pd.DataFrame({"arm": np.repeat(["A", "B"], 400), "y": rng.standard_t(4, 800) + shift})
-    config = project(
-        tmp_path,
-        [{"name": "slow", "file": "s.csv", "metric_type": "continuous", "extra": "robust = true"}],
-        {"s.csv": frame},
-    )
-    config.write_text(config.read_text().replace("[settings]\n", "[settings]\ndraws = 4000\n"))
-    out = tmp_path / "reports"
+    config, out = slow_project(tmp_path)
     first = start(config, out)
-    staging = out / store.STAGING
-    deadline = time.monotonic() + 120
-    while not (staging.is_dir() and any(staging.iterdir())):
-        assert first.poll() is None and time.monotonic() < deadline, finish(first)
-        time.sleep(0.05)
+    wait_for_staging(out, first)
     code, err = finish(start(config, out, "--force"), 120)
     assert code == 2, err
     assert f"another readout run (process {first.pid}) is writing this folder" in err
