@@ -237,3 +237,16 @@ def test_the_words_name_a_third_arm_and_cuped_where_they_apply(planned):
     assert "split evenly between 3 arms (the plan compares one treatment" in lines
     assert "the third arm takes its share" in lines
     assert "for its 14 days before exposure (CUPED)" in lines
+
+
+def test_a_plan_is_not_written_into_a_folder_another_readout_is_writing(tmp_path):
+    """The plan's page is written holding the output folder (``store.owning``): while a run
+    holds it the plan exits 2 naming it and writes nothing."""
+    from readout import store
+
+    out = tmp_path / "reports"
+    with store.owning(out, "run"):
+        result = invoke("--output", str(out), "checkout-redesign", "--until", "2026-11-28")
+    assert result.exit_code == 2, result.output
+    assert "another readout run (process " in result.output and "Fix:" in result.output
+    assert not (out / "checkout-redesign").exists()
