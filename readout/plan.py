@@ -32,8 +32,10 @@ import numpy as np
 
 from analyses.ab_test import plan as planning
 from analyses.ab_test.forecast import traffic
+from analyses.ab_test.plan_results import Plan
 from analyses.core.inputs import Experiment as ExperimentPart
 from analyses.core.inputs import MetricSpec
+from readout import store
 from readout.errors import DataError
 
 #: Days of history read before ``until`` by default.
@@ -287,12 +289,15 @@ def make_plan(
         "sql": sql,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    text = words.text(result)
+    typed = Plan.model_validate(result)
+    text = words.text(typed)
     page = output / spec.name / PLAN_PAGE
-    page.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(page.with_name(PLAN_NUMBERS), json.dumps(result, indent=1))
-    atomic_write_text(page, render.page("plan.html.j2", plan=result, text=text))
-    return Made(result, page, words.summary(result) + [f"readout: wrote {page}"])
+    html = render.page("plan.html.j2", plan=typed, text=text)
+    with store.owning(output, "plan"):  # the query ran unlocked; the writes take turns
+        page.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(page.with_name(PLAN_NUMBERS), json.dumps(result, indent=1))
+        atomic_write_text(page, html)
+    return Made(result, page, words.summary(typed) + [f"readout: wrote {page}"])
 
 
 __all__ = ["HISTORY_DAYS", "PLAN_NUMBERS", "PLAN_PAGE", "Made", "make_plan", "period"]

@@ -155,7 +155,7 @@ def write_project(config: Config, output: Path) -> list[Path]:
     project = store.quarto_project(output)
     env = _environment()
     written = []
-    with runner.owning(output):
+    with store.owning(output, "render --engine quarto"):
         check_project(project)
         # The programme as ``run`` reads it; a page whose bundle changed is re-rendered too.
         site_url = config.settings.site_url

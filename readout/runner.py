@@ -33,7 +33,6 @@ from readout import registry, render, site, store, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file
 from readout.errors import ConfigError, DataError, Terminated
-from readout.files import remove_temporary
 from readout.masking import scrub
 from readout.queries import READ_NOTES
 
@@ -343,60 +342,6 @@ def _progress(outcomes, total: int):
         )
 
 
-def lock(output: Path) -> filelock.FileLock:
-    """The lock that keeps two runs from writing the same output folder.
-
-    An existing folder readout did not write (files, and none of readout's own) is a
-    ConfigError: runs write ``index.html`` and a folder per experiment there.
-    """
-    if output.is_dir():
-        names = [p.name for p in output.iterdir()]
-        visible = sorted(n for n in names if not n.startswith("."))
-        if visible and not set(store.OWN) & set(names):
-            raise ConfigError(
-                str(output),
-                f"is a folder readout did not write (it holds {', '.join(visible[:3])}"
-                f"{', ...' if len(visible) > 3 else ''}), and readout writes {store.INDEX} "
-                "and a folder per experiment there",
-                "give a new or empty folder as --output (the default is reports/)",
-            )
-    output.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(store.lock_file(output), timeout=0)
-
-
-#: What a run or render says when another one holds the output's lock.
-LOCKED = (
-    "another readout run is writing this folder",
-    f"wait for it to finish (or remove {store.RUN_LOCK} if no run is active)",
-)
-
-
-def clear_leftovers(output: Path) -> None:
-    """Undo what killed runs left in ``output``; call holding its lock.
-
-    A readout moved aside by a killed publish is put back; staging folders and the
-    temporary files of killed writes are removed (except the email's, which
-    ``readout email`` clears under its own lock).
-    """
-    for where in store.clean_staging(output):
-        log.warning("put back %s, which a killed run had moved aside", where)
-    remove_temporary(output, skip=store.EMAIL_FILES)
-
-
-@contextlib.contextmanager
-def owning(output: Path):
-    """Hold the output's lock and clear leftovers first (``readout render``, Quarto).
-
-    Another run holding the lock is a ConfigError (exit 2).
-    """
-    try:
-        with lock(output):
-            clear_leftovers(output)
-            yield
-    except filelock.Timeout:
-        raise ConfigError(str(output), *LOCKED) from None
-
-
 def run(
     config: Config,
     output: Path,
@@ -423,8 +368,7 @@ def run(
     readout_date = readout_date or (as_of or date.today()).isoformat()
     site_url = config.settings.site_url
     try:
-        with sigterm_unwinds(), lock(output):
-            clear_leftovers(output)
+        with sigterm_unwinds(), store.owning(output):
             outcomes = []
             if jobs > 1 and len(selected) > 1:
                 # Experiments share the cores: each samples its chains one after another.
@@ -457,15 +401,15 @@ def run(
             programme.apply(config, output, lambda folder: _render(folder, site_url))
             site.record_status(output, outcomes)
             site.write_site(config, output)
-    except filelock.Timeout:
-        raise ConfigError(str(output), *LOCKED) from None
+    except filelock.Timeout:  # never: store.owning names the holder (ConfigError, exit 2)
+        raise
     return outcomes
 
 
 def render_all(config: Config, output: Path) -> int:
     """Re-render every readout from its bundle (no refit) and refresh the site pages."""
     count = 0
-    with owning(output):
+    with store.owning(output, "render"):
         # The programme as a run reads it (the history or [programme] may have changed):
         # every page below is rendered from bundles that carry the same numbers.
         reapply_programme(config, output, lambda folder: None)

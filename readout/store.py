@@ -13,6 +13,7 @@ for them)::
     <output>/quarto/                                 the Quarto project (quarto)
     <output>/.staging/<experiment>-<id>/             readouts being built; trash--... moved aside
     <output>/.readout.lock, .email.lock, .publish.lock   one run, one sender, one publisher
+    <output>/.readout.owner                          who holds .readout.lock (owning)
     <output>/.status.json                            how each experiment's last run ended (site)
     <output>/.site_key                               what the site's pages were written from
     <output>/.sent.json                              what was emailed (email)
@@ -22,17 +23,24 @@ for them)::
     .<name>.<random>.tmp                             a file being written (files), anywhere
 
 Readouts are found here too: every readout of an experiment, the latest, the one before a
-date; the staging folder is cleared here after a killed run. Names starting with a dot are
-working files: never published, emailed or listed.
+date; the staging folder is cleared here after a killed run. :func:`owning` gives the folder
+to one writer at a time (``readout run``, ``readout render``, the Quarto project). Names
+starting with a dot are working files: never published, emailed or listed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- one readout
 
@@ -78,6 +86,8 @@ RESERVED = (OUTBOX, QUARTO)
 #: Locks: one run (or render) per output folder, one ``readout email``, one publish.
 RUN_LOCK = ".readout.lock"
 EMAIL_LOCK = ".email.lock"
+#: Who holds the run lock: the command and its process id, for the one turned away.
+OWNER = ".readout.owner"
 PUBLISH_LOCK = ".publish.lock"
 #: How each experiment's last run ended (the index page shows failures).
 STATUS = ".status.json"
@@ -297,3 +307,83 @@ def clean_staging(output: Path) -> list[str]:
         else:
             entry.unlink(missing_ok=True)
     return restored
+
+
+# --------------------------------------------------------------------------- one writer at a time
+
+#: What a second writer is told while another holds the output folder (then exit 2).
+BUSY_FIX = f"wait for it to finish, then run again (or remove {RUN_LOCK} if no readout is running)"
+
+
+@contextlib.contextmanager
+def owning(output: Path, command: str = "run") -> Iterator[None]:
+    """Hold the output folder for one writer: ``readout run``, ``readout render``, Quarto.
+
+    The folder is checked first (a folder readout did not write is refused), made if new,
+    locked (``.readout.lock``, released when the process ends, however it ends) and cleared
+    of what killed runs left (staging folders put back or removed, temporary files of
+    killed writes, except the email's, which ``readout email`` clears under its own lock).
+    A second process asking while one holds it does not wait: it gets a ConfigError (exit
+    2) that names the holder, its command and process id (``.readout.owner``).
+
+    Parameters
+    ----------
+    output
+        The output folder.
+    command
+        What the holder is doing, as the one turned away is told (``run``, ``render``).
+    """
+    import filelock
+
+    from readout.errors import ConfigError
+    from readout.files import remove_temporary
+
+    _check_own(output)
+    output.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(lock_file(output), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ConfigError(
+            str(output), f"{_holder(output)} is writing this folder", BUSY_FIX
+        ) from None
+    owner = output / OWNER
+    try:
+        owner.write_text(json.dumps({"command": command, "pid": os.getpid()}), encoding="utf-8")
+        for where in clean_staging(output):
+            log.warning("put back %s, which a killed run had moved aside", where)
+        remove_temporary(output, skip=EMAIL_FILES)
+        yield
+    finally:
+        owner.unlink(missing_ok=True)
+        lock.release()
+
+
+def _holder(output: Path) -> str:
+    """Who holds the output folder, as far as its owner file says: "readout run (process 12)"."""
+    try:
+        found = json.loads((output / OWNER).read_text(encoding="utf-8"))
+        return f"another readout {found['command']} (process {int(found['pid'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another readout run"
+
+
+def _check_own(output: Path) -> None:
+    """An existing folder readout did not write (files, and none of its own) is refused.
+
+    Runs write ``index.html`` and a folder per experiment there.
+    """
+    from readout.errors import ConfigError
+
+    if not output.is_dir():
+        return
+    names = [p.name for p in output.iterdir()]
+    visible = sorted(n for n in names if not n.startswith("."))
+    if visible and not set(OWN) & set(names):
+        raise ConfigError(
+            str(output),
+            f"is a folder readout did not write (it holds {', '.join(visible[:3])}"
+            f"{', ...' if len(visible) > 3 else ''}), and readout writes {INDEX} "
+            "and a folder per experiment there",
+            "give a new or empty folder as --output (the default is reports/)",
+        )

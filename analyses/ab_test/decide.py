@@ -6,7 +6,7 @@ stored as codes and numbers, worded elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from analyses.ab_test.metrics import Metric, headline_lift
@@ -197,35 +197,77 @@ def decide(spec: Spec, results: AbResults, diagnostics: Diagnostics) -> AbDecisi
     verdict = decide_comparisons(
         primary.comparisons, spec.decision, spec.observational, primary.higher_is_better
     ).model_copy(update={"deciding_metric": primary.name})
-    if verdict.verdict != "ship":
-        return verdict
+    return guardrail_stops(verdict, metrics, lambda metric, c: _fixed_status(spec, metric, c))
+
+
+def _fixed_status(spec: Spec, metric: MetricResult, comparison: Comparison) -> Status:
+    """A guardrail's status by the fixed rule (:func:`metric_status`)."""
+    config = Metric(
+        metric.name,
+        metric.label,
+        metric.kind,
+        "guardrail",
+        metric.higher_is_better,
+        metric.tolerated_harm,
+    )
+    return metric_status(config, comparison, spec.decision)
+
+
+# --------------------------------------------------------------------------- guardrails
+
+#: The reason codes of a verdict a guardrail decided: harm beyond its tolerance keeps the
+#: control, a chance of it holds a ship back, and at a planned test's end that chance keeps
+#: the control (:data:`analyses.core.sequential.GUARDRAIL_UNCLEAR_AT_END`).
+GUARDRAIL_STOPS = ("guardrail_harm", "guardrail_unclear", "guardrail_unclear_at_end")
+
+
+def guardrail_stops(
+    verdict: AbDecision,
+    metrics: Sequence[MetricResult],
+    status_of: Callable[[MetricResult, Comparison], str],
+    harm_stops_any_verdict: bool = False,
+) -> AbDecision:
+    """The verdict with the guardrails' say: the one place a guardrail overrules the primary.
+
+    Each guardrail is read for the verdict's arm (else the arm most likely to be better) by
+    ``status_of`` (``harm``, ``ok`` or ``unclear``: the fixed rule's or a look's). Harm
+    beyond the tolerance keeps the control (``guardrail_harm``) and outranks a guardrail
+    that only might harm, which holds a ship back (keep collecting, ``guardrail_unclear``).
+    By the fixed rule only a ship is stopped; ``harm_stops_any_verdict`` (a planned test,
+    read every day) stops the experiment on harm whatever the primary says.
+    ``deciding_metric`` then names the guardrail, with its ``prob_harm`` and tolerance.
+    """
+    arm = verdict.arm or max(metrics[0].comparisons, key=lambda c: c.prob_better).arm
+    harm = unclear = None
     for metric in metrics[1:]:
         if metric.role != "guardrail":
             continue
-        comparison = next(c for c in metric.comparisons if c.arm == verdict.arm)
-        status = metric_status(
-            Metric(
-                metric.name,
-                metric.label,
-                metric.kind,
-                "guardrail",
-                metric.higher_is_better,
-                metric.tolerated_harm,
-            ),
-            comparison,
-            spec.decision,
-        )
-        if status in ("harm", "unclear"):
-            return verdict.model_copy(
-                update={
-                    "verdict": "keep_control" if status == "harm" else "keep_collecting",
-                    "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
-                    "deciding_metric": metric.name,
-                    "prob_harm": comparison.prob_harm,
-                    "tolerated_harm": metric.tolerated_harm,
-                }
-            )
-    return verdict
+        comparison = next(c for c in metric.comparisons if c.arm == arm)
+        status = status_of(metric, comparison)
+        if status == "harm" and harm is None:
+            harm = (metric, comparison)
+        elif status == "unclear" and unclear is None:
+            unclear = (metric, comparison)
+    if harm is not None and (harm_stops_any_verdict or verdict.verdict == "ship"):
+        verdict_, code, (metric, comparison) = "keep_control", "guardrail_harm", harm
+    elif unclear is not None and verdict.verdict == "ship":
+        verdict_, code, (metric, comparison) = "keep_collecting", "guardrail_unclear", unclear
+    else:
+        return verdict
+    return verdict.model_copy(
+        update={
+            "verdict": verdict_,
+            "reason_code": code,
+            "deciding_metric": metric.name,
+            "prob_harm": comparison.prob_harm,
+            "tolerated_harm": metric.tolerated_harm,
+        }
+    )
+
+
+def stopped_by_guardrail(decision: AbDecision) -> bool:
+    """Whether a guardrail decided the verdict (the primary metric alone may say ship)."""
+    return decision.reason_code in GUARDRAIL_STOPS
 
 
 def _decide_aa(spec: Spec, primary: MetricResult) -> AbDecision:

@@ -9,19 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from analyses.ab_test.data import ArmData
-from analyses.ab_test.results import EventsLeftOut, Excluded, Exposures, SampleRatio
+from analyses.ab_test.results import Exposures, SampleRatio
 from analyses.ab_test.spec import Spec
-from analyses.core import stats
+from analyses.core import health, stats
+from analyses.core.results import LeftOut
 
 #: Share of units exposed to more than one arm above which the verdict is withheld.
 MAX_MULTIPLE_ARMS = 0.01
-#: Share of assigned units left out (no unit, arm or exposure time, or exposed after the
-#: cut-off), or of the units' events left out (no time), above which the verdict is
-#: withheld. The same 1% as for multiple exposures, for the same reason: units lost to a
-#: logging fault are rarely lost at random (a new code path that fails to log hits one arm),
-#: and 1% of units missing from one arm is as large as the imbalances the sample-ratio check
-#: is there to catch, and as the lifts a test is run to find.
-MAX_LEFT_OUT = 0.01
 
 
 def srm(spec: Spec, data: ArmData) -> SampleRatio:
@@ -73,46 +67,6 @@ def exposures(data: ArmData) -> Exposures | None:
     )
 
 
-def excluded(data: ArmData) -> Excluded | None:
-    """What the warehouse query left out and why: a health check with its size.
-
-    Assignment rows without a unit (counted as rows: they name no unit), units without an
-    arm or an exposure time, or first exposed after the run's cut-off; and per metric, events
-    without a unit (counted, never a fault: they belong to no one in the experiment) and the
-    experiment's events without a time. Exposures after an explicit cut-off (a readout as of
-    an earlier day) are counted apart (``later``) and are no fault: those units had not been
-    assigned yet at that moment, so ``units``, ``assigned`` and ``share`` leave them out.
-    """
-    found = data.exposures
-    if found is None or "excluded" not in found:
-        return None
-    reasons = dict(found["excluded"])
-    cutoff = found.get("cutoff")
-    # Units exposed after an explicit cut-off had not been assigned yet at that moment.
-    later = reasons["exposed_future"] if cutoff is not None else 0
-    faults = sum(reasons.values()) - later
-    assigned = found["units"] + faults
-    share = faults / assigned if assigned else 0.0
-    events = []
-    for name, counted in found.get("events", {}).items():
-        if counted["unit_missing"] or counted["ts_missing"]:
-            total = counted["events"]
-            events.append(
-                EventsLeftOut(
-                    metric=name,
-                    **counted,
-                    share=counted["ts_missing"] / total if total else 0.0,
-                )
-            )
-    worst = max([share] + [e.share for e in events])
-    return Excluded(
-        units=faults,
-        assigned=assigned,
-        share=share,
-        limit=MAX_LEFT_OUT,
-        ok=worst <= MAX_LEFT_OUT,
-        reasons=reasons,
-        cutoff=cutoff,
-        later=later,
-        events=events,
-    )
+def excluded(data: ArmData) -> LeftOut | None:
+    """What the warehouse query left out and why (:func:`analyses.core.health.left_out`)."""
+    return health.left_out(data.exposures)

@@ -8,10 +8,8 @@ through these functions, no row contradicts the verdict above it.
 
 from __future__ import annotations
 
+from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.results import AbDecision
-
-#: The reason codes of a ship a guardrail stopped.
-STOPPED = ("guardrail_harm", "guardrail_unclear")
 
 
 def primary_status(status: str, decision: AbDecision) -> str:
@@ -22,7 +20,7 @@ def primary_status(status: str, decision: AbDecision) -> str:
     """
     if decision.verdict == "withheld":
         return "withheld"
-    if status == "ship" and decision.reason_code in STOPPED:
+    if status == "ship" and stopped_by_guardrail(decision):
         return "better"
     return status
 
@@ -36,6 +34,6 @@ def prior_verdict(verdict: str, decision: AbDecision) -> str:
     """
     if decision.verdict == "withheld":
         return "withheld"
-    if verdict == "ship" and decision.reason_code in STOPPED:
+    if verdict == "ship" and stopped_by_guardrail(decision):
         return decision.verdict
     return verdict

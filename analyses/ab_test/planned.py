@@ -18,7 +18,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from analyses.ab_test.decide import Compared, comparisons_verdict, decide_comparisons
+from analyses.ab_test.decide import (
+    Compared,
+    comparisons_verdict,
+    decide_comparisons,
+    guardrail_stops,
+)
 from analyses.ab_test.metrics import Metric
 from analyses.ab_test.results import AbDecision, AbResults, Thresholds
 from analyses.ab_test.results import Metric as MetricResult
@@ -130,25 +135,12 @@ def decide_look(spec: Spec, metrics: Sequence[MetricResult], numbers: dict) -> A
             "deciding_metric": primary.name,
         }
     )
-    headline = max(primary.comparisons, key=lambda c: c.prob_better).arm
-    arm = verdict.arm or headline
-    for metric in metrics[1:]:
-        if metric.role != "guardrail":
-            continue
-        comparison = next(c for c in metric.comparisons if c.arm == arm)
-        status = sequential.guardrail_status(comparison.prob_harm, numbers)
-        if status == "harm" or (status == "unclear" and verdict.verdict == "ship"):
-            verdict = verdict.model_copy(
-                update={
-                    "verdict": "keep_control" if status == "harm" else "keep_collecting",
-                    "reason_code": "guardrail_harm" if status == "harm" else "guardrail_unclear",
-                    "deciding_metric": metric.name,
-                    "prob_harm": comparison.prob_harm,
-                    "tolerated_harm": metric.tolerated_harm,
-                }
-            )
-            if status == "harm":
-                break
+    verdict = guardrail_stops(
+        verdict,
+        metrics,
+        lambda _, comparison: sequential.guardrail_status(comparison.prob_harm, numbers),
+        harm_stops_any_verdict=True,
+    )
     return _sequential(verdict, numbers)
 
 

@@ -17,6 +17,7 @@ from analyses.core.results import (
     Diagnostics,
     Estimate,
     Interval,
+    LeftOut,
     Prob,
     Record,
     Results,
@@ -270,39 +271,6 @@ class Exposures(Record):
     ok: bool
 
 
-class Reasons(Record):
-    """Why assigned units were left out, counted."""
-
-    unit_missing: int = Field(ge=0)
-    arm_missing: int = Field(ge=0)
-    exposed_missing: int = Field(ge=0)
-    exposed_future: int = Field(ge=0)
-
-
-class EventsLeftOut(Record):
-    """A metric's events left out: without a unit, or without a time."""
-
-    metric: str
-    unit_missing: int = Field(ge=0)
-    ts_missing: int = Field(ge=0)
-    events: int = Field(ge=0)
-    share: Prob
-
-
-class Excluded(Record):
-    """What a warehouse query left out and why: a health check with its size."""
-
-    units: int = Field(ge=0)
-    assigned: int = Field(ge=0)
-    share: Prob
-    limit: Prob
-    ok: bool
-    reasons: Reasons
-    cutoff: str | None = MISSING
-    later: int | MISSING = Field(MISSING, ge=0)
-    events: tuple[EventsLeftOut, ...]
-
-
 class Horizon(Record):
     """The chance of each verdict after some more days of the same traffic."""
 
@@ -439,7 +407,7 @@ class AbResults(Results):
     primary: str
     srm: SampleRatio
     exposures: Exposures | None
-    excluded: Excluded | None | MISSING = MISSING
+    excluded: LeftOut | None | MISSING = MISSING
     frequentist: HeadlineTest
     metrics: tuple[Metric, ...] = Field(min_length=1)
     segments: tuple[Segment, ...]

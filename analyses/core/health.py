@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analyses.core.results import LeftOut
+from analyses.core.results import LeftOut, LeftOutEvents, LeftOutReasons
 
 #: Share of assigned units left out (no unit, arm or exposure time, or exposed after the
 #: cut-off), or of the units' events left out (no time), above which the verdict is
@@ -47,23 +47,21 @@ def left_out(found: Mapping[str, Any] | None) -> LeftOut | None:
         if counted["unit_missing"] or counted["ts_missing"]:
             total = counted["events"]
             events.append(
-                {
-                    "metric": name,
+                LeftOutEvents(
+                    metric=name,
                     **counted,
-                    "share": counted["ts_missing"] / total if total else 0.0,
-                }
+                    share=counted["ts_missing"] / total if total else 0.0,
+                )
             )
-    worst = max([share] + [e["share"] for e in events])
-    return LeftOut.model_validate(
-        {
-            "units": faults,
-            "assigned": assigned,
-            "share": share,
-            "limit": MAX_LEFT_OUT,
-            "ok": worst <= MAX_LEFT_OUT,
-            "reasons": reasons,
-            "cutoff": cutoff,
-            "later": later,
-            "events": events,
-        }
+    worst = max([share] + [e.share for e in events])
+    return LeftOut(
+        units=faults,
+        assigned=assigned,
+        share=share,
+        limit=MAX_LEFT_OUT,
+        ok=worst <= MAX_LEFT_OUT,
+        reasons=LeftOutReasons(**reasons),
+        cutoff=cutoff,
+        later=later,
+        events=tuple(events),
     )

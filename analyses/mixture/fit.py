@@ -17,16 +17,26 @@ Laplace approximations, or by NUTS where Pareto k rejects that
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from analyses.core import stats
 from analyses.core.base import Fit, Settings
-from analyses.core.results import Diagnostics, KeyNumbers
+from analyses.core.results import MISSING, Diagnostics, KeyNumbers, Summary
 from analyses.mixture.model import PARAMS, log_likelihood, membership, parameters, priors
-from analyses.mixture.results import MixtureResults
+from analyses.mixture.results import (
+    Assignment,
+    Component,
+    CountCompared,
+    MixturePrior,
+    MixtureResults,
+    Observed,
+    Redundant,
+    SubsampledLikelihood,
+    Subsampling,
+)
 from analyses.mixture.spec import Spec
 
 #: An observation is confidently assigned when one component has at least this probability.
@@ -64,7 +74,7 @@ LOO_SUBSAMPLE_ABOVE = 5000
 LOO_ROWS = 1000
 
 
-def _compare(posteriors: dict[int, Any], y: np.ndarray, seed: int) -> list[dict[str, Any]]:
+def _compare(posteriors: dict[int, Any], y: np.ndarray, seed: int) -> list[CountCompared]:
     """PSIS-LOO comparison of the fitted component counts, best ELPD first."""
     from analyses.core import loo
 
@@ -86,7 +96,10 @@ def _compare(posteriors: dict[int, Any], y: np.ndarray, seed: int) -> list[dict[
             rows,
             r_eff,
         )
-    return [{"components": row.pop("name"), **row} for row in loo.compare(found)]
+    return [
+        CountCompared.model_validate({"components": row.pop("name"), **row})
+        for row in loo.compare(found)
+    ]
 
 
 #: A larger model must beat a smaller one by more than this many ELPD points (or two
@@ -94,18 +107,22 @@ def _compare(posteriors: dict[int, Any], y: np.ndarray, seed: int) -> list[dict[
 ELPD_MARGIN = 4.0
 
 
-def choose(comparison: list[dict[str, Any]]) -> int:
+def choose(comparison: Sequence[CountCompared]) -> int:
     """The smallest component count whose ELPD is within the margin of the best.
 
     Subsampled comparisons count the subsampling's standard error into the difference's.
     """
     close = [
-        row["components"]
+        row.components
         for row in comparison
-        if -row["elpd_diff"]
-        <= max(ELPD_MARGIN, 2 * float(np.hypot(row["dse"], row.get("subsampling_dse", 0.0))))
+        if -row.elpd_diff <= max(ELPD_MARGIN, 2 * float(np.hypot(row.dse, _subsampling_dse(row))))
     ]
     return min(close)
+
+
+def _subsampling_dse(row: CountCompared) -> float:
+    """The standard error subsampling added to a difference (0 when every value was read)."""
+    return 0.0 if row.subsampling_dse is MISSING else row.subsampling_dse
 
 
 def elpd_aic(log_lik: float, k: int) -> float:
@@ -113,7 +130,7 @@ def elpd_aic(log_lik: float, k: int) -> float:
     return log_lik - parameters(k)
 
 
-def redundant(k: int, best: dict[int, float]) -> dict[str, Any] | None:
+def redundant(k: int, best: dict[int, float]) -> Redundant | None:
     """Whether ``k`` components are no better than the best smaller count already fitted.
 
     ``best`` maps each fitted count to its maximised log-likelihood. ``k`` is redundant when
@@ -134,14 +151,14 @@ def redundant(k: int, best: dict[int, float]) -> dict[str, Any] | None:
     gain = elpd_aic(best[k], k) - elpd_aic(best[rival], rival)
     if gain > ELPD_MARGIN:
         return None
-    return {
-        "components": k,
-        "compared_with": rival,
-        "log_lik_gain": best[k] - best[rival],
-        "parameters_added": parameters(k) - parameters(rival),
-        "elpd_aic_gain": gain,
-        "margin": ELPD_MARGIN,
-    }
+    return Redundant(
+        components=k,
+        compared_with=rival,
+        log_lik_gain=best[k] - best[rival],
+        parameters_added=parameters(k) - parameters(rival),
+        elpd_aic_gain=gain,
+        margin=ELPD_MARGIN,
+    )
 
 
 def _posteriors(y: np.ndarray, counts: list[int], settings: Settings):
@@ -176,19 +193,19 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit[MixtureResults]:
     comparison = _compare(posteriors, y, settings.seed) if len(posteriors) > 1 else []
     chosen = choose(comparison) if comparison else next(iter(posteriors))
     post = posteriors[chosen]
-    diagnostics = checks[chosen]
+    diagnostics = Diagnostics.model_validate(checks[chosen])
     names = ["mu", "sigma"] + (["weight"] if chosen > 1 else [])
     prior = priors(y)
     prob = settings.ci_prob
     flat = _draws(post)
     components = [
-        {
-            "component": i,
-            "label": spec.component_labels[i] if i < len(spec.component_labels) else None,
-            "weight": stats.summary(flat["weight"][:, i], prob),
-            "mean": stats.summary(flat["mu"][:, i], prob),
-            "sd": stats.summary(flat["sigma"][:, i], prob),
-        }
+        Component(
+            component=i,
+            label=spec.component_labels[i] if i < len(spec.component_labels) else None,
+            weight=Summary.model_validate(stats.summary(flat["weight"][:, i], prob)),
+            mean=Summary.model_validate(stats.summary(flat["mu"][:, i], prob)),
+            sd=Summary.model_validate(stats.summary(flat["sigma"][:, i], prob)),
+        )
         for i in range(chosen)
     ]
     chain_means = post["mu"].mean("draw").values  # chains x components
@@ -200,7 +217,7 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit[MixtureResults]:
     member = membership(y, flat["weight"][thin], flat["mu"][thin], flat["sigma"][thin])
     best = member.max(axis=1)
     warnings = []
-    empty = [c["component"] for c in components if c["weight"]["mean"] < NEARLY_EMPTY]
+    empty = [c.component for c in components if c.weight.mean < NEARLY_EMPTY]
     if empty and chosen > 1:
         warnings.append(
             {
@@ -210,9 +227,9 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit[MixtureResults]:
                 "threshold": NEARLY_EMPTY,
             }
         )
-    if label_switching or diagnostics["r_hat_max"] > stats.R_HAT_MAX:
+    if label_switching or diagnostics.r_hat_max > stats.R_HAT_MAX:
         warnings.append(
-            {"code": "multimodal_posterior", "count": 1, "r_hat_max": diagnostics["r_hat_max"]}
+            {"code": "multimodal_posterior", "count": 1, "r_hat_max": diagnostics.r_hat_max}
         )
     import pandas as pd
     import xarray as xr
@@ -220,45 +237,47 @@ def fit(spec: Spec, y: np.ndarray, settings: Settings) -> Fit[MixtureResults]:
     table = pd.DataFrame({"row": np.arange(len(y)) + 2, "value": y})
     for i in range(chosen):
         table[f"p_component_{i + 1}"] = member[:, i]
-    table["most_likely"] = member.argmax(axis=1) + 1
-    results = {
-        "value_label": spec.value_label or spec.value,
-        "unit_label": spec.unit_label,
-        "n": int(len(y)),
-        "prior": prior,
-        "chosen_components": chosen,
-        "components": components,
-        "comparison": comparison,
-        "redundant": left_out,
-        "subsampled": _subsampling(subsampled.get(chosen), comparison),
-        "label_switching": label_switching,
-        "assignment": {
-            "threshold": CONFIDENT,
-            "confident": int((best >= CONFIDENT).sum()),
-            "ambiguous": int((best < CONFIDENT).sum()),
-            "per_component": [
-                int(((member.argmax(axis=1) == i) & (best >= CONFIDENT)).sum())
-                for i in range(chosen)
-            ],
-        },
-        "observed": {
-            "min": float(y.min()),
-            "max": float(y.max()),
-            "mean": float(y.mean()),
-            "sd": float(y.std(ddof=1)),
-        },
-    }
+    most_likely = member.argmax(axis=1)
+    table["most_likely"] = most_likely + 1
+    results = MixtureResults(
+        value_label=spec.value_label or spec.value,
+        unit_label=spec.unit_label,
+        n=int(len(y)),
+        prior=MixturePrior(**prior),
+        chosen_components=chosen,
+        components=tuple(components),
+        comparison=tuple(comparison),
+        redundant=tuple(left_out),
+        subsampled=_subsampling(subsampled.get(chosen), comparison),
+        label_switching=label_switching,
+        assignment=Assignment(
+            threshold=CONFIDENT,
+            confident=int((best >= CONFIDENT).sum()),
+            ambiguous=int((best < CONFIDENT).sum()),
+            per_component=tuple(
+                int(((most_likely == i) & (best >= CONFIDENT)).sum()) for i in range(chosen)
+            ),
+        ),
+        observed=Observed(
+            min=float(y.min()),
+            max=float(y.max()),
+            mean=float(y.mean()),
+            sd=float(y.std(ddof=1)),
+        ),
+    )
     tree = xr.DataTree.from_dict({"posterior": post[names]})
     return Fit(
-        results=MixtureResults.model_validate(results),
+        results=results,
         posterior=tree,
-        diagnostics=Diagnostics.model_validate(diagnostics),
+        diagnostics=diagnostics,
         warnings=warnings,
         tables={"membership": table},
     )
 
 
-def _subsampling(likelihood: dict[str, Any] | None, comparison: list[dict]) -> dict | None:
+def _subsampling(
+    likelihood: SubsampledLikelihood | None, comparison: Sequence[CountCompared]
+) -> Subsampling | None:
     """What was computed from a subset of the values, and the error it adds; ``None``: nothing.
 
     ``likelihood``: the reported count's importance weights read the log-likelihood of
@@ -266,14 +285,14 @@ def _subsampling(likelihood: dict[str, Any] | None, comparison: list[dict]) -> d
     largest error ``error_max``, log scale). ``loo_rows``: PSIS-LOO read that many values,
     adding at most ``loo_dse_max`` to a difference's standard error.
     """
-    sub = [r["subsampling_dse"] for r in comparison if "subsampling_dse" in r]
+    sub = [r.subsampling_dse for r in comparison if r.subsampling_dse is not MISSING]
     if likelihood is None and not sub:
         return None
-    return {
-        "likelihood": likelihood,
-        "loo_rows": LOO_ROWS if sub else None,
-        "loo_dse_max": max(sub) if sub else None,
-    }
+    return Subsampling(
+        likelihood=likelihood,
+        loo_rows=LOO_ROWS if sub else None,
+        loo_dse_max=max(sub) if sub else None,
+    )
 
 
 def key_numbers(results: MixtureResults) -> KeyNumbers:

@@ -35,6 +35,7 @@ from analyses.mixture.model import (
     to_unconstrained,
     unconstrain,
 )
+from analyses.mixture.results import SubsampledLikelihood
 
 #: A dense mass matrix: a mixture's means, spreads and weights are strongly correlated, and
 #: adapting to that cuts the leapfrog steps per draw about fourfold (32 to 8 for three
@@ -121,7 +122,7 @@ def _subsampled_modes(z, k, prior, solutions, rng):
     return estimator, (_kept(modes) if modes else [])
 
 
-def _checked(estimator, z: np.ndarray, k: int, draws: np.ndarray, rng) -> dict[str, Any]:
+def _checked(estimator, z: np.ndarray, k: int, draws: np.ndarray, rng) -> SubsampledLikelihood:
     """The subsampled log-likelihood against the exact one at some of the draws."""
     at = draws[rng.choice(draws.shape[0], min(CHECKED_DRAWS, draws.shape[0]), replace=False)]
     estimate, se = estimator.estimate(at)
@@ -131,15 +132,15 @@ def _checked(estimator, z: np.ndarray, k: int, draws: np.ndarray, rng) -> dict[s
         part = z[start : start + 20_000]
         exact += log_likelihood(part, weight, mu, np.exp(log_sigma)).sum(axis=1)
     error = float(np.max(np.abs(estimate - exact)))
-    return {
-        "rows": int(estimator.rows.size),
-        "of": int(z.size),
-        "checked_draws": int(at.shape[0]),
-        "error_max": error,
-        "weight_error_max": float(np.expm1(error)),
-        "se_max": float(np.max(se)),
-        "limit": SUBSAMPLE_ERROR_MAX,
-    }
+    return SubsampledLikelihood(
+        rows=int(estimator.rows.size),
+        of=int(z.size),
+        checked_draws=int(at.shape[0]),
+        error_max=error,
+        weight_error_max=float(np.expm1(error)),
+        se_max=float(np.max(se)),
+        limit=SUBSAMPLE_ERROR_MAX,
+    )
 
 
 def by_importance(
@@ -181,7 +182,7 @@ def by_importance(
     if found is None:
         return None
     checked = _checked(estimator, z, k, found.values, rng) if subsampled else None
-    if checked is not None and checked["error_max"] > SUBSAMPLE_ERROR_MAX:
+    if checked is not None and checked.error_max > SUBSAMPLE_ERROR_MAX:
         return None
     mu, log_sigma, weight, _ = unconstrain(found.values, k)
     shape = (settings.chains, settings.draws, k)

@@ -1,6 +1,6 @@
 """The typed results of a mixture readout: the components, the counts compared, the verdict.
 
-(Moves into ``analyses/mixture/results.py`` with the mixture's package.)
+``fit`` builds them directly (:mod:`analyses.mixture.fit`); the schema comes from them.
 """
 
 from __future__ import annotations

@@ -7,22 +7,14 @@ import pytest
 
 from analyses import ab_test
 from analyses.core.base import Settings
+from tests.analyses import ab_inputs
 
 SMALL = Settings(draws=500, tune=500, chains=2, seed=11)
 
 
 def spec(**overrides) -> ab_test.Spec:
-    keys = dict(
-        name="t",
-        title="T",
-        analysis="ab_test",
-        data="x.csv",
-        group="arm",
-        control="A",
-        metric="y",
-        metric_type="continuous",
-    )
-    return ab_test.Spec(**(keys | overrides))
+    """A continuous A/B entry (:func:`tests.analyses.ab_inputs.spec`)."""
+    return ab_inputs.spec("continuous", **overrides)
 
 
 def lognormal_frame(seed: int, log_means=(11.42, 11.70), sizes=(1103, 384), sd=0.6):

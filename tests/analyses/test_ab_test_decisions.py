@@ -7,34 +7,11 @@ from scipy import integrate
 from scipy import stats as sps
 
 from analyses import ab_test
-from analyses.ab_test.metrics import Metric
 from analyses.ab_test.results import Comparison
 from analyses.core import stats
 from analyses.core.base import Settings
 from analyses.core.results import Summary
-
-
-def spec(**overrides) -> ab_test.Spec:
-    keys = dict(
-        name="t",
-        title="T",
-        analysis="ab_test",
-        data="x.csv",
-        group="arm",
-        control="A",
-        metric="y",
-        metric_type="binary",
-    )
-    return ab_test.Spec(**(keys | overrides))
-
-
-def arm_data(counts: dict[str, tuple[int, int]]) -> ab_test.ArmData:
-    """Per-arm sufficient statistics as the engine returns them (conversions, users)."""
-    stats_ = {
-        a: {"units": float(n), "n": float(n), "sum": float(k), "sum2": float(k)}
-        for a, (k, n) in counts.items()
-    }
-    return ab_test.ArmData(list(counts), [Metric("y", "rate", "binary")], {"y": stats_})
+from tests.analyses.ab_inputs import arm_data, spec
 
 
 def counts_frame(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
@@ -220,3 +197,35 @@ def test_three_arms_report_probability_of_being_best(rows):
     assert sum(best.values()) == pytest.approx(1.0)
     assert best["B"] > 0.99
     assert [c.arm for c in fit.results.comparisons] == ["B", "C"]
+
+
+def test_a_harmed_guardrail_outranks_one_that_only_might_harm():
+    """Fixed rule and planned looks alike (``decide.guardrail_stops``): with one guardrail
+    unclear and a later one harmed, a ship is stopped by the harm (keep the control)."""
+    import json
+    from pathlib import Path
+
+    from analyses.ab_test.results import AbBundle
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "checkout-redesign.json"
+    bundle = AbBundle.model_validate(json.loads(path.read_text()))
+    harm = {"load_time": 0.5, "support_contacts": 0.99999}  # unclear, then harm
+    metrics = tuple(
+        m.model_copy(
+            update={
+                "comparisons": tuple(
+                    c.model_copy(update={"prob_harm": harm[m.name]}) for c in m.comparisons
+                )
+            }
+        )
+        if m.name in harm
+        else m
+        for m in bundle.metrics
+    )
+    assert [m.name for m in metrics if m.role == "guardrail"] == list(harm)
+    read = bundle.model_copy(update={"metrics": metrics})
+    given_spec = ab_test.ANALYSIS.spec.model_validate(bundle.spec)
+    decision = ab_test.decide(given_spec, read, bundle.diagnostics)
+    assert (decision.verdict, decision.reason_code) == ("keep_control", "guardrail_harm")
+    assert decision.deciding_metric == "support_contacts"
+    assert ab_test.decide(given_spec, bundle, bundle.diagnostics).verdict == "ship"

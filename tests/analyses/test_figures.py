@@ -4,29 +4,16 @@ import numpy as np
 import pytest
 
 from analyses import ab_test
-from analyses.ab_test.metrics import Metric
 from analyses.core.base import Fit, Settings
 from analyses.core.formats import ci_label, prob
+from tests.analyses import ab_inputs
 
-SPEC = ab_test.Spec(
-    name="t",
-    title="T",
-    analysis="ab_test",
-    data="x.csv",
-    group="arm",
-    control="A",
-    metric="y",
-    metric_type="binary",
-)
+SPEC = ab_inputs.spec()
 
 
 def ab_fit(prob_better: float, healthy: bool = True) -> Fit:
     """A real fit of two conversion rates, its chance of being better and its check set."""
-    stats_ = {
-        arm: {"units": 5000.0, "n": 5000.0, "sum": float(k), "sum2": float(k)}
-        for arm, k in (("A", 500), ("B", 560))
-    }
-    data = ab_test.ArmData(["A", "B"], [Metric("y", "Conversion rate", "binary")], {"y": stats_})
+    data = ab_inputs.arm_data({"A": (500, 5000), "B": (560, 5000)}, "Conversion rate")
     fit = ab_test.fit(SPEC, data, Settings(exact_draws=4000))
     comparison = fit.results.comparisons[0].model_copy(update={"prob_better": prob_better})
     srm = fit.results.srm.model_copy(update={"ok": healthy})

@@ -10,6 +10,7 @@ import pytest
 from analyses.ab_test import metrics as ab_metrics
 from analyses.ab_test.data import _moments_of
 from analyses.ab_test.metrics import Metric, Priors
+from tests.analyses.ab_inputs import moments
 
 PROB = 0.94
 
@@ -70,18 +71,6 @@ def test_revenue_lift_is_unbiased_and_its_interval_covers_the_truth():
     assert abs(covered / runs - PROB) < 4 * np.sqrt(PROB * (1 - PROB) / runs)
 
 
-def cuped_stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    return {
-        "units": float(y.size),
-        "n": float(y.size),
-        "sum": float(y.sum()),
-        "sum2": float((y**2).sum()),
-        "xn": float(x.sum()),
-        "x2n": float((x**2).sum()),
-        "xy": float((x * y).sum()),
-    }
-
-
 def test_cuped_keeps_the_lift_unbiased_and_narrows_it_by_the_squared_correlation():
     """Simulated experiments with a known lift: the adjusted estimate averages to the truth,
     its interval covers it at the stated rate, and its spread across experiments is the
@@ -96,7 +85,7 @@ def test_cuped_keeps_the_lift_unbiased_and_narrows_it_by_the_squared_correlation
             x = rng.normal(10, 3, n)
             noise = rng.normal(0, 3 * np.sqrt(1 - rho**2), n)
             y = 10 + rho * (x - 10) + noise + shift
-            stats_[arm] = cuped_stats(x, y)
+            stats_[arm] = moments(y, x)
         summary, _ = ab_metrics.summarise(
             covariate, stats_, ["A", "B"], Priors(), 4000, PROB, None, np.random.default_rng(i)
         )

@@ -14,6 +14,7 @@ from analyses.core.base import DataError, Settings
 from analyses.core.results import MISSING
 from analyses.mixture import model as mm
 from analyses.mixture.fit import ELPD_MARGIN, LOO_ROWS, _compare
+from analyses.mixture.results import CountCompared
 from tests.analyses.agreement import HDI_SDS, assert_agree, combined_ess
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -75,7 +76,12 @@ def test_pointwise_log_likelihood_matches_pymc(k):
     ],
 )
 def test_the_smallest_count_within_the_noise_of_the_best_is_chosen(diffs, chosen):
-    rows = [{"components": k, "elpd_diff": d, "dse": se} for k, d, se in diffs]
+    rows = [
+        CountCompared(
+            components=k, elpd=d, se=1.0, elpd_diff=d, dse=se, p_loo=3.0, weight=0.0, diagnostics=()
+        )
+        for k, d, se in diffs
+    ]
     assert m.choose(rows) == chosen
 
 
@@ -396,7 +402,7 @@ def test_subsampled_loo_agrees_with_loo_on_every_value():
     for k in (2, 3):
         solutions = mixture_em.fit(z, k, np.random.default_rng(k))
         posteriors[k] = mp.by_importance(y, k, solutions, settings)[0]
-    sub = {r["components"]: r for r in _compare(posteriors, y, settings.seed)}
+    sub = {r.components: r for r in _compare(posteriors, y, settings.seed)}
     full = {
         k: loo.loo(
             m.pointwise_blocks(y, post, loo.BLOCK),
@@ -404,9 +410,9 @@ def test_subsampled_loo_agrees_with_loo_on_every_value():
         )
         for k, post in posteriors.items()
     }
-    assert sub[3]["elpd_diff"] == 0 and sub[2]["subsampling_dse"] > 0
+    assert sub[3].elpd_diff == 0 and sub[2].subsampling_dse > 0
     exact = full[2].elpd - full[3].elpd
-    assert sub[2]["elpd_diff"] == pytest.approx(exact, abs=4 * sub[2]["subsampling_dse"])
+    assert sub[2].elpd_diff == pytest.approx(exact, abs=4 * sub[2].subsampling_dse)
     assert m.choose(list(sub.values())) == 3
 
 

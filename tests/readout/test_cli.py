@@ -11,45 +11,7 @@ from click.testing import CliRunner
 
 from readout import render
 from readout.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-
-EXPERIMENT = """
-[[experiments]]
-name = "{name}"
-title = "{title}"
-analysis = "ab_test"
-data = "data/{file}"
-group = "arm"
-control = "A"
-metric = "y"
-metric_type = "{metric_type}"
-{extra}
-"""
-
-
-def binary_frame(n=2000, seed=0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {"arm": np.repeat(["A", "B"], n), "y": rng.binomial(1, [0.1] * n + [0.12] * n)}
-    )
-
-
-def project(tmp_path: Path, experiments: list[dict], frames: dict[str, pd.DataFrame]) -> Path:
-    (tmp_path / "data").mkdir(exist_ok=True)
-    for file, frame in frames.items():
-        frame.to_csv(tmp_path / "data" / file, index=False)
-    text = "[settings]\nexact_draws = 4000\n" + "".join(
-        EXPERIMENT.format(**({"metric_type": "binary", "extra": "", "title": e["name"]} | e))
-        for e in experiments
-    )
-    config = tmp_path / "experiments.toml"
-    config.write_text(text)
-    return config
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+from tests.readout.running import binary_frame, invoke, project
 
 
 def good_and(tmp_path, bad: dict, bad_frame: pd.DataFrame | None):
@@ -272,14 +234,14 @@ def test_each_readout_says_what_changed_since_the_last_one(tmp_path):
 
 
 def test_a_second_run_on_the_same_reports_is_refused_while_one_holds_the_lock(tmp_path):
-    from readout import runner
+    from readout import store
 
     config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
     out = tmp_path / "reports"
-    with runner.lock(out):
+    with store.owning(out, "render"):
         result = invoke("run", "--config", str(config), "--output", str(out))
     assert result.exit_code == 2
-    assert "another readout run is writing this folder" in result.output
+    assert "another readout render (process " in result.output
     assert not (out / "good").exists()
 
 

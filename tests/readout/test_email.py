@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from readout.cli import main
-from tests.readout.test_cli import binary_frame, project
+from tests.readout.running import binary_frame, project, run
 
 
 class Inbox:
@@ -69,11 +69,7 @@ def site(tmp_path) -> tuple[Path, Path]:
         )
     )
     out = tmp_path / "reports"
-    result = CliRunner().invoke(
-        main,
-        ["run", "--config", str(config), "--output", str(out), "--date", "2026-11-21"],
-        catch_exceptions=False,
-    )
+    result = run(config, out, "--date", "2026-11-21")
     assert result.exit_code == 0, result.output
     return config, out
 

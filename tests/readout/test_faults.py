@@ -18,8 +18,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -32,13 +30,21 @@ from hypothesis import strategies as st
 
 from readout import store
 from readout.cli import main
-from tests.readout.test_cli import binary_frame, project
+from tests.readout.running import (
+    READOUT,
+    assert_bad_input,
+    binary_frame,
+    finish,
+    invoke,
+    project,
+    slow_project,
+    start,
+    wait_for_staging,
+)
 from tests.readout.test_email import Inbox, env, free_port
 
 pytestmark = pytest.mark.faults
 
-ROOT = Path(__file__).resolve().parents[2]
-READOUT = [sys.executable, "-m", "readout.cli"]
 QUICK = settings(
     max_examples=25,
     deadline=None,
@@ -46,19 +52,6 @@ QUICK = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-
-
-def invoke(*args: str, env: dict | None = None):
-    return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
-
-
-def assert_bad_input(result, *fragments: str) -> None:
-    """Exit 2, a message naming what is wrong and the fix, and never a traceback."""
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, (fragment, result.output)
-    assert "Fix:" in result.output or "Invalid value" in result.output
 
 
 @pytest.fixture
@@ -609,63 +602,24 @@ def _pandoc_text(page: Path) -> str:
 # --------------------------------------------------------------------------- killed runs
 
 
-def _slow_project(tmp_path: Path) -> tuple[Path, Path]:
-    """A Student-t experiment: long enough (seconds of sampling) to be killed mid-fit."""
-    rng = np.random.default_rng(5)
-    shift = np.repeat([0.0, 0.3], 400)
-    frame = pd.DataFrame({"arm": np.repeat(["A", "B"], 400), "y": rng.standard_t(4, 800) + shift})
-    config = project(
-        tmp_path,
-        [{"name": "slow", "file": "s.csv", "metric_type": "continuous", "extra": "robust = true"}],
-        {"s.csv": frame},
-    )
-    config.write_text(config.read_text().replace("[settings]\n", "[settings]\ndraws = 4000\n"))
-    return config, tmp_path / "out"
-
-
-def _start(config: Path, out: Path, *extra: str) -> subprocess.Popen:
-    command = [*READOUT, "run", "--config", str(config), "--output", str(out), *extra]
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
-
-
-def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
-    """Wait for a run; its exit code and what it wrote to stderr."""
-    _, err = process.communicate(timeout=timeout)
-    return process.returncode, err
-
-
-def _wait_for_staging(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    staging = out / store.STAGING
-    while time.monotonic() < deadline:
-        if staging.is_dir() and any(staging.iterdir()):
-            time.sleep(0.5)  # well inside the fit
-            return
-        assert process.poll() is None, _finish(process)
-        time.sleep(0.05)
-    raise AssertionError("the run never started a readout")
-
-
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
 @pytest.mark.slow
 def test_sigkill_mid_fit_keeps_the_old_readout_and_the_next_run_cleans_up(tmp_path):
-    config, out = _slow_project(tmp_path)
-    code, err = _finish(_start(config, out))
+    config, out = slow_project(tmp_path)
+    code, err = finish(start(config, out))
     assert code == 0, err
     (folder,) = [p for p in (out / "slow").iterdir() if p.is_dir()]
     before = _snapshot(folder)
-    killed = _start(config, out, "--force")
-    _wait_for_staging(out, killed)
+    killed = start(config, out, "--force")
+    wait_for_staging(out, killed)
     killed.send_signal(signal.SIGKILL)
-    _finish(killed, 30)
+    finish(killed, 30)
     assert any((out / store.STAGING).iterdir())  # the dead run's leftovers
     assert _snapshot(folder) == before
-    code, err = _finish(_start(config, out))
+    code, err = finish(start(config, out))
     assert code == 0, err
     assert not any((out / store.STAGING).iterdir())
     assert _snapshot(folder) == before  # unchanged data: nothing refitted
@@ -673,23 +627,22 @@ def test_sigkill_mid_fit_keeps_the_old_readout_and_the_next_run_cleans_up(tmp_pa
 
 @pytest.mark.slow
 def test_sigterm_ends_the_run_cleanly_and_releases_the_lock(tmp_path):
-    config, out = _slow_project(tmp_path)
-    code, err = _finish(_start(config, out))
+    config, out = slow_project(tmp_path)
+    code, err = finish(start(config, out))
     assert code == 0, err
     (folder,) = [p for p in (out / "slow").iterdir() if p.is_dir()]
     before = _snapshot(folder)
-    stopped = _start(config, out, "--force")
-    _wait_for_staging(out, stopped)
+    stopped = start(config, out, "--force")
+    wait_for_staging(out, stopped)
     stopped.send_signal(signal.SIGTERM)
-    code, err = _finish(stopped, 60)
+    code, err = finish(stopped, 60)
     assert code == 143, err
     assert "SIGTERM" in err and "Traceback" not in err
     assert not any((out / store.STAGING).iterdir())
     assert _snapshot(folder) == before
     # The lock is free: another run starts at once.
-    from readout.runner import lock
-
-    lock(out).acquire(timeout=0)
+    with store.owning(out):
+        pass
 
 
 def test_a_readout_moved_aside_by_a_killed_publish_is_put_back(tmp_path):

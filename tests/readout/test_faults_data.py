@@ -19,28 +19,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from pypdf import PdfReader
 
 from analyses.core import stats
-from readout.cli import main
 from readout.config import load_config
 from readout.data import fetch_data
 from tests.engines import load_postgres, postgres_bin, postgres_server
+from tests.readout import running
+from tests.readout.running import invoke
 
 pytestmark = pytest.mark.faults
 
 ARMS = ("control", "treatment")
 TABLES = ("exposures", "orders", "page_loads", "sessions", "support")
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def text_of(html: str) -> str:
@@ -66,12 +63,8 @@ def no_broken_numbers(*texts: str) -> None:
             assert found is None, (bad, text[max(found.start() - 200, 0) : found.end() + 80])
 
 
-def assert_bad_input(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, (fragment, result.output)
-    assert "Fix:" in result.output
+#: Every bad input here is readout's own message: it names the fix ("Fix:").
+assert_bad_input = partial(running.assert_bad_input, usage=False)
 
 
 # --------------------------------------------------------------------------- a warehouse

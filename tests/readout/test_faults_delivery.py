@@ -16,11 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from readout import files, publish, store
-from readout.cli import main
-from tests.readout.test_cli import binary_frame, project
+from tests.readout.running import binary_frame, invoke, project
 from tests.readout.test_email import env, free_port
 
 pytestmark = pytest.mark.faults
@@ -28,10 +26,6 @@ pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[2]
 READOUT = [sys.executable, "-m", "readout.cli"]
 RSYNC = shutil.which("rsync")
-
-
-def invoke(*args: str, env: dict | None = None):
-    return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -30,10 +30,8 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from pypdf import PdfReader
 
-from readout.cli import main
 from readout.masking import mask, remember, scrub
 from readout.sources import expand
 from tests.engines import (
@@ -45,16 +43,13 @@ from tests.engines import (
     postgres_bin,
     postgres_server,
 )
+from tests.readout.running import invoke
 
 pytestmark = pytest.mark.faults
 
 READOUT = [sys.executable, "-m", "readout.cli"]
 #: A password with every character that breaks a URL pasted unencoded.
 SPECIAL = "@#/:%&=?+"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def forms(secret: str) -> set[str]:

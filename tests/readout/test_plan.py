@@ -225,14 +225,28 @@ control = "control"
 
 def test_the_words_name_a_third_arm_and_cuped_where_they_apply(planned):
     """Words from the numbers alone: a plan for three arms and a metric the readout adjusts."""
+    from analyses.ab_test.plan_results import Plan
     from readout.wording.plan import text
 
     folder, _ = planned
     numbers = json.loads((folder / "plan.json").read_text())
-    assert not any("CUPED" in line for line in text(numbers).assumptions)
+    assert not any("CUPED" in line for line in text(Plan.model_validate(numbers)).assumptions)
     numbers["baseline"]["arms"] = 3
     numbers["metric"]["covariate_days"] = 14.0
-    lines = " ".join(text(numbers).assumptions)
+    lines = " ".join(text(Plan.model_validate(numbers)).assumptions)
     assert "split evenly between 3 arms (the plan compares one treatment" in lines
     assert "the third arm takes its share" in lines
     assert "for its 14 days before exposure (CUPED)" in lines
+
+
+def test_a_plan_is_not_written_into_a_folder_another_readout_is_writing(tmp_path):
+    """The plan's page is written holding the output folder (``store.owning``): while a run
+    holds it the plan exits 2 naming it and writes nothing."""
+    from readout import store
+
+    out = tmp_path / "reports"
+    with store.owning(out, "run"):
+        result = invoke("--output", str(out), "checkout-redesign", "--until", "2026-11-28")
+    assert result.exit_code == 2, result.output
+    assert "another readout run (process " in result.output and "Fix:" in result.output
+    assert not (out / "checkout-redesign").exists()

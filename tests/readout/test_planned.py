@@ -21,6 +21,7 @@ from analyses.ab_test import planned
 from analyses.ab_test.spec import Spec
 from readout.cli import main
 from tests.engines import load_postgres, postgres_bin, postgres_server
+from tests.readout.running import run
 from tests.readout.test_email import env, send, serving
 
 START = datetime(2026, 3, 1)
@@ -80,12 +81,6 @@ def config_of(
     config = folder / "experiments.toml"
     config.write_text(text)
     return config
-
-
-def run(config: Path, out: Path, *extra: str):
-    return CliRunner().invoke(
-        main, ["run", "--config", str(config), "--output", str(out), *extra], catch_exceptions=False
-    )
 
 
 def bundle_of(out: Path, day: str) -> dict:
@@ -423,22 +418,15 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
     """`make report`'s as-of day: the onboarding tour mid-way, the banner past its end."""
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "reports"
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            "--config",
-            str(root / "experiments.toml"),
-            "--output",
-            str(out),
-            "--as-of",
-            "2026-11-30",
-            "--only",
-            "onboarding-tour",
-            "--only",
-            "banner-colour",
-        ],
-        catch_exceptions=False,
+    result = run(
+        root / "experiments.toml",
+        out,
+        "--as-of",
+        "2026-11-30",
+        "--only",
+        "onboarding-tour",
+        "--only",
+        "banner-colour",
     )
     assert result.exit_code == 0, result.output
     tour = json.loads((out / "onboarding-tour" / "2026-11-30" / "bundle.json").read_text())

@@ -4,7 +4,6 @@ page 1, decides with the one ``decide_with`` names, and publishes the programme 
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from readout import programme, wording
 from readout.cli import main
 from readout.config import load_config
 from readout.errors import ConfigError
+from tests.readout.running import copy_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
 DATE = "2026-11-20"
@@ -69,14 +69,9 @@ metric_type = "binary"
 
 
 def _project(root: Path, programme_table: str) -> Path:
-    (root / "data").mkdir(exist_ok=True)
-    for name in (
-        "signup_conversion.csv",
-        "broken_split.csv",
-        "demo.duckdb",
-        "programme_history.csv",
-    ):
-        shutil.copy(ROOT / "data" / name, root / "data" / name)
+    copy_data(
+        root, "signup_conversion.csv", "broken_split.csv", "demo.duckdb", "programme_history.csv"
+    )
     config = root / "experiments.toml"
     config.write_text(programme_table + EXPERIMENTS)
     return config
@@ -84,11 +79,7 @@ def _project(root: Path, programme_table: str) -> Path:
 
 def _run(config: Path, output: Path) -> dict[str, str]:
     """Run through the CLI; how each experiment's run went (fitted, cached, rendered)."""
-    result = CliRunner().invoke(
-        main,
-        ["run", "--config", str(config), "--output", str(output), "--date", DATE],
-        catch_exceptions=False,
-    )
+    result = run(config, output, "--date", DATE)
     assert result.exit_code == 0, result.output
     found = re.findall(r"\] ([a-z-]+): ok, (\w+) in", result.stderr)
     return dict(found)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from readout import publish as publishing
 from readout.cli import main
-from tests.readout.test_cli import binary_frame, project
+from tests.readout.running import binary_frame, project, run
 
 CHROMIUM = shutil.which("chromium")
 XSS = "<script>alert(1)</script>"
@@ -45,11 +45,7 @@ def site(tmp_path_factory) -> tuple[Path, Path]:
         + demo_experiment("checkout-redesign")
     )
     out = root / "reports"
-    result = CliRunner().invoke(
-        main,
-        ["run", "--config", str(config), "--output", str(out), "--date", "2026-11-21"],
-        catch_exceptions=False,
-    )
+    result = run(config, out, "--date", "2026-11-21")
     assert result.exit_code == 0, result.output
     (out / "outbox").mkdir()
     (out / "outbox" / "x.eml").write_text("private")

@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from readout.cli import main
-from tests.readout.test_cli import ROOT, binary_frame, project
+from tests.readout.running import ROOT, binary_frame, project
 
 PANDOC = shutil.which("pandoc")
 

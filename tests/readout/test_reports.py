@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from readout import bundle as bundles
 from readout.cli import main
+from tests.readout.running import copy_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,23 +48,9 @@ metric_type = "binary"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site")
-    (root / "data").mkdir()
-    for name in ("signup_conversion.csv", "broken_split.csv"):
-        shutil.copy(ROOT / "data" / name, root / "data" / name)
+    copy_data(root, "signup_conversion.csv", "broken_split.csv")
     (root / "experiments.toml").write_text(BINARY_DEMOS)
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            "--config",
-            str(root / "experiments.toml"),
-            "--output",
-            str(root / "reports"),
-            "--date",
-            "2026-11-20",
-        ],
-        catch_exceptions=False,
-    )
+    result = run(root / "experiments.toml", root / "reports", "--date", "2026-11-20")
     assert result.exit_code == 0, result.output
     return root / "reports"
 

@@ -1,17 +1,15 @@
 """A pooling readout end to end through the CLI (real sampling, kept small)."""
 
 import json
-import shutil
 from pathlib import Path
 
 import jsonschema
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from pypdf import PdfReader
 
 from readout import bundle as bundles
-from readout.cli import main
+from tests.readout.running import copy_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,22 +35,9 @@ value_suffix = " points"
 @pytest.fixture(scope="module")
 def readout(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pooling")
-    (root / "data").mkdir()
-    shutil.copy(ROOT / "data" / "eight_schools.csv", root / "data")
+    copy_data(root, "eight_schools.csv")
     (root / "experiments.toml").write_text(CONFIG)
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            "--config",
-            str(root / "experiments.toml"),
-            "--output",
-            str(root / "reports"),
-            "--date",
-            "2026-11-20",
-        ],
-        catch_exceptions=False,
-    )
+    result = run(root / "experiments.toml", root / "reports", "--date", "2026-11-20")
     assert result.exit_code == 0, result.output
     return root / "reports" / "eight-schools" / "2026-11-20"
 

@@ -1,12 +1,23 @@
 """One module owns the output folder: no other module types out one of its names."""
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from readout import store
+from tests.readout.running import (
+    binary_frame,
+    finish,
+    project,
+    slow_project,
+    start,
+    wait_for_staging,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every name of a file, folder or state file that readout reads or writes in (or beside)
@@ -113,3 +124,75 @@ def test_a_readout_folder_holds_its_files_under_the_store_names(tmp_path):
     assert store.readout_url("", "signup", "2026-11-20") is None
     name = store.temporary_prefix(tmp_path / ".sent.json") + "k2j4" + store.TEMP_SUFFIX
     assert store.is_temporary(name) and store.temporary_target(name) == ".sent.json"
+
+
+# --------------------------------------------------------------------------- one writer at a time
+
+#: A process that holds an output folder as a writer does (``store.owning``) until its
+#: standard input closes.
+HOLD = """
+import sys
+from pathlib import Path
+from readout import store
+with store.owning(Path(sys.argv[1]), "run"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def _holding(out: Path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_writer_of_one_output_folder_is_turned_away_naming_the_first(tmp_path):
+    """run, render, the Quarto project and plan's page: while another process owns the
+    folder each exits 2 at once, naming it, and writes nothing; once it is gone they run."""
+    config = project(tmp_path, [{"name": "good", "file": "good.csv"}], {"good.csv": binary_frame()})
+    out = tmp_path / "reports"
+    holder = _holding(out)
+    try:
+        for command, args in (("run", ()), ("render", ()), ("render", ("--engine", "quarto"))):
+            code, err = finish(start(config, out, *args, command=command), 120)
+            assert code == 2, err
+            assert f"another readout run (process {holder.pid}) is writing this folder" in err
+            assert "Fix: wait for it to finish" in err and "Traceback" not in err
+        assert sorted(p.name for p in out.iterdir()) == sorted([store.OWNER, store.RUN_LOCK])
+    finally:
+        holder.communicate("", timeout=30)  # its standard input closes: it lets go
+    assert holder.returncode == 0
+    assert not (out / store.OWNER).exists()
+    code, err = finish(start(config, out), 300)
+    assert code == 0, err
+    assert list((out / "good").glob("*/" + store.REPORT_PDF))
+
+
+def test_a_killed_owner_leaves_the_folder_free(tmp_path):
+    """The lock is the kernel's (flock): a SIGKILLed holder's lock goes with it."""
+    out = tmp_path / "reports"
+    holder = _holding(out)
+    holder.kill()
+    holder.communicate(timeout=30)
+    with store.owning(out, "render"):
+        assert json.loads((out / store.OWNER).read_text())["command"] == "render"
+
+
+@pytest.mark.slow
+def test_two_real_runs_on_one_output_folder_do_not_interleave(tmp_path):
+    """A second `readout run` while a first is fitting exits 2 naming it; the first ends well."""
+    config, out = slow_project(tmp_path)
+    first = start(config, out)
+    wait_for_staging(out, first)
+    code, err = finish(start(config, out, "--force"), 120)
+    assert code == 2, err
+    assert f"another readout run (process {first.pid}) is writing this folder" in err
+    code, err = finish(first)
+    assert code == 0, err
+    assert len(list((out / "slow").glob("*/" + store.BUNDLE))) == 1

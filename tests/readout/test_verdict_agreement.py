@@ -311,3 +311,34 @@ def test_every_page_agrees_with_the_verdict(name, verdict, tmp_path):
     seen = pages(bundle, tmp_path / "readout", pdf)
     found = problems(bundle, seen)
     assert not found, "\n".join(found)
+
+
+def _stopped_at_the_planned_end(name: str, code: str) -> dict:
+    """``name`` read at its planned end: the primary alone ships, a guardrail that is harmed
+    (``guardrail_harm``) or might be (``guardrail_unclear_at_end``) keeps the control."""
+    bundle = variant(name, "keep_control")
+    guard = next(m for m in bundle["metrics"] if m["role"] == "guardrail")
+    guard["status"] = "harm" if code == "guardrail_harm" else "unclear"
+    bundle["decision"] |= {
+        "reason_code": code,
+        "prob_harm": 0.99 if code == "guardrail_harm" else 0.5,
+        "sequential": sequential.look(28, 28, bundle["decision"]["thresholds"]["min_prob_better"]),
+    }
+    bundles.typed(bundle)
+    return bundle
+
+
+@pytest.mark.parametrize("code", ["guardrail_unclear_at_end", "guardrail_harm"])
+@pytest.mark.parametrize("name", ["checkout-redesign", "paywall"])
+def test_a_guardrail_that_keeps_the_control_at_the_planned_end_leaves_no_ship_on_the_page(
+    name, code, tmp_path
+):
+    """The scorecard's primary row and the sensitivity rows read the decision, not their own
+    rule: no "Ship" beside a verdict a guardrail turned into keep-the-control."""
+    bundle = _stopped_at_the_planned_end(name, code)
+    seen = pages(bundle, tmp_path / "readout", pdf=False)
+    found = problems(bundle, seen)
+    assert not found, "\n".join(found)
+    scorecard = wording.readout_text(bundle).tables["scorecard"]
+    primary = next(row for row in scorecard.rows if row[1] == "primary")
+    assert primary[-1] == "Better (a guardrail stops the ship)"

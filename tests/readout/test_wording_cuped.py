@@ -16,21 +16,10 @@ import pytest
 from analyses.ab_test import metrics as ab_metrics
 from analyses.ab_test.metrics import Metric, Priors
 from readout import wording
+from tests.analyses.ab_inputs import moments
 
 BUNDLES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
 NUMBER = r"[+\-−]?[\d,]*\.?\d+"
-
-
-def _stats(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    return {
-        "units": float(y.size),
-        "n": float(y.size),
-        "sum": float(y.sum()),
-        "sum2": float((y**2).sum()),
-        "xn": float(x.sum()),
-        "x2n": float((x**2).sum()),
-        "xy": float((x * y).sum()),
-    }
 
 
 def _value(text: str) -> float:
@@ -50,7 +39,7 @@ def _bundle(rho: float, gap: float, seed: int) -> dict:
     for arm, shift in (("control", 0.0), ("treatment", gap * sd)):
         x = rng.normal(1000, sd, n)
         y = 1000 + rho * (x - 1000) + rng.normal(0, sd * np.sqrt(1 - rho**2), n) + shift
-        stats_[arm] = _stats(x, y)
+        stats_[arm] = moments(y, x)
     metric = Metric(
         "load_time", "page load time", "continuous", "guardrail", False, 0.03, covariate=True
     )

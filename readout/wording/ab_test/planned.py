@@ -2,50 +2,33 @@
 
 "Day 9 of 28, 33% of the planned users"; "early looks need stronger evidence: 99.99% today,
 97.5% on day 28"; "no clear difference after the planned 28 days: the lift is between -0.8%
-and +1.1%". Every number comes from the bundle (``progress``, each metric's ``waiting``, the
-decision's ``sequential`` numbers); nothing here decides.
+and +1.1%". Every number comes from the typed bundle (``progress``, each metric's
+``waiting``, the decision's ``sequential`` numbers); nothing here decides.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from analyses.core.results import plain
-from readout.wording.ab_test.common import share_text
+from analyses.ab_test.results import AbBundle
+from readout.wording.ab_test.common import (
+    comparison_of,
+    deciding_label,
+    metric_name,
+    share_text,
+    units_word,
+)
 from readout.wording.numbers import (
     a_prob,
     between,
     capital,
+    field,
     interval,
     number,
     prob,
     rel_places,
     relative,
 )
-
-
-def _plain(bundle: Any) -> dict:
-    """The bundle as plain JSON types, typed or not (this module reads it as a dict)."""
-    return plain(bundle)
-
-
-def units_word(bundle: dict, plural: bool = True) -> str:
-    """What a unit is called ("users")."""
-    word = bundle.get("unit_label") or "user"
-    return word + "s" if plural else word
-
-
-def metric_name(metric: dict) -> str:
-    """A metric as sentences name it (the typical value for a log-scale metric)."""
-    if metric["kind"] == "log":
-        return f"typical (geometric-mean) {metric['label']}"
-    return metric["label"]
-
-
-def comparison_of(metric: dict, arm: str) -> dict:
-    """A metric's comparison of ``arm`` with the control."""
-    return next(c for c in metric["comparisons"] if c["arm"] == arm)
 
 
 def needed(p: float) -> str:
@@ -65,41 +48,39 @@ def _days(n: float) -> str:
     return f"{shown} day" if n == 1 else f"{shown} days"
 
 
-def progress_line(bundle: Any) -> str | None:
+def progress_line(bundle: AbBundle) -> str | None:
     """How far along the experiment is: "Day 9 of 28, 33% of the planned 42,000 users"."""
-    bundle = _plain(bundle)
-    p = bundle.get("progress")
+    p = field(bundle, "progress")
     if not p:
         return None
     units = units_word(bundle)
-    if p["day"] > p["planned_days"]:
-        head = f"Day {p['day']}: the planned {p['planned_days']} days ended on {day_text(p['end'])}"
-        if p.get("read_until"):
+    if p.day > p.planned_days:
+        head = f"Day {p.day}: the planned {p.planned_days} days ended on {day_text(p.end)}"
+        if field(p, "read_until"):
             head += (
                 ", and the verdict reads the data as they stood then (later data would only "
                 "add looks the design did not plan for)"
             )
-    elif p["day"] == p["planned_days"]:
-        head = f"Day {p['day']} of {p['planned_days']}: the planned end"
+    elif p.day == p.planned_days:
+        head = f"Day {p.day} of {p.planned_days}: the planned end"
     else:
-        head = f"Day {p['day']} of {p['planned_days']} (the planned end is {day_text(p['end'])})"
-    if p["planned_units"]:
-        share = relative(p["units"] / p["planned_units"], 0, False)
-        return f"{head}, {share} of the planned {units}: {p['units']:,} of {p['planned_units']:,}."
-    return f"{head}; {p['units']:,} {units}" + ("." if p["at_end"] else " so far.")
+        head = f"Day {p.day} of {p.planned_days} (the planned end is {day_text(p.end)})"
+    if p.planned_units:
+        share = relative(p.units / p.planned_units, 0, False)
+        return f"{head}, {share} of the planned {units}: {p.units:,} of {p.planned_units:,}."
+    return f"{head}; {p.units:,} {units}" + ("." if p.at_end else " so far.")
 
 
-def short_progress(bundle: Any) -> str | None:
+def short_progress(bundle: AbBundle) -> str | None:
     """The site index's and the history's few words: "day 9 of 28, 33% of the planned users"."""
-    bundle = _plain(bundle)
-    p = bundle.get("progress")
+    p = field(bundle, "progress")
     if not p:
         return None
-    if p["day"] > p["planned_days"]:
-        return f"ended after the planned {p['planned_days']} days"
-    head = f"day {p['day']} of {p['planned_days']}"
-    if p["planned_units"]:
-        share = relative(p["units"] / p["planned_units"], 0, False)
+    if p.day > p.planned_days:
+        return f"ended after the planned {p.planned_days} days"
+    head = f"day {p.day} of {p.planned_days}"
+    if p.planned_units:
+        share = relative(p.units / p.planned_units, 0, False)
         return f"{head}, {share} of the planned {units_word(bundle)}"
     return head
 
@@ -126,171 +107,158 @@ def waiting_since(as_of: str | None, window_days: float) -> str | None:
     return f"{day_text(since.date().isoformat())} {since:%H:%M} UTC"
 
 
-def _as_of_of(bundle: dict) -> str | None:
+def _as_of_of(bundle: AbBundle) -> str | None:
     """What the windows were counted at: the planned end where the data were read as of it."""
-    progress = bundle.get("progress") or {}
-    return progress.get("read_until") or bundle.get("as_of")
+    progress = field(bundle, "progress")
+    return (field(progress, "read_until") if progress else None) or field(bundle, "as_of")
 
 
-def waiting_sentence(bundle: Any) -> str | None:
+def waiting_sentence(bundle: AbBundle) -> str | None:
     """One sentence: units not counted yet because their window has not closed."""
-    bundle = _plain(bundle)
-    waiting = [m for m in bundle["metrics"] if m.get("waiting")]
+    waiting = [m for m in bundle.metrics if field(m, "waiting")]
     if not waiting:
         return None
     primary = waiting[0]
-    others = [m for m in waiting[1:] if m["waiting"] != primary["waiting"]]
+    others = [m for m in waiting[1:] if m.waiting != primary.waiting]
     units = units_word(bundle)
-    window = _days(primary["window_days"])
-    since = waiting_since(_as_of_of(bundle), primary["window_days"])
+    window = _days(primary.window_days)
+    since = waiting_since(_as_of_of(bundle), primary.window_days)
     when = f"after {since} (the last {window})" if since else f"in the last {window}"
     sentence = (
-        f"{primary['waiting']:,} {units} exposed {when} are not counted in the "
+        f"{primary.waiting:,} {units} exposed {when} are not counted in the "
         f"{metric_name(primary)} yet: a {units_word(bundle, False)} counts once its "
-        f"{primary['window_days']:g}-day window has closed, so that no one is counted as not "
+        f"{primary.window_days:g}-day window has closed, so that no one is counted as not "
         "having converted before they had the time to"
     )
     if others:
         sentence += "; " + "; ".join(
-            f"{m['waiting']:,} in the {metric_name(m)} ({_days(m['window_days'])} window)"
-            for m in others
+            f"{m.waiting:,} in the {metric_name(m)} ({_days(m.window_days)} window)" for m in others
         )
     return sentence + "."
 
 
-def rule_sentence(bundle: Any) -> str | None:
+def rule_sentence(bundle: AbBundle) -> str | None:
     """What today's look needs, and the harm rule: the key sentence of a planned test."""
-    bundle = _plain(bundle)
-    look = bundle["decision"].get("sequential")
+    look = field(bundle.decision, "sequential")
     if not look:
         return None
-    harm = needed(look["harm"]["evidence_needed"])
-    if look["at_end"]:
+    harm = needed(look.harm.evidence_needed)
+    if look.at_end:
         return (
             f"The planned end has been reached, so the fixed rule decides: a win needs "
-            f"{needed(look['end_threshold'])} (not {needed(look['fixed_threshold'])}: the daily "
+            f"{needed(look.end_threshold)} (not {needed(look.fixed_threshold)}: the daily "
             f"looks before the end cost that much), and so does harm to a guardrail."
         )
     return (
-        f"Early looks need stronger evidence: {needed(look['evidence_needed'])} today, "
-        f"{needed(look['end_threshold'])} on day {look['planned_days']} (the planned end), so "
+        f"Early looks need stronger evidence: {needed(look.evidence_needed)} today, "
+        f"{needed(look.end_threshold)} on day {look.planned_days} (the planned end), so "
         "that reading every day ships a change that does nothing no more often than one look "
-        f"at the end would ({needed(look['alpha'])} of the time). A guardrail harmed beyond "
+        f"at the end would ({needed(look.alpha)} of the time). A guardrail harmed beyond "
         f"its tolerance stops the experiment on any day its chance of harm reaches {harm}."
     )
 
 
-def reason(bundle: Any) -> str | None:
+def reason(bundle: AbBundle) -> str | None:
     """The verdict's reason where the sequential rule made it; ``None``: the usual words."""
-    bundle = _plain(bundle)
-    decision = bundle["decision"]
-    look = decision.get("sequential")
+    decision = bundle.decision
+    look = field(decision, "sequential")
     if not look:
         return None
-    code = decision["reason_code"]
-    primary = bundle["metrics"][0]
-    best = comparison_of(primary, bundle["primary"])
-    arm, vs = best["arm"], best["vs"]
-    if decision["verdict"] == "no_clear_difference":
+    code = decision.reason_code
+    primary = bundle.metrics[0]
+    best = comparison_of(primary, bundle.primary)
+    arm, vs = best.arm, best.vs
+    if decision.verdict == "no_clear_difference":
         return no_clear_reason(bundle)
     if code == "sequential_boundary_not_reached":
         return (
-            f"{arm} beats {vs} with {prob(best['prob_better'])} probability, but early looks "
-            f"need stronger evidence: {needed(look['evidence_needed'])} today, "
-            f"{needed(look['end_threshold'])} on day {look['planned_days']}."
+            f"{arm} beats {vs} with {prob(best.prob_better)} probability, but early looks "
+            f"need stronger evidence: {needed(look.evidence_needed)} today, "
+            f"{needed(look.end_threshold)} on day {look.planned_days}."
         )
     if code == "not_enough_evidence":
         return (
             f"The most promising variant, {arm}, beats {vs} with "
-            f"{prob(best['prob_better'])} probability, short of the "
-            f"{needed(look['evidence_needed'])} "
-            + ("the planned end needs." if look["at_end"] else "today's look needs.")
+            f"{prob(best.prob_better)} probability, short of the "
+            f"{needed(look.evidence_needed)} "
+            + ("the planned end needs." if look.at_end else "today's look needs.")
         )
     if code == "guardrail_harm":
         return (
-            f"The guardrail {_label(bundle)} shows harm beyond its "
-            f"{relative(decision['tolerated_harm'], 1, False)} tolerance with "
-            f"{prob(decision['prob_harm'])} probability, at least the "
-            f"{needed(look['harm']['evidence_needed'])} that stops an experiment "
-            + ("at its planned end." if look["at_end"] else "before its planned end.")
+            f"The guardrail {deciding_label(bundle)} shows harm beyond its "
+            f"{relative(decision.tolerated_harm, 1, False)} tolerance with "
+            f"{prob(decision.prob_harm)} probability, at least the "
+            f"{needed(look.harm.evidence_needed)} that stops an experiment "
+            + ("at its planned end." if look.at_end else "before its planned end.")
         )
     if code == "guardrail_unclear_at_end":
         return (
-            f"{arm} beats {vs} on {metric_name(primary)} with {prob(best['prob_better'])} "
-            f"probability, but at the planned end the guardrail {_label(bundle)} may still be "
-            f"harmed beyond its {relative(decision['tolerated_harm'], 1, False)} tolerance "
-            f"({prob(decision['prob_harm'])} chance), so the control stays."
+            f"{arm} beats {vs} on {metric_name(primary)} with {prob(best.prob_better)} "
+            f"probability, but at the planned end the guardrail {deciding_label(bundle)} may "
+            f"still be harmed beyond its {relative(decision.tolerated_harm, 1, False)} "
+            f"tolerance ({prob(decision.prob_harm)} chance), so the control stays."
         )
     return None
 
 
-def _label(bundle: dict) -> str:
-    name = bundle["decision"].get("deciding_metric")
-    metric = next((m for m in bundle["metrics"] if m["name"] == name), None)
-    return metric["label"] if metric else str(name)
-
-
-def no_clear_reason(bundle: Any) -> str:
+def no_clear_reason(bundle: AbBundle) -> str:
     """The conclusion at the planned end without a winner, with the interval reached."""
-    bundle = _plain(bundle)
-    decision = bundle["decision"]
-    look = decision["sequential"]
-    primary = bundle["metrics"][0]
-    best = comparison_of(primary, bundle["primary"])
-    hdi = decision.get("lift_rel_hdi")
+    decision = bundle.decision
+    look = decision.sequential
+    primary = bundle.metrics[0]
+    best = comparison_of(primary, bundle.primary)
+    hdi = field(decision, "lift_rel_hdi")
     if hdi is None:
-        chance = prob(best["prob_better"])
+        chance = prob(best.prob_better)
         return (
-            f"After the planned {look['planned_days']} days {best['arm']} beats {best['vs']} "
-            f"with {chance} probability, short of the {needed(look['evidence_needed'])} a win "
+            f"After the planned {look.planned_days} days {best.arm} beats {best.vs} "
+            f"with {chance} probability, short of the {needed(look.evidence_needed)} a win "
             "needs: that is the experiment's conclusion."
         )
-    places = rel_places(best["lift_rel"]) if best.get("lift_rel") else 1
+    places = rel_places(best.lift_rel) if best.lift_rel else 1
     return (
-        f"The lift of {best['arm']} over {best['vs']} in {metric_name(primary)} is "
+        f"The lift of {best.arm} over {best.vs} in {metric_name(primary)} is "
         f"{between(hdi, relative, places)} ({interval(bundle)}): a larger effect either way "
         "is ruled out, a smaller one is not. That is the experiment's conclusion; more data "
         "would only narrow the interval."
     )
 
 
-def forecast_sentence(bundle: Any) -> str:
+def forecast_sentence(bundle: AbBundle) -> str:
     """Until a decision, for a planned test: clear answers by horizon, then the planned end.
 
     A "no clear difference" at the planned end is named as what it is, never counted as a
     clear answer.
     """
-    bundle = _plain(bundle)
-    result = bundle["forecast"]
-    horizons = result["horizons"]
-    look = bundle["decision"]["sequential"]
-    left = look["planned_days"] - look["day"]
-    rate = result["units_per_day"]
+    result = bundle.forecast
+    horizons = result.horizons
+    look = bundle.decision.sequential
+    left = look.planned_days - look.day
+    rate = result.units_per_day
     parts = []
     for h in horizons:
         when = (
-            f"by the planned end (day {look['planned_days']})"
-            if h["days"] >= left
-            else f"within {h['days']} more days"
+            f"by the planned end (day {look.planned_days})"
+            if h.days >= left
+            else f"within {h.days} more days"
         )
-        parts.append(f"{prob(h['prob_decision'])} {when}")
+        parts.append(f"{prob(h.prob_decision)} {when}")
     end = horizons[-1]
-    undecided = end["verdicts"].get("no_clear_difference", 0.0)
+    undecided = end.verdicts.get("no_clear_difference", 0.0)
     return (
         f"At the current traffic (about {number(rate, -1 if rate >= 100 else 0)} "
         f"{units_word(bundle)} a day, none after the planned end) and with the evidence each "
-        f"later look will need, there is {a_prob(horizons[0]['prob_decision'])} chance of a "
+        f"later look will need, there is {a_prob(horizons[0].prob_decision)} chance of a "
         "clear answer (ship or keep the control) "
         + ", ".join(p.split(" ", 1)[1] if i == 0 else p for i, p in enumerate(parts))
         + f"; otherwise the planned end concludes “no clear difference” "
-        f"({prob(undecided)} chance). Stopping now and keeping {bundle['control']} would give "
-        f"up about {share_text(result['loss_keep'], False)} of its "
-        f"{metric_name(bundle['metrics'][0])} on average."
+        f"({prob(undecided)} chance). Stopping now and keeping {bundle.control} would give "
+        f"up about {share_text(result.loss_keep, False)} of its "
+        f"{metric_name(bundle.metrics[0])} on average."
     )
 
 
-def history_prefix(bundle: Any) -> str:
+def history_prefix(bundle: AbBundle) -> str:
     """The history line's start for a planned test: "Day 9 of 28, 33% of the planned users: "."""
-    bundle = _plain(bundle)
     short = short_progress(bundle)
     return capital(short) + ": " if short else ""

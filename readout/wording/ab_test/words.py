@@ -10,6 +10,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 
 from __future__ import annotations
 
+from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core.results import DataWarning, given
 from readout.wording import programme as programme_words
@@ -586,7 +587,7 @@ def history(bundle: AbBundle) -> str:
         f"{comp.arm} vs {comp.vs}{programme_words.history_words(bundle)}: "
         f"{prob(comp.prob_better)} chance better; lift {estimate(bundle, lift, fmt, places)}"
     )
-    if field(decision, "reason_code") in ("guardrail_harm", "guardrail_unclear"):
+    if stopped_by_guardrail(decision):
         line += (
             f"; guardrail {deciding_label(bundle)}: {prob(decision.prob_harm)} chance of harm "
             f"beyond {relative(decision.tolerated_harm, 1, False)}"
