@@ -210,6 +210,13 @@ READ_NOTES: dict[str, WarningText] = {
     ),
 }
 
+#: The health check of a posterior computed without sampler chains (``Diagnostics.exact``).
+GLOSSARY_EXACT = (
+    "Exact posterior",
+    "the posterior is computed directly (in closed form, or on a fine grid), not by a "
+    "sampler, so there are no chains to check: R-hat and ESS do not apply.",
+)
+
 
 def data_warnings(bundle: Envelope, texts: Mapping[str, WarningText]) -> list[str]:
     """The bundle's warnings as sentences, with their counts."""
@@ -226,7 +233,9 @@ def glossary(bundle: Envelope, specific: Mapping[str, str]) -> list[tuple[str, s
         f"{diag.r_hat_limit:g}) and are numerous enough (effective sample size at least "
         f"{diag.ess_limit:g}).",
     )
-    if given(diag.pareto_k):
+    if field(diag, "exact", False):  # no sampler chains: R-hat and ESS say nothing here
+        checks = GLOSSARY_EXACT
+    elif given(diag.pareto_k):
         checks = (
             "Pareto k / ESS",
             "checks that draws from an approximation of the posterior, reweighted to the exact "
