@@ -11,6 +11,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
+from analyses.core import judgement
 from readout.wording import programme as programme_words
 from readout.wording.ab_test import planned
 from readout.wording.ab_test.common import (
@@ -498,7 +499,7 @@ def _aa_misses(bundle: AbBundle) -> int:
 
 def _aa_sentences(bundle: AbBundle, metric: Metric, comp: Comparison) -> list[str]:
     lift, fmt, places = lift_format(metric, comp)
-    inside = lift.hdi[0] <= 0 <= lift.hdi[1]
+    inside = judgement.inside(lift.hdi, 0.0)
     misses = _aa_misses(bundle)
     scale = "relative " if comp.lift_rel is not None else ""
     out = [
