@@ -1,5 +1,7 @@
-"""The emailed PDF's layout, read from the PDF itself: the main chart on page one, no page
-mostly empty.
+"""The layout a reader sees: the emailed PDF's pages, and the charts on a phone.
+
+The PDF is read from the PDF itself: the main chart on page one, no page mostly empty. The
+HTML is read in Chromium at 390 px wide: no chart text under 9 CSS px.
 
 The demo's A/B readouts are run for real (the warehouse's multi-metric tests and a
 single-metric file), then each PDF is read page by page with poppler: ``pdftotext`` for the
@@ -140,3 +142,45 @@ def test_the_fill_measure_sees_a_mostly_empty_page(tmp_path):
     # readout's own printing pulls such a spill back onto the page before.
     render.write_pdf(html, tmp_path / "fitted.pdf")
     assert len(page_texts(tmp_path / "fitted.pdf")) == 1
+
+
+CHROMIUM = shutil.which("chromium")
+#: Each figure shown: its id, the width it is drawn at (CSS px) and its SVG (base64).
+FIGURES_JS = """[...document.querySelectorAll('figure img')].map(i => [
+    i.closest('figure').id, i.getBoundingClientRect().width, i.src,
+    i.closest('figure').scrollWidth - i.closest('figure').clientWidth])"""
+
+
+def smallest_text(svg: str) -> float:
+    """The smallest text of a matplotlib SVG in its own units (points): glyphs at size/100."""
+    sizes = [100 * float(s) for s in re.findall(r"scale\(([0-9.]+) -\1\)", svg)]
+    return min(sizes)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make setup)")
+def test_chart_text_is_at_least_9px_on_a_phone(reports):
+    import base64
+
+    from playwright.sync_api import sync_playwright
+
+    measured = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 390, "height": 900})
+        for name in EXPERIMENTS:
+            page.goto((_readout(reports, name) / "report.html").resolve().as_uri())
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+            for fid, shown, src, scroll in page.evaluate(FIGURES_JS):
+                svg = base64.b64decode(src.split(",", 1)[1]).decode()
+                view = float(re.search(r'viewBox="0 0 ([0-9.]+)', svg)[1])
+                measured[(name, fid)] = (smallest_text(svg) * shown / view, scroll)
+        browser.close()
+    assert len(measured) >= 2 * len(EXPERIMENTS)
+    small = {k: round(px, 2) for k, (px, _) in measured.items() if px < 9}
+    assert not small, small
+    # The A/B charts are drawn to fit a phone: none needs scrolling sideways.
+    scrolled = {k: s for k, (_, s) in measured.items() if s > 1}
+    assert not scrolled, scrolled
