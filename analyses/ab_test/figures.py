@@ -26,11 +26,18 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     HDIs shaded; with several metrics, a scorecard of every metric's lift.
 
     The lift chart's legend marks the share of each curve above zero (the probability of
-    being better, formatted as in the prose: never 0% or 100%), unless a health check failed:
-    then no chance of being better is shown anywhere.
+    being better, formatted as in the prose: never 0% or 100%), unless the verdict is
+    withheld (``fit.verdict``): then no chance of being better is shown anywhere.
     """
     results = fit.results
-    healthy = not failed_checks(results, fit.diagnostics)
+    # What the verdict allows: a withheld verdict's charts show no chance of a finding (when
+    # plotted before a verdict, the checks that would withhold it decide).
+    withheld = (
+        fit.verdict == "withheld"
+        if fit.verdict is not None
+        else bool(failed_checks(results, fit.diagnostics))
+    )
+    healthy = not withheld
     post = fit.posterior["posterior"].to_dataset()
     labels = results.arm_labels
     name = lambda arm: labels.get(arm, arm)  # noqa: E731

@@ -217,9 +217,11 @@ def test_every_verdict_code_of_every_analysis_is_covered():
 
 
 def visible(page: str) -> str:
-    """The words of an HTML page, without its tags, styles and scripts."""
+    """The words of an HTML page, without its tags, styles and scripts (alt text kept: a
+    screen reader reads it)."""
     page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
     page = re.sub(r'src="data:[^"]*"', "", page)
+    page = re.sub(r'<img\b[^>]*\balt="([^"]*)"[^>]*>', r" \1 ", page)
     return re.sub(r"\s+", " ", htmlmod.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
@@ -282,10 +284,11 @@ def pages(bundle: dict, folder: Path, pdf: bool) -> dict[str, str]:
 
 #: Words that say to ship or roll out.
 SHIP = re.compile(r"\b(Ship|ship it|Roll out|roll out here)\b")
-#: A chance of being better, best, higher or of a positive effect: what a withheld verdict hides.
+#: A chance of being better, best, higher or of a positive effect: what a withheld verdict hides
+#: (a share of a lift's curve above zero is one too).
 CHANCE = re.compile(
     r"\bchance\b\s*(>|[^.;()]{0,30}?\b(better|best|higher|lower|positive|negative|above|below"
-    r"|win\w*)\b)",
+    r"|win\w*)\b)|\bof the curve lies (above|below) zero",
     re.I,
 )
 
@@ -303,6 +306,8 @@ def problems(bundle: dict, seen: dict[str, str]) -> list[str]:
         if tones - {tone} - ({"bad"} if where == "index card" and "Failed" in words else set()):
             found.append(f"{where}: tone classes {sorted(tones)} on a {tone} verdict")
         if verdict == "withheld":
+            if where == "report" and "The lift" in words and "For diagnosis only" not in words:
+                found.append(f"{where}: a withheld verdict's charts are not labelled diagnostic")
             for match in SHIP.finditer(words):
                 found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
             for match in CHANCE.finditer(words):
