@@ -18,6 +18,7 @@ __all__ = [
     "PRIOR_WEAK",
     "SPREAD_CLEAR",
     "STRONG_EVIDENCE",
+    "grid_at_edge",
     "inside",
     "prior_class",
     "prior_fit_class",
@@ -99,3 +100,13 @@ def prior_lean(above: int, below: int) -> Literal["above", "below"] | None:
     if below > above + 1:
         return "below"
     return None
+
+
+def grid_at_edge(edge_mass: float | None) -> bool:
+    """Whether a grid's posterior mass at its edge cuts the numbers short.
+
+    The pooling grid's own limit, :data:`analyses.core.pooling.EDGE`; ``None``: not a grid.
+    """
+    from analyses.core.pooling import EDGE
+
+    return edge_mass is not None and edge_mass >= EDGE

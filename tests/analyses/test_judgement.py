@@ -143,3 +143,35 @@ def test_units_and_segment_levels_differ_by_the_same_rule(low, clear):
     said = " ".join(line for lines in text.sections.values() for line in lines)
     assert ("the levels really differ" in said) == clear
     assert ("the levels may well share one lift" in said) == (not clear)
+
+
+def test_the_grid_edge_is_the_pooling_grids_own_limit():
+    from analyses.core.pooling import EDGE
+
+    assert core.grid_at_edge(EDGE) and not core.grid_at_edge(EDGE / 2)
+    assert not core.grid_at_edge(None)
+
+
+# ----------------------------------------------------------------------- no threshold in the words
+
+#: The wording's own formatting rules (how a p-value is printed), not judgements.
+FORMATTING = {("numbers.py", "p < 0.001"), ("numbers.py", "p < 0.01")}
+
+
+def test_the_wording_compares_no_number_with_a_threshold():
+    """A number compared with a literal threshold in the wording is a judgement made outside
+    the one module: it names the file and line."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "readout" / "wording"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            literal = any(isinstance(s, ast.Constant) and isinstance(s.value, float) for s in sides)
+            ordered = any(isinstance(o, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for o in node.ops)
+            if literal and ordered and (path.name, ast.unparse(node)) not in FORMATTING:
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "\n".join(found)

@@ -10,7 +10,7 @@ The words read the typed bundle (:class:`analyses.hierarchical.results.Hierarchi
 
 from __future__ import annotations
 
-from analyses.core.judgement import prior_class, pull_class, spread_class
+from analyses.core.judgement import grid_at_edge, prior_class, pull_class, spread_class
 from analyses.core.results import LeftOut, given
 from analyses.hierarchical.results import HierarchicalBundle, Unit
 from readout.wording.common import (
@@ -376,7 +376,7 @@ def body(bundle: HierarchicalBundle) -> Body:
             "sampler cannot enter. The estimates near that region (strong pooling) are the "
             "least reliable."
         )
-    if field(bundle.diagnostics, "edge_mass", 0) >= 1e-6:
+    if grid_at_edge(field(bundle.diagnostics, "edge_mass")):
         health.append(
             "The grid that integrates the spreads holds posterior mass at its edge: the "
             "numbers may be cut short. Report this as a bug."
