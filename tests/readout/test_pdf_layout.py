@@ -5,10 +5,10 @@ HTML is read in Chromium at 390 px wide: no chart text under 9 CSS px.
 
 The demo's readouts are run for real (every analysis; among them the warehouse's
 multi-metric A/B tests and a single-metric file), then each PDF is read page by page with
-poppler: ``pdftotext`` for the words on a page, ``pdftoppm`` for how far down its content reaches. The main chart is the
-scorecard chart when there are several metrics (the primary metric's own chart and tables
-repeat its row and stay in the HTML), the lift chart otherwise; its caption and a drawing in
-colour must be on page one.
+poppler: ``pdftotext`` for the words on a page, ``pdftoppm`` for how far down its content
+reaches. An A/B readout's main chart is the scorecard chart when there are several metrics
+(the primary metric's own chart and tables repeat its row and stay in the HTML), the lift
+chart otherwise; its caption and a drawing in colour must be on page one.
 """
 
 from __future__ import annotations
