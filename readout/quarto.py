@@ -173,19 +173,28 @@ def write_project(config: Config, output: Path) -> list[Path]:
                 for name in [*files, store.BUNDLE]:
                     shutil.copy2(readout / name, target / name)
                 qmd = target / store.QUARTO_PAGE
-                page = env.get_template("readout.qmd.j2").render(
-                    bundle=bundle,
-                    text=text,
-                    date=readout.name,
-                    analysis=wording.analysis_label(bundle["analysis"]),
-                    callout=CALLOUTS[Tone(text.tone)],
-                    tables=bundle.get("tables", []),
-                    progress=short_progress(bundle),
-                )
-                atomic_write_text(qmd, page)
+                atomic_write_text(qmd, page(bundle, readout.name, text, env))
                 written.append(qmd)
         atomic_write_text(project / store.QUARTO_PAGE, env.get_template("listing.qmd.j2").render())
     return written
+
+
+def page(bundle: dict, date: str, text: wording.Text | None = None, env=None) -> str:
+    """One readout's ``.qmd`` page, from its bundle (and its words, when made already)."""
+    text = text or wording.readout_text(bundle)
+    return (
+        (env or _environment())
+        .get_template("readout.qmd.j2")
+        .render(
+            bundle=bundle,
+            text=text,
+            date=date,
+            analysis=wording.analysis_label(bundle["analysis"]),
+            callout=CALLOUTS[Tone(text.tone)],
+            tables=bundle.get("tables", []),
+            progress=short_progress(bundle),
+        )
+    )
 
 
 def _files(readout: Path, bundle: dict, experiment: str) -> list[str]:

@@ -10,6 +10,7 @@ import base64
 import functools
 import hashlib
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,30 @@ def for_printing(path: Path) -> str | None:
     return "data:image/svg+xml;base64," + base64.b64encode(inline_uses(svg)).decode()
 
 
+#: The smallest chart text a reader is shown, in CSS pixels (on a phone too).
+LEGIBLE_PX = 9
+#: matplotlib draws each text of an SVG as glyph paths scaled by ``size / 100`` (points).
+_TEXT_SCALE = re.compile(rb"scale\(([0-9.]+) -\1\)")
+_VIEW_WIDTH = re.compile(rb'viewBox="[-0-9.]+ [-0-9.]+ ([0-9.]+) ')
+
+
+def legible_width(path: Path) -> int | None:
+    """The narrowest width (CSS px) at which a figure's smallest text is :data:`LEGIBLE_PX`.
+
+    A narrow screen shows the figure no narrower, scrolling it sideways within its frame
+    (``--min-width``); ``None`` for a figure whose text sizes cannot be read.
+    """
+    try:
+        svg = path.read_bytes()
+    except OSError:
+        return None
+    sizes = [100 * float(s) for s in _TEXT_SCALE.findall(svg)]
+    width = _VIEW_WIDTH.search(svg)
+    if not sizes or width is None or min(sizes) <= 0:
+        return None
+    return math.ceil(LEGIBLE_PX * float(width[1]) / min(sizes))
+
+
 def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str:
     """The report page of one readout; figures are read from ``folder`` and inlined.
 
@@ -155,6 +180,7 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
         {
             **fig,
             "uri": figure_uri(folder / fig["file"]),
+            "min_width": legible_width(folder / fig["file"]),
             "caption": text.figures[fig["key"]].caption,
             "alt": text.figures[fig["key"]].alt,
         }
@@ -205,13 +231,81 @@ def _drop_print_setup() -> None:
         _print_setup.cache_clear()
 
 
+#: A page whose content fills less than this share of its height is mostly empty.
+MOSTLY_EMPTY = 0.25
+#: A last page filled less than this is worth trying to pull onto the pages before it.
+PULL_BACK_BELOW = 0.4
+#: Printed again with these in turn while the last page would be mostly empty: a little
+#: tighter, so a few spilled lines join the page before (the reader gets one page fewer).
+#: ``!important``: WeasyPrint reads them as user stylesheets, below the page's own.
+COMPACT_CSS = (
+    """
+@media print {
+  body { font-size: 9pt !important; line-height: 1.32 !important; }
+  p { margin: .3rem 0 !important; }
+  h2 { margin-top: .8rem !important; }
+  figure { margin: .3rem 0 !important; }
+  figure img { max-height: 44mm !important; }
+  #lead figure img { max-height: 48mm !important; }
+  #scorecard-chart figure img { max-height: 56mm !important; }
+}
+""",
+    """
+@media print {
+  body { font-size: 8.6pt !important; line-height: 1.28 !important; }
+  p { margin: .25rem 0 !important; }
+  h2 { margin-top: .6rem !important; }
+  figure { margin: .2rem 0 !important; }
+  figure img { max-height: 38mm !important; }
+  #lead figure img { max-height: 44mm !important; }
+  #scorecard-chart figure img { max-height: 50mm !important; }
+  table, .table-wrap { break-inside: auto !important; }
+  tr { break-inside: avoid !important; }
+}
+""",
+)
+
+
+def page_fill(document: Any) -> list[float]:
+    """The share of each laid-out page's content height its lines and pictures reach."""
+    fills = []
+    for page in document.pages:
+        box = page._page_box
+        top, bottom = box.content_box_y(), box.content_box_y()
+        stack = [box]
+        while stack:
+            for child in getattr(stack.pop(), "children", None) or []:
+                kind = type(child).__name__
+                if kind == "MarginBox":  # the running header and footer
+                    continue
+                if kind in ("LineBox", "InlineReplacedBox", "BlockReplacedBox"):
+                    bottom = max(bottom, child.position_y + child.margin_height())
+                stack.append(child)
+        fills.append((bottom - top) / box.height)
+    return fills
+
+
 def write_pdf(html: str, target: Path) -> None:
-    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts."""
+    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts.
+
+    When the last page would be short (under :data:`PULL_BACK_BELOW`; mostly empty under
+    :data:`MOSTLY_EMPTY`), the page is printed again a little tighter (:data:`COMPACT_CSS`,
+    step by step), and a version with fewer pages is kept.
+    """
     import weasyprint
 
     fonts, css = _print_setup()
-    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
-    document.write_pdf(target, stylesheets=[css], font_config=fonts)
+    source = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
+    document = source.render(stylesheets=[css], font_config=fonts)
+    for tighter_css in COMPACT_CSS:  # tighter and tighter, until the spill is gone
+        fills = page_fill(document)
+        if len(fills) < 2 or fills[-1] >= PULL_BACK_BELOW:
+            break
+        compact = weasyprint.CSS(string=tighter_css, font_config=fonts)
+        tighter = source.render(stylesheets=[css, compact], font_config=fonts)
+        if len(tighter.pages) < len(document.pages):
+            document = tighter
+    document.write_pdf(target)
 
 
 def render_readout(folder: Path, site_url: str = "") -> None:

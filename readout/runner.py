@@ -136,7 +136,8 @@ def build_readout(
         )
     decision = plain(analysis.decide(spec, fit.results, fit.diagnostics))
     fit.posterior.to_netcdf(staging / store.POSTERIOR, engine="h5netcdf")
-    figures = _save_figures(analysis.plot(fit, experiment.settings.ci_prob), staging)
+    decided = replace(fit, verdict=decision["verdict"])  # the figures read it
+    figures = _save_figures(analysis.plot(decided, experiment.settings.ci_prob), staging)
     tables = []
     for key, table in fit.tables.items():
         table.to_csv(staging / store.table_file(key), index=False)

@@ -26,17 +26,25 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     HDIs shaded; with several metrics, a scorecard of every metric's lift.
 
     The lift chart's legend marks the share of each curve above zero (the probability of
-    being better, formatted as in the prose: never 0% or 100%), unless a health check failed:
-    then no chance of being better is shown anywhere.
+    being better, formatted as in the prose: never 0% or 100%), unless the verdict is
+    withheld (``fit.verdict``): then no chance of being better is shown anywhere.
     """
     results = fit.results
-    healthy = not failed_checks(results, fit.diagnostics)
+    # What the verdict allows: a withheld verdict's charts show no chance of a finding (when
+    # plotted before a verdict, the checks that would withhold it decide).
+    withheld = (
+        fit.verdict == "withheld"
+        if fit.verdict is not None
+        else bool(failed_checks(results, fit.diagnostics))
+    )
+    healthy = not withheld
     post = fit.posterior["posterior"].to_dataset()
     labels = results.arm_labels
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
     interval = figures.ci_label(ci_prob)
     out: dict[str, Figure] = {}
-    fig, ax = figures.new_figure()
+    # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
     # The relative lift, or the absolute one where a control at 0 leaves it undefined.
     relative = all(c.lift_rel is not None for c in results.comparisons)
     binary = results.metric_type == "binary"
@@ -52,10 +60,18 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     word = "difference from the reference group" if results.observational else "lift over control"
     unit = "%" if relative else "percentage points" if binary else results.value_label
     ax.set_xlabel(f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}")
-    figures.tidy(ax, legend=True)
+    figures.tidy(ax)
+    # Above the plot: at a phone's text size a legend inside would sit on the curves.
+    ax.legend(
+        frameon=False,
+        fontsize=figures.PHONE_TEXT,
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        borderaxespad=0.2,
+    )
     out["lift"] = figures.finish(fig)
 
-    fig, ax = figures.new_figure()
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
     scale = 100 if binary else 1
     for i, arm in enumerate(results.arms):
         draws = post["value"].sel(arm=arm.name).values.ravel() * scale
@@ -64,7 +80,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     label = results.value_label
     label = label[0].upper() + label[1:]
     ax.set_xlabel(f"{label} (%); shaded: {interval}" if binary else f"{label}; shaded: {interval}")
-    figures.tidy(ax, legend=True)
+    figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["arms"] = figures.finish(fig)
     if len(results.metrics) > 1:
         out["scorecard"] = _scorecard_figure(results, interval)
@@ -86,7 +102,7 @@ def _forecast_figure(results: AbResults, name) -> Figure:
     horizons = results.forecast.horizons
     # With several treatments a ship may be of any of them.
     shipped = name(results.primary) if len(results.arms) == 2 else "a variant"
-    fig, ax = figures.new_figure(7, 0.9 + 0.45 * len(horizons))
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 0.9 + 0.45 * len(horizons))
     rows = [f"+{h.days} days" for h in horizons]
     left = [0.0] * len(horizons)
     for verdict, colour, label in FORECAST_BARS:
@@ -97,11 +113,11 @@ def _forecast_figure(results: AbResults, name) -> Figure:
         ax.barh(rows, shares, left=left, color=colour, height=0.55, label=label)
         left = [a + b for a, b in zip(left, shares, strict=True)]
     for y, total in enumerate(left):
-        ax.text(total + 1, y, figures.prob(total / 100), va="center", fontsize=9)
+        ax.text(total + 1, y, figures.prob(total / 100), va="center", fontsize=figures.PHONE_TEXT)
     ax.set_xlim(0, 112)
     ax.invert_yaxis()
     ax.set_xlabel("Chance of a clear answer (%)")
-    figures.tidy(ax, keep_left=True, legend=True)
+    figures.tidy(ax, keep_left=True, legend=True, legend_size=figures.PHONE_TEXT)
     return figures.finish(fig)
 
 
@@ -109,7 +125,7 @@ def _scorecard_figure(results: AbResults, interval: str) -> Figure:
     """Every metric's relative lift of the headline arm with its HDI; guardrails' tolerances."""
     metrics = results.metrics
     arm = results.primary
-    fig, ax = figures.new_figure(7, 0.8 + 0.42 * len(metrics))
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 1.0 + 0.55 * len(metrics))
     for i, metric in enumerate(metrics):
         comp = next(c for c in metric.comparisons if c.arm == arm)
         y = len(metrics) - 1 - i
@@ -121,7 +137,7 @@ def _scorecard_figure(results: AbResults, interval: str) -> Figure:
                 transform=ax.get_yaxis_transform(),  # across the middle, whatever the lifts
                 ha="center",
                 va="center",
-                fontsize=8,
+                fontsize=figures.PHONE_TEXT,
                 color="#4a5568",
             )
             continue
@@ -139,13 +155,14 @@ def _scorecard_figure(results: AbResults, interval: str) -> Figure:
     ax.set_yticks(
         range(len(metrics)),
         [
-            f"{m.label}{_percentile(m)} ({m.role}"
+            # Two lines: the label column stays narrow, the lifts keep the width.
+            f"{m.label}{_percentile(m)}\n({m.role}"
             + ("" if m.higher_is_better else ", lower is better")
             + ")"
             for m in reversed(metrics)
         ],
     )
-    ax.set_xlabel(f"Change of {arm} over the control, toward better (%) →; bar: {interval}")
+    ax.set_xlabel(f"Change of {arm} over the control (%),\ntoward better →; bar: {interval}")
     figures.tidy(ax, keep_left=True)
     return figures.finish(fig)
 

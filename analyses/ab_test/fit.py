@@ -351,13 +351,14 @@ def key_numbers(results: AbResults) -> KeyNumbers:
             "value_suffix": metric.value_suffix,
         }
     return KeyNumbers(
-        label=f"{'relative' if relative else 'absolute'} lift of {comp.arm} over {comp.vs}",
+        quantity="lift_rel" if relative else "lift_abs",
+        arm=comp.arm,
+        vs=comp.vs,
+        unit=results.unit_label,
         scale="relative" if relative else "absolute",
         mean=lift.mean,
         hdi=lift.hdi,
         prob=comp.prob_better,
-        prob_label=f"chance {comp.arm} is better",
         n=sum(a.n for a in results.arms),
-        n_label=f"{results.unit_label}s",
         **units,
     )

@@ -3,37 +3,99 @@
 ``decide`` gives the verdict; the pages also show the primary metric's own status (the
 scorecard) and its verdict under other priors (the sensitivity table). Both are the primary
 metric's rule alone, which a guardrail can overrule and a failed health check withholds: read
-through these functions, no row contradicts the verdict above it.
+through these functions, no row contradicts the verdict above it. When the programme's
+numbers decide (``decide_with = "programme"``), the primary row reads as the verdict did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Literal
+
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.results import AbDecision
+from analyses.core.results import given
+
+#: A covariate that removes less than this share of the variance leaves the interval about
+#: as wide as without it (the width changes by under 0.25%).
+NEGLIGIBLE_REDUCTION = 0.005
 
 
-def primary_status(status: str, decision: AbDecision) -> str:
+def decided_by_programme(bundle: Any) -> bool:
+    """Whether the verdict read the programme's numbers (``decide_with = "programme"``)."""
+    found = getattr(bundle, "programme_prior", None)
+    return found is not None and given(found) and found.decided_with == "programme"
+
+
+def primary_status(status: str, decision: AbDecision, by_programme: bool = False) -> str:
     """The primary metric's status as its scorecard row shows it.
 
     ``withheld`` when the verdict is; ``better`` where its own rule would ship but a guardrail
-    stopped the ship (the guardrail's row says why); otherwise its own status.
+    stopped the ship (the guardrail's row says why); otherwise its own status. When the
+    programme's numbers decided, its own status (the experiment alone) is not what the
+    verdict read: the row is the verdict (``better`` where a guardrail stopped a ship).
     """
     if decision.verdict == "withheld":
         return "withheld"
-    if status == "ship" and stopped_by_guardrail(decision):
+    if stopped_by_guardrail(decision) and (by_programme or status == "ship"):
         return "better"
+    if by_programme:
+        return decision.verdict
     return status
 
 
-def prior_verdict(verdict: str, decision: AbDecision) -> str:
+def guardrail_stop(verdict: str, guardrails: Iterable[str]) -> str:
+    """A ship read through the guardrails' statuses, as ``decide`` reads one.
+
+    ``keep_control`` when a guardrail harms beyond its tolerance, ``keep_collecting`` when
+    one may (not yet clear); any other verdict, or a ship with every guardrail ``ok``, as is.
+    """
+    statuses = set(guardrails)
+    if verdict != "ship":
+        return verdict
+    if "harm" in statuses:
+        return "keep_control"
+    if "unclear" in statuses:
+        return "keep_collecting"
+    return verdict
+
+
+def prior_verdict(verdict: str, decision: AbDecision, guardrails: Iterable[str] = ()) -> str:
     """The readout's verdict under another prior, from the primary metric's verdict under it.
 
     ``withheld`` when the verdict is (no prior mends a failed health check); a ship under
-    that prior is stopped by the same guardrail (the prior is the primary metric's); any
+    that prior is stopped by the same guardrail (the prior is the primary metric's), or by
+    any guardrail whose status (``guardrails``: harm, unclear, ok) would stop a ship; any
     other verdict is the primary metric's.
     """
     if decision.verdict == "withheld":
         return "withheld"
     if verdict == "ship" and stopped_by_guardrail(decision):
         return decision.verdict
-    return verdict
+    return guardrail_stop(verdict, guardrails)
+
+
+def part_moved(prob_higher: float, min_prob_better: float) -> Literal["higher", "lower", "same"]:
+    """A part of a revenue metric (who paid, how much payers spent) at the readout's bar.
+
+    ``higher`` when it is at least ``min_prob_better`` likely to be higher, ``lower`` when
+    that likely to be lower, otherwise ``same`` (about the same).
+    """
+    if prob_higher >= min_prob_better:
+        return "higher"
+    if prob_higher <= 1 - min_prob_better:
+        return "lower"
+    return "same"
+
+
+def reduction_worth(reduction: float) -> tuple[Literal["none", "more", "times"], float]:
+    """What a variance reduction is worth, as a code and the gain in units.
+
+    The interval of the adjusted readout is as narrow as one with ``1 + gain`` times the
+    units (``gain = r / (1 - r)``): ``none`` below :data:`NEGLIGIBLE_REDUCTION` (about as
+    wide), ``more`` when the gain is under one (a share more units), ``times`` otherwise.
+    """
+    if reduction < NEGLIGIBLE_REDUCTION:
+        return "none", 0.0
+    gain = reduction / (1 - reduction) if reduction < 1 else float("inf")
+    return ("more" if gain < 1 else "times"), gain

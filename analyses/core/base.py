@@ -200,6 +200,9 @@ class Fit[R: Results]:
     diagnostics: Diagnostics
     warnings: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: The verdict ``decide`` gave these results, set before ``plot``: a figure labels what
+    #: the verdict allows (a withheld one shows no chance of a finding). ``None``: not decided.
+    verdict: str | None = None
 
 
 def no_input_files(spec: BaseSpec) -> list[str]:

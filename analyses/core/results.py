@@ -217,9 +217,27 @@ class Query(Record):
 
 
 class KeyNumbers(Record):
-    """The number a history of readouts follows, with its interval and its chance."""
+    """The number a history of readouts follows, with its interval and its chance.
 
-    label: str
+    Codes, not words: ``quantity`` says what the number is, ``arm``/``vs``/``feature``/
+    ``components`` which one, ``unit`` what ``n`` counts; the wording names them. Readouts
+    written before the codes carry English ``label``, ``prob_label`` and ``n_label`` instead
+    (read, never written).
+    """
+
+    #: ``lift_rel`` / ``lift_abs`` (an A/B lift of ``arm`` over ``vs``), ``average_effect``
+    #: (over the units), ``per_step`` (per interquartile step of ``feature``), ``largest_mean``
+    #: (the largest of ``components`` components); an analysis declared elsewhere may add its
+    #: own, named by its wording package's ``KEY_QUANTITIES``.
+    quantity: str | MISSING = MISSING
+    arm: str | MISSING = MISSING
+    vs: str | MISSING = MISSING
+    feature: str | MISSING = MISSING
+    components: int | MISSING = MISSING
+    #: What ``n`` counts, in the singular: the experiment's unit (``user``) or ``row``.
+    unit: str | MISSING = MISSING
+    #: Older readouts: the words themselves (read-only compatibility).
+    label: str | MISSING = MISSING
     #: ``absolute``: an A/B lift whose relative form is not defined (a control at 0).
     scale: Literal["relative", "value", "absolute"]
     mean: float

@@ -164,12 +164,11 @@ def _left_out(units: Units) -> dict:
 def key_numbers(results: HierarchicalResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the average effect over the units."""
     return KeyNumbers(
-        label=f"average effect over the {results.unit_label}s",
+        quantity="average_effect",
+        unit=results.unit_label,
         scale="value",
         mean=results.average.mean,
         hdi=results.average.hdi,
         prob=results.average.prob_positive,
-        prob_label="chance the average effect is positive",
         n=results.n_units,
-        n_label=f"{results.unit_label}s",
     )

@@ -299,12 +299,12 @@ def key_numbers(results: MixtureResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the largest component's mean."""
     largest = max(results.components, key=lambda c: c.weight.mean)
     return KeyNumbers(
-        label=f"mean of the largest of {results.chosen_components} component(s)",
+        quantity="largest_mean",
+        components=results.chosen_components,
+        unit=results.unit_label,
         scale="value",
         mean=largest.mean.mean,
         hdi=largest.mean.hdi,
         prob=None,
-        prob_label=None,
         n=results.n,
-        n_label=f"{results.unit_label}s",
     )

@@ -178,12 +178,12 @@ def key_numbers(results: RegressionResults) -> KeyNumbers:
     """The numbers a history of readouts follows: the first feature's interquartile effect."""
     first = results.coefficients[0]
     return KeyNumbers(
-        label=f"change per interquartile step of {first.label}",
+        quantity="per_step",
+        feature=first.name,
+        unit="row",
         scale="value",
         mean=first.per_step.mean,
         hdi=first.per_step.hdi,
         prob=first.prob_positive,
-        prob_label="chance the association is positive",
         n=results.n,
-        n_label="rows",
     )

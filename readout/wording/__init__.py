@@ -115,7 +115,9 @@ def report(bundle: dict[str, Any]) -> Report:
         provenance=common.provenance(typed),
         warnings=common.data_warnings(typed, words.WARNINGS),
         since_last=(
-            common.since_last(typed, words.VERDICT_LABELS) if given(typed.key_numbers) else []
+            common.since_last(typed, words.VERDICT_LABELS, getattr(words, "KEY_QUANTITIES", None))
+            if given(typed.key_numbers)
+            else []
         ),
     )
     return Report(text=text, layout=tuple(body.layout))
@@ -135,7 +137,9 @@ def history_row(bundle: dict[str, Any]) -> str:
 
 def history_alt(bundle: dict[str, Any], readouts: int) -> str:
     """Caption and alt text of an experiment's history chart, from its latest bundle."""
-    return common.history_alt(bundles.typed(bundle), readouts)
+    typed = bundles.typed(bundle)
+    named = getattr(module(typed.analysis), "KEY_QUANTITIES", None)
+    return common.history_alt(typed, readouts, named)
 
 
 def subject_verdict(bundle: Bundle, text: Text) -> str:

@@ -7,6 +7,7 @@ readout. They read only the bundle, as its typed model (:mod:`analyses.core.resu
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from analyses.core.results import Envelope, KeyNumbers, LeftOut, given
@@ -215,6 +216,13 @@ READ_NOTES: dict[str, WarningText] = {
     ),
 }
 
+#: The health check of a posterior computed without sampler chains (``Diagnostics.exact``).
+GLOSSARY_EXACT = (
+    "Exact posterior",
+    "the posterior is computed directly (in closed form, or on a fine grid), not by a "
+    "sampler, so there are no chains to check: R-hat and ESS do not apply.",
+)
+
 
 def _day(iso: str) -> str:
     from datetime import date
@@ -238,7 +246,9 @@ def glossary(bundle: Envelope, specific: Mapping[str, str]) -> list[tuple[str, s
         f"{diag.r_hat_limit:g}) and are numerous enough (effective sample size at least "
         f"{diag.ess_limit:g}).",
     )
-    if given(diag.pareto_k):
+    if field(diag, "exact", False):  # no sampler chains: R-hat and ESS say nothing here
+        checks = GLOSSARY_EXACT
+    elif given(diag.pareto_k):
         checks = (
             "Pareto k / ESS",
             "checks that draws from an approximation of the posterior, reweighted to the exact "
@@ -279,6 +289,57 @@ def how_to_read(bundle: Envelope, example: str, answers: str = "") -> list[str]:
     ]
 
 
+#: What each key number is called, by its ``quantity`` code, and what its chance is the
+#: chance of (``None``: it has none). Fields: ``arm``, ``vs``, ``feature``, ``components``,
+#: ``units``. An analysis declared elsewhere adds its own (its wording's ``KEY_QUANTITIES``).
+KEY_QUANTITIES: dict[str, tuple[str, str | None]] = {
+    "lift_rel": ("relative lift of {arm} over {vs}", "chance {arm} is better"),
+    "lift_abs": ("absolute lift of {arm} over {vs}", "chance {arm} is better"),
+    "average_effect": ("average effect over the {units}", "chance the average effect is positive"),
+    "per_step": (
+        "change per interquartile step of {feature}",
+        "chance the association is positive",
+    ),
+    "largest_mean": ("mean of the largest of {components} component(s)", None),
+}
+
+
+@dataclass(frozen=True)
+class KeyWords:
+    """A readout's key numbers named: what the number is, its chance, what ``n`` counts."""
+
+    label: str
+    prob_label: str | None
+    n_label: str
+
+
+def key_words(
+    bundle: Envelope, key: KeyNumbers, named: Mapping[str, tuple[str, str | None]] | None = None
+) -> KeyWords:
+    """The words of a key number's codes; an older readout's own words where it has no codes."""
+    quantity = field(key, "quantity")
+    if quantity is None:  # written before the codes: its English is read as it is
+        return KeyWords(key.label, field(key, "prob_label"), field(key, "n_label") or "units")
+    label, chance = {**KEY_QUANTITIES, **(named or {})}.get(
+        quantity, (quantity.replace("_", " "), None)
+    )
+    feature = field(key, "feature", "")
+    # A feature is named by its label where the bundle has one (a regression's coefficients).
+    feature = next(
+        (c.label for c in getattr(bundle, "coefficients", ()) or () if c.name == feature),
+        feature.replace("_", " "),
+    )
+    units = f"{field(key, 'unit', 'unit')}s"
+    values = {
+        "arm": field(key, "arm", ""),
+        "vs": field(key, "vs", ""),
+        "feature": feature,
+        "components": field(key, "components", ""),
+        "units": units,
+    }
+    return KeyWords(label.format(**values), chance and chance.format(**values), units)
+
+
 def key_numbers_text(bundle: Envelope, key: KeyNumbers) -> str:
     """``mean (94% HDI low to high)`` of a readout's key numbers."""
     if key.scale == "relative":
@@ -290,31 +351,40 @@ def key_numbers_text(bundle: Envelope, key: KeyNumbers) -> str:
     return estimate(bundle, key, units.diff, decimals_for(width(key)))
 
 
-def history_alt(bundle: Envelope, readouts: int) -> str:
+def history_alt(
+    bundle: Envelope, readouts: int, named: Mapping[str, tuple[str, str | None]] | None = None
+) -> str:
     """Caption and alt text of the experiment page's history chart."""
     key = field(bundle, "key_numbers")
     if not key:
         return ""
     return (
-        f"Line chart of the {key.label} over {readouts} readouts, with its "
+        f"Line chart of the {key_words(bundle, key, named).label} over {readouts} readouts, "
+        "with its "
         f"{interval(bundle)} shaded; latest {key_numbers_text(bundle, key)}."
     )
 
 
-def since_last(bundle: Envelope, labels: Mapping[str, str]) -> list[str]:
+def since_last(
+    bundle: Envelope,
+    labels: Mapping[str, str],
+    named: Mapping[str, tuple[str, str | None]] | None = None,
+) -> list[str]:
     """What changed since the previous readout, and whether new data or config caused it."""
     previous = field(bundle, "previous")
     if not previous:
         return ["This is the experiment's first readout."]
     verdict = bundle.decision.verdict
     now, before = bundle.key_numbers, field(previous, "key_numbers")
+    said = key_words(bundle, now, named)
+    said_before = key_words(bundle, before, named) if before else None
     data_changed = previous.data_sha256 != bundle.data_sha256
     config_changed = previous.config_sha256 != bundle.config_sha256
     if data_changed and before and before.n == now.n:
         # The same units with changed values (late events, a changed query or engine).
-        cause = f"updated data on the same {now.n:,} {now.n_label}"
+        cause = f"updated data on the same {now.n:,} {said.n_label}"
     elif data_changed and before:
-        cause = f"new data ({before.n:,} {before.n_label} then, {now.n:,} now)"
+        cause = f"new data ({before.n:,} {said_before.n_label} then, {now.n:,} now)"
     elif data_changed:
         cause = "new data"
     else:
@@ -335,14 +405,15 @@ def since_last(bundle: Envelope, labels: Mapping[str, str]) -> list[str]:
             f"The verdict moved from “{label(previous.verdict, previous.verdict).lower()}” "
             f"to “{label(verdict, verdict).lower()}”."
         )
-    if before and before.label == now.label:
+    if said_before and said_before.label == said.label:
         moved = (
-            f"The {now.label} moved from {key_numbers_text(bundle, before)} to "
+            f"The {said.label} moved from {key_numbers_text(bundle, before)} to "
             f"{key_numbers_text(bundle, now)}"
         )
         withheld = bundle.decision.verdict == "withheld"  # no chance of a finding
-        if not withheld and field(now, "prob") is not None and field(before, "prob") is not None:
-            moved += f"; the {now.prob_label} from {prob(before.prob)} to {prob(now.prob)}"
+        chance = said.prob_label
+        if not withheld and chance and None not in (field(now, "prob"), field(before, "prob")):
+            moved += f"; the {chance} from {prob(before.prob)} to {prob(now.prob)}"
         lines.append(moved + ".")
     if not data_changed and not config_changed and not method_changed:
         lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")

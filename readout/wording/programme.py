@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analyses.core.judgement import prior_fit_class, prior_lean
 from analyses.core.programme import MIN_EXPERIMENTS as MINIMUM
 from analyses.core.results import given
 from readout.wording.numbers import (
@@ -155,19 +156,19 @@ def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:
 def loo_sentence(check: dict[str, Any], ci_prob: float) -> str:
     """The leave-one-out check in words: how well the prior predicted each experiment."""
     share = f"{round(100 * ci_prob)}%"
-    fits = check["ks_p_value"] >= 0.05 and abs(check["held"] - check["expected"]) <= max(
-        2.0, 2 * (check["expected"] * (1 - ci_prob)) ** 0.5
-    )
+    fits = prior_fit_class(check["ks_p_value"], check["held"], check["expected"], ci_prob) == "fits"
     verdict = (
         "The prior fits this programme."
         if fits
         else "The prior fits this programme poorly: read its estimates with care."
     )
-    lean = ""
-    if check["above"] > check["below"] + 1:
-        lean = " More estimates fell above their interval than below: bigger wins than it allows."
-    elif check["below"] > check["above"] + 1:
-        lean = " More estimates fell below their interval than above: more losses than it allows."
+    lean = {
+        "above": " More estimates fell above their interval than below: bigger wins than it "
+        "allows.",
+        "below": " More estimates fell below their interval than above: more losses than it "
+        "allows.",
+        None: "",
+    }[prior_lean(check["above"], check["below"])]
     return (
         f"Each finished experiment's estimate predicted from the others: {check['held']} of "
         f"{check['experiments']} fell inside their {share} predictive interval (about "

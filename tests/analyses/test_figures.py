@@ -35,6 +35,18 @@ def test_a_failed_health_check_shows_no_chance_in_the_legend():
     assert legend == "B vs A"
 
 
+def test_the_lift_legend_follows_the_verdict_it_was_drawn_for():
+    # The runner hands plot the verdict: withheld shows no chance, whatever the checks say.
+    from dataclasses import replace
+
+    withheld = ab_test.plot(replace(ab_fit(0.98), verdict="withheld"), 0.94)["lift"]
+    assert [t.get_text() for t in withheld.axes[0].get_legend().get_texts()] == ["B vs A"]
+    shipped = ab_test.plot(replace(ab_fit(0.98), verdict="ship"), 0.94)["lift"]
+    assert [t.get_text() for t in shipped.axes[0].get_legend().get_texts()] == [
+        "B vs A: 98% above 0"
+    ]
+
+
 def test_axis_labels_quote_the_configured_interval():
     figures = ab_test.plot(ab_fit(0.9), 0.9)
     for figure in figures.values():

@@ -1,17 +1,21 @@
 """Every status, label, tone and word a reader sees agrees with the verdict.
 
-For every fixture bundle, and bundles made from them covering every verdict code of every
-analysis (the verdict set, and for a withheld one the health check that withholds it), this
-reads what a reader reads: the HTML report, the PDF's text (for the fixture bundles and the
-withheld ones), the email (plain text, HTML and subject), and the site's index row and
-experiment page. It fails on a word or a tone that contradicts the verdict:
+For every fixture bundle, bundles made from them covering every verdict code of every
+analysis (the verdict set, and for a withheld one the health check that withholds it), and
+A/B bundles whose verdict the programme's learned prior decided (``decide_with =
+"programme"``), this reads what a reader reads: the HTML report, the PDF's text (for the
+fixture bundles, the withheld and the programme-decided ones), the email (plain text, HTML
+and subject), the site's index row and experiment page, and the Quarto page (its ``.qmd``
+converted by Debian's pandoc). It fails on a word or a tone that contradicts the verdict:
 
 - withheld: no ship or roll-out word, no chance of being better or best, no good (green)
   tone anywhere; the numbers shown are labelled as for diagnosis;
 - any verdict but a ship: no "Ship" in a table cell (the scorecard's primary row, a
   sensitivity row);
-- every page's tone classes and badges are the verdict's tone; the index card and the email
-  name the verdict's label.
+- every page's tone classes and badges are the verdict's tone (the Quarto page's verdict
+  callout is the tone's); the index card and the email name the verdict's label;
+- the scorecard's primary row shows the verdict's label (with "given past experiments" where
+  the programme decided), or "better" where a guardrail stopped its ship: never another verdict.
 """
 
 from __future__ import annotations
@@ -21,16 +25,23 @@ import html as htmlmod
 import io
 import json
 import re
+import shutil
+import subprocess
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 
+from analyses.ab_test.decide import GUARDRAIL_STOPS as STOPPED
 from analyses.core import sequential
+from analyses.core.base import Tone
 from readout import bundle as bundles
 from readout import email as mail
-from readout import registry, render, wording
+from readout import quarto, registry, render, wording
+from tests.fixtures.programme_decided import decided_by_programme
+
+PANDOC = shutil.which("pandoc")
 
 BUNDLES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
 NAMES = sorted(p.stem for p in BUNDLES.glob("*.json"))
@@ -206,9 +217,11 @@ def test_every_verdict_code_of_every_analysis_is_covered():
 
 
 def visible(page: str) -> str:
-    """The words of an HTML page, without its tags, styles and scripts."""
+    """The words of an HTML page, without its tags, styles and scripts (alt text kept: a
+    screen reader reads it)."""
     page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S)
     page = re.sub(r'src="data:[^"]*"', "", page)
+    page = re.sub(r'<img\b[^>]*\balt="([^"]*)"[^>]*>', r" \1 ", page)
     return re.sub(r"\s+", " ", htmlmod.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
@@ -253,6 +266,17 @@ def pages(bundle: dict, folder: Path, pdf: bool) -> dict[str, str]:
     }
     out["index card"] = render.page("index.html.j2", entries=[entry], generated="today")
     out["experiment page"] = render.page("experiment.html.j2", entry=entry)
+    if PANDOC:  # the Quarto page, as pandoc reads its Markdown (Quarto itself is not installed)
+        qmd = folder / "index.qmd"
+        qmd.write_text(quarto.page(bundle, bundle["readout_date"], text))
+        # The listing shows each page's categories (its front matter): the verdict's label.
+        out["quarto categories"] = re.search(r"^categories: (.*)$", qmd.read_text(), re.M)[1]
+        out["quarto page"] = subprocess.run(
+            [PANDOC, "--fail-if-warnings", "-f", "markdown", "-t", "html", str(qmd)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     return out
 
 
@@ -260,10 +284,11 @@ def pages(bundle: dict, folder: Path, pdf: bool) -> dict[str, str]:
 
 #: Words that say to ship or roll out.
 SHIP = re.compile(r"\b(Ship|ship it|Roll out|roll out here)\b")
-#: A chance of being better, best, higher or of a positive effect: what a withheld verdict hides.
+#: A chance of being better, best, higher or of a positive effect: what a withheld verdict hides
+#: (a share of a lift's curve above zero is one too).
 CHANCE = re.compile(
     r"\bchance\b\s*(>|[^.;()]{0,30}?\b(better|best|higher|lower|positive|negative|above|below"
-    r"|win\w*)\b)",
+    r"|win\w*)\b)|\bof the curve lies (above|below) zero",
     re.I,
 )
 
@@ -281,6 +306,8 @@ def problems(bundle: dict, seen: dict[str, str]) -> list[str]:
         if tones - {tone} - ({"bad"} if where == "index card" and "Failed" in words else set()):
             found.append(f"{where}: tone classes {sorted(tones)} on a {tone} verdict")
         if verdict == "withheld":
+            if where == "report" and "The lift" in words and "For diagnosis only" not in words:
+                found.append(f"{where}: a withheld verdict's charts are not labelled diagnostic")
             for match in SHIP.finditer(words):
                 found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
             for match in CHANCE.finditer(words):
@@ -289,11 +316,34 @@ def problems(bundle: dict, seen: dict[str, str]) -> list[str]:
             cells = re.findall(r"<td[^>]*>\s*Ship\s*</td>", raw)
             cells += re.findall(r"\b(?:Status|Verdict): Ship\b", raw)  # the plain-text email
             found += [f"{where}: a table cell says Ship on a {verdict} verdict" for _ in cells]
-        if where in ("index card", "experiment page") and label not in words:
+        if where == "quarto page":
+            # The verdict's callout (the first) is the tone's; a failed health check adds an
+            # important one, and nothing else has a callout.
+            callouts = re.findall(r"\bcallout-(\w+)\b", raw)
+            if callouts[:1] != [quarto.CALLOUTS[Tone(tone)]] or set(callouts[1:]) - {"important"}:
+                found.append(f"{where}: callouts {callouts} on a {tone} verdict")
+        if where in ("index card", "experiment page", "quarto categories") and label not in words:
             found.append(f"{where}: the verdict's label '{label}' is missing")
         if where == "email subject" and _subject(bundle) not in words:
             found.append(f"{where}: the verdict '{_subject(bundle)}' is missing")
-    return found
+    return found + _scorecard_problems(bundle, label)
+
+
+def _scorecard_problems(bundle: dict, label: str) -> list[str]:
+    """The scorecard's primary row: the verdict, or 'better' where a guardrail stopped a ship."""
+    table = wording.readout_text(bundle).tables.get("scorecard")
+    if table is None or "Status" not in table.head:
+        return []
+    shown = table.rows[0][table.head.index("Status")]
+    decision = bundle["decision"]
+    programme = (bundle.get("programme_prior") or {}).get("decided_with") == "programme"
+    if decision["reason_code"] in STOPPED and decision["verdict"] != "withheld":
+        expected = "Better (a guardrail stops the ship)"
+    else:
+        expected = label + (" (given past experiments)" if programme else "")
+    if shown != expected:
+        return [f"scorecard: the primary row says '{shown}' under '{label}' (want '{expected}')"]
+    return []
 
 
 def _subject(bundle: dict) -> str:
@@ -342,3 +392,33 @@ def test_a_guardrail_that_keeps_the_control_at_the_planned_end_leaves_no_ship_on
     scorecard = wording.readout_text(bundle).tables["scorecard"]
     primary = next(row for row in scorecard.rows if row[1] == "primary")
     assert primary[-1] == "Better (a guardrail stops the ship)"
+
+
+#: Fixture A/B bundles read with a learned programme prior that decides a verdict their own
+#: numbers would not have given (ship alone -> keep collecting; keep control by a guardrail
+#: alone -> keep collecting, with the guardrail's harm still shown).
+PROGRAMME = ["checkout-redesign", "search-ranking", "signup-page"]
+
+
+@pytest.mark.parametrize("name", PROGRAMME)
+def test_a_verdict_the_programme_decided_agrees_everywhere(name, tmp_path):
+    bundle = decided_by_programme(name)
+    prior = bundle["programme_prior"]
+    assert prior["decided_with"] == "programme"
+    assert prior["alone_verdict"] != bundle["decision"]["verdict"]  # the programme decided
+    seen = pages(bundle, tmp_path / "readout", pdf=True)
+    found = problems(bundle, seen)
+    assert not found, "\n".join(found)
+    # The sensitivity rows read the experiment on its own: said so, and a ship there is
+    # still stopped by a guardrail that harms.
+    table = wording.readout_text(bundle).tables["sensitivity"]
+    guardrails = {m["status"] for m in bundle["metrics"][1:] if m["role"] == "guardrail"}
+    for row in table.rows:
+        assert row[1].endswith(" (on its own)"), row
+        if "harm" in guardrails:
+            assert not row[1].startswith("Ship"), row
+
+
+def test_quarto_pages_are_read_when_pandoc_is_installed():
+    # The Quarto page is part of what every case above reads (Debian's pandoc, make setup).
+    assert PANDOC is not None, "pandoc is missing: `make setup` installs Debian's pandoc"

@@ -172,12 +172,25 @@ def test_the_glossary_explains_the_check_that_was_made():
     from readout.bundle import typed
     from readout.wording.common import glossary
 
-    bundle = copy.deepcopy(load("income-spend"))
+    bundle = copy.deepcopy(load("three-groups"))  # sampled by NUTS
     terms = dict(glossary(typed(bundle), {}))
     assert "R-hat / ESS" in terms and "Pareto k / ESS" not in terms
+    assert "Exact posterior" not in terms
     bundle["diagnostics"] |= {"pareto_k": 0.1, "pareto_k_limit": 0.7}
     terms = dict(glossary(typed(bundle), {}))
     assert "Pareto k at most 0.7" in terms["Pareto k / ESS"] and "R-hat / ESS" not in terms
+
+
+@pytest.mark.parametrize("name", ["income-spend", "eight-schools", "signup-page"])
+def test_an_exact_posterior_glossary_names_no_sampler_check(name):
+    # An exact posterior (A/B independent draws, the hierarchical grid) has no chains: the
+    # glossary says "Exact posterior", as the diagnostics line does, not R-hat / ESS.
+    bundle = load(name)
+    assert bundle["diagnostics"]["exact"]
+    text = wording.readout_text(bundle)
+    terms = dict(text.glossary)
+    assert "Exact posterior" in terms and "do not apply" in terms["Exact posterior"]
+    assert not {"R-hat / ESS", "Pareto k / ESS"} & set(terms)
 
 
 def test_a_mixture_by_importance_sampling_does_not_speak_of_chains():

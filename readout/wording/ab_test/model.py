@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyses.ab_test.judgement import prior_verdict
+from analyses.ab_test.judgement import decided_by_programme, prior_verdict
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
 from analyses.core.results import Diagnostics, given
@@ -161,8 +161,15 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
         described["user"] = variance.prior_label(bundle.metrics[0])
     decision = bundle.decision
     # The readout's verdict under each prior (a guardrail or a failed check overrules it).
-    shown = {r.prior: prior_verdict(r.verdict, decision) for r in rows}
-    own = prior_verdict(bundle.metrics[0].status, decision)
+    guards = [m.status for m in bundle.metrics[1:] if m.role == "guardrail"]
+    shown = {r.prior: prior_verdict(r.verdict, decision, guards) for r in rows}
+    # What the rows are compared with: the verdict as its own numbers read it, or the
+    # programme's verdict where those decided.
+    own = (
+        decision.verdict
+        if decided_by_programme(bundle)
+        else prior_verdict(bundle.metrics[0].status, decision, guards)
+    )
     if verdict == "withheld":
         sentence = ""
     else:
@@ -193,13 +200,15 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
             ],
         )
         return [], table
+    # Where the programme's numbers decided, these priors read the experiment on its own.
+    alone = " (on its own)" if decided_by_programme(bundle) else ""
     table = Table(
         "Does the verdict depend on the prior?",
         ["Prior", "Verdict", f"Chance {base.arm} is better", f"Lift ({ci})"],
         [
             [
                 capital(described[r.prior]),
-                VERDICT_LABELS[shown[r.prior]],
+                VERDICT_LABELS[shown[r.prior]] + alone,
                 prob(r.prob_better),
                 lift_text(bundle, bundle.metrics[0], r, quoted=False),
             ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analyses.ab_test.judgement import part_moved, reduction_worth
 from analyses.ab_test.results import AbBundle, Horizon, Metric, Part
 from analyses.core.results import given
 from readout.wording.ab_test import variance
@@ -131,11 +132,8 @@ def revenue_sentence(bundle: AbBundle, metric: Metric, arm: str) -> str:
     paying, per_payer = parts.paying, parts.per_payer
 
     def moved(part: Part, more: str, less: str, same: str) -> str:
-        if part.prob_higher >= threshold:
-            return more
-        if part.prob_higher <= 1 - threshold:
-            return less
-        return same
+        said = {"higher": more, "lower": less, "same": same}
+        return said[part_moved(part.prob_higher, threshold)]
 
     money = metric_units(metric)
     amount_places = money.places(width(per_payer.treatment))
@@ -170,13 +168,13 @@ def revenue_sentence(bundle: AbBundle, metric: Metric, arm: str) -> str:
 
 def _as_if_more(bundle: AbBundle, reduction: float) -> str:
     """What a variance reduction is worth in units: the interval of a larger experiment."""
-    if reduction < 0.005:
+    worth, gain = reduction_worth(reduction)
+    if worth == "none":
         return "so the interval is about as wide as without it"
-    gain = reduction / (1 - reduction) if reduction < 1 else float("inf")
     units = units_word(bundle)
     more = (
         f"{relative(gain, 0, False)} more {units}"
-        if gain < 1
+        if worth == "more"
         else f"{number(1 + gain, 1 if gain < 9 else 0)} times as many {units}"
     )
     return f"so the interval is as narrow as if the experiment had {more}"

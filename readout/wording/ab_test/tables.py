@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from analyses.ab_test.judgement import primary_status
+from analyses.ab_test.judgement import decided_by_programme, primary_status
 from analyses.ab_test.results import AbBundle, Segment, SegmentSpread
+from analyses.core.judgement import spread_class
 from analyses.core.results import given
 from readout import store
 from readout.wording.ab_test.common import (
@@ -142,12 +143,15 @@ def _scorecard(bundle: AbBundle) -> Table:
         elif not metric.higher_is_better:
             role += " (lower is better)"
         status = metric.status
+        by_programme = decided_by_programme(bundle)
         if metric.role == "primary":
-            status = primary_status(status, bundle.decision)
+            status = primary_status(status, bundle.decision, by_programme)
         if status == "better" and metric.role == "primary":
             label = "better (a guardrail stops the ship)"
         elif metric.role == "primary":
             label = VERDICT_LABELS.get(status, status)
+            if by_programme:  # the verdict read its lift given the programme's experiments
+                label += " (given past experiments)"
         elif metric.role != "guardrail" and status == "unclear":
             label = "not yet clear"  # a secondary metric: no harm is at stake
         else:
@@ -232,8 +236,7 @@ def _spread_sentence(bundle: AbBundle, spread: SegmentSpread) -> str:
     """Whether a segment's levels really differ: the spread of their true lifts."""
     sigma, overall = spread.sigma, spread.overall
     places = rel_places(sigma)
-    low, high = sigma.hdi
-    shared = low < 0.1 * high
+    shared = spread_class(sigma.hdi) == "unclear"
     return (
         f"Do the levels of {spread.segment} differ? Their true lifts spread by about "
         f"{number(100 * sigma.mean, places)} percentage points (a standard deviation; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.results import AbBundle, Comparison, Metric
+from analyses.core import judgement
 from analyses.core.results import DataWarning, given
 from readout.wording import programme as programme_words
 from readout.wording.ab_test import planned
@@ -355,12 +356,15 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
     units = metric_units(primary)
     word = "difference" if bundle.observational else "lift"
     side = "above" if primary.higher_is_better else "below"
+    # A withheld verdict's charts are for diagnosis: said so, and no chance of a finding.
+    withheld = bundle.decision.verdict == "withheld"
+    diagnosis = "For diagnosis only (the verdict is withheld). " if withheld else ""
     parts = []
     for comp in bundle.metrics[0].comparisons:
         lift, fmt, places = lift_format(primary, comp)
+        share = "" if withheld else f"{prob(comp.prob_better)} of the curve lies {side} zero, "
         parts.append(
-            f"{comp.arm} over {comp.vs}: {prob(comp.prob_better)} of the curve lies "
-            f"{side} zero, " + hdi_range(bundle, lift.hdi, fmt, places)
+            f"{comp.arm} over {comp.vs}: {share}" + hdi_range(bundle, lift.hdi, fmt, places)
         )
     relative_lift = all(c.lift_rel is not None for c in primary.comparisons)
     scale = "relative" if relative_lift else "absolute"
@@ -372,14 +376,15 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
     out = {
         "lift": Figure(
             caption=(
-                f"Posterior of the {scale} {word} in {name} over "
+                f"{diagnosis}Posterior of the {scale} {word} in {name} over "
                 f"{control_word(bundle)}{why}. The shaded band is the {ci}; the dashed line "
                 "marks no change."
             ),
             alt=f"Density chart of the {scale} {word} in {name}. " + "; ".join(parts) + ".",
         ),
         "arms": Figure(
-            caption=f"Posterior of each {arm_word(bundle)}'s {name}, with its {ci} shaded.",
+            caption=f"{diagnosis}Posterior of each {arm_word(bundle)}'s {name}, with its {ci} "
+            "shaded.",
             alt=f"Density chart of each {arm_word(bundle)}'s {name}: " + "; ".join(arm_parts) + ".",
         ),
     }
@@ -410,8 +415,8 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
             )
         out["scorecard"] = Figure(
             caption=(
-                f"Every metric's relative lift of {arm} over {bundle.control}: dot and bar "
-                f"are the estimate and its {ci}, drawn toward better (a lower-is-better "
+                f"{diagnosis}Every metric's relative lift of {arm} over {bundle.control}: dot "
+                f"and bar are the estimate and its {ci}, drawn toward better (a lower-is-better "
                 "metric's change with its sign turned), so right is better for every metric; "
                 "a red tick marks a guardrail's tolerated harm."
             ),
@@ -528,7 +533,7 @@ def _aa_misses(bundle: AbBundle) -> int:
 
 def _aa_sentences(bundle: AbBundle, metric: Metric, comp: Comparison) -> list[str]:
     lift, fmt, places = lift_format(metric, comp)
-    inside = lift.hdi[0] <= 0 <= lift.hdi[1]
+    inside = judgement.inside(lift.hdi, 0.0)
     misses = _aa_misses(bundle)
     scale = "relative " if comp.lift_rel is not None else ""
     out = [

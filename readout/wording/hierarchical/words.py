@@ -10,7 +10,7 @@ The words read the typed bundle (:class:`analyses.hierarchical.results.Hierarchi
 
 from __future__ import annotations
 
-from analyses.core.judgement import prior_class
+from analyses.core.judgement import grid_at_edge, prior_class, pull_class, spread_class
 from analyses.core.results import LeftOut, given
 from analyses.hierarchical.results import HierarchicalBundle, Unit
 from readout.wording.common import (
@@ -122,7 +122,7 @@ def _plural(word: str) -> str:
 
 def _pull_reason(unit: Unit, bundle: HierarchicalBundle, units: Units, places: int) -> str:
     label = bundle.unit_label
-    little = unit.shrinkage < 0.25
+    little = pull_class(unit.shrinkage) == "little"
     if unit.n is not None:
         size = f"{unit.n:,} users"
         return (
@@ -248,7 +248,7 @@ def _spread_sentence(bundle: HierarchicalBundle, units: Units, places: int) -> s
     tau = bundle.hyper.sigma_unit
     around = f"their {bundle.group_label if bundle.grouped else 'overall'} average"
     band = f"({hdi_range(bundle, tau.hdi, units.value, places)})"
-    if tau.hdi[0] >= 0.25 * tau.mean:
+    if spread_class(tau.hdi) == "clear":
         return (
             f"{label.capitalize()}s really do differ: by about "
             f"±{units.value(tau.mean, places)} around {around} {band}."
@@ -376,7 +376,7 @@ def body(bundle: HierarchicalBundle) -> Body:
             "sampler cannot enter. The estimates near that region (strong pooling) are the "
             "least reliable."
         )
-    if field(bundle.diagnostics, "edge_mass", 0) >= 1e-6:
+    if grid_at_edge(field(bundle.diagnostics, "edge_mass")):
         health.append(
             "The grid that integrates the spreads holds posterior mass at its edge: the "
             "numbers may be cut short. Report this as a bug."

@@ -10,6 +10,7 @@ the worked example of wording that reads typed results.
 
 from __future__ import annotations
 
+from analyses.core import judgement
 from analyses.core.results import given
 from analyses.regression.results import Coefficient, RegressionBundle
 from readout.wording.common import diagnostic_problems, sampling_line
@@ -122,7 +123,7 @@ def body(bundle: RegressionBundle) -> Body:
     ]
     ppc = bundle.ppc
     sd_p = units.places(width(ppc.replicated_sd))
-    inside = ppc.replicated_sd.hdi[0] <= ppc.observed_sd <= ppc.replicated_sd.hdi[1]
+    inside = judgement.inside(ppc.replicated_sd.hdi, ppc.observed_sd)
     check = (
         f"The observed spread of the {target} "
         f"({units.value(ppc.observed_sd, sd_p)}) is "
