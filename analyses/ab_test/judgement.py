@@ -19,6 +19,9 @@ from analyses.core.results import given
 #: A covariate that removes less than this share of the variance leaves the interval about
 #: as wide as without it (the width changes by under 0.25%).
 NEGLIGIBLE_REDUCTION = 0.005
+#: A user's prior weighs on a lift when its interval is at least this many times narrower
+#: with the prior than from the data alone.
+PRIOR_WEIGHS = 1.1
 
 
 def decided_by_programme(bundle: Any) -> bool:
@@ -99,3 +102,12 @@ def reduction_worth(reduction: float) -> tuple[Literal["none", "more", "times"],
         return "none", 0.0
     gain = reduction / (1 - reduction) if reduction < 1 else float("inf")
     return ("more" if gain < 1 else "times"), gain
+
+
+def prior_weighs(narrower: float) -> bool:
+    """Whether a user's prior weighs on the lift (at least :data:`PRIOR_WEIGHS`).
+
+    ``narrower``: how many times narrower the lift's interval is with the prior than from the
+    data alone.
+    """
+    return narrower >= PRIOR_WEIGHS

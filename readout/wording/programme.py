@@ -211,7 +211,7 @@ def impact_sentence(impact: dict[str, Any], ci: str, key: str = "") -> str:
     gap = (round(100 * impact["alone"], places) - round(100 * impact["mean"], places)) / 100
     own = "Its own estimate comes" if n == 1 else "Their own estimates compound"
     sentence += f". {own} to {relative(impact['alone'], places)}"
-    if abs(gap) >= 0.0005:
+    if gap:  # the two totals print differently
         more = "over-states" if abs(impact["alone"]) > abs(impact["mean"]) else "under-states"
         sentence += (
             f": the winner's curse {more} the total by {abs(100 * gap):.{places}f} percentage "

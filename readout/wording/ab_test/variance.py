@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analyses.ab_test import judgement
 from analyses.ab_test.results import AbBundle, Metric
 from analyses.core.results import given
 from readout.wording.ab_test.common import lift_text, units_word
@@ -130,7 +131,7 @@ def prior_model_sentences(bundle: AbBundle) -> list[str]:
         sentence += (
             f" It weighs here: the lift's interval is {ratio:.1f} times narrower with it than "
             "from the data alone."
-            if ratio >= 1.1
+            if judgement.prior_weighs(ratio)
             else " It weighs little here: the lift's interval is about as wide with it as "
             "from the data alone."
         )
