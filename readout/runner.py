@@ -313,8 +313,8 @@ def run_one(
         staging.mkdir(parents=True)
         bundle = build_readout(experiment, staging, readout_date, output, loaded, as_of)
         if stage:
-            kept = True
             headline = wording.readout_text(bundle).headline
+            kept = True
             return Outcome(name, EXIT_OK, headline, str(staging), time.perf_counter() - started)
         _render(staging, site_url)
         final = store.readout_folder(output, name, readout_date)
