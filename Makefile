@@ -22,7 +22,7 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report warm run render validate plan validate-pooling email email-dry-run publish test test-fast faults bench bench-shapes lint format schema snapshots data setup system-deps clean
+.PHONY: help report warm run render validate plan validate-pooling email email-dry-run publish test test-fast faults bench bench-shapes bench-programme lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
@@ -66,11 +66,14 @@ validate-pooling: setup data ## Fit the 500-creator demo; readout recovery print
 	.venv/bin/readout run --config $(CONFIG) --output $(OUTPUT) --only creator-pricing
 	.venv/bin/readout recovery --config $(CONFIG) --output $(OUTPUT) creator-pricing --truth data/creators_truth.csv --unit-column creator
 
-bench: setup data ## Readout beside PyMC's default pm.sample(), the slowest of many data shapes, beside the bare warehouse query, the sequential rule's calibration (QUICK=1: smaller; MILLION=1: 1M units too)
+bench: setup data ## Readout beside PyMC's default pm.sample(), the slowest of many data shapes, beside the bare warehouse query, the sequential rule's calibration, a programme run of 60 and 200 experiments (QUICK=1: smaller; MILLION=1: 1M units too; READOUT_BENCH_500=1: 500 experiments too)
 	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(MILLION),--million,)
 
 bench-shapes: setup data ## Only the many-shapes table of make bench: the slowest shape per workload (QUICK=1, MILLION=1)
 	$(PY) bench/shapes.py $(if $(QUICK),--quick,) $(if $(MILLION),--million,)
+
+bench-programme: setup data ## Only the programme table of make bench: readout run -j 2 over 60 and 200 generated warehouse experiments (READOUT_BENCH_500=1: 500 too)
+	$(PY) bench/programme_run.py
 
 lint: setup ## ruff check and ruff format --check
 	.venv/bin/ruff check .

@@ -809,10 +809,15 @@ def main() -> None:
         "(1 with --quick)."
     )
     print("\nspeed on many shapes (bench/shapes.py):")
-    from shapes import print_shapes, workloads
+    from shapes import codes_of, print_shapes, workloads
 
     print_shapes(workloads(quick, "--million" in sys.argv))
     print_warehouse(warehouse_rows(quick))
+    print("\na programme run (bench/programme_run.py):")
+    import programme_run
+
+    sizes = [60] if quick else programme_run.sizes_of([])
+    programme_run.print_table([(n, programme_run.run_size(n, codes_of(None))) for n in sizes])
     print_sequential(quick)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
 

@@ -307,9 +307,11 @@ def load_config(path: str | Path) -> Config:
         experiments.append(
             Experiment(spec, data_path, settings, base_dir, source_spec, path.resolve())
         )
-    from readout import programme
+    history: tuple = ()
+    if top.programme.history is not None:  # the programme's modules only where a file is read
+        from readout import programme
 
-    history = programme.read_history(top.programme.history, path)
+        history = programme.read_history(top.programme.history, path)
     return Config(
         path=path.resolve(),
         settings=s,

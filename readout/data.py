@@ -67,9 +67,74 @@ def where_of(experiment: Experiment) -> Where:
     )
 
 
+#: The sources' engines kept open for a whole run (``None``: each experiment opens its own).
+_SHARED: dict[tuple, Engine] | None = None
+
+
+def share_engines() -> None:
+    """Keep each source's engine open for the rest of this process (a run's pool workers).
+
+    The engines close when the process ends.
+    """
+    global _SHARED
+    _SHARED = {}
+
+
+@contextmanager
+def shared_engines() -> Iterator[None]:
+    """Inside, the experiments on one source share one open engine; closed on leaving."""
+    global _SHARED
+    previous, _SHARED = _SHARED, {}
+    try:
+        yield
+    finally:
+        opened, _SHARED = _SHARED, previous
+        for engine in opened.values():
+            engine.close()
+
+
+def _source_key(experiment: Experiment) -> tuple:
+    source = experiment.source
+    return (
+        experiment.spec.source,
+        source.url,
+        source.dialect,
+        tuple(sorted(source.tables.items())),
+        str(experiment.base_dir),
+        str(experiment.config_path),
+        source.timeout_seconds,
+    )
+
+
 @contextmanager
 def engine_of(experiment: Experiment, request: Request) -> Iterator[Engine]:
-    """The open engine of an experiment's data (closed afterwards)."""
+    """The open engine of an experiment's data (closed afterwards).
+
+    Inside :func:`shared_engines` (or after :func:`share_engines`) a source's engine is
+    opened once and kept for the next experiment on it; one that raised is closed and
+    opened anew next time.
+    """
+    if experiment.data_path is None and _SHARED is not None:
+        key = _source_key(experiment)
+        engine = _SHARED.get(key)
+        if engine is None:
+            engine = _open(experiment, request)
+            _SHARED[key] = engine
+        try:
+            yield engine
+        except BaseException:
+            _SHARED.pop(key, None)
+            engine.close()
+            raise
+        return
+    engine = _open(experiment, request)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _open(experiment: Experiment, request: Request) -> Engine:
     if experiment.data_path is not None:
         engine = open_file(experiment.data_path, text_columns(request))
     else:
@@ -83,10 +148,7 @@ def engine_of(experiment: Experiment, request: Request) -> Iterator[Engine]:
             str(experiment.config_path),
             source.timeout_seconds,
         )
-    try:
-        yield engine
-    finally:
-        engine.close()
+    return engine
 
 
 @dataclass(frozen=True)

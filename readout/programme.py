@@ -217,6 +217,20 @@ class Group:
     key: str
     members: list[Past] = field(default_factory=list)
     fit: pg.Programme | None = None
+    #: The pool's prior and ``programme_prior``, computed once for all its readouts.
+    _once: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def prior(self) -> pg.Mixture:
+        """The fit's learned prior (for a readout not among the finished experiments)."""
+        if "prior" not in self._once:
+            self._once["prior"] = self.fit.prior()
+        return self._once["prior"]
+
+    def learned_prior(self, ci_prob: float) -> dict[str, Any]:
+        """The fit's ``programme_prior`` numbers at ``ci_prob``."""
+        if ci_prob not in self._once:
+            self._once[ci_prob] = self.fit.learned_prior(ci_prob)
+        return self._once[ci_prob]
 
     @property
     def finished(self) -> int:
@@ -239,8 +253,15 @@ class Learned:
     latest: dict[str, tuple[Path, dict[str, Any]]]
 
 
-def learn(config: Config, output: Path) -> Learned:
-    """Fit the programme's priors from the history file and the readouts in ``output``."""
+def learn(
+    config: Config, output: Path, pending: dict[str, tuple[Path, Path]] | None = None
+) -> Learned:
+    """Fit the programme's priors from the history file and the readouts in ``output``.
+
+    ``pending``: readouts staged but not yet published, by experiment: ``(staging folder,
+    the folder it will be published to)``; each stands for its experiment's latest readout
+    unless a later one is published.
+    """
     pasts: list[Past] = list(config.history)
     for bundle in _ended_readouts(config, output):
         found = _past(bundle, True, "ended")
@@ -251,6 +272,9 @@ def learn(config: Config, output: Path) -> Learned:
         if experiment.spec.analysis != "ab_test":
             continue
         folder = store.latest(output, experiment.name)
+        staged = (pending or {}).get(experiment.name)
+        if staged is not None and (folder is None or folder.name <= staged[1].name):
+            folder = staged[0]
         if folder is None:
             continue
         bundle = bundles.read(folder / store.BUNDLE)
@@ -265,8 +289,22 @@ def learn(config: Config, output: Path) -> Learned:
         if pg.prior_choice(group.finished)[0] == "learned":
             y = np.array([p.y for p in group.members])
             s = np.array([p.s for p in group.members])
-            group.fit = pg.fit(y, s, finished=[p.finished for p in group.members])
+            group.fit = _fit(y, s, tuple(p.finished for p in group.members))
     return Learned(groups, latest)
+
+
+#: The last fits, by their numbers: a run's programme step and its page fit each pool once.
+_FITS: dict[tuple, pg.Programme] = {}
+
+
+def _fit(y: np.ndarray, s: np.ndarray, finished: tuple[bool, ...]) -> pg.Programme:
+    """A pool's fit, reused while the same numbers are asked for again (it is deterministic)."""
+    key = (y.tobytes(), s.tobytes(), finished)
+    if key not in _FITS:
+        if len(_FITS) >= 8:
+            _FITS.clear()
+        _FITS[key] = pg.fit(y, s, finished=list(finished))
+    return _FITS[key]
 
 
 def _group_of(typed: Any) -> str:
@@ -289,7 +327,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
     if group is not None and group.fit is not None:
         i = group.index(typed.experiment)
         own = i is not None and group.members[i].finished
-        prior_mixture = group.fit.prior_of(i) if own else group.fit.prior()
+        prior_mixture = group.fit.prior_of(i) if own else group.prior()
 
     def read(comparisons):
         out = []
@@ -324,7 +362,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
         "alone_verdict": alone.verdict,
     }
     if group is not None and group.fit is not None:
-        learned_prior = group.fit.learned_prior(typed.ci_prob)
+        learned_prior = group.learned_prior(typed.ci_prob)
         prior |= {
             k: learned_prior[k]
             for k in ("family", "location", "scale", "df", "predictive", "components")
@@ -354,13 +392,19 @@ def _without_programme(bundle: dict[str, Any]) -> dict[str, Any]:
     return stripped.model_copy(update={"decision": decision}).model_dump(mode="json")
 
 
-def apply(config: Config, output: Path, render_folder) -> list[str]:
+def apply(
+    config: Config,
+    output: Path,
+    render_folder,
+    pending: dict[str, tuple[Path, Path]] | None = None,
+) -> list[str]:
     """Read every configured A/B readout's latest bundle with the programme's prior.
 
     ``render_folder(folder)`` re-renders a readout whose bundle changed. Returns the
-    experiments whose bundles were rewritten.
+    experiments whose bundles were rewritten. ``pending``: staged readouts (:func:`learn`),
+    read and rewritten in their staging folders.
     """
-    learned = learn(config, output)
+    learned = learn(config, output, pending)
     version = registry.get("ab_test").version
     changed = []
     for name, (folder, bundle) in learned.latest.items():

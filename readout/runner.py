@@ -31,7 +31,7 @@ from analyses.core.results import plain
 from readout import bundle as bundles
 from readout import registry, render, site, store, wording
 from readout.config import Config, Experiment
-from readout.data import Loaded, fetch_data, sha256_file
+from readout.data import Loaded, fetch_data, sha256_file, share_engines, shared_engines
 from readout.errors import ConfigError, DataError, Terminated
 from readout.masking import scrub
 from readout.queries import READ_NOTES
@@ -275,11 +275,18 @@ def run_one(
     force: bool,
     site_url: str = "",
     as_of: date | None = None,
+    stage: bool = False,
 ) -> Outcome:
-    """Run one experiment end to end; never raises, reports how it ended."""
+    """Run one experiment end to end; never raises, reports how it ended.
+
+    ``stage``: fit into a staging folder and stop there (its outcome's ``folder``), neither
+    rendering nor publishing; a readout to re-render is left as it is (``rendered``).
+    :func:`finish` renders and publishes them once the programme has read them.
+    """
     started = time.perf_counter()
     name = experiment.name
     staging = store.staging_folder(output, name)
+    kept = False
     try:
         previous = store.latest(output, name)
         loaded = None
@@ -300,11 +307,17 @@ def run_one(
                 render_key = previous / store.RENDER_KEY
                 if render_key.is_file() and render_key.read_text() == render.render_key(site_url):
                     return Outcome(name, EXIT_OK, "unchanged", str(previous), 0.0, "cached")
+                if stage:
+                    return Outcome(name, EXIT_OK, "re-rendered", str(previous), 0.0, "rendered")
                 _render(previous, site_url)
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
         bundle = build_readout(experiment, staging, readout_date, output, loaded, as_of)
+        if stage:
+            headline = wording.readout_text(bundle).headline
+            kept = True
+            return Outcome(name, EXIT_OK, headline, str(staging), time.perf_counter() - started)
         _render(staging, site_url)
         final = store.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
@@ -325,7 +338,91 @@ def run_one(
             where = ""
         return _ended(name, EXIT_FAILED, detail + where, started)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def finish_one(
+    name: str, folder: Path, final: Path | None, site_url: str, output: Path
+) -> tuple[float, str | None]:
+    """Render a readout once; a staged one (``final`` given) is then published there.
+
+    Returns the seconds it took and, where it failed, the message (its traceback in the
+    failure log); never raises for an ordinary error.
+    """
+    started = time.perf_counter()
+    try:
+        _render(folder, site_url)
+        if final is not None:
+            publish_folder(folder, final)
+        return time.perf_counter() - started, None
+    except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
+        detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+        try:
+            where = f" (details in {_failure_log(output, name, exc)})"
+        except OSError:
+            where = ""
+        return time.perf_counter() - started, scrub(detail + where)
+    finally:
+        if final is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def finish(
+    config: Config,
+    output: Path,
+    outcomes: list[Outcome],
+    readout_date: str,
+    site_url: str,
+    pool: ProcessPoolExecutor | None = None,
+) -> list[Outcome]:
+    """Read the staged readouts with the programme's prior, then render each once.
+
+    The programme learns from the staged bundles as from published ones (a staged readout
+    is its experiment's latest), rewrites the bundles its prior changes, and every readout
+    that needs it (staged, with a stale render, or changed by the programme) is rendered
+    once, in ``pool``'s workers where given, and the staged ones published.
+    """
+    from readout import programme
+
+    root = store.staging_root(output)
+    pending = {
+        o.name: (Path(o.folder), store.readout_folder(output, o.name, readout_date))
+        for o in outcomes
+        if o.code == EXIT_OK and o.folder is not None and Path(o.folder).parent == root
+    }
+    # The programme's prior, learned from the bundles' numbers (no refit).
+    changed: list[Path] = []
+    programme.apply(config, output, changed.append, pending)
+    jobs: dict[Path, tuple[str, Path | None]] = {
+        staged: (name, final) for name, (staged, final) in pending.items()
+    }
+    for o in outcomes:
+        if o.code == EXIT_OK and o.action == "rendered":
+            jobs[Path(o.folder)] = (o.name, None)
+    for folder in changed:
+        jobs.setdefault(folder, (folder.parent.name, None))
+    calls = [(name, folder, final, site_url, output) for folder, (name, final) in jobs.items()]
+    if pool is not None:
+        done = list(pool.map(finish_one, *zip(*calls, strict=True))) if calls else []
+    else:
+        done = [finish_one(*call) for call in calls]
+    by_name = {call[0]: (call, result) for call, result in zip(calls, done, strict=True)}
+    finished = []
+    for o in outcomes:
+        if o.name not in by_name:
+            finished.append(o)
+            continue
+        (_, _, final, _, _), (seconds, error) = by_name[o.name]
+        if error is None and o.action != "rendered" and o.name not in pending:
+            finished.append(o)  # a cached readout the programme changed, rendered again
+            continue
+        if error is not None:
+            finished.append(Outcome(o.name, EXIT_FAILED, error, seconds=o.seconds + seconds))
+            continue
+        folder = str(final) if final is not None else o.folder
+        finished.append(replace(o, folder=folder, seconds=o.seconds + seconds))
+    return finished
 
 
 def _progress(outcomes, total: int):
@@ -377,15 +474,19 @@ def run(
                     replace(e, settings=e.settings.model_copy(update={"cores": 1}))
                     for e in selected
                 ]
-                with ProcessPoolExecutor(max_workers=jobs) as pool:
+                with ProcessPoolExecutor(max_workers=jobs, initializer=share_engines) as pool:
                     try:
                         futures = [
-                            pool.submit(run_one, e, output, readout_date, force, site_url, as_of)
+                            pool.submit(
+                                run_one, e, output, readout_date, force, site_url, as_of, True
+                            )
                             for e in selected
                         ]
                         outcomes = list(
                             _progress((f.result() for f in as_completed(futures)), len(selected))
                         )
+                        # The same workers render what the programme leaves to render.
+                        outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
                     except BaseException:
                         # Stop the workers before the lock is released: none may publish
                         # after this run has ended (each removes its own staging folder).
@@ -394,12 +495,13 @@ def run(
                         pool.shutdown(wait=True, cancel_futures=True)
                         raise
             else:
-                lazy = (run_one(e, output, readout_date, force, site_url, as_of) for e in selected)
-                outcomes = list(_progress(lazy, len(selected)))
-            # The programme's prior, learned from the bundles' numbers (no refit).
-            from readout import programme
-
-            programme.apply(config, output, lambda folder: _render(folder, site_url))
+                with shared_engines():
+                    lazy = (
+                        run_one(e, output, readout_date, force, site_url, as_of, True)
+                        for e in selected
+                    )
+                    outcomes = list(_progress(lazy, len(selected)))
+                outcomes = finish(config, output, outcomes, readout_date, site_url)
             site.record_status(output, outcomes)
             site.write_site(config, output)
     except filelock.Timeout:  # never: store.owning names the holder (ConfigError, exit 2)

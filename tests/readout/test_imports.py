@@ -92,3 +92,18 @@ def test_a_whole_binary_ab_readout_imports_no_sampler(binary_ab):
     assert (binary_ab / "reports" / "signup").is_dir()  # the readout was written
     assert "weasyprint" in _top(loaded)  # and printed
     assert not _top(loaded) & set(SAMPLERS)
+
+
+def test_loading_a_config_without_a_programme_history_imports_no_programme(binary_ab):
+    loaded = _loaded_after(
+        """
+        from click.testing import CliRunner
+        from readout.cli import main
+        result = CliRunner().invoke(main, ["validate"])
+        assert result.exit_code == 0, result.output
+        """,
+        binary_ab,
+    )
+    assert "readout.config" in loaded  # the config was read
+    for module in ("readout.programme", "analyses.core.programme", "analyses.ab_test.programme"):
+        assert module not in loaded

@@ -1,0 +1,180 @@
+"""A run's pool (issue 25): ``-j 2`` writes the same bundles as a serial run; every readout
+is rendered once, after the programme has read it; a source is connected to once a run."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from readout import bundle as bundles
+from readout import data, programme, render, runner, store
+from readout.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+DATE = "2026-11-20"
+
+#: Three experiments on the demo warehouse and one data file; the demo's programme history
+#: teaches a learned prior, which changes every readout's numbers after its fit.
+CONFIG = r"""
+[settings]
+exact_draws = 4000
+
+[programme]
+history = "data/programme_history.csv"
+
+[sources.warehouse]
+url = "duckdb://data/demo.duckdb"
+
+{experiments}
+
+[[experiments]]
+name = "signup-page"
+title = "Signup page"
+analysis = "ab_test"
+data = "data/signup_conversion.csv"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+"""
+
+WAREHOUSE = r"""
+[[experiments]]
+name = "{name}"
+title = "{name}"
+analysis = "ab_test"
+source = "warehouse"
+assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
+  FROM exposures WHERE experiment = '{table}' '''
+control = "control"
+
+[[experiments.metrics]]
+name = "purchase"
+label = "purchase rate"
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
+aggregate = "any"
+kind = "binary"
+window_days = 14
+role = "primary"
+
+[[experiments.metrics]]
+name = "revenue"
+label = "revenue per user"
+sql = "SELECT user_id AS unit, ts, amount AS value FROM orders"
+aggregate = "sum"
+kind = "revenue"
+window_days = 14
+"""
+
+WAREHOUSE_EXPERIMENTS = {"checkout": "checkout", "search": "search", "paywall": "paywall"}
+#: What differs between two runs of the same data: when and how long.
+VOLATILE = ("created_at", "run_seconds")
+AS_OF = date(2026, 11, 30)
+
+
+def _same(a, b, where: str = "bundle") -> list[str]:
+    """Where two bundles differ, numbers compared to 1e-9 (relative).
+
+    The warehouse adds in parallel: a sum can differ in its last bits from one query to the
+    next (``readout.data._significant``), and every number computed from it with it.
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b))
+        return [d for k in keys for d in _same(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _same(x, y, f"{where}[{i}]")
+        ]
+    if isinstance(a, float) and isinstance(b, float):
+        return [] if a == pytest.approx(b, rel=1e-9, abs=1e-12) else [f"{where}: {a} != {b}"]
+    return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pool")
+    (root / "data").mkdir()
+    for name in ("signup_conversion.csv", "demo.duckdb", "programme_history.csv"):
+        shutil.copy(ROOT / "data" / name, root / "data" / name)
+    body = "".join(WAREHOUSE.format(name=n, table=t) for n, t in WAREHOUSE_EXPERIMENTS.items())
+    config = root / "experiments.toml"
+    config.write_text(CONFIG.format(experiments=body))
+    return config
+
+
+def _bundles(output: Path) -> dict[str, dict]:
+    found = {}
+    for folder in sorted(p for p in output.iterdir() if p.is_dir() and p.name[0] != "."):
+        bundle = bundles.read(folder / DATE / store.BUNDLE)
+        found[folder.name] = {k: v for k, v in bundle.items() if k not in VOLATILE}
+    return found
+
+
+@pytest.fixture(scope="module")
+def serial(project: Path, tmp_path_factory) -> tuple[Path, dict[str, int], list[str]]:
+    """A serial run, counting each folder's renders and the sources opened."""
+    output = tmp_path_factory.mktemp("serial") / "reports"
+    renders: dict[str, int] = {}
+    opened: list[str] = []
+    real_render, real_open = render.render_readout, data.open_source
+
+    def counted_render(folder, *args, **kwargs):
+        renders[Path(folder).name] = renders.get(Path(folder).name, 0) + 1
+        return real_render(folder, *args, **kwargs)
+
+    def counted_open(name, *args, **kwargs):
+        opened.append(name)
+        return real_open(name, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render, "render_readout", counted_render)
+        mp.setattr(data, "open_source", counted_open)
+        outcomes = runner.run(load_config(project), output, jobs=1, readout_date=DATE, as_of=AS_OF)
+    assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
+    return output, renders, opened
+
+
+@pytest.mark.slow
+def test_a_pooled_run_writes_the_same_bundles_as_a_serial_one(project, serial, tmp_path):
+    output, _, _ = serial
+    pooled = tmp_path / "reports"
+    outcomes = runner.run(load_config(project), pooled, jobs=2, readout_date=DATE, as_of=AS_OF)
+    assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
+    assert {o.action for o in outcomes} == {"fitted"}
+    expected = _bundles(output)
+    assert set(expected) == {*WAREHOUSE_EXPERIMENTS, "signup-page"}
+    found = _bundles(pooled)
+    assert set(found) == set(expected)
+    assert _same(found, expected) == []
+    for name, bundle in expected.items():
+        assert bundle["programme_prior"]["prior"] == "learned"  # the programme read it
+        folder = pooled / name / DATE
+        assert (folder / store.RENDER_KEY).is_file()
+        assert (folder / "report.pdf").stat().st_size > 0
+        assert str(folder) in {o.folder for o in outcomes}
+    assert not list(store.staging_root(pooled).glob("*"))  # nothing left staged
+
+
+@pytest.mark.slow
+def test_each_readout_is_rendered_once_with_the_programme_numbers(project, serial):
+    output, renders, _ = serial
+    names = {*WAREHOUSE_EXPERIMENTS, "signup-page"}
+    # Rendered in staging (named after the experiment), once each, never again in place.
+    staged = {n: sum(c for f, c in renders.items() if f.startswith(f"{n}-")) for n in names}
+    assert staged == dict.fromkeys(names, 1)
+    assert DATE not in renders
+    # The pages were made from the final bundles: the programme has nothing left to change.
+    changed = programme.apply(load_config(project), output, lambda folder: None)
+    assert changed == []
+    for name in names:
+        html = (output / name / DATE / "report.html").read_text()
+        assert "programme" in html.lower()
+
+
+@pytest.mark.slow
+def test_a_source_is_connected_to_once_a_run(serial):
+    _, _, opened = serial
+    assert opened == ["warehouse"]
