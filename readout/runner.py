@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import filelock
 from tqdm import tqdm
 
 from analyses.core.base import DELIVERY_KEYS, NothingYet
@@ -465,47 +464,40 @@ def run(
     selected = [e for e in config.experiments if not only or e.name in only]
     readout_date = readout_date or (as_of or date.today()).isoformat()
     site_url = config.settings.site_url
-    try:
-        with sigterm_unwinds(), store.owning(output):
-            outcomes = []
-            if jobs > 1 and len(selected) > 1:
-                # Experiments share the cores: each samples its chains one after another.
-                selected = [
-                    replace(e, settings=e.settings.model_copy(update={"cores": 1}))
-                    for e in selected
-                ]
-                with ProcessPoolExecutor(max_workers=jobs, initializer=share_engines) as pool:
-                    try:
-                        futures = [
-                            pool.submit(
-                                run_one, e, output, readout_date, force, site_url, as_of, True
-                            )
-                            for e in selected
-                        ]
-                        outcomes = list(
-                            _progress((f.result() for f in as_completed(futures)), len(selected))
-                        )
-                        # The same workers render what the programme leaves to render.
-                        outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
-                    except BaseException:
-                        # Stop the workers before the lock is released: none may publish
-                        # after this run has ended (each removes its own staging folder).
-                        for process in list(getattr(pool, "_processes", {}).values()):
-                            process.terminate()
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise
-            else:
-                with shared_engines():
-                    lazy = (
-                        run_one(e, output, readout_date, force, site_url, as_of, True)
+    with sigterm_unwinds(), store.owning(output):
+        outcomes = []
+        if jobs > 1 and len(selected) > 1:
+            # Experiments share the cores: each samples its chains one after another.
+            selected = [
+                replace(e, settings=e.settings.model_copy(update={"cores": 1})) for e in selected
+            ]
+            with ProcessPoolExecutor(max_workers=jobs, initializer=share_engines) as pool:
+                try:
+                    futures = [
+                        pool.submit(run_one, e, output, readout_date, force, site_url, as_of, True)
                         for e in selected
+                    ]
+                    outcomes = list(
+                        _progress((f.result() for f in as_completed(futures)), len(selected))
                     )
-                    outcomes = list(_progress(lazy, len(selected)))
-                outcomes = finish(config, output, outcomes, readout_date, site_url)
-            site.record_status(output, outcomes)
-            site.write_site(config, output)
-    except filelock.Timeout:  # never: store.owning names the holder (ConfigError, exit 2)
-        raise
+                    # The same workers render what the programme leaves to render.
+                    outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
+                except BaseException:
+                    # Stop the workers before the lock is released: none may publish
+                    # after this run has ended (each removes its own staging folder).
+                    for process in list(getattr(pool, "_processes", {}).values()):
+                        process.terminate()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+        else:
+            with shared_engines():
+                lazy = (
+                    run_one(e, output, readout_date, force, site_url, as_of, True) for e in selected
+                )
+                outcomes = list(_progress(lazy, len(selected)))
+            outcomes = finish(config, output, outcomes, readout_date, site_url)
+        site.record_status(output, outcomes)
+        site.write_site(config, output)
     return outcomes
 
 
