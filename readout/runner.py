@@ -328,16 +328,27 @@ def run_one(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _progress(outcomes, total: int):
+#: A fitted readout's progress line while the programme's prior may still decide its verdict.
+VERDICT_LATER = "its verdict once the programme's prior is read (below)"
+
+
+def _progress(outcomes, total: int, verdict_later: bool = False):
+    """One plain line per experiment as it ends (a progress bar on a terminal).
+
+    ``verdict_later``: the programme's prior is read after every fit and may decide a verdict
+    again, so a fitted readout's line does not quote the verdict its own numbers gave; the
+    command prints the final one (:func:`final_messages`).
+    """
     if sys.stderr.isatty():
         yield from tqdm(outcomes, total=total, desc="readout", unit="experiment")
         return
     for i, outcome in enumerate(outcomes, start=1):
         yield outcome
         status = {0: "ok", 1: "FAILED", 2: "BAD INPUT"}[outcome.code]
+        later = verdict_later and outcome.code == EXIT_OK and outcome.action == "fitted"
         print(
             f"readout: [{i}/{total}] {outcome.name}: {status}, {outcome.action} "
-            f"in {outcome.seconds:.1f} s — {outcome.message}",
+            f"in {outcome.seconds:.1f} s — {VERDICT_LATER if later else outcome.message}",
             file=sys.stderr,
             flush=True,
         )
@@ -367,6 +378,7 @@ def run(
         )
     selected = [e for e in config.experiments if not only or e.name in only]
     readout_date = readout_date or (as_of or date.today()).isoformat()
+    later = config.programme.prior == "learned"  # the programme may decide a verdict again
     site_url = config.settings.site_url
     try:
         with sigterm_unwinds(), store.owning(output):
@@ -384,7 +396,11 @@ def run(
                             for e in selected
                         ]
                         outcomes = list(
-                            _progress((f.result() for f in as_completed(futures)), len(selected))
+                            _progress(
+                                (f.result() for f in as_completed(futures)),
+                                len(selected),
+                                later,
+                            )
                         )
                     except BaseException:
                         # Stop the workers before the lock is released: none may publish
@@ -395,16 +411,33 @@ def run(
                         raise
             else:
                 lazy = (run_one(e, output, readout_date, force, site_url, as_of) for e in selected)
-                outcomes = list(_progress(lazy, len(selected)))
+                outcomes = list(_progress(lazy, len(selected), later))
             # The programme's prior, learned from the bundles' numbers (no refit).
             from readout import programme
 
             programme.apply(config, output, lambda folder: _render(folder, site_url))
+            outcomes = final_messages(outcomes)
             site.record_status(output, outcomes)
             site.write_site(config, output)
     except filelock.Timeout:  # never: store.owning names the holder (ConfigError, exit 2)
         raise
     return outcomes
+
+
+def final_messages(outcomes: list[Outcome]) -> list[Outcome]:
+    """Each fitted readout's message as its published bundle's headline: the final verdict.
+
+    The programme's prior may decide a verdict again after the fit (and rewrite the bundle);
+    the command line and the site's status then quote the verdict every page shows.
+    """
+    final = []
+    for o in outcomes:
+        if o.code == EXIT_OK and o.action == "fitted" and o.folder is not None:
+            bundle_path = Path(o.folder) / store.BUNDLE
+            if bundle_path.is_file():
+                o = replace(o, message=wording.readout_text(bundles.read(bundle_path)).headline)
+        final.append(o)
+    return final
 
 
 def render_all(config: Config, output: Path) -> int:
