@@ -329,7 +329,7 @@ def run_one(
 
 
 #: A fitted readout's progress line while the programme's prior may still decide its verdict.
-VERDICT_LATER = "its verdict once the programme's prior is read (below)"
+VERDICT_LATER = "verdict below, once the programme's prior is read"
 
 
 def _progress(outcomes, total: int, verdict_later: bool = False):
