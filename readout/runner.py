@@ -332,12 +332,12 @@ def run_one(
 VERDICT_LATER = "verdict below, once the programme's prior is read"
 
 
-def _progress(outcomes, total: int, verdict_later: bool = False):
+def _progress(outcomes, total: int, verdict_later: frozenset[str] = frozenset()):
     """One plain line per experiment as it ends (a progress bar on a terminal).
 
-    ``verdict_later``: the programme's prior is read after every fit and may decide a verdict
-    again, so a fitted readout's line does not quote the verdict its own numbers gave; the
-    command prints the final one (:func:`final_messages`).
+    ``verdict_later``: the A/B experiments whose verdict the programme's prior, read after
+    every fit, may decide again: a fitted one's line does not quote the verdict its own
+    numbers gave; the command prints the final one (:func:`final_messages`).
     """
     if sys.stderr.isatty():
         yield from tqdm(outcomes, total=total, desc="readout", unit="experiment")
@@ -345,7 +345,9 @@ def _progress(outcomes, total: int, verdict_later: bool = False):
     for i, outcome in enumerate(outcomes, start=1):
         yield outcome
         status = {0: "ok", 1: "FAILED", 2: "BAD INPUT"}[outcome.code]
-        later = verdict_later and outcome.code == EXIT_OK and outcome.action == "fitted"
+        later = (
+            outcome.name in verdict_later and outcome.code == EXIT_OK and outcome.action == "fitted"
+        )
         print(
             f"readout: [{i}/{total}] {outcome.name}: {status}, {outcome.action} "
             f"in {outcome.seconds:.1f} s — {VERDICT_LATER if later else outcome.message}",
@@ -378,7 +380,12 @@ def run(
         )
     selected = [e for e in config.experiments if not only or e.name in only]
     readout_date = readout_date or (as_of or date.today()).isoformat()
-    later = config.programme.prior == "learned"  # the programme may decide a verdict again
+    # The experiments whose verdict the programme's prior may decide again after the fits.
+    later = frozenset(
+        e.name
+        for e in selected
+        if e.spec.analysis == "ab_test" and config.programme.prior == "learned"
+    )
     site_url = config.settings.site_url
     try:
         with sigterm_unwinds(), store.owning(output):
