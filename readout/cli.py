@@ -180,6 +180,9 @@ def run(
     failed = [o for o in outcomes if o.code]
     for o in failed:
         click.echo(f"readout: {o.name} failed: {o.message}", err=True)
+    for o in outcomes:  # the verdict every page shows (after the programme's prior)
+        if not o.code and o.action == "fitted":
+            click.echo(f"readout: {o.name}: {o.message}")
     click.echo(
         f"readout: {len(outcomes) - len(failed)} of {len(outcomes)} experiment(s) ok; "
         f"site at {store.site_index(output)}"

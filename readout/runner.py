@@ -424,16 +424,29 @@ def finish(
     return finished
 
 
-def _progress(outcomes, total: int):
+#: A fitted readout's progress line while the programme's prior may still decide its verdict.
+VERDICT_LATER = "verdict below, once the programme's prior is read"
+
+
+def _progress(outcomes, total: int, verdict_later: frozenset[str] = frozenset()):
+    """One plain line per experiment as it ends (a progress bar on a terminal).
+
+    ``verdict_later``: the A/B experiments whose verdict the programme's prior, read after
+    every fit, may decide again: a fitted one's line does not quote the verdict its own
+    numbers gave; the command prints the final one (:func:`final_messages`).
+    """
     if sys.stderr.isatty():
         yield from tqdm(outcomes, total=total, desc="readout", unit="experiment")
         return
     for i, outcome in enumerate(outcomes, start=1):
         yield outcome
         status = {0: "ok", 1: "FAILED", 2: "BAD INPUT"}[outcome.code]
+        later = (
+            outcome.name in verdict_later and outcome.code == EXIT_OK and outcome.action == "fitted"
+        )
         print(
             f"readout: [{i}/{total}] {outcome.name}: {status}, {outcome.action} "
-            f"in {outcome.seconds:.1f} s — {outcome.message}",
+            f"in {outcome.seconds:.1f} s — {VERDICT_LATER if later else outcome.message}",
             file=sys.stderr,
             flush=True,
         )
@@ -463,6 +476,12 @@ def run(
         )
     selected = [e for e in config.experiments if not only or e.name in only]
     readout_date = readout_date or (as_of or date.today()).isoformat()
+    # The experiments whose verdict the programme's prior may decide again after the fits.
+    later = frozenset(
+        e.name
+        for e in selected
+        if e.spec.analysis == "ab_test" and config.programme.prior == "learned"
+    )
     site_url = config.settings.site_url
     with sigterm_unwinds(), store.owning(output):
         outcomes = []
@@ -478,7 +497,7 @@ def run(
                         for e in selected
                     ]
                     outcomes = list(
-                        _progress((f.result() for f in as_completed(futures)), len(selected))
+                        _progress((f.result() for f in as_completed(futures)), len(selected), later)
                     )
                     # The same workers render what the programme leaves to render.
                     outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
@@ -494,11 +513,29 @@ def run(
                 lazy = (
                     run_one(e, output, readout_date, force, site_url, as_of, True) for e in selected
                 )
-                outcomes = list(_progress(lazy, len(selected)))
+                outcomes = list(_progress(lazy, len(selected), later))
             outcomes = finish(config, output, outcomes, readout_date, site_url)
+        # The verdict every page shows (the programme's prior may have decided it again).
+        outcomes = final_messages(outcomes)
         site.record_status(output, outcomes)
         site.write_site(config, output)
     return outcomes
+
+
+def final_messages(outcomes: list[Outcome]) -> list[Outcome]:
+    """Each fitted readout's message as its published bundle's headline: the final verdict.
+
+    The programme's prior may decide a verdict again after the fit (and rewrite the bundle);
+    the command line and the site's status then quote the verdict every page shows.
+    """
+    final = []
+    for o in outcomes:
+        if o.code == EXIT_OK and o.action == "fitted" and o.folder is not None:
+            bundle_path = Path(o.folder) / store.BUNDLE
+            if bundle_path.is_file():
+                o = replace(o, message=wording.readout_text(bundles.read(bundle_path)).headline)
+        final.append(o)
+    return final
 
 
 def render_all(config: Config, output: Path) -> int:

@@ -171,9 +171,10 @@ def failed_checks(results: AbResults, diagnostics: Diagnostics) -> list[str]:
 def decide(spec: Spec, results: AbResults, diagnostics: Diagnostics) -> AbDecision:
     """The verdict of a readout.
 
-    Withheld when a health check failed; otherwise the primary metric decides, and a ship
-    stops at a guardrail that shows harm beyond its tolerance (keep the control) or might
-    (keep collecting). ``deciding_metric`` names the metric that decided.
+    Withheld when a health check failed; otherwise the primary metric decides, a guardrail
+    that shows harm beyond its tolerance keeps the control whatever the primary says, and a
+    ship stops at one that might (keep collecting). ``deciding_metric`` names the metric
+    that decided.
     """
     failed = failed_checks(results, diagnostics)
     metrics = results.metrics
@@ -219,23 +220,28 @@ def _fixed_status(spec: Spec, metric: MetricResult, comparison: Comparison) -> S
 #: control, a chance of it holds a ship back, and at a planned test's end that chance keeps
 #: the control (:data:`analyses.core.sequential.GUARDRAIL_UNCLEAR_AT_END`).
 GUARDRAIL_STOPS = ("guardrail_harm", "guardrail_unclear", "guardrail_unclear_at_end")
+#: The verdicts harm beyond a guardrail's tolerance turns into keep-the-control: a randomised
+#: test's primary that does not already keep it (an observational one ships nothing).
+STOPPABLE = ("ship", "keep_collecting", "no_difference")
 
 
 def guardrail_stops(
     verdict: AbDecision,
     metrics: Sequence[MetricResult],
     status_of: Callable[[MetricResult, Comparison], str],
-    harm_stops_any_verdict: bool = False,
 ) -> AbDecision:
     """The verdict with the guardrails' say: the one place a guardrail overrules the primary.
 
     Each guardrail is read for the verdict's arm (else the arm most likely to be better) by
     ``status_of`` (``harm``, ``ok`` or ``unclear``: the fixed rule's or a look's). Harm
-    beyond the tolerance keeps the control (``guardrail_harm``) and outranks a guardrail
-    that only might harm, which holds a ship back (keep collecting, ``guardrail_unclear``).
-    By the fixed rule only a ship is stopped; ``harm_stops_any_verdict`` (a planned test,
-    read every day) stops the experiment on harm whatever the primary says.
-    ``deciding_metric`` then names the guardrail, with its ``prob_harm`` and tolerance.
+    beyond the tolerance keeps the control (``guardrail_harm``) whatever the primary says
+    (:data:`STOPPABLE`: a ship, keep collecting, no difference; issues 21 and 23) and
+    whichever numbers decided it (its own or the programme's,
+    :mod:`analyses.ab_test.programme`); only a primary that already keeps the control
+    (every arm worse) keeps its own reason. Harm
+    outranks a guardrail that only might harm, which holds a ship back (keep collecting,
+    ``guardrail_unclear``). ``deciding_metric`` then names the guardrail, with its
+    ``prob_harm`` and tolerance.
     """
     arm = verdict.arm or max(metrics[0].comparisons, key=lambda c: c.prob_better).arm
     harm = unclear = None
@@ -248,7 +254,7 @@ def guardrail_stops(
             harm = (metric, comparison)
         elif status == "unclear" and unclear is None:
             unclear = (metric, comparison)
-    if harm is not None and (harm_stops_any_verdict or verdict.verdict == "ship"):
+    if harm is not None and verdict.verdict in STOPPABLE:
         verdict_, code, (metric, comparison) = "keep_control", "guardrail_harm", harm
     elif unclear is not None and verdict.verdict == "ship":
         verdict_, code, (metric, comparison) = "keep_collecting", "guardrail_unclear", unclear

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from analyses.ab_test.decide import stopped_by_guardrail
+from analyses.ab_test.decide import STOPPABLE, stopped_by_guardrail
 from analyses.ab_test.results import AbDecision
 from analyses.core.results import given
 
@@ -33,31 +33,54 @@ def decided_by_programme(bundle: Any) -> bool:
 def primary_status(status: str, decision: AbDecision, by_programme: bool = False) -> str:
     """The primary metric's status as its scorecard row shows it.
 
-    ``withheld`` when the verdict is; ``better`` where its own rule would ship but a guardrail
-    stopped the ship (the guardrail's row says why); otherwise its own status. When the
-    programme's numbers decided, its own status (the experiment alone) is not what the
-    verdict read: the row is the verdict (``better`` where a guardrail stopped a ship).
+    ``withheld`` when the verdict is; ``better`` where the primary's rule would ship but a
+    guardrail stopped the ship (the guardrail's row says why); otherwise the primary's
+    status. When the programme's numbers decided, ``status`` is the primary's verdict on
+    those numbers (:func:`programme_primary_verdict`), not the experiment's alone; without a
+    guardrail's stop the row is the verdict.
     """
     if decision.verdict == "withheld":
         return "withheld"
-    if stopped_by_guardrail(decision) and (by_programme or status == "ship"):
-        return "better"
+    if stopped_by_guardrail(decision):
+        return "better" if status == "ship" else status
     if by_programme:
         return decision.verdict
     return status
 
 
-def guardrail_stop(verdict: str, guardrails: Iterable[str]) -> str:
-    """A ship read through the guardrails' statuses, as ``decide`` reads one.
+def programme_primary_verdict(bundle: Any) -> str:
+    """The primary metric's verdict on the numbers the verdict read (the programme's).
 
-    ``keep_control`` when a guardrail harms beyond its tolerance, ``keep_collecting`` when
-    one may (not yet clear); any other verdict, or a ship with every guardrail ``ok``, as is.
+    :func:`~analyses.ab_test.decide.comparisons_verdict` on the primary's programme numbers,
+    at the decision's thresholds (a planned look's evidence needed today where it has one):
+    what the primary said before a guardrail had its say.
+    """
+    from analyses.ab_test.decide import comparisons_verdict
+    from analyses.ab_test.programme import read_by_programme
+
+    decision = bundle.decision
+    thresholds = decision.thresholds
+    look = getattr(decision, "sequential", None)
+    if look is not None and given(look):
+        thresholds = thresholds.model_copy(update={"min_prob_better": look.evidence_needed})
+    primary = read_by_programme(bundle).metrics[0]
+    return comparisons_verdict(
+        primary.comparisons, thresholds, bundle.observational, primary.higher_is_better
+    )[0]
+
+
+def guardrail_stop(verdict: str, guardrails: Iterable[str]) -> str:
+    """A primary's verdict read through the guardrails' statuses, as ``decide`` reads one.
+
+    ``keep_control`` when a guardrail harms beyond its tolerance (whatever the primary says,
+    :data:`~analyses.ab_test.decide.STOPPABLE`), a ship ``keep_collecting`` when one may
+    (not yet clear); any other verdict, or a ship with every guardrail ``ok``, as is.
     """
     statuses = set(guardrails)
+    if "harm" in statuses and verdict in STOPPABLE:
+        return "keep_control"
     if verdict != "ship":
         return verdict
-    if "harm" in statuses:
-        return "keep_control"
     if "unclear" in statuses:
         return "keep_collecting"
     return verdict

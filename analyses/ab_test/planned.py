@@ -139,7 +139,6 @@ def decide_look(spec: Spec, metrics: Sequence[MetricResult], numbers: dict) -> A
         verdict,
         metrics,
         lambda _, comparison: sequential.guardrail_status(comparison.prob_harm, numbers),
-        harm_stops_any_verdict=True,
     )
     return _sequential(verdict, numbers)
 

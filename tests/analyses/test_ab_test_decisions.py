@@ -229,3 +229,96 @@ def test_a_harmed_guardrail_outranks_one_that_only_might_harm():
     assert (decision.verdict, decision.reason_code) == ("keep_control", "guardrail_harm")
     assert decision.deciding_metric == "support_contacts"
     assert ab_test.decide(given_spec, bundle, bundle.diagnostics).verdict == "ship"
+
+
+def _search_ranking():
+    """The fixture ``search-ranking``: the primary ships alone, ``load_time`` is harmed."""
+    import json
+    from pathlib import Path
+
+    from analyses.ab_test.results import AbBundle
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "search-ranking.json"
+    bundle = AbBundle.model_validate(json.loads(path.read_text()))
+    return bundle, ab_test.ANALYSIS.spec.model_validate(bundle.spec)
+
+
+def _primary_reads(bundle, prob_better, hdi):
+    """``bundle`` with its primary comparisons' chance of being better and lift's HDI set."""
+
+    def change(comps):
+        return tuple(
+            c.model_copy(
+                update={"prob_better": prob_better, "lift_rel": Summary(mean=sum(hdi) / 2, hdi=hdi)}
+            )
+            for c in comps
+        )
+
+    primary = bundle.metrics[0]
+    return bundle.model_copy(
+        update={
+            "metrics": (
+                primary.model_copy(update={"comparisons": change(primary.comparisons)}),
+                *bundle.metrics[1:],
+            ),
+            "comparisons": change(bundle.comparisons),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("prob_better", "hdi", "rope", "alone"),
+    [
+        (0.9993, (0.056, 0.24), None, "ship"),
+        (0.6, (-0.02, 0.05), None, "keep_collecting"),
+        (0.6, (-0.01, 0.02), 0.05, "no_difference"),
+    ],
+)
+def test_a_harmed_guardrail_keeps_the_control_whatever_the_primary_says(
+    prob_better, hdi, rope, alone
+):
+    """Issues 21 and 23: harm beyond a guardrail's tolerance keeps the control, not only a
+    ship (the page would otherwise show the harm beside "Keep collecting data")."""
+    from analyses.ab_test.decide import comparisons_verdict
+
+    bundle, given_spec = _search_ranking()
+    given_spec = given_spec.model_copy(
+        update={"decision": given_spec.decision.model_copy(update={"rope": rope})}
+    )
+    read = _primary_reads(bundle, prob_better, hdi)
+    primary = read.metrics[0]
+    assert comparisons_verdict(primary.comparisons, given_spec.decision)[0] == alone
+    decision = ab_test.decide(given_spec, read, bundle.diagnostics)
+    assert (decision.verdict, decision.reason_code) == ("keep_control", "guardrail_harm")
+    assert decision.deciding_metric == "load_time"
+    assert decision.prob_harm == pytest.approx(1.0)
+
+
+def test_a_primary_that_keeps_the_control_keeps_its_own_reason_beside_a_harmed_guardrail():
+    bundle, given_spec = _search_ranking()
+    read = _primary_reads(bundle, 0.001, (-0.2, -0.05))
+    decision = ab_test.decide(given_spec, read, bundle.diagnostics)
+    assert (decision.verdict, decision.reason_code) == ("keep_control", "all_worse")
+
+
+def test_the_programme_decided_verdict_is_stopped_by_a_harmed_guardrail():
+    """The programme's numbers say keep collecting for ``search-ranking``; its harmed
+    guardrail still keeps the control, through the same ``guardrail_stops``."""
+    from analyses.ab_test import programme as ab_programme
+    from analyses.ab_test.decide import comparisons_verdict
+    from analyses.ab_test.results import AbBundle
+    from tests.fixtures.programme_decided import decided_by_programme
+
+    made = AbBundle.model_validate(decided_by_programme("search-ranking"))
+    given_spec = ab_test.ANALYSIS.spec.model_validate(made.spec)
+    by_programme = ab_programme.read_by_programme(made).metrics[0]
+
+    assert comparisons_verdict(by_programme.comparisons, given_spec.decision)[0] == (
+        "keep_collecting"
+    )
+    decision = ab_programme.decide_with(given_spec, made, made.diagnostics, True)
+    assert (decision.verdict, decision.reason_code) == ("keep_control", "guardrail_harm")
+    assert decision.deciding_metric == "load_time"
+    assert made.decision == decision  # what the run writes
+    alone = ab_programme.decide_with(given_spec, made, made.diagnostics, False)
+    assert (alone.verdict, alone.reason_code) == ("keep_control", "guardrail_harm")

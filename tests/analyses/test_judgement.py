@@ -106,7 +106,11 @@ def test_the_primary_row_never_contradicts_the_verdict():
     assert ab.primary_status("keep_collecting", waiting) == "keep_collecting"
     # The programme decided: its own status (ship, alone) is not what the verdict read.
     assert ab.primary_status("ship", waiting, by_programme=True) == "keep_collecting"
-    assert ab.primary_status("keep_collecting", stopped, by_programme=True) == "better"
+    # A guardrail stopped it: "better" only where the primary (on the programme's numbers
+    # there) would have shipped; otherwise that verdict (issue 23: harm stops any verdict).
+    assert ab.primary_status("ship", stopped, by_programme=True) == "better"
+    assert ab.primary_status("keep_collecting", stopped, by_programme=True) == "keep_collecting"
+    assert ab.primary_status("keep_collecting", stopped) == "keep_collecting"
 
 
 def test_a_prior_row_never_ships_past_a_guardrail():
@@ -117,6 +121,10 @@ def test_a_prior_row_never_ships_past_a_guardrail():
     assert ab.prior_verdict("ship", _decision("keep_control", "guardrail_harm")) == "keep_control"
     assert ab.prior_verdict("ship", _decision("withheld", "health_failed"), ["ok"]) == "withheld"
     assert ab.prior_verdict("keep_control", waiting, ["harm"]) == "keep_control"
+    # Harm keeps the control whatever the primary says under that prior (issues 21, 23).
+    assert ab.prior_verdict("keep_collecting", waiting, ["harm"]) == "keep_control"
+    assert ab.prior_verdict("no_difference", waiting, ["ok", "harm"]) == "keep_control"
+    assert ab.prior_verdict("keep_collecting", waiting, ["unclear"]) == "keep_collecting"
 
 
 # ----------------------------------------------------------------------- one cut for every page

@@ -96,8 +96,25 @@ LEARNED = '[programme]\nhistory = "data/programme_history.csv"\n'
 def learned(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("programme")
     config = _project(root, LEARNED)
-    _run(config, root / "reports")
+    result = run(config, root / "reports", "--date", DATE)
+    assert result.exit_code == 0, result.output
+    (root / "printed.txt").write_text(result.stdout + result.stderr)  # what the command said
     return config, root / "reports"
+
+
+@pytest.mark.slow
+def test_the_command_line_prints_the_verdict_the_pages_show(learned):
+    """Issue 23: the line the command prints is the final verdict (after the programme's
+    prior decided it again), not the one the experiment's own numbers gave before."""
+    config, output = learned
+    printed = (config.parent / "printed.txt").read_text()
+    bundle = _bundle(output, "signup-page")
+    assert bundle["programme_prior"]["alone_verdict"] == "ship"
+    assert bundle["decision"]["verdict"] == "keep_collecting"
+    headline = wording.readout_text(bundle).headline
+    assert f"readout: signup-page: {headline}\n" in printed
+    assert headline in (output / "signup-page" / DATE / "report.html").read_text()
+    assert "Ship B" not in printed  # the verdict of its numbers alone, which no page shows
 
 
 @pytest.mark.slow

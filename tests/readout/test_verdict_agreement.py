@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from analyses.ab_test.decide import GUARDRAIL_STOPS as STOPPED
+from analyses.ab_test.judgement import programme_primary_verdict
 from analyses.core import sequential
 from analyses.core.base import Tone
 from readout import bundle as bundles
@@ -338,7 +339,19 @@ def _scorecard_problems(bundle: dict, label: str) -> list[str]:
     decision = bundle["decision"]
     programme = (bundle.get("programme_prior") or {}).get("decided_with") == "programme"
     if decision["reason_code"] in STOPPED and decision["verdict"] != "withheld":
-        expected = "Better (a guardrail stops the ship)"
+        # The primary's own verdict (on the programme's numbers where they decided) beside
+        # the guardrail that overruled it: "better" only where it would have shipped.
+        own = (
+            programme_primary_verdict(bundles.typed(bundle))
+            if programme
+            else bundle["metrics"][0]["status"]
+        )
+        expected = (
+            "Better (a guardrail stops the ship)"
+            if own == "ship"
+            else wording.verdict_label("ab_test", own)
+            + (" (given past experiments)" if programme else "")
+        )
     else:
         expected = label + (" (given past experiments)" if programme else "")
     if shown != expected:
@@ -394,9 +407,11 @@ def test_a_guardrail_that_keeps_the_control_at_the_planned_end_leaves_no_ship_on
     assert primary[-1] == "Better (a guardrail stops the ship)"
 
 
-#: Fixture A/B bundles read with a learned programme prior that decides a verdict their own
-#: numbers would not have given (ship alone -> keep collecting; keep control by a guardrail
-#: alone -> keep collecting, with the guardrail's harm still shown).
+#: Fixture A/B bundles read with a learned programme prior that decides the verdict: ship
+#: alone -> keep collecting (checkout-redesign, signup-page). search-ranking's primary given
+#: the programme would keep collecting, but its guardrail (page load time) shows harm beyond
+#: its tolerance: that keeps the control whatever decides the primary (issue 23), so no page
+#: says "Keep collecting data" beside "Harm beyond its tolerance".
 PROGRAMME = ["checkout-redesign", "search-ranking", "signup-page"]
 
 
@@ -404,8 +419,15 @@ PROGRAMME = ["checkout-redesign", "search-ranking", "signup-page"]
 def test_a_verdict_the_programme_decided_agrees_everywhere(name, tmp_path):
     bundle = decided_by_programme(name)
     prior = bundle["programme_prior"]
+    decision = bundle["decision"]
     assert prior["decided_with"] == "programme"
-    assert prior["alone_verdict"] != bundle["decision"]["verdict"]  # the programme decided
+    harmed = [m["name"] for m in bundle["metrics"] if m.get("status") == "harm"]
+    if harmed:  # a guardrail's harm keeps the control, given the programme or not
+        assert (decision["verdict"], decision["reason_code"]) == ("keep_control", "guardrail_harm")
+        assert decision["deciding_metric"] == harmed[0]
+        assert prior["alone_verdict"] == "keep_control"
+    else:
+        assert prior["alone_verdict"] != decision["verdict"]  # the programme decided
     seen = pages(bundle, tmp_path / "readout", pdf=True)
     found = problems(bundle, seen)
     assert not found, "\n".join(found)
@@ -422,3 +444,29 @@ def test_a_verdict_the_programme_decided_agrees_everywhere(name, tmp_path):
 def test_quarto_pages_are_read_when_pandoc_is_installed():
     # The Quarto page is part of what every case above reads (Debian's pandoc, make setup).
     assert PANDOC is not None, "pandoc is missing: `make setup` installs Debian's pandoc"
+
+
+def test_a_harmed_guardrail_keeps_the_control_under_the_programme_on_every_page(tmp_path):
+    """Issue 23: search-ranking given the programme (its primary would keep collecting) with
+    page load time harmed beyond its tolerance: every page, the PDF, the email and the
+    command line's line say "Keep the control"; none says "Keep collecting data"."""
+    from readout import runner, store
+
+    bundle = decided_by_programme("search-ranking")
+    assert programme_primary_verdict(bundles.typed(bundle)) == "keep_collecting"
+    assert bundle["decision"]["verdict"] == "keep_control"
+    folder = tmp_path / "readout"
+    seen = pages(bundle, folder, pdf=True)
+    assert not problems(bundle, seen)
+    for where in ("report", "pdf", "email text", "experiment page", "index card"):
+        words = visible(seen[where]) if "<" in seen[where] else seen[where]
+        assert "Keep the control" in words or "Keep control" in words, where
+        assert "Keep collecting data." not in words, where
+    scorecard = wording.readout_text(bundle).tables["scorecard"]
+    assert scorecard.rows[0][-1] == "Keep collecting data (given past experiments)"
+    # The command line quotes the verdict of the bundle the programme rewrote, not the one
+    # the fit gave before it (its numbers alone: here a ship stopped by the guardrail).
+    (folder / store.BUNDLE).write_text(bundles.dumps(bundle))
+    stale = runner.Outcome("search-ranking", 0, "Ship treatment.", str(folder))
+    (final,) = runner.final_messages([stale])
+    assert final.message == wording.readout_text(bundle).headline == "Keep the control."

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from analyses.ab_test.judgement import decided_by_programme, primary_status
+from analyses.ab_test.judgement import (
+    decided_by_programme,
+    primary_status,
+    programme_primary_verdict,
+)
 from analyses.ab_test.results import AbBundle, Segment, SegmentSpread
 from analyses.core.judgement import spread_class
 from analyses.core.results import given
@@ -145,6 +149,8 @@ def _scorecard(bundle: AbBundle) -> Table:
         status = metric.status
         by_programme = decided_by_programme(bundle)
         if metric.role == "primary":
+            if by_programme:  # the primary's verdict on the numbers the verdict read
+                status = programme_primary_verdict(bundle)
             status = primary_status(status, bundle.decision, by_programme)
         if status == "better" and metric.role == "primary":
             label = "better (a guardrail stops the ship)"

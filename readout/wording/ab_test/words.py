@@ -11,6 +11,7 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
+from analyses.ab_test.judgement import decided_by_programme, programme_primary_verdict
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core import judgement
 from analyses.core.results import DataWarning, given
@@ -140,6 +141,13 @@ def _metric_waiting(w: DataWarning, b: AbBundle) -> str:
 # --------------------------------------------------------------------------- sentences
 
 
+def _primary_alone(bundle: AbBundle) -> str:
+    """The primary metric's verdict before a guardrail's say, on the numbers the verdict read."""
+    if decided_by_programme(bundle):
+        return programme_primary_verdict(bundle)
+    return bundle.metrics[0].status
+
+
 def _reason(bundle: AbBundle) -> str:
     decision = bundle.decision
     thresholds = decision.thresholds
@@ -176,6 +184,14 @@ def _reason(bundle: AbBundle) -> str:
     sequential = planned.reason(bundle)
     if sequential is not None:
         return sequential
+    if code == "guardrail_harm" and _primary_alone(bundle) != "ship":
+        # Harm keeps the control whatever the primary says (issue 23): no "but" after it.
+        return (
+            f"The guardrail {deciding_label(bundle)} shows harm beyond its "
+            f"{relative(decision.tolerated_harm, 1, False)} tolerance with "
+            f"{prob(decision.prob_harm)} probability, which keeps the control whatever "
+            f"{name} shows ({arm} beats {vs} on it with {prob(best.prob_better)} probability)."
+        )
     if code == "guardrail_harm":
         return (
             f"{arm} beats {vs} on {name} with {prob(best.prob_better)} probability, but the "
