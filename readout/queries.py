@@ -51,7 +51,7 @@ from readout.sources import FILE_ROWS, FILE_TABLE, ROW_COLUMN, Engine
 #: numbers with decimal commas, a binary column's yes/no answers read as 1 and 0.
 READ_NOTES = ("csv_delimiter", "decimal_comma", "yes_no_as_binary", "as_of_whole_file")
 #: Bump when the shape of the compiled SQL changes (part of the compile cache key).
-QUERY_VERSION = "5"
+QUERY_VERSION = "6"
 EXAMPLES = 5
 
 

@@ -49,7 +49,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="10",
+    version="11",
     spec=Spec,
     results=AbResults,
     decision=AbDecision,

@@ -37,7 +37,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="hierarchical",
-    version="6",
+    version="7",
     spec=Spec,
     results=HierarchicalResults,
     decision=HierarchicalDecision,

@@ -38,7 +38,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="mixture",
-    version="4",
+    version="5",
     spec=Spec,
     results=MixtureResults,
     decision=MixtureDecision,

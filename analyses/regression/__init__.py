@@ -37,7 +37,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="regression",
-    version="4",
+    version="5",
     spec=Spec,
     results=RegressionResults,
     decision=RegressionDecision,
