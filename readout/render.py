@@ -44,6 +44,24 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
+#: A sign right before a currency symbol: "+$0.82", "-£3".
+SIGNED_MONEY = re.compile(r"(?<![\w$£€])([+\-\u2212])(?=[$£€¥])")
+#: U+2060 WORD JOINER: invisible, and no line break on either side of it.
+WORD_JOINER = "\u2060"
+
+
+def keep_signs(value: Any) -> Any:
+    """A printed value with every signed amount of money kept on one line.
+
+    Browsers and WeasyPrint may break a line between a sign and a currency symbol ("+" at
+    the end of one line, "$0.82" on the next); a word joiner between them forbids it, in
+    text and attributes alike, and neither shows nor changes the copied text's look.
+    """
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return SIGNED_MONEY.sub(r"\1" + WORD_JOINER, value)
+    return value
+
+
 @functools.cache
 def environment():
     """The Jinja2 environment: HTML autoescaping on, undefined names are errors."""
@@ -57,6 +75,7 @@ def environment():
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=keep_signs,
     )
     env.globals["prob"] = wording.prob
     env.globals["files"] = store

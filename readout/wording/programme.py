@@ -37,10 +37,17 @@ DECIDED_SHORT = {
 #: Why the weak prior stayed.
 WEAK = {
     "too_few_experiments": (
-        "The prior stays weak: {experiments} finished experiment(s) share this primary "
-        "metric's kind ({kind}); learning the programme's prior takes at least {minimum}."
+        "The prior stays weak: {finished} {share} this primary metric's kind ({kind}); "
+        "learning the programme's prior takes at least {minimum}."
     ),
 }
+
+
+def finished_experiments(count: int) -> str:
+    """A count of finished experiments in words: "no finished experiments", "1 finished ..."."""
+    if count == 0:
+        return "no finished experiments"
+    return f"{count} finished experiment" + ("" if count == 1 else "s")
 
 
 def as_decided(bundle: Any) -> Any:
@@ -131,7 +138,10 @@ def model_sentences(bundle: Any) -> list[str]:
     if found is None or not given(found):
         return []
     if found.prior == "weak":
-        return [WEAK[found.reason_code].format(**found.model_dump())]
+        numbers = found.model_dump()
+        count = int(numbers.get("experiments") or 0)
+        finished, share = finished_experiments(count), "shares" if count == 1 else "share"
+        return [WEAK[found.reason_code].format(**numbers, finished=finished, share=share)]
     return [learned_prior_sentence(found.model_dump(mode="json"), interval(bundle))]
 
 

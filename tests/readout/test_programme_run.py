@@ -226,7 +226,7 @@ def test_too_few_finished_experiments_keep_the_weak_prior_and_say_why(tmp_path):
     text = wording.readout_text(bundle)
     assert not any("programme" in s for s in text.key_sentences)  # page 1 as before
     assert any(
-        "The prior stays weak: 0 finished experiment(s)" in s for s in text.sections["model"]
+        "The prior stays weak: no finished experiments share" in s for s in text.sections["model"]
     )
 
 

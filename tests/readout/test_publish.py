@@ -152,6 +152,13 @@ def test_pages_load_in_chromium_with_no_outside_requests_or_console_errors(serve
                     ".map(e => e.scrollWidth - e.clientWidth))"
                 )
                 assert overflow <= 1, (path, width, overflow)
+                # A date reads on one line ("2026-11-21", never "2026-11-/21").
+                lines = page.evaluate(
+                    "[...document.querySelectorAll('td.date')].map(td => {"
+                    "const r = document.createRange(); r.selectNodeContents(td);"
+                    "return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size})"
+                )
+                assert all(n == 1 for n in lines), (path, width, lines)
             page.goto(served + "/index.html")
             assert XSS in page.inner_text("body")
             page.click("text=Signup page")

@@ -243,3 +243,11 @@ def test_an_exact_posterior_quotes_no_sampler_checks(name):
         assert any("An exact posterior" in s for s in sentences)
     else:
         assert any("largest R-hat" in s for s in sentences)
+
+
+def test_finished_experiments_are_counted_in_words():
+    from readout.wording.programme import finished_experiments
+
+    assert finished_experiments(0) == "no finished experiments"
+    assert finished_experiments(1) == "1 finished experiment"
+    assert finished_experiments(4) == "4 finished experiments"
