@@ -444,8 +444,9 @@ def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     """What needs a look in a readout, as codes with their numbers.
 
     ``srm`` (a sample-ratio mismatch), ``health`` (another failed check), ``guardrail_harm``
-    (a guardrail's status is harm) and ``stalled`` (the data have not changed since the
-    readout before: no new units or events reached it).
+    (a guardrail's status is harm), ``no_recent_traffic`` (no exposures for days before the
+    as-of day) and ``stalled`` (the data have not changed since the readout before: no new
+    units or events reached it).
     """
     found: list[dict[str, Any]] = []
     srm = bundle.get("srm")
@@ -457,6 +458,9 @@ def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     for metric in bundle.get("metrics") or []:
         if metric.get("role") == "guardrail" and metric.get("status") == "harm":
             found.append({"code": "guardrail_harm", "metric": metric["label"]})
+    for warning in bundle.get("warnings") or []:
+        if warning.get("code") == "no_recent_traffic":
+            found.append({"code": "no_recent_traffic", "since": warning["last_exposure"]})
     previous = bundle.get("previous")
     if previous and previous.get("data_sha256") == bundle["data_sha256"]:
         found.append({"code": "stalled", "since": previous["date"]})

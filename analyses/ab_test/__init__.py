@@ -60,6 +60,12 @@ ANALYSIS = Analysis(
     plot=plot,
     key_numbers=key_numbers,
     verdicts={**VERDICTS, **OBSERVATIONAL_VERDICTS, **AA_VERDICTS},
-    warning_codes=("segment_empty", "segment_one_level", "segment_missing", "metric_waiting"),
+    warning_codes=(
+        "segment_empty",
+        "segment_one_level",
+        "segment_missing",
+        "metric_waiting",
+        "no_recent_traffic",
+    ),
     figures=("lift", "arms", "scorecard", "forecast"),
 )

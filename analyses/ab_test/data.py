@@ -255,7 +255,38 @@ def load(
         )
     data, waiting = _waiting(data, source, {m.name: m.window_days for m in spec.metrics})
     _enough(data, spec, source)
-    return data, waiting + (_segment_warnings(spec, data) if data.levels else [])
+    stopped = _traffic_warnings(data)
+    return data, waiting + stopped + (_segment_warnings(spec, data) if data.levels else [])
+
+
+#: Whole days without a new exposure before the as-of day after which a readout says so.
+QUIET_DAYS = 3
+
+
+def _traffic_warnings(data: ArmData) -> list[dict]:
+    """``no_recent_traffic`` when the last exposure is ``QUIET_DAYS`` or more days old.
+
+    Compares the day (UTC) of the last exposure with the day the data were read as of (or
+    cut at); an experiment whose assignment stopped is named, not forecast at its old rate.
+    """
+    from datetime import UTC, date, datetime
+
+    last = (data.exposures or {}).get("last_exposure", float("nan"))
+    read = data.until or data.as_of
+    if read is None or not last == last:  # no exposure times (a file), or no as-of day
+        return []
+    last_day = datetime.fromtimestamp(float(last), UTC).date()
+    quiet = (date.fromisoformat(read[:10]) - last_day).days
+    if quiet < QUIET_DAYS:
+        return []
+    return [
+        {
+            "code": "no_recent_traffic",
+            "last_exposure": last_day.isoformat(),
+            "count": quiet,
+            "as_of": read[:10],
+        }
+    ]
 
 
 def _waiting(

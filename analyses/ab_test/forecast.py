@@ -38,11 +38,36 @@ SECONDS_PER_DAY = 86_400.0
 MIN_DAYS = 1.0
 
 
-def traffic(first: float, last: float, units: int) -> dict[str, Any] | None:
-    """Units per day between the first and the last exposure (epoch seconds)."""
+def read_end(as_of: str | None) -> float:
+    """The moment (epoch seconds) the data were read up to; NaN when unknown.
+
+    An as-of day (``2026-11-30``) ends at the next midnight UTC; an as-of moment is itself.
+    """
+    if not as_of:
+        return float("nan")
+    from datetime import UTC, datetime, timedelta
+
+    if len(as_of) == 10:
+        moment = datetime.fromisoformat(as_of).replace(tzinfo=UTC) + timedelta(days=1)
+    else:
+        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def traffic(
+    first: float, last: float, units: int, end: float = float("nan")
+) -> dict[str, Any] | None:
+    """Units per day from the first exposure up to when the data were read (epoch seconds).
+
+    The days counted run to ``end``, the moment the data were read as of, when it is later
+    than the last exposure: days without exposures are traffic too (none), so an experiment
+    whose exposures stopped is not forecast at the rate it once had.
+    """
     if not (np.isfinite(first) and np.isfinite(last)) or units <= 0:
         return None
-    days = (last - first) / SECONDS_PER_DAY
+    days = (max(last, end) if np.isfinite(end) else last) - first
+    days /= SECONDS_PER_DAY
     if days < MIN_DAYS:
         return None
     return {"units_per_day": units / days, "days": days, "first": first, "last": last}
@@ -197,6 +222,7 @@ def forecast_primary(
         exposures.get("first_exposure", float("nan")),
         exposures.get("last_exposure", float("nan")),
         exposures.get("units", 0) - exposures.get("multiple_arms", 0),
+        read_end(data.until or data.as_of),
     )
     if rate is None:
         return None

@@ -156,6 +156,9 @@ class DataWarning(Record):
     #: metric's window: units exposed after ``as_of`` minus the window are not counted yet.
     as_of: str | MISSING = MISSING
     window_days: float | MISSING = MISSING
+    #: The day (UTC, ISO) of the last exposure, for ``no_recent_traffic`` (``count``: the
+    #: days from it to ``as_of``).
+    last_exposure: str | MISSING = MISSING
 
 
 class LeftOutReasons(Record):

@@ -267,6 +267,8 @@ def attention_line(item: dict[str, Any]) -> str:
         return f"Health check failed ({checks})"
     if code == "guardrail_harm":
         return f"Guardrail harm: {item['metric']}"
+    if code == "no_recent_traffic":
+        return f"Stalled: no exposures since {item['since']}"
     return f"Stalled: no new data since the readout of {item['since']}"
 
 

@@ -42,6 +42,19 @@ def test_the_traffic_is_units_per_day_between_first_and_last_exposure():
     assert forecast.traffic(float("nan"), day, 10) is None
 
 
+def test_days_without_exposures_up_to_the_as_of_day_count_as_traffic():
+    day = forecast.SECONDS_PER_DAY
+    end = forecast.read_end("1970-01-20")  # 20 days after the first exposure at 0
+    assert end == pytest.approx(20 * day)
+    # Exposures stopped after 10 days: 5,000 over 20 days is 250 a day, not 500.
+    assert forecast.traffic(0.0, 10 * day, 5000, end)["units_per_day"] == pytest.approx(250)
+    assert forecast.traffic(0.0, 10 * day, 5000, end)["days"] == pytest.approx(20)
+    # An as-of moment before the last exposure (clock skew) never shortens the span.
+    assert forecast.traffic(0.0, 10 * day, 5000, 5 * day)["units_per_day"] == pytest.approx(500)
+    assert forecast.read_end("1970-01-02T12:00:00") == pytest.approx(1.5 * day)
+    assert forecast.read_end(None) != forecast.read_end(None)  # NaN: unknown
+
+
 def conversions(rng, rates, n):
     return {
         arm: {"units": float(n), "n": float(n), "sum": float(rng.binomial(n, p)), "sum2": 0.0}
@@ -113,3 +126,29 @@ def test_the_chance_of_a_decision_is_calibrated_on_simulated_experiments():
         agree(mask)
     # Sharper than a constant: experiments given a high chance decide more often.
     assert outcomes[forecasts >= high].mean() > outcomes[forecasts < low].mean() + 0.2
+
+
+def test_an_experiment_without_exposures_for_days_is_flagged_with_its_last_day():
+    from datetime import UTC, datetime
+
+    from analyses.ab_test.data import QUIET_DAYS, ArmData, _traffic_warnings
+
+    last = datetime(2026, 11, 11, 17, 30, tzinfo=UTC).timestamp()
+
+    def read(as_of, until=None, exposures=True):
+        found = {"last_exposure": last} if exposures else None
+        return _traffic_warnings(ArmData([], [], {}, exposures=found, as_of=as_of, until=until))
+
+    assert read("2026-11-30") == [
+        {
+            "code": "no_recent_traffic",
+            "last_exposure": "2026-11-11",
+            "count": 19,
+            "as_of": "2026-11-30",
+        }
+    ]
+    assert read(f"2026-11-{11 + QUIET_DAYS - 1}") == []  # quiet for too few days
+    assert read(f"2026-11-{11 + QUIET_DAYS}T09:00:00")[0]["count"] == QUIET_DAYS
+    assert read("2026-11-30", until="2026-11-12") == []  # read as of its planned end
+    assert read("2026-11-30", exposures=False) == []  # a file: no exposure times
+    assert read(None) == []

@@ -111,6 +111,11 @@ WARNINGS = {
         f"segment column '{w.segment}'; they are kept, as the level “{w.level}”."
     ),
     "metric_waiting": lambda w, b: _metric_waiting(w, b),
+    "no_recent_traffic": lambda w, b: (
+        f"No new {units_word(b)} have been exposed since {w.last_exposure}, {w.count} days "
+        f"before this readout (as of {w.as_of}): the experiment has stalled. Check that "
+        "assignment is still running; the forecast counts the days without traffic."
+    ),
 }
 
 
