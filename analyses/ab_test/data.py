@@ -255,19 +255,19 @@ def load(
         )
     data, waiting = _waiting(data, source, {m.name: m.window_days for m in spec.metrics})
     _enough(data, spec, source)
-    stopped = _traffic_warnings(data)
-    return data, waiting + stopped + (_segment_warnings(spec, data) if data.levels else [])
+    return data, waiting + (_segment_warnings(spec, data) if data.levels else [])
 
 
 #: Whole days without a new exposure before the as-of day after which a readout says so.
 QUIET_DAYS = 3
 
 
-def _traffic_warnings(data: ArmData) -> list[dict]:
+def traffic_warnings(data: ArmData) -> list[dict]:
     """``no_recent_traffic`` when the last exposure is ``QUIET_DAYS`` or more days old.
 
     Compares the day (UTC) of the last exposure with the day the data were read as of (or
-    cut at); an experiment whose assignment stopped is named, not forecast at its old rate.
+    cut at); an undecided experiment whose assignment stopped is named (the fit asks only
+    when it forecasts: a decided experiment's traffic may well have ended).
     """
     from datetime import UTC, date, datetime
 

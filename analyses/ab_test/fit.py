@@ -226,7 +226,12 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
                 for r in results.segments
             ]
         )
-    return Fit(results=results, posterior=tree, diagnostics=diagnostics, tables=tables)
+    from analyses.ab_test.data import traffic_warnings
+
+    stalled = traffic_warnings(data) if results.forecast not in (None, MISSING) else []
+    return Fit(
+        results=results, posterior=tree, diagnostics=diagnostics, warnings=stalled, tables=tables
+    )
 
 
 def _segments(

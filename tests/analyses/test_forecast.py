@@ -131,13 +131,13 @@ def test_the_chance_of_a_decision_is_calibrated_on_simulated_experiments():
 def test_an_experiment_without_exposures_for_days_is_flagged_with_its_last_day():
     from datetime import UTC, datetime
 
-    from analyses.ab_test.data import QUIET_DAYS, ArmData, _traffic_warnings
+    from analyses.ab_test.data import QUIET_DAYS, ArmData, traffic_warnings
 
     last = datetime(2026, 11, 11, 17, 30, tzinfo=UTC).timestamp()
 
     def read(as_of, until=None, exposures=True):
         found = {"last_exposure": last} if exposures else None
-        return _traffic_warnings(ArmData([], [], {}, exposures=found, as_of=as_of, until=until))
+        return traffic_warnings(ArmData([], [], {}, exposures=found, as_of=as_of, until=until))
 
     assert read("2026-11-30") == [
         {
