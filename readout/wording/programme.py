@@ -268,7 +268,7 @@ def attention_line(item: dict[str, Any]) -> str:
     if code == "guardrail_harm":
         return f"Guardrail harm: {item['metric']}"
     if code == "no_recent_traffic":
-        return f"Stalled: no exposures since {item['since']}"
+        return f"Stalled: no exposures since {_day(item['since'])}"
     return f"Stalled: no new data since the readout of {item['since']}"
 
 
@@ -307,7 +307,7 @@ def lifts_line(found: dict[str, Any] | None, ci: str, withheld: bool = False) ->
     prior = found["prior"]
     if prior["prior"] == "weak":
         return (
-            f"Weak prior: {prior['experiments']} finished experiment(s) of its kind "
+            f"Weak prior: {finished_experiments(prior['experiments'])} of its kind "
             f"({prior['minimum']} needed)"
         )
     if "programme" not in found:

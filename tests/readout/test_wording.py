@@ -265,4 +265,4 @@ def test_no_recent_traffic_needs_attention_on_the_programme_page():
     }
     found = attention(bundle)
     assert found == [{"code": "no_recent_traffic", "since": "2026-11-11"}]
-    assert attention_line(found[0]) == "Stalled: no exposures since 2026-11-11"
+    assert attention_line(found[0]) == "Stalled: no exposures since 11 November 2026"
