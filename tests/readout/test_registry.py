@@ -140,6 +140,8 @@ def test_every_warning_code_is_worded(name):
             "units": 3,
             "level": "(missing)",
             "share": 0.1,
+            "last_exposure": "2026-11-10",
+            "as_of": "2026-11-30",
         }
         text = wording.readout_text({**bundle, "warnings": [record]})
         assert len(text.warnings) == 1 and text.warnings[0]

@@ -46,8 +46,14 @@ def test_the_bundle_has_revenue_parts_every_segment_level_and_a_forecast(paywall
     assert [h["days"] for h in forecast["horizons"]] == [7, 14, 28]
     chances = [h["prob_decision"] for h in forecast["horizons"]]
     assert chances == sorted(chances)  # more data, more often a decision
-    # Units per day from the exposure times: 12,000 users over the generator's 10 days.
-    assert forecast["units_per_day"] == pytest.approx(truth["users"] / truth["days"], rel=0.02)
+    # The exposure times span the generator's 10 days (12,000 users); the rate counts the days
+    # from the first exposure up to the as-of moment (this run's), days without any included.
+    span = (forecast["last"] - forecast["first"]) / 86_400
+    assert span == pytest.approx(truth["days"], rel=0.02)
+    assert forecast["days"] > truth["days"] + 3
+    assert forecast["units_per_day"] == pytest.approx(truth["users"] / forecast["days"], rel=0.02)
+    stalled = [w for w in bundle["warnings"] if w["code"] == "no_recent_traffic"]
+    assert stalled and stalled[0]["count"] >= 3
 
 
 def test_the_html_explains_each_part_and_the_pdf_carries_the_forecast(paywall):
