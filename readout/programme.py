@@ -456,11 +456,23 @@ def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
         found.append({"code": "health", "checks": [c for c in failed if c != "srm"]})
     for metric in bundle.get("metrics") or []:
         if metric.get("role") == "guardrail" and metric.get("status") == "harm":
-            found.append({"code": "guardrail_harm", "metric": metric["label"]})
+            found.append({"code": "guardrail_harm", "metric": _full_label(metric)})
     previous = bundle.get("previous")
     if previous and previous.get("data_sha256") == bundle["data_sha256"]:
         found.append({"code": "stalled", "since": previous["date"]})
     return found
+
+
+def _full_label(metric: dict[str, Any]) -> str:
+    """A metric's label as a list of several names it.
+
+    A quantile's percentile follows its label ("page load time, p90"), so two guardrails
+    on one measure read apart.
+    """
+    q = metric.get("quantile")
+    if metric.get("kind") == "quantile" and isinstance(q, (int, float)):
+        return f"{metric['label']}, p{round(100 * q, 4):g}"
+    return metric["label"]
 
 
 def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:

@@ -477,15 +477,21 @@ def body(bundle: AbBundle) -> Body:
         rule = planned.rule_sentence(bundle)
         if rule:
             key.append(rule)
+        # Where the programme decided, a chance the verdict did not read is the experiment's
+        # own: said so (the programme's numbers have no chance of a worthwhile lift or best).
+        alone = programme_words.decided_by_programme(bundle)
         if field(bundle.decision.thresholds, "rope") is not None and not observational:
-            key.append(rope_sentence(bundle, primary))
+            key.append(programme_words.on_its_own(rope_sentence(bundle, primary), alone))
         if verdict == "keep_collecting" and field(bundle, "forecast"):
             key.append(forecast_sentence(bundle))
         if len(bundle.metrics[0].arms) > 2:
             leader = max(bundle.metrics[0].arms, key=lambda a: a.prob_best)
             key.append(
-                f"Of all {len(bundle.arms)} {arm_word(bundle)}s, {leader.name} is the "
-                f"most likely to be best ({prob(leader.prob_best)} chance)."
+                programme_words.on_its_own(
+                    f"Of all {len(bundle.arms)} {arm_word(bundle)}s, {leader.name} is the "
+                    f"most likely to be best ({prob(leader.prob_best)} chance).",
+                    alone,
+                )
             )
         for metric in bundle.metrics[1:]:
             key.append(
