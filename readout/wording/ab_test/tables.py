@@ -113,10 +113,12 @@ def table_set(bundle: AbBundle) -> dict[str, Table]:
             row.append(share_text(comp.expected_loss_rel, approx=False))
         row.append(f"{p_value(test.p_value)} ({test_interval(test, units, ' (log)')})")
         comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
+    # Where the programme decided, these are the experiment's own numbers: said so.
+    alone = " (on its own)" if decided_by_programme(bundle) and not withheld else ""
     tables = {
         "arms": Table(f"Each {arm_word(bundle)} on its own{diagnosis}", head, rows),
         "comparisons": Table(
-            f"Each {arm_word(bundle)} against {control_word(bundle)}{diagnosis}",
+            f"Each {arm_word(bundle)} against {control_word(bundle)}{diagnosis}{alone}",
             comp_head,
             comp_rows,
         ),

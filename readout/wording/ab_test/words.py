@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import decided_by_programme, programme_primary_verdict
+from analyses.ab_test.programme import as_decided
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core import judgement
 from analyses.core.results import DataWarning, given
@@ -404,6 +405,8 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
             alt=f"Density chart of each {arm_word(bundle)}'s {name}: " + "; ".join(arm_parts) + ".",
         ),
     }
+    if programme_words.decided_by_programme(bundle) and not withheld and relative_lift:
+        out["lift"] = _programme_lift_figure(bundle, name, ci, side)
     if field(bundle, "forecast") and bundle.decision.verdict == "keep_collecting":
         result = bundle.forecast
         out["forecast"] = Figure(
@@ -418,10 +421,16 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
     if len(bundle.metrics) > 1:
         arm = bundle.primary
         items = []
-        for metric in bundle.metrics:
+        # Where the programme decided, the primary's row is the estimate the verdict read.
+        by_programme = programme_words.decided_by_programme(bundle) and not withheld
+        read = programme_words.as_decided(bundle) if by_programme else bundle
+        for metric in read.metrics:
             lift = comparison_of(metric, arm).lift_rel
+            given_words = (
+                " given the programme" if by_programme and metric.role == "primary" else ""
+            )
             items.append(
-                f"{metric.label} ({metric.role}) "
+                f"{metric.label}{given_words} ({metric.role}) "
                 + (
                     f"{relative(lift.mean, rel_places(lift))} "
                     f"({span(lift.hdi, relative, rel_places(lift))})"
@@ -441,6 +450,37 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
             + ".",
         )
     return out
+
+
+def _programme_lift_figure(bundle: AbBundle, name: str, ci: str, side: str) -> Figure:
+    """The lift chart's words where the programme decided.
+
+    The chart draws the numbers the verdict read
+    (:func:`analyses.ab_test.figures.programme_lift`), the experiment's own beside them.
+    """
+    primary = bundle.metrics[0]
+    parts = []
+    for comp in primary.comparisons:
+        if not given(comp.programme):
+            continue
+        read = as_decided(comp)
+        lift, fmt, places = lift_format(primary, read)
+        parts.append(
+            f"{comp.arm} over {comp.vs} given the programme: {prob(read.prob_better)} of the "
+            f"curve lies {side} zero, "
+            + hdi_range(bundle, lift.hdi, fmt, places)
+            + f"; on its own, {prob(comp.prob_better)}"
+        )
+    experiments = bundle.programme_prior.experiments
+    return Figure(
+        caption=(
+            f"Posterior of the relative lift in {name} over {control_word(bundle)} given this "
+            f"programme's {experiments} experiments (solid, its {ci} shaded): what the verdict "
+            "reads. The dotted curve is the experiment on its own; the dashed line marks no "
+            "change."
+        ),
+        alt=f"Density chart of the relative lift in {name}. " + "; ".join(parts) + ".",
+    )
 
 
 # --------------------------------------------------------------------------- the body
