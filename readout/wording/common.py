@@ -406,8 +406,15 @@ def since_last(
             f"to “{label(verdict, verdict).lower()}”."
         )
     if said_before and said_before.label == said.label:
+        # Key numbers are the experiment's own: said so where the programme's decided.
+        prior = field(bundle, "programme_prior")
+        alone = (
+            " on its own"
+            if prior and field(prior, "decided_with") == "programme" and verdict != "withheld"
+            else ""
+        )
         moved = (
-            f"The {said.label} moved from {key_numbers_text(bundle, before)} to "
+            f"The {said.label}{alone} moved from {key_numbers_text(bundle, before)} to "
             f"{key_numbers_text(bundle, now)}"
         )
         withheld = bundle.decision.verdict == "withheld"  # no chance of a finding
