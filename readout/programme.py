@@ -416,6 +416,8 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
 
     figures.pyplot()
     data = az.from_netcdf(posterior)["posterior"]
+    if "lift_rel" not in data:  # no draws of the relative lift: the fit's chart stays
+        return False
     draws = {arm: data["lift_rel"].sel(treatment=arm).values for arm in posts}
     fig = ab_figures.programme_lift(typed, draws, posts, typed.ci_prob)
     fig.savefig(folder / figure["file"], format="svg", dpi=150, metadata={"Date": None})

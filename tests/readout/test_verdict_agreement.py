@@ -504,6 +504,8 @@ def test_the_primary_row_and_every_quoted_chance_read_the_programme(name, tmp_pa
     quoted = r"(.{0,120})(minimum worthwhile effect of|most likely to be best|moved from [+\-−]\d)"
     for match in re.finditer(quoted, words):
         assert "on its own" in match[1].lower(), match[0]
+    # The history chart draws the key numbers: the experiment's own, said so.
+    assert " on its own over 2 readouts" in wording.history_alt(bundle, 2)
     # The lift chart's words say it draws the programme's estimate, its own beside it.
     figure = text.figures["lift"]
     assert "given this programme's" in figure.caption
