@@ -371,6 +371,69 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
     return plain(stripped.model_copy(update={"decision": decision, "programme_prior": found}))
 
 
+def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
+    """Redraw the lift chart of a verdict the programme decided (and did not withhold).
+
+    The programme's estimate, the experiment's own beside it. Returns whether it was redrawn.
+
+    The chart drawn with the fit shows the experiment alone; a chart beside a verdict the
+    programme decided shows the numbers the verdict read.
+    """
+    prior = bundle.get("programme_prior") or {}
+    figure = next((f for f in bundle.get("figures") or [] if f["key"] == "lift"), None)
+    posterior = folder / store.POSTERIOR
+    if (
+        prior.get("decided_with") != "programme"
+        or bundle["decision"]["verdict"] == "withheld"
+        or figure is None
+        or not posterior.is_file()
+    ):
+        return False
+    typed = bundles.typed(bundle)
+    group = learned.groups.get(_group_of(typed))
+    if group is None or group.fit is None:
+        return False
+    i = group.index(typed.experiment)
+    mixture = (
+        group.fit.prior_of(i) if i is not None and group.members[i].finished else group.prior()
+    )
+    posts = {}
+    for comp in typed.comparisons:
+        found = ab_programme.estimate(comp, typed.ci_prob)
+        if found is None or not given(comp.programme):
+            continue
+        post = pg.update(
+            pg.Mixture(np.atleast_2d(mixture.weights), mixture.means, mixture.sds), *found
+        )
+        posts[comp.arm] = pg.Mixture(post.weights[0], post.means[0], post.sds[0])
+    if not posts:
+        return False
+    import arviz as az
+    import matplotlib.pyplot as plt
+
+    from analyses.ab_test import figures as ab_figures
+    from analyses.core import figures
+
+    figures.pyplot()
+    data = az.from_netcdf(posterior)["posterior"]
+    if "lift_rel" not in data:  # no draws of the relative lift: the fit's chart stays
+        return False
+    draws = {arm: data["lift_rel"].sel(treatment=arm).values for arm in posts}
+    fig = ab_figures.programme_lift(typed, draws, posts, typed.ci_prob)
+    fig.savefig(folder / figure["file"], format="svg", dpi=150, metadata={"Date": None})
+    plt.close(fig)
+    card = next((f for f in bundle["figures"] if f["key"] == "scorecard"), None)
+    if card is not None:  # the primary's row as the verdict read it
+        read = ab_programme.read_by_programme(typed)
+        primary = read.metrics[0]
+        primary = primary.model_copy(update={"label": f"{primary.label} given the programme"})
+        read = read.model_copy(update={"metrics": (primary, *read.metrics[1:])})
+        fig = ab_figures.scorecard_figure(read, figures.ci_label(typed.ci_prob))
+        fig.savefig(folder / card["file"], format="svg", dpi=150, metadata={"Date": None})
+        plt.close(fig)
+    return True
+
+
 def _without_programme(bundle: dict[str, Any]) -> dict[str, Any]:
     """A bundle as the weak prior left it: no programme numbers, decided alone."""
     typed = bundles.typed(bundle)
@@ -419,6 +482,7 @@ def apply(
         if new == bundle:
             continue
         bundles.validate(new)
+        redraw_lift(folder, new, learned)
         (folder / store.RENDER_KEY).unlink(missing_ok=True)
         atomic_write_text(folder / store.BUNDLE, bundles.dumps(new))
         render_folder(folder)
@@ -457,7 +521,7 @@ def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
         found.append({"code": "health", "checks": [c for c in failed if c != "srm"]})
     for metric in bundle.get("metrics") or []:
         if metric.get("role") == "guardrail" and metric.get("status") == "harm":
-            found.append({"code": "guardrail_harm", "metric": metric["label"]})
+            found.append({"code": "guardrail_harm", "metric": _full_label(metric)})
     for warning in bundle.get("warnings") or []:
         if warning.get("code") == "no_recent_traffic":
             found.append({"code": "no_recent_traffic", "since": warning["last_exposure"]})
@@ -465,6 +529,18 @@ def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     if previous and previous.get("data_sha256") == bundle["data_sha256"]:
         found.append({"code": "stalled", "since": previous["date"]})
     return found
+
+
+def _full_label(metric: dict[str, Any]) -> str:
+    """A metric's label as a list of several names it.
+
+    A quantile's percentile follows its label ("page load time, p90"), so two guardrails
+    on one measure read apart.
+    """
+    q = metric.get("quantile")
+    if metric.get("kind") == "quantile" and isinstance(q, (int, float)):
+        return f"{metric['label']}, p{round(100 * q, 4):g}"
+    return metric["label"]
 
 
 def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:

@@ -83,10 +83,69 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["arms"] = figures.finish(fig)
     if len(results.metrics) > 1:
-        out["scorecard"] = _scorecard_figure(results, interval)
+        out["scorecard"] = scorecard_figure(results, interval)
     if given(results.forecast) and results.forecast is not None and healthy:
         out["forecast"] = _forecast_figure(results, name)
     return out
+
+
+def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float) -> Figure:
+    """The lift chart of a verdict the programme decided: the estimate the verdict read.
+
+    Each primary comparison's programme posterior (``posts``: its mixture over
+    ``log(1 + lift)``, drawn exactly) is the solid, shaded curve, labelled "given the
+    programme" with its share above zero; the experiment's own curve (``draws`` of its
+    relative lift) is dashed beside it, labelled "on its own".
+    """
+    import numpy as np
+
+    labels = results.arm_labels
+    name = lambda arm: labels.get(arm, arm)  # noqa: E731
+    word = "above" if results.metrics[0].higher_is_better else "below"
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 3.2)
+    for i, comp in enumerate(results.comparisons):
+        if comp.arm not in posts or not given(comp.programme):
+            continue
+        colour = figures.colour(i, skip_grey=True)
+        own = np.asarray(draws[comp.arm], dtype=float).ravel() * 100
+        own = own[:: max(1, own.size // 4000)]
+        grid = np.linspace(*np.quantile(own, [0.0005, 0.9995]), 300)
+        pair = f"{name(comp.arm)} vs {name(comp.vs)}"
+        ax.plot(
+            grid,
+            figures.kde(own, grid),
+            color=colour,
+            lw=1.2,
+            ls=":",
+            label=f"{pair} on its own: {figures.prob(comp.prob_better)} {word} 0",
+        )
+        found = comp.programme
+        post = posts[comp.arm]
+        sd = max(float(np.max(post.sds)), 1e-6)
+        z = np.linspace(float(np.min(post.means)) - 5 * sd, float(np.max(post.means)) + 5 * sd, 400)
+        lift = np.expm1(z) * 100
+        dens = np.exp(post.log_pdf(z)) / np.exp(z) / 100  # per percent of lift
+        ax.plot(
+            lift,
+            dens,
+            color=colour,
+            lw=1.8,
+            label=f"{pair} given the programme: {figures.prob(found.prob_better)} {word} 0",
+        )
+        inside = (lift >= 100 * found.hdi[0]) & (lift <= 100 * found.hdi[1])
+        ax.fill_between(lift[inside], dens[inside], color=colour, alpha=0.25, lw=0)
+    ax.axvline(0, color="black", lw=1, ls="--")
+    interval = figures.ci_label(ci_prob)
+    ax.set_xlabel(f"Relative lift over control (%); shaded: {interval}")
+    figures.tidy(ax)
+    ax.legend(
+        frameon=False,
+        fontsize=figures.PHONE_TEXT,
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        borderaxespad=0.2,
+    )
+    return figures.finish(fig)
 
 
 #: Verdicts in the forecast chart: order, colour and legend label.
@@ -121,7 +180,7 @@ def _forecast_figure(results: AbResults, name) -> Figure:
     return figures.finish(fig)
 
 
-def _scorecard_figure(results: AbResults, interval: str) -> Figure:
+def scorecard_figure(results: AbResults, interval: str) -> Figure:
     """Every metric's relative lift of the headline arm with its HDI; guardrails' tolerances."""
     metrics = results.metrics
     arm = results.primary
@@ -165,6 +224,9 @@ def _scorecard_figure(results: AbResults, interval: str) -> Figure:
     ax.set_xlabel(f"Change of {arm} over the control (%),\ntoward better →; bar: {interval}")
     figures.tidy(ax, keep_left=True)
     return figures.finish(fig)
+
+
+_scorecard_figure = scorecard_figure  # its former name
 
 
 def _percentile(metric) -> str:

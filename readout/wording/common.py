@@ -351,6 +351,16 @@ def key_numbers_text(bundle: Envelope, key: KeyNumbers) -> str:
     return estimate(bundle, key, units.diff, decimals_for(width(key)))
 
 
+def _on_its_own(bundle: Envelope) -> str:
+    """' on its own' where the programme's numbers decided the verdict.
+
+    Key numbers are the experiment's own.
+    """
+    prior = field(bundle, "programme_prior")
+    decided = prior and field(prior, "decided_with") == "programme"
+    return " on its own" if decided and bundle.decision.verdict != "withheld" else ""
+
+
 def history_alt(
     bundle: Envelope, readouts: int, named: Mapping[str, tuple[str, str | None]] | None = None
 ) -> str:
@@ -359,7 +369,8 @@ def history_alt(
     if not key:
         return ""
     return (
-        f"Line chart of the {key_words(bundle, key, named).label} over {readouts} readouts, "
+        f"Line chart of the {key_words(bundle, key, named).label}{_on_its_own(bundle)} over "
+        f"{readouts} readouts, "
         "with its "
         f"{interval(bundle)} shaded; latest {key_numbers_text(bundle, key)}."
     )
@@ -407,8 +418,8 @@ def since_last(
         )
     if said_before and said_before.label == said.label:
         moved = (
-            f"The {said.label} moved from {key_numbers_text(bundle, before)} to "
-            f"{key_numbers_text(bundle, now)}"
+            f"The {said.label}{_on_its_own(bundle)} moved from "
+            f"{key_numbers_text(bundle, before)} to {key_numbers_text(bundle, now)}"
         )
         withheld = bundle.decision.verdict == "withheld"  # no chance of a finding
         chance = said.prob_label

@@ -16,6 +16,7 @@ from readout.wording.numbers import (
     capital,
     estimate,
     interval,
+    p_value,
     prob,
     rel_places,
     relative,
@@ -106,8 +107,8 @@ def decided_by_programme(bundle: Any) -> bool:
 
 def verdict_line(bundle: Any) -> list[str]:
     """The verdict box's line of a verdict the programme decided: which estimate it read."""
-    if not decided_by_programme(bundle):
-        return []
+    if not decided_by_programme(bundle) or bundle.decision.verdict == "withheld":
+        return []  # a withheld verdict reads no lift
     metric = bundle.metrics[0]
     comp = next(c for c in metric.comparisons if c.arm == bundle.primary)
     places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
@@ -123,6 +124,13 @@ def given_chance(sentence: str, alone: float) -> str:
     """A chance sentence read with the programme, its own number beside it."""
     body = sentence[0].lower() + sentence[1:].rstrip(".")
     return f"Given the programme, {body} (on its own, {prob(alone)})."
+
+
+def on_its_own(sentence: str, alone: bool) -> str:
+    """A sentence of the experiment's own numbers, labelled so where the programme decided."""
+    if not alone:
+        return sentence
+    return f"On its own, {sentence[0].lower()}{sentence[1:]}"
 
 
 def history_words(bundle: Any) -> str:
@@ -163,6 +171,9 @@ def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:
     )
 
 
+OTHER_SIDE = {"above": "below", "below": "above"}
+
+
 def loo_sentence(check: dict[str, Any], ci_prob: float) -> str:
     """The leave-one-out check in words: how well the prior predicted each experiment."""
     share = f"{round(100 * ci_prob)}%"
@@ -172,13 +183,22 @@ def loo_sentence(check: dict[str, Any], ci_prob: float) -> str:
         if fits
         else "The prior fits this programme poorly: read its estimates with care."
     )
-    lean = {
-        "above": " More estimates fell above their interval than below: bigger wins than it "
-        "allows.",
-        "below": " More estimates fell below their interval than above: more losses than it "
-        "allows.",
-        None: "",
-    }[prior_lean(check["above"], check["below"])]
+    side = prior_lean(check["above"], check["below"])
+    if fits:  # a lean within what chance allows: said, but not as a misfit
+        lean = (
+            f" More estimates fell {side} their interval than {OTHER_SIDE[side]}, within what "
+            "chance allows."
+            if side
+            else ""
+        )
+    else:
+        lean = {
+            "above": " More estimates fell above their interval than below: bigger wins than it "
+            "allows.",
+            "below": " More estimates fell below their interval than above: more losses than it "
+            "allows.",
+            None: "",
+        }[side]
     return (
         f"Each finished experiment's estimate predicted from the others: {check['held']} of "
         f"{check['experiments']} fell inside their {share} predictive interval (about "
@@ -261,7 +281,7 @@ def attention_line(item: dict[str, Any]) -> str:
     code = item["code"]
     if code == "srm":
         p = item.get("p_value")
-        return "Sample-ratio mismatch" + (f" (p = {p:.2g})" if p is not None else "")
+        return "Sample-ratio mismatch" + (f" ({p_value(p)})" if p is not None else "")
     if code == "health":
         checks = ", ".join(item.get("checks") or []) or "sampler checks"
         return f"Health check failed ({checks})"
@@ -312,6 +332,8 @@ def lifts_line(found: dict[str, Any] | None, ci: str, withheld: bool = False) ->
         )
     if "programme" not in found:
         return "—"
+    if withheld:  # a withheld verdict reads no lift, the programme's or its own
+        return "Withheld: no lift is read until the health checks pass"
     alone, given_ = found["alone"], found["programme"]
     places = max(rel_places(alone), rel_places(given_))
     decided = "" if withheld else f"; {DECIDED_SHORT[prior['decided_with']]}"

@@ -470,3 +470,152 @@ def test_a_harmed_guardrail_keeps_the_control_under_the_programme_on_every_page(
     stale = runner.Outcome("search-ranking", 0, "Ship treatment.", str(folder))
     (final,) = runner.final_messages([stale])
     assert final.message == wording.readout_text(bundle).headline == "Keep the control."
+
+
+# ----------------------------------------------------------------------- issue 23: which estimate
+
+
+def _own_and_given(bundle: dict) -> tuple[dict, dict]:
+    comp = next(c for c in bundle["metrics"][0]["comparisons"] if c["arm"] == bundle["primary"])
+    return comp, comp["programme"]
+
+
+@pytest.mark.parametrize("name", PROGRAMME)
+def test_the_primary_row_and_every_quoted_chance_read_the_programme(name, tmp_path):
+    """Where the programme decided, the scorecard's primary row shows its lift and chance,
+    labelled, with the experiment's own beside them; a chance of the experiment on its own
+    (its own chance of being better, of a worthwhile lift, of being best) is said so."""
+    from readout.wording.numbers import prob
+
+    bundle = decided_by_programme(name)
+    own, given_ = _own_and_given(bundle)
+    assert prob(own["prob_better"]) != prob(given_["prob_better"])  # the case tells them apart
+    text = wording.readout_text(bundle)
+    card = text.tables.get("scorecard")  # a readout of several metrics has one
+    if card is not None:
+        row = card.rows[0]
+        lift, chance = row[4], row[card.head.index("Chance better")]
+        assert chance.startswith(f"{prob(given_['prob_better'])} given the programme"), chance
+        assert chance.endswith(f"{prob(own['prob_better'])} on its own"), chance
+        assert " given the programme; " in lift and lift.endswith(" on its own"), lift
+    words = visible(pages(bundle, tmp_path / "readout", pdf=False)["report"])
+    # Every sentence quoting a chance of the worthwhile lift or of being best reads the
+    # experiment alone (the programme has neither): it says so.
+    quoted = r"(.{0,120})(minimum worthwhile effect of|most likely to be best|moved from [+\-−]\d)"
+    for match in re.finditer(quoted, words):
+        assert "on its own" in match[1].lower(), match[0]
+    # The history chart draws the key numbers: the experiment's own, said so.
+    assert " on its own over 2 readouts" in wording.history_alt(bundle, 2)
+    # The lift chart's words say it draws the programme's estimate, its own beside it.
+    figure = text.figures["lift"]
+    assert "given this programme's" in figure.caption
+    assert f"given the programme: {prob(given_['prob_better'])} of the curve" in figure.alt
+    assert f"on its own, {prob(own['prob_better'])}" in figure.alt
+
+
+def _posterior_file(bundle: dict, folder: Path) -> None:
+    """A posterior of the relative lift matching each comparison's own HDI (normal draws)."""
+    import arviz as az
+    import numpy as np
+
+    comps = bundle["comparisons"]
+    rng = np.random.default_rng(1)
+    draws = np.stack(
+        [
+            rng.normal(
+                c["lift_rel"]["mean"],
+                (c["lift_rel"]["hdi"][1] - c["lift_rel"]["hdi"][0]) / 3.76,
+                (2, 500),
+            )
+            for c in comps
+        ],
+        axis=-1,
+    )
+    data = az.from_dict(
+        {"posterior": {"lift_rel": draws}},
+        coords={"treatment": [c["arm"] for c in comps]},
+        dims={"lift_rel": ["treatment"]},
+    )
+    data.to_netcdf(str(folder / "posterior.nc"), engine="h5netcdf")
+
+
+@pytest.mark.parametrize("name", ["checkout-redesign", "signup-page"])
+def test_the_lift_chart_draws_the_estimate_the_verdict_read(name, tmp_path):
+    """The lift chart of a verdict the programme decided is redrawn: the programme's curve,
+    its chance above zero labelled "given the programme", the own curve "on its own"."""
+    from analyses.ab_test import figures as ab_figures
+    from readout import programme
+    from readout.wording.numbers import prob
+    from tests.fixtures.programme_decided import learned
+
+    bundle = decided_by_programme(name)
+    folder = tmp_path / "readout"
+    folder.mkdir()
+    _posterior_file(bundle, folder)
+    drawn = []
+    original = ab_figures.programme_lift
+
+    def spy(results, draws, posts, ci_prob):
+        fig = original(results, draws, posts, ci_prob)
+        drawn.append([t.get_text() for t in fig.axes[0].get_legend().get_texts()])
+        return fig
+
+    ab_figures.programme_lift = spy
+    try:
+        assert programme.redraw_lift(folder, bundle, learned())
+    finally:
+        ab_figures.programme_lift = original
+    own, given_ = _own_and_given(bundle)
+    (legend,) = drawn
+    arm, vs = bundle["primary"], bundle["control"]
+    assert f"{arm} vs {vs} given the programme: {prob(given_['prob_better'])} above 0" in legend
+    assert f"{arm} vs {vs} on its own: {prob(own['prob_better'])} above 0" in legend
+    assert (folder / "fig-lift.svg").stat().st_size > 1000
+    # A withheld verdict's chart stays the diagnostic one: nothing redrawn.
+    withheld = programme.with_programme(variant(name, "withheld"), learned(), "programme")
+    assert not programme.redraw_lift(folder, withheld, learned())
+
+
+@pytest.mark.parametrize("name", PROGRAMME)
+def test_a_withheld_verdict_reads_no_programme_lift(name, tmp_path):
+    """Withheld means withheld: no "the verdict reads the lift given this programme" line in
+    the verdict box, and no lift on the programme page's row."""
+    from readout import programme
+    from readout.wording import programme as programme_words
+    from tests.fixtures.programme_decided import learned
+
+    bundle = programme.with_programme(variant(name, "withheld"), learned(), "programme")
+    assert bundle["decision"]["verdict"] == "withheld"
+    assert bundle["programme_prior"]["decided_with"] == "programme"
+    seen = pages(bundle, tmp_path / "readout", pdf=True)
+    assert not problems(bundle, seen)
+    for where in ("report", "pdf", "email text", "experiment page"):
+        words = visible(seen[where]) if "<" in seen[where] else seen[where]
+        assert "The verdict reads the lift given" not in re.sub(r"\s+", " ", words), where
+    row = programme._programme_row(bundle)
+    line = programme_words.lifts_line(row, "94% HDI", withheld=True)
+    assert "%" not in line.replace("94% HDI", "") and "given the programme" not in line, line
+
+
+def test_the_programme_page_names_each_harm_once_and_agrees_with_its_fit():
+    """search-ranking's p90 guardrail is named with its percentile; a tiny p-value reads
+    "p < 0.001"; a prior that fits is never said to allow too few losses or wins."""
+    from readout import programme
+    from readout.wording import programme as programme_words
+
+    bundle = load("search-ranking")
+    load_time = next(m for m in bundle["metrics"] if m["name"] == "load_time")
+    load_time["status"] = "harm"
+    p90 = {**copy.deepcopy(load_time), "name": "load_time_p90", "kind": "quantile", "quantile": 0.9}
+    bundle["metrics"].append(p90)
+    bundle["srm"] = {**bundle["srm"], "ok": False, "p_value": 1.6e-05}
+    lines = [programme_words.attention_line(a) for a in programme.attention(bundle)]
+    harms = [line for line in lines if line.startswith("Guardrail harm")]
+    assert harms == ["Guardrail harm: page load time", "Guardrail harm: page load time, p90"]
+    assert "Sample-ratio mismatch (p < 0.001)" in lines
+    # 36 of 39 inside (37 expected) and p = 0.28 fits; all three misses below.
+    check = {"held": 36, "experiments": 39, "expected": 36.66, "below": 3, "above": 0}
+    fits = programme_words.loo_sentence({**check, "ks_p_value": 0.28}, 0.94)
+    assert "The prior fits this programme." in fits and "than it allows" not in fits, fits
+    poor = programme_words.loo_sentence({**check, "ks_p_value": 0.01}, 0.94)
+    assert "fits this programme poorly" in poor and "more losses than it allows" in poor, poor

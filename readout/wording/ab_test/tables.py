@@ -113,10 +113,12 @@ def table_set(bundle: AbBundle) -> dict[str, Table]:
             row.append(share_text(comp.expected_loss_rel, approx=False))
         row.append(f"{p_value(test.p_value)} ({test_interval(test, units, ' (log)')})")
         comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
+    # Where the programme decided, these are the experiment's own numbers: said so.
+    alone = " (on its own)" if decided_by_programme(bundle) and not withheld else ""
     tables = {
         "arms": Table(f"Each {arm_word(bundle)} on its own{diagnosis}", head, rows),
         "comparisons": Table(
-            f"Each {arm_word(bundle)} against {control_word(bundle)}{diagnosis}",
+            f"Each {arm_word(bundle)} against {control_word(bundle)}{diagnosis}{alone}",
             comp_head,
             comp_rows,
         ),
@@ -174,8 +176,25 @@ def _scorecard(bundle: AbBundle) -> Table:
                 *([prob(comp.prob_better), capital(label)] if chances else []),
             ]
         )
+        if metric.role == "primary" and by_programme and given(comp.programme) and chances:
+            rows[-1][4:6] = _given_the_programme(bundle, metric, comp)
     title = f"Every metric, {arm} against {control}"
     return Table(title if chances else f"{title} (for diagnosis only)", head, rows)
+
+
+def _given_the_programme(bundle: AbBundle, metric, comp) -> list[str]:
+    """The primary's lift and chance cells where the programme decided.
+
+    The numbers the verdict read, labelled, with the experiment's own beside them.
+    """
+    from analyses.ab_test.programme import as_decided
+
+    read = as_decided(comp)
+    return [
+        f"{lift_text(bundle, metric, read, quoted=False)} given the programme; "
+        f"{lift_text(bundle, metric, comp, quoted=False)} on its own",
+        f"{prob(read.prob_better)} given the programme; {prob(comp.prob_better)} on its own",
+    ]
 
 
 #: At most this many levels of a segment in the report's table (all are in the CSV beside it).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import decided_by_programme, programme_primary_verdict
+from analyses.ab_test.programme import as_decided
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core import judgement
 from analyses.core.results import DataWarning, given
@@ -409,6 +410,8 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
             alt=f"Density chart of each {arm_word(bundle)}'s {name}: " + "; ".join(arm_parts) + ".",
         ),
     }
+    if programme_words.decided_by_programme(bundle) and not withheld and relative_lift:
+        out["lift"] = _programme_lift_figure(bundle, name, ci, side)
     if field(bundle, "forecast") and bundle.decision.verdict == "keep_collecting":
         result = bundle.forecast
         out["forecast"] = Figure(
@@ -423,10 +426,16 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
     if len(bundle.metrics) > 1:
         arm = bundle.primary
         items = []
-        for metric in bundle.metrics:
+        # Where the programme decided, the primary's row is the estimate the verdict read.
+        by_programme = programme_words.decided_by_programme(bundle) and not withheld
+        read = programme_words.as_decided(bundle) if by_programme else bundle
+        for metric in read.metrics:
             lift = comparison_of(metric, arm).lift_rel
+            given_words = (
+                " given the programme" if by_programme and metric.role == "primary" else ""
+            )
             items.append(
-                f"{metric.label} ({metric.role}) "
+                f"{metric.label}{given_words} ({metric.role}) "
                 + (
                     f"{relative(lift.mean, rel_places(lift))} "
                     f"({span(lift.hdi, relative, rel_places(lift))})"
@@ -446,6 +455,37 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
             + ".",
         )
     return out
+
+
+def _programme_lift_figure(bundle: AbBundle, name: str, ci: str, side: str) -> Figure:
+    """The lift chart's words where the programme decided.
+
+    The chart draws the numbers the verdict read
+    (:func:`analyses.ab_test.figures.programme_lift`), the experiment's own beside them.
+    """
+    primary = bundle.metrics[0]
+    parts = []
+    for comp in primary.comparisons:
+        if not given(comp.programme):
+            continue
+        read = as_decided(comp)
+        lift, fmt, places = lift_format(primary, read)
+        parts.append(
+            f"{comp.arm} over {comp.vs} given the programme: {prob(read.prob_better)} of the "
+            f"curve lies {side} zero, "
+            + hdi_range(bundle, lift.hdi, fmt, places)
+            + f"; on its own, {prob(comp.prob_better)}"
+        )
+    experiments = bundle.programme_prior.experiments
+    return Figure(
+        caption=(
+            f"Posterior of the relative lift in {name} over {control_word(bundle)} given this "
+            f"programme's {experiments} experiments (solid, its {ci} shaded): what the verdict "
+            "reads. The dotted curve is the experiment on its own; the dashed line marks no "
+            "change."
+        ),
+        alt=f"Density chart of the relative lift in {name}. " + "; ".join(parts) + ".",
+    )
 
 
 # --------------------------------------------------------------------------- the body
@@ -482,15 +522,21 @@ def body(bundle: AbBundle) -> Body:
         rule = planned.rule_sentence(bundle)
         if rule:
             key.append(rule)
+        # Where the programme decided, a chance the verdict did not read is the experiment's
+        # own: said so (the programme's numbers have no chance of a worthwhile lift or best).
+        alone = programme_words.decided_by_programme(bundle)
         if field(bundle.decision.thresholds, "rope") is not None and not observational:
-            key.append(rope_sentence(bundle, primary))
+            key.append(programme_words.on_its_own(rope_sentence(bundle, primary), alone))
         if verdict == "keep_collecting" and field(bundle, "forecast"):
             key.append(forecast_sentence(bundle))
         if len(bundle.metrics[0].arms) > 2:
             leader = max(bundle.metrics[0].arms, key=lambda a: a.prob_best)
             key.append(
-                f"Of all {len(bundle.arms)} {arm_word(bundle)}s, {leader.name} is the "
-                f"most likely to be best ({prob(leader.prob_best)} chance)."
+                programme_words.on_its_own(
+                    f"Of all {len(bundle.arms)} {arm_word(bundle)}s, {leader.name} is the "
+                    f"most likely to be best ({prob(leader.prob_best)} chance).",
+                    alone,
+                )
             )
         for metric in bundle.metrics[1:]:
             key.append(
