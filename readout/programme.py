@@ -537,10 +537,9 @@ def _full_label(metric: dict[str, Any]) -> str:
     A quantile's percentile follows its label ("page load time, p90"), so two guardrails
     on one measure read apart.
     """
-    q = metric.get("quantile")
-    if metric.get("kind") == "quantile" and isinstance(q, (int, float)):
-        return f"{metric['label']}, p{round(100 * q, 4):g}"
-    return metric["label"]
+    from analyses.ab_test.quantile import percentile_suffix
+
+    return metric["label"] + percentile_suffix(metric.get("kind"), metric.get("quantile"))
 
 
 def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from analyses.ab_test.decide import failed_checks
+from analyses.ab_test.quantile import percentile_suffix
 from analyses.ab_test.results import AbResults
 from analyses.core import figures
 from analyses.core.base import Fit
@@ -231,6 +232,4 @@ _scorecard_figure = scorecard_figure  # its former name
 
 def _percentile(metric) -> str:
     """A quantile metric's percentile after its label (", p90"); nothing for other kinds."""
-    if metric.kind != "quantile":
-        return ""
-    return f", p{round(100 * metric.quantile, 4):g}"
+    return percentile_suffix(metric.kind, metric.quantile)

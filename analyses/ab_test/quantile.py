@@ -264,3 +264,13 @@ def summarise(
         prior_influence=None,
     )
     return summary, draws
+
+
+def percentile_suffix(kind: str | None, quantile: float | None) -> str:
+    """A quantile metric's percentile after its label (", p90"); nothing for other kinds.
+
+    Two metrics on one measure (its mean and its p90) read apart in a chart or a list.
+    """
+    if kind != "quantile" or quantile is None:
+        return ""
+    return f", p{round(100 * quantile, 4):g}"
