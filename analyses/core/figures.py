@@ -124,31 +124,33 @@ def label_points(
     """Name points, leaving out any name that would overlap another.
 
     ``points`` come in order of priority. Each name is tried at a few places around its
-    point (above right, below right, above left, below left, then a line further up or
-    down) and kept at the first where its drawn box lies inside the axes and clear of the
-    names already placed and of the legend; a name with no such place is left out. Call
-    after the axes' limits and the figure's layout are final; long names are best
-    shortened first (:func:`shorten`). Each name's SVG group has the id ``gid-<i>``.
-    Returns the names drawn.
+    point (above right, below right, above left, below left, then one to three lines
+    further up or down, with a thin line back to the point) and kept at the first where
+    its words' box lies inside the axes and clear of the names already placed and of the
+    legend; a name with no such place is left out. Call after the axes' limits and the
+    figure's layout are final; long names are best shortened first (:func:`shorten`).
+    Each name's SVG group has the id ``<gid>-<i>``. Returns the names drawn.
     """
     if not points:
         return []
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
     taken = []
     if ax.get_legend() is not None:
         taken.append(ax.get_legend().get_window_extent(renderer))
     line = fontsize * 1.25
     places = [
-        (3, 2, "left", "bottom"),
-        (3, -2, "left", "top"),
-        (-3, 2, "right", "bottom"),
-        (-3, -2, "right", "top"),
-        (3, 2 + line, "left", "bottom"),
-        (3, -2 - line, "left", "top"),
-        (-3, 2 + line, "right", "bottom"),
-        (-3, -2 - line, "right", "top"),
+        (
+            side * 3,
+            up * (2 + k * line),
+            "left" if side > 0 else "right",
+            "bottom" if up > 0 else "top",
+        )
+        for k in range(4)
+        for side in (1, -1)
+        for up in (1, -1)
     ]
     drawn = []
     for x, y, text in points:
@@ -163,9 +165,11 @@ def label_points(
                 ha=ha,
                 va=va,
                 color="#1a202c",
-                arrowprops={"arrowstyle": "-", "color": "#a0aec0", "lw": 0.5} if far else None,
+                arrowprops={"arrowstyle": "-", "color": "#718096", "lw": 0.6} if far else None,
             )
-            box = note.get_window_extent(renderer).padded(1.5)
+            # The words alone (an annotation's own extent reaches down its line to the point).
+            note.update_positions(renderer)
+            box = Text.get_window_extent(note, renderer).padded(1.5)
             within = (
                 box.x0 >= inside.x0
                 and box.x1 <= inside.x1
