@@ -115,6 +115,18 @@ def shorten(name: str, limit: int = NAME_CHARS) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
+#: Characters a line of :data:`PHONE_TEXT` text holds across a :data:`PHONE_WIDTH` figure,
+#: with room for the tick labels beside it (about 5.8 points a character).
+PHONE_LINE = 50
+
+
+def wrap(text: str, chars: int = PHONE_LINE) -> str:
+    """An axis label on lines of at most ``chars`` characters (its own line breaks kept)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
 def label_points(
     ax: Axes,
     points: list[tuple[float, float, str]],

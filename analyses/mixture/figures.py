@@ -46,7 +46,7 @@ def plot(fit: Fit[MixtureResults], ci_prob: float) -> dict[str, Figure]:
             label=comp.label or f"component {i + 1}",
         )
     ax.plot(grid, total, color="black", lw=1.8, label="mixture")
-    ax.set_xlabel(results.value_label)
+    ax.set_xlabel(figures.wrap(results.value_label))
     figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["fit"] = figures.finish(fig)
 
@@ -64,8 +64,10 @@ def plot(fit: Fit[MixtureResults], ci_prob: float) -> dict[str, Figure]:
         )
         ax.plot(comp.mean.hdi, [0, 0], color=figures.colour(i, skip_grey=True), lw=4)
     ax.set_xlabel(
-        f"Posterior of each component's mean\n({results.value_label}); "
-        f"bar: {figures.ci_label(ci_prob)}"
+        figures.wrap(
+            f"Posterior of each component's mean ({results.value_label}); "
+            f"bar: {figures.ci_label(ci_prob)}"
+        )
     )
     figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["means"] = figures.finish(fig)

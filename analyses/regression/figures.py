@@ -32,8 +32,11 @@ def plot(fit: Fit[RegressionResults], ci_prob: float) -> dict[str, Figure]:
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(coefs)), [c.label for c in coefs])
     ax.set_xlabel(
-        f"Change in {results.target_label}{change_unit}\nfrom a feature's 25th to its 75th "
-        f"percentile\n(dot: estimate; bar: {figures.ci_label(ci_prob)})",
+        figures.wrap(
+            f"Change in {results.target_label}{change_unit.replace(' ', chr(160))}\n"
+            f"from a feature's 25th to its 75th percentile\n"
+            f"(dot: estimate; bar: {figures.ci_label(ci_prob)})"
+        ),
         fontsize=figures.PHONE_TEXT,
     )
     figures.tidy(ax, keep_left=True)
@@ -54,7 +57,7 @@ def plot(fit: Fit[RegressionResults], ci_prob: float) -> dict[str, Figure]:
             label="replicated data (40 draws)" if i == 0 else None,
         )
     ax.hist(y, bins=bins, density=True, histtype="step", color="black", lw=1.6, label="observed")
-    ax.set_xlabel(results.target_label + level_unit)
+    ax.set_xlabel(figures.wrap(results.target_label + level_unit))
     figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["ppc"] = figures.finish(fig)
     return out
