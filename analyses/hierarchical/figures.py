@@ -29,7 +29,7 @@ MAX_POINTS = 3000
 
 
 def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
-    """Shrinkage plot (every highlighted unit drawn and labelled).
+    """Shrinkage plot (every highlighted unit drawn; named where names do not overlap).
 
     Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
     """
@@ -70,7 +70,8 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     for row in results.groups:
         ax.axhline(row.mean, color=color[row.group], lw=0.8, alpha=0.8)
     # Named: the stories told below (circled) and the units pooling moved most (squared), so
-    # the most-shrunk units, the point of the chart, are always drawn and labelled.
+    # the most-shrunk units, the point of the chart, are always drawn (and named where their
+    # names find a place clear of the others).
     stories, movers = [], []
     for unit in results.units:
         story = any(r.startswith("story") for r in unit.roles)
