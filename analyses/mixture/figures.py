@@ -41,7 +41,7 @@ def plot(fit: Fit[MixtureResults], ci_prob: float) -> dict[str, Figure]:
             grid,
             part,
             color=figures.colour(i, skip_grey=True),
-            lw=1.4,
+            lw=2.2,
             ls="--",
             label=comp.label or f"component {i + 1}",
         )
