@@ -115,42 +115,86 @@ def shorten(name: str, limit: int = NAME_CHARS) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
-def label_points(ax: Axes, points: list[tuple[float, float, str]], gap: float = 9.0) -> None:
-    """Name points without the names overlapping.
+#: Characters a line of :data:`PHONE_TEXT` text holds across a :data:`PHONE_WIDTH` figure,
+#: with room for the tick labels beside it (about 5.8 points a character).
+PHONE_LINE = 50
 
-    Each label starts just above and right of its point; labels closer than ``gap`` points
-    (typographic) to a neighbour are pushed apart vertically, with a thin line back to the
-    point when moved. Call after the axes' limits and the figure's layout are final, then
-    lay it out again (:func:`finish`) so labels past the axes stay inside the figure; long
-    names are best shortened first (:func:`shorten`).
+
+def wrap(text: str, chars: int = PHONE_LINE) -> str:
+    """An axis label on lines of at most ``chars`` characters (its own line breaks kept)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def label_points(
+    ax: Axes,
+    points: list[tuple[float, float, str]],
+    fontsize: float = 7,
+    gid: str = "point-label",
+) -> list[str]:
+    """Name points, leaving out any name that would overlap another.
+
+    ``points`` come in order of priority. Each name is tried at a few places around its
+    point (above right, below right, above left, below left, then one to three lines
+    further up or down, with a thin line back to the point) and kept at the first where
+    its words' box lies inside the axes and clear of the names already placed and of the
+    legend; a name with no such place is left out. Call after the axes' limits and the
+    figure's layout are final; long names are best shortened first (:func:`shorten`).
+    Each name's SVG group has the id ``<gid>-<i>``. Returns the names drawn.
     """
     if not points:
-        return
-    fig = ax.figure
-    to_pt = 72.0 / fig.dpi
-    xy = [ax.transData.transform((x, y)) for x, y, _ in points]
-    order = sorted(range(len(points)), key=lambda i: (xy[i][1], xy[i][0]))
-    placed: list[tuple[float, float, float]] = []  # x, y (points), label width estimate
-    offsets: dict[int, float] = {}
-    for i in order:
-        x, y = xy[i][0] * to_pt, xy[i][1] * to_pt + 4
-        width = 4.2 * len(points[i][2])
-        for px, py, pw in placed:
-            if abs(py - y) < gap and x < px + pw + 4 and px < x + width + 4:
-                y = py + gap
-        placed.append((x, y, width))
-        offsets[i] = y - xy[i][1] * to_pt
-    for i, (x, y, text) in enumerate(points):
-        moved = offsets[i] > 4.5
-        ax.annotate(
-            text,
-            (x, y),
-            xytext=(4, offsets[i]),
-            textcoords="offset points",
-            fontsize=7,
-            color="#1a202c",
-            arrowprops={"arrowstyle": "-", "color": "#a0aec0", "lw": 0.5} if moved else None,
+        return []
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    taken = []
+    if ax.get_legend() is not None:
+        taken.append(ax.get_legend().get_window_extent(renderer))
+    line = fontsize * 1.25
+    places = [
+        (
+            side * 3,
+            up * (2 + k * line),
+            "left" if side > 0 else "right",
+            "bottom" if up > 0 else "top",
         )
+        for k in range(4)
+        for side in (1, -1)
+        for up in (1, -1)
+    ]
+    drawn = []
+    for x, y, text in points:
+        for dx, dy, ha, va in places:
+            far = abs(dy) > line
+            note = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                ha=ha,
+                va=va,
+                color="#1a202c",
+                arrowprops={"arrowstyle": "-", "color": "#718096", "lw": 0.6} if far else None,
+            )
+            # The words alone (an annotation's own extent reaches down its line to the point).
+            note.update_positions(renderer)
+            box = Text.get_window_extent(note, renderer).padded(1.5)
+            within = (
+                box.x0 >= inside.x0
+                and box.x1 <= inside.x1
+                and box.y0 >= inside.y0
+                and box.y1 <= inside.y1
+            )
+            if within and not any(box.overlaps(other) for other in taken):
+                note.set_gid(f"{gid}-{len(drawn)}")
+                taken.append(box)
+                drawn.append(text)
+                break
+            note.remove()
+    return drawn
 
 
 def finish(fig: Figure) -> Figure:

@@ -29,7 +29,7 @@ MAX_POINTS = 3000
 
 
 def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
-    """Shrinkage plot (every highlighted unit drawn and labelled).
+    """Shrinkage plot (every highlighted unit drawn; named where names do not overlap).
 
     Group estimates, and the posterior of the spreads (on the grid, or rank plots of the chains).
     """
@@ -49,7 +49,8 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     shown = pd.concat([rest, shown])
     size = shown["users"] if shown["users"].notna().all() else 1 / shown["raw_se"] ** 2
     area = 10 + 120 * (size / size.max()) ** 0.5
-    fig, ax = figures.new_figure(7, 4.4)
+    # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 4.2)
     for g in groups:
         rows = shown["group"] == g
         ax.scatter(
@@ -69,13 +70,16 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     for row in results.groups:
         ax.axhline(row.mean, color=color[row.group], lw=0.8, alpha=0.8)
     # Named: the stories told below (circled) and the units pooling moved most (squared), so
-    # the most-shrunk units, the point of the chart, are always drawn and labelled.
-    named = []
+    # the most-shrunk units, the point of the chart, are always drawn (and named where their
+    # names find a place clear of the others).
+    stories, movers = [], []
     for unit in results.units:
         story = any(r.startswith("story") for r in unit.roles)
         if not story and "mover" not in unit.roles:
             continue
-        named.append((unit.raw_estimate, unit.mean, figures.shorten(unit.unit)))
+        (stories if story else movers).append(
+            (unit.raw_estimate, unit.mean, figures.shorten(unit.unit))
+        )
         ax.scatter(
             [unit.raw_estimate],
             [unit.mean],
@@ -89,16 +93,25 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     ax.set_ylabel("Pooled estimate")
     if results.grouped:
         ax.legend(
-            frameon=False, fontsize=7, ncol=_columns(groups), loc="upper left", markerscale=0.6
+            frameon=False,
+            fontsize=figures.PHONE_TEXT,
+            ncol=_columns(groups),
+            loc="lower left",
+            bbox_to_anchor=(0, 1),
+            borderaxespad=0.2,
+            markerscale=0.6,
+            handletextpad=0.2,
+            columnspacing=0.8,
         )
     figures.tidy(ax, keep_left=True)
-    # Labelled once the layout is final, then laid out again so that labels reaching past
-    # the axes stay inside the figure.
+    # Labelled once the layout is final (names stay inside the axes, clear of each other).
     figures.finish(fig)
-    figures.label_points(ax, named)
+    figures.label_points(
+        ax, stories + movers, figures.PHONE_TEXT, "unit-label"
+    )  # the stories first: where names would overlap, the movers' names give way
     out["shrinkage"] = figures.finish(fig)
 
-    fig, ax = figures.new_figure(7, 0.9 + 0.32 * len(groups))
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 1.1 + 0.34 * len(groups))
     for i, row in enumerate(results.groups):
         ax.plot(row.hdi, [i, i], color=color[row.group], lw=3)
         ax.plot(row.mean, i, "o", color=color[row.group])
@@ -106,8 +119,8 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(groups)), [figures.shorten(g) for g in groups])
     ax.set_xlabel(
-        f"Group average effect: dot and bar = partial pooling ({figures.ci_label(ci_prob)}),"
-        "\nx = complete pooling"
+        "Group average effect: dot and bar = partial\npooling "
+        f"({figures.ci_label(ci_prob)}), x = complete pooling"
     )
     figures.tidy(ax, keep_left=True)
     out["groups"] = figures.finish(fig)
@@ -115,20 +128,20 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     return out
 
 
-def _columns(groups: list[str], width: float = 470.0) -> int:
+def _columns(groups: list[str], width: float = 320.0) -> int:
     """Legend columns for the groups' names: at most five, as many as fit ``width`` points.
 
-    A name at font size 7 takes about 4.2 points a character, its marker about 25.
+    A name at font size 10 takes about 6 points a character, its marker about 22.
     """
     longest = max(len(figures.shorten(g)) for g in groups)
-    return max(1, min(5, len(groups), int(width // (4.2 * longest + 25))))
+    return max(1, min(5, len(groups), int(width // (6 * longest + 22))))
 
 
 def _diagnostics_figure(posterior, results) -> Figure:
     if "grid" in posterior.children:
         grid = posterior["grid"].to_dataset()
         panels = ["sigma_unit"] + (["sigma_group"] if results.grouped else [])
-        fig, axes = figures.new_grid(1, len(panels), 7, 2.6)
+        fig, axes = figures.new_grid(1, len(panels), figures.PHONE_WIDTH, 2.4)
         density = grid["density"].values
         for ax, name in zip(axes[0], panels, strict=True):
             values = grid[name].values
@@ -136,12 +149,12 @@ def _diagnostics_figure(posterior, results) -> Figure:
             step = values[1] - values[0] if len(values) > 1 else 1.0
             ax.fill_between(values, mass / step, color="#bee3f8")
             ax.plot(values, mass / step, color="#2b6cb0", lw=1.5)
-            ax.set_xlabel(PARAMETER_NAMES[name], fontsize=9)
+            ax.set_xlabel(PARAMETER_NAMES[name], fontsize=figures.PHONE_TEXT)
             figures.tidy(ax)
         return figures.finish(fig)
     post = posterior["posterior"].to_dataset()
     names = [v for v in ("mu", "sigma_group", "sigma_unit") if v in post and post[v].size > 1]
-    fig, axes = figures.new_grid(len(names), 2, 7, 1.6 * len(names) + 0.5)
+    fig, axes = figures.new_grid(len(names), 2, figures.PHONE_WIDTH, 1.9 * len(names) + 0.6)
     for (rank_ax, dens_ax), name in zip(axes, names, strict=True):
         values = post[name].transpose("chain", "draw").values
         ranks = stats.ranks(values)
@@ -150,9 +163,9 @@ def _diagnostics_figure(posterior, results) -> Figure:
             rank_ax.hist(chain_ranks, bins=bins, histtype="step")
             dens_ax.hist(chain, bins=40, histtype="step", density=True)
         rank_ax.axhline(ranks.shape[1] / 20, color="black", lw=0.8, ls="--")
-        rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=9)
+        rank_ax.set_ylabel(PARAMETER_NAMES[name], fontsize=figures.PHONE_TEXT)
         rank_ax.set_yticks([])
         dens_ax.set_yticks([])
-    axes[-1][0].set_xlabel("rank of each draw (one line per chain)", fontsize=9)
-    axes[-1][1].set_xlabel("posterior (one line per chain)", fontsize=9)
+    axes[-1][0].set_xlabel("rank of each draw\n(one line per chain)", fontsize=figures.PHONE_TEXT)
+    axes[-1][1].set_xlabel("posterior\n(one line per chain)", fontsize=figures.PHONE_TEXT)
     return figures.finish(fig)

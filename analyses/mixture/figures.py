@@ -22,7 +22,8 @@ def plot(fit: Fit[MixtureResults], ci_prob: float) -> dict[str, Figure]:
     y = fit.tables["membership"]["value"].to_numpy()
     post = fit.posterior["posterior"].to_dataset()
     out: dict[str, Figure] = {}
-    fig, ax = figures.new_figure(7, 3.4)
+    # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 3.2)
     ax.hist(
         y,
         bins=min(80, max(20, len(y) // 25)),
@@ -40,16 +41,16 @@ def plot(fit: Fit[MixtureResults], ci_prob: float) -> dict[str, Figure]:
             grid,
             part,
             color=figures.colour(i, skip_grey=True),
-            lw=1.4,
+            lw=2.2,
             ls="--",
             label=comp.label or f"component {i + 1}",
         )
     ax.plot(grid, total, color="black", lw=1.8, label="mixture")
-    ax.set_xlabel(results.value_label)
-    figures.tidy(ax, legend=True)
+    ax.set_xlabel(figures.wrap(results.value_label))
+    figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["fit"] = figures.finish(fig)
 
-    fig, ax = figures.new_figure(7, 2.8)
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
     for i, comp in enumerate(results.components):
         draws = post["mu"].sel(component=i).values.ravel()
         ax.hist(
@@ -63,9 +64,11 @@ def plot(fit: Fit[MixtureResults], ci_prob: float) -> dict[str, Figure]:
         )
         ax.plot(comp.mean.hdi, [0, 0], color=figures.colour(i, skip_grey=True), lw=4)
     ax.set_xlabel(
-        f"Posterior of each component's mean ({results.value_label}); "
-        f"bar: {figures.ci_label(ci_prob)}"
+        figures.wrap(
+            f"Posterior of each component's mean ({results.value_label}); "
+            f"bar: {figures.ci_label(ci_prob)}"
+        )
     )
-    figures.tidy(ax, legend=True)
+    figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
     out["means"] = figures.finish(fig)
     return out

@@ -35,6 +35,14 @@ MOSTLY_EMPTY = 0.25
 TOP, BOTTOM = 20 / 297, 18 / 297
 #: The demo's A/B readouts whose main chart is checked: several metrics (five, and two) and one.
 EXPERIMENTS = ("checkout-redesign", "paywall", "search-ranking", "signup-page")
+#: The demo's other analyses and their main chart (a hierarchical one: its groups' chart,
+#: the shrinkage chart where the units have no groups).
+OTHERS = {
+    "creator-pricing": "groups",
+    "eight-schools": "shrinkage",
+    "three-groups": "fit",
+    "topic-share": "coefficients",
+}
 #: Every demo readout (every analysis), whose pages and chart text are checked.
 ALL = tuple(
     e["name"] for e in tomllib.loads((ROOT / "experiments.toml").read_text())["experiments"]
@@ -119,6 +127,76 @@ def test_the_main_chart_is_on_page_one(reports, name, tmp_path):
         assert "Each arm against the control" in html and "Each arm on its own" in html
 
 
+@pytest.mark.parametrize("name", OTHERS)
+def test_the_other_analyses_main_chart_is_on_page_one(reports, name, tmp_path):
+    folder = _readout(reports, name)
+    bundle = bundles.read(folder / "bundle.json")
+    caption = wording.readout_text(bundle).figures[OTHERS[name]].caption
+    first = page_texts(folder / "report.pdf")[0]
+    assert re.sub(r"\s+", " ", caption)[:60] in first, (OTHERS[name], first[-600:])
+    assert coloured(page_images(folder / "report.pdf", tmp_path)[0]) > 20
+
+
+def label_boxes(svg: str) -> list[tuple[float, float, float, float]]:
+    """Each unit name's box (x0, y0, x1, y1) in a shrinkage SVG's own units (points, y down).
+
+    Read from its glyphs: matplotlib writes a name as ``translate(x y) scale(s -s)`` and
+    each glyph's advance in units of ``s``; DejaVu Sans reaches 76 units above the baseline
+    and 24 below, and its glyphs are at most 65 wide (the last one's advance plus its own).
+    """
+    boxes = []
+    for body in svg.split('<g id="unit-label-')[1:]:
+        body = body.split('<g id="', 1)[0]
+        x, y, scale = map(
+            float,
+            re.search(r"translate\(([-0-9.]+) ([-0-9.]+)\) scale\(([0-9.]+) -", body).groups(),
+        )
+        advances = [
+            float(a or 0)
+            for a in re.findall(
+                r'<use xlink:href="#[^"]+"(?: transform="translate\(([0-9.]+) 0\)")?', body
+            )
+        ]
+        boxes.append((x, y - 76 * scale, x + scale * (max(advances) + 65), y + 24 * scale))
+    return boxes
+
+
+def test_label_boxes_sees_overlapping_names():
+    # Two names drawn at the same place overlap; beside each other, they do not.
+    import io
+
+    from analyses.core import figures
+
+    def svg(points):
+        fig, ax = figures.new_figure(figures.PHONE_WIDTH, 3)
+        for i, (x, y, text) in enumerate(points):
+            ax.annotate(text, (x, y), fontsize=10, gid=f"unit-label-{i}")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+        return label_boxes(buffer.getvalue())
+
+    same = svg([(0.2, 0.5, "hip-hop-038"), (0.22, 0.51, "hip-hop-060")])
+    apart = svg([(0.1, 0.5, "hip-hop-038"), (0.6, 0.5, "hip-hop-060")])
+    assert len(same) == len(apart) == 2
+    assert _overlapping(same) and not _overlapping(apart)
+
+
+def _overlapping(boxes):
+    return [
+        (a, b)
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    ]
+
+
+@pytest.mark.parametrize("name", ["creator-pricing", "eight-schools"])
+def test_no_two_unit_names_overlap(reports, name):
+    boxes = label_boxes((_readout(reports, name) / "fig-shrinkage.svg").read_text())
+    assert len(boxes) >= 3, boxes  # the stories told, at least, are named
+    assert not _overlapping(boxes)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_no_page_is_mostly_empty(reports, name, tmp_path):
     pdf = _readout(reports, name) / "report.pdf"
@@ -184,7 +262,7 @@ def test_chart_text_is_at_least_9px_on_a_phone(reports):
     assert len(measured) >= 2 * len(ALL)
     small = {k: round(px, 2) for k, (px, _) in measured.items() if px < 9}
     assert not small, small
-    # The A/B charts are drawn to fit a phone: none needs scrolling sideways (the others
-    # scroll in their frame rather than shrink their text).
-    scrolled = {k: s for k, (_, s) in measured.items() if s > 1 and k[0] in EXPERIMENTS}
+    # Every chart is drawn to fit a phone: none needs scrolling sideways (one that did not
+    # fit would scroll in its frame rather than shrink its text).
+    scrolled = {k: s for k, (_, s) in measured.items() if s > 1}
     assert not scrolled, scrolled

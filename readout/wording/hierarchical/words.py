@@ -464,8 +464,9 @@ def _figures(bundle: HierarchicalBundle, units: Units, places: int) -> dict[str,
             caption=(
                 f"Each {label}'s own estimate (across) against its pooled estimate "
                 f"(up){sample_note}; point size shows {size}, the dashed diagonal is no "
-                f"pooling and {lines}. Named: the {label}s told as stories below (circled) "
-                f"and those pooling moved most (squared)."
+                f"pooling and {lines}. Named where names do not crowd each other: the "
+                f"{label}s told as stories below (circled) and those pooling moved most "
+                f"(squared)."
             ),
             alt=(
                 f"Scatter plot of {n:,} {label}s' own against pooled estimates: small {label}s "
