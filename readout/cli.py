@@ -180,8 +180,9 @@ def run(
     failed = [o for o in outcomes if o.code]
     for o in failed:
         click.echo(f"readout: {o.name} failed: {o.message}", err=True)
-    for o in outcomes:  # the verdict every page shows (after the programme's prior)
-        if not o.code and o.action == "fitted":
+    later = runner.verdict_later(config)
+    for o in outcomes:  # the verdicts the progress lines left for after the programme's prior
+        if not o.code and o.action == "fitted" and o.name in later:
             click.echo(f"readout: {o.name}: {o.message}")
     click.echo(
         f"readout: {len(outcomes) - len(failed)} of {len(outcomes)} experiment(s) ok; "

@@ -477,11 +477,7 @@ def run(
     selected = [e for e in config.experiments if not only or e.name in only]
     readout_date = readout_date or (as_of or date.today()).isoformat()
     # The experiments whose verdict the programme's prior may decide again after the fits.
-    later = frozenset(
-        e.name
-        for e in selected
-        if e.spec.analysis == "ab_test" and config.programme.prior == "learned"
-    )
+    later = verdict_later(config, selected)
     site_url = config.settings.site_url
     with sigterm_unwinds(), store.owning(output):
         outcomes = []
@@ -520,6 +516,18 @@ def run(
         site.record_status(output, outcomes)
         site.write_site(config, output)
     return outcomes
+
+
+def verdict_later(config: Config, selected=None) -> frozenset[str]:
+    """The experiments whose verdict the programme's prior may decide again after the fits.
+
+    Their progress lines quote no verdict; the command prints the final one after the run.
+    """
+    return frozenset(
+        e.name
+        for e in (config.experiments if selected is None else selected)
+        if e.spec.analysis == "ab_test" and config.programme.prior == "learned"
+    )
 
 
 def final_messages(outcomes: list[Outcome]) -> list[Outcome]:
