@@ -327,14 +327,15 @@ def write_pdf(html: str, target: Path) -> None:
 
     fonts, css = _print_setup()
     html, own = page_stylesheets(html)
+    images: dict = {}  # the figures, parsed once for the tighter prints too
     source = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
-    document = source.render(stylesheets=[css, *own], font_config=fonts)
+    document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
     for tighter_css in COMPACT_CSS:  # tighter and tighter, until the spill is gone
         fills = page_fill(document)
         if len(fills) < 2 or fills[-1] >= PULL_BACK_BELOW:
             break
         compact = _parsed_css(tighter_css)
-        tighter = source.render(stylesheets=[css, *own, compact], font_config=fonts)
+        tighter = source.render(stylesheets=[css, *own, compact], font_config=fonts, cache=images)
         if len(tighter.pages) < len(document.pages):
             document = tighter
     document.write_pdf(target)
