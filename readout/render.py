@@ -247,6 +247,7 @@ def _drop_print_setup() -> None:
     if _print_setup.cache_info().currsize:
         fonts, _ = _print_setup()
         fonts.__del__()  # WeasyPrint's clean-up: removes the fonts' temporary folder
+        _parsed_css.cache_clear()
         _print_setup.cache_clear()
 
 
@@ -304,24 +305,56 @@ def page_fill(document: Any) -> list[float]:
     return fills
 
 
+#: A page's own stylesheets: ``<style>`` elements without attributes, in its head.
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_css(text: str) -> Any:
+    """A stylesheet parsed once a process (the page's ``report.css``, :data:`COMPACT_CSS`)."""
+    import weasyprint
+
+    fonts, _ = _print_setup()
+    return weasyprint.CSS(string=text, base_url=str(TEMPLATES), font_config=fonts)
+
+
+def page_stylesheets(html: str) -> tuple[str, list[Any]]:
+    """``html`` without the ``<style>`` elements of its head, and those parsed (cached).
+
+    Every readout's page carries the same ``report.css``; WeasyPrint parsed it at every
+    print. Given as stylesheets after the fonts' CSS they cascade as before: nothing else
+    on the page is styled by a rule of its own but inline ``style`` attributes (which win
+    either way), the fonts' rules lose to the page's as they did, and the page's one
+    ``!important`` (a narrow screen's) is not the compact rules'.
+    """
+    head, separator, body = html.partition("</head>")
+    if not separator:
+        return html, []
+    sheets = [_parsed_css(text) for text in _STYLE.findall(head)]
+    return _STYLE.sub("", head) + separator + body, sheets
+
+
 def write_pdf(html: str, target: Path) -> None:
     """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts.
 
     When the last page would be short (under :data:`PULL_BACK_BELOW`; mostly empty under
     :data:`MOSTLY_EMPTY`), the page is printed again a little tighter (:data:`COMPACT_CSS`,
-    step by step), and a version with fewer pages is kept.
+    step by step), and a version with fewer pages is kept. Stylesheets and fonts are parsed
+    once a process (:func:`page_stylesheets`).
     """
     import weasyprint
 
     fonts, css = _print_setup()
+    html, own = page_stylesheets(html)
+    images: dict = {}  # the figures, parsed once for the tighter prints too
     source = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
-    document = source.render(stylesheets=[css], font_config=fonts)
+    document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
     for tighter_css in COMPACT_CSS:  # tighter and tighter, until the spill is gone
         fills = page_fill(document)
         if len(fills) < 2 or fills[-1] >= PULL_BACK_BELOW:
             break
-        compact = weasyprint.CSS(string=tighter_css, font_config=fonts)
-        tighter = source.render(stylesheets=[css, compact], font_config=fonts)
+        compact = _parsed_css(tighter_css)
+        tighter = source.render(stylesheets=[css, *own, compact], font_config=fonts, cache=images)
         if len(tighter.pages) < len(document.pages):
             document = tighter
     document.write_pdf(target)

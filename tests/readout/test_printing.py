@@ -100,3 +100,24 @@ def test_the_fonts_parsed_once_a_process_leave_no_temporary_folder(tmp_path, whe
     assert (tmp_path / "two.pdf").stat().st_size > 0
     assert list(temp.iterdir()) == []
     assert "Exception ignored" not in done.stderr
+
+
+PAGE = """<!doctype html><html><head><style>
+@page { size: A5; }
+p { margin-top: 60mm; }
+</style></head>
+<body><p>a page's own stylesheet</p><p style="margin-top: 0">inline</p></body></html>"""
+
+
+def test_a_pages_stylesheet_is_parsed_once_and_still_styles_the_print(tmp_path):
+    from pypdf import PdfReader
+
+    html, sheets = render.page_stylesheets(PAGE)
+    assert "<style>" not in html and "inline" in html and len(sheets) == 1
+    assert render.page_stylesheets(PAGE)[1][0] is sheets[0]  # the same parsed object
+    render.write_pdf(PAGE, tmp_path / "page.pdf")
+    box = PdfReader(tmp_path / "page.pdf").pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (
+        148,
+        210,
+    )  # A5 from the page's own @page rule, not the fonts' default A4
