@@ -367,6 +367,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
             k: learned_prior[k]
             for k in ("family", "location", "scale", "df", "predictive", "components")
         }
+        prior["applied"] = ab_programme.applied_prior(prior_mixture, typed.ci_prob)
     found = ProgrammePrior.model_validate(prior)
     update: dict[str, Any] = {"decision": decision, "programme_prior": found}
     if use:

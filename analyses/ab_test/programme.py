@@ -232,3 +232,24 @@ def forecast_with(
     return forecast.model_copy(
         update={"horizons": tuple(horizons), "loss_keep": expected_loss(post, -direction)}
     )
+
+
+#: The size of lift whose prior chance the model section quotes (either way).
+BEYOND = 0.10
+
+
+def applied_prior(prior: pg.Mixture, ci_prob: float) -> dict:
+    """The numbers of the prior a readout is read with (``AppliedPrior``), from that mixture."""
+    w = np.ravel(prior.weights)
+    keep = w > 0
+    sds = np.ravel(prior.sds)[keep]
+    one = pg.Mixture(w, np.ravel(prior.means), np.ravel(prior.sds))
+    inside = one.cdf(np.log1p(np.array([-BEYOND, BEYOND])))
+    return {
+        "normals": int(keep.sum()),
+        "sd_low": float(sds.min()),
+        "sd_high": float(sds.max()),
+        "hdi": tuple(one.lift_hdi(ci_prob)),
+        "beyond": BEYOND,
+        "prob_beyond": float(min(max(1 - (inside[1] - inside[0]), 0.0), 1.0)),
+    }

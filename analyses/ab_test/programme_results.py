@@ -37,6 +37,23 @@ class Components(Record):
     sds: tuple[float, ...]
 
 
+class AppliedPrior(Record):
+    """The prior the readout was actually read with, summarised from that mixture (issue 22).
+
+    A running experiment's is the learned prior (``components``); a finished one's is the
+    prior learned from the other experiments. ``normals``: its components; ``sd_low`` and
+    ``sd_high`` their smallest and largest sd (log-lift units); ``hdi`` of the lift;
+    ``prob_beyond``: P(|lift| > ``beyond``).
+    """
+
+    normals: int
+    sd_low: float
+    sd_high: float
+    hdi: Interval
+    beyond: float
+    prob_beyond: Prob
+
+
 class ProgrammePrior(Record):
     """The prior the primary metric was read with, and which numbers decided.
 
@@ -60,3 +77,4 @@ class ProgrammePrior(Record):
     df: float | None | MISSING = MISSING
     predictive: Predictive | MISSING = MISSING
     components: Components | MISSING = MISSING
+    applied: AppliedPrior | MISSING = MISSING
