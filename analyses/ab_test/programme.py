@@ -242,13 +242,15 @@ def applied_prior(prior: pg.Mixture, ci_prob: float) -> dict:
     """The numbers of the prior a readout is read with (``AppliedPrior``), from that mixture."""
     w = np.ravel(prior.weights)
     keep = w > 0
-    sds = np.ravel(prior.sds)[keep]
     one = pg.Mixture(w, np.ravel(prior.means), np.ravel(prior.sds))
     inside = one.cdf(np.log1p(np.array([-BEYOND, BEYOND])))
+    # The sds of the components holding 99% of the weight (0.5% on either side left out).
+    order = np.argsort(one.sds[keep])
+    sds, cum = one.sds[keep][order], np.cumsum(w[keep][order]) / w[keep].sum()
     return {
         "normals": int(keep.sum()),
-        "sd_low": float(sds.min()),
-        "sd_high": float(sds.max()),
+        "sd_low": float(sds[np.searchsorted(cum, 0.005)]),
+        "sd_high": float(sds[min(np.searchsorted(cum, 0.995), sds.size - 1)]),
         "hdi": tuple(one.lift_hdi(ci_prob)),
         "beyond": BEYOND,
         "prob_beyond": float(min(max(1 - (inside[1] - inside[0]), 0.0), 1.0)),

@@ -42,7 +42,8 @@ class AppliedPrior(Record):
 
     A running experiment's is the learned prior (``components``); a finished one's is the
     prior learned from the other experiments. ``normals``: its components; ``sd_low`` and
-    ``sd_high`` their smallest and largest sd (log-lift units); ``hdi`` of the lift;
+    ``sd_high`` the range of sds (log-lift units) of the components holding 99% of its
+    weight; ``hdi`` of the lift;
     ``prob_beyond``: P(|lift| > ``beyond``).
     """
 

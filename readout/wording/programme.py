@@ -151,8 +151,8 @@ def applied_prior_sentence(prior: dict[str, Any], ci: str) -> str:
         f"a normal with an sd of {relative(applied['sd_low'], 1, False)}"
         if applied["normals"] == 1
         else (
-            f"a mixture of {applied['normals']} normals with sds from "
-            f"{relative(applied['sd_low'], 1, False)} to "
+            "a mixture of normals (fatter-tailed than any one of them), its components' sds "
+            f"mostly from {relative(applied['sd_low'], 1, False)} to "
             f"{relative(applied['sd_high'], 1, False)}"
         )
     )
