@@ -77,6 +77,9 @@ def as_decided(comparison: Comparison) -> Comparison:
             "prob_better": found.prob_better,
             "expected_loss_rel": found.expected_loss_rel,
             "lift_rel": Summary(mean=found.mean, hdi=found.hdi),
+            "programme": found.model_copy(update={"alone_hdi": comparison.lift_rel.hdi})
+            if comparison.lift_rel is not None
+            else found,
         }
     )
 

@@ -19,6 +19,9 @@ class ProgrammeLift(Record):
     prob_better: Prob
     #: The expected shortfall of shipping, relative to the control (as ``expected_loss_rel``).
     expected_loss_rel: float
+    #: The comparison's own HDI of the relative lift, kept where the verdict's copy reads
+    #: the programme's numbers (:func:`analyses.ab_test.programme.as_decided`; not written).
+    alone_hdi: Interval | MISSING = MISSING
 
 
 class Predictive(Record):

@@ -245,10 +245,12 @@ def _prior_share(bundle: AbBundle, best, places: int) -> str:
     """How much of an interval read with the programme is its prior's (issue 21)."""
     from readout.wording import programme as programme_words
 
-    if not programme_words.decided_by_programme(bundle) or best.lift_rel is None:
+    lift = field(best, "programme")
+    alone = field(lift, "alone_hdi") if lift else None
+    if not programme_words.decided_by_programme(bundle) or not alone:
         return ""
     found = bundle.programme_prior
-    own = span(best.lift_rel.hdi, signed(relative), places)
+    own = span(alone, signed(relative), places)
     applied = field(found, "applied")
     prior = f", the prior alone {span(applied.hdi, signed(relative), places)}" if applied else ""
     return (
