@@ -64,3 +64,36 @@ def test_the_model_sentence_quotes_the_applied_prior_not_a_student_t():
     assert abs(float(quoted.lstrip("<>")) - p) < (0.051 if p < 1 or p > 99 else 0.51) or (
         quoted.startswith("<") and p <= 0.1
     )
+
+
+def test_a_bundle_read_with_the_programme_quotes_the_prior_it_was_read_with():
+    """Through :func:`readout.programme.with_programme`: the bundle's ``applied`` numbers are
+    the mixture's that read the comparison, and the model section quotes them."""
+    import json
+    from pathlib import Path
+
+    from readout import bundle as bundles
+    from readout import programme
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "search-ranking.json"
+    bundle = json.loads(path.read_text())
+    prior = fitted_prior()
+    rng = np.random.default_rng(5)
+    group = programme.Group("binary:higher")
+    group.members = [
+        programme.Past(f"e{i}", "", "binary", True, 0.0, 0.01, "ship", True, "history")
+        for i in range(40)
+    ]
+    z = 0.01 * rng.standard_t(3, 40)
+    group.fit = pg.fit(z + 0.01 * rng.standard_normal(40), np.full(40, 0.01))
+    assert np.allclose(group.fit.prior().weights, prior.weights)
+    new = programme.with_programme(
+        bundle, programme.Learned({"binary:higher": group}, {}), "programme"
+    )
+    applied = new["programme_prior"]["applied"]
+    want = applied_prior(group.prior(), bundle["ci_prob"])
+    assert applied["hdi"] == list(want["hdi"]) and applied["prob_beyond"] == want["prob_beyond"]
+    (sentence,) = words.model_sentences(bundles.typed(new))
+    assert "Student-t" not in sentence
+    low, high = (f"{100 * v:+.1f}%" for v in applied["hdi"])
+    assert f"{low} to {high}" in sentence.replace("−", "-"), sentence
