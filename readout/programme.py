@@ -367,8 +367,23 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
             k: learned_prior[k]
             for k in ("family", "location", "scale", "df", "predictive", "components")
         }
+        prior["applied"] = ab_programme.applied_prior(prior_mixture, typed.ci_prob)
     found = ProgrammePrior.model_validate(prior)
-    return plain(stripped.model_copy(update={"decision": decision, "programme_prior": found}))
+    update: dict[str, Any] = {"decision": decision, "programme_prior": found}
+    if use:
+        update["forecast"] = _forecast_with(prior_mixture, spec, stripped, decision.verdict)
+    return plain(stripped.model_copy(update=update))
+
+
+def _forecast_with(prior: pg.Mixture, spec: Any, typed: Any, verdict: str) -> Any:
+    """The forecast as the programme's verdict reads it (issue 21): none once it decides."""
+    forecast = typed.forecast
+    if not given(forecast) or forecast is None:
+        return forecast
+    if verdict != "keep_collecting":
+        return None  # the programme's verdict is a decision: nothing left to forecast
+    rng = np.random.default_rng(typed.seed + 2)
+    return ab_programme.forecast_with(prior, spec, typed, forecast, rng)
 
 
 def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:

@@ -194,7 +194,9 @@ def fit(spec: Spec, data: ArmData, settings: Settings) -> Fit[AbResults]:
         segments=segments,
         segment_spread=spreads,
         sensitivity=(
-            MISSING if spec.robust else _sensitivity(spec, data, primary_metric, settings, rope)
+            MISSING
+            if spec.robust
+            else _sensitivity(spec, data, primary_metric, settings, rope, look)
         ),
         forecast=forecast_primary(
             spec, data, all_draws[primary_metric.name], primary, settings, progress, look
@@ -266,9 +268,17 @@ def _strata(spec: Spec, data: ArmData, metric: Metric):
 
 
 def _sensitivity(
-    spec: Spec, data: ArmData, metric: Metric, settings: Settings, rope: float | None
+    spec: Spec,
+    data: ArmData,
+    metric: Metric,
+    settings: Settings,
+    rope: float | None,
+    look: dict | None = None,
 ) -> list[Sensitivity]:
     """The primary metric's verdict under a flat and a sceptical prior (and the user's).
+
+    A planned test's rows are decided by the verdict's own sequential rule (``look``: today's
+    evidence bar, and ``no_clear_difference`` at or after the planned end), issue 21.
 
     The flat and sceptical rows read the data without the user's prior on the lift; with
     one (``prior_mean``, ``prior_sd``) a third row, "user", reads them with it.
@@ -298,9 +308,12 @@ def _sensitivity(
             rng,
             strata=_strata(spec, data, metric),
         )
+        rule = spec.decision if look is None else planned.rule_today(spec.decision, look)
         verdict = decide_comparisons(
-            summary.comparisons, spec.decision, spec.observational, metric.higher_is_better
+            summary.comparisons, rule, spec.observational, metric.higher_is_better
         )
+        if look is not None:
+            verdict = planned._sequential(verdict, look)
         best = max(summary.comparisons, key=lambda c: c.prob_better)
         out.append(
             Sensitivity(

@@ -16,7 +16,7 @@ import numpy as np
 
 from analyses.ab_test.decide import decide
 from analyses.ab_test.programme_results import ProgrammeLift
-from analyses.ab_test.results import AbDecision, AbResults, Comparison
+from analyses.ab_test.results import AbDecision, AbResults, Comparison, Forecast, Horizon
 from analyses.ab_test.spec import Spec
 from analyses.core import programme as pg
 from analyses.core.results import MISSING, Diagnostics, Summary
@@ -77,6 +77,9 @@ def as_decided(comparison: Comparison) -> Comparison:
             "prob_better": found.prob_better,
             "expected_loss_rel": found.expected_loss_rel,
             "lift_rel": Summary(mean=found.mean, hdi=found.hdi),
+            "programme": found.model_copy(update={"alone_hdi": comparison.lift_rel.hdi})
+            if comparison.lift_rel is not None
+            else found,
         }
     )
 
@@ -108,3 +111,150 @@ def decide_with(
     """
     read = read_by_programme(results) if use_programme else results
     return decide(spec, read, diagnostics)
+
+
+def _loss_rows(post: pg.Mixture, direction: float) -> np.ndarray:
+    """:func:`expected_loss` of each row's mixture (rows x components weights)."""
+    from scipy.special import ndtr
+
+    w, m, s = post.weights, np.broadcast_to(post.means, post.weights.shape), post.sds
+    s = np.broadcast_to(s, w.shape)
+    grow = np.exp(m + s**2 / 2)
+    if direction > 0:
+        parts = ndtr(-m / s) - grow * ndtr(-(m + s**2) / s)
+    else:
+        parts = grow * ndtr((m + s**2) / s) - ndtr(m / s)
+    return np.maximum(np.sum(w * parts, axis=1), 0.0)
+
+
+def forecast_with(
+    prior: pg.Mixture,
+    spec: Spec,
+    results: AbResults,
+    forecast: Forecast,
+    rng: np.random.Generator,
+) -> Forecast:
+    """The days-to-decision forecast of a readout decided with the programme's prior.
+
+    The same horizons, units and decision rule as the readout's own forecast
+    (:func:`analyses.ab_test.forecast.forecast_primary`; a planned test's sequential rule
+    at each look, :func:`analyses.ab_test.planned.rule_ahead`), but every simulation reads
+    the primary comparisons as the verdict does: each comparison's true ``log(1 + lift)``
+    is drawn from its programme posterior (the learned prior times its own estimate), the
+    next ``h`` days bring an estimate of it with the SE shrunk by ``sqrt(n_now / n_added)``,
+    and the rule reads the programme posterior of all the data (the prior times both
+    estimates): its exact probability of being better and expected loss, and the interval
+    of a normal matched to its mean and sd on the log scale (an approximation of its HDI).
+    ``loss_keep`` is the programme posterior's expected loss of keeping the control.
+    """
+    from scipy.special import ndtri
+
+    from analyses.ab_test.decide import comparisons_verdict
+    from analyses.ab_test.forecast import UNDECIDED, Simulated, SimulatedLift
+    from analyses.ab_test.planned import look_of, rule_ahead
+
+    primary = results.metrics[0]
+    direction = 1.0 if primary.higher_is_better else -1.0
+    ci_prob = results.ci_prob
+    simulations = forecast.simulations
+    found = [(c.arm, estimate(c, ci_prob)) for c in primary.comparisons]
+    found = [(arm, e) for arm, e in found if e is not None]
+    if not found:
+        return forecast
+    prior2 = pg.Mixture(np.atleast_2d(prior.weights), prior.means, prior.sds)
+    n_now = float(sum(a.n for a in primary.arms))
+    rate = forecast.units_per_day
+
+    def verdict_of(comparisons):
+        return comparisons_verdict(comparisons, spec.decision, False, primary.higher_is_better)[0]
+
+    look = look_of(spec, results)
+    rule_at = None
+    if look is not None:
+        waiting = float(getattr(primary, "waiting", 0) or 0)
+        _, rule_at = rule_ahead(spec, primary, look, rate, waiting)
+    half = ndtri(0.5 + ci_prob / 2)
+    horizons = []
+    for h in forecast.horizons:
+        added, decide_of = (rate * h.days, verdict_of) if rule_at is None else rule_at(h.days)
+        read = []
+        for arm, (y, s) in found:
+            post = pg.update(prior2, np.array([y]), np.array([s]))
+            truth = pg._draw(post, simulations, rng)[:, 0]
+            s_new = s * np.sqrt(n_now / max(added, 1e-9))
+            seen = truth + s_new * rng.standard_normal(simulations)
+            precision = 1 / s**2 + 1 / s_new**2
+            y_all = (y / s**2 + seen / s_new**2) / precision
+            s_all = np.full(simulations, 1 / np.sqrt(precision))
+            after = pg.update(
+                pg.Mixture(np.repeat(prior2.weights, simulations, 0), prior.means, prior.sds),
+                y_all,
+                s_all,
+            )
+            numbers = pg.summarise(after, np.full(simulations, direction), ci_prob, draws=0)
+            m = np.broadcast_to(after.means, after.weights.shape)
+            sd = np.broadcast_to(after.sds, after.weights.shape)
+            z_mean = np.sum(after.weights * m, axis=1)
+            z_sd = np.sqrt(
+                np.maximum(np.sum(after.weights * (sd**2 + m**2), axis=1) - z_mean**2, 0)
+            )
+            read.append(
+                (
+                    arm,
+                    numbers["prob_better"],
+                    _loss_rows(after, direction),
+                    np.expm1(z_mean - half * z_sd),
+                    np.expm1(z_mean + half * z_sd),
+                )
+            )
+        verdicts = [
+            decide_of(
+                [
+                    Simulated(
+                        arm=arm,
+                        prob_better=float(min(max(p[i], 0.0), 1.0)),
+                        expected_loss_rel=float(loss[i]),
+                        lift_rel=SimulatedLift((float(low[i]), float(high[i]))),
+                    )
+                    for arm, p, loss, low, high in read
+                ]
+            )
+            for i in range(simulations)
+        ]
+        counts = {v: verdicts.count(v) / simulations for v in sorted(set(verdicts))}
+        horizons.append(
+            Horizon(
+                days=h.days,
+                units=float(added),
+                prob_decision=1.0 - sum(counts.get(v, 0.0) for v in UNDECIDED),
+                verdicts=counts,
+            )
+        )
+    headline = next((e for arm, e in found if arm == results.primary), found[0][1])
+    post = pg.update(prior2, np.array([headline[0]]), np.array([headline[1]]))
+    return forecast.model_copy(
+        update={"horizons": tuple(horizons), "loss_keep": expected_loss(post, -direction)}
+    )
+
+
+#: The size of lift whose prior chance the model section quotes (either way).
+BEYOND = 0.10
+
+
+def applied_prior(prior: pg.Mixture, ci_prob: float) -> dict:
+    """The numbers of the prior a readout is read with (``AppliedPrior``), from that mixture."""
+    w = np.ravel(prior.weights)
+    keep = w > 0
+    one = pg.Mixture(w, np.ravel(prior.means), np.ravel(prior.sds))
+    inside = one.cdf(np.log1p(np.array([-BEYOND, BEYOND])))
+    # The sds of the components holding 99% of the weight (0.5% on either side left out).
+    order = np.argsort(one.sds[keep])
+    sds, cum = one.sds[keep][order], np.cumsum(w[keep][order]) / w[keep].sum()
+    return {
+        "normals": int(keep.sum()),
+        "sd_low": float(sds[np.searchsorted(cum, 0.005)]),
+        "sd_high": float(sds[min(np.searchsorted(cum, 0.995), sds.size - 1)]),
+        "hdi": tuple(one.lift_hdi(ci_prob)),
+        "beyond": BEYOND,
+        "prob_beyond": float(min(max(1 - (inside[1] - inside[0]), 0.0), 1.0)),
+    }

@@ -19,6 +19,9 @@ class ProgrammeLift(Record):
     prob_better: Prob
     #: The expected shortfall of shipping, relative to the control (as ``expected_loss_rel``).
     expected_loss_rel: float
+    #: The comparison's own HDI of the relative lift, kept where the verdict's copy reads
+    #: the programme's numbers (:func:`analyses.ab_test.programme.as_decided`; not written).
+    alone_hdi: Interval | MISSING = MISSING
 
 
 class Predictive(Record):
@@ -35,6 +38,24 @@ class Components(Record):
     weights: tuple[float, ...]
     means: tuple[float, ...]
     sds: tuple[float, ...]
+
+
+class AppliedPrior(Record):
+    """The prior the readout was actually read with, summarised from that mixture (issue 22).
+
+    A running experiment's is the learned prior (``components``); a finished one's is the
+    prior learned from the other experiments. ``normals``: its components; ``sd_low`` and
+    ``sd_high`` the range of sds (log-lift units) of the components holding 99% of its
+    weight; ``hdi`` of the lift;
+    ``prob_beyond``: P(|lift| > ``beyond``).
+    """
+
+    normals: int
+    sd_low: float
+    sd_high: float
+    hdi: Interval
+    beyond: float
+    prob_beyond: Prob
 
 
 class ProgrammePrior(Record):
@@ -60,3 +81,4 @@ class ProgrammePrior(Record):
     df: float | None | MISSING = MISSING
     predictive: Predictive | MISSING = MISSING
     components: Components | MISSING = MISSING
+    applied: AppliedPrior | MISSING = MISSING

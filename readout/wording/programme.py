@@ -150,7 +150,37 @@ def model_sentences(bundle: Any) -> list[str]:
         count = int(numbers.get("experiments") or 0)
         finished, share = finished_experiments(count), "shares" if count == 1 else "share"
         return [WEAK[found.reason_code].format(**numbers, finished=finished, share=share)]
-    return [learned_prior_sentence(found.model_dump(mode="json"), interval(bundle))]
+    dumped = found.model_dump(mode="json")
+    if "applied" in dumped:
+        return [applied_prior_sentence(dumped, interval(bundle))]
+    return [learned_prior_sentence(dumped, interval(bundle))]
+
+
+def applied_prior_sentence(prior: dict[str, Any], ci: str) -> str:
+    """The prior this readout was read with, in words: the mixture actually applied (issue 22).
+
+    Its family (a mixture of normals on ``log(1 + lift)``), its interval and the chance of a
+    lift beyond ±10% all come from ``programme_prior.applied``, computed from that mixture.
+    """
+    applied = prior["applied"]
+    hdi = applied["hdi"]
+    places = max(1, rel_places({"hdi": hdi}))
+    spread = (
+        f"a normal with an sd of {relative(applied['sd_low'], 1, False)}"
+        if applied["normals"] == 1
+        else (
+            "a mixture of normals (fatter-tailed than any one of them), its components' sds "
+            f"mostly from {relative(applied['sd_low'], 1, False)} to "
+            f"{relative(applied['sd_high'], 1, False)}"
+        )
+    )
+    beyond = relative(applied["beyond"], 0, False)
+    return (
+        f"The prior on the lift is learned from {prior['experiments']} finished experiments: "
+        f"{spread} on the log scale of the lift. Before this experiment's data it puts a "
+        f"new experiment's true lift in {span(hdi, signed(relative), places)} ({ci}) and gives "
+        f"a lift beyond ±{beyond} either way a {prob(applied['prob_beyond'])} chance."
+    )
 
 
 def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:

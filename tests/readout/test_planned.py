@@ -572,3 +572,27 @@ def test_after_the_planned_end_the_verdict_is_read_as_of_the_end_and_stands(tmp_
     assert b16["metrics"][0]["waiting"] == want["waiting"]
     html = (tmp_path / "out" / "tour" / "2026-03-16" / "report.html").read_text()
     assert "the verdict reads the data as they stood then" in html
+    # Issue 21: units whose window closes after the planned end never count, and the
+    # sensitivity rows are read by the planned-end rule (never "keep collecting").
+    if want["waiting"]:
+        assert f"{want['waiting']:,} users exposed after" in html
+        assert "fall outside the planned period" in html and "not counted in the" not in html
+    for row in b16["sensitivity"]:
+        assert row["verdict"] in ("ship", "keep_control", "no_clear_difference"), row
+
+
+@pytest.mark.engine
+def test_sensitivity_rows_use_the_sequential_bar_of_the_look(tmp_path):
+    """Day 8 of 28: a flat prior's 99.5% chance passes the fixed 97% bar, not the early
+    look's; its row says "keep collecting", as the verdict's rule would (issue 21)."""
+    data = tables(8, rates=(0.10, 0.12), per_day=2000, seed=3)
+    path = write_duckdb(tmp_path / "wh.duckdb", data)
+    config = config_of(tmp_path / "project", f"duckdb:///{path}", "planned_days = 28")
+    assert run(config, tmp_path / "out", "--as-of", "2026-03-08").exit_code == 0
+    bundle = bundle_of(tmp_path / "out", "2026-03-08")
+    needed = bundle["decision"]["sequential"]["evidence_needed"]
+    flat = next(r for r in bundle["sensitivity"] if r["prior"] == "flat")
+    assert 0.97 <= flat["prob_better"] < needed, (flat, needed)
+    for row in bundle["sensitivity"]:
+        if row["prob_better"] < needed:
+            assert row["verdict"] == "keep_collecting", row

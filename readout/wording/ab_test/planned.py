@@ -28,6 +28,8 @@ from readout.wording.numbers import (
     prob,
     rel_places,
     relative,
+    signed,
+    span,
 )
 
 
@@ -124,6 +126,21 @@ def waiting_sentence(bundle: AbBundle) -> str | None:
     window = _days(primary.window_days)
     since = waiting_since(_as_of_of(bundle), primary.window_days)
     when = f"after {since} (the last {window})" if since else f"in the last {window}"
+    progress = field(bundle, "progress")
+    if progress and field(progress, "read_until") and field(progress, "at_end"):
+        # Read as of the planned end (issue 21): these units will never count.
+        end = day_text(field(progress, "read_until"))
+        sentence = (
+            f"{primary.waiting:,} {units} exposed {when} fall outside the planned period: "
+            f"their {primary.window_days:g}-day window in the {metric_name(primary)} would "
+            f"close after the planned end ({end}), and the data are read as of that end"
+        )
+        if others:
+            sentence += "; " + "; ".join(
+                f"{m.waiting:,} in the {metric_name(m)} ({_days(m.window_days)} window)"
+                for m in others
+            )
+        return sentence + "."
     sentence = (
         f"{primary.waiting:,} {units} exposed {when} are not counted in the "
         f"{metric_name(primary)} yet: a {units_word(bundle, False)} counts once its "
@@ -218,9 +235,27 @@ def no_clear_reason(bundle: AbBundle) -> str:
     places = rel_places(best.lift_rel) if best.lift_rel else 1
     return (
         f"The lift of {best.arm} over {best.vs} in {metric_name(primary)} is "
-        f"{between(hdi, relative, places)} ({interval(bundle)}): a larger effect either way "
-        "is ruled out, a smaller one is not. That is the experiment's conclusion; more data "
-        "would only narrow the interval."
+        f"{between(hdi, relative, places)} ({interval(bundle)}){_prior_share(bundle, best, places)}"
+        ": a larger effect either way is ruled out, a smaller one is not. That is the "
+        "experiment's conclusion; more data would only narrow the interval."
+    )
+
+
+def _prior_share(bundle: AbBundle, best, places: int) -> str:
+    """How much of an interval read with the programme is its prior's (issue 21)."""
+    from readout.wording import programme as programme_words
+
+    lift = field(best, "programme")
+    alone = field(lift, "alone_hdi") if lift else None
+    if not programme_words.decided_by_programme(bundle) or not alone:
+        return ""
+    found = bundle.programme_prior
+    own = span(alone, signed(relative), places)
+    applied = field(found, "applied")
+    prior = f", the prior alone {span(applied.hdi, signed(relative), places)}" if applied else ""
+    return (
+        f" given the programme's {found.experiments} experiments (on its own the data allow "
+        f"{own}{prior})"
     )
 
 

@@ -1,0 +1,99 @@
+"""Issue 22: the model section describes the prior actually applied (a mixture of normals),
+with its interval and its chance of a lift beyond ±10% computed from that same mixture."""
+
+import re
+
+import numpy as np
+
+from analyses.ab_test.programme import applied_prior
+from analyses.ab_test.programme_results import ProgrammePrior
+from analyses.core import programme as pg
+from readout.wording import programme as words
+
+CI = 0.94
+
+
+def fitted_prior():
+    """A learned prior from a simulated fat-tailed programme (t with 3 df, 40 experiments)."""
+    rng = np.random.default_rng(5)
+    z = 0.01 * rng.standard_t(3, 40)
+    s = np.full(40, 0.01)
+    return pg.fit(z + s * rng.standard_normal(40), s).prior()
+
+
+def test_applied_numbers_are_the_mixtures_own():
+    prior = fitted_prior()
+    got = applied_prior(prior, CI)
+    # Independent: draws of the same mixture. 400k draws: P's MC sd < 1.6e-4 at P ~ 0.01.
+    rng = np.random.default_rng(0)
+    k = rng.choice(prior.weights.size, size=400_000, p=prior.weights / prior.weights.sum())
+    lift = np.expm1(prior.means[k] + prior.sds[k] * rng.standard_normal(k.size))
+    assert abs(got["prob_beyond"] - np.mean(np.abs(lift) > 0.10)) < 8e-4
+    assert abs(np.mean((lift > got["hdi"][0]) & (lift < got["hdi"][1])) - CI) < 0.003
+    assert got["normals"] == int(np.sum(prior.weights > 0)) > 1
+
+
+def test_the_model_sentence_quotes_the_applied_prior_not_a_student_t():
+    prior = fitted_prior()
+    applied = applied_prior(prior, CI)
+    found = ProgrammePrior.model_validate(
+        {
+            "prior": "learned",
+            "reason_code": "enough_experiments",
+            "kind": "binary",
+            "minimum": 3,
+            "experiments": 40,
+            "decide_with": "programme",
+            "decided_with": "programme",
+            "alone_verdict": "ship",
+            "family": "student_t",
+            "df": 10.0,
+            "applied": applied,
+        }
+    )
+    sentence = words.applied_prior_sentence(found.model_dump(mode="json"), "94% HDI")
+    assert "Student-t" not in sentence and "degrees of freedom" not in sentence
+    assert "a mixture of normals" in sentence
+    numbers = [float(n) for n in re.findall(r"[-+]?\d+\.?\d*(?=%)", sentence)]
+    low, high = (100 * v for v in applied["hdi"])
+    assert any(abs(n - low) < 0.051 for n in numbers) and any(
+        abs(n - high) < 0.051 for n in numbers
+    )
+    p = 100 * applied["prob_beyond"]
+    quoted = re.search(r"either way a ([<>]?[\d.]+)% chance", sentence).group(1)
+    assert abs(float(quoted.lstrip("<>")) - p) < (0.051 if p < 1 or p > 99 else 0.51) or (
+        quoted.startswith("<") and p <= 0.1
+    )
+
+
+def test_a_bundle_read_with_the_programme_quotes_the_prior_it_was_read_with():
+    """Through :func:`readout.programme.with_programme`: the bundle's ``applied`` numbers are
+    the mixture's that read the comparison, and the model section quotes them."""
+    import json
+    from pathlib import Path
+
+    from readout import bundle as bundles
+    from readout import programme
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "search-ranking.json"
+    bundle = json.loads(path.read_text())
+    prior = fitted_prior()
+    rng = np.random.default_rng(5)
+    group = programme.Group("binary:higher")
+    group.members = [
+        programme.Past(f"e{i}", "", "binary", True, 0.0, 0.01, "ship", True, "history")
+        for i in range(40)
+    ]
+    z = 0.01 * rng.standard_t(3, 40)
+    group.fit = pg.fit(z + 0.01 * rng.standard_normal(40), np.full(40, 0.01))
+    assert np.allclose(group.fit.prior().weights, prior.weights)
+    new = programme.with_programme(
+        bundle, programme.Learned({"binary:higher": group}, {}), "programme"
+    )
+    applied = new["programme_prior"]["applied"]
+    want = applied_prior(group.prior(), bundle["ci_prob"])
+    assert applied["hdi"] == list(want["hdi"]) and applied["prob_beyond"] == want["prob_beyond"]
+    (sentence,) = words.model_sentences(bundles.typed(new))
+    assert "Student-t" not in sentence
+    low, high = (f"{100 * v:+.1f}%" for v in applied["hdi"])
+    assert f"{low} to {high}" in sentence.replace("−", "-"), sentence
