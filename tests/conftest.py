@@ -13,6 +13,20 @@ caches.configure()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test left open (readout's own code closes each it draws).
+
+    pyplot warns past 20 open figures and the suite turns warnings into errors, so a test
+    that draws without closing would fail a later, unrelated in-process run.
+    """
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A folder with its own data/ and an empty reports/, like a user's project."""

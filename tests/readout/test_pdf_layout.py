@@ -173,6 +173,7 @@ def test_label_boxes_sees_overlapping_names():
             ax.annotate(text, (x, y), fontsize=10, gid=f"unit-label-{i}")
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg")
+        figures.pyplot().close(fig)
         return label_boxes(buffer.getvalue())
 
     same = svg([(0.2, 0.5, "hip-hop-038"), (0.22, 0.51, "hip-hop-060")])
