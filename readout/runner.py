@@ -330,15 +330,19 @@ def run_one(
     except ConnectionError as exc:  # an engine that stopped answering or timed out
         return _ended(name, EXIT_FAILED, str(exc), started)
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
-        detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
-        try:
-            where = f" (details in {_failure_log(output, name, exc)})"
-        except OSError:
-            where = ""
-        return _ended(name, EXIT_FAILED, detail + where, started)
+        return _ended(name, EXIT_FAILED, _failure(output, name, exc), started)
     finally:
         if not kept:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _failure(output: Path, name: str, exc: Exception) -> str:
+    """An unexpected error's last line and where its traceback was logged (if it could be)."""
+    detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+    try:
+        return f"{detail} (details in {_failure_log(output, name, exc)})"
+    except OSError:
+        return detail
 
 
 def finish_one(
@@ -356,12 +360,7 @@ def finish_one(
             publish_folder(folder, final)
         return time.perf_counter() - started, None
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
-        detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
-        try:
-            where = f" (details in {_failure_log(output, name, exc)})"
-        except OSError:
-            where = ""
-        return time.perf_counter() - started, scrub(detail + where)
+        return time.perf_counter() - started, scrub(_failure(output, name, exc))
     finally:
         if final is not None:
             shutil.rmtree(folder, ignore_errors=True)
