@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 from analyses.core.base import Tone
+from readout import bundle as bundles
 from readout import render, store, wording
 from readout.bundle import read
 from readout.config import Config
@@ -192,7 +193,7 @@ def page(bundle: dict, date: str, text: wording.Text | None = None, env=None) ->
             analysis=wording.analysis_label(bundle["analysis"]),
             callout=CALLOUTS[Tone(text.tone)],
             tables=bundle.get("tables", []),
-            progress=short_progress(bundle),
+            progress=short_progress(bundles.typed(bundle)),
         )
     )
 

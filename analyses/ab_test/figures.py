@@ -165,6 +165,7 @@ def _forecast_figure(results: AbResults, name) -> Figure:
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, 0.9 + 0.45 * len(horizons))
     rows = [f"+{h.days} days" for h in horizons]
     left = [0.0] * len(horizons)
+    drawn = 0
     for verdict, colour, label in FORECAST_BARS:
         shares = [100 * h.verdicts.get(verdict, 0.0) for h in horizons]
         if max(shares) < 0.5:  # invisible at this scale; the total beside the bar counts it
@@ -172,12 +173,14 @@ def _forecast_figure(results: AbResults, name) -> Figure:
         label = label.replace("ship", f"ship {shipped}")
         ax.barh(rows, shares, left=left, color=colour, height=0.55, label=label)
         left = [a + b for a, b in zip(left, shares, strict=True)]
+        drawn += 1
     for y, total in enumerate(left):
         ax.text(total + 1, y, figures.prob(total / 100), va="center", fontsize=figures.PHONE_TEXT)
     ax.set_xlim(0, 112)
     ax.invert_yaxis()
     ax.set_xlabel("Chance of a clear answer (%)")
-    figures.tidy(ax, keep_left=True, legend=True, legend_size=figures.PHONE_TEXT)
+    # No bar is drawn when every answer is under half a percent: only the totals show.
+    figures.tidy(ax, keep_left=True, legend=drawn > 0, legend_size=figures.PHONE_TEXT)
     return figures.finish(fig)
 
 
