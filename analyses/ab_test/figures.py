@@ -225,7 +225,11 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
             for m in reversed(metrics)
         ],
     )
-    ax.set_xlabel(f"Change of {arm} over the control (%),\ntoward better →; bar: {interval}")
+    # Right-aligned under the lifts: a long arm name runs left, under the labels, not off the
+    # figure's right edge.
+    ax.set_xlabel(
+        f"Change of {arm} over the control (%),\ntoward better →; bar: {interval}", loc="right"
+    )
     figures.tidy(ax, keep_left=True)
     return figures.finish(fig)
 
