@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 from run import WORK, Measure, measure  # noqa: E402
 from shapes import Code, codes_of  # noqa: E402
 
+from tests import programme_config as pc  # noqa: E402
+
 AS_OF = "2026-11-30"
 JOBS = 2
 #: Issue 25's targets: (experiments, seconds).
@@ -44,56 +46,10 @@ TARGETS = {60: None, 200: 150.0, 500: 300.0}
 #: Issue 25's measurement before round two: 60 experiments, 128 s.
 ANCHOR = {60: 128.0}
 
-HEAD = """
-[settings]
-seed = 20261205
-
-[programme]
-prior = "learned"
-decide_with = "programme"
-history = "history.csv"
-
-[sources.warehouse]
-url = "duckdb://warehouse.duckdb"
-dialect = "duckdb"
-"""
-
-EXPERIMENT = """
-[[experiments]]
-name = "{name}"
-title = "Experiment {number}"
-analysis = "ab_test"
-source = "warehouse"
-assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
-  FROM exposures WHERE experiment = '{name}' '''
-control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-label = "purchase rate"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-window_days = 14
-role = "primary"
-
-[[experiments.metrics]]
-name = "revenue"
-label = "revenue per user"
-sql = "SELECT user_id AS unit, ts, amount AS value FROM orders"
-aggregate = "sum"
-kind = "revenue"
-window_days = 14
-value_prefix = "$"
-
-[[experiments.metrics]]
-name = "visits"
-label = "visits per user"
-sql = "SELECT user_id AS unit, ts FROM visits"
-aggregate = "count"
-kind = "count"
-window_days = 14
-"""
+#: The programme table of every size: a learned prior that decides, from 40 past tests.
+PROGRAMME = 'prior = "learned"\ndecide_with = "programme"\nhistory = "history.csv"'
+#: Each experiment's three metrics (the revenue in dollars).
+METRICS = (pc.PURCHASE, pc.REVENUE + 'value_prefix = "$"\n', pc.VISITS)
 
 
 def _times(rng: np.random.Generator, base: np.ndarray, days: float) -> np.ndarray:
@@ -167,8 +123,18 @@ def generate(folder: Path, n: int, seed: int = 25) -> dict[str, float]:
             "se": np.round(se, 6),
         }
     ).to_csv(folder / "history.csv", index=False)
-    body = "".join(EXPERIMENT.format(name=f"exp-{i + 1:03d}", number=i + 1) for i in range(n))
-    (folder / "experiments.toml").write_text(HEAD + body)
+    experiments = (
+        pc.warehouse_experiment(f"exp-{i + 1:03d}", *METRICS, title=f"Experiment {i + 1}")
+        for i in range(n)
+    )
+    text = pc.config(
+        *experiments,
+        settings="seed = 20261205",
+        programme=PROGRAMME,
+        url="duckdb://warehouse.duckdb",
+        dialect="duckdb",
+    )
+    (folder / "experiments.toml").write_text(text)
     return truth
 
 

@@ -16,56 +16,19 @@ from readout import programme, wording
 from readout.cli import main
 from readout.config import load_config
 from readout.errors import ConfigError
+from tests import programme_config
 from tests.readout.running import copy_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
 DATE = "2026-11-20"
 
-EXPERIMENTS = r"""
-[settings]
-exact_draws = 8000
-
-[sources.warehouse]
-url = "duckdb://data/demo.duckdb"
-
-[[experiments]]
-name = "checkout-redesign"
-title = "Checkout redesign"
-analysis = "ab_test"
-source = "warehouse"
-assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
-  FROM exposures WHERE experiment = 'checkout''''
-control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-label = "purchase rate"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-window_days = 14
-role = "primary"
-
-[[experiments]]
-name = "signup-page"
-title = "Signup page"
-analysis = "ab_test"
-data = "data/signup_conversion.csv"
-group = "arm"
-control = "A"
-metric = "converted"
-metric_type = "binary"
-
-[[experiments]]
-name = "pricing-banner"
-title = "Pricing banner"
-analysis = "ab_test"
-data = "data/broken_split.csv"
-group = "arm"
-control = "A"
-metric = "converted"
-metric_type = "binary"
-"""
+EXPERIMENTS = programme_config.config(
+    programme_config.warehouse_experiment(
+        "checkout-redesign", title="Checkout redesign", experiment="checkout"
+    ),
+    programme_config.SIGNUP,
+    programme_config.csv_experiment("pricing-banner", "Pricing banner", "broken_split.csv"),
+)
 
 
 def _project(root: Path, programme_table: str) -> Path:

@@ -1,7 +1,6 @@
 """A run's pool (issue 25): ``-j 2`` writes the same bundles as a serial run; every readout
 is rendered once, after the programme has read it; a source is connected to once a run."""
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -10,63 +9,14 @@ import pytest
 from readout import bundle as bundles
 from readout import data, programme, render, runner, store
 from readout.config import load_config
+from tests import programme_config
+from tests.readout.running import copy_data
 
-ROOT = Path(__file__).resolve().parents[2]
 DATE = "2026-11-20"
 
-#: Three experiments on the demo warehouse and one data file; the demo's programme history
-#: teaches a learned prior, which changes every readout's numbers after its fit.
-CONFIG = r"""
-[settings]
-exact_draws = 4000
-
-[programme]
-history = "data/programme_history.csv"
-
-[sources.warehouse]
-url = "duckdb://data/demo.duckdb"
-
-{experiments}
-
-[[experiments]]
-name = "signup-page"
-title = "Signup page"
-analysis = "ab_test"
-data = "data/signup_conversion.csv"
-group = "arm"
-control = "A"
-metric = "converted"
-metric_type = "binary"
-"""
-
-WAREHOUSE = r"""
-[[experiments]]
-name = "{name}"
-title = "{name}"
-analysis = "ab_test"
-source = "warehouse"
-assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
-  FROM exposures WHERE experiment = '{table}' '''
-control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-label = "purchase rate"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-window_days = 14
-role = "primary"
-
-[[experiments.metrics]]
-name = "revenue"
-label = "revenue per user"
-sql = "SELECT user_id AS unit, ts, amount AS value FROM orders"
-aggregate = "sum"
-kind = "revenue"
-window_days = 14
-"""
-
+#: Three experiments on the demo warehouse (purchase and revenue) and one data file; the
+#: demo's programme history teaches a learned prior, which changes every readout's numbers
+#: after its fit.
 WAREHOUSE_EXPERIMENTS = {"checkout": "checkout", "search": "search", "paywall": "paywall"}
 #: What differs between two runs of the same data: when and how long.
 VOLATILE = ("created_at", "run_seconds")
@@ -96,12 +46,22 @@ def _same(a, b, where: str = "bundle") -> list[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pool")
-    (root / "data").mkdir()
-    for name in ("signup_conversion.csv", "demo.duckdb", "programme_history.csv"):
-        shutil.copy(ROOT / "data" / name, root / "data" / name)
-    body = "".join(WAREHOUSE.format(name=n, table=t) for n, t in WAREHOUSE_EXPERIMENTS.items())
+    copy_data(root, "signup_conversion.csv", "demo.duckdb", "programme_history.csv")
+    warehouse = [
+        programme_config.warehouse_experiment(
+            name, programme_config.PURCHASE, programme_config.REVENUE, experiment=table
+        )
+        for name, table in WAREHOUSE_EXPERIMENTS.items()
+    ]
     config = root / "experiments.toml"
-    config.write_text(CONFIG.format(experiments=body))
+    config.write_text(
+        programme_config.config(
+            *warehouse,
+            programme_config.SIGNUP,
+            settings="exact_draws = 4000",
+            programme='history = "data/programme_history.csv"',
+        )
+    )
     return config
 
 

@@ -3,72 +3,36 @@ prior (issue 27): that readout gets no programme numbers and is decided alone, t
 still get them, and the programme learns from its lift from the data alone."""
 
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from readout import bundle as bundles
 from readout import programme
-from readout.cli import main
+from tests import programme_config
+from tests.readout.running import copy_data, run
 
-ROOT = Path(__file__).resolve().parents[2]
 DATE = "2026-11-20"
 
-CONFIG = r"""
-[programme]
-history = "data/programme_history.csv"
-
-[settings]
-exact_draws = 8000
-
-[sources.warehouse]
-url = "duckdb://data/demo.duckdb"
-
-[[experiments]]
-name = "checkout-redesign"
-title = "Checkout redesign"
-analysis = "ab_test"
-source = "warehouse"
-assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
-  FROM exposures WHERE experiment = 'checkout''''
-control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-label = "purchase rate"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-window_days = 14
-role = "primary"
-prior_mean = 0.0
-prior_sd = 0.02
-
-[[experiments]]
-name = "signup-page"
-title = "Signup page"
-analysis = "ab_test"
-data = "data/signup_conversion.csv"
-group = "arm"
-control = "A"
-metric = "converted"
-metric_type = "binary"
-"""
+CONFIG = programme_config.config(
+    programme_config.warehouse_experiment(
+        "checkout-redesign",
+        programme_config.PURCHASE + "prior_mean = 0.0\nprior_sd = 0.02\n",
+        title="Checkout redesign",
+        experiment="checkout",
+    ),
+    programme_config.SIGNUP,
+    programme='history = "data/programme_history.csv"',
+)
 
 
 @pytest.mark.slow
 def test_the_users_prior_takes_precedence_over_the_learned_prior(tmp_path):
-    (tmp_path / "data").mkdir()
-    for name in ("signup_conversion.csv", "demo.duckdb", "programme_history.csv"):
-        shutil.copy(ROOT / "data" / name, tmp_path / "data" / name)
+    copy_data(tmp_path, "signup_conversion.csv", "demo.duckdb", "programme_history.csv")
     config = tmp_path / "experiments.toml"
     config.write_text(CONFIG)
     out = tmp_path / "reports"
-    args = ["run", "--config", str(config), "--output", str(out), "--date", DATE]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    result = run(config, out, "--date", DATE)
     assert result.exit_code == 0, result.output
     own = bundles.read(out / "checkout-redesign" / DATE / "bundle.json")
     other = bundles.read(out / "signup-page" / DATE / "bundle.json")

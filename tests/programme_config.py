@@ -1,0 +1,100 @@
+"""Programme configs as TOML text: warehouse A/B experiments and the demo's CSV ones.
+
+One builder for the tests that run a programme on the demo warehouse and for
+``bench/programme_run.py``, which writes hundreds of the same experiments: a config is
+:func:`config` over experiments from :func:`warehouse_experiment` (metric blocks
+:data:`PURCHASE`, :data:`REVENUE`, :data:`VISITS`) and :func:`csv_experiment`.
+"""
+
+from __future__ import annotations
+
+#: The primary metric: whether a user bought within 14 days of exposure.
+PURCHASE = """
+[[experiments.metrics]]
+name = "purchase"
+label = "purchase rate"
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
+aggregate = "any"
+kind = "binary"
+window_days = 14
+role = "primary"
+"""
+
+#: What a user spent within 14 days (``extra`` lines follow, e.g. a ``value_prefix``).
+REVENUE = """
+[[experiments.metrics]]
+name = "revenue"
+label = "revenue per user"
+sql = "SELECT user_id AS unit, ts, amount AS value FROM orders"
+aggregate = "sum"
+kind = "revenue"
+window_days = 14
+"""
+
+#: How often a user came back within 14 days.
+VISITS = """
+[[experiments.metrics]]
+name = "visits"
+label = "visits per user"
+sql = "SELECT user_id AS unit, ts FROM visits"
+aggregate = "count"
+kind = "count"
+window_days = 14
+"""
+
+_WAREHOUSE = """
+[[experiments]]
+name = "{name}"
+title = "{title}"
+analysis = "ab_test"
+source = "warehouse"
+assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
+  FROM exposures WHERE experiment = '{experiment}' '''
+control = "control"
+"""
+
+_CSV = """
+[[experiments]]
+name = "{name}"
+title = "{title}"
+analysis = "ab_test"
+data = "data/{file}"
+group = "arm"
+control = "A"
+metric = "converted"
+metric_type = "binary"
+"""
+
+
+def warehouse_experiment(
+    name: str, *metrics: str, title: str | None = None, experiment: str | None = None
+) -> str:
+    """An experiment on the warehouse's ``exposures`` (``experiment`` names its rows, by
+    default ``name``) with ``metrics`` (metric blocks; by default :data:`PURCHASE`)."""
+    head = _WAREHOUSE.format(name=name, title=title or name, experiment=experiment or name)
+    return head + "".join(metrics or (PURCHASE,))
+
+
+def csv_experiment(name: str, title: str, file: str) -> str:
+    """A conversion test from a demo CSV file (arms ``A`` and ``B``, column ``converted``)."""
+    return _CSV.format(name=name, title=title, file=file)
+
+
+#: The demo's signup test (``data/signup_conversion.csv``).
+SIGNUP = csv_experiment("signup-page", "Signup page", "signup_conversion.csv")
+
+
+def config(
+    *experiments: str,
+    settings: str = "exact_draws = 8000",
+    programme: str = "",
+    url: str = "duckdb://data/demo.duckdb",
+    dialect: str | None = None,
+) -> str:
+    """A whole config: ``[settings]`` and ``[programme]`` lines (none: no table), the
+    warehouse source at ``url`` and the experiments."""
+    text = f"\n[settings]\n{settings}\n" if settings else ""
+    text += f"\n[programme]\n{programme}\n" if programme else ""
+    text += f'\n[sources.warehouse]\nurl = "{url}"\n'
+    text += f'dialect = "{dialect}"\n' if dialect else ""
+    return text + "".join(experiments)
