@@ -257,7 +257,7 @@ def make_plan(
     baseline, history = baseline_of(rows, metric, spec.control, where, start, end, history_days)
     effect = min_effect if min_effect is not None else spec.decision.rope
     effect = effect if effect is not None else planning.DEFAULT_MIN_EFFECT
-    result = planning.plan(
+    numbers = planning.plan(
         baseline,
         effect,
         spec.decision,
@@ -265,7 +265,7 @@ def make_plan(
         prob=experiment.settings.ci_prob,
         prior=(spec.priors.alpha, spec.priors.beta),
     )
-    result |= {
+    result = numbers.model_dump(mode="json") | {
         "experiment": spec.name,
         "title": spec.title,
         "metric": {

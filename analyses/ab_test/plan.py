@@ -39,6 +39,7 @@ import numpy as np
 
 from analyses.ab_test.decide import comparisons_verdict
 from analyses.ab_test.forecast import Simulated, SimulatedLift, normal_comparison
+from analyses.ab_test.plan_results import PlanNumbers
 from analyses.ab_test.spec import Decision
 from analyses.core import sequential
 from analyses.core.base import CI_PROB
@@ -346,7 +347,7 @@ def plan(
     max_days: int = MAX_DAYS,
     prob: float = CI_PROB,
     prior: tuple[float, float] = (1.0, 1.0),
-) -> dict[str, Any]:
+) -> PlanNumbers:
     """The planned length for each target chance of a clear answer, under each rule.
 
     Parameters
@@ -372,7 +373,7 @@ def plan(
 
     Returns
     -------
-    dict
+    PlanNumbers
         Codes and numbers: ``baseline``, ``min_effect``, ``decision``, ``simulations``,
         ``seed``, ``max_days``, ``rules`` {``fixed``, ``sequential``: ``targets``
         [{``target``, ``days`` (None: beyond ``max_days``), ``units_exposed``,
@@ -419,17 +420,19 @@ def plan(
         rules["sequential"]["end_threshold"] = sequential.design(
             decision.min_prob_better, sequential.design_looks(advised, w)
         ).end_threshold
-    return {
-        "baseline": asdict(baseline),
-        "min_effect": float(min_effect),
-        "decision": decision.model_dump(),
-        "ci_prob": float(prob),
-        "simulations": int(simulations),
-        "seed": int(seed),
-        "max_days": last,
-        "rules": rules,
-        "planned_days": advised,
-    }
+    return PlanNumbers.model_validate(
+        {
+            "baseline": asdict(baseline),
+            "min_effect": float(min_effect),
+            "decision": decision.model_dump(),
+            "ci_prob": float(prob),
+            "simulations": int(simulations),
+            "seed": int(seed),
+            "max_days": last,
+            "rules": rules,
+            "planned_days": advised,
+        }
+    )
 
 
 def _curve_days(grid: list[int], planned: list[int]) -> list[int]:

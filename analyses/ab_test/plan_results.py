@@ -1,8 +1,8 @@
 """The typed numbers of a plan (``readout plan NAME``): what ``plan.json`` holds.
 
-:func:`analyses.ab_test.plan.plan` computes the numbers; ``readout.plan`` adds the
-experiment, its metric, the history read and the SQL, and validates the whole into
-:class:`Plan`, which the plan's wording (``readout.wording.plan``) and page read.
+:func:`analyses.ab_test.plan.plan` computes the numbers (:class:`PlanNumbers`);
+``readout.plan`` adds the experiment, its metric, the history read and the SQL, making the
+whole a :class:`Plan`, which the plan's wording (``readout.wording.plan``) and page read.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class PlanHistory(Record):
     units_measured: float
 
 
-class Plan(Record):
-    """A plan: how many days an A/B test needs, with what it was made from."""
+class PlanNumbers(Record):
+    """What :func:`analyses.ab_test.plan.plan` computes: the planned lengths and chances."""
 
     baseline: PlanBaseline
     min_effect: float
@@ -107,6 +107,11 @@ class Plan(Record):
     rules: PlanRules
     #: The sequential rule's length for the first target (``None``: beyond ``max_days``).
     planned_days: int | None
+
+
+class Plan(PlanNumbers):
+    """A plan: how many days an A/B test needs, with what it was made from."""
+
     experiment: str
     title: str
     metric: PlanMetric

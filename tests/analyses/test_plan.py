@@ -105,42 +105,42 @@ def test_a_larger_effect_needs_fewer_days_and_a_surer_answer_more():
     small = plan(RATE, 0.04, Decision(), seed=1, simulations=2000)
     large = plan(RATE, 0.08, Decision(), seed=1, simulations=2000)
     for rule in ("fixed", "sequential"):
-        d_small = [t["days"] for t in small["rules"][rule]["targets"]]
-        d_large = [t["days"] for t in large["rules"][rule]["targets"]]
+        d_small = [t.days for t in getattr(small.rules, rule).targets]
+        d_large = [t.days for t in getattr(large.rules, rule).targets]
         assert all(a < b for a, b in zip(d_large, d_small, strict=True)), rule
         assert d_small[0] <= d_small[1] and d_large[0] <= d_large[1]  # 80% before 90%
-        for t in small["rules"][rule]["targets"]:
-            assert t["prob"] >= t["target"]
-            assert t["units_exposed"] == pytest.approx(RATE.units_per_day * t["days"])
-            assert t["units_counted"] == pytest.approx(RATE.units_per_day * (t["days"] - 3))
-    assert small["planned_days"] == small["rules"]["sequential"]["targets"][0]["days"]
+        for t in getattr(small.rules, rule).targets:
+            assert t.prob >= t.target
+            assert t.units_exposed == pytest.approx(RATE.units_per_day * t.days)
+            assert t.units_counted == pytest.approx(RATE.units_per_day * (t.days - 3))
+    assert small.planned_days == small.rules.sequential.targets[0].days
 
 
 def test_a_plan_is_the_shortest_length_reaching_its_target():
     """A step shorter than the plan falls short of the target (the search finds the edge);
     the plan is stated to its resolution, here the day."""
     out = plan(RATE, 0.05, Decision(), seed=3, simulations=2000)
-    looks = simulate_looks(RATE, 0.05, out["max_days"], 2000, np.random.default_rng(3))
-    assert resolution(out["rules"]["fixed"]["targets"][0]["days"]) == 1
-    for t in out["rules"]["fixed"]["targets"]:
-        assert fixed_power(looks, t["days"], Decision()) >= t["target"]
-        assert fixed_power(looks, t["days"] - 1, Decision()) < t["target"]
-    for t in out["rules"]["sequential"]["targets"]:
-        assert sequential_power(looks, t["days"] - 1, Decision()) < t["target"]
+    looks = simulate_looks(RATE, 0.05, out.max_days, 2000, np.random.default_rng(3))
+    assert resolution(out.rules.fixed.targets[0].days) == 1
+    for t in out.rules.fixed.targets:
+        assert fixed_power(looks, t.days, Decision()) >= t.target
+        assert fixed_power(looks, t.days - 1, Decision()) < t.target
+    for t in out.rules.sequential.targets:
+        assert sequential_power(looks, t.days - 1, Decision()) < t.target
 
 
 def test_a_long_plan_is_stated_to_what_the_monte_carlo_error_supports():
     """A plan of months is a multiple of its resolution, the fixed rule's one step shorter
     falls short, and the two rules' plans lie within a step or two of each other."""
     out = plan(RATE, 0.02, Decision(), seed=4, simulations=1000)
-    fixed = out["rules"]["fixed"]["targets"][0]["days"]
+    fixed = out.rules.fixed.targets[0].days
     step = resolution(fixed)
     assert fixed > 100 and step >= 2
-    looks = simulate_looks(RATE, 0.02, out["max_days"], 1000, np.random.default_rng(4))
+    looks = simulate_looks(RATE, 0.02, out.max_days, 1000, np.random.default_rng(4))
     assert fixed_power(looks, fixed - step, Decision()) < 0.8
     for rule in ("fixed", "sequential"):
-        assert all(t["days"] % step == 0 for t in out["rules"][rule]["targets"]), rule
-    sequential_days = out["rules"]["sequential"]["targets"][0]["days"]
+        assert all(t.days % step == 0 for t in getattr(out.rules, rule).targets), rule
+    sequential_days = out.rules.sequential.targets[0].days
     assert abs(sequential_days - fixed) <= 2 * step
 
 
@@ -149,8 +149,8 @@ def test_the_same_seed_gives_the_same_plan_and_beyond_the_longest_is_none():
     b = plan(RATE, 0.05, Decision(), seed=11, simulations=1000)
     assert a == b
     tiny = plan(RATE, 0.001, Decision(), seed=11, simulations=500, max_days=30)
-    assert tiny["planned_days"] is None
-    assert all(t["days"] is None for r in tiny["rules"].values() for t in r["targets"])
+    assert tiny.planned_days is None
+    assert all(t.days is None for r in (tiny.rules.fixed, tiny.rules.sequential) for t in r.targets)
 
 
 @pytest.mark.parametrize(
