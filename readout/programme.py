@@ -44,6 +44,7 @@ from readout.errors import ConfigError
 from readout.files import atomic_write_text
 
 if TYPE_CHECKING:
+    from analyses.ab_test.results import Metric as MetricResult
     from readout.config import Config
 
 #: The columns of a ``[programme] history`` file; ``higher_is_better`` and ``verdict`` optional.
@@ -523,30 +524,39 @@ def attention(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     """What needs a look in a readout, as codes with their numbers.
 
     ``srm`` (a sample-ratio mismatch), ``health`` (another failed check), ``guardrail_harm``
-    (a guardrail's status is harm), ``no_recent_traffic`` (no exposures for days before the
-    as-of day) and ``stalled`` (the data have not changed since the readout before: no new
-    units or events reached it).
+    (a guardrail's status is harm: :func:`analyses.ab_test.decide.harming_guardrails`),
+    ``no_recent_traffic`` (no exposures for days before the as-of day) and ``stalled`` (the
+    data have not changed since the readout before: no new units or events reached it).
+    Read from the typed bundle (:func:`readout.bundle.typed`).
     """
+    from analyses.ab_test.decide import harming_guardrails
+
+    typed = bundles.typed(bundle)
     found: list[dict[str, Any]] = []
-    srm = bundle.get("srm")
-    if isinstance(srm, dict) and not srm.get("ok", True):
-        found.append({"code": "srm", "p_value": srm.get("p_value")})
-    failed = bundle["decision"].get("failed_checks") or []
-    if any(check != "srm" for check in failed) or (not failed and not bundle["diagnostics"]["ok"]):
+    srm = getattr(typed, "srm", None)
+    if srm is not None and not srm.ok:
+        found.append({"code": "srm", "p_value": srm.p_value})
+    failed = _given(typed.decision, "failed_checks") or ()
+    if any(check != "srm" for check in failed) or (not failed and not typed.diagnostics.ok):
         found.append({"code": "health", "checks": [c for c in failed if c != "srm"]})
-    for metric in bundle.get("metrics") or []:
-        if metric.get("role") == "guardrail" and metric.get("status") == "harm":
-            found.append({"code": "guardrail_harm", "metric": _full_label(metric)})
-    for warning in bundle.get("warnings") or []:
-        if warning.get("code") == "no_recent_traffic":
-            found.append({"code": "no_recent_traffic", "since": warning["last_exposure"]})
-    previous = bundle.get("previous")
-    if previous and previous.get("data_sha256") == bundle["data_sha256"]:
-        found.append({"code": "stalled", "since": previous["date"]})
+    for metric in harming_guardrails(getattr(typed, "metrics", ())):
+        found.append({"code": "guardrail_harm", "metric": _full_label(metric)})
+    for warning in _given(typed, "warnings") or ():
+        if warning.code == "no_recent_traffic":
+            found.append({"code": "no_recent_traffic", "since": warning.last_exposure})
+    previous = _given(typed, "previous")
+    if previous and previous.data_sha256 == typed.data_sha256:
+        found.append({"code": "stalled", "since": previous.date})
     return found
 
 
-def _full_label(metric: dict[str, Any]) -> str:
+def _given(record: Any, name: str) -> Any:
+    """A typed record's field, or ``None`` where the record has none or left it out."""
+    value = getattr(record, name, None)
+    return value if given(value) else None
+
+
+def _full_label(metric: MetricResult) -> str:
     """A metric's label as a list of several names it.
 
     A quantile's percentile follows its label ("page load time, p90"), so two guardrails
@@ -554,7 +564,7 @@ def _full_label(metric: dict[str, Any]) -> str:
     """
     from analyses.ab_test.quantile import percentile_suffix
 
-    return metric["label"] + percentile_suffix(metric.get("kind"), metric.get("quantile"))
+    return metric.label + percentile_suffix(metric.kind, _given(metric, "quantile"))
 
 
 def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:

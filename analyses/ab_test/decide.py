@@ -271,6 +271,11 @@ def guardrail_stops(
     )
 
 
+def harming_guardrails(metrics: Sequence[MetricResult]) -> list[MetricResult]:
+    """The guardrails whose status (the fixed rule's or a look's) is harm beyond tolerance."""
+    return [m for m in metrics if m.role == "guardrail" and m.status == "harm"]
+
+
 def stopped_by_guardrail(decision: AbDecision) -> bool:
     """Whether a guardrail decided the verdict (the primary metric alone may say ship)."""
     return decision.reason_code in GUARDRAIL_STOPS

@@ -294,6 +294,23 @@ def test_a_harmed_guardrail_keeps_the_control_whatever_the_primary_says(
     assert decision.prob_harm == pytest.approx(1.0)
 
 
+def test_the_harmed_guardrails_are_those_whose_status_is_harm():
+    """``harming_guardrails`` (which the programme page flags) names the guardrail the
+    decision stopped on, and no guardrail only unclear, nor a primary or secondary."""
+    from analyses.ab_test.decide import harming_guardrails
+
+    bundle, _ = _search_ranking()
+    assert [m.name for m in harming_guardrails(bundle.metrics)] == ["load_time"]
+    assert bundle.decision.deciding_metric == "load_time"
+    unclear = tuple(
+        m.model_copy(update={"status": "unclear"}) if m.name == "load_time" else m
+        for m in bundle.metrics
+    )
+    assert harming_guardrails(unclear) == []
+    primary = bundle.metrics[0].model_copy(update={"status": "harm"})
+    assert harming_guardrails((primary,)) == []
+
+
 def test_a_primary_that_keeps_the_control_keeps_its_own_reason_beside_a_harmed_guardrail():
     bundle, given_spec = _search_ranking()
     read = _primary_reads(bundle, 0.001, (-0.2, -0.05))

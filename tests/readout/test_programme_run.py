@@ -206,7 +206,12 @@ def test_attention_names_srm_guardrail_harm_and_a_stalled_experiment():
     codes = [a["code"] for a in programme.attention(bundle)]
     assert codes == ["srm"]
     bundle["srm"]["ok"] = True
-    bundle["previous"] = {"date": "2026-11-19", "data_sha256": bundle["data_sha256"]}
+    bundle["previous"] = {
+        "date": "2026-11-19",
+        "data_sha256": bundle["data_sha256"],
+        "config_sha256": bundle["config_sha256"],
+        "verdict": "withheld",
+    }
     bundle["metrics"][0] |= {"role": "guardrail", "status": "harm", "label": "load time"}
     codes = [a["code"] for a in programme.attention(bundle)]
     assert codes == ["guardrail_harm", "stalled"]

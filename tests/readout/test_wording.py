@@ -257,12 +257,8 @@ def test_no_recent_traffic_needs_attention_on_the_programme_page():
     from readout.programme import attention
     from readout.wording.programme import attention_line
 
-    bundle = {
-        "decision": {"verdict": "keep_collecting", "failed_checks": []},
-        "diagnostics": {"ok": True},
-        "data_sha256": "x",
-        "warnings": [{"code": "no_recent_traffic", "last_exposure": "2026-11-11", "count": 19}],
-    }
+    bundle = load("signup-page")
+    bundle["warnings"] = [{"code": "no_recent_traffic", "last_exposure": "2026-11-11", "count": 19}]
     found = attention(bundle)
     assert found == [{"code": "no_recent_traffic", "since": "2026-11-11"}]
     assert attention_line(found[0]) == "Stalled: no exposures since 11 November 2026"
