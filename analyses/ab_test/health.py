@@ -9,13 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from analyses.ab_test.data import ArmData
-from analyses.ab_test.results import Exposures, SampleRatio
+from analyses.ab_test.results import SampleRatio
 from analyses.ab_test.spec import Spec
 from analyses.core import health, stats
-from analyses.core.results import LeftOut
-
-#: Share of units exposed to more than one arm above which the verdict is withheld.
-MAX_MULTIPLE_ARMS = 0.01
+from analyses.core.results import Exposures, LeftOut
 
 
 def srm(spec: Spec, data: ArmData) -> SampleRatio:
@@ -53,18 +50,8 @@ def srm(spec: Spec, data: ArmData) -> SampleRatio:
 
 
 def exposures(data: ArmData) -> Exposures | None:
-    """Units exposed to more than one arm: their share and whether it is within the limit."""
-    if data.exposures is None:
-        return None
-    units, multi = data.exposures["units"], data.exposures["multiple_arms"]
-    share = multi / units if units else 0.0
-    return Exposures(
-        units=units,
-        multiple_arms=multi,
-        share=share,
-        limit=MAX_MULTIPLE_ARMS,
-        ok=share <= MAX_MULTIPLE_ARMS,
-    )
+    """Units exposed to more than one arm (:func:`analyses.core.health.multiple_arms`)."""
+    return health.multiple_arms(data.exposures)
 
 
 def excluded(data: ArmData) -> LeftOut | None:

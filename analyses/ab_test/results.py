@@ -16,6 +16,7 @@ from analyses.core.results import (
     Decision,
     Diagnostics,
     Estimate,
+    Exposures,
     Interval,
     LeftOut,
     Prob,
@@ -259,16 +260,6 @@ class SampleRatio(Record):
     missing: tuple[int, ...] | MISSING = MISSING
     #: A conversion metric: the lift if the missing units had all converted, or none.
     worst_case_lift: Interval | MISSING = MISSING
-
-
-class Exposures(Record):
-    """Units exposed to more than one arm."""
-
-    units: int = Field(ge=0)
-    multiple_arms: int = Field(ge=0)
-    share: Prob
-    limit: Prob
-    ok: bool
 
 
 class Horizon(Record):

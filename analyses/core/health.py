@@ -1,5 +1,7 @@
 """Health checks every analysis of warehouse data shares: the units and events left out.
 
+Units exposed to more than one arm are left out too, and checked apart (:func:`multiple_arms`).
+
 A warehouse query leaves out assignment rows without a unit, units without an arm or an
 exposure time or first exposed after the run's cut-off, and per metric the events without
 a unit or a time; the engine counts each (``readout.queries``: ``Fetched.extras`` of an
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analyses.core.results import LeftOut, LeftOutEvents, LeftOutReasons
+from analyses.core.results import Exposures, LeftOut, LeftOutEvents, LeftOutReasons
 
 #: Share of assigned units left out (no unit, arm or exposure time, or exposed after the
 #: cut-off), or of the units' events left out (no time), above which the verdict is
@@ -21,6 +23,27 @@ from analyses.core.results import LeftOut, LeftOutEvents, LeftOutReasons
 #: fails to log hits one arm), and 1% of units missing from one arm is as large as the
 #: imbalances the sample-ratio check is there to catch, and as the lifts a test is run to find.
 MAX_LEFT_OUT = 0.01
+#: Share of units exposed to more than one arm above which the verdict is withheld.
+MAX_MULTIPLE_ARMS = 0.01
+
+
+def multiple_arms(found: Mapping[str, Any] | None) -> Exposures | None:
+    """Units exposed to more than one arm, left out of every metric: a health check.
+
+    Their share, and whether it is within :data:`MAX_MULTIPLE_ARMS`. ``found`` is what the
+    engine counted (``units``, ``multiple_arms``); ``None`` (data from a file) gives ``None``.
+    """
+    if found is None:
+        return None
+    units, multi = found["units"], found["multiple_arms"]
+    share = multi / units if units else 0.0
+    return Exposures(
+        units=units,
+        multiple_arms=multi,
+        share=share,
+        limit=MAX_MULTIPLE_ARMS,
+        ok=share <= MAX_MULTIPLE_ARMS,
+    )
 
 
 def left_out(found: Mapping[str, Any] | None) -> LeftOut | None:

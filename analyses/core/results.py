@@ -197,6 +197,16 @@ class LeftOut(Record):
     events: tuple[LeftOutEvents, ...]
 
 
+class Exposures(Record):
+    """Units exposed to more than one arm."""
+
+    units: int = Field(ge=0)
+    multiple_arms: int = Field(ge=0)
+    share: Prob
+    limit: Prob
+    ok: bool
+
+
 class FigureRef(Record):
     """A figure of the readout: its key and file; its words are made at render time."""
 

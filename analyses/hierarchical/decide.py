@@ -54,14 +54,16 @@ def group_where(group: Group, evidence: float = NEW_UNIT_EVIDENCE) -> GroupVerdi
 
 
 def failed_checks(results: HierarchicalResults, diagnostics: GridDiagnostics) -> list[str]:
-    """The health checks that failed: units left out by a warehouse query, the computation.
+    """The health checks that failed: users in several arms or left out, the computation.
 
-    Either withholds the verdict.
+    Users in more than one arm and units left out by a warehouse query, and the
+    computation's checks: any withholds the verdict.
     """
-    excluded = results.excluded
+    excluded, exposures = results.excluded, results.exposures
     return [
         check
         for check, ok in (
+            ("exposures", exposures is MISSING or exposures.ok),
             ("excluded", excluded is MISSING or excluded.ok),
             ("diagnostics", diagnostics.ok),
         )

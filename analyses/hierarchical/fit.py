@@ -156,9 +156,15 @@ def _group(table, name: str, summary: dict) -> Group:
 
 
 def _left_out(units: Units) -> dict:
-    """From a warehouse, what its query left out (``excluded``); nothing for a data file."""
-    excluded = health.left_out(units.counted)
-    return {} if excluded is None else {"excluded": excluded}
+    """From a warehouse, what its query left out (``excluded``, ``exposures``).
+
+    ``exposures``: the users in more than one arm. Nothing for a data file.
+    """
+    found = {
+        "excluded": health.left_out(units.counted),
+        "exposures": health.multiple_arms(units.counted),
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def key_numbers(results: HierarchicalResults) -> KeyNumbers:

@@ -10,6 +10,7 @@ from analyses.core.results import (
     Decision,
     Diagnostics,
     Estimate,
+    Exposures,
     Interval,
     LeftOut,
     Prob,
@@ -129,6 +130,8 @@ class HierarchicalResults(Results):
     shrinkage_by_size: tuple[SizeBucket, ...] | MISSING = MISSING
     #: From a warehouse: the units and events its query left out (a health check).
     excluded: LeftOut | MISSING = MISSING
+    #: From a warehouse: the users exposed to more than one arm, left out (a health check).
+    exposures: Exposures | MISSING = MISSING
 
 
 class HierarchicalDecision(Decision):
@@ -139,7 +142,7 @@ class HierarchicalDecision(Decision):
     prob_positive: Prob
     groups: dict[str, GroupVerdict]
     #: A withheld verdict: the checks that failed.
-    failed_checks: tuple[Literal["excluded", "diagnostics"], ...] | MISSING = MISSING
+    failed_checks: tuple[Literal["exposures", "excluded", "diagnostics"], ...] | MISSING = MISSING
 
 
 HierarchicalBundle = bundle_model(

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analyses.core.results import Envelope, KeyNumbers, LeftOut, given
+from analyses.core.results import Envelope, Exposures, KeyNumbers, LeftOut, given
 from readout.wording.numbers import (
     Bundle,
     Units,
+    capital,
     decimals_for,
     estimate,
     field,
@@ -185,6 +186,24 @@ def left_out_check(excluded: LeftOut, units: str, labels: Mapping[str, str]) -> 
         f"Units and events left out: {'; '.join(clauses) if clauses else 'none'} ("
         f"{relative(excluded.share, 2, False)} of {excluded.assigned:,} assigned {units}; at "
         f"most {relative(excluded.limit, 0, False)} tolerated)."
+    )
+
+
+def multiple_arms_check(exposures: Exposures, units: str = "units") -> str:
+    """The multiple-arms check among the model's checks: how many, the share, the limit."""
+    return (
+        f"{capital(units)} in more than one arm: {exposures.multiple_arms:,} of "
+        f"{exposures.units:,} ({relative(exposures.share, 2, False)}; at most "
+        f"{relative(exposures.limit, 0, False)} tolerated), left out of every metric."
+    )
+
+
+def multiple_arms_problem(exposures: Exposures, units: str) -> str:
+    """The health alert of a failed multiple-arms check: how many, the limit, what it means."""
+    return (
+        f"{exposures.multiple_arms:,} {units} ({relative(exposures.share, 2, False)}) were "
+        f"exposed to more than one arm, above the {relative(exposures.limit, 0, False)} "
+        "tolerated: assignment is likely broken, and the arms may not be comparable."
     )
 
 

@@ -184,3 +184,54 @@ def test_too_many_users_left_out_withhold_the_verdict_and_say_why(tmp_path, rows
         assert f"Data left out: {share} of the users or their events could not be used" in text
         assert "30 users had no exposure time" in text
     assert "the computation's checks failed" not in html
+
+
+def in_both_arms(exposures: list[tuple], count: int) -> list[tuple]:
+    """``count`` users exposed again, to the other arm (they must be left out)."""
+    other = {"control": "treatment", "treatment": "control"}
+    again = [
+        (user, other[arm], exposed + pd.Timedelta(hours=1), creator, genre)
+        for user, arm, exposed, creator, genre in exposures[: 7 * count : 7]
+    ]
+    return exposures + again
+
+
+def test_users_in_both_arms_are_left_out_and_reported(tmp_path, rows):
+    """As the A/B readout reports them: counted in the bundle (``exposures``), a line among
+    the model's checks, and the estimates from the users in one arm only."""
+    exposures, orders = rows
+    faulty = in_both_arms(exposures, 3)
+    bundle, readout, html, _ = run(tmp_path / "both", faulty, orders)
+    users = len(exposures)
+    assert bundle["exposures"] == {
+        "units": users,
+        "multiple_arms": 3,
+        "share": pytest.approx(3 / users),
+        "limit": 0.01,
+        "ok": True,
+    }
+    assert bundle["decision"]["verdict"] != "withheld"
+    # The estimates leave those three users out of both arms.
+    twice = {row[0] for row in faulty[len(exposures) :]}
+    kept = [row for row in exposures if row[0] not in twice]
+    found = pd.read_csv(readout / "units.csv").set_index("unit").sort_index()
+    expected = independent_estimates(kept, orders).sort_index()
+    assert np.allclose(found["raw_estimate"], expected["estimate"], rtol=1e-9, atol=1e-9)
+    assert found["users"].sum() == users - 3
+    line = (
+        f"Users in more than one arm: 3 of {users} ({100 * 3 / users:.2f}%; at most 1% "
+        "tolerated), left out of every metric."
+    )
+    assert line in html
+
+
+def test_too_many_users_in_both_arms_withhold_the_verdict(tmp_path, rows):
+    exposures, orders = rows
+    bundle, _, html, pdf = run(tmp_path / "many-both", in_both_arms(exposures, 30), orders)
+    assert bundle["exposures"]["multiple_arms"] == 30 and not bundle["exposures"]["ok"]
+    decision = bundle["decision"]
+    assert decision["verdict"] == "withheld" and decision["failed_checks"] == ["exposures"]
+    share = f"{100 * 30 / len(exposures):.2f}%"
+    for text in (html, pdf):
+        assert "Verdict withheld: too many users were in more than one arm." in text
+        assert f"30 users ({share}) were exposed to more than one arm, above the 1%" in text

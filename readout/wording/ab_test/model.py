@@ -15,7 +15,7 @@ from readout.wording.ab_test.common import (
     metric_units,
     units_word,
 )
-from readout.wording.common import sampling_line
+from readout.wording.common import multiple_arms_check, sampling_line
 from readout.wording.numbers import (
     Units,
     capital,
@@ -230,11 +230,7 @@ def check_lines(bundle: AbBundle) -> list[str]:
     out = [line]
     exposures = field(bundle, "exposures")
     if exposures:
-        out.append(
-            f"Units in more than one arm: {exposures.multiple_arms:,} of "
-            f"{exposures.units:,} ({relative(exposures.share, 2, False)}; at most "
-            f"{relative(exposures.limit, 0, False)} tolerated), left out of every metric."
-        )
+        out.append(multiple_arms_check(exposures))
     excluded = field(bundle, "excluded")
     if excluded:
         clauses = left_out_clauses(bundle)

@@ -55,7 +55,7 @@ from readout.wording.ab_test.notes import (
     note_sentences,
 )
 from readout.wording.ab_test.tables import segments_intro, table_set
-from readout.wording.common import diagnostic_problems
+from readout.wording.common import diagnostic_problems, multiple_arms_problem
 from readout.wording.numbers import (
     a_prob,
     capital,
@@ -348,12 +348,7 @@ def _srm_problem(bundle: AbBundle) -> str:
 
 
 def _exposure_problem(bundle: AbBundle) -> str:
-    e = bundle.exposures
-    return (
-        f"{e.multiple_arms:,} {units_word(bundle)} ({relative(e.share, 2, False)}) were "
-        f"exposed to more than one arm, above the {relative(e.limit, 0, False)} tolerated: "
-        "assignment is likely broken, and the arms may not be comparable."
-    )
+    return multiple_arms_problem(bundle.exposures, units_word(bundle))
 
 
 def _left_out_problem(bundle: AbBundle) -> str:

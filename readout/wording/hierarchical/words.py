@@ -19,6 +19,8 @@ from readout.wording.common import (
     left_out_check,
     left_out_problem,
     left_out_sentence,
+    multiple_arms_check,
+    multiple_arms_problem,
     sampling_line,
 )
 from readout.wording.numbers import (
@@ -93,6 +95,8 @@ def _withheld(bundle: HierarchicalBundle) -> str:
     """
     failed = field(bundle.decision, "failed_checks") or ("diagnostics",)
     why = []
+    if "exposures" in failed:
+        why.append("too many users were in more than one arm")
     if "excluded" in failed:
         why.append("too much of the data was left out")
     if "diagnostics" in failed:
@@ -367,6 +371,9 @@ def body(bundle: HierarchicalBundle) -> Body:
     excluded, users, metrics = _left_out(bundle)
     if excluded and not excluded.ok:
         health.insert(0, left_out_problem(excluded, users, metrics))
+    exposures = field(bundle, "exposures")
+    if exposures and not exposures.ok:
+        health.insert(0, multiple_arms_problem(exposures, users))
     # A failed check says it in the health alert; a passed one, in a note.
     note = left_out_sentence(excluded, users, metrics) if excluded and excluded.ok else None
     if bundle.diagnostics.divergences:
@@ -434,6 +441,7 @@ def _model(bundle, units, places, label, glabel, metric, mu) -> list[str]:
         f"{units.value(prior.mu_sd, places)} (twice the estimates' spread); the spreads are "
         f"half-normal with scale {units.value(prior.sigma_scale, places)} (the estimates' "
         f"spread). The prior is {weak}.",
+        *([multiple_arms_check(bundle.exposures, "users")] if given(bundle.exposures) else []),
         *([left_out_check(*_left_out(bundle))] if given(bundle.excluded) else []),
         sampling_line(bundle),
     ]
