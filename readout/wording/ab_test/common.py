@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core.results import Summary, given
+from readout.wording import common as shared
 from readout.wording.numbers import (
     Formatter,
     Units,
@@ -177,68 +178,19 @@ def control_word(bundle: AbBundle) -> str:
     return "the reference group" if bundle.observational else "the control"
 
 
-#: Why the warehouse query left a unit out, as a clause after a count ("30 users ...").
-LEFT_OUT_REASONS = {
-    "unit_missing": "assignment row(s) named no unit",
-    "arm_missing": "had no arm",
-    "exposed_missing": "had no exposure time",
-    "exposed_future": "were first exposed after the readout's cut-off",
-}
+def _labels(bundle: AbBundle) -> dict[str, str]:
+    return {m.name: m.label for m in bundle.metrics}
 
 
 def left_out_clauses(bundle: AbBundle) -> list[str]:
-    """Each reason units (and events) were left out, with its count: ``30 users had no arm``."""
-    excluded = bundle.excluded
-    units = units_word(bundle)
-    out = []
-    for reason, count in excluded.reasons:
-        if not count or (reason == "exposed_future" and field(excluded, "later")):
-            continue  # exposed after an explicit cut-off: not yet in the experiment, no fault
-        if reason == "unit_missing":
-            out.append(f"{count:,} {LEFT_OUT_REASONS[reason]}")
-        else:
-            out.append(f"{count:,} {units} {LEFT_OUT_REASONS[reason]}")
-    labels = {m.name: m.label for m in bundle.metrics}
-    for e in excluded.events:
-        label = labels.get(e.metric, e.metric)
-        if e.ts_missing:
-            out.append(
-                f"{e.ts_missing:,} of their {e.events:,} {label} events "
-                f"({relative(e.share, 1, False)}) had no time, so no window could hold them"
-            )
-        if e.unit_missing:
-            out.append(f"{e.unit_missing:,} {label} events named no unit")
-    return out
+    """Each reason units (and events) were left out, with its count (the shared clauses)."""
+    return shared.left_out_clauses(bundle.excluded, units_word(bundle), _labels(bundle))
 
 
 def left_out_sentence(bundle: AbBundle) -> str | None:
-    """One sentence: how many units the query left out, why, and whether that matters."""
+    """One sentence: how many units were left out, why, whether that matters (shared)."""
     excluded = field(bundle, "excluded")
-    if not excluded or not (excluded.units or excluded.events):
-        if excluded and field(excluded, "later"):
-            return (
-                f"{excluded.later:,} {units_word(bundle)} first exposed after "
-                f"{excluded.cutoff} are not counted: this readout reads the data as they "
-                "stood then."
-            )
-        return None
-    units = units_word(bundle)
-    limit = relative(excluded.limit, 0, False)
-    clauses = left_out_clauses(bundle)
-    listed = "; ".join(clauses)
-    head = (
-        f"{excluded.units:,} of {excluded.assigned:,} assigned {units} "
-        f"({relative(excluded.share, 2, False)}) were left out of every metric"
-        if excluded.units
-        else "No assigned unit was left out, but events were"
-    )
-    verdict = (
-        f"that is within the {limit} this report tolerates, so the verdict stands"
-        if excluded.ok
-        else f"that is more than the {limit} this report tolerates: units lost to a logging "
-        "fault are rarely lost at random, so the verdict is withheld"
-    )
-    return f"{head} ({listed}); {verdict}."
+    return shared.left_out_sentence(excluded, units_word(bundle), _labels(bundle))
 
 
 def lift_format(metric: Metric, comp: Comparison) -> tuple[Summary, Formatter, int]:
