@@ -10,18 +10,8 @@ from click.testing import CliRunner
 from readout.cli import main
 from tests.engines import DEMO
 
-BASE = """
-[sources.warehouse]
-url = "duckdb://{demo}"
-
-[[experiments]]
-name = "search"
-title = "Search"
-analysis = "ab_test"
-source = "warehouse"
-assignments = "SELECT user_id AS unit, variant AS arm, exposed_at, country FROM exposures"
-control = "control"
-
+#: The primary and a p90 guardrail on the demo warehouse (``test_quantile_sql`` reads them too).
+METRICS = """
 [[experiments.metrics]]
 name = "purchase"
 sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
@@ -38,6 +28,22 @@ quantile = 0.9
 higher_is_better = false
 role = "guardrail"
 """
+
+BASE = (
+    """
+[sources.warehouse]
+url = "duckdb://{demo}"
+
+[[experiments]]
+name = "search"
+title = "Search"
+analysis = "ab_test"
+source = "warehouse"
+assignments = "SELECT user_id AS unit, variant AS arm, exposed_at, country FROM exposures"
+control = "control"
+"""
+    + METRICS
+)
 
 
 def validate(tmp_path: Path, text: str):

@@ -16,9 +16,11 @@ from analyses.ab_test.quantile import Bins, histogram, sample_quantile
 from readout.config import load_config
 from readout.data import fetch_data
 from tests.engines import DEMO, java_available
+from tests.readout.test_config_quantile import METRICS
 from tests.readout.test_engines import files, pg_env, postgres, write_config  # noqa: F401
 
-BODY = """
+BODY = (
+    """
 [settings]
 exact_draws = 4000
 
@@ -34,23 +36,9 @@ source = "warehouse"
 assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
   FROM exposures WHERE experiment = 'search''''
 control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-role = "primary"
-
-[[experiments.metrics]]
-name = "load_p90"
-sql = "SELECT user_id AS unit, ts, load_ms AS value FROM page_loads"
-aggregate = "mean"
-kind = "quantile"
-quantile = 0.9
-higher_is_better = false
-role = "guardrail"
-
+"""
+    + METRICS
+    + """
 [[experiments.metrics]]
 name = "loads_p50"
 sql = "SELECT user_id AS unit, ts, 1 AS value FROM page_loads"
@@ -58,6 +46,7 @@ aggregate = "count"
 kind = "quantile"
 quantile = 0.5
 """
+)
 
 
 def engine_histograms(config) -> dict[str, dict[str, Bins]]:
