@@ -3,7 +3,8 @@
 One builder for the tests that run a programme on the demo warehouse and for
 ``bench/programme_run.py``, which writes hundreds of the same experiments: a config is
 :func:`config` over experiments from :func:`warehouse_experiment` (metric blocks
-:data:`PURCHASE`, :data:`REVENUE`, :data:`VISITS`) and :func:`csv_experiment`.
+:data:`PURCHASE`, :data:`REVENUE`, :data:`VISITS`) and :func:`csv_experiment` (data
+files; :func:`tests.readout.running.project` writes its experiments with it too).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
 control = "control"
 """
 
-_CSV = """
+#: An A/B experiment on a data file under ``data/`` (arms ``A`` and ``B``).
+CSV_EXPERIMENT = """
 [[experiments]]
 name = "{name}"
 title = "{title}"
@@ -61,8 +63,9 @@ analysis = "ab_test"
 data = "data/{file}"
 group = "arm"
 control = "A"
-metric = "converted"
-metric_type = "binary"
+metric = "{metric}"
+metric_type = "{metric_type}"
+{extra}
 """
 
 
@@ -75,9 +78,19 @@ def warehouse_experiment(
     return head + "".join(metrics or (PURCHASE,))
 
 
-def csv_experiment(name: str, title: str, file: str) -> str:
-    """A conversion test from a demo CSV file (arms ``A`` and ``B``, column ``converted``)."""
-    return _CSV.format(name=name, title=title, file=file)
+def csv_experiment(
+    name: str,
+    title: str,
+    file: str,
+    metric: str = "converted",
+    metric_type: str = "binary",
+    extra: str = "",
+) -> str:
+    """An A/B experiment on ``data/FILE`` (a demo conversion test by default; ``extra``
+    lines of its own)."""
+    return CSV_EXPERIMENT.format(
+        name=name, title=title, file=file, metric=metric, metric_type=metric_type, extra=extra
+    )
 
 
 #: The demo's signup test (``data/signup_conversion.csv``).

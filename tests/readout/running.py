@@ -20,23 +20,11 @@ from click.testing import CliRunner
 
 from readout import store
 from readout.cli import main
+from tests.programme_config import csv_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The command line as a process of its own.
 READOUT = [sys.executable, "-m", "readout.cli"]
-
-EXPERIMENT = """
-[[experiments]]
-name = "{name}"
-title = "{title}"
-analysis = "ab_test"
-data = "data/{file}"
-group = "arm"
-control = "A"
-metric = "y"
-metric_type = "{metric_type}"
-{extra}
-"""
 
 
 def binary_frame(n: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -54,8 +42,7 @@ def project(tmp_path: Path, experiments: list[dict], frames: dict[str, pd.DataFr
     for file, frame in frames.items():
         frame.to_csv(tmp_path / "data" / file, index=False)
     text = "[settings]\nexact_draws = 4000\n" + "".join(
-        EXPERIMENT.format(**({"metric_type": "binary", "extra": "", "title": e["name"]} | e))
-        for e in experiments
+        csv_experiment(**({"title": e["name"], "metric": "y"} | e)) for e in experiments
     )
     config = tmp_path / "experiments.toml"
     config.write_text(text)
