@@ -138,6 +138,16 @@ def without_time(exposures: list[tuple], count: int) -> list[tuple]:
     ]
 
 
+def in_both_arms(exposures: list[tuple], count: int) -> list[tuple]:
+    """``count`` users exposed again, to the other arm (they must be left out)."""
+    other = {"control": "treatment", "treatment": "control"}
+    again = [
+        (user, other[arm], exposed + pd.Timedelta(hours=1), creator, genre)
+        for user, arm, exposed, creator, genre in exposures[: 7 * count : 7]
+    ]
+    return exposures + again
+
+
 @pytest.fixture(scope="module")
 def rows():
     return warehouse_rows()
@@ -171,31 +181,6 @@ def test_a_few_users_left_out_are_reported_and_the_estimates_come_from_the_rest(
     assert "Units and events left out: 2 users had no exposure time" in html
 
 
-def test_too_many_users_left_out_withhold_the_verdict_and_say_why(tmp_path, rows):
-    exposures, orders = rows
-    bundle, _, html, pdf = run(tmp_path / "many", without_time(exposures, 30), orders)
-    assigned = len(exposures) + 30
-    assert bundle["excluded"]["units"] == 30 and not bundle["excluded"]["ok"]
-    decision = bundle["decision"]
-    assert decision["verdict"] == "withheld" and decision["failed_checks"] == ["excluded"]
-    share = f"{100 * 30 / assigned:.2f}%"
-    for text in (html, pdf):
-        assert "Verdict withheld: too much of the data was left out." in text
-        assert f"Data left out: {share} of the users or their events could not be used" in text
-        assert "30 users had no exposure time" in text
-    assert "the computation's checks failed" not in html
-
-
-def in_both_arms(exposures: list[tuple], count: int) -> list[tuple]:
-    """``count`` users exposed again, to the other arm (they must be left out)."""
-    other = {"control": "treatment", "treatment": "control"}
-    again = [
-        (user, other[arm], exposed + pd.Timedelta(hours=1), creator, genre)
-        for user, arm, exposed, creator, genre in exposures[: 7 * count : 7]
-    ]
-    return exposures + again
-
-
 def test_users_in_both_arms_are_left_out_and_reported(tmp_path, rows):
     """As the A/B readout reports them: counted in the bundle (``exposures``), a line among
     the model's checks, and the estimates from the users in one arm only."""
@@ -225,13 +210,40 @@ def test_users_in_both_arms_are_left_out_and_reported(tmp_path, rows):
     assert line in html
 
 
-def test_too_many_users_in_both_arms_withhold_the_verdict(tmp_path, rows):
+@pytest.mark.parametrize(
+    ("fault", "check", "counted", "assigned", "why", "alert"),
+    [
+        (
+            without_time,
+            "excluded",
+            "units",
+            30,
+            "too much of the data was left out",
+            "Data left out: {share} of the users or their events could not be used (30 users "
+            "had no exposure time)",
+        ),
+        (
+            in_both_arms,
+            "exposures",
+            "multiple_arms",
+            0,
+            "too many users were in more than one arm",
+            "30 users ({share}) were exposed to more than one arm, above the 1% tolerated",
+        ),
+    ],
+    ids=["left-out", "both-arms"],
+)
+def test_too_many_faulty_users_withhold_the_verdict_and_say_why(
+    tmp_path, rows, fault, check, counted, assigned, why, alert
+):
+    """30 users without an exposure time (630 assigned) or in both arms (of 600): over 1%."""
     exposures, orders = rows
-    bundle, _, html, pdf = run(tmp_path / "many-both", in_both_arms(exposures, 30), orders)
-    assert bundle["exposures"]["multiple_arms"] == 30 and not bundle["exposures"]["ok"]
+    bundle, _, html, pdf = run(tmp_path / check, fault(exposures, 30), orders)
+    assert bundle[check][counted] == 30 and not bundle[check]["ok"]
     decision = bundle["decision"]
-    assert decision["verdict"] == "withheld" and decision["failed_checks"] == ["exposures"]
-    share = f"{100 * 30 / len(exposures):.2f}%"
+    assert decision["verdict"] == "withheld" and decision["failed_checks"] == [check]
+    share = f"{100 * 30 / (len(exposures) + assigned):.2f}%"
     for text in (html, pdf):
-        assert "Verdict withheld: too many users were in more than one arm." in text
-        assert f"30 users ({share}) were exposed to more than one arm, above the 1%" in text
+        assert f"Verdict withheld: {why}." in text
+        assert alert.format(share=share) in text
+    assert "the computation's checks failed" not in html
