@@ -4,11 +4,12 @@ A programme run's worker fits and prints many readouts; what each one costs afte
 is what bounds the run. This fits one experiment of a config ``N`` times into fresh staging
 folders and prints each one's HTML and PDF, in one process, after one warm-up readout, and
 gives the CPU seconds (user and system, ``time.process_time``) of each step per readout:
-the fit (query, model, bundle, figures, tables), ``posterior.nc`` alone, the page (HTML)
-and the PDF (WeasyPrint).
+the fit (query, model, bundle, figures, tables), the draws' files alone (``posterior.nc``
+where written: a sampled fit, or ``--save-draws`` as ``save_draws = true``; an A/B
+readout's ``.lift_draws.npz``), the page (HTML) and the PDF (WeasyPrint).
 
 ``python bench/readout_fixed.py [--config experiments.toml] [--only checkout-redesign]
-[-n 20]``
+[-n 20] [--save-draws]``
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "experiments.toml"))
     parser.add_argument("--only", default="checkout-redesign")
     parser.add_argument("-n", type=int, default=20)
+    parser.add_argument("--save-draws", action="store_true", help="write posterior.nc too")
     args = parser.parse_args()
 
     from readout import render, runner, store
@@ -38,25 +40,25 @@ def main() -> None:
     config = load_config(args.config)
     experiment = next(e for e in config.experiments if e.name == args.only)
     clock = time.process_time
-    steps = {"fit and write": 0.0, "of which posterior.nc": 0.0, "html": 0.0, "pdf": 0.0}
+    steps = {"fit and write": 0.0, "of which draws": 0.0, "html": 0.0, "pdf": 0.0}
 
-    to_netcdf = None
-    try:  # the posterior's write, timed inside the fit where a readout writes one
-        import xarray as xr
+    if args.save_draws:  # as under [settings] save_draws = true
+        from dataclasses import replace
 
-        to_netcdf = xr.DataTree.to_netcdf
+        experiment = replace(
+            experiment, settings=experiment.settings.model_copy(update={"save_draws": True})
+        )
+    write_draws = runner.write_draws
 
-        def timed(self, *a, **k):
-            start = clock()
-            try:
-                return to_netcdf(self, *a, **k)
-            finally:
-                if counting:
-                    steps["of which posterior.nc"] += clock() - start
+    def timed(*a, **k):  # the draws' files, timed inside the fit
+        start = clock()
+        try:
+            return write_draws(*a, **k)
+        finally:
+            if counting:
+                steps["of which draws"] += clock() - start
 
-        xr.DataTree.to_netcdf = timed
-    except ImportError:
-        pass
+    runner.write_draws = timed
 
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp)

@@ -134,7 +134,7 @@ def build_readout(
             f"analysis {analysis.name} emitted undeclared warning code(s) {sorted(unknown)}"
         )
     decision = plain(analysis.decide(spec, fit.results, fit.diagnostics))
-    fit.posterior.to_netcdf(staging / store.POSTERIOR, engine="h5netcdf")
+    write_draws(fit, experiment, staging)
     decided = replace(fit, verdict=decision["verdict"])  # the figures read it
     figures = _save_figures(analysis.plot(decided, experiment.settings.ci_prob), staging)
     tables = []
@@ -174,6 +174,27 @@ def build_readout(
     bundles.validate(bundle)
     bundles.atomic_write_text(staging / store.BUNDLE, bundles.dumps(bundle))
     return bundle
+
+
+def write_draws(fit, experiment: Experiment, staging: Path) -> None:
+    """``posterior.nc`` where sampled or asked for; an exact A/B fit's primary lift draws.
+
+    An exact fit's draws (:class:`~analyses.core.draws.Draws`) become a DataTree and a
+    NetCDF file only under ``save_draws = true``: nothing in readout reads them back, and
+    building them costs xarray's import and h5netcdf's bookkeeping.
+    """
+    from analyses.core.draws import Draws
+
+    exact = isinstance(fit.posterior, Draws)
+    if not exact or experiment.settings.save_draws or fit.diagnostics.exact is not True:
+        fit.posterior.to_netcdf(staging / store.POSTERIOR, engine="h5netcdf")
+    if exact and "lift_rel" in fit.posterior:
+        import numpy as np
+
+        lift = fit.posterior.values("lift_rel")
+        treatment = np.array(fit.posterior.coords["posterior"]["treatment"], dtype=str)
+        with open(staging / store.LIFT_DRAWS, "wb") as out:
+            np.savez(out, lift_rel=lift, treatment=treatment)
 
 
 def _data_sha(experiment: Experiment, loaded: Loaded | None) -> str:

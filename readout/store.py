@@ -6,9 +6,13 @@ for them)::
     <output>/index.html                              the site's index (site)
     <output>/<experiment>/index.html                 an experiment's page and history (site)
     <output>/<experiment>/<YYYY-MM-DD>/bundle.json   a finished readout: the numbers ...
-                                       posterior.nc  ... the draws, the figures (fig-<key>.svg),
-                                       report.html   the tables (<key>.csv), the page, the PDF,
-                                       report.pdf    and .render_key, what it was rendered with
+                                       report.html   ... the figures (fig-<key>.svg), the tables
+                                       report.pdf    (<key>.csv), the page, the PDF, .render_key
+                                                     (what it was rendered with), the draws
+                                       posterior.nc  where sampled (MCMC) or asked for
+                                                     (``save_draws = true``), and an A/B
+                                       .lift_draws.npz  readout's primary lift draws (the
+                                                     programme's lift chart redraws from them)
     <output>/outbox/<experiment>--<date>.eml         emails written before sending (email)
     <output>/quarto/                                 the Quarto project (quarto)
     <output>/.staging/<experiment>-<id>/             readouts being built; trash--... moved aside
@@ -48,8 +52,12 @@ log = logging.getLogger(__name__)
 DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The numbers of a readout; its presence marks a finished readout.
 BUNDLE = "bundle.json"
-#: The posterior draws (NetCDF).
+#: The posterior draws (NetCDF): written by a sampled (MCMC) fit, or by any fit where the
+#: config's ``save_draws = true`` asks for them; nothing in readout needs it.
 POSTERIOR = "posterior.nc"
+#: An A/B readout's primary relative lift draws per treatment (numpy ``.npz``): the
+#: programme step redraws the lift chart from them (``readout.programme.redraw_lift``).
+LIFT_DRAWS = ".lift_draws.npz"
 #: The self-contained report page, and the PDF printed from it.
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"

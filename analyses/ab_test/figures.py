@@ -39,7 +39,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
         else bool(failed_checks(results, fit.diagnostics))
     )
     healthy = not withheld
-    post = fit.posterior["posterior"].to_dataset()
+    post = fit.posterior  # numpy draws (analyses.core.draws.Draws)
     labels = results.arm_labels
     name = lambda arm: labels.get(arm, arm)  # noqa: E731
     interval = figures.ci_label(ci_prob)
@@ -51,7 +51,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     binary = results.metric_type == "binary"
     variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
     for i, comp in enumerate(results.comparisons):
-        draws = post[variable].sel(treatment=comp.arm).values.ravel() * scale
+        draws = post.values(variable, treatment=comp.arm).ravel() * scale
         hdi = [h * scale for h in getattr(comp, variable).hdi]
         share = figures.prob(comp.prob_better)
         word = "above" if results.metrics[0].higher_is_better else "below"
@@ -75,7 +75,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
     scale = 100 if binary else 1
     for i, arm in enumerate(results.arms):
-        draws = post["value"].sel(arm=arm.name).values.ravel() * scale
+        draws = post.values("value", arm=arm.name).ravel() * scale
         interval_arm = [h * scale for h in arm.hdi]
         figures.density(ax, draws, interval_arm, figures.colour(i), name(arm.name))
     label = results.value_label

@@ -15,7 +15,6 @@ the ROPE probabilities and the traditional test beside it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import MISSING
@@ -38,10 +37,8 @@ from analyses.ab_test.robust import fit_robust
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
 from analyses.core.base import Fit, Settings
+from analyses.core.draws import Draws
 from analyses.core.results import Diagnostics, KeyNumbers, given
-
-if TYPE_CHECKING:
-    import xarray as xr
 
 #: The sceptical prior of the sensitivity check: arms within this relative distance of each
 #: other (when no ROPE is set).
@@ -329,11 +326,10 @@ def _sensitivity(
     return out
 
 
-def _posterior_tree(data: ArmData, all_draws: dict) -> xr.DataTree:
-    """Each metric's draws per arm and lifts over the control, for ``posterior.nc``."""
-    import xarray as xr
-
+def _posterior_tree(data: ArmData, all_draws: dict) -> Draws:
+    """Each metric's draws per arm and lifts over the control (numpy; ``posterior.nc``'s)."""
     groups = {}
+    coords = {}
     arms = data.arms
     for i, metric in enumerate(data.metrics):
         draws = all_draws[metric.name]
@@ -347,9 +343,10 @@ def _posterior_tree(data: ArmData, all_draws: dict) -> xr.DataTree:
         if "mu" in draws[arms[0]]:
             mu = np.stack([draws[a]["mu"] for a in arms], axis=-1)[None]
             variables["lift_log"] = (("chain", "draw", "treatment"), mu[..., 1:] - mu[..., :1])
-        dataset = xr.Dataset(variables, coords={"arm": arms, "treatment": arms[1:]})
-        groups["posterior" if i == 0 else f"metrics/{metric.name}"] = dataset
-    return xr.DataTree.from_dict(groups)
+        path = "posterior" if i == 0 else f"metrics/{metric.name}"
+        groups[path] = variables
+        coords[path] = {"arm": list(arms), "treatment": list(arms[1:])}
+    return Draws(groups, coords)
 
 
 def key_numbers(results: AbResults) -> KeyNumbers:

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
+    from analyses.core.draws import Draws
+
 #: The one interval used everywhere unless the config says otherwise: a 94% HDI.
 CI_PROB = 0.94
 CI_KIND = "hdi"
@@ -100,10 +102,19 @@ class Settings(BaseModel):
     exact_draws: int = Field(40_000, ge=1000, le=10_000_000)
     max_rows: int = Field(2_000_000, ge=1)
     cores: int = Field(1, ge=1, le=64)
+    #: Write every readout's draws to ``posterior.nc``. Off: a sampled (MCMC) fit still
+    #: writes it; an exact A/B fit (independent draws) does not.
+    save_draws: bool = False
 
     def results_key(self) -> dict[str, Any]:
-        """The fields that change results (hashed into the fit cache key)."""
-        return self.model_dump(exclude=RUN_ONLY)
+        """The fields that change results (hashed into the fit cache key).
+
+        ``save_draws`` only where set: turning it on refits (so the file is written), and a
+        config without it hashes as before it existed.
+        """
+        return self.model_dump(
+            exclude=RUN_ONLY | ({"save_draws"} if not self.save_draws else set())
+        )
 
 
 #: Settings that change how a fit runs, not what it finds.
@@ -174,7 +185,7 @@ class BaseSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Fit[R: Results]:
-    """What ``fit`` returns: summaries for the bundle and the posterior for ``posterior.nc``.
+    """What ``fit`` returns: summaries for the bundle and the posterior draws.
 
     Attributes
     ----------
@@ -182,7 +193,9 @@ class Fit[R: Results]:
         The analysis's typed results (its ``Analysis.results`` model), merged into the
         bundle.
     posterior
-        Posterior draws (and sample stats where MCMC was used) as a DataTree.
+        Posterior draws (and sample stats where MCMC was used) as a DataTree, or, for an
+        exact posterior, as numpy arrays (:class:`~analyses.core.draws.Draws`, turned into
+        a DataTree only when ``posterior.nc`` is written).
     diagnostics
         How the posterior was computed and whether it can be trusted
         (:class:`~analyses.core.results.Diagnostics`: ``r_hat_max``, ``ess_bulk_min``,
@@ -196,7 +209,7 @@ class Fit[R: Results]:
     """
 
     results: R
-    posterior: xr.DataTree
+    posterior: xr.DataTree | Draws
     diagnostics: Diagnostics
     warnings: list[dict[str, Any]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)

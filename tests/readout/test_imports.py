@@ -31,6 +31,9 @@ metric_type = "binary"
 SAMPLERS = ("pymc", "pytensor", "arviz", "numba")
 #: What drawing, printing and the compiler of queries import: not needed to check a config.
 RENDERING = ("xarray", "matplotlib", "weasyprint", "pyarrow", "pandas")
+#: What an exact posterior's draws need only when written to ``posterior.nc`` (not by
+#: default), and the frames a data file's per-arm sums never pass through.
+DRAWS_FILE = ("xarray", "h5netcdf", "h5py", "pandas", "pyarrow")
 
 
 def _loaded_after(script: str, folder: Path) -> list[str]:
@@ -72,6 +75,8 @@ def test_validating_a_binary_ab_imports_no_sampler_and_nothing_that_draws_or_pri
     )
     assert {"readout", "duckdb"} <= _top(loaded)  # the check ran
     assert not _top(loaded) & set(SAMPLERS + RENDERING)
+    # A plain data file's checks are written as DuckDB SQL, not compiled by ibis.
+    assert "ibis" not in _top(loaded)
     # Only the analysis the config names: not the other analyses' modules.
     assert "analyses.ab_test" in loaded
     for other in ("analyses.mixture", "analyses.regression", "analyses.hierarchical"):
@@ -79,7 +84,7 @@ def test_validating_a_binary_ab_imports_no_sampler_and_nothing_that_draws_or_pri
 
 
 @pytest.mark.slow
-def test_a_whole_binary_ab_readout_imports_no_sampler(binary_ab):
+def test_a_whole_binary_ab_readout_imports_no_sampler_nor_xarray(binary_ab):
     loaded = _loaded_after(
         """
         from click.testing import CliRunner
@@ -91,7 +96,11 @@ def test_a_whole_binary_ab_readout_imports_no_sampler(binary_ab):
     )
     assert (binary_ab / "reports" / "signup").is_dir()  # the readout was written
     assert "weasyprint" in _top(loaded)  # and printed
-    assert not _top(loaded) & set(SAMPLERS)
+    assert not _top(loaded) & set(SAMPLERS + DRAWS_FILE)
+    # The figures were drawn from the draws in memory; no posterior.nc was written.
+    (folder,) = [p for p in (binary_ab / "reports" / "signup").iterdir() if p.is_dir()]
+    assert (folder / "fig-lift.svg").is_file()
+    assert not (folder / "posterior.nc").exists()
 
 
 def test_loading_a_config_without_a_programme_history_imports_no_programme(binary_ab):

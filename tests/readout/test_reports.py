@@ -83,10 +83,35 @@ def test_schema_rejects_a_bundle_missing_a_required_field(site):
 
 def test_output_tree_has_every_file(site):
     folder = site / "signup-page" / "2026-11-20"
-    for name in ("bundle.json", "posterior.nc", "report.html", "report.pdf"):
+    for name in ("bundle.json", "report.html", "report.pdf", ".lift_draws.npz"):
         assert (folder / name).is_file()
+    # An exact A/B posterior's draws are not written to posterior.nc unless asked for.
+    assert not (folder / "posterior.nc").exists()
     assert (site / "index.html").is_file()
     assert (site / "signup-page" / "index.html").is_file()
+
+
+def test_save_draws_writes_a_posterior_file_xarray_reads(tmp_path):
+    """``save_draws = true`` writes posterior.nc: every arm's draws and the lifts."""
+    import xarray as xr
+
+    copy_data(tmp_path, "signup_conversion.csv")
+    config = BINARY_DEMOS.split('[[experiments]]\nname = "pricing-banner"')[0]
+    (tmp_path / "experiments.toml").write_text(
+        config.replace("[settings]", "[settings]\nsave_draws = true")
+    )
+    result = run(tmp_path / "experiments.toml", tmp_path / "reports", "--date", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "reports" / "signup-page" / "2026-11-20"
+    bundle = json.loads((folder / "bundle.json").read_text())
+    with xr.open_datatree(folder / "posterior.nc", engine="h5netcdf") as tree:
+        post = tree["posterior"]
+        assert list(post["arm"].values) == [a["name"] for a in bundle["arms"]]
+        assert post["value"].shape == (1, 8000, len(bundle["arms"]))
+        for comp in bundle["comparisons"]:
+            lift = post["lift_rel"].sel(treatment=comp["arm"]).values.ravel()
+            # The bundle's mean is these draws' mean (exact, the same seed).
+            assert lift.mean() == pytest.approx(comp["lift_rel"]["mean"], rel=1e-9)
 
 
 class Collector(HTMLParser):

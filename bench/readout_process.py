@@ -1,0 +1,99 @@
+"""The whole first ``readout run`` and ``readout validate`` process of a small A/B readout.
+
+Issue 25's fixed cost as a user meets it: a new config over one small CSV, run once (every
+import, the query's compile, the fit, the figures, the page and the PDF) and validated once
+(in a fresh folder: no compiled query cached). Three generated experiments of different
+shapes and seeds; each command a fresh process, its wall and CPU (user + system) seconds
+from the kernel's accounting of the finished child.
+
+``python bench/readout_process.py [--readout PATH ...] [-n 2]``: ``--readout`` names the
+``readout`` executables to compare (default: this checkout's); they take turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONFIG = """[[experiments]]
+name = "{name}"
+title = "{name}"
+analysis = "ab_test"
+data = "data.csv"
+group = "arm"
+control = "A"
+metric = "y"
+metric_type = "{kind}"
+"""
+
+#: name: (rows, arms, metric type, seed)
+SHAPES = {
+    "binary-1500": (1500, 2, "binary", 1),
+    "continuous-4000": (4000, 2, "continuous", 2),
+    "binary-3-arms-800": (800, 3, "binary", 3),
+}
+
+
+def make(folder: Path, name: str) -> Path:
+    """A config folder: ``data.csv`` and ``experiments.toml`` of one shape."""
+    rows, arms, kind, seed = SHAPES[name]
+    rng = np.random.default_rng(seed)
+    arm = rng.integers(0, arms, rows)
+    if kind == "binary":
+        y = rng.binomial(1, 0.10 + 0.01 * arm).astype(str)
+    else:
+        y = np.char.mod("%.3f", rng.lognormal(3 + 0.02 * arm, 0.8))
+    folder.mkdir(parents=True)
+    lines = ["arm,y"] + [f"{'ABC'[a]},{v}" for a, v in zip(arm, y, strict=True)]
+    (folder / "data.csv").write_text("\n".join(lines) + "\n")
+    (folder / "experiments.toml").write_text(CONFIG.format(name=name, kind=kind))
+    return folder
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one finished process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    """Print wall and CPU seconds per shape, command and executable."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readout", action="append", default=None)
+    parser.add_argument("-n", type=int, default=2, help="runs of each (they take turns)")
+    args = parser.parse_args()
+    readouts = args.readout or [str(ROOT / ".venv" / "bin" / "readout")]
+    print(f"{'shape':20s} {'command':9s} {'readout':40s} wall s      CPU s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in SHAPES:
+            folder = make(Path(tmp) / name, name)
+            found: dict[tuple[str, str], list[tuple[float, float]]] = {}
+            for _ in range(args.n):
+                for exe in readouts:
+                    for command in ("run", "validate"):
+                        shutil.rmtree(folder / "reports", ignore_errors=True)
+                        found.setdefault((command, exe), []).append(timed([exe, command], folder))
+            for (command, exe), runs in found.items():
+                walls = ", ".join(f"{w:.2f}" for w, _ in runs)
+                cpus = ", ".join(f"{c:.2f}" for _, c in runs)
+                label = os.path.relpath(exe, "/") if len(exe) < 40 else "..." + exe[-37:]
+                print(f"{name:20s} {command:9s} {label:40s} {walls:11s} {cpus}")
+
+
+if __name__ == "__main__":
+    main()
