@@ -395,7 +395,7 @@ def finish(
     }
     # The programme's prior, learned from the bundles' numbers (no refit).
     changed: list[Path] = []
-    programme.apply(config, output, changed.append, pending)
+    programme.apply(config, output, changed.append, pending, pool)
     jobs: dict[Path, tuple[str, Path | None]] = {
         staged: (name, final) for name, (staged, final) in pending.items()
     }
@@ -484,13 +484,13 @@ def run(
     site_url = config.settings.site_url
     with sigterm_unwinds(), store.owning(output):
         outcomes = []
-        # Experiments whose queries differ only in their key: one query pair for them all.
-        batched = batch.prefetch(selected, as_of) if len(selected) > 1 else {}
         if jobs > 1 and len(selected) > 1:
             # Experiments share the cores: each samples its chains one after another.
             selected = [
                 replace(e, settings=e.settings.model_copy(update={"cores": 1})) for e in selected
             ]
+            # Experiments whose queries differ only in their key: one query pair for them all.
+            batched = batch.prefetch(selected, as_of)
             with ProcessPoolExecutor(max_workers=jobs, initializer=share_engines) as pool:
                 try:
                     futures = [
@@ -515,6 +515,7 @@ def run(
                     raise
         else:
             with shared_engines():
+                batched = batch.prefetch(selected, as_of) if len(selected) > 1 else {}
                 lazy = (
                     run_one(
                         *(e, output, readout_date, force, site_url, as_of, True),
