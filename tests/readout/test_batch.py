@@ -254,3 +254,40 @@ def test_a_run_reads_the_batch_in_two_queries(project, tmp_path, monkeypatch):
         (tmp_path / "reports" / "exp-b" / AS_OF.isoformat() / "bundle.json").read_text()
     )
     assert f"{batch.KEY} = 'exp-b'" in bundle["queries"][-1]["name"]
+
+
+@pytest.mark.engine
+def test_postgres_batches_as_duckdb_does(project, tmp_path):
+    """The same warehouse in PostgreSQL: the batched numbers equal each experiment's own."""
+    import duckdb
+
+    from tests.engines import load_postgres, postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (make setup installs it)")
+    files = {}
+    con = duckdb.connect(str(project.parent / "warehouse.duckdb"), read_only=True)
+    for table in ("exposures", "orders", "visits"):
+        files[table] = tmp_path / f"{table}.csv"
+        con.execute(f"COPY {table} TO '{files[table]}' (FORMAT csv, HEADER true)")
+    con.close()
+    with postgres_server() as (url, password):
+        load_postgres(url, password, files)
+        real = url.replace("readout@", f"readout:{password}@")
+        text = project.read_text().replace("duckdb://warehouse.duckdb", real)
+        config_path = tmp_path / "experiments.toml"
+        config_path.write_text(text)
+        config = load_config(config_path)
+        assert [[e.name for e, _ in m] for m in batch.groups(config.experiments)] == [SHAPED]
+        found = batch.prefetch(config.experiments, AS_OF)
+        assert sorted(found) == SHAPED
+        duck = batch.prefetch(load_config(project).experiments, AS_OF)
+        for experiment in config.experiments[:4]:
+            single = fetch_data(experiment, None, as_of=AS_OF)
+            loaded = found[experiment.name]
+            _numbers_equal(single.fetched.parts["stats"], loaded.fetched.parts["stats"])
+            assert loaded.fetched.extras == single.fetched.extras
+            # And the same numbers as DuckDB's.
+            _numbers_equal(
+                duck[experiment.name].fetched.parts["stats"], loaded.fetched.parts["stats"]
+            )
