@@ -494,12 +494,14 @@ def apply(
     output: Path,
     render_folder,
     pending: dict[str, tuple[Path, Path]] | None = None,
+    pool: Any = None,
 ) -> list[str]:
     """Read every configured A/B readout's latest bundle with the programme's prior.
 
     ``render_folder(folder)`` re-renders a readout whose bundle changed. Returns the
     experiments whose bundles were rewritten. ``pending``: staged readouts (:func:`learn`),
-    read and rewritten in their staging folders.
+    read and rewritten in their staging folders. ``pool``: an executor whose workers redraw
+    the charts and write the bundles (:func:`rewrite`), a run's ``-j`` workers.
     """
     learned = learn(config, output, pending)
     version = registry.get("ab_test").version
@@ -516,12 +518,25 @@ def apply(
         if new == bundle:
             continue
         bundles.validate(new)
-        redraw_lift(folder, new, learned)
-        (folder / store.RENDER_KEY).unlink(missing_ok=True)
-        atomic_write_text(folder / store.BUNDLE, bundles.dumps(new))
-        render_folder(folder)
-        changed.append(name)
-    return changed
+        if pool is None:
+            rewrite(folder, new, learned)
+            render_folder(folder)
+        changed.append((name, folder, new))
+    if pool is not None and changed:
+        # The charts are redrawn in the workers, side by side; the bundles need only the pools.
+        slim = Learned(groups=learned.groups, latest={})
+        futures = [pool.submit(rewrite, folder, new, slim) for _, folder, new in changed]
+        for (_, folder, _), future in zip(changed, futures, strict=True):
+            future.result()
+            render_folder(folder)
+    return [name for name, _, _ in changed]
+
+
+def rewrite(folder: Path, bundle: dict[str, Any], learned: Learned) -> None:
+    """Write a readout's bundle as the programme read it, its lift chart redrawn."""
+    redraw_lift(folder, bundle, learned)
+    (folder / store.RENDER_KEY).unlink(missing_ok=True)
+    atomic_write_text(folder / store.BUNDLE, bundles.dumps(bundle))
 
 
 # --------------------------------------------------------------------------- the page

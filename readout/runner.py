@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from analyses.core.base import DELIVERY_KEYS, NothingYet
 from analyses.core.results import plain
+from readout import batch, registry, render, site, store, wording
 from readout import bundle as bundles
-from readout import registry, render, site, store, wording
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file, share_engines, shared_engines
 from readout.errors import ConfigError, DataError, Terminated
@@ -296,12 +296,14 @@ def run_one(
     site_url: str = "",
     as_of: date | None = None,
     stage: bool = False,
+    fetched: Loaded | None = None,
 ) -> Outcome:
     """Run one experiment end to end; never raises, reports how it ended.
 
     ``stage``: fit into a staging folder and stop there (its outcome's ``folder``), neither
     rendering nor publishing; a readout to re-render is left as it is (``rendered``).
     :func:`finish` renders and publishes them once the programme has read them.
+    ``fetched``: its data already fetched in a batch of experiments (:mod:`readout.batch`).
     """
     started = time.perf_counter()
     name = experiment.name
@@ -309,8 +311,10 @@ def run_one(
     kept = False
     try:
         previous = store.latest(output, name)
-        loaded = None
-        if experiment.data_path is None:
+        loaded = fetched
+        if loaded is not None:
+            data_sha = loaded.fingerprint
+        elif experiment.data_path is None:
             # A warehouse: one aggregate query tells whether anything changed. A readout
             # not made today most likely will be refitted: load the libraries that draw and
             # print it while the engine works (the query holds no Python lock).
@@ -412,7 +416,7 @@ def finish(
     }
     # The programme's prior, learned from the bundles' numbers (no refit).
     changed: list[Path] = []
-    programme.apply(config, output, changed.append, pending)
+    programme.apply(config, output, changed.append, pending, pool)
     jobs: dict[Path, tuple[str, Path | None]] = {
         staged: (name, final) for name, (staged, final) in pending.items()
     }
@@ -506,10 +510,16 @@ def run(
             selected = [
                 replace(e, settings=e.settings.model_copy(update={"cores": 1})) for e in selected
             ]
+            # Experiments whose queries differ only in their key: one query pair for them all.
+            batched = batch.prefetch(selected, as_of)
             with ProcessPoolExecutor(max_workers=jobs, initializer=share_engines) as pool:
                 try:
                     futures = [
-                        pool.submit(run_one, e, output, readout_date, force, site_url, as_of, True)
+                        pool.submit(
+                            run_one,
+                            *(e, output, readout_date, force, site_url, as_of, True),
+                            batched.get(e.name),
+                        )
                         for e in selected
                     ]
                     outcomes = list(
@@ -526,8 +536,13 @@ def run(
                     raise
         else:
             with shared_engines():
+                batched = batch.prefetch(selected, as_of) if len(selected) > 1 else {}
                 lazy = (
-                    run_one(e, output, readout_date, force, site_url, as_of, True) for e in selected
+                    run_one(
+                        *(e, output, readout_date, force, site_url, as_of, True),
+                        batched.get(e.name),
+                    )
+                    for e in selected
                 )
                 outcomes = list(_progress(lazy, len(selected), later))
             outcomes = finish(config, output, outcomes, readout_date, site_url)
