@@ -5,6 +5,10 @@ SHELL := /bin/bash
 CONFIG ?= experiments.toml
 OUTPUT ?= reports
 JOBS ?= 1
+# `make test` runs the tests in this many processes (pytest-xdist; one file per process at a
+# time, so a file's shared fixture runs once). `make test TEST_WORKERS=0` runs them in one.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder,)
 # `make report` reads the demo warehouse as of this day (UTC), so the demo is the same every
 # run; `make report AS_OF=` reads it as of now.
 AS_OF ?= 2026-11-30
@@ -44,13 +48,13 @@ plan: setup data ## How many days experiment NAME needs for an 80/90% chance of 
 	.venv/bin/readout plan --config $(CONFIG) --output $(OUTPUT) "$(NAME)" $(if $(MIN_EFFECT),--min-effect $(MIN_EFFECT),) $(if $(UNTIL),--until $(UNTIL),)
 
 test: setup data ## Run the whole test suite, including a few small real-sampling tests
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 faults: setup data ## Run the bad-input, hostile-input, crash and delivery-fault tests alone; print how many held
 	$(PY) -m pytest -m faults -q
 
 test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(XDIST) -m "not slow"
 
 email: setup ## Email each new readout's PDF summary, at most once (SMTP settings from READOUT_SMTP_*)
 	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT)

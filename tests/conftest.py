@@ -81,6 +81,45 @@ def rows(tmp_path):
     return load
 
 
+#: Under ``make test`` (pytest-xdist, ``--dist loadfile``: one file's tests in one process, so a
+#: module-scoped fixture runs once) these files start first, longest first, so that neither
+#: process is left with a long file at the end while the other idles. Seconds each took in a
+#: serial ``--durations`` run on a loaded host; a file not listed starts after them, in order.
+SLOW_FILES: dict[str, float] = {
+    "tests/readout/test_engines.py": 186,
+    "tests/readout/test_planned.py": 150,
+    "tests/readout/test_faults_data.py": 148,
+    "tests/readout/test_pdf_layout.py": 145,
+    "tests/analyses/test_mixture.py": 143,
+    "tests/readout/test_faults.py": 132,
+    "tests/readout/test_store.py": 92,
+    "tests/readout/test_faults_sources.py": 91,
+    "tests/analyses/test_sequential.py": 82,
+    "tests/readout/test_verdict_agreement.py": 75,
+    "tests/readout/test_run_pool.py": 68,
+    "tests/readout/test_quantile_sql.py": 64,
+    "tests/readout/test_programme_run.py": 63,
+    "tests/readout/test_cli.py": 50,
+    "tests/readout/test_quarto.py": 47,
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """In an xdist worker, the slowest files first; a plain ``pytest`` keeps the file order."""
+    if not hasattr(config, "workerinput") or not SLOW_FILES:
+        return
+    first = {
+        path: i for i, path in enumerate(dict.fromkeys(i.nodeid.split("::")[0] for i in items))
+    }
+    items.sort(
+        key=lambda item: (
+            -SLOW_FILES.get(item.nodeid.split("::")[0], 0.0),
+            first[item.nodeid.split("::")[0]],
+        )
+    )
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """``make faults`` ends with how many bad-input and fault cases held."""
     if config.option.markexpr != "faults":
