@@ -188,7 +188,8 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
     """Every metric's relative lift of the headline arm with its HDI; guardrails' tolerances."""
     metrics = results.metrics
     arm = results.primary
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 1.0 + 0.55 * len(metrics))
+    # Rows 0.42 in apart hold two lines of labels: six metrics print on page one at 8 pt.
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 0.85 + 0.42 * len(metrics))
     for i, metric in enumerate(metrics):
         comp = next(c for c in metric.comparisons if c.arm == arm)
         y = len(metrics) - 1 - i
