@@ -60,7 +60,9 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     ax.axvline(0, color="black", lw=1, ls="--")
     word = "difference from the reference group" if results.observational else "lift over control"
     unit = "%" if relative else "percentage points" if binary else results.value_label
-    ax.set_xlabel(f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}")
+    # Wrapped: a long label centred under axes a wide legend narrowed ran off the left edge.
+    label = f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}"
+    ax.set_xlabel(figures.wrap(label))
     figures.tidy(ax)
     # Above the plot: at a phone's text size a legend inside would sit on the curves.
     ax.legend(

@@ -201,3 +201,24 @@ def test_the_scorecards_metric_names_never_overlap():
     figures.pyplot().close(fig)
     assert len(boxes) == 6
     assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+
+
+@pytest.mark.parametrize("observational", [False, True])
+def test_every_word_of_the_lift_chart_lies_inside_it(observational):
+    """An observational comparison's long axis label ("difference from the reference group")
+    under a wide legend ran off the figure's left edge (income-spend); now wrapped."""
+    from analyses.core import figures as figures_module
+
+    data = ab_inputs.arm_data({"low-income": (500, 5000), "high-income": (560, 5000)})
+    spec = ab_inputs.spec(control="low-income", observational=observational)
+    fit = ab_test.fit(spec, data, Settings(exact_draws=2000))
+    labels = {"low-income": "low-income customers", "high-income": "high-income customers"}
+    results = fit.results.model_copy(update={"arm_labels": labels})
+    figure = ab_test.plot(Fit(results, fit.posterior, fit.diagnostics), 0.94)["lift"]
+    renderer = figure.canvas.get_renderer()
+    inside = figure.bbox
+    ax = figure.axes[0]
+    for text in [ax.xaxis.label, *ax.get_legend().get_texts()]:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= inside.x0 - 0.5 and box.x1 <= inside.x1 + 0.5, text.get_text()
+    figures_module.pyplot().close(figure)
