@@ -191,7 +191,7 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
     metrics = results.metrics
     arm = results.primary
     # Rows 0.42 in apart hold two lines of labels: six metrics print on page one at 8 pt.
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 0.85 + 0.42 * len(metrics))
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, max(2.0, 0.85 + 0.42 * len(metrics)))
     for i, metric in enumerate(metrics):
         comp = next(c for c in metric.comparisons if c.arm == arm)
         y = len(metrics) - 1 - i
@@ -218,6 +218,7 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
             limit = -100 * metric.tolerated_harm
             ax.plot([limit, limit], [y - 0.35, y + 0.35], color="#9b2c2c", lw=1.5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
+    ax.set_ylim(-0.6, len(metrics) - 0.4)  # half a row clear above the top row and below
     ax.set_yticks(
         range(len(metrics)),
         [
