@@ -313,6 +313,10 @@ def problems(bundle: dict, seen: dict[str, str]) -> list[str]:
                 found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
             for match in CHANCE.finditer(words):
                 found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
+            # The traditional test's p-value is a diagnostic number too: labelled so.
+            for match in re.finditer(r"(.{0,60})\btraditional [^.]{0,300}?\bp [=<] \d", words):
+                if "for diagnosis only" not in match[0].lower():
+                    found.append(f"{where}: '{match[0][-120:]}' unlabelled on a withheld verdict")
         elif verdict not in ("ship",):
             cells = re.findall(r"<td[^>]*>\s*Ship\s*</td>", raw)
             cells += re.findall(r"\b(?:Status|Verdict): Ship\b", raw)  # the plain-text email

@@ -50,8 +50,11 @@ def frequentist_sentence(bundle: AbBundle, units: Units) -> str:
     test = bundle.frequentist
     ci_text = test_interval(test, units, " on the log scale")
     ci, level = interval(bundle), confidence(test)
+    # A withheld verdict's numbers are shown for diagnosis: the traditional test's too.
+    diagnosis = "For diagnosis only (the verdict is withheld): " if _withheld(bundle) else ""
     return (
-        f"The traditional {test.test} of {test.arm} against {test.vs}{_alone(bundle)} gives "
+        f"{diagnosis}{'the' if diagnosis else 'The'} traditional {test.test} of {test.arm} "
+        f"against {test.vs}{_alone(bundle)} gives "
         f"{p_value(test.p_value)} and a {level} confidence interval of {ci_text}. It "
         "answers a different question: how surprising these data would be if there were no "
         f"difference, with an interval built to cover the true difference in {level} of "
@@ -59,6 +62,10 @@ def frequentist_sentence(bundle: AbBundle, units: Units) -> str:
         f"with {ci[:3]} probability, given these data and the model; with this much data the "
         "two usually agree, and where they do not, the smaller sample or the prior is the reason."
     )
+
+
+def _withheld(bundle: AbBundle) -> bool:
+    return bundle.decision.verdict == "withheld"
 
 
 def _alone(bundle: AbBundle) -> str:
