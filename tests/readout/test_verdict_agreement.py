@@ -630,13 +630,14 @@ _OWN_NUMBER = re.compile(r"[+\-−]\d[\d.,]*\s*(%|percentage points|pp)|\bp [=<]
 
 
 def unlabelled_own_numbers(text) -> list[str]:
-    """The traditional test's and the segments' sentences and tables (the experiment's own
-    numbers: neither reads the programme) that quote a number without saying "on its own"."""
+    """The traditional test's, the segments' and the other arms' sentences and tables (the
+    experiment's own numbers: none reads the programme) that quote a number without saying
+    "on its own"."""
     found = [
         f"{section}: {sentence[:90]}"
-        for section in ("frequentist", "segments")
+        for section in ("frequentist", "segments", "other_comparisons")
         for sentence in text.sections.get(section, [])
-        if _OWN_NUMBER.search(sentence) and "on its own" not in sentence
+        if _OWN_NUMBER.search(sentence) and "on its own" not in sentence.lower()
     ]
     for key in ("segments", "comparisons"):
         table = text.tables.get(key)
