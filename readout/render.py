@@ -169,12 +169,8 @@ _TEXT_SCALE = re.compile(rb"scale\(([0-9.]+) -\1\)")
 _VIEW_WIDTH = re.compile(rb'viewBox="[-0-9.]+ [-0-9.]+ ([0-9.]+) ')
 
 
-def legible_width(path: Path) -> int | None:
-    """The narrowest width (CSS px) at which a figure's smallest text is :data:`LEGIBLE_PX`.
-
-    A narrow screen shows the figure no narrower, scrolling it sideways within its frame
-    (``--min-width``); ``None`` for a figure whose text sizes cannot be read.
-    """
+def _text_and_width(path: Path) -> tuple[float, float] | None:
+    """A matplotlib SVG's smallest text and its width, in its own units; None if unreadable."""
     try:
         svg = path.read_bytes()
     except OSError:
@@ -183,7 +179,31 @@ def legible_width(path: Path) -> int | None:
     width = _VIEW_WIDTH.search(svg)
     if not sizes or width is None or min(sizes) <= 0:
         return None
-    return math.ceil(LEGIBLE_PX * float(width[1]) / min(sizes))
+    return min(sizes), float(width[1])
+
+
+def legible_width(path: Path) -> int | None:
+    """The narrowest width (CSS px) at which a figure's smallest text is :data:`LEGIBLE_PX`.
+
+    A narrow screen shows the figure no narrower, scrolling it sideways within its frame
+    (``--min-width``); ``None`` for a figure whose text sizes cannot be read.
+    """
+    found = _text_and_width(path)
+    return None if found is None else math.ceil(LEGIBLE_PX * found[1] / found[0])
+
+
+#: The smallest chart text a printed chart shows, in points (the PDF's tables are 8 pt).
+PRINT_PT = 8
+
+
+def print_width(path: Path) -> int | None:
+    """The width (pt) at which a figure's smallest text prints at :data:`PRINT_PT`.
+
+    A chart sized so in print (``--print-width``) keeps its text legible on paper whatever
+    its height; ``None`` for a figure whose text sizes cannot be read.
+    """
+    found = _text_and_width(path)
+    return None if found is None else math.ceil(PRINT_PT * found[1] / found[0])
 
 
 def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str:
@@ -200,6 +220,7 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
             **fig,
             "uri": figure_uri(folder / fig["file"]),
             "min_width": legible_width(folder / fig["file"]),
+            "print_width": print_width(folder / fig["file"]),
             "caption": text.figures[fig["key"]].caption,
             "alt": text.figures[fig["key"]].alt,
         }
@@ -265,9 +286,6 @@ COMPACT_CSS = (
   p { margin: .3rem 0 !important; }
   h2 { margin-top: .8rem !important; }
   figure { margin: .3rem 0 !important; }
-  figure img { max-height: 44mm !important; }
-  #lead figure img { max-height: 48mm !important; }
-  #scorecard-chart figure img { max-height: 56mm !important; }
 }
 """,
     """
@@ -276,9 +294,6 @@ COMPACT_CSS = (
   p { margin: .25rem 0 !important; }
   h2 { margin-top: .6rem !important; }
   figure { margin: .2rem 0 !important; }
-  figure img { max-height: 38mm !important; }
-  #lead figure img { max-height: 44mm !important; }
-  #scorecard-chart figure img { max-height: 50mm !important; }
   table, .table-wrap { break-inside: auto !important; }
   tr { break-inside: avoid !important; }
 }
@@ -335,7 +350,12 @@ def page_stylesheets(html: str) -> tuple[str, list[Any]]:
 
 
 def write_pdf(html: str, target: Path) -> None:
-    """Print ``html`` to ``target`` with WeasyPrint, using the shipped fonts.
+    """Print ``html`` to ``target`` with WeasyPrint (laid out by :func:`print_document`)."""
+    print_document(html).write_pdf(target)
+
+
+def print_document(html: str) -> Any:
+    """``html`` laid out for print by WeasyPrint, using the shipped fonts.
 
     When the last page would be short (under :data:`PULL_BACK_BELOW`; mostly empty under
     :data:`MOSTLY_EMPTY`), the page is printed again a little tighter (:data:`COMPACT_CSS`,
@@ -357,7 +377,7 @@ def write_pdf(html: str, target: Path) -> None:
         tighter = source.render(stylesheets=[css, *own, compact], font_config=fonts, cache=images)
         if len(tighter.pages) < len(document.pages):
             document = tighter
-    document.write_pdf(target)
+    return document
 
 
 def render_readout(folder: Path, site_url: str = "") -> None:

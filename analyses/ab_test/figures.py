@@ -60,7 +60,9 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     ax.axvline(0, color="black", lw=1, ls="--")
     word = "difference from the reference group" if results.observational else "lift over control"
     unit = "%" if relative else "percentage points" if binary else results.value_label
-    ax.set_xlabel(f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}")
+    # Wrapped: a long label centred under axes a wide legend narrowed ran off the left edge.
+    label = f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}"
+    ax.set_xlabel(figures.wrap(label))
     figures.tidy(ax)
     # Above the plot: at a phone's text size a legend inside would sit on the curves.
     ax.legend(
@@ -188,7 +190,8 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
     """Every metric's relative lift of the headline arm with its HDI; guardrails' tolerances."""
     metrics = results.metrics
     arm = results.primary
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 1.0 + 0.55 * len(metrics))
+    # Rows 0.42 in apart hold two lines of labels: six metrics print on page one at 8 pt.
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, max(2.0, 0.85 + 0.42 * len(metrics)))
     for i, metric in enumerate(metrics):
         comp = next(c for c in metric.comparisons if c.arm == arm)
         y = len(metrics) - 1 - i
@@ -215,6 +218,7 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
             limit = -100 * metric.tolerated_harm
             ax.plot([limit, limit], [y - 0.35, y + 0.35], color="#9b2c2c", lw=1.5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
+    ax.set_ylim(-0.6, len(metrics) - 0.4)  # half a row clear above the top row and below
     ax.set_yticks(
         range(len(metrics)),
         [

@@ -127,6 +127,26 @@ def wrap(text: str, chars: int = PHONE_LINE) -> str:
     return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
 
 
+#: A name's line back to its point: dark and wide enough to follow across a phone's chart
+#: (over the scatter, with a white edge where it crosses the coloured points).
+LEADER_COLOUR = "#2d3748"
+LEADER_WIDTH = 1.1
+
+
+def _leader() -> dict:
+    """The arrow properties of a name's line back to its point."""
+    from matplotlib import patheffects
+
+    return {
+        "arrowstyle": "-",
+        "color": LEADER_COLOUR,
+        "lw": LEADER_WIDTH,
+        "shrinkA": 1,
+        "shrinkB": 3,  # stops at the point's marker, not over it
+        "path_effects": [patheffects.withStroke(linewidth=LEADER_WIDTH + 1.6, foreground="white")],
+    }
+
+
 def label_points(
     ax: Axes,
     points: list[tuple[float, float, str]],
@@ -137,11 +157,12 @@ def label_points(
 
     ``points`` come in order of priority. Each name is tried at a few places around its
     point (above right, below right, above left, below left, then one to three lines
-    further up or down, with a thin line back to the point) and kept at the first where
+    further up or down, with a line back to the point: :func:`_leader`) and kept at the first where
     its words' box lies inside the axes and clear of the names already placed and of the
     legend; a name with no such place is left out. Call after the axes' limits and the
     figure's layout are final; long names are best shortened first (:func:`shorten`).
-    Each name's SVG group has the id ``<gid>-<i>``. Returns the names drawn.
+    Each name's SVG group has the id ``<gid>-<i>``, its line's ``leader-<gid>-<i>``. Returns the
+    names drawn.
     """
     if not points:
         return []
@@ -177,7 +198,8 @@ def label_points(
                 ha=ha,
                 va=va,
                 color="#1a202c",
-                arrowprops={"arrowstyle": "-", "color": "#718096", "lw": 0.6} if far else None,
+                arrowprops=_leader() if far else None,
+                zorder=4,  # names and their lines above the points
             )
             # The words alone (an annotation's own extent reaches down its line to the point).
             note.update_positions(renderer)
@@ -190,6 +212,8 @@ def label_points(
             )
             if within and not any(box.overlaps(other) for other in taken):
                 note.set_gid(f"{gid}-{len(drawn)}")
+                if far:
+                    note.arrow_patch.set_gid(f"leader-{gid}-{len(drawn)}")
                 taken.append(box)
                 drawn.append(text)
                 break

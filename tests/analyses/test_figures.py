@@ -140,3 +140,85 @@ def test_the_scorecard_draws_every_metric_toward_better():
     assert not load_time.higher_is_better
     assert next(c for c in load_time.comparisons if c.arm == typed.primary).lift_rel.mean > 0
     plt.close(fig)
+
+
+def _contrast(colour: str) -> float:
+    """The WCAG contrast ratio of ``colour`` (``#rrggbb``) against white."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_a_far_names_line_back_to_its_point_is_dark_and_wide_enough_to_follow():
+    """Issue 23: a name placed lines away from its point (a crowded shrinkage chart) has a
+    line back to it that a phone's reader can follow: at least 1 pt wide (about 1 px at
+    390 px), at least 7:1 against white, with a white edge where it crosses the points."""
+    import io
+    import re
+
+    from analyses.core import figures
+
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    crowded = [(0.5, 0.5, f"hip-hop-0{i}") for i in range(6)]
+    assert len(figures.label_points(ax, crowded, figures.PHONE_TEXT, "unit-label")) == 6
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    figures.pyplot().close(fig)
+    leaders = re.findall(r'<g id="leader-unit-label-\d+">(.*?)</g>', buffer.getvalue(), re.S)
+    assert leaders  # four names sit beside the point; the others are lines away
+    for leader in leaders:
+        strokes = re.findall(r"stroke: (#[0-9a-f]{6}); stroke-width: ([0-9.]+)", leader)
+        (edge, edge_width), (colour, width) = strokes
+        assert float(width) >= 1.0 and _contrast(colour) >= 7, strokes
+        assert edge == "#ffffff" and float(edge_width) > float(width), strokes
+
+
+def test_the_scorecards_metric_names_never_overlap():
+    """Six metrics, the primary's name as long as the programme makes it, rows drawn close
+    enough to print on page one: no two metric names' boxes overlap."""
+    import json
+    from pathlib import Path
+
+    from analyses.ab_test.figures import scorecard_figure
+    from analyses.core import figures
+    from readout import bundle as bundles
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "search-ranking.json"
+    typed = bundles.typed(json.loads(path.read_text()))
+    primary = typed.metrics[0].model_copy(
+        update={"label": typed.metrics[0].label + " given the programme"}
+    )
+    load_time = next(m for m in typed.metrics if m.name == "load_time")
+    p90 = load_time.model_copy(update={"name": "load_p90", "kind": "quantile", "quantile": 0.9})
+    typed = typed.model_copy(update={"metrics": (primary, *typed.metrics[1:], p90)})
+    assert len(typed.metrics) == 6
+    fig = scorecard_figure(typed, "94% HDI")
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels()]
+    figures.pyplot().close(fig)
+    assert len(boxes) == 6
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+
+
+@pytest.mark.parametrize("observational", [False, True])
+def test_every_word_of_the_lift_chart_lies_inside_it(observational):
+    """An observational comparison's long axis label ("difference from the reference group")
+    under a wide legend ran off the figure's left edge (income-spend); now wrapped."""
+    from analyses.core import figures as figures_module
+
+    data = ab_inputs.arm_data({"low-income": (500, 5000), "high-income": (560, 5000)})
+    spec = ab_inputs.spec(control="low-income", observational=observational)
+    fit = ab_test.fit(spec, data, Settings(exact_draws=2000))
+    labels = {"low-income": "low-income customers", "high-income": "high-income customers"}
+    results = fit.results.model_copy(update={"arm_labels": labels})
+    figure = ab_test.plot(Fit(results, fit.posterior, fit.diagnostics), 0.94)["lift"]
+    renderer = figure.canvas.get_renderer()
+    inside = figure.bbox
+    ax = figure.axes[0]
+    for text in [ax.xaxis.label, *ax.get_legend().get_texts()]:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= inside.x0 - 0.5 and box.x1 <= inside.x1 + 0.5, text.get_text()
+    figures_module.pyplot().close(figure)

@@ -226,6 +226,50 @@ def test_the_fill_measure_sees_a_mostly_empty_page(tmp_path):
     assert len(page_texts(tmp_path / "fitted.pdf")) == 1
 
 
+def printed_charts(html: str) -> list[tuple[str, float, float]]:
+    """Each chart of a page as WeasyPrint prints it: its alt text, its smallest text (pt) and
+    how far its printed box's shape is from its drawing's (0: the same; a box stretched
+    beyond it letterboxes the drawing, shrinking its text below what the width says)."""
+    import base64
+
+    from readout import render
+
+    charts = []
+    for page in render.print_document(html).pages:
+        stack = [page._page_box]
+        while stack:
+            for box in getattr(stack.pop(), "children", None) or []:
+                stack.append(box)
+                element = getattr(box, "element", None)
+                src = "" if element is None else element.get("src") or ""
+                if not src.startswith("data:image/svg"):
+                    continue
+                svg = base64.b64decode(src.split(",", 1)[1]).decode()
+                width, height = map(
+                    float, re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)', svg).groups()
+                )
+                printed = 0.75 * box.width  # CSS px to pt
+                shape = abs((box.height / box.width) / (height / width) - 1)
+                charts.append((element.get("alt"), smallest_text(svg) * printed / width, shape))
+    return charts
+
+
+#: Every chart prints its smallest text at 8 pt (``--print-width``), but the shrinkage chart of
+#: a hierarchical readout, held shorter so that it stays on page one.
+PRINTED_PT, SHRINKAGE_PT = 7.95, 6.5
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_printed_chart_text_is_at_least_8pt(reports, name):
+    html = (_readout(reports, name) / "report.html").read_text()
+    charts = printed_charts(html)
+    assert charts, name
+    for alt, pt, shape in charts:
+        least = SHRINKAGE_PT if "own against pooled" in alt else PRINTED_PT
+        assert pt >= least, (alt[:60], round(pt, 2))
+        assert shape < 0.01, (alt[:60], shape)
+
+
 CHROMIUM = shutil.which("chromium")
 #: Each figure shown: its id, the width it is drawn at (CSS px) and its SVG (base64).
 FIGURES_JS = """[...document.querySelectorAll('figure img')].map(i => [

@@ -313,6 +313,10 @@ def problems(bundle: dict, seen: dict[str, str]) -> list[str]:
                 found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
             for match in CHANCE.finditer(words):
                 found.append(f"{where}: '{_around(words, match)}' on a withheld verdict")
+            # The traditional test's p-value is a diagnostic number too: labelled so.
+            for match in re.finditer(r"(.{0,60})\btraditional [^.]{0,300}?\bp [=<] \d", words):
+                if "for diagnosis only" not in match[0].lower():
+                    found.append(f"{where}: '{match[0][-120:]}' unlabelled on a withheld verdict")
         elif verdict not in ("ship",):
             cells = re.findall(r"<td[^>]*>\s*Ship\s*</td>", raw)
             cells += re.findall(r"\b(?:Status|Verdict): Ship\b", raw)  # the plain-text email
@@ -619,3 +623,58 @@ def test_the_programme_page_names_each_harm_once_and_agrees_with_its_fit():
     assert "The prior fits this programme." in fits and "than it allows" not in fits, fits
     poor = programme_words.loo_sentence({**check, "ks_p_value": 0.01}, 0.94)
     assert "fits this programme poorly" in poor and "more losses than it allows" in poor, poor
+
+
+#: A lift or difference quoted as a number: a signed percentage, points or a p-value.
+_OWN_NUMBER = re.compile(r"[+\-−]\d[\d.,]*\s*(%|percentage points|pp)|\bp [=<] \d")
+
+
+def unlabelled_own_numbers(text) -> list[str]:
+    """The traditional test's, the segments' and the other arms' sentences and tables (the
+    experiment's own numbers: none reads the programme) that quote a number without saying
+    "on its own"."""
+    found = [
+        f"{section}: {sentence[:90]}"
+        for section in ("frequentist", "segments", "other_comparisons")
+        for sentence in text.sections.get(section, [])
+        if _OWN_NUMBER.search(sentence) and "on its own" not in sentence.lower()
+    ]
+    for key in ("segments", "comparisons"):
+        table = text.tables.get(key)
+        numbers = table and any(_OWN_NUMBER.search(c) for row in table.rows for c in row)
+        if numbers and "on its own" not in table.title:
+            found.append(f"table {key}: '{table.title}'")
+    return found
+
+
+def _traditional(words: str) -> list[str]:
+    """Each sentence of a page that quotes the traditional test's p-value, up to it."""
+    return re.findall(r"The traditional [^.]{0,300}?\bp [=<] \d", re.sub(r"\s+", " ", words))
+
+
+@pytest.mark.parametrize("name", PROGRAMME)
+def test_the_experiments_own_numbers_are_labelled_where_the_programme_decided(name, tmp_path):
+    """Issue 23: where the programme decided, the traditional test and the segments table
+    quote the experiment's own numbers: every such sentence and table says "on its own", on
+    the HTML page, in the PDF and on the Quarto page; a withheld verdict reads no programme,
+    so nothing there is labelled so."""
+    bundle = decided_by_programme(name)
+    text = wording.readout_text(bundle)
+    assert not unlabelled_own_numbers(text), unlabelled_own_numbers(text)
+    seen = pages(bundle, tmp_path / "readout", pdf=True)
+    words = {where: visible(seen[where]) for where in ("report", "quarto page")}
+    words["pdf"] = seen["pdf"]
+    for where, page in words.items():
+        quoted = _traditional(page)
+        assert quoted, where
+        assert all("on its own" in q for q in quoted), (where, quoted)
+        if "segments" in text.tables and where != "pdf":  # the segments are screen-only
+            assert "Segments (the experiment on its own)" in page, where
+    # The check sees an unlabelled page: the same numbers, the programme left out.
+    alone = copy.deepcopy(bundle)
+    alone["programme_prior"]["decided_with"] = "alone"
+    assert unlabelled_own_numbers(wording.readout_text(alone))
+    assert not any(
+        "on its own" in q
+        for q in _traditional(visible(render.report_html(alone, tmp_path / "readout")))
+    )

@@ -50,14 +50,32 @@ def frequentist_sentence(bundle: AbBundle, units: Units) -> str:
     test = bundle.frequentist
     ci_text = test_interval(test, units, " on the log scale")
     ci, level = interval(bundle), confidence(test)
+    # A withheld verdict's numbers are shown for diagnosis: the traditional test's too.
+    diagnosis = "For diagnosis only (the verdict is withheld): " if _withheld(bundle) else ""
     return (
-        f"The traditional {test.test} of {test.arm} against {test.vs} gives "
+        f"{diagnosis}{'the' if diagnosis else 'The'} traditional {test.test} of {test.arm} "
+        f"against {test.vs}{_alone(bundle)} gives "
         f"{p_value(test.p_value)} and a {level} confidence interval of {ci_text}. It "
         "answers a different question: how surprising these data would be if there were no "
         f"difference, with an interval built to cover the true difference in {level} of "
         f"repeated experiments. The {ci} is instead the range that holds the true difference "
         f"with {ci[:3]} probability, given these data and the model; with this much data the "
         "two usually agree, and where they do not, the smaller sample or the prior is the reason."
+    )
+
+
+def _withheld(bundle: AbBundle) -> bool:
+    return bundle.decision.verdict == "withheld"
+
+
+def _alone(bundle: AbBundle) -> str:
+    """Where the programme's numbers decided, the traditional test reads the experiment alone."""
+    if not decided_by_programme(bundle) or bundle.decision.verdict == "withheld":
+        return ""
+    experiments = bundle.programme_prior.experiments
+    return (
+        f", reading the experiment on its own (not given the programme's {experiments} "
+        "experiments, as the verdict does),"
     )
 
 

@@ -114,7 +114,7 @@ def table_set(bundle: AbBundle) -> dict[str, Table]:
         row.append(f"{p_value(test.p_value)} ({test_interval(test, units, ' (log)')})")
         comp_rows.append([cell.replace(" percentage points", " pp") for cell in row])
     # Where the programme decided, these are the experiment's own numbers: said so.
-    alone = " (on its own)" if decided_by_programme(bundle) and not withheld else ""
+    alone = _on_its_own(bundle)
     tables = {
         "arms": Table(f"Each {arm_word(bundle)} on its own{diagnosis}", head, rows),
         "comparisons": Table(
@@ -233,8 +233,9 @@ def _segments_table(bundle: AbBundle) -> Table:
                 *([prob(seg.prob_positive)] if chances else []),
             ]
         )
+    alone = " (the experiment on its own)" if _on_its_own(bundle) else ""
     return Table(
-        f"Segments: each level's own lift of {bundle.primary} in "
+        f"Segments{alone}: each level's own lift of {bundle.primary} in "
         f"{labels[primary].label}, and pooled across levels",
         [
             "Segment",
@@ -266,7 +267,7 @@ def _spread_sentence(bundle: AbBundle, spread: SegmentSpread) -> str:
         f"Do the levels of {spread.segment} differ? Their true lifts spread by about "
         f"{number(100 * sigma.mean, places)} percentage points (a standard deviation; "
         f"{interval(bundle)} {span(sigma.hdi, lambda x, p: number(100 * x, p), places)}) "
-        "around the overall lift of "
+        f"around the overall lift{_on_its_own(bundle)} of "
         f"{estimate(bundle, overall, relative, rel_places(overall))}. "
         + (
             "That interval reaches zero: the levels may well share one lift, and the "
@@ -274,6 +275,15 @@ def _spread_sentence(bundle: AbBundle, spread: SegmentSpread) -> str:
             if shared
             else "That interval stays clear of zero: the levels really differ."
         )
+    )
+
+
+def _on_its_own(bundle: AbBundle) -> str:
+    """' (on its own)' where the programme's numbers decided a verdict not withheld."""
+    return (
+        " (on its own)"
+        if decided_by_programme(bundle) and bundle.decision.verdict != "withheld"
+        else ""
     )
 
 
@@ -296,6 +306,12 @@ def segments_intro(bundle: AbBundle) -> list[str]:
         "noisier its own lift (fewer users) against the spread between levels, the further. "
         "Read a level's pooled lift, not its own, before acting on it."
     ]
+    if _on_its_own(bundle):
+        out.append(
+            "These lifts, own and pooled, read the experiment on its own: the levels are not "
+            f"read given the programme's {bundle.programme_prior.experiments} experiments, "
+            "whose estimate the verdict reads."
+        )
     out += [
         _spread_sentence(bundle, spread)
         for spread in field(bundle, "segment_spread", [])

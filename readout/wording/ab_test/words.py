@@ -551,8 +551,10 @@ def body(bundle: AbBundle) -> Body:
     left_out = left_out_sentence(bundle)
     if left_out and bundle.excluded.ok:  # a failed check says it in the health alert
         notes.insert(0, left_out)
+    # The other arms' lifts read the experiment alone (the programme reads the headline's).
+    own = programme_words.decided_by_programme(bundle) and verdict != "withheld"
     others = [
-        lift_sentence(bundle, primary_metric, c)
+        programme_words.on_its_own(lift_sentence(bundle, primary_metric, c), own)
         for c in bundle.metrics[0].comparisons
         if c.arm != primary.arm
     ]
