@@ -369,11 +369,35 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
             for k in ("family", "location", "scale", "df", "predictive", "components")
         }
         prior["applied"] = ab_programme.applied_prior(prior_mixture, typed.ci_prob)
+        prior |= _conflict(prior_mixture, bundle)
     found = ProgrammePrior.model_validate(prior)
     update: dict[str, Any] = {"decision": decision, "programme_prior": found}
     if use:
         update["forecast"] = _forecast_with(prior_mixture, spec, stripped, decision.verdict)
     return plain(stripped.model_copy(update=update))
+
+
+def _conflict(prior: pg.Mixture, bundle: dict[str, Any]) -> dict[str, float]:
+    """``conflict_p``: the primary's own estimate's tail probability under the prior predictive.
+
+    The estimate is the one the programme learns from (:func:`_past`): the data alone.
+    """
+    found = _past(bundle, False, "config")
+    if found is None:
+        return {}
+    return {"conflict_p": pg.predictive_tail(prior, found.y, found.s)}
+
+
+def prior_conflict(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """``prior_conflict`` where the primary's own estimate is far outside the prior (finding 3)."""
+    from analyses.core.judgement import conflict_class
+
+    prior = bundle.get("programme_prior") or {}
+    if prior.get("prior") != "learned" or bundle["decision"]["verdict"] == "withheld":
+        return []
+    if conflict_class(prior.get("conflict_p")) != "conflict":
+        return []
+    return [{"code": "prior_conflict", "p_value": prior["conflict_p"]}]
 
 
 def _forecast_with(prior: pg.Mixture, spec: Any, typed: Any, verdict: str) -> Any:
@@ -607,7 +631,8 @@ def _programme_row(bundle: dict[str, Any]) -> dict[str, Any] | None:
     metric = bundle["metrics"][0]
     comp = next((c for c in metric["comparisons"] if c["arm"] == bundle["primary"]), None)
     if comp is None or "programme" not in comp:
-        return {"prior": bundle["programme_prior"]}
+        found = {"prior": bundle["programme_prior"]}
+        return found | ({"alone": comp["lift_rel"]} if comp and comp.get("lift_rel") else {})
     return {
         "prior": bundle["programme_prior"],
         "alone": comp["lift_rel"],
@@ -629,7 +654,7 @@ def page_context(config: Config, output: Path, entries: list[dict[str, Any]]) ->
             row |= {
                 "stage": stage(bundle),
                 "progress": bundle.get("progress"),
-                "attention": attention(bundle),
+                "attention": attention(bundle) + prior_conflict(bundle),
                 "programme": _programme_row(bundle),
             }
         experiments.append(row)
@@ -643,9 +668,9 @@ def page_context(config: Config, output: Path, entries: list[dict[str, Any]]) ->
             post = fit.posteriors(prob=ci_prob)
             shipped = [i for i, p in enumerate(group.members) if p.verdict == "ship"]
             pool["fit"] = {
-                "prior": fit.learned_prior(ci_prob),
+                "prior": _page_prior(group, ci_prob),
                 "loo": pg.loo_check(fit, ci_prob),
-                "impact": pg.cumulative_impact(fit, shipped, prob=ci_prob) if shipped else None,
+                "impact": _impact(fit, group.members, shipped, ci_prob),
                 "members": [
                     {
                         "past": p,
@@ -654,11 +679,37 @@ def page_context(config: Config, output: Path, entries: list[dict[str, Any]]) ->
                         "hdi": [float(v) for v in post["hdi"][i]],
                     }
                     for i, p in enumerate(group.members)
-                    if p.source != "config"
+                    if p.finished  # every experiment the prior learned from (finding 5)
                 ],
             }
         pools.append(pool)
     return {"experiments": experiments, "pools": pools, "ci_prob": config.settings.ci_prob}
+
+
+def _page_prior(group: Group, ci_prob: float) -> dict[str, Any]:
+    """The pool's learned prior, with the mixture a running readout applies (``applied``).
+
+    The page describes the prior as the readouts do, from the one mixture (finding 14).
+    """
+    return group.learned_prior(ci_prob) | {
+        "applied": ab_programme.applied_prior(group.prior(), ci_prob)
+    }
+
+
+def _impact(
+    fit: pg.Programme, members: list[Past], shipped: list[int], ci_prob: float
+) -> dict[str, Any] | None:
+    """The shipped changes' cumulative impact, and which of them are still running.
+
+    A finished experiment with a ship verdict was shipped; a running one with a ship verdict
+    is counted at its own programme posterior, and named (``running``): its change is
+    not known to be shipped.
+    """
+    if not shipped:
+        return None
+    impact = pg.cumulative_impact(fit, shipped, prob=ci_prob)
+    impact["running"] = [members[i].title for i in shipped if not members[i].finished]
+    return impact
 
 
 def write_page(config: Config, output: Path, entries: list[dict[str, Any]]) -> None:

@@ -82,3 +82,8 @@ class ProgrammePrior(Record):
     predictive: Predictive | MISSING = MISSING
     components: Components | MISSING = MISSING
     applied: AppliedPrior | MISSING = MISSING
+    #: The two-sided tail probability of the primary comparison's own estimate under the
+    #: prior predictive (the applied prior plus the estimate's noise): small where the
+    #: experiment's data are far outside what the programme expects (a prior-data conflict,
+    #: :func:`analyses.core.judgement.conflict_class`).
+    conflict_p: Prob | MISSING = MISSING

@@ -14,11 +14,13 @@ from analyses.core.stats import STRONG_EVIDENCE
 __all__ = [
     "LITTLE_PULL",
     "NEW_UNIT_EVIDENCE",
+    "PRIOR_CONFLICT",
     "PRIOR_FIT_KS_P",
     "PRIOR_WEAK",
     "SPREAD_CLEAR",
     "STRONG_EVIDENCE",
     "grid_at_edge",
+    "conflict_class",
     "inside",
     "prior_class",
     "prior_fit_class",
@@ -46,6 +48,13 @@ LITTLE_PULL = 0.25
 #: are uniform by a KS test at this level, and the estimates held by their intervals are
 #: within two binomial standard deviations (at least 2) of the expected count.
 PRIOR_FIT_KS_P = 0.05
+
+#: An experiment's own estimate conflicts with the programme's prior when its two-sided tail
+#: probability under the prior predictive (the prior plus the estimate's noise) is below
+#: this level: the usual level of a prior-data conflict check (Evans and Moshonov 2006).
+#: Where the prior fits, one experiment in twenty is flagged by chance; each flag says to
+#: read that verdict with care, not that the prior is wrong.
+PRIOR_CONFLICT = 0.05
 
 PriorClass = Literal["weak", "noticeable"]
 SpreadClass = Literal["clear", "unclear"]
@@ -100,6 +109,17 @@ def prior_lean(above: int, below: int) -> Literal["above", "below"] | None:
     if below > above + 1:
         return "below"
     return None
+
+
+def conflict_class(tail_p: float | None) -> Literal["conflict", "consistent"] | None:
+    """``conflict`` where an estimate is far outside what the programme's prior expects.
+
+    ``tail_p``: its two-sided tail probability under the prior predictive
+    (:func:`analyses.core.programme.predictive_tail`); ``None`` when not measured.
+    """
+    if tail_p is None:
+        return None
+    return "conflict" if tail_p < PRIOR_CONFLICT else "consistent"
 
 
 def grid_at_edge(edge_mass: float | None) -> bool:

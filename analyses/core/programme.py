@@ -885,6 +885,22 @@ def posterior(
     }
 
 
+def predictive_tail(prior: Mixture, y: float, s: float) -> float:
+    """The two-sided tail probability of an estimate under the prior predictive.
+
+    The predictive of an experiment's estimate ``y`` (log scale, standard error ``s``) is
+    the prior with the estimate's noise added to each component; the tail probability is
+    ``2 min(F(y), 1 - F(y))``: small when the estimate is far outside what the prior
+    expects (a prior-data conflict, Evans and Moshonov 2006; classified by
+    :func:`analyses.core.judgement.conflict_class`).
+    """
+    w = np.ravel(prior.weights)
+    keep = w > 0
+    mix = Mixture(w[keep], np.ravel(prior.means)[keep], np.hypot(np.ravel(prior.sds)[keep], s))
+    below = float(mix.cdf(np.array([y]))[0])
+    return float(min(1.0, 2 * min(below, 1 - below)))
+
+
 def posterior_from_draws(
     prior: Mixture,
     lift_draws: np.ndarray,
@@ -1006,6 +1022,33 @@ def prior_choice(experiments: int) -> tuple[str, str]:
 # --------------------------------------------------------------------------- impact
 
 
+def _conditioned_mass(programme: Programme, running: Sequence[int]) -> np.ndarray:
+    """The hyperparameters' posterior mass over the nodes given the ``running`` estimates too.
+
+    The fit's mass is learned from the finished experiments; an experiment still running
+    adds its marginal likelihood at each node, ``sum_k mixing_k N(y; mu, scale_k^2 + s^2)``.
+    """
+    from scipy.special import logsumexp
+
+    log_mass = np.log(programme.mass)
+    mu = programme.mu[programme.node_mu]
+    mixing = programme.family.mixing[programme.node_col]  # nodes x scales
+    var = programme.scales**2
+    for i in running:
+        y, s2 = programme.y[i], programme.s[i] ** 2
+        tot = var[None, :] + s2
+        with np.errstate(divide="ignore"):
+            log_p = np.log(mixing) - 0.5 * np.log(tot) - 0.5 * (y - mu[:, None]) ** 2 / tot
+        log_mass = log_mass + logsumexp(log_p, axis=1)
+    return np.exp(log_mass - logsumexp(log_mass))
+
+
+def _pick(mass: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The nodes at uniforms ``u`` by the inverse of the cumulative ``mass``."""
+    cum = np.cumsum(mass)
+    return np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), mass.size - 1)
+
+
 def cumulative_impact(
     programme: Programme,
     shipped: Sequence[int] | np.ndarray,
@@ -1019,7 +1062,11 @@ def cumulative_impact(
 
     Joint draws: the hyperparameters from their posterior, then each shipped experiment's
     true lift from its conditional posterior given them (so the experiments' shared
-    uncertainty about the population is carried into the total, not averaged away).
+    uncertainty about the population is carried into the total, not averaged away). The
+    hyperparameters' posterior is the finished experiments' (what the prior was learned
+    from); for a shipped experiment still running it is conditioned also on its own
+    estimate: so each one enters at its own programme posterior, the one its readout shows,
+    not at what the population alone expects of it (review finding 1, issue 22).
 
     Parameters
     ----------
@@ -1043,12 +1090,17 @@ def cumulative_impact(
     idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(int)
     w = np.ones(idx.size) if weights is None else np.asarray(weights, dtype=float)
     rng = np.random.default_rng(seed)
-    node = rng.choice(programme.mass.size, size=draws, p=programme.mass)
-    mu = programme.mu[programme.node_mu[node]]
-    mixing = programme.family.mixing[programme.node_col[node]]  # draws x scales
+    # One uniform per draw picks the node of every experiment, by the inverse of its own
+    # mass (a finished one's: the fit's; a running one's: the fit's given its estimate too),
+    # so each enters at its own posterior and the draws still share the hyperparameters.
+    u = rng.random(draws)
+    base = _pick(programme.mass, u)
     var = programme.scales**2
     total = np.zeros(draws)
     for i, weight in zip(idx, w, strict=True):
+        node = base if programme.finished[i] else _pick(_conditioned_mass(programme, [i]), u)
+        mu = programme.mu[programme.node_mu[node]]
+        mixing = programme.family.mixing[programme.node_col[node]]  # draws x scales
         y, s2 = programme.y[i], programme.s[i] ** 2
         tot = var[None, :] + s2
         with np.errstate(divide="ignore"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyses.core.judgement import prior_fit_class, prior_lean
+from analyses.core.judgement import PRIOR_CONFLICT, conflict_class, prior_fit_class, prior_lean
 from analyses.core.programme import MIN_EXPERIMENTS as MINIMUM
 from analyses.core.results import given
 from readout.wording.numbers import (
@@ -90,7 +90,62 @@ def sentences(bundle: Any) -> list[str]:
         f"{estimate(bundle, comp.lift_rel, signed(relative), places)}; given this "
         f"programme's {found.experiments} experiments, {_pct(comp.programme, places)}. "
         + DECIDED[found.decided_with].format(alone=f'"{verdict_words}"')
+    ] + conflict_sentences(bundle)
+
+
+def _primary_programme(bundle: Any) -> Any:
+    """The primary comparison with programme numbers, or ``None``."""
+    found = getattr(bundle, "programme_prior", None)
+    if found is None or not given(found) or found.prior == "weak":
+        return None
+    comp = next((c for c in bundle.metrics[0].comparisons if c.arm == bundle.primary), None)
+    if comp is None or not given(comp.programme) or comp.lift_rel is None:
+        return None
+    return comp
+
+
+def conflict_sentences(bundle: Any) -> list[str]:
+    """A prior-data conflict in words (review finding 3).
+
+    The experiment's own estimate far outside what the programme's prior expects
+    (:func:`analyses.core.judgement.conflict_class`).
+    """
+    found = getattr(bundle, "programme_prior", None)
+    comp = _primary_programme(bundle)
+    if comp is None or conflict_class(found.conflict_p if given(found.conflict_p) else None) != (
+        "conflict"
+    ):
+        return []
+    places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
+    return [
+        f"Its own estimate, {relative(comp.lift_rel.mean, places)}, is far outside what the "
+        f"programme's past experiments suggest: under their prior an estimate this far out has "
+        f"a {prob(found.conflict_p)} chance (below {PRIOR_CONFLICT:.0%}). The prior pulls it to "
+        f"{relative(comp.programme.mean, places)}; if this change is unlike the past ones, its "
+        "own estimate may be the better guide."
     ]
+
+
+def weak_arm_prior(bundle: Any, influence: float) -> str | None:
+    """The model section's line on a weak arm prior where the programme's prior decided.
+
+    Each arm's prior is weak, but the lift's prior is the programme's and the verdict reads
+    the lift given it: "the data decide" would not be true (review finding 3).
+    """
+    comp = _primary_programme(bundle)
+    if comp is None or not decided_by_programme(bundle):
+        return None
+    from readout.wording.numbers import number
+
+    places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
+    times = number(1 / influence if influence > 0 else 1e6, 0)
+    return (
+        f"Each arm's own prior is weak here: its posterior is more than {times} times narrower "
+        "than that prior. The lift's prior, though, is the programme's, learned from past "
+        "experiments, and it sets the verdict: the verdict reads the lift given it, "
+        f"{relative(comp.programme.mean, places)}, not the data's own "
+        f"{relative(comp.lift_rel.mean, places)}."
+    )
 
 
 def decided_by_programme(bundle: Any) -> bool:
@@ -152,7 +207,7 @@ def model_sentences(bundle: Any) -> list[str]:
         return [WEAK[found.reason_code].format(**numbers, finished=finished, share=share)]
     dumped = found.model_dump(mode="json")
     if "applied" in dumped:
-        return [applied_prior_sentence(dumped, interval(bundle))]
+        return [applied_prior_sentence(dumped, interval(bundle))] + conflict_sentences(bundle)
     return [learned_prior_sentence(dumped, interval(bundle))]
 
 
@@ -165,15 +220,7 @@ def applied_prior_sentence(prior: dict[str, Any], ci: str) -> str:
     applied = prior["applied"]
     hdi = applied["hdi"]
     places = max(1, rel_places({"hdi": hdi}))
-    spread = (
-        f"a normal with an sd of {relative(applied['sd_low'], 1, False)}"
-        if applied["normals"] == 1
-        else (
-            "a mixture of normals (fatter-tailed than any one of them), its components' sds "
-            f"mostly from {relative(applied['sd_low'], 1, False)} to "
-            f"{relative(applied['sd_high'], 1, False)}"
-        )
-    )
+    spread = prior_shape(applied)
     beyond = relative(applied["beyond"], 0, False)
     return (
         f"The prior on the lift is learned from {prior['experiments']} finished experiments: "
@@ -183,8 +230,26 @@ def applied_prior_sentence(prior: dict[str, Any], ci: str) -> str:
     )
 
 
+def prior_shape(applied: dict[str, Any]) -> str:
+    """The shape of an applied prior (``programme_prior.applied``).
+
+    The one description the readouts and the programme page give (review finding 14).
+    """
+    if applied["normals"] == 1:
+        return f"a normal with an sd of {relative(applied['sd_low'], 1, False)}"
+    return (
+        "a mixture of normals (fatter-tailed than any one of them), its components' sds "
+        f"mostly from {relative(applied['sd_low'], 1, False)} to "
+        f"{relative(applied['sd_high'], 1, False)}"
+    )
+
+
 def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:
-    """The learned prior in words: where a new experiment's true lift most likely lies."""
+    """The learned prior in words: where a new experiment's true lift most likely lies.
+
+    With ``applied`` (the mixture a running readout applies) its shape is said as the
+    readouts say it, and its chance of a lift beyond ±10%.
+    """
     pred = prior["predictive"]
     places = max(1, rel_places(pred))
     df = prior.get("df")
@@ -193,11 +258,40 @@ def learned_prior_sentence(prior: dict[str, Any], ci: str) -> str:
         if df is None
         else f"fat tails (a Student-t with {df:g} degrees of freedom: rare big wins and losses)"
     )
+    applied = prior.get("applied")
+    if applied:
+        beyond = relative(applied["beyond"], 0, False)
+        return (
+            f"Learned from {prior['experiments']} finished experiments: "
+            f"{prior_shape(applied)} on the log scale of the lift. A new experiment's true lift "
+            f"is most likely near {relative(pred['median'], places)}, with a {ci} of "
+            f"{span(pred['hdi'], signed(relative), places)}; "
+            f"{prob(pred['prob_positive'])} of changes help at all, and a lift beyond "
+            f"±{beyond} either way has a {prob(applied['prob_beyond'])} chance."
+        )
     return (
         f"Learned from {prior['experiments']} finished experiments: a new experiment's true "
         f"lift is most likely near {relative(pred['median'], places)}, with a {ci} of "
         f"{span(pred['hdi'], signed(relative), places)} and {tails}; "
         f"{prob(pred['prob_positive'])} of changes help at all."
+    )
+
+
+def own_readouts_sentence(experiments: int, members: list[dict[str, Any]]) -> str:
+    """Why a finished experiment's readout counts one experiment fewer (review finding 5).
+
+    A finished experiment whose readout is on this site is one of the prior's experiments,
+    but its own readout reads the prior learned from the others.
+    """
+    own = [m["past"].title for m in members if m["past"].source == "config"]
+    if not own:
+        return ""
+    names = ", ".join(own)
+    whose = "whose readout is" if len(own) == 1 else "whose readouts are"
+    reads = "reads" if len(own) == 1 else "each read"
+    return (
+        f" {names}, finished and {whose} on this site, {reads} the prior learned from the "
+        f"other {experiments - 1}."
     )
 
 
@@ -251,11 +345,7 @@ def impact_sentence(impact: dict[str, Any], ci: str, key: str = "") -> str:
     n = impact["experiments"]
     kind, _, direction = key.partition(":")
     metric = KINDS.get(kind, "the metric")
-    changes = (
-        "The change shipped so far moves"
-        if n == 1
-        else (f"The {n} changes shipped so far together move")
-    )
+    changes = _shipped_words(n, impact.get("running") or [])
     hdi = span(impact["hdi"], signed(relative), places)
     sentence = (
         f"{changes} {metric} by an expected {relative(impact['mean'], places)} ({ci} {hdi}), "
@@ -278,6 +368,32 @@ def impact_sentence(impact: dict[str, Any], ci: str, key: str = "") -> str:
             "points, which the programme corrects"
         )
     return sentence + "."
+
+
+def _shipped_words(n: int, running: list[str]) -> str:
+    """The subject of the impact sentence: which changes count as shipped.
+
+    A running experiment with a Ship verdict is counted but said apart: its change is not
+    known to be shipped ("The 4 changes shipped so far and 1 with a Ship verdict whose
+    experiment is still running (Checkout redesign) together move").
+    """
+    done = n - len(running)
+    if not running:
+        return (
+            "The change shipped so far moves"
+            if n == 1
+            else f"The {n} changes shipped so far together move"
+        )
+    names = ", ".join(running)
+    still = (
+        f"with a Ship verdict whose experiment is still running ({names})"
+        if len(running) == 1
+        else f"with a Ship verdict whose experiments are still running ({names})"
+    )
+    if done == 0:
+        return f"The change {still} would move" if n == 1 else f"The {n} changes {still} would move"
+    shipped = "The change shipped so far" if done == 1 else f"The {done} changes shipped so far"
+    return f"{shipped} and {len(running)} {still} together move"
 
 
 #: Where an experiment stands, as the page says it.
@@ -317,6 +433,11 @@ def attention_line(item: dict[str, Any]) -> str:
         return f"Health check failed ({checks})"
     if code == "guardrail_harm":
         return f"Guardrail harm: {item['metric']}"
+    if code == "prior_conflict":
+        return (
+            "Own estimate far outside the programme's prior "
+            f"({prob(item['p_value'])} chance of one this far out)"
+        )
     if code == "no_recent_traffic":
         return f"Stalled: no exposures since {_day(item['since'])}"
     return f"Stalled: no new data since the readout of {item['since']}"
@@ -356,10 +477,14 @@ def lifts_line(found: dict[str, Any] | None, ci: str, withheld: bool = False) ->
         return "—"
     prior = found["prior"]
     if prior["prior"] == "weak":
-        return (
-            f"Weak prior: {finished_experiments(prior['experiments'])} of its kind "
+        why = (
+            f"weak prior: {finished_experiments(prior['experiments'])} of its kind "
             f"({prior['minimum']} needed)"
         )
+        if found.get("alone") and not withheld:  # its own lift, as the index shows it
+            places = rel_places(found["alone"])
+            return f"On its own {_pct_dict(found['alone'], places)} ({ci}; {why})"
+        return capital(why)
     if "programme" not in found:
         return "—"
     if withheld:  # a withheld verdict reads no lift, the programme's or its own
@@ -442,7 +567,8 @@ def page(context: dict[str, Any]) -> dict[str, Any]:
                     }
                 )
             out["fit"] = {
-                "prior": learned_prior_sentence(fit["prior"], ci),
+                "prior": learned_prior_sentence(fit["prior"], ci)
+                + own_readouts_sentence(fit["prior"]["experiments"], fit["members"]),
                 "impact": impact_sentence(fit["impact"], ci, pool["key"])
                 if fit["impact"]
                 else "No shipped change yet: nothing to add up.",

@@ -160,6 +160,41 @@ def test_the_grid_edge_is_the_pooling_grids_own_limit():
     assert not core.grid_at_edge(None)
 
 
+@pytest.mark.parametrize(
+    ("tail_p", "expected"),
+    [(0.0499, "conflict"), (0.05, "consistent"), (0.5, "consistent"), (None, None)],
+)
+def test_a_prior_data_conflict_is_a_tail_probability_below_five_percent(tail_p, expected):
+    assert core.conflict_class(tail_p) == expected
+
+
+def test_the_predictive_tail_is_exact_for_a_normal_and_uniform_under_the_prior():
+    """Issue 22, review finding 3: the tail probability of an estimate under the prior
+    predictive. For a single normal it is 2 Phi(-|y - m| / sqrt(sd^2 + s^2)); estimates drawn
+    from the predictive of a fat-tailed mixture give uniform tail probabilities, so the flag
+    fires on 5% of them (4,000 draws: binomial sd 0.0034, tolerance 4 sd)."""
+    import numpy as np
+    from scipy.special import ndtr
+
+    from analyses.core import programme as pg
+
+    one = pg.Mixture(np.array([1.0]), np.array([0.01]), np.array([0.02]))
+    found = pg.predictive_tail(one, 0.09, 0.03)
+    assert found == pytest.approx(2 * ndtr(-0.08 / np.hypot(0.02, 0.03)), rel=1e-9)
+    assert pg.predictive_tail(one, 0.01, 0.03) == pytest.approx(1.0)
+    mix = pg.Mixture(np.array([0.8, 0.2]), np.array([0.005, 0.01]), np.array([0.01, 0.05]))
+    rng = np.random.default_rng(3)
+    n, s = 4000, 0.02
+    wide = rng.random(n) < 0.2
+    z = np.where(wide, 0.01 + 0.05 * rng.standard_normal(n), 0.005 + 0.01 * rng.standard_normal(n))
+    y = z + s * rng.standard_normal(n)
+    tails = np.array([pg.predictive_tail(mix, v, s) for v in y])
+    flagged = np.mean([core.conflict_class(t) == "conflict" for t in tails])
+    assert flagged == pytest.approx(core.PRIOR_CONFLICT, abs=4 * 0.0034)
+    # Far out in the tail the flag fires: +15% against a prior of a few percent.
+    assert core.conflict_class(pg.predictive_tail(mix, np.log1p(0.30), s)) == "conflict"
+
+
 # ----------------------------------------------------------------------- no threshold in the words
 
 #: The wording's own formatting rules (how a p-value is printed), not judgements.

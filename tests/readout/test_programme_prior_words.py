@@ -4,6 +4,7 @@ with its interval and its chance of a lift beyond ±10% computed from that same 
 import re
 
 import numpy as np
+import pytest
 
 from analyses.ab_test.programme import applied_prior
 from analyses.ab_test.programme_results import ProgrammePrior
@@ -93,7 +94,18 @@ def test_a_bundle_read_with_the_programme_quotes_the_prior_it_was_read_with():
     applied = new["programme_prior"]["applied"]
     want = applied_prior(group.prior(), bundle["ci_prob"])
     assert applied["hdi"] == list(want["hdi"]) and applied["prob_beyond"] == want["prob_beyond"]
-    (sentence,) = words.model_sentences(bundles.typed(new))
+    sentence, *conflict = words.model_sentences(bundles.typed(new))
+    # Review finding 3: the experiment's own +14% against a prior of a few percent is a
+    # prior-data conflict; the tail probability from its own HDI, computed here.
+    from scipy.special import ndtri
+
+    own = next(c for c in bundle["metrics"][0]["comparisons"] if c["arm"] == bundle["primary"])
+    low_, high_ = np.log1p(own["lift_rel"]["hdi"])
+    y, s = (low_ + high_) / 2, (high_ - low_) / (2 * ndtri((1 + bundle["ci_prob"]) / 2))
+    tail = new["programme_prior"]["conflict_p"]
+    assert tail == pytest.approx(pg.predictive_tail(group.prior(), y, s), rel=1e-9)
+    assert tail < 0.05
+    assert conflict and "far outside what the programme's past experiments suggest" in conflict[0]
     assert "Student-t" not in sentence
     low, high = (f"{100 * v:+.1f}%" for v in applied["hdi"])
     assert f"{low} to {high}" in sentence.replace("−", "-"), sentence

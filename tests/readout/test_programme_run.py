@@ -131,7 +131,8 @@ def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned)
     assert "Sample-ratio mismatch" in page  # the pricing banner's broken split
     assert "Withheld" in page and "Keep collecting" in page
     assert "leave-one-out" in page and "38 finished experiments" in page
-    assert "changes shipped so far together move conversion rates by an expected" in page
+    assert "shipped so far" in page
+    assert "together move conversion rates by an expected" in page
     assert "Shorter signup form" in page  # the history's experiments, given the others
 
 
@@ -153,6 +154,14 @@ def test_shipped_impact_comes_from_the_programme_estimates_not_the_raw_winners(l
     assert impact["hdi"][0] < impact["mean"] < impact["hdi"][1]
     page = (output / "programme.html").read_text()
     assert f"{100 * impact['mean']:+.1f}%" in page and f"{100 * raw:+.1f}%" in page
+    # Review finding 1: a shipped change still running enters at its own programme
+    # posterior, the one its bundle shows (reweighted draws there: within 0.3 pp).
+    running = [i for i, p in enumerate(group.members) if p.verdict == "ship" and not p.finished]
+    assert impact["running"] == [group.members[i].title for i in running]
+    for i in running:
+        comp = _bundle(output, group.members[i].name)["metrics"][0]["comparisons"][0]
+        alone = pg.cumulative_impact(group.fit, [i], compound=False)
+        assert alone["mean"] == pytest.approx(comp["programme"]["mean"], abs=0.003)
 
 
 @pytest.mark.slow
@@ -338,6 +347,12 @@ def test_the_impact_sentence_names_the_metric_the_chance_and_the_curse_it_correc
         "(94% HDI +2.6% to +30.3%), each read with the programme's prior; a 99.5% chance that "
         "together they help. Their own estimates compound to +44.6%: the winner's curse "
         "over-states the total by 27.5 percentage points, which the programme corrects."
+    )
+    # A running experiment with a Ship verdict is counted, and said apart (finding 1).
+    words = impact_sentence(impact | {"running": ["Checkout redesign"]}, "94% HDI", "binary:higher")
+    assert words.startswith(
+        "The 4 changes shipped so far and 1 with a Ship verdict whose experiment is still "
+        "running (Checkout redesign) together move conversion rates by an expected +17.1%"
     )
     # Lower is better: the chance it helps is the chance the total falls.
     one = {"experiments": 1, "mean": -0.02, "hdi": [-0.04, 0.001], "alone": -0.05}

@@ -6,6 +6,7 @@ from analyses.ab_test.judgement import decided_by_programme, prior_verdict
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
 from analyses.core.results import Diagnostics, given
+from readout.wording import programme as programme_words
 from readout.wording.ab_test import variance
 from readout.wording.ab_test.common import (
     VERDICT_LABELS,
@@ -150,6 +151,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
                 f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "
                 "its prior, so the data decide."
             )
+            out[-1] = programme_words.weak_arm_prior(bundle, influence) or out[-1]
         else:
             out.append(
                 f"The prior carries weight here: an arm's posterior is only "
