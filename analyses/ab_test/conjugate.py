@@ -122,14 +122,15 @@ def lognormal_mean_draws(
     prior: NormalPrior,
     size: int,
     rng: np.random.Generator,
+    share_prior: tuple[float, float] = (1.0, 1.0),
 ) -> dict[str, np.ndarray]:
     """Draws of the mean per unit of a log-normal value with zeros (a hurdle model).
 
-    ``p`` is the share of units with a positive value (Beta(1, 1) prior), ``mu`` and
-    ``sigma`` those of the log of the positive values; the mean per unit is
-    ``p * exp(mu + sigma^2 / 2)``.
+    ``p`` is the share of units with a positive value (a Beta(``share_prior``) prior, Beta(1, 1)
+    unless the sensitivity check's sceptical prior sets it), ``mu`` and ``sigma`` those of the
+    log of the positive values; the mean per unit is ``p * exp(mu + sigma^2 / 2)``.
     """
-    p = beta_draws(positives, n, 1.0, 1.0, size, rng)
+    p = beta_draws(positives, n, *share_prior, size, rng)
     mu, sigma = normal_draws(logs, prior, size, rng)
     per_payer = np.exp(mu + sigma**2 / 2)
     return {"value": p * per_payer, "p": p, "per_payer": per_payer, "mu": mu, "sigma": sigma}

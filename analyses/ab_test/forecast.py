@@ -218,11 +218,17 @@ def forecast_primary(
     if any(c.lift_rel is None for c in primary.comparisons):
         return None  # the forecast simulates relative lifts; a control at 0 has none
     exposures = data.exposures or {}
+    from analyses.ab_test.data import traffic_warnings
+
+    # Traffic that has stopped (``no_recent_traffic``) brings no more data: the forecast is then
+    # one conditional on traffic resuming at the rate it had while it ran (review finding 2),
+    # and the report says so; the quiet days would only dilute that rate.
+    end = float("nan") if traffic_warnings(data) else read_end(data.until or data.as_of)
     rate = traffic(
         exposures.get("first_exposure", float("nan")),
         exposures.get("last_exposure", float("nan")),
         exposures.get("units", 0) - exposures.get("multiple_arms", 0),
-        read_end(data.until or data.as_of),
+        end,
     )
     if rate is None:
         return None

@@ -86,6 +86,10 @@ class Priors:
     mu_mean: float | None = None
     mu_sd: float | None = None
     sigma: float | None = None
+    #: A hurdle model's Beta prior of the share of units with a positive value (Beta(1, 1)
+    #: unless the sensitivity check's sceptical prior sets it).
+    share_alpha: float = 1.0
+    share_beta: float = 1.0
 
 
 # --------------------------------------------------------------------------- posteriors
@@ -196,7 +200,13 @@ def arm_draws(
                 out[arm] = {"value": np.exp(mu), "mu": mu}
             else:
                 drawn = conjugate.lognormal_mean_draws(
-                    s["n"], s["npos"], logs[arm], prior, size, rng
+                    s["n"],
+                    s["npos"],
+                    logs[arm],
+                    prior,
+                    size,
+                    rng,
+                    share_prior=(priors.share_alpha, priors.share_beta),
                 )
                 out[arm] = {
                     "value": drawn["value"],
@@ -542,22 +552,34 @@ def sceptical(metric: Metric, stats_, arms: list[str], scale: float) -> Priors:
     """A sceptical prior.
 
     Every arm's mean near the pooled mean, within ``scale`` of it (relative), so that only data can
-    make the arms differ.
+    make the arms differ. A hurdle model's mean is the share with a positive value times the
+    amount among them: each part gets ``scale / sqrt(2)``, so that their product is within
+    ``scale`` (a flat prior on the share left the revenue lift unshrunk, review finding 6).
     """
     pooled_n = sum(stats_[a]["n"] for a in arms)
     if metric.kind == "binary":
-        # Kept inside (0, 1): every unit converting (or none) still needs a proper Beta.
-        p = sum(stats_[a]["sum"] for a in arms) / pooled_n
-        p = min(max(p, 0.5 / pooled_n), 1 - 0.5 / pooled_n)
-        sd = scale * p
-        strength = max(p * (1 - p) / sd**2 - 1, 2.0)
-        return Priors(alpha=p * strength, beta=(1 - p) * strength)
+        alpha, beta = _sceptical_beta(sum(stats_[a]["sum"] for a in arms), pooled_n, scale)
+        return Priors(alpha=alpha, beta=beta)
     if metric.kind in ("log", *HURDLE_KINDS):
         logs = {a: log_moments(stats_[a]) for a in arms}
         pooled = _pooled(logs)
-        return Priors(mu_mean=pooled.mean, mu_sd=scale)
+        if metric.kind == "log":
+            return Priors(mu_mean=pooled.mean, mu_sd=scale)
+        part = scale / np.sqrt(2)
+        alpha, beta = _sceptical_beta(sum(stats_[a]["npos"] for a in arms), pooled_n, part)
+        return Priors(mu_mean=pooled.mean, mu_sd=part, share_alpha=alpha, share_beta=beta)
     pooled = _pooled({a: moments(stats_[a]) for a in arms})
     return Priors(mu_mean=pooled.mean, mu_sd=max(scale * abs(pooled.mean), 1e-12))
+
+
+def _sceptical_beta(successes: float, n: float, scale: float) -> tuple[float, float]:
+    """A Beta prior at the pooled rate with a relative spread of ``scale``."""
+    # Kept inside (0, 1): every unit converting (or none) still needs a proper Beta.
+    p = successes / n
+    p = min(max(p, 0.5 / n), 1 - 0.5 / n)
+    sd = scale * p
+    strength = max(p * (1 - p) / sd**2 - 1, 2.0)
+    return float(p * strength), float((1 - p) * strength)
 
 
 def flat(metric: Metric) -> Priors:

@@ -152,3 +152,32 @@ def test_an_experiment_without_exposures_for_days_is_flagged_with_its_last_day()
     assert read("2026-11-30", until="2026-11-12") == []  # read as of its planned end
     assert read("2026-11-30", exposures=False) == []  # a file: no exposure times
     assert read(None) == []
+
+
+def test_a_stalled_experiment_is_forecast_at_the_rate_it_had_while_traffic_ran():
+    """Review finding 2: 12,000 units over 10 days, then 20 days without any. The forecast
+    (conditional on traffic resuming) uses the 1,200 a day it had, not 12,000 / 30 = 400;
+    traffic that runs up to the as-of day keeps its rate over the whole span."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from analyses import ab_test
+    from analyses.core.base import Settings
+    from tests.analyses.ab_inputs import arm_data, spec
+
+    first = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+    data = arm_data({"A": (600, 6000), "B": (640, 6000)})
+    exposures = {"first_exposure": first, "units": 12_000, "multiple_arms": 0}
+    day = forecast.SECONDS_PER_DAY
+    stalled = replace(
+        data, exposures=exposures | {"last_exposure": first + 10 * day}, as_of="2026-11-30"
+    )
+    fit = ab_test.fit(spec(), stalled, Settings(exact_draws=4000))
+    assert fit.results.forecast.units_per_day == pytest.approx(1200)
+    assert [w["code"] for w in fit.warnings] == ["no_recent_traffic"]
+    running = replace(
+        data, exposures=exposures | {"last_exposure": first + 29.5 * day}, as_of="2026-11-30"
+    )
+    fit = ab_test.fit(spec(), running, Settings(exact_draws=4000))
+    assert fit.results.forecast.units_per_day == pytest.approx(400)
+    assert fit.warnings == []

@@ -46,14 +46,15 @@ def test_the_bundle_has_revenue_parts_every_segment_level_and_a_forecast(paywall
     assert [h["days"] for h in forecast["horizons"]] == [7, 14, 28]
     chances = [h["prob_decision"] for h in forecast["horizons"]]
     assert chances == sorted(chances)  # more data, more often a decision
-    # The exposure times span the generator's 10 days (12,000 users); the rate counts the days
-    # from the first exposure up to the as-of moment (this run's), days without any included.
+    # The exposure times span the generator's 10 days (12,000 users), then stop: traffic has
+    # stalled, and the forecast (conditional on it resuming) uses the rate it had while it ran,
+    # not one diluted by the days without any (review finding 2).
     span = (forecast["last"] - forecast["first"]) / 86_400
     assert span == pytest.approx(truth["days"], rel=0.02)
-    assert forecast["days"] > truth["days"] + 3
-    assert forecast["units_per_day"] == pytest.approx(truth["users"] / forecast["days"], rel=0.02)
     stalled = [w for w in bundle["warnings"] if w["code"] == "no_recent_traffic"]
     assert stalled and stalled[0]["count"] >= 3
+    assert forecast["days"] == pytest.approx(span)
+    assert forecast["units_per_day"] == pytest.approx(truth["users"] / span, rel=0.02)
 
 
 def test_the_html_explains_each_part_and_the_pdf_carries_the_forecast(paywall):
@@ -63,6 +64,15 @@ def test_the_html_explains_each_part_and_the_pdf_carries_the_forecast(paywall):
     first = bundle["forecast"]["horizons"][0]
     sentence = f"{prob(first['prob_decision'])} chance of a clear answer within 7 more days"
     assert sentence in text
+    # Traffic has stopped: the forecast says so and is conditional on it resuming.
+    since = next(w for w in bundle["warnings"] if w["code"] == "no_recent_traffic")
+    since = since["last_exposure"]
+    assert f"Traffic has stopped: no new users since {since}" in text
+    assert "Only if it resumes at the rate it had while it ran (about 1,200 users a day)" in text
+    assert "At the current traffic" not in text
+    # The index card (the history line) mentions the stall too.
+    index = text_of((paywall.parents[1] / "index.html").read_text())
+    assert f"traffic stopped: no new users since {since}" in index
     assert re.search(r'<section id="forecast"[^>]*>.*?<img', html, flags=re.S)
     assert "Revenue per user has two parts" in text
     assert "Do the levels of country differ?" in text

@@ -39,6 +39,30 @@ def days_list(horizons: Sequence[Horizon]) -> str:
     return ", ".join(days[:-1]) + " and " + days[-1] if len(days) > 1 else days[0]
 
 
+def stalled(bundle: AbBundle):
+    """The ``no_recent_traffic`` warning when exposures have stopped (else ``None``)."""
+    warnings = bundle.warnings if given(bundle.warnings) else ()
+    return next((w for w in warnings if w.code == "no_recent_traffic"), None)
+
+
+def at_traffic(bundle: AbBundle) -> str:
+    """The forecast's traffic: the current one, or, when it has stopped, the one it had.
+
+    A stalled experiment brings no more data; its forecast is conditional on traffic resuming
+    at the rate it had while it ran (review finding 2).
+    """
+    rate = bundle.forecast.units_per_day
+    about = f"about {number(rate, -1 if rate >= 100 else 0)} {units_word(bundle)} a day"
+    stop = stalled(bundle)
+    if stop is None:
+        return f"At the current traffic ({about}"
+    return (
+        f"Traffic has stopped: no new {units_word(bundle)} since {stop.last_exposure}, so no "
+        "more data are coming and the verdict stays as it is until assignment resumes. "
+        f"Only if it resumes at the rate it had while it ran ({about}"
+    )
+
+
 def forecast_sentence(bundle: AbBundle) -> str:
     """How long until a decision at the current traffic, and what deciding now would cost."""
     if field(bundle.decision, "sequential"):
@@ -51,10 +75,8 @@ def forecast_sentence(bundle: AbBundle) -> str:
     first = horizons[0]
     arm, control = bundle.primary, bundle.control
     metric = metric_name(bundle.metrics[0])
-    rate = result.units_per_day
     return (
-        f"At the current traffic (about {number(rate, -1 if rate >= 100 else 0)} "
-        f"{units_word(bundle)} a day), there is {a_prob(first.prob_decision)} chance of a "
+        f"{at_traffic(bundle)}), there is {a_prob(first.prob_decision)} chance of a "
         f"clear answer within {first.days} more days, "
         + (
             ", ".join(chances[:-1]) + " and " + chances[-1]
@@ -76,7 +98,12 @@ def forecast_section(bundle: AbBundle) -> list[str]:
         forecast_sentence(bundle),
         f"How this is worked out: {result.simulations:,} simulations each draw the true "
         "values from the current posterior, add the data the coming days would bring at the "
-        f"traffic seen over the last {number(result.days, 0)} days, and apply this report's "
+        + (
+            f"traffic seen over the last {number(result.days, 0)} days"
+            if stalled(bundle) is None
+            else f"rate of the {number(result.days, 0)} days traffic ran"
+        )
+        + ", and apply this report's "
         "decision rule to the result"
         + (
             " (the evidence each later look will need; no traffic after the planned end)"

@@ -24,7 +24,6 @@ from readout.wording.numbers import (
     capital,
     field,
     interval,
-    number,
     prob,
     rel_places,
     relative,
@@ -267,9 +266,10 @@ def forecast_sentence(bundle: AbBundle) -> str:
     """
     result = bundle.forecast
     horizons = result.horizons
+    from readout.wording.ab_test.notes import at_traffic
+
     look = bundle.decision.sequential
     left = look.planned_days - look.day
-    rate = result.units_per_day
     parts = []
     for h in horizons:
         when = (
@@ -281,8 +281,7 @@ def forecast_sentence(bundle: AbBundle) -> str:
     end = horizons[-1]
     undecided = end.verdicts.get("no_clear_difference", 0.0)
     return (
-        f"At the current traffic (about {number(rate, -1 if rate >= 100 else 0)} "
-        f"{units_word(bundle)} a day, none after the planned end) and with the evidence each "
+        f"{at_traffic(bundle)}, none after the planned end) and with the evidence each "
         f"later look will need, there is {a_prob(horizons[0].prob_decision)} chance of a "
         "clear answer (ship or keep the control) "
         + ", ".join(p.split(" ", 1)[1] if i == 0 else p for i, p in enumerate(parts))

@@ -53,6 +53,7 @@ from readout.wording.ab_test.notes import (
     forecast_section,
     forecast_sentence,
     note_sentences,
+    stalled,
 )
 from readout.wording.ab_test.tables import segments_intro, table_set
 from readout.wording.common import diagnostic_problems, multiple_arms_problem
@@ -115,7 +116,7 @@ WARNINGS = {
     "no_recent_traffic": lambda w, b: (
         f"No new {units_word(b)} have been exposed since {w.last_exposure}, {w.count} days "
         f"before this readout (as of {w.as_of}): the experiment has stalled. Check that "
-        "assignment is still running; the forecast counts the days without traffic."
+        "assignment is still running; any forecast assumes it resumes at its earlier rate."
     ),
 }
 
@@ -411,8 +412,13 @@ def _figures(bundle: AbBundle) -> dict[str, Figure]:
         result = bundle.forecast
         out["forecast"] = Figure(
             caption=(
-                f"The chance of a clear answer after {days_list(result.horizons)} more days at "
-                "the current traffic, split by the verdict it would be."
+                f"The chance of a clear answer after {days_list(result.horizons)} more days "
+                + (
+                    "at the current traffic"
+                    if stalled(bundle) is None
+                    else "if traffic resumes at the rate it had (it has stopped)"
+                )
+                + ", split by the verdict it would be."
             ),
             alt="Bar chart of the chance of a verdict: "
             + "; ".join(f"{prob(h.prob_decision)} within {h.days} days" for h in result.horizons)
@@ -661,6 +667,9 @@ def history(bundle: AbBundle) -> str:
             f"; guardrail {deciding_label(bundle)}: {prob(decision.prob_harm)} chance of harm "
             f"beyond {relative(decision.tolerated_harm, 1, False)}"
         )
+    stop = stalled(bundle)
+    if stop is not None:
+        line += f"; traffic stopped: no new {units_word(bundle)} since {stop.last_exposure}"
     return line
 
 
