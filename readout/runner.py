@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from analyses.core.base import DELIVERY_KEYS, NothingYet
 from analyses.core.results import plain
-from readout import batch, registry, render, site, store, wording
+from readout import batch, files, registry, render, site, store, wording
 from readout import bundle as bundles
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file, share_engines, shared_engines
@@ -139,7 +139,7 @@ def build_readout(
     figures = _save_figures(analysis.plot(decided, experiment.settings.ci_prob), staging)
     tables = []
     for key, table in fit.tables.items():
-        table.to_csv(staging / store.table_file(key), index=False)
+        files.write_csv(table, staging / store.table_file(key))
         tables.append({"key": key, "file": store.table_file(key), "rows": len(table)})
     bundle = {
         "schema_version": bundles.SCHEMA_VERSION,

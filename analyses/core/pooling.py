@@ -478,8 +478,9 @@ def unit_exact(
     return out
 
 
-#: Units summarised at once from their conditionals (CHUNK x draws floats in memory).
-CHUNK = 500
+#: Units summarised at once from their conditionals (CHUNK x draws floats per buffer: small
+#: enough to stay in the processor's cache, and reused chunk after chunk).
+CHUNK = 64
 
 
 def unit_summaries(
@@ -499,11 +500,12 @@ def unit_summaries(
     ``mean``, ``prob_positive`` and ``shrinkage`` average the exact conditionals over the
     draws; ``hdi`` (units x 2) comes from one draw of each unit per hyperparameter draw.
 
-    Units are processed :data:`CHUNK` at a time (memory does not grow with the units), laid
-    out units x draws so every pass runs along contiguous memory. The pull depends on the
-    draw only through ``sigma_unit``, which the grid gives few distinct values: it is
-    computed once per distinct value. The HDI partitions each unit's draws instead of
-    sorting them (:func:`analyses.core.stats.hdi_rows`).
+    Units are processed :data:`CHUNK` at a time in buffers allocated once (memory does not
+    grow with the units, and no page is mapped afresh per chunk), laid out units x draws so
+    every pass runs along contiguous memory. The pull depends on the draw only through
+    ``sigma_unit``, which the grid gives few distinct values: it is computed once per
+    distinct value. The HDI partitions each unit's draws in place instead of sorting them
+    (:func:`analyses.core.stats.hdi_rows`). The numbers do not depend on ``CHUNK``.
     """
     from scipy import special
 
@@ -516,21 +518,26 @@ def unit_summaries(
     by_group = np.ascontiguousarray(np.asarray(mu_group, dtype=float).T)  # groups x draws
     out = {k: np.empty(len(y)) for k in ("mean", "prob_positive", "shrinkage")}
     out["hdi"] = np.empty((len(y), 2))
+    shape = (min(CHUNK, len(y)), len(which))
+    means, spreads, work = np.empty(shape), np.empty(shape), np.empty(shape)
     for start in range(0, len(y), CHUNK):
         part = slice(start, start + CHUNK)
         yy, s2 = y[part, None], se[part, None] ** 2
+        rows = len(yy)
+        m, sd, w = means[:rows], spreads[:rows], work[:rows]
         pull_of = s2 / (s2 + taus[None, :] ** 2)  # units x distinct sigma_unit
         sd_of = np.sqrt((1 - pull_of) * s2)
-        m = by_group[g[part]]  # units x draws: the group mean, then the unit's mean
+        np.take(by_group, g[part], axis=0, out=m, mode="clip")  # the group mean, then the unit's
         m -= yy
-        m *= np.take(pull_of, which, axis=1)
+        m *= np.take(pull_of, which, axis=1, out=w, mode="clip")
         m += yy
-        sd = np.take(np.where(sd_of > 0, sd_of, 1e-300), which, axis=1)
+        np.take(np.where(sd_of > 0, sd_of, 1e-300), which, axis=1, out=sd, mode="clip")
         out["mean"][part] = m.mean(axis=1)
         out["shrinkage"][part] = pull_of @ share
-        out["prob_positive"][part] = special.ndtr(m / sd).mean(axis=1)
-        draws = rng.standard_normal(m.shape)
+        np.divide(m, sd, out=w)
+        out["prob_positive"][part] = special.ndtr(w, out=w).mean(axis=1)
+        draws = rng.standard_normal(out=w)
         draws *= sd
         draws += m
-        out["hdi"][part] = hdi_rows(draws, prob)
+        out["hdi"][part] = hdi_rows(draws, prob, overwrite=True)
     return out

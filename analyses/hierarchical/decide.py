@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from analyses.core import stats
 from analyses.core.base import Tone
 from analyses.core.judgement import NEW_UNIT_EVIDENCE
@@ -51,6 +53,28 @@ def group_where(group: Group, evidence: float = NEW_UNIT_EVIDENCE) -> GroupVerdi
     ):
         return "mixed"
     return verdict
+
+
+#: The most groups a page lists and charts one by one; with more, the largest (every group is
+#: in the groups' CSV beside the report).
+GROUPS_SHOWN = 20
+#: The most groups a chart colours, as many as its palette tells apart; with more, the largest
+#: (the same rule as :func:`groups_shown`), the others in grey.
+GROUPS_COLOURED = 6
+
+
+def groups_shown(groups: Sequence[Group], limit: int = GROUPS_SHOWN) -> list[Group]:
+    """The groups a page lists and charts: all of them, or the ``limit`` with the most units.
+
+    A page of a thousand groups is read by no one: the groups that touch the most units come
+    first in any rollout, so they are the ones shown (ties by name); the verdict counts and
+    the CSV cover every group. Shown in their usual order (by name).
+    """
+    if len(groups) <= limit:
+        return list(groups)
+    ranked = sorted(groups, key=lambda g: (-(g.units or 0), g.group))[:limit]
+    chosen = {g.group for g in ranked}
+    return [g for g in groups if g.group in chosen]
 
 
 def failed_checks(results: HierarchicalResults, diagnostics: GridDiagnostics) -> list[str]:

@@ -8,6 +8,7 @@ import numpy as np
 
 from analyses.core import figures, stats
 from analyses.core.base import Fit
+from analyses.hierarchical.decide import GROUPS_COLOURED, groups_shown
 from analyses.hierarchical.results import HierarchicalResults
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ PARAMETER_NAMES = {
 }
 
 
+#: The colour of the units of groups not shown one by one (light: the shown groups stand out).
+OTHERS_GREY = "#a0aec0"
+
 #: Units drawn in the shrinkage plot (a random sample beyond this, highlighted ones always).
 MAX_POINTS = 3000
 
@@ -35,8 +39,13 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     """
     results, table, posterior = fit.results, fit.tables["units"], fit.posterior
     out: dict[str, Figure] = {}
-    groups = [g.group for g in results.groups]
+    # With many groups, the largest are charted (decide.groups_shown), and as many as the
+    # palette tells apart are coloured (the same colour in both charts); the others are grey.
+    shown_groups = groups_shown(results.groups)
+    groups = [g.group for g in groups_shown(results.groups, GROUPS_COLOURED)]
     color = {g: figures.colour(i, skip_grey=True) for i, g in enumerate(groups)}
+    for g in shown_groups:
+        color.setdefault(g.group, figures.PALETTE[0])
     highlighted = {u.unit: u for u in results.units}
     labelled = table["unit"].isin(list(highlighted))
     rest = table[~labelled]
@@ -51,6 +60,18 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     area = 10 + 120 * (size / size.max()) ** 0.5
     # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, 4.2)
+    others = ~shown["group"].isin(groups)
+    if others.any():
+        ax.scatter(
+            shown.loc[others, "raw_estimate"],
+            shown.loc[others, "mean"],
+            s=area[others],
+            color=OTHERS_GREY,
+            alpha=0.35,
+            lw=0,
+            label=_others(len(results.groups) - len(groups)),
+            rasterized=True,
+        )
     for g in groups:
         rows = shown["group"] == g
         ax.scatter(
@@ -67,7 +88,9 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     high = max(shown["raw_estimate"].max(), shown["mean"].max())
     pad = 0.04 * (high - low)
     ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
-    for row in results.groups:
+    for row in shown_groups:
+        if row.group not in groups:
+            continue
         ax.axhline(row.mean, color=color[row.group], lw=0.8, alpha=0.8)
     # Named: the stories told below (circled) and the units pooling moved most (squared), so
     # the most-shrunk units, the point of the chart, are always drawn (and named where their
@@ -92,10 +115,15 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     ax.set_xlabel("Own estimate (no pooling)")
     ax.set_ylabel("Pooled estimate")
     if results.grouped:
-        ax.legend(
+        handles, names = ax.get_legend_handles_labels()
+        if others.any():  # the grey "others" last
+            handles, names = handles[1:] + handles[:1], names[1:] + names[:1]
+        legend = ax.legend(
+            handles,
+            names,
             frameon=False,
             fontsize=figures.PHONE_TEXT,
-            ncol=_columns(groups),
+            ncol=_columns(groups + ([_others(len(results.groups))] if others.any() else [])),
             loc="lower left",
             bbox_to_anchor=(0, 1),
             borderaxespad=0.2,
@@ -103,6 +131,8 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
             handletextpad=0.2,
             columnspacing=0.8,
         )
+        for handle in legend.legend_handles:  # every group's marker the same, visible size
+            handle.set_sizes([40])
     figures.tidy(ax, keep_left=True)
     # Labelled once the layout is final (names stay inside the axes, clear of each other).
     figures.finish(fig)
@@ -111,13 +141,15 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     )  # the stories first: where names would overlap, the movers' names give way
     out["shrinkage"] = figures.finish(fig)
 
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 1.1 + 0.34 * len(groups))
-    for i, row in enumerate(results.groups):
+    # Rows closer together beyond a few groups: twenty fit page one at nearly full size.
+    step = 0.34 if len(shown_groups) <= 8 else 0.22
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 1.1 + step * len(shown_groups))
+    for i, row in enumerate(shown_groups):
         ax.plot(row.hdi, [i, i], color=color[row.group], lw=3)
         ax.plot(row.mean, i, "o", color=color[row.group])
         ax.plot(row.complete_pooling.mean, i, "x", color="black", ms=5)
     ax.axvline(0, color="black", lw=0.8, ls="--")
-    ax.set_yticks(range(len(groups)), [figures.shorten(g) for g in groups])
+    ax.set_yticks(range(len(shown_groups)), [figures.shorten(g.group) for g in shown_groups])
     ax.set_xlabel(
         "Group average effect: dot and bar = partial\npooling "
         f"({figures.ci_label(ci_prob)}), x = complete pooling"
@@ -126,6 +158,11 @@ def plot(fit: Fit[HierarchicalResults], ci_prob: float) -> dict[str, Figure]:
     out["groups"] = figures.finish(fig)
     out["diagnostics"] = _diagnostics_figure(posterior, results)
     return out
+
+
+def _others(n: int) -> str:
+    """The legend's name for the grey units: "994 others"."""
+    return f"{n:,} other" + ("s" if n > 1 else "")
 
 
 def _columns(groups: list[str], width: float = 320.0) -> int:

@@ -132,7 +132,9 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit[HierarchicalResults
         results=results,
         posterior=xr.DataTree.from_dict(tree),
         diagnostics=GridDiagnostics.model_validate(diagnostics),
-        tables={"units": table},
+        # Grouped: every group's numbers too (a page shows the largest, decide.groups_shown).
+        tables={"units": table}
+        | ({"groups": units_table.group_table(results.groups)} if results.grouped else {}),
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from analyses.core import stats
 from analyses.core.base import DataError
-from analyses.hierarchical.results import Baselines, SizeBucket, Unit, Width
+from analyses.hierarchical.results import Baselines, Group, SizeBucket, Unit, Width
 from analyses.hierarchical.spec import Spec
 
 if TYPE_CHECKING:
@@ -137,6 +137,33 @@ def shrinkage_by_size(table: pd.DataFrame) -> tuple[SizeBucket, ...]:
                 )
             )
     return tuple(out)
+
+
+def group_table(groups: tuple[Group, ...]) -> pd.DataFrame:
+    """Every group's numbers, as the page's table of groups gives them (the groups' CSV).
+
+    A page shows at most :data:`~analyses.hierarchical.decide.GROUPS_SHOWN` groups; this
+    table has them all, each with its verdict (:func:`~analyses.hierarchical.decide.group_where`).
+    """
+    import pandas as pd
+
+    from analyses.hierarchical.decide import group_where
+
+    return pd.DataFrame(
+        {
+            "group": [g.group for g in groups],
+            "units": [g.units for g in groups],
+            "users": [np.nan if g.users is None else g.users for g in groups],
+            "mean": [g.mean for g in groups],
+            "hdi_low": [g.hdi[0] for g in groups],
+            "hdi_high": [g.hdi[1] for g in groups],
+            "prob_positive": [g.prob_positive for g in groups],
+            "new_unit_low": [g.new_unit.hdi[0] for g in groups],
+            "new_unit_high": [g.new_unit.hdi[1] for g in groups],
+            "complete_mean": [g.complete_pooling.mean for g in groups],
+            "verdict": [group_where(g) for g in groups],
+        }
+    )
 
 
 def recovery(table: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:

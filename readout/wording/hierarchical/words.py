@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from analyses.core.judgement import grid_at_edge, prior_class, pull_class, spread_class
 from analyses.core.results import LeftOut, given
+from analyses.hierarchical.decide import GROUPS_COLOURED, groups_shown
 from analyses.hierarchical.results import HierarchicalBundle, Unit
 from readout.wording.common import (
     diagnostic_problems,
@@ -159,6 +160,19 @@ def _story(unit: Unit, bundle: HierarchicalBundle) -> str:
     )
 
 
+def _shown_groups_note(bundle: HierarchicalBundle) -> str:
+    """Which groups a page shows, when not all: "the 20 of 1,000 genres with the most ..."."""
+    shown, total = len(groups_shown(bundle.groups)), len(bundle.groups)
+    if shown == total:
+        return ""
+    files = {t.key: t.file for t in field(bundle, "tables") or ()}
+    where = f"in {files['groups']}" if "groups" in files else "in the bundle"
+    return (
+        f"the {shown} of {total:,} {bundle.group_label}s with the most "
+        f"{_plural(bundle.unit_label)}; every {bundle.group_label} is {where}"
+    )
+
+
 def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
     ci = interval(bundle)
     units, places = _units(bundle), _places(bundle)
@@ -234,12 +248,16 @@ def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
             units.diff(g.complete_pooling.mean, places),
             GROUP_LABELS.get(verdicts.get(g.group, ""), "—"),
         ]
-        for g in bundle.groups
+        for g in groups_shown(bundle.groups)
     ]
+    note = _shown_groups_note(bundle)
     tables["groups"] = Table(
-        f"Each {bundle.group_label}: the estimates (for diagnosis only)"
-        if withheld
-        else f"Each {bundle.group_label}: where to roll out",
+        (
+            f"Each {bundle.group_label}: the estimates (for diagnosis only)"
+            if withheld
+            else f"Each {bundle.group_label}: where to roll out"
+        )
+        + (f" ({note})" if note else ""),
         [h for h, k in zip(group_head, group_keep, strict=True) if k],
         [[c for c, k in zip(row, group_keep, strict=True) if k] for row in group_rows],
     )
@@ -263,6 +281,10 @@ def _spread_sentence(bundle: HierarchicalBundle, units: Units, places: int) -> s
     )
 
 
+#: Groups of one verdict named in the key points; more are counted, the largest named.
+NAMED_GROUPS = 5
+
+
 def _group_summary(bundle: HierarchicalBundle) -> str:
     verdicts = bundle.decision.groups
     glabel = bundle.group_label
@@ -271,6 +293,13 @@ def _group_summary(bundle: HierarchicalBundle) -> str:
         found = [g for g, v in verdicts.items() if v == verdict]
         if not found:
             return "none"
+        if len(found) > NAMED_GROUPS:  # counted, the largest named (the CSV has them all)
+            size = {g.group: g.units or 0 for g in bundle.groups}
+            largest = sorted(found, key=lambda g: (-size.get(g, 0), g))[:NAMED_GROUPS]
+            return (
+                f"{len(found):,} {glabel}s (the largest: {', '.join(sorted(largest))} and "
+                f"{len(found) - NAMED_GROUPS:,} more)"
+            )
         return ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1]
 
     threshold = prob(bundle.counts.threshold)
@@ -462,8 +491,16 @@ def _figures(bundle: HierarchicalBundle, units: Units, places: int) -> dict[str,
     exact = given(diag.grid_points)
     with_users = any(u.n is not None for u in bundle.units)
     size = "users" if with_users else "precision (one over the squared standard error)"
+    shown_groups, note = groups_shown(bundle.groups), _shown_groups_note(bundle)
+    coloured, total = len(groups_shown(bundle.groups, GROUPS_COLOURED)), len(bundle.groups)
     lines = (
         f"the coloured lines are the {glabel} averages"
+        + (
+            f" of the {coloured} {glabel}s with the most {_plural(label)} (the other "
+            f"{total - coloured:,} {glabel}s' {_plural(label)} in grey)"
+            if coloured < total
+            else ""
+        )
         if bundle.grouped
         else "the horizontal line is the overall average"
     )
@@ -489,16 +526,18 @@ def _figures(bundle: HierarchicalBundle, units: Units, places: int) -> dict[str,
         ),
         "groups": Figure(
             caption=(
-                f"Each {glabel}'s average {metric}: dot and bar are the partial-pooling estimate "
-                f"and its {ci}; x marks complete pooling."
+                f"Each {glabel}'s average {metric}"
+                + (f" ({note})" if note else "")
+                + f": dot and bar are the partial-pooling estimate and its {ci}; x marks "
+                "complete pooling."
             ),
             alt=(
-                f"Interval chart of {len(bundle.groups)} {glabel} "
-                + ("average" if len(bundle.groups) == 1 else "averages")
+                f"Interval chart of {len(shown_groups)} {glabel} "
+                + ("average" if len(shown_groups) == 1 else "averages")
                 + f" with {ci}s: "
                 + "; ".join(
                     f"{g.group} {units.diff(g.mean, places)} ({span(g.hdi, units.diff, places)})"
-                    for g in bundle.groups
+                    for g in shown_groups
                 )
                 + "."
             ),
