@@ -179,6 +179,16 @@ def test_shipped_impact_comes_from_the_programme_estimates_not_the_raw_winners(l
     loaded = load_config(config)
     (pool,) = programme.page_context(loaded, output, [])["pools"]
     impact = pool["fit"]["impact"]
+    # Finding 5: the table lists every experiment the prior learned from, a configured
+    # readout past its planned length among them.
+    assert len(pool["fit"]["members"]) == pool["fit"]["prior"]["experiments"]
+    # Finding 14: the page describes the prior as the readouts do, from the applied mixture.
+    from readout.wording.programme import prior_shape
+
+    shape = prior_shape(pool["fit"]["prior"]["applied"])
+    report = (output / "signup-page" / DATE / "report.html").read_text()
+    assert shape in report.replace("&#39;", "'")
+    assert shape in (output / "programme.html").read_text().replace("&#39;", "'")
     history = loaded.history
     group = programme.learn(loaded, output).groups["binary:higher"]
     shipped = [p for p in group.members if p.verdict == "ship"]
