@@ -171,6 +171,17 @@ def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned)
     assert "shipped so far" in page
     assert "together move conversion rates by an expected" in page
     assert "Shorter signup form" in page  # the history's experiments, given the others
+    # Finding 3: a prior-data conflict needs attention; signup page's +13% against a prior
+    # of a few percent is one.
+    from analyses.core.judgement import PRIOR_CONFLICT
+
+    tails = {
+        n: _bundle(output, n)["programme_prior"].get("conflict_p")
+        for n in ("signup-page", "checkout-redesign")
+    }
+    assert tails["signup-page"] < PRIOR_CONFLICT, tails
+    flagged = sum(t is not None and t < PRIOR_CONFLICT for t in tails.values())
+    assert page.count("Own estimate far outside the programme&#39;s prior") == flagged
 
 
 @pytest.mark.slow
