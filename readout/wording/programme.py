@@ -286,12 +286,15 @@ def own_readouts_sentence(experiments: int, members: list[dict[str, Any]]) -> st
     own = [m["past"].title for m in members if m["past"].source == "config"]
     if not own:
         return ""
-    names = ", ".join(own)
-    whose = "whose readout is" if len(own) == 1 else "whose readouts are"
-    reads = "reads" if len(own) == 1 else "each read"
+    names, n = ", ".join(own), experiments - 1
+    if len(own) == 1:
+        return (
+            f" {names} has finished, and its own readout reads the prior learned from the "
+            f"other {n} (so its pages count {n})."
+        )
     return (
-        f" {names}, finished and {whose} on this site, {reads} the prior learned from the "
-        f"other {experiments - 1}."
+        f" {names} have finished, and each one's readout reads the prior learned from the "
+        f"other {n} (so their pages count {n})."
     )
 
 
@@ -434,10 +437,7 @@ def attention_line(item: dict[str, Any]) -> str:
     if code == "guardrail_harm":
         return f"Guardrail harm: {item['metric']}"
     if code == "prior_conflict":
-        return (
-            "Own estimate far outside the programme's prior "
-            f"({prob(item['p_value'])} chance of one this far out)"
-        )
+        return f"Own estimate far outside the programme's prior ({prob(item['p_value'])} chance)"
     if code == "no_recent_traffic":
         return f"Stalled: no exposures since {_day(item['since'])}"
     return f"Stalled: no new data since the readout of {item['since']}"

@@ -109,3 +109,32 @@ def test_a_bundle_read_with_the_programme_quotes_the_prior_it_was_read_with():
     assert "Student-t" not in sentence
     low, high = (f"{100 * v:+.1f}%" for v in applied["hdi"])
     assert f"{low} to {high}" in sentence.replace("−", "-"), sentence
+
+
+def test_a_weak_prior_row_on_the_programme_page_keeps_its_own_lift():
+    """Review finding 9: the paywall's row said "Weak prior ..." and no lift while the index
+    showed +19%: the row quotes the experiment's own lift, and says why no programme lift."""
+    import json
+    from pathlib import Path
+
+    from readout import programme
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "paywall.json"
+    bundle = json.loads(path.read_text())
+    bundle["programme_prior"] = {
+        "prior": "weak",
+        "reason_code": "too_few_experiments",
+        "kind": "revenue",
+        "minimum": 10,
+        "experiments": 0,
+        "decide_with": "programme",
+        "decided_with": "alone",
+        "alone_verdict": bundle["decision"]["verdict"],
+    }
+    row = programme._programme_row(bundle)
+    own = next(c for c in bundle["metrics"][0]["comparisons"] if c["arm"] == bundle["primary"])
+    line = words.lifts_line(row, "94% HDI")
+    assert line.startswith(f"On its own {100 * own['lift_rel']['mean']:+.0f}%"), line
+    assert "weak prior: no finished experiments of its kind (10 needed)" in line
+    # A withheld verdict reads no lift, its own neither.
+    assert "%" not in words.lifts_line(row, "94% HDI", withheld=True)

@@ -134,6 +134,17 @@ def test_the_programme_page_lists_stages_attention_impact_and_the_check(learned)
     assert "shipped so far" in page
     assert "together move conversion rates by an expected" in page
     assert "Shorter signup form" in page  # the history's experiments, given the others
+    # Finding 3: a prior-data conflict needs attention; signup page's +13% against a prior
+    # of a few percent is one.
+    from analyses.core.judgement import PRIOR_CONFLICT
+
+    tails = {
+        n: _bundle(output, n)["programme_prior"].get("conflict_p")
+        for n in ("signup-page", "checkout-redesign")
+    }
+    assert tails["signup-page"] < PRIOR_CONFLICT, tails
+    flagged = sum(t is not None and t < PRIOR_CONFLICT for t in tails.values())
+    assert page.count("Own estimate far outside the programme&#39;s prior") == flagged
 
 
 @pytest.mark.slow
@@ -142,6 +153,16 @@ def test_shipped_impact_comes_from_the_programme_estimates_not_the_raw_winners(l
     loaded = load_config(config)
     (pool,) = programme.page_context(loaded, output, [])["pools"]
     impact = pool["fit"]["impact"]
+    # Finding 5: the table lists every experiment the prior learned from, a configured
+    # readout past its planned length among them.
+    assert len(pool["fit"]["members"]) == pool["fit"]["prior"]["experiments"]
+    # Finding 14: the page describes the prior as the readouts do, from the applied mixture.
+    from readout.wording.programme import prior_shape
+
+    shape = prior_shape(pool["fit"]["prior"]["applied"])
+    report = (output / "signup-page" / DATE / "report.html").read_text()
+    assert shape in report.replace("&#39;", "'")
+    assert shape in (output / "programme.html").read_text().replace("&#39;", "'")
     history = loaded.history
     group = programme.learn(loaded, output).groups["binary:higher"]
     shipped = [p for p in group.members if p.verdict == "ship"]
