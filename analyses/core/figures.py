@@ -198,8 +198,7 @@ def label_points(
                 ha=ha,
                 va=va,
                 color="#1a202c",
-                arrowprops=_leader() if far else None,
-                zorder=4,  # names and their lines above the points
+                zorder=4,  # names above the points and above every line back to a point
             )
             # The words alone (an annotation's own extent reaches down its line to the point).
             note.update_positions(renderer)
@@ -212,8 +211,18 @@ def label_points(
             )
             if within and not any(box.overlaps(other) for other in taken):
                 note.set_gid(f"{gid}-{len(drawn)}")
-                if far:
-                    note.arrow_patch.set_gid(f"leader-{gid}-{len(drawn)}")
+                if far:  # its line, drawn beneath every name, from the name's near corner
+                    lead = ax.annotate(
+                        "",
+                        (x, y),
+                        xytext=(dx, dy),
+                        textcoords="offset points",
+                        ha=ha,
+                        va=va,
+                        arrowprops=_leader(),
+                        zorder=3,
+                    )
+                    lead.arrow_patch.set_gid(f"leader-{gid}-{len(drawn)}")
                 taken.append(box)
                 drawn.append(text)
                 break
