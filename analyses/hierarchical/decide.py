@@ -77,6 +77,17 @@ def groups_shown(groups: Sequence[Group], limit: int = GROUPS_SHOWN) -> list[Gro
     return [g for g in groups if g.group in chosen]
 
 
+def population_clear(results: HierarchicalResults, verdict: str) -> bool:
+    """Whether the population average is clear on the same side as the verdict.
+
+    The verdict reads the average over *these* units; the population average (units in
+    general, of which these are a sample) is wider. When its interval reaches zero, a clear
+    verdict holds for these units only, and the page says so.
+    """
+    low, high = results.hyper.mu.hdi
+    return (verdict == "positive" and low > 0) or (verdict == "negative" and high < 0)
+
+
 def failed_checks(results: HierarchicalResults, diagnostics: GridDiagnostics) -> list[str]:
     """The health checks that failed: users in several arms or left out, the computation.
 
@@ -119,4 +130,6 @@ def decide(
         "negative": "interval_below_zero",
         "unclear": "interval_includes_zero",
     }[verdict]
+    if verdict in ("positive", "negative"):
+        numbers["population_clear"] = population_clear(results, verdict)
     return HierarchicalDecision(verdict=verdict, reason_code=code, **numbers)

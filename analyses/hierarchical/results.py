@@ -143,6 +143,8 @@ class HierarchicalDecision(Decision):
     groups: dict[str, GroupVerdict]
     #: A withheld verdict: the checks that failed.
     failed_checks: tuple[Literal["exposures", "excluded", "diagnostics"], ...] | MISSING = MISSING
+    #: A clear verdict: whether the population average is clear on the same side too.
+    population_clear: bool | MISSING = MISSING
 
 
 HierarchicalBundle = bundle_model(

@@ -418,3 +418,21 @@ def test_a_group_is_a_place_to_roll_out_only_where_its_units_gain_too(
         }
     )
     assert group_where(group) == expected
+
+
+@pytest.mark.parametrize(
+    ("verdict", "mu_hdi", "expected"),
+    [
+        ("positive", (0.1, 0.5), True),
+        ("positive", (-0.1, 0.5), False),  # these units gain; units in general may not
+        ("negative", (-0.5, -0.1), True),
+        ("negative", (-0.5, 0.1), False),
+    ],
+)
+def test_a_clear_verdict_says_whether_units_in_general_share_it(verdict, mu_hdi, expected):
+    from types import SimpleNamespace
+
+    from analyses.hierarchical.decide import population_clear
+
+    results = SimpleNamespace(hyper=SimpleNamespace(mu=SimpleNamespace(hdi=mu_hdi)))
+    assert population_clear(results, verdict) is expected

@@ -58,3 +58,13 @@ def test_pooling_readout_is_complete_and_valid(readout):
     text = "\n".join(p.extract_text() for p in PdfReader(readout / "report.pdf").pages)
     assert "Moved most by pooling" not in text  # the long tables stay in the HTML
     assert "School" in text and "94% HDI" in text
+
+
+@pytest.mark.slow
+def test_a_verdict_about_these_units_says_so_where_units_in_general_are_unclear(readout):
+    data = json.loads((readout / "bundle.json").read_text())
+    low, high = data["hyper"]["mu"]["hdi"]
+    assert data["decision"]["verdict"] == "positive" and low < 0 < high
+    assert data["decision"]["population_clear"] is False
+    html = " ".join((readout / "report.html").read_text().split())
+    assert "That holds for these 8 schools; for schools in general the average is" in html

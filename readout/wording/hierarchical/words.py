@@ -342,6 +342,12 @@ def body(bundle: HierarchicalBundle) -> Body:
             "withheld": ", but these numbers may be unreliable until the problems below are fixed.",
         }[verdict]
     )
+    if field(bundle.decision, "population_clear") is False:
+        reason += (
+            f" That holds for these {n:,} {label}s; for {label}s in general the average is "
+            f"{estimate(bundle, mu, units.diff, places)}, an interval that includes zero, so "
+            "the result may not carry over to others."
+        )
     new = bundle.new_unit
     withheld = verdict == "withheld"  # the estimates for diagnosis; no chance of an effect
     key = [
