@@ -177,7 +177,7 @@ def build_readout(
 
 
 def write_draws(fit, experiment: Experiment, staging: Path) -> None:
-    """``posterior.nc`` where sampled or asked for; an exact A/B fit's primary lift draws.
+    """``posterior.nc`` but for an exact fit's numpy draws; an A/B fit's primary lift draws.
 
     An exact fit's draws (:class:`~analyses.core.draws.Draws`) become a DataTree and a
     NetCDF file only under ``save_draws = true``: nothing in readout reads them back, and

@@ -9,7 +9,7 @@ for them)::
                                        report.html   ... the figures (fig-<key>.svg), the tables
                                        report.pdf    (<key>.csv), the page, the PDF, .render_key
                                                      (what it was rendered with), the draws
-                                       posterior.nc  where sampled (MCMC) or asked for
+                                       posterior.nc  but for an exact A/B fit unless asked
                                                      (``save_draws = true``), and an A/B
                                        .lift_draws.npz  readout's primary lift draws (the
                                                      programme's lift chart redraws from them)
@@ -52,8 +52,9 @@ log = logging.getLogger(__name__)
 DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The numbers of a readout; its presence marks a finished readout.
 BUNDLE = "bundle.json"
-#: The posterior draws (NetCDF): written by a sampled (MCMC) fit, or by any fit where the
-#: config's ``save_draws = true`` asks for them; nothing in readout needs it.
+#: The posterior draws (NetCDF): written by every fit but an exact A/B one (numpy draws,
+#: :class:`analyses.core.draws.Draws`), which writes it where ``save_draws = true`` asks;
+#: nothing in readout reads it back.
 POSTERIOR = "posterior.nc"
 #: An A/B readout's primary relative lift draws per treatment (numpy ``.npz``): the
 #: programme step redraws the lift chart from them (``readout.programme.redraw_lift``).

@@ -102,8 +102,8 @@ class Settings(BaseModel):
     exact_draws: int = Field(40_000, ge=1000, le=10_000_000)
     max_rows: int = Field(2_000_000, ge=1)
     cores: int = Field(1, ge=1, le=64)
-    #: Write every readout's draws to ``posterior.nc``. Off: a sampled (MCMC) fit still
-    #: writes it; an exact A/B fit (independent draws) does not.
+    #: Write every readout's draws to ``posterior.nc``. Off: a fit that returns a DataTree
+    #: (sampled, or another analysis's) still writes it; an exact A/B fit does not.
     save_draws: bool = False
 
     def results_key(self) -> dict[str, Any]:

@@ -580,6 +580,37 @@ def test_the_lift_chart_draws_the_estimate_the_verdict_read(name, tmp_path):
     assert not programme.redraw_lift(folder, withheld, learned())
 
 
+def test_the_lift_chart_reads_the_same_draws_from_an_ab_fits_own_file(tmp_path):
+    """An A/B fit writes no posterior.nc by default: the programme's lift chart reads the
+    primary lift's draws from ``.lift_draws.npz`` and draws the same chart as from the
+    NetCDF file (an older readout's, or one written under ``save_draws = true``)."""
+    import numpy as np
+    import xarray as xr
+
+    from readout import programme, store
+    from tests.fixtures.programme_decided import learned
+
+    bundle = decided_by_programme("checkout-redesign")
+    charts = []
+    for kind in ("posterior.nc", "npz"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        _posterior_file(bundle, folder)
+        if kind == "npz":
+            with xr.open_datatree(folder / store.POSTERIOR, engine="h5netcdf") as tree:
+                lift = tree["posterior"]["lift_rel"]
+                treatment = np.array([str(t) for t in lift["treatment"].values])
+                values = lift.values
+            (folder / store.POSTERIOR).unlink()
+            with open(folder / store.LIFT_DRAWS, "wb") as out:
+                np.savez(out, lift_rel=values, treatment=treatment)
+        assert programme.redraw_lift(folder, bundle, learned())
+        # matplotlib names an SVG's shapes afresh each time: the names left out.
+        charts.append(re.sub(r"[mp][0-9a-f]{10}", "", (folder / "fig-lift.svg").read_text()))
+    assert charts[0] == charts[1]
+    assert len(charts[0]) > 1000
+
+
 @pytest.mark.parametrize("name", PROGRAMME)
 def test_a_withheld_verdict_reads_no_programme_lift(name, tmp_path):
     """Withheld means withheld: no "the verdict reads the lift given this programme" line in
