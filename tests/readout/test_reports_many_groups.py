@@ -110,3 +110,11 @@ def test_the_charts_show_the_largest_groups_and_colour_no_more_than_the_palette(
     # Its legend: the coloured groups and one grey entry for the others.
     assert f"{N_GROUPS - GROUPS_COLOURED} others" in shrinkage
     assert "g00" in shrinkage and f"g{GROUPS_COLOURED:02d}" not in shrinkage
+
+
+def test_the_shrinkage_charts_unit_names_do_not_overlap_with_many_groups(readout):
+    from tests.readout.test_pdf_layout import _overlapping, label_boxes
+
+    boxes = label_boxes((readout / "fig-shrinkage.svg").read_text())
+    assert len(boxes) >= 3, boxes  # the stories told, at least, are named
+    assert not _overlapping(boxes)
