@@ -96,6 +96,7 @@ def test_the_page_lists_the_largest_groups_says_so_and_links_the_rest(readout):
     assert section.count("<tr>") == GROUPS_SHOWN + 1  # the head and the shown groups
     assert f"the {GROUPS_SHOWN} of {N_GROUPS} genres with the most creators" in section
     assert 'href="groups.csv"' in section
+    assert "numbers are in groups.csv)" in html  # the key point on the groups' verdicts
     shown = [f"g{i:02d}" for i in range(GROUPS_SHOWN)]
     assert all(f">{name}<" in section for name in shown)
     assert f">g{N_GROUPS - 1}<" not in section  # the smallest group is only in the CSV
