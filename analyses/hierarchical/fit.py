@@ -72,6 +72,7 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit[HierarchicalResults
             ]
             table.loc[i, ["hdi_low", "hdi_high"]] = row["hdi"]
     users_known = bool(table["users"].notna().all())
+    parts = dict(tuple(table.groupby("group", sort=False)))  # each group's units, split once
     hyper = Hyper(
         mu=Estimate.model_validate(exact["mu"]),
         sigma_unit=Estimate.model_validate(exact["sigma_unit"]),
@@ -95,7 +96,9 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit[HierarchicalResults
             {k: exact["new_unit"][k] for k in ("mean", "hdi", "prob_positive")}
         ),
         units=tuple(units_table.record(table.loc[i], roles) for i, roles in picks.items()),
-        groups=tuple(_group(table, name, exact["groups"][i]) for i, name in enumerate(groups)),
+        groups=tuple(
+            _group(parts[name], name, exact["groups"][i]) for i, name in enumerate(groups)
+        ),
         hyper=hyper,
         counts=Counts(
             threshold=stats.STRONG_EVIDENCE,
@@ -138,9 +141,8 @@ def fit(spec: Spec, units: Units, settings: Settings) -> Fit[HierarchicalResults
     )
 
 
-def _group(table, name: str, summary: dict) -> Group:
-    """One group: its average, a new unit's in it, and the complete-pooling estimate."""
-    rows = table[table["group"] == name]
+def _group(rows, name: str, summary: dict) -> Group:
+    """One group (``rows``, its units): its average, a new unit's, complete pooling's."""
     return Group(
         group=name,
         units=int(len(rows)),

@@ -103,3 +103,21 @@ def test_mixture_hdi_is_the_shortest_interval_holding_prob(means, sds, weights):
     assert found["hdi"][1] - found["hdi"][0] == pytest.approx(best.fun, abs=1e-7 * spread)
     assert found["hdi"][0] == pytest.approx(best.x, abs=1e-3 * spread)
     assert cdf(found["hdi"][1]) - cdf(found["hdi"][0]) == pytest.approx(0.94, abs=1e-8)
+
+
+def test_unit_summaries_do_not_depend_on_how_many_units_are_summarised_at_once(monkeypatch):
+    # The same numbers, bit for bit, whatever the chunk: the buffers are reused, the random
+    # draws are taken in the same order, and each unit is summarised along its own row.
+    rng = np.random.default_rng(8)
+    n, groups, draws = 300, 4, 1000
+    g = rng.integers(0, groups, n)
+    se = np.exp(rng.uniform(np.log(0.05), np.log(0.8), n))
+    y = rng.normal(0.2, 0.4, n)
+    mu_group = rng.normal(0.2, 0.1, (draws, groups))
+    sigma_unit = rng.choice([0.2, 0.3, 0.4], draws)
+    args = (y, se, g, mu_group, sigma_unit, 0.94, 5)
+    default = pooling.unit_summaries(*args)
+    monkeypatch.setattr(pooling, "CHUNK", 7)  # 300 is not a multiple: a short last chunk
+    chunked = pooling.unit_summaries(*args)
+    for key in default:
+        assert np.array_equal(default[key], chunked[key]), key

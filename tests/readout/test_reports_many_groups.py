@@ -96,6 +96,7 @@ def test_the_page_lists_the_largest_groups_says_so_and_links_the_rest(readout):
     assert section.count("<tr>") == GROUPS_SHOWN + 1  # the head and the shown groups
     assert f"the {GROUPS_SHOWN} of {N_GROUPS} genres with the most creators" in section
     assert 'href="groups.csv"' in section
+    assert "numbers are in groups.csv)" in html  # the key point on the groups' verdicts
     shown = [f"g{i:02d}" for i in range(GROUPS_SHOWN)]
     assert all(f">{name}<" in section for name in shown)
     assert f">g{N_GROUPS - 1}<" not in section  # the smallest group is only in the CSV
@@ -110,3 +111,11 @@ def test_the_charts_show_the_largest_groups_and_colour_no_more_than_the_palette(
     # Its legend: the coloured groups and one grey entry for the others.
     assert f"{N_GROUPS - GROUPS_COLOURED} others" in shrinkage
     assert "g00" in shrinkage and f"g{GROUPS_COLOURED:02d}" not in shrinkage
+
+
+def test_the_shrinkage_charts_unit_names_do_not_overlap_with_many_groups(readout):
+    from tests.readout.test_pdf_layout import _overlapping, label_boxes
+
+    boxes = label_boxes((readout / "fig-shrinkage.svg").read_text())
+    assert len(boxes) >= 3, boxes  # the stories told, at least, are named
+    assert not _overlapping(boxes)

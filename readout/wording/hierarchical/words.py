@@ -288,6 +288,7 @@ NAMED_GROUPS = 5
 def _group_summary(bundle: HierarchicalBundle) -> str:
     verdicts = bundle.decision.groups
     glabel = bundle.group_label
+    files = {t.key: t.file for t in field(bundle, "tables") or ()}
 
     def names(verdict: str) -> str:
         found = [g for g, v in verdicts.items() if v == verdict]
@@ -312,7 +313,12 @@ def _group_summary(bundle: HierarchicalBundle) -> str:
             if "mixed" in verdicts.values()
             else ""
         )
-        + f" (the table of each {glabel} has the numbers)."
+        + (
+            f" (every {glabel}'s numbers are in {files['groups']})"
+            if "groups" in files and len(groups_shown(bundle.groups)) < len(bundle.groups)
+            else f" (the table of each {glabel} has the numbers)"
+        )
+        + "."
     )
 
 
