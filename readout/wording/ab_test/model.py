@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import decided_by_programme, prior_verdict
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
@@ -141,6 +142,15 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
     return out + variance.prior_model_sentences(bundle)
 
 
+#: What the primary metric says where a guardrail decided the verdict, in words that do not
+#: read as the verdict (its scorecard row, the sensitivity table; review finding 4).
+PRIMARY_SAYS = {
+    "ship": "would ship",
+    "keep_collecting": "not yet clear",
+    "no_difference": "no meaningful difference",
+}
+
+
 def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
     """Whether the verdict holds under a flat and a sceptical prior: sentences and a table."""
     rows = field(bundle, "sensitivity")
@@ -174,7 +184,20 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
         sentence = ""
     else:
         changed = [r for r in rows if shown[r.prior] != own]
-        if not changed:
+        if not changed and stopped_by_guardrail(decision):
+            # A guardrail decides whatever the primary's prior: say what each prior gives the
+            # primary metric, which the table shows (review finding 4).
+            sentence = (
+                "The verdict holds under every prior: a guardrail keeps the control whatever "
+                "the primary metric says. The primary metric alone says "
+                + ", ".join(
+                    f"“{PRIMARY_SAYS.get(r.verdict, VERDICT_LABELS[r.verdict].lower())}” "
+                    f"under {described[r.prior]}"
+                    for r in rows
+                )
+                + "."
+            )
+        elif not changed:
             sentence = (
                 "The verdict holds under "
                 + " and under ".join(described[r.prior] for r in rows)
@@ -202,13 +225,19 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
         return [], table
     # Where the programme's numbers decided, these priors read the experiment on its own.
     alone = " (on its own)" if decided_by_programme(bundle) else ""
+    guarded = stopped_by_guardrail(decision)
     table = Table(
         "Does the verdict depend on the prior?",
-        ["Prior", "Verdict", f"Chance {base.arm} is better", f"Lift ({ci})"],
+        ["Prior", "Primary metric says" if guarded else "Verdict"]
+        + [f"Chance {base.arm} is better", f"Lift ({ci})"],
         [
             [
                 capital(described[r.prior]),
-                VERDICT_LABELS[shown[r.prior]] + alone,
+                # Under a guardrail's stop every row's verdict is the guardrail's: the column
+                # shows what the prior gives the primary metric instead.
+                capital(PRIMARY_SAYS.get(r.verdict, VERDICT_LABELS[r.verdict].lower())) + alone
+                if guarded
+                else VERDICT_LABELS[shown[r.prior]] + alone,
                 prob(r.prob_better),
                 lift_text(bundle, bundle.metrics[0], r, quoted=False),
             ]
