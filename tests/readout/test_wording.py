@@ -266,3 +266,14 @@ def test_no_recent_traffic_needs_attention_on_the_programme_page():
     found = attention(bundle)
     assert found == [{"code": "no_recent_traffic", "since": "2026-11-11"}]
     assert attention_line(found[0]) == "Stalled: no exposures since 11 November 2026"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_more_than_n_times_narrower_is_true(name):
+    """Review finding 13: "more than N times narrower" rounds down (100.8 is "more than 100",
+    not "more than 101"), so that the claim holds for the bundle's own prior influence."""
+    bundle = load(name)
+    for sentence in all_sentences(wording.readout_text(bundle)):
+        found = re.search(r"more than ([\d,]+) times narrower than its prior", sentence)
+        if found:
+            assert 1 / bundle["prior_influence"] > int(found.group(1).replace(",", "")), sentence

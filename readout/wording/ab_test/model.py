@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import floor  # "more than N times": rounded down, so that it is true (review 13)
+
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import decided_by_programme, prior_verdict
 from analyses.ab_test.results import AbBundle, Test
@@ -130,7 +132,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
         if prior_class(influence) == "weak":
             out.append(
                 "The prior is weak here: each arm's posterior is more than "
-                f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "
+                f"{number(floor(1 / influence) if influence > 0 else 1e6, 0)} times narrower than "
                 "its prior, so the data decide."
             )
         else:
