@@ -277,3 +277,25 @@ def test_more_than_n_times_narrower_is_true(name):
         found = re.search(r"more than ([\d,]+) times narrower than its prior", sentence)
         if found:
             assert 1 / bundle["prior_influence"] > int(found.group(1).replace(",", "")), sentence
+
+
+def test_an_unclear_guardrail_gives_its_chance_of_harm_not_possible_harm():
+    """Review finding 11: a guardrail not yet clear (support contacts -11%, 76% chance better)
+    says so with its chance of harm beyond the tolerance, never "possible harm" alone."""
+    seen = 0
+    for name in NAMES:
+        bundle = load(name)
+        if bundle["analysis"] != "ab_test" or bundle["decision"]["verdict"] == "withheld":
+            continue
+        table = wording.readout_text(bundle).tables.get("scorecard")
+        if table is None:
+            continue
+        for metric, row in zip(bundle["metrics"], table.rows, strict=True):
+            if metric["role"] != "guardrail" or metric["status"] != "unclear":
+                continue
+            comp = next(c for c in metric["comparisons"] if c["arm"] == bundle["primary"])
+            rise = "rise beyond +" if not metric["higher_is_better"] else "fall beyond -"
+            want = f"Not yet clear: {numbers.prob(comp['prob_harm'])} chance of a {rise}"
+            assert row[-1].startswith(want), row
+            seen += 1
+    assert seen  # the fixtures have one (paywall's support contacts)

@@ -170,6 +170,15 @@ def _scorecard(bundle: AbBundle) -> Table:
                 label += " (given past experiments)"
         elif metric.role != "guardrail" and status == "unclear":
             label = "not yet clear"  # a secondary metric: no harm is at stake
+        elif metric.role == "guardrail" and status == "unclear" and given(comp.prob_harm):
+            # Not "possible harm" on a change that is most likely better: the chance of harm
+            # beyond the tolerance, with its direction (review finding 11).
+            label = (
+                f"not yet clear: {prob(comp.prob_harm)} chance of a "
+                f"{'rise' if not metric.higher_is_better else 'fall'} beyond "
+                f"{'+' if not metric.higher_is_better else '-'}"
+                f"{relative(metric.tolerated_harm, 1, False)}"
+            )
         else:
             label = STATUS_WORDS.get(status, status).split(" (")[0]
         rows.append(
