@@ -287,18 +287,46 @@ def _headline(bundle: AbBundle) -> str:
     return VERDICT_LABELS[verdict] + "."
 
 
+def _srm_shortfalls(bundle: AbBundle) -> list[str]:
+    """Each arm short of its planned share, both ways, each named (review finding 7).
+
+    Against the planned split of all units, and against the arm that lost none (the count the
+    worst-case lifts use).
+    """
+    srm, units = bundle.srm, units_word(bundle)
+    arms = bundle.metrics[0].arms
+    missing = field(srm, "missing", [])
+    expected = field(srm, "expected", [])
+    whole = [a.name for a, m in zip(arms, missing, strict=False) if m == 0]
+    out = []
+    for i, (a, m) in enumerate(zip(arms, missing, strict=False)):
+        if m <= 0:
+            continue
+        ref = next((x for x in arms if len(whole) == 1 and x.name == whole[0]), None)
+        against = (
+            f"than {ref.name}'s {ref.n:,} imply, if {ref.name} lost none"
+            if ref is not None
+            else "than the largest arm implies, if it lost none"
+        )
+        if i < len(expected) and expected[i] > a.n:
+            total = sum(arm.n for arm in arms)
+            out.append(
+                f"{a.name} has {a.n:,} {units} where the planned split of all {total:,} expects "
+                f"about {round(expected[i]):,} ({round(expected[i] - a.n):,} fewer); that is "
+                f"about {m:,} fewer {against}"
+            )
+        else:
+            out.append(f"{a.name} has about {m:,} fewer {units} {against} ({a.n:,} observed)")
+    return out
+
+
 def _health_sizes(bundle: AbBundle) -> list[str]:
     """The size of each failed health check, in place of any shipping language."""
     out = []
     srm = bundle.srm
     units = units_word(bundle)
     if field(srm, "applicable") and not srm.ok:
-        short = [
-            f"{a.name} has about {m:,} fewer {units} than the planned split implies "
-            f"({a.n:,} observed)"
-            for a, m in zip(bundle.metrics[0].arms, field(srm, "missing", []), strict=False)
-            if m > 0
-        ]
+        short = _srm_shortfalls(bundle)
         if short:
             out.append("; ".join(short) + ".")
         worst = field(srm, "worst_case_lift")
@@ -637,10 +665,11 @@ def history(bundle: AbBundle) -> str:
         srm, units = bundle.srm, units_word(bundle)
         parts = []
         if field(srm, "applicable") and not srm.ok:
+            # Short of the planned split of all units (the health box's first number).
             short = [
-                f"{a.name} {m:,} {units} short"
-                for a, m in zip(bundle.metrics[0].arms, field(srm, "missing", []), strict=False)
-                if m > 0
+                f"{a.name} {round(e - a.n):,} {units} short of the planned split"
+                for a, e in zip(bundle.metrics[0].arms, field(srm, "expected", []), strict=False)
+                if round(e - a.n) > 0
             ]
             parts.append(
                 f"Sample-ratio mismatch ({p_value(srm.p_value)})"
