@@ -299,3 +299,17 @@ def test_an_unclear_guardrail_gives_its_chance_of_harm_not_possible_harm():
             assert row[-1].startswith(want), row
             seen += 1
     assert seen  # the fixtures have one (paywall's support contacts)
+
+
+def test_a_passed_but_uneven_split_is_not_called_no_sign_of_a_broken_split():
+    """Review finding 14: paywall's p = 0.05 passes the check (alpha 0.001) but is uneven."""
+    from readout import bundle as bundles
+    from readout.wording.ab_test.model import check_lines
+
+    bundle = load("signup-page")
+    for p, want in ((0.05, "happens by chance about 5 times in 100"), (0.5, "no sign of")):
+        changed = copy.deepcopy(bundle)
+        changed["srm"] |= {"p_value": p, "ok": True}
+        line = check_lines(bundles.typed(changed))[0]
+        assert want in line, line
+        assert ("no sign of" in line) == (p >= 0.1), line
