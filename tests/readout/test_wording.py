@@ -313,3 +313,12 @@ def test_a_passed_but_uneven_split_is_not_called_no_sign_of_a_broken_split():
         line = check_lines(bundles.typed(changed))[0]
         assert want in line, line
         assert ("no sign of" in line) == (p >= 0.1), line
+
+
+def test_an_observational_comparison_s_history_line_says_higher_not_better():
+    """Review finding 9: income-spend's index card said "chance better; lift" for groups that
+    were observed, not assigned; the page says "higher" and "relative difference"."""
+    line = wording.history_row(load("income-spend"))
+    assert "chance higher; relative difference +" in line, line
+    assert "better" not in line and "lift" not in line, line
+    assert "chance better; lift" in wording.history_row(load("signup-page"))

@@ -692,7 +692,14 @@ def history(bundle: AbBundle) -> str:
     lift, fmt, places = lift_format(read.metrics[0], comp)
     line = planned.history_prefix(bundle) + (
         f"{comp.arm} vs {comp.vs}{programme_words.history_words(bundle)}: "
-        f"{prob(comp.prob_better)} chance better; lift {estimate(bundle, lift, fmt, places)}"
+        + (
+            # Groups observed, not assigned: higher and a difference, as the page says (review 9).
+            f"{prob(comp.prob_better)} chance "
+            f"{'higher' if read.metrics[0].higher_is_better else 'lower'}; relative difference "
+            if bundle.observational
+            else f"{prob(comp.prob_better)} chance better; lift "
+        )
+        + estimate(bundle, lift, fmt, places)
     )
     if stopped_by_guardrail(decision):
         line += (
