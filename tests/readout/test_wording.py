@@ -322,3 +322,10 @@ def test_an_observational_comparison_s_history_line_says_higher_not_better():
     assert "chance higher; relative difference +" in line, line
     assert "better" not in line and "lift" not in line, line
     assert "chance better; lift" in wording.history_row(load("signup-page"))
+
+
+def test_another_arm_s_lift_sentence_names_it_as_not_the_primary():
+    """Review finding 9: signup-page's only sentence under the comparisons table was C vs A,
+    read as the worked example of the primary arm B."""
+    (sentence,) = wording.readout_text(load("signup-page")).sections["other_comparisons"]
+    assert sentence.startswith("C, not the primary arm B: given the data"), sentence

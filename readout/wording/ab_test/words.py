@@ -590,8 +590,12 @@ def body(bundle: AbBundle) -> Body:
     left_out = left_out_sentence(bundle)
     if left_out and bundle.excluded.ok:  # a failed check says it in the health alert
         notes.insert(0, left_out)
+    # Named as another arm than the primary's, so that it does not read as the worked example
+    # of the table above it (review finding 9: signup-page's C vs A).
     others = [
-        lift_sentence(bundle, primary_metric, c)
+        f"{c.arm}, not the primary arm {primary.arm}: "
+        + lift_sentence(bundle, primary_metric, c)[0].lower()
+        + lift_sentence(bundle, primary_metric, c)[1:]
         for c in bundle.metrics[0].comparisons
         if c.arm != primary.arm
     ]
