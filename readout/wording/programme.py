@@ -26,9 +26,10 @@ from readout.wording.numbers import (
 
 #: What each ``decided_with`` says of the verdict.
 DECIDED = {
-    "programme": 'The verdict reads the latter (decide_with = "programme"); on its own it '
+    # No config key in a decision-maker's sentence (review finding 14).
+    "programme": "The verdict reads the latter, as set for this programme; on its own it "
     "would be {alone}.",
-    "alone": 'The verdict reads the former (decide_with = "alone").',
+    "alone": "The verdict reads the former, as set for this programme.",
 }
 #: Which estimate decided, in a table cell.
 DECIDED_SHORT = {
