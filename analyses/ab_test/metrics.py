@@ -90,6 +90,9 @@ class Priors:
     #: unless the sensitivity check's sceptical prior sets it).
     share_alpha: float = 1.0
     share_beta: float = 1.0
+    #: The relative sd of the prior of ``sigma^2`` (``None``: the weak default); the
+    #: sceptical prior holds a hurdle's log spread near the pooled one with it.
+    sigma2_rel_sd: float | None = None
 
 
 # --------------------------------------------------------------------------- posteriors
@@ -125,6 +128,9 @@ def normal_prior(per_arm: dict[str, Moments], priors: Priors) -> NormalPrior:
     prior = NormalPrior.scaled(
         priors.mu_mean if priors.mu_mean is not None else pooled.mean, spread
     )
+    if priors.sigma2_rel_sd is not None:  # inverse gamma: mean spread^2, this relative sd
+        alpha = 2.0 + 1.0 / priors.sigma2_rel_sd**2
+        prior = replace(prior, alpha=alpha, beta=(alpha - 1) * spread**2)
     if priors.mu_sd is not None:
         prior = replace(prior, kappa=prior.beta / ((prior.alpha - 1) * priors.mu_sd**2))
     return prior
@@ -553,8 +559,10 @@ def sceptical(metric: Metric, stats_, arms: list[str], scale: float) -> Priors:
 
     Every arm's mean near the pooled mean, within ``scale`` of it (relative), so that only data can
     make the arms differ. A hurdle model's mean is the share with a positive value times the
-    amount among them: each part gets ``scale / sqrt(2)``, so that their product is within
-    ``scale`` (a flat prior on the share left the revenue lift unshrunk, review finding 6).
+    amount among them, ``exp(mu + sigma^2 / 2)``: the share's log gets ``scale / sqrt(2)``,
+    ``mu`` and ``sigma^2 / 2`` each ``scale / 2``, so that their product is within ``scale``
+    (a flat prior on the share and a free spread left the revenue lift unshrunk, review
+    finding 6).
     """
     pooled_n = sum(stats_[a]["n"] for a in arms)
     if metric.kind == "binary":
@@ -565,9 +573,16 @@ def sceptical(metric: Metric, stats_, arms: list[str], scale: float) -> Priors:
         pooled = _pooled(logs)
         if metric.kind == "log":
             return Priors(mu_mean=pooled.mean, mu_sd=scale)
-        part = scale / np.sqrt(2)
-        alpha, beta = _sceptical_beta(sum(stats_[a]["npos"] for a in arms), pooled_n, part)
-        return Priors(mu_mean=pooled.mean, mu_sd=part, share_alpha=alpha, share_beta=beta)
+        share = _sceptical_beta(sum(stats_[a]["npos"] for a in arms), pooled_n, scale / np.sqrt(2))
+        var = max(pooled.var, 1e-12)
+        return Priors(
+            mu_mean=pooled.mean,
+            mu_sd=scale / 2,
+            sigma=float(np.sqrt(var)),
+            sigma2_rel_sd=scale / var,
+            share_alpha=share[0],
+            share_beta=share[1],
+        )
     pooled = _pooled({a: moments(stats_[a]) for a in arms})
     return Priors(mu_mean=pooled.mean, mu_sd=max(scale * abs(pooled.mean), 1e-12))
 

@@ -26,9 +26,10 @@ from readout.wording.numbers import (
 
 #: What each ``decided_with`` says of the verdict.
 DECIDED = {
-    "programme": 'The verdict reads the latter (decide_with = "programme"); on its own it '
+    # No config key in a decision-maker's sentence (review finding 14).
+    "programme": "The verdict reads the latter, as set for this programme; on its own it "
     "would be {alone}.",
-    "alone": 'The verdict reads the former (decide_with = "alone").',
+    "alone": "The verdict reads the former, as set for this programme.",
 }
 #: Which estimate decided, in a table cell.
 DECIDED_SHORT = {
@@ -167,6 +168,15 @@ def verdict_line(bundle: Any) -> list[str]:
     metric = bundle.metrics[0]
     comp = next(c for c in metric.comparisons if c.arm == bundle.primary)
     places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
+    from analyses.ab_test.decide import stopped_by_guardrail
+
+    if stopped_by_guardrail(bundle.decision):  # the guardrail decided, not the lift (review 4)
+        return [
+            f"A guardrail decides this verdict, not the primary metric's lift (given this "
+            f"programme's {bundle.programme_prior.experiments} experiments "
+            f"{relative(comp.programme.mean, places)}; on its own "
+            f"{relative(comp.lift_rel.mean, places)})."
+        ]
     return [
         f"The verdict reads the lift given this programme's "
         f"{bundle.programme_prior.experiments} experiments, "

@@ -108,10 +108,10 @@ def test_the_sceptical_prior_shrinks_a_revenue_lift_as_a_normal_update_of_the_lo
     paying share's Beta(1, 1) prior alone, so a revenue lift made of more payers was not shrunk.
 
     Independent check: a normal-normal update of the observed log lift (delta-method standard
-    error) with a prior N(0, 2 * 0.02^2) on it (each arm's log mean within 0.02). The model also
-    lets each arm's log spread differ (unshrunk), which moves the amount among payers by about
-    0.04 * 0.9 on the log scale with 400 payers an arm; hence a tolerance of 0.035 on the lift
-    (about 1.3 posterior sds), far below the flat lifts (+12% to +44%).
+    error) with a prior N(0, 2 * 0.02^2) on it (each arm's log mean within 0.02). The model's
+    posterior is not exactly that normal one (a Beta share, a log-normal amount, the pooled
+    centre of the prior): a tolerance of 0.015 on the lift, about half a posterior sd (0.027)
+    and far below the flat lifts (+12% to +44%); Monte Carlo error of 40,000 draws is 0.0002.
     """
     from scipy.stats import norm
 
@@ -140,5 +140,5 @@ def test_the_sceptical_prior_shrinks_a_revenue_lift_as_a_normal_update_of_the_lo
         mean, sd = d * v0 / (v0 + se2), np.sqrt(v0 * se2 / (v0 + se2))
         expected = np.exp(mean + sd**2 / 2) - 1
         assert read["flat"].lift_rel.mean > 0.1
-        assert abs(read["sceptical"].lift_rel.mean - expected) < 0.035
-        assert abs(read["sceptical"].prob_better - norm.cdf(mean / sd)) < 0.2
+        assert abs(read["sceptical"].lift_rel.mean - expected) < 0.015
+        assert abs(read["sceptical"].prob_better - norm.cdf(mean / sd)) < 0.15

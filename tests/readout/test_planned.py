@@ -445,6 +445,12 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
     assert (
         f"Day 9 of 28 (the planned end is 19 December 2026), {share}% of the planned users" in flat
     )
+    # One count of units in each place, each named (review 10): the exposed units' share of
+    # the plan, and the counted ones the evidence bar's information fraction is of.
+    look = tour["decision"]["sequential"]
+    counted = f"{round(look['units']):,}"
+    assert f"The evidence bar counts the {counted} whose 3-day window has closed: " in flat
+    assert f"{round(100 * look['fraction'])}% of those the planned end will count" in flat
     # Page 1's reason names today's bar (the programme's estimate decides the tour: its chance
     # is the programme's); the rule's whole sentence is in the full report.
     assert "short of the 99.99% today's look needs" in flat

@@ -237,7 +237,11 @@ def test_health_failure_is_at_the_top_and_withholds_the_verdict(site):
     assert html.index("Health check failed") < html.index("What a decision-maker needs")
     assert "Sample-ratio mismatch" in html
     # The size of the problem instead of any chance of winning or shipping language.
-    assert "fewer users than the planned split implies" in html
+    # Both shortfalls, each named: against the split of all users and against A (review 7).
+    assert (
+        "B has 9,400 users where the planned split of all 19,400 expects about 9,700 (300 "
+        "fewer); that is about 600 fewer than A&#39;s 10,000 imply, if A lost none" in html
+    )
     report = html[: html.index('id="how-to-read"')]  # the glossary defines the terms
     for shipping in ("Chance better", "Expected loss", "If we ship", "chance that the"):
         assert shipping not in report, shipping

@@ -68,7 +68,7 @@ def test_the_html_explains_each_part_and_the_pdf_carries_the_forecast(paywall):
     since = next(w for w in bundle["warnings"] if w["code"] == "no_recent_traffic")
     since = since["last_exposure"]
     assert f"Traffic has stopped: no new users since {since}" in text
-    assert "Only if it resumes at the rate it had while it ran (about 1,200 users a day)" in text
+    assert "If it resumes at the rate it had while it ran (about 1,200 users a day)" in text
     assert "At the current traffic" not in text
     # The index card (the history line) mentions the stall too.
     index = text_of((paywall.parents[1] / "index.html").read_text())

@@ -350,11 +350,14 @@ def _scorecard_problems(bundle: dict, label: str) -> list[str]:
             if programme
             else bundle["metrics"][0]["status"]
         )
+        # Otherwise what the primary says in words that do not read as the verdict (review 4).
+        says = {"keep_collecting": "Not yet clear", "no_difference": "No meaningful difference"}
         expected = (
             "Better (a guardrail stops the ship)"
             if own == "ship"
-            else wording.verdict_label("ab_test", own)
-            + (" (given past experiments)" if programme else "")
+            else says[own]
+            + (" given past experiments" if programme else "")
+            + "; a guardrail decides"
         )
     else:
         expected = label + (" (given past experiments)" if programme else "")
@@ -441,8 +444,21 @@ def test_a_verdict_the_programme_decided_agrees_everywhere(name, tmp_path):
     guardrails = {m["status"] for m in bundle["metrics"][1:] if m["role"] == "guardrail"}
     for row in table.rows:
         assert row[1].endswith(" (on its own)"), row
-        if "harm" in guardrails:
-            assert not row[1].startswith("Ship"), row
+    if "harm" in guardrails:
+        # The guardrail decides under every prior: the column is what each prior gives the
+        # primary metric (the bundle's rows), not the verdict (review finding 4).
+        assert table.head[1] == "Primary metric says"
+        labels = {"ship": "Would ship", "keep_collecting": "Not yet clear"}
+        assert [row[1] for row in table.rows] == [
+            labels[r["verdict"]] + " (on its own)" for r in bundle["sensitivity"]
+        ]
+        from readout.wording.ab_test.model import sensitivity_text
+
+        (sentence,), _ = sensitivity_text(bundles.typed(bundle))
+        assert sentence.startswith(
+            "The verdict holds under every prior: a guardrail keeps the control"
+        ), sentence
+        assert "“would ship” under a flat prior" in sentence, sentence
 
 
 def test_quarto_pages_are_read_when_pandoc_is_installed():
@@ -467,7 +483,8 @@ def test_a_harmed_guardrail_keeps_the_control_under_the_programme_on_every_page(
         assert "Keep the control" in words or "Keep control" in words, where
         assert "Keep collecting data." not in words, where
     scorecard = wording.readout_text(bundle).tables["scorecard"]
-    assert scorecard.rows[0][-1] == "Keep collecting data (given past experiments)"
+    # The primary's row says what the primary says, not in the verdict's words (review 4).
+    assert scorecard.rows[0][-1] == "Not yet clear given past experiments; a guardrail decides"
     # The command line quotes the verdict of the bundle the programme rewrote, not the one
     # the fit gave before it (its numbers alone: here a ship stopped by the guardrail).
     (folder / store.BUNDLE).write_text(bundles.dumps(bundle))

@@ -262,3 +262,66 @@ def test_no_recent_traffic_needs_attention_on_the_programme_page():
     found = attention(bundle)
     assert found == [{"code": "no_recent_traffic", "since": "2026-11-11"}]
     assert attention_line(found[0]) == "Stalled: no exposures since 11 November 2026"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_more_than_n_times_narrower_is_true(name):
+    """Review finding 13: "more than N times narrower" rounds down (100.8 is "more than 100",
+    not "more than 101"), so that the claim holds for the bundle's own prior influence."""
+    bundle = load(name)
+    for sentence in all_sentences(wording.readout_text(bundle)):
+        found = re.search(r"more than ([\d,]+) times narrower than its prior", sentence)
+        if found:
+            assert 1 / bundle["prior_influence"] > int(found.group(1).replace(",", "")), sentence
+
+
+def test_an_unclear_guardrail_gives_its_chance_of_harm_not_possible_harm():
+    """Review finding 11: a guardrail not yet clear (support contacts -11%, 76% chance better)
+    says so with its chance of harm beyond the tolerance, never "possible harm" alone."""
+    seen = 0
+    for name in NAMES:
+        bundle = load(name)
+        if bundle["analysis"] != "ab_test" or bundle["decision"]["verdict"] == "withheld":
+            continue
+        table = wording.readout_text(bundle).tables.get("scorecard")
+        if table is None:
+            continue
+        for metric, row in zip(bundle["metrics"], table.rows, strict=True):
+            if metric["role"] != "guardrail" or metric["status"] != "unclear":
+                continue
+            comp = next(c for c in metric["comparisons"] if c["arm"] == bundle["primary"])
+            rise = "rise beyond +" if not metric["higher_is_better"] else "fall beyond -"
+            want = f"Not yet clear: {numbers.prob(comp['prob_harm'])} chance of a {rise}"
+            assert row[-1].startswith(want), row
+            seen += 1
+    assert seen  # the fixtures have one (paywall's support contacts)
+
+
+def test_a_passed_but_uneven_split_is_not_called_no_sign_of_a_broken_split():
+    """Review finding 14: paywall's p = 0.05 passes the check (alpha 0.001) but is uneven."""
+    from readout import bundle as bundles
+    from readout.wording.ab_test.model import check_lines
+
+    bundle = load("signup-page")
+    for p, want in ((0.05, "happens by chance about 5 times in 100"), (0.5, "no sign of")):
+        changed = copy.deepcopy(bundle)
+        changed["srm"] |= {"p_value": p, "ok": True}
+        line = check_lines(bundles.typed(changed))[0]
+        assert want in line, line
+        assert ("no sign of" in line) == (p >= 0.1), line
+
+
+def test_an_observational_comparison_s_history_line_says_higher_not_better():
+    """Review finding 9: income-spend's index card said "chance better; lift" for groups that
+    were observed, not assigned; the page says "higher" and "relative difference"."""
+    line = wording.history_row(load("income-spend"))
+    assert "chance higher; relative difference +" in line, line
+    assert "better" not in line and "lift" not in line, line
+    assert "chance better; lift" in wording.history_row(load("signup-page"))
+
+
+def test_another_arm_s_lift_sentence_names_it_as_not_the_primary():
+    """Review finding 9: signup-page's only sentence under the comparisons table was C vs A,
+    read as the worked example of the primary arm B."""
+    (sentence,) = wording.readout_text(load("signup-page")).sections["other_comparisons"]
+    assert sentence.startswith("C, not the primary arm B: given the data"), sentence

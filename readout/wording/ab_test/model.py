@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from math import floor  # "more than N times": rounded down, so that it is true (review 13)
+
+from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import decided_by_programme, prior_verdict
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
@@ -148,7 +151,7 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
         if prior_class(influence) == "weak":
             out.append(
                 "The prior is weak here: each arm's posterior is more than "
-                f"{number(1 / influence if influence > 0 else 1e6, 0)} times narrower than "
+                f"{number(floor(1 / influence) if influence > 0 else 1e6, 0)} times narrower than "
                 "its prior, so the data decide."
             )
             out[-1] = programme_words.weak_arm_prior(bundle, influence) or out[-1]
@@ -159,6 +162,15 @@ def prior_sentences(bundle: AbBundle) -> list[str]:
                 "changes under other priors."
             )
     return out + variance.prior_model_sentences(bundle)
+
+
+#: What the primary metric says where a guardrail decided the verdict, in words that do not
+#: read as the verdict (its scorecard row, the sensitivity table; review finding 4).
+PRIMARY_SAYS = {
+    "ship": "would ship",
+    "keep_collecting": "not yet clear",
+    "no_difference": "no meaningful difference",
+}
 
 
 def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
@@ -194,7 +206,20 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
         sentence = ""
     else:
         changed = [r for r in rows if shown[r.prior] != own]
-        if not changed:
+        if not changed and stopped_by_guardrail(decision):
+            # A guardrail decides whatever the primary's prior: say what each prior gives the
+            # primary metric, which the table shows (review finding 4).
+            sentence = (
+                "The verdict holds under every prior: a guardrail keeps the control whatever "
+                "the primary metric says. The primary metric alone says "
+                + ", ".join(
+                    f"“{PRIMARY_SAYS.get(r.verdict, VERDICT_LABELS[r.verdict].lower())}” "
+                    f"under {described[r.prior]}"
+                    for r in rows
+                )
+                + "."
+            )
+        elif not changed:
             sentence = (
                 "The verdict holds under "
                 + " and under ".join(described[r.prior] for r in rows)
@@ -222,13 +247,19 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
         return [], table
     # Where the programme's numbers decided, these priors read the experiment on its own.
     alone = " (on its own)" if decided_by_programme(bundle) else ""
+    guarded = stopped_by_guardrail(decision)
     table = Table(
         "Does the verdict depend on the prior?",
-        ["Prior", "Verdict", f"Chance {base.arm} is better", f"Lift ({ci})"],
+        ["Prior", "Primary metric says" if guarded else "Verdict"]
+        + [f"Chance {base.arm} is better", f"Lift ({ci})"],
         [
             [
                 capital(described[r.prior]),
-                VERDICT_LABELS[shown[r.prior]] + alone,
+                # Under a guardrail's stop every row's verdict is the guardrail's: the column
+                # shows what the prior gives the primary metric instead.
+                capital(PRIMARY_SAYS.get(r.verdict, VERDICT_LABELS[r.verdict].lower())) + alone
+                if guarded
+                else VERDICT_LABELS[shown[r.prior]] + alone,
                 prob(r.prob_better),
                 lift_text(bundle, bundle.metrics[0], r, quoted=False),
             ]
@@ -238,12 +269,30 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
     return [sentence] if sentence else [], table
 
 
+#: Below this p-value a passed sample-ratio check is not called "no sign" of a broken split.
+SRM_UNEVEN = 0.10
+
+
+def _srm_passed(srm) -> str:
+    """A passed sample-ratio check: "no sign of a broken split" only when it is not uneven.
+
+    A p-value of 0.05 passes the check (it fails below ``alpha``, 0.001) but is a split that
+    chance gives one time in twenty: said so (review finding 14).
+    """
+    if srm.p_value is None or srm.p_value >= SRM_UNEVEN:
+        return "(no sign of a broken split)."
+    return (
+        f"(passed: the check fails below {srm.alpha:g}; a split this uneven happens by chance "
+        f"about {round(100 * srm.p_value):g} times in 100, so keep an eye on it)."
+    )
+
+
 def check_lines(bundle: AbBundle) -> list[str]:
     """One line per health check: sample ratio, multiple exposures, sampling."""
     srm = bundle.srm
     if field(srm, "applicable"):
         line = f"Sample-ratio check: {p_value(srm.p_value)} " + (
-            "(no sign of a broken split)." if srm.ok else "(failed)."
+            _srm_passed(srm) if srm.ok else "(failed)."
         )
     else:
         line = "Sample-ratio check: not applicable (groups were observed, not assigned)."

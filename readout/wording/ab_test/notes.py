@@ -59,7 +59,7 @@ def at_traffic(bundle: AbBundle) -> str:
     return (
         f"Traffic has stopped: no new {units_word(bundle)} since {stop.last_exposure}, so no "
         "more data are coming and the verdict stays as it is until assignment resumes. "
-        f"Only if it resumes at the rate it had while it ran ({about}"
+        f"If it resumes at the rate it had while it ran ({about}"
     )
 
 

@@ -24,6 +24,7 @@ from readout.wording.numbers import (
     capital,
     field,
     interval,
+    number,
     prob,
     rel_places,
     relative,
@@ -68,8 +69,27 @@ def progress_line(bundle: AbBundle) -> str | None:
         head = f"Day {p.day} of {p.planned_days} (the planned end is {day_text(p.end)})"
     if p.planned_units:
         share = relative(p.units / p.planned_units, 0, False)
-        return f"{head}, {share} of the planned {units}: {p.units:,} of {p.planned_units:,}."
+        return (
+            f"{head}, {share} of the planned {units} exposed: {p.units:,} of "
+            f"{p.planned_units:,}.{_counted(bundle, p.units)}"
+        )
     return f"{head}; {p.units:,} {units}" + ("." if p.at_end else " so far.")
+
+
+def _counted(bundle: AbBundle, exposed: int) -> str:
+    """The units the evidence bar counts where they differ from those exposed (review 10).
+
+    A unit counts once its metric's window has closed; the bar's information fraction is of
+    the units the planned end will count, not of those exposed.
+    """
+    look = field(bundle.decision, "sequential")
+    if not look or not field(look, "units") or round(look.units) == exposed:
+        return ""
+    window = number(look.window_days, 0 if float(look.window_days).is_integer() else 1)
+    return (
+        f" The evidence bar counts the {round(look.units):,} whose {window}-day window has "
+        f"closed: {relative(look.fraction, 0, False)} of those the planned end will count."
+    )
 
 
 def short_progress(bundle: AbBundle) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import (
     decided_by_programme,
     primary_status,
@@ -23,7 +24,7 @@ from readout.wording.ab_test.common import (
     share_text,
     units_word,
 )
-from readout.wording.ab_test.model import confidence, test_interval
+from readout.wording.ab_test.model import PRIMARY_SAYS, confidence, test_interval
 from readout.wording.numbers import (
     NBSP,
     capital,
@@ -156,12 +157,28 @@ def _scorecard(bundle: AbBundle) -> Table:
             status = primary_status(status, bundle.decision, by_programme)
         if status == "better" and metric.role == "primary":
             label = "better (a guardrail stops the ship)"
+        elif metric.role == "primary" and stopped_by_guardrail(bundle.decision):
+            # Not the verdict: what the primary says, the guardrail having decided (review 4).
+            label = (
+                PRIMARY_SAYS.get(status, VERDICT_LABELS.get(status, status).lower())
+                + (" given past experiments" if by_programme else "")
+                + "; a guardrail decides"
+            )
         elif metric.role == "primary":
             label = VERDICT_LABELS.get(status, status)
             if by_programme:  # the verdict read its lift given the programme's experiments
                 label += " (given past experiments)"
         elif metric.role != "guardrail" and status == "unclear":
             label = "not yet clear"  # a secondary metric: no harm is at stake
+        elif metric.role == "guardrail" and status == "unclear" and given(comp.prob_harm):
+            # Not "possible harm" on a change that is most likely better: the chance of harm
+            # beyond the tolerance, with its direction (review finding 11).
+            label = (
+                f"not yet clear: {prob(comp.prob_harm)} chance of a "
+                f"{'rise' if not metric.higher_is_better else 'fall'} beyond "
+                f"{'+' if not metric.higher_is_better else '-'}"
+                f"{relative(metric.tolerated_harm, 1, False)}"
+            )
         else:
             label = STATUS_WORDS.get(status, status).split(" (")[0]
         rows.append(

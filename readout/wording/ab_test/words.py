@@ -287,18 +287,46 @@ def _headline(bundle: AbBundle) -> str:
     return VERDICT_LABELS[verdict] + "."
 
 
+def _srm_shortfalls(bundle: AbBundle) -> list[str]:
+    """Each arm short of its planned share, both ways, each named (review finding 7).
+
+    Against the planned split of all units, and against the arm that lost none (the count the
+    worst-case lifts use).
+    """
+    srm, units = bundle.srm, units_word(bundle)
+    arms = bundle.metrics[0].arms
+    missing = field(srm, "missing", [])
+    expected = field(srm, "expected", [])
+    whole = [a.name for a, m in zip(arms, missing, strict=False) if m == 0]
+    out = []
+    for i, (a, m) in enumerate(zip(arms, missing, strict=False)):
+        if m <= 0:
+            continue
+        ref = next((x for x in arms if len(whole) == 1 and x.name == whole[0]), None)
+        against = (
+            f"than {ref.name}'s {ref.n:,} imply, if {ref.name} lost none"
+            if ref is not None
+            else "than the largest arm implies, if it lost none"
+        )
+        if i < len(expected) and expected[i] > a.n:
+            total = sum(arm.n for arm in arms)
+            out.append(
+                f"{a.name} has {a.n:,} {units} where the planned split of all {total:,} expects "
+                f"about {round(expected[i]):,} ({round(expected[i] - a.n):,} fewer); that is "
+                f"about {m:,} fewer {against}"
+            )
+        else:
+            out.append(f"{a.name} has about {m:,} fewer {units} {against} ({a.n:,} observed)")
+    return out
+
+
 def _health_sizes(bundle: AbBundle) -> list[str]:
     """The size of each failed health check, in place of any shipping language."""
     out = []
     srm = bundle.srm
     units = units_word(bundle)
     if field(srm, "applicable") and not srm.ok:
-        short = [
-            f"{a.name} has about {m:,} fewer {units} than the planned split implies "
-            f"({a.n:,} observed)"
-            for a, m in zip(bundle.metrics[0].arms, field(srm, "missing", []), strict=False)
-            if m > 0
-        ]
+        short = _srm_shortfalls(bundle)
         if short:
             out.append("; ".join(short) + ".")
         worst = field(srm, "worst_case_lift")
@@ -557,10 +585,13 @@ def body(bundle: AbBundle) -> Body:
     left_out = left_out_sentence(bundle)
     if left_out and bundle.excluded.ok:  # a failed check says it in the health alert
         notes.insert(0, left_out)
-    # The other arms' lifts read the experiment alone (the programme reads the headline's).
+    # The other arms' lifts read the experiment alone (the programme reads the headline's);
+    # named as another arm than the primary's, so that they do not read as the worked example
+    # of the table above them (review finding 9: signup-page's C vs A).
     own = programme_words.decided_by_programme(bundle) and verdict != "withheld"
     others = [
-        programme_words.on_its_own(lift_sentence(bundle, primary_metric, c), own)
+        f"{c.arm}, not the primary arm {primary.arm}: "
+        + _lower_first(programme_words.on_its_own(lift_sentence(bundle, primary_metric, c), own))
         for c in bundle.metrics[0].comparisons
         if c.arm != primary.arm
     ]
@@ -634,10 +665,11 @@ def history(bundle: AbBundle) -> str:
         srm, units = bundle.srm, units_word(bundle)
         parts = []
         if field(srm, "applicable") and not srm.ok:
+            # Short of the planned split of all units (the health box's first number).
             short = [
-                f"{a.name} {m:,} {units} short"
-                for a, m in zip(bundle.metrics[0].arms, field(srm, "missing", []), strict=False)
-                if m > 0
+                f"{a.name} {round(e - a.n):,} {units} short of the planned split"
+                for a, e in zip(bundle.metrics[0].arms, field(srm, "expected", []), strict=False)
+                if round(e - a.n) > 0
             ]
             parts.append(
                 f"Sample-ratio mismatch ({p_value(srm.p_value)})"
@@ -660,7 +692,14 @@ def history(bundle: AbBundle) -> str:
     lift, fmt, places = lift_format(read.metrics[0], comp)
     line = planned.history_prefix(bundle) + (
         f"{comp.arm} vs {comp.vs}{programme_words.history_words(bundle)}: "
-        f"{prob(comp.prob_better)} chance better; lift {estimate(bundle, lift, fmt, places)}"
+        + (
+            # Groups observed, not assigned: higher and a difference, as the page says (review 9).
+            f"{prob(comp.prob_better)} chance "
+            f"{'higher' if read.metrics[0].higher_is_better else 'lower'}; relative difference "
+            if bundle.observational
+            else f"{prob(comp.prob_better)} chance better; lift "
+        )
+        + estimate(bundle, lift, fmt, places)
     )
     if stopped_by_guardrail(decision):
         line += (
@@ -678,3 +717,7 @@ def subject(bundle: AbBundle, text: Text) -> str:
     if bundle.decision.verdict == "ship":
         return f"ship {with_arm_labels(bundle).decision.arm}"
     return text.verdict_label[0].lower() + text.verdict_label[1:]
+
+
+def _lower_first(sentence: str) -> str:
+    return sentence[0].lower() + sentence[1:]

@@ -53,6 +53,18 @@ GROUP_LABELS = {
     "unclear": "Not yet clear",
     "mixed": "Mixed: varies by unit",
 }
+
+
+def _group_label(bundle: HierarchicalBundle, verdict: str) -> str:
+    """A group's verdict cell, "mixed" in the bundle's own word for a unit (review 14)."""
+    if verdict == "mixed":  # NEW_UNIT_EVIDENCE (0.9) is the rule's bar
+        return (
+            f"Mixed: clear on average, but a new {bundle.unit_label} here has a 1 in 10 "
+            "chance or more of going the other way"
+        )
+    return GROUP_LABELS.get(verdict, "—")
+
+
 WARNINGS = {
     "units_too_few_users": lambda w, b: (
         f"{w.count:,} {b.unit_label}(s) had fewer than {w.minimum} users "
@@ -246,7 +258,7 @@ def _tables(bundle: HierarchicalBundle) -> dict[str, Table]:
             prob(g.prob_positive),
             span(g.new_unit.hdi, units.diff, places),
             units.diff(g.complete_pooling.mean, places),
-            GROUP_LABELS.get(verdicts.get(g.group, ""), "—"),
+            _group_label(bundle, verdicts.get(g.group, "")),
         ]
         for g in groups_shown(bundle.groups)
     ]

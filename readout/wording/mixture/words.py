@@ -120,8 +120,8 @@ def _mixture_selection(bundle: MixtureBundle) -> list[str]:
         gap = by_k[chosen].elpd - nearest.elpd
         sentence += (
             f": {chosen} predicts held-out data better than {nearest.components} by "
-            f"{gap:,.0f} points of expected log predictive density (standard error "
-            f"{nearest.dse:,.1f})"
+            f"{gap:,.0f} points of log score (higher is better: the expected log predictive "
+            f"density; standard error {nearest.dse:,.1f})"
         )
     out.append(sentence + ".")
     if larger:
