@@ -49,7 +49,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="ab_test",
-    version="11",
+    version="12",
     spec=Spec,
     results=AbResults,
     decision=AbDecision,

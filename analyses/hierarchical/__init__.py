@@ -37,7 +37,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="hierarchical",
-    version="7",
+    version="8",
     spec=Spec,
     results=HierarchicalResults,
     decision=HierarchicalDecision,

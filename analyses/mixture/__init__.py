@@ -38,7 +38,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="mixture",
-    version="5",
+    version="6",
     spec=Spec,
     results=MixtureResults,
     decision=MixtureDecision,

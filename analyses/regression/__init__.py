@@ -37,7 +37,7 @@ __all__ = [
 
 ANALYSIS = Analysis(
     name="regression",
-    version="5",
+    version="6",
     spec=Spec,
     results=RegressionResults,
     decision=RegressionDecision,
