@@ -360,11 +360,13 @@ def body(bundle: HierarchicalBundle) -> Body:
             "withheld": ", but these numbers may be unreliable until the problems below are fixed.",
         }[verdict]
     )
-    if field(bundle.decision, "population_clear") is False:
-        reason += (
-            f" That holds for these {n:,} {label}s; for {label}s in general the average is "
-            f"{estimate(bundle, mu, units.diff, places)}, an interval that includes zero, so "
-            "the result may not carry over to others."
+    if field(bundle.decision, "population_clear") is False:  # these units only
+        side = {"positive": "above", "negative": "below"}[verdict]
+        reason = (
+            f"The average {metric} over these {n:,} {label}s is "
+            f"{estimate(bundle, avg, units.diff, places)}: {side} zero for these {label}s, "
+            f"not clearly for {label}s in general (their average: "
+            f"{between(mu.hdi, units.diff, places)})."
         )
     new = bundle.new_unit
     withheld = verdict == "withheld"  # the estimates for diagnosis; no chance of an effect
