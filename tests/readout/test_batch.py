@@ -291,3 +291,40 @@ def test_postgres_batches_as_duckdb_does(project, tmp_path):
             _numbers_equal(
                 duck[experiment.name].fetched.parts["stats"], loaded.fetched.parts["stats"]
             )
+
+
+def test_a_key_the_engine_matches_but_writes_otherwise_is_not_split(tmp_path):
+    """A case-blind collation: ``= 'exp-a'`` also reads the 'EXP-A' rows (the same units)."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute(
+        "CREATE TABLE exposures (experiment VARCHAR COLLATE NOCASE, user_id DOUBLE, "
+        "variant VARCHAR, exposed_at TIMESTAMP, country VARCHAR)"
+    )
+    con.execute(
+        "INSERT INTO exposures SELECT e, u, CASE WHEN u % 2 = 0 THEN 'control' ELSE "
+        "'treatment' END, TIMESTAMP '2026-11-01', 'DE' FROM (VALUES ('exp-a'), ('EXP-A'), "
+        "('exp-b')) v(e), range(100) r(u)"
+    )
+    con.execute(
+        "CREATE TABLE orders AS SELECT 1.0 AS user_id, TIMESTAMP '2026-11-02' AS ts, 5.0 AS amount"
+    )
+    con.execute("CREATE TABLE visits AS SELECT 1.0 AS user_id, TIMESTAMP '2026-11-02' AS ts")
+    con.close()
+    body = "".join(
+        EXPERIMENT.format(name=name, key=name, segments="[]", window=14)
+        for name in ("exp-a", "exp-b")
+    )
+    (tmp_path / "experiments.toml").write_text(HEAD + body)
+    config = load_config(tmp_path / "experiments.toml")
+    assert len(batch.groups(config.experiments)) == 1
+    found = batch.prefetch(config.experiments, AS_OF)
+    for experiment in config.experiments:
+        single = fetch_data(experiment, None, as_of=AS_OF)
+        assert int(single.fetched.parts["stats"]["n"].sum()) == 100
+        # Read by the batch only where its numbers are the single query's.
+        if experiment.name in found:
+            stats = found[experiment.name].fetched.parts["stats"]
+            _numbers_equal(single.fetched.parts["stats"], stats)
+            assert found[experiment.name].fetched.extras == single.fetched.extras
