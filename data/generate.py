@@ -27,6 +27,12 @@ def signup_conversion(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
         for arm, p in rates.items()
     ]
     df = pd.concat(frames, ignore_index=True).sample(frac=1.0, random_state=1)
+    # The day each user saw the page: 3 to 28 November, evenly (no random draw, so the other
+    # data sets and the conversions are as before), so that the readout can be cut as of a day.
+    days = np.arange(len(df)) % 26
+    df["exposed_on"] = (pd.Timestamp("2026-11-03") + pd.to_timedelta(days, unit="D")).strftime(
+        "%Y-%m-%d"
+    )
     truth = {
         "rates": rates,
         "lift_rel": {arm: rates[arm] / rates["A"] - 1 for arm in ("B", "C")},

@@ -229,9 +229,8 @@ READ_NOTES: dict[str, WarningText] = {
         "they were read as 1 for yes (true, Y) and 0 for no (false, N)."
     ),
     "as_of_whole_file": lambda w, b: (
-        f"This readout is as of {_day(w.as_of)}, but {w.file} was read whole, not cut at that "
-        "day: the config names no column of dates for it. Set time_column to the file's "
-        "column of dates or timestamps to read only the rows up to that day."
+        f"This readout is as of {_day(w.as_of)}, but {w.file} was read whole: set "
+        "time_column to its column of dates to read only the rows up to that day."
     ),
 }
 

@@ -27,8 +27,7 @@ from readout.wording.numbers import (
 #: What each ``decided_with`` says of the verdict.
 DECIDED = {
     # No config key in a decision-maker's sentence (review finding 14).
-    "programme": "The verdict reads the latter, as set for this programme; on its own it "
-    "would be {alone}.",
+    "programme": "The verdict reads the latter; on its own it would be {alone}.",
     "alone": "The verdict reads the former, as set for this programme.",
 }
 #: Which estimate decided, in a table cell.
@@ -119,11 +118,10 @@ def conflict_sentences(bundle: Any) -> list[str]:
         return []
     places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
     return [
-        f"Its own estimate, {relative(comp.lift_rel.mean, places)}, is far outside what the "
-        f"programme's past experiments suggest: under their prior an estimate this far out has "
-        f"a {prob(found.conflict_p)} chance (below {PRIOR_CONFLICT:.0%}). The prior pulls it to "
-        f"{relative(comp.programme.mean, places)}; if this change is unlike the past ones, its "
-        "own estimate may be the better guide."
+        f"Its own {relative(comp.lift_rel.mean, places)} is far outside what the "
+        f"programme's past experiments suggest ({prob(found.conflict_p)} chance under their "
+        f"prior, below {PRIOR_CONFLICT:.0%}): if this change is unlike them, its own estimate "
+        "may be the better guide."
     ]
 
 

@@ -105,7 +105,9 @@ def test_a_bundle_read_with_the_programme_quotes_the_prior_it_was_read_with():
     tail = new["programme_prior"]["conflict_p"]
     assert tail == pytest.approx(pg.predictive_tail(group.prior(), y, s), rel=1e-9)
     assert tail < 0.05
-    assert conflict and "far outside what the programme's past experiments suggest" in conflict[0]
+    assert (
+        conflict and "is far outside what the programme's past experiments suggest" in conflict[0]
+    )
     assert "Student-t" not in sentence
     low, high = (f"{100 * v:+.1f}%" for v in applied["hdi"])
     assert f"{low} to {high}" in sentence.replace("−", "-"), sentence

@@ -113,8 +113,8 @@ def test_page_one_says_both_estimates_and_which_decided(learned):
     joined = " ".join(text.key_sentences)
     assert (
         "On its own, B's lift in conversion rate is +13% (94% HDI +5% to +21%); given this "
-        "programme's 38 experiments, +4% (-1% to +11%). The verdict reads the latter, as set "
-        'for this programme; on its own it would be "ship".'
+        "programme's 38 experiments, +4% (-1% to +11%). The verdict reads the latter; on its "
+        'own it would be "ship".'
     ) in joined
     html = (output / "signup-page" / DATE / "report.html").read_text()
     assert "given this programme&#39;s 38 experiments" in html
