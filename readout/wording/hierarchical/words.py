@@ -366,7 +366,7 @@ def body(bundle: HierarchicalBundle) -> Body:
             f"The average {metric} over these {n:,} {label}s is "
             f"{estimate(bundle, avg, units.diff, places)}: {side} zero for these {label}s, "
             f"not clearly for {label}s in general (their average: "
-            f"{between(mu.hdi, units.diff, places)})."
+            f"{hdi_range(bundle, mu.hdi, units.diff, places)})."
         )
     new = bundle.new_unit
     withheld = verdict == "withheld"  # the estimates for diagnosis; no chance of an effect
