@@ -10,7 +10,13 @@ The words read the typed bundle (:class:`analyses.hierarchical.results.Hierarchi
 
 from __future__ import annotations
 
-from analyses.core.judgement import grid_at_edge, prior_class, pull_class, spread_class
+from analyses.core.judgement import (
+    NEW_UNIT_EVIDENCE,
+    grid_at_edge,
+    prior_class,
+    pull_class,
+    spread_class,
+)
 from analyses.core.results import LeftOut, given
 from analyses.hierarchical.decide import GROUPS_COLOURED, groups_shown
 from analyses.hierarchical.results import HierarchicalBundle, Unit
@@ -57,9 +63,10 @@ GROUP_LABELS = {
 
 def _group_label(bundle: HierarchicalBundle, verdict: str) -> str:
     """A group's verdict cell, "mixed" in the bundle's own word for a unit (review 14)."""
-    if verdict == "mixed":  # NEW_UNIT_EVIDENCE (0.9) is the rule's bar
+    if verdict == "mixed":  # the rule's bar, analyses.core.judgement.NEW_UNIT_EVIDENCE
+        odds = round(1 / (1 - NEW_UNIT_EVIDENCE))
         return (
-            f"Mixed: clear on average, but a new {bundle.unit_label} here has a 1 in 10 "
+            f"Mixed: clear on average, but a new {bundle.unit_label} here has a 1 in {odds} "
             "chance or more of going the other way"
         )
     return GROUP_LABELS.get(verdict, "—")
