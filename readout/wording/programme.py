@@ -6,6 +6,7 @@ numbers :mod:`readout.programme` computed); computes no statistics.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from analyses.core.judgement import PRIOR_CONFLICT, conflict_class, prior_fit_class, prior_lean
@@ -137,7 +138,7 @@ def weak_arm_prior(bundle: Any, influence: float) -> str | None:
     from readout.wording.numbers import number
 
     places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
-    times = number(1 / influence if influence > 0 else 1e6, 0)
+    times = number(math.floor(1 / influence) if influence > 0 else 1e6, 0)  # never more
     return (
         f"Each arm's own prior is weak here: its posterior is more than {times} times narrower "
         "than that prior. The lift's prior, though, is the programme's, learned from past "
@@ -556,7 +557,8 @@ def page(context: dict[str, Any]) -> dict[str, Any]:
         fit = pool["fit"]
         if fit is None:
             out["weak"] = (
-                f"{pool['finished']} finished experiment(s): too few to learn a prior from "
+                f"{finished_experiments(pool['finished']).capitalize()}: too few to learn a "
+                "prior from "
                 f"({MINIMUM} needed), so these readouts keep the weak prior."
             )
         else:

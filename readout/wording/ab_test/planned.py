@@ -269,9 +269,12 @@ def _prior_share(bundle: AbBundle, best, places: int) -> str:
     if not programme_words.decided_by_programme(bundle) or not alone:
         return ""
     found = bundle.programme_prior
-    own = span(alone, signed(relative), places)
+    ci = interval(bundle)
+    own = f"{ci} {span(alone, signed(relative), places)}"
     applied = field(found, "applied")
-    prior = f", the prior alone {span(applied.hdi, signed(relative), places)}" if applied else ""
+    prior = (
+        f", the prior alone {ci} {span(applied.hdi, signed(relative), places)}" if applied else ""
+    )
     return (
         f" given the programme's {found.experiments} experiments (on its own the data allow "
         f"{own}{prior})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from analyses.core.inputs import HISTOGRAM_ACCURACY
 from readout.wording.numbers import width
 
 if TYPE_CHECKING:
@@ -77,10 +78,11 @@ def quantile_note(bundle: AbBundle, metric: Metric) -> str:
         f"{units.value(a.mean, units.places(width(a)))} for {a.name}" for a in metric.arms
     )
     many = units_word(bundle)
+    bin_width = 2 * HISTOGRAM_ACCURACY  # a bin's values lie within this of each other
     return (
         f"The {metric.label} is the value that {share:g}% of {many} stay at or below and "
         f"{rest:g}% exceed: here {values}. Each {units_word(bundle, False)} counts once, "
         "however many events they had, so the interval allows for one person's events being "
         f"alike (a Bayesian bootstrap over {many}); the warehouse sorted the {many}' values "
-        "into bins 0.2% wide, so these percentiles are exact to about 0.2%."
+        f"into bins {bin_width:.1%} wide, so these percentiles are exact to about {bin_width:.1%}."
     )
