@@ -38,15 +38,8 @@ def estimate(comparison: Comparison, ci_prob: float) -> tuple[float, float] | No
 
 def expected_loss(post: pg.Mixture, direction: float) -> float:
     """``E[max(-direction * lift, 0)]`` of a single mixture over ``z = log(1 + lift)``: exact."""
-    from scipy.special import ndtr
-
-    w, m, s = np.ravel(post.weights), np.ravel(post.means), np.ravel(post.sds)
-    grow = np.exp(m + s**2 / 2)
-    if direction > 0:  # loss where the lift is negative: E[(1 - e^z) 1{z < 0}]
-        parts = ndtr(-m / s) - grow * ndtr(-(m + s**2) / s)
-    else:  # lower is better: loss where it rises, E[(e^z - 1) 1{z > 0}]
-        parts = grow * ndtr((m + s**2) / s) - ndtr(m / s)
-    return float(max(np.sum(w * parts), 0.0))
+    one = pg.Mixture(np.ravel(post.weights)[None, :], np.ravel(post.means), np.ravel(post.sds))
+    return float(_loss_rows(one, direction)[0])
 
 
 def read_with(
@@ -114,7 +107,11 @@ def decide_with(
 
 
 def _loss_rows(post: pg.Mixture, direction: float) -> np.ndarray:
-    """:func:`expected_loss` of each row's mixture (rows x components weights)."""
+    """:func:`expected_loss` of each row's mixture (rows x components weights).
+
+    Higher is better: the loss where the lift is negative, ``E[(1 - e^z) 1{z < 0}]``; lower
+    is better: the loss where it rises, ``E[(e^z - 1) 1{z > 0}]``.
+    """
     from scipy.special import ndtr
 
     w, m, s = post.weights, np.broadcast_to(post.means, post.weights.shape), post.sds
@@ -175,11 +172,13 @@ def forecast_with(
         _, rule_at = rule_ahead(spec, primary, look, rate, waiting)
     half = ndtri(0.5 + ci_prob / 2)
     horizons = []
+    # Each comparison's programme posterior today: the same at every horizon.
+    posts = {arm: pg.update(prior2, np.array([y]), np.array([s])) for arm, (y, s) in found}
     for h in forecast.horizons:
         added, decide_of = (rate * h.days, verdict_of) if rule_at is None else rule_at(h.days)
         read = []
         for arm, (y, s) in found:
-            post = pg.update(prior2, np.array([y]), np.array([s]))
+            post = posts[arm]
             truth = pg._draw(post, simulations, rng)[:, 0]
             s_new = s * np.sqrt(n_now / max(added, 1e-9))
             seen = truth + s_new * rng.standard_normal(simulations)
