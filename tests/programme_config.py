@@ -66,7 +66,7 @@ title = "{title}"
 analysis = "hierarchical"
 data = "{data}"
 unit = "creator"
-group = "genre"
+{group}
 estimate = "estimate"
 std_error = "std_error"
 users = "users"
@@ -76,9 +76,11 @@ value_prefix = "$"
 """
 
 
-def pooling_experiment(name: str, title: str, data: str) -> str:
-    """A hierarchical experiment on the creators file ``data`` (a path as the config gives it)."""
-    return _POOLING.format(name=name, title=title, data=data)
+def pooling_experiment(name: str, title: str, data: str, grouped: bool = True) -> str:
+    """A hierarchical experiment on the creators file ``data`` (a path as the config gives
+    it); not ``grouped``: no ``group`` key (one group of all the creators)."""
+    group = 'group = "genre"' if grouped else ""
+    return _POOLING.format(name=name, title=title, data=data, group=group)
 
 
 #: An A/B experiment on a data file under ``data/`` (arms ``A`` and ``B``).
