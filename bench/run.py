@@ -51,6 +51,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from readout import caches  # noqa: E402  (after the path; before anything imports PyMC)
+from tests.programme_config import pooling_experiment  # noqa: E402
 
 caches.configure()
 WORK = ROOT / "bench-results"
@@ -303,22 +304,6 @@ def _collapsed_model(units, groups, prior):
 # --------------------------------------------------------------------------- bench data
 
 
-POOLING_CONFIG = """
-[[experiments]]
-name = "creators-{n}"
-title = "{n:,} creators in 20 genres"
-analysis = "hierarchical"
-data = "creators-{n}.csv"
-unit = "creator"
-group = "genre"
-estimate = "estimate"
-std_error = "std_error"
-users = "users"
-unit_label = "creator"
-group_label = "genre"
-value_prefix = "$"
-"""
-
 ROBUST_CONFIG = """
 [[experiments]]
 name = "income-spend-t"
@@ -367,7 +352,9 @@ def pooling_data(n: int, folder: Path) -> Path:
         }
     ).to_csv(folder / f"creators-{n}.csv", index=False)
     config = folder / f"creators-{n}.toml"
-    config.write_text(POOLING_CONFIG.format(n=n))
+    config.write_text(
+        pooling_experiment(f"creators-{n}", f"{n:,} creators in 20 genres", f"creators-{n}.csv")
+    )
     return config
 
 

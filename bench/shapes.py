@@ -33,24 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from run import READOUT, WORK, Measure, _shapes_module, measure  # noqa: E402
 
+from tests.programme_config import pooling_experiment  # noqa: E402
+
 #: The code benched: (label, command, environment); ``--compare DIR`` adds another.
 Code = tuple[str, list[str], dict | None]
-
-POOLING_CONFIG = """
-[[experiments]]
-name = "units"
-title = "{n:,} units in {groups:,} groups"
-analysis = "hierarchical"
-data = "units.csv"
-unit = "creator"
-{group}
-estimate = "estimate"
-std_error = "std_error"
-users = "users"
-unit_label = "creator"
-group_label = "genre"
-value_prefix = "$"
-"""
 
 MIXTURE_CONFIG = """
 [[experiments]]
@@ -116,9 +102,9 @@ def pooling_data(folder: Path, n: int, shape: PoolingShape, seed: int) -> None:
             "std_error": se,
         }
     ).to_csv(folder / "units.csv", index=False)
-    group_line = 'group = "genre"' if shape.groups > 1 else ""
+    title = f"{n:,} units in {shape.groups:,} groups"
     (folder / "experiments.toml").write_text(
-        POOLING_CONFIG.format(n=n, groups=shape.groups, group=group_line)
+        pooling_experiment("units", title, "units.csv", grouped=shape.groups > 1)
     )
 
 

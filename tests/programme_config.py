@@ -4,22 +4,25 @@ One builder for the tests that run a programme on the demo warehouse and for
 ``bench/programme_run.py``, which writes hundreds of the same experiments: a config is
 :func:`config` over experiments from :func:`warehouse_experiment` (metric blocks
 :data:`PURCHASE`, :data:`REVENUE`, :data:`VISITS`) and :func:`csv_experiment` (data
-files; :func:`tests.readout.running.project` writes its experiments with it too).
+files; :func:`tests.readout.running.project` writes its experiments with it too);
+:func:`pooling_experiment` for a hierarchical one on creators (and ``bench/run.py``).
 """
 
 from __future__ import annotations
 
-#: The primary metric: whether a user bought within 14 days of exposure.
-PURCHASE = """
+#: The primary metric, whether a user bought, in the config's default window (lines of
+#: its own may follow).
+PRIMARY_PURCHASE = """
 [[experiments.metrics]]
 name = "purchase"
-label = "purchase rate"
 sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
 aggregate = "any"
 kind = "binary"
-window_days = 14
 role = "primary"
 """
+
+#: The primary metric: whether a user bought within 14 days of exposure.
+PURCHASE = PRIMARY_PURCHASE + 'label = "purchase rate"\nwindow_days = 14\n'
 
 #: What a user spent within 14 days (``extra`` lines follow, e.g. a ``value_prefix``).
 REVENUE = """
@@ -53,6 +56,32 @@ assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
   FROM exposures WHERE experiment = '{experiment}' '''
 control = "control"
 """
+
+#: A pooling experiment on pre-summarised creators in genres (a row a creator: its
+#: ``estimate``, ``std_error`` and ``users``), in dollars.
+_POOLING = """
+[[experiments]]
+name = "{name}"
+title = "{title}"
+analysis = "hierarchical"
+data = "{data}"
+unit = "creator"
+{group}
+estimate = "estimate"
+std_error = "std_error"
+users = "users"
+unit_label = "creator"
+group_label = "genre"
+value_prefix = "$"
+"""
+
+
+def pooling_experiment(name: str, title: str, data: str, grouped: bool = True) -> str:
+    """A hierarchical experiment on the creators file ``data`` (a path as the config gives
+    it); not ``grouped``: no ``group`` key (one group of all the creators)."""
+    group = 'group = "genre"' if grouped else ""
+    return _POOLING.format(name=name, title=title, data=data, group=group)
+
 
 #: An A/B experiment on a data file under ``data/`` (arms ``A`` and ``B``).
 CSV_EXPERIMENT = """

@@ -85,6 +85,14 @@ def run(config: Path, out: Path, *args: str, env: dict | None = None):
     return invoke("run", "--config", str(config), "--output", str(out), *args, env=env)
 
 
+def demo_readout(out: Path, name: str, day: str) -> Path:
+    """The demo config's experiment ``name`` run for ``day`` into ``out`` (it must succeed):
+    its readout folder."""
+    result = run(ROOT / "experiments.toml", out, "--only", name, "--date", day)
+    assert result.exit_code == 0, result.output
+    return out / name / day
+
+
 def copy_data(root: Path, *names: str) -> None:
     """Copy the demo's data files ``names`` (``make data`` made them) into ``root/data``."""
     (root / "data").mkdir(exist_ok=True)

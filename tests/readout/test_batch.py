@@ -20,6 +20,7 @@ from readout import batch, runner
 from readout.config import load_config
 from readout.data import fetch_data
 from readout.sources import Engine
+from tests.programme_config import PRIMARY_PURCHASE
 
 AS_OF = date(2026, 11, 20)
 SHAPED = ["exp-a", "exp-b", "exp-c", "exp-d"]
@@ -32,7 +33,8 @@ exact_draws = 4000
 url = "duckdb://warehouse.duckdb"
 """
 
-EXPERIMENT = """
+EXPERIMENT = (
+    """
 [[experiments]]
 name = "{name}"
 title = "{name}"
@@ -42,14 +44,9 @@ assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at, country
   FROM exposures WHERE experiment = '{key}' AND COALESCE(user_id, 0) >= 0 '''
 control = "control"
 segments = {segments}
-
-[[experiments.metrics]]
-name = "purchase"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-window_days = {window}
-role = "primary"
+"""
+    + PRIMARY_PURCHASE
+    + """window_days = {window}
 
 [[experiments.metrics]]
 name = "revenue"
@@ -66,6 +63,7 @@ aggregate = "count"
 kind = "count"
 window_days = 7
 """
+)
 
 
 def _warehouse(folder: Path, seed: int = 5) -> None:

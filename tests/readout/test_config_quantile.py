@@ -9,16 +9,12 @@ from click.testing import CliRunner
 
 from readout.cli import main
 from tests.engines import DEMO
+from tests.programme_config import PRIMARY_PURCHASE
 
 #: The primary and a p90 guardrail on the demo warehouse (``test_quantile_sql`` reads them too).
-METRICS = """
-[[experiments.metrics]]
-name = "purchase"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-role = "primary"
-
+METRICS = (
+    PRIMARY_PURCHASE
+    + """
 [[experiments.metrics]]
 name = "load_p90"
 sql = "SELECT user_id AS unit, ts, load_ms AS value FROM page_loads"
@@ -28,6 +24,7 @@ quantile = 0.9
 higher_is_better = false
 role = "guardrail"
 """
+)
 
 BASE = (
     """

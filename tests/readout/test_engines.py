@@ -19,17 +19,13 @@ from tests.engines import (
     postgres_bin,
     postgres_server,
 )
+from tests.programme_config import PRIMARY_PURCHASE
 
 pytestmark = pytest.mark.engine
 
-METRICS = """
-[[experiments.metrics]]
-name = "purchase"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-role = "primary"
-
+METRICS = (
+    PRIMARY_PURCHASE
+    + """
 [[experiments.metrics]]
 name = "revenue"
 sql = "SELECT user_id AS unit, ts, amount AS value FROM orders"
@@ -60,6 +56,7 @@ higher_is_better = false
 role = "guardrail"
 max_harm = 0.1
 """
+)
 
 CONFIG = (
     """

@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from pypdf import PdfReader
 
 from readout import bundle as bundles
-from readout.cli import main
+from tests.readout.running import demo_readout
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +25,7 @@ NAME = "90th percentile of each user's average page load time"
 
 @pytest.fixture(scope="module")
 def readout(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("search")
-    args = ["run", "--config", str(ROOT / "experiments.toml"), "--output", str(out)]
-    result = CliRunner().invoke(main, [*args, "--only", "search-ranking", "--date", "2026-12-01"])
-    assert result.exit_code == 0, result.output
-    return out / "search-ranking" / "2026-12-01"
+    return demo_readout(tmp_path_factory.mktemp("search"), "search-ranking", "2026-12-01")
 
 
 def test_the_p90_guardrail_holds_the_true_effect_and_flags_harm(readout):

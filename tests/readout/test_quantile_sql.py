@@ -16,36 +16,29 @@ from analyses.ab_test.quantile import Bins, histogram, sample_quantile
 from readout.config import load_config
 from readout.data import fetch_data
 from tests.engines import DEMO, java_available
+from tests.programme_config import warehouse_experiment
 from tests.readout.test_config_quantile import METRICS
 from tests.readout.test_engines import files, pg_env, postgres, write_config  # noqa: F401
 
-BODY = (
-    """
+BODY = """
 [settings]
 exact_draws = 4000
 
 [sources.warehouse]
 url = "{url}"
 {extra}
-
-[[experiments]]
-name = "search"
-title = "Search"
-analysis = "ab_test"
-source = "warehouse"
-assignments = '''SELECT user_id AS unit, variant AS arm, exposed_at
-  FROM exposures WHERE experiment = 'search''''
-control = "control"
-"""
-    + METRICS
-    + """
+""" + warehouse_experiment(
+    "search",
+    METRICS,
+    """
 [[experiments.metrics]]
 name = "loads_p50"
 sql = "SELECT user_id AS unit, ts, 1 AS value FROM page_loads"
 aggregate = "count"
 kind = "quantile"
 quantile = 0.5
-"""
+""",
+    title="Search",
 )
 
 

@@ -10,26 +10,13 @@ from pypdf import PdfReader
 from analyses.hierarchical.decide import GROUPS_COLOURED, GROUPS_SHOWN, groups_shown
 from analyses.hierarchical.results import Group
 from readout import bundle as bundles
+from tests.programme_config import pooling_experiment
 from tests.readout.running import run
 
 #: More groups than a page shows; group ``g00`` is the largest, then ``g01`` and so on.
 N_GROUPS = 45
 
-CONFIG = """
-[[experiments]]
-name = "many"
-title = "Many genres"
-analysis = "hierarchical"
-data = "units.csv"
-unit = "creator"
-group = "genre"
-estimate = "estimate"
-std_error = "std_error"
-users = "users"
-unit_label = "creator"
-group_label = "genre"
-value_prefix = "$"
-"""
+CONFIG = pooling_experiment("many", "Many genres", "units.csv")
 
 
 def group(name: str, units: int) -> Group:

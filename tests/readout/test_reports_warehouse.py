@@ -6,22 +6,17 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from pypdf import PdfReader
 
 from analyses.core.formats import prob
-from readout.cli import main
+from tests.readout.running import demo_readout
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def paywall(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("paywall")
-    args = ["run", "--config", str(ROOT / "experiments.toml"), "--output", str(out)]
-    result = CliRunner().invoke(main, [*args, "--only", "paywall", "--date", "2026-11-21"])
-    assert result.exit_code == 0, result.output
-    return out / "paywall" / "2026-11-21"
+    return demo_readout(tmp_path_factory.mktemp("paywall"), "paywall", "2026-11-21")
 
 
 def text_of(html: str) -> str:
