@@ -87,10 +87,14 @@ def render_key(site_url: str) -> str:
     return hashlib.sha256(f"{code_version()}\n{site_url}".encode()).hexdigest()
 
 
-def figure_uri(path: Path) -> str:
-    """An SVG or PNG figure as a ``data:`` URI, so the page loads nothing from elsewhere."""
+def figure_uri(path: Path, data: bytes | None = None) -> str:
+    """An SVG or PNG figure as a ``data:`` URI, so the page loads nothing from elsewhere.
+
+    ``data``: the file's bytes where the caller has read them already.
+    """
     kind = "svg+xml" if path.suffix == ".svg" else "png"
-    return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode()
+    data = path.read_bytes() if data is None else data
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
 
 
 SVG = "http://www.w3.org/2000/svg"
@@ -169,12 +173,8 @@ _TEXT_SCALE = re.compile(rb"scale\(([0-9.]+) -\1\)")
 _VIEW_WIDTH = re.compile(rb'viewBox="[-0-9.]+ [-0-9.]+ ([0-9.]+) ')
 
 
-def _text_and_width(path: Path) -> tuple[float, float] | None:
+def _text_and_width(svg: bytes) -> tuple[float, float] | None:
     """A matplotlib SVG's smallest text and its width, in its own units; None if unreadable."""
-    try:
-        svg = path.read_bytes()
-    except OSError:
-        return None
     sizes = [100 * float(s) for s in _TEXT_SCALE.findall(svg)]
     width = _VIEW_WIDTH.search(svg)
     if not sizes or width is None or min(sizes) <= 0:
@@ -182,28 +182,31 @@ def _text_and_width(path: Path) -> tuple[float, float] | None:
     return min(sizes), float(width[1])
 
 
-def legible_width(path: Path) -> int | None:
-    """The narrowest width (CSS px) at which a figure's smallest text is :data:`LEGIBLE_PX`.
-
-    A narrow screen shows the figure no narrower, scrolling it sideways within its frame
-    (``--min-width``); ``None`` for a figure whose text sizes cannot be read.
-    """
-    found = _text_and_width(path)
-    return None if found is None else math.ceil(LEGIBLE_PX * found[1] / found[0])
+def _width_for(found: tuple[float, float] | None, size: float) -> int | None:
+    """The width at which a figure's smallest text (``found``) is ``size``; None if unknown."""
+    return None if found is None else math.ceil(size * found[1] / found[0])
 
 
 #: The smallest chart text a printed chart shows, in points (the PDF's tables are 8 pt).
 PRINT_PT = 8
 
 
-def print_width(path: Path) -> int | None:
-    """The width (pt) at which a figure's smallest text prints at :data:`PRINT_PT`.
+def _figure(fig: dict[str, Any], folder: Path, text: Any) -> dict[str, Any]:
+    """One figure for the page: its ``data:`` URI, its widths, its caption and alt text.
 
-    A chart sized so in print (``--print-width``) keeps its text legible on paper whatever
-    its height; ``None`` for a figure whose text sizes cannot be read.
+    The file is read once; the widths come from one scan of its text sizes.
     """
-    found = _text_and_width(path)
-    return None if found is None else math.ceil(PRINT_PT * found[1] / found[0])
+    path = folder / fig["file"]
+    data = path.read_bytes()
+    found = _text_and_width(data) if path.suffix == ".svg" else None
+    return {
+        **fig,
+        "uri": figure_uri(path, data),
+        "min_width": _width_for(found, LEGIBLE_PX),
+        "print_width": _width_for(found, PRINT_PT),
+        "caption": text.figures[fig["key"]].caption,
+        "alt": text.figures[fig["key"]].alt,
+    }
 
 
 def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str:
@@ -215,17 +218,7 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
 
     words = wording.report(bundle)
     text = words.text
-    figures = [
-        {
-            **fig,
-            "uri": figure_uri(folder / fig["file"]),
-            "min_width": legible_width(folder / fig["file"]),
-            "print_width": print_width(folder / fig["file"]),
-            "caption": text.figures[fig["key"]].caption,
-            "alt": text.figures[fig["key"]].alt,
-        }
-        for fig in bundle["figures"]
-    ]
+    figures = [_figure(fig, folder, text) for fig in bundle["figures"]]
     url = store.readout_url(site_url, bundle["experiment"], bundle["readout_date"])
     return (
         environment()
