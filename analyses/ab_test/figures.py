@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- figures
 
 
+def _legend_above(ax) -> None:
+    """The legend above the plot: at a phone's text size a legend inside would sit on the curves."""
+    ax.legend(
+        frameon=False,
+        fontsize=figures.PHONE_TEXT,
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        borderaxespad=0.2,
+    )
+
+
 def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     """Posterior of each arm's relative lift and of each arm's value.
 
@@ -64,14 +75,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     label = f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}"
     ax.set_xlabel(figures.wrap(label))
     figures.tidy(ax)
-    # Above the plot: at a phone's text size a legend inside would sit on the curves.
-    ax.legend(
-        frameon=False,
-        fontsize=figures.PHONE_TEXT,
-        loc="lower left",
-        bbox_to_anchor=(0, 1),
-        borderaxespad=0.2,
-    )
+    _legend_above(ax)
     out["lift"] = figures.finish(fig)
 
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
@@ -141,13 +145,7 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
     interval = figures.ci_label(ci_prob)
     ax.set_xlabel(f"Relative lift over control (%); shaded: {interval}")
     figures.tidy(ax)
-    ax.legend(
-        frameon=False,
-        fontsize=figures.PHONE_TEXT,
-        loc="lower left",
-        bbox_to_anchor=(0, 1),
-        borderaxespad=0.2,
-    )
+    _legend_above(ax)
     return figures.finish(fig)
 
 

@@ -367,6 +367,30 @@ class Summarised(Record):
     post_stratified: PostStratified | MISSING = MISSING
 
 
+def summarise_arms(
+    draws: dict[str, dict[str, np.ndarray]],
+    arms: list[str],
+    units: dict[str, int],
+    seen: dict[str, float],
+    prob: float,
+    best,
+) -> list[Arm]:
+    """Each arm's row: its units, observed value, posterior summary and chance of being best.
+
+    ``best``: :func:`prob_best`'s chances, ``None`` with two arms (no ``prob_best`` then).
+    """
+    return [
+        Arm(
+            name=arm,
+            n=units[arm],
+            observed=seen[arm],
+            **stats.summary(draws[arm]["value"], prob),
+            prob_best=float(best[i]) if best is not None else MISSING,
+        )
+        for i, arm in enumerate(arms)
+    ]
+
+
 def summarise(
     metric: Metric,
     stats_: dict[str, dict[str, float]],
@@ -400,16 +424,14 @@ def summarise(
             metric.prior_mean, metric.prior_sd, draws, control, arms
         )
     best = prob_best(metric, draws, arms) if len(arms) > 2 else None
-    arm_rows = [
-        Arm(
-            name=arm,
-            n=int(stats_[arm]["units"]),
-            observed=observed(metric, stats_[arm]),
-            **stats.summary(draws[arm]["value"], prob),
-            prob_best=float(best[i]) if best is not None else MISSING,
-        )
-        for i, arm in enumerate(arms)
-    ]
+    arm_rows = summarise_arms(
+        draws,
+        arms,
+        {arm: int(stats_[arm]["units"]) for arm in arms},
+        {arm: observed(metric, stats_[arm]) for arm in arms},
+        prob,
+        best,
+    )
     seen = observed(metric, stats_[control])
     comparisons = [
         compare(

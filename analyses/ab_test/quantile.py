@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from analyses.ab_test.results import Arm, BootstrapPrior, Test
-from analyses.core import stats
+from analyses.ab_test.results import BootstrapPrior, Test
 from analyses.core.inputs import HISTOGRAM_ACCURACY
 
 #: Bins further than this many standard deviations of the quantile's level from it are merged.
@@ -233,16 +232,14 @@ def summarise(
     draws = {arm: {"value": quantile_draws(bins[arm], q, size, rng)} for arm in arms}
     best = metrics.prob_best(metric, draws, arms) if len(arms) > 2 else None
     seen = {arm: statistic(bins[arm], q) for arm in arms}
-    arm_rows = [
-        Arm(
-            name=arm,
-            n=bins[arm].units,
-            observed=seen[arm]["quantile_hat"],
-            **stats.summary(draws[arm]["value"], prob),
-            **({"prob_best": float(best[i])} if best is not None else {}),
-        )
-        for i, arm in enumerate(arms)
-    ]
+    arm_rows = metrics.summarise_arms(
+        draws,
+        arms,
+        {arm: bins[arm].units for arm in arms},
+        {arm: seen[arm]["quantile_hat"] for arm in arms},
+        prob,
+        best,
+    )
     control = arms[0]
     comparisons = [
         metrics.compare(

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import decided_by_programme, programme_primary_verdict
-from analyses.ab_test.programme import as_decided
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core import judgement
 from analyses.core.results import DataWarning, given
 from readout.wording import programme as programme_words
 from readout.wording.ab_test import planned
+from readout.wording.ab_test.captions import figures as _figures
 from readout.wording.ab_test.common import (
     CHECK_NAMES,
     VERDICT_LABELS,
@@ -25,10 +25,8 @@ from readout.wording.ab_test.common import (
     arm_word,
     chance_sentence,
     comparison_of,
-    control_word,
     deciding_label,
     higher_word,
-    left_out_clauses,
     left_out_sentence,
     lift_format,
     lift_sentence,
@@ -36,11 +34,16 @@ from readout.wording.ab_test.common import (
     metric_name,
     metric_status_sentence,
     metric_units,
-    no_relative,
     rope_sentence,
     share_text,
     units_word,
     with_arm_labels,
+)
+from readout.wording.ab_test.health import (
+    exposure_problem,
+    health_sizes,
+    left_out_problem,
+    srm_problem,
 )
 from readout.wording.ab_test.model import (
     check_lines,
@@ -49,30 +52,25 @@ from readout.wording.ab_test.model import (
     sensitivity_text,
 )
 from readout.wording.ab_test.notes import (
-    days_list,
     forecast_section,
     forecast_sentence,
     note_sentences,
     stalled,
 )
 from readout.wording.ab_test.tables import segments_intro, table_set
-from readout.wording.common import diagnostic_problems, multiple_arms_problem
+from readout.wording.common import diagnostic_problems
 from readout.wording.numbers import (
     a_prob,
     capital,
-    decimals_for,
     estimate,
     field,
-    hdi_range,
     interval,
     p_value,
     prob,
     rel_places,
     relative,
-    span,
-    width,
 )
-from readout.wording.pieces import Body, Figure, Text
+from readout.wording.pieces import Body, Text
 
 GLOSSARY = {
     "Probability of being better": (
@@ -287,236 +285,6 @@ def _headline(bundle: AbBundle) -> str:
     return VERDICT_LABELS[verdict] + "."
 
 
-def _srm_shortfalls(bundle: AbBundle) -> list[str]:
-    """Each arm short of its planned share, both ways, each named (review finding 7).
-
-    Against the planned split of all units, and against the arm that lost none (the count the
-    worst-case lifts use).
-    """
-    srm, units = bundle.srm, units_word(bundle)
-    arms = bundle.metrics[0].arms
-    missing = field(srm, "missing", [])
-    expected = field(srm, "expected", [])
-    whole = [a.name for a, m in zip(arms, missing, strict=False) if m == 0]
-    out = []
-    for i, (a, m) in enumerate(zip(arms, missing, strict=False)):
-        if m <= 0:
-            continue
-        ref = next((x for x in arms if len(whole) == 1 and x.name == whole[0]), None)
-        against = (
-            f"than {ref.name}'s {ref.n:,} imply, if {ref.name} lost none"
-            if ref is not None
-            else "than the largest arm implies, if it lost none"
-        )
-        if i < len(expected) and expected[i] > a.n:
-            total = sum(arm.n for arm in arms)
-            out.append(
-                f"{a.name} has {a.n:,} {units} where the planned split of all {total:,} expects "
-                f"about {round(expected[i]):,} ({round(expected[i] - a.n):,} fewer); that is "
-                f"about {m:,} fewer {against}"
-            )
-        else:
-            out.append(f"{a.name} has about {m:,} fewer {units} {against} ({a.n:,} observed)")
-    return out
-
-
-def _health_sizes(bundle: AbBundle) -> list[str]:
-    """The size of each failed health check, in place of any shipping language."""
-    out = []
-    srm = bundle.srm
-    units = units_word(bundle)
-    if field(srm, "applicable") and not srm.ok:
-        short = _srm_shortfalls(bundle)
-        if short:
-            out.append("; ".join(short) + ".")
-        worst = field(srm, "worst_case_lift")
-        if worst:
-            places = decimals_for(100 * abs(worst[1] - worst[0]))
-            out.append(
-                f"If the missing {units} had all converted the lift would be "
-                f"{relative(worst[1], places)}; if none had, {relative(worst[0], places)}: the "
-                "data cannot tell these apart, so no lift can be trusted until the cause is "
-                "found."
-            )
-    exposures = field(bundle, "exposures")
-    if exposures and not exposures.ok:
-        out.append(
-            f"{exposures.multiple_arms:,} of {exposures.units:,} {units} "
-            f"({relative(exposures.share, 1, False)}) were assigned to more than one arm "
-            f"(at most {relative(exposures.limit, 0, False)} is tolerated); they are left "
-            "out, but so many point to broken assignment."
-        )
-    excluded = field(bundle, "excluded")
-    if excluded and not excluded.ok:
-        out.append(
-            f"{excluded.units:,} of {excluded.assigned:,} assigned {units} "
-            f"({relative(excluded.share, 2, False)}) were left out of every metric"
-            + (
-                ", and so were events without a time"
-                if any(e.share > excluded.limit for e in excluded.events)
-                else ""
-            )
-            + f"; more than {relative(excluded.limit, 0, False)} withholds the verdict."
-        )
-    out.append("The estimates below are shown for diagnosis only and should not be used to decide.")
-    return out
-
-
-def _srm_problem(bundle: AbBundle) -> str:
-    srm = bundle.srm
-    arms = [a.name for a in bundle.metrics[0].arms]
-    observed = ", ".join(f"{a} {n:,}" for a, n in zip(arms, srm.observed, strict=True))
-    expected = ", ".join(f"{a} {e:,.0f}" for a, e in zip(arms, srm.expected, strict=True))
-    return (
-        f"Sample-ratio mismatch: the arms have {observed} {units_word(bundle)} where the "
-        f"planned split expects about {expected} (chi-square {p_value(srm.p_value)}, flagged "
-        f"below {srm.alpha:g}). Assignment or logging is likely broken, so a difference may "
-        "come from who ended up in each arm rather than from the change. Find the cause "
-        "before using these results."
-    )
-
-
-def _exposure_problem(bundle: AbBundle) -> str:
-    return multiple_arms_problem(bundle.exposures, units_word(bundle))
-
-
-def _left_out_problem(bundle: AbBundle) -> str:
-    e = bundle.excluded
-    worst = max([e.share] + [x.share for x in e.events])
-    return (
-        f"Data left out: {relative(worst, 2, False)} of the {units_word(bundle)} or their "
-        f"events could not be used ({'; '.join(left_out_clauses(bundle))}), above the "
-        f"{relative(e.limit, 0, False)} tolerated. Assignment or logging is likely broken "
-        "for some of them, and those left out may differ from those kept; find the cause "
-        "before using these results."
-    )
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _figures(bundle: AbBundle) -> dict[str, Figure]:
-    ci = interval(bundle)
-    primary = bundle.metrics[0]
-    name = metric_name(primary)
-    units = metric_units(primary)
-    word = "difference" if bundle.observational else "lift"
-    side = "above" if primary.higher_is_better else "below"
-    # A withheld verdict's charts are for diagnosis: said so, and no chance of a finding.
-    withheld = bundle.decision.verdict == "withheld"
-    diagnosis = "For diagnosis only (the verdict is withheld). " if withheld else ""
-    parts = []
-    for comp in bundle.metrics[0].comparisons:
-        lift, fmt, places = lift_format(primary, comp)
-        share = "" if withheld else f"{prob(comp.prob_better)} of the curve lies {side} zero, "
-        parts.append(
-            f"{comp.arm} over {comp.vs}: {share}" + hdi_range(bundle, lift.hdi, fmt, places)
-        )
-    relative_lift = all(c.lift_rel is not None for c in primary.comparisons)
-    scale = "relative" if relative_lift else "absolute"
-    why = "" if relative_lift else f" ({no_relative(bundle, primary, bundle.control)})"
-    arm_parts = [
-        f"{arm.name} {estimate(bundle, arm, units.value, units.places(width(arm)))}"
-        for arm in bundle.metrics[0].arms
-    ]
-    out = {
-        "lift": Figure(
-            caption=(
-                f"{diagnosis}Posterior of the {scale} {word} in {name} over "
-                f"{control_word(bundle)}{why}. The shaded band is the {ci}; the dashed line "
-                "marks no change."
-            ),
-            alt=f"Density chart of the {scale} {word} in {name}. " + "; ".join(parts) + ".",
-        ),
-        "arms": Figure(
-            caption=f"{diagnosis}Posterior of each {arm_word(bundle)}'s {name}, with its {ci} "
-            "shaded.",
-            alt=f"Density chart of each {arm_word(bundle)}'s {name}: " + "; ".join(arm_parts) + ".",
-        ),
-    }
-    if programme_words.decided_by_programme(bundle) and not withheld and relative_lift:
-        out["lift"] = _programme_lift_figure(bundle, name, ci, side)
-    if field(bundle, "forecast") and bundle.decision.verdict == "keep_collecting":
-        result = bundle.forecast
-        out["forecast"] = Figure(
-            caption=(
-                f"The chance of a clear answer after {days_list(result.horizons)} more days "
-                + (
-                    "at the current traffic"
-                    if stalled(bundle) is None
-                    else "if traffic resumes at the rate it had (it has stopped)"
-                )
-                + ", split by the verdict it would be."
-            ),
-            alt="Bar chart of the chance of a verdict: "
-            + "; ".join(f"{prob(h.prob_decision)} within {h.days} days" for h in result.horizons)
-            + ".",
-        )
-    if len(bundle.metrics) > 1:
-        arm = bundle.primary
-        items = []
-        # Where the programme decided, the primary's row is the estimate the verdict read.
-        by_programme = programme_words.decided_by_programme(bundle) and not withheld
-        read = programme_words.as_decided(bundle) if by_programme else bundle
-        for metric in read.metrics:
-            lift = comparison_of(metric, arm).lift_rel
-            given_words = (
-                " given the programme" if by_programme and metric.role == "primary" else ""
-            )
-            items.append(
-                f"{metric.label}{given_words} ({metric.role}) "
-                + (
-                    f"{relative(lift.mean, rel_places(lift))} "
-                    f"({span(lift.hdi, relative, rel_places(lift))})"
-                    if lift is not None
-                    else "relative lift not defined (control at 0)"
-                )
-            )
-        out["scorecard"] = Figure(
-            caption=(
-                f"{diagnosis}Every metric's relative lift of {arm} over {bundle.control}: dot "
-                f"and bar are the estimate and its {ci}, drawn toward better (a lower-is-better "
-                "metric's change with its sign turned), so right is better for every metric; "
-                "a red tick marks a guardrail's tolerated harm."
-            ),
-            alt=f"Interval chart of {len(bundle.metrics)} metrics' lifts: "
-            + "; ".join(items)
-            + ".",
-        )
-    return out
-
-
-def _programme_lift_figure(bundle: AbBundle, name: str, ci: str, side: str) -> Figure:
-    """The lift chart's words where the programme decided.
-
-    The chart draws the numbers the verdict read
-    (:func:`analyses.ab_test.figures.programme_lift`), the experiment's own beside them.
-    """
-    primary = bundle.metrics[0]
-    parts = []
-    for comp in primary.comparisons:
-        if not given(comp.programme):
-            continue
-        read = as_decided(comp)
-        lift, fmt, places = lift_format(primary, read)
-        parts.append(
-            f"{comp.arm} over {comp.vs} given the programme: {prob(read.prob_better)} of the "
-            f"curve lies {side} zero, "
-            + hdi_range(bundle, lift.hdi, fmt, places)
-            + f"; on its own, {prob(comp.prob_better)}"
-        )
-    experiments = bundle.programme_prior.experiments
-    return Figure(
-        caption=(
-            f"Posterior of the relative lift in {name} over {control_word(bundle)} given this "
-            f"programme's {experiments} experiments (solid, its {ci} shaded): what the verdict "
-            "reads. The dotted curve is the experiment on its own; the dashed line marks no "
-            "change."
-        ),
-        alt=f"Density chart of the relative lift in {name}. " + "; ".join(parts) + ".",
-    )
-
-
 # --------------------------------------------------------------------------- the body
 
 
@@ -529,7 +297,7 @@ def body(bundle: AbBundle) -> Body:
     verdict = bundle.decision.verdict
     observational = bundle.observational
     if verdict == "withheld":
-        key = _health_sizes(bundle)
+        key = health_sizes(bundle)
     elif field(bundle, "aa_test"):
         key = _aa_sentences(bundle, primary_metric, primary)
     elif programme_words.decided_by_programme(bundle):
@@ -573,11 +341,11 @@ def body(bundle: AbBundle) -> Body:
             )
     health = diagnostic_problems(bundle)
     if field(bundle, "excluded") and not bundle.excluded.ok:
-        health.insert(0, _left_out_problem(bundle))
+        health.insert(0, left_out_problem(bundle))
     if field(bundle, "exposures") and not bundle.exposures.ok:
-        health.insert(0, _exposure_problem(bundle))
+        health.insert(0, exposure_problem(bundle))
     if not bundle.srm.ok:
-        health.insert(0, _srm_problem(bundle))
+        health.insert(0, srm_problem(bundle))
     notes = note_sentences(bundle)
     waiting = planned.waiting_sentence(bundle)
     if waiting:
