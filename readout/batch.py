@@ -49,7 +49,7 @@ from readout.queries import (
     _excluded,
     _exposures,
     _finite,
-    _number,
+    _measure,
     _stats,
 )
 
@@ -227,20 +227,7 @@ def _units(assignments, by: tuple[str, ...]):
 
 def _per_unit(events, metric):
     """A metric's value per unit and key (as :func:`readout.queries._per_unit`)."""
-    import ibis
-
-    agg = metric.aggregate
-    if agg == "any":
-        measure = ibis.ifelse(events.count() > 0, 1.0, 0.0)
-    elif agg == "count":
-        measure = events.count().cast("float64")
-    elif agg == "count_distinct":
-        measure = events.value.nunique().cast("float64")
-    elif agg == "sum":
-        measure = _number(events.value).sum()
-    else:
-        measure = _number(events.value).mean()
-    return events.group_by(["unit", KEY]).aggregate(v=measure)
+    return events.group_by(["unit", KEY]).aggregate(v=_measure(events, metric))
 
 
 def experiment_expression(engine: Engine, part: ExperimentPart, where: str, cutoff):
