@@ -59,7 +59,7 @@ def readout(tmp_path_factory):
 def test_a_registered_analysis_is_fitted_and_its_bundle_is_typed(readout):
     folder, root = readout
     data = json.loads((folder / store.BUNDLE).read_text())
-    bundles.validate(data)
+    bundles.conforms(data)
     assert data["analysis"] == "poisson_rate" and data["decision"]["verdict"] == "ship"
     frame = pd.read_csv(root / "data" / "calls.csv")
     for arm in data["arms"]:

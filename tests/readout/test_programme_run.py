@@ -86,7 +86,7 @@ def test_every_primary_comparison_gets_the_programme_numbers(learned):
     history = load_config(config).history
     for name in ("checkout-redesign", "signup-page", "pricing-banner"):
         bundle = _bundle(output, name)
-        bundles.validate(bundle)
+        bundles.conforms(bundle)
         prior = bundle["programme_prior"]
         assert prior["prior"] == "learned" and prior["family"] == "student_t"
         assert prior["experiments"] == len(history) == 38

@@ -45,7 +45,7 @@ def test_every_fixture_bundle_round_trips_through_its_model(stem):
 @pytest.mark.parametrize("stem", STEMS)
 def test_every_fixture_bundle_matches_the_generated_schema(stem):
     jsonschema.validate(load(stem), bundles.schema(), format_checker=jsonschema.FormatChecker())
-    bundles.validate(load(stem))
+    bundles.conforms(load(stem))
 
 
 def test_the_published_schema_is_generated_from_the_models():
