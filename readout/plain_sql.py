@@ -3,15 +3,17 @@
 ``readout validate`` of a new config compiles its checks afresh (nothing is cached yet);
 ibis takes most of a second to import. A data file is read by DuckDB, whose ``DESCRIBE``
 already gave its columns and types, so a request of ``Rows`` and ``Summary`` parts (every
-analysis reading a file, but a ``time_column`` cut) is written here as the same SQL ibis
-compiles to (:func:`readout.queries.compile_request`: the same rules, casts and
-null-handling, term for term), and ``readout run`` still compiles with ibis (its SQL is
-quoted in the bundle). ``tests/readout/test_plain_sql.py`` runs both on files that break
-every rule and compares what they count and sum.
+analysis reading a file, cut at a ``time_column`` or not) is written here as the same
+SQL ibis compiles to (:func:`readout.queries.compile_request`: the same rules, casts and
+null-handling, term for term). ``readout run`` uses it too (its first run of a small file
+paid most of a second for ibis's import and compile); ibis compiles the rest (warehouse
+sources, experiments, histograms). ``tests/readout/test_plain_sql.py`` runs both on files
+that break every rule and compares what they count and sum.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from analyses.core.inputs import Column, Rows, Summary, Value
@@ -96,17 +98,38 @@ def _violations(column: Column, kind: str) -> list[tuple[str, str]]:
     return out
 
 
-def _check(columns: tuple[Column, ...], kinds: dict[str, str]) -> str:
+def _check(columns: tuple[Column, ...], kinds: dict[str, str], cut: str = "") -> str:
     aggs = ['COUNT(*) AS "__rows"']
     for i, column in enumerate(columns):
         for rule, cond in _violations(column, kinds[column.name]):
             flag = f"CASE WHEN COALESCE({cond}, FALSE) THEN 1 ELSE 0 END"
             aggs.append(f"SUM({flag}) AS {_name(f'c{i}__{rule}')}")
-    return _select(aggs)
+    return _select(aggs, cut=cut)
 
 
-def _select(terms: list[str], tail: str = "") -> str:
-    return "SELECT\n  " + ",\n  ".join(terms) + f'\nFROM {_name(FILE_TABLE)} AS "t0"' + tail
+def _select(terms: list[str], tail: str = "", cut: str = "") -> str:
+    return (
+        "SELECT\n  "
+        + ",\n  ".join(terms)
+        + f'\nFROM {_name(FILE_TABLE)} AS "t0"'
+        + (f"\nWHERE\n  {cut}" if cut else "")
+        + tail
+    )
+
+
+def _cut(column: str, kind: str, cut_at: datetime) -> str | None:
+    """As :func:`readout.queries.as_of._relation`: rows stamped before the cut, or unstamped.
+
+    ``None`` for a time zone's timestamps (left to ibis).
+    """
+    kind = kind.upper()
+    if kind not in ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"):
+        return None
+    if cut_at.tzinfo is not None:
+        cut_at = cut_at.astimezone(UTC).replace(tzinfo=None)
+    col = f'"t0".{_name(column)}'
+    moment = f"CAST({col} AS TIMESTAMP)" if kind == "DATE" else col
+    return f"({col} IS NULL) OR ({moment} < CAST('{cut_at.isoformat(sep=' ')}' AS TIMESTAMP))"
 
 
 def _stats(value: Value, kind: str, words: bool) -> list[str]:
@@ -133,7 +156,7 @@ def _as_text(column: str, kind: str) -> str:
     return col if kind == "string" else f"CAST({col} AS TEXT) AS {_name(column)}"
 
 
-def _summary(part: Summary, kinds: dict[str, str]) -> str:
+def _summary(part: Summary, kinds: dict[str, str], cut: str = "") -> str:
     from readout.queries import _yes_no
 
     keys = [_as_text(c.name, kinds[c.name]) for c in part.by]
@@ -142,10 +165,10 @@ def _summary(part: Summary, kinds: dict[str, str]) -> str:
     for value in part.values:
         aggs += _stats(value, kinds[value.column], value.column in binary)
     groups = ", ".join(str(i + 1) for i in range(len(keys)))
-    return _select(keys + aggs, f"\nGROUP BY\n  {groups}" if keys else "")
+    return _select(keys + aggs, f"\nGROUP BY\n  {groups}" if keys else "", cut)
 
 
-def _rows(columns: tuple[Column, ...], kinds: dict[str, str], limit: int) -> str:
+def _rows(columns: tuple[Column, ...], kinds: dict[str, str], limit: int, cut: str = "") -> str:
     from readout.queries import _yes_no
 
     picked = []
@@ -157,18 +180,19 @@ def _rows(columns: tuple[Column, ...], kinds: dict[str, str], limit: int) -> str
             )
         else:
             picked.append(_as_text(column.name, kinds[column.name]))
-    return _select(picked, f"\nLIMIT {limit + 1}")
+    return _select(picked, f"\nLIMIT {limit + 1}", cut)
 
 
 def compile_request(engine: Engine, request: dict[str, Any], where, limit: int) -> dict | None:
     """Every part's checks and SQL, as :func:`readout.queries.compile_request` gives them.
 
-    ``None`` where this cannot write them: not a plain data file (a source, a file cut at a
-    ``time_column``), or a part other than ``Rows`` and ``Summary``.
+    ``None`` where this cannot write them: not a data file (a source), a file cut at a
+    ``time_column`` of timestamps with a time zone, or a part other than ``Rows`` and
+    ``Summary``.
     """
     from readout.queries import _columns_of, _present, _require_columns
 
-    if not where.file or engine.backend != "duckdb" or where.time_column is not None:
+    if not where.file or engine.backend != "duckdb":
         return None
     parts = [p for p in request.values() if not (isinstance(p, Rows) and p.input != "data")]
     if not all(isinstance(p, Rows | Summary) for p in parts):
@@ -176,6 +200,12 @@ def compile_request(engine: Engine, request: dict[str, Any], where, limit: int) 
     described = engine.describe(table=FILE_TABLE)
     kinds = {name: _kind(str(dtype)) for name, dtype in described}
     present = list(kinds)
+    cut = ""
+    if where.time_column is not None and where.cut_at is not None:
+        found = dict(described).get(where.time_column)
+        cut = _cut(where.time_column, str(found), where.cut_at) if found else None
+        if cut is None:
+            return None
     checks, out, kept = {}, {}, {}
     for name, part in request.items():
         if isinstance(part, Rows) and part.input != "data":
@@ -184,8 +214,10 @@ def compile_request(engine: Engine, request: dict[str, Any], where, limit: int) 
         columns = _columns_of(part)
         kept[name] = [c.name for c in columns]
         _require_columns(columns, present, where)
-        checks[name] = _check(columns, kinds)
+        checks[name] = _check(columns, kinds, cut)
         out[name] = (
-            _rows(part.columns, kinds, limit) if isinstance(part, Rows) else _summary(part, kinds)
+            _rows(part.columns, kinds, limit, cut)
+            if isinstance(part, Rows)
+            else _summary(part, kinds, cut)
         )
     return {"checks": checks, "parts": out, "columns": kept}

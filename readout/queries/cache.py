@@ -198,13 +198,12 @@ def compiled(
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     _require_in_file(engine, request, where)
-    if not write:  # readout validate: a plain data file's checks need no ibis
-        from readout import plain_sql
+    from readout import plain_sql
 
-        plain = plain_sql.compile_request(engine, request, where, limit)
-        if plain is not None:
-            return plain
-    result = compile_request(engine, request, where, limit, cutoff)
+    # A data file's checks and sums need no ibis (most of a second to import and compile).
+    result = plain_sql.compile_request(engine, request, where, limit)
+    if result is None:
+        result = compile_request(engine, request, where, limit, cutoff)
     if path is not None and write:
         from readout.bundle import atomic_write_text
 

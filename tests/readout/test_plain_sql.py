@@ -5,6 +5,7 @@ empty cells, NaN and infinity, negatives, fractions and huge values, so every ru
 every column kind is broken somewhere and each count and sum can differ.
 """
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +77,47 @@ def test_plain_sql_counts_and_sums_what_ibis_does(name, binary, tmp_path: Path):
         engine.close()
 
 
-def test_a_file_cut_at_a_time_column_is_left_to_ibis(tmp_path: Path):
+CUT_FILES = {
+    "dates": "arm,y,z,when\nA,1,1.5,2026-01-01\nB,0,2,2026-01-02\nA,1,-1,\nB,1,0,2026-01-03\n"
+    "A,0,0.5,2026-01-02\nB,1,4,2025-12-31\n",
+    "timestamps": "arm,y,z,when\nA,1,1.5,2026-01-01 23:59:59.5\nB,0,2,2026-01-02 00:00:00\n"
+    "A,1,-1,\nB,1,0,2026-01-01 12:00:00\nA,0,0.5,2026-01-02 00:00:01\nB,1,4,2025-12-31 08:00:00\n",
+}
+
+
+@pytest.mark.parametrize("cut_day", [1, 2])
+@pytest.mark.parametrize("name", sorted(CUT_FILES))
+def test_a_file_cut_at_a_time_column_keeps_the_rows_ibis_keeps(name, cut_day, tmp_path: Path):
     path = tmp_path / "d.csv"
-    path.write_text(FILES["numbers"])
+    path.write_text(CUT_FILES[name])
     engine = open_file(path)
     try:
-        where = Where(file=True, label=str(path), time_column="when")
+        cut_at = datetime(2026, 1, cut_day + 1)  # the end of 2026-01-0{cut_day}
+        where = Where(file=True, label=str(path), time_column="when", cut_at=cut_at)
+        ibis_plan = compile_request(engine, _request(True), where, 1000)
+        plain_plan = plain_sql.compile_request(engine, _request(True), where, 1000)
+        for kind in ("checks", "parts"):
+            for part in ibis_plan[kind]:
+                want = _run(engine, ibis_plan[kind][part])
+                got = _run(engine, plain_plan[kind][part])
+                assert got.keys() == want.keys(), (kind, part)
+                for key in want:
+                    np.testing.assert_array_equal(got[key], want[key])
+        # The cut leaves rows out: stamped on or after its moment (unstamped rows stay).
+        rows = _run(engine, plain_plan["parts"]["rows"])
+        kept = {"dates": {1: 3, 2: 5}, "timestamps": {1: 4, 2: 6}}[name][cut_day]
+        assert len(rows["arm"]) == kept
+    finally:
+        engine.close()
+
+
+def test_a_file_cut_at_a_time_zone_column_is_left_to_ibis(tmp_path: Path):
+    path = tmp_path / "d.csv"
+    path.write_text("arm,y,when\nA,1,2026-01-01 10:00:00+02\nB,0,2026-01-02 00:00:00+00\n")
+    engine = open_file(path)
+    try:
+        assert dict(engine.describe(table="data"))["when"].startswith("TIMESTAMP WITH")
+        where = Where(file=True, label=str(path), time_column="when", cut_at=datetime(2026, 1, 2))
         assert plain_sql.compile_request(engine, _request(True), where, 10) is None
     finally:
         engine.close()
