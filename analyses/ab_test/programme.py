@@ -27,13 +27,13 @@ def estimate(comparison: Comparison, ci_prob: float) -> tuple[float, float] | No
 
     ``None`` where it has no relative lift (a control at 0) or an interval reaching -100%.
     """
-    from scipy.special import ndtri
+    from analyses.core.stats import normal_quantile
 
     lift = comparison.lift_rel
     if lift is None or lift.hdi[0] <= -1 or not lift.hdi[1] > lift.hdi[0]:
         return None
     low, high = np.log1p(lift.hdi)
-    return float((low + high) / 2), float((high - low) / (2 * ndtri((1 + ci_prob) / 2)))
+    return float((low + high) / 2), float((high - low) / (2 * normal_quantile((1 + ci_prob) / 2)))
 
 
 def expected_loss(post: pg.Mixture, direction: float) -> float:

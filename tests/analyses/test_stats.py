@@ -49,6 +49,27 @@ def test_sample_ratio_test_matches_scipy_chisquare():
     assert stats.sample_ratio_test([5_010, 4_990], [1, 1])["ok"] is True
 
 
+def test_chi2_sf_matches_scipy_for_whole_degrees():
+    from scipy.special import chdtrc
+
+    for df in range(1, 41):
+        for statistic in (0.0, 1e-9, 0.01, 0.5, 1.0, 3.84, df, 2.5 * df, 60.0, 300.0, 1400.0):
+            want = float(chdtrc(df, statistic))
+            got = stats.chi2_sf(statistic, df)
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-300), (df, statistic)
+    with pytest.raises(ValueError):
+        stats.chi2_sf(1.0, 1.5)
+
+
+def test_normal_functions_match_scipy():
+    from scipy.special import ndtr, ndtri
+
+    for z in (-40.0, -8.0, -3.0, -1.0, -1e-6, 0.0, 0.5, 2.0, 7.0, float("inf"), float("-inf")):
+        assert stats.normal_cdf(z) == pytest.approx(float(ndtr(z)), rel=1e-13, abs=1e-300)
+    for p in (1e-12, 0.001, 0.025, 0.5, 0.8, 0.975, 0.999999):
+        assert stats.normal_quantile(p) == pytest.approx(float(ndtri(p)), rel=1e-13)
+
+
 def test_two_proportion_ztest_by_hand():
     result = stats.two_proportion_ztest(100, 1000, 130, 1000)
     pooled = 230 / 2000
