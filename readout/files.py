@@ -10,7 +10,8 @@ Names starting with a dot are never published, emailed or listed on the site.
 ``READOUT_TEST_KILL_WRITING`` is a test-only fault point: when it is set to a file-name
 pattern (``report.pdf``, ``*.eml``), the process kills itself with SIGKILL after writing the
 temporary file of a matching target and before moving it into place, as a power cut or the
-OOM killer would. The fault tests use it to kill real runs at a chosen step.
+OOM killer would (in a run's printer, :mod:`readout.printer`, the run too). The fault tests
+use it to kill real runs at a chosen step.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ KILL_WRITING = "READOUT_TEST_KILL_WRITING"
 def _fault_point(path: Path) -> None:
     pattern = os.environ.get(KILL_WRITING)
     if pattern and fnmatch.fnmatch(path.name, pattern):
+        from readout import printer
+
+        if printer.IN_PRINTER:  # a power cut stops the run too, not only its printer
+            os.kill(os.getppid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -63,8 +63,12 @@ def keep_signs(value: Any) -> Any:
 
 
 @functools.cache
+@functools.cache
 def environment():
-    """The Jinja2 environment: HTML autoescaping on, undefined names are errors."""
+    """The Jinja2 environment: HTML autoescaping on, undefined names are errors.
+
+    One a process: its templates are compiled once (and again when a file changes).
+    """
     import jinja2
 
     from readout import wording
@@ -255,6 +259,22 @@ def _print_setup():
     fonts = weasyprint.text.fonts.FontConfiguration()
     css = weasyprint.CSS(filename=str(TEMPLATES / "print-fonts.css"), font_config=fonts)
     return fonts, css
+
+
+def warm_printing() -> None:
+    """Make a process ready to render pages: WeasyPrint, fonts, stylesheet, templates.
+
+    The start of a run's printer process (:func:`readout.runner.printer`), while the run
+    itself reads and fits: the fonts' configuration and CSS, the pages' shared stylesheet as
+    :func:`page_stylesheets` will find it, the readout templates compiled.
+    """
+    env = environment()
+    style = env.from_string('<style>\n{% include "report.css" %}\n</style>').render()
+    _print_setup()
+    for text in _STYLE.findall(style):
+        _parsed_css(text)
+    for analysis in ("ab_test", "hierarchical", "mixture", "regression"):
+        env.get_template(template_of(analysis))
 
 
 def _drop_print_setup() -> None:

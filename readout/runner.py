@@ -18,6 +18,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -29,6 +30,7 @@ from analyses.core.base import DELIVERY_KEYS, NothingYet
 from analyses.core.results import plain
 from readout import batch, files, registry, render, site, store, wording
 from readout import bundle as bundles
+from readout import printer as printers
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file, share_engines, shared_engines
 from readout.errors import ConfigError, DataError, Terminated
@@ -503,9 +505,15 @@ def run(
     # The experiments whose verdict the programme's prior may decide again after the fits.
     later = verdict_later(config, selected)
     site_url = config.settings.site_url
-    with sigterm_unwinds(), store.owning(output):
+    serial = jobs == 1 or len(selected) == 1
+    # A readout of the day still to be written: a one-process run's printer warms up at once
+    # (before the output folder is locked, so that it never holds the lock itself).
+    first = force or any(
+        not store.readout_folder(output, e.name, readout_date).exists() for e in selected
+    )
+    with printer(serial and first) as pool, sigterm_unwinds(), store.owning(output):
         outcomes = []
-        if jobs > 1 and len(selected) > 1:
+        if not serial:
             # Experiments share the cores: each samples its chains one after another.
             selected = [
                 replace(e, settings=e.settings.model_copy(update={"cores": 1})) for e in selected
@@ -545,12 +553,30 @@ def run(
                     for e in selected
                 )
                 outcomes = list(_progress(lazy, len(selected), later))
-            outcomes = finish(config, output, outcomes, readout_date, site_url)
+            outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
         # The verdict every page shows (the programme's prior may have decided it again).
         outcomes = final_messages(outcomes)
         site.record_status(output, outcomes)
         site.write_site(config, output)
     return outcomes
+
+
+@contextlib.contextmanager
+def printer(needed: bool) -> Iterator[ProcessPoolExecutor | None]:
+    """The printer of a one-process run (:mod:`readout.printer`), or ``None``.
+
+    ``needed``: a readout of the day is still to be written, or ``--force``. A run that will
+    most likely find every readout of the day written starts none: it would pay its second
+    of CPU for nothing. Stopped when the run ends, rendered or not.
+    """
+    if not needed:
+        yield None
+        return
+    pool = printers.start()
+    try:
+        yield pool
+    finally:
+        printers.stop(pool)
 
 
 def verdict_later(config: Config, selected=None) -> frozenset[str]:

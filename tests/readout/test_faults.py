@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -606,6 +607,18 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
+def _running(config: Path) -> list[int]:
+    """The processes whose command line names ``config`` (a run, its printer), on Linux."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(config).encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # ended meanwhile
+    return found
+
+
 @pytest.mark.slow
 def test_sigkill_mid_fit_keeps_the_old_readout_and_the_next_run_cleans_up(tmp_path):
     config, out = slow_project(tmp_path)
@@ -615,8 +628,13 @@ def test_sigkill_mid_fit_keeps_the_old_readout_and_the_next_run_cleans_up(tmp_pa
     before = _snapshot(folder)
     killed = start(config, out, "--force")
     wait_for_staging(out, killed)
+    assert len(_running(config)) == 2  # the run and its printer (readout.printer)
     killed.send_signal(signal.SIGKILL)
-    finish(killed, 30)
+    finish(killed, 30)  # its output streams closed: no printer holds them
+    deadline = time.monotonic() + 10
+    while _running(config) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _running(config) == []  # the printer ended with its run
     assert any((out / store.STAGING).iterdir())  # the dead run's leftovers
     assert _snapshot(folder) == before
     code, err = finish(start(config, out))

@@ -1,6 +1,7 @@
 """A run's pool (issue 25): ``-j 2`` writes the same bundles as a serial run; every readout
 is rendered once, after the programme has read it; a source is connected to once a run."""
 
+import collections
 from datetime import date
 from pathlib import Path
 
@@ -77,12 +78,14 @@ def _bundles(output: Path) -> dict[str, dict]:
 def serial(project: Path, tmp_path_factory) -> tuple[Path, dict[str, int], list[str]]:
     """A serial run, counting each folder's renders and the sources opened."""
     output = tmp_path_factory.mktemp("serial") / "reports"
-    renders: dict[str, int] = {}
+    # The run's printer process renders: each render leaves a line in a file.
+    rendered = tmp_path_factory.mktemp("renders") / "rendered.txt"
     opened: list[str] = []
     real_render, real_open = render.render_readout, data.open_source
 
     def counted_render(folder, *args, **kwargs):
-        renders[Path(folder).name] = renders.get(Path(folder).name, 0) + 1
+        with rendered.open("a") as lines:
+            lines.write(Path(folder).name + "\n")
         return real_render(folder, *args, **kwargs)
 
     def counted_open(name, *args, **kwargs):
@@ -94,7 +97,8 @@ def serial(project: Path, tmp_path_factory) -> tuple[Path, dict[str, int], list[
         mp.setattr(data, "open_source", counted_open)
         outcomes = runner.run(load_config(project), output, jobs=1, readout_date=DATE, as_of=AS_OF)
     assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
-    return output, renders, opened
+    renders = collections.Counter(rendered.read_text().split())
+    return output, dict(renders), opened
 
 
 @pytest.mark.slow
