@@ -7,7 +7,11 @@ shapes and seeds; each command a fresh process, its wall and CPU (user + system)
 from the kernel's accounting of the finished child.
 
 ``python bench/readout_process.py [--readout PATH ...] [-n 2]``: ``--readout`` names the
-``readout`` executables to compare (default: this checkout's); they take turns.
+``readout`` executables to compare (default: this checkout's); they take turns. The
+commands run as in a user's shell, which keeps Python's compiled bytecode: a
+``PYTHONDONTWRITEBYTECODE`` set around the bench is taken out of theirs (with it, every
+import of readout's own modules compiles them from source). The first line gives the host's
+speed, the seconds of one fixed pure-Python loop, to compare a run with another host's.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +65,23 @@ def make(folder: Path, name: str) -> Path:
     return folder
 
 
+#: A user's shell: Python writes and reads its compiled bytecode.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+#: The run's target (issue 25): the whole first ``readout run`` process, wall seconds.
+TARGET = 2.0
+
+
+def host_speed() -> float:
+    """Seconds of one fixed pure-Python loop (the fastest of three): the host's speed."""
+    loop = "sum(range(10_000_000))"
+    return min(timeit.repeat(loop, number=1, repeat=3))
+
+
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one finished process."""
+    """Wall and CPU (user + system) seconds of one finished process (its children's too)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True, env=ENV)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -78,6 +95,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2, help="runs of each (they take turns)")
     args = parser.parse_args()
     readouts = args.readout or [str(ROOT / ".venv" / "bin" / "readout")]
+    print(f"host speed: sum(range(10**7)) in {host_speed():.3f} s; target: run {TARGET} s wall")
     print(f"{'shape':20s} {'command':9s} {'readout':40s} wall s      CPU s")
     with tempfile.TemporaryDirectory() as tmp:
         for name in SHAPES:
