@@ -236,9 +236,6 @@ def scorecard_figure(results: AbResults, interval: str) -> Figure:
     return figures.finish(fig)
 
 
-_scorecard_figure = scorecard_figure  # its former name
-
-
 def _percentile(metric) -> str:
     """A quantile metric's percentile after its label (", p90"); nothing for other kinds."""
     return percentile_suffix(metric.kind, metric.quantile)

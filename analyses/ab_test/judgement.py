@@ -24,6 +24,16 @@ NEGLIGIBLE_REDUCTION = 0.005
 PRIOR_WEIGHS = 1.1
 
 
+#: Below this p-value a passed sample-ratio check (it fails below ``SRM_ALPHA``, 0.001) is a
+#: split chance gives rarely enough to keep an eye on: not "no sign" of a broken split.
+SRM_UNEVEN = 0.10
+
+
+def srm_uneven(p_value: float | None) -> bool:
+    """Whether a sample-ratio check's p-value, passed or not, is below :data:`SRM_UNEVEN`."""
+    return p_value is not None and p_value < SRM_UNEVEN
+
+
 def decided_by_programme(bundle: Any) -> bool:
     """Whether the verdict read the programme's numbers (``decide_with = "programme"``)."""
     found = getattr(bundle, "programme_prior", None)

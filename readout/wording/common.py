@@ -15,6 +15,7 @@ from readout.wording.numbers import (
     Bundle,
     Units,
     capital,
+    day_text,
     decimals_for,
     estimate,
     field,
@@ -229,7 +230,7 @@ READ_NOTES: dict[str, WarningText] = {
         "they were read as 1 for yes (true, Y) and 0 for no (false, N)."
     ),
     "as_of_whole_file": lambda w, b: (
-        f"This readout is as of {_day(w.as_of)}, but {w.file} was read whole: set "
+        f"This readout is as of {day_text(w.as_of)}, but {w.file} was read whole: set "
         "time_column to its column of dates to read only the rows up to that day."
     ),
 }
@@ -240,13 +241,6 @@ GLOSSARY_EXACT = (
     "the posterior is computed directly (in closed form, or on a fine grid), not by a "
     "sampler, so there are no chains to check: R-hat and ESS do not apply.",
 )
-
-
-def _day(iso: str) -> str:
-    from datetime import date
-
-    d = date.fromisoformat(iso)
-    return f"{d.day} {d:%B %Y}"
 
 
 def data_warnings(bundle: Envelope, texts: Mapping[str, WarningText]) -> list[str]:

@@ -225,3 +225,11 @@ def a_prob(p: float) -> str:
     whole = shown.split(".")[0]
     vowel = shown[0] not in "<>" and (whole.startswith("8") or whole in ("11", "18"))
     return ("an " if vowel else "a ") + shown
+
+
+def day_text(iso: str) -> str:
+    """A day as sentences write it: 19 December 2026."""
+    from datetime import date
+
+    d = date.fromisoformat(iso)
+    return f"{d.day} {d:%B %Y}"

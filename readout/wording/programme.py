@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from analyses.ab_test import judgement
 from analyses.core.judgement import PRIOR_CONFLICT, conflict_class, prior_fit_class, prior_lean
 from analyses.core.programme import MIN_EXPERIMENTS as MINIMUM
 from analyses.core.results import given
 from readout.wording.numbers import (
     a_prob,
     capital,
+    day_text,
     estimate,
     interval,
     p_value,
@@ -57,8 +59,7 @@ def as_decided(bundle: Any) -> Any:
 
     The headline and its reason quote the numbers the verdict was made from.
     """
-    found = getattr(bundle, "programme_prior", None)
-    if found is None or not given(found) or found.decided_with != "programme":
+    if not judgement.decided_by_programme(bundle):
         return bundle
     from analyses.ab_test.programme import read_by_programme
 
@@ -149,13 +150,14 @@ def weak_arm_prior(bundle: Any, influence: float) -> str | None:
 
 
 def decided_by_programme(bundle: Any) -> bool:
-    """Whether the verdict read the programme's numbers (and the bundle has them)."""
-    found = getattr(bundle, "programme_prior", None)
+    """Whether the verdict read the programme's numbers, and the page has them to show.
+
+    The rule of :func:`analyses.ab_test.judgement.decided_by_programme`, where the
+    programme's prior is not weak and its sentences exist.
+    """
     return (
-        found is not None
-        and given(found)
-        and found.prior != "weak"
-        and found.decided_with == "programme"
+        judgement.decided_by_programme(bundle)
+        and bundle.programme_prior.prior != "weak"
         and bool(sentences(bundle))
     )
 
@@ -448,7 +450,7 @@ def attention_line(item: dict[str, Any]) -> str:
     if code == "prior_conflict":
         return f"Own estimate far outside the programme's prior ({prob(item['p_value'])} chance)"
     if code == "no_recent_traffic":
-        return f"Stalled: no exposures since {_day(item['since'])}"
+        return f"Stalled: no exposures since {day_text(item['since'])}"
     return f"Stalled: no new data since the readout of {item['since']}"
 
 
@@ -465,19 +467,12 @@ def stage_line(row: dict[str, Any]) -> str:
         if day is not None and day >= planned and row["stage"] == "decided":
             ended = progress.get("end")
             return f"Concluded after the planned {planned} days" + (
-                f" (ended {_day(ended)})" if ended and day > planned else ""
+                f" (ended {day_text(ended)})" if ended and day > planned else ""
             )
         if day is not None and day > planned:
             return f"{words} · past its planned {planned} days"
         words += f" · day {day} of {planned}"
     return words
-
-
-def _day(iso: str) -> str:
-    from datetime import date
-
-    d = date.fromisoformat(iso)
-    return f"{d.day} {d:%B %Y}"
 
 
 def lifts_line(found: dict[str, Any] | None, ci: str, withheld: bool = False) -> str:

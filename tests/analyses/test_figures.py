@@ -121,12 +121,12 @@ def test_the_scorecard_draws_every_metric_toward_better():
 
     import matplotlib.pyplot as plt
 
-    from analyses.ab_test.figures import _scorecard_figure
+    from analyses.ab_test.figures import scorecard_figure
     from readout import bundle as bundles
 
     path = Path(__file__).resolve().parents[1] / "fixtures" / "bundles" / "search-ranking.json"
     typed = bundles.typed(json.loads(path.read_text()))
-    fig = _scorecard_figure(typed, "94% HDI")
+    fig = scorecard_figure(typed, "94% HDI")
     ax = fig.axes[0]
     dots = [line for line in ax.lines if line.get_marker() == "o"]
     rows = list(reversed(typed.metrics))  # drawn bottom-up

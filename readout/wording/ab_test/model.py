@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import floor  # "more than N times": rounded down, so that it is true (review 13)
 
 from analyses.ab_test.decide import stopped_by_guardrail
-from analyses.ab_test.judgement import decided_by_programme, prior_verdict
+from analyses.ab_test.judgement import decided_by_programme, prior_verdict, srm_uneven
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
 from analyses.core.results import Diagnostics, given
@@ -269,17 +269,13 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
     return [sentence] if sentence else [], table
 
 
-#: Below this p-value a passed sample-ratio check is not called "no sign" of a broken split.
-SRM_UNEVEN = 0.10
-
-
 def _srm_passed(srm) -> str:
     """A passed sample-ratio check: "no sign of a broken split" only when it is not uneven.
 
     A p-value of 0.05 passes the check (it fails below ``alpha``, 0.001) but is a split that
     chance gives one time in twenty: said so (review finding 14).
     """
-    if srm.p_value is None or srm.p_value >= SRM_UNEVEN:
+    if not srm_uneven(srm.p_value):
         return "(no sign of a broken split)."
     return (
         f"(passed: the check fails below {srm.alpha:g}; a split this uneven happens by chance "

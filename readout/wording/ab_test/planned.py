@@ -8,8 +8,6 @@ and +1.1%". Every number comes from the typed bundle (``progress``, each metric'
 
 from __future__ import annotations
 
-from datetime import date
-
 from analyses.ab_test.results import AbBundle
 from readout.wording.ab_test.common import (
     comparison_of,
@@ -22,6 +20,7 @@ from readout.wording.numbers import (
     a_prob,
     between,
     capital,
+    day_text,
     field,
     interval,
     number,
@@ -36,12 +35,6 @@ from readout.wording.numbers import (
 def needed(p: float) -> str:
     """A threshold of evidence, exact to the hundredth of a point: 99.99%, 97.5%, 97%."""
     return f"{100 * p:.2f}".rstrip("0").rstrip(".") + "%"
-
-
-def day_text(iso: str) -> str:
-    """A day as sentences write it: 19 December 2026."""
-    d = date.fromisoformat(iso)
-    return f"{d.day} {d:%B %Y}"
 
 
 def _days(n: float) -> str:
