@@ -54,7 +54,10 @@ def _warm() -> None:
         os._exit(0)
     from readout import render
 
-    render.warm_printing()
+    try:
+        render.warm_printing()
+    except Exception:  # noqa: BLE001 - only a head start: each page says what fails, as before
+        return
 
 
 def _end_with_parent() -> None:

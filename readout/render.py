@@ -63,7 +63,6 @@ def keep_signs(value: Any) -> Any:
 
 
 @functools.cache
-@functools.cache
 def environment():
     """The Jinja2 environment: HTML autoescaping on, undefined names are errors.
 

@@ -1,0 +1,86 @@
+"""The printer: a one-process run renders its pages in a process of their own.
+
+``readout.printer`` starts it as the run starts (WeasyPrint's import and the fonts on the
+other core while the run fits); these tests run real runs and read what they wrote.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from readout import printer, render, runner, store
+from readout.config import load_config
+from tests.readout.running import binary_frame, project
+
+DAY = "2026-11-20"
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    path = project(tmp_path, [{"name": "signup", "file": "s.csv"}], {"s.csv": binary_frame(400)})
+    return load_config(path)
+
+
+def _pids_rendering(monkeypatch, tmp_path: Path) -> Path:
+    """Each render writes the id of the process it ran in (a forked printer inherits this)."""
+    pids = tmp_path / "pids.txt"
+    real = render.render_readout
+
+    def recorded(folder, *args, **kwargs):
+        with pids.open("a") as lines:
+            lines.write(f"{os.getpid()}\n")
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(render, "render_readout", recorded)
+    return pids
+
+
+def _text(pdf: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+
+
+def test_a_run_renders_in_its_printer_the_page_a_render_in_process_gives(
+    config, tmp_path, monkeypatch
+):
+    pids = _pids_rendering(monkeypatch, tmp_path)
+    out = tmp_path / "reports"
+    outcomes = runner.run(config, out, readout_date=DAY)
+    assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
+    rendered = [int(p) for p in pids.read_text().split()]
+    assert len(rendered) == 1 and rendered[0] != os.getpid()  # once, in another process
+    folder = store.readout_folder(out, "signup", DAY)
+    html, pdf_text = (folder / store.REPORT_HTML).read_bytes(), _text(folder / store.REPORT_PDF)
+    monkeypatch.undo()
+    render.render_readout(folder)  # the same bundle rendered here
+    assert (folder / store.REPORT_HTML).read_bytes() == html
+    assert _text(folder / store.REPORT_PDF) == pdf_text
+    assert "Keep collecting data" in pdf_text or "Ship" in pdf_text
+
+
+def test_a_printer_that_cannot_warm_up_still_prints(config, tmp_path, monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("no fonts today")
+
+    monkeypatch.setattr(render, "warm_printing", broken)
+    out = tmp_path / "reports"
+    outcomes = runner.run(config, out, readout_date=DAY)
+    assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
+    pdf = store.readout_folder(out, "signup", DAY) / store.REPORT_PDF
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_a_run_with_every_readout_of_the_day_written_starts_no_printer(
+    config, tmp_path, monkeypatch
+):
+    out = tmp_path / "reports"
+    assert runner.exit_code(runner.run(config, out, readout_date=DAY)) == 0
+    started = []
+    real = printer.start
+    monkeypatch.setattr(printer, "start", lambda: started.append(1) or real())
+    outcomes = runner.run(config, out, readout_date=DAY)
+    assert [o.action for o in outcomes] == ["cached"]
+    assert started == []
+    runner.run(config, out, readout_date=DAY, force=True)  # --force refits and renders
+    assert started == [1]
