@@ -50,6 +50,24 @@ def _run(engine, sql: str) -> dict:
     return {k: (v[order] if order is not None else v) for k, v in found.items()}
 
 
+def _assert_same_results(engine, ibis_plan: dict, plain_plan: dict, rtol: float) -> None:
+    """Every check and part of both plans returns the same columns and values.
+
+    Numbers agree to ``rtol`` (0: exactly), everything else exactly.
+    """
+    for kind in ("checks", "parts"):
+        assert plain_plan[kind].keys() == ibis_plan[kind].keys()
+        for part in ibis_plan[kind]:
+            want = _run(engine, ibis_plan[kind][part])
+            got = _run(engine, plain_plan[kind][part])
+            assert got.keys() == want.keys(), (kind, part)
+            for key in want:
+                if want[key].dtype.kind in "fc":
+                    np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=0)
+                else:
+                    assert list(got[key]) == list(want[key]), (kind, part, key)
+
+
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_plain_sql_counts_and_sums_what_ibis_does(name, binary, tmp_path: Path):
@@ -62,17 +80,7 @@ def test_plain_sql_counts_and_sums_what_ibis_does(name, binary, tmp_path: Path):
         ibis_plan = compile_request(engine, request, where, 1000)
         plain_plan = plain_sql.compile_request(engine, request, where, 1000)
         assert plain_plan["columns"] == ibis_plan["columns"]
-        for kind in ("checks", "parts"):
-            assert plain_plan[kind].keys() == ibis_plan[kind].keys()
-            for part in ibis_plan[kind]:
-                want = _run(engine, ibis_plan[kind][part])
-                got = _run(engine, plain_plan[kind][part])
-                assert got.keys() == want.keys(), (kind, part)
-                for key in want:
-                    if want[key].dtype.kind in "fc":
-                        np.testing.assert_allclose(got[key], want[key], rtol=1e-12)
-                    else:
-                        assert list(got[key]) == list(want[key]), (kind, part, key)
+        _assert_same_results(engine, ibis_plan, plain_plan, rtol=1e-12)
     finally:
         engine.close()
 
@@ -96,13 +104,7 @@ def test_a_file_cut_at_a_time_column_keeps_the_rows_ibis_keeps(name, cut_day, tm
         where = Where(file=True, label=str(path), time_column="when", cut_at=cut_at)
         ibis_plan = compile_request(engine, _request(True), where, 1000)
         plain_plan = plain_sql.compile_request(engine, _request(True), where, 1000)
-        for kind in ("checks", "parts"):
-            for part in ibis_plan[kind]:
-                want = _run(engine, ibis_plan[kind][part])
-                got = _run(engine, plain_plan[kind][part])
-                assert got.keys() == want.keys(), (kind, part)
-                for key in want:
-                    np.testing.assert_array_equal(got[key], want[key])
+        _assert_same_results(engine, ibis_plan, plain_plan, rtol=0.0)
         # The cut leaves rows out: stamped on or after its moment (unstamped rows stay).
         rows = _run(engine, plain_plan["parts"]["rows"])
         kept = {"dates": {1: 3, 2: 5}, "timestamps": {1: 4, 2: 6}}[name][cut_day]
