@@ -394,8 +394,6 @@ def hdi_rows(draws: np.ndarray, prob: float = CI_PROB, overwrite: bool = False) 
 
 def normal_interval(mean: np.ndarray, se: np.ndarray, prob: float = CI_PROB) -> np.ndarray:
     """Central interval ``mean ± z * se`` at probability ``prob`` (for normal estimates)."""
-    from scipy.special import ndtri
-
-    z = ndtri(0.5 + prob / 2)
+    z = normal_quantile(0.5 + prob / 2)
     mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
     return np.stack([mean - z * se, mean + z * se], axis=-1)
