@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 from pydantic import MISSING
 
-from analyses.ab_test import health, metrics, planned, quantile
+from analyses.ab_test import health, metrics, planned, quantile, segments
 from analyses.ab_test.data import ArmData
 from analyses.ab_test.decide import decide_comparisons, metric_status
 from analyses.ab_test.forecast import forecast_primary
@@ -240,7 +240,7 @@ def _segments(
     rows, spreads = [], []
     for segment, per_metric in data.levels.items():
         for metric in data.metrics:
-            levels, spread = metrics.segment_rows(
+            levels, spread = segments.segment_rows(
                 metric, per_metric[metric.name], data.arms[0], arm, segment, prob
             )
             rows += levels

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from analyses.ab_test import metrics as ab_metrics
+from analyses.ab_test import segments as ab_segments
 from analyses.ab_test.metrics import Metric
 
 METRIC = Metric("buy", "purchase rate", "binary")
@@ -22,7 +22,7 @@ def test_levels_sharing_one_lift_are_pooled_toward_it_and_said_to_share_it():
     for rep in range(20):
         sizes = rng.integers(300, 6000, 10)
         levels = {f"L{i}": level(rng, int(n), 0.1, 0.10) for i, n in enumerate(sizes)}
-        rows, spread = ab_metrics.segment_rows(METRIC, levels, "A", "B", "country", 0.94)
+        rows, spread = ab_segments.segment_rows(METRIC, levels, "A", "B", "country", 0.94)
         assert len(rows) == 10 and spread.levels == 10
         own_err += [r.own.mean - 0.10 for r in rows]
         pooled_err += [r.pooled.mean - 0.10 for r in rows]
@@ -37,7 +37,7 @@ def test_levels_that_differ_keep_their_own_lifts_and_the_spread_excludes_zero():
     rng = np.random.default_rng(4)
     truth = dict(zip("ABCDEFGH", np.linspace(-0.2, 0.4, 8), strict=True))
     levels = {name: level(rng, 40_000, 0.1, lift) for name, lift in truth.items()}
-    rows, spread = ab_metrics.segment_rows(METRIC, levels, "A", "B", "country", 0.94)
+    rows, spread = ab_segments.segment_rows(METRIC, levels, "A", "B", "country", 0.94)
     assert spread.sigma.hdi[0] > 0.05
     misses = sum(not (row.pooled.hdi[0] < truth[row.level] < row.pooled.hdi[1]) for row in rows)
     assert misses <= 2  # a 94% interval misses 0.5 of 8 on average; 3 or more: p < 0.02
@@ -50,7 +50,7 @@ def test_a_level_too_small_for_its_own_lift_stays_and_is_marked():
     levels = {name: level(rng, 3000, 0.1, 0.1) for name in ("DE", "FR", "US")}
     levels["IS"] = {"A": {"units": 1.0, "n": 1.0, "sum": 0.0, "sum2": 0.0}}
     levels["NO"] = level(rng, 30, 0.1, 0.1)
-    rows, spread = ab_metrics.segment_rows(METRIC, levels, "A", "B", "country", 0.94)
+    rows, spread = ab_segments.segment_rows(METRIC, levels, "A", "B", "country", 0.94)
     by = {r.level: r for r in rows}
     assert set(by) == {"DE", "FR", "US", "IS", "NO"}
     assert by["IS"].own is None and by["IS"].few_units and by["IS"].n == 1
@@ -66,7 +66,7 @@ def test_a_level_too_small_for_its_own_lift_stays_and_is_marked():
 def test_hundreds_of_levels_are_all_kept():
     rng = np.random.default_rng(6)
     levels = {f"c{i:03d}": level(rng, int(rng.integers(2, 400)), 0.1, 0.05) for i in range(500)}
-    rows, spread = ab_metrics.segment_rows(METRIC, levels, "A", "B", "creator", 0.94)
+    rows, spread = ab_segments.segment_rows(METRIC, levels, "A", "B", "creator", 0.94)
     assert len(rows) == 500 and spread.levels == 500
     assert all(0 <= r.shrinkage <= 1 for r in rows)
 
@@ -77,14 +77,14 @@ def test_many_levels_summarised_from_draws_agree_with_the_exact_mixture():
     from analyses.core import pooling
 
     rng = np.random.default_rng(7)
-    n_levels = ab_metrics.EXACT_LEVELS + 40
+    n_levels = ab_segments.EXACT_LEVELS + 40
     levels = {
         f"c{i:03d}": level(rng, int(rng.integers(200, 3000)), 0.1, rng.normal(0.05, 0.1))
         for i in range(n_levels)
     }
-    rows, _ = ab_metrics.segment_rows(METRIC, levels, "A", "B", "region", 0.94)
+    rows, _ = ab_segments.segment_rows(METRIC, levels, "A", "B", "region", 0.94)
     names = sorted(levels)
-    pairs = [ab_metrics.relative_lift(METRIC, levels[n]["A"], levels[n]["B"]) for n in names]
+    pairs = [ab_segments.relative_lift(METRIC, levels[n]["A"], levels[n]["B"]) for n in names]
     y, se = np.array(pairs).T
     fitted = pooling.fit(y, se)
     picks = [0, 17, 55, 99]

@@ -821,7 +821,8 @@ def test_yes_no_answers_where_numbers_are_measured_exit_2(tmp_path, words):
 
 
 def test_a_segment_level_whose_control_is_0_says_so_not_too_few():
-    from analyses.ab_test.metrics import Metric, segment_rows
+    from analyses.ab_test.metrics import Metric
+    from analyses.ab_test.segments import segment_rows
 
     def arm(n, x):
         return {"units": n, "n": n, "sum": x, "sum2": x}
