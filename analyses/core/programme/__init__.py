@@ -95,7 +95,7 @@ from analyses.core.programme.inputs import (
 )
 from analyses.core.programme.mixture import (
     Mixture,
-    _draw,
+    draw_mixture,
     posterior,
     posterior_from_draws,
     summarise,
@@ -124,7 +124,7 @@ __all__ = [
     "Programme",
     "ROWS",
     "SHARE_GRID",
-    "_draw",
+    "draw_mixture",
     "cumulative_impact",
     "family",
     "fit",

@@ -14,7 +14,7 @@ import numpy as np
 
 from analyses.core.base import CI_PROB, SEED
 from analyses.core.programme.inputs import DRAWS, LOG_2PI, MIN_EXPERIMENTS
-from analyses.core.programme.mixture import Mixture, _draw
+from analyses.core.programme.mixture import Mixture, draw_mixture
 from analyses.core.programme.population import Programme
 
 
@@ -68,7 +68,7 @@ def loo_check(programme: Programme, prob: float = CI_PROB, seed: int = SEED) -> 
     elpd = np.log(dens) - 0.5 * LOG_2PI
     lower, upper = (1 - prob) / 2, (1 + prob) / 2
     rng = np.random.default_rng(seed)
-    z = _draw(Mixture(w, priors.means, priors.sds), DRAWS, rng) + s * rng.standard_normal(
+    z = draw_mixture(Mixture(w, priors.means, priors.sds), DRAWS, rng) + s * rng.standard_normal(
         (DRAWS, fin.size)
     )
     intervals = np.expm1(np.quantile(z, [lower, upper], axis=0).T)

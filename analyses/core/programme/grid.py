@@ -16,7 +16,7 @@ from analyses.core.programme.inputs import COARSE_STRIDE, LOG_2PI, PER_OCTAVE, P
 # --------------------------------------------------------------------------- the fit
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """A context in which BLAS runs on one thread.
 
     The fit is many mid-sized matrix products; on two cores shared with other processes a
@@ -27,9 +27,7 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _log_marginals(
-    y: np.ndarray, var: np.ndarray, mu: np.ndarray, mixing: np.ndarray
-) -> np.ndarray:
+def log_marginals(y: np.ndarray, var: np.ndarray, mu: np.ndarray, mixing: np.ndarray) -> np.ndarray:
     """``log p(y_i | mu_m, column)`` for every mu, experiment and column (mu x exp x columns).
 
     The normal densities of each experiment under each scale, scaled by their largest so
@@ -46,23 +44,23 @@ def _log_marginals(
             - 0.5 * (y[None, :, None] - part[:, None, None]) ** 2 / var[None]
         )
         top = log_a.max(axis=2, keepdims=True)
-        with _one_blas_thread():
+        with one_blas_thread():
             prod = (np.exp(log_a - top).reshape(-1, k) @ mixing.T).reshape(part.size, n, -1)
         with np.errstate(divide="ignore"):
             out[start : start + part.size] = np.log(prod) + top
     return out
 
 
-def _log_posterior(y, var, fam, cols, mu):
+def log_posterior(y, var, fam, cols, mu):
     """Log posterior of every (mu node, column) on a grid of ``mu`` (flat prior)."""
-    return _log_marginals(y, var, mu, fam.mixing[cols]).sum(axis=1) + fam.log_prior[cols][None]
+    return log_marginals(y, var, mu, fam.mixing[cols]).sum(axis=1) + fam.log_prior[cols][None]
 
 
 def _node(values: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.rint(np.log2(values / scales[0]) * PER_OCTAVE).astype(int)
 
 
-def _coarse_columns(fam: Family, scales: np.ndarray) -> np.ndarray:
+def coarse_columns(fam: Family, scales: np.ndarray) -> np.ndarray:
     """The columns of the coarse passes: every :data:`COARSE_STRIDE`-th scale node."""
     keep = np.ones(fam.log_prior.size, bool)
     for name, values in fam.params.items():
@@ -71,7 +69,7 @@ def _coarse_columns(fam: Family, scales: np.ndarray) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _fine_columns(fam: Family, scales: np.ndarray, kept: np.ndarray) -> np.ndarray:
+def fine_columns(fam: Family, scales: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """Every column within one coarse step of the coarse columns that hold the posterior."""
     keep = np.ones(fam.log_prior.size, bool)
     for name, values in fam.params.items():

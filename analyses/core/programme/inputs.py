@@ -14,7 +14,7 @@ import numpy as np
 PER_OCTAVE = 8
 #: Degrees of freedom the Student-t family may take (uniform prior); infinity is the normal.
 DF_GRID = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, np.inf)
-#: The family used unless asked otherwise (chosen by measuring: see the module's docstring).
+#: The family used unless asked otherwise (chosen by measuring: see the package's docstring).
 FAMILY = "student_t"
 FAMILIES = ("student_t", "normal", "two_normal")
 #: Shares of the wide component the two-normal family may take (uniform prior).
@@ -57,7 +57,7 @@ def from_lift(lift: Sequence[float], se: Sequence[float]) -> tuple[np.ndarray, n
         ``(y, s)``.
     """
     lift, se = np.asarray(lift, dtype=float), np.asarray(se, dtype=float)
-    _check(lift, se, "lift")
+    check_estimates(lift, se, "lift")
     if np.any(lift <= -1):
         raise ValueError("a relative lift must be above -1 (-100%): log(1 + lift) is modelled")
     return np.log1p(lift), se / (1 + lift)
@@ -73,7 +73,8 @@ def from_draws(lift_draws: np.ndarray) -> tuple[float, float]:
     return float(z.mean()), float(z.std(ddof=1))
 
 
-def _check(y: np.ndarray, s: np.ndarray, name: str) -> None:
+def check_estimates(y: np.ndarray, s: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` unless ``y`` and ``s`` are estimates and standard errors to fit."""
     if y.shape != s.shape or y.ndim != 1 or y.size == 0:
         raise ValueError(f"{name} and se must be two 1-D arrays of the same, non-zero length")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(s)) and np.all(s > 0)):

@@ -131,7 +131,7 @@ def update(prior: Mixture, y: np.ndarray, s: np.ndarray) -> Mixture:
     return Mixture(post_w, prior.means + pull * (y - prior.means), np.sqrt(pull * s**2))
 
 
-def _draw(mix: Mixture, draws: int, rng: np.random.Generator) -> np.ndarray:
+def draw_mixture(mix: Mixture, draws: int, rng: np.random.Generator) -> np.ndarray:
     """Draws of ``z`` from each row's mixture (draws x rows), in no particular order.
 
     Each component gets its share of the draws by systematic sampling (the counts differ
@@ -177,7 +177,7 @@ def summarise(
     better = np.sum(w * np.where(sds > 0, ndtr(d * means / safe), d * means > 0), axis=1)
     out = {"mean": mean, "prob_better": better}
     if draws:
-        z = _draw(Mixture(w, post.means, post.sds), draws, np.random.default_rng(seed))
+        z = draw_mixture(Mixture(w, post.means, post.sds), draws, np.random.default_rng(seed))
         out["hdi"] = hdi_columns(np.expm1(z), prob)
     return out
 

@@ -19,11 +19,11 @@ from analyses.core.base import CI_PROB, SEED
 from analyses.core.programme.families import Family, family, scale_grid
 from analyses.core.programme.grid import (
     MuGrid,
-    _coarse_columns,
-    _fine_columns,
-    _log_marginals,
-    _log_posterior,
-    _one_blas_thread,
+    coarse_columns,
+    fine_columns,
+    log_marginals,
+    log_posterior,
+    one_blas_thread,
 )
 from analyses.core.programme.inputs import (
     DRAWS,
@@ -33,7 +33,7 @@ from analyses.core.programme.inputs import (
     MU_POINTS,
     NEGLIGIBLE,
     PRUNE,
-    _check,
+    check_estimates,
 )
 from analyses.core.programme.mixture import Mixture, summarise, update
 
@@ -75,7 +75,7 @@ class Programme:
         """
         rows = node_weights.shape[0]
         out = np.zeros((rows, self.mu.size, self.scales.size))
-        with _one_blas_thread():
+        with one_blas_thread():
             for m in np.unique(self.node_mu):
                 here = self.node_mu == m
                 out[:, m, :] = node_weights[:, here] @ self.family.mixing[self.node_col[here]]
@@ -265,7 +265,7 @@ def fit(
         The hyperparameters' posterior on its grid, with what every summary needs.
     """
     y, s = np.asarray(y, dtype=float), np.asarray(s, dtype=float)
-    _check(y, s, "estimate")
+    check_estimates(y, s, "estimate")
     finished = np.ones(y.size, bool) if finished is None else np.asarray(finished, dtype=bool)
     if finished.shape != y.shape or not finished.any():
         raise ValueError("finished must flag each experiment, at least one of them true")
@@ -276,7 +276,7 @@ def fit(
         prior_scale = max(spread, float(np.median(sf)))
     fam = family(family_name, scales, prior_scale, df)
     var = sf[:, None] ** 2 + scales[None, :] ** 2
-    cols = _coarse_columns(fam, scales)
+    cols = coarse_columns(fam, scales)
     grid = MuGrid(
         float(np.median(yf)),
         float(np.median(sf)) / np.sqrt(yf.size),
@@ -285,12 +285,12 @@ def fit(
     )
     for _ in range(12):  # coarse passes: widened to hold mu's posterior, centred on its bulk
         mu, _ = grid.nodes(MU_COARSE)
-        logpost = _log_posterior(yf, var, fam, cols, mu)
+        logpost = log_posterior(yf, var, fam, cols, mu)
         mass = np.exp(logpost - logpost.max())
         grid, settled = grid.refined(mu, mass.sum(axis=1))
         if settled:
             break
-    cols = _fine_columns(fam, scales, cols[mass.sum(axis=0) > PRUNE * mass.sum(axis=0).max()])
+    cols = fine_columns(fam, scales, cols[mass.sum(axis=0) > PRUNE * mass.sum(axis=0).max()])
     for _ in range(4):  # the fine pass, widened while a leave-one-out posterior is cut off
         programme = _fine_pass(y, s, finished, scales, fam, cols, prior_scale, grid)
         if yf.size < 2:
@@ -310,7 +310,7 @@ def _fine_pass(y, s, finished, scales, fam, cols, prior_scale, grid: MuGrid) -> 
     yf, sf = y[finished], s[finished]
     var = sf[:, None] ** 2 + scales[None, :] ** 2
     mu, cell = grid.nodes(MU_POINTS)
-    log_marg = _log_marginals(yf, var, mu, fam.mixing[cols])  # mu x experiments x columns
+    log_marg = log_marginals(yf, var, mu, fam.mixing[cols])  # mu x experiments x columns
     logpost = log_marg.sum(axis=1) + fam.log_prior[cols][None]
     dens = np.exp(logpost - logpost.max()) * cell[:, None]
     dens /= dens.sum()
