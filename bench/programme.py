@@ -1,4 +1,4 @@
-"""The measurements behind ``analyses/core/programme.py``, as the tables of docs/programme.md.
+"""The measurements behind ``analyses/core/programme/``, as the tables of docs/programme.md.
 
 ``python bench/programme.py families``  the family, chosen on simulated programmes
 ``python bench/programme.py minimum``   how many experiments before the learned prior helps

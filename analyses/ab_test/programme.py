@@ -179,7 +179,7 @@ def forecast_with(
         read = []
         for arm, (y, s) in found:
             post = posts[arm]
-            truth = pg._draw(post, simulations, rng)[:, 0]
+            truth = pg.draw_mixture(post, simulations, rng)[:, 0]
             s_new = s * np.sqrt(n_now / max(added, 1e-9))
             seen = truth + s_new * rng.standard_normal(simulations)
             precision = 1 / s**2 + 1 / s_new**2

@@ -424,7 +424,7 @@ def test_a_running_shipped_experiment_enters_the_total_at_its_own_programme_post
     # Compounded: independent draws of each one's posterior, multiplied.
     mix = pg.update(fit.priors(), fit.y, fit.s)
     rows = pg.Mixture(mix.weights[shipped], mix.means[shipped], mix.sds[shipped])
-    z = pg._draw(rows, 200_000, np.random.default_rng(5))
+    z = pg.draw_mixture(rows, 200_000, np.random.default_rng(5))
     brute = np.expm1(z.sum(axis=1))
     compound = pg.cumulative_impact(fit, shipped, draws=200_000)
     # The joint draws share the hyperparameters, the brute force does not: the means agree
