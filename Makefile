@@ -26,7 +26,7 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),$(CURDIR)/.tools/bin/uv)
 PY := .venv/bin/python
 STAMP := .cache/stamps
 
-.PHONY: help report warm run render validate plan validate-pooling email email-dry-run publish test test-fast faults bench bench-shapes bench-programme lint format schema snapshots data setup system-deps clean
+.PHONY: help report warm run render validate plan validate-pooling email email-dry-run publish test test-all faults bench bench-shapes bench-programme lint format schema snapshots data setup system-deps clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
@@ -47,14 +47,19 @@ plan: setup data ## How many days experiment NAME needs for an 80/90% chance of 
 	@test -n "$(NAME)" || { echo "usage: make plan NAME=checkout-redesign [MIN_EFFECT=0.05] [UNTIL=2026-11-28]"; exit 2; }
 	.venv/bin/readout plan --config $(CONFIG) --output $(OUTPUT) "$(NAME)" $(if $(MIN_EFFECT),--min-effect $(MIN_EFFECT),) $(if $(UNTIL),--until $(UNTIL),)
 
-test: setup data ## Run the whole test suite, including a few small real-sampling tests
+# `make test` runs every test but the slow (MCMC, whole-pipeline) and engine (PostgreSQL, Spark,
+# DuckDB's cancellation) ones, and a few of those: one of each kind, marked `spot`.
+QUICK = -m "not slow and not engine or spot"
+
+test: setup data ## Run the tests, and one of each kind of slow and engine test (real sampling, a whole run, PostgreSQL, Spark): about 6 minutes on 2 cores
+	$(PY) -m pytest $(XDIST) $(QUICK)
+
+test-all: setup data ## Run every test, the slow and engine ones included (what CI runs: about 12 minutes on 2 cores)
 	$(PY) -m pytest $(XDIST)
 
 faults: setup data ## Run the bad-input, hostile-input, crash and delivery-fault tests alone; print how many held
 	$(PY) -m pytest -m faults -q
 
-test-fast: setup data ## Run the tests without the slow (MCMC, whole-pipeline) ones
-	$(PY) -m pytest $(XDIST) -m "not slow"
 
 email: setup ## Email each new readout's PDF summary, at most once (SMTP settings from READOUT_SMTP_*)
 	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT)

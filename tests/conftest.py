@@ -27,6 +27,21 @@ def _close_figures():
         sys.modules["matplotlib.pyplot"].close("all")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _printing_warmed():
+    """WeasyPrint, its fonts and the page stylesheet made ready once in each test process.
+
+    A run in this process (``invoke("run")``) starts a printer (:mod:`readout.printer`), a
+    process forked from this one. Forked from a process that has its print setup, it
+    inherits it, as it would inherit WeasyPrint's import; cold, each printer paid about a
+    second of CPU for it, in hundreds of runs. Runs of the command line as a process of its
+    own (:func:`tests.readout.running.start`) still start a cold printer, as a user's does.
+    """
+    from readout import render
+
+    render.warm_printing()
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A folder with its own data/ and an empty reports/, like a user's project."""

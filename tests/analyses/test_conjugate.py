@@ -128,6 +128,7 @@ def test_the_ratio_standard_error_is_the_delta_method_on_the_rows():
     assert se == pytest.approx(np.std(ratios, ddof=1), rel=0.15)
 
 
+@pytest.mark.spot
 @pytest.mark.slow
 def test_the_exact_normal_posterior_matches_pymc_sampling_the_same_model():
     rng = np.random.default_rng(6)

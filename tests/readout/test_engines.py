@@ -165,6 +165,7 @@ def test_duckdb_parquet_tables_give_the_demo_files_statistics(files, duckdb_stat
     same(statistics(config), duckdb_stats)
 
 
+@pytest.mark.spot
 def test_postgres_returns_the_same_statistics_as_duckdb(pg_env, duckdb_stats, tmp_path):
     same(statistics(write_config(tmp_path, pg_env)), duckdb_stats)
 

@@ -619,6 +619,7 @@ def _running(config: Path) -> list[int]:
     return found
 
 
+@pytest.mark.spot
 @pytest.mark.slow
 def test_sigkill_mid_fit_keeps_the_old_readout_and_the_next_run_cleans_up(tmp_path):
     config, out = slow_project(tmp_path)

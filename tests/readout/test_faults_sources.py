@@ -518,6 +518,7 @@ def _wait_until(condition, process: subprocess.Popen, seconds: float = 90) -> No
         time.sleep(0.1)
 
 
+@pytest.mark.spot
 @pytest.mark.engine
 def test_sigterm_interrupts_a_running_duckdb_query_and_exits_143(tmp_path):
     config = source_config(tmp_path, f"duckdb://{DEMO}", "", SLOW_DUCKDB)

@@ -85,6 +85,7 @@ def test_validating_a_binary_ab_imports_no_sampler_and_nothing_that_draws_or_pri
         assert other not in loaded
 
 
+@pytest.mark.spot
 @pytest.mark.slow
 def test_a_whole_binary_ab_readout_imports_no_sampler_nor_xarray_nor_scipy(binary_ab):
     loaded = _loaded_after(

@@ -65,6 +65,7 @@ def learned(tmp_path_factory) -> tuple[Path, Path]:
     return config, root / "reports"
 
 
+@pytest.mark.spot
 @pytest.mark.slow
 def test_the_command_line_prints_the_verdict_the_pages_show(learned):
     """Issue 23: the line the command prints is the final verdict (after the programme's

@@ -116,6 +116,7 @@ def test_postgres_histogram_equals_duckdb(pg_env, duckdb_bins, tmp_path):  # noq
             np.testing.assert_allclose(found[metric][arm].value, bins.value, rtol=1e-9)
 
 
+@pytest.mark.spot
 @pytest.mark.engine
 @pytest.mark.slow
 @pytest.mark.skipif(not java_available(), reason="Spark needs Java 17 (make setup installs it)")
