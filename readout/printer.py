@@ -16,9 +16,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 
-def start() -> ProcessPoolExecutor:
-    """A printer, its process started now (not at the first page) and warming up."""
-    pool = ProcessPoolExecutor(max_workers=1, initializer=_warm)
+def start(analyses: tuple[str, ...]) -> ProcessPoolExecutor:
+    """A printer, its process started now (not at the first page) and warming up.
+
+    ``analyses``: those of the run's readouts, whose page templates it compiles.
+    """
+    pool = ProcessPoolExecutor(max_workers=1, initializer=_warm, initargs=(analyses,))
     pool.submit(int)
     return pool
 
@@ -36,7 +39,7 @@ def stop(pool: ProcessPoolExecutor | None) -> None:
 IN_PRINTER = False
 
 
-def _warm() -> None:
+def _warm(analyses: tuple[str, ...]) -> None:
     """The printer's start: it ends with the run, however the run ends; then it warms up.
 
     Stopped (SIGTERM) it ends at once and quietly: it is stopped idle at the end of every
@@ -55,7 +58,7 @@ def _warm() -> None:
     from readout import render
 
     try:
-        render.warm_printing()
+        render.warm_printing(analyses)
     except Exception:  # noqa: BLE001 - only a head start: each page says what fails, as before
         return
 

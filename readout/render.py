@@ -260,19 +260,24 @@ def _print_setup():
     return fonts, css
 
 
-def warm_printing() -> None:
+#: Every analysis with a page template of its own.
+ANALYSES = ("ab_test", "hierarchical", "mixture", "regression")
+
+
+def warm_printing(analyses: tuple[str, ...] = ANALYSES) -> None:
     """Make a process ready to render pages: WeasyPrint, fonts, stylesheet, templates.
 
     The start of a run's printer process (:func:`readout.runner.printer`), while the run
     itself reads and fits: the fonts' configuration and CSS, the pages' shared stylesheet as
-    :func:`page_stylesheets` will find it, the readout templates compiled.
+    :func:`page_stylesheets` will find it, the templates of ``analyses`` compiled (the
+    run's: the printer waits for none it will not use).
     """
     env = environment()
     style = env.from_string('<style>\n{% include "report.css" %}\n</style>').render()
     _print_setup()
     for text in _STYLE.findall(style):
         _parsed_css(text)
-    for analysis in ("ab_test", "hierarchical", "mixture", "regression"):
+    for analysis in analyses:
         env.get_template(template_of(analysis))
 
 

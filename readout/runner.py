@@ -511,7 +511,8 @@ def run(
     first = force or any(
         not store.readout_folder(output, e.name, readout_date).exists() for e in selected
     )
-    with printer(serial and first) as pool, sigterm_unwinds(), store.owning(output):
+    analyses = tuple(sorted({e.spec.analysis for e in selected}))
+    with printer(serial and first, analyses) as pool, sigterm_unwinds(), store.owning(output):
         outcomes = []
         if not serial:
             # Experiments share the cores: each samples its chains one after another.
@@ -562,7 +563,7 @@ def run(
 
 
 @contextlib.contextmanager
-def printer(needed: bool) -> Iterator[ProcessPoolExecutor | None]:
+def printer(needed: bool, analyses: tuple[str, ...]) -> Iterator[ProcessPoolExecutor | None]:
     """The printer of a one-process run (:mod:`readout.printer`), or ``None``.
 
     ``needed``: a readout of the day is still to be written, or ``--force``. A run that will
@@ -572,7 +573,7 @@ def printer(needed: bool) -> Iterator[ProcessPoolExecutor | None]:
     if not needed:
         yield None
         return
-    pool = printers.start()
+    pool = printers.start(analyses)
     try:
         yield pool
     finally:

@@ -60,7 +60,7 @@ def test_a_run_renders_in_its_printer_the_page_a_render_in_process_gives(
 
 
 def test_a_printer_that_cannot_warm_up_still_prints(config, tmp_path, monkeypatch):
-    def broken() -> None:
+    def broken(analyses: tuple[str, ...]) -> None:
         raise RuntimeError("no fonts today")
 
     monkeypatch.setattr(render, "warm_printing", broken)
@@ -78,9 +78,11 @@ def test_a_run_with_every_readout_of_the_day_written_starts_no_printer(
     assert runner.exit_code(runner.run(config, out, readout_date=DAY)) == 0
     started = []
     real = printer.start
-    monkeypatch.setattr(printer, "start", lambda: started.append(1) or real())
+    monkeypatch.setattr(
+        printer, "start", lambda analyses: started.append(analyses) or real(analyses)
+    )
     outcomes = runner.run(config, out, readout_date=DAY)
     assert [o.action for o in outcomes] == ["cached"]
     assert started == []
     runner.run(config, out, readout_date=DAY, force=True)  # --force refits and renders
-    assert started == [1]
+    assert started == [("ab_test",)]  # its templates only: the run's one analysis
