@@ -32,6 +32,23 @@ def _legend_above(ax) -> None:
     )
 
 
+def _lift_frame(ax, results: AbResults, relative: bool, interval: str) -> None:
+    """What a lift chart draws around its curves: the zero line, the axis's words, the legend.
+
+    One frame for the fit's lift chart and the one a programme-decided verdict redraws
+    (:func:`programme_lift`), so the two read alike.
+    """
+    ax.axvline(0, color="black", lw=1, ls="--")
+    binary = results.metric_type == "binary"
+    word = "difference from the reference group" if results.observational else "lift over control"
+    unit = "%" if relative else "percentage points" if binary else results.value_label
+    # Wrapped: a long label centred under axes a wide legend narrowed ran off the left edge.
+    label = f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}"
+    ax.set_xlabel(figures.wrap(label))
+    figures.tidy(ax)
+    _legend_above(ax)
+
+
 def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     """Posterior of each arm's relative lift and of each arm's value.
 
@@ -68,14 +85,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
         word = "above" if results.metrics[0].higher_is_better else "below"
         label = f"{name(comp.arm)} vs {name(comp.vs)}" + (f": {share} {word} 0" if healthy else "")
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
-    ax.axvline(0, color="black", lw=1, ls="--")
-    word = "difference from the reference group" if results.observational else "lift over control"
-    unit = "%" if relative else "percentage points" if binary else results.value_label
-    # Wrapped: a long label centred under axes a wide legend narrowed ran off the left edge.
-    label = f"{'Relative' if relative else 'Absolute'} {word} ({unit}); shaded: {interval}"
-    ax.set_xlabel(figures.wrap(label))
-    figures.tidy(ax)
-    _legend_above(ax)
+    _lift_frame(ax, results, relative, interval)
     out["lift"] = figures.finish(fig)
 
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
@@ -102,7 +112,9 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
     Each primary comparison's programme posterior (``posts``: its mixture over
     ``log(1 + lift)``, drawn exactly) is the solid, shaded curve, labelled "given the
     programme" with its share above zero; the experiment's own curve (``draws`` of its
-    relative lift) is dashed beside it, labelled "on its own".
+    relative lift) is dotted beside it, labelled "on its own". The curves and the frame are
+    the fit's lift chart's (:func:`analyses.core.figures.density`, :func:`_lift_frame`); the
+    figure is taller, for a legend of two lines a comparison.
     """
     import numpy as np
 
@@ -114,38 +126,20 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
         if comp.arm not in posts or not given(comp.programme):
             continue
         colour = figures.colour(i, skip_grey=True)
-        own = np.asarray(draws[comp.arm], dtype=float).ravel() * 100
-        own = own[:: max(1, own.size // 4000)]
-        grid = np.linspace(*np.quantile(own, [0.0005, 0.9995]), 300)
         pair = f"{name(comp.arm)} vs {name(comp.vs)}"
-        ax.plot(
-            grid,
-            figures.kde(own, grid),
-            color=colour,
-            lw=1.2,
-            ls=":",
-            label=f"{pair} on its own: {figures.prob(comp.prob_better)} {word} 0",
-        )
+        own = np.asarray(draws[comp.arm], dtype=float).ravel() * 100
+        own_label = f"{pair} on its own: {figures.prob(comp.prob_better)} {word} 0"
+        figures.density(ax, own, None, colour, own_label, beside=True)
         found = comp.programme
         post = posts[comp.arm]
         sd = max(float(np.max(post.sds)), 1e-6)
         z = np.linspace(float(np.min(post.means)) - 5 * sd, float(np.max(post.means)) + 5 * sd, 400)
         lift = np.expm1(z) * 100
         dens = np.exp(post.log_pdf(z)) / np.exp(z) / 100  # per percent of lift
-        ax.plot(
-            lift,
-            dens,
-            color=colour,
-            lw=1.8,
-            label=f"{pair} given the programme: {figures.prob(found.prob_better)} {word} 0",
-        )
-        inside = (lift >= 100 * found.hdi[0]) & (lift <= 100 * found.hdi[1])
-        ax.fill_between(lift[inside], dens[inside], color=colour, alpha=0.25, lw=0)
-    ax.axvline(0, color="black", lw=1, ls="--")
-    interval = figures.ci_label(ci_prob)
-    ax.set_xlabel(f"Relative lift over control (%); shaded: {interval}")
-    figures.tidy(ax)
-    _legend_above(ax)
+        hdi = [100 * h for h in found.hdi]
+        label = f"{pair} given the programme: {figures.prob(found.prob_better)} {word} 0"
+        figures.curve(ax, lift, dens, hdi, colour, label)
+    _lift_frame(ax, results, True, figures.ci_label(ci_prob))
     return figures.finish(fig)
 
 

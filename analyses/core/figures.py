@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 from analyses.core.formats import ci_label, prob
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PALETTE", "ci_label", "density", "new_figure", "prob", "shorten", "tidy"]
+__all__ = ["PALETTE", "ci_label", "curve", "density", "new_figure", "prob", "shorten", "tidy"]
 
 #: Colours in order of use: the control (grey) first, then the treatments and groups.
 PALETTE = ("#4a5568", "#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16")
@@ -83,22 +85,57 @@ def kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * z**2).sum(axis=1) / (draws.size * bandwidth * np.sqrt(2 * np.pi))
 
 
-def density(
-    ax: Axes, draws: np.ndarray, interval: list[float], color: str, label: str | None
+#: The line of a density curve the chart is read by, and of one drawn beside it for
+#: comparison (dotted and thinner, its interval not shaded): a programme-decided lift chart
+#: draws the experiment's own estimate beside the one its verdict read.
+READ_LINE = {"lw": 1.8}
+BESIDE_LINE = {"lw": 1.2, "ls": ":"}
+
+
+def curve(
+    ax: Axes,
+    grid: np.ndarray,
+    dens: np.ndarray,
+    interval: Sequence[float] | None,
+    color: str,
+    label: str | None,
+    beside: bool = False,
 ) -> None:
-    """A kernel density of posterior draws with its interval shaded."""
+    """A density curve on its grid with its interval shaded.
+
+    The one way every density chart draws a curve, whether its density was estimated from
+    draws (:func:`density`) or is known exactly. A curve ``beside`` the one the chart is read
+    by is dotted and thinner and shades nothing (``interval`` may then be None).
+    """
+    ax.plot(grid, dens, color=color, label=label, **(BESIDE_LINE if beside else READ_LINE))
+    if beside or interval is None:
+        return
+    inside = (grid >= interval[0]) & (grid <= interval[1])
+    ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
+
+
+def density(
+    ax: Axes,
+    draws: np.ndarray,
+    interval: Sequence[float] | None,
+    color: str,
+    label: str | None,
+    beside: bool = False,
+) -> None:
+    """A kernel density of posterior draws with its interval shaded (see :func:`curve`).
+
+    At most about 4,000 draws are read, on a grid over all but the outer 0.1%; draws that
+    are all one value are a vertical line there.
+    """
     import numpy as np
 
     draws = np.asarray(draws, dtype=float)
     draws = draws[:: max(1, draws.size // 4000)]
     grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)
     if np.ptp(draws) == 0:
-        ax.axvline(draws[0], color=color, lw=1.8, label=label)
+        ax.axvline(draws[0], color=color, label=label, **(BESIDE_LINE if beside else READ_LINE))
         return
-    dens = kde(draws, grid)
-    ax.plot(grid, dens, color=color, lw=1.8, label=label)
-    inside = (grid >= interval[0]) & (grid <= interval[1])
-    ax.fill_between(grid[inside], dens[inside], color=color, alpha=0.25, lw=0)
+    curve(ax, grid, kde(draws, grid), interval, color, label, beside)
 
 
 #: Names from the data longer than this are shortened in figures (labels, ticks, legends).
