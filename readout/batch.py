@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,19 +38,13 @@ from readout.data import (
 )
 from readout.errors import DataError
 from readout.queries import (
-    EXCLUSION_REASONS,
-    Value,
-    _assignments,
-    _canonical,
-    _capped,
-    _cutoff,
-    _days,
-    _events,
-    _excluded,
-    _exposures,
-    _finite,
-    _measure,
-    _stats,
+    canonical,
+    excluded,
+    exclusions_expression,
+    experiment_expression,
+    exposures,
+    finite,
+    keyed_metrics,
 )
 
 if TYPE_CHECKING:
@@ -156,10 +150,7 @@ def _metric_shape(metric) -> tuple:
 
 
 def _supported(part: ExperimentPart) -> bool:
-    return all(
-        m.kind not in ("ratio", "quantile") and not m.covariate_days and m.cap_percentile is None
-        for m in part.metrics
-    )
+    return keyed_metrics(part) and all(m.kind != "quantile" for m in part.metrics)
 
 
 def groups(experiments: Iterable[Experiment]) -> list[list[tuple[Experiment, str]]]:
@@ -211,109 +202,6 @@ def _backend_name(url: str) -> str | None:
         return None
 
 
-# --------------------------------------------------------------------------- expressions
-
-
-def _units(assignments, by: tuple[str, ...]):
-    """One row per kept unit and key (as :func:`readout.queries._units`, per key)."""
-    kept = assignments.filter(assignments.reason == 0)
-    return kept.group_by(["unit", KEY]).aggregate(
-        exposed_at=kept.exposed_at.min(),
-        n_arms=kept.arm.cast("string").nunique(),
-        arm=kept.arm.cast("string").min(),
-        **{b: kept[b].cast("string").min() for b in by},
-    )
-
-
-def _per_unit(events, metric):
-    """A metric's value per unit and key (as :func:`readout.queries._per_unit`)."""
-    return events.group_by(["unit", KEY]).aggregate(v=_measure(events, metric))
-
-
-def experiment_expression(engine: Engine, part: ExperimentPart, where: str, cutoff):
-    """:func:`readout.queries.experiment_expression` for every key at once, grouped by KEY."""
-    import ibis
-
-    units = _units(_assignments(engine, part, where, cutoff), part.by)
-    table = units
-    for metric in part.metrics:
-        events = _events(engine, metric, where, cutoff)
-        joined = events.join(units.select("unit", KEY, first_exposure=units.exposed_at), "unit")
-        start = joined.first_exposure + _days(0)
-        end = joined.first_exposure + _days(metric.window_days)
-        windowed = joined.filter((joined.ts >= start) & (joined.ts < end))
-        during = _capped(_per_unit(windowed, metric), metric)
-        fill = None if metric.aggregate == "mean" else 0.0
-        closed = table.exposed_at + _days(metric.window_days) <= _cutoff(cutoff)
-        joined = table.left_join(during, ["unit", KEY])
-        value = joined.v if fill is None else joined.v.fill_null(fill)
-        value = ibis.ifelse(closed, value.cast("float64"), ibis.null("float64"))
-        table = joined.select(table, **{f"{metric.name}__closed": closed, metric.name: value})
-    keys = {KEY: table[KEY], "arm": table.arm, **{b: table[b] for b in part.by}}
-    keys["multi"] = ibis.ifelse(table.n_arms > 1, 1, 0)
-    seconds = table.exposed_at.epoch_seconds().cast("float64")
-    aggs: dict[str, Any] = {
-        "n": table.count(),
-        "exposed_first": seconds.min(),
-        "exposed_last": seconds.max(),
-    }
-    for metric in part.metrics:
-        m = metric.name
-        aggs[f"{m}__waiting"] = ibis.ifelse(table[f"{m}__closed"], 0, 1).sum()
-        stats = ("moments", "logs") if metric.kind in ("lognormal", "revenue") else ("moments",)
-        aggs |= _stats(table[m], Value(m, m, stats))
-    return table.group_by(**keys).aggregate(**aggs)
-
-
-def exclusions_expression(engine: Engine, part: ExperimentPart, where: str, cutoff):
-    """:func:`readout.queries.exclusions_expression` per KEY: one row of counts per key."""
-    import ibis
-
-    assignments = _assignments(engine, part, where, cutoff)
-    units = _units(assignments, ())
-    out = assignments.group_by(KEY).aggregate(
-        unit_missing=ibis.ifelse(assignments.reason == 1, 1, 0).sum()
-    )
-    dropped = (
-        assignments.filter(assignments.reason > 1)
-        .anti_join(units.select("unit", KEY), ["unit", KEY])
-        .group_by(["unit", KEY])
-        .aggregate(reason=lambda t: t.reason.min())
-    )
-    counted = [
-        dropped.group_by(KEY).aggregate(
-            **{
-                name: ibis.ifelse(dropped.reason == i + 1, 1, 0).sum()
-                for i, name in enumerate(EXCLUSION_REASONS)
-                if i > 0
-            }
-        )
-    ]
-    scalars = []
-    for metric in part.metrics:
-        events = _events(engine, metric, where, cutoff)
-        scalars.append(
-            events.aggregate(
-                **{f"{metric.name}__unit_missing": ibis.ifelse(events.unit.isnull(), 1, 0).sum()}
-            )
-        )
-        own = events.join(units.select("unit", KEY), "unit")
-        counted.append(
-            own.group_by(KEY).aggregate(
-                **{
-                    f"{metric.name}__ts_missing": ibis.ifelse(own.ts.isnull(), 1, 0).sum(),
-                    f"{metric.name}__events": own.count(),
-                }
-            )
-        )
-    for table in counted:
-        joined = out.left_join(table, KEY)
-        out = joined.select(out, *[c for c in table.columns if c != KEY])
-    for table in scalars:
-        out = out.cross_join(table)
-    return out
-
-
 # --------------------------------------------------------------------------- fetching
 
 
@@ -349,12 +237,10 @@ def fetch_group(
         sql = batched_sql(part.assignments, keys, _dialect(engine))
         batch = replace(part, assignments=sql)
         where = where_of(first).label
-        stats_sql = str(
-            ibis.to_sql(experiment_expression(engine, batch, where, cutoff), engine.backend)
-        )
-        check_sql = str(
-            ibis.to_sql(exclusions_expression(engine, batch, where, cutoff), engine.backend)
-        )
+        stats = experiment_expression(engine, batch, where, cutoff, key=KEY)
+        checks = exclusions_expression(engine, batch, where, cutoff, key=KEY)
+        stats_sql = str(ibis.to_sql(stats, engine.backend))
+        check_sql = str(ibis.to_sql(checks, engine.backend))
         counts = engine.execute(check_sql)
         result = engine.execute(stats_sql)
         returned = {str(k) for k in (*counts[KEY], *result[KEY])}
@@ -364,16 +250,16 @@ def fetch_group(
             return {}, 2
         for experiment, key in members:
             own = where_of(experiment)
-            mine = _canonical(_rows(result, key))
+            mine = canonical(_rows(result, key))
             own_part = registry.get(experiment.spec.analysis).request(experiment.spec)["stats"]
             try:
-                _finite(engine, own_part, own, mine, cutoff)
+                finite(engine, own_part, own, mine, cutoff)
             except DataError:
                 continue
-            mine, multi = _exposures(mine)
+            mine, multi = exposures(mine)
             if int(np.sum(mine["n"])) == 0:
                 continue  # its own query says why
-            extras = {"stats": multi | _excluded(_rows(counts, key), own_part, cutoff)}
+            extras = {"stats": multi | excluded(_rows(counts, key), own_part, cutoff)}
             queries = [
                 {
                     "name": _label("stats: what was left out", key, len(keys)),

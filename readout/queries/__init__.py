@@ -39,6 +39,7 @@ from readout.queries.as_of import (
     _temporal,
     _units,
     _window,
+    unit_columns,
 )
 from readout.queries.cache import (
     _jsonable,
@@ -81,15 +82,16 @@ from readout.queries.experiment import (
     exclusions_expression,
     experiment_expression,
     histogram_expression,
+    keyed_metrics,
 )
 from readout.queries.fetch import (
-    _canonical,
-    _excluded,
-    _exposures,
-    _finite,
     _non_finite,
     _unit_text,
+    canonical,
+    excluded,
+    exposures,
     fetch,
+    finite,
 )
 from readout.queries.history import (
     history,
@@ -147,6 +149,7 @@ __all__ = [
     "EXCLUSION_REASONS",
     "_assignments",
     "_units",
+    "unit_columns",
     "_events",
     "_per_unit",
     "_measure",
@@ -156,6 +159,7 @@ __all__ = [
     "exclusions_expression",
     "experiment_expression",
     "histogram_expression",
+    "keyed_metrics",
     "_versions",
     "_jsonable",
     "cache_key",
@@ -166,12 +170,12 @@ __all__ = [
     "compile_request",
     "compiled",
     "fetch",
-    "_excluded",
-    "_finite",
+    "excluded",
+    "finite",
     "_non_finite",
     "_unit_text",
-    "_canonical",
-    "_exposures",
+    "canonical",
+    "exposures",
     "history_expression",
     "history",
 ]

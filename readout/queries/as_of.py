@@ -48,8 +48,22 @@ def _days(days: float):
     return ibis.interval(seconds=int(round(days * 86400)))
 
 
-def _window(events, units, start_days: float, end_days: float):
-    joined = events.join(units.select("unit", first_exposure=units.exposed_at), "unit")
+def unit_columns(key: str | None = None) -> list[str]:
+    """The columns that name one unit's row: the unit, and the experiment's key if batched.
+
+    ``key`` is the column naming each row's experiment in a query that reads several
+    experiments at once (:mod:`readout.batch`): a unit assigned in two of them is a unit of
+    each, so its rows are grouped and joined by both columns.
+    """
+    return ["unit"] if key is None else ["unit", key]
+
+
+def _window(events, units, start_days: float, end_days: float, key: str | None = None):
+    """The events from ``start_days`` to ``end_days`` after each unit's first exposure.
+
+    With ``key`` (:func:`unit_columns`) each event comes once per experiment of its unit.
+    """
+    joined = events.join(units.select(*unit_columns(key), first_exposure=units.exposed_at), "unit")
     start = joined.first_exposure + _days(start_days)
     end = joined.first_exposure + _days(end_days)
     return joined.filter((joined.ts >= start) & (joined.ts < end))
@@ -123,10 +137,13 @@ def _assignments(engine: Engine, part: Experiment, where: str, cutoff: datetime 
     return assignments.mutate(reason=reason)
 
 
-def _units(assignments, by: tuple[str, ...]):
-    """One row per kept unit: first exposure, how many arms, its arm and segment levels."""
+def _units(assignments, by: tuple[str, ...], key: str | None = None):
+    """One row per kept unit: first exposure, how many arms, its arm and segment levels.
+
+    With ``key`` one row per kept unit and experiment (:func:`unit_columns`).
+    """
     kept = assignments.filter(assignments.reason == 0)
-    return kept.group_by("unit").aggregate(
+    return kept.group_by(unit_columns(key)).aggregate(
         exposed_at=kept.exposed_at.min(),
         n_arms=kept.arm.cast("string").nunique(),
         arm=kept.arm.cast("string").min(),

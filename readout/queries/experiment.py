@@ -14,6 +14,7 @@ from readout.queries.as_of import (
     _events,
     _units,
     _window,
+    unit_columns,
 )
 from readout.queries.metrics import _capped, _per_unit, _ratio_pre, _ratio_pre_sums
 from readout.queries.rows import _stats
@@ -21,7 +22,11 @@ from readout.sources import Engine
 
 
 def exclusions_expression(
-    engine: Engine, part: Experiment, where: str, cutoff: datetime | None = None
+    engine: Engine,
+    part: Experiment,
+    where: str,
+    cutoff: datetime | None = None,
+    key: str | None = None,
 ):
     """One row counting what an experiment's query leaves out, by reason.
 
@@ -30,47 +35,73 @@ def exclusions_expression(
     (``arm_missing``, ``exposed_missing``, ``exposed_future``). Per metric: events without a
     unit (``<metric>__unit_missing``), and the kept units' events without a time
     (``<metric>__ts_missing``) out of all their events (``<metric>__events``).
+
+    With ``key`` (the column naming each row's experiment in a batched query,
+    :mod:`readout.batch`) one row per key present in the assignments, counted as that
+    experiment's own query counts; a count with nothing to count is NULL there, read as 0.
+    Events without a unit belong to no experiment: every key's row has the table's count.
     """
     import ibis
 
     assignments = _assignments(engine, part, where, cutoff)
-    units = _units(assignments, ())
+    units = _units(assignments, (), key)
+    by = unit_columns(key)[1:]
     dropped = (
         assignments.filter(assignments.reason > 1)
-        .anti_join(units.select("unit"), "unit")
-        .group_by("unit")
+        .anti_join(units.select(*unit_columns(key)), unit_columns(key))
+        .group_by(unit_columns(key))
         .aggregate(reason=lambda t: t.reason.min())
     )
-    counted = {
-        "unit_missing": assignments.aggregate(
-            unit_missing=ibis.ifelse(assignments.reason == 1, 1, 0).sum().fill_null(0)
+    tables = [
+        assignments.aggregate(
+            by=by, unit_missing=ibis.ifelse(assignments.reason == 1, 1, 0).sum().fill_null(0)
         ),
-        "units": dropped.aggregate(
+        dropped.aggregate(
+            by=by,
             **{
                 name: ibis.ifelse(dropped.reason == i + 1, 1, 0).sum().fill_null(0)
                 for i, name in enumerate(EXCLUSION_REASONS)
                 if i > 0
-            }
+            },
         ),
-    }
+    ]
     for metric in part.metrics:
         events = _events(engine, metric, where, cutoff)
-        own = events.semi_join(units.select("unit"), "unit")
-        counted[metric.name] = events.aggregate(
+        if key is None:
+            own = events.semi_join(units.select("unit"), "unit")
+        else:  # each event once per experiment of its unit
+            own = events.join(units.select("unit", key), "unit")
+        missing = events.aggregate(
             **{f"{metric.name}__unit_missing": ibis.ifelse(events.unit.isnull(), 1, 0).sum()}
-        ).cross_join(
-            own.aggregate(
-                **{
-                    f"{metric.name}__ts_missing": ibis.ifelse(own.ts.isnull(), 1, 0).sum(),
-                    f"{metric.name}__events": own.count(),
-                }
-            )
         )
-    tables = list(counted.values())
+        kept = own.aggregate(
+            by=by,
+            **{
+                f"{metric.name}__ts_missing": ibis.ifelse(own.ts.isnull(), 1, 0).sum(),
+                f"{metric.name}__events": own.count(),
+            },
+        )
+        tables += [missing.cross_join(kept)] if key is None else [kept, missing]
     out = tables[0]
     for table in tables[1:]:
-        out = out.cross_join(table)
+        if key is None or key not in table.columns:
+            out = out.cross_join(table)
+        else:
+            joined = out.left_join(table, key)
+            out = joined.select(out, *[c for c in table.columns if c != key])
     return out
+
+
+def keyed_metrics(part: Experiment) -> bool:
+    """Whether :func:`experiment_expression` can read an experiment per key (batched).
+
+    A percentile cap, a covariate's pre-period (and its average) and a ratio's numerator and
+    denominator are computed over all of the query's units, not per experiment.
+    """
+    return all(
+        m.kind != "ratio" and not m.covariate_days and m.cap_percentile is None
+        for m in part.metrics
+    )
 
 
 def experiment_expression(
@@ -79,6 +110,7 @@ def experiment_expression(
     where: str,
     cutoff: datetime | None = None,
     units_only: bool = False,
+    key: str | None = None,
 ):
     """The one query of an experiment: assignments x metrics, summarised per arm (x by).
 
@@ -90,14 +122,21 @@ def experiment_expression(
 
     With ``units_only`` the table of units (one row each: arm, ``n_arms`` and each metric's
     value) is returned before it is summarised (:func:`histogram_expression`).
+
+    With ``key`` (the column naming each row's experiment in a batched query,
+    :mod:`readout.batch`) the units, their values and the sums are per key as well: each
+    key's rows are what that experiment's own query returns. Only for the metrics
+    :func:`keyed_metrics` accepts.
     """
     import ibis
 
-    units = _units(_assignments(engine, part, where, cutoff), part.by)
+    if key is not None and not keyed_metrics(part):
+        raise ValueError("a ratio, a covariate or a percentile cap is not computed per key")
+    units = _units(_assignments(engine, part, where, cutoff), part.by, key)
     table = units
     for metric in part.metrics:
         events = _events(engine, metric, where, cutoff)
-        per_unit = _per_unit(_window(events, units, 0, metric.window_days), metric)
+        per_unit = _per_unit(_window(events, units, 0, metric.window_days, key), metric, key)
         # The cap's percentile is of units whose window has closed: a unit still inside it
         # has a partial value (and counts in no mean), so it would pull the cap down.
         closed_units = units.filter(units.exposed_at + _days(metric.window_days) <= _cutoff(cutoff))
@@ -122,7 +161,7 @@ def experiment_expression(
             if metric.covariate_days:
                 table = _ratio_pre(table, events, units, metric)
             continue
-        joined = table.left_join(during, "unit")
+        joined = table.left_join(during, unit_columns(key))
         value = joined.v if fill is None else joined.v.fill_null(fill)
         value = ibis.ifelse(closed, value.cast("float64"), ibis.null("float64"))
         table = joined.select(table, **waiting, **{metric.name: value})
@@ -145,7 +184,8 @@ def experiment_expression(
                 )
     if units_only:
         return table
-    keys = {"arm": table.arm, **{b: table[b] for b in part.by}}
+    keys = {c: table[c] for c in unit_columns(key)[1:]}
+    keys |= {"arm": table.arm, **{b: table[b] for b in part.by}}
     keys["multi"] = ibis.ifelse(table.n_arms > 1, 1, 0)
     seconds = table.exposed_at.epoch_seconds().cast("float64")
     aggs: dict[str, Any] = {

@@ -68,15 +68,15 @@ def fetch(
                     notes += _check(engine, where, part, counts, limit)
             result = engine.execute(plan["parts"][name])
             if not isinstance(part, Rows):
-                result = _canonical(result)
+                result = canonical(result)
             if isinstance(part, Experiment):
-                _finite(engine, part, where, result, cutoff)
+                finite(engine, part, where, result, cutoff)
         except Exception as exc:
             _engine_problem(exc, where)
             raise
         if isinstance(part, Experiment):
-            result, multi = _exposures(result)
-            extras[name] = multi | _excluded(counts, part, cutoff)
+            result, multi = exposures(result)
+            extras[name] = multi | excluded(counts, part, cutoff)
             if int(np.sum(result["n"])) == 0:
                 left = sum(extras[name]["excluded"].values())
                 raise Problem(
@@ -96,7 +96,7 @@ def fetch(
     return fetched, queries
 
 
-def _excluded(
+def excluded(
     counts: dict[str, np.ndarray] | None, part: Experiment, cutoff: datetime | None
 ) -> dict[str, Any]:
     """What an experiment's query left out, from its check's one row of counts."""
@@ -121,7 +121,7 @@ def _excluded(
     }
 
 
-def _finite(
+def finite(
     engine: Engine,
     part: Experiment,
     where: Where,
@@ -182,7 +182,7 @@ def _unit_text(unit: Any) -> str:
     return str(unit)
 
 
-def _canonical(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def canonical(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Summary rows in one order, whatever order the engine returned them in.
 
     A GROUP BY has no order; sorting keeps the fingerprint of unchanged numbers the same
@@ -195,7 +195,7 @@ def _canonical(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in result.items()}
 
 
-def _exposures(result: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
+def exposures(result: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
     """Split units assigned to several arms (a health check) from the rest."""
     multi = result.pop("multi").astype(float) > 0
     first = result.pop("exposed_first").astype(float)

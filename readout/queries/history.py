@@ -10,7 +10,7 @@ from analyses.core.inputs import Experiment, MetricSpec, Value
 from readout.errors import DataError
 from readout.queries.as_of import _assignments, _events, _units, _window
 from readout.queries.common import Where, _engine_problem
-from readout.queries.fetch import _canonical
+from readout.queries.fetch import canonical
 from readout.queries.metrics import _capped, _per_unit
 from readout.queries.rows import _stats
 from readout.sources import Engine
@@ -80,7 +80,7 @@ def history(
     try:
         expr = history_expression(engine, part, metric, where.label, start, end)
         sql = str(ibis.to_sql(expr, dialect=engine.backend))
-        return _canonical(engine.execute(sql)), sql
+        return canonical(engine.execute(sql)), sql
     except DataError:
         raise
     except Exception as exc:

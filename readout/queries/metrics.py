@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from analyses.core.inputs import MetricSpec
-from readout.queries.as_of import _window
+from readout.queries.as_of import _window, unit_columns
 from readout.queries.common import _number
 
 
-def _per_unit(events, metric: MetricSpec):
+def _per_unit(events, metric: MetricSpec, key: str | None = None):
+    """A metric's value per unit (and experiment, with ``key``: :func:`unit_columns`)."""
     if metric.kind == "ratio":
-        return events.group_by("unit").aggregate(
+        return events.group_by(unit_columns(key)).aggregate(
             num=_number(events.numerator).sum(), den=_number(events.denominator).sum()
         )
-    return events.group_by("unit").aggregate(v=_measure(events, metric))
+    return events.group_by(unit_columns(key)).aggregate(v=_measure(events, metric))
 
 
 def _measure(events, metric: MetricSpec):
