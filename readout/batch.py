@@ -155,7 +155,7 @@ def _supported(part: ExperimentPart) -> bool:
 
 def groups(experiments: Iterable[Experiment]) -> list[list[tuple[Experiment, str]]]:
     """The experiments that one query can read together, each with its key (2 or more each)."""
-    from readout.data import _source_key
+    from readout.data import source_key
 
     found: dict[tuple, list[tuple[Experiment, str]]] = {}
     for experiment in experiments:
@@ -176,7 +176,7 @@ def groups(experiments: Iterable[Experiment]) -> list[list[tuple[Experiment, str
             continue
         template, column, key = shaped
         signature = (
-            _source_key(experiment),
+            source_key(experiment),
             dialect,
             template,
             column,

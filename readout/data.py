@@ -93,7 +93,8 @@ def shared_engines() -> Iterator[None]:
             engine.close()
 
 
-def _source_key(experiment: Experiment) -> tuple:
+def source_key(experiment: Experiment) -> tuple:
+    """What makes two experiments' sources one: they share an open engine and a batch."""
     source = experiment.source
     return (
         experiment.spec.source,
@@ -115,7 +116,7 @@ def engine_of(experiment: Experiment, request: Request) -> Iterator[Engine]:
     opened anew next time.
     """
     if experiment.data_path is None and _SHARED is not None:
-        key = _source_key(experiment)
+        key = source_key(experiment)
         engine = _SHARED.get(key)
         if engine is None:
             engine = _open(experiment, request)
