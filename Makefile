@@ -60,7 +60,6 @@ test-all: setup data ## Run every test, the slow and engine ones included (what 
 faults: setup data ## Run the bad-input, hostile-input, crash and delivery-fault tests alone; print how many held
 	$(PY) -m pytest -m faults -q
 
-
 email: setup ## Email each new readout's PDF summary, at most once (SMTP settings from READOUT_SMTP_*)
 	.venv/bin/readout email --config $(CONFIG) --output $(OUTPUT)
 
