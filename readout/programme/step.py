@@ -125,6 +125,28 @@ class Group:
                 return i
         return None
 
+    def prior_for(self, name: str) -> tuple[pg.Mixture, bool]:
+        """The prior a configured experiment is read with, and whether it is one it teaches.
+
+        A finished experiment's prior is learned from the others only (its leave-one-out
+        prior); a running one's is the pool's.
+        """
+        i = self.index(name)
+        own = i is not None and self.members[i].finished
+        return (self.fit.prior_of(i) if own else self.prior()), own
+
+    def applied_prior(self, name: str, ci_prob: float) -> dict[str, Any]:
+        """``programme_prior.applied`` of a configured experiment: its prior's numbers.
+
+        The pool's prior, which every running experiment is read with, is summarised once.
+        """
+        mixture, own = self.prior_for(name)
+        if own:
+            return ab_programme.applied_prior(mixture, ci_prob)
+        if ("applied", ci_prob) not in self._once:
+            self._once["applied", ci_prob] = ab_programme.applied_prior(mixture, ci_prob)
+        return self._once["applied", ci_prob]
+
 
 @dataclass
 class Learned:
@@ -206,9 +228,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
     prior_mixture = None
     own = False  # a finished experiment's prior is learned from the others only
     if group is not None and group.fit is not None:
-        i = group.index(typed.experiment)
-        own = i is not None and group.members[i].finished
-        prior_mixture = group.fit.prior_of(i) if own else group.prior()
+        prior_mixture, own = group.prior_for(typed.experiment)
 
     def read(comparisons):
         out = []
@@ -248,7 +268,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
             k: learned_prior[k]
             for k in ("family", "location", "scale", "df", "predictive", "components")
         }
-        prior["applied"] = ab_programme.applied_prior(prior_mixture, typed.ci_prob)
+        prior["applied"] = group.applied_prior(typed.experiment, typed.ci_prob)
         prior |= _conflict(prior_mixture, bundle)
     found = ProgrammePrior.model_validate(prior)
     update: dict[str, Any] = {"decision": decision, "programme_prior": found}
@@ -333,10 +353,7 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
     group = learned.groups.get(_group_of(typed))
     if group is None or group.fit is None:
         return False
-    i = group.index(typed.experiment)
-    mixture = (
-        group.fit.prior_of(i) if i is not None and group.members[i].finished else group.prior()
-    )
+    mixture, _ = group.prior_for(typed.experiment)
     posts = {}
     for comp in typed.comparisons:
         found = ab_programme.estimate(comp, typed.ci_prob)
