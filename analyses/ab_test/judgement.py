@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from analyses.ab_test.decide import STOPPABLE, stopped_by_guardrail
-from analyses.ab_test.results import AbDecision
+from analyses.ab_test.results import AbDecision, Comparison
 from analyses.core.results import given
 
 #: A covariate that removes less than this share of the variance leaves the interval about
@@ -135,6 +135,19 @@ def reduction_worth(reduction: float) -> tuple[Literal["none", "more", "times"],
         return "none", 0.0
     gain = reduction / (1 - reduction) if reduction < 1 else float("inf")
     return ("more" if gain < 1 else "times"), gain
+
+
+def prior_narrowing(alone: Comparison, read: Comparison) -> float | None:
+    """How many times narrower a lift's interval is with a user's prior than without it.
+
+    ``alone``: the comparison from the data alone; ``read``: the one the readout reads, with
+    the prior. ``None`` where either has no relative lift.
+    """
+    if alone.lift_rel is None or read.lift_rel is None:
+        return None
+    low, high = alone.lift_rel.hdi
+    with_low, with_high = read.lift_rel.hdi
+    return (high - low) / (with_high - with_low)
 
 
 def prior_weighs(narrower: float) -> bool:

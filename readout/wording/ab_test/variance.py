@@ -124,10 +124,8 @@ def prior_model_sentences(bundle: AbBundle) -> list[str]:
     )
     own = next((c for c in primary.without_prior if c.arm == bundle.primary), None)
     read = next((c for c in primary.comparisons if c.arm == bundle.primary), None)
-    if own and read and own.lift_rel is not None and read.lift_rel is not None:
-        ratio = (own.lift_rel.hdi[1] - own.lift_rel.hdi[0]) / (
-            read.lift_rel.hdi[1] - read.lift_rel.hdi[0]
-        )
+    ratio = judgement.prior_narrowing(own, read) if own and read else None
+    if ratio is not None:
         sentence += (
             f" It weighs here: the lift's interval is {ratio:.1f} times narrower with it than "
             "from the data alone."
