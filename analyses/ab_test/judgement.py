@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from analyses.ab_test.decide import STOPPABLE, stopped_by_guardrail
-from analyses.ab_test.results import AbDecision, Comparison
+from analyses.ab_test.results import AbDecision, Arm, Comparison
 from analyses.core.results import given
 
 #: A covariate that removes less than this share of the variance leaves the interval about
@@ -135,6 +135,15 @@ def reduction_worth(reduction: float) -> tuple[Literal["none", "more", "times"],
         return "none", 0.0
     gain = reduction / (1 - reduction) if reduction < 1 else float("inf")
     return ("more" if gain < 1 else "times"), gain
+
+
+def short_of_split(arms: Iterable[Arm], expected: Iterable[float]) -> list[float]:
+    """Each arm's units short of what the planned split of all units expects.
+
+    ``expected``: the sample-ratio check's expected units per arm. Negative where an arm has
+    more than its share.
+    """
+    return [e - a.n for a, e in zip(arms, expected, strict=False)]
 
 
 def prior_narrowing(alone: Comparison, read: Comparison) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analyses.ab_test.judgement import short_of_split
 from analyses.ab_test.results import AbBundle
 from readout.wording.ab_test.common import (
     left_out_clauses,
@@ -27,6 +28,7 @@ def srm_shortfalls(bundle: AbBundle) -> list[str]:
     missing = field(srm, "missing", [])
     expected = field(srm, "expected", [])
     whole = [a.name for a, m in zip(arms, missing, strict=False) if m == 0]
+    short = short_of_split(arms, expected)
     out = []
     for i, (a, m) in enumerate(zip(arms, missing, strict=False)):
         if m <= 0:
@@ -37,11 +39,11 @@ def srm_shortfalls(bundle: AbBundle) -> list[str]:
             if ref is not None
             else "than the largest arm implies, if it lost none"
         )
-        if i < len(expected) and expected[i] > a.n:
+        if i < len(short) and short[i] > 0:
             total = sum(arm.n for arm in arms)
             out.append(
                 f"{a.name} has {a.n:,} {units} where the planned split of all {total:,} expects "
-                f"about {round(expected[i]):,} ({round(expected[i] - a.n):,} fewer); that is "
+                f"about {round(expected[i]):,} ({round(short[i]):,} fewer); that is "
                 f"about {m:,} fewer {against}"
             )
         else:

@@ -11,7 +11,11 @@ metric's direction (higher or lower is better) and the kind of comparison:
 from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
-from analyses.ab_test.judgement import decided_by_programme, programme_primary_verdict
+from analyses.ab_test.judgement import (
+    decided_by_programme,
+    programme_primary_verdict,
+    short_of_split,
+)
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core import judgement
 from analyses.core.results import DataWarning, given
@@ -434,10 +438,13 @@ def history(bundle: AbBundle) -> str:
         parts = []
         if field(srm, "applicable") and not srm.ok:
             # Short of the planned split of all units (the health box's first number).
+            arms = bundle.metrics[0].arms
             short = [
-                f"{a.name} {round(e - a.n):,} {units} short of the planned split"
-                for a, e in zip(bundle.metrics[0].arms, field(srm, "expected", []), strict=False)
-                if round(e - a.n) > 0
+                f"{a.name} {round(s):,} {units} short of the planned split"
+                for a, s in zip(
+                    arms, short_of_split(arms, field(srm, "expected", [])), strict=False
+                )
+                if round(s) > 0
             ]
             parts.append(
                 f"Sample-ratio mismatch ({p_value(srm.p_value)})"
