@@ -260,17 +260,13 @@ def _print_setup():
     return fonts, css
 
 
-#: Every analysis with a page template of its own.
-ANALYSES = ("ab_test", "hierarchical", "mixture", "regression")
-
-
-def warm_printing(analyses: tuple[str, ...] = ANALYSES) -> None:
+def warm_printing(analyses: tuple[str, ...] = ()) -> None:
     """Make a process ready to render pages: WeasyPrint, fonts, stylesheet, templates.
 
     The start of a run's printer process (:func:`readout.runner.printer`), while the run
     itself reads and fits: the fonts' configuration and CSS, the pages' shared stylesheet as
     :func:`page_stylesheets` will find it, the templates of ``analyses`` compiled (the
-    run's: the printer waits for none it will not use).
+    run's: the printer waits for none it will not use; any other compiles when first used).
     """
     env = environment()
     style = env.from_string('<style>\n{% include "report.css" %}\n</style>').render()
