@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pypdf import PdfReader
 
 from analyses.core import stats
 from readout.config import load_config
 from readout.data import fetch_data
 from tests.engines import load_postgres, postgres_bin, postgres_server
+from tests.pdf import pdf_text
 from tests.readout import running
 from tests.readout.running import invoke
 
@@ -51,8 +51,7 @@ def readout_of(out: Path, name: str) -> tuple[dict, str, str]:
     (folder,) = (out / name).glob("????-??-??")
     bundle = json.loads((folder / "bundle.json").read_text())
     html = text_of((folder / "report.html").read_text())
-    pdf = " ".join(page.extract_text() for page in PdfReader(folder / "report.pdf").pages)
-    return bundle, html, re.sub(r"\s+", " ", pdf)
+    return bundle, html, pdf_text(folder / "report.pdf")
 
 
 def no_broken_numbers(*texts: str) -> None:

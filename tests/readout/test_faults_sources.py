@@ -30,7 +30,6 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import numpy as np
 import pytest
-from pypdf import PdfReader
 
 from readout.masking import mask, remember, scrub
 from readout.sources import expand
@@ -43,6 +42,7 @@ from tests.engines import (
     postgres_bin,
     postgres_server,
 )
+from tests.pdf import pdf_pages
 from tests.readout.running import invoke
 
 pytestmark = pytest.mark.faults
@@ -623,7 +623,7 @@ def _every_text(folders: list[Path], skip: set[Path]) -> dict[str, str]:
             data = path.read_bytes()
             texts = [data.decode("utf-8", "replace"), data.decode("latin-1")]
             if path.suffix == ".pdf":
-                texts.append(_pdf_text(data))
+                texts.append("\n".join(pdf_pages(data)))
             if path.suffix == ".eml":
                 message = email.message_from_bytes(data)
                 for part in message.walk():
@@ -631,18 +631,11 @@ def _every_text(folders: list[Path], skip: set[Path]) -> dict[str, str]:
                     if payload is None:
                         continue
                     if part.get_content_type() == "application/pdf":
-                        texts.append(_pdf_text(payload))
+                        texts.append("\n".join(pdf_pages(payload)))
                     texts.append(payload.decode("utf-8", "replace"))
                 texts += [str(v) for v in message.values()]
             found[str(path)] = "\n".join(texts)
     return found
-
-
-def _pdf_text(data: bytes) -> str:
-    import io
-
-    reader = PdfReader(io.BytesIO(data))
-    return "\n".join(page.extract_text() or "" for page in reader.pages)
 
 
 def _cli(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:

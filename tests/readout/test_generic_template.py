@@ -11,13 +11,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from pypdf import PdfReader
 
 from readout import bundle as bundles
 from readout import registry, render, runner, store, wording
 from readout.config import load_config
 from tests.fixtures import poisson_rate
 from tests.fixtures.poisson_rate import PRIOR_RATE, PRIOR_SHAPE
+from tests.pdf import pdf_text
 
 CONFIG = """
 [settings]
@@ -93,7 +93,7 @@ def test_its_pdf_prints_the_same_words_without_the_screen_only_sections(readout)
     folder, _ = readout
     pdf = (folder / store.REPORT_PDF).read_bytes()
     assert pdf.startswith(b"%PDF-")
-    words = " ".join(page.extract_text() for page in PdfReader(folder / store.REPORT_PDF).pages)
+    words = pdf_text(folder / store.REPORT_PDF)
     assert "Ship the treatment." in words and "The rates" in words and "Events per unit" in words
     assert "Model and checks" not in words
 

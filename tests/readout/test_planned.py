@@ -8,7 +8,6 @@ checked against the same count made in Python from the rows themselves.
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +20,7 @@ from analyses.ab_test import planned
 from analyses.ab_test.spec import Spec
 from readout.cli import main
 from tests.engines import load_postgres, postgres_bin, postgres_server
+from tests.pdf import pdf_pages
 from tests.readout.running import run
 from tests.readout.test_email import env, send, serving
 
@@ -435,12 +435,7 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
     needed = tour["decision"]["sequential"]["evidence_needed"]
     assert tour["decision"]["prob_better"] < needed
     share = round(100 * tour["progress"]["units"] / 42000)
-    page1 = subprocess.run(
-        ["pdftotext", "-l", "1", str(out / "onboarding-tour" / "2026-11-30" / "report.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    page1 = pdf_pages(out / "onboarding-tour" / "2026-11-30" / "report.pdf", last=1)[0]
     flat = " ".join(page1.split())
     assert (
         f"Day 9 of 28 (the planned end is 19 December 2026), {share}% of the planned users" in flat
@@ -467,12 +462,7 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
     assert banner["decision"]["verdict"] == "no_clear_difference"
     low, high = banner["decision"]["lift_rel_hdi"]
     assert low < 0 < high
-    page1 = subprocess.run(
-        ["pdftotext", "-l", "1", str(out / "banner-colour" / "2026-11-30" / "report.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    page1 = pdf_pages(out / "banner-colour" / "2026-11-30" / "report.pdf", last=1)[0]
     assert "No clear difference after the planned 28 days." in page1
     # Both are decided with the programme: page 1 leads with its numbers, and the number of
     # experiments it learned from leaves the experiment itself out (the banner has ended and
@@ -482,12 +472,7 @@ def test_the_demo_reads_day_9_of_28_and_a_finished_experiment_without_a_winner(t
         assert bundle["programme_prior"]["decided_with"] == "programme"
         assert bundle["programme_prior"]["experiments"] == experiments
         if page is None:
-            page = subprocess.run(
-                ["pdftotext", "-l", "1", str(out / name / "2026-11-30" / "report.pdf"), "-"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            page = pdf_pages(out / name / "2026-11-30" / "report.pdf", last=1)[0]
         flat = " ".join(page.split())
         summary = flat.split("What a decision-maker needs", 1)[1]
         assert summary.startswith(" • On its own, treatment's lift in purchase rate is ")

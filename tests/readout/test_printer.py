@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
 from readout import printer, render, runner, store
 from readout.config import load_config
+from tests.pdf import pdf_text
 from tests.readout.running import binary_frame, project
 
 DAY = "2026-11-20"
@@ -38,7 +38,7 @@ def _pids_rendering(monkeypatch, tmp_path: Path) -> Path:
 
 
 def _text(pdf: Path) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    return pdf_text(pdf)
 
 
 def test_a_run_renders_in_its_printer_the_page_a_render_in_process_gives(

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
 from readout import bundle as bundles
+from tests.pdf import pdf_text
 from tests.readout.running import demo_readout
 
 pytestmark = pytest.mark.slow
@@ -53,8 +53,7 @@ def test_the_bundle_matches_the_published_schema(readout):
 
 
 def test_the_pages_name_the_percentile_in_plain_words(readout):
-    pdf = " ".join(page.extract_text() for page in PdfReader(readout / "report.pdf").pages)
-    pdf = re.sub(r"\s+", " ", pdf)
+    pdf = pdf_text(readout / "report.pdf")
     assert NAME[0].upper() + NAME[1:] in pdf  # the scorecard on page one
     html = (readout / "report.html").read_text()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")

@@ -6,9 +6,9 @@ from pathlib import Path
 import jsonschema
 import pandas as pd
 import pytest
-from pypdf import PdfReader
 
 from readout import bundle as bundles
+from tests.pdf import pdf_text
 from tests.readout.running import copy_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_pooling_readout_is_complete_and_valid(readout):
     html = (readout / "report.html").read_text()
     assert 'href="units.csv"' in html
     assert "pulled" in html and "94% HDI" in html
-    text = "\n".join(p.extract_text() for p in PdfReader(readout / "report.pdf").pages)
+    text = pdf_text(readout / "report.pdf")
     assert "Moved most by pooling" not in text  # the long tables stay in the HTML
     assert "School" in text and "94% HDI" in text
 

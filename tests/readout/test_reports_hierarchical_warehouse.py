@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from pypdf import PdfReader
 
 from readout.cli import main
+from tests.pdf import pdf_text
 
 pytestmark = pytest.mark.engine
 
@@ -109,8 +109,8 @@ def run(folder: Path, exposures: list[tuple], orders: list[tuple]) -> tuple[dict
     readout = out / "creators-wh" / "2026-04-01"
     bundle = json.loads((readout / "bundle.json").read_text())
     html = text_of((readout / "report.html").read_text())
-    pdf = " ".join(page.extract_text() for page in PdfReader(readout / "report.pdf").pages)
-    return bundle, readout, html, re.sub(r"\s+", " ", pdf)
+    pdf = pdf_text(readout / "report.pdf")
+    return bundle, readout, html, pdf
 
 
 def independent_estimates(exposures: list[tuple], orders: list[tuple]) -> pd.DataFrame:

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pypdf import PdfReader
 
 from analyses.hierarchical.decide import GROUPS_COLOURED, GROUPS_SHOWN, groups_shown
 from analyses.hierarchical.results import Group
 from readout import bundle as bundles
+from tests.pdf import pdf_text
 from tests.programme_config import pooling_experiment
 from tests.readout.running import run
 
@@ -88,7 +88,7 @@ def test_the_page_lists_the_largest_groups_says_so_and_links_the_rest(readout):
     shown = [f"g{i:02d}" for i in range(GROUPS_SHOWN)]
     assert all(f">{name}<" in section for name in shown)
     assert f">g{N_GROUPS - 1}<" not in section  # the smallest group is only in the CSV
-    text = "\n".join(p.extract_text() for p in PdfReader(readout / "report.pdf").pages)
+    text = pdf_text(readout / "report.pdf")
     assert "groups.csv" in text
 
 

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
 from analyses.core.formats import prob
+from tests.pdf import pdf_text
 from tests.readout.running import demo_readout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +72,7 @@ def test_the_html_explains_each_part_and_the_pdf_carries_the_forecast(paywall):
     assert "Revenue per user has two parts" in text
     assert "Do the levels of country differ?" in text
     assert re.search(r"country = IS \d+ \(few\) too few for its own", text)
-    pdf = " ".join(page.extract_text() for page in PdfReader(paywall / "report.pdf").pages)
-    pdf = re.sub(r"\s+", " ", pdf)
+    pdf = pdf_text(paywall / "report.pdf")
     assert sentence in pdf
     assert "Revenue per user has two parts" in pdf
     assert "(few)" not in pdf  # the segment table is for the screen; the PDF is a summary

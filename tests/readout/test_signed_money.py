@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
 from readout.render import WORD_JOINER, environment
+from tests.pdf import pdf_pages
 
 CELL = "Revenue per user +$0.82 to -$0.04 and +$1,234.5 or -$7"
 
@@ -28,9 +28,7 @@ def test_a_narrow_pdf_table_cell_never_breaks_a_sign_from_its_amount(tmp_path):
     html = environment().from_string(f"<table><tr>{row}</tr></table>").render(x=CELL)
     pdf = tmp_path / "cells.pdf"
     weasyprint.HTML(string=html).write_pdf(pdf)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = "\n".join(pdf_pages(pdf, layout=True))
     words = text.split()
     assert words.count("per") == 7  # every cell printed
     assert words.count("+$0.82") == 7, words

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from pypdf import PdfReader
 
 from analyses.ab_test import variance
 from readout.cli import main
 from tests import variance_data
+from tests.pdf import pdf_text
 
 PRIOR = "prior_mean = 0.0\nprior_sd = 0.05"
 
@@ -144,8 +144,7 @@ def test_the_page_and_the_pdf_say_what_each_is_worth_and_state_the_prior(readout
     assert f"removes {round(100 * ps['variance_reduction'])}% of its variance" in text
     assert "weighted by that country's share of all users" in text
     assert re.search(r"Your prior \(\+0% ± 5%\) (Ship|Keep collecting data) ", text)
-    pdf = " ".join(p.extract_text() for p in PdfReader(day / "report.pdf").pages)
-    pdf = re.sub(r"\s+", " ", pdf)
+    pdf = pdf_text(day / "report.pdf")
     assert "Your prior: before these data you expected" in pdf
     assert "CUPED for a ratio" in pdf
 

@@ -41,6 +41,7 @@ from readout import bundle as bundles
 from readout import email as mail
 from readout import quarto, registry, render, wording
 from tests.fixtures.programme_decided import decided_by_programme
+from tests.pdf import pdf_pages
 
 PANDOC = shutil.which("pandoc")
 
@@ -234,11 +235,8 @@ def pages(bundle: dict, folder: Path, pdf: bool) -> dict[str, str]:
     report = render.report_html(bundle, folder)
     out = {"report": report}
     if pdf:
-        from pypdf import PdfReader
-
         render.write_pdf(report, folder / "report.pdf")
-        reader = PdfReader(folder / "report.pdf")
-        out["pdf"] = "\n".join(page.extract_text() for page in reader.pages)
+        out["pdf"] = "\n".join(pdf_pages(folder / "report.pdf"))
     else:
         (folder / "report.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
     message = mail.compose(bundle, folder, ["team@example.com"], "readout@example.com", "")
