@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -14,6 +15,8 @@ def load_generator():
     return module
 
 
+# The whole demo data set generated again (about 20 s): `make test-all` and CI run it.
+@pytest.mark.slow
 def test_generator_is_deterministic_and_matches_the_recorded_ground_truth(tmp_path, monkeypatch):
     generate = load_generator()
     monkeypatch.setattr(generate, "HERE", tmp_path)
