@@ -242,10 +242,13 @@ def template_of(analysis: str) -> str:
 
 @functools.cache
 def _print_setup():
-    """WeasyPrint's font configuration and the shipped fonts' CSS: parsed once a process.
+    """WeasyPrint's fonts, the shipped fonts' CSS and a URL fetcher: made once a process.
 
-    Dropped when the process ends (a ``-j`` worker too, which ends without the interpreter's
-    teardown), removing the font configuration's temporary folder.
+    The fetcher reads ``data:`` and ``file:`` URLs only (a page's figures, the shipped fonts):
+    printing never reaches the network. Made once because WeasyPrint's default, made for
+    each page, loads the system's certificates for HTTPS (0.05 s a page). Dropped when the
+    process ends (a ``-j`` worker too, which ends without the interpreter's teardown),
+    removing the font configuration's temporary folder.
     """
     import multiprocessing.util
 
@@ -256,8 +259,11 @@ def _print_setup():
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fonts = weasyprint.text.fonts.FontConfiguration()
-    css = weasyprint.CSS(filename=str(TEMPLATES / "print-fonts.css"), font_config=fonts)
-    return fonts, css
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=("data", "file"))
+    css = weasyprint.CSS(
+        filename=str(TEMPLATES / "print-fonts.css"), font_config=fonts, url_fetcher=fetcher
+    )
+    return fonts, css, fetcher
 
 
 def warm_printing(analyses: tuple[str, ...] = ()) -> None:
@@ -279,7 +285,7 @@ def warm_printing(analyses: tuple[str, ...] = ()) -> None:
 
 def _drop_print_setup() -> None:
     if _print_setup.cache_info().currsize:
-        fonts, _ = _print_setup()
+        fonts, _, _ = _print_setup()
         fonts.__del__()  # WeasyPrint's clean-up: removes the fonts' temporary folder
         _parsed_css.cache_clear()
         _print_setup.cache_clear()
@@ -342,8 +348,10 @@ def _parsed_css(text: str) -> Any:
     """A stylesheet parsed once a process (the page's ``report.css``, :data:`COMPACT_CSS`)."""
     import weasyprint
 
-    fonts, _ = _print_setup()
-    return weasyprint.CSS(string=text, base_url=str(TEMPLATES), font_config=fonts)
+    fonts, _, fetcher = _print_setup()
+    return weasyprint.CSS(
+        string=text, base_url=str(TEMPLATES), font_config=fonts, url_fetcher=fetcher
+    )
 
 
 def page_stylesheets(html: str) -> tuple[str, list[Any]]:
@@ -377,10 +385,12 @@ def print_document(html: str) -> Any:
     """
     import weasyprint
 
-    fonts, css = _print_setup()
+    fonts, css, fetcher = _print_setup()
     html, own = page_stylesheets(html)
     images: dict = {}  # the figures, parsed once for the tighter prints too
-    source = weasyprint.HTML(string=html, base_url=str(TEMPLATES), media_type="print")
+    source = weasyprint.HTML(
+        string=html, base_url=str(TEMPLATES), media_type="print", url_fetcher=fetcher
+    )
     document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
     for tighter_css in COMPACT_CSS:  # tighter and tighter, until the spill is gone
         fills = page_fill(document)
