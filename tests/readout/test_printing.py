@@ -121,3 +121,56 @@ def test_a_pages_stylesheet_is_parsed_once_and_still_styles_the_print(tmp_path):
         148,
         210,
     )  # A5 from the page's own @page rule, not the fonts' default A4
+
+
+def test_printing_a_page_never_reaches_the_network(tmp_path):
+    """A page's URLs other than ``data:`` and ``file:`` are not fetched when it is printed."""
+    import http.server
+    import threading
+
+    requested = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            requested.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = f"http://127.0.0.1:{server.server_address[1]}"
+        figure = _figure_with_many_markers(tmp_path / "fig.svg")
+        html = (
+            f'<html><head><link rel="stylesheet" href="{remote}/page.css"></head><body>'
+            f'<img src="{remote}/chart.png"><img src="{figure.as_uri()}" style="width:16cm">'
+            "</body></html>"
+        )
+        render.write_pdf(html, tmp_path / "page.pdf")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requested == []
+    # The local figure (a file: URL) is printed: page 1 is far from blank.
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "40",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            tmp_path / "page.pdf",
+            tmp_path / "p",
+        ],
+        check=True,
+    )
+    from PIL import Image
+
+    (png,) = tmp_path.glob("p-*.png")
+    assert (np.asarray(Image.open(png).convert("L")) < 128).sum() > 500
