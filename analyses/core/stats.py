@@ -107,6 +107,117 @@ def chi2_sf(statistic: float, df: int) -> float:
     return min(1.0, math.erfc(math.sqrt(h)) + math.exp(-h) * total)
 
 
+def log_beta(a: float, b: float) -> float:
+    """The logarithm of B(a, b) = log Γ(a) + log Γ(b) - log Γ(a + b) (``scipy.special.betaln``).
+
+    Where the larger shape is 100 or more, log Γ(a + b) - log Γ(a) is taken from Stirling's
+    series term by term (to 1 / z^5; what is left is below 1e-17): the difference of two
+    large log-gammas would lose their common digits (1e-9 of a Welch test's p-value at
+    millions of degrees of freedom).
+    """
+    a, b = max(a, b), min(a, b)
+    if a < 100:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+    def series(z: float) -> float:
+        return 1 / (12 * z) - 1 / (360 * z**3) + 1 / (1260 * z**5)
+
+    ratio = (a - 0.5) * math.log1p(b / a) + b * math.log(a + b) - b + series(a + b) - series(a)
+    return math.lgamma(b) - ratio
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function (modified Lentz).
+
+    Converges fast for ``x < (a + 1) / (a + b + 2)``, where :func:`beta_reg` uses it.
+    """
+    tiny, c, d = 1e-300, 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 100_000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-16:
+            break
+    return h
+
+
+def beta_reg(a: float, b: float, x: float, y: float | None = None) -> float:
+    """The regularised incomplete beta function I_x(a, b) (``scipy.special.betainc``).
+
+    ``y``: 1 - x where the caller knows it more exactly than the subtraction would give (a
+    t test's x is within 1e-15 of 1 at millions of degrees). Its continued fraction where
+    that converges fast, else through I_x(a, b) = 1 - I_y(b, a) (Numerical Recipes, 6.4).
+    """
+    y = 1.0 - x if y is None else y
+    if x <= 0.0:
+        return 0.0
+    if y <= 0.0:
+        return 1.0
+    # Each logarithm from the smaller of x and y (log(1 - u) as log1p(-u)): a shape of
+    # millions times log(x) near x = 1 would magnify x's last digit.
+    log_x = math.log(x) if x < 0.5 else math.log1p(-y)
+    log_y = math.log(y) if y < 0.5 else math.log1p(-x)
+    log_front = -log_beta(a, b) + a * log_x + b * log_y
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, y) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """Student's t distribution function at ``t`` (``scipy.special.stdtr``).
+
+    ``df`` > 0 degrees of freedom, not necessarily whole: I_(df / (df + t^2))(df / 2, 1 / 2)
+    / 2 is the chance of a value beyond ``|t|`` on one side.
+
+    A continuous A/B readout's Welch test (non-whole degrees) needs no SciPy with it.
+    """
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * beta_reg(df / 2.0, 0.5, df / (df + t * t), t * t / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees (``scipy.special.stdtrit``).
+
+    Newton's steps on :func:`t_cdf` from the normal quantile, kept inside a bracket that
+    halves when a step would leave it; to a relative 1e-13.
+    """
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"t_quantile needs 0 < p < 1, not {p}")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:  # the t's tails are heavier than the normal's
+        low, high = high, high * 2.0
+    x = min(max(normal_quantile(p), low), high)
+    for _ in range(200):
+        gap = t_cdf(x, df) - p
+        if gap > 0:
+            high = x
+        else:
+            low = x
+        density = math.exp(log_norm - (df + 1) / 2 * math.log1p(x * x / df))
+        step = x - gap / density if density > 0 else (low + high) / 2
+        if not low < step < high:
+            step = (low + high) / 2
+        if abs(step - x) <= 1e-13 * abs(step) or high - low <= 1e-15 * high:
+            return step
+        x = step
+    return x
+
+
 def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) -> dict:
     """Chi-square test of observed arm sizes against the intended split.
 
@@ -169,8 +280,6 @@ def welch_from_moments(
 
     Mean and variance (``ddof=1``), with its 95% confidence interval.
     """
-    from scipy.special import stdtr, stdtrit
-
     se2_a, se2_b = var_a / n_a, var_b / n_b
     se = float(np.sqrt(se2_a + se2_b))
     diff = mean_b - mean_a
@@ -187,11 +296,11 @@ def welch_from_moments(
         }
     df = (se2_a + se2_b) ** 2 / (se2_a**2 / (n_a - 1) + se2_b**2 / (n_b - 1))
     t = diff / se
-    half = stdtrit(df, 0.975) * se
+    half = t_quantile(0.975, df) * se
     return {
         "test": "Welch t-test",
         "statistic": float(t),
-        "p_value": float(2 * stdtr(df, -abs(t))),
+        "p_value": float(2 * t_cdf(-abs(t), df)),
         "estimate": float(diff),
         "ci": [float(diff - half), float(diff + half)],
         "ci_prob": 0.95,

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -59,6 +61,48 @@ def test_chi2_sf_matches_scipy_for_whole_degrees():
             assert got == pytest.approx(want, rel=1e-12, abs=1e-300), (df, statistic)
     with pytest.raises(ValueError):
         stats.chi2_sf(1.0, 1.5)
+
+
+def test_student_t_functions_match_scipy_at_whole_and_fractional_degrees():
+    """Welch's degrees of freedom are rarely whole; a million users an arm gives millions."""
+    from scipy.special import betainc, betaln, stdtr, stdtrit
+
+    rng = np.random.default_rng(0)
+    # (degrees from, to; relative tolerance): the continued fraction near x = 1 loses digits
+    # as the shape grows (measured worst: 3e-12 below 1e5 degrees, 3e-10 below 1e7).
+    for low, high, rel in ((1, 1e3, 1e-12), (1e3, 1e5, 1e-11), (1e5, 1e7, 1e-9)):
+        for df, t in zip(
+            np.exp(rng.uniform(np.log(low), np.log(high), 150)),
+            np.r_[rng.normal(0, 3, 140), [0.0, -40.0, 40.0, 1e-4, -8.0, 8.0, 2.5, -2.5, 60, -60]],
+            strict=True,
+        ):
+            tail = float(stdtr(df, -abs(t)))  # the smaller side: its relative error is the test
+            assert stats.t_cdf(t, df) == pytest.approx(float(stdtr(df, t)), rel=rel, abs=tail * rel)
+            for p in (1e-6, 0.025, 0.3, 0.975):
+                want = float(stdtrit(df, p))
+                # In the far tail (p = 1e-6) SciPy's own inversion is good to about 1e-11.
+                assert stats.t_quantile(p, df) == pytest.approx(want, rel=max(rel, 1e-10))
+    assert stats.t_cdf(0.0, 7.5) == 0.5 and stats.t_quantile(0.5, 7.5) == 0.0
+    assert stats.t_cdf(float("inf"), 3) == 1.0 and stats.t_cdf(float("-inf"), 3) == 0.0
+    for a, b, x in ((0.5, 0.5, 0.3), (2.0, 3.5, 0.9), (150.0, 0.5, 0.995), (1e4, 2.0, 1e-3)):
+        assert stats.beta_reg(a, b, x) == pytest.approx(float(betainc(a, b, x)), rel=1e-12)
+        assert stats.log_beta(a, b) == pytest.approx(float(betaln(a, b)), rel=1e-12)
+    for a in (3.0, 150.0, 1e4, 1e9):  # B(a, 2) = 1 / (a (a + 1)) exactly
+        assert stats.log_beta(a, 2.0) == pytest.approx(-math.log(a) - math.log1p(a), rel=1e-14)
+    with pytest.raises(ValueError):
+        stats.t_quantile(1.0, 3)
+
+
+def test_welch_test_matches_scipy_ttest_ind():
+    rng = np.random.default_rng(3)
+    for n_a, n_b, scale in ((12, 9, 1.0), (400, 650, 3.0), (20_000, 19_000, 0.2)):
+        a, b = rng.normal(1.0, 1.0, n_a), rng.normal(1.05, scale, n_b)
+        got = stats.welch_from_moments(n_a, a.mean(), a.var(ddof=1), n_b, b.mean(), b.var(ddof=1))
+        want = sps.ttest_ind(b, a, equal_var=False)
+        assert got["statistic"] == pytest.approx(want.statistic, rel=1e-10)
+        assert got["p_value"] == pytest.approx(want.pvalue, rel=1e-9)
+        low, high = want.confidence_interval(0.95)
+        assert got["ci"] == pytest.approx([low, high], rel=1e-9)
 
 
 def test_normal_functions_match_scipy():

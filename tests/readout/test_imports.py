@@ -111,6 +111,28 @@ def test_a_whole_binary_ab_readout_imports_no_sampler_nor_xarray_nor_scipy(binar
     assert "weasyprint" not in _top(loaded)
 
 
+@pytest.mark.slow
+def test_a_whole_continuous_ab_readout_imports_no_scipy(tmp_path):
+    """Its Welch test's Student t comes from analyses.core.stats, not SciPy."""
+    lines = ["arm,spend"] + [f"{'AB'[i % 2]},{(i * 37) % 101 / 7:.3f}" for i in range(600)]
+    (tmp_path / "spend.csv").write_text("\n".join(lines) + "\n")
+    config = CONFIG.replace('"signup.csv"', '"spend.csv"').replace('"converted"', '"spend"')
+    (tmp_path / "experiments.toml").write_text(config.replace('"binary"', '"continuous"'))
+    loaded = _loaded_after(
+        """
+        from click.testing import CliRunner
+        from readout.cli import main
+        result = CliRunner().invoke(main, ["run"])
+        assert result.exit_code == 0, result.output
+        """,
+        tmp_path,
+    )
+    (folder,) = [p for p in (tmp_path / "reports" / "signup").iterdir() if p.is_dir()]
+    bundle = json.loads((folder / "bundle.json").read_text())
+    assert bundle["frequentist"]["test"] == "Welch t-test"
+    assert not _top(loaded) & {"scipy", *SAMPLERS}
+
+
 def test_loading_a_config_without_a_programme_history_imports_no_programme(binary_ab):
     loaded = _loaded_after(
         """
