@@ -429,7 +429,9 @@ def finish(
         jobs.setdefault(folder, (folder.parent.name, None))
     calls = [(name, folder, final, site_url, output) for folder, (name, final) in jobs.items()]
     if pool is not None:
-        done = list(pool.map(finish_one, *zip(*calls, strict=True))) if calls else []
+        printed = pool.map(finish_one, *zip(*calls, strict=True)) if calls else iter(())
+        site.warm_templates()  # while the pages print: the site's pages come next
+        done = list(printed)
     else:
         done = [finish_one(*call) for call in calls]
     by_name = {call[0]: (call, result) for call, result in zip(calls, done, strict=True)}

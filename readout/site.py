@@ -129,6 +129,21 @@ def site_key(config: Config, output: Path, status: dict) -> str:
     return digest.hexdigest()
 
 
+#: The site's page templates: each experiment's page and the index (the programme's page
+#: is written only where a programme is configured).
+PAGES = ("experiment.html.j2", "index.html.j2")
+
+
+def warm_templates() -> None:
+    """Compile the site's page templates ahead of :func:`write_site`.
+
+    A run's main process does it while its printer or workers print the readouts' pages
+    (:func:`readout.runner.finish`): it would otherwise wait for them, then compile.
+    """
+    for template in PAGES:
+        render.environment().get_template(template)
+
+
 def write_site(config: Config, output: Path, force: bool = False) -> bool:
     """Write ``index.html`` and each experiment's ``index.html`` if what they show changed.
 
