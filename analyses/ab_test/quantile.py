@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from analyses.ab_test.results import BootstrapPrior, Test
+from analyses.core import stats
 from analyses.core.inputs import HISTOGRAM_ACCURACY
 
 #: Bins further than this many standard deviations of the quantile's level from it are merged.
@@ -174,8 +175,6 @@ def relative_test(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
     difference is defined, and the test is of the absolute difference ``q_b - q_a``
     (``scale`` says which).
     """
-    from scipy.special import stdtr, stdtrit
-
     qa, qb = a["quantile_hat"], b["quantile_hat"]
     va, vb = variance(a), variance(b)
     na, nb = a["n"], b["n"]
@@ -198,11 +197,11 @@ def relative_test(a: dict[str, float], b: dict[str, float]) -> dict[str, Any]:
         }
     dof = (vb / nb + va / na) ** 2 / (vb**2 / (nb**2 * (nb - 1)) + va**2 / (na**2 * (na - 1)))
     t = estimate / np.sqrt(var)
-    half = stdtrit(dof, 0.975) * np.sqrt(var)
+    half = stats.t_quantile(0.975, dof) * np.sqrt(var)
     return {
         "test": name,
         "statistic": float(t),
-        "p_value": float(2 * stdtr(dof, -abs(t))),
+        "p_value": float(2 * stats.t_cdf(-abs(t), dof)),
         "estimate": float(estimate),
         "ci": [float(estimate - half), float(estimate + half)],
         "ci_prob": 0.95,
