@@ -51,7 +51,7 @@ def _warm(analyses: tuple[str, ...]) -> None:
     global IN_PRINTER
     IN_PRINTER = True
     parent = os.getppid()
-    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+    signal.signal(signal.SIGTERM, _stopped)
     _end_with_parent()
     if os.getppid() != parent:  # the run ended before the line above
         os._exit(0)
@@ -61,6 +61,20 @@ def _warm(analyses: tuple[str, ...]) -> None:
         render.warm_printing(analyses)
     except Exception:  # noqa: BLE001 - only a head start: each page says what fails, as before
         return
+
+
+def _stopped(signum, frame) -> None:
+    """SIGTERM: end at once, removing the fonts' temporary folder this printer made.
+
+    Its exit handlers, which would remove it, are skipped by ``os._exit`` (nothing of the
+    run's is left to flush here: a page cut short is cleared by the next run).
+    """
+    render = sys.modules.get("readout.render")  # no import inside a signal handler
+    try:
+        if render is not None:
+            render.drop_print_setup()
+    finally:
+        os._exit(0)
 
 
 def _end_with_parent() -> None:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,11 @@ def template_of(analysis: str) -> str:
     return own if (TEMPLATES / own).is_file() else GENERIC
 
 
+#: The process that made this process's print setup (a forked process inherits the setup,
+#: not its temporary fonts folder: the process that made it removes it).
+_SETUP_PID: int | None = None
+
+
 @functools.cache
 def _print_setup():
     """WeasyPrint's fonts, the shipped fonts' CSS and a URL fetcher: made once a process.
@@ -254,7 +260,9 @@ def _print_setup():
 
     import weasyprint
 
-    multiprocessing.util.Finalize(None, _drop_print_setup, exitpriority=0)
+    global _SETUP_PID
+    _SETUP_PID = os.getpid()
+    multiprocessing.util.Finalize(None, drop_print_setup, exitpriority=0)
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -283,8 +291,13 @@ def warm_printing(analyses: tuple[str, ...] = ()) -> None:
         env.get_template(template_of(analysis))
 
 
-def _drop_print_setup() -> None:
-    if _print_setup.cache_info().currsize:
+def drop_print_setup() -> None:
+    """Remove the print setup's temporary fonts folder, in the process that made it only.
+
+    At the end of every process that printed (an exit handler), and by a stopped printer
+    (:mod:`readout.printer`), which ends without exit handlers.
+    """
+    if _print_setup.cache_info().currsize and _SETUP_PID == os.getpid():
         fonts, _, _ = _print_setup()
         fonts.__del__()  # WeasyPrint's clean-up: removes the fonts' temporary folder
         _parsed_css.cache_clear()

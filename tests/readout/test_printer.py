@@ -11,7 +11,7 @@ import pytest
 
 from readout import printer, render, runner, store
 from readout.config import load_config
-from tests.pdf import pdf_text
+from tests.pdf import pdf_pages
 from tests.readout.running import binary_frame, project
 
 DAY = "2026-11-20"
@@ -37,8 +37,9 @@ def _pids_rendering(monkeypatch, tmp_path: Path) -> Path:
     return pids
 
 
-def _text(pdf: Path) -> str:
-    return pdf_text(pdf)
+def _text(pdf: Path) -> list[str]:
+    """Each page's text, line by line as printed: a different font or layout changes it."""
+    return pdf_pages(pdf, layout=True)
 
 
 def test_a_run_renders_in_its_printer_the_page_a_render_in_process_gives(
@@ -51,12 +52,13 @@ def test_a_run_renders_in_its_printer_the_page_a_render_in_process_gives(
     rendered = [int(p) for p in pids.read_text().split()]
     assert len(rendered) == 1 and rendered[0] != os.getpid()  # once, in another process
     folder = store.readout_folder(out, "signup", DAY)
-    html, pdf_text = (folder / store.REPORT_HTML).read_bytes(), _text(folder / store.REPORT_PDF)
+    html, printed = (folder / store.REPORT_HTML).read_bytes(), _text(folder / store.REPORT_PDF)
     monkeypatch.undo()
     render.render_readout(folder)  # the same bundle rendered here
     assert (folder / store.REPORT_HTML).read_bytes() == html
-    assert _text(folder / store.REPORT_PDF) == pdf_text
-    assert "Keep collecting data" in pdf_text or "Ship" in pdf_text
+    assert _text(folder / store.REPORT_PDF) == printed
+    first = " ".join(printed[0].split())
+    assert "Keep collecting data" in first or "Ship" in first
 
 
 def test_a_printer_that_cannot_warm_up_still_prints(config, tmp_path, monkeypatch):
@@ -86,3 +88,28 @@ def test_a_run_with_every_readout_of_the_day_written_starts_no_printer(
     assert started == []
     runner.run(config, out, readout_date=DAY, force=True)  # --force refits and renders
     assert started == [("ab_test",)]  # its templates only: the run's one analysis
+
+
+def test_a_run_of_the_command_leaves_no_temporary_fonts_folder(config, tmp_path):
+    """The printer, stopped at the end of the run, removes the fonts folder WeasyPrint made.
+
+    A process of its own, as a user's run is (a printer forked from this warm test process
+    would inherit this process's fonts, not make its own).
+    """
+    import subprocess
+
+    from tests.readout.running import READOUT
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    done = subprocess.run(
+        [*READOUT, "run", "--config", str(config.path), "--output", str(tmp_path / "out")],
+        env={**os.environ, "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "signup").is_dir()  # the readout was written
+    assert not list(temp.glob("weasyprint-*")), sorted(p.name for p in temp.iterdir())
