@@ -129,19 +129,23 @@ def site_key(config: Config, output: Path, status: dict) -> str:
     return digest.hexdigest()
 
 
-#: The site's page templates: each experiment's page and the index (the programme's page
-#: is written only where a programme is configured).
-PAGES = ("experiment.html.j2", "index.html.j2")
+#: The site's page templates and what they import and include: each experiment's page and
+#: the index (the programme's page is written only where a programme is configured).
+PAGES = ("experiment.html.j2", "index.html.j2", "_macros.html.j2", "report.css")
 
 
 def warm_templates() -> None:
     """Compile the site's page templates ahead of :func:`write_site`.
 
     A run's main process does it while its printer or workers print the readouts' pages
-    (:func:`readout.runner.finish`): it would otherwise wait for them, then compile.
+    (:func:`readout.runner.finish`): it would otherwise wait for them, then compile. Only a
+    head start: a template that fails to compile fails the site's writing, as before.
     """
-    for template in PAGES:
-        render.environment().get_template(template)
+    try:
+        for template in PAGES:
+            render.environment().get_template(template)
+    except Exception:  # noqa: BLE001 - write_site meets it again and says what fails
+        return
 
 
 def write_site(config: Config, output: Path, force: bool = False) -> bool:
