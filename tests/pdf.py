@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def pdf_pages(pdf: Path | bytes, layout: bool = False, last: int | None = None) -> list[str]:
     """The text of each page of ``pdf`` (a file, or a PDF's bytes), as printed.
@@ -23,7 +25,11 @@ def pdf_pages(pdf: Path | bytes, layout: bool = False, last: int | None = None) 
     args += ["-layout"] if layout else []
     args += ["-l", str(last)] if last else []
     args += ["-" if data is not None else str(pdf), "-"]
-    out = subprocess.run(args, input=data, capture_output=True, check=True).stdout.decode()
+    try:
+        done = subprocess.run(args, input=data, capture_output=True, check=True)
+    except FileNotFoundError:
+        pytest.fail("pdftotext is missing: `make setup` installs it (Debian's poppler-utils)")
+    out = done.stdout.decode()
     pages = out.split("\f")  # pdftotext ends each page with a form feed
     return pages[:-1] if pages and not pages[-1].strip() else pages
 

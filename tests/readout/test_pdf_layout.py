@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from readout import bundle as bundles
 from readout import wording
 from readout.cli import main
+from tests.pdf import pdf_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm")
@@ -66,11 +67,7 @@ def reports(tmp_path_factory) -> Path:
 
 
 def page_texts(pdf: Path) -> list[str]:
-    count = int(re.search(r"Pages:\s+(\d+)", _run("pdfinfo", str(pdf)))[1])
-    return [
-        re.sub(r"\s+", " ", _run("pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"))
-        for i in range(1, count + 1)
-    ]
+    return [re.sub(r"\s+", " ", page) for page in pdf_pages(pdf)]
 
 
 def page_images(pdf: Path, folder: Path) -> list[np.ndarray]:
@@ -99,10 +96,6 @@ def coloured(image: np.ndarray) -> int:
     """Pixels of a saturated colour (a chart's marks; text and tints are grey or pale)."""
     rgb = image.astype(int)
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 90).sum())
-
-
-def _run(*cmd: str) -> str:
-    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
 def _readout(reports: Path, name: str) -> Path:

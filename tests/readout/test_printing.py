@@ -123,8 +123,10 @@ def test_a_pages_stylesheet_is_parsed_once_and_still_styles_the_print(tmp_path):
     )  # A5 from the page's own @page rule, not the fonts' default A4
 
 
-def test_printing_a_page_never_reaches_the_network(tmp_path):
+def test_printing_a_page_never_reaches_the_network(tmp_path, monkeypatch):
     """A page's URLs other than ``data:`` and ``file:`` are not fetched when it is printed."""
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # a fetch would reach the local server
     import http.server
     import threading
 
