@@ -464,7 +464,9 @@ def entry() -> None:
     0.2 s of a 3-second one-readout run on a 2-core host. Those objects are put out of the
     collector's sight instead (:func:`gc.freeze`); the memory is returned as the process
     ends. Not in :data:`main` itself: a program calling it in its own process (the tests)
-    keeps its garbage collected.
+    keeps its garbage collected. So every writer in readout closes its files itself (``with``,
+    :func:`readout.files.atomic_path`): an object left to be closed by its finaliser, in a
+    reference cycle, would never be.
     """
     import gc
 
