@@ -51,7 +51,7 @@ plan: setup data ## How many days experiment NAME needs for an 80/90% chance of 
 # DuckDB's cancellation) ones, and a few of those: one of each kind, marked `spot`.
 QUICK = -m "not slow and not engine or spot"
 
-test: setup data ## Run the tests, and one of each kind of slow and engine test (real sampling, a whole run, PostgreSQL, Spark): about 6 minutes on 2 cores
+test: setup data ## Run the tests, and one of each kind of slow and engine test (real sampling, a whole run, PostgreSQL, Spark): about 5 minutes on 2 cores
 	$(PY) -m pytest $(XDIST) $(QUICK)
 
 test-all: setup data ## Run every test, the slow and engine ones included (what CI runs: about 12 minutes on 2 cores)
