@@ -129,9 +129,10 @@ def site_key(config: Config, output: Path, status: dict) -> str:
     return digest.hexdigest()
 
 
-#: The site's page templates and what they import and include: each experiment's page and
-#: the index (the programme's page is written only where a programme is configured).
-PAGES = ("experiment.html.j2", "index.html.j2", "_macros.html.j2", "report.css")
+#: The templates the site's pages are rendered from: each experiment's page and the index,
+#: and what they import and include (the programme's page is written only where a programme
+#: is configured).
+SITE_TEMPLATES = ("experiment.html.j2", "index.html.j2", "_macros.html.j2", "report.css")
 
 
 def warm_templates() -> None:
@@ -142,7 +143,7 @@ def warm_templates() -> None:
     head start: a template that fails to compile fails the site's writing, as before.
     """
     try:
-        for template in PAGES:
+        for template in SITE_TEMPLATES:
             render.environment().get_template(template)
     except Exception:  # noqa: BLE001 - write_site meets it again and says what fails
         return
