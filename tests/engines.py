@@ -37,6 +37,23 @@ def export_demo(folder: Path, kind: str = "parquet", source: Path = DEMO) -> dic
     return out
 
 
+#: Rows a DuckDB ``INSERT`` statement of :func:`insert_rows` carries at most.
+INSERT_CHUNK = 1000
+
+
+def insert_rows(con, table: str, rows: list[tuple]) -> None:
+    """Insert ``rows`` into a DuckDB table with a few multi-row ``INSERT`` statements.
+
+    The same rows and types as ``executemany`` (parameters bound the same way, NULL for
+    ``None``), which DuckDB runs one statement per row: 0.9 s for a test's 1,300 rows, 0.09 s so.
+    """
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        row = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        values = ", ".join([row] * len(chunk))
+        con.execute(f"INSERT INTO {table} VALUES {values}", [v for r in chunk for v in r])
+
+
 def postgres_bin() -> Path | None:
     """Debian's PostgreSQL server programs, if installed."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))

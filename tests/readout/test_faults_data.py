@@ -29,7 +29,7 @@ import pytest
 from analyses.core import stats
 from readout.config import load_config
 from readout.data import fetch_data
-from tests.engines import load_postgres, postgres_bin, postgres_server
+from tests.engines import insert_rows, load_postgres, postgres_bin, postgres_server
 from tests.pdf import pdf_text
 from tests.readout import running
 from tests.readout.running import invoke
@@ -112,8 +112,7 @@ def write_warehouse(path: Path, tables: dict[str, list[tuple]]) -> Path:
         con.execute(f"CREATE TABLE {name} ({schema})")
         rows = tables[name]
         if rows:
-            marks = ", ".join("?" * len(rows[0]))
-            con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+            insert_rows(con, name, rows)
     con.close()
     return path
 

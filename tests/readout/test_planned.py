@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from analyses.ab_test import planned
 from analyses.ab_test.spec import Spec
 from readout.cli import main
-from tests.engines import load_postgres, postgres_bin, postgres_server
+from tests.engines import insert_rows, load_postgres, postgres_bin, postgres_server
 from tests.pdf import pdf_pages
 from tests.readout.running import run
 from tests.readout.test_email import env, send, serving
@@ -57,8 +57,8 @@ def write_duckdb(path: Path, data: dict) -> Path:
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE exposures (user_id INTEGER, variant VARCHAR, exposed_at TIMESTAMP)")
     con.execute("CREATE TABLE orders (user_id INTEGER, ts TIMESTAMP)")
-    con.executemany("INSERT INTO exposures VALUES (?, ?, ?)", data["exposures"])
-    con.executemany("INSERT INTO orders VALUES (?, ?)", data["orders"])
+    insert_rows(con, "exposures", data["exposures"])
+    insert_rows(con, "orders", data["orders"])
     con.close()
     return path
 

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from readout.cli import main
+from tests.engines import insert_rows
 from tests.pdf import pdf_text
 
 pytestmark = pytest.mark.engine
@@ -59,8 +60,8 @@ def write_warehouse(path: Path, exposures: list[tuple], orders: list[tuple]) -> 
         "creator VARCHAR, genre VARCHAR)"
     )
     con.execute("CREATE TABLE orders (user_id INTEGER, ts TIMESTAMP, amount DOUBLE)")
-    con.executemany("INSERT INTO exposures VALUES (?, ?, ?, ?, ?)", exposures)
-    con.executemany("INSERT INTO orders VALUES (?, ?, ?)", orders)
+    insert_rows(con, "exposures", exposures)
+    insert_rows(con, "orders", orders)
     con.close()
     return path
 

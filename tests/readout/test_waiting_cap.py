@@ -15,6 +15,7 @@ import pytest
 
 from readout.config import load_config
 from readout.data import fetch_data
+from tests.engines import insert_rows
 
 CLOSED, WAITING = 100, 400
 
@@ -31,8 +32,8 @@ def warehouse(path: Path) -> Path:
         exposed = datetime(2026, 11, 1, 12) if u < CLOSED else datetime(2026, 11, 29, 12)
         exposures.append((u, ("control", "treatment")[u % 2], exposed))
         orders.append((u, exposed + timedelta(hours=1), float(u + 1) if u < CLOSED else 1000.0))
-    con.executemany("INSERT INTO exposures VALUES (?, ?, ?)", exposures)
-    con.executemany("INSERT INTO orders VALUES (?, ?, ?)", orders)
+    insert_rows(con, "exposures", exposures)
+    insert_rows(con, "orders", orders)
     con.close()
     return path
 
