@@ -107,8 +107,30 @@ XLINK = "http://www.w3.org/1999/xlink"
 MANY_TARGETS = 50
 
 
+def _svg_tree(svg: bytes):
+    """An SVG's element tree, its comments kept (matplotlib writes each text in one)."""
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("", SVG)
+    ET.register_namespace("xlink", XLINK)
+    return ET.fromstring(svg, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
+
+
+def _svg_bytes(root) -> bytes:
+    import xml.etree.ElementTree as ET
+
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
 def inline_uses(svg: bytes) -> bytes:
-    """The SVG with every ``<use>`` of a plain element replaced by a copy of that element.
+    """The SVG with every ``<use>`` of a plain element replaced by a copy of that element."""
+    root = _svg_tree(svg)
+    _inline_uses(root)
+    return _svg_bytes(root)
+
+
+def _inline_uses(root) -> None:
+    """Replace in ``root`` every ``<use>`` of a plain element by a copy of that element.
 
     A figure with hundreds of markers or legend entries (one per group) references as many
     definitions; WeasyPrint looks each one up by walking the whole tree, so printing such a
@@ -119,9 +141,6 @@ def inline_uses(svg: bytes) -> bytes:
     import copy
     import xml.etree.ElementTree as ET
 
-    ET.register_namespace("", SVG)
-    ET.register_namespace("xlink", XLINK)
-    root = ET.fromstring(svg)
     use, href = f"{{{SVG}}}use", f"{{{XLINK}}}href"
     targets = {e.get("id"): e for e in root.iter() if e.get("id")}
     plain = {
@@ -151,23 +170,106 @@ def inline_uses(svg: bytes) -> bytes:
                 inner.attrib.pop("id", None)
             group.append(shape)
             parent[i] = group
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+#: The fonts matplotlib draws readout's charts in (its glyph names' prefixes), as the PDF
+#: names them: the shipped DejaVu (``print-fonts.css``), the same font as matplotlib's.
+GLYPH_FONTS = {"DejaVuSans": "400", "DejaVuSans-Bold": "700"}
+PRINT_FONT = "Readout Sans, DejaVu Sans"
+#: A matplotlib text's group: where its line starts, its angle, its size / 100 (points).
+_TEXT_PLACE = re.compile(
+    r"translate\(([-0-9.e]+) ([-0-9.e]+)\)(?: rotate\(([-0-9.e]+)\))? scale\(([0-9.e]+) -\4\)"
+)
+#: A glyph's place along its line (matplotlib omits it for the first).
+_GLYPH_PLACE = re.compile(r"translate\(([-0-9.e]+)(?: 0)?\)")
+
+
+def glyphs_as_text(root) -> int:
+    """Print matplotlib's texts as text: each line's glyph paths become one ``<text>``.
+
+    matplotlib writes a chart's every text as glyph outlines (so a browser shows them in
+    DejaVu without the font), each line a group holding the line in a comment and one
+    ``<use>`` of a glyph outline per character. WeasyPrint parses a glyph's outline again at
+    every use, a third of a readout's printing; as text it draws the shipped DejaVu's own
+    glyphs, each character where matplotlib placed it (its kerning kept), and the PDF's
+    chart labels can be searched and copied. A line is left as outlines where it is not
+    certainly the comment's characters: another font, a character count that differs, or
+    a comment matplotlib had to alter (``--``). Unused outlines are dropped. Returns the
+    number of lines turned into text.
+    """
+    import xml.etree.ElementTree as ET
+
+    g, use, defs = f"{{{SVG}}}g", f"{{{SVG}}}use", f"{{{SVG}}}defs"
+    href = f"{{{XLINK}}}href"
+    lines = 0
+    groups = [e for e in root.iter(g) if (e.get("id") or "").startswith("text_")]
+    for group in groups:
+        kids = list(group)
+        if len(kids) != 2 or kids[0].tag is not ET.Comment or kids[1].tag != g:
+            continue
+        comment, line = kids
+        chars = (comment.text or "")[1:-1]  # matplotlib writes "<!-- text -->"
+        chars = chars.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        place = _TEXT_PLACE.fullmatch(line.get("transform", ""))
+        glyphs = [e for e in line if e.tag == use]
+        if (
+            place is None
+            or "- " in chars  # "--" written as "- -": the characters are not known
+            or len(glyphs) != len(chars)
+            or any(e.tag not in (use, defs) for e in line)
+        ):
+            continue
+        weights, offsets = set(), []
+        for glyph in glyphs:
+            font = (glyph.get(href) or "").removeprefix("#").rpartition("-")[0]
+            moved = _GLYPH_PLACE.fullmatch(glyph.get("transform") or "translate(0)")
+            if font not in GLYPH_FONTS or moved is None:
+                break
+            weights.add(GLYPH_FONTS[font])
+            offsets.append(float(moved[1]))
+        if len(offsets) != len(glyphs) or len(weights) != 1:
+            continue
+        x, y, angle, scale = place[1], place[2], place[3], float(place[4])
+        text = ET.Element(f"{{{SVG}}}text")
+        text.set("transform", f"translate({x} {y})" + (f" rotate({angle})" if angle else ""))
+        text.set("x", " ".join(f"{offset * scale:.6g}" for offset in offsets))
+        text.set("y", "0")
+        text.set("font-family", PRINT_FONT)
+        text.set("font-size", f"{100 * scale:.6g}")
+        text.set("font-weight", weights.pop())
+        if line.get("style"):
+            text.set("style", line.get("style"))
+        text.text = chars
+        group.remove(comment)
+        group.remove(line)
+        group.extend(e for e in line if e.tag == defs)  # outlines other lines may use
+        group.append(text)
+        lines += 1
+    used = {(e.get(href) or e.get("href") or "").removeprefix("#") for e in root.iter(use)}
+    for group in groups:
+        for outlines in [e for e in group if e.tag == defs]:
+            for outline in [e for e in outlines if e.get("id") not in used]:
+                outlines.remove(outline)
+            if not len(outlines):
+                group.remove(outlines)
+    return lines
 
 
 def for_printing(path: Path) -> str | None:
-    """A figure's ``data:`` URI for the PDF where it differs from the page's, else None.
+    """A figure's ``data:`` URI for the PDF, None for a PNG (printed as it is).
 
-    Only a figure with many distinct ``<use>`` targets is rewritten (:func:`inline_uses`).
+    An SVG's texts are printed as text (:func:`glyphs_as_text`); a figure with many
+    distinct ``<use>`` targets is printed with its uses inlined (:func:`_inline_uses`).
     """
     if path.suffix != ".svg":
         return None
-    svg = path.read_bytes()
-    if svg.count(b"<use ") < MANY_TARGETS:
-        return None
-    targets = set(re.findall(rb'<use[^>]*?href="#([^"]+)"', svg))
-    if len(targets) < MANY_TARGETS:
-        return None
-    return "data:image/svg+xml;base64," + base64.b64encode(inline_uses(svg)).decode()
+    root = _svg_tree(path.read_bytes())
+    glyphs_as_text(root)
+    use, href = f"{{{SVG}}}use", f"{{{XLINK}}}href"
+    targets = {(e.get(href) or e.get("href") or "") for e in root.iter(use)}
+    if len(targets) >= MANY_TARGETS:
+        _inline_uses(root)
+    return "data:image/svg+xml;base64," + base64.b64encode(_svg_bytes(root)).decode()
 
 
 #: The smallest chart text a reader is shown, in CSS pixels (on a phone too).

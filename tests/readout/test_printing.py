@@ -1,4 +1,4 @@
-"""Figures with many ``<use>`` targets are printed with their uses inlined, looking the same."""
+"""Figures print looking as drawn: their texts as text, many ``<use>`` targets inlined."""
 
 import base64
 import subprocess
@@ -15,48 +15,111 @@ def _figure_with_many_markers(path):
     fig, ax = figures.new_figure(4, 3)
     rng = np.random.default_rng(0)
     for i in range(80):  # one marker definition per line: 80 distinct targets, and text
-        ax.plot(rng.normal(size=3), rng.normal(size=3), "os^"[i % 3], color=f"C{i % 10}")
+        size = 4 + i / 20  # each line's markers of their own size: a definition of their own
+        ax.plot(rng.normal(size=3), rng.normal(size=3), "os^"[i % 3], ms=size, color=f"C{i % 10}")
     ax.set_xlabel("Own estimate (no pooling)")
     ax.set_title("many groups")
     fig.savefig(path, format="svg", metadata={"Date": None})
     return path
 
 
-def _pixels(svg_uri: str, folder, name: str) -> np.ndarray:
-    from PIL import Image
+def _pixels(svg_uri: str, folder, name: str, dpi: int = 80, blur: float = 0) -> np.ndarray:
+    """The figure printed 16 cm wide, in grey levels at ``dpi`` (Gaussian-blurred by ``blur``
+    pixels: a glyph drawn from the font and from its outline differ in edge shading only)."""
+    from PIL import Image, ImageFilter
 
     html = f'<html><body style="margin:0"><img src="{svg_uri}" style="width:16cm"></body></html>'
     pdf = folder / f"{name}.pdf"
     render.write_pdf(html, pdf)
     subprocess.run(
-        ["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", pdf, folder / name], check=True
+        ["pdftoppm", "-r", str(dpi), "-png", "-f", "1", "-l", "1", pdf, folder / name],
+        check=True,
     )
     (png,) = folder.glob(f"{name}-*.png")
-    return np.asarray(Image.open(png).convert("L"), dtype=int)
+    return np.asarray(Image.open(png).convert("L").filter(ImageFilter.GaussianBlur(blur)), dtype=int)
 
 
 @pytest.mark.slow
 def test_a_figure_with_many_use_targets_prints_the_same_with_its_uses_inlined(tmp_path):
     path = _figure_with_many_markers(tmp_path / "fig.svg")
-    printed = render.for_printing(path)
-    assert printed is not None
-    inlined = base64.b64decode(printed.split(",", 1)[1])
-    assert b"<use " not in inlined and inlined.count(b"<path") > path.read_bytes().count(b"<path")
+    printed = base64.b64decode(render.for_printing(path).split(",", 1)[1])
+    assert b"<use " not in printed and printed.count(b"<path") > path.read_bytes().count(b"<path")
+    inlined = render.inline_uses(path.read_bytes())  # its uses inlined, its texts as drawn
+    assert b"<use " not in inlined
     before = _pixels(render.figure_uri(path), tmp_path, "before")
-    after = _pixels(printed, tmp_path, "after")
+    after = _pixels(
+        "data:image/svg+xml;base64," + base64.b64encode(inlined).decode(), tmp_path, "after"
+    )
     assert before.shape == after.shape
     assert (before < 128).sum() > 2000  # the page holds the figure
     assert (np.abs(before - after) > 40).mean() < 1e-4  # the same picture
 
 
-def test_an_ordinary_figure_is_printed_as_it_is(tmp_path):
+def test_an_ordinary_figure_keeps_its_uses(tmp_path):
     from analyses.core import figures
 
     fig, ax = figures.new_figure(4, 3)
     ax.plot([0, 1], [1, 0], "o-")
     ax.set_xlabel("a few markers and a label")
     fig.savefig(tmp_path / "fig.svg", format="svg")
-    assert render.for_printing(tmp_path / "fig.svg") is None
+    original = (tmp_path / "fig.svg").read_bytes()
+    printed = base64.b64decode(render.for_printing(tmp_path / "fig.svg").split(",", 1)[1])
+    markers = original.count(b"<use ") - original.count(b'href="#DejaVuSans')
+    assert 0 < markers == printed.count(b"<use ")  # the markers and ticks, not inlined
+    assert b'href="#DejaVuSans' not in printed
+    assert b">a few markers and a label</text>" in printed
+
+
+#: Every kind of text a readout's chart has, and characters the SVG escapes.
+TEXTS = {
+    "title": "Conversion & revenue <by arm>",
+    "xlabel": "Relative lift over control (%); shaded: 94% HDI",
+    "ylabel": "Share of users (rotated)",
+    "legend": "B vs A: 76% above 0",
+    "note": "kept as outlines -- a double dash",
+}
+
+
+def _figure_with_every_text(path):
+    from analyses.core import figures
+
+    fig, ax = figures.new_figure(5, 3.2)
+    ax.plot([-20, 0, 40], [0, 1, 0.2], color=figures.PALETTE[1], label=TEXTS["legend"])
+    ax.set_title(TEXTS["title"], fontweight="bold")
+    ax.set_xlabel(TEXTS["xlabel"])
+    ax.set_ylabel(TEXTS["ylabel"])
+    ax.text(-15, 0.8, TEXTS["note"], color=figures.PALETTE[2], alpha=0.7, fontsize=7)
+    ax.legend(frameon=False)
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    figures.pyplot().close(fig)
+    return path
+
+
+def test_a_figures_texts_print_as_text_where_matplotlib_drew_them(tmp_path):
+    from tests.pdf import pdf_text
+
+    path = _figure_with_every_text(tmp_path / "fig.svg")
+    original = path.read_bytes()
+    printed = base64.b64decode(render.for_printing(path).split(",", 1)[1])
+    # Every line as text but the one whose comment matplotlib altered ("--"), kept as
+    # outlines; outlines no text uses are gone.
+    for key, text in TEXTS.items():
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert (f">{escaped}</text>".encode() in printed) == (key != "note"), key
+    assert printed.count(b'href="#DejaVuSans') == len(TEXTS["note"])
+    assert printed.count(b'id="DejaVuSans') < original.count(b'id="DejaVuSans')
+    assert b"font-weight=\"700\"" in printed and b"rotate(-90)" in printed
+    uri = "data:image/svg+xml;base64," + base64.b64encode(printed).decode()
+    before = _pixels(render.figure_uri(path), tmp_path, "before", dpi=150, blur=1.5)
+    after = _pixels(uri, tmp_path, "after", dpi=150, blur=1.5)
+    assert before.shape == after.shape
+    assert (before < 128).sum() > 5000  # the page holds the figure
+    # The same picture: measured 0.04% of pixels differ by more than 40 grey levels (edge
+    # shading); every text moved by 2 pixels (0.3 mm) makes it 1.1%.
+    assert (np.abs(before - after) > 40).mean() < 2e-3
+    words = " ".join(pdf_text(tmp_path / "after.pdf").split())
+    for key, text in TEXTS.items():
+        assert (text in words) == (key != "note"), (key, words)
 
 
 PRINT_TWICE = """
