@@ -36,7 +36,8 @@ def _pixels(svg_uri: str, folder, name: str, dpi: int = 80, blur: float = 0) -> 
         check=True,
     )
     (png,) = folder.glob(f"{name}-*.png")
-    return np.asarray(Image.open(png).convert("L").filter(ImageFilter.GaussianBlur(blur)), dtype=int)
+    grey = Image.open(png).convert("L")
+    return np.asarray(grey.filter(ImageFilter.GaussianBlur(blur)), dtype=int)
 
 
 @pytest.mark.slow
