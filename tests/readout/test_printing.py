@@ -109,7 +109,7 @@ def test_a_figures_texts_print_as_text_where_matplotlib_drew_them(tmp_path):
         assert (f">{escaped}</text>".encode() in printed) == (key != "note"), key
     assert printed.count(b'href="#DejaVuSans') == len(TEXTS["note"])
     assert printed.count(b'id="DejaVuSans') < original.count(b'id="DejaVuSans')
-    assert b"font-weight=\"700\"" in printed and b"rotate(-90)" in printed
+    assert b'font-weight="700"' in printed and b"rotate(-90)" in printed
     uri = "data:image/svg+xml;base64," + base64.b64encode(printed).decode()
     before = _pixels(render.figure_uri(path), tmp_path, "before", dpi=150, blur=1.5)
     after = _pixels(uri, tmp_path, "after", dpi=150, blur=1.5)
