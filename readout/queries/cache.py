@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict
@@ -23,14 +24,16 @@ from readout.queries.rows import rows_expression, summary_expression
 from readout.sources import FILE_TABLE, ROW_COLUMN, Engine
 
 
-def _versions() -> list[str]:
+@functools.cache
+def _versions() -> tuple[str, ...]:
+    """What a compiled query depends on besides its request, read once a process."""
     found = [QUERY_VERSION]
     for package in ("ibis-framework", "sqlglot"):
         try:
             found.append(metadata.version(package))
         except metadata.PackageNotFoundError:
             found.append("-")
-    return found
+    return tuple(found)
 
 
 def _jsonable(part) -> Any:
