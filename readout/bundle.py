@@ -102,8 +102,11 @@ def versions() -> dict[str, str]:
 
 @functools.cache
 def _versions() -> dict[str, str]:
-    """The versions, read once a process (a ``-j`` worker's or a test's hundreds of readouts:
-    reading the installed packages' metadata took 0.012 s a readout)."""
+    """The versions, read once a process.
+
+    A ``-j`` worker or a test process writes hundreds of readouts: reading the installed
+    packages' metadata took 0.012 s each.
+    """
     found = {"python": platform.python_version()}
     for package in KEY_PACKAGES:
         try:
