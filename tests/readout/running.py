@@ -85,6 +85,17 @@ def run(config: Path, out: Path, *args: str, env: dict | None = None):
     return invoke("run", "--config", str(config), "--output", str(out), *args, env=env)
 
 
+def copy_project(made: tuple[Path, Path], target: Path) -> tuple[Path, Path]:
+    """A copy in ``target`` of a project a module-scoped fixture ran once: ``(config, out)``.
+
+    ``made`` is the original's config and output folder, both inside the config's folder; a
+    test changes its own copy (its output's sent log, status file, data), never the original.
+    """
+    config, out = made
+    shutil.copytree(config.parent, target, symlinks=True, dirs_exist_ok=True)
+    return target / config.name, target / out.relative_to(config.parent)
+
+
 def demo_readout(out: Path, name: str, day: str) -> Path:
     """The demo config's experiment ``name`` run for ``day`` into ``out`` (it must succeed):
     its readout folder."""

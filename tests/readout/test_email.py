@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from readout.cli import main
-from tests.readout.running import binary_frame, project, run
+from tests.readout.running import binary_frame, copy_project, project, run
 
 
 class Inbox:
@@ -49,8 +49,10 @@ def smtp_server():
         yield controller, inbox
 
 
-@pytest.fixture
-def site(tmp_path) -> tuple[Path, Path]:
+@pytest.fixture(scope="module")
+def _site_made(tmp_path_factory) -> tuple[Path, Path]:
+    """The project every test of this file emails from, run once."""
+    tmp_path = tmp_path_factory.mktemp("site")
     config = project(
         tmp_path,
         [
@@ -72,6 +74,12 @@ def site(tmp_path) -> tuple[Path, Path]:
     result = run(config, out, "--date", "2026-11-21")
     assert result.exit_code == 0, result.output
     return config, out
+
+
+@pytest.fixture
+def site(_site_made, tmp_path) -> tuple[Path, Path]:
+    """This test's own copy of the project (its sent log and status file its own)."""
+    return copy_project(_site_made, tmp_path)
 
 
 def env(port: int, **extra) -> dict[str, str]:

@@ -35,6 +35,7 @@ from tests.readout.running import (
     READOUT,
     assert_bad_input,
     binary_frame,
+    copy_project,
     finish,
     invoke,
     project,
@@ -389,8 +390,10 @@ def test_malformed_recipients_exit_2(good, address):
     assert_bad_input(invoke("validate", "--config", str(good)), "email address", "name@domain")
 
 
-@pytest.fixture
-def mail_site(tmp_path):
+@pytest.fixture(scope="module")
+def _mail_site_made(tmp_path_factory):
+    """The project the mail faults' tests email from, run once."""
+    tmp_path = tmp_path_factory.mktemp("mail_site")
     config = project(
         tmp_path,
         [{"name": "signup", "file": "good.csv", "extra": 'email = ["pm@example.com"]'}],
@@ -399,6 +402,12 @@ def mail_site(tmp_path):
     out = tmp_path / "reports"
     assert invoke("run", "--config", str(config), "--output", str(out)).exit_code == 0
     return config, out
+
+
+@pytest.fixture
+def mail_site(_mail_site_made, tmp_path):
+    """This test's own copy of the project (its sent log and status file its own)."""
+    return copy_project(_mail_site_made, tmp_path)
 
 
 class SlowInbox(Inbox):
