@@ -240,6 +240,8 @@ def make_plan(
     DataError
         An unknown experiment, one that is not a randomised A/B test read from a warehouse,
         no history data, or bad SQL (exit 2).
+    ConfigError
+        The output folder is not readout's, or another readout is writing it (exit 2).
     ConnectionError
         The engine cannot be reached (exit 1).
     """
@@ -251,6 +253,7 @@ def make_plan(
     experiment = _experiment(config, name, config.path)
     spec = experiment.spec
     metric = primary_metric(spec)
+    store.check_free(output)  # refused now, not after the history's query and the simulation
     start, end = period(until, history_days)
     rows, sql = read_history(experiment, metric, start, end)
     where = where_of(experiment).label

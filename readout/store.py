@@ -342,20 +342,11 @@ def owning(output: Path, command: str = "run") -> Iterator[None]:
     command
         What the holder is doing, as the one turned away is told (``run``, ``render``).
     """
-    import filelock
-
-    from readout.errors import ConfigError
     from readout.files import remove_temporary
 
     _check_own(output)
     output.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(lock_file(output), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise ConfigError(
-            str(output), f"{_holder(output)} is writing this folder", BUSY_FIX
-        ) from None
+    lock = _taken(output)
     owner = output / OWNER
     try:
         owner.write_text(json.dumps({"command": command, "pid": os.getpid()}), encoding="utf-8")
@@ -366,6 +357,35 @@ def owning(output: Path, command: str = "run") -> Iterator[None]:
     finally:
         owner.unlink(missing_ok=True)
         lock.release()
+
+
+def _taken(output: Path):
+    """The output folder's lock, acquired now; a ConfigError naming its holder if held."""
+    import filelock
+
+    from readout.errors import ConfigError
+
+    lock = filelock.FileLock(lock_file(output), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ConfigError(
+            str(output), f"{_holder(output)} is writing this folder", BUSY_FIX
+        ) from None
+    return lock
+
+
+def check_free(output: Path) -> None:
+    """Refuse now what :func:`owning` would refuse later (a ConfigError naming it, exit 2).
+
+    A folder readout did not write, or one another readout is writing. For a command that
+    computes for seconds before it writes (``readout plan``) without holding the folder
+    meanwhile: the user is told at once, not after the computation. :func:`owning` still
+    takes the folder for the writes.
+    """
+    _check_own(output)
+    if lock_file(output).exists():
+        _taken(output).release()
 
 
 def _holder(output: Path) -> str:

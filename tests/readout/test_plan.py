@@ -23,16 +23,50 @@ def invoke(*args: str):
     return CliRunner().invoke(main, ["plan", "--config", CONFIG, *args], catch_exceptions=False)
 
 
+#: For each file the plan writes: its name, and whether the output folder was held (by the
+#: plan, so that another process asking for it was turned away) while it was written.
+WRITES: list[tuple[str, bool]] = []
+
+
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory) -> tuple[Path, str]:
+    import filelock
+
+    from readout import files, store
+
     out = tmp_path_factory.mktemp("plan")
+    write = files.atomic_write_text
+
+    def held_while_written(path, *args, **kwargs):
+        lock = filelock.FileLock(store.lock_file(out), timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            WRITES.append((Path(path).name, True))
+        else:
+            lock.release()
+            WRITES.append((Path(path).name, False))
+        return write(path, *args, **kwargs)
+
     # The demo's exposures run 1-15 November 2026: four weeks up to 28 November hold them all,
     # and every 14-day window but the last day's has closed.
-    result = invoke(
-        "--output", str(out), "checkout-redesign", "--min-effect", "0.1", "--until", "2026-11-28"
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files, "atomic_write_text", held_while_written)
+        result = invoke(
+            "--output",
+            str(out),
+            "checkout-redesign",
+            "--min-effect",
+            "0.1",
+            "--until",
+            "2026-11-28",
+        )
     assert result.exit_code == 0, result.output
     return out / "checkout-redesign", result.output
+
+
+def test_the_plan_is_written_holding_the_output_folder(planned):
+    assert WRITES == [("plan.json", True), ("plan.html", True)]
 
 
 def text_of(html: str) -> str:
@@ -240,8 +274,8 @@ def test_the_words_name_a_third_arm_and_cuped_where_they_apply(planned):
 
 
 def test_a_plan_is_not_written_into_a_folder_another_readout_is_writing(tmp_path):
-    """The plan's page is written holding the output folder (``store.owning``): while a run
-    holds it the plan exits 2 naming it and writes nothing."""
+    """While a run holds the output folder the plan exits 2 naming it and writes nothing; it
+    says so at once (``store.check_free``), before reading the history and simulating."""
     from readout import store
 
     out = tmp_path / "reports"
