@@ -103,6 +103,7 @@ def figure_uri(path: Path, data: bytes | None = None) -> str:
 
 SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 #: Above this many distinct ``<use>`` targets an SVG is printed with its uses inlined.
 MANY_TARGETS = 50
 
@@ -185,66 +186,38 @@ _GLYPH_PLACE = re.compile(r"translate\(([-0-9.e]+)(?: 0)?\)")
 
 
 def glyphs_as_text(root) -> int:
-    """Print matplotlib's texts as text: each line's glyph paths become one ``<text>``.
+    """Print matplotlib's texts as text: each line's glyph outlines become one ``<text>``.
 
     matplotlib writes a chart's every text as glyph outlines (so a browser shows them in
-    DejaVu without the font), each line a group holding the line in a comment and one
-    ``<use>`` of a glyph outline per character. WeasyPrint parses a glyph's outline again at
-    every use, a third of a readout's printing; as text it draws the shipped DejaVu's own
-    glyphs, each character where matplotlib placed it (its kerning kept), and the PDF's
-    chart labels can be searched and copied. A line is left as outlines where it is not
-    certainly the comment's characters: another font, a character count that differs, or
-    a comment matplotlib had to alter (``--``). Unused outlines are dropped. Returns the
-    number of lines turned into text.
+    DejaVu without the font): a text's group holds, for each of its lines, the line in a
+    comment and a group of one ``<use>`` of a glyph outline per character. WeasyPrint
+    parses a glyph's outline again at every use, a third of a readout's printing; as text it
+    draws the shipped DejaVu's own glyphs, each character where matplotlib placed it (its
+    kerning kept), and the PDF's chart labels can be searched and copied. A line stays as
+    outlines where it may not be the comment's characters in order, one glyph each: a font
+    other than DejaVu Sans upright (oblique, another family, maths), a glyph count that
+    differs from the comment's characters (matplotlib writes ``--`` as ``- -``), characters
+    written right to left or combining marks (placed in another order or joined), a
+    transform or child of another shape. Unused outlines are dropped. Returns the number
+    of lines turned into text.
     """
-    import xml.etree.ElementTree as ET
-
     g, use, defs = f"{{{SVG}}}g", f"{{{SVG}}}use", f"{{{SVG}}}defs"
     href = f"{{{XLINK}}}href"
     lines = 0
     groups = [e for e in root.iter(g) if (e.get("id") or "").startswith("text_")]
     for group in groups:
         kids = list(group)
-        if len(kids) != 2 or kids[0].tag is not ET.Comment or kids[1].tag != g:
-            continue
-        comment, line = kids
-        chars = (comment.text or "")[1:-1]  # matplotlib writes "<!-- text -->"
-        chars = chars.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        place = _TEXT_PLACE.fullmatch(line.get("transform", ""))
-        glyphs = [e for e in line if e.tag == use]
-        if (
-            place is None
-            or "- " in chars  # "--" written as "- -": the characters are not known
-            or len(glyphs) != len(chars)
-            or any(e.tag not in (use, defs) for e in line)
-        ):
-            continue
-        weights, offsets = set(), []
-        for glyph in glyphs:
-            font = (glyph.get(href) or "").removeprefix("#").rpartition("-")[0]
-            moved = _GLYPH_PLACE.fullmatch(glyph.get("transform") or "translate(0)")
-            if font not in GLYPH_FONTS or moved is None:
-                break
-            weights.add(GLYPH_FONTS[font])
-            offsets.append(float(moved[1]))
-        if len(offsets) != len(glyphs) or len(weights) != 1:
-            continue
-        x, y, angle, scale = place[1], place[2], place[3], float(place[4])
-        text = ET.Element(f"{{{SVG}}}text")
-        text.set("transform", f"translate({x} {y})" + (f" rotate({angle})" if angle else ""))
-        text.set("x", " ".join(f"{offset * scale:.6g}" for offset in offsets))
-        text.set("y", "0")
-        text.set("font-family", PRINT_FONT)
-        text.set("font-size", f"{100 * scale:.6g}")
-        text.set("font-weight", weights.pop())
-        if line.get("style"):
-            text.set("style", line.get("style"))
-        text.text = chars
-        group.remove(comment)
-        group.remove(line)
-        group.extend(e for e in line if e.tag == defs)  # outlines other lines may use
-        group.append(text)
-        lines += 1
+        for comment, line in zip(kids, kids[1:], strict=False):
+            text = _line_as_text(comment, line) if line.tag == g else None
+            if text is None:
+                continue
+            at = list(group).index(line)
+            group.remove(comment)
+            group.remove(line)
+            # The line's outlines stay for other lines that use them (dropped below if none).
+            for i, e in enumerate([*(e for e in line if e.tag == defs), text]):
+                group.insert(at - 1 + i, e)
+            lines += 1
     used = {(e.get(href) or e.get("href") or "").removeprefix("#") for e in root.iter(use)}
     for group in groups:
         for outlines in [e for e in group if e.tag == defs]:
@@ -253,6 +226,57 @@ def glyphs_as_text(root) -> int:
             if not len(outlines):
                 group.remove(outlines)
     return lines
+
+
+#: Characters whose glyphs matplotlib may place out of their order or join to others.
+_REORDERED = frozenset({"R", "AL", "AN", "RLE", "RLO", "RLI", "NSM"})
+
+
+def _line_as_text(comment, line):
+    """One line of a matplotlib text as a ``<text>``, or None (see :func:`glyphs_as_text`)."""
+    import unicodedata
+    import xml.etree.ElementTree as ET
+
+    use, defs, href = f"{{{SVG}}}use", f"{{{SVG}}}defs", f"{{{XLINK}}}href"
+    if comment.tag is not ET.Comment:
+        return None
+    chars = (comment.text or "")[1:-1]  # matplotlib writes "<!-- text -->"
+    chars = chars.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    place = _TEXT_PLACE.fullmatch(line.get("transform", ""))
+    glyphs = [e for e in line if e.tag == use]
+    if (
+        place is None
+        or not chars
+        or len(glyphs) != len(chars)
+        or any(e.tag not in (use, defs) for e in line)
+        or any(
+            unicodedata.bidirectional(c) in _REORDERED or unicodedata.combining(c) for c in chars
+        )
+    ):
+        return None
+    weights, offsets = set(), []
+    for glyph in glyphs:
+        font = (glyph.get(href) or "").removeprefix("#").rpartition("-")[0]
+        moved = _GLYPH_PLACE.fullmatch(glyph.get("transform") or "translate(0)")
+        if font not in GLYPH_FONTS or moved is None:
+            return None
+        weights.add(GLYPH_FONTS[font])
+        offsets.append(float(moved[1]))
+    if len(weights) != 1:
+        return None
+    x, y, angle, scale = place[1], place[2], place[3], float(place[4])
+    text = ET.Element(f"{{{SVG}}}text")
+    text.set("transform", f"translate({x} {y})" + (f" rotate({angle})" if angle else ""))
+    text.set("x", " ".join(f"{offset * scale:.6g}" for offset in offsets))
+    text.set("y", "0")
+    text.set("font-family", PRINT_FONT)
+    text.set("font-size", f"{100 * scale:.6g}")
+    text.set("font-weight", weights.pop())
+    text.set(f"{{{XML_NS}}}space", "preserve")  # every space at its place, as drawn
+    if line.get("style"):
+        text.set("style", line.get("style"))
+    text.text = chars
+    return text
 
 
 def for_printing(path: Path) -> str | None:

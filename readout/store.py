@@ -381,7 +381,8 @@ def check_free(output: Path) -> None:
     A folder readout did not write, or one another readout is writing. For a command that
     computes for seconds before it writes (``readout plan``) without holding the folder
     meanwhile: the user is told at once, not after the computation. :func:`owning` still
-    takes the folder for the writes.
+    takes the folder for the writes. The check takes the folder's lock for an instant: a
+    run starting in that instant is turned away as by any holder (exit 2, run again).
     """
     _check_own(output)
     if lock_file(output).exists():

@@ -273,11 +273,15 @@ def test_the_words_name_a_third_arm_and_cuped_where_they_apply(planned):
     assert "for its 14 days before exposure (CUPED)" in lines
 
 
-def test_a_plan_is_not_written_into_a_folder_another_readout_is_writing(tmp_path):
+def test_a_plan_is_not_written_into_a_folder_another_readout_is_writing(tmp_path, monkeypatch):
     """While a run holds the output folder the plan exits 2 naming it and writes nothing; it
     says so at once (``store.check_free``), before reading the history and simulating."""
-    from readout import store
+    from readout import plan, store
 
+    def never(*args, **kwargs):
+        raise AssertionError("the history was read although the folder is held")
+
+    monkeypatch.setattr(plan, "read_history", never)
     out = tmp_path / "reports"
     with store.owning(out, "run"):
         result = invoke("--output", str(out), "checkout-redesign", "--until", "2026-11-28")

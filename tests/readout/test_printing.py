@@ -71,14 +71,16 @@ def test_an_ordinary_figure_keeps_its_uses(tmp_path):
     assert b">a few markers and a label</text>" in printed
 
 
-#: Every kind of text a readout's chart has, and characters the SVG escapes.
+#: Every kind of text a readout's chart has, characters the SVG escapes, and spaces.
 TEXTS = {
     "title": "Conversion & revenue <by arm>",
     "xlabel": "Relative lift over control (%); shaded: 94% HDI",
     "ylabel": "Share of users (rotated)",
-    "legend": "B vs A: 76% above 0",
-    "note": "kept as outlines -- a double dash",
+    "legend": "B - A:  76% above 0 ",
+    "wrapped": "a label wrapped\nonto two lines",
 }
+#: Texts left as outlines: a comment matplotlib altered ("--"), right-to-left characters.
+OUTLINES = {"dashes": "kept as outlines -- a double dash", "rtl": "\u05e9\u05dc\u05d5\u05dd ab"}
 
 
 def _figure_with_every_text(path):
@@ -89,7 +91,9 @@ def _figure_with_every_text(path):
     ax.set_title(TEXTS["title"], fontweight="bold")
     ax.set_xlabel(TEXTS["xlabel"])
     ax.set_ylabel(TEXTS["ylabel"])
-    ax.text(-15, 0.8, TEXTS["note"], color=figures.PALETTE[2], alpha=0.7, fontsize=7)
+    ax.text(-15, 0.8, OUTLINES["dashes"], color=figures.PALETTE[2], alpha=0.7, fontsize=7)
+    ax.text(-15, 0.6, TEXTS["wrapped"], color=figures.PALETTE[3])
+    ax.text(20, 0.6, OUTLINES["rtl"])
     ax.legend(frameon=False)
     fig.savefig(path, format="svg", metadata={"Date": None})
     figures.pyplot().close(fig)
@@ -102,12 +106,14 @@ def test_a_figures_texts_print_as_text_where_matplotlib_drew_them(tmp_path):
     path = _figure_with_every_text(tmp_path / "fig.svg")
     original = path.read_bytes()
     printed = base64.b64decode(render.for_printing(path).split(",", 1)[1])
-    # Every line as text but the one whose comment matplotlib altered ("--"), kept as
-    # outlines; outlines no text uses are gone.
-    for key, text in TEXTS.items():
-        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        assert (f">{escaped}</text>".encode() in printed) == (key != "note"), key
-    assert printed.count(b'href="#DejaVuSans') == len(TEXTS["note"])
+    lines = [line for text in TEXTS.values() for line in text.split("\n")]
+    for line in lines:  # each line of each text, as text
+        escaped = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert f">{escaped}</text>".encode() in printed, line
+    # Every line (the ticks' labels too; matplotlib writes each line in a comment) but two.
+    assert printed.count(b"</text>") == original.count(b"<!-- ") - len(OUTLINES)
+    # The others as outlines, one glyph each; outlines no text uses are gone.
+    assert printed.count(b'href="#DejaVuSans') == sum(map(len, OUTLINES.values()))
     assert printed.count(b'id="DejaVuSans') < original.count(b'id="DejaVuSans')
     assert b'font-weight="700"' in printed and b"rotate(-90)" in printed
     uri = "data:image/svg+xml;base64," + base64.b64encode(printed).decode()
@@ -119,8 +125,10 @@ def test_a_figures_texts_print_as_text_where_matplotlib_drew_them(tmp_path):
     # shading); every text moved by 2 pixels (0.3 mm) makes it 1.1%.
     assert (np.abs(before - after) > 40).mean() < 2e-3
     words = " ".join(pdf_text(tmp_path / "after.pdf").split())
-    for key, text in TEXTS.items():
-        assert (text in words) == (key != "note"), (key, words)
+    for line in lines:
+        assert " ".join(line.split()) in words, (line, words)
+    for text in OUTLINES.values():
+        assert " ".join(text.split()) not in words
 
 
 PRINT_TWICE = """
