@@ -21,9 +21,20 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- figures
 
 
+#: Characters a legend line above a phone-width chart holds: a line's, less the key's.
+LEGEND_LINE = figures.PHONE_LINE - 6
+
+
 def _legend_above(ax) -> None:
-    """The legend above the plot: at a phone's text size a legend inside would sit on the curves."""
+    """The legend above the plot: at a phone's text size a legend inside would sit on the curves.
+
+    Its long entries are wrapped: "high-income customers vs low-income customers: >99.9%
+    above 0" ran off the figure's right edge, losing its "0".
+    """
+    handles, labels = ax.get_legend_handles_labels()
     ax.legend(
+        handles,
+        [figures.wrap(label, LEGEND_LINE) for label in labels],
         frameon=False,
         fontsize=figures.PHONE_TEXT,
         loc="lower left",

@@ -206,19 +206,24 @@ def test_the_scorecards_metric_names_never_overlap():
 @pytest.mark.parametrize("observational", [False, True])
 def test_every_word_of_the_lift_chart_lies_inside_it(observational):
     """An observational comparison's long axis label ("difference from the reference group")
-    under a wide legend ran off the figure's left edge (income-spend); now wrapped."""
+    under a wide legend ran off the figure's left edge (income-spend); now wrapped. So does
+    a long legend ("... customers: >99.9% above 0" ran off the right edge)."""
     from analyses.core import figures as figures_module
 
-    data = ab_inputs.arm_data({"low-income": (500, 5000), "high-income": (560, 5000)})
+    data = ab_inputs.arm_data({"low-income": (500, 5000), "high-income": (700, 5000)})
     spec = ab_inputs.spec(control="low-income", observational=observational)
     fit = ab_test.fit(spec, data, Settings(exact_draws=2000))
     labels = {"low-income": "low-income customers", "high-income": "high-income customers"}
     results = fit.results.model_copy(update={"arm_labels": labels})
     figure = ab_test.plot(Fit(results, fit.posterior, fit.diagnostics), 0.94)["lift"]
+    figure.canvas.draw()  # laid out: the legend's texts are placed (at 0, 0 before)
     renderer = figure.canvas.get_renderer()
     inside = figure.bbox
     ax = figure.axes[0]
     for text in [ax.xaxis.label, *ax.get_legend().get_texts()]:
         box = text.get_window_extent(renderer)
         assert box.x0 >= inside.x0 - 0.5 and box.x1 <= inside.x1 + 0.5, text.get_text()
+        assert box.y1 <= inside.y1 + 0.5, text.get_text()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["high-income customers vs low-income\ncustomers: >99.9% above 0"]
     figures_module.pyplot().close(figure)
