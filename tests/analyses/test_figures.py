@@ -196,6 +196,7 @@ def test_the_scorecards_metric_names_never_overlap():
     typed = typed.model_copy(update={"metrics": (primary, *typed.metrics[1:], p90)})
     assert len(typed.metrics) == 6
     fig = scorecard_figure(typed, "94% HDI")
+    fig.canvas.draw()  # laid out as saved
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels()]
     figures.pyplot().close(fig)
