@@ -21,8 +21,24 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- figures
 
 
-#: Characters a legend line above a phone-width chart holds: a line's, less the key's.
-LEGEND_LINE = figures.PHONE_LINE - 6
+#: Characters a line of the legend above a phone-width lift chart holds: it starts at the
+#: axes' left edge, after its key (measured: 56 lower-case characters fit, 30 px to spare).
+LEGEND_LINE = 52
+#: Inches a lift chart grows by for each line its legend has beyond the first.
+LEGEND_LINE_HEIGHT = 0.18
+
+
+def _legend_lines(labels) -> int:
+    """How many lines the legend above a lift chart takes for ``labels``, wrapped."""
+    return sum(figures.wrap(label, LEGEND_LINE).count("\n") + 1 for label in labels)
+
+
+def _lift_height(labels, base: float, lines: int = 1) -> float:
+    """A lift chart's height: ``base`` inches with a legend of ``lines`` lines.
+
+    Taller for more (wrapped long entries, many comparisons): the curves keep their height.
+    """
+    return base + LEGEND_LINE_HEIGHT * max(_legend_lines(labels) - lines, 0)
 
 
 def _legend_above(ax) -> None:
@@ -80,21 +96,24 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     healthy = not withheld
     post = fit.posterior  # numpy draws (analyses.core.draws.Draws)
     labels = results.arm_labels
-    name = lambda arm: labels.get(arm, arm)  # noqa: E731
+    name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
     interval = figures.ci_label(ci_prob)
     out: dict[str, Figure] = {}
+    word = "above" if results.metrics[0].higher_is_better else "below"
+    entries = [
+        f"{name(comp.arm)} vs {name(comp.vs)}"
+        + (f": {figures.prob(comp.prob_better)} {word} 0" if healthy else "")
+        for comp in results.comparisons
+    ]
     # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, _lift_height(entries, 2.8))
     # The relative lift, or the absolute one where a control at 0 leaves it undefined.
     relative = all(c.lift_rel is not None for c in results.comparisons)
     binary = results.metric_type == "binary"
     variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
-    for i, comp in enumerate(results.comparisons):
+    for i, (comp, label) in enumerate(zip(results.comparisons, entries, strict=True)):
         draws = post.values(variable, treatment=comp.arm).ravel() * scale
         hdi = [h * scale for h in getattr(comp, variable).hdi]
-        share = figures.prob(comp.prob_better)
-        word = "above" if results.metrics[0].higher_is_better else "below"
-        label = f"{name(comp.arm)} vs {name(comp.vs)}" + (f": {share} {word} 0" if healthy else "")
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
     _lift_frame(ax, results, relative, interval)
     out["lift"] = figures.finish(fig)
@@ -130,16 +149,25 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
     import numpy as np
 
     labels = results.arm_labels
-    name = lambda arm: labels.get(arm, arm)  # noqa: E731
+    name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
     word = "above" if results.metrics[0].higher_is_better else "below"
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 3.2)
+    shown = [c for c in results.comparisons if c.arm in posts and given(c.programme)]
+    entries = {
+        c.arm: (
+            f"{name(c.arm)} vs {name(c.vs)} on its own: {figures.prob(c.prob_better)} {word} 0",
+            f"{name(c.arm)} vs {name(c.vs)} given the programme: "
+            f"{figures.prob(c.programme.prob_better)} {word} 0",
+        )
+        for c in shown
+    }
+    height = _lift_height([e for pair in entries.values() for e in pair], 3.2, lines=2)
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, height)
     for i, comp in enumerate(results.comparisons):
-        if comp.arm not in posts or not given(comp.programme):
+        if comp.arm not in entries:
             continue
         colour = figures.colour(i, skip_grey=True)
-        pair = f"{name(comp.arm)} vs {name(comp.vs)}"
+        own_label, label = entries[comp.arm]
         own = np.asarray(draws[comp.arm], dtype=float).ravel() * 100
-        own_label = f"{pair} on its own: {figures.prob(comp.prob_better)} {word} 0"
         figures.density(ax, own, None, colour, own_label, beside=True)
         found = comp.programme
         post = posts[comp.arm]
@@ -148,7 +176,6 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
         lift = np.expm1(z) * 100
         dens = np.exp(post.log_pdf(z)) / np.exp(z) / 100  # per percent of lift
         hdi = [100 * h for h in found.hdi]
-        label = f"{pair} given the programme: {figures.prob(found.prob_better)} {word} 0"
         figures.curve(ax, lift, dens, hdi, colour, label)
     _lift_frame(ax, results, True, figures.ci_label(ci_prob))
     return figures.finish(fig)

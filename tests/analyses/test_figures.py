@@ -226,5 +226,38 @@ def test_every_word_of_the_lift_chart_lies_inside_it(observational):
         assert box.x0 >= inside.x0 - 0.5 and box.x1 <= inside.x1 + 0.5, text.get_text()
         assert box.y1 <= inside.y1 + 0.5, text.get_text()
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["high-income customers vs low-income\ncustomers: >99.9% above 0"]
+    assert legend == ["high-income customers vs low-income customers:\n>99.9% above 0"]
+    figures_module.pyplot().close(figure)
+
+
+def test_a_long_legend_of_many_arms_stays_inside_and_the_curves_keep_their_height():
+    """Four treatments with long names: each name shortened, each entry wrapped, the chart
+    taller for the legend's lines, so that every word lies inside it and its axes keep the
+    height a one-line legend leaves them (a fixed height once squeezed them to 25 px)."""
+    from analyses.core import figures as figures_module
+
+    arms = ["control", "t1", "t2", "t3", "t4"]
+    data = ab_inputs.arm_data({a: (500 + 40 * i, 5000) for i, a in enumerate(arms)})
+    spec = ab_inputs.spec(control="control")
+    fit = ab_test.fit(spec, data, Settings(exact_draws=2000))
+    labels = {a: f"the {a} variant of the checkout page, redesigned" for a in arms}
+    results = fit.results.model_copy(update={"arm_labels": labels})
+    one = ab_test.plot(ab_fit(0.9), 0.94)["lift"]  # "B vs A: 90% above 0"
+    figure = ab_test.plot(Fit(results, fit.posterior, fit.diagnostics), 0.94)["lift"]
+    for fig in (one, figure):
+        fig.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    inside = figure.bbox
+    ax = figure.axes[0]
+    texts = ax.get_legend().get_texts()
+    assert len(texts) == 4
+    for text in [ax.xaxis.label, *texts]:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= inside.x0 - 0.5 and box.x1 <= inside.x1 + 0.5, text.get_text()
+        assert box.y1 <= inside.y1 + 0.5, text.get_text()
+        assert len(text.get_text().split("\n")[0]) <= 52
+    assert all("\u2026" in t.get_text() for t in texts)  # the names shortened
+    heights = [f.axes[0].get_position().height * f.get_figheight() for f in (one, figure)]
+    assert heights[1] >= 0.9 * heights[0], heights
+    figures_module.pyplot().close(one)
     figures_module.pyplot().close(figure)
