@@ -576,7 +576,8 @@ def test_the_lift_chart_draws_the_estimate_the_verdict_read(name, tmp_path):
 
     def spy(results, draws, posts, ci_prob):
         fig = original(results, draws, posts, ci_prob)
-        drawn.append([t.get_text() for t in fig.axes[0].get_legend().get_texts()])
+        # Each entry's words (a long entry is wrapped over two lines).
+        drawn.append([" ".join(t.get_text().split()) for t in fig.axes[0].get_legend().get_texts()])
         return fig
 
     ab_figures.programme_lift = spy
