@@ -117,21 +117,8 @@ def _svg_tree(svg: bytes):
     return ET.fromstring(svg, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
 
 
-def _svg_bytes(root) -> bytes:
-    import xml.etree.ElementTree as ET
-
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
-
-
-def inline_uses(svg: bytes) -> bytes:
-    """The SVG with every ``<use>`` of a plain element replaced by a copy of that element."""
-    root = _svg_tree(svg)
-    _inline_uses(root)
-    return _svg_bytes(root)
-
-
-def _inline_uses(root) -> None:
-    """Replace in ``root`` every ``<use>`` of a plain element by a copy of that element.
+def inline_uses(root) -> None:
+    """Replace in an SVG's tree every ``<use>`` of a plain element by a copy of that element.
 
     A figure with hundreds of markers or legend entries (one per group) references as many
     definitions; WeasyPrint looks each one up by walking the whole tree, so printing such a
@@ -185,7 +172,7 @@ _TEXT_PLACE = re.compile(
 _GLYPH_PLACE = re.compile(r"translate\(([-0-9.e]+)(?: 0)?\)")
 
 
-def glyphs_as_text(root) -> int:
+def glyphs_as_text(root) -> None:
     """Print matplotlib's texts as text: each line's glyph outlines become one ``<text>``.
 
     matplotlib writes a chart's every text as glyph outlines (so a browser shows them in
@@ -198,12 +185,10 @@ def glyphs_as_text(root) -> int:
     other than DejaVu Sans upright (oblique, another family, maths), a glyph count that
     differs from the comment's characters (matplotlib writes ``--`` as ``- -``), characters
     written right to left or combining marks (placed in another order or joined), a
-    transform or child of another shape. Unused outlines are dropped. Returns the number
-    of lines turned into text.
+    transform or child of another shape. Unused outlines are dropped.
     """
     g, use, defs = f"{{{SVG}}}g", f"{{{SVG}}}use", f"{{{SVG}}}defs"
     href = f"{{{XLINK}}}href"
-    lines = 0
     groups = [e for e in root.iter(g) if (e.get("id") or "").startswith("text_")]
     for group in groups:
         kids = list(group)
@@ -217,7 +202,6 @@ def glyphs_as_text(root) -> int:
             # The line's outlines stay for other lines that use them (dropped below if none).
             for i, e in enumerate([*(e for e in line if e.tag == defs), text]):
                 group.insert(at - 1 + i, e)
-            lines += 1
     used = {(e.get(href) or e.get("href") or "").removeprefix("#") for e in root.iter(use)}
     for group in groups:
         for outlines in [e for e in group if e.tag == defs]:
@@ -225,7 +209,6 @@ def glyphs_as_text(root) -> int:
                 outlines.remove(outline)
             if not len(outlines):
                 group.remove(outlines)
-    return lines
 
 
 #: Characters whose glyphs matplotlib may place out of their order or join to others.
@@ -279,21 +262,25 @@ def _line_as_text(comment, line):
     return text
 
 
-def for_printing(path: Path) -> str | None:
+def for_printing(path: Path, data: bytes | None = None) -> str | None:
     """A figure's ``data:`` URI for the PDF, None for a PNG (printed as it is).
 
     An SVG's texts are printed as text (:func:`glyphs_as_text`); a figure with many
-    distinct ``<use>`` targets is printed with its uses inlined (:func:`_inline_uses`).
+    distinct ``<use>`` targets is printed with its uses inlined (:func:`inline_uses`).
+    ``data``: the file's bytes where the caller has read them already.
     """
+    import xml.etree.ElementTree as ET
+
     if path.suffix != ".svg":
         return None
-    root = _svg_tree(path.read_bytes())
+    root = _svg_tree(path.read_bytes() if data is None else data)
     glyphs_as_text(root)
     use, href = f"{{{SVG}}}use", f"{{{XLINK}}}href"
     targets = {(e.get(href) or e.get("href") or "") for e in root.iter(use)}
     if len(targets) >= MANY_TARGETS:
-        _inline_uses(root)
-    return "data:image/svg+xml;base64," + base64.b64encode(_svg_bytes(root)).decode()
+        inline_uses(root)
+    svg = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
 
 
 #: The smallest chart text a reader is shown, in CSS pixels (on a phone too).
@@ -552,9 +539,11 @@ def render_readout(folder: Path, site_url: str = "") -> None:
     atomic_write_text(folder / store.REPORT_HTML, html)
     printed = html
     for fig in bundle["figures"]:
-        uri = for_printing(folder / fig["file"])
+        path = folder / fig["file"]
+        data = path.read_bytes()
+        uri = for_printing(path, data)
         if uri is not None:
-            printed = printed.replace(figure_uri(folder / fig["file"]), uri)
+            printed = printed.replace(figure_uri(path, data), uri)
     with atomic_path(folder / store.REPORT_PDF) as tmp:
         write_pdf(printed, tmp)
 

@@ -2,6 +2,7 @@
 
 import base64
 import subprocess
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -45,7 +46,9 @@ def test_a_figure_with_many_use_targets_prints_the_same_with_its_uses_inlined(tm
     path = _figure_with_many_markers(tmp_path / "fig.svg")
     printed = base64.b64decode(render.for_printing(path).split(",", 1)[1])
     assert b"<use " not in printed and printed.count(b"<path") > path.read_bytes().count(b"<path")
-    inlined = render.inline_uses(path.read_bytes())  # its uses inlined, its texts as drawn
+    tree = render._svg_tree(path.read_bytes())
+    render.inline_uses(tree)  # its uses inlined, its texts as drawn
+    inlined = ET.tostring(tree, encoding="utf-8")
     assert b"<use " not in inlined
     before = _pixels(render.figure_uri(path), tmp_path, "before")
     after = _pixels(
