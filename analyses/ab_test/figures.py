@@ -28,6 +28,19 @@ LEGEND_LINE = 52
 LEGEND_LINE_HEIGHT = 0.18
 
 
+def _entry(pair: str, chance: str | None) -> str:
+    """A lift chart's legend entry: the comparison and its chance ("97% above 0").
+
+    The chance on the comparison's line where both fit, else on a line of its own: it is
+    never split ("97% above" with its "0" a line below).
+    """
+    if chance is None:
+        return figures.wrap(pair, LEGEND_LINE)
+    if len(pair) + 2 + len(chance) <= LEGEND_LINE:
+        return f"{pair}: {chance}"
+    return f"{figures.wrap(pair + ':', LEGEND_LINE)}\n{chance}"
+
+
 def _legend_lines(labels) -> int:
     """How many lines the legend above a lift chart takes for ``labels``, wrapped."""
     return sum(figures.wrap(label, LEGEND_LINE).count("\n") + 1 for label in labels)
@@ -101,8 +114,10 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
     word = "above" if results.metrics[0].higher_is_better else "below"
     entries = [
-        f"{name(comp.arm)} vs {name(comp.vs)}"
-        + (f": {figures.prob(comp.prob_better)} {word} 0" if healthy else "")
+        _entry(
+            f"{name(comp.arm)} vs {name(comp.vs)}",
+            f"{figures.prob(comp.prob_better)} {word} 0" if healthy else None,
+        )
         for comp in results.comparisons
     ]
     # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
@@ -154,9 +169,14 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
     shown = [c for c in results.comparisons if c.arm in posts and given(c.programme)]
     entries = {
         c.arm: (
-            f"{name(c.arm)} vs {name(c.vs)} on its own: {figures.prob(c.prob_better)} {word} 0",
-            f"{name(c.arm)} vs {name(c.vs)} given the programme: "
-            f"{figures.prob(c.programme.prob_better)} {word} 0",
+            _entry(
+                f"{name(c.arm)} vs {name(c.vs)} on its own",
+                f"{figures.prob(c.prob_better)} {word} 0",
+            ),
+            _entry(
+                f"{name(c.arm)} vs {name(c.vs)} given the programme",
+                f"{figures.prob(c.programme.prob_better)} {word} 0",
+            ),
         )
         for c in shown
     }

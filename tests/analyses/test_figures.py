@@ -261,3 +261,17 @@ def test_a_long_legend_of_many_arms_stays_inside_and_the_curves_keep_their_heigh
     assert heights[1] >= 0.9 * heights[0], heights
     figures_module.pyplot().close(one)
     figures_module.pyplot().close(figure)
+
+
+def test_a_legend_entrys_chance_is_never_split_across_lines():
+    """A comparison a little too long for one line with its chance: the chance moves to a
+    line of its own, whole ("... given the programme: 69% above" with "0" alone below, once)."""
+    from analyses.core import figures as figures_module
+
+    fit = ab_fit(0.98)
+    labels = {"A": "the control group", "B": "the new checkout pages"}
+    results = fit.results.model_copy(update={"arm_labels": labels})
+    figure = ab_test.plot(Fit(results, fit.posterior, fit.diagnostics), 0.94)["lift"]
+    (legend,) = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend == "the new checkout pages vs the control group:\n98% above 0"
+    figures_module.pyplot().close(figure)
