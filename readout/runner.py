@@ -243,33 +243,36 @@ def sigterm_unwinds():
         signal.signal(signal.SIGTERM, previous)
 
 
-#: What drawing, checking and printing a readout import: seconds before the first figure.
-PREFETCH = ("xarray", "scipy.special", "jsonschema", "weasyprint")
+def _prefetch(printing: bool = True) -> None:
+    """Import what every readout's figures need and, where ``printing``, what printing needs.
 
-
-def _prefetch() -> None:
-    import importlib
-
+    Nothing an analysis may not use (xarray, SciPy): the thread is joined before the fit, so
+    an import the readout never needed would only make it wait. A process whose pages a
+    printer prints (:mod:`readout.printer`) does not import WeasyPrint (a second of CPU).
+    """
     from analyses.core import figures
 
     figures.pyplot()
-    for module in PREFETCH:
-        importlib.import_module(module)
+    if printing:
+        import weasyprint  # noqa: F401
 
 
 @contextlib.contextmanager
-def _prefetched(wanted: bool):
-    """Import the rendering libraries in a thread while the body waits on an engine.
+def _prefetched(wanted: bool, printing: bool = True):
+    """Import the drawing (and printing) libraries in a thread while the body reads data.
 
-    The thread is always joined before the body's result is used, so no process forks
-    (PyMC's chains) while an import is half done.
+    The engine reading a warehouse's query or a data file holds no Python lock. The thread
+    is always joined before the body's result is used, so no process forks (PyMC's chains)
+    while an import is half done. ``printing``: as :func:`_prefetch`.
     """
     if not wanted:
         yield
         return
     import threading
 
-    thread = threading.Thread(target=_prefetch, name="readout-prefetch", daemon=True)
+    thread = threading.Thread(
+        target=_prefetch, args=(printing,), name="readout-prefetch", daemon=True
+    )
     thread.start()
     try:
         yield
@@ -299,6 +302,7 @@ def run_one(
     as_of: date | None = None,
     stage: bool = False,
     fetched: Loaded | None = None,
+    printer: bool = False,
 ) -> Outcome:
     """Run one experiment end to end; never raises, reports how it ended.
 
@@ -306,6 +310,7 @@ def run_one(
     rendering nor publishing; a readout to re-render is left as it is (``rendered``).
     :func:`finish` renders and publishes them once the programme has read them.
     ``fetched``: its data already fetched in a batch of experiments (:mod:`readout.batch`).
+    ``printer``: a printer process prints the pages (:mod:`readout.printer`), not this one.
     """
     started = time.perf_counter()
     name = experiment.name
@@ -318,10 +323,10 @@ def run_one(
             data_sha = loaded.fingerprint
         elif experiment.data_path is None:
             # A warehouse: one aggregate query tells whether anything changed. A readout
-            # not made today most likely will be refitted: load the libraries that draw and
-            # print it while the engine works (the query holds no Python lock).
+            # not made today most likely will be refitted: load the libraries that draw
+            # (and print) it while the engine works.
             likely = force or previous is None or previous.name != readout_date
-            with _prefetched(likely):
+            with _prefetched(likely, printing=not printer):
                 loaded = fetch_data(experiment, output, as_of=as_of)
             data_sha = loaded.fingerprint
         else:
@@ -339,6 +344,9 @@ def run_one(
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
+        if loaded is None:  # a data file, read now: the drawing libraries load meanwhile
+            with _prefetched(True, printing=not printer):
+                loaded = fetch_data(experiment, output, as_of=as_of)
         bundle = build_readout(experiment, staging, readout_date, output, loaded, as_of)
         if stage:
             headline = wording.readout_text(bundle).headline
@@ -552,6 +560,7 @@ def run(
                     run_one(
                         *(e, output, readout_date, force, site_url, as_of, True),
                         batched.get(e.name),
+                        printer=pool is not None,
                     )
                     for e in selected
                 )

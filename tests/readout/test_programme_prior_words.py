@@ -140,3 +140,28 @@ def test_a_weak_prior_row_on_the_programme_page_keeps_its_own_lift():
     assert "weak prior: no finished experiments of its kind (10 needed)" in line
     # A withheld verdict reads no lift, its own neither.
     assert "%" not in words.lifts_line(row, "94% HDI", withheld=True)
+
+
+def test_a_readout_reads_each_comparison_with_the_programme_prior_once(monkeypatch):
+    """The readout's comparisons are its primary metric's: both carry the same programme
+    numbers, each read once (a reading is an HDI over the prior's components)."""
+    import json
+
+    from analyses.ab_test import programme as ab_programme
+    from readout import programme
+    from tests.fixtures.programme_decided import BUNDLES, learned
+
+    bundle = json.loads((BUNDLES / "checkout-redesign.json").read_text())
+    read: list[str] = []
+    real = ab_programme.read_with
+
+    def counted(prior, comparison, *args):
+        read.append(comparison.arm)
+        return real(prior, comparison, *args)
+
+    monkeypatch.setattr(ab_programme, "read_with", counted)
+    new = programme.with_programme(bundle, learned(), "programme")
+    primary = new["metrics"][0]["comparisons"]
+    assert sorted(read) == sorted(c["arm"] for c in primary)
+    assert new["comparisons"] == primary
+    assert all(c["programme"]["hdi"] for c in primary)

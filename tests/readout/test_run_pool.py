@@ -142,3 +142,30 @@ def test_each_readout_is_rendered_once_with_the_programme_numbers(project, seria
 def test_a_source_is_connected_to_once_a_run(serial):
     _, _, opened = serial
     assert opened == ["warehouse"]
+
+
+@pytest.mark.slow
+def test_the_pool_loads_the_drawing_library_before_the_programme_redraws(project, serial, tmp_path):
+    """The programme's redraws are queued after a load of matplotlib: it loads in the
+    run's printer while the programme reads the bundles (not when the first chart waits)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    output, _, _ = serial
+    copied = tmp_path / "reports"
+    shutil.copytree(output, copied)
+    # Decided alone now: every readout's bundle changes, and its lift chart is redrawn.
+    alone = project.with_name("alone.toml")  # beside it: its paths are relative
+    text = project.read_text()
+    alone.write_text(text.replace("history =", 'decide_with = "alone"\nhistory =', 1))
+    submitted: list[str] = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            submitted.append(fn.__name__)
+            return super().submit(fn, *args, **kwargs)
+
+    with Recording(max_workers=1) as pool:
+        changed = programme.apply(load_config(alone), copied, lambda folder: None, None, pool)
+    assert len(changed) == len(WAREHOUSE_EXPERIMENTS) + 1
+    assert submitted == ["ready_to_draw"] + ["rewrite"] * len(changed)
