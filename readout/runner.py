@@ -259,11 +259,11 @@ def _prefetch(printing: bool = True) -> None:
 
 @contextlib.contextmanager
 def _prefetched(wanted: bool, printing: bool = True):
-    """Import the drawing (and printing) libraries in a thread while the body reads data.
+    """Import the drawing (and printing) libraries in a thread while a warehouse's query runs.
 
-    The engine reading a warehouse's query or a data file holds no Python lock. The thread
-    is always joined before the body's result is used, so no process forks (PyMC's chains)
-    while an import is half done. ``printing``: as :func:`_prefetch`.
+    The query holds no Python lock. (A data file is read too quickly to gain: measured.)
+    The thread is always joined before the body's result is used, so no process forks
+    (PyMC's chains) while an import is half done. ``printing``: as :func:`_prefetch`.
     """
     if not wanted:
         yield
@@ -344,9 +344,6 @@ def run_one(
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
-        if loaded is None:  # a data file, read now: the drawing libraries load meanwhile
-            with _prefetched(True, printing=not printer):
-                loaded = fetch_data(experiment, output, as_of=as_of)
         bundle = build_readout(experiment, staging, readout_date, output, loaded, as_of)
         if stage:
             headline = wording.readout_text(bundle).headline
