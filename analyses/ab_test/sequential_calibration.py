@@ -38,6 +38,7 @@ from analyses.ab_test.metrics import Metric, Priors, arm_draws, compare, observe
 from analyses.ab_test.results import Comparison
 from analyses.core import sequential
 from analyses.core.base import CI_PROB, Settings
+from analyses.core.stats import root
 
 #: The readout's posterior draws per metric (``settings.exact_draws``).
 DRAWS = Settings().exact_draws
@@ -92,11 +93,10 @@ class Scenario:
 
     def lift_for(self, power: float) -> float:
         """The relative lift a single look at the end ships with probability ``power``."""
-        from scipy.optimize import brentq
         from scipy.special import ndtri
 
         target = ndtri(self.min_prob_better) + ndtri(power)
-        return float(brentq(lambda lift: self.drift(lift) - target, 0.0, 2.0, xtol=1e-9))
+        return float(root(lambda lift: self.drift(lift) - target, 0.0, 2.0, xtol=1e-9))
 
 
 @dataclass(frozen=True)
@@ -127,13 +127,12 @@ def _from_bounds(name: str, side: str, bounds: np.ndarray, note: str = "") -> Ru
 
 def _solve_end(early: np.ndarray, fractions: np.ndarray, alpha: float) -> float:
     """The end bound that makes the total error ``alpha`` after the early bounds."""
-    from scipy.optimize import brentq
 
     def excess(end: float) -> float:
         bounds = np.r_[early, end]
         return sequential.crossing_probabilities(bounds, fractions).sum() - alpha
 
-    return float(brentq(excess, 0.0, 8.0, xtol=1e-7))
+    return float(root(excess, 0.0, 8.0, xtol=1e-7))
 
 
 def candidates(scenario: Scenario, prior_sd: float = 0.05) -> list[Rule]:

@@ -83,6 +83,8 @@ from typing import Any
 
 import numpy as np
 
+from analyses.core.stats import root
+
 #: The rule's name in the bundle.
 RULE = "obrien_fleming"
 #: The harm rule's name in the bundle.
@@ -135,8 +137,6 @@ class _Walk:
 
     def advance(self, fraction: float, bound: float) -> None:
         """Move to the next look, keeping the paths that stay below ``bound``."""
-        from scipy.signal import fftconvolve
-
         step = fraction - self.fraction
         spread = np.sqrt(fraction)
         low = self.drift * fraction - GRID_WIDTH * spread
@@ -158,9 +158,21 @@ class _Walk:
             t = np.arange(-(n - 1), m + 1)
             z = (x[0] - self.grid[0] - self.drift * step + t * self.h) / sd
             kernel = np.exp(-0.5 * z * z) / (sd * np.sqrt(2 * np.pi))
-            density = fftconvolve(self.weighted, kernel)[n - 1 : n + m]
+            density = convolve(self.weighted, kernel)[n - 1 : n + m]
             density = np.maximum(density, 0.0)  # FFT round-off in the far tails
         self.grid, self.weighted, self.fraction = x, weights * density, fraction
+
+
+def convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The full discrete convolution of two real sequences, by FFT.
+
+    What ``scipy.signal.fftconvolve(a, b)`` computes (the same to round-off), with NumPy's
+    FFT: importing ``scipy.signal`` takes over a second, more than a design's recursion.
+    The transform's length is the power of two at or above the result's.
+    """
+    n = a.size + b.size - 1
+    size = 1 << (n - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(a, size) * np.fft.rfft(b, size), size)[:n]
 
 
 def _spacing(fractions: np.ndarray) -> float:
@@ -237,7 +249,6 @@ def spending_bounds(
     A boundary above ``Phi^-1(cap)`` is held at it (the extra error it spends is counted and
     taken from the later looks).
     """
-    from scipy.optimize import brentq
     from scipy.special import ndtri
 
     fractions = np.asarray(fractions, dtype=float)
@@ -250,7 +261,7 @@ def spending_bounds(
         if need <= 0 or walk.cross(f, top) >= need:
             b = top
         else:
-            b = brentq(lambda b, f=f, need=need: walk.cross(f, b) - need, -8.0, top, xtol=1e-9)
+            b = root(lambda b, f=f, need=need: walk.cross(f, b) - need, -8.0, top, xtol=1e-9)
         spent += walk.cross(f, b)
         bounds.append(b)
         walk.advance(f, b)
@@ -408,8 +419,6 @@ def design(
 
 @lru_cache(maxsize=64)
 def _design(min_prob_better: float, looks: int, rule: str, end_share: float, cap: float):
-    from scipy.optimize import brentq
-
     alpha = round(1 - min_prob_better, 12)
     if looks == 1:
         return Design(rule, alpha, 1, float("inf"), min_prob_better, cap)
@@ -418,7 +427,7 @@ def _design(min_prob_better: float, looks: int, rule: str, end_share: float, cap
     def excess(constant: float) -> float:
         return Design(rule, alpha, looks, constant, end, cap).false_ship_rate() - alpha
 
-    constant = brentq(excess, 0.5, 20.0, xtol=1e-6)
+    constant = root(excess, 0.5, 20.0, xtol=1e-6)
     return Design(rule, alpha, looks, float(constant), end, cap)
 
 

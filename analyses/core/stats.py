@@ -230,6 +230,57 @@ def t_quantile(p: float, df: float) -> float:
     return x if p < 0.5 else -x
 
 
+def root(f, a: float, b: float, xtol: float = 1e-12, maxiter: int = 200) -> float:
+    """A root of ``f`` between ``a`` and ``b``, where ``f`` changes sign: Brent's method.
+
+    What ``scipy.optimize.brentq`` finds, without importing ``scipy.optimize`` (half a
+    second): inverse quadratic interpolation or secant steps where they stay well inside
+    the bracket, bisection where not (Brent 1973, ch. 4, "zeroin"). Returns a point within
+    ``xtol`` (plus 4e-16 of itself) of a sign change of ``f``.
+    """
+    fa, fb = f(a), f(b)
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    if (fa > 0) == (fb > 0):
+        raise ValueError(f"root: f changes no sign between {a} (f = {fa}) and {b} (f = {fb})")
+    c, fc = a, fa
+    d = e = b - a
+    for _ in range(maxiter):
+        if (fb > 0) == (fc > 0):  # keep the root between b and c
+            c, fc = a, fa
+            d = e = b - a
+        if abs(fc) < abs(fb):  # b: the better guess
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol = 2 * np.finfo(float).eps * abs(b) + 0.5 * xtol
+        half = 0.5 * (c - b)
+        if abs(half) <= tol or fb == 0:
+            return b
+        if abs(e) >= tol and abs(fa) > abs(fb):
+            s = fb / fa
+            if a == c:  # secant
+                p, q = 2 * half * s, 1 - s
+            else:  # inverse quadratic interpolation
+                q, r = fa / fc, fb / fc
+                p = s * (2 * half * q * (q - r) - (b - a) * (r - 1))
+                q = (q - 1) * (r - 1) * (s - 1)
+            if p > 0:
+                q = -q
+            p = abs(p)
+            if 2 * p < min(3 * half * q - abs(tol * q), abs(e * q)):
+                e, d = d, p / q  # the interpolation is accepted
+            else:
+                d = e = half
+        else:
+            d = e = half
+        a, fa = b, fb
+        b += d if abs(d) > tol else math.copysign(tol, half)
+        fb = f(b)
+    raise RuntimeError(f"root: no convergence in {maxiter} steps between {a} and {b}")
+
+
 def sample_ratio_test(counts: Sequence[int], expected_split: Sequence[float]) -> dict:
     """Chi-square test of observed arm sizes against the intended split.
 

@@ -14,6 +14,22 @@ from analyses.core import sequential
 # --------------------------------------------------------------------------- the recursion
 
 
+@pytest.mark.parametrize("sizes", [(1, 1), (7, 300), (300, 7), (1024, 1025), (2001, 4097)])
+def test_the_convolution_is_scipys_fftconvolve(sizes):
+    """NumPy's FFT in place of ``scipy.signal.fftconvolve`` (a second to import): the same
+    full convolution, to round-off, and the direct sum where it is cheap."""
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(sum(sizes))
+    a, b = rng.random(sizes[0]), np.exp(-0.5 * rng.normal(0, 3, sizes[1]) ** 2)
+    got = sequential.convolve(a, b)
+    want = fftconvolve(a, b)
+    assert got.shape == want.shape == (a.size + b.size - 1,)
+    assert np.max(np.abs(got - want)) <= 1e-12 * np.max(np.abs(want))
+    if a.size * b.size <= 10**6:
+        assert np.max(np.abs(got - np.convolve(a, b))) <= 1e-12 * np.max(np.abs(want))
+
+
 def brownian_crossings(bounds, fractions, drift, paths, seed):
     """First-crossing chances of Z_k = S(f_k) / sqrt(f_k), S a Brownian motion with drift."""
     rng = np.random.default_rng(seed)

@@ -211,3 +211,39 @@ def test_hdi_without_a_full_sort_is_the_sorted_rule_exactly(n):
         expected = _hdi_by_sorting(draws, prob)
         assert np.array_equal(stats.hdi_columns(draws, prob), expected)
         assert np.array_equal(stats.hdi_rows(draws.T, prob), expected)
+
+
+ROOTS = [
+    (lambda x: x**3 - 2 * x - 5, 2.0, 3.0),
+    (lambda x: math.exp(x) - 10, 0.0, 5.0),
+    (lambda x: math.cos(x) - x, 0.0, 1.0),
+    (lambda x: (x - 1e-3) ** 3, -1.0, 1.0),  # flat at its root
+    (lambda x: math.tanh(50 * (x - 0.3)), -2.0, 2.0),  # steep
+    (lambda x: 1e-20 * (x - 0.7), 0.0, 1.0),  # tiny values
+    (lambda x: -1.0 if x < 0.123456789 else 1.0, 0.0, 1.0),  # a jump: bisection only
+]
+
+
+@pytest.mark.parametrize(("f", "a", "b"), ROOTS)
+@pytest.mark.parametrize("xtol", [1e-6, 1e-12])
+def test_brents_root_is_scipys_brentq(f, a, b, xtol):
+    """The root a sequential design solves for, without importing scipy.optimize: a sign
+    change of f within xtol, where scipy's brentq finds it."""
+    from scipy.optimize import brentq
+
+    from analyses.core.stats import root
+
+    got = root(f, a, b, xtol=xtol)
+    assert got == pytest.approx(brentq(f, a, b, xtol=xtol, maxiter=500), abs=2 * xtol)
+    step = xtol + 4e-16 * abs(got)
+    assert (f(got - step) <= 0 <= f(got + step)) or (f(got - step) >= 0 >= f(got + step))
+    # Beyond the bracket f changes no sign (every f above is monotone): an error.
+    with pytest.raises(ValueError, match="changes no sign"):
+        root(f, b, b + 1.0)
+
+
+def test_brents_root_returns_an_end_where_f_is_zero():
+    from analyses.core.stats import root
+
+    assert root(lambda x: x - 1.0, 1.0, 3.0) == 1.0
+    assert root(lambda x: x - 3.0, 1.0, 3.0) == 3.0

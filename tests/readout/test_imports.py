@@ -202,3 +202,20 @@ def test_a_warehouse_readout_run_loads_only_what_it_draws_while_its_query_runs(t
     assert (folder / "report.pdf").read_bytes().startswith(b"%PDF-")
     assert "matplotlib" in _top(loaded)  # the figures were drawn here
     assert not _top(loaded) & {"weasyprint", "xarray", "scipy", "jsonschema", *SAMPLERS}
+
+
+def test_a_sequential_design_imports_neither_scipy_signal_nor_optimize(tmp_path):
+    """A planned readout's boundary (a second of imports before): NumPy's FFT and the
+    root finder of analyses.core.stats."""
+    loaded = _loaded_after(
+        """
+        from analyses.core import sequential
+        design = sequential.design(0.97, 25)
+        assert 2.1 < design.constant < 2.2, design
+        bounds = sequential.spending_bounds(sequential.np.arange(1, 6) / 5, 0.03, "pocock")
+        assert len(bounds) == 5
+        """,
+        tmp_path,
+    )
+    assert "analyses.core.sequential" in loaded
+    assert not {"scipy.signal", "scipy.optimize", "scipy.stats"} & set(loaded)
