@@ -16,12 +16,13 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 
-def start(analyses: tuple[str, ...]) -> ProcessPoolExecutor:
+def start(analyses: tuple[str, ...], sample: bool = False) -> ProcessPoolExecutor:
     """A printer, its process started now (not at the first page) and warming up.
 
-    ``analyses``: those of the run's readouts, whose page templates it compiles.
+    ``analyses``: those of the run's readouts, whose page templates it compiles. ``sample``:
+    it prints a sample page too (:func:`readout.render.warm_printing`).
     """
-    pool = ProcessPoolExecutor(max_workers=1, initializer=_warm, initargs=(analyses,))
+    pool = ProcessPoolExecutor(max_workers=1, initializer=_warm, initargs=(analyses, sample))
     pool.submit(int)
     return pool
 
@@ -39,7 +40,7 @@ def stop(pool: ProcessPoolExecutor | None) -> None:
 IN_PRINTER = False
 
 
-def _warm(analyses: tuple[str, ...]) -> None:
+def _warm(analyses: tuple[str, ...], sample: bool = False) -> None:
     """The printer's start: it ends with the run, however the run ends; then it warms up.
 
     Stopped (SIGTERM) it ends at once and quietly: it is stopped idle at the end of every
@@ -58,7 +59,7 @@ def _warm(analyses: tuple[str, ...]) -> None:
     from readout import render
 
     try:
-        render.warm_printing(analyses)
+        render.warm_printing(analyses, sample)
     except Exception:  # noqa: BLE001 - only a head start: each page says what fails, as before
         return
 

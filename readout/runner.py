@@ -519,7 +519,11 @@ def run(
         not store.readout_folder(output, e.name, readout_date).exists() for e in selected
     )
     analyses = tuple(sorted({e.spec.analysis for e in selected}))
-    with printer(serial and first, analyses) as pool, sigterm_unwinds(), store.owning(output):
+    with (
+        printer(serial and first, analyses, asked_late(selected)) as pool,
+        sigterm_unwinds(),
+        store.owning(output),
+    ):
         outcomes = []
         if not serial:
             # Experiments share the cores: each samples its chains one after another.
@@ -571,21 +575,34 @@ def run(
 
 
 @contextlib.contextmanager
-def printer(needed: bool, analyses: tuple[str, ...]) -> Iterator[ProcessPoolExecutor | None]:
+def printer(
+    needed: bool, analyses: tuple[str, ...], sample: bool = False
+) -> Iterator[ProcessPoolExecutor | None]:
     """The printer of a one-process run (:mod:`readout.printer`), or ``None``.
 
     ``needed``: a readout of the day is still to be written, or ``--force``. A run that will
     most likely find every readout of the day written starts none: it would pay its second
-    of CPU for nothing. Stopped when the run ends, rendered or not.
+    of CPU for nothing. ``sample``: the run's first page will be asked for late (a
+    warehouse's query, a sampled fit): the printer prints a sample page while it waits.
+    Stopped when the run ends, rendered or not.
     """
     if not needed:
         yield None
         return
-    pool = printers.start(analyses)
+    pool = printers.start(analyses, sample)
     try:
         yield pool
     finally:
         printers.stop(pool)
+
+
+def asked_late(selected: list[Experiment]) -> bool:
+    """Whether a one-process run's first page is asked for well after its printer is ready.
+
+    Beside a warehouse's query or a sampled model's fit, yes; a data file's A/B readout is
+    exact, its page asked for about when the printer is ready.
+    """
+    return any(e.data_path is None or e.spec.analysis != "ab_test" for e in selected)
 
 
 def verdict_later(config: Config, selected=None) -> frozenset[str]:

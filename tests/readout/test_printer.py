@@ -62,7 +62,7 @@ def test_a_run_renders_in_its_printer_the_page_a_render_in_process_gives(
 
 
 def test_a_printer_that_cannot_warm_up_still_prints(config, tmp_path, monkeypatch):
-    def broken(analyses: tuple[str, ...]) -> None:
+    def broken(analyses: tuple[str, ...], sample: bool = False) -> None:
         raise RuntimeError("no fonts today")
 
     monkeypatch.setattr(render, "warm_printing", broken)
@@ -81,13 +81,50 @@ def test_a_run_with_every_readout_of_the_day_written_starts_no_printer(
     started = []
     real = printer.start
     monkeypatch.setattr(
-        printer, "start", lambda analyses: started.append(analyses) or real(analyses)
+        printer,
+        "start",
+        lambda analyses, sample: started.append((analyses, sample)) or real(analyses, sample),
     )
     outcomes = runner.run(config, out, readout_date=DAY)
     assert [o.action for o in outcomes] == ["cached"]
     assert started == []
     runner.run(config, out, readout_date=DAY, force=True)  # --force refits and renders
-    assert started == [("ab_test",)]  # its templates only: the run's one analysis
+    # Its templates only (the run's one analysis); no sample page: a data file's A/B
+    # readout is exact, its page asked for as soon as the printer is ready.
+    assert started == [(("ab_test",), False)]
+
+
+def test_a_printer_that_waits_prints_a_sample_page_first(tmp_path):
+    """Beside a warehouse's query or a sampled fit, a printer prints a sample page (to
+    memory) while it waits. The page is a readout's in small: one page, the fonts a
+    readout's page uses, and its chart's text printed as text."""
+    import base64
+    import io
+
+    from tests.readout.test_imports import WAREHOUSE_CONFIG
+
+    (tmp_path / "warehouse.toml").write_text(WAREHOUSE_CONFIG)
+    (tmp_path / "file.toml").write_text(
+        WAREHOUSE_CONFIG.split("[[experiments]]")[0]
+        + "[[experiments]]\n"
+        + 'name = "signup"\ntitle = "Signup"\nanalysis = "ab_test"\ndata = "s.csv"\ngroup = "arm"\n'
+        + 'control = "A"\nmetric = "y"\nmetric_type = "binary"\n'
+    )
+    (tmp_path / "s.csv").write_text("arm,y\nA,1\nB,0\n")
+    assert runner.asked_late(load_config(tmp_path / "warehouse.toml").experiments)
+    assert not runner.asked_late(load_config(tmp_path / "file.toml").experiments)
+
+    chart = "data:image/svg+xml;base64," + base64.b64encode(render.SAMPLE_CHART.encode()).decode()
+    document = render.print_document(render.page("print-warmup.html.j2", chart=chart))
+    assert len(document.pages) == 1
+    pdf = tmp_path / "sample.pdf"
+    buffer = io.BytesIO()
+    document.write_pdf(buffer)
+    pdf.write_bytes(buffer.getvalue())
+    (text,) = pdf_pages(pdf)
+    assert "Ship treatment." in text
+    assert "69% above 0" in " ".join(text.split())  # the chart's text, as text
+    render.warm_printing(("ab_test",), sample=True)  # and the printer's start prints it
 
 
 def test_a_run_of_the_command_leaves_no_temporary_fonts_folder(config, tmp_path):
