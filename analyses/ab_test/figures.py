@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 LEGEND_LINE = 52
 #: Inches a lift chart grows by for each line its legend has beyond the first.
 LEGEND_LINE_HEIGHT = 0.18
+#: Arms an arms chart's legend lists inside the plot, where it finds a free corner; with
+#: more it sat on the curves (five arms, seen on a page), so it goes above, as the lift
+#: chart's, and the chart grows by its height: this many inches an entry (measured, 10 pt).
+ARMS_INSIDE = 3
+LEGEND_ENTRY_HEIGHT = 0.22
 
 
 def _entry(pair: str, chance: str | None) -> str:
@@ -133,16 +138,21 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     _lift_frame(ax, results, relative, interval)
     out["lift"] = figures.finish(fig)
 
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, 2.8)
+    names = [name(arm.name) for arm in results.arms]
+    above = len(names) > ARMS_INSIDE
+    height = 2.8 + (LEGEND_ENTRY_HEIGHT * _legend_lines(names) if above else 0.0)
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, height)
     scale = 100 if binary else 1
-    for i, arm in enumerate(results.arms):
+    for i, (arm, arm_name) in enumerate(zip(results.arms, names, strict=True)):
         draws = post.values("value", arm=arm.name).ravel() * scale
         interval_arm = [h * scale for h in arm.hdi]
-        figures.density(ax, draws, interval_arm, figures.colour(i), name(arm.name))
+        figures.density(ax, draws, interval_arm, figures.colour(i), arm_name)
     label = results.value_label
     label = label[0].upper() + label[1:]
     ax.set_xlabel(f"{label} (%); shaded: {interval}" if binary else f"{label}; shaded: {interval}")
-    figures.tidy(ax, legend=True, legend_size=figures.PHONE_TEXT)
+    figures.tidy(ax, legend=not above, legend_size=figures.PHONE_TEXT)
+    if above:
+        _legend_above(ax)
     out["arms"] = figures.finish(fig)
     if len(results.metrics) > 1:
         out["scorecard"] = scorecard_figure(results, interval)

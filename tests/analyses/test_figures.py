@@ -275,3 +275,35 @@ def test_a_legend_entrys_chance_is_never_split_across_lines():
     (legend,) = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert legend == "the new checkout pages vs the control group:\n98% above 0"
     figures_module.pyplot().close(figure)
+
+
+def test_the_arms_chart_of_many_arms_has_its_legend_above_the_curves():
+    """Five arms: the legend inside the plot sat on the curves (seen on a page); above the
+    plot, as the lift chart's, each entry inside the figure, the curves keeping their
+    height. Two arms keep theirs inside, in a free corner."""
+    from analyses.core import figures as figures_module
+
+    arms = ["control", "treatment one", "treatment two", "treatment three", "treatment four"]
+    data = ab_inputs.arm_data({a: (500 + 20 * i, 5000) for i, a in enumerate(arms)})
+    fit = ab_test.fit(ab_inputs.spec(control="control"), data, Settings(exact_draws=2000))
+    two = ab_test.plot(ab_fit(0.9), 0.94)["arms"]
+    five = ab_test.plot(fit, 0.94)["arms"]
+    for fig in (two, five):
+        fig.canvas.draw()
+    renderer = five.canvas.get_renderer()
+    ax = five.axes[0]
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == arms
+    plot_area = ax.get_window_extent(renderer)
+    box = legend.get_window_extent(renderer)
+    assert box.y0 >= plot_area.y1 - 0.5  # above the curves
+    for text in legend.get_texts():
+        extent = text.get_window_extent(renderer)
+        assert five.bbox.x0 - 0.5 <= extent.x0 and extent.x1 <= five.bbox.x1 + 0.5
+        assert extent.y1 <= five.bbox.y1 + 0.5
+    heights = [f.axes[0].get_position().height * f.get_figheight() for f in (two, five)]
+    assert heights[1] >= 0.9 * heights[0], heights
+    inside = two.axes[0].get_legend().get_window_extent(two.canvas.get_renderer())
+    assert two.axes[0].get_window_extent(two.canvas.get_renderer()).contains(inside.x0, inside.y0)
+    figures_module.pyplot().close(two)
+    figures_module.pyplot().close(five)
