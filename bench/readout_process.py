@@ -7,7 +7,8 @@ shapes and seeds (the target's), and two read from a generated DuckDB warehouse,
 them planned (read every day: its sequential boundary); each command a fresh process, its
 wall and CPU (user + system) seconds from the kernel's accounting of the finished child.
 
-``python bench/readout_process.py [--readout PATH ...] [-n 2]``: ``--readout`` names the
+``python bench/readout_process.py [--readout PATH ...] [-n 2] [--shape NAME ...]``: ``--shape``
+picks shapes (default: all); ``--readout`` names the
 ``readout`` executables to compare (default: this checkout's); they take turns. The
 commands run as in a user's shell, which keeps Python's compiled bytecode: a
 ``PYTHONDONTWRITEBYTECODE`` set around the bench is taken out of theirs (with it, every

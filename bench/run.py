@@ -158,9 +158,9 @@ def child_readout(name: str, config: str, resample: str = "") -> None:
 
     experiment = _experiment(name, Path(config), resample)
     real = registry.get(experiment.spec.analysis)
-    # The libraries every readout loads to draw and print (a warehouse run loads them while
-    # its query runs), and those most analyses' fits use: loaded first, so the fit column
-    # is the model's own work. PyMC's import, which only sampled models need, stays in it.
+    # The libraries every readout loads to draw and print, and those most analyses' fits
+    # use: loaded first, so the fit column is the model's own work. PyMC's import, which
+    # only sampled models need, stays in it.
     runner._prefetch()
     import scipy.special  # noqa: F401
     import xarray  # noqa: F401

@@ -302,7 +302,7 @@ def run_one(
     as_of: date | None = None,
     stage: bool = False,
     fetched: Loaded | None = None,
-    printer: bool = False,
+    printed_elsewhere: bool = False,
 ) -> Outcome:
     """Run one experiment end to end; never raises, reports how it ended.
 
@@ -310,7 +310,7 @@ def run_one(
     rendering nor publishing; a readout to re-render is left as it is (``rendered``).
     :func:`finish` renders and publishes them once the programme has read them.
     ``fetched``: its data already fetched in a batch of experiments (:mod:`readout.batch`).
-    ``printer``: a printer process prints the pages (:mod:`readout.printer`), not this one.
+    ``printed_elsewhere``: a printer process prints the pages (:mod:`readout.printer`).
     """
     started = time.perf_counter()
     name = experiment.name
@@ -326,7 +326,7 @@ def run_one(
             # not made today most likely will be refitted: load the libraries that draw
             # (and print) it while the engine works.
             likely = force or previous is None or previous.name != readout_date
-            with _prefetched(likely, printing=not printer):
+            with _prefetched(likely, printing=not printed_elsewhere):
                 loaded = fetch_data(experiment, output, as_of=as_of)
             data_sha = loaded.fingerprint
         else:
@@ -561,7 +561,7 @@ def run(
                     run_one(
                         *(e, output, readout_date, force, site_url, as_of, True),
                         batched.get(e.name),
-                        printer=pool is not None,
+                        printed_elsewhere=pool is not None,
                     )
                     for e in selected
                 )
@@ -599,10 +599,14 @@ def printer(
 def asked_late(selected: list[Experiment]) -> bool:
     """Whether a one-process run's first page is asked for well after its printer is ready.
 
-    Beside a warehouse's query or a sampled model's fit, yes; a data file's A/B readout is
-    exact, its page asked for about when the printer is ready.
+    Beside a warehouse's query or a sampled model's fit (another analysis, a robust A/B
+    metric), yes; a data file's A/B readout is exact, its page asked for about when the
+    printer is ready.
     """
-    return any(e.data_path is None or e.spec.analysis != "ab_test" for e in selected)
+    return any(
+        e.data_path is None or e.spec.analysis != "ab_test" or getattr(e.spec, "robust", False)
+        for e in selected
+    )
 
 
 def verdict_later(config: Config, selected=None) -> frozenset[str]:

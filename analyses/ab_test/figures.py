@@ -28,7 +28,9 @@ LEGEND_LINE = 52
 LEGEND_LINE_HEIGHT = 0.18
 #: Arms an arms chart's legend lists inside the plot, where it finds a free corner; with
 #: more it sat on the curves (five arms, seen on a page), so it goes above, as the lift
-#: chart's, and the chart grows by its height: this many inches an entry (measured, 10 pt).
+#: chart's, and the chart grows by its height: this many inches an entry (measured, 10 pt;
+#: more than a wrapped line within an entry, :data:`LEGEND_LINE_HEIGHT`). Arm names are
+#: shortened to fit a line, so an entry is one line.
 ARMS_INSIDE = 3
 LEGEND_ENTRY_HEIGHT = 0.22
 
@@ -140,7 +142,7 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
 
     names = [name(arm.name) for arm in results.arms]
     above = len(names) > ARMS_INSIDE
-    height = 2.8 + (LEGEND_ENTRY_HEIGHT * _legend_lines(names) if above else 0.0)
+    height = 2.8 + (LEGEND_ENTRY_HEIGHT * len(names) if above else 0.0)
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, height)
     scale = 100 if binary else 1
     for i, (arm, arm_name) in enumerate(zip(results.arms, names, strict=True)):

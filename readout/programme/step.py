@@ -429,9 +429,6 @@ def apply(
     the charts and write the bundles (:func:`rewrite`), a run's ``-j`` workers.
     """
     learned = learn(config, output, pending)
-    if pool is not None and any(g.fit is not None for g in learned.groups.values()):
-        # Charts will be redrawn there: the drawing library loads while these are read.
-        pool.submit(ready_to_draw)
     version = registry.get("ab_test").version
     changed = []
     for name, (folder, bundle) in learned.latest.items():
@@ -449,6 +446,9 @@ def apply(
         if pool is None:
             rewrite(folder, new, learned)
             render_folder(folder)
+        elif not changed:
+            # A chart will be redrawn there: the drawing library loads while the rest are read.
+            pool.submit(ready_to_draw)
         changed.append((name, folder, new))
     if pool is not None and changed:
         # The charts are redrawn in the workers, side by side; the bundles need only the pools.
@@ -461,7 +461,7 @@ def apply(
 
 
 def ready_to_draw() -> None:
-    """Load matplotlib in a worker (a run's printer) before it redraws the lift charts."""
+    """Load matplotlib in a worker (a run's printer, a ``-j`` worker) before it redraws charts."""
     from analyses.core import figures
 
     figures.pyplot()

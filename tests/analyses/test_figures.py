@@ -302,7 +302,7 @@ def test_the_arms_chart_of_many_arms_has_its_legend_above_the_curves():
         assert five.bbox.x0 - 0.5 <= extent.x0 and extent.x1 <= five.bbox.x1 + 0.5
         assert extent.y1 <= five.bbox.y1 + 0.5
     heights = [f.axes[0].get_position().height * f.get_figheight() for f in (two, five)]
-    assert heights[1] >= 0.9 * heights[0], heights
+    assert 0.9 * heights[0] <= heights[1] <= 1.1 * heights[0], heights
     inside = two.axes[0].get_legend().get_window_extent(two.canvas.get_renderer())
     assert two.axes[0].get_window_extent(two.canvas.get_renderer()).contains(inside.x0, inside.y0)
     figures_module.pyplot().close(two)

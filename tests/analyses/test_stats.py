@@ -228,14 +228,26 @@ ROOTS = [
 @pytest.mark.parametrize("xtol", [1e-6, 1e-12])
 def test_brents_root_is_scipys_brentq(f, a, b, xtol):
     """The root a sequential design solves for, without importing scipy.optimize: a sign
-    change of f within xtol, where scipy's brentq finds it."""
+    change of f within xtol (plus four machine epsilons of itself), where scipy's brentq
+    finds it."""
     from scipy.optimize import brentq
 
     from analyses.core.stats import root
 
-    got = root(f, a, b, xtol=xtol)
-    assert got == pytest.approx(brentq(f, a, b, xtol=xtol, maxiter=500), abs=2 * xtol)
-    step = xtol + 4e-16 * abs(got)
+    calls = {"ours": 0, "scipy": 0}
+
+    def counted(who):
+        def g(x):
+            calls[who] += 1
+            return f(x)
+
+        return g
+
+    got = root(counted("ours"), a, b, xtol=xtol)
+    # Brent's steps as scipy takes them: the same root, in as many evaluations.
+    assert got == brentq(counted("scipy"), a, b, xtol=xtol, maxiter=500)
+    assert calls["ours"] == calls["scipy"]
+    step = xtol + 4 * np.finfo(float).eps * abs(got)
     assert (f(got - step) <= 0 <= f(got + step)) or (f(got - step) >= 0 >= f(got + step))
     # Beyond the bracket f changes no sign (every f above is monotone): an error.
     with pytest.raises(ValueError, match="changes no sign"):

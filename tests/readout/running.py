@@ -139,3 +139,48 @@ def wait_for_staging(out: Path, process: subprocess.Popen, timeout: float = 120)
         assert process.poll() is None, finish(process)
         time.sleep(0.05)
     raise AssertionError("the run never started a readout")
+
+
+#: One A/B experiment read from a small DuckDB warehouse (:func:`warehouse_project`).
+WAREHOUSE_CONFIG = """
+[sources.warehouse]
+url = "duckdb://warehouse.duckdb"
+
+[[experiments]]
+name = "banner"
+title = "Banner"
+analysis = "ab_test"
+source = "warehouse"
+assignments = "SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures"
+control = "control"
+
+[[experiments.metrics]]
+name = "purchase"
+sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
+aggregate = "any"
+kind = "binary"
+role = "primary"
+"""
+
+
+def warehouse_project(folder: Path) -> Path:
+    """``folder/experiments.toml`` over a DuckDB warehouse of 600 users exposed 20 days ago."""
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    from tests.engines import insert_rows
+
+    exposed = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=20)
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    con.execute("CREATE TABLE exposures (user_id INTEGER, variant TEXT, exposed_at TIMESTAMP)")
+    con.execute("CREATE TABLE orders (user_id INTEGER, ts TIMESTAMP)")
+    insert_rows(
+        con, "exposures", [(i, ("control", "treatment")[i % 2], exposed) for i in range(600)]
+    )
+    bought = [(i, exposed + timedelta(hours=1)) for i in range(0, 600, 9)]
+    insert_rows(con, "orders", bought)
+    con.close()
+    config = folder / "experiments.toml"
+    config.write_text(WAREHOUSE_CONFIG)
+    return config

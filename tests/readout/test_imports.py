@@ -148,27 +148,6 @@ def test_loading_a_config_without_a_programme_history_imports_no_programme(binar
         assert module not in loaded
 
 
-WAREHOUSE_CONFIG = """
-[sources.warehouse]
-url = "duckdb://warehouse.duckdb"
-
-[[experiments]]
-name = "banner"
-title = "Banner"
-analysis = "ab_test"
-source = "warehouse"
-assignments = "SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures"
-control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-role = "primary"
-"""
-
-
 @pytest.mark.slow
 def test_a_warehouse_readout_run_loads_only_what_it_draws_while_its_query_runs(tmp_path):
     """The libraries loaded beside a warehouse's query are the figures' only.
@@ -177,18 +156,9 @@ def test_a_warehouse_readout_run_loads_only_what_it_draws_while_its_query_runs(t
     readout needs neither xarray nor SciPy nor a JSON schema: a run waits for what loads
     beside its query, so loading them would only have made it wait.
     """
-    import duckdb
+    from tests.readout.running import warehouse_project
 
-    from tests.engines import insert_rows
-
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    con.execute("CREATE TABLE exposures (user_id INTEGER, variant TEXT, exposed_at TIMESTAMP)")
-    con.execute("CREATE TABLE orders (user_id INTEGER, ts TIMESTAMP)")
-    users = [(i, ("control", "treatment")[i % 2], "2026-11-01 00:00:00") for i in range(600)]
-    insert_rows(con, "exposures", users)
-    insert_rows(con, "orders", [(i, "2026-11-02 00:00:00") for i in range(0, 600, 9)])
-    con.close()
-    (tmp_path / "experiments.toml").write_text(WAREHOUSE_CONFIG)
+    warehouse_project(tmp_path)
     loaded = _loaded_after(
         """
         from click.testing import CliRunner

@@ -94,59 +94,51 @@ def test_a_run_with_every_readout_of_the_day_written_starts_no_printer(
     assert started == [(("ab_test",), False)]
 
 
-def test_a_printer_that_waits_prints_a_sample_page_first(tmp_path):
-    """Beside a warehouse's query or a sampled fit, a printer prints a sample page (to
-    memory) while it waits. The page is a readout's in small: one page, the fonts a
-    readout's page uses, and its chart's text printed as text."""
+def test_a_printer_that_waits_prints_a_sample_page_first(tmp_path, monkeypatch):
+    """Beside a warehouse's query (or a sampled fit) a printer prints a sample page to
+    memory while it waits, and then the run's page as a render in process gives it. The
+    sample is a readout's page in small: one page, a readout's fonts, its chart's text
+    printed as text."""
     import base64
     import io
 
-    from tests.readout.test_imports import WAREHOUSE_CONFIG
+    from tests.readout.running import WAREHOUSE_CONFIG, warehouse_project
 
-    (tmp_path / "warehouse.toml").write_text(WAREHOUSE_CONFIG)
-    (tmp_path / "file.toml").write_text(
-        WAREHOUSE_CONFIG.split("[[experiments]]")[0]
-        + "[[experiments]]\n"
-        + 'name = "signup"\ntitle = "Signup"\nanalysis = "ab_test"\ndata = "s.csv"\ngroup = "arm"\n'
-        + 'control = "A"\nmetric = "y"\nmetric_type = "binary"\n'
+    started = []
+    real = printer.start
+    monkeypatch.setattr(
+        printer,
+        "start",
+        lambda analyses, sample: started.append((analyses, sample)) or real(analyses, sample),
     )
-    (tmp_path / "s.csv").write_text("arm,y\nA,1\nB,0\n")
-    assert runner.asked_late(load_config(tmp_path / "warehouse.toml").experiments)
+    out = tmp_path / "reports"
+    outcomes = runner.run(load_config(warehouse_project(tmp_path)), out, readout_date=DAY)
+    assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
+    assert started == [(("ab_test",), True)]
+    folder = store.readout_folder(out, "banner", DAY)
+    printed = _text(folder / store.REPORT_PDF)
+    monkeypatch.undo()
+    render.render_readout(folder)  # the same bundle rendered here, with no sample page
+    assert _text(folder / store.REPORT_PDF) == printed
+
+    # A data file's exact A/B readout: no sample (its page is asked for at once), unless robust.
+    (tmp_path / "s.csv").write_text("arm,y\nA,1.5\nB,0.5\n")
+    file_config = WAREHOUSE_CONFIG.split("[[experiments]]")[0] + (
+        '[[experiments]]\nname = "signup"\ntitle = "Signup"\nanalysis = "ab_test"\n'
+        'data = "s.csv"\ngroup = "arm"\ncontrol = "A"\nmetric = "y"\n'
+        'metric_type = "continuous"\n'
+    )
+    (tmp_path / "file.toml").write_text(file_config)
+    (tmp_path / "robust.toml").write_text(file_config + "robust = true\n")
     assert not runner.asked_late(load_config(tmp_path / "file.toml").experiments)
+    assert runner.asked_late(load_config(tmp_path / "robust.toml").experiments)
 
     chart = "data:image/svg+xml;base64," + base64.b64encode(render.SAMPLE_CHART.encode()).decode()
     document = render.print_document(render.page("print-warmup.html.j2", chart=chart))
     assert len(document.pages) == 1
-    pdf = tmp_path / "sample.pdf"
     buffer = io.BytesIO()
     document.write_pdf(buffer)
-    pdf.write_bytes(buffer.getvalue())
-    (text,) = pdf_pages(pdf)
+    (tmp_path / "sample.pdf").write_bytes(buffer.getvalue())
+    (text,) = pdf_pages(tmp_path / "sample.pdf")
     assert "Ship treatment." in text
     assert "69% above 0" in " ".join(text.split())  # the chart's text, as text
-    render.warm_printing(("ab_test",), sample=True)  # and the printer's start prints it
-
-
-def test_a_run_of_the_command_leaves_no_temporary_fonts_folder(config, tmp_path):
-    """The printer, stopped at the end of the run, removes the fonts folder WeasyPrint made.
-
-    A process of its own, as a user's run is (a printer forked from this warm test process
-    would inherit this process's fonts, not make its own).
-    """
-    import subprocess
-
-    from tests.readout.running import READOUT
-
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    done = subprocess.run(
-        [*READOUT, "run", "--config", str(config.path), "--output", str(tmp_path / "out")],
-        env={**os.environ, "TMPDIR": str(temp)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "out" / "signup").is_dir()  # the readout was written
-    assert not list(temp.glob("weasyprint-*")), sorted(p.name for p in temp.iterdir())
