@@ -426,11 +426,15 @@ def apply(
     ``render_folder(folder)`` re-renders a readout whose bundle changed. Returns the
     experiments whose bundles were rewritten. ``pending``: staged readouts (:func:`learn`),
     read and rewritten in their staging folders. ``pool``: an executor whose workers redraw
-    the charts and write the bundles (:func:`rewrite`), a run's ``-j`` workers.
+    the charts and write the bundles (:func:`rewrite`), a run's ``-j`` workers or its
+    printer: each readout's as soon as it is read, while this process reads the next.
     """
     learned = learn(config, output, pending)
     version = registry.get("ab_test").version
+    # The bundles' rewrites need only the pools, not every readout's bundle.
+    slim = Learned(groups=learned.groups, latest={})
     changed = []
+    redrawn = []  # (folder, its rewrite in the pool)
     for name, (folder, bundle) in learned.latest.items():
         if bundle.get("analysis_version") != version:
             continue  # an older analysis's readout: the programme reads today's only
@@ -446,25 +450,13 @@ def apply(
         if pool is None:
             rewrite(folder, new, learned)
             render_folder(folder)
-        elif not changed:
-            # A chart will be redrawn there: the drawing library loads while the rest are read.
-            pool.submit(ready_to_draw)
+        else:
+            redrawn.append((folder, pool.submit(rewrite, folder, new, slim)))
         changed.append((name, folder, new))
-    if pool is not None and changed:
-        # The charts are redrawn in the workers, side by side; the bundles need only the pools.
-        slim = Learned(groups=learned.groups, latest={})
-        futures = [pool.submit(rewrite, folder, new, slim) for _, folder, new in changed]
-        for (_, folder, _), future in zip(changed, futures, strict=True):
-            future.result()
-            render_folder(folder)
+    for folder, future in redrawn:
+        future.result()
+        render_folder(folder)
     return [name for name, _, _ in changed]
-
-
-def ready_to_draw() -> None:
-    """Load matplotlib in a worker (a run's printer, a ``-j`` worker) before it redraws charts."""
-    from analyses.core import figures
-
-    figures.pyplot()
 
 
 def rewrite(folder: Path, bundle: dict[str, Any], learned: Learned) -> None:

@@ -145,11 +145,15 @@ def test_a_source_is_connected_to_once_a_run(serial):
 
 
 @pytest.mark.slow
-def test_the_pool_loads_the_drawing_library_before_the_programme_redraws(project, serial, tmp_path):
-    """The programme's redraws are queued after a load of matplotlib: it loads in the
-    run's printer while the programme reads the bundles (not when the first chart waits)."""
+def test_the_programme_hands_each_redraw_to_the_pool_before_it_reads_the_next(
+    project, serial, tmp_path, monkeypatch
+):
+    """The workers redraw a readout's lift chart while the programme reads the next bundle
+    (it read them all first, the workers idle, then waited for them, itself idle)."""
     import shutil
     from concurrent.futures import ThreadPoolExecutor
+
+    from readout.programme import step
 
     output, _, _ = serial
     copied = tmp_path / "reports"
@@ -158,14 +162,20 @@ def test_the_pool_loads_the_drawing_library_before_the_programme_redraws(project
     alone = project.with_name("alone.toml")  # beside it: its paths are relative
     text = project.read_text()
     alone.write_text(text.replace("history =", 'decide_with = "alone"\nhistory =', 1))
-    submitted: list[str] = []
+    events: list[str] = []
+    real = step.with_programme
+    monkeypatch.setattr(step, "with_programme", lambda *args: events.append("read") or real(*args))
 
     class Recording(ThreadPoolExecutor):
         def submit(self, fn, /, *args, **kwargs):
-            submitted.append(fn.__name__)
+            events.append(fn.__name__)
             return super().submit(fn, *args, **kwargs)
 
     with Recording(max_workers=1) as pool:
         changed = programme.apply(load_config(alone), copied, lambda folder: None, None, pool)
     assert len(changed) == len(WAREHOUSE_EXPERIMENTS) + 1
-    assert submitted == ["ready_to_draw"] + ["rewrite"] * len(changed)
+    assert events == ["read", "rewrite"] * len(changed)
+    for name in changed:  # rewritten: decided alone, its render key gone
+        bundle = bundles.read(copied / name / DATE / store.BUNDLE)
+        assert bundle["programme_prior"]["decided_with"] == "alone"
+        assert not (copied / name / DATE / store.RENDER_KEY).exists()
