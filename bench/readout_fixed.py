@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--save-draws", action="store_true", help="write posterior.nc too")
     args = parser.parse_args()
 
-    from readout import render, runner, store
+    from readout import build, render, store
     from readout.bundle import read
     from readout.config import load_config
 
@@ -48,7 +48,7 @@ def main() -> None:
         experiment = replace(
             experiment, settings=experiment.settings.model_copy(update={"save_draws": True})
         )
-    write_draws = runner.write_draws
+    write_draws = build.write_draws
 
     def timed(*a, **k):  # the draws' files, timed inside the fit
         start = clock()
@@ -58,7 +58,7 @@ def main() -> None:
             if counting:
                 steps["of which draws"] += clock() - start
 
-    runner.write_draws = timed
+    build.write_draws = timed
 
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp)
@@ -67,7 +67,7 @@ def main() -> None:
             staging = output / f"r{i}"
             staging.mkdir()
             start = clock()
-            runner.build_readout(experiment, staging, "2026-12-06", output)
+            build.build_readout(experiment, staging, "2026-12-06", output)
             fitted = clock()
             html = render.report_html(read(staging / store.BUNDLE), staging, "")
             paged = clock()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from readout import batch, runner
+from readout import batch, build, runner
 from readout.config import load_config
 from readout.data import fetch_data
 from readout.sources import Engine
@@ -210,7 +210,7 @@ def test_batched_bundle_equals_the_single_querys(project, tmp_path):
         for loaded in (None, found[experiment.name]):
             staging = tmp_path / f"{experiment.name}-{loaded is None}"
             staging.mkdir()
-            bundle = runner.build_readout(
+            bundle = build.build_readout(
                 experiment, staging, AS_OF.isoformat(), None, loaded, AS_OF
             )
             bundles.append(json.loads(json.dumps({k: bundle[k] for k in bundle})))
