@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from readout import store
 from readout.cli import main
-from tests.programme_config import csv_experiment
+from tests.programme_config import PRIMARY_PURCHASE, csv_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The command line as a process of its own.
@@ -142,7 +142,8 @@ def wait_for_staging(out: Path, process: subprocess.Popen, timeout: float = 120)
 
 
 #: One A/B experiment read from a small DuckDB warehouse (:func:`warehouse_project`).
-WAREHOUSE_CONFIG = """
+WAREHOUSE_CONFIG = (
+    """
 [sources.warehouse]
 url = "duckdb://warehouse.duckdb"
 
@@ -153,14 +154,9 @@ analysis = "ab_test"
 source = "warehouse"
 assignments = "SELECT user_id AS unit, variant AS arm, exposed_at FROM exposures"
 control = "control"
-
-[[experiments.metrics]]
-name = "purchase"
-sql = "SELECT user_id AS unit, ts, 1 AS value FROM orders"
-aggregate = "any"
-kind = "binary"
-role = "primary"
 """
+    + PRIMARY_PURCHASE
+)
 
 
 def warehouse_project(folder: Path) -> Path:

@@ -37,6 +37,19 @@ def _pids_rendering(monkeypatch, tmp_path: Path) -> Path:
     return pids
 
 
+def _starts_recorded(monkeypatch) -> list[tuple[tuple[str, ...], bool]]:
+    """Each printer started from now on, as ``(analyses, sample)``; it still starts."""
+    started = []
+    real = printer.start
+
+    def recorded(analyses, sample):
+        started.append((analyses, sample))
+        return real(analyses, sample)
+
+    monkeypatch.setattr(printer, "start", recorded)
+    return started
+
+
 def _text(pdf: Path) -> list[str]:
     """Each page's text, line by line as printed: a different font or layout changes it."""
     return pdf_pages(pdf, layout=True)
@@ -78,13 +91,7 @@ def test_a_run_with_every_readout_of_the_day_written_starts_no_printer(
 ):
     out = tmp_path / "reports"
     assert runner.exit_code(runner.run(config, out, readout_date=DAY)) == 0
-    started = []
-    real = printer.start
-    monkeypatch.setattr(
-        printer,
-        "start",
-        lambda analyses, sample: started.append((analyses, sample)) or real(analyses, sample),
-    )
+    started = _starts_recorded(monkeypatch)
     outcomes = runner.run(config, out, readout_date=DAY)
     assert [o.action for o in outcomes] == ["cached"]
     assert started == []
@@ -104,13 +111,7 @@ def test_a_printer_that_waits_prints_a_sample_page_first(tmp_path, monkeypatch):
 
     from tests.readout.running import WAREHOUSE_CONFIG, warehouse_project
 
-    started = []
-    real = printer.start
-    monkeypatch.setattr(
-        printer,
-        "start",
-        lambda analyses, sample: started.append((analyses, sample)) or real(analyses, sample),
-    )
+    started = _starts_recorded(monkeypatch)
     out = tmp_path / "reports"
     outcomes = runner.run(load_config(warehouse_project(tmp_path)), out, readout_date=DAY)
     assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
