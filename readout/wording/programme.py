@@ -131,7 +131,8 @@ def weak_arm_prior(bundle: Any, influence: float) -> str | None:
     """The model section's line on a weak arm prior where the programme's prior decided.
 
     Each arm's prior is weak, but the lift's prior is the programme's and the verdict reads
-    the lift given it: "the data decide" would not be true (review finding 3).
+    the lift given it: "the data decide" would not be true (review finding 3). A withheld
+    verdict reads no lift: the line says what the prior does to the lift, not to a verdict.
     """
     comp = _primary_programme(bundle)
     if comp is None or not decided_by_programme(bundle):
@@ -140,12 +141,17 @@ def weak_arm_prior(bundle: Any, influence: float) -> str | None:
 
     places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
     times = number(math.floor(1 / influence) if influence > 0 else 1e6, 0)  # never more
-    return (
+    given, own = relative(comp.programme.mean, places), relative(comp.lift_rel.mean, places)
+    weak = (
         f"Each arm's own prior is weak here: its posterior is more than {times} times narrower "
         "than that prior. The lift's prior, though, is the programme's, learned from past "
-        "experiments, and it sets the verdict: the verdict reads the lift given it, "
-        f"{relative(comp.programme.mean, places)}, not the data's own "
-        f"{relative(comp.lift_rel.mean, places)}."
+        "experiments"
+    )
+    if bundle.decision.verdict == "withheld":
+        return f"{weak}: given it the lift is {given}, not the data's own {own}."
+    return (
+        f"{weak}, and it sets the verdict: the verdict reads the lift given it, {given}, "
+        f"not the data's own {own}."
     )
 
 

@@ -630,7 +630,8 @@ def test_the_lift_chart_reads_the_same_draws_from_an_ab_fits_own_file(tmp_path):
 @pytest.mark.parametrize("name", PROGRAMME)
 def test_a_withheld_verdict_reads_no_programme_lift(name, tmp_path):
     """Withheld means withheld: no "the verdict reads the lift given this programme" line in
-    the verdict box, and no lift on the programme page's row."""
+    the verdict box nor in the model section ("it sets the verdict: the verdict reads the
+    lift given it" was left there), and no lift on the programme page's row."""
     from readout import programme
     from readout.wording import programme as programme_words
     from tests.fixtures.programme_decided import learned
@@ -642,7 +643,9 @@ def test_a_withheld_verdict_reads_no_programme_lift(name, tmp_path):
     assert not problems(bundle, seen)
     for where in ("report", "pdf", "email text", "experiment page"):
         words = visible(seen[where]) if "<" in seen[where] else seen[where]
-        assert "The verdict reads the lift given" not in re.sub(r"\s+", " ", words), where
+        flat = re.sub(r"\s+", " ", words).lower()
+        assert "the verdict reads the lift given" not in flat, where
+        assert "sets the verdict" not in flat, where
     row = programme._programme_row(bundle)
     line = programme_words.lifts_line(row, "94% HDI", withheld=True)
     assert "%" not in line.replace("94% HDI", "") and "given the programme" not in line, line
