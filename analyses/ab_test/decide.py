@@ -7,7 +7,10 @@ stored as codes and numbers, worded elsewhere.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 from analyses.ab_test.metrics import Metric, headline_lift
 from analyses.ab_test.results import AbDecision, AbResults, Comparison, Status, Verdict
@@ -25,6 +28,8 @@ VERDICTS = {
     "withheld": Tone.WITHHELD,
     "no_clear_difference": Tone.NEUTRAL,
 }
+#: A randomised test's verdicts when a winner ships, every arm is worse, neither.
+VERDICT_WORDS = ("ship", "keep_control", "keep_collecting")
 #: Verdicts of an observational comparison: nothing was assigned, so nothing is shipped.
 OBSERVATIONAL_VERDICTS = {
     "higher": Tone.NEUTRAL,
@@ -42,9 +47,9 @@ class Lift(Protocol):
 
 
 class Compared(Protocol):
-    """What a verdict reads of a comparison.
+    """What a verdict reads of a comparison: a :class:`~analyses.ab_test.results.Comparison`.
 
-    A :class:`~analyses.ab_test.results.Comparison`, or one the forecast simulated.
+    The forecast's simulated comparisons are read many at once (:class:`Many`).
     """
 
     arm: str
@@ -71,13 +76,30 @@ def metric_status(metric: Metric, comparison: Comparison, decision: Decision) ->
     return "unclear"
 
 
-def comparisons_verdict(
-    comparisons: Sequence[Compared],
+@dataclass(frozen=True, slots=True)
+class Many:
+    """Many sets of comparisons with the control at once: the forecast's simulated readouts.
+
+    Each array has one row per arm compared with the control and one column per set.
+    ``low`` and ``high`` are the interval of the lift each comparison is read by (relative,
+    or absolute where relative is not defined: ``relative`` is then False for that row, and
+    the ROPE, relative, cannot read it).
+    """
+
+    prob_better: np.ndarray
+    expected_loss_rel: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    relative: np.ndarray | bool = True
+
+
+def verdicts(
+    many: Many,
     decision: Decision,
     observational: bool = False,
     higher_is_better: bool = True,
-) -> tuple[Verdict, str]:
-    """The verdict of healthy comparisons with the control and its reason code.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The verdict of healthy comparisons with the control and its reason code, per column.
 
     ``no_difference`` when a ROPE is set and every arm's HDI of the relative lift lies
     inside ±ROPE (the HDI+ROPE rule, so the verdict agrees with the interval shown);
@@ -88,36 +110,63 @@ def comparisons_verdict(
     observational comparison ships nothing: its verdicts are ``higher``, ``lower`` and
     ``unclear``, and the expected loss of shipping plays no part. Where a relative lift is
     not defined (a control at 0) its absolute lift's HDI stands in, and the ROPE (relative)
-    cannot say "no meaningful difference".
+    cannot say "no meaningful difference". The arm most likely to be better is the first of
+    the highest chances (a chance that is not a number is never the highest).
 
-    The rule alone, for the forecast's thousands of simulated readouts;
-    :func:`decide_comparisons` adds the numbers behind it.
+    The one rule every verdict reads, on all the forecast's simulated readouts at once:
+    :func:`comparisons_verdict` reads one readout's comparisons through it. Returns two
+    arrays of strings, the verdicts and the reason codes.
     """
+    pb = np.atleast_2d(np.asarray(many.prob_better, dtype=float))
+    loss = np.atleast_2d(np.asarray(many.expected_loss_rel, dtype=float))
+    low = np.atleast_2d(np.asarray(many.low, dtype=float))
+    high = np.atleast_2d(np.asarray(many.high, dtype=float))
     d = 1.0 if higher_is_better else -1.0
-    good = [sorted(d * h for h in headline_lift(c).hdi) for c in comparisons]
-    best_i = max(range(len(comparisons)), key=lambda i: comparisons[i].prob_better)
-    best = comparisons[best_i]
+    good_low, good_high = np.minimum(d * low, d * high), np.maximum(d * low, d * high)
+    best = np.argmax(np.where(np.isnan(pb), -np.inf, pb), axis=0)
+    cols = np.arange(pb.shape[1])
+    best_pb, best_low = pb[best, cols], good_low[best, cols]
     threshold = decision.min_prob_better
     rope = decision.rope
-    if rope is not None and all(
-        c.lift_rel is not None and -rope < c.lift_rel.hdi[0] and c.lift_rel.hdi[1] < rope
-        for c in comparisons
-    ):
-        return "no_difference", "inside_rope"
-    loss_ok = observational or best.expected_loss_rel <= decision.max_expected_loss
-    if best.prob_better >= threshold and good[best_i][0] > 0 and loss_ok:
-        return ("higher" if observational else "ship"), "clear_winner"
-    if all(
-        c.prob_better <= 1 - threshold and g[1] < 0 for c, g in zip(comparisons, good, strict=True)
-    ):
-        return ("lower" if observational else "keep_control"), "all_worse"
-    if best.prob_better >= threshold and good[best_i][0] <= 0:
-        code = "interval_includes_zero"
-    elif best.prob_better >= threshold:
-        code = "loss_too_high"
+    relative = np.broadcast_to(np.asarray(many.relative, dtype=bool).reshape(-1, 1), pb.shape)
+    if rope is None:
+        inside = np.zeros(pb.shape[1], dtype=bool)
     else:
-        code = "not_enough_evidence"
-    return ("unclear" if observational else "keep_collecting"), code
+        inside = np.all(relative & (-rope < low) & (high < rope), axis=0)
+    loss_ok = observational or loss[best, cols] <= decision.max_expected_loss
+    evident = best_pb >= threshold
+    ship = evident & (best_low > 0) & loss_ok
+    worse = np.all((pb <= 1 - threshold) & (good_high < 0), axis=0)
+    named = ("higher", "lower", "unclear") if observational else VERDICT_WORDS
+    verdict = np.select([inside, ship, worse], ["no_difference", *named[:2]], named[2])
+    code = np.select(
+        [inside, ship, worse, evident & (best_low <= 0), evident],
+        ["inside_rope", "clear_winner", "all_worse", "interval_includes_zero", "loss_too_high"],
+        "not_enough_evidence",
+    )
+    return verdict, code
+
+
+def comparisons_verdict(
+    comparisons: Sequence[Compared],
+    decision: Decision,
+    observational: bool = False,
+    higher_is_better: bool = True,
+) -> tuple[Verdict, str]:
+    """The verdict of one readout's healthy comparisons with the control and its reason code.
+
+    The rule of :func:`verdicts`; :func:`decide_comparisons` adds the numbers behind it.
+    """
+    lifts = [headline_lift(c).hdi for c in comparisons]
+    many = Many(
+        prob_better=np.array([[c.prob_better] for c in comparisons], dtype=float),
+        expected_loss_rel=np.array([[c.expected_loss_rel] for c in comparisons], dtype=float),
+        low=np.array([[h[0]] for h in lifts], dtype=float),
+        high=np.array([[h[1]] for h in lifts], dtype=float),
+        relative=np.array([c.lift_rel is not None for c in comparisons]),
+    )
+    verdict, code = verdicts(many, decision, observational, higher_is_better)
+    return str(verdict[0]), str(code[0])  # type: ignore[return-value]
 
 
 def decide_comparisons(

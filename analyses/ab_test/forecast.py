@@ -16,14 +16,13 @@ the tests). Only the primary metric is forecast; guardrails can still hold a shi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from analyses.ab_test.data import ArmData
-from analyses.ab_test.decide import comparisons_verdict
+from analyses.ab_test.decide import Many, verdicts
 from analyses.ab_test.results import Forecast, Horizon, Metric
 from analyses.ab_test.spec import Spec
 from analyses.core import stats
@@ -73,22 +72,10 @@ def traffic(
     return {"units_per_day": units / days, "days": days, "first": first, "last": last}
 
 
-@dataclass(frozen=True, slots=True)
-class SimulatedLift:
-    """A simulated relative lift's interval (the delta method's)."""
-
-    hdi: tuple[float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class Simulated:
-    """A simulated comparison: what the decision rule reads of one (``decide.Compared``)."""
-
-    arm: str
-    prob_better: float
-    expected_loss_rel: float
-    lift_rel: SimulatedLift
-    lift_abs: None = None
+def shares(verdict: np.ndarray) -> dict[str, float]:
+    """Each verdict's share of the simulated readouts, in the verdicts' order."""
+    names, counts = np.unique(verdict, return_counts=True)
+    return {str(v): int(k) / verdict.size for v, k in zip(names, counts, strict=True)}
 
 
 def normal_comparison(
@@ -131,7 +118,7 @@ def forecast(
     direction: float,
     rate: float,
     prob: float,
-    verdict_of: Callable[[Sequence[Simulated]], str],
+    verdict_of: Callable[[Many], np.ndarray],
     rng: np.random.Generator,
     horizons: tuple[int, ...] = HORIZONS,
     simulations: int = SIMULATIONS,
@@ -139,9 +126,9 @@ def forecast(
 ) -> list[Horizon]:
     """Per horizon (days): the chance of each verdict after that much more data.
 
-    ``verdict_of`` is the readout's decision rule applied to a list of comparisons
-    (:class:`Simulated`: ``arm``, ``prob_better``, ``lift_rel.hdi`` and
-    ``expected_loss_rel``). ``rule_at``, for a planned experiment, gives per horizon the
+    ``verdict_of`` is the readout's decision rule applied to every simulated readout's
+    comparisons at once (:class:`~analyses.ab_test.decide.Many`, one column a simulation):
+    their verdicts. ``rule_at``, for a planned experiment, gives per horizon the
     units that will have counted by then (none exposed after the planned end) and the rule
     that look will apply (the sequential one); ``no_clear_difference`` (the planned end
     without a winner) is not a decision here.
@@ -168,21 +155,15 @@ def forecast(
             normal_comparison(a, arms[0], updated[arms[0]], updated[a], direction, prob)
             for a in arms[1:]
         ]
-        verdicts = [
-            decide_of(
-                [
-                    Simulated(
-                        arm=c["arm"],
-                        prob_better=float(c["prob_better"][i]),
-                        expected_loss_rel=float(c["expected_loss_rel"][i]),
-                        lift_rel=SimulatedLift((float(c["low"][i]), float(c["high"][i]))),
-                    )
-                    for c in comparisons
-                ]
+        verdict = decide_of(
+            Many(
+                prob_better=np.array([c["prob_better"] for c in comparisons]),
+                expected_loss_rel=np.array([c["expected_loss_rel"] for c in comparisons]),
+                low=np.array([c["low"] for c in comparisons]),
+                high=np.array([c["high"] for c in comparisons]),
             )
-            for i in range(simulations)
-        ]
-        counts = {v: verdicts.count(v) / simulations for v in sorted(set(verdicts))}
+        )
+        counts = shares(verdict)
         out.append(
             Horizon(
                 days=days,
@@ -235,8 +216,8 @@ def forecast_primary(
     metric = data.metrics[0]
     units = {a: data.stats[metric.name][a]["units"] for a in data.arms}
 
-    def verdict_of(comparisons: Sequence[Simulated]) -> str:
-        return comparisons_verdict(comparisons, spec.decision, False, metric.higher_is_better)[0]
+    def verdict_of(many: Many) -> np.ndarray:
+        return verdicts(many, spec.decision, False, metric.higher_is_better)[0]
 
     rng = np.random.default_rng(settings.seed + 2)
     ahead, rule_at = HORIZONS, None

@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from analyses.ab_test.decide import comparisons_verdict
-from analyses.ab_test.forecast import Simulated, SimulatedLift, normal_comparison
+from analyses.ab_test.decide import Many, verdicts
+from analyses.ab_test.forecast import normal_comparison
 from analyses.ab_test.plan_results import PlanNumbers
 from analyses.ab_test.spec import Decision
 from analyses.core import sequential
@@ -222,19 +222,13 @@ def _ships(
 ) -> np.ndarray:
     """Which of ``rows`` the readout's decision ships at look ``col`` with ``threshold``."""
     rule = decision.model_copy(update={"min_prob_better": float(threshold)})
-    out = np.zeros(len(rows), dtype=bool)
-    pb = looks.prob_better[rows, col]
-    for i in np.flatnonzero(pb >= threshold):  # a ship needs this much evidence
-        r = rows[i]
-        comparison = Simulated(
-            arm="treatment",
-            prob_better=float(pb[i]),
-            expected_loss_rel=float(looks.expected_loss_rel[r, col]),
-            lift_rel=SimulatedLift(hdi=(float(looks.low[r, col]), float(looks.high[r, col]))),
-        )
-        verdict, _ = comparisons_verdict([comparison], rule, False, higher_is_better)
-        out[i] = verdict == "ship"
-    return out
+    many = Many(
+        prob_better=looks.prob_better[rows, col][None],
+        expected_loss_rel=looks.expected_loss_rel[rows, col][None],
+        low=looks.low[rows, col][None],
+        high=looks.high[rows, col][None],
+    )
+    return verdicts(many, rule, False, higher_is_better)[0] == "ship"
 
 
 def fixed_power(looks: Looks, day: int, decision: Decision, higher_is_better: bool = True) -> float:

@@ -18,12 +18,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from analyses.ab_test.decide import (
-    Compared,
-    comparisons_verdict,
-    decide_comparisons,
-    guardrail_stops,
-)
+import numpy as np
+
+from analyses.ab_test.decide import Many, decide_comparisons, guardrail_stops, verdicts
 from analyses.ab_test.metrics import Metric
 from analyses.ab_test.results import AbDecision, AbResults, Thresholds
 from analyses.ab_test.results import Metric as MetricResult
@@ -208,11 +205,10 @@ def rule_ahead(
         at_end = day + h >= end
         rule = rule_today(spec.decision, {"evidence_needed": needed})
 
-        def verdict_of(comparisons: Sequence[Compared]) -> str:
-            verdict, code = comparisons_verdict(comparisons, rule, False, metric.higher_is_better)
-            if verdict == "keep_collecting" and at_end and code in sequential.UNDECIDED:
-                return sequential.NO_CLEAR_DIFFERENCE
-            return verdict
+        def verdict_of(many: Many) -> np.ndarray:
+            verdict, code = verdicts(many, rule, False, metric.higher_is_better)
+            ended = (verdict == "keep_collecting") & np.isin(code, sequential.UNDECIDED) & at_end
+            return np.where(ended, sequential.NO_CLEAR_DIFFERENCE, verdict)
 
         return closing + exposed, verdict_of
 

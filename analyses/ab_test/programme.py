@@ -146,8 +146,8 @@ def forecast_with(
     """
     from scipy.special import ndtri
 
-    from analyses.ab_test.decide import comparisons_verdict
-    from analyses.ab_test.forecast import UNDECIDED, Simulated, SimulatedLift
+    from analyses.ab_test.decide import Many, verdicts
+    from analyses.ab_test.forecast import UNDECIDED, shares
     from analyses.ab_test.planned import look_of, rule_ahead
 
     primary = results.metrics[0]
@@ -162,8 +162,8 @@ def forecast_with(
     n_now = float(sum(a.n for a in primary.arms))
     rate = forecast.units_per_day
 
-    def verdict_of(comparisons):
-        return comparisons_verdict(comparisons, spec.decision, False, primary.higher_is_better)[0]
+    def verdict_of(many: Many) -> np.ndarray:
+        return verdicts(many, spec.decision, False, primary.higher_is_better)[0]
 
     look = look_of(spec, results)
     rule_at = None
@@ -199,28 +199,15 @@ def forecast_with(
             )
             read.append(
                 (
-                    arm,
                     numbers["prob_better"],
                     _loss_rows(after, direction),
                     np.expm1(z_mean - half * z_sd),
                     np.expm1(z_mean + half * z_sd),
                 )
             )
-        verdicts = [
-            decide_of(
-                [
-                    Simulated(
-                        arm=arm,
-                        prob_better=float(min(max(p[i], 0.0), 1.0)),
-                        expected_loss_rel=float(loss[i]),
-                        lift_rel=SimulatedLift((float(low[i]), float(high[i]))),
-                    )
-                    for arm, p, loss, low, high in read
-                ]
-            )
-            for i in range(simulations)
-        ]
-        counts = {v: verdicts.count(v) / simulations for v in sorted(set(verdicts))}
+        prob_better, loss, low, high = (np.array(column) for column in zip(*read, strict=True))
+        verdict = decide_of(Many(np.clip(prob_better, 0.0, 1.0), loss, low, high))
+        counts = shares(verdict)
         horizons.append(
             Horizon(
                 days=h.days,

@@ -339,3 +339,107 @@ def test_the_programme_decided_verdict_is_stopped_by_a_harmed_guardrail():
     assert made.decision == decision  # what the run writes
     alone = ab_programme.decide_with(given_spec, made, made.diagnostics, False)
     assert (alone.verdict, alone.reason_code) == ("keep_control", "guardrail_harm")
+
+
+def _rule_one_by_one(comparisons, decision, observational, higher_is_better):
+    """The verdict rule written out for one readout, as it read before it was vectorised:
+    the independent reference :func:`analyses.ab_test.decide.verdicts` is checked against."""
+    d = 1.0 if higher_is_better else -1.0
+    lifts = [c.lift_rel if c.lift_rel is not None else c.lift_abs for c in comparisons]
+    good = [sorted(d * h for h in lift.hdi) for lift in lifts]
+    best_i = max(range(len(comparisons)), key=lambda i: comparisons[i].prob_better)
+    best = comparisons[best_i]
+    threshold, rope = decision.min_prob_better, decision.rope
+    if rope is not None and all(
+        c.lift_rel is not None and -rope < c.lift_rel.hdi[0] and c.lift_rel.hdi[1] < rope
+        for c in comparisons
+    ):
+        return "no_difference", "inside_rope"
+    loss_ok = observational or best.expected_loss_rel <= decision.max_expected_loss
+    if best.prob_better >= threshold and good[best_i][0] > 0 and loss_ok:
+        return ("higher" if observational else "ship"), "clear_winner"
+    if all(
+        c.prob_better <= 1 - threshold and g[1] < 0 for c, g in zip(comparisons, good, strict=True)
+    ):
+        return ("lower" if observational else "keep_control"), "all_worse"
+    if best.prob_better >= threshold and good[best_i][0] <= 0:
+        code = "interval_includes_zero"
+    elif best.prob_better >= threshold:
+        code = "loss_too_high"
+    else:
+        code = "not_enough_evidence"
+    return ("unclear" if observational else "keep_collecting"), code
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_rule_on_many_readouts_at_once_is_the_rule_one_by_one(seed):
+    """The forecast reads thousands of simulated readouts at once (``verdicts``); each
+    column's verdict and reason equal the rule written out one readout at a time, on random
+    readouts of 1 to 4 arms built to sit on every edge: tied chances, chances equal to the
+    threshold, intervals touching zero or the ROPE, a loss equal to its limit, absolute
+    lifts standing in for relative ones, either direction, observational or not."""
+    from types import SimpleNamespace
+
+    from analyses.ab_test.decide import Many, comparisons_verdict, verdicts
+    from analyses.ab_test.spec import Decision
+
+    rng = np.random.default_rng(seed)
+    seen = set()
+    for _ in range(60):
+        arms, n = int(rng.integers(1, 5)), 400
+        decision = Decision(
+            min_prob_better=float(rng.choice([0.9, 0.95])),
+            max_expected_loss=float(rng.choice([0.005, 0.01])),
+            rope=None if rng.random() < 0.4 else float(rng.choice([0.01, 0.05])),
+        )
+        edges = np.array(
+            [0.0, 0.05, 0.1, 0.5, 0.9, 0.95, 0.95, 0.99, 1.0, decision.min_prob_better]
+        )
+        pb = np.where(
+            rng.random((arms, n)) < 0.5, rng.choice(edges, (arms, n)), rng.random((arms, n))
+        )
+        marks = np.array([-0.05, -0.01, 0.0, 0.01, 0.05, -(decision.rope or 0.02)])
+        low = np.where(
+            rng.random((arms, n)) < 0.5,
+            rng.choice(marks, (arms, n)),
+            rng.normal(0, 0.05, (arms, n)),
+        )
+        high = low + np.where(rng.random((arms, n)) < 0.3, 0.0, rng.exponential(0.04, (arms, n)))
+        high = np.where(rng.random((arms, n)) < 0.1, rng.choice(marks, (arms, n)), high)
+        loss = np.where(
+            rng.random((arms, n)) < 0.3,
+            decision.max_expected_loss,
+            rng.exponential(0.01, (arms, n)),
+        )
+        relative = rng.random(arms) < 0.85
+        observational, higher = bool(rng.random() < 0.2), bool(rng.random() < 0.7)
+        many = Many(pb, loss, low, high, relative)
+        verdict, code = verdicts(many, decision, observational, higher)
+        for col in range(n):
+            comparisons = [
+                SimpleNamespace(
+                    arm=f"t{row}",
+                    prob_better=float(pb[row, col]),
+                    expected_loss_rel=float(loss[row, col]),
+                    lift_rel=SimpleNamespace(hdi=(low[row, col], high[row, col]))
+                    if relative[row]
+                    else None,
+                    lift_abs=SimpleNamespace(hdi=(low[row, col], high[row, col])),
+                )
+                for row in range(arms)
+            ]
+            expected = _rule_one_by_one(comparisons, decision, observational, higher)
+            assert (verdict[col], code[col]) == expected, (col, comparisons, decision)
+            if col % 50 == 0:
+                assert comparisons_verdict(comparisons, decision, observational, higher) == expected
+            seen.add(expected)
+    # The draws reached every verdict and reason of the rule.
+    assert {v for v, _ in seen} >= {"ship", "keep_control", "keep_collecting", "no_difference"}
+    assert {c for _, c in seen} >= {
+        "inside_rope",
+        "clear_winner",
+        "all_worse",
+        "interval_includes_zero",
+        "loss_too_high",
+        "not_enough_evidence",
+    }

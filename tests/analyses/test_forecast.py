@@ -6,7 +6,7 @@ import pytest
 
 from analyses.ab_test import Decision, decide_comparisons, forecast
 from analyses.ab_test import metrics as ab_metrics
-from analyses.ab_test.decide import comparisons_verdict
+from analyses.ab_test.decide import verdicts
 from analyses.ab_test.metrics import Metric, Priors
 from analyses.core.stats import expected_loss
 
@@ -104,7 +104,7 @@ def test_the_chance_of_a_decision_is_calibrated_on_simulated_experiments():
             1.0,
             per_day,
             PROB,
-            lambda comps: comparisons_verdict(comps, decision)[0],
+            lambda many: verdicts(many, decision)[0],
             np.random.default_rng(i),
             horizons=(14,),
             simulations=500,
