@@ -35,9 +35,27 @@ def srm_uneven(p_value: float | None) -> bool:
 
 
 def decided_by_programme(bundle: Any) -> bool:
-    """Whether the verdict read the programme's numbers (``decide_with = "programme"``)."""
+    """Whether the programme's prior was set to decide the verdict, whatever the verdict.
+
+    ``decide_with = "programme"`` with the programme's numbers in the bundle. A withheld
+    verdict read no lift, so this is not "the verdict read the programme's lift": that is
+    :func:`verdict_by_programme`. Use this one only for what the setting does to the lift
+    (the prior it is read under), not for what it did to the verdict.
+    """
     found = getattr(bundle, "programme_prior", None)
     return found is not None and given(found) and found.decided_with == "programme"
+
+
+def verdict_by_programme(bundle: Any) -> bool:
+    """Whether the verdict read the lift given the programme's prior.
+
+    The programme's prior was set to decide (:func:`decided_by_programme`) and the verdict is
+    not withheld. Where this holds, a page may say the verdict reads the programme's lift,
+    quote that lift as the one the verdict read and label the experiment's own numbers "on
+    its own". A withheld verdict reads no lift, the programme's or the experiment's own: no
+    sentence may say the programme's prior set it.
+    """
+    return decided_by_programme(bundle) and bundle.decision.verdict != "withheld"
 
 
 def primary_status(status: str, decision: AbDecision, by_programme: bool = False) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from analyses.ab_test.judgement import verdict_by_programme
 from analyses.core.results import Envelope, Exposures, KeyNumbers, LeftOut, given
 from readout.wording.numbers import (
     Bundle,
@@ -364,13 +365,11 @@ def key_numbers_text(bundle: Envelope, key: KeyNumbers) -> str:
 
 
 def _on_its_own(bundle: Envelope) -> str:
-    """' on its own' where the programme's numbers decided the verdict.
+    """' on its own' where the programme's numbers decided the verdict (never a withheld one).
 
     Key numbers are the experiment's own.
     """
-    prior = field(bundle, "programme_prior")
-    decided = prior and field(prior, "decided_with") == "programme"
-    return " on its own" if decided and bundle.decision.verdict != "withheld" else ""
+    return " on its own" if verdict_by_programme(bundle) else ""
 
 
 def history_alt(

@@ -57,9 +57,10 @@ def finished_experiments(count: int) -> str:
 def as_decided(bundle: Any) -> Any:
     """The bundle as its verdict read it: with the programme's numbers where they decided.
 
-    The headline and its reason quote the numbers the verdict was made from.
+    The headline and its reason quote the numbers the verdict was made from. A withheld
+    verdict read no lift: its bundle is the experiment's own.
     """
-    if not judgement.decided_by_programme(bundle):
+    if not judgement.verdict_by_programme(bundle):
         return bundle
     from analyses.ab_test.programme import read_by_programme
 
@@ -128,14 +129,15 @@ def conflict_sentences(bundle: Any) -> list[str]:
 
 
 def weak_arm_prior(bundle: Any, influence: float) -> str | None:
-    """The model section's line on a weak arm prior where the programme's prior decided.
+    """The model section's line on a weak arm prior where the programme's prior is set to decide.
 
     Each arm's prior is weak, but the lift's prior is the programme's and the verdict reads
     the lift given it: "the data decide" would not be true (review finding 3). A withheld
-    verdict reads no lift: the line says what the prior does to the lift, not to a verdict.
+    verdict reads no lift (:func:`~analyses.ab_test.judgement.verdict_by_programme` is
+    false): the line says what the prior does to the lift, not to a verdict.
     """
     comp = _primary_programme(bundle)
-    if comp is None or not decided_by_programme(bundle):
+    if comp is None or not judgement.decided_by_programme(bundle):
         return None
     from readout.wording.numbers import number
 
@@ -147,7 +149,7 @@ def weak_arm_prior(bundle: Any, influence: float) -> str | None:
         "than that prior. The lift's prior, though, is the programme's, learned from past "
         "experiments"
     )
-    if bundle.decision.verdict == "withheld":
+    if not judgement.verdict_by_programme(bundle):
         return f"{weak}: given it the lift is {given}, not the data's own {own}."
     return (
         f"{weak}, and it sets the verdict: the verdict reads the lift given it, {given}, "
@@ -155,14 +157,14 @@ def weak_arm_prior(bundle: Any, influence: float) -> str | None:
     )
 
 
-def decided_by_programme(bundle: Any) -> bool:
+def verdict_by_programme(bundle: Any) -> bool:
     """Whether the verdict read the programme's numbers, and the page has them to show.
 
-    The rule of :func:`analyses.ab_test.judgement.decided_by_programme`, where the
-    programme's prior is not weak and its sentences exist.
+    The rule of :func:`analyses.ab_test.judgement.verdict_by_programme` (never for a
+    withheld verdict), where the programme's prior is not weak and its sentences exist.
     """
     return (
-        judgement.decided_by_programme(bundle)
+        judgement.verdict_by_programme(bundle)
         and bundle.programme_prior.prior != "weak"
         and bool(sentences(bundle))
     )
@@ -170,8 +172,8 @@ def decided_by_programme(bundle: Any) -> bool:
 
 def verdict_line(bundle: Any) -> list[str]:
     """The verdict box's line of a verdict the programme decided: which estimate it read."""
-    if not decided_by_programme(bundle) or bundle.decision.verdict == "withheld":
-        return []  # a withheld verdict reads no lift
+    if not verdict_by_programme(bundle):  # never for a withheld verdict: it reads no lift
+        return []
     metric = bundle.metrics[0]
     comp = next(c for c in metric.comparisons if c.arm == bundle.primary)
     places = max(rel_places(comp.lift_rel), rel_places(comp.programme))
@@ -207,7 +209,7 @@ def on_its_own(sentence: str, alone: bool) -> str:
 
 def history_words(bundle: Any) -> str:
     """What an index line says of a verdict the programme decided: its experiments."""
-    if not decided_by_programme(bundle):
+    if not verdict_by_programme(bundle):
         return ""
     return f" given the programme's {bundle.programme_prior.experiments} experiments"
 

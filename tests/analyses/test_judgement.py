@@ -113,6 +113,30 @@ def test_the_primary_row_never_contradicts_the_verdict():
     assert ab.primary_status("keep_collecting", stopped) == "keep_collecting"
 
 
+def test_a_withheld_verdict_was_set_to_read_the_programme_but_read_no_lift():
+    """``decided_by_programme``: the programme's prior was set to decide, whatever the verdict;
+    ``verdict_by_programme``: the verdict read the lift given it, never a withheld verdict."""
+    from readout import bundle as bundles
+    from readout import programme
+    from tests.fixtures.programme_decided import (
+        decided_by_programme,
+        learned,
+        withheld_by_programme,
+    )
+
+    decided = bundles.typed(decided_by_programme("checkout-redesign"))
+    assert decided.decision.verdict != "withheld"
+    assert ab.decided_by_programme(decided) and ab.verdict_by_programme(decided)
+    withheld = bundles.typed(withheld_by_programme("checkout-redesign"))
+    assert withheld.decision.verdict == "withheld"
+    assert ab.decided_by_programme(withheld)
+    assert not ab.verdict_by_programme(withheld)
+    alone = programme.with_programme(load("checkout-redesign"), learned(), "alone")
+    assert not ab.decided_by_programme(bundles.typed(alone))
+    assert not ab.verdict_by_programme(bundles.typed(alone))
+    assert not ab.verdict_by_programme(bundles.typed(load("checkout-redesign")))  # no programme
+
+
 def test_a_prior_row_never_ships_past_a_guardrail():
     waiting = _decision("keep_collecting", "not_enough_evidence")
     assert ab.prior_verdict("ship", waiting, ["ok", "harm"]) == "keep_control"

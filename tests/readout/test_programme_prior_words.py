@@ -165,3 +165,34 @@ def test_a_readout_reads_each_comparison_with_the_programme_prior_once(monkeypat
     assert sorted(read) == sorted(c["arm"] for c in primary)
     assert new["comparisons"] == primary
     assert all(c["programme"]["hdi"] for c in primary)
+
+
+@pytest.mark.parametrize("name", ["checkout-redesign", "search-ranking", "signup-page"])
+def test_a_withheld_verdict_reads_the_experiments_own_numbers_not_the_programmes(name):
+    """The programme's prior was set to decide, but a withheld verdict read no lift: the
+    bundle "as its verdict read it" keeps the experiment's own numbers, and the index line
+    names no programme's experiments; the model section still says what the prior does to
+    the lift, not that it sets the verdict. The same bundle not withheld reads the
+    programme's (the case tells them apart)."""
+    from readout import bundle as bundles
+    from tests.fixtures.programme_decided import decided_by_programme, withheld_by_programme
+
+    def primary(bundle):
+        return next(c for c in bundle.metrics[0].comparisons if c.arm == bundle.primary)
+
+    decided = bundles.typed(decided_by_programme(name))
+    own = primary(decided)
+    assert own.lift_rel.mean != own.programme.mean
+    assert primary(words.as_decided(decided)).lift_rel.mean == own.programme.mean
+    assert words.history_words(decided).startswith(" given the programme's ")
+    withheld = bundles.typed(withheld_by_programme(name))
+    assert withheld.decision.verdict == "withheld"
+    own = primary(withheld)
+    read = primary(words.as_decided(withheld))
+    assert (read.lift_rel.mean, read.prob_better) == (own.lift_rel.mean, own.prob_better)
+    assert words.history_words(withheld) == ""
+    assert words.verdict_line(withheld) == []
+    assert not words.verdict_by_programme(withheld)
+    line = words.weak_arm_prior(withheld, 0.01)
+    assert line is not None and "the programme's" in line
+    assert "verdict" not in line.lower(), line

@@ -651,6 +651,51 @@ def test_a_withheld_verdict_reads_no_programme_lift(name, tmp_path):
     assert "%" not in line.replace("94% HDI", "") and "given the programme" not in line, line
 
 
+#: Words that say the verdict read the programme's lift, or label numbers as the experiment's
+#: own beside it: "the verdict reads the latter", "(not given the programme's 30 experiments,
+#: as the verdict does)", "sets the verdict", "Ship (given past experiments)", "Given the
+#: programme, ...", a row "(on its own)", the history chart's "on its own over".
+CLAIMS_THE_PROGRAMME_DECIDED = re.compile(
+    r"verdict reads|as the verdict does|sets the verdict|decides this verdict"
+    r"|given past experiments|given the programme|\(on its own\)|on its own over|on its own,",
+    re.IGNORECASE,
+)
+
+
+def _every_sentence(text) -> list[str]:
+    """Every sentence, table cell and title, and figure caption and alt text of a readout."""
+    found = [text.headline, text.reason, *text.key_sentences, *text.health, *text.notes]
+    found += [line for lines in text.sections.values() for line in lines]
+    for table in text.tables.values():
+        found += [table.title, *table.head, *(cell for row in table.rows for cell in row)]
+    found += [words for figure in text.figures.values() for words in (figure.caption, figure.alt)]
+    return [str(s) for s in found]
+
+
+@pytest.mark.parametrize("name", PROGRAMME)
+def test_no_word_of_a_withheld_page_says_the_programme_decided_its_verdict(name, tmp_path):
+    """The programme's prior was set to decide, but the verdict is withheld: it read no lift.
+    No sentence, cell or caption, on any page, says the verdict reads the programme's lift,
+    nor labels a number "on its own" beside it; the same bundle not withheld says so."""
+    from tests.fixtures.programme_decided import withheld_by_programme
+
+    decided = decided_by_programme(name)
+    said = _every_sentence(wording.readout_text(decided))
+    assert any(CLAIMS_THE_PROGRAMME_DECIDED.search(s) for s in said)  # the words are found
+    bundle = withheld_by_programme(name)
+    assert bundle["decision"]["verdict"] == "withheld"
+    assert bundle["programme_prior"]["decided_with"] == "programme"
+    said = _every_sentence(wording.readout_text(bundle)) + [wording.history_alt(bundle, 2)]
+    found = [s for s in said if CLAIMS_THE_PROGRAMME_DECIDED.search(s)]
+    seen = pages(bundle, tmp_path / "readout", pdf=False)
+    for where, page in seen.items():
+        words = re.sub(r"\s+", " ", visible(page) if "<" in page else page)
+        found += [
+            f"{where}: {_around(words, m)}" for m in CLAIMS_THE_PROGRAMME_DECIDED.finditer(words)
+        ]
+    assert not found, "\n".join(found)
+
+
 def test_the_programme_page_names_each_harm_once_and_agrees_with_its_fit():
     """search-ranking's p90 guardrail is named with its percentile; a tiny p-value reads
     "p < 0.001"; a prior that fits is never said to allow too few losses or wins."""

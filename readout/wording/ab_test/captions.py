@@ -73,7 +73,7 @@ def figures(bundle: AbBundle) -> dict[str, Figure]:
             alt=f"Density chart of each {arm_word(bundle)}'s {name}: " + "; ".join(arm_parts) + ".",
         ),
     }
-    if programme_words.decided_by_programme(bundle) and not withheld and relative_lift:
+    if programme_words.verdict_by_programme(bundle) and relative_lift:
         out["lift"] = programme_lift_figure(bundle, name, ci, side)
     if field(bundle, "forecast") and bundle.decision.verdict == "keep_collecting":
         result = bundle.forecast
@@ -95,7 +95,7 @@ def figures(bundle: AbBundle) -> dict[str, Figure]:
         arm = bundle.primary
         items = []
         # Where the programme decided, the primary's row is the estimate the verdict read.
-        by_programme = programme_words.decided_by_programme(bundle) and not withheld
+        by_programme = programme_words.verdict_by_programme(bundle)
         read = programme_words.as_decided(bundle) if by_programme else bundle
         for metric in read.metrics:
             lift = comparison_of(metric, arm).lift_rel

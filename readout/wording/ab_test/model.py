@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import floor  # "more than N times": rounded down, so that it is true (review 13)
 
 from analyses.ab_test.decide import stopped_by_guardrail
-from analyses.ab_test.judgement import decided_by_programme, prior_verdict, srm_uneven
+from analyses.ab_test.judgement import prior_verdict, srm_uneven, verdict_by_programme
 from analyses.ab_test.results import AbBundle, Test
 from analyses.core.judgement import prior_class
 from analyses.core.results import Diagnostics, given
@@ -74,7 +74,7 @@ def _withheld(bundle: AbBundle) -> bool:
 
 def _alone(bundle: AbBundle) -> str:
     """Where the programme's numbers decided, the traditional test reads the experiment alone."""
-    if not decided_by_programme(bundle) or bundle.decision.verdict == "withheld":
+    if not verdict_by_programme(bundle):
         return ""
     experiments = bundle.programme_prior.experiments
     return (
@@ -199,7 +199,7 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
     # programme's verdict where those decided.
     own = (
         decision.verdict
-        if decided_by_programme(bundle)
+        if verdict_by_programme(bundle)
         else prior_verdict(bundle.metrics[0].status, decision, guards)
     )
     if verdict == "withheld":
@@ -246,7 +246,7 @@ def sensitivity_text(bundle: AbBundle) -> tuple[list[str], Table | None]:
         )
         return [], table
     # Where the programme's numbers decided, these priors read the experiment on its own.
-    alone = " (on its own)" if decided_by_programme(bundle) else ""
+    alone = " (on its own)" if verdict_by_programme(bundle) else ""
     guarded = stopped_by_guardrail(decision)
     table = Table(
         "Does the verdict depend on the prior?",

@@ -259,7 +259,7 @@ def _prior_share(bundle: AbBundle, best, places: int) -> str:
 
     lift = field(best, "programme")
     alone = field(lift, "alone_hdi") if lift else None
-    if not programme_words.decided_by_programme(bundle) or not alone:
+    if not programme_words.verdict_by_programme(bundle) or not alone:
         return ""
     found = bundle.programme_prior
     ci = interval(bundle)

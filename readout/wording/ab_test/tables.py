@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import (
-    decided_by_programme,
     primary_status,
     programme_primary_verdict,
+    verdict_by_programme,
 )
 from analyses.ab_test.results import AbBundle, Segment, SegmentSpread
 from analyses.core.judgement import spread_class
@@ -150,7 +150,7 @@ def _scorecard(bundle: AbBundle) -> Table:
         elif not metric.higher_is_better:
             role += " (lower is better)"
         status = metric.status
-        by_programme = decided_by_programme(bundle)
+        by_programme = verdict_by_programme(bundle)
         if metric.role == "primary":
             if by_programme:  # the primary's verdict on the numbers the verdict read
                 status = programme_primary_verdict(bundle)
@@ -297,11 +297,7 @@ def _spread_sentence(bundle: AbBundle, spread: SegmentSpread) -> str:
 
 def _on_its_own(bundle: AbBundle) -> str:
     """' (on its own)' where the programme's numbers decided a verdict not withheld."""
-    return (
-        " (on its own)"
-        if decided_by_programme(bundle) and bundle.decision.verdict != "withheld"
-        else ""
-    )
+    return " (on its own)" if verdict_by_programme(bundle) else ""
 
 
 def segments_intro(bundle: AbBundle) -> list[str]:

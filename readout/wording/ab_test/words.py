@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from analyses.ab_test.decide import stopped_by_guardrail
 from analyses.ab_test.judgement import (
-    decided_by_programme,
     programme_primary_verdict,
     short_of_split,
+    verdict_by_programme,
 )
 from analyses.ab_test.results import AbBundle, Comparison, Metric
 from analyses.core import judgement
@@ -152,7 +152,7 @@ def _metric_waiting(w: DataWarning, b: AbBundle) -> str:
 
 def _primary_alone(bundle: AbBundle) -> str:
     """The primary metric's verdict before a guardrail's say, on the numbers the verdict read."""
-    if decided_by_programme(bundle):
+    if verdict_by_programme(bundle):
         return programme_primary_verdict(bundle)
     return bundle.metrics[0].status
 
@@ -304,7 +304,7 @@ def body(bundle: AbBundle) -> Body:
         key = health_sizes(bundle)
     elif field(bundle, "aa_test"):
         key = _aa_sentences(bundle, primary_metric, primary)
-    elif programme_words.decided_by_programme(bundle):
+    elif programme_words.verdict_by_programme(bundle):
         # The verdict read the programme's numbers: page 1 leads with them.
         decided = programme_words.as_decided(bundle)
         read = comparison_of(decided.metrics[0], bundle.primary)
@@ -325,7 +325,7 @@ def body(bundle: AbBundle) -> Body:
             key.append(rule)
         # Where the programme decided, a chance the verdict did not read is the experiment's
         # own: said so (the programme's numbers have no chance of a worthwhile lift or best).
-        alone = programme_words.decided_by_programme(bundle)
+        alone = programme_words.verdict_by_programme(bundle)
         if field(bundle.decision.thresholds, "rope") is not None and not observational:
             key.append(programme_words.on_its_own(rope_sentence(bundle, primary), alone))
         if verdict == "keep_collecting" and field(bundle, "forecast"):
@@ -360,7 +360,7 @@ def body(bundle: AbBundle) -> Body:
     # The other arms' lifts read the experiment alone (the programme reads the headline's);
     # named as another arm than the primary's, so that they do not read as the worked example
     # of the table above them (review finding 9: signup-page's C vs A).
-    own = programme_words.decided_by_programme(bundle) and verdict != "withheld"
+    own = programme_words.verdict_by_programme(bundle)
     others = [
         f"{c.arm}, not the primary arm {primary.arm}: "
         + _lower_first(programme_words.on_its_own(lift_sentence(bundle, primary_metric, c), own))
