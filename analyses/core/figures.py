@@ -71,18 +71,50 @@ def tidy(ax: Axes, keep_left: bool = False, legend: bool = False, legend_size: f
         ax.legend(frameon=False, fontsize=legend_size)
 
 
+#: Beyond this many bandwidths a draw's kernel is below e^-32 of its peak: left out.
+KERNEL_REACH = 8.0
+#: The binned density's lattice is at most this fraction of a bandwidth apart: linear
+#: binning's error is then under 2e-4 of the curve's peak (tested against the exact sum).
+BIN_FRACTION = 1 / 32
+
+
 def kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Gaussian kernel density of ``draws`` on ``grid``, Scott's bandwidth.
+    """Gaussian kernel density of ``draws`` on an evenly spaced ``grid``, Scott's bandwidth.
 
     What ``scipy.stats.gaussian_kde`` computes for one dimension, without importing
-    ``scipy.stats`` (most of a second) to draw a curve.
+    ``scipy.stats`` (most of a second) to draw a curve, and binned as ArviZ's and
+    statsmodels' density estimates are: the draws are shared linearly between the points of
+    a lattice :data:`BIN_FRACTION` of a bandwidth apart that holds the grid, and the kernel
+    is summed over the lattice by one convolution (a draw more than :data:`KERNEL_REACH`
+    bandwidths beyond the grid adds nothing visible and is left out). A curve of 300 points
+    from 4,000 draws costs a millisecond, not twenty; the exact sum is kept for a grid that
+    is not evenly spaced, and where it is the cheaper (a grid far narrower than a bandwidth).
     """
     import numpy as np
 
     draws = np.asarray(draws, dtype=float)
+    grid = np.asarray(grid, dtype=float)
     bandwidth = draws.std(ddof=1) * draws.size ** (-1 / 5)
-    z = (grid[:, None] - draws[None, :]) / bandwidth
-    return np.exp(-0.5 * z**2).sum(axis=1) / (draws.size * bandwidth * np.sqrt(2 * np.pi))
+    norm = draws.size * bandwidth * np.sqrt(2 * np.pi)
+    step = (grid[-1] - grid[0]) / max(grid.size - 1, 1)
+    per_step = int(np.ceil(step / (BIN_FRACTION * bandwidth))) if step > 0 else 0
+    even = grid.size > 1 and np.allclose(np.diff(grid), step, rtol=1e-9, atol=0)
+    delta = step / per_step if per_step else 0.0
+    reach = int(np.ceil(KERNEL_REACH * bandwidth / delta)) if delta > 0 else 0
+    size = (grid.size - 1) * per_step + 2 * reach + 3
+    # A multiply-add of the convolution costs about a sixteenth of a kernel's exponential.
+    if not even or not delta > 0 or size * (2 * reach + 1) > 16 * grid.size * draws.size:
+        z = (grid[:, None] - draws[None, :]) / bandwidth  # the exact sum is the cheaper
+        return np.exp(-0.5 * z**2).sum(axis=1) / norm
+    start = grid[0] - (reach + 1) * delta  # the lattice: grid[0] + i * delta, i from -reach-1
+    at = (draws - start) / delta
+    at = at[(at >= 0) & (at <= size - 2)]
+    low = np.floor(at).astype(int)
+    share = at - low
+    counts = np.bincount(low, 1 - share, size) + np.bincount(low + 1, share, size)
+    offsets = np.arange(-reach, reach + 1) * (delta / bandwidth)
+    summed = np.convolve(counts, np.exp(-0.5 * offsets**2), mode="same")
+    return summed[reach + 1 : reach + 1 + (grid.size - 1) * per_step + 1 : per_step] / norm
 
 
 #: The line of a density curve the chart is read by, and of one drawn beside it for
