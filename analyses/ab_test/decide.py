@@ -111,7 +111,8 @@ def verdicts(
     ``unclear``, and the expected loss of shipping plays no part. Where a relative lift is
     not defined (a control at 0) its absolute lift's HDI stands in, and the ROPE (relative)
     cannot say "no meaningful difference". The arm most likely to be better is the first of
-    the highest chances (a chance that is not a number is never the highest).
+    the highest chances; an interval with an end that is not a number lies on neither side
+    of zero.
 
     The one rule every verdict reads, on all the forecast's simulated readouts at once:
     :func:`comparisons_verdict` reads one readout's comparisons through it. Returns two
@@ -123,7 +124,10 @@ def verdicts(
     high = np.atleast_2d(np.asarray(many.high, dtype=float))
     d = 1.0 if higher_is_better else -1.0
     good_low, good_high = np.minimum(d * low, d * high), np.maximum(d * low, d * high)
-    best = np.argmax(np.where(np.isnan(pb), -np.inf, pb), axis=0)
+    # The first of the highest chances, as Python's ``max`` picks it everywhere else (the
+    # decision's numbers, the guardrails' arm): a chance that is not a number never
+    # replaces another, and stays the best only where it comes first.
+    best = np.where(np.isnan(pb[0]), 0, np.argmax(np.where(np.isnan(pb), -np.inf, pb), axis=0))
     cols = np.arange(pb.shape[1])
     best_pb, best_low = pb[best, cols], good_low[best, cols]
     threshold = decision.min_prob_better

@@ -96,9 +96,10 @@ def kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
     grid = np.asarray(grid, dtype=float)
     bandwidth = draws.std(ddof=1) * draws.size ** (-1 / 5)
     norm = draws.size * bandwidth * np.sqrt(2 * np.pi)
-    step = (grid[-1] - grid[0]) / max(grid.size - 1, 1)
-    per_step = int(np.ceil(step / (BIN_FRACTION * bandwidth))) if step > 0 else 0
-    even = grid.size > 1 and np.allclose(np.diff(grid), step, rtol=1e-9, atol=0)
+    step = (grid[-1] - grid[0]) / max(grid.size - 1, 1) if grid.size else 0.0
+    finite = bool(np.isfinite(bandwidth) and bandwidth > 0 and np.isfinite(step) and step > 0)
+    per_step = int(np.ceil(step / (BIN_FRACTION * bandwidth))) if finite else 0
+    even = finite and np.allclose(np.diff(grid), step, rtol=1e-6, atol=0)
     delta = step / per_step if per_step else 0.0
     reach = int(np.ceil(KERNEL_REACH * bandwidth / delta)) if delta > 0 else 0
     size = (grid.size - 1) * per_step + 2 * reach + 3

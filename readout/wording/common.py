@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analyses.ab_test.judgement import verdict_by_programme
 from analyses.core.results import Envelope, Exposures, KeyNumbers, LeftOut, given
 from readout.wording.numbers import (
     Bundle,
@@ -369,6 +368,8 @@ def _on_its_own(bundle: Envelope) -> str:
 
     Key numbers are the experiment's own.
     """
+    from analyses.ab_test.judgement import verdict_by_programme
+
     return " on its own" if verdict_by_programme(bundle) else ""
 
 

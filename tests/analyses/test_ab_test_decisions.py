@@ -376,8 +376,9 @@ def test_the_rule_on_many_readouts_at_once_is_the_rule_one_by_one(seed):
     """The forecast reads thousands of simulated readouts at once (``verdicts``); each
     column's verdict and reason equal the rule written out one readout at a time, on random
     readouts of 1 to 4 arms built to sit on every edge: tied chances, chances equal to the
-    threshold, intervals touching zero or the ROPE, a loss equal to its limit, absolute
-    lifts standing in for relative ones, either direction, observational or not."""
+    threshold, chances that are not a number (first or later), intervals touching zero or
+    the ROPE, a loss equal to its limit, absolute lifts standing in for relative ones,
+    either direction, observational or not."""
     from types import SimpleNamespace
 
     from analyses.ab_test.decide import Many, comparisons_verdict, verdicts
@@ -398,6 +399,7 @@ def test_the_rule_on_many_readouts_at_once_is_the_rule_one_by_one(seed):
         pb = np.where(
             rng.random((arms, n)) < 0.5, rng.choice(edges, (arms, n)), rng.random((arms, n))
         )
+        pb = np.where(rng.random((arms, n)) < 0.03, np.nan, pb)  # a chance not a number
         marks = np.array([-0.05, -0.01, 0.0, 0.01, 0.05, -(decision.rope or 0.02)])
         low = np.where(
             rng.random((arms, n)) < 0.5,
@@ -433,6 +435,11 @@ def test_the_rule_on_many_readouts_at_once_is_the_rule_one_by_one(seed):
             if col % 50 == 0:
                 assert comparisons_verdict(comparisons, decision, observational, higher) == expected
             seen.add(expected)
+    # An interval with an end that is not a number lies on neither side of zero.
+    for end in ((0.01, np.nan), (np.nan, 0.01), (-0.01, np.nan)):
+        low, high = np.full((2, 1), end[0]), np.full((2, 1), end[1])
+        half = Many(np.array([[0.999], [0.001]]), np.zeros((2, 1)), low, high)
+        assert verdicts(half, Decision(min_prob_better=0.95))[0][0] == "keep_collecting"
     # The draws reached every verdict and reason of the rule.
     assert {v for v, _ in seen} >= {"ship", "keep_control", "keep_collecting", "no_difference"}
     assert {c for _, c in seen} >= {

@@ -92,6 +92,17 @@ def test_the_density_curve_is_scipys_gaussian_kde(shape):
     assert figures.kde(draws, uneven) == pytest.approx(exact(uneven), rel=1e-9)
 
 
+def test_a_density_of_draws_with_an_infinite_one_is_drawn_as_nothing_not_an_error():
+    """A draw that is infinite leaves no bandwidth: the curve is not a number (matplotlib
+    draws nothing), as the exact sum gave, and the readout is still written."""
+    from analyses.core import figures
+
+    draws = np.r_[np.random.default_rng(3).normal(0, 1, 3999), np.inf]
+    grid = np.linspace(*np.quantile(draws, [0.0005, 0.9995]), 300)
+    with np.errstate(invalid="ignore"):  # numpy's own warning of the infinite draw
+        assert np.isnan(figures.kde(draws, grid)).all()
+
+
 def test_long_unit_and_group_names_are_shortened_and_stay_inside_the_figure():
     """Long names from the data once ran off the shrinkage plot and squeezed its axes to a
     sliver (the legend and the labels, laid out before they were drawn): every text now lies
