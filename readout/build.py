@@ -46,17 +46,91 @@ def fit_key(experiment: Experiment, data_sha256: str, as_of: date | None = None)
 
 
 def save_figures(figures: dict, staging: Path) -> list[dict]:
-    """Write each figure as ``fig-<key>.svg`` in ``staging`` and close it; the bundle's list."""
+    """Write each figure as ``fig-<key>.svg`` in ``staging`` and close it; the bundle's list.
+
+    A figure left to later (None: :func:`leave_for_later`) is listed, in its place, and
+    written by the programme's step or :func:`draw_left`.
+    """
     import matplotlib.pyplot as plt
 
     saved = []
     for key, fig in figures.items():
         filename = store.figure_file(key)
-        # Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi.
-        fig.savefig(staging / filename, format="svg", dpi=150, metadata={"Date": None})
-        plt.close(fig)
+        if fig is not None:
+            # Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi.
+            fig.savefig(staging / filename, format="svg", dpi=150, metadata={"Date": None})
+            plt.close(fig)
         saved.append({"key": key, "file": filename})
     return saved
+
+
+def leave_for_later(fit, decision: dict, staging: Path) -> tuple[str, ...]:
+    """The charts an A/B fit leaves to be drawn after the programme has read it.
+
+    A verdict the programme's prior may decide has its lift and scorecard charts drawn
+    again with the programme's numbers (:func:`readout.programme.step.redraw_lift`): drawn
+    at the fit too, they were thrown away (a sixth of a programme morning's CPU). Left only
+    where the programme can redraw them (a verdict not withheld, relative lifts, an exact
+    fit's draws of them saved beside the bundle); where it does not, :func:`draw_left`
+    draws the fit's.
+    """
+    from analyses.ab_test.figures import REDRAWN
+
+    saved = (staging / store.LIFT_DRAWS).is_file()  # an exact fit's relative lifts
+    relative = all(c.lift_rel is not None for c in fit.results.comparisons)
+    return REDRAWN if decision["verdict"] != "withheld" and saved and relative else ()
+
+
+def own_lift_draws(path: Path, arms) -> dict | None:
+    """The experiment's own relative lift draws per treatment arm, from the readout folder.
+
+    ``.lift_draws.npz`` (what an A/B fit writes), or ``posterior.nc`` (a readout written
+    before it, or with ``save_draws = true``). ``None`` where the file has no relative lift.
+    """
+    import numpy as np
+
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as saved:
+            treatment = [str(t) for t in saved["treatment"]]
+            lift = saved["lift_rel"]
+        return {arm: lift[..., treatment.index(arm)] for arm in arms}
+    import arviz as az
+
+    data = az.from_netcdf(path)["posterior"]
+    if "lift_rel" not in data:
+        return None
+    return {arm: data["lift_rel"].sel(treatment=arm).values for arm in arms}
+
+
+def draw_left(folder: Path) -> list[str]:
+    """Draw the charts a fit left to later that nothing has drawn since; returns their keys.
+
+    The programme's step draws them with its numbers where its prior decided the verdict;
+    every other readout that left them (the programme did not read it, or could not) gets
+    the fit's own, from its saved draws and bundle, as the fit would have drawn them.
+    """
+    from analyses.ab_test.figures import REDRAWN, drawn_later
+
+    bundle = bundles.read(folder / store.BUNDLE)
+    missing = [
+        f
+        for f in bundle.get("figures") or []
+        if f["key"] in REDRAWN and not (folder / f["file"]).is_file()
+    ]
+    if bundle.get("analysis") != "ab_test" or not missing:
+        return []
+    import matplotlib.pyplot as plt
+
+    from analyses.core import figures as core_figures
+
+    core_figures.pyplot()
+    typed = bundles.typed(bundle)
+    lifts = own_lift_draws(folder / store.LIFT_DRAWS, [c.arm for c in typed.comparisons])
+    drawn = drawn_later(typed, lifts, typed.ci_prob, [f["key"] for f in missing])
+    for f in missing:
+        drawn[f["key"]].savefig(folder / f["file"], format="svg", dpi=150, metadata={"Date": None})
+        plt.close(drawn[f["key"]])
+    return [f["key"] for f in missing]
 
 
 def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:
@@ -82,10 +156,14 @@ def build_readout(
     output: Path | None = None,
     loaded: Loaded | None = None,
     as_of: date | None = None,
+    redrawn_later: bool = False,
 ) -> dict:
     """Fit one experiment into ``staging``: posterior, figures and bundle (numbers only).
 
-    ``as_of``: the day the data are read as of (``None``: now).
+    ``as_of``: the day the data are read as of (``None``: now). ``redrawn_later``: an A/B
+    readout whose verdict the programme's prior decides after every fit, staged: the charts
+    it will redraw are left to it (:func:`leave_for_later`; :func:`draw_left` draws any it
+    does not).
     """
     started = time.perf_counter()
     spec = experiment.spec
@@ -105,7 +183,10 @@ def build_readout(
     decision = plain(analysis.decide(spec, fit.results, fit.diagnostics))
     write_draws(fit, experiment, staging)
     decided = replace(fit, verdict=decision["verdict"])  # the figures read it
-    figures = save_figures(analysis.plot(decided, experiment.settings.ci_prob), staging)
+    ci_prob = experiment.settings.ci_prob
+    later = leave_for_later(fit, decision, staging) if redrawn_later else ()
+    plotted = analysis.plot(decided, ci_prob, later) if later else analysis.plot(decided, ci_prob)
+    figures = save_figures(plotted, staging)
     tables = []
     for key, table in fit.tables.items():
         files.write_csv(table, staging / store.table_file(key))

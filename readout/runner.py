@@ -29,7 +29,7 @@ from analyses.core.base import NothingYet
 from readout import batch, registry, render, site, store, wording
 from readout import bundle as bundles
 from readout import printer as printers
-from readout.build import build_readout, fit_key
+from readout.build import build_readout, draw_left, fit_key
 from readout.config import Config, Experiment
 from readout.data import Loaded, fetch_data, sha256_file, share_engines, shared_engines
 from readout.errors import ConfigError, DataError, Terminated
@@ -153,6 +153,7 @@ def run_one(
     stage: bool = False,
     fetched: Loaded | None = None,
     printed_elsewhere: bool = False,
+    redrawn_later: bool = False,
 ) -> Outcome:
     """Run one experiment end to end; never raises, reports how it ended.
 
@@ -161,6 +162,8 @@ def run_one(
     :func:`finish` renders and publishes them once the programme has read them.
     ``fetched``: its data already fetched in a batch of experiments (:mod:`readout.batch`).
     ``printed_elsewhere``: a printer process prints the pages (:mod:`readout.printer`).
+    ``redrawn_later``: the programme's step may redraw its charts (staged only; see
+    :func:`readout.build.leave_for_later`).
     """
     started = time.perf_counter()
     name = experiment.name
@@ -194,7 +197,10 @@ def run_one(
                 seconds = time.perf_counter() - started
                 return Outcome(name, EXIT_OK, "re-rendered", str(previous), seconds, "rendered")
         staging.mkdir(parents=True)
-        bundle = build_readout(experiment, staging, readout_date, output, loaded, as_of)
+        bundle = build_readout(
+            *(experiment, staging, readout_date, output, loaded, as_of),
+            redrawn_later=redrawn_later and stage,
+        )
         if stage:
             headline = wording.readout_text(bundle).headline
             kept = True
@@ -237,6 +243,7 @@ def finish_one(
     """
     started = time.perf_counter()
     try:
+        draw_left(folder)  # the charts a fit left to the programme, where it drew none
         _render(folder, site_url)
         if final is not None:
             publish_folder(folder, final)
@@ -363,6 +370,11 @@ def run(
     later = verdict_later(config, selected)
     site_url = config.settings.site_url
     serial = jobs == 1 or len(selected) == 1
+    # Of those, the ones whose charts the programme's step may draw again with its numbers:
+    # in the -j workers, which draw the charts it leaves (a one-process run's printer has
+    # not loaded matplotlib; its run draws them at the fit, as before).
+    programme_draws = config.programme.decide_with == "programme" and not serial
+    redrawn = later if programme_draws else frozenset()
     # A readout of the day still to be written: a one-process run's printer warms up at once
     # (before the output folder is locked, so that it never holds the lock itself).
     first = force or any(
@@ -389,6 +401,7 @@ def run(
                             run_one,
                             *(e, output, readout_date, force, site_url, as_of, True),
                             batched.get(e.name),
+                            redrawn_later=e.name in redrawn,
                         )
                         for e in selected
                     ]

@@ -96,7 +96,14 @@ def _lift_frame(ax, results: AbResults, relative: bool, interval: str) -> None:
     _legend_above(ax)
 
 
-def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
+#: The charts a programme-decided verdict draws again with the programme's numbers
+#: (:mod:`readout.programme.step`): a run that will have them redrawn leaves them to later.
+REDRAWN = ("lift", "scorecard")
+
+
+def plot(
+    fit: Fit[AbResults], ci_prob: float, later: tuple[str, ...] = ()
+) -> dict[str, Figure | None]:
     """Posterior of each arm's relative lift and of each arm's value.
 
     HDIs shaded; with several metrics, a scorecard of every metric's lift.
@@ -104,6 +111,8 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     The lift chart's legend marks the share of each curve above zero (the probability of
     being better, formatted as in the prose: never 0% or 100%), unless the verdict is
     withheld (``fit.verdict``): then no chance of being better is shown anywhere.
+    ``later``: charts of :data:`REDRAWN` left to be drawn later (None in their place, in
+    their order): by the programme's step, or from the saved draws by :func:`drawn_later`.
     """
     results = fit.results
     # What the verdict allows: a withheld verdict's charts show no chance of a finding (when
@@ -115,31 +124,16 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
     )
     healthy = not withheld
     post = fit.posterior  # numpy draws (analyses.core.draws.Draws)
+    out: dict[str, Figure | None] = {}
+    # The relative lift, or the absolute one where a control at 0 leaves it undefined.
+    relative = all(c.lift_rel is not None for c in results.comparisons)
+    variable = "lift_rel" if relative else "lift_abs"
+    lifts = {c.arm: post.values(variable, treatment=c.arm).ravel() for c in results.comparisons}
+    out["lift"] = None if "lift" in later else lift_chart(results, lifts, healthy, ci_prob)
     labels = results.arm_labels
     name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
     interval = figures.ci_label(ci_prob)
-    out: dict[str, Figure] = {}
-    word = "above" if results.metrics[0].higher_is_better else "below"
-    entries = [
-        _entry(
-            f"{name(comp.arm)} vs {name(comp.vs)}",
-            f"{figures.prob(comp.prob_better)} {word} 0" if healthy else None,
-        )
-        for comp in results.comparisons
-    ]
-    # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
-    fig, ax = figures.new_figure(figures.PHONE_WIDTH, _lift_height(entries, 2.8))
-    # The relative lift, or the absolute one where a control at 0 leaves it undefined.
-    relative = all(c.lift_rel is not None for c in results.comparisons)
     binary = results.metric_type == "binary"
-    variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
-    for i, (comp, label) in enumerate(zip(results.comparisons, entries, strict=True)):
-        draws = post.values(variable, treatment=comp.arm).ravel() * scale
-        hdi = [h * scale for h in getattr(comp, variable).hdi]
-        figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
-    _lift_frame(ax, results, relative, interval)
-    out["lift"] = figures.finish(fig)
-
     names = [name(arm.name) for arm in results.arms]
     above = len(names) > ARMS_INSIDE
     height = 2.8 + (LEGEND_ENTRY_HEIGHT * len(names) if above else 0.0)
@@ -157,9 +151,57 @@ def plot(fit: Fit[AbResults], ci_prob: float) -> dict[str, Figure]:
         _legend_above(ax)
     out["arms"] = figures.finish(fig)
     if len(results.metrics) > 1:
-        out["scorecard"] = scorecard_figure(results, interval)
+        out["scorecard"] = None if "scorecard" in later else scorecard_figure(results, interval)
     if given(results.forecast) and results.forecast is not None and healthy:
         out["forecast"] = _forecast_figure(results, name)
+    return out
+
+
+def lift_chart(results: AbResults, lifts: dict, healthy: bool, ci_prob: float) -> Figure:
+    """The fit's lift chart: each comparison's lift (``lifts``: its draws by treatment arm).
+
+    The relative lift, or the absolute one where a control at 0 leaves it undefined, its
+    HDI shaded; the legend gives each curve's share above zero unless the verdict is
+    withheld (not ``healthy``).
+    """
+    import numpy as np
+
+    labels = results.arm_labels
+    name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
+    word = "above" if results.metrics[0].higher_is_better else "below"
+    entries = [
+        _entry(
+            f"{name(comp.arm)} vs {name(comp.vs)}",
+            f"{figures.prob(comp.prob_better)} {word} 0" if healthy else None,
+        )
+        for comp in results.comparisons
+    ]
+    # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
+    fig, ax = figures.new_figure(figures.PHONE_WIDTH, _lift_height(entries, 2.8))
+    relative = all(c.lift_rel is not None for c in results.comparisons)
+    binary = results.metric_type == "binary"
+    variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
+    for i, (comp, label) in enumerate(zip(results.comparisons, entries, strict=True)):
+        draws = np.asarray(lifts[comp.arm], dtype=float).ravel() * scale
+        hdi = [h * scale for h in getattr(comp, variable).hdi]
+        figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
+    _lift_frame(ax, results, relative, figures.ci_label(ci_prob))
+    return figures.finish(fig)
+
+
+def drawn_later(results: AbResults, lifts: dict, ci_prob: float, keys) -> dict[str, Figure]:
+    """The charts of ``keys`` (of :data:`REDRAWN`) a fit left to later, drawn as it would have.
+
+    ``lifts``: the fit's relative lift draws by treatment arm (read back from its folder).
+    A readout leaves them only with a verdict not withheld and relative lifts, so these
+    are :func:`plot`'s own charts of that fit.
+    """
+    out = {}
+    for key in keys:
+        if key == "lift":
+            out[key] = lift_chart(results, lifts, True, ci_prob)
+        elif key == "scorecard":
+            out[key] = scorecard_figure(results, figures.ci_label(ci_prob))
     return out
 
 

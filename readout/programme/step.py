@@ -315,25 +315,6 @@ def _forecast_with(prior: pg.Mixture, spec: Any, typed: Any, verdict: str) -> An
     return ab_programme.forecast_with(prior, spec, typed, forecast, rng)
 
 
-def _own_lift_draws(path: Path, arms) -> dict[str, np.ndarray] | None:
-    """The experiment's own relative lift draws per treatment arm, from the readout folder.
-
-    ``.lift_draws.npz`` (what an A/B fit writes), or ``posterior.nc`` (a readout written
-    before it, or with ``save_draws = true``). ``None`` where the file has no relative lift.
-    """
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as saved:
-            treatment = [str(t) for t in saved["treatment"]]
-            lift = saved["lift_rel"]
-        return {arm: lift[..., treatment.index(arm)] for arm in arms}
-    import arviz as az
-
-    data = az.from_netcdf(path)["posterior"]
-    if "lift_rel" not in data:
-        return None
-    return {arm: data["lift_rel"].sel(treatment=arm).values for arm in arms}
-
-
 def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
     """Redraw the lift chart of a verdict the programme decided (and did not withhold).
 
@@ -373,9 +354,10 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
 
     from analyses.ab_test import figures as ab_figures
     from analyses.core import figures
+    from readout.build import own_lift_draws
 
     figures.pyplot()
-    draws = _own_lift_draws(lift_draws if lift_draws.is_file() else posterior, posts)
+    draws = own_lift_draws(lift_draws if lift_draws.is_file() else posterior, posts)
     if draws is None:  # no draws of the relative lift: the fit's chart stays
         return False
     fig = ab_figures.programme_lift(typed, draws, posts, typed.ci_prob)

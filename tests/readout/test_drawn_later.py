@@ -1,0 +1,156 @@
+"""Charts a programme-decided readout draws once: left by the fit, drawn after the programme.
+
+A readout whose verdict the programme's prior decides has its lift and scorecard charts
+drawn again with the programme's numbers; a fit staged for such a run leaves them
+(``build.leave_for_later``), and ``build.draw_left`` draws the fit's own wherever the
+programme drew none: the same charts the fit would have drawn.
+"""
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from readout import build, store
+from readout import bundle as bundles
+from readout.config import load_config
+from tests import programme_config
+from tests.readout.running import copy_data
+
+AS_OF = date(2026, 11, 20)
+
+EXPERIMENTS = programme_config.config(
+    programme_config.warehouse_experiment(
+        "checkout-redesign",
+        programme_config.PURCHASE,
+        programme_config.REVENUE,
+        title="Checkout redesign",
+        experiment="checkout",
+    ),
+    programme_config.csv_experiment("pricing-banner", "Pricing banner", "broken_split.csv"),
+)
+
+
+def _svg(path: Path) -> str:
+    """A chart's SVG without the ids matplotlib draws at random (the same chart, the same text)."""
+    return re.sub(r'(id="|#)[A-Za-z0-9_]+', "", path.read_text())
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("drawn-later")
+    copy_data(root, "broken_split.csv", "demo.duckdb")
+    (root / "experiments.toml").write_text(EXPERIMENTS)
+    return root / "experiments.toml"
+
+
+def _build(experiment, folder: Path, later: bool) -> dict:
+    folder.mkdir()
+    return build.build_readout(
+        experiment, folder, AS_OF.isoformat(), None, None, AS_OF, redrawn_later=later
+    )
+
+
+def test_a_fit_leaves_the_charts_the_programme_redraws_and_draw_left_draws_the_fits_own(
+    project, tmp_path
+):
+    """Left: the lift and scorecard charts are listed in their places but not drawn (the
+    arms chart is). Drawn later, they are the charts the fit draws when it leaves none."""
+    experiment = next(e for e in load_config(project).experiments if e.name.startswith("check"))
+    at_once = _build(experiment, tmp_path / "at-once", later=False)
+    left = _build(experiment, tmp_path / "left", later=True)
+    keys = [f["key"] for f in left["figures"]]
+    assert keys == [f["key"] for f in at_once["figures"]]
+    assert {"lift", "scorecard"} <= set(keys)
+    folder = tmp_path / "left"
+    assert not (folder / store.figure_file("lift")).exists()
+    assert not (folder / store.figure_file("scorecard")).exists()
+    assert (folder / store.figure_file("arms")).is_file()
+    assert sorted(build.draw_left(folder)) == ["lift", "scorecard"]
+    for f in at_once["figures"]:
+        assert _svg(folder / f["file"]) == _svg(tmp_path / "at-once" / f["file"]), f["key"]
+    assert build.draw_left(folder) == []  # nothing left twice
+    # The bundle lists the same charts in the same places, and its verdict is the same.
+    assert left["figures"] == at_once["figures"]
+    assert left["decision"] == at_once["decision"]
+
+
+def test_a_withheld_verdict_leaves_nothing(project, tmp_path):
+    """The programme redraws no chart of a withheld verdict: its fit draws them all."""
+    experiment = next(e for e in load_config(project).experiments if e.name == "pricing-banner")
+    bundle = _build(experiment, tmp_path / "withheld", later=True)
+    assert bundle["decision"]["verdict"] == "withheld"
+    for f in bundle["figures"]:
+        assert (tmp_path / "withheld" / f["file"]).is_file(), f["key"]
+    assert build.draw_left(tmp_path / "withheld") == []
+
+
+def test_a_control_at_zero_leaves_nothing(tmp_path):
+    """Without a relative lift (a control that never converts) the lift chart is of the
+    absolute lift, which the programme does not read: the fit draws every chart."""
+    (tmp_path / "data").mkdir()
+    rows = ["arm,converted"] + ["A,0"] * 400 + ["B,1"] * 40 + ["B,0"] * 360
+    (tmp_path / "data" / "zero.csv").write_text("\n".join(rows) + "\n")
+    config = tmp_path / "experiments.toml"
+    config.write_text(programme_config.csv_experiment("zero", "Zero", "zero.csv"))
+    experiment = load_config(config).experiments[0]
+    bundle = _build(experiment, tmp_path / "zero-control", later=True)
+    assert bundle["comparisons"][0]["lift_rel"] is None
+    assert all((tmp_path / "zero-control" / f["file"]).is_file() for f in bundle["figures"])
+
+
+def test_a_readout_of_another_analysis_is_never_drawn_by_draw_left(tmp_path):
+    """Only an A/B readout's left charts are drawn; any other bundle is left as it is."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
+    source = next(
+        p for p in sorted(fixtures.glob("*.json")) if bundles.read(p)["analysis"] != "ab_test"
+    )
+    (tmp_path / store.BUNDLE).write_text(source.read_text())
+    assert build.draw_left(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_parallel_programme_run_draws_each_chart_once_with_the_numbers_its_verdict_read(
+    tmp_path,
+):
+    """``readout run -j 2`` with a learned prior: a verdict the programme decided shows its
+    lift chart (the fit's own was never drawn), and every chart a bundle lists is there and
+    every page printed, a withheld verdict's (drawn at the fit) too."""
+    from analyses.ab_test.figures import drawn_later
+    from tests.readout.running import run
+
+    copy_data(tmp_path, "signup_conversion.csv", "broken_split.csv", "programme_history.csv")
+    config = tmp_path / "experiments.toml"
+    config.write_text(
+        programme_config.config(
+            programme_config.SIGNUP,
+            programme_config.csv_experiment("pricing-banner", "Pricing banner", "broken_split.csv"),
+            programme='history = "data/programme_history.csv"',
+        )
+    )
+    out = tmp_path / "reports"
+    result = run(config, out, "-j", "2", "--date", AS_OF.isoformat())
+    assert result.exit_code == 0, result.output
+    for name in ("signup-page", "pricing-banner"):
+        folder = out / name / AS_OF.isoformat()
+        bundle = bundles.read(folder / store.BUNDLE)
+        assert (folder / store.REPORT_PDF).is_file()
+        assert all((folder / f["file"]).is_file() for f in bundle["figures"]), name
+    # The programme decided signup-page's verdict: its lift chart is the programme's, not
+    # the fit's own (drawn here from its saved draws, as the fit would have drawn it).
+    folder = out / "signup-page" / AS_OF.isoformat()
+    bundle = bundles.read(folder / store.BUNDLE)
+    assert bundle["programme_prior"]["decided_with"] == "programme"
+    assert bundle["decision"]["verdict"] != "withheld"
+    typed = bundles.typed(bundle)
+    lifts = build.own_lift_draws(folder / store.LIFT_DRAWS, [c.arm for c in typed.comparisons])
+    own = drawn_later(typed, lifts, typed.ci_prob, ["lift"])["lift"]
+    own.savefig(tmp_path / "own.svg", format="svg", dpi=150, metadata={"Date": None})
+    assert _svg(folder / "fig-lift.svg") != _svg(tmp_path / "own.svg")
+    assert (
+        bundles.read(out / "pricing-banner" / AS_OF.isoformat() / store.BUNDLE)["decision"][
+            "verdict"
+        ]
+        == "withheld"
+    )
