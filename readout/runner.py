@@ -370,11 +370,7 @@ def run(
     later = verdict_later(config, selected)
     site_url = config.settings.site_url
     serial = jobs == 1 or len(selected) == 1
-    # Of those, the ones whose charts the programme's step may draw again with its numbers:
-    # in the -j workers, which draw the charts it leaves (a one-process run's printer has
-    # not loaded matplotlib; its run draws them at the fit, as before).
-    programme_draws = config.programme.decide_with == "programme" and not serial
-    redrawn = later if programme_draws else frozenset()
+    redrawn = redrawn_later(config, selected, serial)
     # A readout of the day still to be written: a one-process run's printer warms up at once
     # (before the output folder is locked, so that it never holds the lock itself).
     first = force or any(
@@ -482,6 +478,21 @@ def verdict_later(config: Config, selected=None) -> frozenset[str]:
         for e in (config.experiments if selected is None else selected)
         if e.spec.analysis == "ab_test" and config.programme.prior == "learned"
     )
+
+
+def redrawn_later(config: Config, selected, serial: bool) -> frozenset[str]:
+    """The experiments whose lift and scorecard charts a run leaves to the programme's step.
+
+    Those whose verdict the programme's prior may decide (:func:`verdict_later`) with
+    ``decide_with = "programme"``, in a ``-j`` run: the step draws them with its numbers,
+    and the workers any it does not (:func:`readout.build.draw_left`). A one-process run
+    (``serial``) draws them at the fit, as before: left, a chart the programme does not
+    redraw would be drawn in the printer, which loads matplotlib only to redraw (0.7 s on
+    a one-readout run's critical path, the printer's).
+    """
+    if serial or config.programme.decide_with != "programme":
+        return frozenset()
+    return verdict_later(config, selected)
 
 
 def final_messages(outcomes: list[Outcome]) -> list[Outcome]:

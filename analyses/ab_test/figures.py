@@ -125,11 +125,14 @@ def plot(
     healthy = not withheld
     post = fit.posterior  # numpy draws (analyses.core.draws.Draws)
     out: dict[str, Figure | None] = {}
-    # The relative lift, or the absolute one where a control at 0 leaves it undefined.
-    relative = all(c.lift_rel is not None for c in results.comparisons)
-    variable = "lift_rel" if relative else "lift_abs"
-    lifts = {c.arm: post.values(variable, treatment=c.arm).ravel() for c in results.comparisons}
-    out["lift"] = None if "lift" in later else lift_chart(results, lifts, healthy, ci_prob)
+    if "lift" in later:
+        out["lift"] = None
+    else:
+        # The relative lift, or the absolute one where a control at 0 leaves it undefined.
+        relative = all(c.lift_rel is not None for c in results.comparisons)
+        variable = "lift_rel" if relative else "lift_abs"
+        lifts = {c.arm: post.values(variable, treatment=c.arm) for c in results.comparisons}
+        out["lift"] = lift_chart(results, lifts, healthy, ci_prob)
     labels = results.arm_labels
     name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
     interval = figures.ci_label(ci_prob)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from readout import build, store
+from readout import build, programme, store
 from readout import bundle as bundles
 from readout.config import load_config
 from tests import programme_config
@@ -21,6 +21,7 @@ from tests.readout.running import copy_data
 AS_OF = date(2026, 11, 20)
 
 EXPERIMENTS = programme_config.config(
+    programme_config.SIGNUP,
     programme_config.warehouse_experiment(
         "checkout-redesign",
         programme_config.PURCHASE,
@@ -33,14 +34,15 @@ EXPERIMENTS = programme_config.config(
 
 
 def _svg(path: Path) -> str:
-    """A chart's SVG without the ids matplotlib draws at random (the same chart, the same text)."""
-    return re.sub(r'(id="|#)[A-Za-z0-9_]+', "", path.read_text())
+    """A chart's SVG without the ids matplotlib draws at random (``m`` or ``p`` and ten hex
+    digits): the same chart has the same text, its colours included."""
+    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", path.read_text())
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("drawn-later")
-    copy_data(root, "broken_split.csv", "demo.duckdb")
+    copy_data(root, "signup_conversion.csv", "broken_split.csv", "demo.duckdb")
     (root / "experiments.toml").write_text(EXPERIMENTS)
     return root / "experiments.toml"
 
@@ -52,22 +54,32 @@ def _build(experiment, folder: Path, later: bool) -> dict:
     )
 
 
+@pytest.mark.parametrize("name", ["checkout-redesign", "signup-page"])
 def test_a_fit_leaves_the_charts_the_programme_redraws_and_draw_left_draws_the_fits_own(
-    project, tmp_path
+    project, tmp_path, name
 ):
     """Left: the lift and scorecard charts are listed in their places but not drawn (the
-    arms chart is). Drawn later, they are the charts the fit draws when it leaves none."""
-    experiment = next(e for e in load_config(project).experiments if e.name.startswith("check"))
+    arms chart is). Drawn later, after the programme's step has read the bundle and left
+    the verdict to the experiment alone (too few experiments to learn from), they are the
+    charts the fit draws when it leaves none: two arms and three metrics, three arms."""
+    experiment = next(e for e in load_config(project).experiments if e.name == name)
     at_once = _build(experiment, tmp_path / "at-once", later=False)
     left = _build(experiment, tmp_path / "left", later=True)
     keys = [f["key"] for f in left["figures"]]
     assert keys == [f["key"] for f in at_once["figures"]]
-    assert {"lift", "scorecard"} <= set(keys)
     folder = tmp_path / "left"
-    assert not (folder / store.figure_file("lift")).exists()
+    assert "lift" in keys and not (folder / store.figure_file("lift")).exists()
+    assert ("scorecard" in keys) == (name == "checkout-redesign")
     assert not (folder / store.figure_file("scorecard")).exists()
     assert (folder / store.figure_file("arms")).is_file()
-    assert sorted(build.draw_left(folder)) == ["lift", "scorecard"]
+    # The run's programme step reads the staged bundle (and rewrites it) before it is drawn.
+    config = load_config(project)
+    output = tmp_path / "reports"
+    pending = {name: (folder, store.readout_folder(output, name, AS_OF.isoformat()))}
+    programme.apply(config, output, lambda folder: None, pending)
+    rewritten = bundles.read(folder / store.BUNDLE)
+    assert rewritten["programme_prior"]["decided_with"] == "alone"
+    assert sorted(build.draw_left(folder)) == sorted(set(keys) & {"lift", "scorecard"})
     for f in at_once["figures"]:
         assert _svg(folder / f["file"]) == _svg(tmp_path / "at-once" / f["file"]), f["key"]
     assert build.draw_left(folder) == []  # nothing left twice
@@ -101,13 +113,47 @@ def test_a_control_at_zero_leaves_nothing(tmp_path):
 
 
 def test_a_readout_of_another_analysis_is_never_drawn_by_draw_left(tmp_path):
-    """Only an A/B readout's left charts are drawn; any other bundle is left as it is."""
+    """Only an A/B readout's left charts are drawn: another analysis's bundle listing a
+    chart named as one of them, without its file, is left as it is."""
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
     source = next(
         p for p in sorted(fixtures.glob("*.json")) if bundles.read(p)["analysis"] != "ab_test"
     )
-    (tmp_path / store.BUNDLE).write_text(source.read_text())
+    bundle = bundles.read(source)
+    bundle["figures"] = [*bundle["figures"], {"key": "lift", "file": store.figure_file("lift")}]
+    (tmp_path / store.BUNDLE).write_text(bundles.dumps(bundle))
     assert build.draw_left(tmp_path) == []
+    assert not (tmp_path / store.figure_file("lift")).exists()
+
+
+@pytest.mark.parametrize(
+    ("programme", "serial", "left"),
+    [
+        ("", False, {"checkout-redesign", "signup-page", "pricing-banner"}),
+        ("", True, set()),
+        ('decide_with = "alone"', False, set()),
+        ('prior = "weak"', False, set()),
+    ],
+)
+def test_only_a_parallel_run_whose_verdicts_the_programme_decides_leaves_charts(
+    tmp_path, programme, serial, left
+):
+    """A one-process run draws every chart at the fit, and so does a run whose programme
+    decides nothing (its prior weak, or the verdicts left to each experiment alone)."""
+    from readout.runner import redrawn_later
+
+    config = tmp_path / "experiments.toml"
+    config.write_text(
+        programme_config.config(
+            programme_config.SIGNUP,
+            programme_config.warehouse_experiment("checkout-redesign", experiment="checkout"),
+            programme_config.csv_experiment("pricing-banner", "Pricing banner", "broken_split.csv"),
+            programme_config.pooling_experiment("pooled", "Pooled", "data/creators.csv"),
+            programme=programme,
+        )
+    )
+    loaded = load_config(config)
+    assert set(redrawn_later(loaded, loaded.experiments, serial)) == left
 
 
 @pytest.mark.slow
