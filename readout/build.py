@@ -76,9 +76,8 @@ def leave_for_later(fit, decision: dict, staging: Path) -> tuple[str, ...]:
     """
     from analyses.ab_test.figures import REDRAWN
 
-    saved = (staging / store.LIFT_DRAWS).is_file()  # an exact fit's relative lifts
     relative = all(c.lift_rel is not None for c in fit.results.comparisons)
-    return REDRAWN if decision["verdict"] != "withheld" and saved and relative else ()
+    return REDRAWN if fits_own_drawable(staging, decision["verdict"], relative) else ()
 
 
 def own_lift_draws(path: Path, arms) -> dict | None:
@@ -109,28 +108,49 @@ def draw_left(folder: Path) -> list[str]:
     every other readout that left them (the programme did not read it, or could not) gets
     the fit's own, from its saved draws and bundle, as the fit would have drawn them.
     """
-    from analyses.ab_test.figures import REDRAWN, drawn_later
+    from analyses.ab_test.figures import REDRAWN
 
     bundle = bundles.read(folder / store.BUNDLE)
     missing = [
-        f
+        f["key"]
         for f in bundle.get("figures") or []
         if f["key"] in REDRAWN and not (folder / f["file"]).is_file()
     ]
     if bundle.get("analysis") != "ab_test" or not missing:
         return []
+    draw_fits_own(folder, bundle, missing)
+    return missing
+
+
+def fits_own_drawable(folder: Path, verdict: str, relative: bool) -> bool:
+    """Whether an A/B readout's lift and scorecard charts can be drawn again as its fit did.
+
+    A verdict not withheld, relative lifts, its exact fit's draws of them in ``folder``:
+    those a fit leaves to later (:func:`leave_for_later`) and the programme's step draws
+    again as the fit's own where it no longer draws its own.
+    """
+    return verdict != "withheld" and relative and (folder / store.LIFT_DRAWS).is_file()
+
+
+def draw_fits_own(folder: Path, bundle: dict, keys) -> None:
+    """Draw the fit's own charts of ``keys`` (of the lift and scorecard) into ``folder``.
+
+    From the bundle and the fit's saved relative lift draws, as the fit draws them
+    (:func:`analyses.ab_test.figures.drawn_later`): where the fit left them, and where the
+    programme's charts no longer read the verdict (it is decided alone again).
+    """
     import matplotlib.pyplot as plt
 
+    from analyses.ab_test.figures import drawn_later
     from analyses.core import figures as core_figures
 
     core_figures.pyplot()
+    files = {f["key"]: f["file"] for f in bundle["figures"]}
     typed = bundles.typed(bundle)
     lifts = own_lift_draws(folder / store.LIFT_DRAWS, [c.arm for c in typed.comparisons])
-    drawn = drawn_later(typed, lifts, typed.ci_prob, [f["key"] for f in missing])
-    for f in missing:
-        drawn[f["key"]].savefig(folder / f["file"], format="svg", dpi=150, metadata={"Date": None})
-        plt.close(drawn[f["key"]])
-    return [f["key"] for f in missing]
+    for key, fig in drawn_later(typed, lifts, typed.ci_prob, keys).items():
+        fig.savefig(folder / files[key], format="svg", dpi=150, metadata={"Date": None})
+        plt.close(fig)
 
 
 def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:

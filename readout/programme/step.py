@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analyses.ab_test import programme as ab_programme
+from analyses.ab_test.figures import REDRAWN
 from analyses.ab_test.programme_results import ProgrammePrior
 from analyses.core import programme as pg
 from analyses.core.results import MISSING, given, plain
+from readout import build, registry, store
 from readout import bundle as bundles
-from readout import registry, store
 from readout.files import atomic_write_text
 from readout.programme.history import Past
 
@@ -354,10 +355,9 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
 
     from analyses.ab_test import figures as ab_figures
     from analyses.core import figures
-    from readout.build import own_lift_draws
 
     figures.pyplot()
-    draws = own_lift_draws(lift_draws if lift_draws.is_file() else posterior, posts)
+    draws = build.own_lift_draws(lift_draws if lift_draws.is_file() else posterior, posts)
     if draws is None:  # no draws of the relative lift: the fit's chart stays
         return False
     fig = ab_figures.programme_lift(typed, draws, posts, typed.ci_prob)
@@ -442,7 +442,17 @@ def apply(
 
 
 def rewrite(folder: Path, bundle: dict[str, Any], learned: Learned) -> None:
-    """Write a readout's bundle as the programme read it, its lift chart redrawn."""
-    redraw_lift(folder, bundle, learned)
+    """Write a readout's bundle as the programme read it, its lift chart redrawn.
+
+    Where the programme's charts are not drawn (its prior does not decide this verdict, or
+    cannot be read), the fit's own are drawn again: a chart an earlier run drew with the
+    programme's numbers no longer reads a verdict now decided alone.
+    """
+    relative = all(c.get("lift_rel") is not None for c in bundle["comparisons"])
+    own = build.fits_own_drawable(folder, bundle["decision"]["verdict"], relative)
+    if not redraw_lift(folder, bundle, learned) and own:
+        build.draw_fits_own(
+            folder, bundle, [f["key"] for f in bundle["figures"] if f["key"] in REDRAWN]
+        )
     (folder / store.RENDER_KEY).unlink(missing_ok=True)
     atomic_write_text(folder / store.BUNDLE, bundles.dumps(bundle))

@@ -180,3 +180,11 @@ def warehouse_project(folder: Path) -> Path:
     config = folder / "experiments.toml"
     config.write_text(WAREHOUSE_CONFIG)
     return config
+
+
+def chart_text(path: Path) -> str:
+    """A chart's SVG without the ids matplotlib draws at random (``m`` or ``p`` and ten hex
+    digits): the same chart has the same text, its colours included."""
+    import re
+
+    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", path.read_text())

@@ -6,7 +6,6 @@ drawn again with the programme's numbers; a fit staged for such a run leaves the
 programme drew none: the same charts the fit would have drawn.
 """
 
-import re
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from readout import build, programme, store
 from readout import bundle as bundles
 from readout.config import load_config
 from tests import programme_config
-from tests.readout.running import copy_data
+from tests.readout.running import chart_text, copy_data
 
 AS_OF = date(2026, 11, 20)
 
@@ -31,12 +30,6 @@ EXPERIMENTS = programme_config.config(
     ),
     programme_config.csv_experiment("pricing-banner", "Pricing banner", "broken_split.csv"),
 )
-
-
-def _svg(path: Path) -> str:
-    """A chart's SVG without the ids matplotlib draws at random (``m`` or ``p`` and ten hex
-    digits): the same chart has the same text, its colours included."""
-    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +74,9 @@ def test_a_fit_leaves_the_charts_the_programme_redraws_and_draw_left_draws_the_f
     assert rewritten["programme_prior"]["decided_with"] == "alone"
     assert sorted(build.draw_left(folder)) == sorted(set(keys) & {"lift", "scorecard"})
     for f in at_once["figures"]:
-        assert _svg(folder / f["file"]) == _svg(tmp_path / "at-once" / f["file"]), f["key"]
+        assert chart_text(folder / f["file"]) == chart_text(tmp_path / "at-once" / f["file"]), f[
+            "key"
+        ]
     assert build.draw_left(folder) == []  # nothing left twice
     # The bundle lists the same charts in the same places, and its verdict is the same.
     assert left["figures"] == at_once["figures"]
@@ -193,7 +188,7 @@ def test_a_parallel_programme_run_draws_each_chart_once_with_the_numbers_its_ver
     lifts = build.own_lift_draws(folder / store.LIFT_DRAWS, [c.arm for c in typed.comparisons])
     own = drawn_later(typed, lifts, typed.ci_prob, ["lift"])["lift"]
     own.savefig(tmp_path / "own.svg", format="svg", dpi=150, metadata={"Date": None})
-    assert _svg(folder / "fig-lift.svg") != _svg(tmp_path / "own.svg")
+    assert chart_text(folder / "fig-lift.svg") != chart_text(tmp_path / "own.svg")
     assert (
         bundles.read(out / "pricing-banner" / AS_OF.isoformat() / store.BUNDLE)["decision"][
             "verdict"

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from analyses.ab_test.figures import drawn_later
 from analyses.core import programme as pg
+from readout import build, programme, store, wording
 from readout import bundle as bundles
-from readout import programme, wording
 from readout.cli import main
 from readout.config import load_config
 from readout.errors import ConfigError
 from tests import programme_config
-from tests.readout.running import copy_data, run
+from tests.readout.running import chart_text, copy_data, run
 
 ROOT = Path(__file__).resolve().parents[2]
 DATE = "2026-11-20"
@@ -202,6 +203,14 @@ def test_decide_with_switches_the_verdict_without_a_refit(learned):
     assert bundle["programme_prior"]["decided_with"] == "alone"
     assert "programme" in bundle["metrics"][0]["comparisons"][0]  # still shown beside it
     assert "Ship B." in (output / "signup-page" / DATE / "report.html").read_text()
+    # Its lift chart, drawn with the programme's numbers while those decided, is the fit's
+    # own again: the experiment's lift alone, as its verdict now reads it.
+    folder = output / "signup-page" / DATE
+    typed = bundles.typed(bundle)
+    lifts = build.own_lift_draws(folder / store.LIFT_DRAWS, [c.arm for c in typed.comparisons])
+    own = drawn_later(typed, lifts, typed.ci_prob, ["lift"])["lift"]
+    own.savefig(folder.parent / "own.svg", format="svg", dpi=150, metadata={"Date": None})
+    assert chart_text(folder / "fig-lift.svg") == chart_text(folder.parent / "own.svg")
 
 
 @pytest.mark.slow
