@@ -6,6 +6,7 @@ drawn again with the programme's numbers; a fit staged for such a run leaves the
 programme drew none: the same charts the fit would have drawn.
 """
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -52,9 +53,10 @@ def test_a_fit_leaves_the_charts_the_programme_redraws_and_draw_left_draws_the_f
     project, tmp_path, name
 ):
     """Left: the lift and scorecard charts are listed in their places but not drawn (the
-    arms chart is). Drawn later, after the programme's step has read the bundle and left
-    the verdict to the experiment alone (too few experiments to learn from), they are the
-    charts the fit draws when it leaves none: two arms and three metrics, three arms."""
+    arms chart is). Drawn later they are the charts the fit draws when it leaves none: by
+    ``draw_left`` where the programme's step did not rewrite the bundle, and by the step
+    itself where it rewrote it with the verdict left to the experiment alone (too few
+    experiments to learn from). Two arms and three metrics; three arms."""
     experiment = next(e for e in load_config(project).experiments if e.name == name)
     at_once = _build(experiment, tmp_path / "at-once", later=False)
     left = _build(experiment, tmp_path / "left", later=True)
@@ -65,19 +67,22 @@ def test_a_fit_leaves_the_charts_the_programme_redraws_and_draw_left_draws_the_f
     assert ("scorecard" in keys) == (name == "checkout-redesign")
     assert not (folder / store.figure_file("scorecard")).exists()
     assert (folder / store.figure_file("arms")).is_file()
-    # The run's programme step reads the staged bundle (and rewrites it) before it is drawn.
+    read = tmp_path / "read-by-the-programme"
+    shutil.copytree(folder, read)
+    # Not rewritten: drawn before the page is printed.
+    assert sorted(build.draw_left(folder)) == sorted(set(keys) & {"lift", "scorecard"})
+    assert build.draw_left(folder) == []  # nothing left twice
+    # Rewritten by the run's programme step, which reads the staged bundle: drawn by it.
     config = load_config(project)
     output = tmp_path / "reports"
-    pending = {name: (folder, store.readout_folder(output, name, AS_OF.isoformat()))}
-    programme.apply(config, output, lambda folder: None, pending)
-    rewritten = bundles.read(folder / store.BUNDLE)
-    assert rewritten["programme_prior"]["decided_with"] == "alone"
-    assert sorted(build.draw_left(folder)) == sorted(set(keys) & {"lift", "scorecard"})
+    pending = {name: (read, store.readout_folder(output, name, AS_OF.isoformat()))}
+    assert programme.apply(config, output, lambda folder: None, pending) == [name]
+    assert bundles.read(read / store.BUNDLE)["programme_prior"]["decided_with"] == "alone"
+    assert build.draw_left(read) == []
     for f in at_once["figures"]:
-        assert chart_text(folder / f["file"]) == chart_text(tmp_path / "at-once" / f["file"]), f[
-            "key"
-        ]
-    assert build.draw_left(folder) == []  # nothing left twice
+        expected = chart_text(tmp_path / "at-once" / f["file"])
+        assert chart_text(folder / f["file"]) == expected, f["key"]
+        assert chart_text(read / f["file"]) == expected, f["key"]
     # The bundle lists the same charts in the same places, and its verdict is the same.
     assert left["figures"] == at_once["figures"]
     assert left["decision"] == at_once["decision"]
