@@ -324,13 +324,11 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
     The chart drawn with the fit shows the experiment alone; a chart beside a verdict the
     programme decided shows the numbers the verdict read.
     """
-    prior = bundle.get("programme_prior") or {}
     figure = next((f for f in bundle.get("figures") or [] if f["key"] == "lift"), None)
     posterior = folder / store.POSTERIOR
     lift_draws = folder / store.LIFT_DRAWS
     if (
-        prior.get("decided_with") != "programme"
-        or bundle["decision"]["verdict"] == "withheld"
+        not _programme_drew(bundle)
         or figure is None
         or not (lift_draws.is_file() or posterior.is_file())
     ):
@@ -441,16 +439,29 @@ def apply(
     return [name for name, _, _ in changed]
 
 
+def _programme_drew(bundle: dict[str, Any]) -> bool:
+    """Whether a bundle's lift chart may be the programme's (the redraw's own test).
+
+    Its verdict, not withheld, read the programme's lift: the raw bundle's
+    :func:`analyses.ab_test.judgement.verdict_by_programme`, before it is typed.
+    """
+    prior = bundle.get("programme_prior") or {}
+    return prior.get("decided_with") == "programme" and bundle["decision"]["verdict"] != "withheld"
+
+
 def rewrite(folder: Path, bundle: dict[str, Any], learned: Learned) -> None:
     """Write a readout's bundle as the programme read it, its lift chart redrawn.
 
-    Where the programme's charts are not drawn (its prior does not decide this verdict, or
-    cannot be read), the fit's own are drawn again: a chart an earlier run drew with the
-    programme's numbers no longer reads a verdict now decided alone.
+    Where the programme's charts are not drawn now (its prior no longer decides this
+    verdict, or cannot be read) but were (the bundle it replaces was decided by it), the
+    fit's own are drawn again: the programme's chart would read a lift the verdict no
+    longer reads.
     """
+    before = bundles.read(folder / store.BUNDLE)
+    was = _programme_drew(before)
     relative = all(c.get("lift_rel") is not None for c in bundle["comparisons"])
     own = build.fits_own_drawable(folder, bundle["decision"]["verdict"], relative)
-    if not redraw_lift(folder, bundle, learned) and own:
+    if not redraw_lift(folder, bundle, learned) and was and own:
         build.draw_fits_own(
             folder, bundle, [f["key"] for f in bundle["figures"] if f["key"] in REDRAWN]
         )
