@@ -45,21 +45,29 @@ def fit_key(experiment: Experiment, data_sha256: str, as_of: date | None = None)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def save_figure(fig, path: Path) -> None:
+    """Write one chart as SVG at ``path`` and close it: every readout chart, fit or redrawn.
+
+    Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi; no date,
+    so an unchanged chart writes the same file.
+    """
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, format="svg", dpi=150, metadata={"Date": None})
+    plt.close(fig)
+
+
 def save_figures(figures: dict, staging: Path) -> list[dict]:
-    """Write each figure as ``fig-<key>.svg`` in ``staging`` and close it; the bundle's list.
+    """Write each figure as ``fig-<key>.svg`` in ``staging``; the bundle's list.
 
     A figure left to later (None: :func:`leave_for_later`) is listed, in its place, and
     written by the programme's step or :func:`draw_left`.
     """
-    import matplotlib.pyplot as plt
-
     saved = []
     for key, fig in figures.items():
         filename = store.figure_file(key)
         if fig is not None:
-            # Dense layers (scatter points, traces) are rasterised inside the SVG at 150 dpi.
-            fig.savefig(staging / filename, format="svg", dpi=150, metadata={"Date": None})
-            plt.close(fig)
+            save_figure(fig, staging / filename)
         saved.append({"key": key, "file": filename})
     return saved
 
@@ -139,8 +147,6 @@ def draw_fits_own(folder: Path, bundle: dict, keys) -> None:
     (:func:`analyses.ab_test.figures.drawn_later`): where the fit left them, and where the
     programme's charts no longer read the verdict (it is decided alone again).
     """
-    import matplotlib.pyplot as plt
-
     from analyses.ab_test.figures import drawn_later
     from analyses.core import figures as core_figures
 
@@ -149,8 +155,7 @@ def draw_fits_own(folder: Path, bundle: dict, keys) -> None:
     typed = bundles.typed(bundle)
     lifts = own_lift_draws(folder / store.LIFT_DRAWS, [c.arm for c in typed.comparisons])
     for key, fig in drawn_later(typed, lifts, typed.ci_prob, keys).items():
-        fig.savefig(folder / files[key], format="svg", dpi=150, metadata={"Date": None})
-        plt.close(fig)
+        save_figure(fig, folder / files[key])
 
 
 def previous_readout(output: Path, name: str, readout_date: str) -> dict | None:

@@ -243,7 +243,8 @@ def finish_one(
     """
     started = time.perf_counter()
     try:
-        draw_left(folder)  # the charts a fit left to the programme, where it drew none
+        if final is not None:  # staged: the charts its fit left to the programme, if it drew none
+            draw_left(folder)
         _render(folder, site_url)
         if final is not None:
             publish_folder(folder, final)
@@ -370,7 +371,7 @@ def run(
     later = verdict_later(config, selected)
     site_url = config.settings.site_url
     serial = jobs == 1 or len(selected) == 1
-    redrawn = redrawn_later(config, selected, serial)
+    redrawn = left_to_programme(config, selected, serial)
     # A readout of the day still to be written: a one-process run's printer warms up at once
     # (before the output folder is locked, so that it never holds the lock itself).
     first = force or any(
@@ -480,7 +481,7 @@ def verdict_later(config: Config, selected=None) -> frozenset[str]:
     )
 
 
-def redrawn_later(config: Config, selected, serial: bool) -> frozenset[str]:
+def left_to_programme(config: Config, selected, serial: bool) -> frozenset[str]:
     """The experiments whose lift and scorecard charts a run leaves to the programme's step.
 
     Those whose verdict the programme's prior may decide (:func:`verdict_later`) with

@@ -128,13 +128,10 @@ def plot(
     if "lift" in later:
         out["lift"] = None
     else:
-        # The relative lift, or the absolute one where a control at 0 leaves it undefined.
-        relative = all(c.lift_rel is not None for c in results.comparisons)
-        variable = "lift_rel" if relative else "lift_abs"
+        variable, _ = _lift_read(results)
         lifts = {c.arm: post.values(variable, treatment=c.arm) for c in results.comparisons}
         out["lift"] = lift_chart(results, lifts, healthy, ci_prob)
-    labels = results.arm_labels
-    name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
+    name = _namer(results)
     interval = figures.ci_label(ci_prob)
     binary = results.metric_type == "binary"
     names = [name(arm.name) for arm in results.arms]
@@ -169,8 +166,7 @@ def lift_chart(results: AbResults, lifts: dict, healthy: bool, ci_prob: float) -
     """
     import numpy as np
 
-    labels = results.arm_labels
-    name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
+    name = _namer(results)
     word = "above" if results.metrics[0].higher_is_better else "below"
     entries = [
         _entry(
@@ -181,15 +177,30 @@ def lift_chart(results: AbResults, lifts: dict, healthy: bool, ci_prob: float) -
     ]
     # Narrow enough, and its text large enough, to read on a phone (9 px at 390 px).
     fig, ax = figures.new_figure(figures.PHONE_WIDTH, _lift_height(entries, 2.8))
-    relative = all(c.lift_rel is not None for c in results.comparisons)
-    binary = results.metric_type == "binary"
-    variable, scale = ("lift_rel", 100) if relative else ("lift_abs", 100 if binary else 1)
+    variable, scale = _lift_read(results)
     for i, (comp, label) in enumerate(zip(results.comparisons, entries, strict=True)):
         draws = np.asarray(lifts[comp.arm], dtype=float).ravel() * scale
         hdi = [h * scale for h in getattr(comp, variable).hdi]
         figures.density(ax, draws, hdi, figures.colour(i, skip_grey=True), label)
-    _lift_frame(ax, results, relative, figures.ci_label(ci_prob))
+    _lift_frame(ax, results, variable == "lift_rel", figures.ci_label(ci_prob))
     return figures.finish(fig)
+
+
+def _lift_read(results: AbResults) -> tuple[str, float]:
+    """The lift a lift chart draws and its scale.
+
+    Relative (in %), or absolute where a control at 0 leaves it undefined (percentage
+    points for a binary metric).
+    """
+    if all(c.lift_rel is not None for c in results.comparisons):
+        return "lift_rel", 100.0
+    return "lift_abs", 100.0 if results.metric_type == "binary" else 1.0
+
+
+def _namer(results: AbResults):
+    """An arm's name as a chart shows it: its label, shortened to fit."""
+    labels = results.arm_labels
+    return lambda arm: figures.shorten(labels.get(arm, arm))
 
 
 def drawn_later(results: AbResults, lifts: dict, ci_prob: float, keys) -> dict[str, Figure]:
@@ -220,8 +231,7 @@ def programme_lift(results: AbResults, draws: dict, posts: dict, ci_prob: float)
     """
     import numpy as np
 
-    labels = results.arm_labels
-    name = lambda arm: figures.shorten(labels.get(arm, arm))  # noqa: E731
+    name = _namer(results)
     word = "above" if results.metrics[0].higher_is_better else "below"
     shown = [c for c in results.comparisons if c.arm in posts and given(c.programme)]
     entries = {

@@ -244,7 +244,7 @@ def with_programme(bundle: dict[str, Any], learned: Learned, decide_with: str) -
 
     primary = read(metric.comparisons)
     # The readout's comparisons are its primary metric's: read once (each reading is an HDI
-    # of a mixture with as many components as the pool's prior, 0.2 s in the demo's).
+    # of a mixture with as many components as the pool's prior).
     same = typed.comparisons == metric.comparisons
     metrics = (metric.model_copy(update={"comparisons": primary}),)
     stripped = typed.model_copy(
@@ -349,7 +349,6 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
         posts[comp.arm] = pg.Mixture(post.weights[0], post.means[0], post.sds[0])
     if not posts:
         return False
-    import matplotlib.pyplot as plt
 
     from analyses.ab_test import figures as ab_figures
     from analyses.core import figures
@@ -358,9 +357,9 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
     draws = build.own_lift_draws(lift_draws if lift_draws.is_file() else posterior, posts)
     if draws is None:  # no draws of the relative lift: the fit's chart stays
         return False
-    fig = ab_figures.programme_lift(typed, draws, posts, typed.ci_prob)
-    fig.savefig(folder / figure["file"], format="svg", dpi=150, metadata={"Date": None})
-    plt.close(fig)
+    build.save_figure(
+        ab_figures.programme_lift(typed, draws, posts, typed.ci_prob), folder / figure["file"]
+    )
     card = next((f for f in bundle["figures"] if f["key"] == "scorecard"), None)
     if card is not None:  # the primary's row as the verdict read it
         read = ab_programme.read_by_programme(typed)
@@ -368,8 +367,7 @@ def redraw_lift(folder: Path, bundle: dict[str, Any], learned: Learned) -> bool:
         primary = primary.model_copy(update={"label": f"{primary.label} given the programme"})
         read = read.model_copy(update={"metrics": (primary, *read.metrics[1:])})
         fig = ab_figures.scorecard_figure(read, figures.ci_label(typed.ci_prob))
-        fig.savefig(folder / card["file"], format="svg", dpi=150, metadata={"Date": None})
-        plt.close(fig)
+        build.save_figure(fig, folder / card["file"])
     return True
 
 
@@ -427,11 +425,12 @@ def apply(
         if new == bundle:
             continue
         bundles.validate(new)
+        was = _programme_drew(bundle)
         if pool is None:
-            rewrite(folder, new, learned)
+            rewrite(folder, new, learned, was)
             render_folder(folder)
         else:
-            redrawn.append((folder, pool.submit(rewrite, folder, new, slim)))
+            redrawn.append((folder, pool.submit(rewrite, folder, new, slim, was)))
         changed.append((name, folder, new))
     for folder, future in redrawn:
         future.result()
@@ -449,16 +448,14 @@ def _programme_drew(bundle: dict[str, Any]) -> bool:
     return prior.get("decided_with") == "programme" and bundle["decision"]["verdict"] != "withheld"
 
 
-def rewrite(folder: Path, bundle: dict[str, Any], learned: Learned) -> None:
+def rewrite(folder: Path, bundle: dict[str, Any], learned: Learned, was: bool) -> None:
     """Write a readout's bundle as the programme read it, its lift chart redrawn.
 
     Where the programme's charts are not drawn now (its prior no longer decides this
-    verdict, or cannot be read) but were (the bundle it replaces was decided by it), the
-    fit's own are drawn again: the programme's chart would read a lift the verdict no
-    longer reads.
+    verdict, or cannot be read) but were (``was``: the bundle it replaces was decided by
+    it, :func:`_programme_drew`), the fit's own are drawn again: the programme's chart
+    would read a lift the verdict no longer reads.
     """
-    before = bundles.read(folder / store.BUNDLE)
-    was = _programme_drew(before)
     relative = all(c.get("lift_rel") is not None for c in bundle["comparisons"])
     own = build.fits_own_drawable(folder, bundle["decision"]["verdict"], relative)
     if not redraw_lift(folder, bundle, learned) and was and own:

@@ -141,7 +141,7 @@ def test_only_a_parallel_run_whose_verdicts_the_programme_decides_leaves_charts(
 ):
     """A one-process run draws every chart at the fit, and so does a run whose programme
     decides nothing (its prior weak, or the verdicts left to each experiment alone)."""
-    from readout.runner import redrawn_later
+    from readout.runner import left_to_programme
 
     config = tmp_path / "experiments.toml"
     config.write_text(
@@ -154,7 +154,7 @@ def test_only_a_parallel_run_whose_verdicts_the_programme_decides_leaves_charts(
         )
     )
     loaded = load_config(config)
-    assert set(redrawn_later(loaded, loaded.experiments, serial)) == left
+    assert set(left_to_programme(loaded, loaded.experiments, serial)) == left
 
 
 @pytest.mark.slow
