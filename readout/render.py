@@ -527,6 +527,45 @@ def page_stylesheets(html: str) -> tuple[str, list[Any]]:
     return _STYLE.sub("", head) + separator + body, sheets
 
 
+#: The classes of the elements a print hides (``report.css``: ``display: none`` in print).
+HIDDEN_IN_PRINT = frozenset({"screen-only", "print-hide"})
+#: A start tag with a class attribute: its name and its classes.
+_CLASSED = re.compile(r'<([a-z][a-z0-9]*)\b[^>]*?\sclass="([^"]*)"[^>]*>')
+#: Elements without an end tag.
+_VOID = frozenset({"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"})
+
+
+def without_hidden(html: str) -> str:
+    """``html`` without the elements a print hides (classes :data:`HIDDEN_IN_PRINT`).
+
+    They print nothing (no box, no page break, no anchor), but WeasyPrint parsed and styled
+    them: a readout's glossary, how-to-read and SQL are a third of its page's markup. Read
+    off the markup the templates write (every element closed, text escaped); an element
+    whose end is not found is left in.
+    """
+    kept, start = [], 0
+    for found in _CLASSED.finditer(html):
+        if found.start() < start or not HIDDEN_IN_PRINT & set(found[2].split()):
+            continue
+        tag = found[1]
+        end = found.end() if tag in _VOID else _end_of(html, tag, found.end())
+        if end is None:
+            continue
+        kept.append(html[start : found.start()])
+        start = end
+    return "".join(kept) + html[start:] if kept else html
+
+
+def _end_of(html: str, tag: str, start: int) -> int | None:
+    """Where the element ``tag`` opened just before ``start`` ends (its nesting counted)."""
+    depth = 1
+    for found in re.compile(rf"<(/?){tag}\b[^>]*>").finditer(html, start):
+        depth += -1 if found[1] else 1
+        if not depth:
+            return found.end()
+    return None
+
+
 def write_pdf(html: str, target: Path) -> None:
     """Print ``html`` to ``target`` with WeasyPrint (laid out by :func:`print_document`)."""
     print_document(html).write_pdf(target)
@@ -538,12 +577,13 @@ def print_document(html: str) -> Any:
     When the last page would be short (under :data:`PULL_BACK_BELOW`; mostly empty under
     :data:`MOSTLY_EMPTY`), the page is printed again a little tighter (:data:`COMPACT_CSS`,
     step by step), and a version with fewer pages is kept. Stylesheets and fonts are parsed
-    once a process (:func:`page_stylesheets`).
+    once a process (:func:`page_stylesheets`); what the print hides is never parsed
+    (:func:`without_hidden`).
     """
     import weasyprint
 
     fonts, css, fetcher = _print_setup()
-    html, own = page_stylesheets(html)
+    html, own = page_stylesheets(without_hidden(html))
     images: dict = {}  # the figures, parsed once for the tighter prints too
     source = weasyprint.HTML(
         string=html, base_url=str(TEMPLATES), media_type="print", url_fetcher=fetcher

@@ -77,10 +77,10 @@ def test_its_page_comes_from_the_generic_template_in_the_layout_order(readout):
     text = wording.report(json.loads((folder / store.BUNDLE).read_text()))
     assert [s.id for s in text.layout] == ["rates", "model"]
     # The lead section above the contents, the other below; both listed in the contents.
-    assert html.index('id="rates"') < html.index('class="toc"') < html.index('id="model"')
+    assert html.index('id="rates"') < html.index('class="toc ') < html.index('id="model"')
     assert re.search(r'<li><a href="#rates">The rates</a></li>\s*<li><a href="#model">', html)
     # Its figure (inline, with the wording's alt text) and table, in its section.
-    rates = html[html.index('id="rates"') : html.index('class="toc"')]
+    rates = html[html.index('id="rates"') : html.index('class="toc ')]
     assert 'id="fig-rates"' in rates and "data:image/svg+xml;base64," in rates
     assert text.text.figures["rates"].alt.replace("'", "&#39;") in rates
     assert "<h3>Events per unit</h3>" in rates and "3,000" in rates
