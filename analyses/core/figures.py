@@ -42,7 +42,67 @@ def pyplot():
     matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
+    _measure_once()
     return plt
+
+
+#: Text extents measured in this process: (renderer kind, text, font, resolution) -> extents.
+_EXTENTS: dict[tuple, tuple[float, float, float]] = {}
+#: The settings a text's extents depend on besides its font's own properties.
+_TEXT_SETTINGS = (
+    "font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",
+    "font.fantasy", "text.hinting", "text.hinting_factor", "text.kerning_factor",
+)  # fmt: skip
+
+
+def _measure_once() -> None:
+    """Each text's extents measured once a process, not at every chart.
+
+    matplotlib keeps the extents it measured per renderer, and every chart has new ones:
+    a chart measured each of its texts twice (laid out by ``tight_layout`` with Agg,
+    written as SVG with its glyphs as paths), about a fifth of its drawing, and a run's
+    charts measured the same tick labels, axis titles and legends again and again. The
+    extents depend on the text, the font's properties, the resolution and the font
+    settings (:data:`_TEXT_SETTINGS`); both measures are memoised on those, for plain text
+    only (the math parser is off: :func:`pyplot`). The charts are the same, byte for byte.
+    """
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.textpath import TextToPath
+
+    for kind, owner in (("agg", RendererAgg), ("path", TextToPath)):
+        measure = owner.get_text_width_height_descent
+        if getattr(measure, "memoised", False):
+            continue
+        owner.get_text_width_height_descent = _memoised(kind, measure)
+
+
+def _memoised(kind: str, measure):
+    import matplotlib
+
+    def memo(self, s, prop, ismath):
+        if ismath is not False:
+            return measure(self, s, prop, ismath)
+        key = (
+            kind,
+            s,
+            tuple(prop.get_family()),
+            prop.get_style(),
+            prop.get_variant(),
+            prop.get_weight(),
+            prop.get_stretch(),
+            prop.get_size_in_points(),
+            prop.get_file(),
+            getattr(self, "dpi", None),
+            *(str(matplotlib.rcParams[k]) for k in _TEXT_SETTINGS),
+        )
+        found = _EXTENTS.get(key)
+        if found is None:
+            found = _EXTENTS[key] = measure(self, s, prop, ismath)
+        return found
+
+    memo.memoised = True
+    memo.__wrapped__ = measure
+    return memo
 
 
 def new_figure(width: float = 7.0, height: float = 3.2) -> tuple[Figure, Axes]:

@@ -341,3 +341,72 @@ def test_the_arms_chart_of_many_arms_has_its_legend_above_the_curves():
     assert two.axes[0].get_window_extent(two.canvas.get_renderer()).contains(inside.x0, inside.y0)
     figures_module.pyplot().close(two)
     figures_module.pyplot().close(five)
+
+
+def _svg(figure) -> str:
+    import io
+    import re
+
+    out = io.StringIO()
+    figure.savefig(out, format="svg", metadata={"Date": None})
+    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", out.getvalue())  # matplotlib's random ids
+
+
+#: Draws the A/B charts of two fits, then the first's again, and prints them: in a fresh
+#: process, with the memo of text extents (the second drawing reads every extent from it)
+#: or without it (``measured``: matplotlib measures every text of every chart).
+_DRAW = """
+import json, sys
+from analyses.core import figures
+if sys.argv[1] == "measured":
+    figures._measure_once = lambda: None
+from analyses import ab_test
+from tests.analyses.test_figures import _svg, ab_fit
+fits = [ab_fit(0.97), ab_fit(0.5, healthy=False)]
+print(json.dumps([[_svg(f) for f in ab_test.plot(fit, 0.94).values()] for fit in fits + fits[:1]]))
+"""
+
+
+def test_charts_measured_once_a_process_are_those_measured_at_every_text():
+    """The memo of text extents (``figures._measure_once``) changes no chart."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def drawn(how: str) -> list[list[str]]:
+        run = [sys.executable, "-c", _DRAW, how]
+        return json.loads(subprocess.run(run, cwd=root, capture_output=True, check=True).stdout)
+
+    memoised = drawn("memoised")
+    assert len(memoised) == 3 and all(len(charts) >= 2 for charts in memoised)
+    assert memoised == drawn("measured")
+
+
+def test_the_memo_of_text_extents_tells_fonts_sizes_and_resolutions_apart():
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    from analyses.core import figures
+
+    figures.pyplot()
+    path, low, high = TextToPath(), RendererAgg(100, 100, 72), RendererAgg(100, 100, 150)
+    plain = FontProperties(size=10)
+    extents = {
+        "plain": path.get_text_width_height_descent("+5%", plain, False),
+        "bigger": path.get_text_width_height_descent("+5%", FontProperties(size=12), False),
+        "bold": path.get_text_width_height_descent(
+            "+5%", FontProperties(size=10, weight="bold"), False
+        ),
+        "longer": path.get_text_width_height_descent("+5.0%", plain, False),
+        "agg 72 dpi": low.get_text_width_height_descent("+5%", plain, False),
+        "agg 150 dpi": high.get_text_width_height_descent("+5%", plain, False),
+    }
+    assert len(set(extents.values())) == len(extents)
+    unmemoised = TextToPath.get_text_width_height_descent.__wrapped__
+    assert extents["bold"] == unmemoised(path, "+5%", FontProperties(size=10, weight="bold"), False)
+    plain.set_size(12)  # a font changed in place is measured anew
+    assert path.get_text_width_height_descent("+5%", plain, False) == extents["bigger"]
