@@ -545,7 +545,7 @@ def without_hidden(html: str) -> str:
     escaped); an element whose end is not found is left in.
     """
     kept, start = [], 0
-    for found in _CLASSED.finditer(html):
+    for found in _CLASSED.finditer(html, max(html.find("<body"), 0)):  # never the head's CSS
         if found.start() < start or not HIDDEN_IN_PRINT & set(found[2].split()):
             continue
         tag = found[1]

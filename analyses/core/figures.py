@@ -46,12 +46,12 @@ def pyplot():
     return plt
 
 
-#: Text extents measured in this process: (renderer kind, text, font, resolution) -> extents.
-_EXTENTS: dict[tuple, tuple[float, float, float]] = {}
-#: The settings a text's extents depend on besides its font's own properties.
+#: The settings a text's extents depend on besides its font's own properties (the fonts
+#: found for its family, the glyphs of last resort, Agg's hinting and kerning).
 _TEXT_SETTINGS = (
     "font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive",
-    "font.fantasy", "text.hinting", "text.hinting_factor", "text.kerning_factor",
+    "font.fantasy", "font.enable_last_resort", "text.hinting", "text.hinting_factor",
+    "text.kerning_factor",
 )  # fmt: skip
 
 
@@ -62,28 +62,37 @@ def _measure_once() -> None:
     a chart measured each of its texts twice (laid out by ``tight_layout`` with Agg,
     written as SVG with its glyphs as paths), about a fifth of its drawing, and a run's
     charts measured the same tick labels, axis titles and legends again and again. The
-    extents depend on the text, the font's properties, the resolution and the font
-    settings (:data:`_TEXT_SETTINGS`); both measures are memoised on those, for plain text
-    only (the math parser is off: :func:`pyplot`). The charts are the same, byte for byte.
+    extents depend on the text, the font's properties, the resolution, the font settings
+    (:data:`_TEXT_SETTINGS`) and the fonts registered; each measure is memoised on those,
+    in a memo of its own, for plain text only (the math parser is off: :func:`pyplot`).
+    The charts are the same, byte for byte.
     """
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.textpath import TextToPath
 
-    for kind, owner in (("agg", RendererAgg), ("path", TextToPath)):
+    for owner in (RendererAgg, TextToPath):
         measure = owner.get_text_width_height_descent
-        if getattr(measure, "memoised", False):
-            continue
-        owner.get_text_width_height_descent = _memoised(kind, measure)
+        if not getattr(measure, "memoised", False):
+            owner.get_text_width_height_descent = _memoised(measure)
 
 
-def _memoised(kind: str, measure):
+def _memoised(measure):
+    """``measure`` memoised, in a memo of its own.
+
+    A measure replaced (by a test) and wrapped again never reads another's extents.
+    """
+    import functools
+
     import matplotlib
+    from matplotlib.font_manager import fontManager
 
+    extents: dict[tuple, tuple[float, float, float]] = {}
+
+    @functools.wraps(measure)
     def memo(self, s, prop, ismath):
         if ismath is not False:
             return measure(self, s, prop, ismath)
         key = (
-            kind,
             s,
             tuple(prop.get_family()),
             prop.get_style(),
@@ -93,15 +102,15 @@ def _memoised(kind: str, measure):
             prop.get_size_in_points(),
             prop.get_file(),
             getattr(self, "dpi", None),
+            len(fontManager.ttflist),  # a font added may be the one found
             *(str(matplotlib.rcParams[k]) for k in _TEXT_SETTINGS),
         )
-        found = _EXTENTS.get(key)
+        found = extents.get(key)
         if found is None:
-            found = _EXTENTS[key] = measure(self, s, prop, ismath)
+            found = extents[key] = measure(self, s, prop, ismath)
         return found
 
     memo.memoised = True
-    memo.__wrapped__ = measure
     return memo
 
 

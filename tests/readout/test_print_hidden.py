@@ -104,9 +104,18 @@ def test_an_element_whose_end_is_missing_is_left_in():
 
 
 def test_the_print_stylesheet_hides_only_these_classes():
-    """A new print rule hiding something else must be taught to ``without_hidden`` too."""
+    """A new print rule hiding something else must be taught to ``without_hidden`` too, and
+    no print rule may show one of its classes again."""
     css = (render.TEMPLATES / "report.css").read_text()
-    hidden = re.findall(r"([^{}]+)\{\s*display:\s*none;?\s*\}", css.split("@media print", 1)[1])
-    selectors = {s.strip() for rule in hidden for s in rule.split(",")}
+    rules = re.findall(r"([^{}]+)\{([^{}]*)\}", css.split("@media print", 1)[1])
+    hidden = {
+        selector.strip()
+        for selectors, body in rules
+        if re.search(r"display:\s*none", body)
+        for selector in selectors.split(",")
+    }
     # The provenance's own heading is inside a printed element: hidden by the cascade.
-    assert selectors - {"footer.provenance h2"} == {f".{cls}" for cls in render.HIDDEN_IN_PRINT}
+    assert hidden - {"footer.provenance h2"} == {f".{cls}" for cls in render.HIDDEN_IN_PRINT}
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if any(f".{cls}" in selectors for cls in render.HIDDEN_IN_PRINT) and "display" in body:
+            assert re.search(r"display:\s*none", body), selectors
