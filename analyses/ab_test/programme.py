@@ -114,8 +114,7 @@ def _loss_rows(post: pg.Mixture, direction: float) -> np.ndarray:
     """
     from scipy.special import ndtr
 
-    w, m, s = post.weights, np.broadcast_to(post.means, post.weights.shape), post.sds
-    s = np.broadcast_to(s, w.shape)
+    w, m, s = post.weights, post.means, post.sds  # broadcast in the sums below
     grow = np.exp(m + s**2 / 2)
     if direction > 0:
         parts = ndtr(-m / s) - grow * ndtr(-(m + s**2) / s)
@@ -184,22 +183,17 @@ def forecast_with(
             seen = truth + s_new * rng.standard_normal(simulations)
             precision = 1 / s**2 + 1 / s_new**2
             y_all = (y / s**2 + seen / s_new**2) / precision
-            s_all = np.full(simulations, 1 / np.sqrt(precision))
-            after = pg.update(
-                pg.Mixture(np.repeat(prior2.weights, simulations, 0), prior.means, prior.sds),
-                y_all,
-                s_all,
-            )
-            numbers = pg.summarise(after, np.full(simulations, direction), ci_prob, draws=0)
-            m = np.broadcast_to(after.means, after.weights.shape)
-            sd = np.broadcast_to(after.sds, after.weights.shape)
+            # Every simulation has the same SE: the prior's one row of weights and one SE
+            # (the posterior's sds computed once, not once a simulation).
+            after = pg.update(prior2, y_all, np.array([1 / np.sqrt(precision)]))
+            m, sd = after.means, after.sds  # broadcast in the sums below
             z_mean = np.sum(after.weights * m, axis=1)
             z_sd = np.sqrt(
                 np.maximum(np.sum(after.weights * (sd**2 + m**2), axis=1) - z_mean**2, 0)
             )
             read.append(
                 (
-                    numbers["prob_better"],
+                    pg.chance_better(after, np.full(simulations, direction)),
                     _loss_rows(after, direction),
                     np.expm1(z_mean - half * z_sd),
                     np.expm1(z_mean + half * z_sd),

@@ -95,6 +95,7 @@ from analyses.core.programme.inputs import (
 )
 from analyses.core.programme.mixture import (
     Mixture,
+    chance_better,
     draw_mixture,
     posterior,
     posterior_from_draws,
@@ -124,6 +125,7 @@ __all__ = [
     "Programme",
     "ROWS",
     "SHARE_GRID",
+    "chance_better",
     "draw_mixture",
     "cumulative_impact",
     "family",

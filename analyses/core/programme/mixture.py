@@ -115,8 +115,10 @@ class Mixture:
 def update(prior: Mixture, y: np.ndarray, s: np.ndarray) -> Mixture:
     """Each experiment's posterior: its prior (a mixture) times its normal likelihood.
 
-    ``prior.weights`` is (experiments x components); each component is updated as a
-    normal prior would be, and reweighted by how well it predicted the estimate.
+    ``prior.weights`` is (experiments x components), or one row all the experiments share;
+    each component is updated as a normal prior would be, and reweighted by how well it
+    predicted the estimate. Where every estimate has the same standard error (``s`` of
+    length one), the posterior's sds are one row: the same numbers, computed once.
     """
     w = np.atleast_2d(prior.weights)
     y, s = np.atleast_1d(y)[:, None], np.atleast_1d(s)[:, None]
@@ -146,7 +148,8 @@ def draw_mixture(mix: Mixture, draws: int, rng: np.random.Generator) -> np.ndarr
     drawn = np.flatnonzero(counts)
     index = np.repeat(drawn, counts[drawn])
     means, sds = (
-        v[index % w.shape[1]] if v.ndim == 1 else np.ravel(v)[index] for v in (mix.means, mix.sds)
+        v[index % w.shape[1]] if v.ndim == 1 else np.broadcast_to(v, w.shape).ravel()[index]
+        for v in (mix.means, mix.sds)
     )
     z = means + sds * rng.standard_normal(index.size)
     return z.reshape(w.shape[0], draws).T
@@ -164,22 +167,31 @@ def summarise(
     The mean of ``exp(z) - 1`` and ``P(direction * z > 0)`` are exact sums over the
     components; the HDI of the lift comes from ``draws`` draws per row (none with 0).
     """
-    from scipy.special import ndtr
-
     from analyses.core.stats import hdi_columns
 
     w = np.atleast_2d(post.weights)
-    means = np.broadcast_to(post.means, w.shape)
-    sds = np.broadcast_to(post.sds, w.shape)
-    d = np.asarray(direction, dtype=float)[:, None]
-    mean = np.sum(w * np.exp(means + 0.5 * sds**2), axis=1) - 1
-    safe = np.where(sds > 0, sds, 1.0)
-    better = np.sum(w * np.where(sds > 0, ndtr(d * means / safe), d * means > 0), axis=1)
-    out = {"mean": mean, "prob_better": better}
+    mean = np.sum(w * np.exp(post.means + 0.5 * post.sds**2), axis=1) - 1
+    out = {"mean": mean, "prob_better": chance_better(post, direction)}
     if draws:
         z = draw_mixture(Mixture(w, post.means, post.sds), draws, np.random.default_rng(seed))
         out["hdi"] = hdi_columns(np.expm1(z), prob)
     return out
+
+
+def chance_better(post: Mixture, direction: np.ndarray) -> np.ndarray:
+    """``P(direction * z > 0)`` of each row's mixture: an exact sum over its components.
+
+    The components' means and sds broadcast against the weights (a posterior's sds are one
+    row where every row had the same standard error: :func:`update`).
+    """
+    from scipy.special import ndtr
+
+    w = np.atleast_2d(post.weights)
+    d = np.asarray(direction, dtype=float)[:, None]
+    safe = np.where(post.sds > 0, post.sds, 1.0)
+    return np.sum(
+        w * np.where(post.sds > 0, ndtr(d * post.means / safe), d * post.means > 0), axis=1
+    )
 
 
 def posterior(
