@@ -65,7 +65,8 @@ def _measure_once() -> None:
     extents depend on the text, the font's properties, the resolution, the font settings
     (:data:`_TEXT_SETTINGS`) and the fonts registered; each measure is memoised on those,
     in a memo of its own, for plain text only (the math parser is off: :func:`pyplot`).
-    The charts are the same, byte for byte.
+    The charts are the same (the tests compare them with a process that measures every
+    text).
     """
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.textpath import TextToPath
