@@ -345,11 +345,12 @@ def test_the_arms_chart_of_many_arms_has_its_legend_above_the_curves():
 
 def _svg(figure) -> str:
     import io
-    import re
+
+    from tests.readout.running import without_random_ids
 
     out = io.StringIO()
     figure.savefig(out, format="svg", metadata={"Date": None})
-    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", out.getvalue())  # matplotlib's random ids
+    return without_random_ids(out.getvalue())
 
 
 #: Draws the A/B charts of two fits, then the first's again, and prints them: in a fresh

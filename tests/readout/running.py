@@ -183,8 +183,13 @@ def warehouse_project(folder: Path) -> Path:
 
 
 def chart_text(path: Path) -> str:
+    """A chart file's SVG as :func:`without_random_ids` reads it."""
+    return without_random_ids(path.read_text())
+
+
+def without_random_ids(svg: str) -> str:
     """A chart's SVG without the ids matplotlib draws at random (``m`` or ``p`` and ten hex
     digits): the same chart has the same text, its colours included."""
     import re
 
-    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", path.read_text())
+    return re.sub(r"\b[mp][0-9a-f]{10}\b", "", svg)

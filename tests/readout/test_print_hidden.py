@@ -17,7 +17,8 @@ import pytest
 from readout import render
 
 BUNDLES = Path(__file__).resolve().parents[1] / "fixtures" / "bundles"
-#: A chart as the page's figures read it: a 4 x 3 inch SVG with a text drawn as glyphs.
+#: A chart's file: a 4 x 3 inch SVG with a line (and an empty glyph group, as matplotlib
+#: writes its texts).
 CHART = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="288pt" height="216pt" '
     'viewBox="0 0 288 216"><g transform="translate(10 20) scale(0.1 -0.1)"></g>'

@@ -42,6 +42,7 @@ from readout import email as mail
 from readout import quarto, registry, render, wording
 from tests.fixtures.programme_decided import decided_by_programme
 from tests.pdf import pdf_pages
+from tests.readout.running import chart_text
 
 PANDOC = shutil.which("pandoc")
 
@@ -622,7 +623,7 @@ def test_the_lift_chart_reads_the_same_draws_from_an_ab_fits_own_file(tmp_path):
                 np.savez(out, lift_rel=values, treatment=treatment)
         assert programme.redraw_lift(folder, bundle, learned())
         # matplotlib names an SVG's shapes afresh each time: the names left out.
-        charts.append(re.sub(r"[mp][0-9a-f]{10}", "", (folder / "fig-lift.svg").read_text()))
+        charts.append(chart_text(folder / "fig-lift.svg"))
     assert charts[0] == charts[1]
     assert len(charts[0]) > 1000
 
