@@ -43,6 +43,7 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     _measure_once()
+    _lay_out_once()
     return plt
 
 
@@ -110,6 +111,74 @@ def _memoised(measure):
         if found is None:
             found = extents[key] = measure(self, s, prop, ismath)
         return found
+
+    memo.memoised = True
+    return memo
+
+
+def _lay_out_once() -> None:
+    """Each text's glyphs laid out once a process for the SVG charts.
+
+    A chart's SVG writes its texts as glyph outlines (``TextToPath.get_glyphs_with_font``):
+    every text laid out glyph by glyph (libraqm, then FreeType loading each glyph), about a
+    fifth of writing a chart, and a run's charts lay out the same tick labels, axis titles
+    and legends again and again. :func:`_glyphs_memoised` keeps each layout and each glyph's
+    outline. The charts are the same (the test that compares them with a process that
+    measures every text compares them with one that lays out every text too).
+    """
+    from matplotlib.textpath import TextToPath
+
+    lay_out = TextToPath.get_glyphs_with_font
+    if not getattr(lay_out, "memoised", False):
+        TextToPath.get_glyphs_with_font = _glyphs_memoised(lay_out)
+
+
+def _glyphs_memoised(lay_out):
+    """``TextToPath.get_glyphs_with_font`` memoised, in a memo of its own.
+
+    Keyed on the font object (matplotlib's cache gives one per font file, hinting and
+    kerning setting; the memo holds it, so its identity is never another's), the text, its
+    font features and language, and the converter's scale and resolution: ``TextToPath``
+    sets every font it lays out to that size first (its ``_get_font``). Returned as the
+    original returns them: the layout's list, and the outlines of the glyphs not yet in
+    ``glyph_map`` (new ones only, or added to it), in the order they first appear. The
+    outlines are shared between calls, so they are read-only.
+    """
+    import functools
+    from collections import OrderedDict
+
+    layouts: dict[tuple, tuple[list, dict, list]] = {}
+
+    @functools.wraps(lay_out)
+    def memo(
+        self, font, s, glyph_map=None, return_new_glyphs_only=False, *, features=None, language=None
+    ):
+        key = (font, s, features, language, self.FONT_SCALE, self.DPI)
+        try:
+            found = layouts.get(key)
+        except TypeError:  # features or language given as a list: not memoised
+            return lay_out(
+                self,
+                font,
+                s,
+                glyph_map,
+                return_new_glyphs_only,
+                features=features,
+                language=language,
+            )
+        if found is None:
+            glyphs, outlines, rects = lay_out(self, font, s, features=features, language=language)
+            for vertices, codes in outlines.values():
+                vertices.flags.writeable = codes.flags.writeable = False
+            found = layouts[key] = (glyphs, outlines, rects)
+        glyphs, outlines, rects = found
+        if glyph_map is None:
+            glyph_map = OrderedDict()
+        new = OrderedDict() if return_new_glyphs_only else glyph_map
+        for glyph, *_ in glyphs:
+            if glyph not in glyph_map and glyph not in new:
+                new[glyph] = outlines[glyph]
+        return list(glyphs), new, list(rects)
 
     memo.memoised = True
     return memo

@@ -354,13 +354,14 @@ def _svg(figure) -> str:
 
 
 #: Draws the A/B charts of two fits, then the first's again, and prints them: in a fresh
-#: process, with the memo of text extents (the second drawing reads every extent from it)
-#: or without it (``measured``: matplotlib measures every text of every chart).
+#: process, with the memos of text extents and glyph layouts (the second drawing reads every
+#: extent and layout from them) or without (``measured``: matplotlib measures and lays out
+#: every text of every chart).
 _DRAW = """
 import json, sys
 from analyses.core import figures
 if sys.argv[1] == "measured":
-    figures._measure_once = lambda: None
+    figures._measure_once = figures._lay_out_once = lambda: None
 from analyses import ab_test
 from tests.analyses.test_figures import _svg, ab_fit
 fits = [ab_fit(0.97), ab_fit(0.5, healthy=False)]
@@ -369,7 +370,8 @@ print(json.dumps([[_svg(f) for f in ab_test.plot(fit, 0.94).values()] for fit in
 
 
 def test_charts_measured_once_a_process_are_those_measured_at_every_text():
-    """The memo of text extents (``figures._measure_once``) changes no chart."""
+    """The memos of text extents and glyph layouts (``figures._measure_once``,
+    ``figures._lay_out_once``) change no chart."""
     import json
     import subprocess
     import sys
@@ -411,3 +413,51 @@ def test_the_memo_of_text_extents_tells_fonts_sizes_and_resolutions_apart():
     assert extents["bold"] == unmemoised(path, "+5%", FontProperties(size=10, weight="bold"), False)
     plain.set_size(12)  # a font changed in place is measured anew
     assert path.get_text_width_height_descent("+5%", plain, False) == extents["bigger"]
+
+
+def test_the_memo_of_glyph_layouts_returns_what_matplotlib_lays_out():
+    """New glyphs only or added to the map, repeated glyphs, fonts and features told apart."""
+    from collections import OrderedDict
+
+    import numpy as np
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    from analyses.core import figures
+
+    figures.pyplot()
+    lay_out = TextToPath.get_glyphs_with_font
+    assert lay_out.memoised
+    unmemoised = lay_out.__wrapped__
+    path = TextToPath()
+    plain, bold = path._get_font(FontProperties()), path._get_font(FontProperties(weight="bold"))
+
+    def same_outlines(a: dict, b: dict) -> bool:
+        return list(a) == list(b) and all(
+            np.array_equal(a[k][0], b[k][0]) and np.array_equal(a[k][1], b[k][1]) for k in a
+        )
+
+    for font in (plain, bold):
+        for text in ("control", "treatment +5%", "ee"):
+            for known in ("", "t"):  # no glyph map, or one that already holds the t
+                for new_only in (True, False):
+                    for features in (None, ("-kern",)):
+                        maps = []
+                        for how in (lay_out, unmemoised):
+                            glyph_map = OrderedDict() if known else None
+                            if known:
+                                unmemoised(path, font, known, glyph_map)
+                            glyphs, new, rects = how(
+                                path, font, text, glyph_map, new_only, features=features
+                            )
+                            maps.append((glyphs, new, rects, glyph_map))
+                        (glyphs, new, rects, glyph_map), theirs = maps
+                        assert glyphs == theirs[0] and rects == theirs[2]
+                        assert same_outlines(new, theirs[1])
+                        assert glyph_map is None or same_outlines(glyph_map, theirs[3])
+                        assert (new is glyph_map) == (theirs[1] is theirs[3])
+    # a font of another weight lays out other glyphs
+    assert lay_out(path, plain, "Ship")[0] != lay_out(path, bold, "Ship")[0]
+    # the outlines it keeps cannot be changed by a caller
+    outline = next(iter(lay_out(path, plain, "A", None, True)[1].values()))[0]
+    assert not outline.flags.writeable
