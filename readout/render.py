@@ -331,17 +331,23 @@ def report_html(bundle: dict[str, Any], folder: Path, site_url: str = "") -> str
 
     The PDF printed from it links to the page on ``site_url`` when the config gives one.
     """
+    return report_page(bundle, folder, site_url)[0]
+
+
+def report_page(bundle: dict[str, Any], folder: Path, site_url: str = "") -> tuple[str, Any]:
+    """:func:`report_html`'s page and the readout's words it shows (``wording.Text``)."""
     from readout import wording
 
     words = wording.report(bundle)
     text = words.text
     figures = [_figure(fig, folder, text) for fig in bundle["figures"]]
     url = store.readout_url(site_url, bundle["experiment"], bundle["readout_date"])
-    return (
+    html = (
         environment()
         .get_template(template_of(bundle["analysis"]))
         .render(bundle=bundle, text=text, figures=figures, report_url=url, layout=words.layout)
     )
+    return html, text
 
 
 #: The page of an analysis without a template of its own: its wording's layout, in order.
@@ -601,13 +607,16 @@ def print_document(html: str) -> Any:
     return document
 
 
-def render_readout(folder: Path, site_url: str = "") -> None:
-    """(Re)write ``report.html`` and ``report.pdf`` in a readout folder from its bundle."""
+def render_readout(folder: Path, site_url: str = "") -> str:
+    """(Re)write ``report.html`` and ``report.pdf`` in a readout folder from its bundle.
+
+    Returns the page's headline (the verdict a run's last lines quote).
+    """
     from readout.bundle import read
     from readout.files import atomic_path, atomic_write_text
 
     bundle = read(folder / store.BUNDLE)
-    html = report_html(bundle, folder, site_url)
+    html, text = report_page(bundle, folder, site_url)
     atomic_write_text(folder / store.REPORT_HTML, html)
     printed = html
     for fig in bundle["figures"]:
@@ -618,6 +627,7 @@ def render_readout(folder: Path, site_url: str = "") -> None:
             printed = printed.replace(figure_uri(path, data), uri)
     with atomic_path(folder / store.REPORT_PDF) as tmp:
         write_pdf(printed, tmp)
+    return text.headline
 
 
 def page(template: str, **context: Any) -> str:

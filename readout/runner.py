@@ -56,9 +56,11 @@ class Outcome:
     action: str = "fitted"
 
 
-def _render(folder: Path, site_url: str) -> None:
-    render.render_readout(folder, site_url)
+def _render(folder: Path, site_url: str) -> str:
+    """Render a readout folder's page and PDF; its headline (:func:`render.render_readout`)."""
+    headline = render.render_readout(folder, site_url)
     (folder / store.RENDER_KEY).write_text(render.render_key(site_url))
+    return headline
 
 
 def publish_folder(staging: Path, final: Path) -> None:
@@ -205,10 +207,9 @@ def run_one(
             headline = wording.readout_text(bundle).headline
             kept = True
             return Outcome(name, EXIT_OK, headline, str(staging), time.perf_counter() - started)
-        _render(staging, site_url)
+        headline = _render(staging, site_url)
         final = store.readout_folder(output, name, readout_date)
         publish_folder(staging, final)
-        headline = wording.readout_text(bundle).headline
         return Outcome(name, EXIT_OK, headline, str(final), time.perf_counter() - started)
     except NothingYet as exc:  # no fault: nothing to read yet (e.g. every unit waiting)
         outcome = _ended(name, EXIT_OK, str(exc), started)
@@ -235,22 +236,23 @@ def _failure(output: Path, name: str, exc: Exception) -> str:
 
 def finish_one(
     name: str, folder: Path, final: Path | None, site_url: str, output: Path
-) -> tuple[float, str | None]:
+) -> tuple[float, str | None, str | None]:
     """Render a readout once; a staged one (``final`` given) is then published there.
 
-    Returns the seconds it took and, where it failed, the message (its traceback in the
-    failure log); never raises for an ordinary error.
+    Returns the seconds it took, where it failed the message (its traceback in the failure
+    log), else ``None``, and the headline of the page it rendered (or ``None``); never
+    raises for an ordinary error.
     """
     started = time.perf_counter()
     try:
         if final is not None:  # staged: the charts its fit left to the programme, if it drew none
             draw_left(folder)
-        _render(folder, site_url)
+        headline = _render(folder, site_url)
         if final is not None:
             publish_folder(folder, final)
-        return time.perf_counter() - started, None
+        return time.perf_counter() - started, None, headline
     except Exception as exc:  # noqa: BLE001 - one experiment's failure must not stop others
-        return time.perf_counter() - started, scrub(_failure(output, name, exc))
+        return time.perf_counter() - started, scrub(_failure(output, name, exc)), None
     finally:
         if final is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -269,7 +271,8 @@ def finish(
     The programme learns from the staged bundles as from published ones (a staged readout
     is its experiment's latest), rewrites the bundles its prior changes, and every readout
     that needs it (staged, with a stale render, or changed by the programme) is rendered
-    once, in ``pool``'s workers where given, and the staged ones published.
+    once, in ``pool``'s workers where given, and the staged ones published. Each fitted
+    readout's message is then its published page's headline (:func:`final_messages`).
     """
     from readout import programme
 
@@ -299,11 +302,12 @@ def finish(
         done = [finish_one(*call) for call in calls]
     by_name = {call[0]: (call, result) for call, result in zip(calls, done, strict=True)}
     finished = []
+    settled = set()  # fitted readouts whose message is the headline of the page rendered here
     for o in outcomes:
         if o.name not in by_name:
             finished.append(o)
             continue
-        (_, _, final, _, _), (seconds, error) = by_name[o.name]
+        (_, _, final, _, _), (seconds, error, headline) = by_name[o.name]
         if error is None and o.action != "rendered" and o.name not in pending:
             finished.append(o)  # a cached readout the programme changed, rendered again
             continue
@@ -311,8 +315,13 @@ def finish(
             finished.append(Outcome(o.name, EXIT_FAILED, error, seconds=o.seconds + seconds))
             continue
         folder = str(final) if final is not None else o.folder
-        finished.append(replace(o, folder=folder, seconds=o.seconds + seconds))
-    return finished
+        done_one = replace(o, folder=folder, seconds=o.seconds + seconds)
+        if o.action == "fitted" and headline is not None:
+            done_one = replace(done_one, message=headline)
+            settled.add(o.name)
+        finished.append(done_one)
+    # The verdict every page shows (the programme's prior may have decided it again).
+    return final_messages(finished, frozenset(settled))
 
 
 #: A fitted readout's progress line while the programme's prior may still decide its verdict.
@@ -427,8 +436,6 @@ def run(
                 )
                 outcomes = list(_progress(lazy, len(selected), later))
             outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
-        # The verdict every page shows (the programme's prior may have decided it again).
-        outcomes = final_messages(outcomes)
         site.record_status(output, outcomes)
         site.write_site(config, output)
     return outcomes
@@ -496,15 +503,20 @@ def left_to_programme(config: Config, selected, serial: bool) -> frozenset[str]:
     return verdict_later(config, selected)
 
 
-def final_messages(outcomes: list[Outcome]) -> list[Outcome]:
+def final_messages(outcomes: list[Outcome], settled: frozenset[str] = frozenset()) -> list[Outcome]:
     """Each fitted readout's message as its published bundle's headline: the final verdict.
 
     The programme's prior may decide a verdict again after the fit (and rewrite the bundle);
     the command line and the site's status then quote the verdict every page shows.
+    ``settled``: the readouts whose message is already that (their page's headline, as
+    :func:`finish` rendered it); the others' bundles are read and worded here.
     """
     final = []
     for o in outcomes:
         if o.code == EXIT_OK and o.action == "fitted" and o.folder is not None:
+            if o.name in settled:
+                final.append(o)
+                continue
             bundle_path = Path(o.folder) / store.BUNDLE
             if bundle_path.is_file():
                 o = replace(o, message=wording.readout_text(bundles.read(bundle_path)).headline)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from readout import bundle as bundles
-from readout import data, programme, render, runner, store
+from readout import data, programme, render, runner, store, wording
 from readout.config import load_config
 from tests import programme_config
 from tests.readout.running import copy_data
@@ -120,6 +120,10 @@ def test_a_pooled_run_writes_the_same_bundles_as_a_serial_one(project, serial, t
         assert (folder / "report.pdf").stat().st_size > 0
         assert str(folder) in {o.folder for o in outcomes}
     assert not list(store.staging_root(pooled).glob("*"))  # nothing left staged
+    # Each line of the command quotes its published page's headline (as the worker rendered it).
+    for o in outcomes:
+        bundle = bundles.read(Path(o.folder) / store.BUNDLE)
+        assert o.message == wording.readout_text(bundle).headline
 
 
 @pytest.mark.slow

@@ -490,6 +490,9 @@ def test_a_harmed_guardrail_keeps_the_control_under_the_programme_on_every_page(
     stale = runner.Outcome("search-ranking", 0, "Ship treatment.", str(folder))
     (final,) = runner.final_messages([stale])
     assert final.message == wording.readout_text(bundle).headline == "Keep the control."
+    # A message a run's finish already took from the page it rendered is not read again.
+    (kept,) = runner.final_messages([stale], frozenset({"search-ranking"}))
+    assert kept.message == "Ship treatment."
 
 
 # ----------------------------------------------------------------------- issue 23: which estimate
