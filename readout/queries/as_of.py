@@ -138,15 +138,18 @@ def _assignments(engine: Engine, part: Experiment, where: str, cutoff: datetime 
 
 
 def _units(assignments, by: tuple[str, ...], key: str | None = None):
-    """One row per kept unit: first exposure, how many arms, its arm and segment levels.
+    """One row per kept unit: first exposure, whether it saw one arm only, its arm and levels.
 
+    ``one_arm``: its least and greatest arm are the same (not a count of distinct arms,
+    which engines keep a set of values per unit for: a third of a batched query's time).
     With ``key`` one row per kept unit and experiment (:func:`unit_columns`).
     """
     kept = assignments.filter(assignments.reason == 0)
+    arm = kept.arm.cast("string")
     return kept.group_by(unit_columns(key)).aggregate(
         exposed_at=kept.exposed_at.min(),
-        n_arms=kept.arm.cast("string").nunique(),
-        arm=kept.arm.cast("string").min(),
+        one_arm=arm.min() == arm.max(),
+        arm=arm.min(),
         **{b: kept[b].cast("string").min() for b in by},
     )
 

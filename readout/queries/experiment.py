@@ -120,7 +120,7 @@ def experiment_expression(
     ``<metric>__waiting`` counts those units): a unit exposed yesterday has not had the
     time to convert, and counting it as "did not" would bias every rate towards zero.
 
-    With ``units_only`` the table of units (one row each: arm, ``n_arms`` and each metric's
+    With ``units_only`` the table of units (one row each: arm, ``one_arm`` and each metric's
     value) is returned before it is summarised (:func:`histogram_expression`).
 
     With ``key`` (the column naming each row's experiment in a batched query,
@@ -186,7 +186,7 @@ def experiment_expression(
         return table
     keys = {c: table[c] for c in unit_columns(key)[1:]}
     keys |= {"arm": table.arm, **{b: table[b] for b in part.by}}
-    keys["multi"] = ibis.ifelse(table.n_arms > 1, 1, 0)
+    keys["multi"] = ibis.ifelse(table.one_arm, 0, 1)
     seconds = table.exposed_at.epoch_seconds().cast("float64")
     aggs: dict[str, Any] = {
         "n": table.count(),
@@ -243,7 +243,7 @@ def histogram_expression(
     units = experiment_expression(
         engine, Experiment(part.part.assignments, quantiles, ()), where, cutoff, units_only=True
     )
-    units = units.filter(units.n_arms == 1)
+    units = units.filter(units.one_arm)
     step = math.log((1 + part.accuracy) / (1 - part.accuracy))
     tables = []
     for metric in quantiles:

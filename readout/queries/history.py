@@ -33,7 +33,7 @@ def history_expression(
         return ibis.timestamp(moment.astimezone(UTC).replace(tzinfo=None))
 
     units = _units(_assignments(engine, part, where, end), ())
-    units = units.filter((units.exposed_at >= stamp(start)) & (units.n_arms == 1))
+    units = units.filter((units.exposed_at >= stamp(start)) & units.one_arm)
     seconds = units.exposed_at.epoch_seconds().cast("float64")
     exposed = units.group_by("arm").aggregate(
         n=units.count(), exposed_first=seconds.min(), exposed_last=seconds.max()
