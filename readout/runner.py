@@ -416,6 +416,9 @@ def run(
                     )
                     # The same workers render what the programme leaves to render.
                     outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
+                    # ... and draw the site's history charts.
+                    site.record_status(output, outcomes)
+                    site.write_site(config, output, pool=pool)
                 except BaseException:
                     # Stop the workers before the lock is released: none may publish
                     # after this run has ended (each removes its own staging folder).
@@ -436,8 +439,8 @@ def run(
                 )
                 outcomes = list(_progress(lazy, len(selected), later))
             outcomes = finish(config, output, outcomes, readout_date, site_url, pool)
-        site.record_status(output, outcomes)
-        site.write_site(config, output)
+            site.record_status(output, outcomes)
+            site.write_site(config, output)
     return outcomes
 
 

@@ -50,14 +50,21 @@ def record_status(output: Path, outcomes: list[Outcome]) -> None:
     atomic_write_text(path, json.dumps(status, indent=2) + "\n")
 
 
-def readouts(output: Path, name: str) -> list[dict[str, Any]]:
-    """Every readout of an experiment, newest first, with its summary words."""
+def readouts(output: Path, name: str, cache: SiteCache | None = None) -> list[dict[str, Any]]:
+    """Every readout of an experiment, newest first, with its summary words.
+
+    The newest with its bundle and every word (its page's verdict, the index, the programme
+    page); with a ``cache``, each older one as its history row only (the table's line and
+    its key numbers: :func:`history_row`), read from the cache where its bundle is unchanged,
+    so a run words the readouts it wrote, not every readout of every morning before.
+    """
     found = []
-    for folder in reversed(store.readouts(output, name)):
-        bundle = read(folder / store.BUNDLE)
-        text = wording.readout_text(bundle)
-        found.append(
-            {
+    for i, folder in enumerate(reversed(store.readouts(output, name))):
+        row = cache.row(folder) if cache is not None and i else None
+        if row is None:
+            bundle = read(folder / store.BUNDLE)
+            text = wording.readout_text(bundle)
+            full = {
                 "date": folder.name,
                 "bundle": bundle,
                 "text": text,
@@ -65,17 +72,54 @@ def readouts(output: Path, name: str) -> list[dict[str, Any]]:
                 "since_last": text.since_last,
                 "healthy": not text.health,
             }
-        )
+            if cache is not None:
+                cache.remember(folder, history_row(full))
+            row = full if not i or cache is None else history_row(full)
+        found.append(row)
     return found
+
+
+def history_row(full: dict[str, Any]) -> dict[str, Any]:
+    """An older readout's line in its experiment's history: all the site shows of it.
+
+    The table's date, badge and key numbers, and the chart's point (its bundle's key
+    numbers only); plain data, kept in the site's cache (:class:`SiteCache`).
+    """
+    text = full["text"]
+    return {
+        "date": full["date"],
+        "bundle": {"key_numbers": full["bundle"].get("key_numbers")},
+        "text": {"tone": text.tone, "verdict_label": text.verdict_label},
+        "history": full["history"],
+        "since_last": list(full["since_last"]),
+        "healthy": full["healthy"],
+    }
+
+
+def chart_points(history: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The history chart's points, oldest first: each readout's date and key numbers.
+
+    One scale per chart: the latest readout's (a lift may turn absolute). None drawn for
+    fewer than two.
+    """
+    points = [(h["date"], h["bundle"]["key_numbers"]) for h in reversed(history)]
+    points = [(d, k) for d, k in points if k]
+    if points:
+        points = [(d, k) for d, k in points if k["scale"] == points[-1][1]["scale"]]
+    return points if len(points) >= 2 else []
 
 
 def history_chart(history: list[dict[str, Any]]) -> str | None:
     """An SVG data URI of the key number and its HDI over the readouts (oldest first)."""
-    points = [h for h in reversed(history) if h["bundle"].get("key_numbers")]
-    if points:  # one scale per chart: the latest readout's (a lift may turn absolute)
-        scale_of = lambda h: h["bundle"]["key_numbers"]["scale"]  # noqa: E731
-        points = [h for h in points if scale_of(h) == scale_of(points[-1])]
-    if len(points) < 2:
+    return draw_history(chart_points(history))
+
+
+def draw_history(points: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """The history chart of :func:`chart_points`' points, as an SVG data URI (or ``None``).
+
+    A plain function of its points, so a run's workers can draw experiments' charts.
+    """
+    if not points:
         return None
     import io
 
@@ -83,13 +127,13 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
 
     from analyses.core import figures
 
-    key = points[-1]["bundle"]["key_numbers"]
+    key = points[-1][1]
     # Percent: a relative lift, or an absolute lift in a rate (percentage points).
     scale = 100 if key["scale"] == "relative" or key.get("percent") else 1
-    dates = [p["date"] for p in points]
-    means = [p["bundle"]["key_numbers"]["mean"] * scale for p in points]
-    low = [p["bundle"]["key_numbers"]["hdi"][0] * scale for p in points]
-    high = [p["bundle"]["key_numbers"]["hdi"][1] * scale for p in points]
+    dates = [d for d, _ in points]
+    means = [k["mean"] * scale for _, k in points]
+    low = [k["hdi"][0] * scale for _, k in points]
+    high = [k["hdi"][1] * scale for _, k in points]
     fig, ax = figures.new_figure(7, 2.6)
     ax.fill_between(dates, low, high, color="#bee3f8", lw=0)
     ax.plot(dates, means, "o-", color="#2b6cb0")
@@ -106,6 +150,104 @@ def history_chart(history: list[dict[str, Any]]) -> str | None:
     import base64
 
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
+
+
+#: The site's cache in the output folder: each older readout's history row (``rows.json``)
+#: and each experiment's history chart (``charts/<experiment>.json``).
+ROWS = "rows.json"
+CHARTS = "charts"
+#: Fewer charts to draw than this are drawn in the main process (a worker imports nothing
+#: for them; one that never drew would import matplotlib first).
+POOLED_CHARTS = 8
+
+
+class SiteCache:
+    """What the site's pages keep between runs (``<output>/.cache/site``, never published).
+
+    A readout's history row is kept under its bundle's size and time of change and the
+    code that words it; an experiment's chart under its points and the code that draws it.
+    Anything changed is worded or drawn again; a damaged or missing file is only a miss.
+    """
+
+    def __init__(self, output: Path) -> None:
+        self.folder = store.site_cache(output)
+        self.version = _site_version()
+        self.rows: dict[str, Any] = _read_json(self.folder / ROWS)
+        self.changed = False
+
+    def _stamp(self, folder: Path) -> str:
+        stat = (folder / store.BUNDLE).stat()
+        return f"{self.version}:{stat.st_mtime_ns}:{stat.st_size}"
+
+    def row(self, folder: Path) -> dict[str, Any] | None:
+        """A readout folder's kept history row, where its bundle is as it was then."""
+        kept = self.rows.get(f"{folder.parent.name}/{folder.name}")
+        try:
+            fresh = isinstance(kept, dict) and kept.get("stamp") == self._stamp(folder)
+        except OSError:
+            return None
+        return kept["row"] if fresh else None
+
+    def remember(self, folder: Path, row: dict[str, Any]) -> None:
+        """Keep a readout folder's history row (:func:`history_row`) for later runs."""
+        self.rows[f"{folder.parent.name}/{folder.name}"] = {
+            "stamp": self._stamp(folder),
+            "row": row,
+        }
+        self.changed = True
+
+    def charts(
+        self, points: dict[str, list[tuple[str, dict[str, Any]]]], pool: Any = None
+    ) -> dict[str, str | None]:
+        """Each experiment's history chart: kept, else drawn (in ``pool``'s workers if many)."""
+        keys = {name: _chart_key(self.version, p) for name, p in points.items() if p}
+        found: dict[str, str | None] = dict.fromkeys(points)
+        missing = []
+        for name, key in keys.items():
+            kept = _read_json(self.folder / CHARTS / f"{name}.json")
+            if kept.get("key") == key and isinstance(kept.get("uri"), str):
+                found[name] = kept["uri"]
+            else:
+                missing.append(name)
+        if pool is not None and len(missing) >= POOLED_CHARTS:
+            drawn = pool.map(draw_history, [points[n] for n in missing], chunksize=4)
+        else:
+            drawn = map(draw_history, [points[n] for n in missing])
+        for name, uri in zip(missing, drawn, strict=True):
+            found[name] = uri
+            path = self.folder / CHARTS / f"{name}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps({"key": keys[name], "uri": uri}))
+        return found
+
+    def save(self, names: set[str]) -> None:
+        """Write the rows back, only those of the experiments configured now."""
+        kept = {k: v for k, v in self.rows.items() if k.partition("/")[0] in names}
+        if self.changed or len(kept) != len(self.rows):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.folder / ROWS, json.dumps(kept))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _site_version() -> str:
+    """The code a history row and chart depend on: the wording's and the drawing's."""
+    from analyses.core import figures
+
+    digest = hashlib.sha256(render.code_version().encode())
+    for module in (__file__, figures.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def _chart_key(version: str, points: list[tuple[str, dict[str, Any]]]) -> str:
+    return hashlib.sha256(f"{version}\n{json.dumps(points, sort_keys=True)}".encode()).hexdigest()
 
 
 def site_key(config: Config, output: Path, status: dict) -> str:
@@ -149,10 +291,12 @@ def warm_templates() -> None:
         return
 
 
-def write_site(config: Config, output: Path, force: bool = False) -> bool:
+def write_site(config: Config, output: Path, force: bool = False, pool: Any = None) -> bool:
     """Write ``index.html`` and each experiment's ``index.html`` if what they show changed.
 
     When nothing changed since they were written, nothing is read, worded or rendered.
+    Older readouts' rows and unchanged charts come from the site's cache (:class:`SiteCache`);
+    ``pool``: an executor whose workers draw the charts to draw (a ``-j`` run's).
 
     Returns whether the pages were written.
     """
@@ -166,9 +310,12 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
         and key_path.read_text() == key
     ):
         return False
+    cache = SiteCache(output)
+    histories = {e.name: readouts(output, e.name, cache) for e in config.experiments}
+    charts = cache.charts({name: chart_points(h) for name, h in histories.items()}, pool)
     entries = []
     for experiment in config.experiments:
-        history = readouts(output, experiment.name)
+        history = histories[experiment.name]
         last = status.get(experiment.name)
         failure = last if last and last["code"] != 0 else None
         entry = {
@@ -179,7 +326,7 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
             "failure": failure,
             # Nothing to read yet (every unit still inside its window): said, not a failure.
             "waiting": last if last and last.get("action") == "waiting" else None,
-            "chart": history_chart(history),
+            "chart": charts[experiment.name],
             "chart_alt": (
                 wording.history_alt(history[0]["bundle"], len(history)) if history else ""
             ),
@@ -197,5 +344,6 @@ def write_site(config: Config, output: Path, force: bool = False) -> bool:
     from readout import programme
 
     programme.write_page(config, output, entries)
+    cache.save({e.name for e in config.experiments})
     atomic_write_text(key_path, key)
     return True

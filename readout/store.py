@@ -113,6 +113,8 @@ LOGS = ".logs"
 #: Caches inside the output folder; compiled SQL in its ``queries`` folder.
 CACHE = ".cache"
 QUERY_CACHE = Path(CACHE) / "queries"
+#: The site's history rows and charts (:class:`readout.site.SiteCache`).
+SITE_CACHE = Path(CACHE) / "site"
 #: Written into every published site: only a folder holding it is ever replaced.
 SITE_MARKER = "readout-site.txt"
 #: Where the marker waits to be sent along by rsync (a working folder, never published).
@@ -161,6 +163,11 @@ def outbox_message(output: Path, name: str, readout_date: str) -> Path:
 def failure_log(output: Path, name: str) -> Path:
     """Where a failed experiment's traceback goes."""
     return output / LOGS / f"{name}.log"
+
+
+def site_cache(output: Path) -> Path:
+    """The site pages' cache of an output folder."""
+    return output / SITE_CACHE
 
 
 def query_cache(output: Path) -> Path:

@@ -415,8 +415,9 @@ def test_the_memo_of_text_extents_tells_fonts_sizes_and_resolutions_apart():
     assert path.get_text_width_height_descent("+5%", plain, False) == extents["bigger"]
 
 
-def test_the_memo_of_glyph_layouts_returns_what_matplotlib_lays_out():
-    """New glyphs only or added to the map, repeated glyphs, fonts and features told apart."""
+def test_the_memo_of_glyph_layouts_returns_what_matplotlib_lays_out(monkeypatch):
+    """New glyphs only or added to the map, repeated glyphs, fonts and features told apart;
+    the same once the memo has been cleared (it holds :data:`figures.MEMO_TEXTS` texts)."""
     from collections import OrderedDict
 
     import numpy as np
@@ -458,6 +459,12 @@ def test_the_memo_of_glyph_layouts_returns_what_matplotlib_lays_out():
                         assert (new is glyph_map) == (theirs[1] is theirs[3])
     # a font of another weight lays out other glyphs
     assert lay_out(path, plain, "Ship")[0] != lay_out(path, bold, "Ship")[0]
+    monkeypatch.setattr(figures, "MEMO_TEXTS", 3)
+    texts = [f"+{i}.5%" for i in range(8)] * 2  # cleared twice, then read from the memo
+    laid_out = [lay_out(path, plain, text, None, True) for text in texts]
+    for text, (glyphs, new, _) in zip(texts, laid_out, strict=True):
+        theirs = unmemoised(path, plain, text, None, True)
+        assert glyphs == theirs[0] and same_outlines(new, theirs[1])
     # the outlines it keeps cannot be changed by a caller
     outline = next(iter(lay_out(path, plain, "A", None, True)[1].values()))[0]
     assert not outline.flags.writeable
