@@ -429,14 +429,18 @@ def since_last(
             f"to “{label(verdict, verdict).lower()}”."
         )
     if said_before and said_before.label == said.label:
-        moved = (
-            f"The {said.label}{_on_its_own(bundle)} moved from "
-            f"{key_numbers_text(bundle, before)} to {key_numbers_text(bundle, now)}"
+        # As written: numbers the same to the digits shown stayed, they did not move.
+        then, today = key_numbers_text(bundle, before), key_numbers_text(bundle, now)
+        moved = f"The {said.label}{_on_its_own(bundle)} " + (
+            f"stayed at {today}" if then == today else f"moved from {then} to {today}"
         )
         withheld = bundle.decision.verdict == "withheld"  # no chance of a finding
         chance = said.prob_label
         if not withheld and chance and None not in (field(now, "prob"), field(before, "prob")):
-            moved += f"; the {chance} from {prob(before.prob)} to {prob(now.prob)}"
+            was, is_now = prob(before.prob), prob(now.prob)
+            moved += f"; the {chance} " + (
+                f"stayed at {is_now}" if was == is_now else f"from {was} to {is_now}"
+            )
         lines.append(moved + ".")
     if not data_changed and not config_changed and not method_changed:
         lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")

@@ -71,11 +71,24 @@ def test_an_older_readouts_english_key_numbers_still_read():
     assert "label" in bundle["previous"]["key_numbers"]  # its previous readout: English
     assert "quantity" in bundle["key_numbers"]  # this one: codes
     lines = wording.readout_text(bundle).since_last
-    # The two are recognised as the same number, so the move is said.
+    # The two are recognised as the same number, so the change is said: the same to the
+    # digits shown, it stayed (it did not "move from +13% to +13%").
     assert any(
-        line.startswith("The relative lift of treatment over control moved from") for line in lines
+        line.startswith("The relative lift of treatment over control stayed at +13%")
+        for line in lines
     ), lines
-    assert any("the chance treatment is better from >99.9% to >99.9%" in line for line in lines)
+    assert any("the chance treatment is better stayed at >99.9%" in line for line in lines)
+    assert not any(" moved from " in line or " from >99.9% to " in line for line in lines)
+    moved = copy.deepcopy(bundle)
+    moved["previous"]["key_numbers"]["mean"] -= 0.05
+    moved["previous"]["key_numbers"]["prob"] = 0.97
+    moved_lines = wording.readout_text(moved).since_last
+    assert any(
+        line.startswith("The relative lift of treatment over control moved from +8%")
+        and "to +13%" in line
+        and "the chance treatment is better from 97% to >99.9%" in line
+        for line in moved_lines
+    ), moved_lines
 
     # A whole readout from before the codes renders as it did.
     older = copy.deepcopy(bundle)
