@@ -141,13 +141,15 @@ def _glyphs_memoised(lay_out):
     font features and language, and the converter's scale and resolution: ``TextToPath``
     sets every font it lays out to that size first (its ``_get_font``). Returned as the
     original returns them: the layout's list, and the outlines of the glyphs not yet in
-    ``glyph_map`` (new ones only, or added to it), in the order they first appear. The
-    outlines are shared between calls, so they are read-only.
+    ``glyph_map`` (new ones only, or added to it), in the order they first appear. Each
+    glyph's outline is kept once (not once a text that has it), shared between calls and
+    so read-only; at :data:`MEMO_TEXTS` texts the layouts are forgotten and memoised anew.
     """
     import functools
     from collections import OrderedDict
 
-    layouts: dict[tuple, tuple[list, dict, list]] = {}
+    layouts: dict[tuple, tuple[list, list]] = {}
+    outlines: dict[tuple, tuple] = {}  # (font, glyph) -> (vertices, codes)
 
     @functools.wraps(lay_out)
     def memo(
@@ -167,21 +169,31 @@ def _glyphs_memoised(lay_out):
                 language=language,
             )
         if found is None:
-            glyphs, outlines, rects = lay_out(self, font, s, features=features, language=language)
-            for vertices, codes in outlines.values():
-                vertices.flags.writeable = codes.flags.writeable = False
-            found = layouts[key] = (glyphs, outlines, rects)
-        glyphs, outlines, rects = found
+            glyphs, drawn, rects = lay_out(self, font, s, features=features, language=language)
+            for glyph, (vertices, codes) in drawn.items():
+                if (font, glyph) not in outlines:
+                    vertices.flags.writeable = codes.flags.writeable = False
+                    outlines[font, glyph] = (vertices, codes)
+            if len(layouts) >= MEMO_TEXTS:
+                layouts.clear()
+            found = layouts[key] = (glyphs, rects)
+        glyphs, rects = found
         if glyph_map is None:
             glyph_map = OrderedDict()
         new = OrderedDict() if return_new_glyphs_only else glyph_map
         for glyph, *_ in glyphs:
             if glyph not in glyph_map and glyph not in new:
-                new[glyph] = outlines[glyph]
+                new[glyph] = outlines[font, glyph]
         return list(glyphs), new, list(rects)
 
     memo.memoised = True
     return memo
+
+
+#: The most text layouts a process keeps (:func:`_glyphs_memoised`): about 20 MB at most
+#: (a label of 17 characters takes 4.5 KB). A chart's repeated labels are laid out again
+#: after each clearing; its numbers seldom repeat.
+MEMO_TEXTS = 4_000
 
 
 def new_figure(width: float = 7.0, height: float = 3.2) -> tuple[Figure, Axes]:
