@@ -55,7 +55,7 @@ def readouts(output: Path, name: str, cache: SiteCache | None = None) -> list[di
 
     The newest with its bundle and every word (its page's verdict, the index, the programme
     page); with a ``cache``, each older one as its history row only (the table's line and
-    its key numbers: :func:`history_row`), read from the cache where its bundle is unchanged,
+    its key numbers: :func:`older_row`), read from the cache where its bundle is unchanged,
     so a run words the readouts it wrote, not every readout of every morning before.
     """
     found = []
@@ -73,13 +73,13 @@ def readouts(output: Path, name: str, cache: SiteCache | None = None) -> list[di
                 "healthy": not text.health,
             }
             if cache is not None:
-                cache.remember(folder, history_row(full))
-            row = full if not i or cache is None else history_row(full)
+                cache.remember(folder, older_row(full))
+            row = full if not i or cache is None else older_row(full)
         found.append(row)
     return found
 
 
-def history_row(full: dict[str, Any]) -> dict[str, Any]:
+def older_row(full: dict[str, Any]) -> dict[str, Any]:
     """An older readout's line in its experiment's history: all the site shows of it.
 
     The table's date, badge and key numbers, and the chart's point (its bundle's key
@@ -186,10 +186,11 @@ class SiteCache:
             fresh = isinstance(kept, dict) and kept.get("stamp") == self._stamp(folder)
         except OSError:
             return None
-        return kept["row"] if fresh else None
+        row = kept.get("row") if fresh else None
+        return row if isinstance(row, dict) else None
 
     def remember(self, folder: Path, row: dict[str, Any]) -> None:
-        """Keep a readout folder's history row (:func:`history_row`) for later runs."""
+        """Keep a readout folder's history row (:func:`older_row`) for later runs."""
         self.rows[f"{folder.parent.name}/{folder.name}"] = {
             "stamp": self._stamp(folder),
             "row": row,
