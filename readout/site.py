@@ -62,6 +62,7 @@ def readouts(output: Path, name: str, cache: SiteCache | None = None) -> list[di
     for i, folder in enumerate(reversed(store.readouts(output, name))):
         row = cache.row(folder) if cache is not None and i else None
         if row is None:
+            stamp = cache.stamp(folder) if cache is not None else ""  # before it is read
             bundle = read(folder / store.BUNDLE)
             text = wording.readout_text(bundle)
             full = {
@@ -73,7 +74,7 @@ def readouts(output: Path, name: str, cache: SiteCache | None = None) -> list[di
                 "healthy": not text.health,
             }
             if cache is not None:
-                cache.remember(folder, older_row(full))
+                cache.remember(folder, stamp, older_row(full))
             row = full if not i or cache is None else older_row(full)
         found.append(row)
     return found
@@ -102,7 +103,7 @@ def chart_points(history: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any
     One scale per chart: the latest readout's (a lift may turn absolute). None drawn for
     fewer than two.
     """
-    points = [(h["date"], h["bundle"]["key_numbers"]) for h in reversed(history)]
+    points = [(h["date"], h["bundle"].get("key_numbers")) for h in reversed(history)]
     points = [(d, k) for d, k in points if k]
     if points:
         points = [(d, k) for d, k in points if k["scale"] == points[-1][1]["scale"]]
@@ -169,13 +170,16 @@ class SiteCache:
     Anything changed is worded or drawn again; a damaged or missing file is only a miss.
     """
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, fresh: bool = False) -> None:
+        """``fresh``: nothing kept is read (``readout render``: every word and chart anew)."""
         self.folder = store.site_cache(output)
         self.version = _site_version()
-        self.rows: dict[str, Any] = _read_json(self.folder / ROWS)
+        self.fresh = fresh
+        self.rows: dict[str, Any] = {} if fresh else _read_json(self.folder / ROWS)
         self.changed = False
 
-    def _stamp(self, folder: Path) -> str:
+    def stamp(self, folder: Path) -> str:
+        """What a readout folder's row is kept under: the code, its bundle's time and size."""
         stat = (folder / store.BUNDLE).stat()
         return f"{self.version}:{stat.st_mtime_ns}:{stat.st_size}"
 
@@ -183,18 +187,19 @@ class SiteCache:
         """A readout folder's kept history row, where its bundle is as it was then."""
         kept = self.rows.get(f"{folder.parent.name}/{folder.name}")
         try:
-            fresh = isinstance(kept, dict) and kept.get("stamp") == self._stamp(folder)
+            fresh = isinstance(kept, dict) and kept.get("stamp") == self.stamp(folder)
         except OSError:
             return None
         row = kept.get("row") if fresh else None
         return row if isinstance(row, dict) else None
 
-    def remember(self, folder: Path, row: dict[str, Any]) -> None:
-        """Keep a readout folder's history row (:func:`older_row`) for later runs."""
-        self.rows[f"{folder.parent.name}/{folder.name}"] = {
-            "stamp": self._stamp(folder),
-            "row": row,
-        }
+    def remember(self, folder: Path, stamp: str, row: dict[str, Any]) -> None:
+        """Keep a readout folder's history row (:func:`older_row`) for later runs.
+
+        ``stamp``: :meth:`stamp`, taken before its bundle was read (a bundle rewritten while
+        it was worded is worded again next time).
+        """
+        self.rows[f"{folder.parent.name}/{folder.name}"] = {"stamp": stamp, "row": row}
         self.changed = True
 
     def charts(
@@ -205,7 +210,7 @@ class SiteCache:
         found: dict[str, str | None] = dict.fromkeys(points)
         missing = []
         for name, key in keys.items():
-            kept = _read_json(self.folder / CHARTS / f"{name}.json")
+            kept = {} if self.fresh else _read_json(self.folder / CHARTS / f"{name}.json")
             if kept.get("key") == key and isinstance(kept.get("uri"), str):
                 found[name] = kept["uri"]
             else:
@@ -238,12 +243,21 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _site_version() -> str:
-    """The code a history row and chart depend on: the wording's and the drawing's."""
-    from analyses.core import figures
+    """The code a history row and chart depend on.
+
+    The templates, every module of readout and of the analyses (the words read numbers,
+    formats and judgements from both), and matplotlib's version (the charts).
+    """
+    from importlib.metadata import version
+
+    import analyses
 
     digest = hashlib.sha256(render.code_version().encode())
-    for module in (__file__, figures.__file__):
-        digest.update(Path(module).read_bytes())
+    digest.update(version("matplotlib").encode())  # not imported for it
+    for package in (Path(__file__).parent, Path(analyses.__file__).parent):
+        for path in sorted(package.rglob("*.py")):
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -311,7 +325,7 @@ def write_site(config: Config, output: Path, force: bool = False, pool: Any = No
         and key_path.read_text() == key
     ):
         return False
-    cache = SiteCache(output)
+    cache = SiteCache(output, fresh=force)
     histories = {e.name: readouts(output, e.name, cache) for e in config.experiments}
     charts = cache.charts({name: chart_points(h) for name, h in histories.items()}, pool)
     entries = []

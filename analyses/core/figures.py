@@ -149,7 +149,7 @@ def _glyphs_memoised(lay_out):
     from collections import OrderedDict
 
     layouts: dict[tuple, tuple[list, list]] = {}
-    outlines: dict[tuple, tuple] = {}  # (font, glyph) -> (vertices, codes)
+    outlines: dict[tuple, tuple] = {}  # (font, glyph, scale, dpi) -> (vertices, codes)
 
     @functools.wraps(lay_out)
     def memo(
@@ -171,9 +171,9 @@ def _glyphs_memoised(lay_out):
         if found is None:
             glyphs, drawn, rects = lay_out(self, font, s, features=features, language=language)
             for glyph, (vertices, codes) in drawn.items():
-                if (font, glyph) not in outlines:
+                if (font, glyph, *key[4:]) not in outlines:
                     vertices.flags.writeable = codes.flags.writeable = False
-                    outlines[font, glyph] = (vertices, codes)
+                    outlines[font, glyph, *key[4:]] = (vertices, codes)
             if len(layouts) >= MEMO_TEXTS:
                 layouts.clear()
             found = layouts[key] = (glyphs, rects)
@@ -183,7 +183,7 @@ def _glyphs_memoised(lay_out):
         new = OrderedDict() if return_new_glyphs_only else glyph_map
         for glyph, *_ in glyphs:
             if glyph not in glyph_map and glyph not in new:
-                new[glyph] = outlines[font, glyph]
+                new[glyph] = outlines[font, glyph, *key[4:]]
         return list(glyphs), new, list(rects)
 
     memo.memoised = True

@@ -59,8 +59,10 @@ def _pages(out: Path) -> dict[str, str]:
     return pages
 
 
-def _written(config: Path, out: Path, monkeypatch=None, pool=None) -> dict[str, str]:
-    assert site.write_site(load_config(config), out, force=True, pool=pool)
+def _written(config: Path, out: Path, force: bool = False) -> dict[str, str]:
+    """The site written again (the key of what it shows removed: a run's write) and its pages."""
+    store.site_key_file(out).unlink(missing_ok=True)
+    assert site.write_site(load_config(config), out, force=force)
     return _pages(out)
 
 
@@ -114,10 +116,35 @@ def test_a_bundle_changed_since_is_worded_and_drawn_again(copy):
     label = wording.readout_text(bundle).verdict_label
     row = re.search(rf"{DAYS[0]}</td><td[^>]*><span[^>]*>([^<]*)<", after["alpha"])
     assert row is not None and row[1] == label
-    # the chart's first point moved with the bundle
-    assert site.chart_points(site.readouts(out, "alpha"))[0][1]["mean"] == pytest.approx(
-        bundle["key_numbers"]["mean"]
-    )
+    # the page's chart is drawn anew from the moved point, not read from the cache
+    points = site.chart_points(site.readouts(out, "alpha"))
+    assert points[0][1]["mean"] == pytest.approx(bundle["key_numbers"]["mean"])
+    drawn = without_random_ids(base64.b64decode(site.draw_history(points).split(",")[1]).decode())
+    assert drawn in after["alpha"] and drawn not in before["alpha"]
+
+
+def test_readout_render_words_and_draws_everything_anew(copy, monkeypatch):
+    """``readout render`` (``write_site(force=True)``) reads nothing the cache kept."""
+    config, out = copy
+    _written(config, out)
+    worded, drawn = [], []
+    real_text, real_draw = wording.readout_text, site.draw_history
+    monkeypatch.setattr(wording, "readout_text", lambda b: worded.append(1) or real_text(b))
+    monkeypatch.setattr(site, "draw_history", lambda p: drawn.append(1) or real_draw(p))
+    _written(config, out, force=True)
+    assert len(worded) == len(NAMES) * len(DAYS) and len(drawn) == len(NAMES)
+
+
+def test_a_readout_without_key_numbers_has_its_row_and_no_point(copy):
+    """A bundle from before key numbers were written: its row, and no point on the chart."""
+    config, out = copy
+    older = out / "beta" / DAYS[0] / store.BUNDLE
+    bundle = bundles.read(older)
+    del bundle["key_numbers"]
+    older.write_text(bundles.dumps(bundle))
+    pages = _written(config, out)
+    assert pages["beta"].count('<td data-label="Readout" class="date">') == len(DAYS)
+    assert [d for d, _ in site.chart_points(site.readouts(out, "beta"))] == list(DAYS[1:])
 
 
 def test_a_damaged_cache_is_only_a_miss(copy):
@@ -130,13 +157,13 @@ def test_a_damaged_cache_is_only_a_miss(copy):
     assert _written(config, out) == expected
 
 
-def test_charts_drawn_in_a_pool_are_those_drawn_here(made):
+def test_charts_drawn_in_a_pool_are_those_drawn_here(made, tmp_path):
     _, out = made
     points = site.chart_points(site.readouts(out, "alpha"))
     many = {f"e{i}": points[: 2 + i % 2] for i in range(site.POOLED_CHARTS)}
     here = {name: site.draw_history(p) for name, p in many.items()}
     with ProcessPoolExecutor(2) as pool:
-        cache = site.SiteCache(out / "elsewhere")
+        cache = site.SiteCache(tmp_path / "elsewhere")
         pooled = cache.charts(many, pool)
     assert set(pooled) == set(here)
     for name, uri in here.items():
