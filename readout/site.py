@@ -110,11 +110,6 @@ def chart_points(history: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any
     return points if len(points) >= 2 else []
 
 
-def history_chart(history: list[dict[str, Any]]) -> str | None:
-    """An SVG data URI of the key number and its HDI over the readouts (oldest first)."""
-    return draw_history(chart_points(history))
-
-
 def draw_history(points: list[tuple[str, dict[str, Any]]]) -> str | None:
     """The history chart of :func:`chart_points`' points, as an SVG data URI (or ``None``).
 
@@ -206,7 +201,11 @@ class SiteCache:
         self, points: dict[str, list[tuple[str, dict[str, Any]]]], pool: Any = None
     ) -> dict[str, str | None]:
         """Each experiment's history chart: kept, else drawn (in ``pool``'s workers if many)."""
-        keys = {name: _chart_key(self.version, p) for name, p in points.items() if p}
+        from importlib.metadata import version
+
+        # matplotlib's version read once, and only where there is a chart at all
+        drawn_by = f"{self.version}:{version('matplotlib')}" if any(points.values()) else ""
+        keys = {name: _chart_key(drawn_by, p) for name, p in points.items() if p}
         found: dict[str, str | None] = dict.fromkeys(points)
         missing = []
         for name, key in keys.items():
@@ -245,24 +244,25 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _site_version() -> str:
     """The code a history row and chart depend on.
 
-    The templates, every module of readout and of the analyses (the words read numbers,
-    formats and judgements from both), and matplotlib's version (the charts).
+    Every file of the templates, of readout and of the analyses (the words read numbers,
+    formats and judgements from both), by its path, size and time of change, not its bytes
+    (a third of the time, on a one-readout run's path): a file touched but unchanged only
+    words and draws again.
     """
-    from importlib.metadata import version
-
     import analyses
 
-    digest = hashlib.sha256(render.code_version().encode())
-    digest.update(version("matplotlib").encode())  # not imported for it
-    for package in (Path(__file__).parent, Path(analyses.__file__).parent):
-        for path in sorted(package.rglob("*.py")):
-            digest.update(str(path.relative_to(package)).encode())
-            digest.update(path.read_bytes())
+    digest = hashlib.sha256()
+    packages = (Path(__file__).parent, Path(analyses.__file__).parent)
+    for root, pattern in ((render.TEMPLATES, "*"), *((p, "*.py") for p in packages)):
+        for path in sorted(root.rglob(pattern)):
+            found = path.stat()
+            digest.update(f"{path.relative_to(root)}:{found.st_mtime_ns}:{found.st_size}".encode())
     return digest.hexdigest()
 
 
-def _chart_key(version: str, points: list[tuple[str, dict[str, Any]]]) -> str:
-    return hashlib.sha256(f"{version}\n{json.dumps(points, sort_keys=True)}".encode()).hexdigest()
+def _chart_key(drawn_by: str, points: list[tuple[str, dict[str, Any]]]) -> str:
+    """A chart's key: the code and matplotlib's version (``drawn_by``), and its points."""
+    return hashlib.sha256(f"{drawn_by}\n{json.dumps(points, sort_keys=True)}".encode()).hexdigest()
 
 
 def site_key(config: Config, output: Path, status: dict) -> str:

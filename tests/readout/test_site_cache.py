@@ -172,3 +172,16 @@ def test_charts_drawn_in_a_pool_are_those_drawn_here(made, tmp_path):
             for u in (uri, pooled[name])
         ]
         assert decoded[0] == decoded[1]
+
+
+def test_a_change_of_code_words_and_draws_everything_again(copy, monkeypatch):
+    """Rows and charts are kept under the code's version: another version reads none."""
+    config, out = copy
+    _written(config, out)
+    monkeypatch.setattr(site, "_site_version", lambda: "another version of the code")
+    worded, drawn = [], []
+    real_text, real_draw = wording.readout_text, site.draw_history
+    monkeypatch.setattr(wording, "readout_text", lambda b: worded.append(1) or real_text(b))
+    monkeypatch.setattr(site, "draw_history", lambda p: drawn.append(1) or real_draw(p))
+    _written(config, out)
+    assert len(worded) == len(NAMES) * len(DAYS) and len(drawn) == len(NAMES)
