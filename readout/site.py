@@ -139,7 +139,7 @@ def draw_history(points: list[tuple[str, dict[str, Any]]]) -> str | None:
     )
     ax.spines[["top", "right"]].set_visible(False)
     fig.autofmt_xdate()
-    fig.tight_layout()
+    figures.finish(fig)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)

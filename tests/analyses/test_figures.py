@@ -388,6 +388,36 @@ def test_charts_measured_once_a_process_are_those_measured_at_every_text():
     assert memoised == drawn("measured")
 
 
+def test_a_finished_chart_is_drawn_once_when_saved_and_as_it_was_drawn_twice(monkeypatch):
+    """``figures.finish`` takes the layout engine ``tight_layout`` leaves off: ``savefig``
+    drew a figure with one a whole time before drawing it into the file."""
+    from matplotlib.figure import Figure
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    from analyses.core import figures as figures_module
+
+    fit = ab_fit(0.97)
+    once, twice = ab_test.plot(fit, 0.94), ab_test.plot(fit, 0.94)
+    assert once.keys() == twice.keys() and len(once) >= 2
+    draws = []
+    original = Figure.draw
+    monkeypatch.setattr(
+        Figure, "draw", lambda fig, renderer: draws.append(fig) or original(fig, renderer)
+    )
+    for key, figure in once.items():
+        assert figure.get_layout_engine() is None
+        before = twice[key]  # as finished before: tight_layout's placeholder engine left on
+        before.set_layout_engine(PlaceHolderLayoutEngine(True, True))
+        draws.clear()
+        saved = _svg(figure)
+        assert draws == [figure], key
+        draws.clear()
+        assert saved == _svg(before), key
+        assert draws == [before, before], key
+        figures_module.pyplot().close(figure)
+        figures_module.pyplot().close(before)
+
+
 def test_the_memo_of_text_extents_tells_fonts_sizes_and_resolutions_apart():
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
