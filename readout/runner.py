@@ -31,9 +31,10 @@ from readout import bundle as bundles
 from readout import printer as printers
 from readout.build import build_readout, draw_left, fit_key
 from readout.config import Config, Experiment
-from readout.data import Loaded, fetch_data, sha256_file, share_engines, shared_engines
+from readout.data import Loaded, fetch_data, sha256_file, shared_engines
 from readout.errors import ConfigError, DataError, Terminated
 from readout.masking import scrub
+from readout.workers import Workers
 
 log = logging.getLogger("readout")
 # PyMC logs each sampling step at INFO; readout prints its own progress.
@@ -400,7 +401,7 @@ def run(
             ]
             # Experiments whose queries differ only in their key: one query pair for them all.
             batched = batch.prefetch(selected, as_of)
-            with ProcessPoolExecutor(max_workers=jobs, initializer=share_engines) as pool:
+            with Workers(jobs) as pool:
                 try:
                     futures = [
                         pool.submit(
