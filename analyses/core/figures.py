@@ -155,7 +155,8 @@ def _glyphs_memoised(lay_out):
     def memo(
         self, font, s, glyph_map=None, return_new_glyphs_only=False, *, features=None, language=None
     ):
-        key = (font, s, features, language, self.FONT_SCALE, self.DPI)
+        at = (self.FONT_SCALE, self.DPI)  # the converter's scale and resolution
+        key = (font, s, features, language, *at)
         try:
             found = layouts.get(key)
         except TypeError:  # features or language given as a list: not memoised
@@ -171,9 +172,9 @@ def _glyphs_memoised(lay_out):
         if found is None:
             glyphs, drawn, rects = lay_out(self, font, s, features=features, language=language)
             for glyph, (vertices, codes) in drawn.items():
-                if (font, glyph, *key[4:]) not in outlines:
+                if (font, glyph, *at) not in outlines:
                     vertices.flags.writeable = codes.flags.writeable = False
-                    outlines[font, glyph, *key[4:]] = (vertices, codes)
+                    outlines[font, glyph, *at] = (vertices, codes)
             if len(layouts) >= MEMO_TEXTS:
                 layouts.clear()
             found = layouts[key] = (glyphs, rects)
@@ -183,7 +184,7 @@ def _glyphs_memoised(lay_out):
         new = OrderedDict() if return_new_glyphs_only else glyph_map
         for glyph, *_ in glyphs:
             if glyph not in glyph_map and glyph not in new:
-                new[glyph] = outlines[font, glyph, *key[4:]]
+                new[glyph] = outlines[font, glyph, *at]
         return list(glyphs), new, list(rects)
 
     memo.memoised = True

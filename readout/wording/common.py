@@ -388,6 +388,14 @@ def history_alt(
     )
 
 
+def _change(then: str, now: str, moved: str) -> str:
+    """How a number written ``then`` reads ``now``: "stayed at" the same digits, else moved.
+
+    ``moved``: the words before the two ("moved from", "from").
+    """
+    return f"stayed at {now}" if then == now else f"{moved} {then} to {now}"
+
+
 def since_last(
     bundle: Envelope,
     labels: Mapping[str, str],
@@ -429,18 +437,12 @@ def since_last(
             f"to “{label(verdict, verdict).lower()}”."
         )
     if said_before and said_before.label == said.label:
-        # As written: numbers the same to the digits shown stayed, they did not move.
         then, today = key_numbers_text(bundle, before), key_numbers_text(bundle, now)
-        moved = f"The {said.label}{_on_its_own(bundle)} " + (
-            f"stayed at {today}" if then == today else f"moved from {then} to {today}"
-        )
+        moved = f"The {said.label}{_on_its_own(bundle)} {_change(then, today, 'moved from')}"
         withheld = bundle.decision.verdict == "withheld"  # no chance of a finding
         chance = said.prob_label
         if not withheld and chance and None not in (field(now, "prob"), field(before, "prob")):
-            was, is_now = prob(before.prob), prob(now.prob)
-            moved += f"; the {chance} " + (
-                f"stayed at {is_now}" if was == is_now else f"from {was} to {is_now}"
-            )
+            moved += f"; the {chance} {_change(prob(before.prob), prob(now.prob), 'from')}"
         lines.append(moved + ".")
     if not data_changed and not config_changed and not method_changed:
         lines.append("Nothing in the inputs changed: differences are Monte Carlo noise only.")
