@@ -26,7 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from analyses.core.base import NothingYet
-from readout import batch, registry, render, site, store, wording
+from readout import batch, registry, render, site, store, weasy, wording
 from readout import bundle as bundles
 from readout import printer as printers
 from readout.build import build_readout, draw_left, fit_key
@@ -107,7 +107,7 @@ def _prefetch(printing: bool = True) -> None:
 
     figures.pyplot()
     if printing:
-        import weasyprint  # noqa: F401
+        weasy.load()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,115 @@
+"""WeasyPrint imported the quick way: the same libraries, no subprocess, nothing else touched."""
+
+import ctypes.util
+import json
+import ssl
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from readout import weasy
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+#: In a fresh process: import WeasyPrint (plainly or the quick way), then print the
+#: subprocesses started meanwhile and the C libraries loaded (their files, from the maps).
+_IMPORT = """
+import json, sys
+started = []
+def hook(event, args):
+    if event == "subprocess.Popen":
+        started.append(str(args[1]))
+sys.addaudithook(hook)
+if {quick}:
+    from readout import weasy
+    weasyprint = weasy.load()
+else:
+    import weasyprint
+names = ("libpango", "libgobject", "libharfbuzz", "libfontconfig", "libglib")
+libraries = sorted({{
+    line.split()[-1] for line in open("/proc/self/maps") if any(n in line for n in names)
+}})
+pdf = weasyprint.HTML(string="<p>Readout</p>").write_pdf()
+print(json.dumps({{"started": started, "libraries": libraries, "pdf": pdf[:5].decode()}}))
+"""
+
+
+def _imported(quick: bool) -> dict:
+    code = _IMPORT.format(quick=quick)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_the_quick_import_loads_the_same_libraries_and_starts_no_process():
+    plain, quick = _imported(False), _imported(True)
+    # WeasyPrint's own import looks libraries up with ldconfig, gcc and ld ...
+    assert plain["started"], "the plain import ran no lookup: nothing left to compare"
+    # ... the quick one with none, and loads the very same files, and prints.
+    assert quick["started"] == []
+    assert quick["libraries"] == plain["libraries"]
+    assert any("libpango-1.0" in path for path in quick["libraries"])
+    assert quick["pdf"] == plain["pdf"] == "%PDF-"
+
+
+def test_the_quick_import_touches_the_importing_thread_only_and_is_undone():
+    find_library, https_context = ctypes.util.find_library, ssl._create_default_https_context
+    trusted = https_context().cert_store_stats()["x509_ca"]
+    libc = find_library("c")
+    assert libc, "no C library found the usual way: nothing to compare"
+    elsewhere = {}
+
+    def other_thread():
+        elsewhere["library"] = ctypes.util.find_library("c")
+        elsewhere["trusted"] = ssl._create_default_https_context().cert_store_stats()["x509_ca"]
+
+    with weasy.quick_import():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        here = ctypes.util.find_library("c"), ssl._create_default_https_context()
+    # Another thread (a warehouse query beside the import) looks up and trusts as usual.
+    assert elsewhere == {"library": libc, "trusted": trusted}
+    # The importing thread: nothing found, a context that trusts no certificate and checks.
+    assert here[0] is None
+    assert here[1].cert_store_stats()["x509_ca"] == 0
+    assert here[1].verify_mode == ssl.CERT_REQUIRED and here[1].check_hostname
+    # Undone after.
+    assert ctypes.util.find_library is find_library
+    assert ssl._create_default_https_context is https_context
+
+
+#: In a fresh process: the quick import made to fail as for a library that only gcc's
+#: search paths find (every library load fails while it imports); WeasyPrint is then
+#: imported again the usual way, whole.
+_FAILING = """
+import contextlib
+import cffi.api
+from readout import weasy
+
+quick = weasy.quick_import
+
+@contextlib.contextmanager
+def failing():
+    load = cffi.api._load_backend_lib
+    def refuse(*args):
+        raise OSError("not found the quick way")
+    cffi.api._load_backend_lib = refuse
+    try:
+        with quick():
+            yield
+    finally:
+        cffi.api._load_backend_lib = load
+
+weasy.quick_import = failing
+weasyprint = weasy.load()
+print(weasyprint.HTML(string="<p>Readout</p>").write_pdf()[:5].decode())
+"""
+
+
+def test_a_library_the_quick_import_cannot_load_is_loaded_the_usual_way():
+    out = subprocess.run(
+        [sys.executable, "-c", _FAILING], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "%PDF-"
