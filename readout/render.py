@@ -512,7 +512,7 @@ _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 @functools.lru_cache(maxsize=16)
 def _parsed_css(text: str) -> Any:
     """A stylesheet parsed once a process (the page's ``report.css``, :data:`COMPACT_CSS`)."""
-    import weasyprint
+    weasyprint = weasy.load()
 
     fonts, _, fetcher = _print_setup()
     return weasyprint.CSS(
@@ -590,7 +590,7 @@ def print_document(html: str) -> Any:
     once a process (:func:`page_stylesheets`); what the print hides is never parsed
     (:func:`without_hidden`).
     """
-    import weasyprint
+    weasyprint = weasy.load()
 
     fonts, css, fetcher = _print_setup()
     html, own = page_stylesheets(without_hidden(html))

@@ -113,3 +113,28 @@ def test_a_library_the_quick_import_cannot_load_is_loaded_the_usual_way():
         [sys.executable, "-c", _FAILING], capture_output=True, text=True, check=True
     )
     assert out.stdout.splitlines()[-1] == "%PDF-"
+
+
+#: In a fresh process: the first page a process prints (a ``-j`` worker's, which imports
+#: WeasyPrint at its first page), the subprocesses started meanwhile. The process ends
+#: without the interpreter's teardown, which an audit hook makes crash once WeasyPrint has
+#: printed (CPython's or cffi's matter: the code before this module's did the same).
+_FIRST_PAGE = """
+import os, sys
+started = []
+def hook(event, args):
+    if event == "subprocess.Popen":
+        started.append(str(args[1]))
+sys.addaudithook(hook)
+from readout import render
+document = render.print_document("<html><body><p>Readout</p></body></html>")
+print(len(document.pages), started, flush=True)
+os._exit(0)
+"""
+
+
+def test_a_process_first_page_imports_weasyprint_the_quick_way():
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_PAGE], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "1 []"
