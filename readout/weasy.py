@@ -30,6 +30,9 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
+#: One quick import at a time: a second would take the first's replacements for the originals.
+_IMPORTING = threading.Lock()
+
 
 def load() -> ModuleType:
     """The ``weasyprint`` module, imported once a process the quick way (on Linux)."""
@@ -37,13 +40,14 @@ def load() -> ModuleType:
         import weasyprint
 
         return weasyprint
-    try:
-        with quick_import():
+    with _IMPORTING:
+        try:
+            with quick_import():
+                import weasyprint
+        except OSError:
+            for name in [m for m in sys.modules if m.split(".")[0] == "weasyprint"]:
+                del sys.modules[name]
             import weasyprint
-    except OSError:
-        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
-            del sys.modules[name]
-        import weasyprint
     return weasyprint
 
 
