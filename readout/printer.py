@@ -1,11 +1,11 @@
 """The printer: one process that renders pages (HTML and PDF) beside a one-process run.
 
 A ``readout run`` without ``-j`` fits in its own process and renders each readout's page at
-the end. Rendering needs WeasyPrint, whose import, fonts and stylesheets cost about a second
-before the first page; started as the run starts (:func:`readout.runner.printer`), a
-printer process pays that on the other core while the run reads the data and fits, and then
-renders the pages (:func:`readout.runner.finish` hands it the work as it hands a ``-j``
-run's workers).
+the end. Rendering needs WeasyPrint, whose import, fonts and stylesheets cost 0.6-0.7 s of
+CPU before the first page (:mod:`readout.weasy`); started as the run starts
+(:func:`readout.runner.printer`), a printer process pays that on the other core while the
+run reads the data and fits, and then renders the pages (:func:`readout.runner.finish`
+hands it the work as it hands a ``-j`` run's workers).
 """
 
 from __future__ import annotations

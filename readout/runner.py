@@ -101,7 +101,7 @@ def _prefetch(printing: bool = True) -> None:
 
     Nothing an analysis may not use (xarray, SciPy): the thread is joined before the fit, so
     an import the readout never needed would only make it wait. A process whose pages a
-    printer prints (:mod:`readout.printer`) does not import WeasyPrint (a second of CPU).
+    printer prints (:mod:`readout.printer`) does not import WeasyPrint (0.6 s of CPU).
     """
     from analyses.core import figures
 
@@ -452,8 +452,8 @@ def printer(
     """The printer of a one-process run (:mod:`readout.printer`), or ``None``.
 
     ``needed``: a readout of the day is still to be written, or ``--force``. A run that will
-    most likely find every readout of the day written starts none: it would pay its second
-    of CPU for nothing. ``sample``: the run's first page will be asked for late (a
+    most likely find every readout of the day written starts none: it would pay its
+    WeasyPrint set-up for nothing. ``sample``: the run's first page will be asked for late (a
     warehouse's query, a sampled fit): the printer prints a sample page while it waits.
     Stopped when the run ends, rendered or not.
     """
