@@ -18,8 +18,9 @@ a two-core host (a one-readout run's critical path, :mod:`readout.printer`):
 
 Both apply in the importing thread only (another thread, such as a warehouse query beside
 the import, :func:`readout.runner._prefetched`, looks up and connects as usual) and are
-undone after the import. Where WeasyPrint cannot load a library that way (one that only
-``gcc``'s search paths find), it is imported again the usual way.
+undone after the import. On Linux ``find_library`` returns a library's name, which the
+loader then searches for as it does the Linux names WeasyPrint tries; should WeasyPrint
+still fail to load a library the quick way, it is imported again the usual way.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def load() -> ModuleType:
 
         return weasyprint
     with _IMPORTING:
+        if "weasyprint" in sys.modules:  # another thread imported it meanwhile
+            import weasyprint
+
+            return weasyprint
         try:
             with quick_import():
                 import weasyprint

@@ -22,6 +22,13 @@ def hook(event, args):
     if event == "subprocess.Popen":
         started.append(str(args[1]))
 sys.addaudithook(hook)
+import ssl
+certificates = []
+load_default_certs = ssl.SSLContext.load_default_certs
+def counted(self, *args, **kwargs):
+    certificates.append(1)
+    return load_default_certs(self, *args, **kwargs)
+ssl.SSLContext.load_default_certs = counted
 if {quick}:
     from readout import weasy
     weasyprint = weasy.load()
@@ -31,8 +38,11 @@ names = ("libpango", "libgobject", "libharfbuzz", "libfontconfig", "libglib")
 libraries = sorted({{
     line.split()[-1] for line in open("/proc/self/maps") if any(n in line for n in names)
 }})
+loaded = len(certificates)
 pdf = weasyprint.HTML(string="<p>Readout</p>").write_pdf()
-print(json.dumps({{"started": started, "libraries": libraries, "pdf": pdf[:5].decode()}}))
+print(json.dumps({{
+    "started": started, "libraries": libraries, "certificates": loaded, "pdf": pdf[:5].decode()
+}}))
 """
 
 
@@ -48,6 +58,10 @@ def test_the_quick_import_loads_the_same_libraries_and_starts_no_process():
     assert plain["started"], "the plain import ran no lookup: nothing left to compare"
     # ... the quick one with none, and loads the very same files, and prints.
     assert quick["started"] == []
+    # WeasyPrint's own import loads the trusted certificates for fetchers that never fetch;
+    # the quick one does not.
+    assert plain["certificates"] >= 3
+    assert quick["certificates"] == 0
     assert quick["libraries"] == plain["libraries"]
     assert any("libpango-1.0" in path for path in quick["libraries"])
     assert quick["pdf"] == plain["pdf"] == "%PDF-"
@@ -58,6 +72,7 @@ def test_the_quick_import_touches_the_importing_thread_only_and_is_undone():
     trusted = https_context().cert_store_stats()["x509_ca"]
     libc = find_library("c")
     assert libc, "no C library found the usual way: nothing to compare"
+    assert trusted > 0, "no certificates trusted by default: nothing to compare"
     elsewhere = {}
 
     def other_thread():
@@ -102,8 +117,13 @@ def failing():
     finally:
         cffi.api._load_backend_lib = load
 
+import ctypes.util, ssl
+find_library, https_context = ctypes.util.find_library, ssl._create_default_https_context
 weasy.quick_import = failing
 weasyprint = weasy.load()
+# The lookups are the usual ones again, and WeasyPrint prints.
+assert ctypes.util.find_library is find_library
+assert ssl._create_default_https_context is https_context
 print(weasyprint.HTML(string="<p>Readout</p>").write_pdf()[:5].decode())
 """
 
