@@ -37,23 +37,24 @@ _IMPORTING = threading.Lock()
 
 def load() -> ModuleType:
     """The ``weasyprint`` module, imported once a process the quick way (on Linux)."""
-    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
-        import weasyprint
+    if "weasyprint" not in sys.modules and sys.platform.startswith("linux"):
+        with _IMPORTING:
+            if "weasyprint" not in sys.modules:  # not imported by another thread meanwhile
+                _import_quickly()
+    import weasyprint
 
-        return weasyprint
-    with _IMPORTING:
-        if "weasyprint" in sys.modules:  # another thread imported it meanwhile
-            import weasyprint
-
-            return weasyprint
-        try:
-            with quick_import():
-                import weasyprint
-        except OSError:
-            for name in [m for m in sys.modules if m.split(".")[0] == "weasyprint"]:
-                del sys.modules[name]
-            import weasyprint
     return weasyprint
+
+
+def _import_quickly() -> None:
+    """Import WeasyPrint the quick way; where that fails to load a library, the usual way."""
+    try:
+        with quick_import():
+            import weasyprint  # noqa: F401
+    except OSError:
+        for name in [m for m in sys.modules if m.split(".")[0] == "weasyprint"]:
+            del sys.modules[name]
+        import weasyprint  # noqa: F401
 
 
 def trusting_no_one():

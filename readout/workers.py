@@ -44,14 +44,14 @@ def _start() -> None:
 
 
 def _settled(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)``, then :func:`settle`."""
+    """``fn(*args, **kwargs)``, then :func:`_settle`."""
     try:
         return fn(*args, **kwargs)
     finally:
-        settle()
+        _settle()
 
 
-def settle() -> None:
+def _settle() -> None:
     """After a task: collect its garbage, then freeze what the worker still holds."""
     gc.collect()
     gc.freeze()

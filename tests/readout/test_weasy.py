@@ -13,16 +13,29 @@ from readout import weasy
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
-#: In a fresh process: import WeasyPrint (plainly or the quick way), then print the
-#: subprocesses started meanwhile and the C libraries loaded (their files, from the maps).
-_IMPORT = """
-import json, sys
+#: The start of a fresh process's code: the subprocesses it starts listed in ``started``.
+_STARTED = """
+import sys
 started = []
 def hook(event, args):
     if event == "subprocess.Popen":
         started.append(str(args[1]))
 sys.addaudithook(hook)
-import ssl
+"""
+
+
+def _last_line(code: str) -> str:
+    """The last line ``code`` prints, run in a fresh Python process (which must succeed)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()[-1]
+
+
+#: In a fresh process: import WeasyPrint (plainly or the quick way), then print the
+#: subprocesses started meanwhile and the C libraries loaded (their files, from the maps).
+_IMPORT = (
+    _STARTED.replace("{", "{{").replace("}", "}}")
+    + """
+import json, ssl
 certificates = []
 load_default_certs = ssl.SSLContext.load_default_certs
 def counted(self, *args, **kwargs):
@@ -44,12 +57,11 @@ print(json.dumps({{
     "started": started, "libraries": libraries, "certificates": loaded, "pdf": pdf[:5].decode()
 }}))
 """
+)
 
 
 def _imported(quick: bool) -> dict:
-    code = _IMPORT.format(quick=quick)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.splitlines()[-1])
+    return json.loads(_last_line(_IMPORT.format(quick=quick)))
 
 
 def test_the_quick_import_loads_the_same_libraries_and_starts_no_process():
@@ -95,9 +107,9 @@ def test_the_quick_import_touches_the_importing_thread_only_and_is_undone():
     assert ssl._create_default_https_context is https_context
 
 
-#: In a fresh process: the quick import made to fail as for a library that only gcc's
-#: search paths find (every library load fails while it imports); WeasyPrint is then
-#: imported again the usual way, whole.
+#: In a fresh process: the quick import made to fail as where a library cannot be loaded
+#: that way (every library load fails while it imports); WeasyPrint is then imported again
+#: the usual way, whole.
 _FAILING = """
 import contextlib
 import cffi.api
@@ -129,32 +141,24 @@ print(weasyprint.HTML(string="<p>Readout</p>").write_pdf()[:5].decode())
 
 
 def test_a_library_the_quick_import_cannot_load_is_loaded_the_usual_way():
-    out = subprocess.run(
-        [sys.executable, "-c", _FAILING], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.splitlines()[-1] == "%PDF-"
+    assert _last_line(_FAILING) == "%PDF-"
 
 
 #: In a fresh process: the first page a process prints (a ``-j`` worker's, which imports
 #: WeasyPrint at its first page), the subprocesses started meanwhile. The process ends
 #: without the interpreter's teardown, which an audit hook makes crash once WeasyPrint has
 #: printed (CPython's or cffi's matter: the code before this module's did the same).
-_FIRST_PAGE = """
-import os, sys
-started = []
-def hook(event, args):
-    if event == "subprocess.Popen":
-        started.append(str(args[1]))
-sys.addaudithook(hook)
+_FIRST_PAGE = (
+    _STARTED
+    + """
+import os
 from readout import render
 document = render.print_document("<html><body><p>Readout</p></body></html>")
 print(len(document.pages), started, flush=True)
 os._exit(0)
 """
+)
 
 
 def test_a_process_first_page_imports_weasyprint_the_quick_way():
-    out = subprocess.run(
-        [sys.executable, "-c", _FIRST_PAGE], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.splitlines()[-1] == "1 []"
+    assert _last_line(_FIRST_PAGE) == "1 []"
