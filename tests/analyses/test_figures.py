@@ -399,7 +399,7 @@ if sys.argv[1] == "quick":
     figures.pyplot()
 else:
     import matplotlib.pyplot
-from matplotlib import artist
+from matplotlib import _docstring, artist
 from matplotlib.lines import Line2D
 
 class Later(artist.Artist):
@@ -414,6 +414,7 @@ print(json.dumps({
     "set": [line.get_linewidth(), line.get_color()],
     "later": "Supported properties" in (Later.set.__doc__ or ""),
     "kwdoc": "linewidth" in artist.kwdoc(Line2D),
+    "table": "linewidth" in _docstring.interpd.params["Line2D:kwdoc"],
 }))
 """
 
@@ -421,7 +422,8 @@ print(json.dumps({
 def test_pyplot_is_imported_without_set_docstrings_and_matplotlib_is_put_back():
     """``figures._import_pyplot``: the artists' ``set`` signatures and docstrings are not
     built (a plain import builds them), ``set`` works the same, and matplotlib's own
-    functions are back after the import (a class made then is documented)."""
+    functions are back after the import (a class made then is documented, and the property
+    table a later docstring would quote is whole)."""
     import json
     import subprocess
     import sys
@@ -437,7 +439,7 @@ def test_pyplot_is_imported_without_set_docstrings_and_matplotlib_is_put_back():
     assert plain["documented"] and plain["signed"]
     assert not quick["documented"] and not quick["signed"]
     for found in (plain, quick):
-        assert found["marked"] and found["later"] and found["kwdoc"]
+        assert found["marked"] and found["later"] and found["kwdoc"] and found["table"]
         assert found["set"] == [3, "red"]
 
 
