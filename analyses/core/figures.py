@@ -7,6 +7,7 @@ when a figure is drawn, never when a config is checked.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from analyses.core.formats import ci_label, prob
@@ -48,6 +49,10 @@ def pyplot():
     return plt
 
 
+#: One import of pyplot at a time (:func:`_import_pyplot`).
+_IMPORTING = threading.Lock()
+
+
 def _import_pyplot() -> None:
     """Import pyplot without the ``set`` signatures and docstrings no one here reads.
 
@@ -62,12 +67,18 @@ def _import_pyplot() -> None:
     functions are put back after the import, and the empty tables matplotlib kept for its
     docstrings dropped (made in full when next asked for), so an artist class or module
     made later is documented as usual. Where pyplot is imported already, nothing changes.
-    The charts are the same (the tests draw them after a plain import too).
+    The charts are the same (the tests draw them after a plain import too). One thread at
+    a time: another would take the replacements for matplotlib's own and keep them.
     """
     import sys
 
-    if "matplotlib.pyplot" in sys.modules:
-        return
+    with _IMPORTING:
+        if "matplotlib.pyplot" not in sys.modules:
+            _import_pyplot_quickly()
+
+
+def _import_pyplot_quickly() -> None:
+    """:func:`_import_pyplot`'s import, its two replacements and their undoing."""
     from matplotlib import _docstring, artist
 
     documented = artist.Artist.__dict__["_update_set_signature_and_docstring"]
