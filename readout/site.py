@@ -119,10 +119,9 @@ def draw_history(points: list[tuple[str, dict[str, Any]]]) -> str | None:
         return None
     import io
 
-    import matplotlib.pyplot as plt
-
     from analyses.core import figures
 
+    plt = figures.pyplot()  # the Agg backend, readout's settings, its quick import
     key = points[-1][1]
     # Percent: a relative lift, or an absolute lift in a rate (percentage points).
     scale = 100 if key["scale"] == "relative" or key.get("percent") else 1

@@ -185,3 +185,36 @@ def test_a_change_of_code_words_and_draws_everything_again(copy, monkeypatch):
     monkeypatch.setattr(site, "draw_history", lambda p: drawn.append(1) or real_draw(p))
     _written(config, out)
     assert len(worded) == len(NAMES) * len(DAYS) and len(drawn) == len(NAMES)
+
+
+#: A fresh process whose first chart is an experiment's history chart (a ``-j`` run's main
+#: process draws them without having drawn a readout's): how pyplot was imported.
+_FIRST_CHART = """
+import json, sys
+import matplotlib
+from readout import site
+points = [
+    (day, {"mean": mean, "hdi": [mean - 0.03, mean + 0.03], "scale": "relative"})
+    for day, mean in (("2026-11-20", 0.01), ("2026-11-21", 0.02))
+]
+drawn = site.draw_history(points)
+line = sys.modules["matplotlib.lines"].Line2D
+print(json.dumps({
+    "drawn": drawn.startswith("data:image/svg+xml;base64,"),
+    "documented": "Supported properties" in (line.set.__doc__ or ""),
+    "backend": matplotlib.get_backend().lower(),
+}))
+"""
+
+
+def test_a_history_chart_drawn_first_imports_pyplot_as_every_chart_does():
+    """``site.draw_history`` gets pyplot from ``figures.pyplot``: its quick import (no
+    ``set`` docstrings built) and the off-screen backend, where it is a process's first
+    chart."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    run_it = [sys.executable, "-c", _FIRST_CHART]
+    found = json.loads(subprocess.run(run_it, cwd=root, capture_output=True, check=True).stdout)
+    assert found == {"drawn": True, "documented": False, "backend": "agg"}
