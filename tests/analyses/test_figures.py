@@ -374,20 +374,21 @@ def test_charts_measured_once_a_process_are_those_measured_at_every_text():
     """The memos of text extents and glyph layouts (``figures._measure_once``,
     ``figures._lay_out_once``) and pyplot's import without docstrings
     (``figures._import_pyplot``) change no chart."""
+    memoised = in_fresh_process(_DRAW, "memoised")
+    assert len(memoised) == 3 and all(len(charts) >= 2 for charts in memoised)
+    assert memoised == in_fresh_process(_DRAW, "measured")
+
+
+def in_fresh_process(script: str, *args: str):
+    """What ``script`` prints as JSON, run with ``args`` in a fresh Python at the repo's root."""
     import json
     import subprocess
     import sys
     from pathlib import Path
 
+    run = [sys.executable, "-c", script, *args]
     root = Path(__file__).resolve().parents[2]
-
-    def drawn(how: str) -> list[list[str]]:
-        run = [sys.executable, "-c", _DRAW, how]
-        return json.loads(subprocess.run(run, cwd=root, capture_output=True, check=True).stdout)
-
-    memoised = drawn("memoised")
-    assert len(memoised) == 3 and all(len(charts) >= 2 for charts in memoised)
-    assert memoised == drawn("measured")
+    return json.loads(subprocess.run(run, cwd=root, capture_output=True, check=True).stdout)
 
 
 #: In a fresh process, pyplot imported by ``figures.pyplot`` (``quick``) or plainly: what its
@@ -424,18 +425,7 @@ def test_pyplot_is_imported_without_set_docstrings_and_matplotlib_is_put_back():
     built (a plain import builds them), ``set`` works the same, and matplotlib's own
     functions are back after the import (a class made then is documented, and the property
     table a later docstring would quote is whole)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-
-    def imported(how: str) -> dict:
-        run = [sys.executable, "-c", _IMPORTED, how]
-        return json.loads(subprocess.run(run, cwd=root, capture_output=True, check=True).stdout)
-
-    plain, quick = imported("plain"), imported("quick")
+    plain, quick = (in_fresh_process(_IMPORTED, how) for how in ("plain", "quick"))
     assert plain["documented"] and plain["signed"]
     assert not quick["documented"] and not quick["signed"]
     for found in (plain, quick):

@@ -211,10 +211,7 @@ def test_a_history_chart_drawn_first_imports_pyplot_as_every_chart_does():
     """``site.draw_history`` gets pyplot from ``figures.pyplot``: its quick import (no
     ``set`` docstrings built) and the off-screen backend, where it is a process's first
     chart."""
-    import subprocess
-    import sys
+    from tests.analyses.test_figures import in_fresh_process
 
-    root = Path(__file__).resolve().parents[2]
-    run_it = [sys.executable, "-c", _FIRST_CHART]
-    found = json.loads(subprocess.run(run_it, cwd=root, capture_output=True, check=True).stdout)
+    found = in_fresh_process(_FIRST_CHART)
     assert found == {"drawn": True, "documented": False, "backend": "agg"}
