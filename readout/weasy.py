@@ -31,19 +31,19 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
-#: One quick import at a time: a second would take the first's replacements for the originals.
-_IMPORTING = threading.Lock()
+from analyses.core.imports import import_once
 
 
 def load() -> ModuleType:
-    """The ``weasyprint`` module, imported once a process the quick way (on Linux)."""
-    if "weasyprint" not in sys.modules and sys.platform.startswith("linux"):
-        with _IMPORTING:
-            if "weasyprint" not in sys.modules:  # not imported by another thread meanwhile
-                _import_quickly()
-    import weasyprint
+    """The ``weasyprint`` module, imported once a process the quick way (on Linux).
 
-    return weasyprint
+    One thread at a time (:func:`analyses.core.imports.import_once`).
+    """
+    if not sys.platform.startswith("linux"):
+        import weasyprint
+
+        return weasyprint
+    return import_once("weasyprint", _import_quickly)
 
 
 def _import_quickly() -> None:

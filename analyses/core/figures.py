@@ -7,7 +7,6 @@ when a figure is drawn, never when a config is checked.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from analyses.core.formats import ci_label, prob
@@ -49,10 +48,6 @@ def pyplot():
     return plt
 
 
-#: One import of pyplot at a time (:func:`_import_pyplot`).
-_IMPORTING = threading.Lock()
-
-
 def _import_pyplot() -> None:
     """Import pyplot without the ``set`` signatures and docstrings no one here reads.
 
@@ -68,13 +63,11 @@ def _import_pyplot() -> None:
     docstrings dropped (made in full when next asked for), so an artist class or module
     made later is documented as usual. Where pyplot is imported already, nothing changes.
     The charts are the same (the tests draw them after a plain import too). One thread at
-    a time: another would take the replacements for matplotlib's own and keep them.
+    a time (:func:`analyses.core.imports.import_once`).
     """
-    import sys
+    from analyses.core.imports import import_once
 
-    with _IMPORTING:
-        if "matplotlib.pyplot" not in sys.modules:
-            _import_pyplot_quickly()
+    import_once("matplotlib.pyplot", _import_pyplot_quickly)
 
 
 def _import_pyplot_quickly() -> None:
