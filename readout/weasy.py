@@ -21,40 +21,55 @@ the import, :func:`readout.runner._prefetched`, looks up and connects as usual) 
 undone after the import. On Linux ``find_library`` returns a library's name, which the
 loader then searches for as it does the Linux names WeasyPrint tries; should WeasyPrint
 still fail to load a library the quick way, it is imported again the usual way.
+
+Then, on every platform, one cost of printing: each C type WeasyPrint names to cffi for the
+first time (``ffi.new("hb_codepoint_t[69]")``: a font's glyphs, a new length at every
+subset) is parsed by pycparser together with a declaration of every one of WeasyPrint's
+~660 typedefs: 4-8 ms each (30 ms once), 0.1-0.2 s of a process's first page, a few
+milliseconds of every page after. The simple ones (a name, a pointer to one, an array of
+them) are read here instead (:func:`quick_types`), into the same cffi types.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import threading
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 from analyses.core.imports import import_once
 
 
 def load() -> ModuleType:
-    """The ``weasyprint`` module, imported once a process the quick way (on Linux).
+    """The ``weasyprint`` module, imported once a process the quick way (:func:`_import_quickly`).
 
     One thread at a time (:func:`analyses.core.imports.import_once`).
     """
-    if not sys.platform.startswith("linux"):
-        import weasyprint
-
-        return weasyprint
     return import_once("weasyprint", _import_quickly)
 
 
 def _import_quickly() -> None:
-    """Import WeasyPrint the quick way; where that fails to load a library, the usual way."""
-    try:
-        with quick_import():
-            import weasyprint  # noqa: F401
-    except OSError:
-        for name in [m for m in sys.modules if m.split(".")[0] == "weasyprint"]:
-            del sys.modules[name]
+    """Import WeasyPrint, its simple C types read without cffi's parser (:func:`quick_types`).
+
+    On Linux the quick way (:func:`quick_import`); where that fails to load a library, the
+    usual way.
+    """
+    if not sys.platform.startswith("linux"):
         import weasyprint  # noqa: F401
+    else:
+        try:
+            with quick_import():
+                import weasyprint  # noqa: F401
+        except OSError:
+            for name in [m for m in sys.modules if m.split(".")[0] == "weasyprint"]:
+                del sys.modules[name]
+            import weasyprint  # noqa: F401
+    from weasyprint.text.ffi import ffi
+
+    quick_types(ffi)
 
 
 def trusting_no_one():
@@ -92,3 +107,79 @@ def quick_import() -> Iterator[None]:
     finally:
         ctypes.util.find_library = find_library
         ssl._create_default_https_context = https_context
+
+
+#: A C type simple enough to read without a C parser: a name (a typedef's, or a primitive's
+#: such as ``unsigned int``), then stars (a pointer to it) or ``[N]`` / ``[]`` (an array).
+_SIMPLE_TYPE = re.compile(
+    r"\s*(?P<name>[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*)\s*"
+    r"(?:(?P<stars>(?:\*\s*)+)|\[\s*(?P<length>\d*)\s*\])?"
+)
+
+
+def quick_types(ffi: Any) -> None:
+    """``ffi`` reads the simple C types it has not met (:data:`_SIMPLE_TYPE`) without parsing.
+
+    cffi keeps the types it has read in a dict (``ffi._parsed_types``) and parses a string
+    it does not find there. That dict, kept as it is, now answers such a string itself
+    (``__missing__``) with the type cffi's parser would make from it (the same
+    ``cffi.model`` type, hence the same ``ctype`` object); anything else (a qualifier, a
+    struct keyword, a function type, an unknown name) is parsed by cffi as before. Where a
+    later cffi keeps its types otherwise, nothing changes.
+    """
+    parsed = getattr(ffi, "_parsed_types", None)
+    if isinstance(parsed, dict) and not isinstance(parsed, _QuickTypes):
+        ffi._parsed_types = _QuickTypes(ffi, parsed)
+
+
+class _QuickTypes(dict):
+    """cffi's parsed types, which make a simple type they lack (:func:`quick_types`)."""
+
+    def __init__(self, ffi: Any, parsed: dict) -> None:
+        super().__init__(parsed)
+        self.ffi = ffi
+
+    def __missing__(self, cdecl: Any) -> tuple[Any, bool]:
+        kind = simple_type(self.ffi, cdecl) if isinstance(cdecl, str) else None
+        if kind is None:
+            raise KeyError(cdecl)  # cffi parses it
+        with self.ffi._lock:
+            result = self.ffi._get_cached_btype(kind), False
+        self[cdecl] = result
+        return result
+
+
+def simple_type(ffi: Any, cdecl: str) -> Any:
+    """The ``cffi.model`` type cffi's parser makes of ``cdecl``, where it is simple; else None.
+
+    As cffi's parser resolves it (``cffi.cparser.Parser._get_type_and_quals``): a name is a
+    declared typedef, else one of cffi's common types; a pointer is made by the parser's own
+    ``_get_type_pointer``; an array is ``model.ArrayType`` (``None`` for ``[]``).
+    """
+    from cffi import model
+    from cffi.commontypes import resolve_common_type
+
+    found = _SIMPLE_TYPE.fullmatch(cdecl)
+    if found is None:
+        return None
+    name = " ".join(found["name"].split())
+    if " " in name and name not in model.PrimitiveType.ALL_PRIMITIVE_TYPES:
+        return None  # "struct x", "long int", "const char": cffi's own reading
+    parser = ffi._parser
+    try:
+        if name == "void":
+            kind, quals = model.void_type, 0
+        elif "typedef " + name in parser._declarations:
+            kind, quals = parser._declarations["typedef " + name]
+        else:
+            kind, quals = resolve_common_type(parser, name)
+    except Exception:  # noqa: BLE001 - unknown here: cffi's parser says what is wrong
+        return None
+    stars, array = (found["stars"] or "").count("*"), found["stars"] is None and "[" in cdecl
+    if kind.is_raw_function or (array and kind is model.void_type):
+        return None
+    for _ in range(stars):
+        kind, quals = parser._get_type_pointer(kind, quals), 0
+    if array:
+        kind = model.ArrayType(kind, int(found["length"]) if found["length"] else None)
+    return kind
