@@ -4,15 +4,24 @@ pyplot (:func:`analyses.core.figures.pyplot`) and WeasyPrint (``readout.weasy``)
 imported with functions of theirs or of the standard library replaced while they import
 and put back after; a second thread doing the same meanwhile would take the first's
 replacements for the originals and keep them.
+
+In the ``readout`` program (:data:`PROGRAM`), what such an import makes is kept out of the
+cyclic collector's sight (:func:`out_of_collection`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
+
+#: Set by the ``readout`` program as it starts (:mod:`readout.__main__`), and so in the
+#: processes it forks: not in a process that imports readout as a library (the tests).
+PROGRAM = False
 
 #: Held while a library is imported its quicker way (re-entrant: one such import may start
 #: another).
@@ -24,5 +33,34 @@ def import_once(name: str, quickly: Callable[[], None]) -> ModuleType:
     if name not in sys.modules:
         with _IMPORTING:
             if name not in sys.modules:  # not imported by another thread meanwhile
-                quickly()
+                with out_of_collection():
+                    quickly()
     return importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def out_of_collection() -> Iterator[None]:
+    """In the ``readout`` program, the collector off for the block, what it made then frozen.
+
+    A library's import makes objects that live as long as the process (modules, classes,
+    functions, tables, caches): the collector walks each of them at its young generation's
+    next collection, and again at every older one it is moved to (0.05-0.1 s of a
+    printer's first second after WeasyPrint's import, 0.03-0.05 s after pyplot's; a full
+    collection at a run's start). Off while it imports, then :func:`gc.freeze`: never
+    walked. Whatever else the process held then is frozen too (never collected, though
+    freed when nothing refers to it): in the program, its start and its modules' imports
+    (a run's ``-j`` workers freeze after every readout, :mod:`readout.workers`). Elsewhere
+    (:data:`PROGRAM` false) nothing changes: a process using readout as a library keeps
+    its own objects collected.
+    """
+    if not PROGRAM:
+        yield
+        return
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()

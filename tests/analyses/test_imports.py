@@ -1,5 +1,8 @@
-"""``analyses.core.imports.import_once``: one thread's quick import, the others wait for it."""
+"""``analyses.core.imports``: one thread's quick import, the others wait for it; in the
+program, what an import made is kept out of the collector's sight."""
 
+import json
+import subprocess
 import sys
 import threading
 import types
@@ -40,3 +43,77 @@ def test_a_thread_that_waited_finds_the_module_imported_and_imports_nothing(monk
     assert len(calls) == 1
     assert found["first"] is found["second"] is sys.modules[name]
     monkeypatch.delitem(sys.modules, name)
+
+
+def _in_a_fresh_process(code: str) -> dict:
+    """What ``code`` prints as JSON on its last line, run in a fresh Python process.
+
+    The collector's state is the process's: never changed in the test process itself.
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+_COLLECTION = """
+import gc, json
+from analyses.core import imports
+imports.PROGRAM = {program}
+before = gc.get_freeze_count()
+with imports.out_of_collection():
+    during = gc.isenabled()
+    made = [{{"cycle": None}} for _ in range(50_000)]
+    for item in made:
+        item["cycle"] = item
+print(json.dumps({{
+    "before": before, "frozen": gc.get_freeze_count(), "during": during,
+    "after": gc.isenabled(),
+}}))
+"""
+
+
+def test_the_program_freezes_what_a_block_made_and_collects_again_after():
+    seen = _in_a_fresh_process(_COLLECTION.format(program=True))
+    assert seen["during"] is False  # no collection walks the objects being made ...
+    assert seen["frozen"] >= seen["before"] + 50_000  # ... which are never walked after
+    assert seen["after"] is True  # the collector collects what is made later
+
+
+def test_a_library_user_keeps_its_objects_collected():
+    seen = _in_a_fresh_process(_COLLECTION.format(program=False))
+    assert seen["frozen"] == seen["before"]  # nothing frozen (the interpreter's own start may)
+    assert seen["during"] is seen["after"] is True
+
+
+_PYPLOT = """
+import gc, json
+from analyses.core import figures, imports
+imports.PROGRAM = {program}
+before = gc.get_freeze_count()
+figures.pyplot()
+print(json.dumps({{"frozen": gc.get_freeze_count() - before, "collecting": gc.isenabled()}}))
+"""
+
+
+def test_the_program_imports_pyplot_out_of_collection():
+    program = _in_a_fresh_process(_PYPLOT.format(program=True))
+    library = _in_a_fresh_process(_PYPLOT.format(program=False))
+    # matplotlib's modules, classes and tables: out of the collector's sight in the program.
+    assert program["frozen"] > 50_000
+    assert library["frozen"] == 0
+    assert program["collecting"] is library["collecting"] is True
+
+
+def test_the_readout_command_is_the_program():
+    from importlib.metadata import entry_points
+
+    (command,) = entry_points(group="console_scripts", name="readout")
+    assert command.value == "readout.__main__:entry"
+    seen = _in_a_fresh_process(
+        "import atexit, json, sys\n"
+        "from analyses.core import imports\n"
+        "sys.argv = ['readout', '--help']\n"
+        "atexit.register(lambda: print(json.dumps({'program': imports.PROGRAM})))\n"
+        "from readout.__main__ import entry\n"
+        "entry()\n"
+    )
+    assert seen == {"program": True}

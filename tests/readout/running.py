@@ -24,7 +24,7 @@ from tests.programme_config import PRIMARY_PURCHASE, csv_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The command line as a process of its own.
-READOUT = [sys.executable, "-m", "readout.cli"]
+READOUT = [sys.executable, "-m", "readout"]
 
 
 def binary_frame(n: int = 2000, seed: int = 0) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from tests.readout.test_email import env, free_port
 pytestmark = pytest.mark.faults
 
 ROOT = Path(__file__).resolve().parents[2]
-READOUT = [sys.executable, "-m", "readout.cli"]
+READOUT = [sys.executable, "-m", "readout"]
 RSYNC = shutil.which("rsync")
 
 

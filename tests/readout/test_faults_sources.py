@@ -47,7 +47,7 @@ from tests.readout.running import invoke
 
 pytestmark = pytest.mark.faults
 
-READOUT = [sys.executable, "-m", "readout.cli"]
+READOUT = [sys.executable, "-m", "readout"]
 #: A password with every character that breaks a URL pasted unencoded.
 SPECIAL = "@#/:%&=?+"
 
