@@ -150,7 +150,10 @@ def codes_of(compare: str | None) -> list[Code]:
     codes: list[Code] = [("this code", [READOUT], None)]
     if compare:
         env = {**os.environ, "PYTHONPATH": str(Path(compare).resolve())}
-        codes.append((f"code in {compare}", [sys.executable, "-m", "readout.cli"], env))
+        # The program (python -m readout) where that checkout has one, as its command runs.
+        program = (Path(compare) / "readout" / "__main__.py").is_file()
+        module = "readout" if program else "readout.cli"
+        codes.append((f"code in {compare}", [sys.executable, "-m", module], env))
     return codes
 
 

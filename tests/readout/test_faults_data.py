@@ -715,6 +715,52 @@ def test_a_csv_with_another_separator_is_read_as_such_and_said(
     assert not comma["warnings"]
 
 
+#: Files whose separator the sniffer and the header's quick reading must agree on.
+SEPARATED = {
+    "commas": "arm,converted,note\nA,1,x\nB,0,y\n",
+    "commas, a quoted comma": 'arm,"a, b",c\nA,1,2\nB,0,3\n',
+    "commas, spaces after": "arm, converted, revenue\nA, 1, 2.5\nB, 0, 3.5\n",
+    "commas, decimal points": "arm,value\nA,1.5\nB,2.25\n",
+    "semicolons": "arm;converted\nA;1\nB;0\n",
+    "semicolons, decimal commas": "arm;value\nA;1,5\nB;2,25\n",
+    "semicolons, a comma in a quoted name": 'arm;"a, b"\nA;1\nB;2\n',
+    "tabs": "arm\tconverted\nA\t1\nB\t0\n",
+    "bars": "arm|converted\nA|1\nB|0\n",
+    "one column": "converted\n1\n0\n1\n",
+    "a byte order mark": "\ufeffarm,converted\nA,1\nB,0\n",
+}
+
+
+@pytest.mark.parametrize("name", SEPARATED)
+def test_the_separator_is_the_sniffers_and_a_comma_header_asks_it_nothing(tmp_path, name):
+    import duckdb
+
+    from readout.sources import data_file
+
+    path = tmp_path / "data.csv"
+    path.write_text(SEPARATED[name], encoding="utf-8")
+    native = duckdb.connect()
+    sniffed = native.execute(
+        f"SELECT Delimiter FROM sniff_csv({data_file.literal(path)})"
+    ).fetchone()[0]
+    sniffers = sniffed if sniffed in data_file.DELIMITERS else ","
+
+    class Asked:  # the connection, each statement it is given kept
+        statements: list[str] = []
+
+        def execute(self, sql):
+            self.statements.append(sql)
+            return native.execute(sql)
+
+    asked = Asked()
+    assert data_file._delimiter(asked, path) == sniffers
+    # The sniffer is asked only where the header has a separator other than a comma, or none.
+    header = SEPARATED[name].splitlines()[0]
+    quick = "," in header and not any(d in header for d in data_file.DELIMITERS)
+    assert bool(asked.statements) is not quick
+    assert quick is (name.startswith("commas") or name == "a byte order mark")
+
+
 def test_decimal_commas_in_a_semicolon_csv_are_read_as_numbers_and_said(tmp_path):
     (tmp_path / "data").mkdir()
     values = np.round(np.random.default_rng(1).normal(3, 1, 200), 2)
