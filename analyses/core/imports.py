@@ -34,8 +34,33 @@ def import_once(name: str, quickly: Callable[[], None]) -> ModuleType:
         with _IMPORTING:
             if name not in sys.modules:  # not imported by another thread meanwhile
                 with out_of_collection():
-                    quickly()
+                    _on_a_thread_of_its_own(quickly)
     return importlib.import_module(name)
+
+
+def _on_a_thread_of_its_own(run: Callable[[], None]) -> None:
+    """``run()`` in a thread of its own, waited for; what it raises is raised here.
+
+    An import leaves cyclic garbage (a frame a caught exception keeps, and with it the
+    frames that called it): frozen with the import (:func:`out_of_collection`), it would
+    keep every frame of the caller's stack and what they hold, such as a readout's data
+    and figures where pyplot is imported at its first chart (5 MB of a demo readout, kept
+    to the end of the process). In a thread of its own the import's frames end at that
+    thread's start.
+    """
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=target, name="readout-import", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 @contextlib.contextmanager
@@ -49,7 +74,9 @@ def out_of_collection() -> Iterator[None]:
     collection at a run's start). Off while it imports, then :func:`gc.freeze`: never
     walked. Whatever else the process held then is frozen too (never collected, though
     freed when nothing refers to it): in the program, its start and its modules' imports
-    (a run's ``-j`` workers freeze after every readout, :mod:`readout.workers`). Elsewhere
+    (a run's ``-j`` workers freeze after every readout, :mod:`readout.workers`), and the
+    garbage of another thread that ran meanwhile (a warehouse query's while a thread
+    imports beside it, :func:`readout.runner._prefetched`: once a process). Elsewhere
     (:data:`PROGRAM` false) nothing changes: a process using readout as a library keeps
     its own objects collected.
     """

@@ -117,3 +117,38 @@ def test_the_readout_command_is_the_program():
         "entry()\n"
     )
     assert seen == {"program": True}
+
+
+_KEEPS_NOTHING = """
+import gc, json, sys, types, weakref
+from analyses.core import imports
+imports.PROGRAM = True
+
+
+class Readout:  # what a caller's frame holds while it imports (a readout's figures)
+    pass
+
+
+def quickly():  # an import that leaves a frame as cyclic garbage, as imports do
+    try:
+        raise ImportError("an optional part")
+    except ImportError as exc:
+        kept = exc  # the exception keeps its traceback, which keeps this frame: a cycle
+    sys.modules["readout_test_garbage"] = types.ModuleType("readout_test_garbage")
+
+
+def draw():
+    readout = Readout()
+    imports.import_once("readout_test_garbage", quickly)
+    return weakref.ref(readout)
+
+
+held = draw()
+gc.collect()
+print(json.dumps({"kept": held() is not None}))
+"""
+
+
+def test_what_an_import_leaves_frozen_holds_none_of_its_callers_frames():
+    # The import's frames end at its own thread's start: the caller's readout is freed.
+    assert _in_a_fresh_process(_KEEPS_NOTHING) == {"kept": False}
