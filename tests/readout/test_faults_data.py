@@ -728,11 +728,15 @@ SEPARATED = {
     "bars": "arm|converted\nA|1\nB|0\n",
     "one column": "converted\n1\n0\n1\n",
     "a byte order mark": "\ufeffarm,converted\nA,1\nB,0\n",
+    "a title line with a comma, then semicolons": (
+        "Signups export, week 45\narm;converted;amount\nA;0;0,5\nB;1;2,5\nA;1;1,0\n"
+    ),
+    "a comment with a comma, then tabs": "# exported 2026-11-03, v2\narm\tconverted\nA\t1\nB\t0\n",
 }
 
 
 @pytest.mark.parametrize("name", SEPARATED)
-def test_the_separator_is_the_sniffers_and_a_comma_header_asks_it_nothing(tmp_path, name):
+def test_the_separator_is_the_sniffers_and_a_comma_file_asks_it_nothing(tmp_path, name):
     import duckdb
 
     from readout.sources import data_file
@@ -754,9 +758,9 @@ def test_the_separator_is_the_sniffers_and_a_comma_header_asks_it_nothing(tmp_pa
 
     asked = Asked()
     assert data_file._delimiter(asked, path) == sniffers
-    # The sniffer is asked only where the header has a separator other than a comma, or none.
-    header = SEPARATED[name].splitlines()[0]
-    quick = "," in header and not any(d in header for d in data_file.DELIMITERS)
+    # The sniffer is asked only where the file has a separator other than a comma, or none.
+    text = SEPARATED[name]
+    quick = "," in text and not any(d in text for d in data_file.DELIMITERS)
     assert bool(asked.statements) is not quick
     assert quick is (name.startswith("commas") or name == "a byte order mark")
 
