@@ -25,7 +25,7 @@ still fail to load a library the quick way, it is imported again the usual way.
 Then, on every platform, one cost of printing: each C type WeasyPrint names to cffi for the
 first time (``ffi.new("hb_codepoint_t[69]")``: a font's glyphs, a new length at every
 subset) is parsed by pycparser together with a declaration of every one of WeasyPrint's
-~660 typedefs: 4-8 ms each (30 ms once), 0.1-0.2 s of a process's first page, a few
+typedefs: 4-8 ms each (30 ms once), 0.1-0.2 s of a process's first page, a few
 milliseconds of every page after. The simple ones (a name, a pointer to one, an array of
 them) are read here instead (:func:`quick_types`), into the same cffi types.
 """
@@ -111,9 +111,12 @@ def quick_import() -> Iterator[None]:
 
 #: A C type simple enough to read without a C parser: a name (a typedef's, or a primitive's
 #: such as ``unsigned int``), then stars (a pointer to it) or ``[N]`` / ``[]`` (an array).
+#: ASCII only, as C is (a length written ``010`` is octal to cffi: left to it; so is a space
+#: pycparser refuses, such as a carriage return).
 _SIMPLE_TYPE = re.compile(
-    r"\s*(?P<name>[A-Za-z_]\w*(?:\s+[A-Za-z_]\w*)*)\s*"
-    r"(?:(?P<stars>(?:\*\s*)+)|\[\s*(?P<length>\d*)\s*\])?"
+    r"[ \t\n\v\f]*(?P<name>[A-Za-z_]\w*(?:[ \t\n\v\f]+[A-Za-z_]\w*)*)[ \t\n\v\f]*"
+    r"(?:(?P<stars>(?:\*[ \t\n\v\f]*)+)|\[[ \t\n\v\f]*(?P<length>0|[1-9][0-9]*)?[ \t\n\v\f]*\])?",
+    re.ASCII,
 )
 
 
@@ -162,7 +165,7 @@ def simple_type(ffi: Any, cdecl: str) -> Any:
     found = _SIMPLE_TYPE.fullmatch(cdecl)
     if found is None:
         return None
-    name = " ".join(found["name"].split())
+    name = " ".join(found["name"].split())  # one space between words, as cffi joins them
     if " " in name and name not in model.PrimitiveType.ALL_PRIMITIVE_TYPES:
         return None  # "struct x", "long int", "const char": cffi's own reading
     parser = ffi._parser

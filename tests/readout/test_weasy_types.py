@@ -79,7 +79,21 @@ def test_a_new_array_length_is_made_without_parsing(ffi, monkeypatch):
 
 @pytest.mark.parametrize(
     "cdecl",
-    ["struct _PangoRectangle *", "const char *", "int(*)(int)", "long int", "void[2]"],
+    [
+        "struct _PangoRectangle *",
+        "const char *",
+        "int(*)(int)",
+        "long int",
+        "void[2]",
+        "signed",
+        # A length with a leading zero is octal to cffi (int[010] is int[8]; int[08] an error).
+        "int[010]",
+        "int[08]",
+        # What C does not allow: cffi's own error.
+        "int[\u0663]",
+        "\xa0int",
+        "int\r*",
+    ],
 )
 def test_what_is_not_simple_is_parsed_by_cffi(ffi, monkeypatch, cdecl):
     assert weasy.simple_type(ffi, cdecl) is None
