@@ -24,22 +24,32 @@ from types import ModuleType
 PROGRAM = False
 
 #: Held while a library is imported its quicker way (re-entrant: one such import may start
-#: another).
+#: another, in the same thread: :func:`import_once`).
 _IMPORTING = threading.RLock()
+#: ``running`` is set in the thread a quick import runs in (:func:`_on_a_thread_of_its_own`).
+_IN_IMPORT = threading.local()
 
 
 def import_once(name: str, quickly: Callable[[], None]) -> ModuleType:
     """Module ``name``; where no thread has imported it yet, ``quickly`` imports it first."""
     if name not in sys.modules:
-        with _IMPORTING:
-            if name not in sys.modules:  # not imported by another thread meanwhile
-                with out_of_collection():
-                    _on_a_thread_of_its_own(quickly)
+        if getattr(_IN_IMPORT, "running", False):  # started by a quick import: in its thread
+            _import_locked(name, quickly)
+        else:
+            _on_a_thread_of_its_own(_import_locked, name, quickly)
     return importlib.import_module(name)
 
 
-def _on_a_thread_of_its_own(run: Callable[[], None]) -> None:
-    """``run()`` in a thread of its own, waited for; what it raises is raised here.
+def _import_locked(name: str, quickly: Callable[[], None]) -> None:
+    """``quickly()`` under the lock, out of collection, unless the module is there by then."""
+    with _IMPORTING:
+        if name not in sys.modules:  # not imported by another thread meanwhile
+            with out_of_collection():
+                quickly()
+
+
+def _on_a_thread_of_its_own(run: Callable[..., None], *args: object) -> None:
+    """``run(*args)`` in a thread of its own, waited for; what it raises is raised here.
 
     An import leaves cyclic garbage (a frame a caught exception keeps, and with it the
     frames that called it): frozen with the import (:func:`out_of_collection`), it would
@@ -51,8 +61,9 @@ def _on_a_thread_of_its_own(run: Callable[[], None]) -> None:
     failed: list[BaseException] = []
 
     def target() -> None:
+        _IN_IMPORT.running = True
         try:
-            run()
+            run(*args)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller
             failed.append(exc)
 

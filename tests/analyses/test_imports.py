@@ -45,6 +45,27 @@ def test_a_thread_that_waited_finds_the_module_imported_and_imports_nothing(monk
     monkeypatch.delitem(sys.modules, name)
 
 
+def test_a_quick_import_that_starts_another_imports_both(monkeypatch):
+    outer, inner = "readout_test_outer", "readout_test_inner"
+    for name in (outer, inner):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def inner_quickly() -> None:
+        sys.modules[inner] = types.ModuleType(inner)
+
+    def outer_quickly() -> None:
+        import_once(inner, inner_quickly)  # in the outer import's own thread, holding the lock
+        sys.modules[outer] = types.ModuleType(outer)
+
+    done = threading.Thread(target=import_once, args=(outer, outer_quickly), daemon=True)
+    done.start()
+    done.join(5)
+    assert not done.is_alive()  # no thread waits for a lock its own caller holds
+    assert outer in sys.modules and inner in sys.modules
+    for name in (outer, inner):
+        monkeypatch.delitem(sys.modules, name)
+
+
 def _in_a_fresh_process(code: str) -> dict:
     """What ``code`` prints as JSON on its last line, run in a fresh Python process.
 
