@@ -7,6 +7,7 @@ from analyses import ab_test
 from analyses.core.base import Fit, Settings
 from analyses.core.formats import ci_label, prob
 from tests.analyses import ab_inputs
+from tests.processes import in_fresh_process
 
 SPEC = ab_inputs.spec()
 
@@ -377,18 +378,6 @@ def test_charts_measured_once_a_process_are_those_measured_at_every_text():
     memoised = in_fresh_process(_DRAW, "memoised")
     assert len(memoised) == 3 and all(len(charts) >= 2 for charts in memoised)
     assert memoised == in_fresh_process(_DRAW, "measured")
-
-
-def in_fresh_process(script: str, *args: str):
-    """What ``script`` prints as JSON, run with ``args`` in a fresh Python at the repo's root."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    run = [sys.executable, "-c", script, *args]
-    root = Path(__file__).resolve().parents[2]
-    return json.loads(subprocess.run(run, cwd=root, capture_output=True, check=True).stdout)
 
 
 #: In a fresh process, pyplot imported by ``figures.pyplot`` (``quick``) or plainly: what its

@@ -1,13 +1,12 @@
 """``analyses.core.imports``: one thread's quick import, the others wait for it; in the
 program, what an import made is kept out of the collector's sight."""
 
-import json
-import subprocess
 import sys
 import threading
 import types
 
 from analyses.core.imports import import_once
+from tests.processes import in_fresh_process
 
 
 def test_a_thread_that_waited_finds_the_module_imported_and_imports_nothing(monkeypatch):
@@ -66,15 +65,6 @@ def test_a_quick_import_that_starts_another_imports_both(monkeypatch):
         monkeypatch.delitem(sys.modules, name)
 
 
-def _in_a_fresh_process(code: str) -> dict:
-    """What ``code`` prints as JSON on its last line, run in a fresh Python process.
-
-    The collector's state is the process's: never changed in the test process itself.
-    """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.splitlines()[-1])
-
-
 _COLLECTION = """
 import gc, json
 from analyses.core import imports
@@ -93,14 +83,14 @@ print(json.dumps({{
 
 
 def test_the_program_freezes_what_a_block_made_and_collects_again_after():
-    seen = _in_a_fresh_process(_COLLECTION.format(program=True))
+    seen = in_fresh_process(_COLLECTION.format(program=True))
     assert seen["during"] is False  # no collection walks the objects being made ...
     assert seen["frozen"] >= seen["before"] + 50_000  # ... which are never walked after
     assert seen["after"] is True  # the collector collects what is made later
 
 
 def test_a_library_user_keeps_its_objects_collected():
-    seen = _in_a_fresh_process(_COLLECTION.format(program=False))
+    seen = in_fresh_process(_COLLECTION.format(program=False))
     assert seen["frozen"] == seen["before"]  # nothing frozen (the interpreter's own start may)
     assert seen["during"] is seen["after"] is True
 
@@ -116,8 +106,8 @@ print(json.dumps({{"frozen": gc.get_freeze_count() - before, "collecting": gc.is
 
 
 def test_the_program_imports_pyplot_out_of_collection():
-    program = _in_a_fresh_process(_PYPLOT.format(program=True))
-    library = _in_a_fresh_process(_PYPLOT.format(program=False))
+    program = in_fresh_process(_PYPLOT.format(program=True))
+    library = in_fresh_process(_PYPLOT.format(program=False))
     # matplotlib's modules, classes and tables: out of the collector's sight in the program.
     assert program["frozen"] > 50_000
     assert library["frozen"] == 0
@@ -129,7 +119,7 @@ def test_the_readout_command_is_the_program():
 
     (command,) = entry_points(group="console_scripts", name="readout")
     assert command.value == "readout.__main__:entry"
-    seen = _in_a_fresh_process(
+    seen = in_fresh_process(
         "import atexit, json, sys\n"
         "from analyses.core import imports\n"
         "sys.argv = ['readout', '--help']\n"
@@ -172,4 +162,4 @@ print(json.dumps({"kept": held() is not None}))
 
 def test_what_an_import_leaves_frozen_holds_none_of_its_callers_frames():
     # The import's frames end at its own thread's start: the caller's readout is freed.
-    assert _in_a_fresh_process(_KEEPS_NOTHING) == {"kept": False}
+    assert in_fresh_process(_KEEPS_NOTHING) == {"kept": False}

@@ -211,7 +211,7 @@ def test_a_history_chart_drawn_first_imports_pyplot_as_every_chart_does():
     """``site.draw_history`` gets pyplot from ``figures.pyplot``: its quick import (no
     ``set`` docstrings built) and the off-screen backend, where it is a process's first
     chart."""
-    from tests.analyses.test_figures import in_fresh_process
+    from tests.processes import in_fresh_process
 
     found = in_fresh_process(_FIRST_CHART)
     assert found == {"drawn": True, "documented": False, "backend": "agg"}

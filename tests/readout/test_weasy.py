@@ -3,13 +3,13 @@
 import ctypes.util
 import json
 import ssl
-import subprocess
 import sys
 import threading
 
 import pytest
 
 from readout import weasy
+from tests.processes import last_line
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
@@ -22,12 +22,6 @@ def hook(event, args):
         started.append(str(args[1]))
 sys.addaudithook(hook)
 """
-
-
-def _last_line(code: str) -> str:
-    """The last line ``code`` prints, run in a fresh Python process (which must succeed)."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return out.stdout.splitlines()[-1]
 
 
 #: In a fresh process: import WeasyPrint (plainly or the quick way), then print the
@@ -61,7 +55,7 @@ print(json.dumps({{
 
 
 def _imported(quick: bool) -> dict:
-    return json.loads(_last_line(_IMPORT.format(quick=quick)))
+    return json.loads(last_line(_IMPORT.format(quick=quick)))
 
 
 def test_the_quick_import_loads_the_same_libraries_and_starts_no_process():
@@ -141,7 +135,7 @@ print(weasyprint.HTML(string="<p>Readout</p>").write_pdf()[:5].decode())
 
 
 def test_a_library_the_quick_import_cannot_load_is_loaded_the_usual_way():
-    assert _last_line(_FAILING) == "%PDF-"
+    assert last_line(_FAILING) == "%PDF-"
 
 
 #: In a fresh process: the first page a process prints (a ``-j`` worker's, which imports
@@ -161,4 +155,4 @@ os._exit(0)
 
 
 def test_a_process_first_page_imports_weasyprint_the_quick_way():
-    assert _last_line(_FIRST_PAGE) == "1 []"
+    assert last_line(_FIRST_PAGE) == "1 []"
