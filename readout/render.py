@@ -593,11 +593,14 @@ def print_document(html: str) -> Any:
     weasyprint = weasy.load()
 
     fonts, css, fetcher = _print_setup()
+    notes = weasy.may_have_notes(html, *COMPACT_CSS)  # the shipped stylesheets have none: tested
     html, own = page_stylesheets(without_hidden(html))
     images: dict = {}  # the figures, parsed once for the tighter prints too
     source = weasyprint.HTML(
         string=html, base_url=str(TEMPLATES), media_type="print", url_fetcher=fetcher
     )
+    if not notes:
+        weasy.without_notes(source)
     document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
     for tighter_css in COMPACT_CSS:  # tighter and tighter, until the spill is gone
         fills = page_fill(document)
@@ -621,6 +624,13 @@ def render_readout(folder: Path, site_url: str = "") -> str:
     bundle = read(folder / store.BUNDLE)
     html, text = report_page(bundle, folder, site_url)
     atomic_write_text(folder / store.REPORT_HTML, html)
+    with atomic_path(folder / store.REPORT_PDF) as tmp:
+        write_pdf(printed_page(html, bundle, folder), tmp)
+    return text.headline
+
+
+def printed_page(html: str, bundle: dict, folder: Path) -> str:
+    """A readout's page (``html``) as it is printed: its figures as :func:`for_printing` makes."""
     printed = html
     for fig in bundle["figures"]:
         path = folder / fig["file"]
@@ -628,9 +638,7 @@ def render_readout(folder: Path, site_url: str = "") -> str:
         uri = for_printing(path, data)
         if uri is not None:
             printed = printed.replace(figure_uri(path, data), uri)
-    with atomic_path(folder / store.REPORT_PDF) as tmp:
-        write_pdf(printed, tmp)
-    return text.headline
+    return printed
 
 
 def page(template: str, **context: Any) -> str:

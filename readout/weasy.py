@@ -28,6 +28,19 @@ subset) is parsed by pycparser together with a declaration of every one of Weasy
 typedefs: 4-8 ms each (30 ms once), 0.1-0.2 s of a process's first page, a few
 milliseconds of every page after. The simple ones (a name, a pointer to one, an array of
 them) are read here instead (:func:`quick_types`), into the same cffi types.
+
+And one cost of laying out: WeasyPrint asks Pango for the first line of a text at a width
+(``split_first_line``) again and again, the same text in the same style at the same width:
+a table cell's at its minimum, at its maximum and where it is laid out, a page printed
+again a little tighter, the same headings, labels and sentences on every readout a process
+prints. Its answer depends on the text, the width and a few of the style's properties only;
+it is remembered (:func:`lines_once`): four calls in five, a sixth of a page's layout.
+
+And one cost of styling: WeasyPrint's user-agent stylesheet gives every element five
+pseudo-elements a footnote or a note needs (``::footnote-call``, ``::note-marker``...),
+whose styles it cascades and computes for each element of each page, then never reads on a
+page that has neither: a seventh of a page's printing. A page that cannot have one is
+printed without them (:func:`without_notes`).
 """
 
 from __future__ import annotations
@@ -70,6 +83,7 @@ def _import_quickly() -> None:
     from weasyprint.text.ffi import ffi
 
     quick_types(ffi)
+    lines_once()
 
 
 def trusting_no_one():
@@ -186,3 +200,141 @@ def simple_type(ffi: Any, cdecl: str) -> Any:
     if array:
         kind = model.ArrayType(kind, int(found["length"]) if found["length"] else None)
     return kind
+
+
+#: The style properties WeasyPrint's first line of a text reads (``text/line_break.py``'s
+#: ``split_first_line`` with ``Layout``, ``fonts.get_font_description`` and
+#: ``fonts.font_features``): with the text, the width, the justification spacing, whether
+#: the line starts a line box, whether the minimum is asked and the fonts, its whole input.
+#: A test reads WeasyPrint's source for the properties it names.
+LINE_STYLE = (
+    "direction", "font_family", "font_feature_settings", "font_kerning",
+    "font_language_override", "font_size", "font_stretch", "font_style",
+    "font_variant_alternates", "font_variant_caps", "font_variant_east_asian",
+    "font_variant_ligatures", "font_variant_numeric", "font_variant_position",
+    "font_variation_settings", "font_weight", "hyphenate_character",
+    "hyphenate_limit_chars", "hyphenate_limit_zone", "hyphens", "lang", "letter_spacing",
+    "line_height", "overflow_wrap", "tab_size", "text_decoration_line", "white_space",
+    "word_break", "word_spacing",
+)  # fmt: skip
+#: The first lines a process remembers; the oldest are forgotten beyond it (a page has
+#: about 150 new ones).
+LINES_KEPT = 20_000
+
+
+def lines_once() -> None:
+    """WeasyPrint's first line of a text at a width computed once a process (:func:`first_line`).
+
+    ``split_first_line`` is replaced where WeasyPrint's modules read it: its own module
+    (the SVG texts import it from there when they draw) and the inline layout's (the
+    preferred widths import it from there too).
+    """
+    from weasyprint.layout import inline, preferred
+    from weasyprint.text import line_break
+
+    split = line_break.split_first_line
+    if getattr(split, "remembered", False):
+        return
+    remembered = first_line(split)
+    for module in (line_break, inline, preferred):
+        if getattr(module, "split_first_line", None) is split:
+            module.split_first_line = remembered
+
+
+def first_line(split: Any, kept: int = LINES_KEPT) -> Any:
+    """``split`` (WeasyPrint's ``split_first_line``), remembering its answers.
+
+    Its answer is ``(layout, length, resume_index, width, height, baseline)``, the layout
+    put aside (no Pango object: its text, width and metrics, set up again to be drawn);
+    each caller gets a copy of the layout (drawing may shorten its text), the same numbers.
+    The key is the call's input (:data:`LINE_STYLE`, the fonts' configuration itself); a
+    style value that cannot be a key (a ``calc()`` WeasyPrint resolves against others) is
+    asked every time. Beyond ``kept`` answers the oldest are forgotten.
+    """
+    import copy
+
+    memo: dict = {}
+
+    def split_first_line(
+        text, style, context, max_width, justification_spacing, is_line_start=True, minimum=False
+    ):
+        def ask():
+            return split(
+                text, style, context, max_width, justification_spacing, is_line_start, minimum
+            )
+
+        if getattr(style["hyphenate_limit_zone"], "unit", None) is None:
+            return ask()  # a calc(), resolved against other values: asked every time
+        try:
+            key = (
+                text, max_width, justification_spacing, is_line_start, minimum,
+                style.font_config, *[_as_key(style[name]) for name in LINE_STYLE],
+            )  # fmt: skip
+            found = memo.get(key)
+        except TypeError:  # a value that cannot be a key
+            return ask()
+        if found is None:
+            found = ask()
+            if len(memo) >= kept:
+                del memo[next(iter(memo))]
+            memo[key] = found
+        return (copy.copy(found[0]), *found[1:])
+
+    split_first_line.remembered = True
+    split_first_line.memo = memo
+    split_first_line.asks = split
+    return split_first_line
+
+
+def _as_key(value: Any) -> Any:
+    """A style value as a key: a list (an SVG text's font families) as a tuple."""
+    return tuple(value) if type(value) is list else value
+
+
+#: The pseudo-elements WeasyPrint's user-agent stylesheet gives every element and reads
+#: only for a footnote (an element floated ``footnote``) or a note (positioned ``note()``).
+NOTES = frozenset({"footnote-call", "footnote-marker", "note-call", "note-marker", "note-callback"})
+
+
+def may_have_notes(*texts: str) -> bool:
+    """Whether HTML or CSS ``texts`` may make a footnote or a note: they name either."""
+    return any("footnote" in text or "note(" in text for text in texts)
+
+
+def without_notes(source: Any) -> None:
+    """A WeasyPrint ``HTML`` ``source`` styled without the footnotes' and notes' pseudo-elements.
+
+    Its user-agent stylesheets (:data:`NOTES`'s rules left out of each, :func:`_trimmed`):
+    the same styles for every element and pseudo-element WeasyPrint reads on a page without
+    footnotes and notes (the caller knows it has none: :func:`may_have_notes`), where it
+    would look one up for a footnote and fail. The same boxes, the same PDF (tested).
+    """
+    stylesheets = source._ua_stylesheets
+
+    def trimmed_stylesheets(forms: bool = False) -> list[Any]:
+        return [_trimmed(sheet) for sheet in stylesheets(forms=forms)]
+
+    source._ua_stylesheets = trimmed_stylesheets
+
+
+_TRIMMED: dict[int, tuple[Any, Any]] = {}
+
+
+def _trimmed(sheet: Any) -> Any:
+    """A copy of a parsed stylesheet whose selector matcher lacks :data:`NOTES`; once a sheet.
+
+    Those selectors (``::footnote-call`` and the like, on any element) are among the
+    matcher's "other" selectors, each ``(test, specificity, order, pseudo-element,
+    declarations)``; the rest of the matcher is shared with the stylesheet's own.
+    """
+    import copy
+
+    found = _TRIMMED.get(id(sheet))
+    if found is not None and found[0] is sheet:
+        return found[1]
+    matcher = copy.copy(sheet.matcher)
+    matcher.other_selectors = [e for e in matcher.other_selectors if e[3] not in NOTES]
+    trimmed = copy.copy(sheet)
+    trimmed.matcher = matcher
+    _TRIMMED[id(sheet)] = sheet, trimmed
+    return trimmed
