@@ -143,3 +143,36 @@ def test_a_printer_that_waits_prints_a_sample_page_first(tmp_path, monkeypatch):
     (text,) = pdf_pages(tmp_path / "sample.pdf")
     assert "Ship treatment." in text
     assert "69% above 0" in " ".join(text.split())  # the chart's text, as text
+
+
+WRITES_A_PAGE = """
+import json, sys
+from pathlib import Path
+from readout import bundle, render, store
+render.warm_printing(("ab_test",))
+env = render.environment()
+compiled = []
+compile_ = env.compile
+def counted(source, name=None, *args, **kwargs):
+    compiled.append(name)
+    return compile_(source, name, *args, **kwargs)
+env.compile = counted
+before = set(sys.modules)
+folder = Path(sys.argv[1])
+render.report_page(bundle.read(folder / store.BUNDLE), folder)
+print(json.dumps({"compiled": compiled, "imported": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_a_warmed_printer_writes_a_page_without_compiling_or_importing(config, tmp_path):
+    """The printer's warm-up compiles every template the analysis's page extends or imports
+    and imports its wording: the run's first page is written without either."""
+    from tests.processes import in_fresh_process
+
+    out = tmp_path / "reports"
+    outcomes = runner.run(config, out, readout_date=DAY)
+    assert runner.exit_code(outcomes) == 0, runner.outcome_json(outcomes)
+    folder = store.readout_folder(out, "signup", DAY)
+    found = in_fresh_process(WRITES_A_PAGE, str(folder))
+    assert found["compiled"] == []
+    assert not [m for m in found["imported"] if m.startswith("readout.wording")]
