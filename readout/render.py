@@ -7,6 +7,7 @@ source checkout they are the project's ``templates/`` folder.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import logging
@@ -361,7 +362,7 @@ def template_of(analysis: str) -> str:
 
 
 def compile_template(env: Any, name: str) -> None:
-    """Compile a template and every template it extends, includes or imports, once a process.
+    """Compile a template and those it extends, includes or imports by name, once a process.
 
     jinja2 compiles a template a page names (``base.html.j2``, ``_macros.html.j2``) when a
     page is first rendered: 65 ms of an A/B readout's first page, compiled here instead.
@@ -424,8 +425,9 @@ def warm_printing(analyses: tuple[str, ...] = (), sample: bool = False) -> None:
     run's: the printer waits for none it will not use; any other compiles when first used).
     ``sample``: and a sample page printed (:func:`_print_sample`), where the run's first
     page will be asked for late enough to gain by it. The wording packages of ``analyses``
-    are imported too, and the templates their pages extend and import compiled (a page is
-    written here: 14 modules and two templates, 80 ms of an A/B readout's first page).
+    are imported too, and the templates their pages extend and import compiled: what the
+    run's first page would otherwise do as it is written (14 modules and two templates, 80
+    ms of an A/B readout's page).
     """
     from readout.wording import module as wording_module
 
@@ -436,7 +438,8 @@ def warm_printing(analyses: tuple[str, ...] = (), sample: bool = False) -> None:
         _parsed_css(text)
     for analysis in analyses:
         compile_template(env, template_of(analysis))
-        wording_module(analysis)
+        with contextlib.suppress(Exception):  # a plug-in's wording that fails says so on its page
+            wording_module(analysis)
     if sample:
         _print_sample()
 
@@ -620,12 +623,24 @@ def print_document(html: str) -> Any:
     notes = weasy.may_have_notes(html, *COMPACT_CSS)  # the shipped stylesheets have none: tested
     html, own = page_stylesheets(without_hidden(html))
     images: dict = {}  # the figures, parsed once for the tighter prints too
-    source = weasyprint.HTML(
-        string=html, base_url=str(TEMPLATES), media_type="print", url_fetcher=fetcher
-    )
-    if not notes:
-        weasy.without_notes(source)
-    document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
+
+    def source_of(trimmed: bool) -> Any:
+        source = weasyprint.HTML(
+            string=html, base_url=str(TEMPLATES), media_type="print", url_fetcher=fetcher
+        )
+        if trimmed:
+            weasy.without_notes(source)
+        return source
+
+    source = source_of(not notes)
+    try:
+        document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
+    except Exception:
+        if notes:
+            raise
+        # A footnote a stylesheet the page links to makes: printed with every pseudo-element.
+        source = source_of(False)
+        document = source.render(stylesheets=[css, *own], font_config=fonts, cache=images)
     for tighter_css in COMPACT_CSS:  # tighter and tighter, until the spill is gone
         fills = page_fill(document)
         if len(fills) < 2 or fills[-1] >= PULL_BACK_BELOW:

@@ -220,6 +220,12 @@ LINE_STYLE = (
 #: The first lines a process remembers; the oldest are forgotten beyond it (a page has
 #: about 150 new ones).
 LINES_KEPT = 20_000
+#: A text longer than this is laid out afresh each time (a cell's preferred width asks for
+#: each tail of its text: kept, a long text's tails would grow with its square).
+LONGEST_TEXT = 2_000
+#: Font faces added to any of WeasyPrint's font configurations in this process: a line
+#: remembered before a face was added is not read after it (its family may be the new face).
+_FACES_ADDED = [0]
 
 
 def lines_once() -> None:
@@ -227,10 +233,12 @@ def lines_once() -> None:
 
     ``split_first_line`` is replaced where WeasyPrint's modules read it: its own module
     (the SVG texts import it from there when they draw) and the inline layout's (the
-    preferred widths import it from there too).
+    preferred widths import it from there too). Each font face a font configuration adds
+    from then on is counted (:data:`_FACES_ADDED`, in the key).
     """
     from weasyprint.layout import inline, preferred
     from weasyprint.text import line_break
+    from weasyprint.text.fonts import FontConfiguration
 
     split = line_break.split_first_line
     if getattr(split, "remembered", False):
@@ -239,6 +247,15 @@ def lines_once() -> None:
     for module in (line_break, inline, preferred):
         if getattr(module, "split_first_line", None) is split:
             module.split_first_line = remembered
+    add_font_face = FontConfiguration.add_font_face
+
+    def counted_add_font_face(self, *args, **kwargs):
+        try:
+            return add_font_face(self, *args, **kwargs)
+        finally:
+            _FACES_ADDED[0] += 1
+
+    FontConfiguration.add_font_face = counted_add_font_face
 
 
 def first_line(split: Any, kept: int = LINES_KEPT) -> Any:
@@ -247,9 +264,11 @@ def first_line(split: Any, kept: int = LINES_KEPT) -> Any:
     Its answer is ``(layout, length, resume_index, width, height, baseline)``, the layout
     put aside (no Pango object: its text, width and metrics, set up again to be drawn);
     each caller gets a copy of the layout (drawing may shorten its text), the same numbers.
-    The key is the call's input (:data:`LINE_STYLE`, the fonts' configuration itself); a
-    style value that cannot be a key (a ``calc()`` WeasyPrint resolves against others) is
-    asked every time. Beyond ``kept`` answers the oldest are forgotten.
+    The key is the call's input (:data:`LINE_STYLE`, the fonts' configuration itself and
+    the faces added to any since, :data:`_FACES_ADDED`); a style value that cannot be a key
+    (a ``calc()`` WeasyPrint resolves against others) and a text longer than
+    :data:`LONGEST_TEXT` are asked every time; a list (an SVG text's font families) is read
+    as a tuple. Beyond ``kept`` answers the oldest are forgotten.
     """
     import copy
 
@@ -263,12 +282,12 @@ def first_line(split: Any, kept: int = LINES_KEPT) -> Any:
                 text, style, context, max_width, justification_spacing, is_line_start, minimum
             )
 
-        if getattr(style["hyphenate_limit_zone"], "unit", None) is None:
-            return ask()  # a calc(), resolved against other values: asked every time
+        if len(text) > LONGEST_TEXT or getattr(style["hyphenate_limit_zone"], "unit", None) is None:
+            return ask()  # a long text, or a calc() resolved against other values
         try:
             key = (
                 text, max_width, justification_spacing, is_line_start, minimum,
-                style.font_config, *[_as_key(style[name]) for name in LINE_STYLE],
+                style.font_config, _FACES_ADDED[0], *[_as_key(style[name]) for name in LINE_STYLE],
             )  # fmt: skip
             found = memo.get(key)
         except TypeError:  # a value that cannot be a key
@@ -276,7 +295,8 @@ def first_line(split: Any, kept: int = LINES_KEPT) -> Any:
         if found is None:
             found = ask()
             if len(memo) >= kept:
-                del memo[next(iter(memo))]
+                with contextlib.suppress(StopIteration, RuntimeError, KeyError):
+                    del memo[next(iter(memo))]  # another thread may have just done so
             memo[key] = found
         return (copy.copy(found[0]), *found[1:])
 
@@ -297,8 +317,14 @@ NOTES = frozenset({"footnote-call", "footnote-marker", "note-call", "note-marker
 
 
 def may_have_notes(*texts: str) -> bool:
-    """Whether HTML or CSS ``texts`` may make a footnote or a note: they name either."""
-    return any("footnote" in text or "note(" in text for text in texts)
+    r"""Whether HTML or CSS ``texts`` may make a footnote or a note: they name either.
+
+    In any case (CSS keywords are not case-sensitive), or with a backslash anywhere (an
+    escaped letter, ``foot\6e ote``, may spell either).
+    """
+    return any(
+        "\\" in text or "footnote" in (low := text.lower()) or "note(" in low for text in texts
+    )
 
 
 def without_notes(source: Any) -> None:

@@ -68,9 +68,12 @@ def _counted(calls: list):
 
 
 #: Blocks that lay out the same sentence in each way a line's style can differ, each after
-#: a block that differs from it in that property only (the same width): ``(lang, style)``.
-#: Properties that change no answer with the shipped fonts (a variable font's axes, say)
-#: cannot tell a wrong answer here; the key names them all the same (the next test but two).
+#: a block that differs from it in that property only: ``(lang, style)``. With the shipped
+#: fonts 18 of :data:`readout.weasy.LINE_STYLE`'s properties change an answer here, and a
+#: key without any one of them fails the test below (tried one by one); the others
+#: (direction, the font's style and stretch, five of its variants, its variation settings
+#: and language override, the line height) change no answer with these fonts, so no wrong
+#: answer can show here: the key names them all the same (the source test below).
 VARIED = [
     ("en", ""),
     ("en", "width: 121px"),
@@ -187,7 +190,12 @@ def test_the_line_style_names_every_property_weasyprints_line_reads():
 
 
 def test_a_page_prints_the_same_without_the_notes_pseudo_elements(paywall, monkeypatch):
+    assert not weasy.may_have_notes(paywall)
+    trimmed_sheets = []
+    trim = weasy._trimmed
+    monkeypatch.setattr(weasy, "_trimmed", lambda s: trimmed_sheets.append(s) or trim(s))
     trimmed = _pdf(paywall)
+    assert trimmed_sheets  # the print read the trimmed stylesheet
     monkeypatch.setattr(weasy, "without_notes", lambda source: None)
     assert _pdf(paywall) == trimmed
 
@@ -212,14 +220,57 @@ def test_the_shipped_stylesheets_make_no_footnote_or_note():
     assert not weasy.may_have_notes(*render.COMPACT_CSS)
 
 
+def _words(pdf: bytes, folder: Path) -> str:
+    (folder / "page.pdf").write_bytes(pdf)
+    run = ["pdftotext", str(folder / "page.pdf"), "-"]
+    return subprocess.run(run, capture_output=True, text=True, check=True).stdout
+
+
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
-def test_a_page_with_a_footnote_prints_it(tmp_path):
+@pytest.mark.parametrize(
+    "footnote",
+    [
+        "style='float: footnote'",
+        "style='float: FOOTNOTE'",  # CSS keywords in any case
+        r"style='float: foot\6e ote'",  # an escaped letter
+        "class='n'",  # a rule of a stylesheet the page links to (read by WeasyPrint only)
+    ],
+)
+def test_a_page_with_a_footnote_prints_it(tmp_path, tmp_path_factory, footnote):
+    css = tmp_path_factory.mktemp("linked") / "n.css"  # a path that names no footnote
+    css.write_text(".n { float: footnote }")
+    assert not weasy.may_have_notes(css.as_uri())
     page = (
-        "<!doctype html><html><body><p>A claim<span style='float: footnote'>"
-        "Its source, in a footnote.</span> and more.</p></body></html>"
+        f"<!doctype html><html><head><link rel='stylesheet' href='{css.as_uri()}'>"
+        f"</head><body><p>A claim<span {footnote}>Its source, at the foot of the page.</span>"
+        " and more.</p></body></html>"
     )
-    (tmp_path / "page.pdf").write_bytes(_pdf(page))
-    words = subprocess.run(
-        ["pdftotext", str(tmp_path / "page.pdf"), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "Its source, in a footnote." in words and "A claim" in words
+    words = " ".join(_words(_pdf(page), tmp_path).split())
+    # A footnote: its call in the sentence, its text at the foot of the page, after it.
+    assert "A claim1 and more." in words
+    assert words.index("and more.") < words.index("Its source, at the foot of the page.")
+
+
+def test_a_font_face_added_later_lays_its_lines_out_afresh(monkeypatch):
+    """A family that fell back to another font, then added as a face of its own."""
+    text = "A sentence long enough to be broken over several lines of this narrow block, twice."
+    body = f'<body><p style="width: 150px; font-family: Later, monospace">{text}</p></body>'
+    face = "<style>@font-face { font-family: Later; src: url(fonts/DejaVuSans-Bold.ttf) }</style>"
+    before, after = f"<html><head></head>{body}</html>", f"<html><head>{face}</head>{body}</html>"
+    remembered = weasy.first_line(_weasyprints())
+    _with_lines(monkeypatch, remembered)
+    _pdf(before)  # its lines remembered in monospace
+    printed = _pdf(after)
+    _with_lines(monkeypatch, _weasyprints())
+    assert _pdf(after) == printed
+
+
+def test_a_long_text_is_laid_out_afresh(monkeypatch):
+    long = " ".join(["readout"] * (weasy.LONGEST_TEXT // 7))
+    page = f"<html><body><table><tr><td>{long}</td><td>short</td></tr></table></body></html>"
+    remembered = weasy.first_line(_weasyprints())
+    _with_lines(monkeypatch, remembered)
+    printed = _pdf(page)
+    assert remembered.memo and max(len(key[0]) for key in remembered.memo) <= weasy.LONGEST_TEXT
+    _with_lines(monkeypatch, _weasyprints())
+    assert _pdf(page) == printed
