@@ -176,3 +176,14 @@ def test_a_warmed_printer_writes_a_page_without_compiling_or_importing(config, t
     found = in_fresh_process(WRITES_A_PAGE, str(folder))
     assert found["compiled"] == []
     assert not [m for m in found["imported"] if m.startswith("readout.wording")]
+
+
+def test_a_printers_warm_up_survives_a_wording_that_fails_to_import(monkeypatch):
+    """Only a head start: the page that needs the wording says what fails."""
+    from readout import wording
+
+    def failing(analysis):
+        raise ImportError(f"no wording for {analysis}")
+
+    monkeypatch.setattr(wording, "module", failing)
+    render.warm_printing(("ab_test",))
