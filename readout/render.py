@@ -620,7 +620,7 @@ def print_document(html: str) -> Any:
     weasyprint = weasy.load()
 
     fonts, css, fetcher = _print_setup()
-    notes = weasy.may_have_notes(html, *COMPACT_CSS)  # the shipped stylesheets have none: tested
+    notes = weasy.may_have_notes(html)  # the shipped stylesheets have none: tested
     html, own = page_stylesheets(without_hidden(html))
     images: dict = {}  # the figures, parsed once for the tighter prints too
 

@@ -285,10 +285,10 @@ def site_key(config: Config, output: Path, status: dict) -> str:
     return digest.hexdigest()
 
 
-#: The templates the site's pages are rendered from: each experiment's page and the index,
-#: and what they import and include (the programme's page is written only where a programme
-#: is configured).
-SITE_TEMPLATES = ("experiment.html.j2", "index.html.j2", "_macros.html.j2", "report.css")
+#: The templates the site's pages are rendered from: each experiment's page, the index and
+#: the programme's page (with what they import and include,
+#: :func:`readout.render.compile_template`).
+SITE_TEMPLATES = ("experiment.html.j2", "index.html.j2", "programme.html.j2")
 
 
 def warm_templates() -> None:
@@ -300,7 +300,7 @@ def warm_templates() -> None:
     """
     try:
         for template in SITE_TEMPLATES:
-            render.environment().get_template(template)
+            render.compile_template(render.environment(), template)
     except Exception:  # noqa: BLE001 - write_site meets it again and says what fails
         return
 

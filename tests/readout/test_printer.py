@@ -187,3 +187,31 @@ def test_a_printers_warm_up_survives_a_wording_that_fails_to_import(monkeypatch)
 
     monkeypatch.setattr(wording, "module", failing)
     render.warm_printing(("ab_test",))
+
+
+WRITES_THE_SITE = """
+import json, sys
+from pathlib import Path
+from readout import render, site
+from readout.config import load_config
+site.warm_templates()
+env = render.environment()
+compiled = []
+compile_ = env.compile
+def counted(source, name=None, *args, **kwargs):
+    compiled.append(name)
+    return compile_(source, name, *args, **kwargs)
+env.compile = counted
+site.write_site(load_config(Path(sys.argv[1])), Path(sys.argv[2]), force=True)
+print(json.dumps({"compiled": compiled}))
+"""
+
+
+def test_the_sites_warm_up_compiles_what_its_pages_extend_and_import(config, tmp_path):
+    """While the pages print, the run's process compiles the site's templates with the
+    templates they import and include: the site is then written compiling none."""
+    from tests.processes import in_fresh_process
+
+    out = tmp_path / "reports"
+    assert runner.exit_code(runner.run(config, out, readout_date=DAY)) == 0
+    assert in_fresh_process(WRITES_THE_SITE, str(config.path), str(out)) == {"compiled": []}

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from readout import bundle as bundles
 from readout import render, store, weasy
+from tests.pdf import pdf_text
 from tests.readout.running import demo_readout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,13 +219,6 @@ def test_the_shipped_stylesheets_make_no_footnote_or_note():
     assert not weasy.may_have_notes(*render.COMPACT_CSS)
 
 
-def _words(pdf: bytes, folder: Path) -> str:
-    (folder / "page.pdf").write_bytes(pdf)
-    run = ["pdftotext", str(folder / "page.pdf"), "-"]
-    return subprocess.run(run, capture_output=True, text=True, check=True).stdout
-
-
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
 @pytest.mark.parametrize(
     "footnote",
     [
@@ -236,7 +228,7 @@ def _words(pdf: bytes, folder: Path) -> str:
         "class='n'",  # a rule of a stylesheet the page links to (read by WeasyPrint only)
     ],
 )
-def test_a_page_with_a_footnote_prints_it(tmp_path, tmp_path_factory, footnote):
+def test_a_page_with_a_footnote_prints_it(tmp_path_factory, footnote):
     css = tmp_path_factory.mktemp("linked") / "n.css"  # a path that names no footnote
     css.write_text(".n { float: footnote }")
     assert not weasy.may_have_notes(css.as_uri())
@@ -245,7 +237,7 @@ def test_a_page_with_a_footnote_prints_it(tmp_path, tmp_path_factory, footnote):
         f"</head><body><p>A claim<span {footnote}>Its source, at the foot of the page.</span>"
         " and more.</p></body></html>"
     )
-    words = " ".join(_words(_pdf(page), tmp_path).split())
+    words = pdf_text(_pdf(page))
     # A footnote: its call in the sentence, its text at the foot of the page, after it.
     assert "A claim1 and more." in words
     assert words.index("and more.") < words.index("Its source, at the foot of the page.")
